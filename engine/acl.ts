@@ -1,0 +1,122 @@
+// ACL checks and fix-ups as ZooKeeper's PrepRequestProcessor does them, and the auth
+// schemes a session can hold: ip (from its connection), digest, super.
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import { type Acl, type Id, Err, KeeperError } from './protocol.ts';
+
+/** DigestAuthenticationProvider.generateDigest: "user:" + base64(sha1("user:password")). */
+export function generateDigest(idPassword: string): string {
+  const colon = idPassword.indexOf(':');
+  const user = colon < 0 ? idPassword : idPassword.slice(0, colon);
+  return `${user}:${createHash('sha1').update(idPassword, 'utf8').digest('base64')}`;
+}
+
+function ipToBytes(ip: string): Buffer | null {
+  const kind = isIP(ip);
+  if (kind === 4) return Buffer.from(ip.split('.').map((p) => Number(p)));
+  if (kind !== 6) return null;
+  // expand :: and an embedded IPv4 tail
+  let head = ip;
+  let v4: number[] = [];
+  const lastColon = head.lastIndexOf(':');
+  if (head.slice(lastColon + 1).includes('.')) {
+    v4 = head.slice(lastColon + 1).split('.').map((p) => Number(p));
+    head = head.slice(0, lastColon + 1) + '0:0';
+  }
+  const [l, r] = head.split('::');
+  const left = l ? l.split(':') : [];
+  const right = r !== undefined && r !== '' ? r.split(':') : [];
+  const groups = [...left, ...new Array(8 - left.length - right.length).fill('0'), ...right];
+  const out = Buffer.alloc(16);
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16) || 0, i * 2));
+  if (v4.length === 4) out.set(v4, 12);
+  return out;
+}
+
+/** IPAuthenticationProvider.matches: aclExpr is an address with an optional /bits. */
+export function ipMatches(address: string, aclExpr: string): boolean {
+  const slash = aclExpr.indexOf('/');
+  const base = ipToBytes(slash < 0 ? aclExpr : aclExpr.slice(0, slash));
+  let addr = ipToBytes(address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address);
+  if (base === null || addr === null || base.length !== addr.length) return false;
+  let bits = slash < 0 ? base.length * 8 : Number(aclExpr.slice(slash + 1));
+  if (!Number.isInteger(bits) || bits < 0) return false;
+  if (bits > base.length * 8) bits = base.length * 8;
+  for (let i = 0; i < base.length && bits > 0; i++, bits -= 8) {
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if ((base[i] & mask) !== (addr[i] & mask)) return false;
+  }
+  return true;
+}
+
+function ipValid(expr: string): boolean {
+  const slash = expr.indexOf('/');
+  const addr = slash < 0 ? expr : expr.slice(0, slash);
+  if (isIP(addr) === 0) return false;
+  if (slash < 0) return true;
+  const bits = Number(expr.slice(slash + 1));
+  return Number.isInteger(bits) && bits >= 0;
+}
+
+function schemeMatches(scheme: string, authId: string, aclId: string): boolean {
+  if (scheme === 'ip') return ipMatches(authId, aclId);
+  return authId === aclId;
+}
+
+const KNOWN_SCHEMES = new Set(['digest', 'ip']);
+
+/** True when ids may do perm on a node with these ACLs (ZooKeeperServer.checkACL). */
+export function allowed(acls: readonly Acl[], perm: number, ids: readonly Id[]): boolean {
+  if (acls.length === 0) return true;
+  for (const id of ids) if (id.scheme === 'super') return true;
+  for (const a of acls) {
+    if ((a.perms & perm) === 0) continue;
+    if (a.id.scheme === 'world' && a.id.id === 'anyone') return true;
+    if (!KNOWN_SCHEMES.has(a.id.scheme)) continue;
+    for (const id of ids) if (id.scheme === a.id.scheme && schemeMatches(id.scheme, id.id, a.id.id)) return true;
+  }
+  return false;
+}
+
+export function checkAcl(acls: readonly Acl[], perm: number, ids: readonly Id[]): void {
+  if (!allowed(acls, perm, ids)) throw new KeeperError(Err.NOAUTH);
+}
+
+/** PrepRequestProcessor.fixupACL: dedupe, expand "auth", validate ids. */
+export function fixupAcl(acls: readonly Acl[], ids: readonly Id[]): Acl[] {
+  if (acls.length === 0) throw new KeeperError(Err.INVALIDACL);
+  const seen = new Set<string>();
+  const out: Acl[] = [];
+  const push = (a: Acl) => {
+    const key = `${a.perms}\u0000${a.id.scheme}\u0000${a.id.id}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push(a);
+    }
+  };
+  for (const a of acls) {
+    const { scheme, id } = a.id;
+    if (scheme === 'world' && id === 'anyone') {
+      push(a);
+    } else if (scheme === 'auth') {
+      let valid = false;
+      for (const cid of ids) {
+        // only schemes whose provider isAuthenticated() (digest) stand in for "auth"
+        if (cid.scheme === 'digest') {
+          valid = true;
+          push({ perms: a.perms, id: { scheme: cid.scheme, id: cid.id } });
+        }
+      }
+      if (!valid) throw new KeeperError(Err.INVALIDACL);
+    } else if (scheme === 'digest') {
+      if (id.split(':').length !== 2) throw new KeeperError(Err.INVALIDACL);
+      push(a);
+    } else if (scheme === 'ip') {
+      if (!ipValid(id)) throw new KeeperError(Err.INVALIDACL);
+      push(a);
+    } else {
+      throw new KeeperError(Err.INVALIDACL);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// zooid: one command, subcommands. `zooid server [zoo.cfg]` runs in the foreground like
+// ZooKeeper's QuorumPeerMain; with no file it serves an embedded default (port 2181,
+// dataDir ./data).
+import { loadConfig, ConfigError } from './config.ts';
+import { startServer } from './server.ts';
+import { createLogger } from './logger.ts';
+
+const log = createLogger('main');
+
+const USAGE = `usage: zooid <command> [args]
+  server [zoo.cfg]   run a server in the foreground (no file: port 2181, dataDir ./data)
+`;
+
+async function server(args: string[]): Promise<void> {
+  let cfg;
+  try {
+    cfg = loadConfig(args[0] ?? null);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`zooid: invalid configuration: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  for (const w of cfg.warnings) log.warn(w);
+  let running;
+  try {
+    running = await startServer(cfg);
+  } catch (err) {
+    log.error(`cannot start: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  const shutdown = (signal: string) => {
+    log.info(`${signal}: shutting down`);
+    void running.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'server':
+      return server(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      process.stderr.write(`zooid: unknown command '${command}'\n${USAGE}`);
+      process.exit(2);
+  }
+}
+
+await main(process.argv.slice(2));

@@ -1,0 +1,934 @@
+// The pipeline: ZooKeeper's processor chain as a synchronous state machine. It is fed
+// connection events and request frames, and produces log appends, reply frames and
+// watch events. No I/O and no clock of its own: the worker shell passes time in and
+// moves the outputs to rings.
+//
+// Ordering and durability: a write is applied to the tree as soon as it is prepared
+// (so the next request sees it), and its txn goes to the log in the same step. Every
+// output (reply, watch event, connection close) is tagged with the zxid of the state it
+// reveals — for a reply that is the tree's lastZxid when it was produced — and leaves
+// only once the log worker reports that zxid durable. Tags never decrease, so the held
+// outputs form one FIFO released from the front: FIFO per session holds, and nothing
+// un-durable is ever observed by a client.
+import { JuteReader, JuteWriter, JuteError } from '../native-free-io/jute.ts';
+import {
+  type Acl, type Id, type Stat, type TxnHeader, Op, Err, Xid, Perm, CreateFlag, KeeperError,
+  readConnectRequest, writeConnectResponse, beginReply, writeStat, writeWatchEvent, writeAcls,
+  readAcls, readStrings, invalidPathReason, parentOf,
+} from './protocol.ts';
+import { DataTree, ZNode, newStat } from './tree.ts';
+import { SessionTable, type Session } from './sessions.ts';
+import { checkAcl, allowed, fixupAcl, generateDigest } from './acl.ts';
+import { type Txn, type CreateTxn, encodeTxn, decodeTxn, mutate, triggerWatches } from './txn.ts';
+
+export interface PipelineOutputs {
+  /** Send a frame on a connection; `frame` is only valid during the call. */
+  send(conn: number, frame: Buffer): void;
+  /** Close a connection once what was sent before has been written. */
+  close(conn: number): void;
+  /** Append a txn (TxnHeader + record) to the log; `txn` is only valid during the call. */
+  appendLog(zxid: number, txn: Buffer): void;
+}
+
+export interface PipelineOptions {
+  tickMs: number;
+  minSessionTimeoutMs: number;
+  maxSessionTimeoutMs: number;
+  serverId: number;
+  superDigest: string | null;
+  /** Monotonic milliseconds (session deadlines). */
+  nowMs: () => number;
+  /** Wall-clock milliseconds (ctime, mtime, txn time). */
+  wallMs: () => number;
+  log?: (level: 'info' | 'warn', msg: string) => void;
+}
+
+export interface Conn {
+  key: number;
+  addr: string;
+  port: number;
+  session: Session | null;
+  authIds: Id[];
+  established: number;
+  packetsReceived: number;
+  packetsSent: number;
+  lastOp: string;
+  lastLatencyMs: number;
+  minLatencyMs: number;
+  maxLatencyMs: number;
+  totalLatencyMs: number;
+  latencyCount: number;
+}
+
+interface Held {
+  zxid: number;
+  conn: number;
+  /** Frame to send, or null for a close. */
+  frame: Buffer | null;
+  startMs: number;
+}
+
+const OP_NAMES: Record<number, string> = {
+  0: 'NOTIFY', 1: 'CREA', 2: 'DELE', 3: 'EXIS', 4: 'GETD', 5: 'SETD', 6: 'GETA', 7: 'SETA', 8: 'GETC', 9: 'SYNC',
+  11: 'PING', 12: 'GETC', 13: 'CHEC', 14: 'MULT', 15: 'CREA', 19: 'CREA', 21: 'CREA', 22: 'MLTR', 100: 'AUTH',
+  101: 'SETW', 103: 'GETE', 104: 'GACN', 105: 'SETW', 107: 'WHAM', [-10]: 'SESS', [-11]: 'CLOS',
+};
+
+export interface PipelineCounters {
+  packetsReceived: number;
+  packetsSent: number;
+  minLatencyMs: number;
+  maxLatencyMs: number;
+  totalLatencyMs: number;
+  latencyCount: number;
+  connectionsRejected: number;
+}
+
+export class Pipeline {
+  readonly tree = new DataTree();
+  readonly sessions: SessionTable;
+  readonly conns = new Map<number, Conn>();
+  readonly counters: PipelineCounters = { packetsReceived: 0, packetsSent: 0, minLatencyMs: Infinity, maxLatencyMs: 0, totalLatencyMs: 0, latencyCount: 0, connectionsRejected: 0 };
+  durableZxid = 0;
+  private readonly opts: PipelineOptions;
+  private readonly out: PipelineOutputs;
+  private readonly w = new JuteWriter(1 << 20);
+  private readonly txnW = new JuteWriter(1 << 20);
+  private readonly r = new JuteReader(Buffer.alloc(0));
+  private readonly stat = newStat();
+  private held: Held[] = [];
+  private heldHead = 0;
+  /** Time the request being handled arrived at the pipeline. */
+  private requestStartMs = 0;
+
+  constructor(opts: PipelineOptions, out: PipelineOutputs) {
+    this.opts = opts;
+    this.out = out;
+    this.sessions = new SessionTable(opts.tickMs, opts.serverId, opts.wallMs());
+    this.tree.setWatchSink((watcher, type, path, zxid) => {
+      writeWatchEvent(this.w.reset(), zxid, type, path);
+      this.emit(watcher, zxid);
+    });
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  /** Startup replay of one logged txn (TxnHeader + record). Txns are idempotent. */
+  replay(bytes: Buffer): void {
+    const { hdr, txn } = decodeTxn(bytes);
+    if (hdr.zxid <= this.tree.lastZxid) return;
+    try {
+      mutate(this.tree, hdr, txn);
+    } catch (e) {
+      if (!(e instanceof KeeperError)) throw e;
+    }
+    if (txn.type === Op.createSession) this.sessions.add(hdr.sessionId, txn.timeoutMs, this.opts.nowMs());
+    else if (txn.type === Op.closeSession) this.sessions.remove(hdr.sessionId);
+    this.tree.lastZxid = hdr.zxid;
+  }
+
+  /** Startup: state recovered from disk is durable by definition. */
+  recovered(): void {
+    this.durableZxid = this.tree.lastZxid;
+    const now = this.opts.nowMs();
+    for (const s of this.sessions.sessions.values()) this.sessions.touch(s, now);
+  }
+
+  /** The log worker made everything up to zxid durable: release what waited for it. */
+  durable(zxid: number): void {
+    if (zxid <= this.durableZxid) return;
+    this.durableZxid = zxid;
+    const now = this.opts.nowMs();
+    while (this.heldHead < this.held.length) {
+      const h = this.held[this.heldHead];
+      if (h.zxid > zxid) break;
+      this.held[this.heldHead++] = undefined as unknown as Held;
+      if (h.frame === null) this.out.close(h.conn);
+      else {
+        this.out.send(h.conn, h.frame);
+        this.noteLatency(h.conn, now - h.startMs);
+      }
+    }
+    if (this.heldHead === this.held.length) {
+      this.held.length = 0;
+      this.heldHead = 0;
+    } else if (this.heldHead > 4096 && this.heldHead * 2 > this.held.length) {
+      this.held = this.held.slice(this.heldHead);
+      this.heldHead = 0;
+    }
+  }
+
+  heldCount(): number {
+    return this.held.length - this.heldHead;
+  }
+
+  /** A new connection sent its ConnectRequest frame (without the length prefix). */
+  connect(key: number, addr: string, port: number, frame: Buffer): void {
+    const now = this.opts.nowMs();
+    this.requestStartMs = now;
+    let conn = this.conns.get(key);
+    if (conn === undefined) {
+      conn = {
+        key, addr, port, session: null, authIds: [{ scheme: 'ip', id: addr }], established: this.opts.wallMs(),
+        packetsReceived: 0, packetsSent: 0, lastOp: 'NA', lastLatencyMs: 0, minLatencyMs: Infinity, maxLatencyMs: 0, totalLatencyMs: 0, latencyCount: 0,
+      };
+      this.conns.set(key, conn);
+    }
+    conn.packetsReceived++;
+    this.counters.packetsReceived++;
+    let req;
+    try {
+      this.r.reset(frame, 0, frame.length);
+      req = readConnectRequest(this.r);
+    } catch (e) {
+      this.reject(conn, `malformed ConnectRequest: ${(e as Error).message}`);
+      return;
+    }
+    if (req.lastZxidSeen > this.tree.lastZxid) {
+      this.reject(conn, `refusing session request: client has seen zxid 0x${req.lastZxidSeen.toString(16)}, our last zxid is 0x${this.tree.lastZxid.toString(16)}; client must try another server`);
+      return;
+    }
+    const timeoutMs = Math.min(Math.max(req.timeoutMs, this.opts.minSessionTimeoutMs), this.opts.maxSessionTimeoutMs);
+    if (req.sessionId === 0n) {
+      const id = this.sessions.newSessionId();
+      const s = this.sessions.add(id, timeoutMs, now);
+      this.bind(conn, s);
+      const zxid = this.logTxn(id, 0, Op.createSession, { type: Op.createSession, timeoutMs });
+      writeConnectResponse(this.w.reset(), timeoutMs, id, s.passwd, false);
+      this.emit(key, zxid);
+      return;
+    }
+    const s = this.sessions.get(req.sessionId);
+    if (s === undefined || s.closing || !s.passwd.equals(req.passwd)) {
+      // expired or unknown session, or a wrong password: ZooKeeper answers timeout 0, id 0
+      this.log('info', `invalid session 0x${req.sessionId.toString(16)} for client ${addr}:${port}, probably expired`);
+      writeConnectResponse(this.w.reset(), 0, 0n, Buffer.alloc(16), false);
+      this.emit(key, this.tree.lastZxid);
+      this.closeConn(conn);
+      return;
+    }
+    if (s.conn !== -1 && s.conn !== key) {
+      const old = this.conns.get(s.conn);
+      if (old !== undefined) this.closeConn(old);
+    }
+    s.timeoutMs = timeoutMs;
+    this.bind(conn, s);
+    this.sessions.touch(s, now);
+    writeConnectResponse(this.w.reset(), timeoutMs, s.id, s.passwd, false);
+    this.emit(key, this.tree.lastZxid);
+  }
+
+  /** The connection is gone (socket closed). Its session lives on until it expires. */
+  disconnect(key: number): void {
+    const conn = this.conns.get(key);
+    if (conn === undefined) return;
+    this.conns.delete(key);
+    this.tree.removeWatcher(key);
+    if (conn.session !== null && conn.session.conn === key) conn.session.conn = -1;
+  }
+
+  /** A request frame (RequestHeader + record, without the length prefix). */
+  request(key: number, frame: Buffer): void {
+    const conn = this.conns.get(key);
+    if (conn === undefined || conn.session === null) return;
+    this.requestStartMs = this.opts.nowMs();
+    conn.packetsReceived++;
+    this.counters.packetsReceived++;
+    const r = this.r;
+    r.reset(frame, 0, frame.length);
+    let xid = 0;
+    let type = 0;
+    try {
+      xid = r.int();
+      type = r.int();
+    } catch {
+      this.reject(conn, 'request shorter than its header');
+      return;
+    }
+    const s = conn.session;
+    conn.lastOp = OP_NAMES[type] ?? 'UNKN';
+    if (s.closing || this.sessions.get(s.id) !== s) {
+      this.replyError(key, xid, Err.SESSIONEXPIRED);
+      return;
+    }
+    this.sessions.touch(s, this.requestStartMs);
+    if (xid >= 0) s.lastCxid = xid;
+    try {
+      const handler = HANDLERS[type];
+      if (handler === undefined) {
+        this.log('warn', `unknown request type ${type} from session 0x${s.id.toString(16)}`);
+        this.replyError(key, xid, Err.UNIMPLEMENTED);
+        return;
+      }
+      handler(this, conn, s, xid, r, type);
+    } catch (e) {
+      if (e instanceof KeeperError) this.replyError(key, xid, e.code);
+      else if (e instanceof JuteError) this.reject(conn, `malformed request (type ${type}): ${e.message}`);
+      else throw e;
+    }
+  }
+
+  /** Expire sessions whose deadline passed. Returns ms until the next check is due. */
+  tick(): number {
+    const now = this.opts.nowMs();
+    for (const s of this.sessions.expired(now)) {
+      this.log('info', `expiring session 0x${s.id.toString(16)}, timeout of ${s.timeoutMs}ms exceeded`);
+      this.closeSession(s, 0);
+    }
+    return this.sessions.msUntilNextExpiry(now);
+  }
+
+  // ---------------------------------------------------------------- outputs
+
+  /** Sends what is in this.w to conn once zxid is durable. */
+  emit(conn: number, zxid: number): void {
+    const c = this.conns.get(conn);
+    if (c !== undefined) c.packetsSent++;
+    this.counters.packetsSent++;
+    if (zxid <= this.durableZxid && this.heldHead === this.held.length) {
+      this.out.send(conn, this.w.view());
+      this.noteLatency(conn, this.opts.nowMs() - this.requestStartMs);
+      return;
+    }
+    this.held.push({ zxid, conn, frame: this.w.copy(), startMs: this.requestStartMs });
+  }
+
+  private noteLatency(conn: number, ms: number): void {
+    const k = this.counters;
+    if (ms < k.minLatencyMs) k.minLatencyMs = ms;
+    if (ms > k.maxLatencyMs) k.maxLatencyMs = ms;
+    k.totalLatencyMs += ms;
+    k.latencyCount++;
+    const c = this.conns.get(conn);
+    if (c === undefined) return;
+    c.lastLatencyMs = ms;
+    if (ms < c.minLatencyMs) c.minLatencyMs = ms;
+    if (ms > c.maxLatencyMs) c.maxLatencyMs = ms;
+    c.totalLatencyMs += ms;
+    c.latencyCount++;
+  }
+
+  private closeConn(conn: Conn): void {
+    this.held.push({ zxid: this.tree.lastZxid, conn: conn.key, frame: null, startMs: 0 });
+    this.durableRelease();
+    if (conn.session !== null && conn.session.conn === conn.key) conn.session.conn = -1;
+    conn.session = null;
+  }
+
+  /** Releases held outputs that are already durable (after a push behind them). */
+  private durableRelease(): void {
+    const d = this.durableZxid;
+    this.durableZxid = -1;
+    this.durable(d);
+  }
+
+  private reject(conn: Conn, why: string): void {
+    this.counters.connectionsRejected++;
+    this.log('warn', `closing connection ${conn.addr}:${conn.port}: ${why}`);
+    this.closeConn(conn);
+  }
+
+  replyError(conn: number, xid: number, err: number, zxid = this.tree.lastZxid): void {
+    const at = beginReply(this.w.reset(), xid, zxid, err);
+    this.w.endFrame(at);
+    this.emit(conn, zxid);
+  }
+
+  /** Starts a reply in this.w; the handler writes the body and calls finish(). */
+  beginOk(xid: number): number {
+    return beginReply(this.w.reset(), xid, this.tree.lastZxid, Err.OK);
+  }
+
+  finish(conn: number, at: number, zxid = this.tree.lastZxid): void {
+    this.w.endFrame(at);
+    this.emit(conn, zxid);
+  }
+
+  get writer(): JuteWriter {
+    return this.w;
+  }
+
+  wallMs(): number {
+    return this.opts.wallMs();
+  }
+
+  log(level: 'info' | 'warn', msg: string): void {
+    this.opts.log?.(level, msg);
+  }
+
+  private bind(conn: Conn, s: Session): void {
+    conn.session = s;
+    s.conn = conn.key;
+  }
+
+  // ---------------------------------------------------------------- txns
+
+  /** Assigns the next zxid, appends the txn to the log, applies it. Returns the zxid. */
+  logTxn(sessionId: bigint, cxid: number, type: number, txn: Txn, timeMs = this.opts.wallMs()): number {
+    const zxid = this.tree.lastZxid + 1;
+    const hdr: TxnHeader = { sessionId, cxid, zxid, timeMs, type };
+    encodeTxn(this.txnW.reset(), hdr, txn);
+    this.out.appendLog(zxid, this.txnW.view());
+    this.applyLive(hdr, txn);
+    this.tree.lastZxid = zxid;
+    return zxid;
+  }
+
+  private applyLive(hdr: TxnHeader, txn: Txn): void {
+    let deleted: string[] | null = null;
+    if (txn.type === Op.closeSession) {
+      const set = this.tree.ephemerals.get(hdr.sessionId);
+      deleted = set === undefined ? [] : [...set];
+    }
+    if (txn.type !== Op.multi) mutate(this.tree, hdr, txn);
+    // a live multi was mutated op by op while it was prepared
+    triggerWatches(this.tree, hdr, txn, deleted);
+    if (txn.type === Op.createSession) this.sessions.add(hdr.sessionId, txn.timeoutMs, this.opts.nowMs());
+    if (txn.type === Op.closeSession) this.sessions.remove(hdr.sessionId);
+  }
+
+  /** Logs an error txn for a failed write (ZooKeeper spends a zxid on it) and replies. */
+  failWrite(conn: number, s: Session, xid: number, err: number): void {
+    const zxid = this.logTxn(s.id, xid, Op.error, { type: Op.error, err });
+    this.replyError(conn, xid, err, zxid);
+  }
+
+  /** closeSession: by request (xid >= 0, replies) or by expiry (xid 0, no reply). */
+  closeSession(s: Session, xid: number, replyTo = -1): void {
+    s.closing = true;
+    const set = this.tree.ephemerals.get(s.id);
+    const paths = set === undefined ? [] : [...set];
+    const zxid = this.logTxn(s.id, xid, Op.closeSession, { type: Op.closeSession, paths });
+    if (replyTo !== -1) {
+      const at = beginReply(this.w.reset(), xid, zxid, Err.OK);
+      this.finish(replyTo, at, zxid);
+    }
+    const bound = this.conns.get(s.conn);
+    if (bound !== undefined) this.closeConn(bound);
+  }
+
+  // ---------------------------------------------------------------- helpers for handlers
+
+  node(path: string): ZNode {
+    const n = this.tree.get(path);
+    if (n === undefined) throw new KeeperError(Err.NONODE);
+    return n;
+  }
+
+  aclOf(n: ZNode): readonly Acl[] {
+    return this.tree.acls.get(n.aclRef);
+  }
+
+  statOf(n: ZNode): Stat {
+    return n.statInto(this.stat);
+  }
+
+  /** Auth ids for ACL checks: the connection's, plus super when its digest matches. */
+  idsOf(conn: Conn): Id[] {
+    return conn.authIds;
+  }
+
+  addAuth(conn: Conn, scheme: string, auth: Buffer): boolean {
+    if (scheme !== 'digest') return false;
+    const digest = generateDigest(auth.toString('utf8'));
+    if (this.opts.superDigest !== null && digest === this.opts.superDigest) conn.authIds.push({ scheme: 'super', id: '' });
+    if (!conn.authIds.some((i) => i.scheme === 'digest' && i.id === digest)) conn.authIds.push({ scheme: 'digest', id: digest });
+    return true;
+  }
+}
+
+// ==================================================================== request handlers
+// One small handler per opcode. Each reads its record from r (positioned after the
+// RequestHeader) and either replies or throws a KeeperError (replied by the caller).
+
+type Handler = (p: Pipeline, conn: Conn, s: Session, xid: number, r: JuteReader, type: number) => void;
+
+function validPath(path: string): void {
+  if (invalidPathReason(path) !== null) throw new KeeperError(Err.BADARGUMENTS);
+}
+
+function checkVersion(current: number, expected: number): number {
+  if (expected !== -1 && expected !== current) throw new KeeperError(Err.BADVERSION);
+  return current === 0x7fffffff ? -0x80000000 : current + 1;
+}
+
+const SPECIAL_PATHS = new Set(['/', '/zookeeper', '/zookeeper/quota', '/zookeeper/config']);
+
+function parentForWrite(path: string): string {
+  const slash = path.lastIndexOf('/');
+  if (slash === -1 || path.includes('\u0000') || SPECIAL_PATHS.has(path)) throw new KeeperError(Err.BADARGUMENTS);
+  return slash === 0 ? '/' : path.slice(0, slash);
+}
+
+// ---- write preparation (PrepRequestProcessor.pRequest2Txn), shared by single ops and multi
+
+interface CreateReq { path: string; data: Buffer; acls: Acl[]; flags: number; ttlMs: number }
+
+function readCreate(r: JuteReader, withTtl: boolean): CreateReq {
+  const path = r.ustring();
+  const data = Buffer.from(r.buffer() ?? Buffer.alloc(0));
+  const acls = readAcls(r);
+  const flags = r.int();
+  const ttlMs = withTtl ? r.longNumber() : -1;
+  return { path, data, acls, flags, ttlMs };
+}
+
+function prepCreate(p: Pipeline, conn: Conn, type: number, req: CreateReq): CreateTxn {
+  const { flags } = req;
+  if (flags < 0 || flags > CreateFlag.persistentSequentialWithTtl) throw new KeeperError(Err.BADARGUMENTS);
+  const isTtl = flags === CreateFlag.persistentWithTtl || flags === CreateFlag.persistentSequentialWithTtl;
+  const isContainer = flags === CreateFlag.container;
+  if (isTtl || type === Op.createTTL) throw new KeeperError(Err.UNIMPLEMENTED); // extended types: not yet
+  if (isContainer !== (type === Op.createContainer)) throw new KeeperError(Err.BADARGUMENTS);
+  const sequential = flags === CreateFlag.persistentSequential || flags === CreateFlag.ephemeralSequential || flags === CreateFlag.persistentSequentialWithTtl;
+  const ephemeral = flags === CreateFlag.ephemeral || flags === CreateFlag.ephemeralSequential;
+  let path = req.path;
+  const slash = path.lastIndexOf('/');
+  if (slash === -1 || path.includes('\u0000')) throw new KeeperError(Err.BADARGUMENTS);
+  const acls = fixupAcl(req.acls, p.idsOf(conn));
+  const parentPath = slash === 0 ? '/' : path.slice(0, slash);
+  if (invalidPathReason(parentPath) !== null) throw new KeeperError(Err.BADARGUMENTS);
+  const parent = p.node(parentPath);
+  checkAcl(p.aclOf(parent), Perm.CREATE, p.idsOf(conn));
+  if (sequential) path += String(parent.cversion).padStart(10, '0');
+  validPath(path);
+  if (p.tree.get(path) !== undefined) throw new KeeperError(Err.NODEEXISTS);
+  if (parent.ephemeralOwner > 0n) throw new KeeperError(Err.NOCHILDRENFOREPHEMERALS);
+  const txnType = type === Op.create2 ? Op.create2 : type === Op.createContainer ? Op.createContainer : Op.create;
+  return { type: txnType, path, data: req.data, acls, ephemeral, parentCVersion: parent.cversion + 1, ttlMs: 0 };
+}
+
+function prepDelete(p: Pipeline, conn: Conn, path: string, version: number): Txn {
+  const parentPath = parentForWrite(path);
+  const parent = p.node(parentPath);
+  checkAcl(p.aclOf(parent), Perm.DELETE, p.idsOf(conn));
+  const n = p.node(path);
+  checkVersion(n.version, version);
+  if (n.numChildren() > 0) throw new KeeperError(Err.NOTEMPTY);
+  return { type: Op.delete, path };
+}
+
+function prepSetData(p: Pipeline, conn: Conn, path: string, data: Buffer, version: number): Txn {
+  validPath(path);
+  const n = p.node(path);
+  checkAcl(p.aclOf(n), Perm.WRITE, p.idsOf(conn));
+  return { type: Op.setData, path, data, version: checkVersion(n.version, version) };
+}
+
+function prepCheck(p: Pipeline, conn: Conn, path: string, version: number): Txn {
+  validPath(path);
+  const n = p.node(path);
+  checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn));
+  return { type: Op.check, path, version: checkVersion(n.version, version) };
+}
+
+/** Runs a single-op write: prep → log+apply → reply; a KeeperError becomes an error txn. */
+function write(p: Pipeline, conn: Conn, s: Session, xid: number, type: number, prep: () => Txn, reply: (zxid: number, txn: Txn) => void): void {
+  let txn: Txn;
+  try {
+    txn = prep();
+  } catch (e) {
+    if (e instanceof KeeperError) {
+      p.failWrite(conn.key, s, xid, e.code);
+      return;
+    }
+    throw e;
+  }
+  const zxid = p.logTxn(s.id, xid, type, txn);
+  reply(zxid, txn);
+}
+
+function replyStat(p: Pipeline, conn: Conn, xid: number, zxid: number, path: string): void {
+  const at = beginReply(p.writer.reset(), xid, zxid, Err.OK);
+  writeStat(p.writer, p.statOf(p.node(path)));
+  p.finish(conn.key, at, zxid);
+}
+
+function replyEmpty(p: Pipeline, conn: Conn, xid: number, zxid: number): void {
+  p.finish(conn.key, beginReply(p.writer.reset(), xid, zxid, Err.OK), zxid);
+}
+
+const create: Handler = (p, conn, s, xid, r, type) => {
+  const req = readCreate(r, false);
+  write(p, conn, s, xid, type, () => prepCreate(p, conn, type, req), (zxid, txn) => {
+    const path = (txn as CreateTxn).path;
+    const w = p.writer.reset();
+    const at = beginReply(w, xid, zxid, Err.OK);
+    w.string(path);
+    if (type !== Op.create) writeStat(w, p.statOf(p.node(path)));
+    p.finish(conn.key, at, zxid);
+  });
+};
+
+const del: Handler = (p, conn, s, xid, r) => {
+  const path = r.ustring();
+  const version = r.int();
+  write(p, conn, s, xid, Op.delete, () => prepDelete(p, conn, path, version), (zxid) => replyEmpty(p, conn, xid, zxid));
+};
+
+const setData: Handler = (p, conn, s, xid, r) => {
+  const path = r.ustring();
+  const data = Buffer.from(r.buffer() ?? Buffer.alloc(0));
+  const version = r.int();
+  write(p, conn, s, xid, Op.setData, () => prepSetData(p, conn, path, data, version), (zxid) => replyStat(p, conn, xid, zxid, path));
+};
+
+const setACL: Handler = (p, conn, s, xid, r) => {
+  const path = r.ustring();
+  const acls = readAcls(r);
+  const version = r.int();
+  write(p, conn, s, xid, Op.setACL, () => {
+    validPath(path);
+    const fixed = fixupAcl(acls, p.idsOf(conn));
+    const n = p.node(path);
+    checkAcl(p.aclOf(n), Perm.ADMIN, p.idsOf(conn));
+    return { type: Op.setACL, path, acls: fixed, version: checkVersion(n.aversion, version) };
+  }, (zxid) => replyStat(p, conn, xid, zxid, path));
+};
+
+const check: Handler = (p, conn, s, xid, r) => {
+  const path = r.ustring();
+  const version = r.int();
+  write(p, conn, s, xid, Op.check, () => prepCheck(p, conn, path, version), (zxid) => replyEmpty(p, conn, xid, zxid));
+};
+
+const closeSessionReq: Handler = (p, conn, s, xid) => {
+  p.closeSession(s, xid, conn.key);
+};
+
+// ---- multi: every op prepared and applied in turn; a failure undoes the earlier ones
+
+interface SubResult { type: number; err: number; path: string; stat: Stat | null }
+
+function copyStat(st: Stat): Stat {
+  return { ...st };
+}
+
+const multi: Handler = (p, conn, s, xid, r) => {
+  const ops: { type: number; rec: unknown }[] = [];
+  for (;;) {
+    const type = r.int();
+    const done = r.bool();
+    r.int();
+    if (done) break;
+    switch (type) {
+      case Op.create: case Op.create2: case Op.createContainer:
+        ops.push({ type, rec: readCreate(r, false) });
+        break;
+      case Op.createTTL:
+        ops.push({ type, rec: readCreate(r, true) });
+        break;
+      case Op.delete:
+      case Op.setData:
+      case Op.check: {
+        const path = r.ustring();
+        if (type === Op.setData) ops.push({ type, rec: { path, data: Buffer.from(r.buffer() ?? Buffer.alloc(0)), version: r.int() } });
+        else ops.push({ type, rec: { path, version: r.int() } });
+        break;
+      }
+      default:
+        // ZooKeeper rejects a multi holding any other op type
+        throw new KeeperError(Err.BADARGUMENTS);
+    }
+  }
+  const tree = p.tree;
+  const hdr: TxnHeader = { sessionId: s.id, cxid: xid, zxid: tree.lastZxid + 1, timeMs: p.wallMs(), type: Op.multi };
+  const zxid = hdr.zxid;
+  const txns: Txn[] = [];
+  const results: SubResult[] = [];
+  const undo: (() => void)[] = [];
+  let failedAt = -1;
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i];
+    if (failedAt !== -1) {
+      txns.push({ type: Op.error, err: Err.RUNTIMEINCONSISTENCY });
+      continue;
+    }
+    try {
+      let txn: Txn;
+      const rec = op.rec as { path: string; version: number; data: Buffer };
+      if (op.type === Op.delete) txn = prepDelete(p, conn, rec.path, rec.version);
+      else if (op.type === Op.setData) txn = prepSetData(p, conn, rec.path, rec.data, rec.version);
+      else if (op.type === Op.check) txn = prepCheck(p, conn, rec.path, rec.version);
+      else txn = prepCreate(p, conn, op.type, op.rec as CreateReq);
+      undo.push(undoFor(p, txn));
+      mutate(tree, hdr, txn);
+      txns.push(txn);
+      const path = (txn as { path: string }).path;
+      const n = tree.get(path);
+      results.push({ type: op.type, err: Err.OK, path, stat: n === undefined ? null : copyStat(p.statOf(n)) });
+    } catch (e) {
+      if (!(e instanceof KeeperError)) throw e;
+      failedAt = i;
+      txns.push({ type: Op.error, err: e.code });
+    }
+  }
+  if (failedAt !== -1) for (let i = undo.length - 1; i >= 0; i--) undo[i]();
+  const multiTxn: Txn = { type: Op.multi, txns };
+  p.logTxn(s.id, xid, Op.multi, multiTxn, hdr.timeMs);
+  const w = p.writer.reset();
+  const at = beginReply(w, xid, zxid, Err.OK);
+  for (let i = 0; i < ops.length; i++) {
+    if (failedAt !== -1) {
+      const err = i < failedAt ? Err.OK : i === failedAt ? (txns[i] as { err: number }).err : Err.RUNTIMEINCONSISTENCY;
+      w.int(Op.error).bool(false).int(err).int(err);
+      continue;
+    }
+    const res = results[i];
+    const type = ops[i].type;
+    w.int(type).bool(false).int(0);
+    if (type === Op.create) w.string(res.path);
+    else if (type === Op.create2 || type === Op.createContainer || type === Op.createTTL) {
+      w.string(res.path);
+      writeStat(w, res.stat!);
+    } else if (type === Op.setData) writeStat(w, res.stat!);
+  }
+  w.int(-1).bool(true).int(-1);
+  p.finish(conn.key, at, zxid);
+};
+
+/** What undoes one applied multi op, captured before it applies. */
+function undoFor(p: Pipeline, txn: Txn): () => void {
+  const tree = p.tree;
+  switch (txn.type) {
+    case Op.create: case Op.create2: case Op.createContainer: case Op.createTTL: {
+      const parent = tree.get(parentOf(txn.path))!;
+      const cv = parent.cversion;
+      const pz = parent.pzxid;
+      return () => tree.undoCreate(txn.path, cv, pz);
+    }
+    case Op.delete: {
+      const parent = tree.get(parentOf(txn.path))!;
+      const node = tree.get(txn.path)!;
+      const acls = tree.acls.get(node.aclRef);
+      const cv = parent.cversion;
+      const pz = parent.pzxid;
+      return () => tree.undoDelete(txn.path, node, acls, cv, pz);
+    }
+    case Op.setData: {
+      const node = tree.get(txn.path)!;
+      const { data, version, mzxid, mtime } = node;
+      return () => {
+        tree.approximateDataSize += data.length - node.data.length;
+        node.data = data;
+        node.version = version;
+        node.mzxid = mzxid;
+        node.mtime = mtime;
+      };
+    }
+    default:
+      return () => {};
+  }
+}
+
+// ---- reads (FinalRequestProcessor)
+
+const exists: Handler = (p, conn, _s, xid, r) => {
+  const path = r.ustring();
+  const watch = r.bool();
+  if (path.includes('\u0000')) throw new KeeperError(Err.BADARGUMENTS);
+  const n = p.tree.get(path);
+  if (watch) p.tree.dataWatches.add(path, conn.key);
+  if (n === undefined) throw new KeeperError(Err.NONODE);
+  const at = p.beginOk(xid);
+  writeStat(p.writer, p.statOf(n));
+  p.finish(conn.key, at);
+};
+
+const getData: Handler = (p, conn, _s, xid, r) => {
+  const path = r.ustring();
+  const watch = r.bool();
+  const n = p.node(path);
+  checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn));
+  if (watch) p.tree.dataWatches.add(path, conn.key);
+  const at = p.beginOk(xid);
+  p.writer.buffer(n.data);
+  writeStat(p.writer, p.statOf(n));
+  p.finish(conn.key, at);
+};
+
+function getChildrenWith(withStat: boolean): Handler {
+  return (p, conn, _s, xid, r) => {
+    const path = r.ustring();
+    const watch = r.bool();
+    const n = p.node(path);
+    checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn));
+    if (watch) p.tree.childWatches.add(path, conn.key);
+    const w = p.writer;
+    const at = p.beginOk(xid);
+    w.int(n.numChildren());
+    if (n.children !== null) for (const c of n.children) w.string(c);
+    if (withStat) writeStat(w, p.statOf(n));
+    p.finish(conn.key, at);
+  };
+}
+
+const getACL: Handler = (p, conn, _s, xid, r) => {
+  const path = r.ustring();
+  const n = p.node(path);
+  const acls = p.aclOf(n);
+  const ids = p.idsOf(conn);
+  checkAcl(acls, Perm.READ | Perm.ADMIN, ids);
+  // without ADMIN, digest hashes are masked (CVE-2019-0201)
+  const shown = allowed(acls, Perm.ADMIN, ids) ? acls : acls.map((a) => (a.id.scheme === 'digest' ? { perms: a.perms, id: { scheme: 'digest', id: a.id.id.replace(/:.*/, ':x') } } : a));
+  const at = p.beginOk(xid);
+  writeAcls(p.writer, shown);
+  writeStat(p.writer, p.statOf(n));
+  p.finish(conn.key, at);
+};
+
+const sync: Handler = (p, conn, _s, xid, r) => {
+  const path = r.ustring();
+  const at = p.beginOk(xid);
+  p.writer.string(path);
+  p.finish(conn.key, at);
+};
+
+const ping: Handler = (p, conn, _s, xid) => {
+  p.finish(conn.key, p.beginOk(xid));
+};
+
+const auth: Handler = (p, conn, _s, _xid, r) => {
+  r.int();
+  const scheme = r.ustring();
+  const data = r.buffer() ?? Buffer.alloc(0);
+  if (p.addAuth(conn, scheme, data)) {
+    p.finish(conn.key, beginReply(p.writer.reset(), Xid.auth, 0, Err.OK));
+    return;
+  }
+  p.log('warn', `authentication with unknown scheme ${scheme} failed for ${conn.addr}:${conn.port}`);
+  const at = beginReply(p.writer.reset(), Xid.auth, 0, Err.AUTHFAILED);
+  p.writer.endFrame(at);
+  p.emit(conn.key, p.tree.lastZxid);
+};
+
+function setWatchesWith(v2: boolean): Handler {
+  return (p, conn, _s, xid, r) => {
+    const relativeZxid = r.longNumber();
+    const data = readStrings(r);
+    const exist = readStrings(r);
+    const child = readStrings(r);
+    if (v2) {
+      readStrings(r);
+      readStrings(r);
+    }
+    const tree = p.tree;
+    const fire = (type: number, path: string) => {
+      writeWatchEvent(p.writer.reset(), -1, type, path);
+      p.emit(conn.key, tree.lastZxid);
+    };
+    for (const path of data) {
+      const n = tree.get(path);
+      if (n === undefined) fire(2, path);
+      else if (n.mzxid > relativeZxid) fire(3, path);
+      else tree.dataWatches.add(path, conn.key);
+    }
+    for (const path of exist) {
+      if (tree.get(path) !== undefined) fire(1, path);
+      else tree.dataWatches.add(path, conn.key);
+    }
+    for (const path of child) {
+      const n = tree.get(path);
+      if (n === undefined) fire(2, path);
+      else if (n.pzxid > relativeZxid) fire(4, path);
+      else tree.childWatches.add(path, conn.key);
+    }
+    p.finish(conn.key, p.beginOk(xid));
+  };
+}
+
+function readOp(type: number, r: JuteReader): { path: string; watch: boolean } {
+  void type;
+  return { path: r.ustring(), watch: r.bool() };
+}
+
+const multiRead: Handler = (p, conn, _s, xid, r) => {
+  const ops: { type: number; path: string; watch: boolean }[] = [];
+  for (;;) {
+    const type = r.int();
+    const done = r.bool();
+    r.int();
+    if (done) break;
+    if (type !== Op.getChildren && type !== Op.getData) throw new KeeperError(Err.BADARGUMENTS);
+    ops.push({ type, ...readOp(type, r) });
+  }
+  const w = p.writer;
+  const at = p.beginOk(xid);
+  for (const op of ops) {
+    const n = p.tree.get(op.path);
+    let err: number = n === undefined ? Err.NONODE : Err.OK;
+    if (n !== undefined && !allowed(p.aclOf(n), Perm.READ, p.idsOf(conn))) err = Err.NOAUTH;
+    if (err !== Err.OK || n === undefined) {
+      w.int(Op.error).bool(false).int(err).int(err);
+      continue;
+    }
+    w.int(op.type).bool(false).int(0);
+    if (op.type === Op.getData) {
+      if (op.watch) p.tree.dataWatches.add(op.path, conn.key);
+      w.buffer(n.data);
+      writeStat(w, p.statOf(n));
+    } else {
+      if (op.watch) p.tree.childWatches.add(op.path, conn.key);
+      w.int(n.numChildren());
+      if (n.children !== null) for (const c of n.children) w.string(c);
+    }
+  }
+  w.int(-1).bool(true).int(-1);
+  p.finish(conn.key, at);
+};
+
+const getAllChildrenNumber: Handler = (p, conn, _s, xid, r) => {
+  const path = r.ustring();
+  const n = p.node(path);
+  checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn));
+  let count = 0;
+  const prefix = path === '/' ? '/' : path + '/';
+  for (const k of p.tree.nodes.keys()) if (k.startsWith(prefix) && k !== path) count++;
+  const at = p.beginOk(xid);
+  p.writer.int(count);
+  p.finish(conn.key, at);
+};
+
+const getEphemerals: Handler = (p, conn, s, xid, r) => {
+  const prefix = r.ustring();
+  const set = p.tree.ephemerals.get(s.id);
+  const list = set === undefined ? [] : [...set].filter((x) => prefix === '/' || x.startsWith(prefix));
+  const at = p.beginOk(xid);
+  p.writer.int(list.length);
+  for (const x of list) p.writer.string(x);
+  p.finish(conn.key, at);
+};
+
+const whoAmI: Handler = (p, conn, _s, xid) => {
+  const at = p.beginOk(xid);
+  const ids = conn.authIds.filter((i) => i.scheme !== 'super');
+  p.writer.int(ids.length);
+  for (const i of ids) p.writer.string(i.scheme).string(i.id);
+  p.finish(conn.key, at);
+};
+
+const HANDLERS: Record<number, Handler> = {
+  [Op.create]: create,
+  [Op.create2]: create,
+  [Op.createContainer]: create,
+  [Op.delete]: del,
+  [Op.setData]: setData,
+  [Op.setACL]: setACL,
+  [Op.check]: check,
+  [Op.multi]: multi,
+  [Op.closeSession]: closeSessionReq,
+  [Op.exists]: exists,
+  [Op.getData]: getData,
+  [Op.getChildren]: getChildrenWith(false),
+  [Op.getChildren2]: getChildrenWith(true),
+  [Op.getACL]: getACL,
+  [Op.sync]: sync,
+  [Op.ping]: ping,
+  [Op.auth]: auth,
+  [Op.setWatches]: setWatchesWith(false),
+  [Op.setWatches2]: setWatchesWith(true),
+  [Op.multiRead]: multiRead,
+  [Op.getAllChildrenNumber]: getAllChildrenNumber,
+  [Op.getEphemerals]: getEphemerals,
+  [Op.whoAmI]: whoAmI,
+};

@@ -1,0 +1,50 @@
+// What crosses the rings (DESIGN.md §2): record kinds and payload layouts. Bytes only.
+//
+// request ring, io worker → pipeline (one per io worker):
+//   CONNECT     [u32 connId][u16 port][u8 addrLength][addr][ConnectRequest frame body]
+//   REQUEST     [u32 connId][RequestHeader + record]
+//   DISCONNECT  [u32 connId]
+//   FOURLW      [u32 connId][4 ASCII bytes]
+// reply ring, pipeline → io worker (one per io worker):
+//   SEND        [u32 connId][frame with its length prefix]
+//   CLOSE       [u32 connId]                       close once earlier sends are written
+//   TEXT_CLOSE  [u32 connId][text]                 four-letter word answer, then close
+// log ring, pipeline → log worker:
+//   TXN         [u32 zxid high][u32 zxid low][TxnHeader + record]
+//   ROLL        (empty)                            start a new log file at the next txn
+//
+// Shared control words (Int32Array / BigInt64Array over one SharedArrayBuffer):
+//   big[0]  durable zxid, published by the log worker after fdatasync
+//   big[1]  log failure count (ENOSPC etc.), published by the log worker
+//   i32[4]  stop flag for the pipeline and log workers
+
+export const ReqKind = { CONNECT: 1, REQUEST: 2, DISCONNECT: 3, FOURLW: 4 } as const;
+export const RespKind = { SEND: 1, CLOSE: 2, TEXT_CLOSE: 3 } as const;
+export const LogKind = { TXN: 1, ROLL: 2 } as const;
+
+export const CONTROL_BYTES = 64;
+export const CONTROL_DURABLE_ZXID = 0; // BigInt64 index
+export const CONTROL_LOG_FAILURES = 1; // BigInt64 index
+export const CONTROL_STOP = 4; // Int32 index
+
+/** A connection key names an io worker and its connection: connId * 64 + ioIndex. */
+export const IO_THREADS_MAX = 64;
+
+export function connKey(ioIndex: number, connId: number): number {
+  return connId * IO_THREADS_MAX + ioIndex;
+}
+
+export function ioIndexOf(key: number): number {
+  return key % IO_THREADS_MAX;
+}
+
+export function connIdOf(key: number): number {
+  return Math.floor(key / IO_THREADS_MAX);
+}
+
+/** Ring capacity that holds at least two frames of maxFrameBytes (DESIGN.md: ≥ 2 × jute.maxbuffer). */
+export function ringCapacityFor(maxFrameBytes: number, minBytes: number): number {
+  let cap = minBytes;
+  while (cap / 2 - 64 < 2 * (maxFrameBytes + 64)) cap *= 2;
+  return cap;
+}

@@ -1,0 +1,166 @@
+// The main thread: config, rings, worker lifecycle, signals. It never touches requests.
+import { Worker } from 'node:worker_threads';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Ring, Doorbell } from '../native-free-io/ring.ts';
+import { CONTROL_BYTES, CONTROL_STOP, IO_THREADS_MAX, ringCapacityFor } from './records.ts';
+import type { ServerConfig } from './config.ts';
+import type { PipelineWorkerData } from './workers/pipeline-worker.ts';
+import type { LogWorkerData } from './workers/log-worker.ts';
+import type { IoWorkerData } from './workers/io-worker.ts';
+import { createLogger } from './logger.ts';
+
+const log = createLogger('main');
+
+/** Ring sizes: at least this, and always ≥ 2 frames of jute.maxbuffer (checked in ringCapacityFor). */
+const REQ_RING_BYTES_MIN = 4 * 1024 * 1024;
+const RESP_RING_BYTES_MIN = 8 * 1024 * 1024;
+const LOG_RING_BYTES_MIN = 16 * 1024 * 1024;
+/** The log worker flushes once a batch holds this much. */
+const LOG_BATCH_BYTES_MAX = 4 * 1024 * 1024;
+const CONN_COUNT_SLOTS = 4096;
+/** Extra room ZooKeeper gives txns over jute.maxbuffer (zookeeper.jute.maxbuffer.extrasize). */
+const TXN_EXTRA_BYTES = 1024;
+
+export interface RunningServer {
+  stop(): Promise<void>;
+  readonly config: ServerConfig;
+}
+
+function workerUrl(name: string): URL {
+  return new URL(`./workers/${name}.ts`, import.meta.url);
+}
+
+/** Waits for a worker's first message of one of the given types; rejects on error/exit. */
+function waitFor(worker: Worker, what: string, types: string[]): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (msg: Record<string, unknown>) => {
+      if (msg.type === 'error') {
+        cleanup();
+        reject(new Error(String(msg.message)));
+      } else if (types.includes(String(msg.type))) {
+        cleanup();
+        resolve(msg);
+      }
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(new Error(`${what}: ${err.message}`, { cause: err }));
+    };
+    const onExit = (code: number) => {
+      cleanup();
+      reject(new Error(`${what} exited with code ${code} before it was ${types.join('/')}`));
+    };
+    const cleanup = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+  });
+}
+
+export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
+  if (cfg.servers.size > 0) log.warn(`zoo.cfg lists ${cfg.servers.size} server.N lines: ensembles are not implemented yet; running standalone`);
+  const ioThreads = Math.min(cfg.ioThreads, IO_THREADS_MAX);
+  const logDir = path.join(cfg.dataLogDir, 'version-2');
+  fs.mkdirSync(logDir, { recursive: true });
+  fs.mkdirSync(path.join(cfg.dataDir, 'version-2'), { recursive: true });
+
+  const maxFrame = cfg.juteMaxBufferBytes + TXN_EXTRA_BYTES;
+  const txnBytesMax = 2 * maxFrame;
+  const pipelineBell = Doorbell.create();
+  const logBell = Doorbell.create();
+  const ioBells = Array.from({ length: ioThreads }, () => Doorbell.create());
+  const reqRings = Array.from({ length: ioThreads }, () => Ring.create(ringCapacityFor(maxFrame, REQ_RING_BYTES_MIN), pipelineBell));
+  const respRings = ioBells.map((b) => Ring.create(ringCapacityFor(maxFrame, RESP_RING_BYTES_MIN), b));
+  const logRing = Ring.create(ringCapacityFor(txnBytesMax, LOG_RING_BYTES_MIN), logBell);
+  const controlSab = new SharedArrayBuffer(CONTROL_BYTES);
+  const connCountSab = new SharedArrayBuffer(CONN_COUNT_SLOTS * 4);
+
+  const pipelineData: PipelineWorkerData = {
+    config: cfg,
+    reqRingSabs: reqRings.map((r) => r.sab),
+    respRingSabs: respRings.map((r) => r.sab),
+    ioBellSabs: ioBells.map((b) => b.sab),
+    pipelineBellSab: pipelineBell.sab,
+    logRingSab: logRing.sab,
+    logBellSab: logBell.sab,
+    controlSab,
+    logDir,
+    txnBytesMax,
+  };
+  const pipeline = new Worker(workerUrl('pipeline-worker'), { workerData: pipelineData, name: 'pipeline' });
+  const ready = await waitFor(pipeline, 'pipeline worker', ['ready']);
+  const lastZxid = Number(ready.lastZxid);
+
+  // ZooKeeper rolls the log after snapCount/2 + random(snapCount/2) txns
+  const rollAfterTxns = Math.floor(cfg.snapCount / 2) + Math.floor(Math.random() * Math.max(1, Math.floor(cfg.snapCount / 2)));
+  const logData: LogWorkerData = {
+    logRingSab: logRing.sab,
+    logBellSab: logBell.sab,
+    pipelineBellSab: pipelineBell.sab,
+    controlSab,
+    dir: logDir,
+    preAllocBytes: cfg.preAllocSizeBytes,
+    forceSync: cfg.forceSync,
+    lastZxid,
+    txnBytesMax,
+    rollAfterTxns,
+    batchBytesMax: LOG_BATCH_BYTES_MAX,
+  };
+  const logWorker = new Worker(workerUrl('log-worker'), { workerData: logData, name: 'log' });
+  await waitFor(logWorker, 'log worker', ['ready']);
+  logWorker.on('message', (msg: { type: string; message?: string }) => {
+    if (msg.type === 'failed') log.error(`log worker: ${msg.message}`);
+  });
+
+  const ios: Worker[] = [];
+  for (let i = 0; i < ioThreads; i++) {
+    const ioData: IoWorkerData = {
+      index: i,
+      clientPort: cfg.clientPort,
+      clientPortAddress: cfg.clientPortAddress,
+      juteMaxBufferBytes: cfg.juteMaxBufferBytes,
+      maxClientCnxns: cfg.maxClientCnxns,
+      fourLetterWordWhitelist: cfg.fourLetterWordWhitelist === '*' ? '*' : [...cfg.fourLetterWordWhitelist],
+      reqRingSab: reqRings[i].sab,
+      pipelineBellSab: pipelineBell.sab,
+      respRingSab: respRings[i].sab,
+      ioBellSab: ioBells[i].sab,
+      connCountSab,
+    };
+    ios.push(new Worker(workerUrl('io-worker'), { workerData: ioData, name: `io-${i}` }));
+  }
+  try {
+    await Promise.all(ios.map((w, i) => waitFor(w, `io worker ${i}`, ['listening'])));
+  } catch (err) {
+    for (const w of [...ios, pipeline, logWorker]) void w.terminate();
+    throw err;
+  }
+  for (const w of [pipeline, logWorker, ...ios]) {
+    w.on('error', (err) => {
+      log.error(`worker ${w.threadId} failed: ${err.stack ?? err.message}`);
+      process.exit(1);
+    });
+  }
+  log.info(`serving on ${cfg.clientPortAddress ?? '0.0.0.0'}:${cfg.clientPort} (${ioThreads} io threads, dataDir ${cfg.dataDir}, last zxid 0x${lastZxid.toString(16)})`);
+
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      await Promise.all(ios.map((w) => { w.postMessage({ type: 'stop' }); return waitFor(w, 'io worker', ['stopped']).catch(() => {}); }));
+      const control32 = new Int32Array(controlSab);
+      Atomics.store(control32, CONTROL_STOP, 1);
+      pipelineBell.ring();
+      await waitFor(pipeline, 'pipeline worker', ['stopped']).catch(() => {});
+      logBell.ring();
+      await waitFor(logWorker, 'log worker', ['stopped']).catch(() => {});
+      await Promise.all([pipeline, logWorker, ...ios].map((w) => w.terminate()));
+    })();
+    return stopping;
+  };
+  return { stop, config: cfg };
+}

@@ -1,0 +1,288 @@
+// The data tree: znodes by path, their Stat, the ACL cache, ephemerals by session, and
+// the one-shot watches they trigger. Synchronous; owned by the pipeline worker alone.
+import { type Acl, type Stat, EventType, KeeperError, Err, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, parentOf, baseName } from './protocol.ts';
+import { WatchTable, type WatcherKey } from './watches.ts';
+
+/** EphemeralType.CONTAINER_EPHEMERAL_OWNER: Long.MIN_VALUE. */
+export const CONTAINER_OWNER = -0x8000000000000000n;
+const NO_OWNER = 0n;
+const EMPTY_DATA = Buffer.alloc(0);
+
+export class ZNode {
+  data: Buffer;
+  aclRef: number;
+  czxid: number;
+  mzxid: number;
+  ctime: number;
+  mtime: number;
+  version = 0;
+  cversion = 0;
+  aversion = 0;
+  ephemeralOwner: bigint;
+  pzxid: number;
+  children: Set<string> | null = null;
+
+  constructor(data: Buffer, aclRef: number, owner: bigint, zxid: number, timeMs: number) {
+    this.data = data;
+    this.aclRef = aclRef;
+    this.ephemeralOwner = owner;
+    this.czxid = zxid;
+    this.mzxid = zxid;
+    this.pzxid = zxid;
+    this.ctime = timeMs;
+    this.mtime = timeMs;
+  }
+
+  numChildren(): number {
+    return this.children === null ? 0 : this.children.size;
+  }
+
+  statInto(s: Stat): Stat {
+    s.czxid = this.czxid;
+    s.mzxid = this.mzxid;
+    s.ctime = this.ctime;
+    s.mtime = this.mtime;
+    s.version = this.version;
+    s.cversion = this.cversion;
+    s.aversion = this.aversion;
+    s.ephemeralOwner = this.ephemeralOwner;
+    s.dataLength = this.data.length;
+    s.numChildren = this.numChildren();
+    s.pzxid = this.pzxid;
+    return s;
+  }
+}
+
+export function newStat(): Stat {
+  return { czxid: 0, mzxid: 0, ctime: 0, mtime: 0, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n, dataLength: 0, numChildren: 0, pzxid: 0 };
+}
+
+/**
+ * ACL lists interned by value and referenced by a long index, as ZooKeeper's
+ * ReferenceCountedACLCache (so snapshots keep its map). -1 stands for OPEN_ACL_UNSAFE.
+ */
+export class AclCache {
+  private byRef = new Map<number, { acls: Acl[]; refs: number }>();
+  private byKey = new Map<string, number>();
+  private nextRef = 1;
+
+  static keyOf(acls: readonly Acl[]): string {
+    let k = '';
+    for (const a of acls) k += `${a.perms}\u0000${a.id.scheme}\u0000${a.id.id}\u0001`;
+    return k;
+  }
+
+  intern(acls: readonly Acl[]): number {
+    const key = AclCache.keyOf(acls);
+    let ref = this.byKey.get(key);
+    if (ref === undefined) {
+      ref = this.nextRef++;
+      this.byKey.set(key, ref);
+      this.byRef.set(ref, { acls: acls.map((a) => ({ perms: a.perms, id: { scheme: a.id.scheme, id: a.id.id } })), refs: 0 });
+    }
+    this.byRef.get(ref)!.refs++;
+    return ref;
+  }
+
+  release(ref: number): void {
+    const e = this.byRef.get(ref);
+    if (e === undefined) return;
+    if (--e.refs <= 0) {
+      this.byRef.delete(ref);
+      this.byKey.delete(AclCache.keyOf(e.acls));
+    }
+  }
+
+  get(ref: number): readonly Acl[] {
+    const e = this.byRef.get(ref);
+    if (e === undefined) {
+      if (ref === -1) return OPEN_ACL_UNSAFE;
+      throw new Error(`ACL reference ${ref} is not in the cache`);
+    }
+    return e.acls;
+  }
+
+  size(): number {
+    return this.byRef.size;
+  }
+}
+
+/** Receives watch events as the tree triggers them. */
+export type WatchSink = (watcher: WatcherKey, type: number, path: string, zxid: number) => void;
+
+export class DataTree {
+  readonly nodes = new Map<string, ZNode>();
+  readonly acls = new AclCache();
+  readonly ephemerals = new Map<bigint, Set<string>>();
+  readonly dataWatches = new WatchTable();
+  readonly childWatches = new WatchTable();
+  lastZxid = 0;
+  /** Bytes of paths and data, as ZooKeeper's approximateDataSize. */
+  approximateDataSize = 0;
+  private sink: WatchSink = () => {};
+
+  constructor() {
+    const openRef = this.acls.intern(OPEN_ACL_UNSAFE);
+    const root = new ZNode(EMPTY_DATA, openRef, NO_OWNER, 0, 0);
+    this.nodes.set('/', root);
+    this.insertSystemNode('/zookeeper', openRef);
+    this.insertSystemNode('/zookeeper/quota', this.acls.intern(OPEN_ACL_UNSAFE));
+    this.insertSystemNode('/zookeeper/config', this.acls.intern(READ_ACL_UNSAFE));
+  }
+
+  private insertSystemNode(path: string, aclRef: number): void {
+    const node = new ZNode(EMPTY_DATA, aclRef, NO_OWNER, 0, 0);
+    this.nodes.set(path, node);
+    const parent = this.nodes.get(parentOf(path))!;
+    (parent.children ??= new Set()).add(baseName(path));
+    this.approximateDataSize += path.length;
+  }
+
+  setWatchSink(sink: WatchSink): void {
+    this.sink = sink;
+  }
+
+  get(path: string): ZNode | undefined {
+    return this.nodes.get(path);
+  }
+
+  nodeCount(): number {
+    return this.nodes.size;
+  }
+
+  ephemeralCount(): number {
+    let n = 0;
+    for (const s of this.ephemerals.values()) n += s.size;
+    return n;
+  }
+
+  // ---- mutations (each used live and at replay; they assume prep validated them)
+
+  createNode(path: string, data: Buffer, aclRef: number, owner: bigint, parentCVersion: number, zxid: number, timeMs: number): ZNode {
+    const parentPath = parentOf(path);
+    const parent = this.nodes.get(parentPath);
+    if (parent === undefined) throw new KeeperError(Err.NONODE, parentPath);
+    const children = (parent.children ??= new Set());
+    const name = baseName(path);
+    if (children.has(name)) throw new KeeperError(Err.NODEEXISTS, path);
+    parent.cversion = parentCVersion === -1 ? parent.cversion + 1 : parentCVersion;
+    parent.pzxid = zxid;
+    const node = new ZNode(data, aclRef, owner, zxid, timeMs);
+    children.add(name);
+    this.nodes.set(path, node);
+    this.approximateDataSize += path.length + data.length;
+    if (owner > 0n) {
+      let set = this.ephemerals.get(owner);
+      if (set === undefined) this.ephemerals.set(owner, (set = new Set()));
+      set.add(path);
+    }
+    return node;
+  }
+
+  deleteNode(path: string, zxid: number): ZNode {
+    const node = this.nodes.get(path);
+    if (node === undefined) throw new KeeperError(Err.NONODE, path);
+    const parentPath = parentOf(path);
+    const parent = this.nodes.get(parentPath)!;
+    this.nodes.delete(path);
+    parent.children!.delete(baseName(path));
+    parent.cversion++;
+    if (zxid > parent.pzxid) parent.pzxid = zxid;
+    this.approximateDataSize -= path.length + node.data.length;
+    this.acls.release(node.aclRef);
+    this.dropEphemeral(node.ephemeralOwner, path);
+    return node;
+  }
+
+  setData(path: string, data: Buffer, version: number, zxid: number, timeMs: number): ZNode {
+    const node = this.nodes.get(path);
+    if (node === undefined) throw new KeeperError(Err.NONODE, path);
+    this.approximateDataSize += data.length - node.data.length;
+    node.data = data;
+    node.version = version;
+    node.mzxid = zxid;
+    node.mtime = timeMs;
+    return node;
+  }
+
+  setAcl(path: string, acls: readonly Acl[], aversion: number): ZNode {
+    const node = this.nodes.get(path);
+    if (node === undefined) throw new KeeperError(Err.NONODE, path);
+    const ref = this.acls.intern(acls);
+    this.acls.release(node.aclRef);
+    node.aclRef = ref;
+    node.aversion = aversion;
+    return node;
+  }
+
+  // ---- watch triggers, in ZooKeeper's order; called after a txn (or a whole multi) applied
+
+  triggerCreated(path: string, zxid: number): void {
+    this.trigger(this.dataWatches, path, EventType.NodeCreated, zxid, null);
+    this.trigger(this.childWatches, parentOf(path), EventType.NodeChildrenChanged, zxid, null);
+  }
+
+  triggerDeleted(path: string, zxid: number): void {
+    const notified = this.trigger(this.dataWatches, path, EventType.NodeDeleted, zxid, null);
+    this.trigger(this.childWatches, path, EventType.NodeDeleted, zxid, notified);
+    this.trigger(this.childWatches, parentOf(path), EventType.NodeChildrenChanged, zxid, null);
+  }
+
+  triggerDataChanged(path: string, zxid: number): void {
+    this.trigger(this.dataWatches, path, EventType.NodeDataChanged, zxid, null);
+  }
+
+  // ---- undo, for a multi whose later op failed (live path only)
+
+  /** Reverts createNode: the node goes, the parent's cversion and pzxid are restored. */
+  undoCreate(path: string, parentCversion: number, parentPzxid: number): void {
+    const node = this.nodes.get(path)!;
+    const parent = this.nodes.get(parentOf(path))!;
+    this.nodes.delete(path);
+    parent.children!.delete(baseName(path));
+    parent.cversion = parentCversion;
+    parent.pzxid = parentPzxid;
+    this.approximateDataSize -= path.length + node.data.length;
+    this.acls.release(node.aclRef);
+    this.dropEphemeral(node.ephemeralOwner, path);
+  }
+
+  /** Reverts deleteNode with the node object it returned and the acls it held. */
+  undoDelete(path: string, node: ZNode, acls: readonly Acl[], parentCversion: number, parentPzxid: number): void {
+    const parent = this.nodes.get(parentOf(path))!;
+    node.aclRef = this.acls.intern(acls);
+    this.nodes.set(path, node);
+    (parent.children ??= new Set()).add(baseName(path));
+    parent.cversion = parentCversion;
+    parent.pzxid = parentPzxid;
+    this.approximateDataSize += path.length + node.data.length;
+    if (node.ephemeralOwner > 0n) {
+      let set = this.ephemerals.get(node.ephemeralOwner);
+      if (set === undefined) this.ephemerals.set(node.ephemeralOwner, (set = new Set()));
+      set.add(path);
+    }
+  }
+
+  private dropEphemeral(owner: bigint, path: string): void {
+    if (owner <= 0n) return;
+    const set = this.ephemerals.get(owner);
+    if (set === undefined) return;
+    set.delete(path);
+    if (set.size === 0) this.ephemerals.delete(owner);
+  }
+
+  private trigger(table: WatchTable, path: string, type: number, zxid: number, skip: Set<WatcherKey> | null): Set<WatcherKey> | null {
+    const watchers = table.take(path);
+    if (watchers === null) return null;
+    for (const w of watchers) {
+      if (skip !== null && skip.has(w)) continue;
+      this.sink(w, type, path, zxid);
+    }
+    return watchers;
+  }
+
+  removeWatcher(watcher: WatcherKey): void {
+    this.dataWatches.removeWatcher(watcher);
+    this.childWatches.removeWatcher(watcher);
+  }
+}

@@ -1,0 +1,293 @@
+// io worker: owns client sockets. Listens on the client port with reusePort (the kernel
+// spreads connections over the io workers), cuts frames, answers the cheap four-letter
+// words, forwards everything else to the pipeline through its request ring, and writes
+// the reply ring's frames back. Never touches the tree.
+//
+// Backpressure: when the request ring is full, the connection's socket is paused with
+// its unforwarded bytes kept, and resumes when the pipeline frees space. When a socket's
+// write buffer is over its limit, that socket stops being read until it drains.
+import { workerData, parentPort } from 'node:worker_threads';
+import net from 'node:net';
+import { Ring, Doorbell } from '../../native-free-io/ring.ts';
+import { ReqKind, RespKind } from '../records.ts';
+import { createLogger } from '../logger.ts';
+import { type FourLetterWord, fourLetterWordOf, formatNotWhitelisted } from '../fourlw.ts';
+
+export interface IoWorkerData {
+  index: number;
+  clientPort: number;
+  clientPortAddress: string | null;
+  juteMaxBufferBytes: number;
+  maxClientCnxns: number;
+  fourLetterWordWhitelist: string[] | '*';
+  reqRingSab: SharedArrayBuffer;
+  pipelineBellSab: SharedArrayBuffer;
+  respRingSab: SharedArrayBuffer;
+  ioBellSab: SharedArrayBuffer;
+  /** Connection counts per client address hash, shared by the io workers (maxClientCnxns). */
+  connCountSab: SharedArrayBuffer;
+}
+
+const data = workerData as IoWorkerData;
+const log = createLogger(`io-${data.index}`);
+const req = Ring.attach(data.reqRingSab, Doorbell.attach(data.pipelineBellSab));
+const resp = Ring.attach(data.respRingSab, Doorbell.attach(data.ioBellSab));
+const connCounts = new Int32Array(data.connCountSab);
+const whitelist = data.fourLetterWordWhitelist === '*' ? null : new Set(data.fourLetterWordWhitelist);
+
+/** Bytes a socket may have queued for writing before we stop reading it. */
+const WRITE_BUFFER_BYTES_MAX = 4 * 1024 * 1024;
+/** Reply records handled per turn before yielding to socket I/O. */
+const REPLIES_PER_TURN = 4096;
+
+interface Connection {
+  id: number;
+  socket: net.Socket;
+  addr: string;
+  port: number;
+  /** Received bytes not yet forwarded (a partial frame, or frames held by backpressure). */
+  pending: Buffer | null;
+  handshaken: boolean;
+  blocked: boolean;
+  closed: boolean;
+  countSlot: number;
+}
+
+const conns = new Map<number, Connection>();
+const blocked = new Set<Connection>();
+const pendingControl: Buffer[] = [];
+let nextConnId = 1;
+let waitingForSpace = false;
+
+function addrSlot(addr: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < addr.length; i++) h = Math.imul(h ^ addr.charCodeAt(i), 16777619);
+  return (h >>> 0) % connCounts.length;
+}
+
+function pushFrame(conn: Connection, frame: Buffer): boolean {
+  if (!conn.handshaken) {
+    const addrLength = Buffer.byteLength(conn.addr, 'latin1');
+    const bytes = 4 + 2 + 1 + addrLength + frame.length;
+    const at = req.reserve(bytes);
+    if (at === -1) return false;
+    const d = req.data;
+    d.writeUInt32BE(conn.id, at);
+    d.writeUInt16BE(conn.port, at + 4);
+    d[at + 6] = addrLength;
+    d.write(conn.addr, at + 7, 'latin1');
+    d.set(frame, at + 7 + addrLength);
+    req.commit(ReqKind.CONNECT, bytes);
+    conn.handshaken = true;
+    return true;
+  }
+  const at = req.reserve(4 + frame.length);
+  if (at === -1) return false;
+  req.data.writeUInt32BE(conn.id, at);
+  req.data.set(frame, at + 4);
+  req.commit(ReqKind.REQUEST, 4 + frame.length);
+  return true;
+}
+
+function pushControl(kind: number, connId: number, tail: string): void {
+  const rec = Buffer.alloc(1 + 4 + tail.length);
+  rec[0] = kind;
+  rec.writeUInt32BE(connId, 1);
+  rec.write(tail, 5, 'latin1');
+  if (pendingControl.length === 0 && req.tryPush(kind, rec.subarray(1))) return;
+  pendingControl.push(rec);
+  waitForSpace();
+}
+
+function flushControl(): boolean {
+  while (pendingControl.length > 0) {
+    const rec = pendingControl[0];
+    if (!req.tryPush(rec[0], rec.subarray(1))) return false;
+    pendingControl.shift();
+  }
+  return true;
+}
+
+function waitForSpace(): void {
+  if (waitingForSpace) return;
+  waitingForSpace = true;
+  const seq = req.spaceBell.sequence();
+  void req.spaceBell.waitAsync(seq, 10).then(retryBlocked);
+}
+
+function retryBlocked(): void {
+  waitingForSpace = false;
+  if (!flushControl()) {
+    waitForSpace();
+    return;
+  }
+  for (const conn of [...blocked]) {
+    blocked.delete(conn);
+    conn.blocked = false;
+    if (conn.closed) continue;
+    processInput(conn);
+    if (!conn.blocked && !conn.closed && !conn.socket.writableNeedDrain) conn.socket.resume();
+  }
+}
+
+function closeWithText(conn: Connection, text: string): void {
+  conn.socket.end(text);
+}
+
+function handleFourLetterWord(conn: Connection, word: FourLetterWord): void {
+  if (whitelist !== null && !whitelist.has(word)) {
+    closeWithText(conn, formatNotWhitelisted(word));
+    return;
+  }
+  if (word === 'ruok') return closeWithText(conn, 'imok');
+  if (word === 'isro') return closeWithText(conn, 'rw');
+  conn.handshaken = true; // no frames follow; the pipeline answers and we close
+  conn.socket.pause();
+  pushControl(ReqKind.FOURLW, conn.id, word);
+}
+
+function bad(conn: Connection, why: string): void {
+  log.warn(`closing connection from ${conn.addr}:${conn.port}: ${why}`);
+  conn.pending = null;
+  conn.socket.destroy();
+}
+
+/** Cuts frames out of conn.pending and forwards them until input or ring space runs out. */
+function processInput(conn: Connection): void {
+  const b = conn.pending;
+  if (b === null) return;
+  let off = 0;
+  while (b.length - off >= 4) {
+    if (!conn.handshaken && off === 0) {
+      const word = fourLetterWordOf(b.readInt32BE(0));
+      if (word !== null) {
+        conn.pending = null;
+        handleFourLetterWord(conn, word);
+        return;
+      }
+    }
+    const len = b.readInt32BE(off);
+    if (len < 0 || len > data.juteMaxBufferBytes) {
+      bad(conn, `frame length ${len} is outside 0..${data.juteMaxBufferBytes} (jute.maxbuffer)`);
+      return;
+    }
+    if (b.length - off - 4 < len) break;
+    if (!pushFrame(conn, b.subarray(off + 4, off + 4 + len))) {
+      conn.pending = b.subarray(off);
+      conn.blocked = true;
+      blocked.add(conn);
+      conn.socket.pause();
+      waitForSpace();
+      return;
+    }
+    off += 4 + len;
+  }
+  if (off === b.length) conn.pending = null;
+  else if (off > 0) conn.pending = Buffer.from(b.subarray(off));
+}
+
+function onConnection(socket: net.Socket): void {
+  const addr = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+  const port = socket.remotePort ?? 0;
+  const countSlot = addrSlot(addr);
+  const count = Atomics.add(connCounts, countSlot, 1) + 1;
+  if (data.maxClientCnxns > 0 && count > data.maxClientCnxns) {
+    Atomics.sub(connCounts, countSlot, 1);
+    log.warn(`too many connections from ${addr} - max is ${data.maxClientCnxns}`);
+    socket.destroy();
+    return;
+  }
+  socket.setNoDelay(true);
+  const conn: Connection = { id: nextConnId++, socket, addr, port, pending: null, handshaken: false, blocked: false, closed: false, countSlot };
+  if (nextConnId > 0xffffffff) nextConnId = 1;
+  conns.set(conn.id, conn);
+  socket.on('data', (chunk: Buffer) => {
+    if (conn.closed) return;
+    conn.pending = conn.pending === null ? chunk : Buffer.concat([conn.pending, chunk]);
+    if (!conn.blocked) processInput(conn);
+  });
+  socket.on('drain', () => {
+    if (!conn.blocked && !conn.closed) socket.resume();
+  });
+  socket.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') log.warn(`connection ${addr}:${port}: ${err.message}`);
+  });
+  socket.on('close', () => {
+    if (conn.closed) return;
+    conn.closed = true;
+    conn.pending = null;
+    blocked.delete(conn);
+    conns.delete(conn.id);
+    Atomics.sub(connCounts, conn.countSlot, 1);
+    if (conn.handshaken) pushControl(ReqKind.DISCONNECT, conn.id, '');
+  });
+}
+
+// ---- replies from the pipeline
+
+const corked: net.Socket[] = [];
+
+function handleReply(): void {
+  const d = resp.data;
+  const at = resp.payloadStart;
+  const connId = d.readUInt32BE(at);
+  const conn = conns.get(connId);
+  if (conn === undefined || conn.closed) return;
+  const socket = conn.socket;
+  switch (resp.kind) {
+    case RespKind.SEND: {
+      if (!socket.writableCorked) {
+        socket.cork();
+        corked.push(socket);
+      }
+      socket.write(Buffer.from(d.subarray(at + 4, at + resp.payloadLength)));
+      if (socket.writableLength > WRITE_BUFFER_BYTES_MAX) socket.pause();
+      return;
+    }
+    case RespKind.CLOSE:
+      socket.end();
+      return;
+    case RespKind.TEXT_CLOSE:
+      socket.end(d.toString('utf8', at + 4, at + resp.payloadLength));
+      return;
+    default:
+      throw new Error(`reply ring: unknown record kind ${resp.kind}`);
+  }
+}
+
+const yieldToSockets = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+let running = true;
+async function drainReplies(): Promise<void> {
+  while (running) {
+    const seq = resp.dataBell.sequence();
+    let n = 0;
+    while (n < REPLIES_PER_TURN && resp.poll()) {
+      handleReply();
+      resp.release();
+      n++;
+    }
+    for (const s of corked) s.uncork();
+    corked.length = 0;
+    if (n === 0) await resp.dataBell.waitAsync(seq, 1000);
+    else await yieldToSockets();
+  }
+}
+
+const server = net.createServer({ noDelay: true, pauseOnConnect: false }, onConnection);
+server.on('error', (err) => {
+  parentPort!.postMessage({ type: 'error', message: `io-${data.index}: cannot listen on ${data.clientPortAddress ?? '0.0.0.0'}:${data.clientPort}: ${err.message}` });
+});
+server.listen({ port: data.clientPort, host: data.clientPortAddress ?? undefined, reusePort: true, backlog: 1024 }, () => {
+  parentPort!.postMessage({ type: 'listening' });
+});
+void drainReplies();
+
+parentPort!.on('message', (msg: { type: string }) => {
+  if (msg.type !== 'stop') return;
+  running = false;
+  server.close();
+  for (const c of conns.values()) c.socket.destroy();
+  parentPort!.postMessage({ type: 'stopped' });
+  parentPort!.close();
+});

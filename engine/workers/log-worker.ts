@@ -1,0 +1,89 @@
+// Log worker: drains the log ring into one batch, writes it, fdatasyncs once, then
+// publishes the durable zxid and rings the pipeline (group commit). A thin shell over
+// TxnLogWriter; no event-loop duties, so it parks in Atomics.wait.
+import { workerData, parentPort } from 'node:worker_threads';
+import { Ring, Doorbell } from '../../native-free-io/ring.ts';
+import { TxnLogWriter } from '../persistence/txnlog.ts';
+import { LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_STOP } from '../records.ts';
+import { createLogger } from '../logger.ts';
+
+export interface LogWorkerData {
+  logRingSab: SharedArrayBuffer;
+  logBellSab: SharedArrayBuffer;
+  pipelineBellSab: SharedArrayBuffer;
+  controlSab: SharedArrayBuffer;
+  dir: string;
+  preAllocBytes: number;
+  forceSync: boolean;
+  lastZxid: number;
+  txnBytesMax: number;
+  /** Roll to a new file after this many txns (snapCount/2 + random, as ZooKeeper). */
+  rollAfterTxns: number;
+  /** Stop draining and flush once a batch holds this many bytes. */
+  batchBytesMax: number;
+}
+
+const data = workerData as LogWorkerData;
+const log = createLogger('log');
+const ring = Ring.attach(data.logRingSab, Doorbell.attach(data.logBellSab));
+const pipelineBell = Doorbell.attach(data.pipelineBellSab);
+const control64 = new BigInt64Array(data.controlSab);
+const control32 = new Int32Array(data.controlSab);
+const writer = new TxnLogWriter({ dir: data.dir, preAllocBytes: data.preAllocBytes, forceSync: data.forceSync, lastLoggedZxid: data.lastZxid, txnBytesMax: data.txnBytesMax });
+
+let txnsInFile = 0;
+
+function drainOnce(): number {
+  let appended = 0;
+  let bytes = 0;
+  let lastZxid = -1;
+  while (bytes < data.batchBytesMax && ring.poll()) {
+    const kind = ring.kind;
+    if (kind === LogKind.TXN) {
+      const d = ring.data;
+      const at = ring.payloadStart;
+      const zxid = d.readUInt32BE(at) * 0x1_0000_0000 + d.readUInt32BE(at + 4);
+      writer.append(zxid, d.subarray(at + 8, at + ring.payloadLength));
+      bytes += ring.payloadLength;
+      lastZxid = zxid;
+      appended++;
+      if (++txnsInFile >= data.rollAfterTxns) {
+        writer.roll();
+        txnsInFile = 0;
+      }
+    } else if (kind === LogKind.ROLL) {
+      writer.roll();
+      txnsInFile = 0;
+    } else {
+      throw new Error(`log ring: unknown record kind ${kind}`);
+    }
+    ring.release();
+  }
+  if (appended > 0) {
+    writer.flush();
+    Atomics.store(control64, CONTROL_DURABLE_ZXID, BigInt(lastZxid));
+    pipelineBell.ring();
+  }
+  return appended;
+}
+
+parentPort!.postMessage({ type: 'ready' });
+for (;;) {
+  const seq = ring.dataBell.sequence();
+  let n: number;
+  try {
+    n = drainOnce();
+  } catch (err) {
+    // an operating error (ENOSPC, EIO): nothing after the last flush is durable.
+    Atomics.add(control64, CONTROL_LOG_FAILURES, 1n);
+    log.error(`transaction log write failed: ${(err as Error).message}`);
+    pipelineBell.ring();
+    parentPort!.postMessage({ type: 'failed', message: (err as Error).message });
+    break;
+  }
+  if (n > 0) continue;
+  if (Atomics.load(control32, CONTROL_STOP) !== 0) break;
+  ring.dataBell.wait(seq, 1000);
+}
+writer.close();
+parentPort!.postMessage({ type: 'stopped' });

@@ -1,0 +1,161 @@
+// Pipeline worker: the single owner of the tree, sessions and watches. A loop over the
+// request rings and the durable-zxid signal that feeds the Pipeline state machine and
+// moves its outputs to the reply rings and the log ring. Parks in Atomics.wait on its
+// doorbell (rung by io workers and the log worker) until the next session tick.
+import { workerData, parentPort } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import { Ring, Doorbell } from '../../native-free-io/ring.ts';
+import { Pipeline } from '../pipeline.ts';
+import { recoverState } from '../recovery.ts';
+import { ReqKind, RespKind, LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_STOP, connKey, ioIndexOf, connIdOf } from '../records.ts';
+import { createLogger } from '../logger.ts';
+import { fourLetterWordReply } from '../stats.ts';
+import type { ServerConfig } from '../config.ts';
+
+export interface PipelineWorkerData {
+  config: ServerConfig;
+  reqRingSabs: SharedArrayBuffer[];
+  respRingSabs: SharedArrayBuffer[];
+  ioBellSabs: SharedArrayBuffer[];
+  pipelineBellSab: SharedArrayBuffer;
+  logRingSab: SharedArrayBuffer;
+  logBellSab: SharedArrayBuffer;
+  controlSab: SharedArrayBuffer;
+  logDir: string;
+  txnBytesMax: number;
+}
+
+const data = workerData as PipelineWorkerData;
+const cfg = data.config;
+const log = createLogger('pipeline');
+const bell = Doorbell.attach(data.pipelineBellSab);
+const reqRings = data.reqRingSabs.map((sab) => Ring.attach(sab, bell));
+const respRings = data.respRingSabs.map((sab, i) => Ring.attach(sab, Doorbell.attach(data.ioBellSabs[i])));
+const logRing = Ring.attach(data.logRingSab, Doorbell.attach(data.logBellSab));
+const control64 = new BigInt64Array(data.controlSab);
+const control32 = new Int32Array(data.controlSab);
+
+/** Reserve in a ring, waiting (parked) while it is full: the consumer always drains. */
+function reserveBlocking(ring: Ring, bytes: number): number {
+  for (;;) {
+    const seq = ring.spaceBell.sequence();
+    const at = ring.reserve(bytes);
+    if (at !== -1) return at;
+    ring.spaceBell.wait(seq, 100);
+  }
+}
+
+const pipeline = new Pipeline(
+  {
+    tickMs: cfg.tickTimeMs,
+    minSessionTimeoutMs: cfg.minSessionTimeoutMs,
+    maxSessionTimeoutMs: cfg.maxSessionTimeoutMs,
+    serverId: cfg.myid ?? 1,
+    superDigest: cfg.superDigest,
+    nowMs: () => performance.now(),
+    wallMs: () => Date.now(),
+    log: (level, msg) => log[level](msg),
+  },
+  {
+    send(conn, frame) {
+      const ring = respRings[ioIndexOf(conn)];
+      const at = reserveBlocking(ring, 4 + frame.length);
+      ring.data.writeUInt32BE(connIdOf(conn), at);
+      ring.data.set(frame, at + 4);
+      ring.commit(RespKind.SEND, 4 + frame.length);
+    },
+    close(conn) {
+      const ring = respRings[ioIndexOf(conn)];
+      const at = reserveBlocking(ring, 4);
+      ring.data.writeUInt32BE(connIdOf(conn), at);
+      ring.commit(RespKind.CLOSE, 4);
+    },
+    appendLog(zxid, txn) {
+      const at = reserveBlocking(logRing, 8 + txn.length);
+      logRing.data.writeUInt32BE(Math.floor(zxid / 0x1_0000_0000), at);
+      logRing.data.writeUInt32BE(zxid >>> 0, at + 4);
+      logRing.data.set(txn, at + 8);
+      logRing.commit(LogKind.TXN, 8 + txn.length);
+    },
+  },
+);
+
+const startedAt = performance.now();
+const recovered = recoverState(pipeline, data.logDir, data.txnBytesMax, (w) => log.warn(w));
+log.info(`recovered ${recovered.txnCount} txns up to zxid 0x${pipeline.tree.lastZxid.toString(16)} with ${pipeline.sessions.size()} sessions in ${(performance.now() - startedAt).toFixed(0)} ms`);
+Atomics.store(control64, CONTROL_DURABLE_ZXID, BigInt(pipeline.tree.lastZxid));
+parentPort!.postMessage({ type: 'ready', lastZxid: pipeline.tree.lastZxid });
+
+function sendText(ioIndex: number, connId: number, text: string): void {
+  const ring = respRings[ioIndex];
+  const bytes = Buffer.from(text, 'utf8');
+  const at = reserveBlocking(ring, 4 + bytes.length);
+  ring.data.writeUInt32BE(connId, at);
+  ring.data.set(bytes, at + 4);
+  ring.commit(RespKind.TEXT_CLOSE, 4 + bytes.length);
+}
+
+function dispatch(ioIndex: number, ring: Ring): void {
+  const d = ring.data;
+  const at = ring.payloadStart;
+  const end = at + ring.payloadLength;
+  const connId = d.readUInt32BE(at);
+  const key = connKey(ioIndex, connId);
+  switch (ring.kind) {
+    case ReqKind.REQUEST:
+      pipeline.request(key, d.subarray(at + 4, end));
+      return;
+    case ReqKind.CONNECT: {
+      const port = d.readUInt16BE(at + 4);
+      const addrLength = d[at + 6];
+      const addr = d.toString('latin1', at + 7, at + 7 + addrLength);
+      pipeline.connect(key, addr, port, d.subarray(at + 7 + addrLength, end));
+      return;
+    }
+    case ReqKind.DISCONNECT:
+      pipeline.disconnect(key);
+      return;
+    case ReqKind.FOURLW:
+      sendText(ioIndex, connId, fourLetterWordReply(d.toString('latin1', at + 4, at + 8), pipeline, cfg));
+      return;
+    default:
+      throw new Error(`request ring ${ioIndex}: unknown record kind ${ring.kind}`);
+  }
+}
+
+const RECORDS_PER_RING_TURN = 256;
+let nextTickAt = 0;
+let logFailures = 0n;
+for (;;) {
+  const seq = bell.sequence();
+  let work = 0;
+  const durable = Number(Atomics.load(control64, CONTROL_DURABLE_ZXID));
+  if (durable > pipeline.durableZxid) {
+    pipeline.durable(durable);
+    work++;
+  }
+  const failures = Atomics.load(control64, CONTROL_LOG_FAILURES);
+  if (failures !== logFailures) {
+    logFailures = failures;
+    log.error('the transaction log failed: writes are no longer acknowledged; restart the server once the cause is fixed');
+  }
+  // globalOutstandingLimit: while this many replies wait for the log, stop taking requests
+  if (pipeline.heldCount() < cfg.globalOutstandingLimit) {
+    for (let i = 0; i < reqRings.length; i++) {
+      const ring = reqRings[i];
+      let n = 0;
+      while (n < RECORDS_PER_RING_TURN && ring.poll()) {
+        dispatch(i, ring);
+        ring.release();
+        n++;
+      }
+      work += n;
+    }
+  }
+  const now = performance.now();
+  if (now >= nextTickAt) nextTickAt = now + pipeline.tick();
+  if (work > 0) continue;
+  if (Atomics.load(control32, CONTROL_STOP) !== 0) break;
+  bell.wait(seq, Math.max(1, nextTickAt - now));
+}
+parentPort!.postMessage({ type: 'stopped' });
