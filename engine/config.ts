@@ -1,0 +1,964 @@
+// zoo.cfg → a typed, validated ServerConfig.
+//
+// The file is read the way Apache ZooKeeper 3.8 reads it: java.util.Properties syntax
+// (`key=value`, `key: value`, `key value`, `#`/`!` comments, backslash continuation,
+// `\uXXXX` escapes), then every key and value trimmed as QuorumPeerConfig does. Keys
+// QuorumPeerConfig parses itself (dataDir, clientPort, server.N, ...) are read under
+// their own name. Every other key ZooKeeper copies into the Java system property
+// `zookeeper.<key>` without complaint; zooid reads the system-property settings it
+// knows under both spellings (`snapCount` and `zookeeper.snapCount`, DESIGN.md §4) and
+// warns about the rest instead of failing, so an unmodified zoo.cfg still starts.
+//
+// Bad values fail with a ConfigError naming the file, line and key. Where ZooKeeper
+// silently falls back (Integer.getInteger on "abc" gives the default) zooid refuses:
+// a typo should not quietly change behaviour. Where ZooKeeper clamps with a warning
+// (snapCount < 2, autopurge.snapRetainCount < 3) zooid clamps with a warning too.
+//
+// Pure except for reading `<dataDir>/myid` (opts.readMyid) and a dynamicConfigFile.
+
+import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
+
+export class ConfigError extends Error {
+  key: string | null;
+  line: number | null;
+
+  constructor(message: string, key: string | null, line: number | null) {
+    super(message);
+    this.name = 'ConfigError';
+    this.key = key;
+    this.line = line;
+  }
+}
+
+export type ServerRole = 'participant' | 'observer';
+
+export interface QuorumServerConfig {
+  host: string;                 // without IPv6 brackets
+  quorumPort: number;
+  electionPort: number;
+  role: ServerRole;
+  clientPort: number | null;    // from `;[host:]port`
+  clientAddress: string | null; // the host of `;host:port`, null when only a port is given
+}
+
+export interface ServerConfig {
+  configPath: string | null;     // absolute; null for the embedded default
+  tickTimeMs: number;
+  dataDir: string;               // absolute, spelled as Java's File.getAbsolutePath() spells it
+  dataLogDir: string;
+  clientPort: number;            // -1 when only secureClientPort is set (as ZooKeeper's `conf` prints it)
+  clientPortAddress: string | null;
+  secureClientPort: number | null;
+  clientPortListenBacklog: number; // -1 = the platform default
+  maxClientCnxns: number;        // per client host; 0 = unlimited
+  maxCnxns: number;              // zookeeper.maxCnxns, all connections; 0 = unlimited
+  minSessionTimeoutMs: number;
+  maxSessionTimeoutMs: number;
+  snapCount: number;
+  preAllocSizeBytes: number;
+  forceSync: boolean;
+  flushDelayMs: number;          // zookeeper.flushDelay, default 0
+  maxBatchSize: number;          // zookeeper.maxBatchSize, default 1000
+  globalOutstandingLimit: number;
+  fourLetterWordWhitelist: Set<string> | '*';
+  juteMaxBufferBytes: number;
+  superDigest: string | null;
+  ioThreads: number;
+  myid: number | null;
+  servers: Map<number, QuorumServerConfig>;
+  standalone: boolean;           // fewer than two participants (ZooKeeper's !isDistributed())
+  dynamicConfigFile: string | null;
+  initLimit: number;
+  syncLimit: number;
+  electionAlg: number;
+  peerType: string | null;
+  autopurgeSnapRetainCount: number;
+  autopurgePurgeIntervalHours: number;
+  dataDirAutocreate: boolean;    // zookeeper.datadir.autocreate, default true
+  adminServerPort: number;
+  adminServerAddress: string;
+  adminCommandUrl: string;
+  adminEnableServer: boolean;
+  metricsHttpHost: string;
+  metricsHttpPort: number | null; // null unless metricsProvider.className is set
+  extendedTypesEnabled: boolean;
+  readonlyModeEnabled: boolean;
+  raw: Map<string, { value: string; line: number }>;
+  warnings: string[];
+}
+
+export interface ParseOptions {
+  path: string | null;
+  cwd?: string;          // where relative paths resolve, default process.cwd() (Java's user.dir)
+  readMyid?: boolean;    // read <dataDir>/myid when it is a file; default true
+}
+
+/** One `key=value` of a .properties text, after Java unescaping and ZooKeeper's trim. */
+export interface PropertyEntry {
+  key: string;
+  value: string;
+  line: number;  // 1-based line where the entry starts
+}
+
+// ---------------------------------------------------------------------------------
+// Defaults and limits (one place, with the reason for each)
+
+const DEFAULT_TICK_TIME_MS = 3000;            // ZooKeeperServer.DEFAULT_TICK_TIME
+const DEFAULT_MAX_CLIENT_CNXNS = 60;          // QuorumPeerConfig.maxClientCnxns
+const DEFAULT_SNAP_COUNT = 100_000;           // ZooKeeperServer.getSnapCount()
+const SNAP_COUNT_MIN = 2;                     // ZooKeeper resets smaller values to 2
+const DEFAULT_PRE_ALLOC_SIZE_KB = 65_536;     // FileTxnLog.preAllocSize, 64 MiB
+const PRE_ALLOC_SIZE_KB_MAX = 4 * 1024 * 1024; // 4 GiB per log file: beyond that it is a typo
+const DEFAULT_GLOBAL_OUTSTANDING_LIMIT = 1000;
+const DEFAULT_JUTE_MAX_BUFFER_BYTES = 0xfffff; // BinaryInputArchive: 1 MiB - 1
+const DEFAULT_MAX_BATCH_SIZE = 1000;          // ZooKeeperServer.maxBatchSize
+const IO_THREADS_MAX = 256;                   // one event loop each; more is a typo, not tuning
+const SNAP_RETAIN_COUNT_MIN = 3;              // PurgeTxnLog refuses to keep fewer
+const DEFAULT_ADMIN_SERVER_PORT = 8080;
+const DEFAULT_METRICS_HTTP_PORT = 7000;       // PrometheusMetricsProvider's httpPort
+const FAST_LEADER_ELECTION = 3;               // the only electionAlg ZooKeeper 3.8 accepts
+const PORT_MAX = 65_535;
+const INT32_MAX = 2_147_483_647;
+const INT32_MIN = -2_147_483_648;
+const SERVER_ID_SESSION_BITS_MAX = 255;       // session ids carry the server id in 8 bits
+
+const DEFAULT_METRICS_PROVIDER = 'org.apache.zookeeper.metrics.impl.DefaultMetricsProvider';
+const PROMETHEUS_METRICS_PROVIDER = 'org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider';
+
+/** The configuration used when zooid is started without a zoo.cfg. */
+export const EMBEDDED_DEFAULT_CONFIG = 'clientPort=2181\ndataDir=./data\n';
+const EMBEDDED_SOURCE = '(embedded default)';
+
+/**
+ * Keys ZooKeeper 3.8 reads (in zoo.cfg, or as `zookeeper.*` system properties, which a
+ * zoo.cfg key becomes) that zooid accepts without acting on them yet: each gets a warning.
+ */
+const KNOWN_UNUSED_NAMES = new Set([
+  // parsed by QuorumPeerConfig
+  'localSessionsEnabled', 'localSessionsUpgradingEnabled', 'secureClientPort', 'secureClientPortAddress',
+  'observerMasterPort', 'connectToLearnerMasterLimit', 'quorumListenOnAllIPs', 'syncEnabled',
+  'standaloneEnabled', 'reconfigEnabled', 'sslQuorum', 'portUnification', 'sslQuorumReloadCertFiles',
+  'quorum.cnxn.threads.size', 'oraclePath', 'version',
+  // system properties documented in zookeeperAdmin
+  'snapshot.trust.empty', 'snapshot.compression.method', 'skipACL', 'superUser', 'snapSizeLimitInKb',
+  'txnLogSizeLimitInKb', 'commitLogCount', 'traceFile', 'maxWriteQueuePollTime',
+  'maxResponseCacheSize', 'maxGetChildrenResponseCacheSize', 'emulate353TTLNodes', 'watchManagerName',
+  'bitHashCacheSize', 'cnxTimeout', 'quorumCnxnTimeoutMs', 'tcpKeepAlive', 'clientTcpKeepAlive',
+  'electionPortBindRetry', 'serverCnxnFactory', 'forward_learner_requests_to_commit_processor_disabled',
+  'enableEagerACLCheck', 'intBufferStartingSizeBytes', 'sessionRequireClientSASLAuth', 'ensembleAuthName',
+  'db.autocreate', 'fips-mode', 'leaderServes', 'maxConcurrentSnapSyncs', 'maxConcurrentDiffSyncs',
+  'throttled_op_wait_time', 'request_throttle_max_requests', 'request_throttle_stall_time',
+  'request_throttle_drop_stale', 'request_stale_latency_check', 'request_stale_connection_check',
+  'closeSessionTxn.enabled', 'digest.enabled', 'serializeLastProcessedZxid.enabled',
+  'minNotificationInterval', 'enforceQuota', 'ssl.authProvider', 'fsync.warningthresholdms',
+  'client.secure', 'clientCnxnSocket', 'sasl.client.id', 'sasl.clientconfig', 'disableAutoWatchReset',
+]);
+const KNOWN_UNUSED_PREFIXES = [
+  'authProvider.', 'ssl.', 'quorum.auth.', 'jvm.pause.', 'multiAddress.', 'metricsProvider.', 'admin.',
+  'audit.', 'kerberos.', 'sasl.', 'commitProcessor.', 'nio.', 'netty.', 'connection_throttle_',
+  'fastleader.', 'learner.', 'leader.', 'observer.', 'watcher', 'maxInProcessingDeadWatchers',
+  'X509AuthenticationProvider.', 'DigestAuthenticationProvider.', 'enforce.', 'messageTracker.',
+  'pathStats.', 'largeRequest', 'group.', 'weight.', 'requestThrottle', 'snapshot.',
+];
+
+// ---------------------------------------------------------------------------------
+// Java .properties
+
+/**
+ * Parses .properties text as java.util.Properties.load does, then trims keys and values
+ * as ZooKeeper does. Entries come back in file order (duplicates included).
+ */
+export function parseProperties(text: string, source: string): PropertyEntry[] {
+  const naturalLines = text.split(/\r\n|\r|\n/);
+  const entries: PropertyEntry[] = [];
+  let index = 0;
+  while (index < naturalLines.length) {
+    const line = index + 1;
+    let natural = skipLeadingWhitespace(naturalLines[index]);
+    index++;
+    if (natural === '') continue;                               // blank line
+    if (natural[0] === '#' || natural[0] === '!') continue;     // comment: never continued
+    let logical = '';
+    for (;;) {
+      if (!endsWithOddBackslashes(natural)) {
+        logical += natural;
+        break;
+      }
+      logical += natural.slice(0, -1);                          // continued: drop the backslash
+      if (index >= naturalLines.length) break;                  // EOF: Java drops it too
+      natural = skipLeadingWhitespace(naturalLines[index]);
+      index++;
+    }
+    entries.push(splitKeyValue(logical, line, source));
+  }
+  return entries;
+}
+
+function isPropertiesWhitespace(c: string): boolean {
+  return c === ' ' || c === '\t' || c === '\f';
+}
+
+function skipLeadingWhitespace(s: string): string {
+  let i = 0;
+  while (i < s.length && isPropertiesWhitespace(s[i])) i++;
+  return s.slice(i);
+}
+
+function endsWithOddBackslashes(s: string): boolean {
+  let count = 0;
+  for (let i = s.length - 1; i >= 0 && s[i] === '\\'; i--) count++;
+  return count % 2 === 1;
+}
+
+/** Properties.load0: the key ends at the first unescaped `=`, `:` or whitespace. */
+function splitKeyValue(logical: string, line: number, source: string): PropertyEntry {
+  const limit = logical.length;
+  let keyLength = 0;
+  let valueStart = limit;
+  let hasSeparator = false;
+  let precedingBackslash = false;
+  while (keyLength < limit) {
+    const c = logical[keyLength];
+    if ((c === '=' || c === ':') && !precedingBackslash) {
+      valueStart = keyLength + 1;
+      hasSeparator = true;
+      break;
+    }
+    if (isPropertiesWhitespace(c) && !precedingBackslash) {
+      valueStart = keyLength + 1;
+      break;
+    }
+    precedingBackslash = c === '\\' ? !precedingBackslash : false;
+    keyLength++;
+  }
+  while (valueStart < limit) {
+    const c = logical[valueStart];
+    if (!isPropertiesWhitespace(c)) {
+      if (hasSeparator || (c !== '=' && c !== ':')) break;
+      hasSeparator = true;
+    }
+    valueStart++;
+  }
+  const key = javaTrim(unescapeProperties(logical.slice(0, keyLength), line, source));
+  const value = javaTrim(unescapeProperties(logical.slice(valueStart), line, source));
+  return { key, value, line };
+}
+
+/** Properties.loadConvert: `\uXXXX`, `\t \r \n \f`, and `\x` → x. */
+function unescapeProperties(s: string, line: number, source: string): string {
+  if (!s.includes('\\')) return s;
+  let out = '';
+  let i = 0;
+  while (i < s.length) {
+    const c = s[i++];
+    if (c !== '\\') {
+      out += c;
+      continue;
+    }
+    const e = s[i++] ?? '';
+    if (e === 'u') {
+      const hex = s.slice(i, i + 4);
+      if (!/^[0-9a-fA-F]{4}$/.test(hex)) {
+        throw new ConfigError(`${source}:${line}: malformed \\uxxxx escape '\\u${hex}'`, null, line);
+      }
+      out += String.fromCharCode(parseInt(hex, 16));
+      i += 4;
+    } else if (e === 't') out += '\t';
+    else if (e === 'r') out += '\r';
+    else if (e === 'n') out += '\n';
+    else if (e === 'f') out += '\f';
+    else out += e;
+  }
+  return out;
+}
+
+/** java.lang.String.trim(): strips every char <= U+0020 at both ends. */
+function javaTrim(s: string): string {
+  let start = 0;
+  let end = s.length;
+  while (start < end && s.charCodeAt(start) <= 0x20) start++;
+  while (end > start && s.charCodeAt(end - 1) <= 0x20) end--;
+  return s.slice(start, end);
+}
+
+// ---------------------------------------------------------------------------------
+// Numbers as Java reads them
+
+/** Integer.parseInt / Long.parseLong: optional sign, decimal digits only. */
+function parseJavaDecimal(text: string): number | null {
+  if (!/^[+-]?[0-9]+$/.test(text)) return null;
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+/** Integer.decode (behind Integer.getInteger): also 0x / 0X / # hex and 0-prefixed octal. */
+function parseJavaDecode(text: string): number | null {
+  const m = /^([+-]?)(?:0[xX]([0-9a-fA-F]+)|#([0-9a-fA-F]+)|0([0-7]+)|([0-9]+))$/.exec(text);
+  if (m === null) return null;
+  const sign = m[1] === '-' ? -1 : 1;
+  let n: number;
+  if (m[2] !== undefined) n = parseInt(m[2], 16);
+  else if (m[3] !== undefined) n = parseInt(m[3], 16);
+  else if (m[4] !== undefined) n = parseInt(m[4], 8);
+  else n = Number(m[5]);
+  n *= sign;
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+// ---------------------------------------------------------------------------------
+// Java file paths
+
+/** java.io.File normalisation: no repeated slashes, no trailing slash (except "/"). */
+function javaNormalizePath(p: string): string {
+  let n = p.replace(/\/{2,}/g, '/');
+  if (n.length > 1 && n.endsWith('/')) n = n.slice(0, -1);
+  return n;
+}
+
+/** File.getAbsolutePath(): relative paths are appended to user.dir, `.` and `..` kept. */
+function javaAbsolutePath(p: string, cwd: string): string {
+  const n = javaNormalizePath(p);
+  if (n.startsWith('/')) return n;
+  const base = javaNormalizePath(cwd);
+  return base === '/' ? `/${n}` : `${base}/${n}`;
+}
+
+function javaChildPath(parent: string, child: string): string {
+  return parent === '/' ? `/${child}` : `${parent}/${child}`;
+}
+
+// ---------------------------------------------------------------------------------
+// Reading settings out of the parsed entries
+
+interface Setting {
+  key: string;   // as written in the file
+  value: string;
+  line: number;
+}
+
+class SettingsReader {
+  source: string;
+  raw: Map<string, { value: string; line: number }>;
+  consumed: Set<string>;
+  warnings: string[];
+
+  constructor(source: string, raw: Map<string, { value: string; line: number }>, warnings: string[]) {
+    this.source = source;
+    this.raw = raw;
+    this.consumed = new Set();
+    this.warnings = warnings;
+  }
+
+  fail(key: string | null, line: number | null, detail: string): ConfigError {
+    const where = line === null ? `${this.source}:` : `${this.source}:${line}:`;
+    const message = key === null ? `${where} ${detail}` : `${where} ${key}: ${detail}`;
+    return new ConfigError(message, key, line);
+  }
+
+  warn(line: number, message: string): void {
+    this.warnings.push(`${this.source}:${line}: ${message}`);
+  }
+
+  /** The last-written of the given spellings of one setting, marking all of them read. */
+  take(names: readonly string[]): Setting | null {
+    let found: Setting | null = null;
+    for (const name of names) {
+      const entry = this.raw.get(name);
+      this.consumed.add(name);
+      if (entry === undefined) continue;
+      const setting: Setting = { key: name, value: entry.value, line: entry.line };
+      if (found === null) {
+        found = setting;
+        continue;
+      }
+      const later: Setting = found.line < setting.line ? setting : found;
+      const earlier = later === setting ? found : setting;
+      this.warn(later.line, `${later.key} overrides ${earlier.key} on line ${earlier.line}`);
+      found = later;
+    }
+    return found;
+  }
+
+  /** A `zookeeper.X` system property, written as `X` (what ZooKeeper does with zoo.cfg keys) or in full. */
+  takeSystemProperty(bareName: string): Setting | null {
+    return this.take([bareName, `zookeeper.${bareName}`]);
+  }
+
+  int(s: Setting, opts: { decode?: boolean; min?: number; max?: number; what?: string }): number {
+    const n = opts.decode === true ? parseJavaDecode(s.value) : parseJavaDecimal(s.value);
+    if (n === null || n < INT32_MIN || n > INT32_MAX) {
+      throw this.fail(s.key, s.line, `'${s.value}' is not ${opts.what ?? 'an integer'}`);
+    }
+    if (opts.min !== undefined && n < opts.min) {
+      throw this.fail(s.key, s.line, `${n} is below the minimum of ${opts.min}`);
+    }
+    if (opts.max !== undefined && n > opts.max) {
+      throw this.fail(s.key, s.line, `${n} is above the maximum of ${opts.max}`);
+    }
+    return n;
+  }
+
+  port(s: Setting, allowZero: boolean): number {
+    const n = parseJavaDecimal(s.value);
+    const low = allowZero ? 0 : 1;
+    if (n === null || n < low || n > PORT_MAX) {
+      throw this.fail(s.key, s.line, `'${s.value}' is not a port number (${low}-${PORT_MAX})`);
+    }
+    return n;
+  }
+
+  /** QuorumPeerConfig.parseBoolean: true or false, any case. */
+  bool(s: Setting): boolean {
+    const v = s.value.toLowerCase();
+    if (v === 'true') return true;
+    if (v === 'false') return false;
+    throw this.fail(s.key, s.line, `'${s.value}' is not true or false`);
+  }
+
+  nonEmpty(s: Setting): string {
+    if (s.value === '') throw this.fail(s.key, s.line, 'is empty');
+    return s.value;
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// server.N lines
+
+const SERVER_LINE_FORM = 'expected host:quorumPort:electionPort[:participant|observer][;[clientHost:]clientPort]';
+
+/** ConfigUtils.getHostAndPort: `[v6]:a:b` or `host:a:b`. */
+function splitHostAndPorts(s: string): string[] | null {
+  if (!s.startsWith('[')) return s.split(':');
+  const close = s.indexOf(']');
+  if (close < 0) return null;
+  const host = s.slice(1, close);
+  const rest = s.slice(close + 1);
+  if (rest === '') return [host];
+  if (!rest.startsWith(':')) return null;
+  return [host, ...rest.slice(1).split(':')];
+}
+
+function parseServerLine(reader: SettingsReader, s: Setting): QuorumServerConfig {
+  const fail = (detail: string) => reader.fail(s.key, s.line, `'${s.value}': ${detail}`);
+  const parsePort = (text: string, what: string): number => {
+    const n = parseJavaDecimal(text.trim());
+    if (n === null || n < 1 || n > PORT_MAX) throw fail(`${what} '${text}' is not a port number (1-${PORT_MAX})`);
+    return n;
+  };
+  const serverAndClient = s.value.split(';');
+  if (serverAndClient.length > 2) throw fail(SERVER_LINE_FORM);
+  if (serverAndClient[0].includes('|')) {
+    throw fail('several addresses per server (multiAddress) are not supported by zooid yet');
+  }
+  const parts = splitHostAndPorts(serverAndClient[0].trim())?.map((p) => p.trim()) ?? null;
+  if (parts === null || parts.length < 3 || parts.length > 4 || parts[0] === '') throw fail(SERVER_LINE_FORM);
+  const quorumPort = parsePort(parts[1], 'quorum port');
+  const electionPort = parsePort(parts[2], 'election port');
+  if (quorumPort === electionPort) throw fail('the quorum port and the election port must be different');
+  let role: ServerRole = 'participant';
+  if (parts.length === 4) {
+    const r = parts[3].toLowerCase();
+    if (r !== 'participant' && r !== 'observer') throw fail(`role '${parts[3]}' is not participant or observer`);
+    role = r;
+  }
+  let clientPort: number | null = null;
+  let clientAddress: string | null = null;
+  if (serverAndClient.length === 2) {
+    const clientParts = splitHostAndPorts(serverAndClient[1].trim())?.map((p) => p.trim()) ?? null;
+    if (clientParts === null || clientParts.length > 2) throw fail(SERVER_LINE_FORM);
+    clientPort = parsePort(clientParts[clientParts.length - 1], 'client port');
+    if (clientParts.length === 2) clientAddress = clientParts[0];
+  }
+  return { host: parts[0], quorumPort, electionPort, role, clientPort, clientAddress };
+}
+
+function parseServerId(reader: SettingsReader, s: Setting): number {
+  const idText = s.key.slice('server.'.length);
+  const id = /^[0-9]+$/.test(idText) ? Number(idText) : NaN;
+  if (!Number.isSafeInteger(id)) throw reader.fail(s.key, s.line, `'${idText}' is not a server id (a non-negative integer)`);
+  return id;
+}
+
+// ---------------------------------------------------------------------------------
+// The config
+
+export function parseConfig(text: string, opts: ParseOptions): ServerConfig {
+  const cwd = opts.cwd ?? process.cwd();
+  const source = opts.path ?? EMBEDDED_SOURCE;
+  const r = readerOf(text, source);
+
+  const tickSetting = r.take(['tickTime']);
+  const tickTimeMs = tickSetting === null ? DEFAULT_TICK_TIME_MS : r.int(tickSetting, { min: 1, what: 'a number of milliseconds' });
+  const dirs = readDirectories(r, cwd, opts.path === null);
+  const client = readClientSettings(r, tickTimeMs);
+  const persistence = readPersistenceSettings(r);
+  const requests = readRequestSettings(r);
+  const surfaces = readAdminAndMetrics(r);
+  const quorum = readQuorumSettings(r, cwd);
+  // QuorumPeerConfig.setupMyId reads myid whenever the file exists, standalone or not.
+  const myid = opts.readMyid === false ? null : readMyid(dirs.dataDir, r.warnings);
+  const standalone = checkEnsembleShape(r, quorum, myid, dirs.dataDir, opts.readMyid !== false);
+  const { clientPort, clientPortAddress } = resolveClientPort(r, client, quorum, myid);
+  warnAboutUnusedKeys(r);
+  sortWarnings(r.warnings, source);
+
+  assert(dirs.dataDir.startsWith('/') && dirs.dataLogDir.startsWith('/'), 'data directories are absolute');
+  assert(clientPort !== 0 && client.minSessionTimeoutMs <= client.maxSessionTimeoutMs, 'validated above');
+  return {
+    configPath: opts.path === null ? null : resolvePath(cwd, opts.path),
+    tickTimeMs,
+    ...dirs,
+    clientPort,
+    clientPortAddress,
+    secureClientPort: client.secureClientPort,
+    clientPortListenBacklog: client.clientPortListenBacklog,
+    maxClientCnxns: client.maxClientCnxns,
+    maxCnxns: client.maxCnxns,
+    minSessionTimeoutMs: client.minSessionTimeoutMs,
+    maxSessionTimeoutMs: client.maxSessionTimeoutMs,
+    ...persistence,
+    ...requests,
+    ...surfaces,
+    myid,
+    servers: quorum.servers,
+    standalone,
+    dynamicConfigFile: quorum.dynamicConfigFile,
+    initLimit: quorum.initLimit,
+    syncLimit: quorum.syncLimit,
+    electionAlg: quorum.electionAlg,
+    peerType: quorum.peerType,
+    raw: r.raw,
+    warnings: r.warnings,
+  };
+}
+
+/** Parses the text into `raw` (the last value of each key wins, as in Properties). */
+function readerOf(text: string, source: string): SettingsReader {
+  const warnings: string[] = [];
+  const raw = new Map<string, { value: string; line: number }>();
+  for (const e of parseProperties(text, source)) {
+    const earlier = raw.get(e.key);
+    if (earlier !== undefined) {
+      warnings.push(`${source}:${e.line}: ${e.key} is set again; this value replaces the one on line ${earlier.line}`);
+    }
+    raw.set(e.key, { value: e.value, line: e.line });
+  }
+  return new SettingsReader(source, raw, warnings);
+}
+
+function readDirectories(r: SettingsReader, cwd: string, embedded: boolean): Pick<ServerConfig, 'dataDir' | 'dataLogDir'> {
+  const dataDirSetting = r.take(['dataDir']);
+  if (dataDirSetting === null) {
+    assert(!embedded, 'the embedded default config sets dataDir');
+    throw r.fail('dataDir', null, 'is not set (ZooKeeper requires it)');
+  }
+  const dataDir = javaAbsolutePath(r.nonEmpty(dataDirSetting), cwd);
+  const dataLogDirSetting = r.take(['dataLogDir']);
+  const dataLogDir = dataLogDirSetting === null ? dataDir : javaAbsolutePath(r.nonEmpty(dataLogDirSetting), cwd);
+  return { dataDir, dataLogDir };
+}
+
+interface ClientSettings {
+  staticClientPort: number;          // 0 = not set, as in ZooKeeper
+  clientPortSetting: Setting | null;
+  clientPortAddress: string | null;
+  secureClientPort: number | null;
+  clientPortListenBacklog: number;
+  maxClientCnxns: number;
+  maxCnxns: number;
+  minSessionTimeoutMs: number;
+  maxSessionTimeoutMs: number;
+}
+
+function readClientSettings(r: SettingsReader, tickTimeMs: number): ClientSettings {
+  const clientPortSetting = r.take(['clientPort']);
+  const staticClientPort = clientPortSetting === null ? 0 : r.port(clientPortSetting, true);
+  const addressSetting = r.take(['clientPortAddress']);
+  const clientPortAddress = addressSetting === null ? null : r.nonEmpty(addressSetting);
+  if (addressSetting !== null && staticClientPort === 0) {
+    throw r.fail('clientPortAddress', addressSetting.line, 'is set but clientPort is not set');
+  }
+  const secureSetting = r.take(['secureClientPort']);
+  const secureClientPort = secureSetting === null ? null : r.port(secureSetting, true) || null;
+  if (secureSetting !== null) {
+    r.warn(secureSetting.line, 'secureClientPort is accepted but not used by zooid yet (no TLS listener)');
+  }
+  const backlogSetting = r.take(['clientPortListenBacklog']);
+  const clientPortListenBacklog = backlogSetting === null ? -1 : r.int(backlogSetting, { min: -1 });
+  const perHostSetting = r.take(['maxClientCnxns']);
+  const maxClientCnxns = perHostSetting === null ? DEFAULT_MAX_CLIENT_CNXNS : r.int(perHostSetting, { min: 0 });
+  const maxCnxnsSetting = r.takeSystemProperty('maxCnxns');
+  const maxCnxns = maxCnxnsSetting === null ? 0 : r.int(maxCnxnsSetting, { decode: true, min: 0 });
+
+  // -1 (or absent) means 2 × / 20 × tickTime.
+  const minSetting = r.take(['minSessionTimeout']);
+  const maxSetting = r.take(['maxSessionTimeout']);
+  const minRaw = minSetting === null ? -1 : r.int(minSetting, { min: -1, what: 'a number of milliseconds' });
+  const maxRaw = maxSetting === null ? -1 : r.int(maxSetting, { min: -1, what: 'a number of milliseconds' });
+  const minSessionTimeoutMs = minRaw === -1 ? tickTimeMs * 2 : minRaw;
+  const maxSessionTimeoutMs = maxRaw === -1 ? tickTimeMs * 20 : maxRaw;
+  if (minSessionTimeoutMs > maxSessionTimeoutMs) {
+    const blamed = minSetting ?? maxSetting;
+    const minText = minRaw === -1 ? `${minSessionTimeoutMs} (2 × tickTime)` : `${minSessionTimeoutMs}`;
+    const maxText = maxRaw === -1 ? `${maxSessionTimeoutMs} (20 × tickTime)` : `${maxSessionTimeoutMs}`;
+    throw r.fail(blamed?.key ?? 'minSessionTimeout', blamed?.line ?? null,
+      `minSessionTimeout ${minText} is larger than maxSessionTimeout ${maxText}`);
+  }
+  return {
+    staticClientPort, clientPortSetting, clientPortAddress, secureClientPort, clientPortListenBacklog,
+    maxClientCnxns, maxCnxns, minSessionTimeoutMs, maxSessionTimeoutMs,
+  };
+}
+
+type PersistenceSettings = Pick<ServerConfig, 'snapCount' | 'preAllocSizeBytes' | 'forceSync' | 'flushDelayMs'
+  | 'maxBatchSize' | 'dataDirAutocreate' | 'autopurgeSnapRetainCount' | 'autopurgePurgeIntervalHours'>;
+
+function readPersistenceSettings(r: SettingsReader): PersistenceSettings {
+  const snapCountSetting = r.takeSystemProperty('snapCount');
+  let snapCount = snapCountSetting === null ? DEFAULT_SNAP_COUNT : r.int(snapCountSetting, { decode: true });
+  if (snapCountSetting !== null && snapCount < SNAP_COUNT_MIN) {
+    r.warn(snapCountSetting.line, `${snapCountSetting.key} ${snapCount} is below ${SNAP_COUNT_MIN}; using ${SNAP_COUNT_MIN} as ZooKeeper does`);
+    snapCount = SNAP_COUNT_MIN;
+  }
+  const preAllocSetting = r.takeSystemProperty('preAllocSize');
+  const preAllocKb = preAllocSetting === null ? DEFAULT_PRE_ALLOC_SIZE_KB : preAllocKbOf(r, preAllocSetting);
+
+  const forceSyncSetting = r.takeSystemProperty('forceSync');
+  let forceSync = true;
+  if (forceSyncSetting !== null) {
+    if (forceSyncSetting.value === 'yes') forceSync = true;
+    else if (forceSyncSetting.value === 'no') forceSync = false;
+    else throw r.fail(forceSyncSetting.key, forceSyncSetting.line, `'${forceSyncSetting.value}' is not yes or no`);
+  }
+  const flushDelaySetting = r.takeSystemProperty('flushDelay');
+  const flushDelayMs = flushDelaySetting === null ? 0 : r.int(flushDelaySetting, { decode: true, min: 0, what: 'a number of milliseconds' });
+  const batchSetting = r.takeSystemProperty('maxBatchSize');
+  const maxBatchSize = batchSetting === null ? DEFAULT_MAX_BATCH_SIZE : r.int(batchSetting, { decode: true, min: 1 });
+  const autocreateSetting = r.takeSystemProperty('datadir.autocreate');
+  const dataDirAutocreate = autocreateSetting === null ? true : r.bool(autocreateSetting);
+
+  const retainSetting = r.take(['autopurge.snapRetainCount']);
+  let autopurgeSnapRetainCount = retainSetting === null ? SNAP_RETAIN_COUNT_MIN : r.int(retainSetting, {});
+  if (retainSetting !== null && autopurgeSnapRetainCount < SNAP_RETAIN_COUNT_MIN) {
+    r.warn(retainSetting.line, `autopurge.snapRetainCount ${autopurgeSnapRetainCount} is below ${SNAP_RETAIN_COUNT_MIN}; using ${SNAP_RETAIN_COUNT_MIN} as ZooKeeper does`);
+    autopurgeSnapRetainCount = SNAP_RETAIN_COUNT_MIN;
+  }
+  const purgeSetting = r.take(['autopurge.purgeInterval']);
+  let autopurgePurgeIntervalHours = purgeSetting === null ? 0 : r.int(purgeSetting, { what: 'a number of hours' });
+  if (purgeSetting !== null && autopurgePurgeIntervalHours < 0) {
+    r.warn(purgeSetting.line, `autopurge.purgeInterval ${autopurgePurgeIntervalHours} is negative; purging is off as in ZooKeeper`);
+    autopurgePurgeIntervalHours = 0;
+  }
+  return {
+    snapCount, preAllocSizeBytes: preAllocKb * 1024, forceSync, flushDelayMs, maxBatchSize, dataDirAutocreate,
+    autopurgeSnapRetainCount, autopurgePurgeIntervalHours,
+  };
+}
+
+type RequestSettings = Pick<ServerConfig, 'globalOutstandingLimit' | 'juteMaxBufferBytes' | 'extendedTypesEnabled'
+  | 'readonlyModeEnabled' | 'superDigest' | 'fourLetterWordWhitelist' | 'ioThreads'>;
+
+function readRequestSettings(r: SettingsReader): RequestSettings {
+  const outstandingSetting = r.takeSystemProperty('globalOutstandingLimit');
+  const globalOutstandingLimit = outstandingSetting === null ? DEFAULT_GLOBAL_OUTSTANDING_LIMIT : r.int(outstandingSetting, { decode: true, min: 1 });
+  const juteSetting = r.take(['jute.maxbuffer', 'zookeeper.jute.maxbuffer']);
+  const juteMaxBufferBytes = juteSetting === null ? DEFAULT_JUTE_MAX_BUFFER_BYTES : r.int(juteSetting, { decode: true, min: 1, what: 'a number of bytes' });
+  const extendedSetting = r.takeSystemProperty('extendedTypesEnabled');
+  const extendedTypesEnabled = extendedSetting === null ? false : r.bool(extendedSetting);
+  const readonlySetting = r.take(['readonlymode.enabled', 'zookeeper.readonlymode.enabled']);
+  const readonlyModeEnabled = readonlySetting === null ? false : r.bool(readonlySetting);
+  if (readonlySetting !== null && readonlyModeEnabled) {
+    r.warn(readonlySetting.line, `${readonlySetting.key} is accepted but not used by zooid yet`);
+  }
+
+  const superDigestSetting = r.takeSystemProperty('DigestAuthenticationProvider.superDigest');
+  let superDigest: string | null = null;
+  if (superDigestSetting !== null) {
+    if (!/^[^:]+:[A-Za-z0-9+/]+={0,2}$/.test(superDigestSetting.value)) {
+      throw r.fail(superDigestSetting.key, superDigestSetting.line, `'${superDigestSetting.value}' is not user:base64digest`);
+    }
+    superDigest = superDigestSetting.value;
+  }
+
+  const whitelistSetting = r.takeSystemProperty('4lw.commands.whitelist');
+  const fourLetterWordWhitelist = whitelistOf(whitelistSetting, readonlyModeEnabled);
+
+  const ioSetting = r.take(['io.threads']);  // zooid's own
+  const ioThreads = ioSetting === null ? Math.max(1, availableParallelism() - 1) : r.int(ioSetting, { min: 1, max: IO_THREADS_MAX });
+  return {
+    globalOutstandingLimit, juteMaxBufferBytes, extendedTypesEnabled, readonlyModeEnabled, superDigest,
+    fourLetterWordWhitelist, ioThreads,
+  };
+}
+
+type SurfaceSettings = Pick<ServerConfig, 'adminServerPort' | 'adminEnableServer' | 'adminServerAddress'
+  | 'adminCommandUrl' | 'metricsHttpHost' | 'metricsHttpPort'>;
+
+function readAdminAndMetrics(r: SettingsReader): SurfaceSettings {
+  const adminPortSetting = r.takeSystemProperty('admin.serverPort');
+  const adminServerPort = adminPortSetting === null ? DEFAULT_ADMIN_SERVER_PORT : r.port(adminPortSetting, true);
+  const adminEnableSetting = r.takeSystemProperty('admin.enableServer');
+  const adminEnableServer = adminEnableSetting === null ? true : r.bool(adminEnableSetting);
+  const adminAddressSetting = r.takeSystemProperty('admin.serverAddress');
+  const adminServerAddress = adminAddressSetting === null ? '0.0.0.0' : r.nonEmpty(adminAddressSetting);
+  const adminUrlSetting = r.takeSystemProperty('admin.commandURL');
+  const adminCommandUrl = adminUrlSetting === null ? '/commands' : r.nonEmpty(adminUrlSetting);
+
+  const classNameSetting = r.take(['metricsProvider.className']);
+  const metricsPortSetting = r.take(['metricsProvider.httpPort']);
+  const metricsHostSetting = r.take(['metricsProvider.httpHost']);
+  const metricsHttpHost = metricsHostSetting === null ? '0.0.0.0' : r.nonEmpty(metricsHostSetting);
+  const metricsPort = metricsPortSetting === null ? DEFAULT_METRICS_HTTP_PORT : r.port(metricsPortSetting, true);
+  let metricsHttpPort: number | null = null;
+  if (classNameSetting !== null && classNameSetting.value !== DEFAULT_METRICS_PROVIDER) {
+    metricsHttpPort = metricsPort;
+    if (classNameSetting.value !== PROMETHEUS_METRICS_PROVIDER) {
+      r.warn(classNameSetting.line, `metricsProvider.className ${classNameSetting.value} cannot be loaded by zooid; serving Prometheus text on metricsProvider.httpPort instead`);
+    }
+  } else if (metricsPortSetting !== null) {
+    r.warn(metricsPortSetting.line, 'metricsProvider.httpPort is ignored without metricsProvider.className, as in ZooKeeper');
+  }
+  return { adminServerPort, adminEnableServer, adminServerAddress, adminCommandUrl, metricsHttpHost, metricsHttpPort };
+}
+
+interface QuorumSettings {
+  initLimit: number;
+  initSetting: Setting | null;
+  syncLimit: number;
+  syncSetting: Setting | null;
+  electionAlg: number;
+  peerType: string | null;
+  peerTypeSetting: Setting | null;
+  servers: Map<number, QuorumServerConfig>;
+  serversLine: number | null;       // where the server list starts (or the dynamicConfigFile line)
+  dynamicConfigFile: string | null;
+}
+
+function readQuorumSettings(r: SettingsReader, cwd: string): QuorumSettings {
+  const initSetting = r.take(['initLimit']);
+  const initLimit = initSetting === null ? 0 : r.int(initSetting, { min: 0, what: 'a number of ticks' });
+  const syncSetting = r.take(['syncLimit']);
+  const syncLimit = syncSetting === null ? 0 : r.int(syncSetting, { min: 0, what: 'a number of ticks' });
+  const electionSetting = r.take(['electionAlg']);
+  const electionAlg = electionSetting === null ? FAST_LEADER_ELECTION : r.int(electionSetting, {});
+  if (electionSetting !== null && electionAlg !== FAST_LEADER_ELECTION) {
+    throw r.fail('electionAlg', electionSetting.line, `${electionAlg} is not supported; only 3 (fast leader election) is, as in ZooKeeper 3.8`);
+  }
+  const peerTypeSetting = r.take(['peerType']);
+  let peerType: string | null = null;
+  if (peerTypeSetting !== null) {
+    const t = peerTypeSetting.value.toLowerCase();
+    if (t !== 'participant' && t !== 'observer') {
+      throw r.fail('peerType', peerTypeSetting.line, `'${peerTypeSetting.value}' is not participant or observer`);
+    }
+    peerType = t;
+  }
+
+  const dynamicSetting = r.take(['dynamicConfigFile']);
+  const servers = new Map<number, QuorumServerConfig>();
+  let serversLine: number | null = null;
+  for (const [key, entry] of r.raw) {
+    if (!key.startsWith('server.')) continue;
+    r.consumed.add(key);
+    if (dynamicSetting !== null) {
+      throw r.fail(key, entry.line, 'must be in the dynamic config file, since dynamicConfigFile is set');
+    }
+    addServer(r, { key, value: entry.value, line: entry.line }, servers);
+    if (serversLine === null || entry.line < serversLine) serversLine = entry.line;
+  }
+  let dynamicConfigFile: string | null = null;
+  if (dynamicSetting !== null) {
+    dynamicConfigFile = javaAbsolutePath(r.nonEmpty(dynamicSetting), cwd);
+    readDynamicConfig(r, dynamicSetting, dynamicConfigFile, servers);
+    serversLine = dynamicSetting.line;
+  }
+  return { initLimit, initSetting, syncLimit, syncSetting, electionAlg, peerType, peerTypeSetting, servers, serversLine, dynamicConfigFile };
+}
+
+function addServer(r: SettingsReader, s: Setting, servers: Map<number, QuorumServerConfig>): void {
+  const id = parseServerId(r, s);
+  if (servers.has(id)) throw r.fail(s.key, s.line, `server id ${id} is given twice`);
+  servers.set(id, parseServerLine(r, s));
+}
+
+/**
+ * QuorumPeerConfig.parseDynamicConfig and checkValidity: returns whether this server runs
+ * standalone (fewer than two participants), after checking what an ensemble needs.
+ */
+function checkEnsembleShape(r: SettingsReader, q: QuorumSettings, myid: number | null, dataDir: string, myidRead: boolean): boolean {
+  let participants = 0;
+  let observers = 0;
+  for (const s of q.servers.values()) {
+    if (s.role === 'participant') participants++;
+    else observers++;
+  }
+  if (participants === 0 && observers > 0) {
+    throw r.fail(null, q.serversLine, 'observers without participants is an invalid configuration');
+  }
+  if (participants === 1) {
+    if (observers > 0) throw r.fail(null, q.serversLine, 'observers without a quorum is an invalid configuration');
+    r.warn(q.serversLine ?? 0, 'only one server.N is given: running standalone, as ZooKeeper does');
+  }
+  const standalone = participants <= 1;
+  if (standalone) return true;
+  const myidFile = javaChildPath(dataDir, 'myid');
+  if (q.initLimit === 0) throw r.fail('initLimit', q.initSetting?.line ?? null, 'is not set (an ensemble needs it)');
+  if (q.syncLimit === 0) throw r.fail('syncLimit', q.syncSetting?.line ?? null, 'is not set (an ensemble needs it)');
+  if (myidRead && myid === null) throw r.fail('myid', null, `${myidFile} is missing (an ensemble needs it)`);
+  if (myid !== null && !q.servers.has(myid)) {
+    throw r.fail('myid', null, `this server's id ${myid} (${myidFile}) has no server.${myid} line`);
+  }
+  return false;
+}
+
+/** QuorumPeerConfig.setupClientPort: this server's server.N line may give the client port. */
+function resolveClientPort(r: SettingsReader, c: ClientSettings, q: QuorumSettings, myid: number | null): Pick<ServerConfig, 'clientPort' | 'clientPortAddress'> {
+  let clientPort = c.staticClientPort;
+  let clientPortAddress = c.clientPortAddress;
+  const me = myid === null ? undefined : q.servers.get(myid);
+  if (me !== undefined && q.peerTypeSetting !== null && q.peerType !== me.role) {
+    r.warn(q.peerTypeSetting.line, `peerType ${q.peerType} differs from server.${myid}'s role ${me.role}; the server.${myid} line wins, as in ZooKeeper`);
+  }
+  if (me !== undefined && me.clientPort !== null) {
+    if (c.staticClientPort !== 0 && c.staticClientPort !== me.clientPort) {
+      throw r.fail(`server.${myid}`, r.raw.get(`server.${myid}`)?.line ?? null,
+        `client port ${me.clientPort} differs from clientPort ${c.staticClientPort} on line ${c.clientPortSetting?.line}`);
+    }
+    clientPort = me.clientPort;
+    if (me.clientAddress !== null && me.clientAddress !== '0.0.0.0') clientPortAddress = me.clientAddress;
+  }
+  if (clientPort === 0) {
+    if (c.secureClientPort !== null) return { clientPort: -1, clientPortAddress };
+    const why = c.clientPortSetting === null ? 'is not set' : '0 means no client port';
+    throw r.fail('clientPort', c.clientPortSetting?.line ?? null, `${why}, and neither secureClientPort nor this server's server.N line gives one`);
+  }
+  return { clientPort, clientPortAddress };
+}
+
+/** Whatever no section read: known to ZooKeeper but unused by zooid, or unknown to both. */
+function warnAboutUnusedKeys(r: SettingsReader): void {
+  for (const [key, entry] of r.raw) {
+    if (r.consumed.has(key)) continue;
+    const bare = key.startsWith('zookeeper.') ? key.slice('zookeeper.'.length) : key;
+    if (KNOWN_UNUSED_NAMES.has(bare) || KNOWN_UNUSED_PREFIXES.some((p) => bare.startsWith(p))) {
+      r.warn(entry.line, `${key} is accepted but not used by zooid yet`);
+    } else {
+      r.warn(entry.line, `${key} is not a setting ZooKeeper 3.8 or zooid knows; ignored (ZooKeeper would set the Java system property zookeeper.${key})`);
+    }
+  }
+}
+
+function preAllocKbOf(r: SettingsReader, s: Setting): number {
+  const kb = parseJavaDecimal(s.value);  // FileTxnLog: Long.parseLong(size) * 1024
+  if (kb === null || kb < 0) throw r.fail(s.key, s.line, `'${s.value}' is not a size in KB`);
+  if (kb > PRE_ALLOC_SIZE_KB_MAX) throw r.fail(s.key, s.line, `${kb} KB is above the maximum of ${PRE_ALLOC_SIZE_KB_MAX} KB`);
+  return kb;
+}
+
+function whitelistOf(s: Setting | null, readonlyModeEnabled: boolean): Set<string> | '*' {
+  const words = new Set<string>();
+  if (s !== null) {
+    for (const word of s.value.split(',')) {
+      const w = word.trim();
+      if (w === '*') return '*';
+      if (w !== '') words.add(w);
+    }
+  }
+  if (readonlyModeEnabled) words.add('isro');  // ZooKeeper itself depends on isro and srvr
+  words.add('srvr');
+  return words;
+}
+
+function readMyid(dataDir: string, warnings: string[]): number | null {
+  const file = javaChildPath(dataDir, 'myid');
+  let text: string;
+  try {
+    if (!statSync(file).isFile()) return null;
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new ConfigError(`${file}: myid: cannot be read: ${(err as Error).message}`, 'myid', null);
+  }
+  const first = text.split(/\r\n|\r|\n/)[0].trim();  // ZooKeeper reads the first line only
+  if (!/^[0-9]+$/.test(first) || !Number.isSafeInteger(Number(first))) {
+    throw new ConfigError(`${file}:1: myid: '${first}' is not a number`, 'myid', 1);
+  }
+  const id = Number(first);
+  if (id > SERVER_ID_SESSION_BITS_MAX) {
+    warnings.push(`${file}:1: myid ${id} is above ${SERVER_ID_SESSION_BITS_MAX}; session ids only hold 8 bits of it and may collide`);
+  }
+  return id;
+}
+
+/** The static file's dynamicConfigFile: server.N (and group/weight/version) lines only. */
+function readDynamicConfig(r: SettingsReader, setting: Setting, file: string, servers: Map<number, QuorumServerConfig>): void {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw r.fail(setting.key, setting.line, `cannot read ${file}: ${(err as Error).message}`);
+  }
+  const dr = new SettingsReader(file, new Map(), r.warnings);
+  for (const e of parseProperties(text, file)) {
+    if (e.key.startsWith('server.')) {
+      addServer(dr, { key: e.key, value: e.value, line: e.line }, servers);
+    } else if (e.key.startsWith('group') || e.key.startsWith('weight')) {
+      dr.warn(e.line, `${e.key} is accepted but not used by zooid yet`);
+    } else if (e.key !== 'version') {
+      throw dr.fail(e.key, e.line, 'is not allowed in a dynamic config file (only server.N, group, weight)');
+    }
+  }
+}
+
+/** The main file's warnings in line order, then those about other files (myid, dynamic config). */
+function sortWarnings(warnings: string[], source: string): void {
+  const rank = (w: string): number => {
+    if (!w.startsWith(`${source}:`)) return Number.MAX_SAFE_INTEGER;
+    const m = /^:(\d+): /.exec(w.slice(source.length));
+    return m === null ? 0 : Number(m[1]);
+  };
+  warnings.sort((a, b) => rank(a) - rank(b));
+}
+
+export function loadConfig(path: string | null): ServerConfig {
+  if (path === null) return parseConfig(EMBEDDED_DEFAULT_CONFIG, { path: null });
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot read the config file: ${(err as Error).message}`, null, null);
+  }
+  return parseConfig(text, { path });
+}
+
+export interface ConfDirSizes {
+  dataDirSizeBytes?: number;  // total size of the files in dataDir/version-2
+  dataLogSizeBytes?: number;  // total size of the files in dataLogDir/version-2
+}
+
+/**
+ * The body of the `conf` four-letter word as a standalone ZooKeeper 3.8 prints it
+ * (ZooKeeperServer.dumpConf), one `key=value` per line, each ending in "\n".
+ * serverId is 0 in standalone mode even when a myid file exists (ZooKeeper's standalone
+ * ServerConfig does not read it). secureClientPort is -1: zooid has no TLS listener.
+ */
+export function formatConfigForConf(cfg: ServerConfig, sizes: ConfDirSizes = {}): string {
+  const lines = [
+    `clientPort=${cfg.clientPort}`,
+    `secureClientPort=-1`,
+    `dataDir=${javaChildPath(cfg.dataDir, 'version-2')}`,
+    `dataDirSize=${sizes.dataDirSizeBytes ?? 0}`,
+    `dataLogDir=${javaChildPath(cfg.dataLogDir, 'version-2')}`,
+    `dataLogSize=${sizes.dataLogSizeBytes ?? 0}`,
+    `tickTime=${cfg.tickTimeMs}`,
+    `maxClientCnxns=${cfg.maxClientCnxns}`,
+    `minSessionTimeout=${cfg.minSessionTimeoutMs}`,
+    `maxSessionTimeout=${cfg.maxSessionTimeoutMs}`,
+    `clientPortListenBacklog=${cfg.clientPortListenBacklog}`,
+    `serverId=0`,
+  ];
+  return lines.join('\n') + '\n';
+}
