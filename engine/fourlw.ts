@@ -1,0 +1,983 @@
+// Four-letter words: the exact text Apache ZooKeeper 3.8 answers on the client port to
+// `ruok`, `srvr`, `stat`, `mntr`, `conf`, `envi`, `cons`, `dump`, `wchs`/`wchc`/`wchp`,
+// `dirs`, `isro` (and the rarer `crst`, `srst`, `gtmk`, `stmk`, `hash`), for a standalone
+// server, from a plain-data snapshot of server state.
+//
+// Pure functions: no sockets, no clocks, no process state — except `collectEnvironment`
+// at the bottom, a thin shell that reads the Node process for `envi`.
+//
+// How ZooKeeper serves them (NIOServerCnxn.readLength / checkFourLetterWord):
+// - Only the FIRST 4 bytes of a connection are checked. Read as a big-endian int32 they
+//   would be the first frame's length; if that int is one of the known codes below, the
+//   connection is a four-letter-word connection. Otherwise it is an ordinary frame length.
+// - Known but not whitelisted → "<word> is not executed because it is not in the
+//   whitelist.\n". Known and whitelisted → the word's text. Either way the server then
+//   writes the text and closes the connection (no length prefix, no framing).
+// - An UNKNOWN code gets no text at all: it is taken as a frame length. Four printable
+//   ASCII letters are ≥ 0x20202020 (≈ 539 MB) > jute.maxbuffer, so ZooKeeper logs "Len
+//   error" and closes the connection with nothing written (captured: `xxxx`, `RUOK` → 0
+//   bytes). `fourLetterWordOf` returns null for them and the io worker carries on with
+//   normal framing, which rejects the length the same way.
+// - `telnet close` (0xfff4fffd, what telnet sends on ^]quit) is a known code: when it is
+//   whitelisted (`*`) nothing is written and the connection is closed; otherwise it gets
+//   the not-in-whitelist sentence like any word.
+// - `stmk` is followed by 8 more bytes (the new trace mask, a big-endian long); the io
+//   worker reads them before answering with `formatStmk`.
+//
+// Formats were taken from the ZooKeeper 3.8.4 sources (server/command/*.java, ServerStats,
+// ServerCnxn.dumpConnectionInfo, ExpiryQueue.dump, DataTree, WatchManager, Environment) and
+// checked against a real 3.8.0 server; captures are in test/unit/fixtures/fourlw/.
+
+import { readFileSync, readdirSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as v8 from 'node:v8';
+
+// ---------------------------------------------------------------------------------------
+// Codes
+
+/** Every code ZooKeeper 3.8 recognises as a four-letter word (FourLetterCommands.cmd2String). */
+export const FOUR_LETTER_WORD_NAMES = [
+  'conf', 'cons', 'crst', 'dirs', 'dump', 'envi', 'gtmk', 'ruok', 'stmk', 'srst',
+  'srvr', 'stat', 'wchc', 'wchp', 'wchs', 'mntr', 'isro', 'hash', 'telnet close',
+] as const;
+
+export type FourLetterWord = (typeof FOUR_LETTER_WORD_NAMES)[number];
+
+/** The code ZooKeeper sends to close a telnet session, recognised so it closes quietly. */
+export const TELNET_CLOSE_CODE = 0xfff4fffd;
+
+function codeOf(word: FourLetterWord): number {
+  if (word === 'telnet close') return TELNET_CLOSE_CODE;
+  assert(word.length === 4, `four-letter word ${word} must have 4 ASCII letters`);
+  return ((word.charCodeAt(0) << 24) | (word.charCodeAt(1) << 16) | (word.charCodeAt(2) << 8) | word.charCodeAt(3)) >>> 0;
+}
+
+/** word → its code: the first 4 bytes of the connection as an unsigned big-endian int32. */
+export const FOUR_LETTER_WORDS: Readonly<Record<FourLetterWord, number>> = Object.freeze(
+  Object.fromEntries(FOUR_LETTER_WORD_NAMES.map((w) => [w, codeOf(w)])) as Record<FourLetterWord, number>,
+);
+
+const WORD_BY_CODE: ReadonlyMap<number, FourLetterWord> = new Map(
+  FOUR_LETTER_WORD_NAMES.map((w) => [FOUR_LETTER_WORDS[w], w] as const),
+);
+
+/**
+ * The four-letter word a connection opens with, or null when its first 4 bytes are an
+ * ordinary frame length (including unknown "words": ZooKeeper answers those with nothing
+ * and closes, because as a length they exceed jute.maxbuffer). `first4Bytes` may be read
+ * signed (readInt32BE) or unsigned (readUInt32BE). Only meaningful for the FIRST int of a
+ * connection, before the ConnectRequest.
+ */
+export function fourLetterWordOf(first4Bytes: number): FourLetterWord | null {
+  assert(Number.isInteger(first4Bytes) && first4Bytes >= -0x8000_0000 && first4Bytes <= 0xffff_ffff,
+    `first4Bytes must be an int32 or uint32, got ${first4Bytes}`);
+  return WORD_BY_CODE.get(first4Bytes >>> 0) ?? null;
+}
+
+// ---------------------------------------------------------------------------------------
+// Whitelist (4lw.commands.whitelist / zookeeper.4lw.commands.whitelist)
+
+/**
+ * The enabled words, as FourLetterCommands.isEnabled computes them: the comma-separated
+ * list (entries trimmed), `*` meaning every known word; `srvr` is always enabled (zkServer.sh
+ * status needs it) and `isro` too when readonlymode.enabled is true. An absent setting
+ * enables only those. Unknown names in the list are ignored.
+ */
+export function parseFourLetterWordWhitelist(value: string | undefined, readOnlyModeEnabled: boolean): ReadonlySet<FourLetterWord> {
+  const enabled = new Set<FourLetterWord>();
+  if (value !== undefined) {
+    for (const raw of value.split(',')) {
+      const entry = raw.trim();
+      if (entry === '*') {
+        for (const w of FOUR_LETTER_WORD_NAMES) enabled.add(w);
+        break;
+      }
+      if (isFourLetterWordName(entry)) enabled.add(entry);
+    }
+  }
+  if (readOnlyModeEnabled) enabled.add('isro');
+  enabled.add('srvr');
+  return enabled;
+}
+
+function isFourLetterWordName(s: string): s is FourLetterWord {
+  return (FOUR_LETTER_WORD_NAMES as readonly string[]).includes(s);
+}
+
+/** The reply to a known word that the whitelist does not enable. */
+export function formatNotWhitelisted(word: FourLetterWord): string {
+  return `${word} is not executed because it is not in the whitelist.\n`;
+}
+
+/** AbstractFourLetterCommand.ZK_NOT_SERVING: what most words print while the server is not running. */
+export const ZK_NOT_SERVING = 'This ZooKeeper instance is not currently serving requests';
+
+// ---------------------------------------------------------------------------------------
+// Version
+
+/** The ZooKeeper release whose wire protocol, data format and 4lw text zooid follows. */
+export const ZOOKEEPER_COMPAT_VERSION = '3.8.4';
+
+/**
+ * The version text every word shows (srvr/stat "Zookeeper version: ", mntr zk_version,
+ * envi zookeeper.version), shaped like ZooKeeper's Version.getFullVersion():
+ *
+ *   ZooKeeper: 3.8.4-9316c2a7a97e1666d8f4593f34dd6fc36ecc436c, built on 2024-02-12 22:16 UTC
+ *   zooid:     3.8.4-zooid, built on 2026-11-21 22:17 UTC
+ *
+ * The compatible ZooKeeper version leads, so parsers that take the first X.Y.Z (kazoo's
+ * server_version regex `([\d\.]*)`, Datadog's `\d+\.\d+\.\d+`), split on '-' or ',' and take
+ * the first part, or compare against 3.4.x/3.5.x to decide whether `mntr` exists, all read
+ * 3.8.4 and treat zooid like the ZooKeeper it speaks for. The revision slot, a git hash in
+ * ZooKeeper, names zooid; it is one token without '.', '-', ',' or spaces (`zooid`, or
+ * `zooid` + a hex commit), so splitting the text before the comma on '.' still yields
+ * three parts and on '-' exactly two, as with ZooKeeper. zooid's own version is in envi's
+ * zooid.version.
+ */
+export function formatZooKeeperVersion(compatVersion: string, revision: string, builtOn: Date): string {
+  assert(/^\d+\.\d+\.\d+$/.test(compatVersion), `compat version must be X.Y.Z, got ${compatVersion}`);
+  assert(/^[A-Za-z0-9_]+$/.test(revision), `revision must be one token of [A-Za-z0-9_], got ${revision}`);
+  assert(!Number.isNaN(builtOn.getTime()), 'builtOn must be a valid date');
+  const d = builtOn;
+  const date = `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}`;
+  return `${compatVersion}-${revision}, built on ${date} UTC`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Snapshot types (filled by the pipeline worker; plain data, safe to structured-clone)
+
+/** ZooKeeperServer.getState(): 'read-only' is ReadOnlyZooKeeperServer. zooid standalone: 'standalone'. */
+export type ServerMode = 'standalone' | 'leader' | 'follower' | 'observer' | 'read-only';
+
+/** ZooKeeper's AvgMinMaxCounter: count and sum of samples, min and max (0 when count is 0). */
+export interface Summary {
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
+/** AvgMinMaxPercentileCounter: a Summary plus percentiles (ZooKeeper rounds them to integers). */
+export interface PercentileSummary extends Summary {
+  p50: number;
+  p95: number;
+  p99: number;
+  p999: number;
+}
+
+/** One client connection, as ServerCnxn.dumpConnectionInfo and NIOServerCnxn.toString show it. */
+export interface ConnectionInfo {
+  /** Peer IP as Node reports it (IPv4, IPv6, or IPv4-mapped "::ffff:a.b.c.d"). */
+  remoteAddress: string;
+  remotePort: number;
+  /**
+   * Java SelectionKey interest bits, printed in hex: 1 = reading, 4 = writing (5 both),
+   * 0 = neither (reads paused by backpressure; also a 4lw connection, whose key is
+   * cancelled — ZooKeeper lists the asking connection itself as `[0](queued=0,recved=1,sent=0)`).
+   */
+  interestOps: number;
+  outstandingRequestCount: number;
+  packetsReceived: number;
+  packetsSent: number;
+  /** 0n until the session is established; then the long form below is printed by cons. */
+  sessionId: bigint;
+  /** lastOperationOf(opcode) of the last answered request; 'NA' before any. */
+  lastOperation: string;
+  /** Wall-clock ms when the connection was established (printed as est=). */
+  establishedAtMs: number;
+  sessionTimeoutMs: number;
+  /** -1 until a request is answered (then lcxid is omitted, as in ZooKeeper). */
+  lastCxid: number;
+  /** -1 until a request is answered (printed as 0xffffffffffffffff, as in ZooKeeper). */
+  lastZxid: number;
+  /** ms on the server's MONOTONIC clock (ZooKeeper prints Time.currentElapsedTime(), not wall time). */
+  lastResponseAtMs: number;
+  lastLatencyMs: number;
+  /** Per-connection request latencies in ms; avg is printed as integer division sum/count. */
+  latencyMs: Summary;
+  /**
+   * Wall-clock ms when this connection's idle timer would close it (ZooKeeper's
+   * cnxnExpiryQueue, rounded up to its interval); dump groups connections by it.
+   */
+  expireAtMs: number;
+}
+
+export interface SessionExpiry {
+  sessionId: bigint;
+  /** Wall-clock ms of the session-expiry bucket (ZooKeeper rounds up to tickTime); dump groups by it. */
+  expireAtMs: number;
+}
+
+export interface SessionEphemerals {
+  sessionId: bigint;
+  paths: readonly string[];
+}
+
+/** One data watch: a (path, watcher) pair of ZooKeeper's dataWatches (getData/exists watches). */
+export interface DataWatch {
+  path: string;
+  sessionId: bigint;
+}
+
+/** Per top-level-znode byte summaries (ZooKeeper's read_per_namespace / write_per_namespace). */
+export interface NamespaceSummary {
+  /** First path component without the slash: "app" for /app/x. */
+  namespace: string;
+  bytes: Summary;
+}
+
+/** mntr-only values. */
+export interface MonitorSnapshot {
+  /** ms since the server started serving (ServerStats was created). */
+  uptimeMs: number;
+  /** Data + child watch registrations ((path, watcher) pairs), as DataTree.getWatchCount. */
+  watchCount: number;
+  /** Ephemeral znodes, all sessions. */
+  ephemeralsCount: number;
+  /** Sessions the database knows (zk_global_sessions). zooid has no local sessions: zk_local_sessions is 0. */
+  globalSessionCount: number;
+  /** Sum over znodes of path length + data length, as DataTree's nodeDataSize (root counted twice: a fresh server has 44). */
+  approximateDataSizeBytes: number;
+  /** /proc/self/fd entries and RLIMIT_NOFILE soft limit; -1 when unknown (non-Unix), like OSMXBean. */
+  openFileDescriptorCount: number;
+  maxFileDescriptorCount: number;
+  /** Size of the last/smallest/largest response sent to a client; -1 each until one is sent. */
+  clientResponseBytes: { last: number; min: number; max: number };
+  /** Failed auth attempts (zk_auth_failed_count). */
+  authFailedCount: number;
+  /** ZooKeeper's counters that zooid measures; absent ones print 0 (see MNTR_COUNTERS). */
+  counters?: Readonly<Partial<Record<MntrCounter, number>>>;
+  /** Avg/min/max/cnt/sum summaries zooid measures; absent ones print as empty. */
+  summaries?: Readonly<Partial<Record<MntrSummary, Summary>>>;
+  /** Summaries with percentiles zooid measures; absent ones print as empty. */
+  percentileSummaries?: Readonly<Partial<Record<MntrPercentileSummary, PercentileSummary>>>;
+  /** Response bytes of reads per namespace; ZooKeeper prints nothing for a namespace never read. */
+  readPerNamespace?: readonly NamespaceSummary[];
+  /** Txn bytes of writes per namespace. */
+  writePerNamespace?: readonly NamespaceSummary[];
+}
+
+/**
+ * Everything the words read. Each formatter takes only the fields it needs (see its
+ * parameter type), so a caller answering one word may fill just those.
+ */
+export interface ServerStatsSnapshot {
+  /** formatZooKeeperVersion(...). */
+  version: string;
+  mode: ServerMode;
+  /** Latency of every answered request, ms (ServerStats.requestLatency). */
+  requestLatencyMs: Summary;
+  /** Packets (requests, pings, and 4lw commands too) received / sent, all connections. */
+  packetsReceived: number;
+  packetsSent: number;
+  /** Open client connections, the asking 4lw connection included. */
+  aliveConnectionCount: number;
+  /** Requests received but not yet answered. */
+  outstandingRequestCount: number;
+  lastProcessedZxid: number;
+  /** As DataTree counts: the root is in its map twice ("" and "/"), so a fresh server has 5. */
+  nodeCount: number;
+  /** leader only: BufferStats of proposal sizes (last/min/max, -1 when none). */
+  proposalSizesBytes?: { last: number; min: number; max: number };
+  /** stat, cons, dump. Order is the order printed. */
+  connections: readonly ConnectionInfo[];
+  /** dump. */
+  sessions: readonly SessionExpiry[];
+  /** dump: sessions owning ephemeral znodes, each with its paths. */
+  ephemerals: readonly SessionEphemerals[];
+  /** wchs, wchc, wchp: data watches only — ZooKeeper's 4lw never show child watches. */
+  dataWatches: readonly DataWatch[];
+  /** Bytes under dataDir/version-2 (snapshots) and dataLogDir/version-2 (txn logs, preallocated size). */
+  dataDirSizeBytes: number;
+  logDirSizeBytes: number;
+  monitor: MonitorSnapshot;
+}
+
+/** What envi prints, ZooKeeper's keys with zooid's values (see collectEnvironment). */
+export interface EnvironmentInfo {
+  zookeeperVersion: string;
+  hostName: string;
+  javaVersion: string;
+  javaVendor: string;
+  javaHome: string;
+  javaClassPath: string;
+  javaLibraryPath: string;
+  javaIoTmpdir: string;
+  javaCompiler: string;
+  osName: string;
+  osArch: string;
+  osVersion: string;
+  userName: string;
+  userHome: string;
+  userDir: string;
+  memoryFreeBytes: number;
+  memoryMaxBytes: number;
+  memoryTotalBytes: number;
+  /** zooid-only keys appended after ZooKeeper's (clients split lines on the first '='). */
+  extras: readonly (readonly [key: string, value: string])[];
+}
+
+// ---------------------------------------------------------------------------------------
+// Words
+
+/** ruok: "imok", no newline. ZooKeeper answers it even while not serving. */
+export function formatRuok(): string {
+  return 'imok';
+}
+
+type StatFields = 'version' | 'mode' | 'requestLatencyMs' | 'packetsReceived' | 'packetsSent'
+  | 'aliveConnectionCount' | 'outstandingRequestCount' | 'lastProcessedZxid' | 'nodeCount' | 'proposalSizesBytes';
+
+/** srvr: StatCommand without the Clients block. */
+export function formatSrvr(s: Pick<ServerStatsSnapshot, StatFields>): string {
+  return statText(s, null);
+}
+
+/** stat: srvr plus "Clients:" with one brief line per connection and a blank line. */
+export function formatStat(s: Pick<ServerStatsSnapshot, StatFields | 'connections'>): string {
+  return statText(s, s.connections);
+}
+
+function statText(s: Pick<ServerStatsSnapshot, StatFields>, clients: readonly ConnectionInfo[] | null): string {
+  let out = `Zookeeper version: ${s.version}\n`;
+  if (s.mode === 'read-only') out += 'READ-ONLY mode; serving only read-only clients\n';
+  if (clients !== null) {
+    out += 'Clients:\n';
+    for (const c of clients) out += connectionInfoText(c, true) + '\n';
+    out += '\n';
+  }
+  // ServerStats.toString
+  const lat = s.requestLatencyMs;
+  out += `Latency min/avg/max: ${summaryMin(lat)}/${javaDouble(summaryAvg(lat))}/${summaryMax(lat)}\n`;
+  out += `Received: ${s.packetsReceived}\n`;
+  out += `Sent: ${s.packetsSent}\n`;
+  out += `Connections: ${s.aliveConnectionCount}\n`;
+  out += `Outstanding: ${s.outstandingRequestCount}\n`;
+  out += `Zxid: 0x${hex64(s.lastProcessedZxid)}\n`;
+  out += `Mode: ${s.mode}\n`;
+  out += `Node count: ${s.nodeCount}\n`;
+  if (s.mode === 'leader') {
+    const p = s.proposalSizesBytes;
+    assert(p !== undefined, 'a leader must report proposal sizes');
+    out += `Proposal sizes last/min/max: ${p.last}/${p.min}/${p.max}\n`;
+  }
+  return out;
+}
+
+/** cons: one full line per connection, then a blank line. */
+export function formatCons(s: Pick<ServerStatsSnapshot, 'connections'>): string {
+  let out = '';
+  for (const c of s.connections) out += connectionInfoText(c, false) + '\n';
+  return out + '\n';
+}
+
+/** ServerCnxn.dumpConnectionInfo. */
+function connectionInfoText(c: ConnectionInfo, brief: boolean): string {
+  assert(Number.isInteger(c.interestOps) && c.interestOps >= 0, 'interestOps must be a non-negative int');
+  let out = ` ${javaSocketAddress(c.remoteAddress, c.remotePort)}[${c.interestOps.toString(16)}]`
+    + `(queued=${c.outstandingRequestCount},recved=${c.packetsReceived},sent=${c.packetsSent}`;
+  if (!brief && c.sessionId !== 0n) {
+    out += `,sid=0x${hex64(c.sessionId)},lop=${c.lastOperation},est=${c.establishedAtMs},to=${c.sessionTimeoutMs}`;
+    if (c.lastCxid >= 0) out += `,lcxid=0x${hex64(c.lastCxid)}`;
+    out += `,lzxid=0x${hex64(c.lastZxid)},lresp=${c.lastResponseAtMs},llat=${c.lastLatencyMs}`;
+    const lat = c.latencyMs;
+    const avgMs = lat.count === 0 ? 0 : Math.trunc(lat.sum / lat.count); // Java long division
+    out += `,minlat=${summaryMin(lat)},avglat=${avgMs},maxlat=${summaryMax(lat)}`;
+  }
+  return out + ')';
+}
+
+/** conf: the body is ZooKeeperServer.dumpConf's, produced by engine/config.ts (formatConfigForConf). */
+export function formatConf(confText: string): string {
+  assert(confText === '' || confText.endsWith('\n'), 'conf text must end with a newline');
+  return confText;
+}
+
+/** envi: "Environment:" then key=value lines in Environment.list() order, then zooid extras. */
+export function formatEnvi(e: EnvironmentInfo): string {
+  const mb = 1024 * 1024;
+  const entries: (readonly [string, string])[] = [
+    ['zookeeper.version', e.zookeeperVersion],
+    ['host.name', e.hostName],
+    ['java.version', e.javaVersion],
+    ['java.vendor', e.javaVendor],
+    ['java.home', e.javaHome],
+    ['java.class.path', e.javaClassPath],
+    ['java.library.path', e.javaLibraryPath],
+    ['java.io.tmpdir', e.javaIoTmpdir],
+    ['java.compiler', e.javaCompiler],
+    ['os.name', e.osName],
+    ['os.arch', e.osArch],
+    ['os.version', e.osVersion],
+    ['user.name', e.userName],
+    ['user.home', e.userHome],
+    ['user.dir', e.userDir],
+    ['os.memory.free', `${Math.floor(e.memoryFreeBytes / mb)}MB`],
+    ['os.memory.max', `${Math.floor(e.memoryMaxBytes / mb)}MB`],
+    ['os.memory.total', `${Math.floor(e.memoryTotalBytes / mb)}MB`],
+    ...e.extras,
+  ];
+  let out = 'Environment:\n';
+  for (const [k, v] of entries) {
+    assert(!k.includes('=') && !k.includes('\n') && !v.includes('\n'), `envi entry ${k} must be one line with no '=' in the key`);
+    out += `${k}=${v}\n`;
+  }
+  return out;
+}
+
+/**
+ * dump: session expiry buckets, ephemerals by session, connection expiry buckets
+ * (ExpiryQueue.dump: buckets ascending by time, "N expire at <Java Date, UTC>:" and one
+ * tab-indented element per line). Bucket times are printed in UTC.
+ */
+export function formatDump(s: Pick<ServerStatsSnapshot, 'sessions' | 'ephemerals' | 'connections'>): string {
+  let out = 'SessionTracker dump:\n';
+  out += 'Session ' + expiryQueueText(s.sessions.map((x) => [x.expireAtMs, `0x${hex64(x.sessionId)}`] as const));
+  out += 'ephemeral nodes dump:\n';
+  out += `Sessions with Ephemerals (${s.ephemerals.length}):\n`;
+  for (const e of s.ephemerals) {
+    out += `0x${hex64(e.sessionId)}:\n`;
+    for (const p of e.paths) out += `\t${p}\n`;
+  }
+  out += 'Connections dump:\n';
+  out += 'Connections ' + expiryQueueText(s.connections.map((c) =>
+    [c.expireAtMs, `ip: ${javaSocketAddress(c.remoteAddress, c.remotePort)} sessionId: 0x${hex64(c.sessionId)}`] as const));
+  return out;
+}
+
+function expiryQueueText(elems: readonly (readonly [expireAtMs: number, text: string])[]): string {
+  const buckets = new Map<number, string[]>();
+  for (const [at, text] of elems) {
+    assert(Number.isFinite(at), 'expiry time must be finite');
+    let b = buckets.get(at);
+    if (b === undefined) buckets.set(at, (b = []));
+    b.push(text);
+  }
+  let out = `Sets (${buckets.size})/(${elems.length}):\n`;
+  for (const at of [...buckets.keys()].sort((a, b) => a - b)) {
+    const b = buckets.get(at)!;
+    out += `${b.length} expire at ${javaDateString(at)}:\n`;
+    for (const text of b) out += `\t${text}\n`;
+  }
+  return out;
+}
+
+/** wchs: "<connections> connections watching <paths> paths\nTotal watches:<pairs>\n" (data watches only). */
+export function formatWchs(s: Pick<ServerStatsSnapshot, 'dataWatches'>): string {
+  const sessions = new Set<bigint>();
+  const paths = new Set<string>();
+  for (const w of s.dataWatches) {
+    sessions.add(w.sessionId);
+    paths.add(w.path);
+  }
+  return `${sessions.size} connections watching ${paths.size} paths\nTotal watches:${s.dataWatches.length}\n`;
+}
+
+/** wchc: per session "0x<sid>" then its watched paths tab-indented; then a blank line. */
+export function formatWchc(s: Pick<ServerStatsSnapshot, 'dataWatches'>): string {
+  let out = '';
+  for (const [sid, paths] of groupBy(s.dataWatches, (w) => w.sessionId, (w) => w.path)) {
+    out += `0x${hex64(sid)}\n`;
+    for (const p of paths) out += `\t${p}\n`;
+  }
+  return out + '\n';
+}
+
+/** wchp: per path, then "\t0x<sid>" per watching session; then a blank line. */
+export function formatWchp(s: Pick<ServerStatsSnapshot, 'dataWatches'>): string {
+  let out = '';
+  for (const [path, sids] of groupBy(s.dataWatches, (w) => w.path, (w) => w.sessionId)) {
+    out += `${path}\n`;
+    for (const sid of sids) out += `\t0x${hex64(sid)}\n`;
+  }
+  return out + '\n';
+}
+
+function groupBy<T, K, V>(items: readonly T[], key: (t: T) => K, value: (t: T) => V): Map<K, V[]> {
+  const groups = new Map<K, V[]>();
+  for (const t of items) {
+    const k = key(t);
+    let g = groups.get(k);
+    if (g === undefined) groups.set(k, (g = []));
+    g.push(value(t));
+  }
+  return groups;
+}
+
+/** dirs: snapshot dir and txn-log dir sizes in bytes (3.8.4 semantics; 3.8.0 had them swapped). */
+export function formatDirs(s: Pick<ServerStatsSnapshot, 'dataDirSizeBytes' | 'logDirSizeBytes'>): string {
+  return `datadir_size: ${s.dataDirSizeBytes}\nlogdir_size: ${s.logDirSizeBytes}\n`;
+}
+
+/** isro: "rw" or "ro", no newline ("null" when not serving — see formatFourLetterWord). */
+export function formatIsro(s: Pick<ServerStatsSnapshot, 'mode'>): string {
+  return s.mode === 'read-only' ? 'ro' : 'rw';
+}
+
+/** crst: the caller resets every connection's stats (packets, latencies, last op) first. */
+export function formatCrst(): string {
+  return 'Connection stats reset.\n';
+}
+
+/** srst: the caller resets the server's packet counters and request latency first. */
+export function formatSrst(): string {
+  return 'Server stats reset.\n';
+}
+
+/** ZooTrace's default text trace mask (CLIENT_REQUEST | SERVER_PACKET | SESSION | WARNING = 306). */
+export const DEFAULT_TRACE_MASK = 306n;
+
+/** gtmk: the trace mask in decimal, no newline. */
+export function formatGtmk(traceMask: bigint): string {
+  return traceMask.toString();
+}
+
+/** stmk: echoes the mask just set (read as the 8 bytes after the code), no newline. */
+export function formatStmk(traceMask: bigint): string {
+  return BigInt.asIntN(64, traceMask).toString();
+}
+
+export interface ZxidDigest {
+  zxid: number;
+  digest: bigint;
+}
+
+/** hash: "<hex zxid>: <digest>" per digest-log entry; empty when zooid keeps no digests. */
+export function formatHash(digests: readonly ZxidDigest[]): string {
+  let out = '';
+  for (const d of digests) out += `${hex64(d.zxid)}: ${d.digest}\n`;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// mntr
+
+/**
+ * mntr prints, tab-separated, "zk_version", "zk_server_state", then ZooKeeper's metrics
+ * registry in its iteration order (captured from a real 3.8 server; the order is a
+ * ConcurrentHashMap's, fixed for this key set): the gauges, the counters, the summaries
+ * (avg/min/max/cnt/sum), the percentile summaries (+ p50/p95/p99/p999), then the
+ * per-namespace summary sets. Standalone keys only: leaders and followers add more.
+ *
+ * Gauges zooid fills from the snapshot: ephemerals_count, num_alive_connections,
+ * avg/min/max_latency, outstanding_requests, znode_count, global_sessions,
+ * packets_sent/received, watch_count, approximate_data_size, open/max_file_descriptor_count,
+ * uptime, last/min/max_client_response_size, auth_failed_count.
+ * Gauges that are honestly constant in zooid: local_sessions 0 (no local sessions),
+ * connection_drop_probability 0.0 (zooid never drops connections at random),
+ * outstanding_tls_handshake / non_mtls_remote_conn_count / non_mtls_local_conn_count 0
+ * (no TLS client port yet).
+ */
+export const MNTR_GAUGES = [
+  'ephemerals_count', 'num_alive_connections', 'avg_latency', 'outstanding_requests', 'znode_count',
+  'global_sessions', 'non_mtls_remote_conn_count', 'last_client_response_size', 'packets_sent',
+  'packets_received', 'max_client_response_size', 'connection_drop_probability', 'watch_count',
+  'auth_failed_count', 'min_latency', 'max_file_descriptor_count', 'approximate_data_size',
+  'open_file_descriptor_count', 'local_sessions', 'uptime', 'max_latency', 'outstanding_tls_handshake',
+  'min_client_response_size', 'non_mtls_local_conn_count',
+] as const;
+
+/**
+ * ZooKeeper's counters. Each prints MonitorSnapshot.counters[name] ?? 0. Not measured by
+ * zooid today (0 unless the pipeline supplies them): all of them. Candidates it can fill
+ * honestly: bytes_received_count, response_bytes, commit_count, snap_count,
+ * connection_request_count, connection_rejected, unsuccessful_handshake,
+ * large_requests_rejected, stale_sessions_expired, sessionless_connections_expired,
+ * digest_mismatches_count, unrecoverable_error_count. Ensemble-only ones
+ * (proposal_count, learner_*, diff_count, looking_count, ensemble_auth_*,
+ * quit_leading_due_to_disloyal_voter) stay 0 standalone; ZooKeeper-internal ones
+ * (response_packet_*cache*, outstanding_changes_*, *_commit_processor, dead_watchers_*,
+ * request_throttle_wait_count, throttled_ops, watch_bytes, revalidate_count, ...) have
+ * no zooid counterpart and stay 0.
+ */
+export const MNTR_COUNTERS = [
+  'proposal_count', 'watch_bytes', 'outstanding_changes_removed', 'throttled_ops', 'stale_requests_dropped',
+  'large_requests_rejected', 'insecure_admin_count', 'connection_rejected', 'cnxn_closed_without_zk_server_running',
+  'sessionless_connections_expired', 'looking_count', 'dead_watchers_queued', 'stale_requests',
+  'connection_drop_count', 'learner_proposal_received_count', 'digest_mismatches_count', 'dead_watchers_cleared',
+  'response_packet_cache_hits', 'bytes_received_count', 'add_dead_watcher_stall_time', 'request_throttle_wait_count',
+  'requests_not_forwarded_to_commit_processor', 'response_packet_cache_misses', 'ensemble_auth_success',
+  'prep_processor_request_queued', 'learner_commit_received_count', 'stale_replies', 'connection_request_count',
+  'response_bytes', 'ensemble_auth_fail', 'diff_count', 'response_packet_get_children_cache_misses',
+  'connection_revalidate_count', 'quit_leading_due_to_disloyal_voter', 'snap_count', 'unrecoverable_error_count',
+  'unsuccessful_handshake', 'commit_count', 'stale_sessions_expired', 'response_packet_get_children_cache_hits',
+  'sync_processor_request_queued', 'outstanding_changes_queued', 'request_commit_queued', 'ensemble_auth_skip',
+  'skip_learner_request_to_next_processor_count', 'tls_handshake_exceeded', 'revalidate_count',
+] as const;
+
+/**
+ * ZooKeeper's avg/min/max/cnt/sum summaries (MonitorSnapshot.summaries[name], empty when
+ * absent). zooid's natural equivalents: fsynctime (ms per fdatasync), sync_processor_batch_size
+ * (txns per log batch), sync_process_time, snapshottime, dbinittime, startup_snap_load_time,
+ * startup_txns_loaded, startup_txns_load_time, node_*_watch_count (watchers fired per event),
+ * prep_process_time, commit_process_time. The rest are ensemble-only or name ZooKeeper's
+ * processor queues and stay empty.
+ */
+export const MNTR_SUMMARIES = [
+  'socket_closing_time', 'proposal_process_time', 'leader_unavailable_time', 'node_created_watch_count',
+  'session_queues_drained', 'write_commit_proc_req_queued', 'connection_token_deficit',
+  'read_commit_proc_req_queued', 'node_deleted_watch_count', 'startup_txns_load_time',
+  'sync_processor_queue_size', 'follower_sync_time', 'prep_processor_queue_size', 'fsynctime',
+  'inflight_snap_count', 'reads_issued_from_session_queue', 'learner_request_processor_queue_size',
+  'snapshottime', 'unavailable_time', 'startup_txns_loaded', 'reads_after_write_in_session_queue',
+  'requests_in_session_queue', 'write_commit_proc_issued', 'prep_process_time', 'pending_session_queue_size',
+  'time_waiting_empty_pool_in_commit_processor_read_ms', 'commit_process_time', 'dbinittime',
+  'inflight_diff_count', 'netty_queued_buffer_capacity', 'election_time', 'commit_commit_proc_req_queued',
+  'sync_processor_batch_size', 'node_children_watch_count', 'write_batch_time_in_commit_processor',
+  'read_commit_proc_issued', 'concurrent_request_processing_in_commit_processor', 'observer_sync_time',
+  'node_changed_watch_count', 'sync_process_time', 'startup_snap_load_time',
+] as const;
+
+/**
+ * ZooKeeper's summaries with percentiles (MonitorSnapshot.percentileSummaries[name]).
+ * zooid's natural equivalents: updatelatency and readlatency (ms, per write/read request),
+ * local_write_committed_time_ms, server_write_committed_time_ms, propagation_latency,
+ * sync_processor_queue_and_flush_time_ms, sync_processor_queue_flush_time_ms,
+ * sync_processor_queue_time_ms, close_session_prep_time. jvm_pause_time_ms could carry
+ * event-loop/GC pauses (perf_hooks monitorEventLoopDelay). The rest are ensemble-only.
+ */
+export const MNTR_PERCENTILE_SUMMARIES = [
+  'prep_processor_queue_time_ms', 'jvm_pause_time_ms', 'close_session_prep_time', 'read_commitproc_time_ms',
+  'updatelatency', 'local_write_committed_time_ms', 'request_throttle_queue_time_ms', 'readlatency',
+  'quorum_ack_latency', 'om_commit_process_time_ms', 'read_final_proc_time_ms', 'commit_propagation_latency',
+  'dead_watchers_cleaner_latency', 'write_final_proc_time_ms', 'proposal_ack_creation_latency',
+  'proposal_latency', 'om_proposal_process_time_ms', 'sync_processor_queue_and_flush_time_ms',
+  'propagation_latency', 'server_write_committed_time_ms', 'sync_processor_queue_time_ms',
+  'sync_processor_queue_flush_time_ms', 'write_commitproc_time_ms',
+] as const;
+
+export type MntrGauge = (typeof MNTR_GAUGES)[number];
+export type MntrCounter = (typeof MNTR_COUNTERS)[number];
+export type MntrSummary = (typeof MNTR_SUMMARIES)[number];
+export type MntrPercentileSummary = (typeof MNTR_PERCENTILE_SUMMARIES)[number];
+
+const EMPTY_SUMMARY: Summary = { count: 0, sum: 0, min: 0, max: 0 };
+const EMPTY_PERCENTILE_SUMMARY: PercentileSummary = { ...EMPTY_SUMMARY, p50: 0, p95: 0, p99: 0, p999: 0 };
+
+type MntrFields = StatFields | 'monitor';
+
+/** mntr: "zk_<key>\t<value>\n" lines (485 on a standalone server with no namespaces used). */
+export function formatMntr(s: Pick<ServerStatsSnapshot, MntrFields>): string {
+  const m = s.monitor;
+  let out = line('version', s.version) + line('server_state', s.mode);
+  for (const g of MNTR_GAUGES) out += line(g, gaugeValue(g, s));
+  for (const c of MNTR_COUNTERS) out += line(c, integer(m.counters?.[c] ?? 0));
+  for (const name of MNTR_SUMMARIES) out += summaryLines(name, m.summaries?.[name] ?? EMPTY_SUMMARY);
+  for (const name of MNTR_PERCENTILE_SUMMARIES) {
+    const p = m.percentileSummaries?.[name] ?? EMPTY_PERCENTILE_SUMMARY;
+    out += summaryLines(name, p);
+    out += line(`p50_${name}`, integer(Math.round(p.p50))) + line(`p95_${name}`, integer(Math.round(p.p95)))
+      + line(`p99_${name}`, integer(Math.round(p.p99))) + line(`p999_${name}`, integer(Math.round(p.p999)));
+  }
+  // basicSummarySets: read_per_namespace precedes write_per_namespace in ZooKeeper's map.
+  for (const ns of m.readPerNamespace ?? []) out += summaryLines(`${ns.namespace}_read_per_namespace`, ns.bytes);
+  for (const ns of m.writePerNamespace ?? []) out += summaryLines(`${ns.namespace}_write_per_namespace`, ns.bytes);
+  return out;
+}
+
+function line(key: string, value: string): string {
+  assert(!value.includes('\n') && !value.includes('\t'), `mntr value of ${key} must be one field`);
+  return `zk_${key}\t${value}\n`;
+}
+
+function gaugeValue(g: MntrGauge, s: Pick<ServerStatsSnapshot, MntrFields>): string {
+  const m = s.monitor;
+  switch (g) {
+    case 'ephemerals_count': return integer(m.ephemeralsCount);
+    case 'num_alive_connections': return integer(s.aliveConnectionCount);
+    case 'avg_latency': return javaDouble(summaryAvg(s.requestLatencyMs));
+    case 'outstanding_requests': return integer(s.outstandingRequestCount);
+    case 'znode_count': return integer(s.nodeCount);
+    case 'global_sessions': return integer(m.globalSessionCount);
+    case 'non_mtls_remote_conn_count': return '0';
+    case 'last_client_response_size': return integer(m.clientResponseBytes.last);
+    case 'packets_sent': return integer(s.packetsSent);
+    case 'packets_received': return integer(s.packetsReceived);
+    case 'max_client_response_size': return integer(m.clientResponseBytes.max);
+    case 'connection_drop_probability': return javaDouble(0);
+    case 'watch_count': return integer(m.watchCount);
+    case 'auth_failed_count': return integer(m.authFailedCount);
+    case 'min_latency': return integer(summaryMin(s.requestLatencyMs));
+    case 'max_file_descriptor_count': return integer(m.maxFileDescriptorCount);
+    case 'approximate_data_size': return integer(m.approximateDataSizeBytes);
+    case 'open_file_descriptor_count': return integer(m.openFileDescriptorCount);
+    case 'local_sessions': return '0';
+    case 'uptime': return integer(m.uptimeMs);
+    case 'max_latency': return integer(summaryMax(s.requestLatencyMs));
+    case 'outstanding_tls_handshake': return '0';
+    case 'min_client_response_size': return integer(m.clientResponseBytes.min);
+    case 'non_mtls_local_conn_count': return '0';
+  }
+}
+
+function summaryLines(name: string, x: Summary): string {
+  return line(`avg_${name}`, javaDouble(summaryAvg(x))) + line(`min_${name}`, integer(summaryMin(x)))
+    + line(`max_${name}`, integer(summaryMax(x))) + line(`cnt_${name}`, integer(x.count))
+    + line(`sum_${name}`, integer(x.sum));
+}
+
+// ---------------------------------------------------------------------------------------
+// Dispatch
+
+export interface FourLetterContext {
+  whitelist: ReadonlySet<FourLetterWord>;
+  /** null while the server is not serving (loading the database, shutting down). */
+  server: ServerStatsSnapshot | null;
+  /** formatConfigForConf(config) from engine/config.ts. */
+  confText: string;
+  environment: EnvironmentInfo;
+  /** gtmk's answer; for stmk, the mask the io worker read after the code. */
+  traceMask: bigint;
+  /** hash: the digest log; zooid keeps none today. */
+  digests: readonly ZxidDigest[];
+}
+
+/**
+ * The text to write for a four-letter word before closing the connection, or null to
+ * close without writing (an enabled `telnet close`). Side effects are the caller's:
+ * reset stats before answering crst/srst, set the trace mask before answering stmk.
+ */
+export function formatFourLetterWord(word: FourLetterWord, ctx: FourLetterContext): string | null {
+  if (!ctx.whitelist.has(word)) return formatNotWhitelisted(word);
+  const s = ctx.server;
+  const notServing = ZK_NOT_SERVING + '\n';
+  switch (word) {
+    // These answer whether or not the server is serving.
+    case 'ruok': return formatRuok();
+    case 'envi': return formatEnvi(ctx.environment);
+    case 'gtmk': return formatGtmk(ctx.traceMask);
+    case 'stmk': return formatStmk(ctx.traceMask);
+    case 'telnet close': return null;
+    case 'isro': return s === null ? 'null' : formatIsro(s);
+    case 'hash': return s === null ? ZK_NOT_SERVING : formatHash(ctx.digests); // DigestCommand: print, not println
+    // The rest need a running server.
+    case 'srvr': return s === null ? notServing : formatSrvr(s);
+    case 'stat': return s === null ? notServing : formatStat(s);
+    case 'mntr': return s === null ? notServing : formatMntr(s);
+    case 'conf': return s === null ? notServing : formatConf(ctx.confText);
+    case 'cons': return s === null ? notServing : formatCons(s);
+    case 'dump': return s === null ? notServing : formatDump(s);
+    case 'wchs': return s === null ? notServing : formatWchs(s);
+    case 'wchc': return s === null ? notServing : formatWchc(s);
+    case 'wchp': return s === null ? notServing : formatWchp(s);
+    case 'dirs': return s === null ? notServing : formatDirs(s);
+    case 'crst': return s === null ? notServing : formatCrst();
+    case 'srst': return s === null ? notServing : formatSrst();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// lop= names (FinalRequestProcessor)
+
+const LAST_OPERATION_BY_OPCODE: ReadonlyMap<number, string> = new Map([
+  [11, 'PING'], [-10, 'SESS'], [14, 'MULT'], [22, 'MLTR'], [1, 'CREA'], [15, 'CREA'], [21, 'CREA'],
+  [19, 'CREA'], [2, 'DELE'], [20, 'DELE'], [5, 'SETD'], [16, 'RECO'], [7, 'SETA'], [-11, 'CLOS'],
+  [9, 'SYNC'], [13, 'CHEC'], [3, 'EXIS'], [4, 'GETD'], [101, 'SETW'], [105, 'STW2'], [106, 'ADDW'],
+  [6, 'GETA'], [8, 'GETC'], [104, 'GETACN'], [12, 'GETC'], [17, 'CHKW'], [18, 'REMW'], [107, 'HOMI'],
+  [103, 'GETE'],
+]);
+
+/**
+ * cons' lop= for an answered request's opcode, as FinalRequestProcessor names it. A write
+ * that failed in prep (its txn is an error txn) is answered before the switch: 'NA'. So
+ * are auth and sasl, which never reach it.
+ */
+export function lastOperationOf(opcode: number, failedInPrep = false): string {
+  if (failedInPrep) return 'NA';
+  return LAST_OPERATION_BY_OPCODE.get(opcode) ?? 'NA';
+}
+
+// ---------------------------------------------------------------------------------------
+// Java formatting helpers (exported for tests and for admin JSON that must agree)
+
+/** AvgMinMaxCounter.getAvg: sum/count rounded HALF_UP to 4 places on the exact double (0 when empty). */
+export function summaryAvg(x: Summary): number {
+  if (x.count === 0) return 0;
+  assert(x.count > 0 && x.sum >= 0, 'summary count and sum must be non-negative');
+  // toFixed rounds the exact binary value, ties away from zero: BigDecimal HALF_UP.
+  return Number((x.sum / x.count).toFixed(4));
+}
+
+function summaryMin(x: Summary): number {
+  return x.count === 0 ? 0 : x.min;
+}
+
+function summaryMax(x: Summary): number {
+  return x.count === 0 ? 0 : x.max;
+}
+
+/** Java's Double.toString: "0.0", "1.2105", "1.0E-4", "1.23456789E7". */
+export function javaDouble(x: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (x === Infinity) return 'Infinity';
+  if (x === -Infinity) return '-Infinity';
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  const abs = Math.abs(x);
+  if (abs >= 1e-3 && abs < 1e7) {
+    const s = String(x);
+    return s.includes('.') ? s : s + '.0';
+  }
+  const [mantissa, exponent] = x.toExponential().split('e');
+  return `${mantissa.includes('.') ? mantissa : mantissa + '.0'}E${exponent.startsWith('+') ? exponent.slice(1) : exponent}`;
+}
+
+function integer(x: number): string {
+  assert(Number.isInteger(x), `expected an integer, got ${x}`);
+  return String(x);
+}
+
+/** Long.toHexString: two's complement for negatives (-1 → ffffffffffffffff). */
+export function hex64(x: number | bigint): string {
+  assert(typeof x === 'bigint' || Number.isSafeInteger(x), `expected a 64-bit integer, got ${x}`);
+  return BigInt.asUintN(64, BigInt(x)).toString(16);
+}
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** java.util.Date.toString() in UTC: "Sat Nov 21 22:20:23 UTC 2026". */
+export function javaDateString(epochMs: number): string {
+  const d = new Date(epochMs);
+  assert(!Number.isNaN(d.getTime()), `invalid time ${epochMs}`);
+  return `${DAYS[d.getUTCDay()]} ${MONTHS[d.getUTCMonth()]} ${pad2(d.getUTCDate())} `
+    + `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} UTC ${d.getUTCFullYear()}`;
+}
+
+/**
+ * InetSocketAddress.toString for an unresolved-hostname peer: "/127.0.0.1:5000",
+ * "/[0:0:0:0:0:0:0:1]:5000". IPv4-mapped IPv6 prints as IPv4, as Java maps it to Inet4Address.
+ */
+export function javaSocketAddress(ip: string, port: number): string {
+  assert(Number.isInteger(port) && port >= 0 && port <= 65535, `bad port ${port}`);
+  if (!ip.includes(':')) return `/${ip}:${port}`;
+  const scopeAt = ip.indexOf('%');
+  const scope = scopeAt < 0 ? '' : ip.slice(scopeAt);
+  const groups = ipv6Groups(scopeAt < 0 ? ip : ip.slice(0, scopeAt));
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return `/${groups[6] >> 8}.${groups[6] & 0xff}.${groups[7] >> 8}.${groups[7] & 0xff}:${port}`;
+  }
+  return `/[${groups.map((g) => g.toString(16)).join(':')}${scope}]:${port}`;
+}
+
+function ipv6Groups(addr: string): number[] {
+  let text = addr;
+  const lastColon = text.lastIndexOf(':');
+  const v4 = text.slice(lastColon + 1);
+  if (v4.includes('.')) { // embedded IPv4 tail ("::ffff:10.0.0.1") → two hex groups
+    const o = v4.split('.').map(Number);
+    assert(o.length === 4 && o.every((x) => Number.isInteger(x) && x >= 0 && x <= 255), `bad IPv6 address ${addr}`);
+    text = `${text.slice(0, lastColon + 1)}${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`;
+  }
+  const parse = (part: string): number[] => (part === '' ? [] : part.split(':').map((h) => {
+    assert(/^[0-9a-fA-F]{1,4}$/.test(h), `bad IPv6 address ${addr}`);
+    return parseInt(h, 16);
+  }));
+  const gap = text.indexOf('::');
+  let groups: number[];
+  if (gap < 0) {
+    groups = parse(text);
+  } else {
+    const head = parse(text.slice(0, gap));
+    const rest = parse(text.slice(gap + 2));
+    assert(head.length + rest.length < 8, `bad IPv6 address ${addr}`);
+    groups = [...head, ...new Array<number>(8 - head.length - rest.length).fill(0), ...rest];
+  }
+  assert(groups.length === 8, `bad IPv6 address ${addr}`);
+  return groups;
+}
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+function assert(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error(`fourlw: ${message}`);
+}
+
+// ---------------------------------------------------------------------------------------
+// Shells: read the running process (not pure; everything above is)
+
+/**
+ * envi's values for this Node process. ZooKeeper's keys, zooid's honest counterparts:
+ * java.version → Node's version without the "v" (24.x.y), java.vendor → "Node.js",
+ * java.home → the Node installation prefix, java.class.path → the entry script,
+ * java.library.path and java.compiler → "<NA>" (no native libraries, no separate JIT
+ * compiler setting), os.arch in Java's spelling (amd64, aarch64…), os.memory.* → the V8
+ * heap as Java's Runtime reports its heap (free = committed − used, max = heap limit,
+ * total = committed). Extras: zooid.version, node.version, v8.version.
+ */
+export function collectEnvironment(zookeeperVersion: string, zooidVersion: string): EnvironmentInfo {
+  const heap = v8.getHeapStatistics();
+  let userName = '<NA>';
+  let userHome = '<NA>';
+  try {
+    const u = os.userInfo();
+    userName = u.username;
+    userHome = u.homedir;
+  } catch {
+    // no passwd entry for this uid (containers): Java prints "?" for user.name; "<NA>" is as honest
+  }
+  return {
+    zookeeperVersion,
+    hostName: os.hostname(),
+    javaVersion: process.versions.node,
+    javaVendor: 'Node.js',
+    javaHome: path.resolve(path.dirname(process.execPath), '..'),
+    javaClassPath: process.argv[1] ?? '<NA>',
+    javaLibraryPath: '<NA>',
+    javaIoTmpdir: os.tmpdir(),
+    javaCompiler: '<NA>',
+    osName: javaOsName(os.type()),
+    osArch: javaOsArch(process.arch, os.endianness()),
+    osVersion: os.release(),
+    userName,
+    userHome,
+    userDir: process.cwd(),
+    memoryFreeBytes: heap.total_heap_size - heap.used_heap_size,
+    memoryMaxBytes: heap.heap_size_limit,
+    memoryTotalBytes: heap.total_heap_size,
+    extras: [['zooid.version', zooidVersion], ['node.version', process.version], ['v8.version', process.versions.v8]],
+  };
+}
+
+/** Java's os.name for Node's os.type(). */
+export function javaOsName(nodeOsType: string): string {
+  if (nodeOsType === 'Darwin') return 'Mac OS X';
+  if (nodeOsType === 'Windows_NT') return 'Windows';
+  return nodeOsType; // Linux, FreeBSD, SunOS, AIX: same words
+}
+
+/** Java's os.arch for Node's process.arch. */
+export function javaOsArch(nodeArch: string, endianness: 'BE' | 'LE'): string {
+  switch (nodeArch) {
+    case 'x64': return 'amd64';
+    case 'arm64': return 'aarch64';
+    case 'ia32': return 'x86';
+    case 'ppc64': return endianness === 'LE' ? 'ppc64le' : 'ppc64';
+    case 'loong64': return 'loongarch64';
+    default: return nodeArch; // arm, s390x, riscv64, mips…: same words
+  }
+}
+
+/**
+ * zk_open_file_descriptor_count and zk_max_file_descriptor_count as Java's
+ * UnixOperatingSystemMXBean gives them: entries of /proc/self/fd and the soft
+ * RLIMIT_NOFILE. -1 each where /proc is unavailable, like ZooKeeper's OSMXBean off Unix.
+ */
+export function readFileDescriptorCounts(): { open: number; max: number } {
+  let open = -1;
+  let max = -1;
+  try {
+    open = readdirSync('/proc/self/fd').length - 1; // minus the descriptor readdir itself holds
+  } catch {
+    // not Linux
+  }
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (m !== null) max = m[1] === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(m[1]);
+  } catch {
+    // not Linux
+  }
+  return { open, max };
+}
