@@ -487,7 +487,6 @@ function prepCreate(p: Pipeline, conn: Conn, type: number, req: CreateReq): Crea
   if (slash === -1 || path.includes('\u0000')) throw new KeeperError(Err.BADARGUMENTS);
   const acls = fixupAcl(req.acls, p.idsOf(conn));
   const parentPath = slash === 0 ? '/' : path.slice(0, slash);
-  if (invalidPathReason(parentPath) !== null) throw new KeeperError(Err.BADARGUMENTS);
   const parent = p.node(parentPath);
   checkAcl(p.aclOf(parent), Perm.CREATE, p.idsOf(conn));
   if (sequential) path += String(parent.cversion).padStart(10, '0');
