@@ -14,12 +14,14 @@ import { JuteReader, JuteWriter, JuteError } from '../native-free-io/jute.ts';
 import {
   type Acl, type Id, type Stat, type TxnHeader, Op, Err, Xid, Perm, CreateFlag, KeeperError,
   readConnectRequest, writeConnectResponse, beginReply, writeStat, writeWatchEvent, writeAcls,
-  readAcls, readStrings, invalidPathReason, parentOf,
+  readAcls, readStrings, invalidPathReason, parentOf, readData, writeData,
 } from './protocol.ts';
 import { DataTree, ZNode, newStat } from './tree.ts';
 import { SessionTable, type Session } from './sessions.ts';
 import { checkAcl, allowed, fixupAcl, generateDigest } from './acl.ts';
+import { closeSessionOrder } from './javaorder.ts';
 import { type Txn, type CreateTxn, encodeTxn, decodeTxn, mutate, triggerWatches } from './txn.ts';
+import { lastOperationOf } from './fourlw.ts';
 
 export interface PipelineOutputs {
   /** Send a frame on a connection; `frame` is only valid during the call. */
@@ -58,6 +60,9 @@ export interface Conn {
   maxLatencyMs: number;
   totalLatencyMs: number;
   latencyCount: number;
+  /** Monotonic ms when the last output was sent (cons lresp=), and the zxid it carried (lzxid=; -1 before any). */
+  lastResponseMs: number;
+  lastZxid: number;
 }
 
 interface Held {
@@ -68,12 +73,6 @@ interface Held {
   startMs: number;
 }
 
-const OP_NAMES: Record<number, string> = {
-  0: 'NOTIFY', 1: 'CREA', 2: 'DELE', 3: 'EXIS', 4: 'GETD', 5: 'SETD', 6: 'GETA', 7: 'SETA', 8: 'GETC', 9: 'SYNC',
-  11: 'PING', 12: 'GETC', 13: 'CHEC', 14: 'MULT', 15: 'CREA', 19: 'CREA', 21: 'CREA', 22: 'MLTR', 100: 'AUTH',
-  101: 'SETW', 103: 'GETE', 104: 'GACN', 105: 'SETW', 107: 'WHAM', [-10]: 'SESS', [-11]: 'CLOS',
-};
-
 export interface PipelineCounters {
   packetsReceived: number;
   packetsSent: number;
@@ -82,13 +81,25 @@ export interface PipelineCounters {
   totalLatencyMs: number;
   latencyCount: number;
   connectionsRejected: number;
+  /** Frame bytes received, length prefixes included (zk_bytes_received_count; the 4lw code counts 4). */
+  bytesReceived: number;
+  /** ConnectRequests read (zk_connection_request_count). */
+  connectionRequests: number;
+  /** Frames sent to clients without their length prefix: last/min/max (-1 before any) and total (zk_response_bytes). */
+  responseBytesLast: number;
+  responseBytesMin: number;
+  responseBytesMax: number;
+  responseBytesTotal: number;
+  /** Failed authentication attempts (zk_auth_failed_count). */
+  authFailed: number;
 }
 
 export class Pipeline {
   readonly tree = new DataTree();
   readonly sessions: SessionTable;
   readonly conns = new Map<number, Conn>();
-  readonly counters: PipelineCounters = { packetsReceived: 0, packetsSent: 0, minLatencyMs: Infinity, maxLatencyMs: 0, totalLatencyMs: 0, latencyCount: 0, connectionsRejected: 0 };
+  readonly counters: PipelineCounters = { packetsReceived: 0, packetsSent: 0, minLatencyMs: Infinity, maxLatencyMs: 0, totalLatencyMs: 0, latencyCount: 0, connectionsRejected: 0,
+    bytesReceived: 0, connectionRequests: 0, responseBytesLast: -1, responseBytesMin: -1, responseBytesMax: -1, responseBytesTotal: 0, authFailed: 0 };
   durableZxid = 0;
   private readonly opts: PipelineOptions;
   private readonly out: PipelineOutputs;
@@ -106,7 +117,7 @@ export class Pipeline {
     this.out = out;
     this.sessions = new SessionTable(opts.tickMs, opts.serverId, opts.wallMs());
     this.tree.setWatchSink((watcher, type, path, zxid) => {
-      writeWatchEvent(this.w.reset(), zxid, type, path);
+      writeWatchEvent(this.w.reset(), type, path);
       this.emit(watcher, zxid);
     });
   }
@@ -146,7 +157,7 @@ export class Pipeline {
       if (h.frame === null) this.out.close(h.conn);
       else {
         this.out.send(h.conn, h.frame);
-        this.noteLatency(h.conn, now - h.startMs);
+        this.noteLatency(h.conn, h.startMs, now, h.zxid);
       }
     }
     if (this.heldHead === this.held.length) {
@@ -171,11 +182,13 @@ export class Pipeline {
       conn = {
         key, addr, port, session: null, authIds: [{ scheme: 'ip', id: addr }], established: this.opts.wallMs(),
         packetsReceived: 0, packetsSent: 0, lastOp: 'NA', lastLatencyMs: 0, minLatencyMs: Infinity, maxLatencyMs: 0, totalLatencyMs: 0, latencyCount: 0,
+        lastResponseMs: 0, lastZxid: -1,
       };
       this.conns.set(key, conn);
     }
     conn.packetsReceived++;
     this.counters.packetsReceived++;
+    this.counters.bytesReceived += 4 + frame.length;
     let req;
     try {
       this.r.reset(frame, 0, frame.length);
@@ -184,6 +197,7 @@ export class Pipeline {
       this.reject(conn, `malformed ConnectRequest: ${(e as Error).message}`);
       return;
     }
+    this.counters.connectionRequests++;
     if (req.lastZxidSeen > this.tree.lastZxid) {
       this.reject(conn, `refusing session request: client has seen zxid 0x${req.lastZxidSeen.toString(16)}, our last zxid is 0x${this.tree.lastZxid.toString(16)}; client must try another server`);
       return;
@@ -234,6 +248,7 @@ export class Pipeline {
     this.requestStartMs = this.opts.nowMs();
     conn.packetsReceived++;
     this.counters.packetsReceived++;
+    this.counters.bytesReceived += 4 + frame.length;
     const r = this.r;
     r.reset(frame, 0, frame.length);
     let xid = 0;
@@ -246,7 +261,7 @@ export class Pipeline {
       return;
     }
     const s = conn.session;
-    conn.lastOp = OP_NAMES[type] ?? 'UNKN';
+    conn.lastOp = lastOperationOf(type);
     if (s.closing || this.sessions.get(s.id) !== s) {
       this.replyError(key, xid, Err.SESSIONEXPIRED);
       return;
@@ -285,15 +300,26 @@ export class Pipeline {
     const c = this.conns.get(conn);
     if (c !== undefined) c.packetsSent++;
     this.counters.packetsSent++;
+    this.noteResponseBytes(this.w.offset - 4);
     if (zxid <= this.durableZxid && this.heldHead === this.held.length) {
       this.out.send(conn, this.w.view());
-      this.noteLatency(conn, this.opts.nowMs() - this.requestStartMs);
+      this.noteLatency(conn, this.requestStartMs, this.opts.nowMs(), zxid);
       return;
     }
     this.held.push({ zxid, conn, frame: this.w.copy(), startMs: this.requestStartMs });
   }
 
-  private noteLatency(conn: number, ms: number): void {
+  private noteResponseBytes(bytes: number): void {
+    const k = this.counters;
+    k.responseBytesLast = bytes;
+    if (k.responseBytesMin === -1 || bytes < k.responseBytesMin) k.responseBytesMin = bytes;
+    if (bytes > k.responseBytesMax) k.responseBytesMax = bytes;
+    k.responseBytesTotal += bytes;
+  }
+
+  /** Whole ms, as ZooKeeper measures latency: the difference of two ms clock readings. */
+  private noteLatency(conn: number, startMs: number, nowMs: number, zxid: number): void {
+    const ms = Math.floor(nowMs) - Math.floor(startMs);
     const k = this.counters;
     if (ms < k.minLatencyMs) k.minLatencyMs = ms;
     if (ms > k.maxLatencyMs) k.maxLatencyMs = ms;
@@ -306,6 +332,13 @@ export class Pipeline {
     if (ms > c.maxLatencyMs) c.maxLatencyMs = ms;
     c.totalLatencyMs += ms;
     c.latencyCount++;
+    c.lastResponseMs = nowMs;
+    c.lastZxid = zxid;
+  }
+
+  /** Closes a connection after what was queued for it (its session lives on). */
+  dropConnection(conn: Conn): void {
+    this.closeConn(conn);
   }
 
   private closeConn(conn: Conn): void {
@@ -376,15 +409,15 @@ export class Pipeline {
 
   private applyLive(hdr: TxnHeader, txn: Txn): void {
     let deleted: string[] | null = null;
-    if (txn.type === Op.closeSession) {
-      const set = this.tree.ephemerals.get(hdr.sessionId);
-      deleted = set === undefined ? [] : [...set];
-    }
+    if (txn.type === Op.closeSession) deleted = txn.paths;
     if (txn.type !== Op.multi) mutate(this.tree, hdr, txn);
     // a live multi was mutated op by op while it was prepared
     triggerWatches(this.tree, hdr, txn, deleted);
     if (txn.type === Op.createSession) this.sessions.add(hdr.sessionId, txn.timeoutMs, this.opts.nowMs());
-    if (txn.type === Op.closeSession) this.sessions.remove(hdr.sessionId);
+    if (txn.type === Op.closeSession) {
+      this.sessions.remove(hdr.sessionId);
+      this.tree.ephemeralPeaks.delete(hdr.sessionId);
+    }
   }
 
   /** Logs an error txn for a failed write (ZooKeeper spends a zxid on it) and replies. */
@@ -397,7 +430,7 @@ export class Pipeline {
   closeSession(s: Session, xid: number, replyTo = -1): void {
     s.closing = true;
     const set = this.tree.ephemerals.get(s.id);
-    const paths = set === undefined ? [] : [...set];
+    const paths = set === undefined ? [] : closeSessionOrder([...set], this.tree.ephemeralPeaks.get(s.id) ?? set.size);
     const zxid = this.logTxn(s.id, xid, Op.closeSession, { type: Op.closeSession, paths });
     if (replyTo !== -1) {
       const at = beginReply(this.w.reset(), xid, zxid, Err.OK);
@@ -466,7 +499,7 @@ interface CreateReq { path: string; data: Buffer; acls: Acl[]; flags: number; tt
 
 function readCreate(r: JuteReader, withTtl: boolean): CreateReq {
   const path = r.ustring();
-  const data = Buffer.from(r.buffer() ?? Buffer.alloc(0));
+  const data = readData(r);
   const acls = readAcls(r);
   const flags = r.int();
   const ttlMs = withTtl ? r.longNumber() : -1;
@@ -479,7 +512,8 @@ function prepCreate(p: Pipeline, conn: Conn, type: number, req: CreateReq): Crea
   const isTtl = flags === CreateFlag.persistentWithTtl || flags === CreateFlag.persistentSequentialWithTtl;
   const isContainer = flags === CreateFlag.container;
   if (isTtl || type === Op.createTTL) throw new KeeperError(Err.UNIMPLEMENTED); // extended types: not yet
-  if (isContainer !== (type === Op.createContainer)) throw new KeeperError(Err.BADARGUMENTS);
+  // the op decides the node type: create with the container flag makes a plain persistent node
+  void isContainer;
   const sequential = flags === CreateFlag.persistentSequential || flags === CreateFlag.ephemeralSequential || flags === CreateFlag.persistentSequentialWithTtl;
   const ephemeral = flags === CreateFlag.ephemeral || flags === CreateFlag.ephemeralSequential;
   let path = req.path;
@@ -567,7 +601,7 @@ const del: Handler = (p, conn, s, xid, r) => {
 
 const setData: Handler = (p, conn, s, xid, r) => {
   const path = r.ustring();
-  const data = Buffer.from(r.buffer() ?? Buffer.alloc(0));
+  const data = readData(r);
   const version = r.int();
   write(p, conn, s, xid, Op.setData, () => prepSetData(p, conn, path, data, version), (zxid) => replyStat(p, conn, xid, zxid, path));
 };
@@ -621,7 +655,7 @@ const multi: Handler = (p, conn, s, xid, r) => {
       case Op.setData:
       case Op.check: {
         const path = r.ustring();
-        if (type === Op.setData) ops.push({ type, rec: { path, data: Buffer.from(r.buffer() ?? Buffer.alloc(0)), version: r.int() } });
+        if (type === Op.setData) ops.push({ type, rec: { path, data: readData(r), version: r.int() } });
         else ops.push({ type, rec: { path, version: r.int() } });
         break;
       }
@@ -741,7 +775,7 @@ const getData: Handler = (p, conn, _s, xid, r) => {
   checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn));
   if (watch) p.tree.dataWatches.add(path, conn.key);
   const at = p.beginOk(xid);
-  p.writer.buffer(n.data);
+  writeData(p.writer, n.data);
   writeStat(p.writer, p.statOf(n));
   p.finish(conn.key, at);
 };
@@ -795,10 +829,12 @@ const auth: Handler = (p, conn, _s, _xid, r) => {
     p.finish(conn.key, beginReply(p.writer.reset(), Xid.auth, 0, Err.OK));
     return;
   }
+  p.counters.authFailed++;
   p.log('warn', `authentication with unknown scheme ${scheme} failed for ${conn.addr}:${conn.port}`);
   const at = beginReply(p.writer.reset(), Xid.auth, 0, Err.AUTHFAILED);
   p.writer.endFrame(at);
   p.emit(conn.key, p.tree.lastZxid);
+  p.dropConnection(conn);
 };
 
 function setWatchesWith(v2: boolean): Handler {
@@ -813,7 +849,7 @@ function setWatchesWith(v2: boolean): Handler {
     }
     const tree = p.tree;
     const fire = (type: number, path: string) => {
-      writeWatchEvent(p.writer.reset(), -1, type, path);
+      writeWatchEvent(p.writer.reset(), type, path);
       p.emit(conn.key, tree.lastZxid);
     };
     for (const path of data) {
@@ -864,7 +900,7 @@ const multiRead: Handler = (p, conn, _s, xid, r) => {
     w.int(op.type).bool(false).int(0);
     if (op.type === Op.getData) {
       if (op.watch) p.tree.dataWatches.add(op.path, conn.key);
-      w.buffer(n.data);
+      writeData(w, n.data);
       writeStat(w, p.statOf(n));
     } else {
       if (op.watch) p.tree.childWatches.add(op.path, conn.key);

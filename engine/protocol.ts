@@ -248,8 +248,9 @@ export function beginReply(w: JuteWriter, xid: number, zxid: number, err: number
 }
 
 /** A watch notification frame: ReplyHeader(-1, zxid, 0) + WatcherEvent. */
-export function writeWatchEvent(w: JuteWriter, zxid: number, type: number, path: string): void {
-  const at = beginReply(w, Xid.notification, zxid, 0);
+export function writeWatchEvent(w: JuteWriter, type: number, path: string): void {
+  // Apache ZooKeeper 3.8 sends -1 as the notification's zxid
+  const at = beginReply(w, Xid.notification, -1, 0);
   w.int(type);
   w.int(KeeperState.SyncConnected);
   w.string(path);
@@ -308,6 +309,18 @@ export function invalidPathReason(path: string): string | null {
     last = c;
   }
   return null;
+}
+
+/** Znode data that a client set to null (jute length -1); kept apart from empty data. */
+export const NULL_DATA: Buffer = Buffer.alloc(0);
+
+export function readData(r: JuteReader): Buffer {
+  const b = r.buffer();
+  return b === null ? NULL_DATA : Buffer.from(b);
+}
+
+export function writeData(w: JuteWriter, data: Buffer): void {
+  w.buffer(data === NULL_DATA ? null : data);
 }
 
 export function parentOf(path: string): string {

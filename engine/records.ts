@@ -4,7 +4,7 @@
 //   CONNECT     [u32 connId][u16 port][u8 addrLength][addr][ConnectRequest frame body]
 //   REQUEST     [u32 connId][RequestHeader + record]
 //   DISCONNECT  [u32 connId]
-//   FOURLW      [u32 connId][4 ASCII bytes]
+//   FOURLW      [u32 connId][u16 port][u8 addrLength][addr][4 ASCII bytes][stmk only: 8-byte mask]
 // reply ring, pipeline → io worker (one per io worker):
 //   SEND        [u32 connId][frame with its length prefix]
 //   CLOSE       [u32 connId]                       close once earlier sends are written

@@ -43,9 +43,12 @@ export class ZNode {
     s.ctime = this.ctime;
     s.mtime = this.mtime;
     s.version = this.version;
-    s.cversion = this.cversion;
+    // the stored cversion counts creates; clients see changes (DataNode.copyStat's v3
+    // semantics): every create has a delete except for the children still present
+    s.cversion = this.cversion * 2 - this.numChildren();
     s.aversion = this.aversion;
-    s.ephemeralOwner = this.ephemeralOwner;
+    // containers and TTL nodes show 0 to clients (DataNode.getClientEphemeralOwner)
+    s.ephemeralOwner = this.ephemeralOwner > 0n ? this.ephemeralOwner : 0n;
     s.dataLength = this.data.length;
     s.numChildren = this.numChildren();
     s.pzxid = this.pzxid;
@@ -114,6 +117,8 @@ export class DataTree {
   readonly nodes = new Map<string, ZNode>();
   readonly acls = new AclCache();
   readonly ephemerals = new Map<bigint, Set<string>>();
+  /** Largest size each session's ephemeral set reached (fixes Java's HashSet order). */
+  readonly ephemeralPeaks = new Map<bigint, number>();
   readonly dataWatches = new WatchTable();
   readonly childWatches = new WatchTable();
   lastZxid = 0;
@@ -128,6 +133,8 @@ export class DataTree {
     this.insertSystemNode('/zookeeper', openRef);
     this.insertSystemNode('/zookeeper/quota', this.acls.intern(OPEN_ACL_UNSAFE));
     this.insertSystemNode('/zookeeper/config', this.acls.intern(READ_ACL_UNSAFE));
+    // ZooKeeper sets the config node's ACL with version -1, so its aversion shows -1
+    this.nodes.get('/zookeeper/config')!.aversion = -1;
   }
 
   private insertSystemNode(path: string, aclRef: number): void {
@@ -175,6 +182,7 @@ export class DataTree {
       let set = this.ephemerals.get(owner);
       if (set === undefined) this.ephemerals.set(owner, (set = new Set()));
       set.add(path);
+      if (set.size > (this.ephemeralPeaks.get(owner) ?? 0)) this.ephemeralPeaks.set(owner, set.size);
     }
     return node;
   }
@@ -186,7 +194,7 @@ export class DataTree {
     const parent = this.nodes.get(parentPath)!;
     this.nodes.delete(path);
     parent.children!.delete(baseName(path));
-    parent.cversion++;
+    // the stored cversion counts creates only (see statInto); a delete moves pzxid
     if (zxid > parent.pzxid) parent.pzxid = zxid;
     this.approximateDataSize -= path.length + node.data.length;
     this.acls.release(node.aclRef);

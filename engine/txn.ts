@@ -2,7 +2,7 @@
 // encoding, and how each one changes the tree. The same apply code serves the live
 // pipeline and log replay at startup.
 import { JuteReader, JuteWriter } from '../native-free-io/jute.ts';
-import { type Acl, type TxnHeader, Op, Err, readAcls, writeAcls, readStrings, writeTxnHeader, readTxnHeader } from './protocol.ts';
+import { type Acl, type TxnHeader, Op, Err, readAcls, writeAcls, readStrings, writeTxnHeader, readTxnHeader, readData, writeData } from './protocol.ts';
 import { DataTree, CONTAINER_OWNER } from './tree.ts';
 
 export interface CreateTxn { type: 1 | 15 | 19 | 21; path: string; data: Buffer; acls: Acl[]; ephemeral: boolean; parentCVersion: number; ttlMs: number }
@@ -25,17 +25,20 @@ export function encodeTxnBody(w: JuteWriter, txn: Txn): void {
   switch (txn.type) {
     case Op.create:
     case Op.create2:
-      w.string(txn.path).buffer(txn.data);
+      w.string(txn.path);
+      writeData(w, txn.data);
       writeAcls(w, txn.acls);
       w.bool(txn.ephemeral).int(txn.parentCVersion);
       return;
     case Op.createContainer:
-      w.string(txn.path).buffer(txn.data);
+      w.string(txn.path);
+      writeData(w, txn.data);
       writeAcls(w, txn.acls);
       w.int(txn.parentCVersion);
       return;
     case Op.createTTL:
-      w.string(txn.path).buffer(txn.data);
+      w.string(txn.path);
+      writeData(w, txn.data);
       writeAcls(w, txn.acls);
       w.int(txn.parentCVersion).longNumber(txn.ttlMs);
       return;
@@ -44,7 +47,9 @@ export function encodeTxnBody(w: JuteWriter, txn: Txn): void {
       w.string(txn.path);
       return;
     case Op.setData:
-      w.string(txn.path).buffer(txn.data).int(txn.version);
+      w.string(txn.path);
+      writeData(w, txn.data);
+      w.int(txn.version);
       return;
     case Op.setACL:
       w.string(txn.path);
@@ -90,7 +95,7 @@ export function decodeTxnBody(type: number, r: JuteReader): Txn {
     case Op.create:
     case Op.create2: {
       const path = r.ustring();
-      const data = Buffer.from(r.buffer() ?? EMPTY);
+      const data = readData(r);
       const acls = readAcls(r);
       const ephemeral = r.bool();
       const parentCVersion = r.int();
@@ -98,13 +103,13 @@ export function decodeTxnBody(type: number, r: JuteReader): Txn {
     }
     case Op.createContainer: {
       const path = r.ustring();
-      const data = Buffer.from(r.buffer() ?? EMPTY);
+      const data = readData(r);
       const acls = readAcls(r);
       return { type, path, data, acls, ephemeral: false, parentCVersion: r.int(), ttlMs: 0 };
     }
     case Op.createTTL: {
       const path = r.ustring();
-      const data = Buffer.from(r.buffer() ?? EMPTY);
+      const data = readData(r);
       const acls = readAcls(r);
       const parentCVersion = r.int();
       return { type, path, data, acls, ephemeral: false, parentCVersion, ttlMs: r.longNumber() };
@@ -113,7 +118,7 @@ export function decodeTxnBody(type: number, r: JuteReader): Txn {
     case Op.deleteContainer:
       return { type, path: r.ustring() };
     case Op.setData:
-      return { type, path: r.ustring(), data: Buffer.from(r.buffer() ?? EMPTY), version: r.int() };
+      return { type, path: r.ustring(), data: readData(r), version: r.int() };
     case Op.setACL:
       return { type, path: r.ustring(), acls: readAcls(r), version: r.int() };
     case Op.check:
@@ -184,8 +189,10 @@ export function mutate(tree: DataTree, hdr: TxnHeader, txn: Txn): number {
     case Op.error:
       return txn.err;
     case Op.closeSession: {
-      const paths = tree.ephemerals.get(hdr.sessionId);
-      if (paths !== undefined) for (const p of [...paths]) tree.deleteNode(p, hdr.zxid);
+      // the txn's paths in their order (DataTree.killSession), then any the txn missed
+      for (const p of txn.paths) if (tree.get(p) !== undefined) tree.deleteNode(p, hdr.zxid);
+      const rest = tree.ephemerals.get(hdr.sessionId);
+      if (rest !== undefined) for (const p of [...rest]) tree.deleteNode(p, hdr.zxid);
       return Err.OK;
     }
     case Op.multi: {

@@ -11,7 +11,7 @@ import net from 'node:net';
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
 import { ReqKind, RespKind } from '../records.ts';
 import { createLogger } from '../logger.ts';
-import { type FourLetterWord, fourLetterWordOf, formatNotWhitelisted } from '../fourlw.ts';
+import { type FourLetterWord, fourLetterWordOf, formatNotWhitelisted, parseFourLetterWordWhitelist } from '../fourlw.ts';
 
 export interface IoWorkerData {
   index: number;
@@ -33,7 +33,9 @@ const log = createLogger(`io-${data.index}`);
 const req = Ring.attach(data.reqRingSab, Doorbell.attach(data.pipelineBellSab));
 const resp = Ring.attach(data.respRingSab, Doorbell.attach(data.ioBellSab));
 const connCounts = new Int32Array(data.connCountSab);
-const whitelist = data.fourLetterWordWhitelist === '*' ? null : new Set(data.fourLetterWordWhitelist);
+// ZooKeeper's FourLetterCommands.isEnabled: '*' is every known word, unknown names are ignored, srvr is always
+// enabled (the config has already added isro when readonlymode.enabled is true).
+const whitelist = parseFourLetterWordWhitelist(data.fourLetterWordWhitelist === '*' ? '*' : data.fourLetterWordWhitelist.join(','), false);
 
 /** Bytes a socket may have queued for writing before we stop reading it. */
 const WRITE_BUFFER_BYTES_MAX = 4 * 1024 * 1024;
@@ -89,11 +91,12 @@ function pushFrame(conn: Connection, frame: Buffer): boolean {
   return true;
 }
 
-function pushControl(kind: number, connId: number, tail: string): void {
+function pushControl(kind: number, connId: number, tail: string | Buffer): void {
   const rec = Buffer.alloc(1 + 4 + tail.length);
   rec[0] = kind;
   rec.writeUInt32BE(connId, 1);
-  rec.write(tail, 5, 'latin1');
+  if (typeof tail === 'string') rec.write(tail, 5, 'latin1');
+  else tail.copy(rec, 5);
   if (pendingControl.length === 0 && req.tryPush(kind, rec.subarray(1))) return;
   pendingControl.push(rec);
   waitForSpace();
@@ -134,16 +137,25 @@ function closeWithText(conn: Connection, text: string): void {
   conn.socket.end(text);
 }
 
-function handleFourLetterWord(conn: Connection, word: FourLetterWord): void {
-  if (whitelist !== null && !whitelist.has(word)) {
+/** `mask`: stmk's 8-byte trace mask, null for the other words. */
+function handleFourLetterWord(conn: Connection, word: FourLetterWord, mask: Buffer | null): void {
+  if (!whitelist.has(word)) {
     closeWithText(conn, formatNotWhitelisted(word));
     return;
   }
+  if (word === 'telnet close') return closeWithText(conn, ''); // enabled: ZooKeeper closes without a word
   if (word === 'ruok') return closeWithText(conn, 'imok');
   if (word === 'isro') return closeWithText(conn, 'rw');
   conn.handshaken = true; // no frames follow; the pipeline answers and we close
   conn.socket.pause();
-  pushControl(ReqKind.FOURLW, conn.id, word);
+  const addrLength = Buffer.byteLength(conn.addr, 'latin1');
+  const tail = Buffer.alloc(2 + 1 + addrLength + 4 + (mask === null ? 0 : mask.length));
+  tail.writeUInt16BE(conn.port, 0);
+  tail[2] = addrLength;
+  tail.write(conn.addr, 3, 'latin1');
+  tail.write(word, 3 + addrLength, 'latin1');
+  if (mask !== null) mask.copy(tail, 7 + addrLength);
+  pushControl(ReqKind.FOURLW, conn.id, tail);
 }
 
 function bad(conn: Connection, why: string): void {
@@ -161,8 +173,10 @@ function processInput(conn: Connection): void {
     if (!conn.handshaken && off === 0) {
       const word = fourLetterWordOf(b.readInt32BE(0));
       if (word !== null) {
+        // an enabled stmk is followed by its new trace mask (8 bytes): wait for them
+        if (word === 'stmk' && whitelist.has(word) && b.length < 12) break;
         conn.pending = null;
-        handleFourLetterWord(conn, word);
+        handleFourLetterWord(conn, word, word === 'stmk' && whitelist.has(word) ? b.subarray(4, 12) : null);
         return;
       }
     }

@@ -115,9 +115,18 @@ function dispatch(ioIndex: number, ring: Ring): void {
     case ReqKind.DISCONNECT:
       pipeline.disconnect(key);
       return;
-    case ReqKind.FOURLW:
-      sendText(ioIndex, connId, fourLetterWordReply(d.toString('latin1', at + 4, at + 8), pipeline, cfg));
+    case ReqKind.FOURLW: {
+      const port = d.readUInt16BE(at + 4);
+      const addrLength = d[at + 6];
+      const wordAt = at + 7 + addrLength;
+      const asker = {
+        addr: d.toString('latin1', at + 7, wordAt),
+        port,
+        traceMask: end - wordAt >= 12 ? d.readBigInt64BE(wordAt + 4) : null,
+      };
+      sendText(ioIndex, connId, fourLetterWordReply(d.toString('latin1', wordAt, wordAt + 4), pipeline, cfg, asker));
       return;
+    }
     default:
       throw new Error(`request ring ${ioIndex}: unknown record kind ${ring.kind}`);
   }
