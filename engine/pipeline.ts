@@ -92,6 +92,8 @@ export interface PipelineCounters {
   responseBytesTotal: number;
   /** Failed authentication attempts (zk_auth_failed_count). */
   authFailed: number;
+  /** Sessions closed by expiry (zk_stale_sessions_expired). */
+  sessionsExpired: number;
 }
 
 export class Pipeline {
@@ -99,7 +101,7 @@ export class Pipeline {
   readonly sessions: SessionTable;
   readonly conns = new Map<number, Conn>();
   readonly counters: PipelineCounters = { packetsReceived: 0, packetsSent: 0, minLatencyMs: Infinity, maxLatencyMs: 0, totalLatencyMs: 0, latencyCount: 0, connectionsRejected: 0,
-    bytesReceived: 0, connectionRequests: 0, responseBytesLast: -1, responseBytesMin: -1, responseBytesMax: -1, responseBytesTotal: 0, authFailed: 0 };
+    bytesReceived: 0, connectionRequests: 0, responseBytesLast: -1, responseBytesMin: -1, responseBytesMax: -1, responseBytesTotal: 0, authFailed: 0, sessionsExpired: 0 };
   durableZxid = 0;
   private readonly opts: PipelineOptions;
   private readonly out: PipelineOutputs;
@@ -149,6 +151,12 @@ export class Pipeline {
   durable(zxid: number): void {
     if (zxid <= this.durableZxid) return;
     this.durableZxid = zxid;
+    this.release();
+  }
+
+  /** Sends the held outputs at the front whose zxid is durable. */
+  private release(): void {
+    const zxid = this.durableZxid;
     const now = this.opts.nowMs();
     while (this.heldHead < this.held.length) {
       const h = this.held[this.heldHead];
@@ -288,6 +296,7 @@ export class Pipeline {
     const now = this.opts.nowMs();
     for (const s of this.sessions.expired(now)) {
       this.log('info', `expiring session 0x${s.id.toString(16)}, timeout of ${s.timeoutMs}ms exceeded`);
+      this.counters.sessionsExpired++;
       this.closeSession(s, 0);
     }
     return this.sessions.msUntilNextExpiry(now);
@@ -343,16 +352,9 @@ export class Pipeline {
 
   private closeConn(conn: Conn): void {
     this.held.push({ zxid: this.tree.lastZxid, conn: conn.key, frame: null, startMs: 0 });
-    this.durableRelease();
+    this.release();
     if (conn.session !== null && conn.session.conn === conn.key) conn.session.conn = -1;
     conn.session = null;
-  }
-
-  /** Releases held outputs that are already durable (after a push behind them). */
-  private durableRelease(): void {
-    const d = this.durableZxid;
-    this.durableZxid = -1;
-    this.durable(d);
   }
 
   private reject(conn: Conn, why: string): void {
