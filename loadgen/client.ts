@@ -29,6 +29,15 @@ export interface WatchEvent {
 
 type Callback = (reply: Reply) => void;
 
+/**
+ * The load generator's reply hook: a numeric tag instead of a closure per request. `body`
+ * is valid only during the call.
+ */
+export type TaggedReplyHandler = (tag: number, err: number, zxid: number, body: JuteReader) => void;
+
+/** Requests a client holds before its pending queue doubles (it grows, never shrinks). */
+const PENDING_SLOTS_INITIAL = 64;
+
 export interface ConnectOptions {
   host: string;
   port: number;
@@ -55,14 +64,21 @@ export class LeanClient {
   lastZxid = 0;
   private readonly w = new JuteWriter(64 * 1024);
   private readonly r = new JuteReader(Buffer.alloc(0));
-  private pending: Callback[] = [];
+  /** Callbacks or tags of requests sent and not answered, in send order (a ring that grows). */
+  private pending: (Callback | number | undefined)[] = new Array(PENDING_SLOTS_INITIAL);
   private pendingHead = 0;
+  private pendingCount = 0;
+  /** Frames queued with beginRequest/endRequest, written by flush(). */
+  private readonly outbox = new JuteWriter(64 * 1024);
+  private outboxFrameAt = -1;
   private inbuf: Buffer | null = null;
   private nextXid = 1;
   private connected = false;
   private closedErr: Error | null = null;
   onWatch: ((e: WatchEvent) => void) | null = null;
   onClose: ((err: Error) => void) | null = null;
+  /** Receives the replies of requests queued with endRequest(tag). */
+  onTagged: TaggedReplyHandler | null = null;
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
@@ -108,8 +124,14 @@ export class LeanClient {
   private fail(err: Error): void {
     if (this.closedErr !== null) return;
     this.closedErr = err;
-    const reply: Reply = { zxid: -1, err: Err.CONNECTIONLOSS, body: new JuteReader(Buffer.alloc(0)) };
-    while (this.pendingHead < this.pending.length) this.pending[this.pendingHead++](reply);
+    const body = new JuteReader(Buffer.alloc(0));
+    const reply: Reply = { zxid: -1, err: Err.CONNECTIONLOSS, body };
+    this.outbox.reset();
+    this.outboxFrameAt = -1;
+    for (let entry = this.shiftPending(); entry !== undefined; entry = this.shiftPending()) {
+      if (typeof entry === 'number') this.onTagged?.(entry, Err.CONNECTIONLOSS, -1, body);
+      else entry(reply);
+    }
     this.onClose?.(err);
   }
 
@@ -124,6 +146,8 @@ export class LeanClient {
     }
     this.inbuf = off === b.length ? null : Buffer.from(b.subarray(off));
     b = Buffer.alloc(0);
+    // requests queued by reply handlers go out in one write per chunk received
+    if (this.outbox.offset > 0) this.flush();
   }
 
   private onFrame(b: Buffer, start: number, end: number, handshakeDone: (err: Error | null) => void): void {
@@ -157,14 +181,32 @@ export class LeanClient {
     if (xid === Xid.ping || xid === Xid.auth || xid === Xid.setWatches) {
       // answered in FIFO order like any other request we sent
     }
-    const cb = this.pending[this.pendingHead];
-    if (cb === undefined) return;
-    this.pending[this.pendingHead++] = undefined as unknown as Callback;
-    if (this.pendingHead === this.pending.length) {
-      this.pending.length = 0;
+    const entry = this.shiftPending();
+    if (entry === undefined) return;
+    if (typeof entry === 'number') this.onTagged?.(entry, err, zxid, r);
+    else entry({ zxid, err, body: r });
+  }
+
+  private pushPending(entry: Callback | number): void {
+    const slots = this.pending.length;
+    if (this.pendingCount === slots) {
+      // full: unroll into a ring twice the size
+      const next: (Callback | number | undefined)[] = new Array(slots * 2);
+      for (let i = 0; i < this.pendingCount; i++) next[i] = this.pending[(this.pendingHead + i) % slots];
+      this.pending = next;
       this.pendingHead = 0;
     }
-    cb({ zxid, err, body: r });
+    this.pending[(this.pendingHead + this.pendingCount) % this.pending.length] = entry;
+    this.pendingCount++;
+  }
+
+  private shiftPending(): Callback | number | undefined {
+    if (this.pendingCount === 0) return undefined;
+    const entry = this.pending[this.pendingHead];
+    this.pending[this.pendingHead] = undefined;
+    this.pendingHead = (this.pendingHead + 1) % this.pending.length;
+    this.pendingCount--;
+    return entry;
   }
 
   /** Sends one request: `body` writes the record after the RequestHeader. */
@@ -178,8 +220,47 @@ export class LeanClient {
     w.int(xid).int(type);
     body(w);
     w.endFrame(at);
-    this.pending.push(cb);
+    this.pushPending(cb);
     this.socket.write(w.copy());
+  }
+
+  /**
+   * Starts a request in the outbox and returns the writer for its record (write it before
+   * the next call on this client); endRequest(tag) closes it. Nothing is sent until
+   * flush(), or until the end of the reply chunk being handled. No closure per request.
+   */
+  beginRequest(type: number, xid = this.nextXid++): JuteWriter {
+    if (this.outboxFrameAt !== -1) throw new Error('beginRequest: the previous request was not ended');
+    const w = this.outbox;
+    this.outboxFrameAt = w.beginFrame();
+    w.int(xid).int(type);
+    return w;
+  }
+
+  /**
+   * Ends the request begun last; its reply goes to onTagged with `tag`. Returns false (and
+   * drops the request) when the connection is closed: no reply will come.
+   */
+  endRequest(tag: number): boolean {
+    const at = this.outboxFrameAt;
+    if (at === -1) throw new Error('endRequest without beginRequest');
+    this.outboxFrameAt = -1;
+    if (this.closedErr !== null) {
+      this.outbox.offset = at;
+      return false;
+    }
+    this.outbox.endFrame(at);
+    this.pushPending(tag);
+    return true;
+  }
+
+  /** Writes the queued requests in one socket write. */
+  flush(): void {
+    if (this.outboxFrameAt !== -1) throw new Error('flush inside a request');
+    const w = this.outbox;
+    if (w.offset === 0) return;
+    if (this.closedErr === null) this.socket.write(w.copy());
+    w.reset();
   }
 
   /** Raw bytes on the socket, for bad-input tests. */
@@ -188,7 +269,7 @@ export class LeanClient {
   }
 
   outstanding(): number {
-    return this.pending.length - this.pendingHead;
+    return this.pendingCount;
   }
 
   call<T>(type: number, body: (w: JuteWriter) => void, parse: (r: JuteReader) => T, opName: string, xid?: number): Promise<T> {
