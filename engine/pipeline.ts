@@ -120,6 +120,7 @@ export class Pipeline {
     this.sessions = new SessionTable(opts.tickMs, opts.serverId, opts.wallMs());
     this.tree.setWatchSink((watcher, type, path, zxid) => {
       writeWatchEvent(this.w.reset(), type, path);
+      this.noteResponseBytes(this.w.offset - 4, false);
       this.emit(watcher, zxid);
     });
   }
@@ -309,7 +310,6 @@ export class Pipeline {
     const c = this.conns.get(conn);
     if (c !== undefined) c.packetsSent++;
     this.counters.packetsSent++;
-    this.noteResponseBytes(this.w.offset - 4);
     if (zxid <= this.durableZxid && this.heldHead === this.held.length) {
       this.out.send(conn, this.w.view());
       this.noteLatency(conn, this.requestStartMs, this.opts.nowMs(), zxid);
@@ -318,12 +318,13 @@ export class Pipeline {
     this.held.push({ zxid, conn, frame: this.w.copy(), startMs: this.requestStartMs });
   }
 
-  private noteResponseBytes(bytes: number): void {
+  /** ZooKeeper's client response sizes count replies and watch events (not the connect response); response_bytes replies only. */
+  private noteResponseBytes(bytes: number, reply: boolean): void {
     const k = this.counters;
     k.responseBytesLast = bytes;
     if (k.responseBytesMin === -1 || bytes < k.responseBytesMin) k.responseBytesMin = bytes;
     if (bytes > k.responseBytesMax) k.responseBytesMax = bytes;
-    k.responseBytesTotal += bytes;
+    if (reply) k.responseBytesTotal += bytes;
   }
 
   /** Whole ms, as ZooKeeper measures latency: the difference of two ms clock readings. */
@@ -366,6 +367,7 @@ export class Pipeline {
   replyError(conn: number, xid: number, err: number, zxid = this.tree.lastZxid): void {
     const at = beginReply(this.w.reset(), xid, zxid, err);
     this.w.endFrame(at);
+    this.noteResponseBytes(this.w.offset - 4, true);
     this.emit(conn, zxid);
   }
 
@@ -376,6 +378,7 @@ export class Pipeline {
 
   finish(conn: number, at: number, zxid = this.tree.lastZxid): void {
     this.w.endFrame(at);
+    this.noteResponseBytes(this.w.offset - 4, true);
     this.emit(conn, zxid);
   }
 

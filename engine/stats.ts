@@ -1,8 +1,317 @@
-// Four-letter word answers that need the pipeline's state (filled in below from the
-// pipeline; formatting lives in fourlw.ts).
-import type { Pipeline } from './pipeline.ts';
+// Four-letter words that need the server's state, answered on the pipeline worker (the
+// io worker answers ruok, isro, telnet close and not-whitelisted words itself). Only runs
+// when a word is asked: nothing here is on the request path, and the filesystem reads
+// (data directory sizes, /proc/self/fd, package.json) happen only then.
+//
+// buildServerStatsSnapshot is pure: the pipeline's state plus the observations taken for
+// this answer (clocks, directory sizes, fd counts) in, fourlw.ts's ServerStatsSnapshot out.
+// fourLetterWordReply is the shell: it takes the observations, applies crst/srst/stmk,
+// and formats through formatFourLetterWord.
+//
+// What is live and what is not (mntr keys zooid has no counterpart for print 0 or empty):
+// - live: packets, request latency (whole ms, as ZooKeeper), connections (the asking one
+//   included, as ZooKeeper lists it), outstanding (replies held for fsync), zxid, node
+//   count and approximate data size (ZooKeeper's way: the root counted twice), sessions
+//   and their expiry buckets, ephemerals, data/child watches, uptime, fd counts, dir
+//   sizes, client response sizes, auth failures, and the counters bytes_received_count,
+//   connection_request_count, response_bytes, stale_sessions_expired.
+// - 0 for now: per-connection queued= (the pipeline does not count held replies per
+//   connection; they are released within one fsync), connection_rejected (maxClientCnxns
+//   refusals happen in the io workers, which keep no counters), the summaries that belong
+//   to the log worker (fsynctime, sync_processor_batch_size…) and the percentile latencies
+//   (updatelatency, readlatency: the pipeline keeps no histogram), per-namespace read/write
+//   bytes (the tree keeps none, so those mntr lines are absent, as on a ZooKeeper nobody
+//   has read from), and ZooKeeper-internal queues and caches that zooid does not have.
+// - four-letter words answered by the io worker (ruok, isro, refused words) are not
+//   counted in Received/Sent; ZooKeeper counts them.
+import { lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Pipeline, Conn } from './pipeline.ts';
 import type { ServerConfig } from './config.ts';
+import { formatConfigForConf } from './config.ts';
+import {
+  type ConnectionInfo, type DataWatch, type EnvironmentInfo, type FourLetterWord, type ServerStatsSnapshot,
+  type SessionEphemerals, type SessionExpiry, type Summary,
+  DEFAULT_TRACE_MASK, FOUR_LETTER_WORD_NAMES, ZOOKEEPER_COMPAT_VERSION, collectEnvironment, formatFourLetterWord,
+  formatZooKeeperVersion, parseFourLetterWordWhitelist, readFileDescriptorCounts,
+} from './fourlw.ts';
 
-export function fourLetterWordReply(word: string, p: Pipeline, _cfg: ServerConfig): string {
-  return `${word}: zxid 0x${p.tree.lastZxid.toString(16)} nodes ${p.tree.nodeCount()}\n`;
+/** The connection asking the word, as the io worker saw it. */
+export interface FourLetterAsker {
+  addr: string;
+  port: number;
+  /** stmk: the 8-byte mask that followed the code; null for other words. */
+  traceMask: bigint | null;
+}
+
+/** What the shell observed for this answer: clocks, files, the process. */
+export interface StatsObservations {
+  /** The pipeline's monotonic clock (session deadlines, lresp). */
+  monoNowMs: number;
+  wallNowMs: number;
+  uptimeMs: number;
+  version: string;
+  dataDirSizeBytes: number;
+  logDirSizeBytes: number;
+  fileDescriptors: { open: number; max: number };
+}
+
+/**
+ * ZooKeeper's NIOServerCnxnFactory puts a connection without a session on a 10 s idle
+ * timer (zookeeper.nio.sessionlessCnxnTimeout); dump shows the asking connection there.
+ */
+const SESSIONLESS_CNXN_TIMEOUT_MS = 10_000;
+/** dirs/conf walk the version-2 directories this deep at most (ZooKeeper's are flat). */
+const DIR_DEPTH_MAX = 4;
+
+export function buildServerStatsSnapshot(p: Pipeline, asker: FourLetterAsker, o: StatsObservations): ServerStatsSnapshot {
+  assert(Number.isFinite(o.monoNowMs) && Number.isFinite(o.wallNowMs), 'clocks must be finite');
+  assert(asker.port >= 0 && asker.port <= 65535, `bad asker port ${asker.port}`);
+  const tree = p.tree;
+  const k = p.counters;
+  // Monotonic deadlines shown as wall-clock dates, as ZooKeeper's Time.elapsedTimeToDate.
+  const wallOf = (monoMs: number): number => Math.floor(o.wallNowMs - o.monoNowMs + monoMs);
+
+  // The asking connection first: ZooKeeper lists it too, key cancelled ([0]), one packet in.
+  const askerExpiry = Math.ceil((o.monoNowMs + SESSIONLESS_CNXN_TIMEOUT_MS) / SESSIONLESS_CNXN_TIMEOUT_MS) * SESSIONLESS_CNXN_TIMEOUT_MS;
+  const connections: ConnectionInfo[] = [{
+    remoteAddress: asker.addr, remotePort: asker.port, interestOps: 0, outstandingRequestCount: 0,
+    packetsReceived: 1, packetsSent: 0, sessionId: 0n, lastOperation: 'NA', establishedAtMs: Math.floor(o.wallNowMs),
+    sessionTimeoutMs: 0, lastCxid: -1, lastZxid: -1, lastResponseAtMs: 0, lastLatencyMs: 0,
+    latencyMs: { count: 0, sum: 0, min: 0, max: 0 }, expireAtMs: wallOf(askerExpiry),
+  }];
+  for (const c of p.conns.values()) connections.push(connectionInfo(c, wallOf, o.wallNowMs));
+
+  const sessions: SessionExpiry[] = [];
+  for (const s of p.sessions.sessions.values()) {
+    if (s.closing) continue; // ZooKeeper takes an expiring session off its queue before closing it
+    sessions.push({ sessionId: s.id, expireAtMs: wallOf(s.expiresAtMs) });
+  }
+  const ephemerals: SessionEphemerals[] = [];
+  for (const [sessionId, paths] of tree.ephemerals) ephemerals.push({ sessionId, paths: [...paths] });
+  const dataWatches: DataWatch[] = [];
+  for (const [watchedPath, watchers] of tree.dataWatches.entriesByPath()) {
+    for (const w of watchers) dataWatches.push({ path: watchedPath, sessionId: p.conns.get(w)?.session?.id ?? 0n });
+  }
+
+  return {
+    version: o.version,
+    mode: 'standalone', // server.N lines are warned about and ignored: zooid runs standalone
+    requestLatencyMs: summaryOf(k.latencyCount, k.totalLatencyMs, k.minLatencyMs, k.maxLatencyMs),
+    packetsReceived: k.packetsReceived,
+    packetsSent: k.packetsSent,
+    aliveConnectionCount: connections.length,
+    outstandingRequestCount: p.heldCount(),
+    lastProcessedZxid: tree.lastZxid,
+    nodeCount: tree.nodeCount() + 1, // ZooKeeper's map holds the root twice, as "" and "/"
+    connections,
+    sessions,
+    ephemerals,
+    dataWatches,
+    dataDirSizeBytes: o.dataDirSizeBytes,
+    logDirSizeBytes: o.logDirSizeBytes,
+    monitor: {
+      uptimeMs: Math.floor(o.uptimeMs),
+      watchCount: tree.dataWatches.watchCount() + tree.childWatches.watchCount(),
+      ephemeralsCount: tree.ephemeralCount(),
+      globalSessionCount: p.sessions.size(),
+      approximateDataSizeBytes: tree.approximateDataSize + 1, // the root's "/" once more, as above
+      openFileDescriptorCount: o.fileDescriptors.open,
+      maxFileDescriptorCount: o.fileDescriptors.max,
+      clientResponseBytes: { last: k.responseBytesLast, min: k.responseBytesMin, max: k.responseBytesMax },
+      authFailedCount: k.authFailed,
+      counters: {
+        bytes_received_count: k.bytesReceived,
+        connection_request_count: k.connectionRequests,
+        response_bytes: k.responseBytesTotal,
+        stale_sessions_expired: k.sessionsExpired,
+      },
+    },
+  };
+}
+
+function connectionInfo(c: Conn, wallOf: (monoMs: number) => number, wallNowMs: number): ConnectionInfo {
+  const s = c.session;
+  return {
+    remoteAddress: c.addr,
+    remotePort: c.port,
+    interestOps: 1, // reading; the pipeline does not see the io worker's backpressure pauses
+    outstandingRequestCount: 0, // not counted per connection (see the header)
+    packetsReceived: c.packetsReceived,
+    packetsSent: c.packetsSent,
+    sessionId: s?.id ?? 0n,
+    lastOperation: c.lastOp,
+    establishedAtMs: c.established,
+    sessionTimeoutMs: s?.timeoutMs ?? 0,
+    // the session's last request xid once this connection has answered one (-1: none, or reset by crst)
+    lastCxid: s !== null && c.latencyCount > 0 ? s.lastCxid : -1,
+    lastZxid: c.lastZxid,
+    lastResponseAtMs: Math.floor(c.lastResponseMs),
+    lastLatencyMs: c.lastLatencyMs,
+    latencyMs: summaryOf(c.latencyCount, c.totalLatencyMs, c.minLatencyMs, c.maxLatencyMs),
+    // zooid closes a connection when its session expires, and has no idle timer for one without
+    expireAtMs: s !== null ? wallOf(s.expiresAtMs) : Math.floor(wallNowMs),
+  };
+}
+
+function summaryOf(count: number, sum: number, min: number, max: number): Summary {
+  return count === 0 ? { count: 0, sum: 0, min: 0, max: 0 } : { count, sum, min, max };
+}
+
+/** crst: ServerCnxn.resetStats on every connection. */
+export function resetConnectionStats(p: Pipeline): void {
+  for (const c of p.conns.values()) {
+    c.packetsReceived = 0;
+    c.packetsSent = 0;
+    c.lastOp = 'NA';
+    c.lastLatencyMs = 0;
+    c.minLatencyMs = Infinity;
+    c.maxLatencyMs = 0;
+    c.totalLatencyMs = 0;
+    c.latencyCount = 0;
+    c.lastResponseMs = 0;
+    c.lastZxid = -1;
+  }
+}
+
+/** srst: ServerStats.reset — latency, packet counters, response sizes, and the metrics (counters) mntr shows. */
+export function resetServerStats(p: Pipeline): void {
+  const k = p.counters;
+  k.packetsReceived = 0;
+  k.packetsSent = 0;
+  k.minLatencyMs = Infinity;
+  k.maxLatencyMs = 0;
+  k.totalLatencyMs = 0;
+  k.latencyCount = 0;
+  k.responseBytesLast = -1;
+  k.responseBytesMin = -1;
+  k.responseBytesMax = -1;
+  k.responseBytesTotal = 0;
+  k.bytesReceived = 0;
+  k.connectionRequests = 0;
+  k.sessionsExpired = 0;
+  // auth failures are ServerStats' own counter, which reset() leaves alone
+}
+
+// ---------------------------------------------------------------------------------------
+// Shell: clocks, files, process state, and the words' side effects
+
+/** ServerStats' start: when the pipeline worker loaded this module, before recovery (as ZooKeeper). */
+const STARTED_AT_MS = performance.now();
+const PACKAGE_JSON = new URL('../package.json', import.meta.url);
+
+let traceMask = DEFAULT_TRACE_MASK;
+let whitelistCache: { source: ServerConfig['fourLetterWordWhitelist']; words: ReadonlySet<FourLetterWord> } | null = null;
+let versionCache: { version: string; zooidVersion: string } | null = null;
+
+/**
+ * The text for a four-letter word the io worker forwarded (already whitelisted). Counts
+ * the word's packet as ZooKeeper does (received before answering, sent after).
+ */
+export function fourLetterWordReply(word: string, p: Pipeline, cfg: ServerConfig, asker: FourLetterAsker): string {
+  if (!isFourLetterWord(word)) return ''; // the io worker only forwards known codes
+  const k = p.counters;
+  k.packetsReceived++;
+  k.bytesReceived += 4;
+  if (word === 'crst') resetConnectionStats(p);
+  if (word === 'srst') resetServerStats(p);
+  if (word === 'stmk' && asker.traceMask !== null) traceMask = asker.traceMask;
+  const { version, zooidVersion } = versions();
+  let dataDirSizeBytes = 0;
+  let logDirSizeBytes = 0;
+  if (word === 'dirs' || word === 'conf') {
+    dataDirSizeBytes = directoryBytes(path.join(cfg.dataDir, 'version-2'), 0);
+    logDirSizeBytes = directoryBytes(path.join(cfg.dataLogDir, 'version-2'), 0);
+  }
+  const needsFds = word === 'mntr';
+  const server = buildServerStatsSnapshot(p, asker, {
+    monoNowMs: performance.now(),
+    wallNowMs: Date.now(),
+    uptimeMs: performance.now() - STARTED_AT_MS,
+    version,
+    dataDirSizeBytes,
+    logDirSizeBytes,
+    fileDescriptors: needsFds ? readFileDescriptorCounts() : { open: -1, max: -1 },
+  });
+  const environment: EnvironmentInfo = word === 'envi' ? collectEnvironment(version, zooidVersion) : EMPTY_ENVIRONMENT;
+  const text = formatFourLetterWord(word, {
+    whitelist: whitelistOf(cfg),
+    server,
+    confText: word === 'conf' ? formatConfigForConf(cfg, { dataDirSizeBytes, dataLogSizeBytes: logDirSizeBytes }) : '',
+    environment,
+    traceMask,
+    digests: [], // zooid keeps no digest log: hash answers with nothing
+  });
+  k.packetsSent++;
+  return text ?? '';
+}
+
+function isFourLetterWord(word: string): word is FourLetterWord {
+  return (FOUR_LETTER_WORD_NAMES as readonly string[]).includes(word);
+}
+
+function whitelistOf(cfg: ServerConfig): ReadonlySet<FourLetterWord> {
+  const source = cfg.fourLetterWordWhitelist;
+  if (whitelistCache === null || whitelistCache.source !== source) {
+    // the config has already added srvr (always) and isro (readonlymode.enabled)
+    const words = parseFourLetterWordWhitelist(source === '*' ? '*' : [...source].join(','), false);
+    whitelistCache = { source, words };
+  }
+  return whitelistCache.words;
+}
+
+/**
+ * Version text: the ZooKeeper release zooid follows, revision "zooid", built on the time
+ * package.json was last written (zooid runs from source; there is no build step to date).
+ */
+function versions(): { version: string; zooidVersion: string } {
+  if (versionCache !== null) return versionCache;
+  let builtOn = new Date(0);
+  let zooidVersion = 'unknown';
+  try {
+    builtOn = statSync(PACKAGE_JSON).mtime;
+    const text = readFileSync(PACKAGE_JSON, 'utf8');
+    const v = (JSON.parse(text) as { version?: unknown }).version;
+    if (typeof v === 'string') zooidVersion = v;
+  } catch {
+    // installed without its package.json: keep the defaults
+  }
+  versionCache = { version: formatZooKeeperVersion(ZOOKEEPER_COMPAT_VERSION, 'zooid', builtOn), zooidVersion };
+  return versionCache;
+}
+
+/** ZooKeeperServer.getDirSize: the bytes of every file under dir (0 when it is missing). */
+function directoryBytes(dir: string, depth: number): number {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  let bytes = 0;
+  for (const name of entries) {
+    const full = path.join(dir, name);
+    try {
+      const st = lstatSync(full);
+      if (st.isDirectory()) {
+        if (depth < DIR_DEPTH_MAX) bytes += directoryBytes(full, depth + 1);
+      } else {
+        bytes += st.size;
+      }
+    } catch {
+      // removed while we looked (a purged snapshot): it no longer counts
+    }
+  }
+  return bytes;
+}
+
+const EMPTY_ENVIRONMENT: EnvironmentInfo = {
+  zookeeperVersion: '', hostName: '', javaVersion: '', javaVendor: '', javaHome: '', javaClassPath: '',
+  javaLibraryPath: '', javaIoTmpdir: '', javaCompiler: '', osName: '', osArch: '', osVersion: '', userName: '',
+  userHome: '', userDir: '', memoryFreeBytes: 0, memoryMaxBytes: 0, memoryTotalBytes: 0, extras: [],
+};
+
+function assert(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error(`stats: ${message}`);
 }

@@ -53,6 +53,8 @@ interface Connection {
   blocked: boolean;
   closed: boolean;
   countSlot: number;
+  /** A four-letter word went to the pipeline: keep the socket writable after the client's FIN until the answer. */
+  awaitingText: boolean;
 }
 
 const conns = new Map<number, Connection>();
@@ -147,6 +149,7 @@ function handleFourLetterWord(conn: Connection, word: FourLetterWord, mask: Buff
   if (word === 'ruok') return closeWithText(conn, 'imok');
   if (word === 'isro') return closeWithText(conn, 'rw');
   conn.handshaken = true; // no frames follow; the pipeline answers and we close
+  conn.awaitingText = true;
   conn.socket.pause();
   const addrLength = Buffer.byteLength(conn.addr, 'latin1');
   const tail = Buffer.alloc(2 + 1 + addrLength + 4 + (mask === null ? 0 : mask.length));
@@ -212,13 +215,18 @@ function onConnection(socket: net.Socket): void {
     return;
   }
   socket.setNoDelay(true);
-  const conn: Connection = { id: nextConnId++, socket, addr, port, pending: null, handshaken: false, blocked: false, closed: false, countSlot };
+  const conn: Connection = { id: nextConnId++, socket, addr, port, pending: null, handshaken: false, blocked: false, closed: false, countSlot, awaitingText: false };
   if (nextConnId > 0xffffffff) nextConnId = 1;
   conns.set(conn.id, conn);
   socket.on('data', (chunk: Buffer) => {
     if (conn.closed) return;
     conn.pending = conn.pending === null ? chunk : Buffer.concat([conn.pending, chunk]);
     if (!conn.blocked) processInput(conn);
+  });
+  // allowHalfOpen: `printf stat | nc` sends FIN right after the word; ZooKeeper still answers.
+  // Any other connection is done when the client stops sending, as before.
+  socket.on('end', () => {
+    if (!conn.awaitingText) socket.end();
   });
   socket.on('drain', () => {
     if (!conn.blocked && !conn.closed) socket.resume();
@@ -288,7 +296,7 @@ async function drainReplies(): Promise<void> {
   }
 }
 
-const server = net.createServer({ noDelay: true, pauseOnConnect: false }, onConnection);
+const server = net.createServer({ noDelay: true, pauseOnConnect: false, allowHalfOpen: true }, onConnection);
 server.on('error', (err) => {
   parentPort!.postMessage({ type: 'error', message: `io-${data.index}: cannot listen on ${data.clientPortAddress ?? '0.0.0.0'}:${data.clientPort}: ${err.message}` });
 });
