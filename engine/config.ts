@@ -84,7 +84,18 @@ export interface ServerConfig {
   adminEnableServer: boolean;
   metricsHttpHost: string;
   metricsHttpPort: number | null; // null unless metricsProvider.className is set
+  /** zooid.log.format (text|json) and zooid.log.level (debug|info|warn|error); null: ZOOID_LOG_FORMAT / ZOOID_LOG_LEVEL or the defaults. */
+  logFormat: 'text' | 'json' | null;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | null;
   extendedTypesEnabled: boolean;
+  /** znode.container.checkIntervalMs (a Java system property; accepted as a zoo.cfg key). Default 60000. */
+  containerCheckIntervalMs: number;
+  /** znode.container.maxPerMinute: container/TTL deletions per minute at most. Default 10000. */
+  containerMaxPerMinute: number;
+  /** znode.container.maxNeverUsedIntervalMs: 0 keeps never-used containers. Default 0. */
+  containerMaxNeverUsedIntervalMs: number;
+  /** zookeeper.enforceQuota: hard quota limits fail writes with QUOTAEXCEEDED. Default false. */
+  enforceQuota: boolean;
   readonlyModeEnabled: boolean;
   raw: Map<string, { value: string; line: number }>;
   warnings: string[];
@@ -153,7 +164,7 @@ const KNOWN_UNUSED_NAMES = new Set([
   'throttled_op_wait_time', 'request_throttle_max_requests', 'request_throttle_stall_time',
   'request_throttle_drop_stale', 'request_stale_latency_check', 'request_stale_connection_check',
   'closeSessionTxn.enabled', 'digest.enabled', 'serializeLastProcessedZxid.enabled',
-  'minNotificationInterval', 'enforceQuota', 'ssl.authProvider', 'fsync.warningthresholdms',
+  'minNotificationInterval', 'ssl.authProvider', 'fsync.warningthresholdms',
   'client.secure', 'clientCnxnSocket', 'sasl.client.id', 'sasl.clientconfig', 'disableAutoWatchReset',
 ]);
 const KNOWN_UNUSED_PREFIXES = [
@@ -659,6 +670,7 @@ function readPersistenceSettings(r: SettingsReader): PersistenceSettings {
 }
 
 type RequestSettings = Pick<ServerConfig, 'globalOutstandingLimit' | 'juteMaxBufferBytes' | 'extendedTypesEnabled'
+  | 'containerCheckIntervalMs' | 'containerMaxPerMinute' | 'containerMaxNeverUsedIntervalMs' | 'enforceQuota'
   | 'readonlyModeEnabled' | 'superDigest' | 'fourLetterWordWhitelist' | 'ioThreads'>;
 
 function readRequestSettings(r: SettingsReader): RequestSettings {
@@ -668,6 +680,14 @@ function readRequestSettings(r: SettingsReader): RequestSettings {
   const juteMaxBufferBytes = juteSetting === null ? DEFAULT_JUTE_MAX_BUFFER_BYTES : r.int(juteSetting, { decode: true, min: 1, what: 'a number of bytes' });
   const extendedSetting = r.takeSystemProperty('extendedTypesEnabled');
   const extendedTypesEnabled = extendedSetting === null ? false : r.bool(extendedSetting);
+  const checkSetting = r.take(['znode.container.checkIntervalMs', 'zookeeper.znode.container.checkIntervalMs']);
+  const containerCheckIntervalMs = checkSetting === null ? 60_000 : r.int(checkSetting, { min: 1, what: 'a number of milliseconds' });
+  const perMinuteSetting = r.take(['znode.container.maxPerMinute', 'zookeeper.znode.container.maxPerMinute']);
+  const containerMaxPerMinute = perMinuteSetting === null ? 10_000 : r.int(perMinuteSetting, { min: 1 });
+  const neverUsedSetting = r.take(['znode.container.maxNeverUsedIntervalMs', 'zookeeper.znode.container.maxNeverUsedIntervalMs']);
+  const containerMaxNeverUsedIntervalMs = neverUsedSetting === null ? 0 : r.int(neverUsedSetting, { min: 0, what: 'a number of milliseconds' });
+  const quotaSetting = r.takeSystemProperty('enforceQuota');
+  const enforceQuota = quotaSetting === null ? false : r.bool(quotaSetting);
   const readonlySetting = r.take(['readonlymode.enabled', 'zookeeper.readonlymode.enabled']);
   const readonlyModeEnabled = readonlySetting === null ? false : r.bool(readonlySetting);
   if (readonlySetting !== null && readonlyModeEnabled) {
@@ -690,12 +710,15 @@ function readRequestSettings(r: SettingsReader): RequestSettings {
   const ioThreads = ioSetting === null ? Math.max(1, availableParallelism() - 1) : r.int(ioSetting, { min: 1, max: IO_THREADS_MAX });
   return {
     globalOutstandingLimit, juteMaxBufferBytes, extendedTypesEnabled, readonlyModeEnabled, superDigest,
-    fourLetterWordWhitelist, ioThreads,
+    fourLetterWordWhitelist, ioThreads, containerCheckIntervalMs, containerMaxPerMinute, containerMaxNeverUsedIntervalMs, enforceQuota,
   };
 }
 
 type SurfaceSettings = Pick<ServerConfig, 'adminServerPort' | 'adminEnableServer' | 'adminServerAddress'
-  | 'adminCommandUrl' | 'metricsHttpHost' | 'metricsHttpPort'>;
+  | 'adminCommandUrl' | 'metricsHttpHost' | 'metricsHttpPort' | 'logFormat' | 'logLevel'>;
+
+const LOG_FORMATS = ['text', 'json'] as const;
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 function readAdminAndMetrics(r: SettingsReader): SurfaceSettings {
   const adminPortSetting = r.takeSystemProperty('admin.serverPort');
@@ -721,7 +744,17 @@ function readAdminAndMetrics(r: SettingsReader): SurfaceSettings {
   } else if (metricsPortSetting !== null) {
     r.warn(metricsPortSetting.line, 'metricsProvider.httpPort is ignored without metricsProvider.className, as in ZooKeeper');
   }
-  return { adminServerPort, adminEnableServer, adminServerAddress, adminCommandUrl, metricsHttpHost, metricsHttpPort };
+  // zooid's own: the log line format and level (engine/logger.ts)
+  const formatSetting = r.take(['zooid.log.format']);
+  const levelSetting = r.take(['zooid.log.level']);
+  const oneOf = <T extends string>(s: Setting, allowed: readonly T[]): T => {
+    const v = s.value.trim().toLowerCase();
+    if (!(allowed as readonly string[]).includes(v)) throw r.fail(s.key, s.line, `'${s.value}' is not one of ${allowed.join(', ')}`);
+    return v as T;
+  };
+  const logFormat = formatSetting === null ? null : oneOf(formatSetting, LOG_FORMATS);
+  const logLevel = levelSetting === null ? null : oneOf(levelSetting, LOG_LEVELS);
+  return { adminServerPort, adminEnableServer, adminServerAddress, adminCommandUrl, metricsHttpHost, metricsHttpPort, logFormat, logLevel };
 }
 
 interface QuorumSettings {

@@ -16,7 +16,8 @@ import {
   readConnectRequest, writeConnectResponse, beginReply, writeStat, writeWatchEvent, writeAcls,
   readAcls, readStrings, invalidPathReason, parentOf, readData, writeData,
 } from './protocol.ts';
-import { DataTree, ZNode, newStat } from './tree.ts';
+import { DataTree, ZNode, newStat, QUOTA_ROOT, QUOTA_LIMITS, QUOTA_STATS, parseStatsTrack } from './tree.ts';
+import { WatchMode, type WatchTable } from './watches.ts';
 import { SessionTable, type Session } from './sessions.ts';
 import { checkAcl, allowed, fixupAcl, generateDigest } from './acl.ts';
 import { closeSessionOrder } from './javaorder.ts';
@@ -38,6 +39,14 @@ export interface PipelineOptions {
   maxSessionTimeoutMs: number;
   serverId: number;
   superDigest: string | null;
+  /** zookeeper.extendedTypesEnabled: TTL nodes. */
+  extendedTypesEnabled: boolean;
+  /** zookeeper.enforceQuota: hard limits fail creates and setDatas with QUOTAEXCEEDED. */
+  enforceQuota: boolean;
+  /** Container and TTL node cleanup (ContainerManager). */
+  containerCheckIntervalMs: number;
+  containerMaxPerMinute: number;
+  containerMaxNeverUsedIntervalMs: number;
   /** Monotonic milliseconds (session deadlines). */
   nowMs: () => number;
   /** Wall-clock milliseconds (ctime, mtime, txn time). */
@@ -111,6 +120,8 @@ export class Pipeline {
   private readonly stat = newStat();
   private held: Held[] = [];
   private heldHead = 0;
+  private nextContainerCheckMs = 0;
+  private nextContainerDeleteMs = 0;
   /** Time the request being handled arrived at the pipeline. */
   private requestStartMs = 0;
 
@@ -118,7 +129,13 @@ export class Pipeline {
     this.opts = opts;
     this.out = out;
     this.sessions = new SessionTable(opts.tickMs, opts.serverId, opts.wallMs());
-    this.tree.setWatchSink((watcher, type, path, zxid) => {
+    this.tree.quotaWarning = (msg) => this.log('warn', msg);
+    this.tree.setWatchSink((watcher, type, path, zxid, recursiveAcl) => {
+      if (recursiveAcl !== null) {
+        // a recursive watch never reveals a path its watcher cannot READ (CVE-2024-23944)
+        const c = this.conns.get(watcher);
+        if (c === undefined || !allowed(recursiveAcl, Perm.READ, c.authIds)) return;
+      }
       writeWatchEvent(this.w.reset(), type, path);
       this.noteResponseBytes(this.w.offset - 4, false);
       this.emit(watcher, zxid);
@@ -300,7 +317,41 @@ export class Pipeline {
       this.counters.sessionsExpired++;
       this.closeSession(s, 0);
     }
-    return this.sessions.msUntilNextExpiry(now);
+    if (now >= this.nextContainerCheckMs) {
+      this.nextContainerCheckMs = now + this.opts.containerCheckIntervalMs;
+      this.checkContainers(now);
+    }
+    return Math.min(this.sessions.msUntilNextExpiry(now), Math.max(0, this.nextContainerCheckMs - now));
+  }
+
+  /**
+   * ContainerManager: empty containers that once had children (or, when configured, were
+   * never used for long enough) and childless TTL nodes unchanged for their TTL are
+   * deleted through deleteContainer txns, at most maxPerMinute of them a minute.
+   */
+  private checkContainers(nowMs: number): void {
+    const wall = this.opts.wallMs();
+    const tree = this.tree;
+    const intervalMs = 60_000 / this.opts.containerMaxPerMinute;
+    const candidates: string[] = [];
+    for (const path of tree.containers) {
+      const n = tree.get(path);
+      if (n === undefined || n.numChildren() > 0) continue;
+      const neverUsedMax = this.opts.containerMaxNeverUsedIntervalMs;
+      if (n.cversion > 0 || (neverUsedMax !== 0 && wall - n.mtime > neverUsedMax)) candidates.push(path);
+    }
+    for (const path of tree.ttls) {
+      const n = tree.get(path);
+      if (n === undefined || n.numChildren() > 0) continue;
+      const ttlMs = Number(BigInt.asUintN(40, n.ephemeralOwner));
+      if (ttlMs !== 0 && wall - n.mtime > ttlMs) candidates.push(path);
+    }
+    for (const path of candidates) {
+      if (nowMs < this.nextContainerDeleteMs) break;
+      this.nextContainerDeleteMs = nowMs + intervalMs;
+      this.log('info', `deleting container or expired TTL node ${path}`);
+      this.logTxn(0n, 0, Op.deleteContainer, { type: Op.deleteContainer, path });
+    }
   }
 
   // ---------------------------------------------------------------- outputs
@@ -388,6 +439,40 @@ export class Pipeline {
 
   wallMs(): number {
     return this.opts.wallMs();
+  }
+
+  get extendedTypesEnabled(): boolean {
+    return this.opts.extendedTypesEnabled;
+  }
+
+  /**
+   * ZooKeeperServer.checkQuota: with enforceQuota, a change that takes the quota'd
+   * subtree past a hard limit (or past the soft one when no hard one is set) fails.
+   */
+  checkQuota(path: string, bytesDiff: number, countDiff: number): void {
+    if (!this.opts.enforceQuota) return;
+    const tree = this.tree;
+    const prefix = tree.quotaPrefixOf(path);
+    if (prefix === null) return;
+    const limitsNode = tree.get(`${QUOTA_ROOT}${prefix}/${QUOTA_LIMITS}`);
+    const statsNode = tree.get(`${QUOTA_ROOT}${prefix}/${QUOTA_STATS}`);
+    if (limitsNode === undefined || statsNode === undefined) return;
+    const limits = parseStatsTrack(limitsNode.data);
+    const stats = parseStatsTrack(statsNode.data);
+    const exceeds = (diff: number, current: string, soft: string, hard: string) => {
+      if (diff === 0) return false;
+      const hardLimit = limits.get(hard) ?? -1;
+      const softLimit = limits.get(soft) ?? -1;
+      if (hardLimit <= -1 && softLimit <= -1) return false;
+      const next = (stats.get(current) ?? 0) + diff;
+      const limit = hardLimit > -1 ? hardLimit : softLimit;
+      if (next <= limit) return false;
+      this.log('warn', `Quota exceeded: ${prefix} [current ${current}=${next}, ${hardLimit > -1 ? 'hard' : 'soft'}${current === 'count' ? 'Count' : 'Byte'}Limit=${limit}]`);
+      return hardLimit > -1;
+    };
+    if (exceeds(countDiff, 'count', 'count', 'countHardLimit') || exceeds(bytesDiff, 'bytes', 'bytes', 'byteHardLimit')) {
+      throw new KeeperError(Err.QUOTAEXCEEDED);
+    }
   }
 
   log(level: 'info' | 'warn', msg: string): void {
@@ -514,11 +599,11 @@ function readCreate(r: JuteReader, withTtl: boolean): CreateReq {
 function prepCreate(p: Pipeline, conn: Conn, type: number, req: CreateReq): CreateTxn {
   const { flags } = req;
   if (flags < 0 || flags > CreateFlag.persistentSequentialWithTtl) throw new KeeperError(Err.BADARGUMENTS);
+  // validateCreateRequest: TTL modes need extended types; a ttl only with a TTL mode.
+  // (The op decides the node type: create with the container flag makes a plain persistent node.)
   const isTtl = flags === CreateFlag.persistentWithTtl || flags === CreateFlag.persistentSequentialWithTtl;
-  const isContainer = flags === CreateFlag.container;
-  if (isTtl || type === Op.createTTL) throw new KeeperError(Err.UNIMPLEMENTED); // extended types: not yet
-  // the op decides the node type: create with the container flag makes a plain persistent node
-  void isContainer;
+  if (isTtl && !p.extendedTypesEnabled) throw new KeeperError(Err.UNIMPLEMENTED);
+  if (isTtl ? req.ttlMs <= 0 || req.ttlMs > TTL_MS_MAX : req.ttlMs >= 0) throw new KeeperError(Err.BADARGUMENTS);
   const sequential = flags === CreateFlag.persistentSequential || flags === CreateFlag.ephemeralSequential || flags === CreateFlag.persistentSequentialWithTtl;
   const ephemeral = flags === CreateFlag.ephemeral || flags === CreateFlag.ephemeralSequential;
   let path = req.path;
@@ -532,9 +617,13 @@ function prepCreate(p: Pipeline, conn: Conn, type: number, req: CreateReq): Crea
   validPath(path);
   if (p.tree.get(path) !== undefined) throw new KeeperError(Err.NODEEXISTS);
   if (parent.ephemeralOwner > 0n) throw new KeeperError(Err.NOCHILDRENFOREPHEMERALS);
-  const txnType = type === Op.create2 ? Op.create2 : type === Op.createContainer ? Op.createContainer : Op.create;
-  return { type: txnType, path, data: req.data, acls, ephemeral, parentCVersion: parent.cversion + 1, ttlMs: 0 };
+  p.checkQuota(path, req.data.length, 1);
+  const txnType = type === Op.create2 || type === Op.createContainer || type === Op.createTTL ? type : Op.create;
+  return { type: txnType, path, data: req.data, acls, ephemeral, parentCVersion: parent.cversion + 1, ttlMs: type === Op.createTTL ? req.ttlMs : 0 };
 }
+
+/** EphemeralType.TTL.maxValue(): the TTL lives in the low 40 bits of the owner. */
+const TTL_MS_MAX = 0xff_ffff_ffff;
 
 function prepDelete(p: Pipeline, conn: Conn, path: string, version: number): Txn {
   const parentPath = parentForWrite(path);
@@ -550,7 +639,9 @@ function prepSetData(p: Pipeline, conn: Conn, path: string, data: Buffer, versio
   validPath(path);
   const n = p.node(path);
   checkAcl(p.aclOf(n), Perm.WRITE, p.idsOf(conn));
-  return { type: Op.setData, path, data, version: checkVersion(n.version, version) };
+  const newVersion = checkVersion(n.version, version);
+  p.checkQuota(path, data.length - n.data.length, 0);
+  return { type: Op.setData, path, data, version: newVersion };
 }
 
 function prepCheck(p: Pipeline, conn: Conn, path: string, version: number): Txn {
@@ -587,7 +678,7 @@ function replyEmpty(p: Pipeline, conn: Conn, xid: number, zxid: number): void {
 }
 
 const create: Handler = (p, conn, s, xid, r, type) => {
-  const req = readCreate(r, false);
+  const req = readCreate(r, type === Op.createTTL);
   write(p, conn, s, xid, type, () => prepCreate(p, conn, type, req), (zxid, txn) => {
     const path = (txn as CreateTxn).path;
     const w = p.writer.reset();
@@ -746,13 +837,7 @@ function undoFor(p: Pipeline, txn: Txn): () => void {
     case Op.setData: {
       const node = tree.get(txn.path)!;
       const { data, version, mzxid, mtime } = node;
-      return () => {
-        tree.approximateDataSize += data.length - node.data.length;
-        node.data = data;
-        node.version = version;
-        node.mzxid = mzxid;
-        node.mtime = mtime;
-      };
+      return () => tree.restoreData(txn.path, node, data, version, mzxid, mtime);
     }
     default:
       return () => {};
@@ -848,10 +933,8 @@ function setWatchesWith(v2: boolean): Handler {
     const data = readStrings(r);
     const exist = readStrings(r);
     const child = readStrings(r);
-    if (v2) {
-      readStrings(r);
-      readStrings(r);
-    }
+    const persistent = v2 ? readStrings(r) : [];
+    const recursive = v2 ? readStrings(r) : [];
     const tree = p.tree;
     const fire = (type: number, path: string) => {
       writeWatchEvent(p.writer.reset(), type, path);
@@ -873,9 +956,54 @@ function setWatchesWith(v2: boolean): Handler {
       else if (n.pzxid > relativeZxid) fire(4, path);
       else tree.childWatches.add(path, conn.key);
     }
+    // persistent watches are re-registered without replaying what was missed, as ZooKeeper
+    for (const path of persistent) addPersistentWatch(tree, path, conn.key, WatchMode.persistent);
+    for (const path of recursive) addPersistentWatch(tree, path, conn.key, WatchMode.persistentRecursive);
     p.finish(conn.key, p.beginOk(xid));
   };
 }
+
+/** DataTree.addWatch: persistent watches sit in both tables, recursive ones in the data table. */
+function addPersistentWatch(tree: DataTree, path: string, watcher: number, mode: number): void {
+  tree.dataWatches.add(path, watcher, mode);
+  if (mode !== WatchMode.persistentRecursive) tree.childWatches.add(path, watcher, mode);
+}
+
+/** addWatch (AddWatchRequest {path, mode}): 0 persistent, 1 persistent recursive. */
+const addWatch: Handler = (p, conn, _s, xid, r) => {
+  const path = r.ustring();
+  const mode = r.int();
+  // WatcherMode.fromZooDef rejects other modes; ZooKeeper answers MARSHALLINGERROR
+  if (mode !== 0 && mode !== 1) throw new KeeperError(Err.MARSHALLINGERROR);
+  addPersistentWatch(p.tree, path, conn.key, mode === 0 ? WatchMode.persistent : WatchMode.persistentRecursive);
+  const at = p.beginOk(xid);
+  p.writer.int(0); // ErrorResponse {err}
+  p.finish(conn.key, at);
+};
+
+/** WatcherType in CheckWatchesRequest / RemoveWatchesRequest: 1 children, 2 data, 3 any. */
+function watchTablesFor(tree: DataTree, type: number): WatchTable[] {
+  if (type === 1) return [tree.childWatches];
+  if (type === 2) return [tree.dataWatches];
+  if (type === 3) return [tree.childWatches, tree.dataWatches];
+  throw new KeeperError(Err.BADARGUMENTS);
+}
+
+const checkWatches: Handler = (p, conn, _s, xid, r) => {
+  const path = r.ustring();
+  const type = r.int();
+  if (!watchTablesFor(p.tree, type).some((t) => t.has(path, conn.key))) throw new KeeperError(Err.NOWATCHER);
+  p.finish(conn.key, p.beginOk(xid));
+};
+
+const removeWatches: Handler = (p, conn, _s, xid, r) => {
+  const path = r.ustring();
+  const type = r.int();
+  let removed = false;
+  for (const t of watchTablesFor(p.tree, type)) if (t.remove(path, conn.key)) removed = true;
+  if (!removed) throw new KeeperError(Err.NOWATCHER);
+  p.finish(conn.key, p.beginOk(xid));
+};
 
 function readOp(type: number, r: JuteReader): { path: string; watch: boolean } {
   void type;
@@ -951,6 +1079,7 @@ const HANDLERS: Record<number, Handler> = {
   [Op.create]: create,
   [Op.create2]: create,
   [Op.createContainer]: create,
+  [Op.createTTL]: create,
   [Op.delete]: del,
   [Op.setData]: setData,
   [Op.setACL]: setACL,
@@ -971,4 +1100,7 @@ const HANDLERS: Record<number, Handler> = {
   [Op.getAllChildrenNumber]: getAllChildrenNumber,
   [Op.getEphemerals]: getEphemerals,
   [Op.whoAmI]: whoAmI,
+  [Op.addWatch]: addWatch,
+  [Op.checkWatches]: checkWatches,
+  [Op.removeWatches]: removeWatches,
 };

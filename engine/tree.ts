@@ -110,13 +110,45 @@ export class AclCache {
   }
 }
 
-/** Receives watch events as the tree triggers them. */
-export type WatchSink = (watcher: WatcherKey, type: number, path: string, zxid: number) => void;
+export const QUOTA_ROOT = '/zookeeper/quota';
+export const QUOTA_LIMITS = 'zookeeper_limits';
+export const QUOTA_STATS = 'zookeeper_stats';
+
+/** StatsTrack: "count=1,bytes=5[,key=value...]"; a missing value reads as -1. */
+export function parseStatsTrack(data: Buffer): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const part of data.toString('utf8').split(',')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const n = Number(part.slice(eq + 1).trim());
+    if (Number.isFinite(n)) out.set(part.slice(0, eq).trim(), n);
+  }
+  return out;
+}
+
+/** StatsTrack.toString: count and bytes first, then the other keys sorted. */
+export function formatStatsTrack(stats: Map<string, number>): Buffer {
+  let s = `count=${stats.get('count') ?? -1},bytes=${stats.get('bytes') ?? -1}`;
+  for (const key of [...stats.keys()].filter((k) => k !== 'count' && k !== 'bytes').sort()) s += `,${key}=${stats.get(key)}`;
+  return Buffer.from(s);
+}
+
+/**
+ * Receives watch events as the tree triggers them. `recursiveAcl` is set when the event
+ * reaches the watcher through a persistent-recursive watch: the changed node's ACL, which
+ * the watcher must be able to READ (CVE-2024-23944).
+ */
+export type WatchSink = (watcher: WatcherKey, type: number, path: string, zxid: number, recursiveAcl: readonly Acl[] | null) => void;
 
 export class DataTree {
   readonly nodes = new Map<string, ZNode>();
   readonly acls = new AclCache();
   readonly ephemerals = new Map<bigint, Set<string>>();
+  /** Paths with a quota (a zookeeper_limits node under /zookeeper/quota). */
+  readonly quotaPaths = new Set<string>();
+  /** Container nodes and TTL nodes, for the ContainerManager's sweep. */
+  readonly containers = new Set<string>();
+  readonly ttls = new Set<string>();
   /** Largest size each session's ephemeral set reached (fixes Java's HashSet order). */
   readonly ephemeralPeaks = new Map<bigint, number>();
   readonly dataWatches = new WatchTable();
@@ -125,6 +157,8 @@ export class DataTree {
   /** Bytes of paths and data, as ZooKeeper's approximateDataSize. */
   approximateDataSize = 0;
   private sink: WatchSink = () => {};
+  /** ACLs of nodes just deleted, kept for recursive watch checks until their trigger. */
+  private readonly deletedAcls = new Map<string, readonly Acl[]>();
 
   constructor() {
     const openRef = this.acls.intern(OPEN_ACL_UNSAFE);
@@ -183,7 +217,10 @@ export class DataTree {
       if (set === undefined) this.ephemerals.set(owner, (set = new Set()));
       set.add(path);
       if (set.size > (this.ephemeralPeaks.get(owner) ?? 0)) this.ephemeralPeaks.set(owner, set.size);
-    }
+    } else if (owner === CONTAINER_OWNER) this.containers.add(path);
+    else if (owner < 0n) this.ttls.add(path);
+    if (parentPath.startsWith(QUOTA_ROOT)) this.quotaNodeCreated(parentPath, baseName(path));
+    this.updateQuotaStat(path, data.length, 1);
     return node;
   }
 
@@ -197,6 +234,9 @@ export class DataTree {
     // the stored cversion counts creates only (see statInto); a delete moves pzxid
     if (zxid > parent.pzxid) parent.pzxid = zxid;
     this.approximateDataSize -= path.length + node.data.length;
+    if (this.dataWatches.hasRecursive()) this.deletedAcls.set(path, this.acls.get(node.aclRef));
+    if (parentPath.startsWith(QUOTA_ROOT) && baseName(path) === QUOTA_LIMITS) this.quotaPaths.delete(parentPath.slice(QUOTA_ROOT.length));
+    this.updateQuotaStat(path, -node.data.length, -1);
     this.acls.release(node.aclRef);
     this.dropEphemeral(node.ephemeralOwner, path);
     return node;
@@ -206,6 +246,7 @@ export class DataTree {
     const node = this.nodes.get(path);
     if (node === undefined) throw new KeeperError(Err.NONODE, path);
     this.approximateDataSize += data.length - node.data.length;
+    this.updateQuotaStat(path, data.length - node.data.length, 0);
     node.data = data;
     node.version = version;
     node.mzxid = zxid;
@@ -226,18 +267,90 @@ export class DataTree {
   // ---- watch triggers, in ZooKeeper's order; called after a txn (or a whole multi) applied
 
   triggerCreated(path: string, zxid: number): void {
-    this.trigger(this.dataWatches, path, EventType.NodeCreated, zxid, null);
-    this.trigger(this.childWatches, parentOf(path), EventType.NodeChildrenChanged, zxid, null);
+    this.trigger(this.dataWatches, path, EventType.NodeCreated, zxid, null, this.nodes.get(path) ?? null);
+    this.trigger(this.childWatches, parentOf(path), EventType.NodeChildrenChanged, zxid, null, null);
   }
 
   triggerDeleted(path: string, zxid: number): void {
-    const notified = this.trigger(this.dataWatches, path, EventType.NodeDeleted, zxid, null);
-    this.trigger(this.childWatches, path, EventType.NodeDeleted, zxid, notified);
-    this.trigger(this.childWatches, parentOf(path), EventType.NodeChildrenChanged, zxid, null);
+    const acl = this.deletedAcls.get(path) ?? null;
+    this.deletedAcls.delete(path);
+    const notified = this.trigger(this.dataWatches, path, EventType.NodeDeleted, zxid, null, null, acl);
+    this.trigger(this.childWatches, path, EventType.NodeDeleted, zxid, notified, null);
+    this.trigger(this.childWatches, parentOf(path), EventType.NodeChildrenChanged, zxid, null, null);
   }
 
   triggerDataChanged(path: string, zxid: number): void {
-    this.trigger(this.dataWatches, path, EventType.NodeDataChanged, zxid, null);
+    this.trigger(this.dataWatches, path, EventType.NodeDataChanged, zxid, null, this.nodes.get(path) ?? null);
+  }
+
+  // ---- quotas (/zookeeper/quota/<path>/zookeeper_limits and zookeeper_stats), as DataTree
+
+  /** The deepest path with a quota that is path or an ancestor of it, or null. */
+  quotaPrefixOf(path: string): string | null {
+    if (this.quotaPaths.size === 0) return null;
+    let at = path;
+    for (;;) {
+      if (this.quotaPaths.has(at)) return at === '/' || at === '' ? null : at;
+      if (at === '/') return null;
+      at = parentOf(at);
+    }
+  }
+
+  private quotaNodeCreated(parentPath: string, name: string): void {
+    const quotaPath = parentPath.slice(QUOTA_ROOT.length);
+    if (name === QUOTA_LIMITS) this.quotaPaths.add(quotaPath);
+    if (name === QUOTA_STATS) {
+      // updateQuotaForPath: the stats node holds the subtree's count and bytes
+      let count = 0;
+      let bytes = 0;
+      const walk = (p: string) => {
+        const n = this.nodes.get(p);
+        if (n === undefined) return;
+        count++;
+        bytes += n.data.length;
+        if (n.children !== null) for (const c of n.children) walk(p === '/' ? `/${c}` : `${p}/${c}`);
+      };
+      walk(quotaPath);
+      const stats = this.nodes.get(`${QUOTA_ROOT}${quotaPath}/${QUOTA_STATS}`);
+      if (stats !== undefined) this.replaceQuotaData(stats, formatStatsTrack(new Map([['count', count], ['bytes', bytes]])));
+    }
+  }
+
+  /** Keeps the stats node of the path's quota current, in place (not a txn), and warns past soft limits. */
+  private updateQuotaStat(path: string, bytesDiff: number, countDiff: number): void {
+    const prefix = this.quotaPrefixOf(path);
+    if (prefix === null) return;
+    const stats = this.nodes.get(`${QUOTA_ROOT}${prefix}/${QUOTA_STATS}`);
+    if (stats === undefined) return;
+    const track = parseStatsTrack(stats.data);
+    track.set('count', (track.get('count') ?? 0) + countDiff);
+    track.set('bytes', (track.get('bytes') ?? 0) + bytesDiff);
+    this.replaceQuotaData(stats, formatStatsTrack(track));
+    const limits = this.nodes.get(`${QUOTA_ROOT}${prefix}/${QUOTA_LIMITS}`);
+    if (limits === undefined) return;
+    const limit = parseStatsTrack(limits.data);
+    for (const key of ['count', 'bytes']) {
+      const max = limit.get(key) ?? -1;
+      if (max > -1 && max < (track.get(key) ?? 0)) this.quotaWarning?.(`Quota exceeded: ${prefix} ${key}=${track.get(key)} limit=${max}`);
+    }
+  }
+
+  private replaceQuotaData(node: ZNode, data: Buffer): void {
+    this.approximateDataSize += data.length - node.data.length;
+    node.data = data;
+  }
+
+  /** Set by the pipeline: where soft-limit warnings go. */
+  quotaWarning: ((msg: string) => void) | null = null;
+
+  /** Restores a node's data fields (a multi's setData undone). */
+  restoreData(path: string, node: ZNode, data: Buffer, version: number, mzxid: number, mtime: number): void {
+    this.approximateDataSize += data.length - node.data.length;
+    this.updateQuotaStat(path, data.length - node.data.length, 0);
+    node.data = data;
+    node.version = version;
+    node.mzxid = mzxid;
+    node.mtime = mtime;
   }
 
   // ---- undo, for a multi whose later op failed (live path only)
@@ -246,6 +359,7 @@ export class DataTree {
   undoCreate(path: string, parentCversion: number, parentPzxid: number): void {
     const node = this.nodes.get(path)!;
     const parent = this.nodes.get(parentOf(path))!;
+    this.updateQuotaStat(path, -node.data.length, -1);
     this.nodes.delete(path);
     parent.children!.delete(baseName(path));
     parent.cversion = parentCversion;
@@ -260,6 +374,7 @@ export class DataTree {
     const parent = this.nodes.get(parentOf(path))!;
     node.aclRef = this.acls.intern(acls);
     this.nodes.set(path, node);
+    this.updateQuotaStat(path, node.data.length, 1);
     (parent.children ??= new Set()).add(baseName(path));
     parent.cversion = parentCversion;
     parent.pzxid = parentPzxid;
@@ -268,10 +383,13 @@ export class DataTree {
       let set = this.ephemerals.get(node.ephemeralOwner);
       if (set === undefined) this.ephemerals.set(node.ephemeralOwner, (set = new Set()));
       set.add(path);
-    }
+    } else if (node.ephemeralOwner === CONTAINER_OWNER) this.containers.add(path);
+    else if (node.ephemeralOwner < 0n) this.ttls.add(path);
   }
 
   private dropEphemeral(owner: bigint, path: string): void {
+    if (owner === CONTAINER_OWNER) this.containers.delete(path);
+    else if (owner < 0n) this.ttls.delete(path);
     if (owner <= 0n) return;
     const set = this.ephemerals.get(owner);
     if (set === undefined) return;
@@ -279,14 +397,18 @@ export class DataTree {
     if (set.size === 0) this.ephemerals.delete(owner);
   }
 
-  private trigger(table: WatchTable, path: string, type: number, zxid: number, skip: Set<WatcherKey> | null): Set<WatcherKey> | null {
-    const watchers = table.take(path);
-    if (watchers === null) return null;
-    for (const w of watchers) {
+  /** Fires the watches of one event; returns who was notified (for the delete dedupe). */
+  private trigger(table: WatchTable, path: string, type: number, zxid: number, skip: Set<WatcherKey> | null, node: ZNode | null, deletedAcl: readonly Acl[] | null = null): Set<WatcherKey> | null {
+    const fired = table.collect(path, type === EventType.NodeChildrenChanged);
+    if (fired === null) return null;
+    const notified = new Set<WatcherKey>();
+    for (const [w, recursive] of fired) {
       if (skip !== null && skip.has(w)) continue;
-      this.sink(w, type, path, zxid);
+      notified.add(w);
+      const acl = recursive ? (node !== null ? this.acls.get(node.aclRef) : deletedAcl) : null;
+      this.sink(w, type, path, zxid, acl);
     }
-    return watchers;
+    return notified;
   }
 
   removeWatcher(watcher: WatcherKey): void {

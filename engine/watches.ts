@@ -1,61 +1,99 @@
-// One-shot watches, as ZooKeeper's WatchManager: path → watchers, and watcher → paths
-// so a closed connection drops all of its watches at once. A watcher is a connection key.
+// Watches, as ZooKeeper's WatchManager: path → watchers with a mode each, and watcher →
+// paths so a closed connection drops all of its watches at once. A watcher is a
+// connection key. Standard watches fire once; persistent ones stay; persistent-recursive
+// ones also fire for every descendant (except NodeChildrenChanged).
 
 export type WatcherKey = number;
 
-export class WatchTable {
-  private byPath = new Map<string, Set<WatcherKey>>();
-  private byWatcher = new Map<WatcherKey, Set<string>>();
+export const WatchMode = {
+  standard: 0,
+  persistent: 1,
+  persistentRecursive: 2,
+} as const;
 
-  add(path: string, watcher: WatcherKey): void {
-    let set = this.byPath.get(path);
-    if (set === undefined) this.byPath.set(path, (set = new Set()));
-    set.add(watcher);
+export class WatchTable {
+  private byPath = new Map<string, Map<WatcherKey, number>>();
+  private byWatcher = new Map<WatcherKey, Set<string>>();
+  /** Recursive watches present: only then do triggers walk a path's ancestors. */
+  private recursiveCount = 0;
+  /** Reused by collect(): the watchers one trigger fires, and whether via a recursive watch. */
+  private readonly fired = new Map<WatcherKey, boolean>();
+
+  /** Adds or re-moded a watch (a later standard watch replaces a persistent one, as ZooKeeper). */
+  add(path: string, watcher: WatcherKey, mode: number = WatchMode.standard): void {
+    let watchers = this.byPath.get(path);
+    if (watchers === undefined) this.byPath.set(path, (watchers = new Map()));
+    const old = watchers.get(watcher);
+    if (old === WatchMode.persistentRecursive) this.recursiveCount--;
+    if (mode === WatchMode.persistentRecursive) this.recursiveCount++;
+    watchers.set(watcher, mode);
     let paths = this.byWatcher.get(watcher);
     if (paths === undefined) this.byWatcher.set(watcher, (paths = new Set()));
     paths.add(path);
+  }
+
+  hasRecursive(): boolean {
+    return this.recursiveCount > 0;
   }
 
   has(path: string, watcher: WatcherKey): boolean {
     return this.byPath.get(path)?.has(watcher) ?? false;
   }
 
-  /** Removes and returns the watchers of path (one-shot), or null when none. */
-  take(path: string): Set<WatcherKey> | null {
-    const set = this.byPath.get(path);
-    if (set === undefined) return null;
-    this.byPath.delete(path);
-    for (const w of set) {
-      const paths = this.byWatcher.get(w);
-      if (paths === undefined) continue;
-      paths.delete(path);
-      if (paths.size === 0) this.byWatcher.delete(w);
+  /**
+   * The watchers a change at `path` of this event type fires, as a map watcher → fired
+   * through a recursive watch. Standard watches that fire are removed. The map is reused:
+   * read it before the next call. Returns null when nothing fires.
+   */
+  collect(path: string, childrenChanged: boolean): Map<WatcherKey, boolean> | null {
+    const fired = this.fired;
+    fired.clear();
+    const own = this.byPath.get(path);
+    if (own !== undefined) {
+      for (const [w, mode] of own) {
+        if (mode === WatchMode.persistentRecursive) {
+          if (!childrenChanged) fired.set(w, true);
+        } else {
+          fired.set(w, false);
+          if (mode === WatchMode.standard) this.removeEntry(own, path, w);
+        }
+      }
+      if (own.size === 0) this.byPath.delete(path);
     }
-    return set;
+    if (this.recursiveCount > 0 && !childrenChanged) {
+      let at = path;
+      while (at !== '/') {
+        const slash = at.lastIndexOf('/');
+        at = slash === 0 ? '/' : at.slice(0, slash);
+        const watchers = this.byPath.get(at);
+        if (watchers === undefined) continue;
+        for (const [w, mode] of watchers) if (mode === WatchMode.persistentRecursive && !fired.has(w)) fired.set(w, true);
+      }
+    }
+    return fired.size === 0 ? null : fired;
+  }
+
+  private removeEntry(watchers: Map<WatcherKey, number>, path: string, w: WatcherKey): void {
+    if (watchers.get(w) === WatchMode.persistentRecursive) this.recursiveCount--;
+    watchers.delete(w);
+    const paths = this.byWatcher.get(w);
+    if (paths === undefined) return;
+    paths.delete(path);
+    if (paths.size === 0) this.byWatcher.delete(w);
   }
 
   removeWatcher(watcher: WatcherKey): void {
     const paths = this.byWatcher.get(watcher);
     if (paths === undefined) return;
-    this.byWatcher.delete(watcher);
-    for (const p of paths) {
-      const set = this.byPath.get(p);
-      if (set === undefined) continue;
-      set.delete(watcher);
-      if (set.size === 0) this.byPath.delete(p);
-    }
+    for (const p of [...paths]) this.remove(p, watcher);
   }
 
   /** Removes one watch; true when it was there. */
   remove(path: string, watcher: WatcherKey): boolean {
-    const set = this.byPath.get(path);
-    if (set === undefined || !set.delete(watcher)) return false;
-    if (set.size === 0) this.byPath.delete(path);
-    const paths = this.byWatcher.get(watcher);
-    if (paths !== undefined) {
-      paths.delete(path);
-      if (paths.size === 0) this.byWatcher.delete(watcher);
-    }
+    const watchers = this.byPath.get(path);
+    if (watchers === undefined || !watchers.has(watcher)) return false;
+    this.removeEntry(watchers, path, watcher);
+    if (watchers.size === 0) this.byPath.delete(path);
     return true;
   }
 
@@ -77,8 +115,8 @@ export class WatchTable {
     return this.byWatcher.get(watcher) ?? EMPTY;
   }
 
-  entriesByPath(): IterableIterator<[string, Set<WatcherKey>]> {
-    return this.byPath.entries();
+  *entriesByPath(): IterableIterator<[string, Iterable<WatcherKey>]> {
+    for (const [path, watchers] of this.byPath) yield [path, watchers.keys()];
   }
 }
 
