@@ -1,29 +1,128 @@
-// Minimal line logger: ISO time, level, thread, message — to stderr.
-export interface Logger {
-  debug(msg: string): void;
-  info(msg: string): void;
-  warn(msg: string): void;
-  error(msg: string): void;
+// Line logger for every thread, to stderr: one line per event.
+//
+//   text (default): 2026-11-21T22:37:04.632Z INFO [pipeline] message conn=0x41 session=0x1000014070c0000
+//   json:           {"time":"2026-11-21T22:37:04.632Z","level":"info","thread":"pipeline","msg":"message","conn":"0x41","session":"0x1000014070c0000"}
+//
+// Settings, read when this module loads in a thread (workers inherit the main thread's environment
+// at start): ZOOID_LOG_FORMAT=text|json, ZOOID_LOG_LEVEL=debug|info|warn|error. zoo.cfg's
+// `zooid.log.format` / `zooid.log.level` set the same variables before the workers start
+// (configureLogging), so the environment wins only when zoo.cfg says nothing.
+//
+// Fields: every call takes optional fields; `conn` (a connection key) and `session` (a
+// session id) print as hex, as ZooKeeper prints session ids. A child logger carries fields
+// onto every line it writes. Nothing here runs per request on a hot path: loggers are
+// created at start and lines are written only for events.
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFormat = 'text' | 'json';
+
+/** Extra fields on a line. conn/session print as hex ("0x…"); others as given. */
+export interface LogFields {
+  conn?: number | null;
+  session?: bigint | number | null;
+  [key: string]: unknown;
 }
 
-const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
-type Level = keyof typeof LEVELS;
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  /** A logger that adds these fields to every line (its own fields win over the child's). */
+  child(fields: LogFields): Logger;
+}
 
-function threshold(): number {
-  const v = (process.env.ZOOID_LOG_LEVEL ?? 'info').toLowerCase();
-  return v in LEVELS ? LEVELS[v as Level] : LEVELS.info;
+const LEVELS: Readonly<Record<LogLevel, number>> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export const LOG_FORMAT_ENV = 'ZOOID_LOG_FORMAT';
+export const LOG_LEVEL_ENV = 'ZOOID_LOG_LEVEL';
+
+export function isLogLevel(v: string): v is LogLevel {
+  return Object.hasOwn(LEVELS, v);
+}
+
+export function isLogFormat(v: string): v is LogFormat {
+  return v === 'text' || v === 'json';
+}
+
+function levelThreshold(): number {
+  const v = (process.env[LOG_LEVEL_ENV] ?? 'info').trim().toLowerCase();
+  return isLogLevel(v) ? LEVELS[v] : LEVELS.info;
+}
+
+function formatFromEnv(): LogFormat {
+  const v = (process.env[LOG_FORMAT_ENV] ?? 'text').trim().toLowerCase();
+  return v === 'json' ? 'json' : 'text';
+}
+
+/**
+ * Main thread, before workers start: zoo.cfg's settings (null: leave the environment's).
+ * Loggers created afterwards — every worker's — use them.
+ */
+export function configureLogging(settings: { format: LogFormat | null; level: LogLevel | null }): void {
+  if (settings.format !== null) process.env[LOG_FORMAT_ENV] = settings.format;
+  if (settings.level !== null) process.env[LOG_LEVEL_ENV] = settings.level;
+  current = { min: levelThreshold(), format: formatFromEnv() };
+}
+
+/** This thread's settings; loggers read them per line, so configureLogging reaches loggers made before it. */
+let current = { min: levelThreshold(), format: formatFromEnv() };
+
+function hex(v: bigint | number): string {
+  if (typeof v === 'bigint') return `0x${BigInt.asUintN(64, v).toString(16)}`;
+  return `0x${v.toString(16)}`;
+}
+
+/** A field value as it prints: ids in hex, bigints as decimal text, the rest unchanged. */
+function fieldValue(key: string, v: unknown): unknown {
+  if ((key === 'conn' || key === 'session') && (typeof v === 'number' || typeof v === 'bigint')) return hex(v);
+  if (typeof v === 'bigint') return v.toString();
+  return v;
+}
+
+function textValue(v: unknown): string {
+  if (typeof v === 'string') return /[\s"=]/.test(v) || v === '' ? JSON.stringify(v) : v;
+  if (v instanceof Error) return JSON.stringify(v.message);
+  return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
+}
+
+/** One formatted line (exported for tests). Fields with null/undefined values are left out. */
+export function formatLogLine(format: LogFormat, time: Date, level: LogLevel, thread: string, msg: string, fields: LogFields | undefined): string {
+  const entries: [string, unknown][] = [];
+  if (fields !== undefined) {
+    for (const key of Object.keys(fields)) {
+      const v = fields[key];
+      if (v === undefined || v === null) continue;
+      entries.push([key, fieldValue(key, v)]);
+    }
+  }
+  if (format === 'json') {
+    const obj: Record<string, unknown> = { time: time.toISOString(), level, thread, msg };
+    for (const [k, v] of entries) {
+      if (k in obj) continue; // never let a field overwrite the line's own keys
+      obj[k] = v instanceof Error ? v.message : v;
+    }
+    return JSON.stringify(obj) + '\n';
+  }
+  let line = `${time.toISOString()} ${level.toUpperCase()} [${thread}] ${msg}`;
+  for (const [k, v] of entries) line += ` ${k}=${textValue(v)}`;
+  return line + '\n';
+}
+
+function makeLogger(thread: string, base: LogFields | undefined): Logger {
+  const line = (level: LogLevel, msg: string, fields: LogFields | undefined) => {
+    if (LEVELS[level] < current.min) return;
+    const merged = base === undefined ? fields : fields === undefined ? base : { ...base, ...fields };
+    process.stderr.write(formatLogLine(current.format, new Date(), level, thread, msg, merged));
+  };
+  return {
+    debug: (m, f) => line('debug', m, f),
+    info: (m, f) => line('info', m, f),
+    warn: (m, f) => line('warn', m, f),
+    error: (m, f) => line('error', m, f),
+    child: (fields) => makeLogger(thread, base === undefined ? fields : { ...base, ...fields }),
+  };
 }
 
 export function createLogger(thread: string): Logger {
-  const min = threshold();
-  const line = (level: Level, msg: string) => {
-    if (LEVELS[level] < min) return;
-    process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} [${thread}] ${msg}\n`);
-  };
-  return {
-    debug: (m) => line('debug', m),
-    info: (m) => line('info', m),
-    warn: (m) => line('warn', m),
-    error: (m) => line('error', m),
-  };
+  return makeLogger(thread, undefined);
 }
