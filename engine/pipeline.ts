@@ -41,6 +41,8 @@ export interface PipelineOptions {
   superDigest: string | null;
   /** zookeeper.extendedTypesEnabled: TTL nodes. */
   extendedTypesEnabled: boolean;
+  /** jute.maxbuffer: the largest reply frame a client accepts. */
+  maxReplyBytes: number;
   /** zookeeper.enforceQuota: hard limits fail creates and setDatas with QUOTAEXCEEDED. */
   enforceQuota: boolean;
   /** Container and TTL node cleanup (ContainerManager). */
@@ -429,6 +431,15 @@ export class Pipeline {
 
   finish(conn: number, at: number, zxid = this.tree.lastZxid): void {
     this.w.endFrame(at);
+    if (this.w.offset - at - 4 > this.opts.maxReplyBytes) {
+      // a reply no client could read (e.g. getChildren of a huge node): fail this request
+      // alone instead of sending a frame past jute.maxbuffer that would drop the connection
+      const xid = this.w.buf.readInt32BE(at + 4);
+      const zxidSent = this.w.buf.readInt32BE(at + 8) * 0x1_0000_0000 + this.w.buf.readUInt32BE(at + 12);
+      this.log('warn', `reply of ${this.w.offset - at - 4} bytes to xid ${xid} exceeds jute.maxbuffer (${this.opts.maxReplyBytes}); answering MARSHALLINGERROR`);
+      this.w.offset = at;
+      this.w.endFrame(beginReply(this.w.reset(), xid, zxidSent, Err.MARSHALLINGERROR));
+    }
     this.noteResponseBytes(this.w.offset - 4, true);
     this.emit(conn, zxid);
   }

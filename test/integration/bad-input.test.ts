@@ -133,6 +133,18 @@ describe('bad input', () => {
     await stillServing();
   });
 
+  it('fails a getChildren whose reply would exceed jute.maxbuffer, for that request only', async () => {
+    const c = await LeanClient.connect({ host: '127.0.0.1', port: server.port });
+    await c.create('/wide');
+    const name = 'x'.repeat(200);
+    await Promise.all(Array.from({ length: 400 }, (_, i) => c.create(`/wide/${name}${i}`)));
+    const err = await c.getChildren('/wide').then(() => null, (e: ZkError) => e.code);
+    expect(err).toBe(Err.MARSHALLINGERROR);
+    expect(await c.exists('/wide')).not.toBeNull();
+    await c.close();
+    await stillServing();
+  });
+
   it('exits with status 2 on a bad config, naming the key and the line', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zooid-badcfg-'));
     const cfg = path.join(dir, 'zoo.cfg');
