@@ -2,16 +2,24 @@
 //
 // request ring, io worker → pipeline (one per io worker):
 //   CONNECT     [u32 connId][u16 port][u8 addrLength][addr][ConnectRequest frame body]
-//   REQUEST     [u32 connId][RequestHeader + record]
+//   REQUEST     [u32 connId][f64 LE enqueuedAtMs][RequestHeader + record]
 //   DISCONNECT  [u32 connId]
 //   FOURLW      [u32 connId][u16 port][u8 addrLength][addr][4 ASCII bytes][stmk only: 8-byte mask]
 // reply ring, pipeline → io worker (one per io worker):
-//   SEND        [u32 connId][frame with its length prefix]
+//   SEND        [u32 connId][f64 LE sentAtMs][frame with its length prefix]
 //   CLOSE       [u32 connId]                       close once earlier sends are written
 //   TEXT_CLOSE  [u32 connId][text]                 four-letter word answer, then close
 // log ring, pipeline → log worker:
 //   TXN         [u32 zxid high][u32 zxid low][TxnHeader + record]
 //   ROLL        (empty)                            start a new log file at the next txn
+// control rings, main ⇄ pipeline (engine/control.ts: msgpackr payloads, one pair):
+//   REQUEST     [u32 id][msgpackr ControlRequest]     main → pipeline (data bell: the pipeline's)
+//   REPLY_PART  [u32 id][slice of a msgpackr reply]   pipeline → main (own bell)
+//   REPLY_END   [u32 id][last slice]
+//
+// The f64 stamps are ms since the epoch (performance.timeOrigin + performance.now(), the
+// same clock in every thread) for the stage histograms of engine/stagestats.ts: the
+// pipeline measures a request's ring wait, the io worker a reply's.
 //
 // Shared control words (Int32Array / BigInt64Array over one SharedArrayBuffer):
 //   big[0]  durable zxid, published by the log worker after fdatasync

@@ -9,6 +9,11 @@ import type { PipelineWorkerData } from './workers/pipeline-worker.ts';
 import type { LogWorkerData } from './workers/log-worker.ts';
 import type { IoWorkerData } from './workers/io-worker.ts';
 import { createLogger } from './logger.ts';
+import { ControlChannel, CONTROL_RING_BYTES } from './control.ts';
+import { StatsBlock, PIPELINE_STATS, LOG_STATS, IO_STATS } from './stagestats.ts';
+import { startAdminServer } from './admin.ts';
+import { MetricsCollector, startMetricsServer } from './metrics.ts';
+import type http from 'node:http';
 
 const log = createLogger('main');
 
@@ -25,6 +30,20 @@ const TXN_EXTRA_BYTES = 1024;
 export interface RunningServer {
   stop(): Promise<void>;
   readonly config: ServerConfig;
+  /** The main thread's end of the control path (admin commands, metrics). */
+  readonly control: ControlChannel;
+  /** Where the AdminServer and /metrics listen (null when off): ports resolved, so port 0 in zoo.cfg works in tests. */
+  readonly adminPort: number | null;
+  readonly metricsPort: number | null;
+}
+
+/** A failure to start one of the HTTP surfaces; ZooKeeper exits 4 (ERROR_STARTING_ADMIN_SERVER) for the AdminServer. */
+export class SurfaceStartError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number) {
+    super(message);
+    this.exitCode = exitCode;
+  }
 }
 
 function workerUrl(name: string): URL {
@@ -79,6 +98,12 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const logRing = Ring.create(ringCapacityFor(txnBytesMax, LOG_RING_BYTES_MIN), logBell);
   const controlSab = new SharedArrayBuffer(CONTROL_BYTES);
   const connCountSab = new SharedArrayBuffer(CONN_COUNT_SLOTS * 4);
+  // control path main ⇄ pipeline (engine/control.ts): requests ring the pipeline's doorbell
+  const controlReqRing = Ring.create(CONTROL_RING_BYTES, pipelineBell);
+  const controlReplyRing = Ring.create(CONTROL_RING_BYTES);
+  const pipelineStats = StatsBlock.create(PIPELINE_STATS);
+  const logStats = StatsBlock.create(LOG_STATS);
+  const ioStats = Array.from({ length: ioThreads }, () => StatsBlock.create(IO_STATS));
 
   const pipelineData: PipelineWorkerData = {
     config: cfg,
@@ -91,6 +116,9 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     controlSab,
     logDir,
     txnBytesMax,
+    controlReqRingSab: controlReqRing.sab,
+    controlReplyRingSab: controlReplyRing.sab,
+    statsSab: pipelineStats.sab,
   };
   const pipeline = new Worker(workerUrl('pipeline-worker'), { workerData: pipelineData, name: 'pipeline' });
   const ready = await waitFor(pipeline, 'pipeline worker', ['ready']);
@@ -110,6 +138,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     txnBytesMax,
     rollAfterTxns,
     batchBytesMax: LOG_BATCH_BYTES_MAX,
+    statsSab: logStats.sab,
   };
   const logWorker = new Worker(workerUrl('log-worker'), { workerData: logData, name: 'log' });
   await waitFor(logWorker, 'log worker', ['ready']);
@@ -131,6 +160,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       respRingSab: respRings[i].sab,
       ioBellSab: ioBells[i].sab,
       connCountSab,
+      statsSab: ioStats[i].sab,
     };
     ios.push(new Worker(workerUrl('io-worker'), { workerData: ioData, name: `io-${i}` }));
   }
@@ -148,9 +178,52 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   }
   log.info(`serving on ${cfg.clientPortAddress ?? '0.0.0.0'}:${cfg.clientPort} (${ioThreads} io threads, dataDir ${cfg.dataDir}, last zxid 0x${lastZxid.toString(16)})`);
 
+  const control = new ControlChannel(controlReqRing, controlReplyRing);
+  const httpServers: http.Server[] = [];
+  const portOf = (srv: http.Server): number => {
+    const a = srv.address();
+    return typeof a === 'object' && a !== null ? a.port : -1;
+  };
+  let adminPort: number | null = null;
+  let metricsPort: number | null = null;
+  try {
+    if (cfg.adminEnableServer) {
+      const admin = await startAdminServer(cfg, control, log).catch((err: Error) => {
+        throw new SurfaceStartError(`Unable to start AdminServer, exiting abnormally: ${err.message}`, 4);
+      });
+      httpServers.push(admin);
+      adminPort = portOf(admin);
+    }
+    if (cfg.metricsHttpPort !== null) {
+      const rings = [
+        ...reqRings.map((r, i) => ({ ring: 'request', io: i, r })),
+        ...respRings.map((r, i) => ({ ring: 'reply', io: i, r })),
+        { ring: 'log', io: null, r: logRing },
+        { ring: 'control_request', io: null, r: controlReqRing },
+        { ring: 'control_reply', io: null, r: controlReplyRing },
+      ];
+      const collector = new MetricsCollector({ control, pipelineStats, logStats, ioStats, rings, ioWorkers: ios });
+      const metrics = await startMetricsServer(cfg, collector, log).catch((err: Error) => {
+        throw new SurfaceStartError(`Cannot boot MetricsProvider: ${err.message}`, 1);
+      });
+      httpServers.push(metrics);
+      metricsPort = portOf(metrics);
+    }
+  } catch (err) {
+    for (const srv of httpServers) srv.close();
+    await control.close();
+    for (const w of [...ios, pipeline, logWorker]) void w.terminate();
+    throw err;
+  }
+
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= (async () => {
+      for (const srv of httpServers) {
+        srv.close();
+        srv.closeAllConnections();
+      }
+      await control.close();
       await Promise.all(ios.map((w) => { w.postMessage({ type: 'stop' }); return waitFor(w, 'io worker', ['stopped']).catch(() => {}); }));
       const control32 = new Int32Array(controlSab);
       Atomics.store(control32, CONTROL_STOP, 1);
@@ -162,5 +235,5 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     })();
     return stopping;
   };
-  return { stop, config: cfg };
+  return { stop, config: cfg, control, adminPort, metricsPort };
 }

@@ -29,6 +29,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Pipeline, Conn } from './pipeline.ts';
 import type { ServerConfig } from './config.ts';
+import type { StatsReply, StatsRequest } from './control.ts';
 import { formatConfigForConf } from './config.ts';
 import {
   type ConnectionInfo, type DataWatch, type EnvironmentInfo, type FourLetterWord, type ServerStatsSnapshot,
@@ -65,9 +66,15 @@ const SESSIONLESS_CNXN_TIMEOUT_MS = 10_000;
 /** dirs/conf walk the version-2 directories this deep at most (ZooKeeper's are flat). */
 const DIR_DEPTH_MAX = 4;
 
-export function buildServerStatsSnapshot(p: Pipeline, asker: FourLetterAsker, o: StatsObservations): ServerStatsSnapshot {
+/**
+ * `asker`: the connection asking a four-letter word, listed first as ZooKeeper lists it;
+ * null for the admin server and metrics, which ask over HTTP. `lists` false leaves the
+ * connection, session, ephemeral and watch lists empty (metrics need only the counts;
+ * the lists cost time proportional to the server's size).
+ */
+export function buildServerStatsSnapshot(p: Pipeline, asker: FourLetterAsker | null, o: StatsObservations, lists = true): ServerStatsSnapshot {
   assert(Number.isFinite(o.monoNowMs) && Number.isFinite(o.wallNowMs), 'clocks must be finite');
-  assert(asker.port >= 0 && asker.port <= 65535, `bad asker port ${asker.port}`);
+  assert(asker === null || (asker.port >= 0 && asker.port <= 65535), `bad asker port ${asker?.port}`);
   const tree = p.tree;
   const k = p.counters;
   // Monotonic deadlines shown as wall-clock dates, as ZooKeeper's Time.elapsedTimeToDate.
@@ -75,24 +82,26 @@ export function buildServerStatsSnapshot(p: Pipeline, asker: FourLetterAsker, o:
 
   // The asking connection first: ZooKeeper lists it too, key cancelled ([0]), one packet in.
   const askerExpiry = Math.ceil((o.monoNowMs + SESSIONLESS_CNXN_TIMEOUT_MS) / SESSIONLESS_CNXN_TIMEOUT_MS) * SESSIONLESS_CNXN_TIMEOUT_MS;
-  const connections: ConnectionInfo[] = [{
+  const connections: ConnectionInfo[] = asker === null ? [] : [{
     remoteAddress: asker.addr, remotePort: asker.port, interestOps: 0, outstandingRequestCount: 0,
     packetsReceived: 1, packetsSent: 0, sessionId: 0n, lastOperation: 'NA', establishedAtMs: Math.floor(o.wallNowMs),
     sessionTimeoutMs: 0, lastCxid: -1, lastZxid: -1, lastResponseAtMs: 0, lastLatencyMs: 0,
     latencyMs: { count: 0, sum: 0, min: 0, max: 0 }, expireAtMs: wallOf(askerExpiry),
   }];
-  for (const c of p.conns.values()) connections.push(connectionInfo(c, wallOf, o.wallNowMs));
-
+  const aliveConnectionCount = connections.length + p.conns.size;
   const sessions: SessionExpiry[] = [];
-  for (const s of p.sessions.sessions.values()) {
-    if (s.closing) continue; // ZooKeeper takes an expiring session off its queue before closing it
-    sessions.push({ sessionId: s.id, expireAtMs: wallOf(s.expiresAtMs) });
-  }
   const ephemerals: SessionEphemerals[] = [];
-  for (const [sessionId, paths] of tree.ephemerals) ephemerals.push({ sessionId, paths: [...paths] });
   const dataWatches: DataWatch[] = [];
-  for (const [watchedPath, watchers] of tree.dataWatches.entriesByPath()) {
-    for (const w of watchers) dataWatches.push({ path: watchedPath, sessionId: p.conns.get(w)?.session?.id ?? 0n });
+  if (lists) {
+    for (const c of p.conns.values()) connections.push(connectionInfo(c, wallOf, o.wallNowMs));
+    for (const s of p.sessions.sessions.values()) {
+      if (s.closing) continue; // ZooKeeper takes an expiring session off its queue before closing it
+      sessions.push({ sessionId: s.id, expireAtMs: wallOf(s.expiresAtMs) });
+    }
+    for (const [sessionId, paths] of tree.ephemerals) ephemerals.push({ sessionId, paths: [...paths] });
+    for (const [watchedPath, watchers] of tree.dataWatches.entriesByPath()) {
+      for (const w of watchers) dataWatches.push({ path: watchedPath, sessionId: p.conns.get(w)?.session?.id ?? 0n });
+    }
   }
 
   return {
@@ -101,7 +110,7 @@ export function buildServerStatsSnapshot(p: Pipeline, asker: FourLetterAsker, o:
     requestLatencyMs: summaryOf(k.latencyCount, k.totalLatencyMs, k.minLatencyMs, k.maxLatencyMs),
     packetsReceived: k.packetsReceived,
     packetsSent: k.packetsSent,
-    aliveConnectionCount: connections.length,
+    aliveConnectionCount,
     outstandingRequestCount: p.heldCount(),
     lastProcessedZxid: tree.lastZxid,
     nodeCount: tree.nodeCount() + 1, // ZooKeeper's map holds the root twice, as "" and "/"
@@ -247,6 +256,33 @@ export function fourLetterWordReply(word: string, p: Pipeline, cfg: ServerConfig
   return text ?? '';
 }
 
+/**
+ * The control path's stats request (engine/control.ts): the admin server's commands and
+ * /metrics read the same snapshot as the words, without an asking connection. Applies
+ * crst/srst/stmk first, as the words do, and shares their trace mask.
+ */
+export function answerStatsRequest(req: StatsRequest, p: Pipeline, cfg: ServerConfig): StatsReply {
+  assert(req.op === 'stats', `unknown control op ${String((req as { op?: unknown }).op)}`);
+  if (req.reset === 'crst') resetConnectionStats(p);
+  if (req.reset === 'srst') resetServerStats(p);
+  if (req.setTraceMask !== null) traceMask = BigInt.asIntN(64, BigInt(req.setTraceMask));
+  const { version } = versions();
+  const dataDirSizeBytes = req.dirs ? directoryBytes(path.join(cfg.dataDir, 'version-2'), 0) : 0;
+  const logDirSizeBytes = req.dirs ? directoryBytes(path.join(cfg.dataLogDir, 'version-2'), 0) : 0;
+  const monoNowMs = performance.now();
+  const wallNowMs = Date.now();
+  const snapshot = buildServerStatsSnapshot(p, null, {
+    monoNowMs,
+    wallNowMs,
+    uptimeMs: monoNowMs - STARTED_AT_MS,
+    version,
+    dataDirSizeBytes,
+    logDirSizeBytes,
+    fileDescriptors: req.fds ? readFileDescriptorCounts() : { open: -1, max: -1 },
+  }, req.lists);
+  return { snapshot, traceMask, monoNowMs, wallNowMs };
+}
+
 function isFourLetterWord(word: string): word is FourLetterWord {
   return (FOUR_LETTER_WORD_NAMES as readonly string[]).includes(word);
 }
@@ -265,7 +301,7 @@ function whitelistOf(cfg: ServerConfig): ReadonlySet<FourLetterWord> {
  * Version text: the ZooKeeper release zooid follows, revision "zooid", built on the time
  * package.json was last written (zooid runs from source; there is no build step to date).
  */
-function versions(): { version: string; zooidVersion: string } {
+export function versions(): { version: string; zooidVersion: string } {
   if (versionCache !== null) return versionCache;
   let builtOn = new Date(0);
   let zooidVersion = 'unknown';

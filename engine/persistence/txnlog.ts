@@ -164,6 +164,9 @@ export class TxnLogWriter {
   private appendedZxid: number;
   private flushedZxid: number;
   private failure: Error | null = null;
+  /** Durations of the last flush(): its write and its fdatasync, ms (stage statistics; 0 before any). */
+  lastWriteMs = 0;
+  lastSyncMs = 0;
 
   constructor(options: TxnLogWriterOptions) {
     this.dir = options.dir;
@@ -238,8 +241,12 @@ export class TxnLogWriter {
     this.assertUsable();
     if (this.file === null) return;
     try {
+      const startMs = performance.now();
       this.writeBatch(this.file);
+      const writtenMs = performance.now();
       this.file.sync(this.forceSync);
+      this.lastWriteMs = writtenMs - startMs;
+      this.lastSyncMs = performance.now() - writtenMs;
     } catch (err) {
       throw this.fail(err);
     }

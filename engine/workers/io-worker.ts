@@ -11,6 +11,7 @@ import net from 'node:net';
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
 import { ReqKind, RespKind } from '../records.ts';
 import { createLogger } from '../logger.ts';
+import { StatsBlock, IO_STATS } from '../stagestats.ts';
 import { type FourLetterWord, fourLetterWordOf, formatNotWhitelisted, parseFourLetterWordWhitelist } from '../fourlw.ts';
 
 export interface IoWorkerData {
@@ -26,6 +27,8 @@ export interface IoWorkerData {
   ioBellSab: SharedArrayBuffer;
   /** Connection counts per client address hash, shared by the io workers (maxClientCnxns). */
   connCountSab: SharedArrayBuffer;
+  /** This worker's stage statistics (engine/stagestats.ts IO_STATS), read by /metrics. */
+  statsSab: SharedArrayBuffer;
 }
 
 const data = workerData as IoWorkerData;
@@ -33,6 +36,20 @@ const log = createLogger(`io-${data.index}`);
 const req = Ring.attach(data.reqRingSab, Doorbell.attach(data.pipelineBellSab));
 const resp = Ring.attach(data.respRingSab, Doorbell.attach(data.ioBellSab));
 const connCounts = new Int32Array(data.connCountSab);
+// Stage statistics: counters and one histogram in a SharedArrayBuffer, nothing allocated per frame.
+const stats = StatsBlock.attach(data.statsSab, IO_STATS);
+const ACCEPTED = stats.counterIndex('connections_accepted');
+const REJECTED = stats.counterIndex('connections_rejected');
+const OPEN = stats.counterIndex('connections_open');
+const FRAMES_IN = stats.counterIndex('frames_in');
+const BYTES_IN = stats.counterIndex('bytes_in');
+const REPLIES_OUT = stats.counterIndex('replies_out');
+const BYTES_OUT = stats.counterIndex('bytes_out');
+const PAUSES = stats.counterIndex('backpressure_pauses');
+const replyWaitUs = stats.histogram('reply_wait_us');
+const originMs = performance.timeOrigin;
+/** Shared-clock time (ms since the epoch) of the input being cut into frames: REQUEST records carry it. */
+let inputAtMs = 0;
 // ZooKeeper's FourLetterCommands.isEnabled: '*' is every known word, unknown names are ignored, srvr is always
 // enabled (the config has already added isro when readonlymode.enabled is true).
 const whitelist = parseFourLetterWordWhitelist(data.fourLetterWordWhitelist === '*' ? '*' : data.fourLetterWordWhitelist.join(','), false);
@@ -85,11 +102,13 @@ function pushFrame(conn: Connection, frame: Buffer): boolean {
     conn.handshaken = true;
     return true;
   }
-  const at = req.reserve(4 + frame.length);
+  const at = req.reserve(12 + frame.length);
   if (at === -1) return false;
   req.data.writeUInt32BE(conn.id, at);
-  req.data.set(frame, at + 4);
-  req.commit(ReqKind.REQUEST, 4 + frame.length);
+  req.data.writeDoubleLE(inputAtMs, at + 4);
+  req.data.set(frame, at + 12);
+  req.commit(ReqKind.REQUEST, 12 + frame.length);
+  stats.add(FRAMES_IN, 1);
   return true;
 }
 
@@ -171,6 +190,7 @@ function bad(conn: Connection, why: string): void {
 function processInput(conn: Connection): void {
   const b = conn.pending;
   if (b === null) return;
+  inputAtMs = originMs + performance.now();
   let off = 0;
   while (b.length - off >= 4) {
     if (!conn.handshaken && off === 0) {
@@ -194,6 +214,7 @@ function processInput(conn: Connection): void {
       conn.blocked = true;
       blocked.add(conn);
       conn.socket.pause();
+      stats.add(PAUSES, 1);
       waitForSpace();
       return;
     }
@@ -210,16 +231,20 @@ function onConnection(socket: net.Socket): void {
   const count = Atomics.add(connCounts, countSlot, 1) + 1;
   if (data.maxClientCnxns > 0 && count > data.maxClientCnxns) {
     Atomics.sub(connCounts, countSlot, 1);
+    stats.add(REJECTED, 1);
     log.warn(`too many connections from ${addr} - max is ${data.maxClientCnxns}`);
     socket.destroy();
     return;
   }
+  stats.add(ACCEPTED, 1);
   socket.setNoDelay(true);
   const conn: Connection = { id: nextConnId++, socket, addr, port, pending: null, handshaken: false, blocked: false, closed: false, countSlot, awaitingText: false };
   if (nextConnId > 0xffffffff) nextConnId = 1;
   conns.set(conn.id, conn);
+  stats.set(OPEN, conns.size);
   socket.on('data', (chunk: Buffer) => {
     if (conn.closed) return;
+    stats.add(BYTES_IN, chunk.length);
     conn.pending = conn.pending === null ? chunk : Buffer.concat([conn.pending, chunk]);
     if (!conn.blocked) processInput(conn);
   });
@@ -240,6 +265,7 @@ function onConnection(socket: net.Socket): void {
     conn.pending = null;
     blocked.delete(conn);
     conns.delete(conn.id);
+    stats.set(OPEN, conns.size);
     Atomics.sub(connCounts, conn.countSlot, 1);
     if (conn.handshaken) pushControl(ReqKind.DISCONNECT, conn.id, '');
   });
@@ -248,6 +274,9 @@ function onConnection(socket: net.Socket): void {
 // ---- replies from the pipeline
 
 const corked: net.Socket[] = [];
+
+/** Shared-clock time of the reply turn being handled (one clock read per turn). */
+let turnAtMs = 0;
 
 function handleReply(): void {
   const d = resp.data;
@@ -262,7 +291,10 @@ function handleReply(): void {
         socket.cork();
         corked.push(socket);
       }
-      socket.write(Buffer.from(d.subarray(at + 4, at + resp.payloadLength)));
+      replyWaitUs.observe((turnAtMs - d.readDoubleLE(at + 4)) * 1000);
+      socket.write(Buffer.from(d.subarray(at + 12, at + resp.payloadLength)));
+      stats.add(REPLIES_OUT, 1);
+      stats.add(BYTES_OUT, resp.payloadLength - 12);
       if (socket.writableLength > WRITE_BUFFER_BYTES_MAX) socket.pause();
       return;
     }
@@ -284,6 +316,7 @@ async function drainReplies(): Promise<void> {
   while (running) {
     const seq = resp.dataBell.sequence();
     let n = 0;
+    turnAtMs = originMs + performance.now();
     while (n < REPLIES_PER_TURN && resp.poll()) {
       handleReply();
       resp.release();

@@ -6,6 +6,7 @@ import { Ring, Doorbell } from '../../native-free-io/ring.ts';
 import { TxnLogWriter } from '../persistence/txnlog.ts';
 import { LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_STOP } from '../records.ts';
 import { createLogger } from '../logger.ts';
+import { StatsBlock, LOG_STATS } from '../stagestats.ts';
 
 export interface LogWorkerData {
   logRingSab: SharedArrayBuffer;
@@ -21,6 +22,8 @@ export interface LogWorkerData {
   rollAfterTxns: number;
   /** Stop draining and flush once a batch holds this many bytes. */
   batchBytesMax: number;
+  /** This thread's stage statistics (engine/stagestats.ts LOG_STATS), read by /metrics. */
+  statsSab: SharedArrayBuffer;
 }
 
 const data = workerData as LogWorkerData;
@@ -32,6 +35,19 @@ const control32 = new Int32Array(data.controlSab);
 const writer = new TxnLogWriter({ dir: data.dir, preAllocBytes: data.preAllocBytes, forceSync: data.forceSync, lastLoggedZxid: data.lastZxid, txnBytesMax: data.txnBytesMax });
 
 let txnsInFile = 0;
+
+// Stage statistics: group-commit sizes and the write/fdatasync split, published in a
+// SharedArrayBuffer (no messages); the main thread reads them for /metrics.
+const stats = StatsBlock.attach(data.statsSab, LOG_STATS);
+const batchTxns = stats.histogram('batch_txns');
+const batchBytes = stats.histogram('batch_bytes');
+const writeUs = stats.histogram('write_us');
+const fsyncUs = stats.histogram('fsync_us');
+const PARKED_US = stats.counterIndex('parked_us');
+const BUSY_US = stats.counterIndex('busy_us');
+const BATCHES = stats.counterIndex('batches');
+const TXNS = stats.counterIndex('txns');
+const BYTES = stats.counterIndex('bytes');
 
 function drainOnce(): number {
   let appended = 0;
@@ -61,6 +77,13 @@ function drainOnce(): number {
   }
   if (appended > 0) {
     writer.flush();
+    writeUs.observe(writer.lastWriteMs * 1000);
+    fsyncUs.observe(writer.lastSyncMs * 1000);
+    batchTxns.observe(appended);
+    batchBytes.observe(bytes);
+    stats.add(BATCHES, 1);
+    stats.add(TXNS, appended);
+    stats.add(BYTES, bytes);
     Atomics.store(control64, CONTROL_DURABLE_ZXID, BigInt(lastZxid));
     pipelineBell.ring();
   }
@@ -68,6 +91,7 @@ function drainOnce(): number {
 }
 
 parentPort!.postMessage({ type: 'ready' });
+let wokeAt = performance.now();
 for (;;) {
   const seq = ring.dataBell.sequence();
   let n: number;
@@ -83,7 +107,12 @@ for (;;) {
   }
   if (n > 0) continue;
   if (Atomics.load(control32, CONTROL_STOP) !== 0) break;
+  const parkedAt = performance.now();
   ring.dataBell.wait(seq, 1000);
+  const after = performance.now();
+  stats.add(BUSY_US, (parkedAt - wokeAt) * 1000);
+  stats.add(PARKED_US, (after - parkedAt) * 1000);
+  wokeAt = after;
 }
 writer.close();
 parentPort!.postMessage({ type: 'stopped' });

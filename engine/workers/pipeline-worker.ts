@@ -9,7 +9,9 @@ import { Pipeline } from '../pipeline.ts';
 import { recoverState } from '../recovery.ts';
 import { ReqKind, RespKind, LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_STOP, connKey, ioIndexOf, connIdOf } from '../records.ts';
 import { createLogger } from '../logger.ts';
-import { fourLetterWordReply } from '../stats.ts';
+import { fourLetterWordReply, answerStatsRequest } from '../stats.ts';
+import { ControlServer } from '../control.ts';
+import { StatsBlock, PIPELINE_STATS } from '../stagestats.ts';
 import type { ServerConfig } from '../config.ts';
 
 export interface PipelineWorkerData {
@@ -23,6 +25,11 @@ export interface PipelineWorkerData {
   controlSab: SharedArrayBuffer;
   logDir: string;
   txnBytesMax: number;
+  /** The control path (engine/control.ts): requests from the main thread (data bell: ours), replies to it. */
+  controlReqRingSab: SharedArrayBuffer;
+  controlReplyRingSab: SharedArrayBuffer;
+  /** This thread's stage statistics (engine/stagestats.ts PIPELINE_STATS), read by /metrics. */
+  statsSab: SharedArrayBuffer;
 }
 
 const data = workerData as PipelineWorkerData;
@@ -34,6 +41,36 @@ const respRings = data.respRingSabs.map((sab, i) => Ring.attach(sab, Doorbell.at
 const logRing = Ring.attach(data.logRingSab, Doorbell.attach(data.logBellSab));
 const control64 = new BigInt64Array(data.controlSab);
 const control32 = new Int32Array(data.controlSab);
+const controlServer = new ControlServer(Ring.attach(data.controlReqRingSab, bell), Ring.attach(data.controlReplyRingSab));
+
+// Stage statistics: clock reads and Float64Array increments, nothing allocated per request.
+// Stamps that cross threads are ms since the epoch (timeOrigin + now), comparable in every thread.
+const stats = StatsBlock.attach(data.statsSab, PIPELINE_STATS);
+const ringWaitUs = stats.histogram('ring_wait_us');
+const readUs = stats.histogram('read_us');
+const writeUs = stats.histogram('write_us');
+const commitWaitUs = stats.histogram('commit_wait_us');
+const releaseUs = stats.histogram('release_us');
+const PARKED_US = stats.counterIndex('parked_us');
+const BUSY_US = stats.counterIndex('busy_us');
+const CONTROL_RECORDS = stats.counterIndex('control_records');
+const originMs = performance.timeOrigin;
+/** The shared-clock time replies are stamped with: set before each batch of outputs. */
+let stampMs = originMs + performance.now();
+/** Txns handed to the log and not yet seen durable: zxid and shared-clock time, a bounded FIFO (samples beyond it are skipped). */
+const APPENDED_SLOTS = 1 << 14;
+const appendedZxid = new Float64Array(APPENDED_SLOTS);
+const appendedAtMs = new Float64Array(APPENDED_SLOTS);
+let appendedHead = 0;
+let appendedCount = 0;
+
+function noteDurable(zxid: number, nowMs: number): void {
+  while (appendedCount > 0 && appendedZxid[appendedHead] <= zxid) {
+    commitWaitUs.observe((nowMs - appendedAtMs[appendedHead]) * 1000);
+    appendedHead = (appendedHead + 1) & (APPENDED_SLOTS - 1);
+    appendedCount--;
+  }
+}
 
 /** Reserve in a ring, waiting (parked) while it is full: the consumer always drains. */
 function reserveBlocking(ring: Ring, bytes: number): number {
@@ -52,6 +89,7 @@ const pipeline = new Pipeline(
     maxSessionTimeoutMs: cfg.maxSessionTimeoutMs,
     serverId: cfg.myid ?? 1,
     superDigest: cfg.superDigest,
+    maxReplyBytes: cfg.juteMaxBufferBytes,
     extendedTypesEnabled: cfg.extendedTypesEnabled,
     enforceQuota: cfg.enforceQuota,
     containerCheckIntervalMs: cfg.containerCheckIntervalMs,
@@ -64,10 +102,11 @@ const pipeline = new Pipeline(
   {
     send(conn, frame) {
       const ring = respRings[ioIndexOf(conn)];
-      const at = reserveBlocking(ring, 4 + frame.length);
+      const at = reserveBlocking(ring, 12 + frame.length);
       ring.data.writeUInt32BE(connIdOf(conn), at);
-      ring.data.set(frame, at + 4);
-      ring.commit(RespKind.SEND, 4 + frame.length);
+      ring.data.writeDoubleLE(stampMs, at + 4);
+      ring.data.set(frame, at + 12);
+      ring.commit(RespKind.SEND, 12 + frame.length);
     },
     close(conn) {
       const ring = respRings[ioIndexOf(conn)];
@@ -81,6 +120,12 @@ const pipeline = new Pipeline(
       logRing.data.writeUInt32BE(zxid >>> 0, at + 4);
       logRing.data.set(txn, at + 8);
       logRing.commit(LogKind.TXN, 8 + txn.length);
+      if (appendedCount < APPENDED_SLOTS) {
+        const i = (appendedHead + appendedCount) & (APPENDED_SLOTS - 1);
+        appendedZxid[i] = zxid;
+        appendedAtMs[i] = stampMs;
+        appendedCount++;
+      }
     },
   },
 );
@@ -107,9 +152,17 @@ function dispatch(ioIndex: number, ring: Ring): void {
   const connId = d.readUInt32BE(at);
   const key = connKey(ioIndex, connId);
   switch (ring.kind) {
-    case ReqKind.REQUEST:
-      pipeline.request(key, d.subarray(at + 4, end));
+    case ReqKind.REQUEST: {
+      const startMs = performance.now();
+      stampMs = originMs + startMs;
+      ringWaitUs.observe((stampMs - d.readDoubleLE(at + 4)) * 1000);
+      const zxidBefore = pipeline.tree.lastZxid;
+      pipeline.request(key, d.subarray(at + 12, end));
+      const us = (performance.now() - startMs) * 1000;
+      if (pipeline.tree.lastZxid !== zxidBefore) writeUs.observe(us);
+      else readUs.observe(us);
       return;
+    }
     case ReqKind.CONNECT: {
       const port = d.readUInt16BE(at + 4);
       const addrLength = d[at + 6];
@@ -140,12 +193,17 @@ function dispatch(ioIndex: number, ring: Ring): void {
 const RECORDS_PER_RING_TURN = 256;
 let nextTickAt = 0;
 let logFailures = 0n;
+let wokeAt = performance.now();
 for (;;) {
   const seq = bell.sequence();
   let work = 0;
   const durable = Number(Atomics.load(control64, CONTROL_DURABLE_ZXID));
   if (durable > pipeline.durableZxid) {
+    const startMs = performance.now();
+    stampMs = originMs + startMs;
+    noteDurable(durable, stampMs);
     pipeline.durable(durable);
+    releaseUs.observe((performance.now() - startMs) * 1000);
     work++;
   }
   const failures = Atomics.load(control64, CONTROL_LOG_FAILURES);
@@ -166,10 +224,23 @@ for (;;) {
       work += n;
     }
   }
+  const answered = controlServer.poll((req) => answerStatsRequest(req, pipeline, cfg));
+  if (answered > 0) {
+    stats.add(CONTROL_RECORDS, answered);
+    work += answered;
+  }
   const now = performance.now();
-  if (now >= nextTickAt) nextTickAt = now + pipeline.tick();
+  if (now >= nextTickAt) {
+    stampMs = originMs + now;
+    nextTickAt = now + pipeline.tick();
+  }
   if (work > 0) continue;
   if (Atomics.load(control32, CONTROL_STOP) !== 0) break;
-  bell.wait(seq, Math.max(1, nextTickAt - now));
+  // a control reply part-way out waits for the main thread to drain the reply ring: look again soon
+  bell.wait(seq, controlServer.hasOutput() ? 1 : Math.max(1, nextTickAt - now));
+  const after = performance.now();
+  stats.add(BUSY_US, (now - wokeAt) * 1000);
+  stats.add(PARKED_US, (after - now) * 1000);
+  wokeAt = after;
 }
 parentPort!.postMessage({ type: 'stopped' });

@@ -1,0 +1,556 @@
+// AdminServer: ZooKeeper 3.8's JSON-over-HTTP commands (server/admin/Commands.java,
+// JettyAdminServer) on admin.serverAddress:admin.serverPort, under admin.commandURL
+// (default /commands). Runs on the main thread; the state comes from the pipeline worker
+// over the control path (engine/control.ts) as the same ServerStatsSnapshot the
+// four-letter words read (engine/stats.ts), and is shaped here into ZooKeeper's keys.
+//
+// HTTP as Jetty answers it: GET (and HEAD) only, other methods 405, TRACE 403; `/commands`
+// or `/commands/` lists links to every command; `/commands/<name>` (a primary name or an
+// alias) answers 200 with Jackson-pretty-printed JSON, the error (unknown command, bad
+// argument) inside it; query parameters are the command's keyword arguments. Anything
+// else is 404.
+//
+// Security: like ZooKeeper 3.8, no command needs authentication. The client address is
+// taken from the socket only; X-Forwarded-For and similar headers are never read, so no
+// header can make a request look local or authenticated (CVE-2024-51504 was exactly such
+// a bypass in ZooKeeper 3.9's admin auth). Bind admin.serverAddress to a private address
+// or loopback where the commands (srst, crst, stmk) must not be reachable.
+//
+// formatJackson and buildCommandResponse are pure; startAdminServer is the shell.
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ServerConfig } from './config.ts';
+import { EMBEDDED_DEFAULT_CONFIG } from './config.ts';
+import type { ControlChannel, StatsReply, StatsRequest } from './control.ts';
+import {
+  type ConnectionInfo, type ServerStatsSnapshot, collectEnvironment, formatEnvi, formatMntr, summaryAvg,
+} from './fourlw.ts';
+import { versions } from './stats.ts';
+import type { Logger } from './logger.ts';
+
+// ---------------------------------------------------------------------------------------
+// Jackson's DefaultPrettyPrinter, as ZooKeeper's JsonOutputter prints
+
+/** A Java double: printed as Double.toString does ("0.0", "4.8333"), where a JS number would print "0". */
+export class JavaDouble {
+  readonly value: number;
+  constructor(value: number) {
+    this.value = value;
+  }
+}
+
+export type JsonValue = string | number | bigint | boolean | null | JavaDouble | JsonValue[] | { [key: string]: JsonValue };
+
+function javaDoubleText(x: number): string {
+  if (Number.isNaN(x)) return '"NaN"'; // Jackson writes non-finite doubles as strings
+  if (!Number.isFinite(x)) return x > 0 ? '"Infinity"' : '"-Infinity"';
+  if (x === 0) return '0.0';
+  const abs = Math.abs(x);
+  if (abs >= 1e-3 && abs < 1e7) {
+    const s = String(x);
+    return s.includes('.') ? s : `${s}.0`;
+  }
+  const [mantissa, exponent] = x.toExponential().split('e');
+  return `${mantissa.includes('.') ? mantissa : `${mantissa}.0`}E${exponent.startsWith('+') ? exponent.slice(1) : exponent}`;
+}
+
+/**
+ * `{` newline, two spaces per object level, `"key" : value`; arrays inline (`[ a, b ]`,
+ * `[ ]`) and not indented themselves, so an object inside an array opens on the array's
+ * line; empty objects `{ }`. No trailing newline.
+ */
+export function formatJackson(value: JsonValue, objectDepth = 0): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value)) return javaDoubleText(value);
+    return String(value);
+  }
+  if (value instanceof JavaDouble) return javaDoubleText(value.value);
+  if (Array.isArray(value)) {
+    if (value.length === 0) return '[ ]';
+    return `[ ${value.map((v) => formatJackson(v, objectDepth)).join(', ')} ]`;
+  }
+  const keys = Object.keys(value);
+  if (keys.length === 0) return '{ }';
+  const pad = '  '.repeat(objectDepth + 1);
+  const fields = keys.map((k) => `${pad}${JSON.stringify(k)} : ${formatJackson(value[k], objectDepth + 1)}`);
+  return `{\n${fields.join(',\n')}\n${'  '.repeat(objectDepth)}}`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Commands
+
+/** What a command needs from the pipeline; null: it answers without it. */
+type Need = Omit<StatsRequest, 'op'> | null;
+
+interface CommandDef {
+  names: readonly string[];
+  need: (kwargs: Readonly<Record<string, string>>) => Need;
+}
+
+const PLAIN: Need = { dirs: false, fds: false, lists: false, reset: null, setTraceMask: null };
+
+/** Commands.java's registrations, primary name first. */
+export const ADMIN_COMMANDS: readonly CommandDef[] = [
+  { names: ['connection_stat_reset', 'crst'], need: () => ({ ...PLAIN, reset: 'crst' }) },
+  { names: ['configuration', 'conf', 'config'], need: () => null },
+  { names: ['connections', 'cons'], need: () => ({ ...PLAIN, lists: true }) },
+  { names: ['hash'], need: () => null },
+  { names: ['dirs'], need: () => ({ ...PLAIN, dirs: true }) },
+  { names: ['dump'], need: () => ({ ...PLAIN, lists: true }) },
+  { names: ['environment', 'env', 'envi'], need: () => null },
+  { names: ['get_trace_mask', 'gtmk'], need: () => PLAIN },
+  { names: ['initial_configuration', 'icfg'], need: () => null },
+  { names: ['is_read_only', 'isro'], need: () => null },
+  { names: ['last_snapshot', 'lsnp'], need: () => null },
+  { names: ['leader', 'lead'], need: () => null },
+  { names: ['monitor', 'mntr'], need: () => ({ ...PLAIN, fds: true }) },
+  { names: ['observer_connection_stat_reset', 'orst'], need: () => null },
+  { names: ['ruok'], need: () => null },
+  {
+    names: ['set_trace_mask', 'stmk'],
+    need: (kw) => {
+      const mask = parseJavaLong(kw.traceMask);
+      return mask === null ? null : { ...PLAIN, setTraceMask: mask };
+    },
+  },
+  { names: ['server_stats', 'srvr'], need: () => ({ ...PLAIN, dirs: true }) },
+  { names: ['stats', 'stat'], need: () => ({ ...PLAIN, dirs: true, lists: true }) },
+  { names: ['stat_reset', 'srst'], need: () => ({ ...PLAIN, reset: 'srst' }) },
+  { names: ['observers', 'obsr'], need: () => null },
+  { names: ['system_properties', 'sysp'], need: () => null },
+  { names: ['voting_view'], need: () => null },
+  { names: ['watches', 'wchc'], need: () => ({ ...PLAIN, lists: true }) },
+  { names: ['watches_by_path', 'wchp'], need: () => ({ ...PLAIN, lists: true }) },
+  { names: ['watch_summary', 'wchs'], need: () => ({ ...PLAIN, lists: true }) },
+  { names: ['zabstate'], need: () => null },
+];
+
+const BY_NAME = new Map<string, CommandDef>();
+for (const c of ADMIN_COMMANDS) for (const n of c.names) BY_NAME.set(n, c);
+
+export function adminCommandPrimaryNames(): string[] {
+  return ADMIN_COMMANDS.map((c) => c.names[0]).sort();
+}
+
+/** Java's Long.parseLong: optional sign, decimal digits, within 64 bits; null otherwise. */
+function parseJavaLong(text: string | undefined): bigint | null {
+  if (text === undefined || !/^[+-]?\d+$/.test(text)) return null;
+  const v = BigInt(text);
+  return v >= -(1n << 63n) && v < 1n << 63n ? v : null;
+}
+
+/** Everything a command reads besides the pipeline's answer: the config and files, read by the shell. */
+export interface AdminEnvironment {
+  config: ServerConfig;
+  /** The zoo.cfg text as read at start (initial_configuration). */
+  initialConfig: string;
+  /** The newest snapshot file: its zxid and mtime in seconds; null when there is none. */
+  lastSnapshot: { zxid: number; timestampSec: number } | null;
+  /** formatEnvi's text (environment). */
+  environmentText: string;
+  /** system_properties: zooid's counterpart of Java's system properties. */
+  systemProperties: Readonly<Record<string, string>>;
+}
+
+type Response = Record<string, JsonValue>;
+
+/** CommandResponse.toMap: the data, then "command", then "error" — a key the data already has keeps its place. */
+function finish(command: string, data: Response, error: string | null = null): Response {
+  const out: Response = { ...data };
+  out.command = command;
+  if (!('error' in data)) out.error = error;
+  return out;
+}
+
+export function unknownCommandResponse(name: string): Response {
+  return { command: name, error: `Unknown command: ${name}` };
+}
+
+/** The pipeline's answer a command needs, or null when it needs none (see `needOf`). */
+export function needOf(name: string, kwargs: Readonly<Record<string, string>>): StatsRequest | null {
+  const def = BY_NAME.get(name);
+  if (def === undefined) return null;
+  const need = def.need(kwargs);
+  return need === null ? null : { op: 'stats', ...need };
+}
+
+export function isAdminCommand(name: string): boolean {
+  return BY_NAME.has(name);
+}
+
+/**
+ * One command's JSON object. `stats` is the pipeline's answer when needOf() asked for
+ * one (null otherwise). Pure.
+ */
+export function buildCommandResponse(name: string, kwargs: Readonly<Record<string, string>>, env: AdminEnvironment, stats: StatsReply | null): Response {
+  const def = BY_NAME.get(name);
+  if (def === undefined) return unknownCommandResponse(name);
+  const primary = def.names[0];
+  const s = stats?.snapshot ?? null;
+  const need = (): ServerStatsSnapshot => {
+    if (s === null) throw new Error(`admin command ${primary} needs the pipeline's answer`);
+    return s;
+  };
+  const cfg = env.config;
+  switch (primary) {
+    case 'connection_stat_reset':
+    case 'stat_reset':
+    case 'observer_connection_stat_reset':
+    case 'ruok':
+      return finish(primary, {});
+    case 'configuration':
+      return finish(primary, {
+        client_port: cfg.clientPort,
+        data_dir: path.join(cfg.dataDir, 'version-2'),
+        data_log_dir: path.join(cfg.dataLogDir, 'version-2'),
+        tick_time: cfg.tickTimeMs,
+        max_client_cnxns: cfg.maxClientCnxns,
+        min_session_timeout: cfg.minSessionTimeoutMs,
+        max_session_timeout: cfg.maxSessionTimeoutMs,
+        server_id: cfg.myid ?? 0,
+        client_port_listen_backlog: cfg.clientPortListenBacklog,
+      });
+    case 'connections': {
+      const snap = need();
+      return finish(primary, { connections: snap.connections.map((c) => connectionJson(c, false)), secure_connections: [] });
+    }
+    case 'hash':
+      return finish(primary, { digests: [] }); // zooid keeps no digest log (as the hash word)
+    case 'dirs': {
+      const snap = need();
+      return finish(primary, { datadir_size: snap.dataDirSizeBytes, logdir_size: snap.logDirSizeBytes });
+    }
+    case 'dump': {
+      const snap = need();
+      const offsetMs = stats!.wallNowMs - stats!.monoNowMs;
+      // ZooKeeper's keys are its elapsed-time clock (Time.currentElapsedTime), bucketed by tickTime
+      const buckets = new Map<number, bigint[]>();
+      for (const x of snap.sessions) {
+        const key = Math.round(x.expireAtMs - offsetMs);
+        const list = buckets.get(key);
+        if (list === undefined) buckets.set(key, [x.sessionId]);
+        else list.push(x.sessionId);
+      }
+      const expiry: Record<string, JsonValue> = {};
+      for (const key of [...buckets.keys()].sort((a, b) => a - b)) expiry[String(key)] = buckets.get(key)!;
+      const ephemerals: Record<string, JsonValue> = {};
+      for (const e of snap.ephemerals) if (e.paths.length > 0) ephemerals[e.sessionId.toString()] = [...e.paths];
+      return finish(primary, { expiry_time_to_session_ids: expiry, session_id_to_ephemeral_paths: ephemerals });
+    }
+    case 'environment': {
+      const out: Response = {};
+      for (const line of env.environmentText.split('\n').slice(1)) {
+        const at = line.indexOf('=');
+        if (at > 0) out[line.slice(0, at)] = line.slice(at + 1);
+      }
+      return finish(primary, out);
+    }
+    case 'get_trace_mask':
+      return finish(primary, { tracemask: stats!.traceMask });
+    case 'set_trace_mask': {
+      const raw = kwargs.traceMask;
+      if (raw === undefined) return finish(primary, { error: 'setTraceMask requires long traceMask argument' });
+      if (stats === null) return finish(primary, { error: `setTraceMask requires long traceMask argument, got ${raw}` });
+      return finish(primary, { tracemask: stats.traceMask });
+    }
+    case 'initial_configuration':
+      return finish(primary, { initial_configuration: env.initialConfig });
+    case 'is_read_only':
+      return finish(primary, { read_only: false });
+    case 'last_snapshot':
+      return finish(primary, {
+        zxid: env.lastSnapshot === null ? 'ffffffffffffffff' : env.lastSnapshot.zxid.toString(16),
+        timestamp: env.lastSnapshot === null ? -1 : env.lastSnapshot.timestampSec,
+      });
+    case 'leader':
+      return finish(primary, { error: 'server is not initialized' }); // standalone: not a QuorumZooKeeperServer
+    case 'monitor':
+      return finish(primary, monitorJson(need()));
+    case 'server_stats':
+      return finish(primary, serverStatsJson(need()));
+    case 'stats': {
+      const snap = need();
+      return finish(primary, {
+        ...serverStatsJson(snap),
+        connections: snap.connections.map((c) => connectionJson(c, true)),
+        secure_connections: [],
+      });
+    }
+    case 'observers':
+      return finish(primary, { synced_observers: 0, observers: [] });
+    case 'system_properties':
+      return finish(primary, { ...env.systemProperties });
+    case 'voting_view':
+      return finish(primary, { current_config: {} });
+    case 'watches': {
+      const bySession = new Map<bigint, string[]>();
+      for (const w of need().dataWatches) {
+        const list = bySession.get(w.sessionId);
+        if (list === undefined) bySession.set(w.sessionId, [w.path]);
+        else list.push(w.path);
+      }
+      const out: Record<string, JsonValue> = {};
+      for (const [sid, paths] of bySession) out[sid.toString()] = paths;
+      return finish(primary, { session_id_to_watched_paths: out });
+    }
+    case 'watches_by_path': {
+      const out: Record<string, JsonValue> = {};
+      for (const w of need().dataWatches) {
+        const list = out[w.path] as bigint[] | undefined;
+        if (list === undefined) out[w.path] = [w.sessionId];
+        else list.push(w.sessionId);
+      }
+      return finish(primary, { path_to_session_ids: out });
+    }
+    case 'watch_summary': {
+      const snap = need();
+      const sessions = new Set<bigint>();
+      const paths = new Set<string>();
+      for (const w of snap.dataWatches) {
+        sessions.add(w.sessionId);
+        paths.add(w.path);
+      }
+      return finish(primary, { num_connections: sessions.size, num_paths: paths.size, num_total_watches: snap.dataWatches.length });
+    }
+    case 'zabstate':
+      return finish(primary, { voting: false, zabstate: '' });
+    default:
+      throw new Error(`admin command ${primary} has no handler`);
+  }
+}
+
+function latencyMin(count: number, min: number): number {
+  return count === 0 ? 0 : min;
+}
+
+/** ServerCnxn.getConnectionInfo(brief). */
+function connectionJson(c: ConnectionInfo, brief: boolean): Response {
+  const addr = c.remoteAddress.replace(/^::ffff:/, '');
+  const out: Response = {
+    remote_socket_address: addr.includes(':') ? `[${addr}]:${c.remotePort}` : `${addr}:${c.remotePort}`,
+    interest_ops: c.interestOps,
+    outstanding_requests: c.outstandingRequestCount,
+    packets_received: c.packetsReceived,
+    packets_sent: c.packetsSent,
+  };
+  if (brief) return out;
+  const l = c.latencyMs;
+  out.session_id = c.sessionId;
+  out.last_operation = c.lastOperation;
+  out.established = c.establishedAtMs;
+  out.session_timeout = c.sessionTimeoutMs;
+  out.last_cxid = c.lastCxid;
+  out.last_zxid = c.lastZxid;
+  out.last_response_time = c.lastResponseAtMs;
+  out.last_latency = c.lastLatencyMs;
+  out.min_latency = latencyMin(l.count, l.min);
+  out.avg_latency = l.count === 0 ? 0 : Math.floor(l.sum / l.count);
+  out.max_latency = l.count === 0 ? 0 : l.max;
+  return out;
+}
+
+/** SrvrCommand: ServerStats as Jackson serializes it, then the client response sizes and the node count. */
+function serverStatsJson(s: ServerStatsSnapshot): Response {
+  const m = s.monitor;
+  const l = s.requestLatencyMs;
+  const clientResponse = (): Response => ({
+    last_buffer_size: m.clientResponseBytes.last,
+    min_buffer_size: m.clientResponseBytes.min,
+    max_buffer_size: m.clientResponseBytes.max,
+  });
+  return {
+    version: s.version,
+    read_only: false,
+    server_stats: {
+      packets_sent: s.packetsSent,
+      packets_received: s.packetsReceived,
+      fsync_threshold_exceed_count: 0,
+      client_response_stats: clientResponse(),
+      data_dir_size: s.dataDirSizeBytes,
+      log_dir_size: s.logDirSizeBytes,
+      provider_null: false,
+      server_state: s.mode,
+      last_processed_zxid: s.lastProcessedZxid,
+      outstanding_requests: s.outstandingRequestCount,
+      avg_latency: new JavaDouble(summaryAvg(l)),
+      max_latency: l.count === 0 ? 0 : l.max,
+      min_latency: latencyMin(l.count, l.min),
+      num_alive_client_connections: s.aliveConnectionCount,
+      auth_failed_count: m.authFailedCount,
+      non_mtlsremote_conn_count: 0,
+      non_mtlslocal_conn_count: 0,
+      uptime: m.uptimeMs,
+    },
+    client_response: clientResponse(),
+    node_count: s.nodeCount,
+  };
+}
+
+/**
+ * MonitorCommand: the same keys and order as mntr (zk_ dropped), typed as Jackson prints
+ * them: version and server_state strings, decimals (avg_*, connection_drop_probability)
+ * doubles, everything else integers. Built from formatMntr so the two never disagree.
+ */
+export function monitorJson(s: ServerStatsSnapshot): Response {
+  const out: Response = {};
+  for (const line of formatMntr(s).split('\n')) {
+    if (line === '') continue;
+    const tab = line.indexOf('\t');
+    const key = line.slice(3, tab);
+    const text = line.slice(tab + 1);
+    if (key === 'version' || key === 'server_state') out[key] = text;
+    else if (/^-?\d+$/.test(text)) out[key] = Number.isSafeInteger(Number(text)) ? Number(text) : BigInt(text);
+    else if (/^-?\d+\.\d+(E-?\d+)?$/.test(text)) out[key] = new JavaDouble(Number(text));
+    else out[key] = text;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Shell: files, process, HTTP
+
+/** The newest dataDir/version-2/snapshot.<hex zxid>: its zxid and mtime in seconds (SnapshotInfo). */
+export function findLastSnapshot(dataDir: string): { zxid: number; timestampSec: number } | null {
+  const dir = path.join(dataDir, 'version-2');
+  let best: { zxid: number; file: string } | null = null;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return null;
+  }
+  for (const name of names) {
+    const m = /^snapshot\.([0-9a-f]+)$/.exec(name);
+    if (m === null) continue;
+    const zxid = Number.parseInt(m[1], 16);
+    if (best === null || zxid > best.zxid) best = { zxid, file: path.join(dir, name) };
+  }
+  if (best === null) return null;
+  try {
+    return { zxid: best.zxid, timestampSec: Math.floor(fs.statSync(best.file).mtimeMs / 1000) };
+  } catch {
+    return null;
+  }
+}
+
+/** zooid's counterpart of Java's system properties: the process and the platform, sorted by key. */
+export function systemProperties(): Record<string, string> {
+  const props: Record<string, string> = {
+    'file.encoding': 'UTF-8',
+    'file.separator': path.sep,
+    'line.separator': '\n',
+    'path.separator': path.delimiter,
+    'node.version': process.version,
+    'node.execPath': process.execPath,
+    'os.arch': process.arch,
+    'os.name': process.platform,
+    'user.dir': process.cwd(),
+    'v8.version': process.versions.v8,
+    'zooid.version': versions().zooidVersion,
+  };
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && (k.startsWith('ZOOID_') || k.startsWith('ZOOKEEPER_'))) props[`env.${k}`] = v;
+  }
+  const sorted: Record<string, string> = {};
+  for (const k of Object.keys(props).sort()) sorted[k] = props[k];
+  return sorted;
+}
+
+export function adminEnvironment(cfg: ServerConfig): AdminEnvironment {
+  let initialConfig = EMBEDDED_DEFAULT_CONFIG;
+  if (cfg.configPath !== null) {
+    try {
+      initialConfig = fs.readFileSync(cfg.configPath, 'utf8');
+    } catch {
+      initialConfig = '';
+    }
+  }
+  const { version, zooidVersion } = versions();
+  return {
+    config: cfg,
+    initialConfig,
+    lastSnapshot: findLastSnapshot(cfg.dataDir),
+    environmentText: formatEnvi(collectEnvironment(version, zooidVersion)),
+    systemProperties: systemProperties(),
+  };
+}
+
+/** Runs one command: asks the pipeline when the command needs it. */
+export async function runAdminCommand(name: string, kwargs: Readonly<Record<string, string>>, cfg: ServerConfig, control: ControlChannel): Promise<{ status: number; body: Response }> {
+  if (!isAdminCommand(name)) return { status: 200, body: unknownCommandResponse(name) };
+  const req = needOf(name, kwargs);
+  let stats: StatsReply | null = null;
+  if (req !== null) {
+    const reply = await control.request(req);
+    if (!reply.ok) return { status: 503, body: { command: name, error: reply.error } };
+    stats = reply.value;
+  }
+  return { status: 200, body: buildCommandResponse(name, kwargs, adminEnvironment(cfg), stats) };
+}
+
+function commandLinksHtml(commandUrl: string): string {
+  let out = '';
+  for (const name of adminCommandPrimaryNames()) out += `<a href="${commandUrl}/${name}">${name}</a>\n<br/>\n`;
+  return out;
+}
+
+/** Starts the AdminServer; resolves once it listens (rejects when the port is taken). */
+export function startAdminServer(cfg: ServerConfig, control: ControlChannel, log: Logger): Promise<http.Server> {
+  const base = cfg.adminCommandUrl.replace(/\/+$/, '') || '';
+  const server = http.createServer((req, res) => {
+    // the peer as the socket reports it; forwarding headers are never consulted
+    const peer = req.socket.remoteAddress ?? '';
+    void handle(req, res).catch((err: unknown) => {
+      log.error(`admin request ${req.method} ${req.url} from ${peer} failed: ${(err as Error).stack ?? String(err)}`);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end();
+    });
+  });
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://admin.invalid');
+    const pathname = decodeURIComponent(url.pathname);
+    const inCommands = pathname === base || pathname === `${base}/` || pathname.startsWith(`${base}/`);
+    if (!inCommands) {
+      res.writeHead(404, { 'content-type': 'text/html;charset=iso-8859-1' });
+      res.end(req.method === 'HEAD' ? undefined : '<html><body><h2>HTTP ERROR 404 Not Found</h2></body></html>\n');
+      return;
+    }
+    if (req.method === 'TRACE') {
+      res.writeHead(403, { 'content-length': '0' });
+      res.end();
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { 'content-type': 'text/html;charset=iso-8859-1', allow: 'GET, HEAD' });
+      res.end(`<html><body><h2>HTTP ERROR 405 HTTP method ${req.method} is not supported by this URL</h2></body></html>\n`);
+      return;
+    }
+    const cmd = pathname.length > base.length + 1 ? pathname.slice(base.length + 1) : '';
+    if (cmd === '') {
+      const body = commandLinksHtml(base);
+      res.writeHead(200, { 'content-type': 'text/html;charset=utf-8', 'content-length': Buffer.byteLength(body) });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    const kwargs: Record<string, string> = {};
+    for (const [k, v] of url.searchParams) if (!(k in kwargs)) kwargs[k] = v; // the first value, as Jetty's getParameterMap()[k][0]
+    const { status, body } = await runAdminCommand(cmd, kwargs, cfg, control);
+    const text = formatJackson(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(req.method === 'HEAD' ? undefined : text);
+  };
+  return new Promise((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`Problem starting AdminServer on address ${cfg.adminServerAddress}, port ${cfg.adminServerPort} and command URL ${cfg.adminCommandUrl}: ${err.message}`)));
+    server.listen({ port: cfg.adminServerPort, host: cfg.adminServerAddress }, () => {
+      const a = server.address();
+      const port = typeof a === 'object' && a !== null ? a.port : cfg.adminServerPort;
+      log.info(`Started AdminServer on address ${cfg.adminServerAddress}, port ${port} and command URL ${cfg.adminCommandUrl}`);
+      resolve(server);
+    });
+  });
+}

@@ -1,0 +1,374 @@
+// Prometheus text (exposition format 0.0.4) on metricsProvider.httpHost:httpPort /metrics,
+// served when zoo.cfg sets metricsProvider.className (ZooKeeper's PrometheusMetricsProvider).
+//
+// Two groups of metrics:
+// - ZooKeeper's names and types, as its PrometheusMetricsProvider registers them
+//   (simpleclient 0.9: counters without a _total suffix; the gauges ZooKeeperServer
+//   registers; summaries with quantile 0.5, and 0.5/0.9/0.99 for the "percentile" ones),
+//   filled from the pipeline's ServerStatsSnapshot (the same numbers mntr prints). Of the
+//   summaries zooid measures fsynctime (ms per fdatasync) and sync_processor_batch_size
+//   (txns per group commit); the others are exported empty (NaN quantiles, count 0), as
+//   ZooKeeper exports a summary nobody observed. connection_rejected counts the io
+//   workers' maxClientCnxns refusals.
+// - zooid's own (zooid_*): per-stage histograms in seconds, log batch sizes, ring
+//   occupancy, per-thread busy/parked time and io event-loop utilization, io counters.
+//   They come from the SharedArrayBuffer stats blocks (engine/stagestats.ts) and the
+//   rings' counters, read here without asking any worker.
+//
+// renderMetrics is pure; collectMetrics and startMetricsServer are the shell.
+import http from 'node:http';
+import type { Worker } from 'node:worker_threads';
+import type { EventLoopUtilization } from 'node:perf_hooks';
+import type { Ring } from '../native-free-io/ring.ts';
+import type { ServerConfig } from './config.ts';
+import type { ControlChannel, StatsReply } from './control.ts';
+import { MNTR_COUNTERS, MNTR_PERCENTILE_SUMMARIES, MNTR_SUMMARIES } from './fourlw.ts';
+import { monitorJson, JavaDouble } from './admin.ts';
+import type { HistogramSnapshot, StatsBlock } from './stagestats.ts';
+import type { Logger } from './logger.ts';
+
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** The gauges ZooKeeperServer.registerMetrics registers (3.8), in that order. */
+const ZK_GAUGES = [
+  'avg_latency', 'max_latency', 'min_latency', 'packets_received', 'packets_sent', 'num_alive_connections',
+  'outstanding_requests', 'uptime', 'znode_count', 'watch_count', 'ephemerals_count', 'approximate_data_size',
+  'global_sessions', 'local_sessions', 'open_file_descriptor_count', 'max_file_descriptor_count',
+  'connection_drop_probability', 'last_client_response_size', 'max_client_response_size', 'min_client_response_size',
+  'outstanding_tls_handshake', 'auth_failed_count', 'non_mtls_remote_conn_count', 'non_mtls_local_conn_count',
+] as const;
+
+export interface ThreadLoad {
+  thread: string;
+  busySeconds: number;
+  idleSeconds: number;
+  /** Busy share since the previous scrape (0..1), or since start on the first. */
+  utilization: number;
+}
+
+export interface RingLoad {
+  ring: string;
+  io: number | null;
+  usedBytes: number;
+  capacityBytes: number;
+}
+
+/** Everything one scrape shows, gathered by the shell. */
+export interface MetricsInput {
+  /** The pipeline's answer; null when it did not answer (ZooKeeper's metrics are then left out). */
+  stats: StatsReply | null;
+  pipeline: Readonly<Record<string, number>>;
+  pipelineHistograms: Readonly<Record<string, HistogramSnapshot>>;
+  log: Readonly<Record<string, number>>;
+  logHistograms: Readonly<Record<string, HistogramSnapshot>>;
+  io: readonly { counters: Readonly<Record<string, number>>; histograms: Readonly<Record<string, HistogramSnapshot>> }[];
+  rings: readonly RingLoad[];
+  threads: readonly ThreadLoad[];
+  process: { cpuSeconds: number; residentBytes: number; heapUsedBytes: number; startTimeSeconds: number };
+}
+
+/** A sample value as simpleclient prints it: Java's Double.toString, NaN, +Inf, -Inf. */
+export function sampleValue(x: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (x === Infinity) return '+Inf';
+  if (x === -Infinity) return '-Inf';
+  if (x === 0) return '0.0';
+  const abs = Math.abs(x);
+  if (abs >= 1e-3 && abs < 1e7) {
+    const s = String(x);
+    return s.includes('.') ? s : `${s}.0`;
+  }
+  const [mantissa, exponent] = x.toExponential().split('e');
+  return `${mantissa.includes('.') ? mantissa : `${mantissa}.0`}E${exponent.startsWith('+') ? exponent.slice(1) : exponent}`;
+}
+
+function labelText(labels: Readonly<Record<string, string | number>> | undefined): string {
+  if (labels === undefined) return '';
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
+  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+}
+
+class Writer {
+  out = '';
+  family(name: string, type: 'gauge' | 'counter' | 'summary' | 'histogram', help: string): void {
+    this.out += `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
+  }
+  sample(name: string, value: number, labels?: Readonly<Record<string, string | number>>): void {
+    this.out += `${name}${labelText(labels)} ${sampleValue(value)}\n`;
+  }
+  /** A log2 histogram (unit per observation) as a Prometheus histogram in `scale` units (1e-6: µs → s). */
+  histogram(name: string, h: HistogramSnapshot, scale: number, labels?: Readonly<Record<string, string | number>>): void {
+    let cumulative = 0;
+    for (let i = 0; i < h.bounds.length; i++) {
+      cumulative += h.counts[i];
+      this.sample(`${name}_bucket`, cumulative, { ...labels, le: boundText(h.bounds[i] * scale) });
+    }
+    this.sample(`${name}_bucket`, h.count, { ...labels, le: '+Inf' });
+    this.sample(`${name}_sum`, h.sum * scale, labels);
+    this.sample(`${name}_count`, h.count, labels);
+  }
+}
+
+function boundText(x: number): string {
+  return String(Number(x.toPrecision(12)));
+}
+
+/** The q-quantile of a log2 histogram, interpolated inside its bucket; NaN when empty (as simpleclient). */
+export function histogramQuantile(h: HistogramSnapshot, q: number): number {
+  if (h.count === 0) return NaN;
+  const rank = q * h.count;
+  let seen = 0;
+  for (let i = 0; i < h.counts.length; i++) {
+    const c = h.counts[i];
+    if (c > 0 && seen + c >= rank) {
+      if (i >= h.bounds.length) return h.bounds[h.bounds.length - 1]; // overflow: the largest bound is all we know
+      // bucket 0 holds values ≤ 1: whole counts there are 1 (or 0), so report its bound
+      const lower = i === 0 ? h.bounds[0] : h.bounds[i - 1];
+      return lower + (h.bounds[i] - lower) * ((rank - seen) / c);
+    }
+    seen += c;
+  }
+  return h.bounds[h.bounds.length - 1];
+}
+
+const BASIC_QUANTILES = [0.5];
+const ADVANCED_QUANTILES = [0.5, 0.9, 0.99];
+
+function summaryFromHistogram(w: Writer, name: string, h: HistogramSnapshot | undefined, scale: number, quantiles: readonly number[]): void {
+  for (const q of quantiles) w.sample(name, h === undefined ? NaN : histogramQuantile(h, q) * scale, { quantile: String(q) });
+  w.sample(`${name}_count`, h?.count ?? 0);
+  w.sample(`${name}_sum`, h === undefined ? 0 : h.sum * scale);
+}
+
+export function renderMetrics(m: MetricsInput): string {
+  const w = new Writer();
+  if (m.stats !== null) {
+    const mon = monitorJson(m.stats.snapshot);
+    for (const g of ZK_GAUGES) {
+      const v = mon[g];
+      w.family(g, 'gauge', g);
+      w.sample(g, v instanceof JavaDouble ? v.value : Number(v ?? 0));
+    }
+  }
+  const ioRejected = m.io.reduce((sum, x) => sum + (x.counters.connections_rejected ?? 0), 0);
+  for (const c of MNTR_COUNTERS) {
+    let v = Number(m.stats?.snapshot.monitor.counters?.[c] ?? 0);
+    if (c === 'connection_rejected') v += ioRejected;
+    w.family(c, 'counter', c);
+    w.sample(c, v);
+  }
+  const zooidSummaries: Partial<Record<string, { h: HistogramSnapshot | undefined; scale: number }>> = {
+    fsynctime: { h: m.logHistograms.fsync_us, scale: 1e-3 }, // ms, as ZooKeeper's
+    sync_processor_batch_size: { h: m.logHistograms.batch_txns, scale: 1 },
+  };
+  for (const name of MNTR_SUMMARIES) {
+    const filled = zooidSummaries[name];
+    w.family(name, 'summary', name);
+    summaryFromHistogram(w, name, filled?.h, filled?.scale ?? 1, BASIC_QUANTILES);
+  }
+  for (const name of MNTR_PERCENTILE_SUMMARIES) {
+    w.family(name, 'summary', name);
+    summaryFromHistogram(w, name, undefined, 1, ADVANCED_QUANTILES);
+  }
+
+  // ---- zooid's own
+  const stage = (name: string, h: HistogramSnapshot | undefined, help: string, scale = 1e-6) => {
+    if (h === undefined) return;
+    w.family(name, 'histogram', help);
+    w.histogram(name, h, scale);
+  };
+  stage('zooid_request_ring_wait_seconds', m.pipelineHistograms.ring_wait_us, 'Time a request waited in its io worker\'s request ring before the pipeline took it.');
+  stage('zooid_pipeline_read_seconds', m.pipelineHistograms.read_us, 'Pipeline time to answer a read (checks, tree lookup, reply encoding).');
+  stage('zooid_pipeline_write_seconds', m.pipelineHistograms.write_us, 'Pipeline time to prepare a write: validate, assign its zxid, apply it, hand its txn to the log ring.');
+  stage('zooid_commit_wait_seconds', m.pipelineHistograms.commit_wait_us, 'Time from a txn handed to the log ring until the pipeline saw it durable.');
+  stage('zooid_release_seconds', m.pipelineHistograms.release_us, 'Pipeline time to release the replies a durable signal unblocked onto the reply rings.');
+  stage('zooid_log_write_seconds', m.logHistograms.write_us, 'Log worker: the write of one group-commit batch.');
+  stage('zooid_log_fsync_seconds', m.logHistograms.fsync_us, 'Log worker: the fdatasync of one group-commit batch.');
+  stage('zooid_log_batch_txns', m.logHistograms.batch_txns, 'Txns per group-commit batch.', 1);
+  stage('zooid_log_batch_bytes', m.logHistograms.batch_bytes, 'Txn bytes per group-commit batch.', 1);
+  if (m.io.length > 0) {
+    w.family('zooid_reply_wait_seconds', 'histogram', 'Time from the pipeline putting a reply on a reply ring until its io worker wrote it to the socket.');
+    m.io.forEach((x, i) => {
+      if (x.histograms.reply_wait_us !== undefined) w.histogram('zooid_reply_wait_seconds', x.histograms.reply_wait_us, 1e-6, { io: i });
+    });
+  }
+
+  w.family('zooid_ring_used_bytes', 'gauge', 'Bytes between a ring\'s tail and head (records waiting for their consumer).');
+  for (const r of m.rings) w.sample('zooid_ring_used_bytes', r.usedBytes, ringLabels(r));
+  w.family('zooid_ring_capacity_bytes', 'gauge', 'Record area of a ring.');
+  for (const r of m.rings) w.sample('zooid_ring_capacity_bytes', r.capacityBytes, ringLabels(r));
+
+  w.family('zooid_thread_busy_seconds_total', 'counter', 'Time a thread spent working (io workers: event-loop active time; pipeline and log: time not parked).');
+  for (const t of m.threads) w.sample('zooid_thread_busy_seconds_total', t.busySeconds, { thread: t.thread });
+  w.family('zooid_thread_idle_seconds_total', 'counter', 'Time a thread spent idle (parked on its doorbell, or its event loop waiting).');
+  for (const t of m.threads) w.sample('zooid_thread_idle_seconds_total', t.idleSeconds, { thread: t.thread });
+  w.family('zooid_thread_utilization', 'gauge', 'Busy share of a thread since the previous scrape (0..1).');
+  for (const t of m.threads) w.sample('zooid_thread_utilization', t.utilization, { thread: t.thread });
+
+  const ioCounter = (name: string, key: string, type: 'counter' | 'gauge', help: string) => {
+    w.family(name, type, help);
+    m.io.forEach((x, i) => w.sample(name, x.counters[key] ?? 0, { io: i }));
+  };
+  ioCounter('zooid_io_connections', 'connections_open', 'gauge', 'Client connections open on an io worker.');
+  ioCounter('zooid_io_connections_accepted_total', 'connections_accepted', 'counter', 'Client connections accepted.');
+  ioCounter('zooid_io_connections_rejected_total', 'connections_rejected', 'counter', 'Client connections refused by maxClientCnxns.');
+  ioCounter('zooid_io_frames_received_total', 'frames_in', 'counter', 'Request frames forwarded to the pipeline.');
+  ioCounter('zooid_io_bytes_received_total', 'bytes_in', 'counter', 'Bytes read from client sockets.');
+  ioCounter('zooid_io_replies_sent_total', 'replies_out', 'counter', 'Reply and watch-event frames written to client sockets.');
+  ioCounter('zooid_io_bytes_sent_total', 'bytes_out', 'counter', 'Frame bytes written to client sockets.');
+  ioCounter('zooid_io_backpressure_pauses_total', 'backpressure_pauses', 'counter', 'Times a socket was paused because the request ring was full.');
+
+  const logCounter = (name: string, key: string, help: string) => {
+    w.family(name, 'counter', help);
+    w.sample(name, m.log[key] ?? 0);
+  };
+  logCounter('zooid_log_batches_total', 'batches', 'Group-commit batches written and synced.');
+  logCounter('zooid_log_txns_total', 'txns', 'Txns written to the log.');
+  logCounter('zooid_log_bytes_total', 'bytes', 'Txn bytes written to the log.');
+  w.family('zooid_control_records_total', 'counter', 'Control-path records the pipeline moved (admin and metrics requests, reply slices).');
+  w.sample('zooid_control_records_total', m.pipeline.control_records ?? 0);
+
+  w.family('process_cpu_seconds_total', 'counter', 'Total user and system CPU time spent in seconds.');
+  w.sample('process_cpu_seconds_total', m.process.cpuSeconds);
+  w.family('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.');
+  w.sample('process_resident_memory_bytes', m.process.residentBytes);
+  w.family('process_start_time_seconds', 'gauge', 'Start time of the process since unix epoch in seconds.');
+  w.sample('process_start_time_seconds', m.process.startTimeSeconds);
+  if (m.stats !== null) {
+    const mon = m.stats.snapshot.monitor;
+    w.family('process_open_fds', 'gauge', 'Number of open file descriptors.');
+    w.sample('process_open_fds', mon.openFileDescriptorCount);
+    w.family('process_max_fds', 'gauge', 'Maximum number of open file descriptors.');
+    w.sample('process_max_fds', mon.maxFileDescriptorCount);
+  }
+  w.family('nodejs_heap_used_bytes', 'gauge', 'V8 heap in use on the main thread.');
+  w.sample('nodejs_heap_used_bytes', m.process.heapUsedBytes);
+  return w.out;
+}
+
+function ringLabels(r: RingLoad): Record<string, string | number> {
+  return r.io === null ? { ring: r.ring } : { ring: r.ring, io: r.io };
+}
+
+// ---------------------------------------------------------------------------------------
+// Shell
+
+export interface MetricsSources {
+  control: ControlChannel;
+  pipelineStats: StatsBlock;
+  logStats: StatsBlock;
+  ioStats: readonly StatsBlock[];
+  rings: readonly { ring: string; io: number | null; r: Ring }[];
+  ioWorkers: readonly Worker[];
+}
+
+function blockCounters(b: StatsBlock): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of b.spec.counters) out[name] = b.counter(name);
+  return out;
+}
+
+function blockHistograms(b: StatsBlock): Record<string, HistogramSnapshot> {
+  const out: Record<string, HistogramSnapshot> = {};
+  for (const name of b.histogramNames()) out[name] = b.histogram(name).snapshot();
+  return out;
+}
+
+const processStartSeconds = (Date.now() - process.uptime() * 1000) / 1000;
+
+/** Gathers one scrape. Keeps the previous readings for utilization since the last scrape. */
+export class MetricsCollector {
+  private readonly src: MetricsSources;
+  private readonly lastElu: (EventLoopUtilization | null)[];
+  private lastLoop = new Map<string, { busy: number; idle: number }>();
+
+  constructor(src: MetricsSources) {
+    this.src = src;
+    this.lastElu = src.ioWorkers.map(() => null);
+  }
+
+  async collect(): Promise<MetricsInput> {
+    const src = this.src;
+    const reply = await src.control.request({ op: 'stats', dirs: false, fds: true, lists: false, reset: null, setTraceMask: null });
+    const pipeline = blockCounters(src.pipelineStats);
+    const log = blockCounters(src.logStats);
+    const threads: ThreadLoad[] = [];
+    const loop = (thread: string, busyUs: number, idleUs: number) => {
+      const prev = this.lastLoop.get(thread) ?? { busy: 0, idle: 0 };
+      const dBusy = busyUs - prev.busy;
+      const dAll = dBusy + (idleUs - prev.idle);
+      this.lastLoop.set(thread, { busy: busyUs, idle: idleUs });
+      threads.push({ thread, busySeconds: busyUs / 1e6, idleSeconds: idleUs / 1e6, utilization: dAll > 0 ? dBusy / dAll : 0 });
+    };
+    loop('pipeline', pipeline.busy_us ?? 0, pipeline.parked_us ?? 0);
+    loop('log', log.busy_us ?? 0, log.parked_us ?? 0);
+    src.ioWorkers.forEach((worker, i) => {
+      const total = worker.performance.eventLoopUtilization();
+      const prev = this.lastElu[i];
+      const delta = prev === null ? total : worker.performance.eventLoopUtilization(total, prev);
+      this.lastElu[i] = total;
+      threads.push({ thread: `io-${i}`, busySeconds: total.active / 1000, idleSeconds: total.idle / 1000, utilization: delta.utilization });
+    });
+    const cpu = process.cpuUsage();
+    const mem = process.memoryUsage();
+    return {
+      stats: reply.ok ? reply.value : null,
+      pipeline,
+      pipelineHistograms: blockHistograms(src.pipelineStats),
+      log,
+      logHistograms: blockHistograms(src.logStats),
+      io: src.ioStats.map((b) => ({ counters: blockCounters(b), histograms: blockHistograms(b) })),
+      rings: src.rings.map((x) => ({ ring: x.ring, io: x.io, usedBytes: x.r.usedBytes(), capacityBytes: x.r.capacityBytes })),
+      threads,
+      process: { cpuSeconds: (cpu.user + cpu.system) / 1e6, residentBytes: mem.rss, heapUsedBytes: mem.heapUsed, startTimeSeconds: processStartSeconds },
+    };
+  }
+}
+
+/** Serves GET /metrics; resolves once listening. `name[]=x` parameters keep only those families, as simpleclient's servlet. */
+export function startMetricsServer(cfg: ServerConfig, collector: MetricsCollector, log: Logger): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://metrics.invalid');
+    if (url.pathname !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('Not Found\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' });
+      res.end();
+      return;
+    }
+    const names = new Set(url.searchParams.getAll('name[]'));
+    collector.collect().then((input) => {
+      let text = renderMetrics(input);
+      if (names.size > 0) text = filterFamilies(text, names);
+      res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
+      res.end(req.method === 'HEAD' ? undefined : text);
+    }, (err: unknown) => {
+      log.error(`metrics scrape failed: ${(err as Error).stack ?? String(err)}`);
+      res.writeHead(500);
+      res.end();
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`Cannot start /metrics server on ${cfg.metricsHttpHost}:${cfg.metricsHttpPort}: ${err.message}`)));
+    server.listen({ port: cfg.metricsHttpPort ?? 7000, host: cfg.metricsHttpHost }, () => {
+      log.info(`Starting /metrics HTTP endpoint at host: ${cfg.metricsHttpHost}, port: ${cfg.metricsHttpPort}`);
+      resolve(server);
+    });
+  });
+}
+
+/** Keeps the families named (their HELP/TYPE lines and samples). */
+export function filterFamilies(text: string, names: ReadonlySet<string>): string {
+  let out = '';
+  let keep = false;
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const m = /^# (HELP|TYPE) (\S+)/.exec(line);
+    if (m !== null) keep = names.has(m[2]);
+    if (keep) out += `${line}\n`;
+  }
+  return out;
+}
