@@ -150,14 +150,38 @@ export class Pipeline {
   replay(bytes: Buffer): void {
     const { hdr, txn } = decodeTxn(bytes);
     if (hdr.zxid <= this.tree.lastZxid) return;
+    this.replayTxn(hdr, txn);
+    if (txn.type === Op.createSession) this.sessions.add(hdr.sessionId, txn.timeoutMs, this.opts.nowMs());
+    else if (txn.type === Op.closeSession) this.sessions.remove(hdr.sessionId);
+    this.tree.lastZxid = hdr.zxid;
+  }
+
+  /**
+   * Applies one txn during replay as ZooKeeper's DataTree.processTxn does after a fuzzy
+   * snapshot: each op of a multi on its own, an op that fails (NONODE, NODEEXISTS: the
+   * snapshot already holds its effect) skipped, and a create that finds its node gives the
+   * parent the txn's cversion and pzxid (setCversionPzxid, for ZooKeeper's snapshots).
+   */
+  private replayTxn(hdr: TxnHeader, txn: Txn): void {
+    if (txn.type === Op.multi) {
+      // a failed multi is logged as error txns only: nothing to apply
+      if (txn.txns.some((sub) => sub.type === Op.error)) return;
+      for (const sub of txn.txns) this.replayTxn(hdr, sub);
+      return;
+    }
     try {
       mutate(this.tree, hdr, txn);
     } catch (e) {
       if (!(e instanceof KeeperError)) throw e;
+      if (txn.type !== Op.create || e.code !== Err.NODEEXISTS) return;
+      const parent = this.tree.get(parentOf(txn.path));
+      if (parent === undefined) return;
+      const cversion = txn.parentCVersion === -1 ? parent.cversion + 1 : txn.parentCVersion;
+      if (cversion > parent.cversion) {
+        parent.cversion = cversion;
+        parent.pzxid = hdr.zxid;
+      }
     }
-    if (txn.type === Op.createSession) this.sessions.add(hdr.sessionId, txn.timeoutMs, this.opts.nowMs());
-    else if (txn.type === Op.closeSession) this.sessions.remove(hdr.sessionId);
-    this.tree.lastZxid = hdr.zxid;
   }
 
   /** Startup: state recovered from disk is durable by definition. */
@@ -862,6 +886,8 @@ const exists: Handler = (p, conn, _s, xid, r) => {
   const watch = r.bool();
   if (path.includes('\u0000')) throw new KeeperError(Err.BADARGUMENTS);
   const n = p.tree.get(path);
+  // ZOOKEEPER-2590 (3.8.4, 3.9.2): an existing node needs READ; a missing one is not checked
+  if (n !== undefined) checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn));
   if (watch) p.tree.dataWatches.add(path, conn.key);
   if (n === undefined) throw new KeeperError(Err.NONODE);
   const at = p.beginOk(xid);

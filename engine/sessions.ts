@@ -108,6 +108,12 @@ export class SessionTable {
     return Math.max(0, next - nowMs);
   }
 
+  /** Forgets every session (before a snapshot load or a reload from disk). */
+  clear(): void {
+    this.sessions.clear();
+    this.buckets.clear();
+  }
+
   size(): number {
     return this.sessions.size;
   }

@@ -108,6 +108,53 @@ export class AclCache {
   size(): number {
     return this.byRef.size;
   }
+
+  // ---- snapshots (engine/persistence/snapshot.ts)
+
+  /** The largest reference handed out so far. References are never reused. */
+  lastRef(): number {
+    return this.nextRef - 1;
+  }
+
+  /** The lists in the cache now, by reference (a copy of the index; the lists are immutable). */
+  entries(): [number, readonly Acl[]][] {
+    const out: [number, readonly Acl[]][] = [];
+    for (const [ref, e] of this.byRef) out.push([ref, e.acls]);
+    return out;
+  }
+
+  /** Empties the cache before a snapshot load. */
+  clear(): void {
+    this.byRef.clear();
+    this.byKey.clear();
+    this.nextRef = 1;
+  }
+
+  /** Snapshot load: a list under its reference, no users yet (ReferenceCountedACLCache.deserialize). */
+  load(ref: number, acls: readonly Acl[]): void {
+    const key = AclCache.keyOf(acls);
+    if (!this.byKey.has(key)) this.byKey.set(key, ref);
+    this.byRef.set(ref, { acls: acls.map((a) => ({ perms: a.perms, id: { scheme: a.id.scheme, id: a.id.id } })), refs: 0 });
+    if (ref >= this.nextRef) this.nextRef = ref + 1;
+  }
+
+  /** Snapshot load: one more node uses ref. False when ref is neither -1 nor in the cache. */
+  addUsage(ref: number): boolean {
+    if (ref === -1) return true;
+    const e = this.byRef.get(ref);
+    if (e === undefined) return false;
+    e.refs++;
+    return true;
+  }
+
+  /** Snapshot load done: drops the lists no node uses (ReferenceCountedACLCache.purgeUnused). */
+  purgeUnused(): void {
+    for (const [ref, e] of this.byRef) {
+      if (e.refs > 0) continue;
+      this.byRef.delete(ref);
+      if (this.byKey.get(AclCache.keyOf(e.acls)) === ref) this.byKey.delete(AclCache.keyOf(e.acls));
+    }
+  }
 }
 
 export const QUOTA_ROOT = '/zookeeper/quota';
@@ -385,6 +432,55 @@ export class DataTree {
       set.add(path);
     } else if (node.ephemeralOwner === CONTAINER_OWNER) this.containers.add(path);
     else if (node.ephemeralOwner < 0n) this.ttls.add(path);
+  }
+
+  // ---- snapshot load (engine/persistence/snapshot.ts): the whole content is replaced
+
+  /** Empties the tree before a snapshot load: no nodes, ACLs, ephemerals or quotas; watches stay. */
+  clearForRestore(): void {
+    this.nodes.clear();
+    this.acls.clear();
+    this.ephemerals.clear();
+    this.ephemeralPeaks.clear();
+    this.quotaPaths.clear();
+    this.containers.clear();
+    this.ttls.clear();
+    this.deletedAcls.clear();
+    this.approximateDataSize = 0;
+    this.lastZxid = 0;
+  }
+
+  /**
+   * Snapshot load: adds one node whose parent was restored before it (DataTree.deserialize).
+   * A path seen twice replaces the first node, as ZooKeeper's map does. Throws on an orphan.
+   */
+  restoreNode(path: string, node: ZNode): void {
+    const old = this.nodes.get(path);
+    if (old !== undefined) this.approximateDataSize -= path.length + old.data.length;
+    if (path !== '/') {
+      const parentPath = parentOf(path);
+      const parent = this.nodes.get(parentPath);
+      if (parent === undefined) throw new Error(`invalid data tree: no parent ${parentPath} for ${path}`);
+      const name = baseName(path);
+      (parent.children ??= new Set()).add(name);
+      const owner = node.ephemeralOwner;
+      if (owner > 0n) {
+        let set = this.ephemerals.get(owner);
+        if (set === undefined) this.ephemerals.set(owner, (set = new Set()));
+        set.add(path);
+        if (set.size > (this.ephemeralPeaks.get(owner) ?? 0)) this.ephemeralPeaks.set(owner, set.size);
+      } else if (owner === CONTAINER_OWNER) this.containers.add(path);
+      else if (owner < 0n) this.ttls.add(path);
+      if (name === QUOTA_LIMITS && parentPath.startsWith(QUOTA_ROOT)) this.quotaPaths.add(parentPath.slice(QUOTA_ROOT.length));
+    }
+    this.nodes.set(path, node);
+    this.approximateDataSize += path.length + node.data.length;
+  }
+
+  /** Snapshot load done: drops ACL lists no node uses; the root must be there. */
+  finishRestore(): void {
+    if (!this.nodes.has('/')) throw new Error('invalid data tree: no root node');
+    this.acls.purgeUnused();
   }
 
   private dropEphemeral(owner: bigint, path: string): void {

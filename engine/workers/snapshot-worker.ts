@@ -1,0 +1,179 @@
+// Snapshot worker: writes the snapshot bytes the pipeline hands over (engine/snapshotter.ts)
+// to tmp.snapshot.<zxid> with a running Adler32, seals and fsyncs the file, waits until
+// the log is durable up to the END record's zxid, renames it to snapshot.<zxid> and fsyncs
+// the directory. Also runs autopurge every autopurge.purgeInterval hours. One snapshot at
+// a time; no event-loop duties, so it parks in Atomics.wait on its ring's doorbell.
+import { workerData, parentPort } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import { Ring, Doorbell } from '../../native-free-io/ring.ts';
+import { SnapshotFileWriter } from '../persistence/snapshot.ts';
+import { purge } from '../persistence/purge.ts';
+import { SnapKind, SNAP_CONTROL_FINISHED, SNAP_CONTROL_FAILED, SNAP_CONTROL_PURGES, SNAP_CONTROL_LAST_ZXID } from '../snapshotter.ts';
+import { CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_STOP } from '../records.ts';
+import { createLogger } from '../logger.ts';
+
+export interface SnapshotWorkerData {
+  snapRingSab: SharedArrayBuffer;
+  snapControlSab: SharedArrayBuffer;
+  /** The log worker's control words: durable zxid, log failures, stop flag. */
+  controlSab: SharedArrayBuffer;
+  pipelineBellSab: SharedArrayBuffer;
+  /** dataDir/version-2 and dataLogDir/version-2. */
+  snapDir: string;
+  logDir: string;
+  /** autopurge.purgeInterval in hours (0: off) and autopurge.snapRetainCount. */
+  purgeIntervalHours: number;
+  snapRetainCount: number;
+}
+
+/** While sealing, how often to look at the durable zxid. */
+const DURABLE_POLL_MS = 1;
+/** Longest park when idle (the stop flag is looked at after each). */
+const IDLE_WAIT_MS = 1000;
+
+const data = workerData as SnapshotWorkerData;
+const log = createLogger('snapshot');
+const ring = Ring.attach(data.snapRingSab);
+const pipelineBell = Doorbell.attach(data.pipelineBellSab);
+const snap32 = new Int32Array(data.snapControlSab);
+const snap64 = new BigInt64Array(data.snapControlSab);
+const control64 = new BigInt64Array(data.controlSab);
+const control32 = new Int32Array(data.controlSab);
+
+let writer: SnapshotFileWriter | null = null;
+/** Why the snapshot in progress cannot be committed (its bytes are then ignored until END). */
+let failure: string | null = null;
+/** Set between END and the commit: commit once the log is durable up to this zxid. */
+let sealAtZxid = -1;
+let logFailuresAtBegin = 0n;
+let beganAtMs = 0;
+let beganZxid = 0;
+let inProgress = false;
+
+function readZxid(at: number): number {
+  return ring.data.readUInt32BE(at) * 0x1_0000_0000 + ring.data.readUInt32BE(at + 4);
+}
+
+function finish(ok: boolean): void {
+  if (!ok) {
+    writer?.abort();
+    Atomics.add(snap32, SNAP_CONTROL_FAILED, 1);
+    log.warn(`snapshot 0x${beganZxid.toString(16)} dropped: ${failure ?? 'aborted'}`);
+  } else {
+    Atomics.store(snap64, SNAP_CONTROL_LAST_ZXID, BigInt(beganZxid));
+    log.info(`snapshot ${writer!.finalPath} written: ${writer!.bytesWritten} bytes in ${(performance.now() - beganAtMs).toFixed(0)} ms`);
+  }
+  writer = null;
+  failure = null;
+  sealAtZxid = -1;
+  inProgress = false;
+  Atomics.add(snap32, SNAP_CONTROL_FINISHED, 1);
+  pipelineBell.ring();
+}
+
+function begin(zxid: number): void {
+  if (inProgress) {
+    failure = 'a newer snapshot began';
+    finish(false);
+  }
+  inProgress = true;
+  beganZxid = zxid;
+  beganAtMs = performance.now();
+  logFailuresAtBegin = Atomics.load(control64, CONTROL_LOG_FAILURES);
+  try {
+    writer = new SnapshotFileWriter(data.snapDir, zxid);
+  } catch (err) {
+    failure = `cannot create it: ${(err as Error).message}`;
+  }
+}
+
+function handle(kind: number): void {
+  switch (kind) {
+    case SnapKind.BEGIN:
+      begin(readZxid(ring.payloadStart));
+      return;
+    case SnapKind.BYTES:
+      if (!inProgress || failure !== null || writer === null) return;
+      try {
+        writer.append(ring.data, ring.payloadStart, ring.payloadStart + ring.payloadLength);
+      } catch (err) {
+        failure = `write failed: ${(err as Error).message}`;
+      }
+      return;
+    case SnapKind.END:
+      if (!inProgress) return;
+      if (failure === null && writer !== null) {
+        try {
+          writer.finish();
+        } catch (err) {
+          failure = `fsync failed: ${(err as Error).message}`;
+        }
+      }
+      if (failure !== null || writer === null) finish(false);
+      else sealAtZxid = readZxid(ring.payloadStart);
+      return;
+    case SnapKind.ABORT:
+      if (inProgress) finish(false);
+      return;
+    default:
+      throw new Error(`snapshot ring: unknown record kind ${kind}`);
+  }
+}
+
+/** Commits a sealed snapshot once its content is durable in the log; drops it if the log failed. */
+function maybeCommit(): void {
+  if (sealAtZxid < 0) return;
+  if (Atomics.load(control64, CONTROL_LOG_FAILURES) !== logFailuresAtBegin) {
+    failure = 'the transaction log failed while it was written';
+    finish(false);
+    return;
+  }
+  if (Number(Atomics.load(control64, CONTROL_DURABLE_ZXID)) < sealAtZxid) return;
+  try {
+    writer!.commit();
+    finish(true);
+  } catch (err) {
+    failure = `rename failed: ${(err as Error).message}`;
+    finish(false);
+  }
+}
+
+const purgeIntervalMs = data.purgeIntervalHours * 3_600_000;
+let nextPurgeAtMs = purgeIntervalMs > 0 ? performance.now() : Infinity;
+
+function maybePurge(now: number): void {
+  if (now < nextPurgeAtMs) return;
+  nextPurgeAtMs = now + purgeIntervalMs;
+  try {
+    const result = purge(data.snapDir, data.logDir, data.snapRetainCount);
+    Atomics.add(snap32, SNAP_CONTROL_PURGES, 1);
+    log.info(`autopurge: kept ${result.keptSnapshots.length} snapshots from zxid 0x${Math.max(0, result.oldestKeptZxid).toString(16)}, deleted ${result.deleted.length} files${result.deleted.length > 0 ? `: ${result.deleted.join(', ')}` : ''}`);
+  } catch (err) {
+    log.error(`autopurge failed: ${(err as Error).message}`);
+  }
+}
+
+parentPort!.postMessage({ type: 'ready' });
+for (;;) {
+  const seq = ring.dataBell.sequence();
+  let n = 0;
+  while (ring.poll()) {
+    handle(ring.kind);
+    ring.release();
+    n++;
+  }
+  // the pipeline waits for ring space when we fall behind: tell it there is some
+  if (n > 0) pipelineBell.ring();
+  maybeCommit();
+  const now = performance.now();
+  if (!inProgress) maybePurge(now);
+  if (n > 0) continue;
+  if (Atomics.load(control32, CONTROL_STOP) !== 0) break;
+  const waitMs = sealAtZxid >= 0 ? DURABLE_POLL_MS : Math.max(1, Math.min(IDLE_WAIT_MS, nextPurgeAtMs - now));
+  ring.dataBell.wait(seq, waitMs);
+}
+if (inProgress) {
+  failure = 'the server stopped';
+  finish(false);
+}
+parentPort!.postMessage({ type: 'stopped' });
