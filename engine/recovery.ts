@@ -1,17 +1,110 @@
-// Startup recovery: repair a torn log tail, then replay every txn into the pipeline's
-// tree and sessions. (Snapshots come with the persistence issue; until then the whole
-// log is replayed.)
-import { recoverTxnLogs, readTxnLog } from './persistence/txnlog.ts';
+// Startup recovery (ZooKeeper's FileTxnSnapLog.restore): the newest snapshot that loads,
+// then the txns logged after its zxid.
+//
+//   1. Temporary snapshot files left by a crash (tmp.snapshot.*) are removed.
+//   2. Snapshots are tried newest first (at most 100, as ZooKeeper): one that does not
+//      end with a seal, fails its Adler32, or does not parse is skipped with a warning
+//      and the next older one is tried. Snapshots exist but none loads: refuse to start.
+//   3. No snapshot at all: the logs must start at zxid 1 (a dataDir zooid wrote before it
+//      took snapshots, or an empty one); otherwise txns are missing: refuse to start.
+//      The caller then writes a snapshot before serving (ZooKeeper's snapshot.0), since
+//      ZooKeeper refuses a dataDir with logs and no snapshot.
+//   4. The log files that can hold txns after the snapshot are checked and a torn tail
+//      is truncated (recoverTxnLogs: corruption before the tail refuses to start, naming
+//      file and offset); the txns after the snapshot's zxid are replayed. They must follow
+//      each other (zxid + 1, or a jump to a later epoch): a gap means a missing log
+//      file, and starting would silently lose acknowledged writes.
+//   5. Sessions come back with their timeouts restarting now (Pipeline.recovered).
+import { recoverTxnLogs, readTxnLog, listLogFiles } from './persistence/txnlog.ts';
+import { listSnapshots, looksComplete, readSnapshot, removeTempSnapshots, TreeLoader, SNAPSHOTS_TRIED_MAX, type SnapshotFile } from './persistence/snapshot.ts';
 import type { Pipeline } from './pipeline.ts';
 
-export function recoverState(pipeline: Pipeline, logDir: string, txnBytesMax: number, warn: (msg: string) => void): { txnCount: number } {
-  const { warnings } = recoverTxnLogs(logDir, { txnBytesMax });
+export class RecoveryError extends Error {}
+
+export type RecoveryOptions = {
+  /** dataDir/version-2 and dataLogDir/version-2. */
+  snapDir: string;
+  logDir: string;
+  txnBytesMax: number;
+  /** Monotonic ms (session deadlines). */
+  nowMs: number;
+  warn: (msg: string) => void;
+};
+
+export type RecoveryReport = {
+  /** The snapshot loaded, or null when there was none. */
+  snapshot: SnapshotFile | null;
+  snapshotNodeCount: number;
+  /** Txns replayed from the log after the snapshot. */
+  txnCount: number;
+  loadMs: number;
+  replayMs: number;
+};
+
+const EPOCH = 0x1_0000_0000;
+
+function hex(zxid: number): string {
+  return `0x${zxid.toString(16)}`;
+}
+
+export function recoverState(pipeline: Pipeline, opts: RecoveryOptions): RecoveryReport {
+  const { snapDir, logDir, txnBytesMax, warn } = opts;
+  for (const name of removeTempSnapshots(snapDir)) warn(`removed ${name}: a snapshot a crash left unfinished`);
+
+  const loadStarted = performance.now();
+  const candidates = listSnapshots(snapDir).slice(0, SNAPSHOTS_TRIED_MAX);
+  let loaded: SnapshotFile | null = null;
+  let nodeCount = 0;
+  const problems: string[] = [];
+  for (const snap of candidates) {
+    if (!looksComplete(snap)) {
+      problems.push(`${snap.path}: incomplete (no seal at its end)`);
+      warn(`snapshot ${snap.path} is incomplete (no seal at its end); trying an older one`);
+      continue;
+    }
+    try {
+      const loader = new TreeLoader(pipeline.tree, warn);
+      const info = readSnapshot(snap, loader, { recordBytesMax: txnBytesMax });
+      loader.finish(info.zxid);
+      pipeline.sessions.clear();
+      for (const [id, timeoutMs] of loader.sessions) pipeline.sessions.add(id, timeoutMs, opts.nowMs);
+      loaded = snap;
+      nodeCount = info.nodeCount;
+      break;
+    } catch (err) {
+      problems.push(`${snap.path}: ${(err as Error).message}`);
+      warn(`cannot load snapshot ${snap.path}: ${(err as Error).message}; trying an older one`);
+    }
+  }
+  if (candidates.length > 0 && loaded === null) {
+    throw new RecoveryError(`no valid snapshot in ${snapDir} (tried ${candidates.length}):\n  ${problems.join('\n  ')}`);
+  }
+  const fromZxid = loaded === null ? 0 : loaded.zxid;
+  if (loaded === null) {
+    const logs = listLogFiles(logDir);
+    if (logs.length > 0 && logs[0].zxid > 1) {
+      throw new RecoveryError(`no snapshot in ${snapDir}, and the oldest log ${logs[0].path} starts at zxid ${hex(logs[0].zxid)}: the txns before it are missing`);
+    }
+  }
+  const loadMs = performance.now() - loadStarted;
+
+  const replayStarted = performance.now();
+  const { warnings } = recoverTxnLogs(logDir, { fromZxid, txnBytesMax });
   for (const w of warnings) warn(w);
   let txnCount = 0;
-  for (const entry of readTxnLog(logDir, pipeline.tree.lastZxid, { txnBytesMax, onWarning: warn })) {
+  let prev = fromZxid;
+  for (const entry of readTxnLog(logDir, fromZxid, { txnBytesMax, onWarning: warn })) {
+    const next = entry.zxid;
+    if (next !== prev + 1 && !(Math.floor(next / EPOCH) > Math.floor(prev / EPOCH))) {
+      throw new RecoveryError(
+        `the log jumps from zxid ${hex(prev)} to ${hex(next)} (${entry.file} at offset ${entry.offset}): ` +
+          `the txns between are missing${loaded === null ? '' : ` (snapshot ${loaded.path})`}`,
+      );
+    }
     pipeline.replay(entry.bytes);
+    prev = next;
     txnCount++;
   }
   pipeline.recovered();
-  return { txnCount };
+  return { snapshot: loaded, snapshotNodeCount: nodeCount, txnCount, loadMs, replayMs: performance.now() - replayStarted };
 }

@@ -8,6 +8,8 @@ import type { ServerConfig } from './config.ts';
 import type { PipelineWorkerData } from './workers/pipeline-worker.ts';
 import type { LogWorkerData } from './workers/log-worker.ts';
 import type { IoWorkerData } from './workers/io-worker.ts';
+import type { SnapshotWorkerData } from './workers/snapshot-worker.ts';
+import { SNAP_CONTROL_BYTES } from './snapshotter.ts';
 import { createLogger } from './logger.ts';
 import { ControlChannel, CONTROL_RING_BYTES } from './control.ts';
 import { StatsBlock, PIPELINE_STATS, LOG_STATS, IO_STATS } from './stagestats.ts';
@@ -21,6 +23,8 @@ const log = createLogger('main');
 const REQ_RING_BYTES_MIN = 4 * 1024 * 1024;
 const RESP_RING_BYTES_MIN = 8 * 1024 * 1024;
 const LOG_RING_BYTES_MIN = 16 * 1024 * 1024;
+/** Snapshot slices are about 1 MiB (engine/snapshotter.ts): room for several in flight. */
+const SNAP_RING_BYTES_MIN = 16 * 1024 * 1024;
 /** The log worker flushes once a batch holds this much. */
 const LOG_BATCH_BYTES_MAX = 4 * 1024 * 1024;
 const CONN_COUNT_SLOTS = 4096;
@@ -86,7 +90,8 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const ioThreads = Math.min(cfg.ioThreads, IO_THREADS_MAX);
   const logDir = path.join(cfg.dataLogDir, 'version-2');
   fs.mkdirSync(logDir, { recursive: true });
-  fs.mkdirSync(path.join(cfg.dataDir, 'version-2'), { recursive: true });
+  const snapDir = path.join(cfg.dataDir, 'version-2');
+  fs.mkdirSync(snapDir, { recursive: true });
 
   const maxFrame = cfg.juteMaxBufferBytes + TXN_EXTRA_BYTES;
   const txnBytesMax = 2 * maxFrame;
@@ -97,6 +102,8 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const respRings = ioBells.map((b) => Ring.create(ringCapacityFor(maxFrame, RESP_RING_BYTES_MIN), b));
   const logRing = Ring.create(ringCapacityFor(txnBytesMax, LOG_RING_BYTES_MIN), logBell);
   const controlSab = new SharedArrayBuffer(CONTROL_BYTES);
+  const snapRing = Ring.create(ringCapacityFor(txnBytesMax, SNAP_RING_BYTES_MIN));
+  const snapControlSab = new SharedArrayBuffer(SNAP_CONTROL_BYTES);
   const connCountSab = new SharedArrayBuffer(CONN_COUNT_SLOTS * 4);
   // control path main ⇄ pipeline (engine/control.ts): requests ring the pipeline's doorbell
   const controlReqRing = Ring.create(CONTROL_RING_BYTES, pipelineBell);
@@ -115,6 +122,9 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     logBellSab: logBell.sab,
     controlSab,
     logDir,
+    snapDir,
+    snapRingSab: snapRing.sab,
+    snapControlSab,
     txnBytesMax,
     controlReqRingSab: controlReqRing.sab,
     controlReplyRingSab: controlReplyRing.sab,
@@ -124,8 +134,8 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const ready = await waitFor(pipeline, 'pipeline worker', ['ready']);
   const lastZxid = Number(ready.lastZxid);
 
-  // ZooKeeper rolls the log after snapCount/2 + random(snapCount/2) txns
-  const rollAfterTxns = Math.floor(cfg.snapCount / 2) + Math.floor(Math.random() * Math.max(1, Math.floor(cfg.snapCount / 2)));
+  // the pipeline rolls the log when it starts a snapshot (engine/snapshotter.ts), as ZooKeeper
+  const rollAfterTxns = Number.MAX_SAFE_INTEGER;
   const logData: LogWorkerData = {
     logRingSab: logRing.sab,
     logBellSab: logBell.sab,
@@ -145,6 +155,18 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   logWorker.on('message', (msg: { type: string; message?: string }) => {
     if (msg.type === 'failed') log.error(`log worker: ${msg.message}`);
   });
+  const snapData: SnapshotWorkerData = {
+    snapRingSab: snapRing.sab,
+    snapControlSab,
+    controlSab,
+    pipelineBellSab: pipelineBell.sab,
+    snapDir,
+    logDir,
+    purgeIntervalHours: cfg.autopurgePurgeIntervalHours,
+    snapRetainCount: cfg.autopurgeSnapRetainCount,
+  };
+  const snapshotWorker = new Worker(workerUrl('snapshot-worker'), { workerData: snapData, name: 'snapshot' });
+  await waitFor(snapshotWorker, 'snapshot worker', ['ready']);
 
   const ios: Worker[] = [];
   for (let i = 0; i < ioThreads; i++) {
@@ -167,10 +189,10 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   try {
     await Promise.all(ios.map((w, i) => waitFor(w, `io worker ${i}`, ['listening'])));
   } catch (err) {
-    for (const w of [...ios, pipeline, logWorker]) void w.terminate();
+    for (const w of [...ios, pipeline, logWorker, snapshotWorker]) void w.terminate();
     throw err;
   }
-  for (const w of [pipeline, logWorker, ...ios]) {
+  for (const w of [pipeline, logWorker, snapshotWorker, ...ios]) {
     w.on('error', (err) => {
       log.error(`worker ${w.threadId} failed: ${err.stack ?? err.message}`);
       process.exit(1);
@@ -212,7 +234,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   } catch (err) {
     for (const srv of httpServers) srv.close();
     await control.close();
-    for (const w of [...ios, pipeline, logWorker]) void w.terminate();
+    for (const w of [...ios, pipeline, logWorker, snapshotWorker]) void w.terminate();
     throw err;
   }
 
@@ -231,7 +253,9 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       await waitFor(pipeline, 'pipeline worker', ['stopped']).catch(() => {});
       logBell.ring();
       await waitFor(logWorker, 'log worker', ['stopped']).catch(() => {});
-      await Promise.all([pipeline, logWorker, ...ios].map((w) => w.terminate()));
+      snapRing.dataBell.ring();
+      await waitFor(snapshotWorker, 'snapshot worker', ['stopped']).catch(() => {});
+      await Promise.all([pipeline, logWorker, snapshotWorker, ...ios].map((w) => w.terminate()));
     })();
     return stopping;
   };

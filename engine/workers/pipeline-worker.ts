@@ -7,6 +7,8 @@ import { performance } from 'node:perf_hooks';
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
 import { Pipeline } from '../pipeline.ts';
 import { recoverState } from '../recovery.ts';
+import { Snapshotter } from '../snapshotter.ts';
+import { writeSnapshotNow } from '../persistence/snapshot.ts';
 import { ReqKind, RespKind, LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_STOP, connKey, ioIndexOf, connIdOf } from '../records.ts';
 import { createLogger } from '../logger.ts';
 import { fourLetterWordReply, answerStatsRequest } from '../stats.ts';
@@ -24,6 +26,10 @@ export interface PipelineWorkerData {
   logBellSab: SharedArrayBuffer;
   controlSab: SharedArrayBuffer;
   logDir: string;
+  /** dataDir/version-2, and the snapshot worker's ring and control words (engine/snapshotter.ts). */
+  snapDir: string;
+  snapRingSab: SharedArrayBuffer;
+  snapControlSab: SharedArrayBuffer;
   txnBytesMax: number;
   /** The control path (engine/control.ts): requests from the main thread (data bell: ours), replies to it. */
   controlReqRingSab: SharedArrayBuffer;
@@ -72,6 +78,24 @@ function noteDurable(zxid: number, nowMs: number): void {
   }
 }
 
+/** Longest stretch the pipeline serializes a snapshot before it serves requests again. */
+const SNAPSHOT_SLICE_MS = 1;
+const snapshotter = new Snapshotter({
+  snapCount: cfg.snapCount,
+  random: Math.random,
+  nowMs: () => performance.now(),
+  sliceMs: SNAPSHOT_SLICE_MS,
+  ring: Ring.attach(data.snapRingSab),
+  controlSab: data.snapControlSab,
+  log: (level, msg) => log[level](msg),
+});
+/** Set when the txns in the current log reach the snapshot trigger: roll the log, start a snapshot. */
+let rollWanted = false;
+
+function* sessionTimeouts(): Generator<[bigint, number]> {
+  for (const s of pipeline.sessions.sessions.values()) yield [s.id, s.timeoutMs];
+}
+
 /** Reserve in a ring, waiting (parked) while it is full: the consumer always drains. */
 function reserveBlocking(ring: Ring, bytes: number): number {
   for (;;) {
@@ -89,9 +113,9 @@ const pipeline = new Pipeline(
     maxSessionTimeoutMs: cfg.maxSessionTimeoutMs,
     serverId: cfg.myid ?? 1,
     superDigest: cfg.superDigest,
-    maxReplyBytes: cfg.juteMaxBufferBytes,
     extendedTypesEnabled: cfg.extendedTypesEnabled,
     enforceQuota: cfg.enforceQuota,
+    maxReplyBytes: cfg.juteMaxBufferBytes,
     containerCheckIntervalMs: cfg.containerCheckIntervalMs,
     containerMaxPerMinute: cfg.containerMaxPerMinute,
     containerMaxNeverUsedIntervalMs: cfg.containerMaxNeverUsedIntervalMs,
@@ -120,6 +144,7 @@ const pipeline = new Pipeline(
       logRing.data.writeUInt32BE(zxid >>> 0, at + 4);
       logRing.data.set(txn, at + 8);
       logRing.commit(LogKind.TXN, 8 + txn.length);
+      if (snapshotter.noteTxn()) rollWanted = true;
       if (appendedCount < APPENDED_SLOTS) {
         const i = (appendedHead + appendedCount) & (APPENDED_SLOTS - 1);
         appendedZxid[i] = zxid;
@@ -131,8 +156,17 @@ const pipeline = new Pipeline(
 );
 
 const startedAt = performance.now();
-const recovered = recoverState(pipeline, data.logDir, data.txnBytesMax, (w) => log.warn(w));
-log.info(`recovered ${recovered.txnCount} txns up to zxid 0x${pipeline.tree.lastZxid.toString(16)} with ${pipeline.sessions.size()} sessions in ${(performance.now() - startedAt).toFixed(0)} ms`);
+const recovered = recoverState(pipeline, {
+  snapDir: data.snapDir, logDir: data.logDir, txnBytesMax: data.txnBytesMax, nowMs: performance.now(), warn: (w) => log.warn(w),
+});
+log.info(`recovered ${recovered.snapshot === null ? 'no snapshot' : `${recovered.snapshot.path} (${recovered.snapshotNodeCount} znodes, ${recovered.loadMs.toFixed(0)} ms)`}, ` +
+  `then ${recovered.txnCount} txns (${recovered.replayMs.toFixed(0)} ms) up to zxid 0x${pipeline.tree.lastZxid.toString(16)} with ${pipeline.sessions.size()} sessions in ${(performance.now() - startedAt).toFixed(0)} ms`);
+if (recovered.snapshot === null) {
+  // ZooKeeper refuses a dataDir with logs and no snapshot, and writes snapshot.0 into an empty one
+  const written = writeSnapshotNow(data.snapDir, pipeline.tree, sessionTimeouts());
+  log.info(`wrote ${written.path} (${written.nodes} znodes, ${written.bytes} bytes)`);
+}
+snapshotter.setTxnsInLog(recovered.txnCount);
 Atomics.store(control64, CONTROL_DURABLE_ZXID, BigInt(pipeline.tree.lastZxid));
 parentPort!.postMessage({ type: 'ready', lastZxid: pipeline.tree.lastZxid });
 
@@ -209,6 +243,7 @@ for (;;) {
   const failures = Atomics.load(control64, CONTROL_LOG_FAILURES);
   if (failures !== logFailures) {
     logFailures = failures;
+    snapshotter.abort();
     log.error('the transaction log failed: writes are no longer acknowledged; restart the server once the cause is fixed');
   }
   // globalOutstandingLimit: while this many replies wait for the log, stop taking requests
@@ -224,6 +259,15 @@ for (;;) {
       work += n;
     }
   }
+  if (rollWanted) {
+    // the next txn starts a new log file; the snapshot is named after the tree's lastZxid
+    rollWanted = false;
+    reserveBlocking(logRing, 0);
+    logRing.commit(LogKind.ROLL, 0);
+    snapshotter.rolled(pipeline.tree, sessionTimeouts());
+    work++;
+  }
+  if (snapshotter.active) work += snapshotter.pump(pipeline.tree);
   const answered = controlServer.poll((req) => answerStatsRequest(req, pipeline, cfg));
   if (answered > 0) {
     stats.add(CONTROL_RECORDS, answered);
