@@ -169,10 +169,20 @@ export class Pipeline {
       for (const sub of txn.txns) this.replayTxn(hdr, sub);
       return;
     }
+    if (txn.type === Op.closeSession) {
+      // ephemerals the snapshot missed (deleted before the walk reached them) still moved their parents' pzxid
+      for (const path of txn.paths) if (this.tree.get(path) === undefined) this.replayPzxid(path, hdr.zxid);
+    }
     try {
       mutate(this.tree, hdr, txn);
     } catch (e) {
       if (!(e instanceof KeeperError)) throw e;
+      if ((txn.type === Op.delete || txn.type === Op.deleteContainer) && e.code === Err.NONODE) {
+        // the node was deleted after the snapshot started, before the walk reached it; its
+        // delete succeeded live and moved the parent's pzxid, which the snapshot may predate
+        this.replayPzxid(txn.path, hdr.zxid);
+        return;
+      }
       if (txn.type !== Op.create || e.code !== Err.NODEEXISTS) return;
       const parent = this.tree.get(parentOf(txn.path));
       if (parent === undefined) return;
@@ -182,6 +192,12 @@ export class Pipeline {
         parent.pzxid = hdr.zxid;
       }
     }
+  }
+
+  /** Replay of a delete whose node is already gone: the parent's pzxid as the delete left it. */
+  private replayPzxid(path: string, zxid: number): void {
+    const parent = this.tree.get(parentOf(path));
+    if (parent !== undefined && zxid > parent.pzxid) parent.pzxid = zxid;
   }
 
   /** Startup: state recovered from disk is durable by definition. */

@@ -456,7 +456,7 @@ export class DataTree {
    */
   restoreNode(path: string, node: ZNode): void {
     const old = this.nodes.get(path);
-    if (old !== undefined) this.approximateDataSize -= path.length + old.data.length;
+    if (old !== undefined) this.approximateDataSize -= (path === '/' ? 0 : path.length) + old.data.length;
     if (path !== '/') {
       const parentPath = parentOf(path);
       const parent = this.nodes.get(parentPath);
@@ -474,7 +474,8 @@ export class DataTree {
       if (name === QUOTA_LIMITS && parentPath.startsWith(QUOTA_ROOT)) this.quotaPaths.add(parentPath.slice(QUOTA_ROOT.length));
     }
     this.nodes.set(path, node);
-    this.approximateDataSize += path.length + node.data.length;
+    // the root's path is "" in ZooKeeper's accounting
+    this.approximateDataSize += (path === '/' ? 0 : path.length) + node.data.length;
   }
 
   /** Snapshot load done: drops ACL lists no node uses; the root must be there. */
