@@ -146,9 +146,11 @@ ${body}
 }
 
 export function renderRunReport(r: RunResult): string {
-  const measured = r.timeline.filter((p) => p.second >= 0);
+  // the last sample is the drain after the end (a partial second): left out of the charts
+  const endSecond = (r.options.warmupMs + r.options.durationMs) / 1000;
+  const measured = r.timeline.filter((p) => p.second >= 0 && p.second < endSecond);
   const throughput = lineChart({
-    title: 'Throughput over time (warm-up shaded by the dashed line)',
+    title: 'Throughput over time (warm-up left of the dashed line)',
     xLabel: 'seconds since start',
     yLabel: 'ops/s',
     series: [

@@ -55,7 +55,7 @@ export interface RunResult {
     graceMs: number;
     seed: number;
   };
-  /** Ops started in the measured window that succeeded, per second of it. */
+  /** Mix ops started in the measured window that succeeded, per second of it (create+delete counts once). */
   throughputOpsPerSec: number;
   okOps: number;
   errorCount: number;
@@ -69,6 +69,8 @@ export interface RunResult {
   unsent: number;
   connects: number;
   disconnects: number;
+  /** Per load generator thread, the share of the run its event loop was busy (near 1: the client may be the limit). */
+  loadgenBusy: number[];
   timeline: TimelinePoint[];
   /** Latency CDF points [µs, fraction] per op and for all ops. */
   cdf: Record<string, [number, number][]>;
@@ -209,7 +211,13 @@ export async function runLoad(o: LoadOptions, hooks: RunHooks = {}): Promise<Run
     let last = -1;
     for (const [second, point] of timeline) if (point.reports === threads && second > last) last = second;
     const point = timeline.get(last);
-    const rate = point === undefined ? 0 : point.ops;
+    let rate = point === undefined ? 0 : point.ops;
+    if (final) {
+      // the whole measured window (replies of every request, deletes included)
+      let measuredOps = 0;
+      for (const [second, pt] of timeline) if (second * 1000 >= o.warmupMs) measuredOps += pt.ops;
+      rate = Math.round(measuredOps / (o.durationMs / 1000));
+    }
     let errors = 0;
     for (const pt of timeline.values()) errors += pt.errors;
     const phase = elapsedMs < o.warmupMs ? 'warmup' : final ? 'done  ' : 'run   ';
@@ -289,6 +297,7 @@ function mergeResults(
   const sendLag = lag.length === 0 ? null : summarize(mergeEncoded(lag));
   const unsent = finished.reduce((s, r) => s + r.unsent, 0);
   if (unsent > 0) notes.push(`${unsent} scheduled ops were never sent: every connection was full (--outstanding cap) or down; the server did not keep up with --rate`);
+  if (finished.some((r) => r.eventLoopUtilization > 0.9)) notes.push('a load generator thread was busy over 90% of the run: the client may be what limits throughput (add --threads, or run it elsewhere)');
   if (finished.length < threads) notes.push(`${threads - finished.length} of ${threads} threads returned no result`);
   if (errorsByOp.connect !== undefined) notes.push('some connection attempts failed (see errors: connect)');
   const points: TimelinePoint[] = [...timeline.entries()]
@@ -319,8 +328,9 @@ function mergeResults(
       graceMs: o.graceMs,
       seed: o.seed,
     },
-    throughputOpsPerSec: Math.round(all.totalCount / seconds),
-    okOps: all.totalCount,
+    // mix ops, as --rate counts them: a create+delete pair is one op
+    throughputOpsPerSec: Math.round((all.totalCount - byOp.get('delete')!.totalCount) / seconds),
+    okOps: all.totalCount - byOp.get('delete')!.totalCount,
     errorCount,
     all: summarize(all),
     ops,
@@ -329,6 +339,7 @@ function mergeResults(
     unsent,
     connects: finished.reduce((s, r) => s + r.connects, 0),
     disconnects: finished.reduce((s, r) => s + r.disconnects, 0),
+    loadgenBusy: finished.map((r) => Math.round(r.eventLoopUtilization * 1000) / 1000),
     timeline: points,
     cdf,
     complete: finished.length === threads,

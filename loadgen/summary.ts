@@ -20,14 +20,15 @@ export function formatSummary(r: RunResult): string {
   lines.push(`zooid loadgen — ${r.load}`);
   lines.push(`started ${r.startedAt}; node ${r.machine.node}, ${r.machine.cpu} × ${r.machine.cores}`);
   const offered = r.options.rateOpsPerSec === null ? '' : ` (offered ${int(r.options.rateOpsPerSec)} ops/s, open loop)`;
-  lines.push(`throughput ${int(r.throughputOpsPerSec)} ops/s${offered}: ${int(r.okOps)} ok ops in ${(r.options.durationMs / 1000).toFixed(1)} s, ${int(r.errorCount)} errors`);
+  const pairs = r.ops.delete === undefined ? '' : ' (a create+delete pair counts once)';
+  lines.push(`throughput ${int(r.throughputOpsPerSec)} ops/s${offered}: ${int(r.okOps)} ok ops${pairs} in ${(r.options.durationMs / 1000).toFixed(1)} s, ${int(r.errorCount)} errors`);
   lines.push('');
   const rows: string[][] = [];
   for (const [op, s] of Object.entries(r.ops)) {
     const errors = Object.values(s.errors).reduce((a, b) => a + b, 0);
     rows.push(latencyRow(op, s, s.opsPerSec, errors));
   }
-  rows.push(latencyRow('all', r.all, r.throughputOpsPerSec, r.errorCount));
+  rows.push(latencyRow('all', r.all, r.all.count / (r.options.durationMs / 1000), r.errorCount));
   lines.push(formatTable(['op', 'count', 'ops/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'errors'], rows));
   lines.push('');
   const codes = Object.entries(r.errors).sort((a, b) => b[1] - a[1]);
@@ -35,7 +36,7 @@ export function formatSummary(r: RunResult): string {
   if (r.sendLag !== null) {
     lines.push(`send lag behind the schedule (load generator): p50 ${ms(r.sendLag.p50Us)} ms, p99 ${ms(r.sendLag.p99Us)} ms, max ${ms(r.sendLag.maxUs)} ms; latencies count from the intended send time`);
   }
-  lines.push(`connections: ${r.connects} sessions opened, ${r.disconnects} lost during the run`);
+  lines.push(`connections: ${r.connects} sessions opened, ${r.disconnects} lost during the run; load generator threads busy ${r.loadgenBusy.map((b) => `${Math.round(b * 100)}%`).join(', ')}`);
   for (const n of r.notes) lines.push(`note: ${n}`);
   lines.push(`seed ${r.options.seed} (replay the same op stream with --seed ${r.options.seed})`);
   return lines.join('\n');

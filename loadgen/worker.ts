@@ -146,8 +146,12 @@ export default async function runWorker(task: WorkerTask): Promise<WorkerResult>
   };
   pumpTimer = setTimeout(pumpLoop, startMs - now());
 
+  // how busy this thread is over the run (is the load generator the bottleneck?)
+  await delay(startMs - now());
+  const eluAtStart = performance.eventLoopUtilization();
   // the end: no new ops; replies may come until the grace runs out
   await delay(endMs - now());
+  const busyShare = performance.eventLoopUtilization(eluAtStart).utilization;
   const drainDeadlineMs = endMs + task.graceMs;
   while (!aborted && load.inflight() > 0 && now() < drainDeadlineMs) await delay(Math.min(5, drainDeadlineMs - now()));
   if (pumpTimer !== null) clearTimeout(pumpTimer);
@@ -156,6 +160,7 @@ export default async function runWorker(task: WorkerTask): Promise<WorkerResult>
   if (intervalTimer !== null) clearTimeout(intervalTimer);
   postInterval();
   const result = load.finish();
+  result.eventLoopUtilization = busyShare;
 
   aborted = true; // no reconnects from here on
   await Promise.all(

@@ -108,6 +108,8 @@ export interface WorkerResult {
   unsent: number;
   connects: number;
   disconnects: number;
+  /** Share of the run this thread's event loop was busy (set by the worker shell; 0 in tests). */
+  eventLoopUtilization: number;
 }
 
 class Slot {
@@ -358,6 +360,7 @@ export class Workload {
       unsent: this.schedule === null ? 0 : this.schedule.unissuedCount(),
       connects: this.connects,
       disconnects: this.disconnects,
+      eventLoopUtilization: 0,
     };
   }
 

@@ -1,0 +1,107 @@
+// A ZooKeeper stand-in for load generator tests: it speaks just enough of the protocol
+// (connect handshake, reply headers with empty bodies) and misbehaves on request: error
+// codes, dropped connections, or silence.
+import net from 'node:net';
+
+export interface FakeBehaviour {
+  /** Answer every Nth request (counted per server) with this error code. */
+  errorEvery?: { n: number; code: number };
+  /** Close each connection once, after it has received this many requests. */
+  dropAfterRequests?: number;
+  /** Stop answering anything after this many requests in total. */
+  stallAfterRequests?: number;
+}
+
+export interface FakeServer {
+  port: number;
+  requests: number;
+  connections: number;
+  close(): Promise<void>;
+}
+
+export async function startFakeServer(behaviour: FakeBehaviour = {}): Promise<FakeServer> {
+  const sockets = new Set<net.Socket>();
+  let dropped = 0;
+  const state = { requests: 0, connections: 0 };
+  let nextSession = 1n;
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    state.connections++;
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    let buf = Buffer.alloc(0);
+    let handshaken = false;
+    let requestsHere = 0;
+    let droppedHere = false;
+    socket.on('data', (chunk) => {
+      buf = Buffer.concat([buf, chunk]);
+      const out: Buffer[] = [];
+      while (buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) {
+        const len = buf.readInt32BE(0);
+        const frame = buf.subarray(4, 4 + len);
+        buf = buf.subarray(4 + len);
+        if (!handshaken) {
+          handshaken = true;
+          const r = Buffer.alloc(4 + 4 + 4 + 8 + 4 + 16 + 1);
+          r.writeInt32BE(r.length - 4, 0);
+          r.writeInt32BE(0, 4);
+          r.writeInt32BE(30_000, 8);
+          r.writeBigInt64BE(nextSession++, 12);
+          r.writeInt32BE(16, 20);
+          out.push(r);
+          continue;
+        }
+        const xid = frame.readInt32BE(0);
+        const type = frame.readInt32BE(4);
+        state.requests++;
+        requestsHere++;
+        if (behaviour.stallAfterRequests !== undefined && state.requests > behaviour.stallAfterRequests) continue;
+        let err = 0;
+        const e = behaviour.errorEvery;
+        if (e !== undefined && type !== -11 && state.requests % e.n === 0) err = e.code;
+        // a successful create answers its path (clients read it); everything else, no body
+        const body = type === 1 && err === 0 ? frame.subarray(8, 12 + frame.readInt32BE(8)) : Buffer.alloc(0);
+        const reply = Buffer.alloc(4 + 16 + body.length);
+        reply.writeInt32BE(16 + body.length, 0);
+        reply.writeInt32BE(xid, 4);
+        reply.writeBigInt64BE(BigInt(state.requests), 8);
+        reply.writeInt32BE(err, 16);
+        body.copy(reply, 20);
+        out.push(reply);
+        if (behaviour.dropAfterRequests !== undefined && !droppedHere && requestsHere >= behaviour.dropAfterRequests) {
+          droppedHere = true;
+          dropped++;
+          socket.write(Buffer.concat(out));
+          socket.destroy();
+          return;
+        }
+      }
+      if (out.length > 0) socket.write(Buffer.concat(out));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as net.AddressInfo;
+  return {
+    port: address.port,
+    get requests() {
+      return state.requests;
+    },
+    get connections() {
+      return state.connections;
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      void dropped;
+    },
+  };
+}
+
+/** A port nothing listens on (bound, read, released). */
+export async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
