@@ -44,6 +44,16 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'server':
       return server(rest);
+    case 'loadgen': {
+      const { main: loadgen } = await import('../loadgen/cli.ts');
+      process.exitCode = await loadgen(rest);
+      return;
+    }
+    case 'bench': {
+      const { main: bench } = await import('../bench/cli.ts');
+      process.exitCode = await bench(rest);
+      return;
+    }
     case undefined:
     case 'help':
     case '--help':
