@@ -6,7 +6,7 @@
 // bench/results/<date>.md, .json and .html with the machine facts and the ratio table.
 //
 //   npm run bench:compare                      full: 11 read %, 10 s points, 3 repeats (~25 min)
-//   npm run bench:compare -- --quick           ~2-3 min: 5 read %, 3 s points, 2 repeats
+//   npm run bench:compare -- --quick           ~2-3 min: 5 read %, 2 s points, 2 repeats
 //   npm run bench:compare -- --duration 5s --warmup 1s --repeats 2 --read-pcts 0,50,100
 //
 // The load generator runs on the same machine as the server (a 2-core box has nowhere else
@@ -30,7 +30,7 @@ const TARGET_P99_RATIO = 0.5;
 const TARGET_UNLOADED_READ_P50_US = 60;
 
 export const COMPARE_USAGE = `usage: npm run bench:compare -- [options]      (or: zooid bench compare [options])
-  --quick                 5 read %, 3 s points + 1 s warm-up, 3 latency rates, 2 repeats (~2-3 min)
+  --quick                 5 read %, 2 s points + 1 s warm-up, 3 latency rates, 2 repeats (~2-3 min)
   --repeats N             sweeps per server (default 3; --quick 2); order alternates
   --duration T --warmup T per point (default 10s and 2s)
   --server-warmup T       after each start, unmeasured load (50% reads) before the sweep, so the
@@ -67,7 +67,7 @@ export function parseCompareArgs(args: string[]): CompareConfig {
   );
   const quick = flags.has('quick');
   const loadArgs: string[] = [
-    '--duration', flags.get('duration') ?? (quick ? '3s' : '10s'),
+    '--duration', flags.get('duration') ?? (quick ? '2s' : '10s'),
     '--warmup', flags.get('warmup') ?? (quick ? '1s' : '2s'),
     '--no-progress',
   ];
