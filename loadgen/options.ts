@@ -100,7 +100,8 @@ load
   --key-distribution D     uniform | zipf (default uniform); --zipf-theta (0,1) (default ${DEFAULTS.zipfTheta})
   --duration T             measured time (default 30s); T is 500ms, 10s, 2m or seconds
   --warmup T               unmeasured time before it (default 5s)
-  --grace T                after it, for replies still out (default 2s)
+  --grace T                after it, for replies still out (default 2s); a run always ends by
+                           setup + warm-up + duration + grace + 3 s, whatever the servers do
   --seed S                 32-bit seed for ops, keys and values (default: fresh, printed)
   --root PATH              parent znode of the keys (default ${DEFAULTS.root}); --no-setup to skip creating them
 output
@@ -112,8 +113,10 @@ output
 export const SWEEP_USAGE = `usage: zooid loadgen sweep [options above] [sweep options]
   --read-pcts LIST         closed-loop points, e.g. 0,10,20,...,100 (default 0,10,...,100)
   --latency-read-pct P     read share of the open-loop curve (default 50)
-  --rates LIST|auto        open-loop rates in ops/s; auto = 10%..120% of the closed-loop peak at
-                           --latency-read-pct (default auto); --no-latency skips the curve
+  --rates LIST|auto        open-loop rates: ops/s, or fractions of the closed-loop peak at
+                           --latency-read-pct (0.5x); auto = 0.1x..1.1x (default); --no-latency skips the curve
+  --no-unloaded            skip the unloaded read point (1 connection, 1 in flight, 100% get)
+  per point: --duration (default 10s) and --warmup (default 2s)
 `;
 
 const FLAGS_WITH_VALUE = new Set([
