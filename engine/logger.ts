@@ -123,6 +123,16 @@ function makeLogger(thread: string, base: LogFields | undefined): Logger {
   };
 }
 
+/**
+ * Ids a message names, as fields: the state machines (pipeline.ts) log plain text that
+ * says "session 0x…"; the pipeline worker passes their lines through this so the session
+ * id is a field of its own in JSON lines too.
+ */
+export function idsInMessage(msg: string): LogFields | undefined {
+  const m = /\bsession(?:id)? 0x([0-9a-f]{1,16})\b/i.exec(msg);
+  return m === null ? undefined : { session: BigInt(`0x${m[1]}`) };
+}
+
 export function createLogger(thread: string): Logger {
   return makeLogger(thread, undefined);
 }

@@ -9,7 +9,7 @@
 import { workerData, parentPort } from 'node:worker_threads';
 import net from 'node:net';
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
-import { ReqKind, RespKind } from '../records.ts';
+import { ReqKind, RespKind, connKey } from '../records.ts';
 import { createLogger } from '../logger.ts';
 import { StatsBlock, IO_STATS } from '../stagestats.ts';
 import { type FourLetterWord, fourLetterWordOf, formatNotWhitelisted, parseFourLetterWordWhitelist } from '../fourlw.ts';
@@ -181,7 +181,7 @@ function handleFourLetterWord(conn: Connection, word: FourLetterWord, mask: Buff
 }
 
 function bad(conn: Connection, why: string): void {
-  log.warn(`closing connection from ${conn.addr}:${conn.port}: ${why}`);
+  log.warn(`closing connection from ${conn.addr}:${conn.port}: ${why}`, { conn: connKey(data.index, conn.id) });
   conn.pending = null;
   conn.socket.destroy();
 }
@@ -257,7 +257,7 @@ function onConnection(socket: net.Socket): void {
     if (!conn.blocked && !conn.closed) socket.resume();
   });
   socket.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') log.warn(`connection ${addr}:${port}: ${err.message}`);
+    if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') log.warn(`connection ${addr}:${port}: ${err.message}`, { conn: connKey(data.index, conn.id) });
   });
   socket.on('close', () => {
     if (conn.closed) return;

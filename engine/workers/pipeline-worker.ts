@@ -10,7 +10,7 @@ import { recoverState } from '../recovery.ts';
 import { Snapshotter } from '../snapshotter.ts';
 import { writeSnapshotNow } from '../persistence/snapshot.ts';
 import { ReqKind, RespKind, LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_STOP, connKey, ioIndexOf, connIdOf } from '../records.ts';
-import { createLogger } from '../logger.ts';
+import { createLogger, idsInMessage } from '../logger.ts';
 import { fourLetterWordReply, answerStatsRequest } from '../stats.ts';
 import { ControlServer } from '../control.ts';
 import { StatsBlock, PIPELINE_STATS } from '../stagestats.ts';
@@ -121,7 +121,7 @@ const pipeline = new Pipeline(
     containerMaxNeverUsedIntervalMs: cfg.containerMaxNeverUsedIntervalMs,
     nowMs: () => performance.now(),
     wallMs: () => Date.now(),
-    log: (level, msg) => log[level](msg),
+    log: (level, msg) => log[level](msg, idsInMessage(msg)),
   },
   {
     send(conn, frame) {
