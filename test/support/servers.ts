@@ -56,6 +56,7 @@ const JAVA_LIB_DIR = '/usr/share/java';
 const ZOOKEEPER_JAR = path.join(JAVA_LIB_DIR, 'zookeeper.jar'); // its manifest Class-Path names its dependencies
 const LOG4J_JARS = [path.join(JAVA_LIB_DIR, 'slf4j-log4j12.jar'), path.join(JAVA_LIB_DIR, 'log4j-1.2.jar')];
 const SLF4J_NOP_JAR = path.join(JAVA_LIB_DIR, 'slf4j-nop.jar');
+const SERVLET_API_JAR = path.join(JAVA_LIB_DIR, 'servlet-api.jar');
 
 const LOG4J_PROPERTIES = [
   'log4j.rootLogger=INFO, CONSOLE',
@@ -304,6 +305,8 @@ class ExitedEarly extends Error {}
 export function startZooKeeper(options: StartOptions = {}): Promise<ServerHandle> {
   if (!fs.existsSync(ZOOKEEPER_JAR)) throw new Error(`Apache ZooKeeper is not installed: ${ZOOKEEPER_JAR} is missing (apt-get install zookeeper)`);
   const logging = LOG4J_JARS.every((jar) => fs.existsSync(jar)) ? LOG4J_JARS : [SLF4J_NOP_JAR];
+  // Jetty needs the servlet API for the AdminServer (tests that set admin.enableServer=true)
+  const servlet = fs.existsSync(SERVLET_API_JAR) ? [SERVLET_API_JAR] : [];
   return launch(
     {
       kind: 'zookeeper',
@@ -315,7 +318,7 @@ export function startZooKeeper(options: StartOptions = {}): Promise<ServerHandle
         `-Dlog4j.configuration=file:${path.join(dir, 'log4j.properties')}`,
         ...Object.entries(options.systemProperties ?? {}).map(([k, v]) => `-D${k}=${v}`),
         '-cp',
-        [dir, ZOOKEEPER_JAR, ...logging].join(':'),
+        [dir, ZOOKEEPER_JAR, ...servlet, ...logging].join(':'),
         'org.apache.zookeeper.server.quorum.QuorumPeerMain',
         configPath,
       ],
