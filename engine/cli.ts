@@ -3,13 +3,17 @@
 // ZooKeeper's QuorumPeerMain; with no file it serves an embedded default (port 2181,
 // dataDir ./data).
 import { loadConfig, ConfigError } from './config.ts';
-import { startServer } from './server.ts';
-import { createLogger } from './logger.ts';
+import { startServer, SurfaceStartError } from './server.ts';
+import { createLogger, configureLogging } from './logger.ts';
 
 const log = createLogger('main');
 
 const USAGE = `usage: zooid <command> [args]
   server [zoo.cfg]   run a server in the foreground (no file: port 2181, dataDir ./data)
+  start [zoo.cfg]    start a server in the background (pid in <dataDir>/zookeeper_server.pid), like zkServer.sh start
+  stop [zoo.cfg]     stop it (SIGTERM, wait, remove the pid file)
+  status [zoo.cfg]   print the server's Mode (asks srvr); exit 1 when it does not answer
+  shell [-server host:port] [cmd args...]   zkCli-like shell: interactive, or one command and exit
 `;
 
 async function server(args: string[]): Promise<void> {
@@ -23,13 +27,14 @@ async function server(args: string[]): Promise<void> {
     }
     throw err;
   }
+  configureLogging({ format: cfg.logFormat, level: cfg.logLevel });
   for (const w of cfg.warnings) log.warn(w);
   let running;
   try {
     running = await startServer(cfg);
   } catch (err) {
     log.error(`cannot start: ${(err as Error).message}`);
-    process.exit(1);
+    process.exit(err instanceof SurfaceStartError ? err.exitCode : 1);
   }
   const shutdown = (signal: string) => {
     log.info(`${signal}: shutting down`);
@@ -44,6 +49,18 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'server':
       return server(rest);
+    case 'start':
+    case 'stop':
+    case 'status': {
+      const { daemonCommand } = await import('./daemon.ts');
+      process.exitCode = await daemonCommand(command, rest);
+      return;
+    }
+    case 'shell': {
+      const { main: shell } = await import('../shell/cli.ts');
+      process.exitCode = await shell(rest);
+      return;
+    }
     case 'loadgen': {
       const { main: loadgen } = await import('../loadgen/cli.ts');
       process.exitCode = await loadgen(rest);
