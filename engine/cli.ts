@@ -14,6 +14,9 @@ const USAGE = `usage: zooid <command> [args]
   stop [zoo.cfg]     stop it (SIGTERM, wait, remove the pid file)
   status [zoo.cfg]   print the server's Mode (asks srvr); exit 1 when it does not answer
   shell [-server host:port] [cmd args...]   zkCli-like shell: interactive, or one command and exit
+  dump-log [--json | --recover] <log file>  print a txn log like zkTxnLogToolkit; --recover cuts it at its first bad entry into <file>.recovered
+  dump-snapshot [--json] [-d] <snapshot>    print a snapshot like zkSnapShotToolkit (-d: with data)
+  purge [zoo.cfg | <dataLogDir> [<snapDir>]] [-n count]   keep count (>= 3) snapshots and the logs they need, like zkCleanup.sh
 `;
 
 async function server(args: string[]): Promise<void> {
@@ -54,6 +57,13 @@ async function main(argv: string[]): Promise<void> {
     case 'status': {
       const { daemonCommand } = await import('./daemon.ts');
       process.exitCode = await daemonCommand(command, rest);
+      return;
+    }
+    case 'dump-log':
+    case 'dump-snapshot':
+    case 'purge': {
+      const { main: tool } = await import('./tools/datadir.ts');
+      process.exitCode = await tool(command, rest);
       return;
     }
     case 'shell': {
