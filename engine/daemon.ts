@@ -5,7 +5,7 @@
 //           (ZOOPIDFILE overrides, as in zkServer.sh); output to <ZOO_LOG_DIR or dataDir>/zooid-server.out.
 //           Already running: "zooid already running as process N." exit 1. The server did not come
 //           up: "FAILED TO START" exit 1 (zkServer.sh waits one second and checks the process;
-//           zooid waits until the client port answers, or the process exits, at most START_WAIT_MS).
+//           zooid waits until `srvr` answers with a Mode, or the process exits, at most START_WAIT_MS).
 //   stop    "Stopping zooid ... STOPPED" after SIGTERM and the process is gone; no pid file:
 //           "no zooid to stop (could not find file F)". Exit 0 either way, as zkServer.sh.
 //   status  "Client port found: P. Client address: A. Client SSL: false." then the Mode line
@@ -114,7 +114,8 @@ async function start(cfgArg: string | undefined): Promise<number> {
   }
   const deadline = Date.now() + START_WAIT_MS;
   while (Date.now() < deadline && !exited) {
-    if ((await askWord(clientAddressOf(cfg), cfg.clientPort, 'ruok', 1_000)) === 'imok') {
+    // srvr is always whitelisted (ruok is not by default): serving once it shows a Mode
+    if ((await askWord(clientAddressOf(cfg), cfg.clientPort, 'srvr', 1_000)).includes('Mode: ')) {
       child.unref();
       process.stdout.write('STARTED\n');
       return 0;
