@@ -12,6 +12,9 @@
 // session id) print as hex, as ZooKeeper prints session ids. A child logger carries fields
 // onto every line it writes. Nothing here runs per request on a hot path: loggers are
 // created at start and lines are written only for events.
+import { writeSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'text' | 'json';
 
@@ -108,11 +111,29 @@ export function formatLogLine(format: LogFormat, time: Date, level: LogLevel, th
   return line + '\n';
 }
 
+/**
+ * In a worker, process.stderr is a stream the worker's event loop flushes to the main
+ * thread — and the pipeline, log and snapshot workers never return to theirs (they park
+ * in Atomics.wait), so their lines came out only at exit. A synchronous write to fd 2
+ * from any thread is one write(2) per line, in order, at once.
+ */
+function writeLine(text: string): void {
+  if (isMainThread) {
+    process.stderr.write(text);
+    return;
+  }
+  try {
+    writeSync(2, text);
+  } catch {
+    // stderr closed or full (EAGAIN on a pipe): a log line is not worth failing for
+  }
+}
+
 function makeLogger(thread: string, base: LogFields | undefined): Logger {
   const line = (level: LogLevel, msg: string, fields: LogFields | undefined) => {
     if (LEVELS[level] < current.min) return;
     const merged = base === undefined ? fields : fields === undefined ? base : { ...base, ...fields };
-    process.stderr.write(formatLogLine(current.format, new Date(), level, thread, msg, merged));
+    writeLine(formatLogLine(current.format, new Date(), level, thread, msg, merged));
   };
   return {
     debug: (m, f) => line('debug', m, f),

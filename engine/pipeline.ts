@@ -114,6 +114,8 @@ export class Pipeline {
   readonly counters: PipelineCounters = { packetsReceived: 0, packetsSent: 0, minLatencyMs: Infinity, maxLatencyMs: 0, totalLatencyMs: 0, latencyCount: 0, connectionsRejected: 0,
     bytesReceived: 0, connectionRequests: 0, responseBytesLast: -1, responseBytesMin: -1, responseBytesMax: -1, responseBytesTotal: 0, authFailed: 0, sessionsExpired: 0 };
   durableZxid = 0;
+  /** Set while the log does not take writes (abandonUndurable .. logAvailable). */
+  logUnavailable = false;
   private readonly opts: PipelineOptions;
   private readonly out: PipelineOutputs;
   private readonly w = new JuteWriter(1 << 20);
@@ -200,6 +202,33 @@ export class Pipeline {
     if (parent !== undefined && zxid > parent.pzxid) parent.pzxid = zxid;
   }
 
+  /**
+   * The log failed (disk full, I/O error): what was applied and is not durable will never
+   * be. Outputs waiting for it are dropped and every connection is closed at once, so no
+   * client sees un-durable state and every request in flight ends in connection loss
+   * (clients reconnect to their sessions). The caller then reloads the tree and sessions
+   * from disk (recoverState), and writes are refused (NOTREADONLY), new sessions and
+   * expiry held, until logAvailable().
+   */
+  abandonUndurable(): void {
+    this.logUnavailable = true;
+    this.held = [];
+    this.heldHead = 0;
+    for (const conn of this.conns.values()) {
+      this.out.close(conn.key);
+      this.tree.removeWatcher(conn.key);
+      if (conn.session !== null && conn.session.conn === conn.key) conn.session.conn = -1;
+    }
+    this.conns.clear();
+  }
+
+  /** The log takes writes again: writes are accepted, session timeouts restart now. */
+  logAvailable(): void {
+    this.logUnavailable = false;
+    const now = this.opts.nowMs();
+    for (const s of this.sessions.sessions.values()) this.sessions.touch(s, now);
+  }
+
   /** Startup: state recovered from disk is durable by definition. */
   recovered(): void {
     this.durableZxid = this.tree.lastZxid;
@@ -271,6 +300,10 @@ export class Pipeline {
       return;
     }
     const timeoutMs = Math.min(Math.max(req.timeoutMs, this.opts.minSessionTimeoutMs), this.opts.maxSessionTimeoutMs);
+    if (req.sessionId === 0n && this.logUnavailable) {
+      this.reject(conn, 'the transaction log does not take writes: no new session until it does');
+      return;
+    }
     if (req.sessionId === 0n) {
       const id = this.sessions.newSessionId();
       const s = this.sessions.add(id, timeoutMs, now);
@@ -336,6 +369,11 @@ export class Pipeline {
     }
     this.sessions.touch(s, this.requestStartMs);
     if (xid >= 0) s.lastCxid = xid;
+    if (this.logUnavailable && WRITE_OPS.has(type)) {
+      // the log does not take writes (disk full): refuse them as a read-only server does
+      this.replyError(key, xid, Err.NOTREADONLY);
+      return;
+    }
     try {
       const handler = HANDLERS[type];
       if (handler === undefined) {
@@ -354,6 +392,8 @@ export class Pipeline {
   /** Expire sessions whose deadline passed. Returns ms until the next check is due. */
   tick(): number {
     const now = this.opts.nowMs();
+    // without a writable log nothing expires (a closeSession is a txn): timeouts restart when it is back
+    if (this.logUnavailable) return this.opts.tickMs;
     for (const s of this.sessions.expired(now)) {
       this.log('info', `expiring session 0x${s.id.toString(16)}, timeout of ${s.timeoutMs}ms exceeded`);
       this.counters.sessionsExpired++;
@@ -1127,6 +1167,10 @@ const whoAmI: Handler = (p, conn, _s, xid) => {
   for (const i of ids) p.writer.string(i.scheme).string(i.id);
   p.finish(conn.key, at);
 };
+
+/** Requests that become txns: refused while the log does not take writes. */
+const WRITE_OPS = new Set<number>([Op.create, Op.create2, Op.createContainer, Op.createTTL, Op.delete, Op.deleteContainer,
+  Op.setData, Op.setACL, Op.check, Op.multi, Op.closeSession, Op.reconfig]);
 
 const HANDLERS: Record<number, Handler> = {
   [Op.create]: create,

@@ -12,6 +12,9 @@
 // log ring, pipeline → log worker:
 //   TXN         [u32 zxid high][u32 zxid low][TxnHeader + record]
 //   ROLL        (empty)                            start a new log file at the next txn
+//   RESUME      [u32 zxid high][u32 zxid low]      after a log failure: the pipeline reloaded the
+//                                                  state durable up to zxid; records before this
+//                                                  one are dropped; appends continue after zxid
 // control rings, main ⇄ pipeline (engine/control.ts: msgpackr payloads, one pair):
 //   REQUEST     [u32 id][msgpackr ControlRequest]     main → pipeline (data bell: the pipeline's)
 //   REPLY_PART  [u32 id][slice of a msgpackr reply]   pipeline → main (own bell)
@@ -24,15 +27,18 @@
 // Shared control words (Int32Array / BigInt64Array over one SharedArrayBuffer):
 //   big[0]  durable zxid, published by the log worker after fdatasync
 //   big[1]  log failure count (ENOSPC etc.), published by the log worker
+//   big[3]  log recovery count: failures the log worker got past (the disk takes writes
+//           again); while it is below the failure count the pipeline refuses writes
 //   i32[4]  stop flag for the pipeline and log workers
 
 export const ReqKind = { CONNECT: 1, REQUEST: 2, DISCONNECT: 3, FOURLW: 4 } as const;
 export const RespKind = { SEND: 1, CLOSE: 2, TEXT_CLOSE: 3 } as const;
-export const LogKind = { TXN: 1, ROLL: 2 } as const;
+export const LogKind = { TXN: 1, ROLL: 2, RESUME: 3 } as const;
 
 export const CONTROL_BYTES = 64;
 export const CONTROL_DURABLE_ZXID = 0; // BigInt64 index
 export const CONTROL_LOG_FAILURES = 1; // BigInt64 index
+export const CONTROL_LOG_RECOVERIES = 3; // BigInt64 index
 export const CONTROL_STOP = 4; // Int32 index
 
 /** A connection key names an io worker and its connection: connId * 64 + ioIndex. */

@@ -29,6 +29,8 @@ export type RecoveryOptions = {
   /** Monotonic ms (session deadlines). */
   nowMs: number;
   warn: (msg: string) => void;
+  /** A reload after a log failure while running: the snapshot worker owns tmp.snapshot.* files. */
+  reload?: boolean;
 };
 
 export type RecoveryReport = {
@@ -49,7 +51,7 @@ function hex(zxid: number): string {
 
 export function recoverState(pipeline: Pipeline, opts: RecoveryOptions): RecoveryReport {
   const { snapDir, logDir, txnBytesMax, warn } = opts;
-  for (const name of removeTempSnapshots(snapDir)) warn(`removed ${name}: a snapshot a crash left unfinished`);
+  if (opts.reload !== true) for (const name of removeTempSnapshots(snapDir)) warn(`removed ${name}: a snapshot a crash left unfinished`);
 
   const loadStarted = performance.now();
   const candidates = listSnapshots(snapDir).slice(0, SNAPSHOTS_TRIED_MAX);

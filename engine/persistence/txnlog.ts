@@ -164,6 +164,11 @@ export class TxnLogWriter {
   private appendedZxid: number;
   private flushedZxid: number;
   private failure: Error | null = null;
+  /** Logical end of the current file after its last successful flush, and whether one reached it. */
+  private flushedEndBytes = 0;
+  private fileHasDurableEntries = false;
+  /** A file a failed create left behind (header or preallocation cut short by ENOSPC). */
+  private orphanPath: string | null = null;
   /** Durations of the last flush(): its write and its fdatasync, ms (stage statistics; 0 before any). */
   lastWriteMs = 0;
   lastSyncMs = 0;
@@ -251,6 +256,60 @@ export class TxnLogWriter {
       throw this.fail(err);
     }
     this.flushedZxid = this.appendedZxid;
+    this.flushedEndBytes = this.file.sizeBytes;
+    this.fileHasDurableEntries = true;
+  }
+
+  /**
+   * After a failure (ENOSPC, EIO): cuts the current file back to where its last
+   * successful flush ended — or removes it when no flush reached it, like a file a failed
+   * create left — so the disk holds exactly the txns up to lastFlushedZxid, with nothing
+   * unacknowledged after them that a restart could replay. Then the writer is usable
+   * again: appends continue after lastFlushedZxid in a new file. Throws when the cleanup
+   * itself fails (the writer stays failed).
+   */
+  abandon(): void {
+    const file = this.file;
+    this.file = null;
+    if (file !== null) {
+      try {
+        file.close();
+      } catch {
+        // the write already failed; what matters is the cut below
+      }
+      if (this.fileHasDurableEntries) {
+        fs.truncateSync(file.path, this.flushedEndBytes);
+        const fd = fs.openSync(file.path, 'r+');
+        try {
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+      } else {
+        fs.rmSync(file.path, { force: true });
+        fsyncDirectory(this.dir);
+      }
+    }
+    if (this.orphanPath !== null) {
+      fs.rmSync(this.orphanPath, { force: true });
+      fsyncDirectory(this.dir);
+      this.orphanPath = null;
+    }
+    this.batchBytes = 0;
+    this.appendedZxid = this.flushedZxid;
+    this.fileHasDurableEntries = false;
+    this.failure = null;
+  }
+
+  /**
+   * Creates now the file that an append of `zxid` would create (header, preallocation,
+   * fsyncs), so a caller can find out whether the disk takes writes again.
+   */
+  openNext(zxid: number): void {
+    this.assertUsable();
+    if (this.file !== null) throw new Error('openNext with a file open');
+    if (!(Number.isSafeInteger(zxid) && zxid > this.appendedZxid)) throw new Error(`zxid 0x${zxid.toString(16)} does not follow 0x${this.appendedZxid.toString(16)}`);
+    this.openFile(zxid);
   }
 
   /**
@@ -293,11 +352,16 @@ export class TxnLogWriter {
   }
 
   private openFile(zxid: number): void {
+    const filePath = path.join(this.dir, logFileName(zxid));
     try {
-      this.file = PreallocatedFile.create(path.join(this.dir, logFileName(zxid)), this.header, this.preAllocBytes);
+      this.file = PreallocatedFile.create(filePath, this.header, this.preAllocBytes);
     } catch (err) {
+      // create() closed it; a file cut short may remain (not one that existed: 'wx' refused that)
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') this.orphanPath = filePath;
       throw this.fail(err);
     }
+    this.flushedEndBytes = this.file.sizeBytes;
+    this.fileHasDurableEntries = false;
   }
 
   private writeBatch(file: PreallocatedFile): void {

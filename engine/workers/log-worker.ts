@@ -4,7 +4,7 @@
 import { workerData, parentPort } from 'node:worker_threads';
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
 import { TxnLogWriter } from '../persistence/txnlog.ts';
-import { LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_STOP } from '../records.ts';
+import { LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP } from '../records.ts';
 import { createLogger } from '../logger.ts';
 import { StatsBlock, LOG_STATS } from '../stagestats.ts';
 
@@ -91,24 +91,96 @@ function drainOnce(): number {
 }
 
 parentPort!.postMessage({ type: 'ready' });
+
+// After a write fails (ENOSPC, EIO) the worker cuts the log back to what was durable,
+// tells the pipeline (failure count), drops the records the pipeline queued before it
+// reloaded its state (up to RESUME), then creates the next log file every RETRY_MS until
+// the disk takes it, and tells the pipeline writes may resume (recovery count).
+const RETRY_MS = 500;
+type State = 'writing' | 'discarding' | 'retrying';
+let state: State = 'writing';
+let resumeZxid = 0;
+let nextRetryAt = 0;
+let retries = 0;
+
+function failed(err: Error): void {
+  log.error(`transaction log write failed: ${err.message}; writes are refused until it works again, reads go on`);
+  try {
+    writer.abandon();
+    log.warn(`transaction log cut back to zxid 0x${writer.lastFlushedZxid.toString(16)}, the last durable txn`);
+  } catch (cleanup) {
+    // the log cannot even be cut back: nothing is safe any more
+    log.error(`cannot cut the transaction log back after the failure: ${(cleanup as Error).message}`);
+    throw cleanup;
+  }
+  Atomics.add(control64, CONTROL_LOG_FAILURES, 1n);
+  pipelineBell.ring();
+  parentPort!.postMessage({ type: 'failed', message: err.message });
+  state = 'discarding';
+}
+
+/** Drops records up to RESUME. Returns how many it looked at. */
+function discard(): number {
+  let n = 0;
+  while (ring.poll()) {
+    n++;
+    if (ring.kind === LogKind.RESUME) {
+      const at = ring.payloadStart;
+      resumeZxid = ring.data.readUInt32BE(at) * 0x1_0000_0000 + ring.data.readUInt32BE(at + 4);
+      if (resumeZxid !== writer.lastFlushedZxid) throw new Error(`log: the pipeline resumes at 0x${resumeZxid.toString(16)}, the log is durable to 0x${writer.lastFlushedZxid.toString(16)}`);
+      ring.release();
+      state = 'retrying';
+      nextRetryAt = 0;
+      retries = 0;
+      return n;
+    }
+    ring.release();
+  }
+  return n;
+}
+
+function retry(now: number): void {
+  if (now < nextRetryAt) return;
+  try {
+    writer.openNext(resumeZxid + 1);
+  } catch (err) {
+    if (retries++ % 20 === 0) log.warn(`transaction log still not writable: ${(err as Error).message}`);
+    try {
+      writer.abandon();
+    } catch (cleanup) {
+      log.error(`cannot clean up after a failed log file creation: ${(cleanup as Error).message}`);
+    }
+    nextRetryAt = now + RETRY_MS;
+    return;
+  }
+  log.info(`transaction log writable again: log.${(resumeZxid + 1).toString(16)} created; writes resume`);
+  state = 'writing';
+  txnsInFile = 0;
+  Atomics.add(control64, CONTROL_LOG_RECOVERIES, 1n);
+  pipelineBell.ring();
+}
+
 let wokeAt = performance.now();
 for (;;) {
   const seq = ring.dataBell.sequence();
-  let n: number;
-  try {
-    n = drainOnce();
-  } catch (err) {
-    // an operating error (ENOSPC, EIO): nothing after the last flush is durable.
-    Atomics.add(control64, CONTROL_LOG_FAILURES, 1n);
-    log.error(`transaction log write failed: ${(err as Error).message}`);
-    pipelineBell.ring();
-    parentPort!.postMessage({ type: 'failed', message: (err as Error).message });
-    break;
+  let n = 0;
+  if (state === 'writing') {
+    try {
+      n = drainOnce();
+    } catch (err) {
+      failed(err as Error);
+      continue;
+    }
+  } else if (state === 'discarding') {
+    n = discard();
+  } else {
+    retry(performance.now());
+    if (ring.poll()) throw new Error(`log ring: record kind ${ring.kind} while the log is not writable`);
   }
   if (n > 0) continue;
   if (Atomics.load(control32, CONTROL_STOP) !== 0) break;
   const parkedAt = performance.now();
-  ring.dataBell.wait(seq, 1000);
+  ring.dataBell.wait(seq, (state as State) === 'retrying' ? Math.max(1, nextRetryAt - parkedAt) : 1000);
   const after = performance.now();
   stats.add(BUSY_US, (parkedAt - wokeAt) * 1000);
   stats.add(PARKED_US, (after - parkedAt) * 1000);

@@ -9,7 +9,7 @@ import { Pipeline } from '../pipeline.ts';
 import { recoverState } from '../recovery.ts';
 import { Snapshotter } from '../snapshotter.ts';
 import { writeSnapshotNow } from '../persistence/snapshot.ts';
-import { ReqKind, RespKind, LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_STOP, connKey, ioIndexOf, connIdOf } from '../records.ts';
+import { ReqKind, RespKind, LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP, connKey, ioIndexOf, connIdOf } from '../records.ts';
 import { createLogger, idsInMessage } from '../logger.ts';
 import { fourLetterWordReply, answerStatsRequest } from '../stats.ts';
 import { ControlServer } from '../control.ts';
@@ -224,6 +224,34 @@ function dispatch(ioIndex: number, ring: Ring): void {
   }
 }
 
+/**
+ * The log failed (ENOSPC, EIO) and the log worker cut it back to the last durable txn.
+ * Everything applied after that is dropped: connections closed, tree and sessions reloaded
+ * from disk (the snapshot worker's snapshot in progress aborted), then RESUME tells the log
+ * worker where appends continue. Writes are refused until it reports the disk writable.
+ */
+function reloadAfterLogFailure(): void {
+  const appliedZxid = pipeline.tree.lastZxid;
+  const durableZxid = Number(Atomics.load(control64, CONTROL_DURABLE_ZXID));
+  snapshotter.abort();
+  rollWanted = false;
+  appendedCount = 0;
+  pipeline.abandonUndurable();
+  const startedMs = performance.now();
+  const reloaded = recoverState(pipeline, {
+    snapDir: data.snapDir, logDir: data.logDir, txnBytesMax: data.txnBytesMax, nowMs: performance.now(), warn: (w) => log.warn(w), reload: true,
+  });
+  const zxid = pipeline.tree.lastZxid;
+  if (zxid !== durableZxid) throw new Error(`after the log failure the log holds zxid 0x${zxid.toString(16)}, but 0x${durableZxid.toString(16)} was reported durable`);
+  snapshotter.setTxnsInLog(reloaded.txnCount);
+  log.error(`the transaction log failed: ${appliedZxid - zxid} txns not yet durable were dropped (their clients saw connection loss), ` +
+    `state reloaded from disk to zxid 0x${zxid.toString(16)} in ${(performance.now() - startedMs).toFixed(0)} ms; writes are refused (NOTREADONLY) until the log takes them again; reads are served`);
+  const at = reserveBlocking(logRing, 8);
+  logRing.data.writeUInt32BE(Math.floor(zxid / 0x1_0000_0000), at);
+  logRing.data.writeUInt32BE(zxid >>> 0, at + 4);
+  logRing.commit(LogKind.RESUME, 8);
+}
+
 const RECORDS_PER_RING_TURN = 256;
 let nextTickAt = 0;
 let logFailures = 0n;
@@ -243,8 +271,13 @@ for (;;) {
   const failures = Atomics.load(control64, CONTROL_LOG_FAILURES);
   if (failures !== logFailures) {
     logFailures = failures;
-    snapshotter.abort();
-    log.error('the transaction log failed: writes are no longer acknowledged; restart the server once the cause is fixed');
+    reloadAfterLogFailure();
+    work++;
+  }
+  if (pipeline.logUnavailable && Atomics.load(control64, CONTROL_LOG_RECOVERIES) === logFailures) {
+    pipeline.logAvailable();
+    log.info('the transaction log takes writes again: writes accepted, session timeouts restart now');
+    work++;
   }
   // globalOutstandingLimit: while this many replies wait for the log, stop taking requests
   if (pipeline.heldCount() < cfg.globalOutstandingLimit) {
