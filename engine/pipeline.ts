@@ -1162,9 +1162,11 @@ const getEphemerals: Handler = (p, conn, s, xid, r) => {
 
 const whoAmI: Handler = (p, conn, _s, xid) => {
   const at = p.beginOk(xid);
-  const ids = conn.authIds.filter((i) => i.scheme !== 'super');
+  // ZooKeeper keeps a connection's ids in a hash set; ordered by scheme here (digest before ip, as it shows)
+  const ids = conn.authIds.filter((i) => i.scheme !== 'super').sort((a, b) => (a.scheme < b.scheme ? -1 : a.scheme > b.scheme ? 1 : 0));
   p.writer.int(ids.length);
-  for (const i of ids) p.writer.string(i.scheme).string(i.id);
+  // AuthUtil.getUser: a digest id shows its user name only (getUserName), others as they are
+  for (const i of ids) p.writer.string(i.scheme).string(i.scheme === 'digest' ? i.id.slice(0, i.id.indexOf(':')) : i.id);
   p.finish(conn.key, at);
 };
 

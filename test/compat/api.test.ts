@@ -61,11 +61,11 @@ class Recorder {
     return r;
   }
 
-  async op<T>(step: string, type: number, body: (w: import('../../native-free-io/jute.ts').JuteWriter) => void, parse: (r: JuteReader) => T): Promise<T | null> {
+  async op<T>(step: string, type: number, body: (w: import('../../native-free-io/jute.ts').JuteWriter) => void, parse: (r: JuteReader) => T, xid?: number): Promise<T | null> {
     let result: T | null = null;
     let code = 0;
     try {
-      result = await this.c.call(type, body, parse, step);
+      result = await this.c.call(type, body, parse, step, xid);
     } catch (e) {
       if (!(e instanceof ZkError)) throw e;
       code = e.code;
@@ -267,6 +267,7 @@ describe('compat, ZooKeeper API beyond the basics: Apache ZooKeeper vs zooid', (
       await s1.strings('getEphemerals /nope', Op.getEphemerals, '/nope');
       await s1.op('getAllChildrenNumber /ge', Op.getAllChildrenNumber, (w) => w.string('/ge'), (r) => r.int());
       await s1.op('getAllChildrenNumber /nope', Op.getAllChildrenNumber, (w) => w.string('/nope'), (r) => r.int());
+      await s1.op('addauth digest', Op.auth, (w) => w.int(0).string('digest').buffer(Buffer.from('carol:pw')), () => ({}), -4);
       await s1.op('whoAmI', Op.whoAmI, () => {}, (r) => {
         const n = r.int();
         const out: string[] = [];
