@@ -99,8 +99,12 @@ interface ServerRun {
   loadBefore: number;
   loadAfter: number;
   sweep: SweepResult;
-  /** Per run of the sweep (same order as sweep.runs): the server process's CPU time and ops answered. */
-  cpu: { cpuMs: number; replies: number; usPerReply: number }[];
+  /**
+   * Per run of the sweep (same order as sweep.runs): the server's CPU time and replies, the
+   * load generator's CPU, and the CPU everything else on the machine used meanwhile (in cores:
+   * near 0 means the comparison had the machine to itself).
+   */
+  cpu: { cpuMs: number; replies: number; usPerReply: number; loadgenCores: number; serverCores: number; otherCores: number }[];
 }
 
 /** The CPU time (user + system, all threads) a process has used so far, from /proc; NaN elsewhere. */
@@ -117,6 +121,23 @@ function processCpuMs(pid: number): number {
 }
 /** USER_HZ: 100 on every Linux build that matters (sysconf(_SC_CLK_TCK)). */
 const CLOCK_TICKS_PER_SEC = 100;
+
+/** CPU time all processes spent busy (not idle, not iowait) so far, from /proc/stat; NaN elsewhere. */
+function machineBusyMs(): number {
+  try {
+    const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0); // user nice system idle iowait irq softirq steal
+    return ((total - cpu[3] - cpu[4]) * 1000) / CLOCK_TICKS_PER_SEC;
+  } catch {
+    return NaN;
+  }
+}
+
+/** This process's CPU time (the load generator: main thread and its worker threads). */
+function selfCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -171,17 +192,21 @@ export async function runCompare(cfg: CompareConfig): Promise<{ runs: ServerRun[
           base.setup = false;
         }
         const cpu: ServerRun['cpu'] = [];
-        let cpuAtStart = NaN;
+        let at = { server: NaN, self: NaN, machine: NaN, wall: 0 };
         const sweep = await runSweep(
           { base, weights: parseMix('get:1,set:1'), readPcts: cfg.readPcts, latencyReadPct: cfg.latencyReadPct, rates, latency: rates.length > 0, unloaded: true },
           {
             log: (line) => log(`${server}: ${line}`),
-            beforeRun: () => (cpuAtStart = processCpuMs(handle.pid)),
+            beforeRun: () => (at = { server: processCpuMs(handle.pid), self: selfCpuMs(), machine: machineBusyMs(), wall: Date.now() }),
             afterRun: (result) => {
-              const cpuMs = processCpuMs(handle.pid) - cpuAtStart;
+              const cpuMs = processCpuMs(handle.pid) - at.server;
+              const selfMs = selfCpuMs() - at.self;
+              const wallMs = Date.now() - at.wall;
+              const otherMs = machineBusyMs() - at.machine - cpuMs - selfMs;
               // every reply of the run, warm-up and drain included, as the CPU time is
               const replies = result.timeline.reduce((sum, p) => sum + p.opsPerSec, 0);
-              cpu.push({ cpuMs, replies, usPerReply: replies > 0 ? (cpuMs * 1000) / replies : NaN });
+              const cores = (ms: number) => Math.round((ms / wallMs) * 100) / 100;
+              cpu.push({ cpuMs, replies, usPerReply: replies > 0 ? (cpuMs * 1000) / replies : NaN, loadgenCores: cores(selfMs), serverCores: cores(cpuMs), otherCores: cores(Math.max(0, otherMs)) });
             },
           },
         );
@@ -254,7 +279,11 @@ export function renderMarkdown(cfg: CompareConfig, out: Awaited<ReturnType<typeo
   lines.push('');
   lines.push('## Machine');
   lines.push(...formatMachine(out.machine));
-  lines.push(`- 1-minute load average before → after each server run: ${loads}`);
+  lines.push(`- 1-minute load average before → after each server run: ${loads} (the load generator and the server under test themselves make 3–5)`);
+  const others = out.runs.flatMap((r) => r.cpu.map((c) => c.otherCores)).filter(Number.isFinite);
+  if (others.length > 0) {
+    lines.push(`- CPU used by other processes during the measured points: mean ${(others.reduce((a, b) => a + b, 0) / others.length).toFixed(2)} cores, max ${Math.max(...others).toFixed(2)} of ${out.machine.cores} (from /proc/stat minus the server and the load generator)`);
+  }
   lines.push('');
   lines.push('## Setup');
   lines.push(`- servers: ${versions}; standalone, fresh dataDir per run in ${os.tmpdir()} (same disk), forceSync=yes (fsync on every commit), snapCount=100000`);
@@ -325,10 +354,15 @@ export function renderMarkdown(cfg: CompareConfig, out: Awaited<ReturnType<typeo
   lines.push('```');
   for (const r of out.runs) {
     lines.push(`${r.server} repeat ${r.repeat + 1} (load ${r.loadBefore.toFixed(2)} → ${r.loadAfter.toFixed(2)})`);
-    lines.push(formatTable(['reads %', 'ops/s', 'p50 ms', 'p99 ms', 'errors'], r.sweep.throughput.map((t) => [String(t.readPct), int(t.opsPerSec), msText(t.p50Us), msText(t.p99Us), int(t.errors)])));
+    const coresOf = (i: number) => {
+      const c = r.cpu[i];
+      return c === undefined ? ['–', '–', '–'] : [c.serverCores.toFixed(2), c.loadgenCores.toFixed(2), c.otherCores.toFixed(2)];
+    };
+    lines.push(formatTable(['reads %', 'ops/s', 'p50 ms', 'p99 ms', 'errors', 'server cores', 'loadgen cores', 'other cores'], r.sweep.throughput.map((t, i) => [String(t.readPct), int(t.opsPerSec), msText(t.p50Us), msText(t.p99Us), int(t.errors), ...coresOf(i)])));
     if (r.sweep.unloaded !== null) lines.push(`unloaded read p50 ${msText(r.sweep.unloaded.readP50Us)} ms, p99 ${msText(r.sweep.unloaded.readP99Us)} ms`);
     if (r.sweep.latency.length > 0) {
-      lines.push(formatTable(['offered', 'achieved', 'p50 ms', 'p99 ms', 'p99.9 ms', 'unsent', 'send lag p99 ms'], r.sweep.latency.map((l) => [int(l.offeredOpsPerSec), int(l.achievedOpsPerSec), msText(l.p50Us), msText(l.p99Us), msText(l.p999Us), int(l.unsent), msText(l.sendLagP99Us)])));
+      const first = r.sweep.runs.length - r.sweep.latency.length; // latency runs come last
+      lines.push(formatTable(['offered', 'achieved', 'p50 ms', 'p99 ms', 'p99.9 ms', 'unsent', 'send lag p99 ms', 'server cores', 'loadgen cores', 'other cores'], r.sweep.latency.map((l, i) => [int(l.offeredOpsPerSec), int(l.achievedOpsPerSec), msText(l.p50Us), msText(l.p99Us), msText(l.p999Us), int(l.unsent), msText(l.sendLagP99Us), ...coresOf(first + i)])));
     }
     lines.push('');
   }

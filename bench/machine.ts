@@ -16,6 +16,8 @@ export interface MachineFacts {
   /** The filesystem and block device under `dir` (where the dataDirs live). */
   disk: string;
   loadAvg: [number, number, number];
+  /** The zooid code measured: commit, and uncommitted edits to the server's folders. */
+  code: string;
 }
 
 function run(cmd: string, args: string[]): string {
@@ -56,6 +58,13 @@ function diskOf(dir: string): string {
   return `${device} (${fsType}) for ${dir}${detail}`;
 }
 
+function codeVersion(): string {
+  const root = new URL('..', import.meta.url).pathname;
+  const commit = run('git', ['-C', root, 'log', '-1', '--format=%h %cI %s']);
+  const dirty = run('git', ['-C', root, 'status', '--porcelain', '--', 'engine', 'native-free-io']).split('\n').filter(Boolean).length;
+  return `${commit || 'unknown commit'}${dirty > 0 ? ` (+ ${dirty} uncommitted files in engine/ and native-free-io/)` : ''}`;
+}
+
 export function machineFacts(dataDirParent = os.tmpdir()): MachineFacts {
   const cpus = os.cpus();
   let osName = `${os.platform()} ${os.release()}`;
@@ -84,6 +93,7 @@ export function machineFacts(dataDirParent = os.tmpdir()): MachineFacts {
     zookeeperJar: jars,
     disk: diskOf(dataDirParent),
     loadAvg: [l1, l5, l15].map((l) => Math.round(l * 100) / 100) as [number, number, number],
+    code: codeVersion(),
   };
 }
 
@@ -95,5 +105,6 @@ export function formatMachine(m: MachineFacts): string[] {
     `- node ${m.node}; ${m.java}; ZooKeeper ${m.zookeeperJar}`,
     `- disk: ${m.disk}`,
     `- load average at start: ${m.loadAvg.join(', ')} (1, 5, 15 min)`,
+    `- zooid code: ${m.code}`,
   ];
 }
