@@ -259,13 +259,7 @@ export class DataTree {
     children.add(name);
     this.nodes.set(path, node);
     this.approximateDataSize += path.length + data.length;
-    if (owner > 0n) {
-      let set = this.ephemerals.get(owner);
-      if (set === undefined) this.ephemerals.set(owner, (set = new Set()));
-      set.add(path);
-      if (set.size > (this.ephemeralPeaks.get(owner) ?? 0)) this.ephemeralPeaks.set(owner, set.size);
-    } else if (owner === CONTAINER_OWNER) this.containers.add(path);
-    else if (owner < 0n) this.ttls.add(path);
+    this.indexOwner(path, owner);
     if (parentPath.startsWith(QUOTA_ROOT)) this.quotaNodeCreated(parentPath, baseName(path));
     this.updateQuotaStat(path, data.length, 1);
     return node;
@@ -426,12 +420,7 @@ export class DataTree {
     parent.cversion = parentCversion;
     parent.pzxid = parentPzxid;
     this.approximateDataSize += path.length + node.data.length;
-    if (node.ephemeralOwner > 0n) {
-      let set = this.ephemerals.get(node.ephemeralOwner);
-      if (set === undefined) this.ephemerals.set(node.ephemeralOwner, (set = new Set()));
-      set.add(path);
-    } else if (node.ephemeralOwner === CONTAINER_OWNER) this.containers.add(path);
-    else if (node.ephemeralOwner < 0n) this.ttls.add(path);
+    this.indexOwner(path, node.ephemeralOwner);
   }
 
   // ---- snapshot load (engine/persistence/snapshot.ts): the whole content is replaced
@@ -464,13 +453,7 @@ export class DataTree {
       const name = baseName(path);
       (parent.children ??= new Set()).add(name);
       const owner = node.ephemeralOwner;
-      if (owner > 0n) {
-        let set = this.ephemerals.get(owner);
-        if (set === undefined) this.ephemerals.set(owner, (set = new Set()));
-        set.add(path);
-        if (set.size > (this.ephemeralPeaks.get(owner) ?? 0)) this.ephemeralPeaks.set(owner, set.size);
-      } else if (owner === CONTAINER_OWNER) this.containers.add(path);
-      else if (owner < 0n) this.ttls.add(path);
+      this.indexOwner(path, owner);
       if (name === QUOTA_LIMITS && parentPath.startsWith(QUOTA_ROOT)) this.quotaPaths.add(parentPath.slice(QUOTA_ROOT.length));
     }
     this.nodes.set(path, node);
@@ -482,6 +465,17 @@ export class DataTree {
   finishRestore(): void {
     if (!this.nodes.has('/')) throw new Error('invalid data tree: no root node');
     this.acls.purgeUnused();
+  }
+
+  /** Files a node under its owner: a session's ephemerals, the containers or the TTL nodes. */
+  private indexOwner(path: string, owner: bigint): void {
+    if (owner > 0n) {
+      let set = this.ephemerals.get(owner);
+      if (set === undefined) this.ephemerals.set(owner, (set = new Set()));
+      set.add(path);
+      if (set.size > (this.ephemeralPeaks.get(owner) ?? 0)) this.ephemeralPeaks.set(owner, set.size);
+    } else if (owner === CONTAINER_OWNER) this.containers.add(path);
+    else if (owner < 0n) this.ttls.add(path);
   }
 
   private dropEphemeral(owner: bigint, path: string): void {

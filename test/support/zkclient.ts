@@ -16,6 +16,7 @@
 
 import { createRequire } from 'node:module';
 import { waitFor, withDeadline } from './wait.ts';
+import { Op } from '../../engine/protocol.ts';
 
 const require = createRequire(import.meta.url);
 // The library ships no types; these are the parts we use.
@@ -23,41 +24,8 @@ const require = createRequire(import.meta.url);
 const zookeeper: any = require('node-zookeeper-client');
 const jute: any = require('node-zookeeper-client/lib/jute/index.js');
 
-export const OP = {
-  notification: 0,
-  create: 1,
-  delete: 2,
-  exists: 3,
-  getData: 4,
-  setData: 5,
-  getACL: 6,
-  setACL: 7,
-  getChildren: 8,
-  sync: 9,
-  ping: 11,
-  getChildren2: 12,
-  check: 13,
-  multi: 14,
-  create2: 15,
-  reconfig: 16,
-  checkWatches: 17,
-  removeWatches: 18,
-  createContainer: 19,
-  deleteContainer: 20,
-  createTTL: 21,
-  multiRead: 22,
-  auth: 100,
-  setWatches: 101,
-  sasl: 102,
-  getEphemerals: 103,
-  getAllChildrenNumber: 104,
-  setWatches2: 105,
-  addWatch: 106,
-  whoAmI: 107,
-  createSession: -10,
-  closeSession: -11,
-  error: -1,
-} as const;
+/** ZooDefs.OpCode, from the engine's table of the same facts. */
+export const OP = Op;
 
 const OP_NAMES = new Map<number, string>(Object.entries(OP).map(([name, code]) => [code, name]));
 
