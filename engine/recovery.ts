@@ -66,7 +66,7 @@ export function recoverState(pipeline: Pipeline, opts: RecoveryOptions): Recover
     }
     try {
       const loader = new TreeLoader(pipeline.tree, warn);
-      const info = readSnapshot(snap, loader, { recordBytesMax: txnBytesMax });
+      const info = readSnapshot(snap, loader, { recordBytesMax: txnBytesMax, parallelChecksum: true });
       loader.finish(info.zxid);
       pipeline.sessions.clear();
       for (const [id, timeoutMs] of loader.sessions) pipeline.sessions.add(id, timeoutMs, opts.nowMs);

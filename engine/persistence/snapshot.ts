@@ -28,6 +28,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { Worker } from 'node:worker_threads';
 import { adler32 } from '../../native-free-io/adler32.ts';
 import { fsyncDirectory } from '../../native-free-io/logfile.ts';
 import { type Acl, NULL_DATA } from '../protocol.ts';
@@ -497,7 +498,64 @@ export type SnapshotInfo = {
 export type SnapshotReadOptions = {
   /** Longest data or path accepted (jute.maxbuffer + extrasize); longer is corruption. */
   recordBytesMax?: number;
+  /** Verify the seals with an Adler32 computed on another thread while parsing (startup). */
+  parallelChecksum?: boolean;
 };
+
+// The checksum thread's shared words (engine/persistence/checksum-worker.ts).
+export const CHECKPOINT_BYTES = 1 << 20;
+export const CHECKSUM_PUBLISHED = 0;
+export const CHECKSUM_DONE = 1;
+export const CHECKSUM_FIRST = 2;
+
+/**
+ * Adler32 of a file's prefixes, computed by a worker thread in checkpoints while the
+ * caller parses; the caller finishes the last partial stretch. Falls back to computing
+ * everything itself if the thread fails.
+ */
+class ParallelChecksum {
+  private readonly words: Int32Array;
+  private readonly worker: Worker;
+  private readonly file: string;
+  private readonly scratch = Buffer.allocUnsafe(CHECKPOINT_BYTES);
+
+  constructor(file: string, fileBytes: number) {
+    this.file = file;
+    const checkpoints = Math.floor(fileBytes / CHECKPOINT_BYTES) + 1;
+    this.words = new Int32Array(new SharedArrayBuffer((CHECKSUM_FIRST + checkpoints) * 4));
+    this.worker = new Worker(new URL('./checksum-worker.ts', import.meta.url), { workerData: { file, sab: this.words.buffer } });
+    this.worker.unref();
+  }
+
+  /** Adler32 of the file's first `offset` bytes. */
+  upTo(offset: number, fd: number): number {
+    const k = Math.floor(offset / CHECKPOINT_BYTES);
+    let base = 1;
+    let from = 0;
+    for (;;) {
+      const published = Atomics.load(this.words, CHECKSUM_PUBLISHED);
+      if (published > k) {
+        base = this.words[CHECKSUM_FIRST + k] >>> 0;
+        from = k * CHECKPOINT_BYTES;
+        break;
+      }
+      if (Atomics.load(this.words, CHECKSUM_DONE) !== 0) break; // failed: all of it here
+      Atomics.wait(this.words, CHECKSUM_PUBLISHED, published, 100);
+    }
+    let checksum = base;
+    for (let at = from; at < offset;) {
+      const n = fs.readSync(fd, this.scratch, 0, Math.min(this.scratch.length, offset - at), at);
+      if (n === 0) throw new Error(`${this.file}: short read at ${at}`);
+      checksum = adler32(this.scratch, 0, n, checksum);
+      at += n;
+    }
+    return checksum;
+  }
+
+  close(): void {
+    void this.worker.terminate();
+  }
+}
 
 /** Byte source over a file with a running Adler32 of what was consumed. */
 class SnapshotInput {
@@ -511,9 +569,10 @@ class SnapshotInput {
   private readonly fd: number;
   private readonly fileBytes: number;
   private readonly whole: Buffer | null;
+  private parallel: ParallelChecksum | null = null;
   readonly file: string;
 
-  constructor(file: string, compression: Compression) {
+  constructor(file: string, compression: Compression, parallelChecksum = false) {
     this.file = file;
     if (compression === 'snappy') throw new Error(`snapshot ${file}: snappy compression is not supported; decompress it or let ZooKeeper write a plain snapshot`);
     if (compression === 'gz') {
@@ -527,6 +586,7 @@ class SnapshotInput {
       this.fd = fs.openSync(file, 'r');
       this.fileBytes = fs.fstatSync(this.fd).size;
       this.buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+      if (parallelChecksum) this.parallel = new ParallelChecksum(file, this.fileBytes);
     }
   }
 
@@ -539,6 +599,7 @@ class SnapshotInput {
   }
 
   close(): void {
+    this.parallel?.close();
     if (this.fd >= 0) fs.closeSync(this.fd);
   }
 
@@ -546,7 +607,7 @@ class SnapshotInput {
   ensure(n: number): boolean {
     if (this.end - this.pos >= n) return true;
     if (this.whole !== null) return false;
-    this.checksum = adler32(this.buf, this.checkedTo, this.pos, this.checksum);
+    if (this.parallel === null) this.checksum = adler32(this.buf, this.checkedTo, this.pos, this.checksum);
     const keep = this.end - this.pos;
     if (n > this.buf.length) {
       const bigger = Buffer.allocUnsafe(Math.max(n, this.buf.length * 2));
@@ -569,6 +630,7 @@ class SnapshotInput {
 
   /** Adler32 of every byte consumed so far. */
   checksumSoFar(): number {
+    if (this.parallel !== null) return this.parallel.upTo(this.fileOffset, this.fd);
     this.checksum = adler32(this.buf, this.checkedTo, this.pos, this.checksum);
     this.checkedTo = this.pos;
     return this.checksum;
@@ -585,7 +647,7 @@ class SnapshotInput {
  */
 export function readSnapshot(file: SnapshotFile, sink: SnapshotSink, options: SnapshotReadOptions = {}): SnapshotInfo {
   const recordBytesMax = options.recordBytesMax ?? 2 * 0xfffff;
-  const input = new SnapshotInput(file.path, file.compression);
+  const input = new SnapshotInput(file.path, file.compression, options.parallelChecksum === true);
   const fail = (reason: string): never => {
     throw new SnapshotCorruptError(file.path, input.fileOffset, reason);
   };

@@ -249,6 +249,24 @@ describe('snapshot format', () => {
     expect(looksComplete(listSnapshots(dir).find((f) => f.name === 'snapshot.101')!)).toBe(false);
   });
 
+  it('verifies the seals with a checksum thread too (startup), past several 1 MiB checkpoints', () => {
+    const dir = freshDir('parallel');
+    const t = new DataTree();
+    const data = Buffer.alloc(1000, 0x33);
+    for (let i = 0; i < 3500; i++) t.createNode(`/p${i}`, data, t.acls.intern(OPEN_ACL_UNSAFE), 0n, -1, i + 1, 1_700_000_000_000);
+    t.lastZxid = 3500;
+    const { path: good } = writeSnapshotNow(dir, t, []);
+    const load = (name: string) => {
+      const loader = new TreeLoader(new DataTree(), () => {});
+      return readSnapshot(listSnapshots(dir).find((f) => f.name === name)!, loader, { parallelChecksum: true });
+    };
+    expect(load('snapshot.dac').nodeCount).toBe(3504);
+    const bytes = fs.readFileSync(good);
+    bytes[2_600_000] ^= 0x01; // inside some node's data: only the checksum can tell
+    fs.writeFileSync(path.join(dir, 'snapshot.dad'), bytes);
+    expect(() => load('snapshot.dad')).toThrow(/Adler32/);
+  });
+
   it('is read by ZooKeeper\'s own SnapshotFormatter', () => {
     if (!fs.existsSync(ZOOKEEPER_JAR)) return;
     const dir = freshDir('formatter');
