@@ -7,32 +7,22 @@
 // allocated size). A new file therefore ends up header + preAllocBytes long, exactly as
 // ZooKeeper's (64 MiB + 16 bytes with the default preAllocSize).
 //
-// How it grows: by writing real zeros (a reused 1 MiB zero buffer, positional writes),
-// not by ftruncate or ZooKeeper's single byte at the new end, both of which leave a
-// sparse hole. Real zeros cost one sequential write of preAllocBytes per extension
-// (~55 ms for 64 MiB measured on the dev VM, ext4), but afterwards appends overwrite
-// blocks that are already allocated and the file size does not change, so each
-// fdatasync flushes data only — no block allocation or size update in the journal on the
-// commit path. The zeros are flushed by the next sync(); nothing before that depends
-// on them. The preallocated region reads as zeros either way, which is what the log
-// reader relies on (a zero length ends a log).
+// How it grows: as ZooKeeper's FilePadding, by writing one zero byte at the new end, so
+// the extension is a hole that reads as zeros (what the log reader relies on: a zero
+// length ends a log). An earlier version wrote 64 MiB of real zeros per extension; the
+// fdatasync that followed had to flush them and stalled commits by ~60 ms every few
+// seconds under load (measured by bench:compare's open-loop p99), for no gain we could
+// measure on this disk.
 
 import fs from 'node:fs';
 import path from 'node:path';
 
 /** ZooKeeper pads when the end comes within 4 KiB of the allocated size. */
 const PREALLOC_MARGIN_BYTES = 4096;
-/** Zero-fill is written in pieces of this size from one shared buffer. */
-const ZERO_FILL_CHUNK_BYTES = 1 << 20;
 /** Bound on write retries that make no progress (a write returning 0 bytes). */
 const WRITE_STALLS_MAX = 16;
 
-let zeroChunk: Buffer | null = null;
-
-function zeros(): Buffer {
-  if (zeroChunk === null) zeroChunk = Buffer.alloc(ZERO_FILL_CHUNK_BYTES);
-  return zeroChunk;
-}
+const ONE_ZERO_BYTE = Buffer.alloc(1);
 
 /** Wraps an operating error so the message names the file; keeps code/errno. */
 function fileError(op: string, filePath: string, err: unknown): Error {
@@ -199,20 +189,13 @@ export class PreallocatedFile {
   private maybePad(positionBytes: number): void {
     const targetBytes = paddedSizeBytes(positionBytes, this.allocatedBytes, this.preAllocBytes);
     if (targetBytes <= this.allocatedBytes) return;
-    const chunk = zeros();
-    let at = this.allocatedBytes;
-    let stalls = 0;
-    while (at < targetBytes) {
-      const bytes = Math.min(chunk.length, targetBytes - at);
-      let n: number;
-      try {
-        n = fs.writeSync(this.fd, chunk, 0, bytes, at);
-      } catch (err) {
-        throw fileError('preallocate', this.path, err);
-      }
-      if (n === 0 && ++stalls > WRITE_STALLS_MAX) throw new Error(`preallocate ${this.path}: writes make no progress at ${at}`);
-      at += n;
+    let n: number;
+    try {
+      n = fs.writeSync(this.fd, ONE_ZERO_BYTE, 0, 1, targetBytes - 1);
+    } catch (err) {
+      throw fileError('preallocate', this.path, err);
     }
+    if (n !== 1) throw new Error(`preallocate ${this.path}: could not write the byte at ${targetBytes - 1}`);
     this.allocatedBytes = targetBytes;
   }
 
