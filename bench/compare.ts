@@ -28,6 +28,8 @@ const RESULTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'res
 const TARGET_THROUGHPUT_RATIO = 2;
 const TARGET_P99_RATIO = 0.5;
 const TARGET_UNLOADED_READ_P50_US = 60;
+/** A point where other processes used more CPU than this (in cores) shared the machine noticeably. */
+const OTHER_CORES_NOTABLE = 0.3;
 
 export const COMPARE_USAGE = `usage: npm run bench:compare -- [options]      (or: zooid bench compare [options])
   --quick                 5 read %, 2 s points + 1 s warm-up, 3 latency rates, 2 repeats (~2-3 min)
@@ -35,6 +37,8 @@ export const COMPARE_USAGE = `usage: npm run bench:compare -- [options]      (or
   --duration T --warmup T per point (default 10s and 2s)
   --server-warmup T       after each start, unmeasured load (50% reads) before the sweep, so the
                           JVM's JIT and V8's are warm for the first point (default 5s; --quick 3s)
+  --idle-wait T           before each point, wait up to T for other processes to use under
+                          0.15 cores (a shared machine); default 60s, --quick 0s
   --read-pcts LIST        closed-loop points (default 0..100/10)
   --rates LIST            open-loop offered loads: ops/s, or fractions of ZooKeeper's peak (0.5x)
                           (default 0.25x,0.5x,0.75x,0.9x)
@@ -44,10 +48,13 @@ export const COMPARE_USAGE = `usage: npm run bench:compare -- [options]      (or
                           (default 8 × 50, 1 KiB, 10000 keys, threads = cores)
   --out-dir DIR           where results go (default bench/results)
   --label TEXT            appended to the file name
+  --render FILE.json      rewrite FILE.md and FILE.html from a results JSON (no servers run)
 `;
 
 interface CompareConfig {
   servers: ServerKind[];
+  /** Before each point, wait up to this long for other processes to go quiet (0: do not). */
+  idleWaitMs: number;
   serverWarmupMs: number;
   repeats: number;
   base: LoadOptions;
@@ -62,7 +69,7 @@ interface CompareConfig {
 export function parseCompareArgs(args: string[]): CompareConfig {
   const flags = splitFlags(
     args,
-    new Set(['repeats', 'duration', 'warmup', 'server-warmup', 'read-pcts', 'rates', 'latency-read-pct', 'servers', 'connections', 'outstanding', 'value-bytes', 'keys', 'threads', 'seed', 'out-dir', 'label']),
+    new Set(['repeats', 'duration', 'warmup', 'server-warmup', 'idle-wait', 'read-pcts', 'rates', 'latency-read-pct', 'servers', 'connections', 'outstanding', 'value-bytes', 'keys', 'threads', 'seed', 'out-dir', 'label']),
     new Set(['quick']),
   );
   const quick = flags.has('quick');
@@ -80,6 +87,7 @@ export function parseCompareArgs(args: string[]): CompareConfig {
   for (const s of servers) if (s !== 'zookeeper' && s !== 'zooid') throw new OptionError(`--servers: '${s}' is neither zookeeper nor zooid`);
   return {
     servers: servers as ServerKind[],
+    idleWaitMs: parseDurationMs('idle-wait', flags.get('idle-wait') ?? (quick ? '0s' : '60s'), 0, 3600_000),
     serverWarmupMs: parseDurationMs('server-warmup', flags.get('server-warmup') ?? (quick ? '3s' : '5s'), 0, 600_000),
     repeats: parseInteger('repeats', flags.get('repeats') ?? (quick ? '2' : '3'), 1, 100),
     base: options,
@@ -130,6 +138,26 @@ function machineBusyMs(): number {
     return ((total - cpu[3] - cpu[4]) * 1000) / CLOCK_TICKS_PER_SEC;
   } catch {
     return NaN;
+  }
+}
+
+/** Other processes count as quiet below this many cores (over a 1 s sample). */
+const OTHERS_IDLE_CORES_MAX = 0.15;
+const IDLE_SAMPLE_MS = 1000;
+
+/**
+ * Before a point: sample the CPU that processes other than the server and this one use, and
+ * wait (up to maxWaitMs) until it is quiet, so other people's work on a shared machine does
+ * not land in a measurement. The point runs after the wait either way; its "other cores"
+ * column tells what it got.
+ */
+async function waitForOthersIdle(serverPid: number, maxWaitMs: number): Promise<{ waitedMs: number; otherCores: number }> {
+  const t0 = Date.now();
+  for (;;) {
+    const a = { m: machineBusyMs(), s: processCpuMs(serverPid), me: selfCpuMs(), t: Date.now() };
+    await new Promise((resolve) => setTimeout(resolve, IDLE_SAMPLE_MS));
+    const otherCores = (machineBusyMs() - a.m - (processCpuMs(serverPid) - a.s) - (selfCpuMs() - a.me)) / (Date.now() - a.t);
+    if (!Number.isFinite(otherCores) || otherCores <= OTHERS_IDLE_CORES_MAX || Date.now() - t0 >= maxWaitMs) return { waitedMs: Date.now() - t0 - IDLE_SAMPLE_MS, otherCores };
   }
 }
 
@@ -197,7 +225,13 @@ export async function runCompare(cfg: CompareConfig): Promise<{ runs: ServerRun[
           { base, weights: parseMix('get:1,set:1'), readPcts: cfg.readPcts, latencyReadPct: cfg.latencyReadPct, rates, latency: rates.length > 0, unloaded: true },
           {
             log: (line) => log(`${server}: ${line}`),
-            beforeRun: () => (at = { server: processCpuMs(handle.pid), self: selfCpuMs(), machine: machineBusyMs(), wall: Date.now() }),
+            beforeRun: async () => {
+              if (cfg.idleWaitMs > 0) {
+                const waited = await waitForOthersIdle(handle.pid, cfg.idleWaitMs);
+                if (waited.waitedMs >= 1000) log(`${server}: waited ${(waited.waitedMs / 1000).toFixed(0)} s for other processes to quiet down (now ${waited.otherCores.toFixed(2)} cores)`);
+              }
+              at = { server: processCpuMs(handle.pid), self: selfCpuMs(), machine: machineBusyMs(), wall: Date.now() };
+            },
             afterRun: (result) => {
               const cpuMs = processCpuMs(handle.pid) - at.server;
               const selfMs = selfCpuMs() - at.self;
@@ -282,7 +316,7 @@ export function renderMarkdown(cfg: CompareConfig, out: Awaited<ReturnType<typeo
   lines.push(`- 1-minute load average before → after each server run: ${loads} (the load generator and the server under test themselves make 3–5)`);
   const others = out.runs.flatMap((r) => r.cpu.map((c) => c.otherCores)).filter(Number.isFinite);
   if (others.length > 0) {
-    lines.push(`- CPU used by other processes during the measured points: mean ${(others.reduce((a, b) => a + b, 0) / others.length).toFixed(2)} cores, max ${Math.max(...others).toFixed(2)} of ${out.machine.cores} (from /proc/stat minus the server and the load generator)`);
+    lines.push(`- CPU used by other processes during the measured points: mean ${(others.reduce((a, b) => a + b, 0) / others.length).toFixed(2)} cores, max ${Math.max(...others).toFixed(2)} of ${out.machine.cores} (from /proc/stat minus the server and the load generator); ${others.filter((o) => o > OTHER_CORES_NOTABLE).length} of ${others.length} points had more than ${OTHER_CORES_NOTABLE} cores of it (column "other cores" under Every run)`);
   }
   lines.push('');
   lines.push('## Setup');
@@ -290,6 +324,7 @@ export function renderMarkdown(cfg: CompareConfig, out: Awaited<ReturnType<typeo
   lines.push('- Apache ZooKeeper is started as the test harness starts it (test/support/servers.ts: QuorumPeerMain, -Xmx256m -XX:+UseSerialGC, log4j INFO to a file); zooid as `node engine/cli.ts server zoo.cfg` with its defaults');
   lines.push(`- load: ${b.connections} connections × ${b.outstanding} outstanding (closed loop), ${b.valueBytes} B values, ${b.keys} keys uniform, reads = getData, writes = setData; ${b.threads} load generator threads on the same machine`);
   lines.push(`- after each start: ${cfg.serverWarmupMs / 1000} s of unmeasured load (50% reads) so both JITs are warm`);
+  if (cfg.idleWaitMs > 0) lines.push(`- before each point: up to ${cfg.idleWaitMs / 1000} s of waiting for other processes on the machine to use under ${OTHERS_IDLE_CORES_MAX} cores`);
   lines.push(`- each point: ${b.warmupMs / 1000} s warm-up, then ${b.durationMs / 1000} s measured; ${cfg.repeats} repeats per server, order alternating (${cfg.servers.join(' first, then ')} in repeat 1); medians shown, min–max in brackets`);
   lines.push(`- latency points: open loop at the same offered loads for both servers (${out.rates.map(int).join(', ')} ops/s, from ZooKeeper's peak in repeat 1), ${cfg.latencyReadPct}% reads, latency from each op's intended send time`);
   lines.push(`- unloaded reads: 1 connection, 1 request in flight, 100% getData`);
@@ -370,6 +405,45 @@ export function renderMarkdown(cfg: CompareConfig, out: Awaited<ReturnType<typeo
   return lines.join('\n') + '\n';
 }
 
+function renderHtml(cfg: CompareConfig, runs: ServerRun[], md: string, startedAt: string): string {
+  const charts = sweepCharts(
+    cfg.servers.map((s) => {
+      const mine = runs.filter((r) => r.server === s);
+      return { name: s, sweep: mine[mine.length - 1].sweep };
+    }),
+  );
+  return page(`zooid vs Apache ZooKeeper ${startedAt.slice(0, 10)}`, `<pre>${escapeHtml(md)}</pre>\n<p>Charts: the last repeat of each server.</p>\n${charts}`);
+}
+
+/** Re-renders the .md and .html of a results JSON (after a report format change). */
+function renderFromJson(file: string | undefined): number {
+  if (file === undefined || !file.endsWith('.json')) {
+    process.stderr.write(`bench compare: --render needs a results .json file\n`);
+    return 2;
+  }
+  const j = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const cfg: CompareConfig = {
+    servers: j.config.servers,
+    serverWarmupMs: j.config.serverWarmupMs ?? 5000,
+    idleWaitMs: j.config.idleWaitMs ?? 0,
+    repeats: j.config.repeats,
+    base: { ...j.config.load, hosts: [] },
+    readPcts: j.config.readPcts,
+    latencyReadPct: j.config.latencyReadPct,
+    rates: [],
+    outDir: path.dirname(file),
+    label: '',
+    command: j.command,
+  };
+  const out = { runs: j.runs as ServerRun[], rates: j.config.offeredLoads as number[], machine: j.machine as MachineFacts, finishedAt: j.finishedAt as string };
+  const md = renderMarkdown(cfg, out, j.startedAt);
+  const base = file.slice(0, -'.json'.length);
+  fs.writeFileSync(`${base}.md`, md);
+  fs.writeFileSync(`${base}.html`, renderHtml(cfg, out.runs, md, j.startedAt));
+  process.stdout.write(md);
+  return 0;
+}
+
 function freeName(dir: string, base: string): string {
   for (let i = 1; ; i++) {
     const name = i === 1 ? base : `${base}-${i}`;
@@ -382,6 +456,8 @@ export async function compareMain(args: string[]): Promise<number> {
     process.stdout.write(COMPARE_USAGE);
     return 0;
   }
+  const renderAt = args.indexOf('--render');
+  if (renderAt !== -1) return renderFromJson(args[renderAt + 1]);
   let cfg: CompareConfig;
   try {
     cfg = parseCompareArgs(args);
@@ -403,18 +479,12 @@ export async function compareMain(args: string[]): Promise<number> {
     startedAt,
     finishedAt: out.finishedAt,
     machine: out.machine,
-    config: { servers: cfg.servers, repeats: cfg.repeats, readPcts: cfg.readPcts, latencyReadPct: cfg.latencyReadPct, offeredLoads: out.rates, load: { ...cfg.base, hosts: undefined } },
+    config: { servers: cfg.servers, serverWarmupMs: cfg.serverWarmupMs, idleWaitMs: cfg.idleWaitMs, repeats: cfg.repeats, readPcts: cfg.readPcts, latencyReadPct: cfg.latencyReadPct, offeredLoads: out.rates, load: { ...cfg.base, hosts: undefined } },
     runs: out.runs.map((r) => ({ ...r, sweep: { ...r.sweep, runs: r.sweep.runs.map((x) => ({ ...x, timeline: undefined, cdf: undefined })) } })),
   };
   fs.writeFileSync(path.join(cfg.outDir, `${name}.md`), md);
   fs.writeFileSync(path.join(cfg.outDir, `${name}.json`), JSON.stringify(json, null, 2) + '\n');
-  const charts = sweepCharts(
-    cfg.servers.map((s) => {
-      const runs = out.runs.filter((r) => r.server === s);
-      return { name: s, sweep: runs[runs.length - 1].sweep };
-    }),
-  );
-  fs.writeFileSync(path.join(cfg.outDir, `${name}.html`), page(`zooid vs Apache ZooKeeper ${startedAt.slice(0, 10)}`, `<pre>${escapeHtml(md)}</pre>\n<p>Charts: the last repeat of each server.</p>\n${charts}`));
+  fs.writeFileSync(path.join(cfg.outDir, `${name}.html`), renderHtml(cfg, out.runs, md, startedAt));
   process.stdout.write(md);
   log(`wrote ${path.join(cfg.outDir, name)}.{md,json,html}`);
   return 0;

@@ -74,12 +74,12 @@ export interface SweepHooks {
   log?: (line: string) => void;
   progress?: (line: string, final: boolean) => void;
   /** Around each run (bench compare reads the server's CPU time here). */
-  beforeRun?: () => void;
+  beforeRun?: () => void | Promise<void>;
   afterRun?: (result: RunResult) => void;
 }
 
 async function hookedRun(o: LoadOptions, hooks: SweepHooks): Promise<RunResult> {
-  hooks.beforeRun?.();
+  await hooks.beforeRun?.();
   const { result } = await runLoad(o, { progress: hooks.progress });
   hooks.afterRun?.(result);
   return result;
