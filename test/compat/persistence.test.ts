@@ -28,7 +28,11 @@ const ACLS: Acl[][] = [
 
 const handles: ServerHandle[] = [];
 afterAll(async () => {
-  for (const h of handles) await h.stop().catch(() => {});
+  for (const h of handles) {
+    await h.stop().catch(() => {});
+    // servers started with keepDir (their dataDir outlives a kill -9) are removed here
+    if (process.env.ZOOID_TEST_KEEP_TMP !== '1') fs.rmSync(h.dir, { recursive: true, force: true });
+  }
 });
 
 async function start(kind: 'zookeeper' | 'zooid', dataDir: string, config: Record<string, string> = {}): Promise<ServerHandle> {

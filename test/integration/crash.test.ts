@@ -19,7 +19,11 @@ const KEYS = 2_000;
 
 const handles: ServerHandle[] = [];
 afterAll(async () => {
-  for (const h of handles) await h.stop().catch(() => {});
+  for (const h of handles) {
+    await h.stop().catch(() => {});
+    // servers started with keepDir (their dataDir outlives a kill -9) are removed here
+    if (process.env.ZOOID_TEST_KEEP_TMP !== '1') fs.rmSync(h.dir, { recursive: true, force: true });
+  }
 });
 
 /** Per key: the acknowledged value with the highest zxid, and values sent but not acknowledged (any may have survived). */

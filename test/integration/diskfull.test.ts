@@ -24,7 +24,11 @@ if (mountError !== null) console.warn(`skipping the disk-full test: ${mountError
 
 const handles: ServerHandle[] = [];
 afterAll(async () => {
-  for (const h of handles) await h.stop().catch(() => {});
+  for (const h of handles) {
+    await h.stop().catch(() => {});
+    // servers started with keepDir (their dataDir outlives a kill -9) are removed here
+    if (process.env.ZOOID_TEST_KEEP_TMP !== '1') fs.rmSync(h.dir, { recursive: true, force: true });
+  }
   if (mountError === null) spawnSync('umount', [device]);
   fs.rmSync(base, { recursive: true, force: true });
 });

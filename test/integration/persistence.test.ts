@@ -11,7 +11,11 @@ import { LeanClient } from '../../loadgen/client.ts';
 
 const handles: ServerHandle[] = [];
 afterAll(async () => {
-  for (const h of handles) await h.stop().catch(() => {});
+  for (const h of handles) {
+    await h.stop().catch(() => {});
+    // servers started with keepDir (their dataDir outlives a kill -9) are removed here
+    if (process.env.ZOOID_TEST_KEEP_TMP !== '1') fs.rmSync(h.dir, { recursive: true, force: true });
+  }
 });
 
 async function zooid(dataDir: string | undefined, config: Record<string, string>): Promise<ServerHandle> {
