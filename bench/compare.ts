@@ -355,6 +355,29 @@ export function renderMarkdown(cfg: CompareConfig, out: Awaited<ReturnType<typeo
     ),
   );
   lines.push('');
+  // the same medians over the points that had the machine to themselves
+  const clean = (server: ServerKind, pct: number): number[] =>
+    by(server).flatMap((r) => {
+      const i = r.sweep.throughput.findIndex((t) => t.readPct === pct);
+      const c = r.cpu[i];
+      return i === -1 || c === undefined || !(c.otherCores <= OTHER_CORES_NOTABLE) ? [] : [r.sweep.throughput[i].opsPerSec];
+    });
+  if (out.runs.some((r) => r.cpu.length > 0)) {
+    lines.push('');
+    lines.push(`Only the points where other processes used at most ${OTHER_CORES_NOTABLE} cores (median, and how many of the ${cfg.repeats} repeats qualified):`);
+    lines.push('');
+    lines.push(
+      mdTable(
+        ['reads %', 'ZooKeeper', 'n', 'zooid', 'n', 'zooid / ZooKeeper'],
+        cfg.readPcts.map((pct) => {
+          const a = clean('zookeeper', pct);
+          const z = clean('zooid', pct);
+          return [String(pct), int(median(a)), String(a.length), int(median(z)), String(z.length), ratio(median(z), median(a))];
+        }),
+      ),
+    );
+  }
+  lines.push('');
   lines.push('CPU µs/op: the server process\'s user+system CPU time over a point (warm-up included) divided by the replies it sent in that time, all threads. Load generator busy: the busiest load generator thread\'s event-loop utilisation (ZooKeeper run / zooid run); near 100% the client, not the server, may be the limit.');
   lines.push('');
   lines.push(`## Latency at equal offered load (open loop, ${cfg.latencyReadPct}% reads, median of ${cfg.repeats})`);
