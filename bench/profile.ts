@@ -82,12 +82,21 @@ function isParked(f: CpuProfileNode['callFrame']): boolean {
 }
 const DISK_WAIT_FUNCTIONS = new Set(['fdatasync', 'fsync', 'fdatasyncSync', 'fsyncSync']);
 
-export function summarizeProfile(file: string, p: CpuProfile): ThreadProfile {
+/** A time window in the profiles' clock: microseconds of CLOCK_MONOTONIC, as process.hrtime. */
+export interface Window {
+  fromUs: number;
+  toUs: number;
+}
+
+export function summarizeProfile(file: string, p: CpuProfile, window: Window | null = null): ThreadProfile {
   const byId = new Map<number, CpuProfileNode>();
   for (const n of p.nodes) byId.set(n.id, n);
   const selfUs = new Map<number, number>();
+  let t = p.startTime;
   for (let i = 0; i < p.samples.length; i++) {
     // timeDeltas[i] is the time before sample i; attribute the following interval to it
+    t += p.timeDeltas[i];
+    if (window !== null && (t < window.fromUs || t >= window.toUs)) continue;
     const dt = i + 1 < p.timeDeltas.length ? p.timeDeltas[i + 1] : 0;
     selfUs.set(p.samples[i], (selfUs.get(p.samples[i]) ?? 0) + Math.max(0, dt));
   }
@@ -120,7 +129,7 @@ export function summarizeProfile(file: string, p: CpuProfile): ThreadProfile {
     const fileKey = f.url === '' ? f.functionName.startsWith('(') ? f.functionName : '(native)' : shortUrl(f.url);
     perFile.set(fileKey, (perFile.get(fileKey) ?? 0) + us);
   }
-  const wallUs = p.endTime - p.startTime;
+  const wallUs = window === null ? p.endTime - p.startTime : Math.min(p.endTime, window.toUs) - Math.max(p.startTime, window.fromUs);
   const busy = wallUs - idle - wait;
   return {
     file,
@@ -201,17 +210,23 @@ export async function profileMain(args: string[]): Promise<number> {
     const { options } = parseLoadOptions([...loadArgs, '--hosts', `127.0.0.1:${handle.port}`, '--read-pct', String(readPct)]);
     process.stderr.write(`profiling zooid at ${readPct}% reads: ${options.connections} × ${options.outstanding}, ${options.durationMs / 1000} s\n`);
     let summary = '';
+    let window: Window | null = null;
     try {
       const { result } = await runLoad(options);
       summary = `${result.throughputOpsPerSec.toLocaleString('en-US')} ops/s, p50 ${(result.all.p50Us / 1000).toFixed(3)} ms, p99 ${(result.all.p99Us / 1000).toFixed(3)} ms, errors ${result.errorCount}`;
+      // the measured window in the profiles' clock (CLOCK_MONOTONIC µs, shared by every process)
+      const nowHrUs = Number(process.hrtime.bigint() / 1000n);
+      const hrOfEpoch = (epochMs: number) => nowHrUs - (Date.now() - epochMs) * 1000;
+      const fromEpoch = Date.parse(result.startedAt) + options.warmupMs;
+      window = { fromUs: hrOfEpoch(fromEpoch), toUs: hrOfEpoch(fromEpoch + options.durationMs) };
     } finally {
       await handle.stop();
     }
     const files = fs.readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile'));
     const threads = files
-      .map((f) => summarizeProfile(f, JSON.parse(fs.readFileSync(path.join(profDir, f), 'utf8')) as CpuProfile))
+      .map((f) => summarizeProfile(f, JSON.parse(fs.readFileSync(path.join(profDir, f), 'utf8')) as CpuProfile, window))
       .sort((a, b) => ['main', 'io', 'pipeline', 'log', 'snapshot', 'other'].indexOf(a.thread) - ['main', 'io', 'pipeline', 'log', 'snapshot', 'other'].indexOf(b.thread));
-    sections.push(`## ${readPct}% reads — ${summary}`, '');
+    sections.push(`## ${readPct}% reads — ${summary}`, '', `Shares are of the measured ${options.durationMs / 1000} s only (warm-up, start and stop left out). --cpu-prof itself slows the server.`, '');
     sections.push('| thread | busy | of which fdatasync | GC | idle (event loop) | parked (Atomics.wait) |', '| --- | ---: | ---: | ---: | ---: | ---: |');
     for (const t of threads) sections.push(`| ${t.thread} | ${pct(t.busyMs / t.wallMs)} | ${pct(t.diskMs / t.wallMs)} | ${pct(t.gcMs / t.wallMs)} | ${pct(t.idleMs / t.wallMs)} | ${pct(t.waitMs / t.wallMs)} |`);
     sections.push('');
