@@ -170,7 +170,7 @@ export function findKnee(points: readonly LatencyPoint[]): SweepResult['knee'] {
   const rule = `highest offered load with achieved >= ${KNEE_ACHIEVED_SHARE_MIN * 100}% of offered and p99 <= ${KNEE_P99_FACTOR} x the p99 at the lowest load (${(baseP99 / 1000).toFixed(3)} ms)`;
   let knee: LatencyPoint | null = null;
   for (const pt of sorted) {
-    const carried = pt.achievedOpsPerSec >= KNEE_ACHIEVED_SHARE_MIN * pt.offeredOpsPerSec && pt.unsent === 0;
+    const carried = pt.achievedOpsPerSec >= KNEE_ACHIEVED_SHARE_MIN * pt.offeredOpsPerSec;
     if (!carried || pt.p99Us > KNEE_P99_FACTOR * baseP99) break;
     knee = pt;
   }

@@ -153,6 +153,7 @@ export default async function runWorker(task: WorkerTask): Promise<WorkerResult>
   // the end: no new ops; replies may come until the grace runs out
   await delay(endMs - now());
   const busyShare = performance.eventLoopUtilization(eluAtStart).utilization;
+  load.pump(); // open loop: the ops intended in the last tick before the end
   const drainDeadlineMs = endMs + task.graceMs;
   while (!aborted && load.inflight() > 0 && now() < drainDeadlineMs) await delay(Math.min(5, drainDeadlineMs - now()));
   if (pumpTimer !== null) clearTimeout(pumpTimer);

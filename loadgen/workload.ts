@@ -285,10 +285,12 @@ export class Workload {
   /** Issue what is due now: closed loop tops every connection up, open loop follows the schedule. */
   pump(): void {
     const now = this.now();
-    if (this.stopped || now < this.startMs || now >= this.endMs) return;
+    if (this.stopped || now < this.startMs) return;
     if (this.schedule === null) {
+      if (now >= this.endMs) return;
       for (const slot of this.slots) this.topUp(slot, now);
     } else {
+      // ops intended before the end still go out after it (late, and timed from their intended time)
       this.pumpOpen(now);
     }
     this.flushAll();
@@ -530,7 +532,7 @@ export class Workload {
     if (this.schedule === null) {
       if (slot.client !== null && !this.stopped && now < this.endMs && now >= this.startMs) this.topUp(slot, now);
       this.dirty.length = 0; // the client flushes at the end of the chunk it is handling
-    } else if (!this.stopped && this.schedule.nextIntendedMs() <= now && now < this.endMs) {
+    } else if (!this.stopped && this.schedule.nextIntendedMs() <= now) {
       // room opened up for ops that were waiting on the schedule
       this.pumpOpen(now);
       this.flushAll();
