@@ -136,8 +136,10 @@ describe('dataDir compatibility with Apache ZooKeeper 3.8', () => {
     await writeLoad(zooid.port, seed, 3000);
     // a live session with ephemerals when the server goes down
     const holder = await ZkSession.connect('holder', zooid.port, { sessionTimeoutMs: 40_000 });
-    await holder.create('/app/eph-a', 'e', { mode: CreateMode.EPHEMERAL });
-    await holder.create('/app/eph-b', null, { mode: CreateMode.EPHEMERAL });
+    // the load may have left /app with an ACL that grants CREATE only to the digest user
+    await holder.addAuth('digest', DIGEST_USER);
+    expect((await holder.create('/app/eph-a', 'e', { mode: CreateMode.EPHEMERAL })).err, `seed ${seed}`).toBe('OK');
+    expect((await holder.create('/app/eph-b', null, { mode: CreateMode.EPHEMERAL })).err, `seed ${seed}`).toBe('OK');
     await zooid.kill9();
     holder.abandon();
     const v2 = fs.readdirSync(path.join(dataDir, 'version-2'));
