@@ -192,9 +192,16 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     for (const w of [...ios, pipeline, logWorker, snapshotWorker]) void w.terminate();
     throw err;
   }
+  let exiting = false;
   for (const w of [pipeline, logWorker, snapshotWorker, ...ios]) {
     w.on('error', (err) => {
       log.error(`worker ${w.threadId} failed: ${err.stack ?? err.message}`);
+      process.exit(1);
+    });
+    // a worker thread never ends on its own: one that does has lost its loop
+    w.on('exit', (code) => {
+      if (exiting) return;
+      log.error(`worker ${w.threadId} exited unexpectedly with code ${code}`);
       process.exit(1);
     });
   }
@@ -232,6 +239,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       metricsPort = portOf(metrics);
     }
   } catch (err) {
+    exiting = true;
     for (const srv of httpServers) srv.close();
     await control.close();
     for (const w of [...ios, pipeline, logWorker, snapshotWorker]) void w.terminate();
@@ -240,6 +248,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
+    exiting = true;
     stopping ??= (async () => {
       for (const srv of httpServers) {
         srv.close();

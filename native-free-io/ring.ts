@@ -219,6 +219,8 @@ export class Ring {
   private tailLocal: number;
   private headSeen: number; // last head loaded by the consumer
   private polled = false; // a record is out (poll() returned true, release() not yet called)
+  private dataBellOwed = false; // commitQuiet() published without ringing dataBell
+  private spaceBellOwed = false; // releaseQuiet() freed space without ringing spaceBell
   private releaseTail = 0; // the tail after the polled record
 
   private constructor(sab: SharedArrayBuffer, dataBell: Doorbell | undefined) {
@@ -302,6 +304,9 @@ export class Ring {
       if (usedBytes > this.capacityBytes) fail(`producer sees ${usedBytes} used bytes in a ${this.capacityBytes}-byte ring (head ${head}, tail ${this.tailSeen})`);
       if (neededBytes > this.capacityBytes - usedBytes) {
         this.reservedPayloadBytes = -1;
+        // a producer that finds the ring full is about to wait for the consumer: make sure
+        // the consumer has heard of everything published quietly
+        this.flushDataBell();
         return -1;
       }
     }
@@ -324,6 +329,29 @@ export class Ring {
    * the consumer is parked).
    */
   commit(kind: number, payloadBytes: number): void {
+    this.publish(kind, payloadBytes);
+    this.dataBellOwed = false;
+    this.dataBell.ring();
+  }
+
+  /**
+   * commit() without ringing dataBell: for a producer that publishes many records in one
+   * turn and calls flushDataBell() once at its end (a full reserve() flushes too). The
+   * consumer may not see the records until then.
+   */
+  commitQuiet(kind: number, payloadBytes: number): void {
+    this.publish(kind, payloadBytes);
+    this.dataBellOwed = true;
+  }
+
+  /** Rings dataBell if a commitQuiet() has not been announced yet. */
+  flushDataBell(): void {
+    if (!this.dataBellOwed) return;
+    this.dataBellOwed = false;
+    this.dataBell.ring();
+  }
+
+  private publish(kind: number, payloadBytes: number): void {
     const reservedPayloadBytes = this.reservedPayloadBytes;
     if (reservedPayloadBytes < 0) fail('commit() without a successful reserve()');
     if ((kind & 0xff) !== kind) fail(`record kind must be an integer in [0, 255], got ${kind}`);
@@ -338,7 +366,6 @@ export class Ring {
     this.reservedPayloadBytes = -1;
     this.headLocal = head;
     Atomics.store(this.header, HEAD_INDEX, head);
-    this.dataBell.ring();
   }
 
   /** Convenience: reserve + copy the parts back to back + commit. false when full. */
@@ -365,7 +392,11 @@ export class Ring {
     let tail = this.tailLocal;
     if (this.headSeen === tail) {
       this.headSeen = Atomics.load(this.header, HEAD_INDEX);
-      if (this.headSeen === tail) return false;
+      if (this.headSeen === tail) {
+        // an empty ring: the consumer is about to look elsewhere or park
+        this.flushSpaceBell();
+        return false;
+      }
     }
     const head = this.headSeen;
     let position = tail & this.mask;
@@ -393,12 +424,33 @@ export class Ring {
 
   /** Free the record returned by poll(): Atomics.store of the tail, then ring spaceBell. */
   release(): void {
+    this.free();
+    this.spaceBellOwed = false;
+    this.spaceBell.ring();
+  }
+
+  /**
+   * release() without ringing spaceBell: for a consumer that frees many records in one
+   * turn and calls flushSpaceBell() at its end (an empty poll() flushes too).
+   */
+  releaseQuiet(): void {
+    this.free();
+    this.spaceBellOwed = true;
+  }
+
+  /** Rings spaceBell if a releaseQuiet() has not been announced yet. */
+  flushSpaceBell(): void {
+    if (!this.spaceBellOwed) return;
+    this.spaceBellOwed = false;
+    this.spaceBell.ring();
+  }
+
+  private free(): void {
     if (!this.polled) fail('release() without a record from poll()');
     const tail = this.releaseTail;
     this.polled = false;
     this.tailLocal = tail;
     Atomics.store(this.header, TAIL_INDEX, tail);
-    this.spaceBell.ring();
   }
 
   /** Bytes between tail and head (records, their headers and padding), for metrics; callable from any thread. */

@@ -169,7 +169,11 @@ export class TxnLogWriter {
   private fileHasDurableEntries = false;
   /** A file a failed create left behind (header or preallocation cut short by ENOSPC). */
   private orphanPath: string | null = null;
-  /** Durations of the last flush(): its write and its fdatasync, ms (stage statistics; 0 before any). */
+  /** The zxid of the last entry handed to the file by flush() or writeBuffered() (durable or not). */
+  private writtenZxid: number;
+  /** A syncWritten() in flight: the file must stay open and current until it settles. */
+  private syncing = false;
+  /** Durations of the last flush()/writeBuffered() write and of the last fdatasync, ms (stage statistics; 0 before any). */
   lastWriteMs = 0;
   lastSyncMs = 0;
 
@@ -181,6 +185,7 @@ export class TxnLogWriter {
     this.header = encodeLogHeader(options.dbid ?? 0n);
     this.appendedZxid = options.lastLoggedZxid ?? 0;
     this.flushedZxid = this.appendedZxid;
+    this.writtenZxid = this.appendedZxid;
     this.batch = Buffer.allocUnsafe(Math.max(BATCH_BYTES_INITIAL, this.txnBytesMax + ENTRY_FRAME_BYTES));
     if (!(Number.isSafeInteger(this.preAllocBytes) && this.preAllocBytes >= 0)) {
       throw new RangeError(`preAllocBytes must be a non-negative integer, got ${this.preAllocBytes}`);
@@ -195,6 +200,16 @@ export class TxnLogWriter {
   /** The zxid of the last append made durable by flush() or roll(). */
   get lastFlushedZxid(): number {
     return this.flushedZxid;
+  }
+
+  /** The zxid of the last append written to the file (durable or not). */
+  get lastWrittenZxid(): number {
+    return this.writtenZxid;
+  }
+
+  /** Whether a syncWritten() is in flight. */
+  get syncInFlight(): boolean {
+    return this.syncing;
   }
 
   /** Bytes encoded and not yet written. */
@@ -244,6 +259,7 @@ export class TxnLogWriter {
   /** Writes the buffered entries with one write and fdatasyncs once (when forceSync). */
   flush(): void {
     this.assertUsable();
+    this.assertNotSyncing('flush');
     if (this.file === null) return;
     try {
       const startMs = performance.now();
@@ -255,9 +271,58 @@ export class TxnLogWriter {
     } catch (err) {
       throw this.fail(err);
     }
+    this.writtenZxid = this.appendedZxid;
     this.flushedZxid = this.appendedZxid;
     this.flushedEndBytes = this.file.sizeBytes;
     this.fileHasDurableEntries = true;
+  }
+
+  /**
+   * Pipelined group commit, first half: writes the buffered entries with one write, not
+   * synced. It may run while a syncWritten() is in flight on the same file (the kernel
+   * orders them; the sync covers at least what was written before it started).
+   */
+  writeBuffered(): void {
+    this.assertUsable();
+    if (this.file === null || this.batchBytes === 0) return;
+    try {
+      const startMs = performance.now();
+      this.writeBatch(this.file);
+      this.lastWriteMs = performance.now() - startMs;
+    } catch (err) {
+      throw this.fail(err);
+    }
+    this.writtenZxid = this.appendedZxid;
+  }
+
+  /**
+   * Pipelined group commit, second half: fdatasyncs (when forceSync) on libuv's pool what
+   * writeBuffered() wrote so far, and resolves with the last zxid that is now durable.
+   * One at a time; roll(), close() and abandon() refuse to run while one is in flight.
+   * A failed sync fails the writer (abandon() then cuts back to the last durable txn).
+   */
+  async syncWritten(): Promise<number> {
+    this.assertUsable();
+    this.assertNotSyncing('syncWritten');
+    const file = this.file;
+    const zxid = this.writtenZxid;
+    if (file === null || zxid === this.flushedZxid) return this.flushedZxid;
+    const endBytes = file.sizeBytes;
+    this.syncing = true;
+    const startMs = performance.now();
+    try {
+      await file.syncAsync(this.forceSync);
+    } catch (err) {
+      throw this.fail(err);
+    } finally {
+      this.syncing = false;
+    }
+    if (this.file !== file) throw new Error('log file changed during its sync');
+    this.lastSyncMs = performance.now() - startMs;
+    this.flushedZxid = zxid;
+    this.flushedEndBytes = endBytes;
+    this.fileHasDurableEntries = true;
+    return zxid;
   }
 
   /**
@@ -269,6 +334,7 @@ export class TxnLogWriter {
    * itself fails (the writer stays failed).
    */
   abandon(): void {
+    this.assertNotSyncing('abandon');
     const file = this.file;
     this.file = null;
     if (file !== null) {
@@ -297,6 +363,7 @@ export class TxnLogWriter {
     }
     this.batchBytes = 0;
     this.appendedZxid = this.flushedZxid;
+    this.writtenZxid = this.flushedZxid;
     this.fileHasDurableEntries = false;
     this.failure = null;
   }
@@ -319,12 +386,14 @@ export class TxnLogWriter {
    */
   roll(): void {
     this.assertUsable();
+    this.assertNotSyncing('roll');
     if (this.file === null) return;
     const file = this.file;
     try {
-      if (this.batchBytes > 0) {
+      if (this.batchBytes > 0 || this.writtenZxid !== this.flushedZxid) {
         this.writeBatch(file);
         file.sync(this.forceSync);
+        this.writtenZxid = this.appendedZxid;
         this.flushedZxid = this.appendedZxid;
       }
       this.file = null;
@@ -382,6 +451,10 @@ export class TxnLogWriter {
   private fail(err: unknown): Error {
     this.failure = err instanceof Error ? err : new Error(String(err));
     return this.failure;
+  }
+
+  private assertNotSyncing(what: string): void {
+    if (this.syncing) throw new Error(`${what} while a log sync is in flight`);
   }
 
   private assertUsable(): void {

@@ -107,7 +107,7 @@ function pushFrame(conn: Connection, frame: Buffer): boolean {
   req.data.writeUInt32BE(conn.id, at);
   req.data.writeDoubleLE(inputAtMs, at + 4);
   req.data.set(frame, at + 12);
-  req.commit(ReqKind.REQUEST, 12 + frame.length);
+  req.commitQuiet(ReqKind.REQUEST, 12 + frame.length);
   stats.add(FRAMES_IN, 1);
   return true;
 }
@@ -152,6 +152,7 @@ function retryBlocked(): void {
     processInput(conn);
     if (!conn.blocked && !conn.closed && !conn.socket.writableNeedDrain) conn.socket.resume();
   }
+  req.flushDataBell();
 }
 
 function closeWithText(conn: Connection, text: string): void {
@@ -247,6 +248,7 @@ function onConnection(socket: net.Socket): void {
     stats.add(BYTES_IN, chunk.length);
     conn.pending = conn.pending === null ? chunk : Buffer.concat([conn.pending, chunk]);
     if (!conn.blocked) processInput(conn);
+    req.flushDataBell(); // one doorbell per chunk read, not per frame
   });
   // allowHalfOpen: `printf stat | nc` sends FIN right after the word; ZooKeeper still answers.
   // Any other connection is done when the client stops sending, as before.
@@ -319,9 +321,10 @@ async function drainReplies(): Promise<void> {
     turnAtMs = originMs + performance.now();
     while (n < REPLIES_PER_TURN && resp.poll()) {
       handleReply();
-      resp.release();
+      resp.releaseQuiet();
       n++;
     }
+    resp.flushSpaceBell();
     for (const s of corked) s.uncork();
     corked.length = 0;
     if (n === 0) await resp.dataBell.waitAsync(seq, 1000);

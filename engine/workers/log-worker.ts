@@ -1,6 +1,8 @@
-// Log worker: drains the log ring into one batch, writes it, fdatasyncs once, then
-// publishes the durable zxid and rings the pipeline (group commit). A thin shell over
-// TxnLogWriter; no event-loop duties, so it parks in Atomics.wait.
+// Log worker: pipelined group commit. It drains the log ring, encodes and writes what it
+// found with one write, and keeps one fdatasync in flight on libuv's pool: while a sync
+// runs, the next batch is encoded (Adler32) and written, and the next sync starts the
+// moment the previous one returns, covering everything written meanwhile. Each finished
+// sync publishes its durable zxid and rings the pipeline. A thin shell over TxnLogWriter.
 import { workerData, parentPort } from 'node:worker_threads';
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
 import { TxnLogWriter } from '../persistence/txnlog.ts';
@@ -49,11 +51,28 @@ const BATCHES = stats.counterIndex('batches');
 const TXNS = stats.counterIndex('txns');
 const BYTES = stats.counterIndex('bytes');
 
+/** Set when the txn count or a ROLL record asks for a new file while a sync is in flight. */
+let rollPending = false;
+let publishedZxid = data.lastZxid;
+let syncing: Promise<void> | null = null;
+let syncFailure: Error | null = null;
+/** Txns and bytes written since the last sync started (that sync's batch, for the stats). */
+let unsyncedTxns = 0;
+let unsyncedBytes = 0;
+
+/** Appends and writes what the ring holds (up to batchBytesMax); never syncs. Returns records taken. */
 function drainOnce(): number {
-  let appended = 0;
+  let taken = 0;
   let bytes = 0;
-  let lastZxid = -1;
-  while (bytes < data.batchBytesMax && ring.poll()) {
+  while (bytes < data.batchBytesMax) {
+    if (rollPending) {
+      if (writer.syncInFlight) break;
+      writer.roll();
+      rollPending = false;
+      txnsInFile = 0;
+      publishDurable();
+    }
+    if (!ring.poll()) break;
     const kind = ring.kind;
     if (kind === LogKind.TXN) {
       const d = ring.data;
@@ -61,33 +80,59 @@ function drainOnce(): number {
       const zxid = d.readUInt32BE(at) * 0x1_0000_0000 + d.readUInt32BE(at + 4);
       writer.append(zxid, d.subarray(at + 8, at + ring.payloadLength));
       bytes += ring.payloadLength;
-      lastZxid = zxid;
-      appended++;
-      if (++txnsInFile >= data.rollAfterTxns) {
-        writer.roll();
-        txnsInFile = 0;
-      }
+      unsyncedTxns++;
+      if (++txnsInFile >= data.rollAfterTxns) rollPending = true;
     } else if (kind === LogKind.ROLL) {
-      writer.roll();
-      txnsInFile = 0;
+      rollPending = true;
     } else {
       throw new Error(`log ring: unknown record kind ${kind}`);
     }
-    ring.release();
+    ring.releaseQuiet();
+    taken++;
   }
-  if (appended > 0) {
-    writer.flush();
+  ring.flushSpaceBell();
+  if (bytes > 0) {
+    writer.writeBuffered();
     writeUs.observe(writer.lastWriteMs * 1000);
+    unsyncedBytes += bytes;
+  }
+  return taken;
+}
+
+/** Tells the pipeline how far the log is durable (after a sync, or a roll that synced). */
+function publishDurable(): void {
+  const zxid = writer.lastFlushedZxid;
+  if (zxid === publishedZxid) return;
+  publishedZxid = zxid;
+  Atomics.store(control64, CONTROL_DURABLE_ZXID, BigInt(zxid));
+  pipelineBell.ring();
+}
+
+/** Starts the next fdatasync when none is in flight and something was written since the last. */
+function maybeStartSync(): void {
+  if (syncing !== null || syncFailure !== null || writer.lastWrittenZxid === writer.lastFlushedZxid) return;
+  const txns = unsyncedTxns;
+  const bytes = unsyncedBytes;
+  unsyncedTxns = 0;
+  unsyncedBytes = 0;
+  syncing = writer.syncWritten().then(() => {
+    syncing = null;
     fsyncUs.observe(writer.lastSyncMs * 1000);
-    batchTxns.observe(appended);
+    batchTxns.observe(txns);
     batchBytes.observe(bytes);
     stats.add(BATCHES, 1);
-    stats.add(TXNS, appended);
+    stats.add(TXNS, txns);
     stats.add(BYTES, bytes);
-    Atomics.store(control64, CONTROL_DURABLE_ZXID, BigInt(lastZxid));
-    pipelineBell.ring();
-  }
-  return appended;
+    publishDurable();
+  }, (err: Error) => {
+    syncing = null;
+    syncFailure = err;
+  });
+}
+
+/** Waits for the sync in flight, if any, whatever its outcome. */
+async function settleSync(): Promise<void> {
+  if (syncing !== null) await syncing;
 }
 
 parentPort!.postMessage({ type: 'ready' });
@@ -160,31 +205,57 @@ function retry(now: number): void {
   pipelineBell.ring();
 }
 
-let wokeAt = performance.now();
-for (;;) {
-  const seq = ring.dataBell.sequence();
-  let n = 0;
-  if (state === 'writing') {
-    try {
-      n = drainOnce();
-    } catch (err) {
-      failed(err as Error);
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+// Atomics.waitAsync does not keep a thread's event loop alive: this timer does, until stop.
+const keepAlive = setInterval(() => {}, 1 << 30);
+
+async function run(): Promise<void> {
+  let wokeAt = performance.now();
+  for (;;) {
+    const seq = ring.dataBell.sequence();
+    let n = 0;
+    if (syncFailure !== null) {
+      const err = syncFailure;
+      syncFailure = null;
+      failed(err);
       continue;
     }
-  } else if (state === 'discarding') {
-    n = discard();
-  } else {
-    retry(performance.now());
-    if (ring.poll()) throw new Error(`log ring: record kind ${ring.kind} while the log is not writable`);
+    if (state === 'writing') {
+      try {
+        n = drainOnce();
+        maybeStartSync();
+      } catch (err) {
+        await settleSync();
+        syncFailure = null; // the first failure is the one reported; abandon() cuts back to what was durable
+        failed(err as Error);
+        continue;
+      }
+    } else if (state === 'discarding') {
+      n = discard();
+    } else {
+      retry(performance.now());
+      if (ring.poll()) throw new Error(`log ring: record kind ${ring.kind} while the log is not writable`);
+    }
+    if (n > 0) {
+      // a sync in flight finishes through the event loop: let it in between batches
+      if (syncing !== null) await yieldToEventLoop();
+      continue;
+    }
+    if (Atomics.load(control32, CONTROL_STOP) !== 0 && syncing === null) break;
+    const parkedAt = performance.now();
+    const timeoutMs = (state as State) === 'retrying' ? Math.max(1, nextRetryAt - parkedAt) : 1000;
+    const woken = ring.dataBell.waitAsync(seq, timeoutMs);
+    await (syncing === null ? woken : Promise.race([woken, syncing]));
+    const after = performance.now();
+    stats.add(BUSY_US, (parkedAt - wokeAt) * 1000);
+    stats.add(PARKED_US, (after - parkedAt) * 1000);
+    wokeAt = after;
   }
-  if (n > 0) continue;
-  if (Atomics.load(control32, CONTROL_STOP) !== 0) break;
-  const parkedAt = performance.now();
-  ring.dataBell.wait(seq, (state as State) === 'retrying' ? Math.max(1, nextRetryAt - parkedAt) : 1000);
-  const after = performance.now();
-  stats.add(BUSY_US, (parkedAt - wokeAt) * 1000);
-  stats.add(PARKED_US, (after - parkedAt) * 1000);
-  wokeAt = after;
+  const lastFailure = syncFailure as Error | null; // set by the sync's callback, which TypeScript does not see
+  if (lastFailure !== null) log.error(`transaction log sync failed at shutdown: ${lastFailure.message}`);
+  writer.close();
+  clearInterval(keepAlive);
+  parentPort!.postMessage({ type: 'stopped' });
 }
-writer.close();
-parentPort!.postMessage({ type: 'stopped' });
+
+void run();

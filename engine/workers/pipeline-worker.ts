@@ -130,20 +130,20 @@ const pipeline = new Pipeline(
       ring.data.writeUInt32BE(connIdOf(conn), at);
       ring.data.writeDoubleLE(stampMs, at + 4);
       ring.data.set(frame, at + 12);
-      ring.commit(RespKind.SEND, 12 + frame.length);
+      ring.commitQuiet(RespKind.SEND, 12 + frame.length);
     },
     close(conn) {
       const ring = respRings[ioIndexOf(conn)];
       const at = reserveBlocking(ring, 4);
       ring.data.writeUInt32BE(connIdOf(conn), at);
-      ring.commit(RespKind.CLOSE, 4);
+      ring.commitQuiet(RespKind.CLOSE, 4);
     },
     appendLog(zxid, txn) {
       const at = reserveBlocking(logRing, 8 + txn.length);
       logRing.data.writeUInt32BE(Math.floor(zxid / 0x1_0000_0000), at);
       logRing.data.writeUInt32BE(zxid >>> 0, at + 4);
       logRing.data.set(txn, at + 8);
-      logRing.commit(LogKind.TXN, 8 + txn.length);
+      logRing.commitQuiet(LogKind.TXN, 8 + txn.length);
       if (snapshotter.noteTxn()) rollWanted = true;
       if (appendedCount < APPENDED_SLOTS) {
         const i = (appendedHead + appendedCount) & (APPENDED_SLOTS - 1);
@@ -286,9 +286,10 @@ for (;;) {
       let n = 0;
       while (n < RECORDS_PER_RING_TURN && ring.poll()) {
         dispatch(i, ring);
-        ring.release();
+        ring.releaseQuiet();
         n++;
       }
+      ring.flushSpaceBell();
       work += n;
     }
   }
@@ -311,6 +312,9 @@ for (;;) {
     stampMs = originMs + now;
     nextTickAt = now + pipeline.tick();
   }
+  // one doorbell per ring per turn, not one per record (replies and txns went out quietly)
+  for (let i = 0; i < respRings.length; i++) respRings[i].flushDataBell();
+  logRing.flushDataBell();
   if (work > 0) continue;
   if (Atomics.load(control32, CONTROL_STOP) !== 0) break;
   // a control reply part-way out waits for the main thread to drain the reply ring: look again soon

@@ -18,8 +18,8 @@ export interface BellRef {
 }
 
 export type WorkerJob =
-  | { role: 'producer'; stream: StreamSpec; dataBell?: BellRef; announceBlocked: boolean }
-  | { role: 'consumer'; streams: StreamSpec[]; dataBell?: BellRef }
+  | { role: 'producer'; stream: StreamSpec; dataBell?: BellRef; announceBlocked: boolean; quietBatch?: number }
+  | { role: 'consumer'; streams: StreamSpec[]; dataBell?: BellRef; quiet?: boolean }
   | { role: 'pinger'; requestRingSab: SharedArrayBuffer; responseRingSab: SharedArrayBuffer; seed: number; count: number }
   | { role: 'echo'; requestRingSab: SharedArrayBuffer; responseRingSab: SharedArrayBuffer; count: number }
   | { role: 'bell-pong'; serve: boolean; ringBell: BellRef; waitBell: BellRef; count: number; stallMs: number };
@@ -46,14 +46,15 @@ function attachBell(ref: BellRef | undefined): Doorbell | undefined {
 }
 
 /** Push one record, waiting on spaceBell while the ring is full. Returns how often it found the ring full. */
-function pushBlocking(ring: Ring, kind: number, payloadBytes: number, sequence: number, onFull: (() => void) | null): number {
+function pushBlocking(ring: Ring, kind: number, payloadBytes: number, sequence: number, onFull: (() => void) | null, quiet = false): number {
   let fullCount = 0;
   for (;;) {
     const seen = ring.spaceBell.sequence();
     const offset = ring.reserve(payloadBytes);
     if (offset >= 0) {
       fillPayload(ring.data, offset, payloadBytes, sequence);
-      ring.commit(kind, payloadBytes);
+      if (quiet) ring.commitQuiet(kind, payloadBytes);
+      else ring.commit(kind, payloadBytes);
       return fullCount;
     }
     fullCount++;
@@ -76,8 +77,13 @@ function produce(job: Extract<WorkerJob, { role: 'producer' }>): ProducerDone {
           const blocked: Blocked = { type: 'blocked', pushed: sequence, payloadBytes };
           parentPort!.postMessage(blocked);
         };
-    fullCount += pushBlocking(ring, recordKind(sequence, job.stream.salt), payloadBytes, sequence, onFull);
+    // quietBatch: commit without ringing and ring once every quietBatch records (a full
+    // reserve() rings what is owed by itself), as the pipeline does once per loop turn
+    const quiet = job.quietBatch !== undefined;
+    fullCount += pushBlocking(ring, recordKind(sequence, job.stream.salt), payloadBytes, sequence, onFull, quiet);
+    if (quiet && (sequence + 1) % job.quietBatch! === 0) ring.flushDataBell();
   }
+  ring.flushDataBell();
   return { type: 'done', pushed: job.stream.count, fullCount };
 }
 
@@ -99,11 +105,13 @@ function consume(job: Extract<WorkerJob, { role: 'consumer' }>): ConsumerDone {
         const sequence = received[i];
         const error = checkRecord(ring, job.streams[i], sequence, sizes[i].next());
         if (error !== null) return { type: 'done', received, parks, error: `stream ${i}: ${error}` };
-        ring.release();
+        if (job.quiet === true) ring.releaseQuiet();
+        else ring.release();
         received[i]++;
         remaining--;
         progressed = true;
       }
+      // (an empty poll() above already rang the space bell owed by releaseQuiet)
     }
     if (!progressed && remaining > 0) {
       parks++;

@@ -306,6 +306,19 @@ describe('Ring across threads', () => {
     console.log(`200k records: producer found the ring full ${produced.fullCount} times, consumer parked ${consumed.parks} times`);
   }, 15_000);
 
+  it('loses no wake-up when bells are rung once per batch (commitQuiet/releaseQuiet), through thousands of full-ring stalls', async () => {
+    const ring = Ring.create(1024);
+    const count = 100_000;
+    const spec = stream(ring, SEED + 1, count, 0);
+    const consumer = startWorker<ConsumerDone>({ role: 'consumer', streams: [spec], quiet: true });
+    const producer = startWorker<ProducerDone>({ role: 'producer', stream: spec, announceBlocked: false, quietBatch: 37 });
+    const [consumed, produced] = await Promise.all([consumer.done, producer.done]);
+    expect(consumed.error, seeded('consumer')).toBeNull();
+    expect(consumed.received).toEqual([count]);
+    expect(produced.fullCount, 'the ring was full at times').toBeGreaterThan(0);
+    expect(ring.usedBytes()).toBe(0);
+  }, 15_000);
+
   it('applies backpressure: a full ring makes reserve fail and the producer park on spaceBell until the consumer frees space; nothing is dropped', async () => {
     const ring = Ring.create(512);
     const seed = SEED ^ 3;
