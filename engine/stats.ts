@@ -135,6 +135,10 @@ export function buildServerStatsSnapshot(p: Pipeline, asker: FourLetterAsker | n
         connection_request_count: k.connectionRequests,
         response_bytes: k.responseBytesTotal,
         stale_sessions_expired: k.sessionsExpired,
+        request_throttle_wait_count: k.requestThrottleWaitCount,
+        stale_requests_dropped: k.staleRequestsDropped,
+        stale_requests: k.staleRequests,
+        throttled_ops: k.throttledOps,
       },
     },
   };
@@ -200,6 +204,10 @@ export function resetServerStats(p: Pipeline): void {
   k.bytesReceived = 0;
   k.connectionRequests = 0;
   k.sessionsExpired = 0;
+  k.requestThrottleWaitCount = 0;
+  k.staleRequestsDropped = 0;
+  k.staleRequests = 0;
+  k.throttledOps = 0;
   // auth failures are ServerStats' own counter, which reset() leaves alone
 }
 

@@ -9,7 +9,12 @@ import { Pipeline } from '../pipeline.ts';
 import { recoverState } from '../recovery.ts';
 import { Snapshotter } from '../snapshotter.ts';
 import { writeSnapshotNow } from '../persistence/snapshot.ts';
-import { ReqKind, RespKind, LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP, connKey, ioIndexOf, connIdOf } from '../records.ts';
+import {
+  ReqKind, RespKind, LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP, connKey, ioIndexOf, connIdOf,
+  THROTTLE_IN_PROCESS, throttleClosedIndex, throttleTakenIndex,
+} from '../records.ts';
+import { CLOSED_CONN_SLOTS } from '../limits.ts';
+import { Op } from '../protocol.ts';
 import { createLogger, idsInMessage } from '../logger.ts';
 import { fourLetterWordReply, answerStatsRequest } from '../stats.ts';
 import { ControlServer } from '../control.ts';
@@ -36,6 +41,8 @@ export interface PipelineWorkerData {
   controlReplyRingSab: SharedArrayBuffer;
   /** This thread's stage statistics (engine/stagestats.ts PIPELINE_STATS), read by /metrics. */
   statsSab: SharedArrayBuffer;
+  /** Throttle words shared with the io workers (engine/records.ts): in process, taken counts, closed connections. */
+  throttleSab: SharedArrayBuffer;
 }
 
 const data = workerData as PipelineWorkerData;
@@ -179,6 +186,51 @@ function sendText(ioIndex: number, connId: number, text: string): void {
   ring.commit(RespKind.TEXT_CLOSE, 4 + bytes.length);
 }
 
+// ---- ZooKeeper 3.8's RequestThrottler, as a gate in front of dispatch
+const throttleWords = new Int32Array(data.throttleSab);
+/** REQUEST records taken from each ring (wraps as int32): the io workers subtract it from what they pushed. */
+const takenCounts = new Int32Array(reqRings.length);
+const throttleMaxRequests = cfg.requestThrottleMaxRequests;
+
+/** Request.isThrottlable: everything but ping, closeSession and createSession (and auth, which never reaches ZooKeeper's throttler). */
+function isThrottlable(type: number): boolean {
+  return type !== Op.ping && type !== Op.closeSession && type !== Op.createSession && type !== Op.auth && type !== Op.sasl;
+}
+
+/**
+ * Request.isStale: its connection is closed (request_stale_connection_check, always on), or
+ * with request_stale_latency_check it waited longer than its session timeout. closeSession
+ * is never stale (it must clean up).
+ */
+function isStale(ioIndex: number, connId: number, key: number, type: number, waitedMs: number): boolean {
+  if (type === Op.closeSession) return false;
+  if (Atomics.load(throttleWords, throttleClosedIndex(ioIndex, connId, CLOSED_CONN_SLOTS)) === (connId | 0)) return true;
+  if (!cfg.requestStaleLatencyCheck) return false;
+  const timeoutMs = pipeline.sessionTimeoutMsOf(key);
+  return timeoutMs >= 0 && waitedMs > timeoutMs;
+}
+
+/** What the throttler does with one request before the pipeline sees it: true when it was dropped. */
+function throttlerDrops(ioIndex: number, connId: number, key: number, frame: Buffer, waitedMs: number): boolean {
+  if (throttleMaxRequests <= 0 || frame.length < 8) return false;
+  const type = frame.readInt32BE(4);
+  if (!isStale(ioIndex, connId, key, type, waitedMs)) return false;
+  if (!cfg.requestThrottleDropStale) {
+    pipeline.counters.staleRequests++;
+    return false;
+  }
+  // RequestThrottler.dropRequest: the connection is made invalid (closed), so that its later requests are
+  // dropped too and the session's order holds; a closed connection's DISCONNECT follows on the ring anyway
+  pipeline.counters.staleRequestsDropped++;
+  const conn = pipeline.conns.get(key);
+  if (conn !== undefined && conn.session !== null) pipeline.dropConnection(conn);
+  return true;
+}
+
+function publishInProcess(): void {
+  Atomics.store(throttleWords, THROTTLE_IN_PROCESS, pipeline.heldCount());
+}
+
 function dispatch(ioIndex: number, ring: Ring): void {
   const d = ring.data;
   const at = ring.payloadStart;
@@ -189,9 +241,16 @@ function dispatch(ioIndex: number, ring: Ring): void {
     case ReqKind.REQUEST: {
       const startMs = performance.now();
       stampMs = originMs + startMs;
-      ringWaitUs.observe((stampMs - d.readDoubleLE(at + 4)) * 1000);
+      const waitedMs = stampMs - d.readDoubleLE(at + 4);
+      ringWaitUs.observe(waitedMs * 1000);
+      const frame = d.subarray(at + 12, end);
+      if (throttlerDrops(ioIndex, connId, key, frame, waitedMs)) return;
+      if (cfg.throttledOpWaitTimeMs > 0 && waitedMs > cfg.throttledOpWaitTimeMs && frame.length >= 8 && isThrottlable(frame.readInt32BE(4))) {
+        pipeline.requestThrottled(key, frame);
+        return;
+      }
       const zxidBefore = pipeline.tree.lastZxid;
-      pipeline.request(key, d.subarray(at + 12, end));
+      pipeline.request(key, frame);
       const us = (performance.now() - startMs) * 1000;
       if (pipeline.tree.lastZxid !== zxidBefore) writeUs.observe(us);
       else readUs.observe(us);
@@ -279,19 +338,32 @@ for (;;) {
     log.info('the transaction log takes writes again: writes accepted, session timeouts restart now');
     work++;
   }
-  // globalOutstandingLimit: while this many replies wait for the log, stop taking requests
-  if (pipeline.heldCount() < cfg.globalOutstandingLimit) {
-    for (let i = 0; i < reqRings.length; i++) {
-      const ring = reqRings[i];
-      let n = 0;
-      while (n < RECORDS_PER_RING_TURN && ring.poll()) {
-        dispatch(i, ring);
-        ring.release();
-        n++;
+  // globalOutstandingLimit is the io workers' (they stop reading connections); here the RequestThrottler:
+  // with request_throttle_max_requests set, no request is taken while that many are in process
+  let stalled = false;
+  for (let i = 0; i < reqRings.length; i++) {
+    const ring = reqRings[i];
+    let n = 0;
+    let taken = 0;
+    while (n < RECORDS_PER_RING_TURN && ring.poll()) {
+      if (ring.kind === ReqKind.REQUEST) {
+        if (throttleMaxRequests > 0 && pipeline.heldCount() >= throttleMaxRequests) {
+          stalled = true; // left on the ring (poll again returns it): the io workers see it in flight
+          break;
+        }
+        taken++;
       }
-      work += n;
+      dispatch(i, ring);
+      ring.release();
+      n++;
     }
+    if (taken > 0) {
+      takenCounts[i] = (takenCounts[i] + taken) | 0;
+      Atomics.store(throttleWords, throttleTakenIndex(i), takenCounts[i]);
+    }
+    work += n;
   }
+  publishInProcess();
   if (rollWanted) {
     // the next txn starts a new log file; the snapshot is named after the tree's lastZxid
     rollWanted = false;
@@ -313,8 +385,11 @@ for (;;) {
   }
   if (work > 0) continue;
   if (Atomics.load(control32, CONTROL_STOP) !== 0) break;
+  // RequestThrottler.throttleSleep: a stall waits for a durable signal (our bell), at most stall_time
+  if (stalled) pipeline.counters.requestThrottleWaitCount++;
+  const stallMs = stalled ? cfg.requestThrottleStallTimeMs : Infinity;
   // a control reply part-way out waits for the main thread to drain the reply ring: look again soon
-  bell.wait(seq, controlServer.hasOutput() ? 1 : Math.max(1, nextTickAt - now));
+  bell.wait(seq, controlServer.hasOutput() ? 1 : Math.max(1, Math.min(stallMs, nextTickAt - now)));
   const after = performance.now();
   stats.add(BUSY_US, (now - wokeAt) * 1000);
   stats.add(PARKED_US, (after - now) * 1000);
