@@ -33,7 +33,7 @@ import type { StatsReply, StatsRequest } from './control.ts';
 import { formatConfigForConf } from './config.ts';
 import {
   type ConnectionInfo, type DataWatch, type EnvironmentInfo, type FourLetterWord, type ServerStatsSnapshot,
-  type SessionEphemerals, type SessionExpiry, type Summary,
+  type SessionEphemerals, type KeeperLogInfo, type SessionExpiry, type Summary,
   DEFAULT_TRACE_MASK, FOUR_LETTER_WORD_NAMES, ZOOKEEPER_COMPAT_VERSION, collectEnvironment, formatFourLetterWord,
   formatZooKeeperVersion, parseFourLetterWordWhitelist, readFileDescriptorCounts,
 } from './fourlw.ts';
@@ -226,7 +226,14 @@ let versionCache: { version: string; zooidVersion: string } | null = null;
  * The text for a four-letter word the io worker forwarded (already whitelisted). Counts
  * the word's packet as ZooKeeper does (received before answering, sent after).
  */
-export function fourLetterWordReply(word: string, p: Pipeline, cfg: ServerConfig, asker: FourLetterAsker): string {
+/** ClickHouse Keeper's csnp and lgif need the worker's snapshot machinery and log files: it lends them. */
+export interface KeeperLogAccess {
+  /** Schedules a snapshot now: its log index (zxid), or 0 when none could be scheduled. */
+  scheduleSnapshot(): number;
+  logInfo(): KeeperLogInfo;
+}
+
+export function fourLetterWordReply(word: string, p: Pipeline, cfg: ServerConfig, asker: FourLetterAsker, keeper: KeeperLogAccess | null = null): string {
   if (!isFourLetterWord(word)) return ''; // the io worker only forwards known codes
   const k = p.counters;
   k.packetsReceived++;
@@ -259,6 +266,8 @@ export function fourLetterWordReply(word: string, p: Pipeline, cfg: ServerConfig
     environment,
     traceMask,
     digests: [], // zooid keeps no digest log: hash answers with nothing
+    snapshotScheduledIndex: word === 'csnp' && keeper !== null ? keeper.scheduleSnapshot() : 0,
+    keeperLog: word === 'lgif' && keeper !== null ? keeper.logInfo() : undefined,
   });
   k.packetsSent++;
   return text ?? '';

@@ -16,7 +16,10 @@ import {
 import { CLOSED_CONN_SLOTS } from '../limits.ts';
 import { Op } from '../protocol.ts';
 import { createLogger, idsInMessage } from '../logger.ts';
-import { fourLetterWordReply, answerStatsRequest } from '../stats.ts';
+import { fourLetterWordReply, answerStatsRequest, type KeeperLogAccess } from '../stats.ts';
+import { LOG_FILE_PREFIX } from '../persistence/txnlog.ts';
+import { SNAP_CONTROL_LAST_ZXID } from '../snapshotter.ts';
+import { readdirSync } from 'node:fs';
 import { ControlServer } from '../control.ts';
 import { StatsBlock, PIPELINE_STATS } from '../stagestats.ts';
 import type { ServerConfig } from '../config.ts';
@@ -174,8 +177,46 @@ if (recovered.snapshot === null) {
   log.info(`wrote ${written.path} (${written.nodes} znodes, ${written.bytes} bytes)`);
 }
 snapshotter.setTxnsInLog(recovered.txnCount);
+/** zxid of the newest snapshot on disk at start (the snapshot worker's control word has the ones written since). */
+const startSnapshotZxid = recovered.snapshot === null ? pipeline.tree.lastZxid : recovered.snapshot.zxid;
 Atomics.store(control64, CONTROL_DURABLE_ZXID, BigInt(pipeline.tree.lastZxid));
 parentPort!.postMessage({ type: 'ready', lastZxid: pipeline.tree.lastZxid });
+
+// ---- ClickHouse Keeper's csnp and lgif (engine/fourlw.ts formatLgif has the mapping)
+const snapControl64 = new BigInt64Array(data.snapControlSab);
+
+const keeperLog: KeeperLogAccess = {
+  scheduleSnapshot(): number {
+    // what the snapCount trigger does (roll the log, start a snapshot of the tree as it is), on demand
+    const zxid = pipeline.tree.lastZxid;
+    if (zxid === 0 || pipeline.logUnavailable || snapshotter.active) {
+      log.warn(`Failed to schedule snapshot creation task.${snapshotter.active ? ' (a snapshot is in progress)' : ''}`);
+      return 0;
+    }
+    reserveBlocking(logRing, 0);
+    logRing.commit(LogKind.ROLL, 0);
+    rollWanted = false;
+    if (!snapshotter.rolled(pipeline.tree, sessionTimeouts())) return 0;
+    log.info(`Snapshot creation scheduled with last committed log index ${zxid}.`);
+    return zxid;
+  },
+  logInfo() {
+    const lastSnapshotIndex = Math.max(startSnapshotZxid, Number(Atomics.load(snapControl64, SNAP_CONTROL_LAST_ZXID)));
+    let firstLogIndex = -1;
+    for (const name of readdirSync(data.logDir)) {
+      if (!name.startsWith(LOG_FILE_PREFIX)) continue;
+      const zxid = Number.parseInt(name.slice(LOG_FILE_PREFIX.length), 16);
+      if (Number.isFinite(zxid) && (firstLogIndex === -1 || zxid < firstLogIndex)) firstLogIndex = zxid;
+    }
+    const lastLogIndex = pipeline.tree.lastZxid;
+    return {
+      firstLogIndex: firstLogIndex === -1 ? lastSnapshotIndex + 1 : firstLogIndex,
+      lastLogIndex,
+      lastCommittedLogIndex: Math.min(pipeline.durableZxid, lastLogIndex),
+      lastSnapshotIndex,
+    };
+  },
+};
 
 function sendText(ioIndex: number, connId: number, text: string): void {
   const ring = respRings[ioIndex];
@@ -275,7 +316,7 @@ function dispatch(ioIndex: number, ring: Ring): void {
         port,
         traceMask: end - wordAt >= 12 ? d.readBigInt64BE(wordAt + 4) : null,
       };
-      sendText(ioIndex, connId, fourLetterWordReply(d.toString('latin1', wordAt, wordAt + 4), pipeline, cfg, asker));
+      sendText(ioIndex, connId, fourLetterWordReply(d.toString('latin1', wordAt, wordAt + 4), pipeline, cfg, asker, keeperLog));
       return;
     }
     default:
