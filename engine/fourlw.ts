@@ -590,8 +590,9 @@ export const MNTR_GAUGES = [
  * (proposal_count, learner_*, diff_count, looking_count, ensemble_auth_*,
  * quit_leading_due_to_disloyal_voter) stay 0 standalone; ZooKeeper-internal ones
  * (response_packet_*cache*, outstanding_changes_*, *_commit_processor, dead_watchers_*,
- * request_throttle_wait_count, throttled_ops, watch_bytes, revalidate_count, ...) have
- * no zooid counterpart and stay 0.
+ * watch_bytes, revalidate_count, ...) have no zooid counterpart and stay 0. The request
+ * throttler's request_throttle_wait_count, stale_requests, stale_requests_dropped and
+ * throttled_ops are filled (engine/workers/pipeline-worker.ts).
  */
 export const MNTR_COUNTERS = [
   'proposal_count', 'watch_bytes', 'outstanding_changes_removed', 'throttled_ops', 'stale_requests_dropped',

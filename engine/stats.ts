@@ -14,7 +14,8 @@
 //   count and approximate data size (ZooKeeper's way: the root counted twice), sessions
 //   and their expiry buckets, ephemerals, data/child watches, uptime, fd counts, dir
 //   sizes, client response sizes, auth failures, and the counters bytes_received_count,
-//   connection_request_count, response_bytes, stale_sessions_expired.
+//   connection_request_count, response_bytes, stale_sessions_expired, and the request
+//   throttler's request_throttle_wait_count, stale_requests(_dropped), throttled_ops.
 // - 0 for now: per-connection queued= (the pipeline does not count held replies per
 //   connection; they are released within one fsync), connection_rejected (maxClientCnxns
 //   refusals happen in the io workers, which keep no counters), the summaries that belong
