@@ -63,6 +63,16 @@ export interface ServerConfig {
   flushDelayMs: number;          // zookeeper.flushDelay, default 0
   maxBatchSize: number;          // zookeeper.maxBatchSize, default 1000
   globalOutstandingLimit: number;
+  /** zookeeper.request_throttle_max_requests: requests in process before the pipeline stalls; 0 = off (ZooKeeper's RequestThrottler). */
+  requestThrottleMaxRequests: number;
+  /** zookeeper.request_throttle_stall_time: longest one stall waits before looking again (ms). */
+  requestThrottleStallTimeMs: number;
+  /** zookeeper.request_throttle_drop_stale: while throttling, drop requests of connections already closed. */
+  requestThrottleDropStale: boolean;
+  /** zookeeper.request_stale_latency_check: a request older than its session timeout is stale too. */
+  requestStaleLatencyCheck: boolean;
+  /** zookeeper.throttled_op_wait_time: a request queued longer than this is answered THROTTLEDOP; 0 = off (ms). */
+  throttledOpWaitTimeMs: number;
   fourLetterWordWhitelist: Set<string> | '*';
   juteMaxBufferBytes: number;
   superDigest: string | null;
@@ -161,8 +171,7 @@ const KNOWN_UNUSED_NAMES = new Set([
   'electionPortBindRetry', 'serverCnxnFactory', 'forward_learner_requests_to_commit_processor_disabled',
   'enableEagerACLCheck', 'intBufferStartingSizeBytes', 'sessionRequireClientSASLAuth', 'ensembleAuthName',
   'db.autocreate', 'fips-mode', 'leaderServes', 'maxConcurrentSnapSyncs', 'maxConcurrentDiffSyncs',
-  'throttled_op_wait_time', 'request_throttle_max_requests', 'request_throttle_stall_time',
-  'request_throttle_drop_stale', 'request_stale_latency_check', 'request_stale_connection_check',
+  'request_stale_connection_check',
   'closeSessionTxn.enabled', 'digest.enabled', 'serializeLastProcessedZxid.enabled',
   'minNotificationInterval', 'ssl.authProvider', 'fsync.warningthresholdms',
   'client.secure', 'clientCnxnSocket', 'sasl.client.id', 'sasl.clientconfig', 'disableAutoWatchReset',
@@ -669,13 +678,25 @@ function readPersistenceSettings(r: SettingsReader): PersistenceSettings {
   };
 }
 
-type RequestSettings = Pick<ServerConfig, 'globalOutstandingLimit' | 'juteMaxBufferBytes' | 'extendedTypesEnabled'
+type RequestSettings = Pick<ServerConfig, 'globalOutstandingLimit' | 'requestThrottleMaxRequests' | 'requestThrottleStallTimeMs'
+  | 'requestThrottleDropStale' | 'requestStaleLatencyCheck' | 'throttledOpWaitTimeMs' | 'juteMaxBufferBytes' | 'extendedTypesEnabled'
   | 'containerCheckIntervalMs' | 'containerMaxPerMinute' | 'containerMaxNeverUsedIntervalMs' | 'enforceQuota'
   | 'readonlyModeEnabled' | 'superDigest' | 'fourLetterWordWhitelist' | 'ioThreads'>;
 
 function readRequestSettings(r: SettingsReader): RequestSettings {
   const outstandingSetting = r.takeSystemProperty('globalOutstandingLimit');
   const globalOutstandingLimit = outstandingSetting === null ? DEFAULT_GLOBAL_OUTSTANDING_LIMIT : r.int(outstandingSetting, { decode: true, min: 1 });
+  // ZooKeeper 3.8's RequestThrottler and Request staleness knobs, with its defaults
+  const throttleMaxSetting = r.takeSystemProperty('request_throttle_max_requests');
+  const requestThrottleMaxRequests = throttleMaxSetting === null ? 0 : r.int(throttleMaxSetting, { min: 0 });
+  const stallSetting = r.takeSystemProperty('request_throttle_stall_time');
+  const requestThrottleStallTimeMs = stallSetting === null ? 100 : r.int(stallSetting, { min: 1, what: 'a number of milliseconds' });
+  const dropStaleSetting = r.takeSystemProperty('request_throttle_drop_stale');
+  const requestThrottleDropStale = dropStaleSetting === null ? true : r.bool(dropStaleSetting);
+  const latencyCheckSetting = r.takeSystemProperty('request_stale_latency_check');
+  const requestStaleLatencyCheck = latencyCheckSetting === null ? false : r.bool(latencyCheckSetting);
+  const opWaitSetting = r.takeSystemProperty('throttled_op_wait_time');
+  const throttledOpWaitTimeMs = opWaitSetting === null ? 0 : r.int(opWaitSetting, { min: 0, what: 'a number of milliseconds' });
   const juteSetting = r.take(['jute.maxbuffer', 'zookeeper.jute.maxbuffer']);
   const juteMaxBufferBytes = juteSetting === null ? DEFAULT_JUTE_MAX_BUFFER_BYTES : r.int(juteSetting, { decode: true, min: 1, what: 'a number of bytes' });
   const extendedSetting = r.takeSystemProperty('extendedTypesEnabled');
@@ -709,7 +730,8 @@ function readRequestSettings(r: SettingsReader): RequestSettings {
   const ioSetting = r.take(['io.threads']);  // zooid's own
   const ioThreads = ioSetting === null ? Math.max(1, availableParallelism() - 1) : r.int(ioSetting, { min: 1, max: IO_THREADS_MAX });
   return {
-    globalOutstandingLimit, juteMaxBufferBytes, extendedTypesEnabled, readonlyModeEnabled, superDigest,
+    globalOutstandingLimit, requestThrottleMaxRequests, requestThrottleStallTimeMs, requestThrottleDropStale, requestStaleLatencyCheck,
+    throttledOpWaitTimeMs, juteMaxBufferBytes, extendedTypesEnabled, readonlyModeEnabled, superDigest,
     fourLetterWordWhitelist, ioThreads, containerCheckIntervalMs, containerMaxPerMinute, containerMaxNeverUsedIntervalMs, enforceQuota,
   };
 }

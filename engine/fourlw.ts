@@ -40,6 +40,8 @@ import * as v8 from 'node:v8';
 export const FOUR_LETTER_WORD_NAMES = [
   'conf', 'cons', 'crst', 'dirs', 'dump', 'envi', 'gtmk', 'ruok', 'stmk', 'srst',
   'srvr', 'stat', 'wchc', 'wchp', 'wchs', 'mntr', 'isro', 'hash', 'telnet close',
+  // ClickHouse Keeper's words (not ZooKeeper's): schedule a snapshot, log information
+  'csnp', 'lgif',
 ] as const;
 
 export type FourLetterWord = (typeof FOUR_LETTER_WORD_NAMES)[number];
@@ -588,8 +590,9 @@ export const MNTR_GAUGES = [
  * (proposal_count, learner_*, diff_count, looking_count, ensemble_auth_*,
  * quit_leading_due_to_disloyal_voter) stay 0 standalone; ZooKeeper-internal ones
  * (response_packet_*cache*, outstanding_changes_*, *_commit_processor, dead_watchers_*,
- * request_throttle_wait_count, throttled_ops, watch_bytes, revalidate_count, ...) have
- * no zooid counterpart and stay 0.
+ * watch_bytes, revalidate_count, ...) have no zooid counterpart and stay 0. The request
+ * throttler's request_throttle_wait_count, stale_requests, stale_requests_dropped and
+ * throttled_ops are filled (engine/workers/pipeline-worker.ts).
  */
 export const MNTR_COUNTERS = [
   'proposal_count', 'watch_bytes', 'outstanding_changes_removed', 'throttled_ops', 'stale_requests_dropped',
@@ -731,6 +734,50 @@ export interface FourLetterContext {
   traceMask: bigint;
   /** hash: the digest log; zooid keeps none today. */
   digests: readonly ZxidDigest[];
+  /** csnp: the log index (zxid) of the snapshot the shell scheduled, 0 when it could not. */
+  snapshotScheduledIndex?: number;
+  /** lgif: the log positions the shell read. */
+  keeperLog?: KeeperLogInfo;
+}
+
+/**
+ * ClickHouse Keeper's lgif fields (KeeperLogInfo), mapped from ZooKeeper's log: a log
+ * index is a zxid (as a decimal integer, the name of log.<hex> and snapshot.<hex> files),
+ * a term is the zxid's epoch (its high 32 bits). Standalone, committed means durable.
+ */
+export interface KeeperLogInfo {
+  /** zxid of the first txn of the oldest log file kept (its name), or the last snapshot's + 1 when none. */
+  firstLogIndex: number;
+  /** zxid handed to the log last (the tree's last zxid). */
+  lastLogIndex: number;
+  /** zxid durable (fdatasync'ed): committed with a quorum of one. */
+  lastCommittedLogIndex: number;
+  /** zxid of the newest snapshot on disk. */
+  lastSnapshotIndex: number;
+}
+
+/** zxid → Raft-style term: its epoch. */
+function termOf(zxid: number): number {
+  return Math.floor(zxid / 0x1_0000_0000);
+}
+
+/**
+ * ClickHouse Keeper's LogInfoCommand: `key\tvalue` lines. The leader's committed index
+ * and the target committed index are this server's own (standalone, it is the leader):
+ * committed = durable; the target is everything handed to the log.
+ */
+export function formatLgif(l: KeeperLogInfo): string {
+  assert(l.firstLogIndex >= 0 && l.lastCommittedLogIndex <= l.lastLogIndex, `inconsistent log info ${JSON.stringify(l)}`);
+  const line = (k: string, v: number): string => `${k}\t${v}\n`;
+  return line('first_log_idx', l.firstLogIndex) + line('first_log_term', termOf(l.firstLogIndex))
+    + line('last_log_idx', l.lastLogIndex) + line('last_log_term', termOf(l.lastLogIndex))
+    + line('last_committed_log_idx', l.lastCommittedLogIndex) + line('leader_committed_log_idx', l.lastCommittedLogIndex)
+    + line('target_committed_log_idx', l.lastLogIndex) + line('last_snapshot_idx', l.lastSnapshotIndex);
+}
+
+/** ClickHouse Keeper's CreateSnapshotCommand: the scheduled snapshot's log index, or its failure text. */
+export function formatCsnp(scheduledIndex: number): string {
+  return scheduledIndex > 0 ? String(scheduledIndex) : 'Failed to schedule snapshot creation task.';
 }
 
 /**
@@ -764,6 +811,8 @@ export function formatFourLetterWord(word: FourLetterWord, ctx: FourLetterContex
     case 'dirs': return s === null ? notServing : formatDirs(s);
     case 'crst': return s === null ? notServing : formatCrst();
     case 'srst': return s === null ? notServing : formatSrst();
+    case 'csnp': return s === null ? notServing : formatCsnp(ctx.snapshotScheduledIndex ?? 0);
+    case 'lgif': return s === null || ctx.keeperLog === undefined ? notServing : formatLgif(ctx.keeperLog);
   }
 }
 

@@ -105,6 +105,14 @@ export interface PipelineCounters {
   authFailed: number;
   /** Sessions closed by expiry (zk_stale_sessions_expired). */
   sessionsExpired: number;
+  /** Stalls of the request throttler (zk_request_throttle_wait_count), counted by the worker shell. */
+  requestThrottleWaitCount: number;
+  /** Requests of closed (or too old) connections dropped by the throttler (zk_stale_requests_dropped). */
+  staleRequestsDropped: number;
+  /** Stale requests processed anyway, request_throttle_drop_stale=false (zk_stale_requests). */
+  staleRequests: number;
+  /** Requests answered THROTTLEDOP after waiting past throttled_op_wait_time (zk_throttled_ops). */
+  throttledOps: number;
 }
 
 export class Pipeline {
@@ -112,7 +120,8 @@ export class Pipeline {
   readonly sessions: SessionTable;
   readonly conns = new Map<number, Conn>();
   readonly counters: PipelineCounters = { packetsReceived: 0, packetsSent: 0, minLatencyMs: Infinity, maxLatencyMs: 0, totalLatencyMs: 0, latencyCount: 0, connectionsRejected: 0,
-    bytesReceived: 0, connectionRequests: 0, responseBytesLast: -1, responseBytesMin: -1, responseBytesMax: -1, responseBytesTotal: 0, authFailed: 0, sessionsExpired: 0 };
+    bytesReceived: 0, connectionRequests: 0, responseBytesLast: -1, responseBytesMin: -1, responseBytesMax: -1, responseBytesTotal: 0, authFailed: 0, sessionsExpired: 0,
+    requestThrottleWaitCount: 0, staleRequestsDropped: 0, staleRequests: 0, throttledOps: 0 };
   durableZxid = 0;
   /** Set while the log does not take writes (abandonUndurable .. logAvailable). */
   logUnavailable = false;
@@ -387,6 +396,34 @@ export class Pipeline {
       else if (e instanceof JuteError) this.reject(conn, `malformed request (type ${type}): ${e.message}`);
       else throw e;
     }
+  }
+
+  /**
+   * A request that waited longer than zookeeper.throttled_op_wait_time before the pipeline
+   * took it: ZooKeeper marks it throttled, skips its processing and answers THROTTLEDOP
+   * (FinalRequestProcessor). The session is touched as for any request.
+   */
+  requestThrottled(key: number, frame: Buffer): void {
+    const conn = this.conns.get(key);
+    if (conn === undefined || conn.session === null || frame.length < 8) {
+      this.request(key, frame); // request() has the answers for these cases
+      return;
+    }
+    this.requestStartMs = this.opts.nowMs();
+    conn.packetsReceived++;
+    this.counters.packetsReceived++;
+    this.counters.bytesReceived += 4 + frame.length;
+    this.counters.throttledOps++;
+    const xid = frame.readInt32BE(0);
+    conn.lastOp = 'NA';
+    const s = conn.session;
+    if (!s.closing && this.sessions.get(s.id) === s) this.sessions.touch(s, this.requestStartMs);
+    this.replyError(key, xid, Err.THROTTLEDOP);
+  }
+
+  /** The session timeout of the connection's session (ms), or -1 when it has none. */
+  sessionTimeoutMsOf(key: number): number {
+    return this.conns.get(key)?.session?.timeoutMs ?? -1;
   }
 
   /** Expire sessions whose deadline passed. Returns ms until the next check is due. */

@@ -30,6 +30,18 @@
 //   big[3]  log recovery count: failures the log worker got past (the disk takes writes
 //           again); while it is below the failure count the pipeline refuses writes
 //   i32[4]  stop flag for the pipeline and log workers
+//
+// Throttle words (Int32Array over their own SharedArrayBuffer, throttleWordsBytes()):
+// what an io worker needs to apply globalOutstandingLimit as ZooKeeper's shouldThrottle
+// (in process or in flight above the limit), and the pipeline to find stale requests.
+//   i32[0]                          requests in process: replies the pipeline holds for the
+//                                   log, stored by the pipeline once per turn
+//   i32[1 + io]                     REQUEST records the pipeline took from ring io (wraps)
+//   i32[1 + 64 + io]                REQUEST records io worker io put on its ring (wraps);
+//                                   pushed − taken = in flight (ZooKeeper's getInflight)
+//   i32[1 + 128 + io*slots + (connId & (slots-1))]
+//                                   id of the last connection of io worker io closed in
+//                                   that slot (engine/limits.ts CLOSED_CONN_SLOTS)
 
 export const ReqKind = { CONNECT: 1, REQUEST: 2, DISCONNECT: 3, FOURLW: 4 } as const;
 export const RespKind = { SEND: 1, CLOSE: 2, TEXT_CLOSE: 3 } as const;
@@ -40,6 +52,24 @@ export const CONTROL_DURABLE_ZXID = 0; // BigInt64 index
 export const CONTROL_LOG_FAILURES = 1; // BigInt64 index
 export const CONTROL_LOG_RECOVERIES = 3; // BigInt64 index
 export const CONTROL_STOP = 4; // Int32 index
+
+export const THROTTLE_IN_PROCESS = 0;
+
+export function throttleTakenIndex(ioIndex: number): number {
+  return 1 + ioIndex;
+}
+
+export function throttlePushedIndex(ioIndex: number): number {
+  return 1 + IO_THREADS_MAX + ioIndex;
+}
+
+export function throttleClosedIndex(ioIndex: number, connId: number, slots: number): number {
+  return 1 + 2 * IO_THREADS_MAX + ioIndex * slots + (connId & (slots - 1));
+}
+
+export function throttleWordsBytes(slots: number): number {
+  return 4 * (1 + 2 * IO_THREADS_MAX + IO_THREADS_MAX * slots);
+}
 
 /** A connection key names an io worker and its connection: connId * 64 + ioIndex. */
 export const IO_THREADS_MAX = 64;

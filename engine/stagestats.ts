@@ -68,6 +68,9 @@ export const IO_STATS: StatsBlockSpec = {
     'replies_out',
     'bytes_out',
     'backpressure_pauses', // a socket paused because the request ring was full
+    'throttle_pauses', // a connection stopped being read by globalOutstandingLimit (ZooKeeper's disableRecv)
+    'write_buffer_pauses', // a connection stopped being read: over WRITE_BUFFER_BYTES_MAX queued for writing
+    'outbound_overflow_closes', // a connection closed: over OUTBOUND_BYTES_MAX queued for writing (engine/limits.ts)
   ],
   histograms: {
     reply_wait_us: DURATION_BUCKETS, // the pipeline put a reply on the ring → the io worker wrote it to the socket

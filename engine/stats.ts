@@ -14,7 +14,8 @@
 //   count and approximate data size (ZooKeeper's way: the root counted twice), sessions
 //   and their expiry buckets, ephemerals, data/child watches, uptime, fd counts, dir
 //   sizes, client response sizes, auth failures, and the counters bytes_received_count,
-//   connection_request_count, response_bytes, stale_sessions_expired.
+//   connection_request_count, response_bytes, stale_sessions_expired, and the request
+//   throttler's request_throttle_wait_count, stale_requests(_dropped), throttled_ops.
 // - 0 for now: per-connection queued= (the pipeline does not count held replies per
 //   connection; they are released within one fsync), connection_rejected (maxClientCnxns
 //   refusals happen in the io workers, which keep no counters), the summaries that belong
@@ -33,7 +34,7 @@ import type { StatsReply, StatsRequest } from './control.ts';
 import { formatConfigForConf } from './config.ts';
 import {
   type ConnectionInfo, type DataWatch, type EnvironmentInfo, type FourLetterWord, type ServerStatsSnapshot,
-  type SessionEphemerals, type SessionExpiry, type Summary,
+  type SessionEphemerals, type KeeperLogInfo, type SessionExpiry, type Summary,
   DEFAULT_TRACE_MASK, FOUR_LETTER_WORD_NAMES, ZOOKEEPER_COMPAT_VERSION, collectEnvironment, formatFourLetterWord,
   formatZooKeeperVersion, parseFourLetterWordWhitelist, readFileDescriptorCounts,
 } from './fourlw.ts';
@@ -135,6 +136,10 @@ export function buildServerStatsSnapshot(p: Pipeline, asker: FourLetterAsker | n
         connection_request_count: k.connectionRequests,
         response_bytes: k.responseBytesTotal,
         stale_sessions_expired: k.sessionsExpired,
+        request_throttle_wait_count: k.requestThrottleWaitCount,
+        stale_requests_dropped: k.staleRequestsDropped,
+        stale_requests: k.staleRequests,
+        throttled_ops: k.throttledOps,
       },
     },
   };
@@ -200,6 +205,10 @@ export function resetServerStats(p: Pipeline): void {
   k.bytesReceived = 0;
   k.connectionRequests = 0;
   k.sessionsExpired = 0;
+  k.requestThrottleWaitCount = 0;
+  k.staleRequestsDropped = 0;
+  k.staleRequests = 0;
+  k.throttledOps = 0;
   // auth failures are ServerStats' own counter, which reset() leaves alone
 }
 
@@ -218,7 +227,14 @@ let versionCache: { version: string; zooidVersion: string } | null = null;
  * The text for a four-letter word the io worker forwarded (already whitelisted). Counts
  * the word's packet as ZooKeeper does (received before answering, sent after).
  */
-export function fourLetterWordReply(word: string, p: Pipeline, cfg: ServerConfig, asker: FourLetterAsker): string {
+/** ClickHouse Keeper's csnp and lgif need the worker's snapshot machinery and log files: it lends them. */
+export interface KeeperLogAccess {
+  /** Schedules a snapshot now: its log index (zxid), or 0 when none could be scheduled. */
+  scheduleSnapshot(): number;
+  logInfo(): KeeperLogInfo;
+}
+
+export function fourLetterWordReply(word: string, p: Pipeline, cfg: ServerConfig, asker: FourLetterAsker, keeper: KeeperLogAccess | null = null): string {
   if (!isFourLetterWord(word)) return ''; // the io worker only forwards known codes
   const k = p.counters;
   k.packetsReceived++;
@@ -251,6 +267,8 @@ export function fourLetterWordReply(word: string, p: Pipeline, cfg: ServerConfig
     environment,
     traceMask,
     digests: [], // zooid keeps no digest log: hash answers with nothing
+    snapshotScheduledIndex: word === 'csnp' && keeper !== null ? keeper.scheduleSnapshot() : 0,
+    keeperLog: word === 'lgif' && keeper !== null ? keeper.logInfo() : undefined,
   });
   k.packetsSent++;
   return text ?? '';

@@ -3,13 +3,18 @@
 // words, forwards everything else to the pipeline through its request ring, and writes
 // the reply ring's frames back. Never touches the tree.
 //
-// Backpressure: when the request ring is full, the connection's socket is paused with
-// its unforwarded bytes kept, and resumes when the pipeline frees space. When a socket's
-// write buffer is over its limit, that socket stops being read until it drains.
+// Backpressure: a connection stops being read (socket paused, unforwarded bytes kept) while
+//  - the request ring is full (until the pipeline frees space), or
+//  - globalOutstandingLimit is exceeded and it has requests outstanding (ZooKeeper's
+//    shouldThrottle / disableRecv: until a reply of its own finds the server below the
+//    limit, or it has nothing outstanding), or
+//  - its socket has more than WRITE_BUFFER_BYTES_MAX queued for writing (until it drains).
+// A connection whose queued bytes pass OUTBOUND_BYTES_MAX is closed (engine/limits.ts).
 import { workerData, parentPort } from 'node:worker_threads';
 import net from 'node:net';
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
-import { ReqKind, RespKind, connKey } from '../records.ts';
+import { ReqKind, RespKind, connKey, THROTTLE_IN_PROCESS, throttleClosedIndex, throttlePushedIndex, throttleTakenIndex } from '../records.ts';
+import { CLOSED_CONN_SLOTS, OUTBOUND_BYTES_MAX, REPLIES_PER_TURN, THROTTLE_RECHECK_MS, WRITE_BUFFER_BYTES_MAX, inboundPendingBytesMax } from '../limits.ts';
 import { createLogger } from '../logger.ts';
 import { StatsBlock, IO_STATS } from '../stagestats.ts';
 import { type FourLetterWord, fourLetterWordOf, formatNotWhitelisted, parseFourLetterWordWhitelist } from '../fourlw.ts';
@@ -20,6 +25,11 @@ export interface IoWorkerData {
   clientPortAddress: string | null;
   juteMaxBufferBytes: number;
   maxClientCnxns: number;
+  /** ZooKeeper's globalOutstandingLimit: requests in process or in flight above which connections stop being read. */
+  globalOutstandingLimit: number;
+  ioThreads: number;
+  /** Throttle words shared with the pipeline and the other io workers (engine/records.ts). */
+  throttleSab: SharedArrayBuffer;
   fourLetterWordWhitelist: string[] | '*';
   reqRingSab: SharedArrayBuffer;
   pipelineBellSab: SharedArrayBuffer;
@@ -46,6 +56,14 @@ const BYTES_IN = stats.counterIndex('bytes_in');
 const REPLIES_OUT = stats.counterIndex('replies_out');
 const BYTES_OUT = stats.counterIndex('bytes_out');
 const PAUSES = stats.counterIndex('backpressure_pauses');
+const THROTTLE_PAUSES = stats.counterIndex('throttle_pauses');
+const WRITE_PAUSES = stats.counterIndex('write_buffer_pauses');
+const OVERFLOW_CLOSES = stats.counterIndex('outbound_overflow_closes');
+const throttleWords = new Int32Array(data.throttleSab);
+const PUSHED = throttlePushedIndex(data.index);
+const INBOUND_PENDING_BYTES_MAX = inboundPendingBytesMax(data.juteMaxBufferBytes);
+/** REQUEST records this worker put on its ring (wraps as an int32, as the pipeline's count). */
+let pushedCount = 0;
 const replyWaitUs = stats.histogram('reply_wait_us');
 const originMs = performance.timeOrigin;
 /** Shared-clock time (ms since the epoch) of the input being cut into frames: REQUEST records carry it. */
@@ -54,10 +72,6 @@ let inputAtMs = 0;
 // enabled (the config has already added isro when readonlymode.enabled is true).
 const whitelist = parseFourLetterWordWhitelist(data.fourLetterWordWhitelist === '*' ? '*' : data.fourLetterWordWhitelist.join(','), false);
 
-/** Bytes a socket may have queued for writing before we stop reading it. */
-const WRITE_BUFFER_BYTES_MAX = 4 * 1024 * 1024;
-/** Reply records handled per turn before yielding to socket I/O. */
-const REPLIES_PER_TURN = 4096;
 
 interface Connection {
   id: number;
@@ -67,7 +81,14 @@ interface Connection {
   /** Received bytes not yet forwarded (a partial frame, or frames held by backpressure). */
   pending: Buffer | null;
   handshaken: boolean;
+  /** The request ring was full: waiting for the pipeline to free space. */
   blocked: boolean;
+  /** Stopped by globalOutstandingLimit (ZooKeeper's disableRecv), until a reply re-enables it. */
+  throttled: boolean;
+  /** The socket has more than WRITE_BUFFER_BYTES_MAX queued: not read until it drains. */
+  writeFull: boolean;
+  /** Requests forwarded (xid > 0) and not answered yet: ZooKeeper's per-connection outstandingCount. */
+  outstanding: number;
   closed: boolean;
   countSlot: number;
   /** A four-letter word went to the pipeline: keep the socket writable after the client's FIN until the answer. */
@@ -76,6 +97,7 @@ interface Connection {
 
 const conns = new Map<number, Connection>();
 const blocked = new Set<Connection>();
+const throttled = new Set<Connection>();
 const pendingControl: Buffer[] = [];
 let nextConnId = 1;
 let waitingForSpace = false;
@@ -109,7 +131,61 @@ function pushFrame(conn: Connection, frame: Buffer): boolean {
   req.data.set(frame, at + 12);
   req.commitQuiet(ReqKind.REQUEST, 12 + frame.length);
   stats.add(FRAMES_IN, 1);
+  pushedCount = (pushedCount + 1) | 0;
+  Atomics.store(throttleWords, PUSHED, pushedCount);
+  // ZooKeeper's incrOutstandingAndCheckThrottle: pings, auth and set-watches (xid <= 0) are not counted
+  if (frame.length >= 4 && frame.readInt32BE(0) > 0) {
+    conn.outstanding++;
+    if (shouldThrottle(conn.outstanding)) {
+      conn.throttled = true;
+      throttled.add(conn);
+      stats.add(THROTTLE_PAUSES, 1);
+    }
+  }
   return true;
+}
+
+/**
+ * ZooKeeperServer.shouldThrottle: requests in process (replies held for the log) or in
+ * flight (on the request rings) above globalOutstandingLimit throttle a connection that
+ * has requests outstanding. Reads shared words: no allocation, a few Atomics.loads.
+ */
+function shouldThrottle(outstanding: number): boolean {
+  if (outstanding <= 0) return false;
+  const limit = data.globalOutstandingLimit;
+  if (Atomics.load(throttleWords, THROTTLE_IN_PROCESS) > limit) return true;
+  let inFlight = 0;
+  for (let i = 0; i < data.ioThreads; i++) {
+    inFlight += (Atomics.load(throttleWords, throttlePushedIndex(i)) - Atomics.load(throttleWords, throttleTakenIndex(i))) | 0;
+  }
+  return inFlight > limit;
+}
+
+function readable(conn: Connection): boolean {
+  return !conn.blocked && !conn.throttled && !conn.writeFull && !conn.closed;
+}
+
+/** A reason to stop reading went away: forward what is pending, then read again if nothing else holds it. */
+function maybeResume(conn: Connection): void {
+  if (!readable(conn)) return;
+  processInput(conn);
+  req.flushDataBell();
+  if (readable(conn) && !conn.awaitingText) conn.socket.resume();
+}
+
+/** ZooKeeper's enableRecv after a reply (decrOutstandingAndCheckThrottle), and the periodic recheck. */
+function maybeUnthrottle(conn: Connection): void {
+  if (!conn.throttled || shouldThrottle(conn.outstanding)) return;
+  conn.throttled = false;
+  throttled.delete(conn);
+  maybeResume(conn);
+}
+
+let lastRecheckMs = 0;
+function recheckThrottled(nowMs: number): void {
+  if (throttled.size === 0 || nowMs - lastRecheckMs < THROTTLE_RECHECK_MS) return;
+  lastRecheckMs = nowMs;
+  for (const conn of [...throttled]) maybeUnthrottle(conn);
 }
 
 function pushControl(kind: number, connId: number, tail: string | Buffer): void {
@@ -148,9 +224,7 @@ function retryBlocked(): void {
   for (const conn of [...blocked]) {
     blocked.delete(conn);
     conn.blocked = false;
-    if (conn.closed) continue;
-    processInput(conn);
-    if (!conn.blocked && !conn.closed && !conn.socket.writableNeedDrain) conn.socket.resume();
+    maybeResume(conn);
   }
   req.flushDataBell();
 }
@@ -194,6 +268,11 @@ function processInput(conn: Connection): void {
   inputAtMs = originMs + performance.now();
   let off = 0;
   while (b.length - off >= 4) {
+    if (conn.throttled || conn.writeFull) {
+      // stopped by the last frame forwarded (or by a reply): keep the rest, read no more
+      conn.socket.pause();
+      break;
+    }
     if (!conn.handshaken && off === 0) {
       const word = fourLetterWordOf(b.readInt32BE(0));
       if (word !== null) {
@@ -223,6 +302,7 @@ function processInput(conn: Connection): void {
   }
   if (off === b.length) conn.pending = null;
   else if (off > 0) conn.pending = Buffer.from(b.subarray(off));
+  if (!readable(conn)) conn.socket.pause();
 }
 
 function onConnection(socket: net.Socket): void {
@@ -239,7 +319,10 @@ function onConnection(socket: net.Socket): void {
   }
   stats.add(ACCEPTED, 1);
   socket.setNoDelay(true);
-  const conn: Connection = { id: nextConnId++, socket, addr, port, pending: null, handshaken: false, blocked: false, closed: false, countSlot, awaitingText: false };
+  const conn: Connection = {
+    id: nextConnId++, socket, addr, port, pending: null, handshaken: false, blocked: false, throttled: false, writeFull: false,
+    outstanding: 0, closed: false, countSlot, awaitingText: false,
+  };
   if (nextConnId > 0xffffffff) nextConnId = 1;
   conns.set(conn.id, conn);
   stats.set(OPEN, conns.size);
@@ -247,7 +330,13 @@ function onConnection(socket: net.Socket): void {
     if (conn.closed) return;
     stats.add(BYTES_IN, chunk.length);
     conn.pending = conn.pending === null ? chunk : Buffer.concat([conn.pending, chunk]);
-    if (!conn.blocked) processInput(conn);
+    if (readable(conn)) processInput(conn);
+    else socket.pause(); // a chunk already read when the socket was paused: hold it, read no more
+    if (conn.pending !== null && conn.pending.length > INBOUND_PENDING_BYTES_MAX) {
+      // not expected (frames over jute.maxbuffer close the connection, a paused socket delivers at most one
+      // more chunk); should it happen, this connection alone pays, never the server's memory
+      bad(conn, `${conn.pending.length} received bytes pending, over the ${INBOUND_PENDING_BYTES_MAX} bound`);
+    }
     req.flushDataBell(); // one doorbell per chunk read, not per frame
   });
   // allowHalfOpen: `printf stat | nc` sends FIN right after the word; ZooKeeper still answers.
@@ -256,7 +345,9 @@ function onConnection(socket: net.Socket): void {
     if (!conn.awaitingText) socket.end();
   });
   socket.on('drain', () => {
-    if (!conn.blocked && !conn.closed) socket.resume();
+    if (!conn.writeFull || socket.writableLength > WRITE_BUFFER_BYTES_MAX) return;
+    conn.writeFull = false;
+    maybeResume(conn);
   });
   socket.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') log.warn(`connection ${addr}:${port}: ${err.message}`, { conn: connKey(data.index, conn.id) });
@@ -266,7 +357,10 @@ function onConnection(socket: net.Socket): void {
     conn.closed = true;
     conn.pending = null;
     blocked.delete(conn);
+    throttled.delete(conn);
     conns.delete(conn.id);
+    // request_throttle_drop_stale: the pipeline drops what this connection still has on the ring
+    Atomics.store(throttleWords, throttleClosedIndex(data.index, conn.id, CLOSED_CONN_SLOTS), conn.id | 0);
     stats.set(OPEN, conns.size);
     Atomics.sub(connCounts, conn.countSlot, 1);
     if (conn.handshaken) pushControl(ReqKind.DISCONNECT, conn.id, '');
@@ -297,7 +391,25 @@ function handleReply(): void {
       socket.write(Buffer.from(d.subarray(at + 12, at + resp.payloadLength)));
       stats.add(REPLIES_OUT, 1);
       stats.add(BYTES_OUT, resp.payloadLength - 12);
-      if (socket.writableLength > WRITE_BUFFER_BYTES_MAX) socket.pause();
+      const queuedBytes = socket.writableLength;
+      if (queuedBytes > OUTBOUND_BYTES_MAX) {
+        stats.add(OVERFLOW_CLOSES, 1);
+        log.warn(`closing connection from ${conn.addr}:${conn.port}: ${queuedBytes} bytes of replies and watch events queued and not read ` +
+          `(over ${OUTBOUND_BYTES_MAX}); its session lives on`, { conn: connKey(data.index, conn.id) });
+        conn.pending = null;
+        socket.destroy();
+        return;
+      }
+      if (queuedBytes > WRITE_BUFFER_BYTES_MAX && !conn.writeFull) {
+        conn.writeFull = true;
+        socket.pause();
+        stats.add(WRITE_PAUSES, 1);
+      }
+      // ZooKeeper's decrOutstandingAndCheckThrottle: a reply (xid > 0; not a watch event or ping) may re-enable reading
+      if (resp.payloadLength >= 20 && d.readInt32BE(at + 16) > 0 && conn.outstanding > 0) {
+        conn.outstanding--;
+        maybeUnthrottle(conn);
+      }
       return;
     }
     case RespKind.CLOSE:
@@ -327,7 +439,8 @@ async function drainReplies(): Promise<void> {
     resp.flushSpaceBell();
     for (const s of corked) s.uncork();
     corked.length = 0;
-    if (n === 0) await resp.dataBell.waitAsync(seq, 1000);
+    recheckThrottled(turnAtMs);
+    if (n === 0) await resp.dataBell.waitAsync(seq, throttled.size > 0 ? THROTTLE_RECHECK_MS : 1000);
     else await yieldToSockets();
   }
 }

@@ -9,9 +9,17 @@ import { Pipeline } from '../pipeline.ts';
 import { recoverState } from '../recovery.ts';
 import { Snapshotter } from '../snapshotter.ts';
 import { writeSnapshotNow } from '../persistence/snapshot.ts';
-import { ReqKind, RespKind, LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP, connKey, ioIndexOf, connIdOf } from '../records.ts';
+import {
+  ReqKind, RespKind, LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP, connKey, ioIndexOf, connIdOf,
+  THROTTLE_IN_PROCESS, throttleClosedIndex, throttleTakenIndex,
+} from '../records.ts';
+import { CLOSED_CONN_SLOTS } from '../limits.ts';
+import { Op } from '../protocol.ts';
 import { createLogger, idsInMessage } from '../logger.ts';
-import { fourLetterWordReply, answerStatsRequest } from '../stats.ts';
+import { fourLetterWordReply, answerStatsRequest, type KeeperLogAccess } from '../stats.ts';
+import { LOG_FILE_PREFIX } from '../persistence/txnlog.ts';
+import { SNAP_CONTROL_LAST_ZXID } from '../snapshotter.ts';
+import { readdirSync } from 'node:fs';
 import { ControlServer } from '../control.ts';
 import { StatsBlock, PIPELINE_STATS } from '../stagestats.ts';
 import type { ServerConfig } from '../config.ts';
@@ -36,6 +44,8 @@ export interface PipelineWorkerData {
   controlReplyRingSab: SharedArrayBuffer;
   /** This thread's stage statistics (engine/stagestats.ts PIPELINE_STATS), read by /metrics. */
   statsSab: SharedArrayBuffer;
+  /** Throttle words shared with the io workers (engine/records.ts): in process, taken counts, closed connections. */
+  throttleSab: SharedArrayBuffer;
 }
 
 const data = workerData as PipelineWorkerData;
@@ -167,8 +177,46 @@ if (recovered.snapshot === null) {
   log.info(`wrote ${written.path} (${written.nodes} znodes, ${written.bytes} bytes)`);
 }
 snapshotter.setTxnsInLog(recovered.txnCount);
+/** zxid of the newest snapshot on disk at start (the snapshot worker's control word has the ones written since). */
+const startSnapshotZxid = recovered.snapshot === null ? pipeline.tree.lastZxid : recovered.snapshot.zxid;
 Atomics.store(control64, CONTROL_DURABLE_ZXID, BigInt(pipeline.tree.lastZxid));
 parentPort!.postMessage({ type: 'ready', lastZxid: pipeline.tree.lastZxid });
+
+// ---- ClickHouse Keeper's csnp and lgif (engine/fourlw.ts formatLgif has the mapping)
+const snapControl64 = new BigInt64Array(data.snapControlSab);
+
+const keeperLog: KeeperLogAccess = {
+  scheduleSnapshot(): number {
+    // what the snapCount trigger does (roll the log, start a snapshot of the tree as it is), on demand
+    const zxid = pipeline.tree.lastZxid;
+    if (zxid === 0 || pipeline.logUnavailable || snapshotter.active) {
+      log.warn(`Failed to schedule snapshot creation task.${snapshotter.active ? ' (a snapshot is in progress)' : ''}`);
+      return 0;
+    }
+    reserveBlocking(logRing, 0);
+    logRing.commit(LogKind.ROLL, 0);
+    rollWanted = false;
+    if (!snapshotter.rolled(pipeline.tree, sessionTimeouts())) return 0;
+    log.info(`Snapshot creation scheduled with last committed log index ${zxid}.`);
+    return zxid;
+  },
+  logInfo() {
+    const lastSnapshotIndex = Math.max(startSnapshotZxid, Number(Atomics.load(snapControl64, SNAP_CONTROL_LAST_ZXID)));
+    let firstLogIndex = -1;
+    for (const name of readdirSync(data.logDir)) {
+      if (!name.startsWith(LOG_FILE_PREFIX)) continue;
+      const zxid = Number.parseInt(name.slice(LOG_FILE_PREFIX.length), 16);
+      if (Number.isFinite(zxid) && (firstLogIndex === -1 || zxid < firstLogIndex)) firstLogIndex = zxid;
+    }
+    const lastLogIndex = pipeline.tree.lastZxid;
+    return {
+      firstLogIndex: firstLogIndex === -1 ? lastSnapshotIndex + 1 : firstLogIndex,
+      lastLogIndex,
+      lastCommittedLogIndex: Math.min(pipeline.durableZxid, lastLogIndex),
+      lastSnapshotIndex,
+    };
+  },
+};
 
 function sendText(ioIndex: number, connId: number, text: string): void {
   const ring = respRings[ioIndex];
@@ -177,6 +225,51 @@ function sendText(ioIndex: number, connId: number, text: string): void {
   ring.data.writeUInt32BE(connId, at);
   ring.data.set(bytes, at + 4);
   ring.commit(RespKind.TEXT_CLOSE, 4 + bytes.length);
+}
+
+// ---- ZooKeeper 3.8's RequestThrottler, as a gate in front of dispatch
+const throttleWords = new Int32Array(data.throttleSab);
+/** REQUEST records taken from each ring (wraps as int32): the io workers subtract it from what they pushed. */
+const takenCounts = new Int32Array(reqRings.length);
+const throttleMaxRequests = cfg.requestThrottleMaxRequests;
+
+/** Request.isThrottlable: everything but ping, closeSession and createSession (and auth, which never reaches ZooKeeper's throttler). */
+function isThrottlable(type: number): boolean {
+  return type !== Op.ping && type !== Op.closeSession && type !== Op.createSession && type !== Op.auth && type !== Op.sasl;
+}
+
+/**
+ * Request.isStale: its connection is closed (request_stale_connection_check, always on), or
+ * with request_stale_latency_check it waited longer than its session timeout. closeSession
+ * is never stale (it must clean up).
+ */
+function isStale(ioIndex: number, connId: number, key: number, type: number, waitedMs: number): boolean {
+  if (type === Op.closeSession) return false;
+  if (Atomics.load(throttleWords, throttleClosedIndex(ioIndex, connId, CLOSED_CONN_SLOTS)) === (connId | 0)) return true;
+  if (!cfg.requestStaleLatencyCheck) return false;
+  const timeoutMs = pipeline.sessionTimeoutMsOf(key);
+  return timeoutMs >= 0 && waitedMs > timeoutMs;
+}
+
+/** What the throttler does with one request before the pipeline sees it: true when it was dropped. */
+function throttlerDrops(ioIndex: number, connId: number, key: number, frame: Buffer, waitedMs: number): boolean {
+  if (throttleMaxRequests <= 0 || frame.length < 8) return false;
+  const type = frame.readInt32BE(4);
+  if (!isStale(ioIndex, connId, key, type, waitedMs)) return false;
+  if (!cfg.requestThrottleDropStale) {
+    pipeline.counters.staleRequests++;
+    return false;
+  }
+  // RequestThrottler.dropRequest: the connection is made invalid (closed), so that its later requests are
+  // dropped too and the session's order holds; a closed connection's DISCONNECT follows on the ring anyway
+  pipeline.counters.staleRequestsDropped++;
+  const conn = pipeline.conns.get(key);
+  if (conn !== undefined && conn.session !== null) pipeline.dropConnection(conn);
+  return true;
+}
+
+function publishInProcess(): void {
+  Atomics.store(throttleWords, THROTTLE_IN_PROCESS, pipeline.heldCount());
 }
 
 function dispatch(ioIndex: number, ring: Ring): void {
@@ -189,9 +282,16 @@ function dispatch(ioIndex: number, ring: Ring): void {
     case ReqKind.REQUEST: {
       const startMs = performance.now();
       stampMs = originMs + startMs;
-      ringWaitUs.observe((stampMs - d.readDoubleLE(at + 4)) * 1000);
+      const waitedMs = stampMs - d.readDoubleLE(at + 4);
+      ringWaitUs.observe(waitedMs * 1000);
+      const frame = d.subarray(at + 12, end);
+      if (throttlerDrops(ioIndex, connId, key, frame, waitedMs)) return;
+      if (cfg.throttledOpWaitTimeMs > 0 && waitedMs > cfg.throttledOpWaitTimeMs && frame.length >= 8 && isThrottlable(frame.readInt32BE(4))) {
+        pipeline.requestThrottled(key, frame);
+        return;
+      }
       const zxidBefore = pipeline.tree.lastZxid;
-      pipeline.request(key, d.subarray(at + 12, end));
+      pipeline.request(key, frame);
       const us = (performance.now() - startMs) * 1000;
       if (pipeline.tree.lastZxid !== zxidBefore) writeUs.observe(us);
       else readUs.observe(us);
@@ -216,7 +316,7 @@ function dispatch(ioIndex: number, ring: Ring): void {
         port,
         traceMask: end - wordAt >= 12 ? d.readBigInt64BE(wordAt + 4) : null,
       };
-      sendText(ioIndex, connId, fourLetterWordReply(d.toString('latin1', wordAt, wordAt + 4), pipeline, cfg, asker));
+      sendText(ioIndex, connId, fourLetterWordReply(d.toString('latin1', wordAt, wordAt + 4), pipeline, cfg, asker, keeperLog));
       return;
     }
     default:
@@ -279,20 +379,33 @@ for (;;) {
     log.info('the transaction log takes writes again: writes accepted, session timeouts restart now');
     work++;
   }
-  // globalOutstandingLimit: while this many replies wait for the log, stop taking requests
-  if (pipeline.heldCount() < cfg.globalOutstandingLimit) {
-    for (let i = 0; i < reqRings.length; i++) {
-      const ring = reqRings[i];
-      let n = 0;
-      while (n < RECORDS_PER_RING_TURN && ring.poll()) {
-        dispatch(i, ring);
-        ring.releaseQuiet();
-        n++;
+  // globalOutstandingLimit is the io workers' (they stop reading connections); here the RequestThrottler:
+  // with request_throttle_max_requests set, no request is taken while that many are in process
+  let stalled = false;
+  for (let i = 0; i < reqRings.length; i++) {
+    const ring = reqRings[i];
+    let n = 0;
+    let taken = 0;
+    while (n < RECORDS_PER_RING_TURN && ring.poll()) {
+      if (ring.kind === ReqKind.REQUEST) {
+        if (throttleMaxRequests > 0 && pipeline.heldCount() >= throttleMaxRequests) {
+          stalled = true; // left on the ring (poll again returns it): the io workers see it in flight
+          break;
+        }
+        taken++;
       }
-      ring.flushSpaceBell();
-      work += n;
+      dispatch(i, ring);
+      ring.releaseQuiet();
+      n++;
     }
+    if (taken > 0) {
+      takenCounts[i] = (takenCounts[i] + taken) | 0;
+      Atomics.store(throttleWords, throttleTakenIndex(i), takenCounts[i]);
+    }
+    ring.flushSpaceBell();
+    work += n;
   }
+  publishInProcess();
   if (rollWanted) {
     // the next txn starts a new log file; the snapshot is named after the tree's lastZxid
     rollWanted = false;
@@ -317,8 +430,11 @@ for (;;) {
   logRing.flushDataBell();
   if (work > 0) continue;
   if (Atomics.load(control32, CONTROL_STOP) !== 0) break;
+  // RequestThrottler.throttleSleep: a stall waits for a durable signal (our bell), at most stall_time
+  if (stalled) pipeline.counters.requestThrottleWaitCount++;
+  const stallMs = stalled ? cfg.requestThrottleStallTimeMs : Infinity;
   // a control reply part-way out waits for the main thread to drain the reply ring: look again soon
-  bell.wait(seq, controlServer.hasOutput() ? 1 : Math.max(1, nextTickAt - now));
+  bell.wait(seq, controlServer.hasOutput() ? 1 : Math.max(1, Math.min(stallMs, nextTickAt - now)));
   const after = performance.now();
   stats.add(BUSY_US, (now - wokeAt) * 1000);
   stats.add(PARKED_US, (after - now) * 1000);

@@ -13,7 +13,7 @@ import {
   lastOperationOf, MNTR_COUNTERS, MNTR_GAUGES, MNTR_PERCENTILE_SUMMARIES, MNTR_SUMMARIES,
   parseFourLetterWordWhitelist, readFileDescriptorCounts, summaryAvg, TELNET_CLOSE_CODE, ZK_NOT_SERVING,
   type ConnectionInfo, type FourLetterContext, type FourLetterWord, type MonitorSnapshot, type NamespaceSummary,
-  type PercentileSummary, type ServerStatsSnapshot, type Summary,
+  type PercentileSummary, type ServerStatsSnapshot, type Summary, formatCsnp, formatLgif,
 } from '../../engine/fourlw.ts';
 
 const FIXTURES = new URL('./fixtures/fourlw/', import.meta.url);
@@ -83,11 +83,22 @@ describe('codes', () => {
     }
   });
 
-  it('know exactly the 18 words of ZooKeeper 3.8 plus telnet close', () => {
+  it('know exactly the 18 words of ZooKeeper 3.8 plus telnet close, and ClickHouse Keeper\'s csnp and lgif', () => {
     expect([...FOUR_LETTER_WORD_NAMES].sort()).toEqual([
-      'conf', 'cons', 'crst', 'dirs', 'dump', 'envi', 'gtmk', 'hash', 'isro', 'mntr', 'ruok', 'srst', 'srvr',
+      'conf', 'cons', 'crst', 'csnp', 'dirs', 'dump', 'envi', 'gtmk', 'hash', 'isro', 'lgif', 'mntr', 'ruok', 'srst', 'srvr',
       'stat', 'stmk', 'telnet close', 'wchc', 'wchp', 'wchs',
     ]);
+  });
+
+  it('format csnp and lgif as ClickHouse Keeper: the index or the failure text, key<TAB>value lines', () => {
+    expect(formatCsnp(0x1_0000_002a)).toBe('4294967338');
+    expect(formatCsnp(0)).toBe('Failed to schedule snapshot creation task.');
+    const zxid = (epoch: number, counter: number) => epoch * 0x1_0000_0000 + counter;
+    expect(formatLgif({ firstLogIndex: zxid(1, 1), lastLogIndex: zxid(2, 7), lastCommittedLogIndex: zxid(2, 5), lastSnapshotIndex: zxid(1, 50) })).toBe([
+      'first_log_idx\t4294967297', 'first_log_term\t1', 'last_log_idx\t8589934599', 'last_log_term\t2',
+      'last_committed_log_idx\t8589934597', 'leader_committed_log_idx\t8589934597', 'target_committed_log_idx\t8589934599',
+      'last_snapshot_idx\t4294967346', '',
+    ].join('\n'));
   });
 
   it('leave everything else to framing: unknown words, upper case, real frame lengths', () => {

@@ -1,0 +1,62 @@
+// Limits on what a client can make the server hold, in one place with the reason for each
+// (STYLE.md rule 4). The operator-facing knobs (globalOutstandingLimit, the request
+// throttler, jute.maxbuffer, maxClientCnxns) are zoo.cfg keys read by engine/config.ts;
+// README.md "Throttling and memory limits" lists them all. What an overloaded server does:
+// it stops reading sockets (TCP backpressure), and never answers with an error, except
+// for the two cases a client can only cause by not reading its replies (OUTBOUND_BYTES_MAX)
+// or by asking a throttled op to wait past zookeeper.throttled_op_wait_time.
+
+/**
+ * Bytes a socket may have queued for writing before the io worker stops reading it (and
+ * forwarding its frames): a client that does not read its replies stops being read. It
+ * resumes when the socket drains. 4 MiB keeps a fast client streaming (a few hundred
+ * 1 KiB replies per turn) while a stuck one costs at most this much plus what was already
+ * in flight.
+ */
+export const WRITE_BUFFER_BYTES_MAX = 4 * 1024 * 1024;
+
+/**
+ * Bytes a socket may have queued for writing before its connection is closed. Once a
+ * connection is not read (WRITE_BUFFER_BYTES_MAX) it still receives the replies to the
+ * requests already forwarded and the watch events it registered for; the io worker must
+ * take them off the shared reply ring (or every other connection of that worker would
+ * wait), so a client that never reads would otherwise make the server grow without
+ * bound. ZooKeeper queues without a bound here (NIOServerCnxn.outgoingBuffers); zooid
+ * closes the connection (its session lives on, the client reconnects and its watches are
+ * re-registered by the client), logged and counted as zooid_io_outbound_overflow_closes.
+ * 64 MiB is 16× the pause threshold: a slow but live reader never meets it unless it has
+ * dozens of megabyte-sized replies outstanding.
+ */
+export const OUTBOUND_BYTES_MAX = 64 * 1024 * 1024;
+
+/** Bytes Node reads from a socket per 'data' event at most (its default highWaterMark). */
+export const SOCKET_READ_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Received bytes an io worker keeps for one connection: one frame (length prefix and at
+ * most jute.maxbuffer bytes: longer frames close the connection) plus the one read chunk
+ * that may arrive after the socket is paused. A paused socket is not read, so a client
+ * that floods requests is held by TCP, not by our memory.
+ */
+export function inboundPendingBytesMax(juteMaxBufferBytes: number): number {
+  return 4 + juteMaxBufferBytes + SOCKET_READ_CHUNK_BYTES;
+}
+
+/**
+ * How often (ms) an io worker re-evaluates connections it stopped reading for
+ * globalOutstandingLimit. Normally the reply that brings a connection's outstanding count
+ * down re-enables it (as ZooKeeper's decrOutstandingAndCheckThrottle); the timer covers a
+ * global count that fell while that connection had no reply in flight.
+ */
+export const THROTTLE_RECHECK_MS = 10;
+
+/**
+ * Slots per io worker in the closed-connection table the pipeline reads for
+ * zookeeper.request_throttle_drop_stale (a request of a connection that is already closed
+ * is stale). A slot holds the id of the last closed connection hashed to it: a lookup can
+ * miss (then the request is processed, as it would be without the check), never lie.
+ */
+export const CLOSED_CONN_SLOTS = 4096;
+
+/** Reply records an io worker handles per turn before yielding to socket I/O. */
+export const REPLIES_PER_TURN = 4096;

@@ -1,0 +1,96 @@
+// Connection limits and throttling, Apache ZooKeeper 3.8 as the oracle: the same scenario
+// against both servers, compared as the client sees it.
+//   - maxClientCnxns: connections from one address beyond the limit are closed before the
+//     handshake (also a four-letter word's), the others keep being served, and a freed
+//     slot takes a new connection.
+//   - globalOutstandingLimit: sessions pipelining far more than the limit are delayed,
+//     never failed: every reply OK, in the order sent.
+import { describe, it, expect, afterAll } from 'vitest';
+import { startZooKeeper, startZooid, fourLetterWord, type ServerHandle, type StartOptions } from '../support/servers.ts';
+import { waitFor } from '../support/wait.ts';
+import { LeanClient } from '../../loadgen/client.ts';
+import { Op, writeAcls, OPEN_ACL_UNSAFE } from '../../engine/protocol.ts';
+
+const handles: ServerHandle[] = [];
+const clients: LeanClient[] = [];
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  await Promise.all(handles.map((h) => h.stop().catch(() => {})));
+});
+
+async function bothServers(options: StartOptions): Promise<ServerHandle[]> {
+  const started = await Promise.all([startZooKeeper(options), startZooid(options)]);
+  handles.push(...started);
+  return started;
+}
+
+/** ZooKeeper answers a moment before it serves sessions: retry until a deadline. */
+async function connect(server: ServerHandle): Promise<LeanClient> {
+  const c = await waitFor(
+    () => LeanClient.connect({ host: '127.0.0.1', port: server.port, connectTimeoutMs: 2_000 }).catch(() => null),
+    { timeoutMs: 20_000, what: `${server.kind} on :${server.port} to open a session`, intervalMs: 50 },
+  );
+  clients.push(c);
+  return c;
+}
+
+async function maxClientCnxnsScenario(server: ServerHandle): Promise<Record<string, unknown>> {
+  const held = [await connect(server), await connect(server), await connect(server)];
+  const fourth = await LeanClient.connect({ host: '127.0.0.1', port: server.port, connectTimeoutMs: 5_000 }).then(
+    (c) => { clients.push(c); return 'connected'; },
+    () => 'refused', // EPIPE or ECONNRESET by timing, on both servers
+  );
+  // closed before the word is read: an empty answer or a reset, by timing, on both servers
+  const ruok = await fourLetterWord(server.port, 'ruok', 5_000).then((text) => text === '' ? 'closed' : text, (e: Error) => /ECONNRESET|EPIPE/.test(e.message) ? 'closed' : e.message);
+  const stillServed = (await held[2].exists('/')) !== null;
+  await held[0].close();
+  const afterFree = await waitFor(
+    async () => LeanClient.connect({ host: '127.0.0.1', port: server.port, connectTimeoutMs: 2_000 }).then((c) => { clients.push(c); return 'connected'; }, () => null),
+    { timeoutMs: 10_000, what: 'a connection once a slot is free' },
+  );
+  return { fourth, ruok, stillServed, afterFree };
+}
+
+async function outstandingScenario(server: ServerHandle): Promise<Record<string, unknown>> {
+  const sessions = await Promise.all([connect(server), connect(server), connect(server)]);
+  await sessions[0].create('/burst');
+  const rounds = 300;
+  const outcomes = sessions.map((c, s) => {
+    const got: { tag: number; err: number }[] = [];
+    c.onTagged = (tag, err) => { got.push({ tag, err }); };
+    let tag = 0;
+    for (let i = 0; i < rounds; i++) {
+      const w = c.beginRequest(Op.create);
+      w.string(`/burst/s${s}-${i}`).buffer(Buffer.from('x'));
+      writeAcls(w, OPEN_ACL_UNSAFE);
+      w.int(0);
+      c.endRequest(tag++);
+      c.beginRequest(Op.exists).string(`/burst/s${s}-${i}`).bool(false);
+      c.endRequest(tag++);
+    }
+    c.flush();
+    return { got, total: tag };
+  });
+  await waitFor(() => outcomes.every((o) => o.got.length === o.total), { timeoutMs: 60_000, what: `${server.kind} to answer every pipelined request` });
+  return {
+    inOrder: outcomes.map((o) => o.got.every((g, i) => g.tag === i)),
+    errors: outcomes.map((o) => o.got.filter((g) => g.err !== 0).length),
+    children: (await sessions[0].getChildren('/burst')).length,
+  };
+}
+
+describe('connection limits and throttling compared with ZooKeeper', () => {
+  it('maxClientCnxns=3: the fourth connection from one address is closed, the others served, a freed slot reused', async () => {
+    const [zk, zooid] = await bothServers({ config: { maxClientCnxns: '3' } });
+    const [want, got] = [await maxClientCnxnsScenario(zk), await maxClientCnxnsScenario(zooid)];
+    expect(want.fourth).toBe('refused');
+    expect(got).toEqual(want);
+  }, 90_000);
+
+  it('globalOutstandingLimit=5: pipelined requests far beyond it are all answered OK and in order', async () => {
+    const [zk, zooid] = await bothServers({ config: { globalOutstandingLimit: '5' }, systemProperties: { 'zookeeper.globalOutstandingLimit': '5' } });
+    const [want, got] = [await outstandingScenario(zk), await outstandingScenario(zooid)];
+    expect(want).toEqual({ inOrder: [true, true, true], errors: [0, 0, 0], children: 900 });
+    expect(got).toEqual(want);
+  }, 120_000);
+});
