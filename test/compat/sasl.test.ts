@@ -11,10 +11,13 @@
 // are printed by another zkCli thread at times that race the commands, so they are
 // compared as a set per client.
 //
+// kazoo (python3-kazoo with python3-pure-sasl, test/compat/kazoo_sasl.py) runs a second
+// client's DIGEST-MD5 against the same pair.
+//
 // A second pair runs with zookeeper.sessionRequireClientSASLAuth=true: an
 // unauthenticated client's first request closes its connection.
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -29,6 +32,22 @@ const SEPARATOR_COMMAND = 'printwatches';
 const SEPARATOR_LINE = 'printwatches is on';
 const RUN_TIMEOUT_MS = 60_000;
 const JAAS_PROPERTY = 'java.security.auth.login.config';
+const PYTHON = '/usr/bin/python3'; // Debian's python, where python3-kazoo and python3-pure-sasl are installed
+const KAZOO_SCRIPT = path.join(path.dirname(new URL(import.meta.url).pathname), 'kazoo_sasl.py');
+
+/** kazoo_sasl.py against a port: its steps, or the failure as one step. */
+function runKazoo(port: number): Promise<TranscriptEntry[]> {
+  return new Promise((resolve) => {
+    execFile(PYTHON, [KAZOO_SCRIPT, String(port)], { timeout: RUN_TIMEOUT_MS }, (error, stdout, stderr) => {
+      if (error !== null) {
+        resolve([{ step: 'kazoo run failed', error: `${error.message}\n${stderr}` }]);
+        return;
+      }
+      const steps = JSON.parse(stdout) as { step: string; result: unknown }[];
+      resolve(steps.map((s) => ({ step: `kazoo ${s.step}`, result: s.result })));
+    });
+  });
+}
 
 const SERVER_JAAS = `// users zkCli logs in as
 Server {
@@ -124,7 +143,8 @@ async function runZkCli(port: number, dir: string, client: Client): Promise<CliR
   for (const line of lines) {
     const event = EVENT_LINE.exec(line);
     if (event !== null) {
-      if (event[1] !== 'Closed') events.add(event[1]);
+      // Closed (quit) and Disconnected (the server closed the connection) race zkCli's exit
+      if (event[1] !== 'Closed' && event[1] !== 'Disconnected') events.add(event[1]);
     } else if (line === SEPARATOR_LINE) {
       if (current !== undefined) blocks.push(current);
       current = [];
@@ -210,6 +230,26 @@ describe(`compat, SASL DIGEST-MD5 with zkCli: Apache ZooKeeper vs ${targetKind}`
       });
     },
     CLIENTS.length * (RUN_TIMEOUT_MS + 5_000),
+  );
+
+  it(
+    'kazoo (python3-pure-sasl) logins, sasl ACLs and a wrong password give the same results',
+    async () => {
+      if (servers === undefined) throw new Error('servers did not start (see beforeAll)');
+      const [expected, actual] = await Promise.all([runKazoo(servers.oracle.port), runKazoo(servers.target.port)]);
+      maybeDumpTranscript('sasl', 'kazoo', 'oracle', expected);
+      maybeDumpTranscript('sasl', 'kazoo', targetKind, actual);
+      const flat = JSON.stringify(expected);
+      expect(flat, 'the oracle transcript').toContain('"step":"kazoo anonymous: get /k","result":"NoAuthError"');
+      expect(flat).toContain('"step":"kazoo wrong password: get /k","result":"AuthFailedError"');
+      const target = servers.target;
+      assertSameTranscript(expected, actual, {
+        name: 'kazoo SASL',
+        targetLabel: `${targetKind} (port ${target.port})`,
+        details: () => `${targetKind} log (${target.logFile}), last lines:\n${target.logTail(30)}`,
+      });
+    },
+    RUN_TIMEOUT_MS + 5_000,
   );
 });
 
