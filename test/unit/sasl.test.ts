@@ -7,8 +7,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../engine/config.ts';
+import { Pipeline, type SaslOptions } from '../../engine/pipeline.ts';
+import { JuteReader, JuteWriter } from '../../native-free-io/jute.ts';
 import { allowed, fixupAcl } from '../../engine/acl.ts';
-import { Err, KeeperError, Perm } from '../../engine/protocol.ts';
+import { Err, KeeperError, Op, Perm } from '../../engine/protocol.ts';
 import {
   DigestMd5Server, DIGEST_URI, JaasError, SASL_REALM, digestResponseValue, parseDirectives, parseJaas, saslUsersOf, type SaslStep,
 } from '../../engine/sasl.ts';
@@ -281,5 +283,92 @@ describe('the sasl ACL scheme', () => {
     invalid(() => fixupAcl([{ perms: Perm.ALL, id: { scheme: 'auth', id: '' } }], bob, false));
     invalid(() => fixupAcl([{ perms: Perm.ALL, id: { scheme: 'sasl', id: 'a@b@c' } }], bob, true));
     expect(fixupAcl([{ perms: Perm.ALL, id: { scheme: 'sasl', id: 'zk/host@REALM' } }], bob, true)).toHaveLength(1);
+  });
+});
+
+describe('sasl requests in the pipeline', () => {
+  const NONCE = Buffer.alloc(30, 5).toString('base64');
+  type Out = { kind: 'send' | 'close'; conn: number; frame?: Buffer };
+
+  function pipelineWith(sasl: Partial<SaslOptions> | undefined): { p: Pipeline; outs: Out[]; session: (conn: number) => void } {
+    const outs: Out[] = [];
+    let zxid = 0;
+    const p = new Pipeline({
+      tickMs: 100, minSessionTimeoutMs: 200, maxSessionTimeoutMs: 2000, serverId: 1, superDigest: null, extendedTypesEnabled: false,
+      containerCheckIntervalMs: 60_000, containerMaxPerMinute: 10_000, containerMaxNeverUsedIntervalMs: 0, enforceQuota: false, maxReplyBytes: 0xfffff,
+      nowMs: () => 0, wallMs: () => 1_700_000_000_000,
+      sasl: sasl === undefined ? undefined : {
+        users: USERS, aclScheme: true, superUser: null, allowFailedClients: false, requireClientAuth: false, randomBytes: fixedNonce(NONCE), ...sasl,
+      },
+    }, {
+      send: (conn, frame) => outs.push({ kind: 'send', conn, frame: Buffer.from(frame) }),
+      close: (conn) => outs.push({ kind: 'close', conn }),
+      appendLog: (z) => { zxid = z; },
+    });
+    p.recovered();
+    const session = (conn: number) => {
+      const w = new JuteWriter(128);
+      w.int(0).longNumber(0).int(1000).long(0n).buffer(Buffer.alloc(16)).bool(false);
+      p.connect(conn, '127.0.0.1', 5000 + conn, w.copy());
+      p.durable(zxid);
+      outs.length = 0;
+    };
+    return { p, outs, session };
+  }
+
+  const saslRequest = (xid: number, token: Buffer) => new JuteWriter(token.length + 64).int(xid).int(Op.sasl).buffer(token).copy();
+  /** A reply: header and, when there is one, the SetSASLResponse token (null: length -1). */
+  function reply(o: Out): { xid: number; zxid: number; err: number; token: string | null } {
+    const r = new JuteReader(o.frame!, 4);
+    const h = { xid: r.int(), zxid: r.longNumber(), err: r.int() };
+    return { ...h, token: r.remaining() > 0 ? (r.buffer()?.toString() ?? null) : null };
+  }
+
+  it('answers the challenge and rspauth with zxid 0, then the session is sasl:bob', () => {
+    const { p, outs, session } = pipelineWith({});
+    session(1);
+    p.request(1, saslRequest(1, Buffer.alloc(0)));
+    expect(reply(outs[0])).toMatchObject({ xid: 1, zxid: 0, err: Err.OK, token: expect.stringContaining(`nonce="${NONCE}"`) });
+    p.request(1, saslRequest(2, Buffer.from(clientResponse({ user: 'bob', password: 'bobsecret', nonce: NONCE }))));
+    expect(reply(outs[1])).toMatchObject({ xid: 2, zxid: 0, err: Err.OK, token: expect.stringMatching(/^rspauth=[0-9a-f]{32}$/) });
+    p.request(1, new JuteWriter(16).int(3).int(Op.whoAmI).copy());
+    const r = new JuteReader(outs[2].frame!, 4 + 16);
+    const ids = Array.from({ length: r.int() }, () => `${r.ustring()}: ${r.ustring()}`);
+    expect(ids).toEqual(['sasl: bob', 'ip: 127.0.0.1']);
+  });
+
+  it('answers a wrong password with AUTHFAILED and closes the connection; the session lives on', () => {
+    const { p, outs, session } = pipelineWith({});
+    session(1);
+    p.request(1, saslRequest(1, Buffer.alloc(0)));
+    p.request(1, saslRequest(2, Buffer.from(clientResponse({ user: 'bob', password: 'nope', nonce: NONCE }))));
+    expect(reply(outs[1])).toEqual({ xid: 2, zxid: 0, err: Err.AUTHFAILED, token: null });
+    expect(outs[2]).toEqual({ kind: 'close', conn: 1 });
+    expect(p.sessions.size()).toBe(1);
+    expect(p.counters.authFailed).toBe(1);
+  });
+
+  it('keeps a failed client connected with allowSaslFailedClients, and answers without a token when no JAAS file is set', () => {
+    const allowed = pipelineWith({ allowFailedClients: true });
+    allowed.session(1);
+    allowed.p.request(1, saslRequest(1, Buffer.from('garbage')));
+    expect(allowed.outs.map((o) => o.kind)).toEqual(['send']);
+    expect(reply(allowed.outs[0])).toEqual({ xid: 1, zxid: 0, err: Err.OK, token: null });
+    const none = pipelineWith({ users: null });
+    none.session(1);
+    none.p.request(1, saslRequest(1, Buffer.alloc(0)));
+    expect(reply(none.outs[0])).toEqual({ xid: 1, zxid: 0, err: Err.OK, token: null });
+    // a malformed sasl request (no token field) closes only that connection
+    none.session(2);
+    none.p.request(2, new JuteWriter(16).int(1).int(Op.sasl).int(7).copy());
+    expect(none.outs.map((o) => o.kind)).toContain('close');
+  });
+
+  it('closes the connection of a request before a SASL login with sessionRequireClientSASLAuth', () => {
+    const { p, outs, session } = pipelineWith({ requireClientAuth: true });
+    session(1);
+    p.request(1, new JuteWriter(64).int(1).int(Op.getData).string('/').bool(false).copy());
+    expect(reply(outs[0])).toMatchObject({ xid: 1, zxid: 0, err: Err.SESSIONCLOSEDREQUIRESASLAUTH });
+    expect(outs[1]).toEqual({ kind: 'close', conn: 1 });
   });
 });
