@@ -1,8 +1,11 @@
 // ACL checks and fix-ups as ZooKeeper's PrepRequestProcessor does them, and the auth
-// schemes a session can hold: ip (from its connection), digest, super.
+// schemes a session can hold: ip (from its connection), digest, super, and sasl (a SASL
+// login; its ACL scheme exists only when SASLAuthenticationProvider is configured, as
+// ZooKeeper's ProviderRegistry only knows the providers named by authProvider.N).
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { type Acl, type Id, Err, KeeperError } from './protocol.ts';
+import { saslIdMatches, saslIdValid } from './sasl.ts';
 
 /** DigestAuthenticationProvider.generateDigest: "user:" + base64(sha1("user:password")). */
 export function generateDigest(idPassword: string): string {
@@ -60,30 +63,34 @@ function ipValid(expr: string): boolean {
 
 function schemeMatches(scheme: string, authId: string, aclId: string): boolean {
   if (scheme === 'ip') return ipMatches(authId, aclId);
+  if (scheme === 'sasl') return saslIdMatches(authId, aclId);
   return authId === aclId;
 }
 
-const KNOWN_SCHEMES = new Set(['digest', 'ip']);
+/** ACL schemes with a provider: ip and digest always, sasl when saslScheme is on. */
+function knownScheme(scheme: string, saslScheme: boolean): boolean {
+  return scheme === 'digest' || scheme === 'ip' || (saslScheme && scheme === 'sasl');
+}
 
 /** True when ids may do perm on a node with these ACLs (ZooKeeperServer.checkACL). */
-export function allowed(acls: readonly Acl[], perm: number, ids: readonly Id[]): boolean {
+export function allowed(acls: readonly Acl[], perm: number, ids: readonly Id[], saslScheme = false): boolean {
   if (acls.length === 0) return true;
   for (const id of ids) if (id.scheme === 'super') return true;
   for (const a of acls) {
     if ((a.perms & perm) === 0) continue;
     if (a.id.scheme === 'world' && a.id.id === 'anyone') return true;
-    if (!KNOWN_SCHEMES.has(a.id.scheme)) continue;
+    if (!knownScheme(a.id.scheme, saslScheme)) continue;
     for (const id of ids) if (id.scheme === a.id.scheme && schemeMatches(id.scheme, id.id, a.id.id)) return true;
   }
   return false;
 }
 
-export function checkAcl(acls: readonly Acl[], perm: number, ids: readonly Id[]): void {
-  if (!allowed(acls, perm, ids)) throw new KeeperError(Err.NOAUTH);
+export function checkAcl(acls: readonly Acl[], perm: number, ids: readonly Id[], saslScheme = false): void {
+  if (!allowed(acls, perm, ids, saslScheme)) throw new KeeperError(Err.NOAUTH);
 }
 
 /** PrepRequestProcessor.fixupACL: dedupe, expand "auth", validate ids. */
-export function fixupAcl(acls: readonly Acl[], ids: readonly Id[]): Acl[] {
+export function fixupAcl(acls: readonly Acl[], ids: readonly Id[], saslScheme = false): Acl[] {
   if (acls.length === 0) throw new KeeperError(Err.INVALIDACL);
   const seen = new Set<string>();
   const out: Acl[] = [];
@@ -101,8 +108,8 @@ export function fixupAcl(acls: readonly Acl[], ids: readonly Id[]): Acl[] {
     } else if (scheme === 'auth') {
       let valid = false;
       for (const cid of ids) {
-        // only schemes whose provider isAuthenticated() (digest) stand in for "auth"
-        if (cid.scheme === 'digest') {
+        // only schemes whose provider isAuthenticated() (digest, sasl) stand in for "auth"
+        if (cid.scheme === 'digest' || (saslScheme && cid.scheme === 'sasl')) {
           valid = true;
           push({ perms: a.perms, id: { scheme: cid.scheme, id: cid.id } });
         }
@@ -113,6 +120,9 @@ export function fixupAcl(acls: readonly Acl[], ids: readonly Id[]): Acl[] {
       push(a);
     } else if (scheme === 'ip') {
       if (!ipValid(id)) throw new KeeperError(Err.INVALIDACL);
+      push(a);
+    } else if (scheme === 'sasl' && saslScheme) {
+      if (!saslIdValid(id)) throw new KeeperError(Err.INVALIDACL);
       push(a);
     } else {
       throw new KeeperError(Err.INVALIDACL);

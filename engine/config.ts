@@ -20,6 +20,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
+import { JAAS_FILE_BYTES_MAX, JaasError, parseJaas, saslUsersOf } from './sasl.ts';
 
 export class ConfigError extends Error {
   key: string | null;
@@ -76,6 +77,16 @@ export interface ServerConfig {
   fourLetterWordWhitelist: Set<string> | '*';
   juteMaxBufferBytes: number;
   superDigest: string | null;
+  /** SASL (DIGEST-MD5) users from the JAAS file's Server section; null without a JAAS file. */
+  sasl: SaslConfig | null;
+  /** authProvider.N names org.apache.zookeeper.server.auth.SASLAuthenticationProvider: the `sasl` ACL scheme. */
+  saslAuthProvider: boolean;
+  /** zookeeper.superUser: the SASL user who also gets the super id. */
+  saslSuperUser: string | null;
+  /** zookeeper.allowSaslFailedClients: a failed SASL exchange leaves the connection open. */
+  allowSaslFailedClients: boolean;
+  /** zookeeper.sessionRequireClientSASLAuth: requests before a SASL login close the connection. */
+  sessionRequireClientSaslAuth: boolean;
   ioThreads: number;
   myid: number | null;
   servers: Map<number, QuorumServerConfig>;
@@ -111,8 +122,18 @@ export interface ServerConfig {
   warnings: string[];
 }
 
+export interface SaslConfig {
+  /** The JAAS file and the section read (zookeeper.sasl.serverconfig, default Server). */
+  jaasFile: string;
+  section: string;
+  /** user name → password (user_<name>="<password>"). */
+  users: Map<string, string>;
+}
+
 export interface ParseOptions {
   path: string | null;
+  /** Environment for SERVER_JVMFLAGS / JVMFLAGS (-Djava.security.auth.login.config=…); default none. */
+  env?: Record<string, string | undefined>;
   cwd?: string;          // where relative paths resolve, default process.cwd() (Java's user.dir)
   readMyid?: boolean;    // read <dataDir>/myid when it is a file; default true
 }
@@ -164,12 +185,12 @@ const KNOWN_UNUSED_NAMES = new Set([
   'standaloneEnabled', 'reconfigEnabled', 'sslQuorum', 'portUnification', 'sslQuorumReloadCertFiles',
   'quorum.cnxn.threads.size', 'oraclePath', 'version',
   // system properties documented in zookeeperAdmin
-  'snapshot.trust.empty', 'snapshot.compression.method', 'skipACL', 'superUser', 'snapSizeLimitInKb',
+  'snapshot.trust.empty', 'snapshot.compression.method', 'skipACL', 'snapSizeLimitInKb',
   'txnLogSizeLimitInKb', 'commitLogCount', 'traceFile', 'maxWriteQueuePollTime',
   'maxResponseCacheSize', 'maxGetChildrenResponseCacheSize', 'emulate353TTLNodes', 'watchManagerName',
   'bitHashCacheSize', 'cnxTimeout', 'quorumCnxnTimeoutMs', 'tcpKeepAlive', 'clientTcpKeepAlive',
   'electionPortBindRetry', 'serverCnxnFactory', 'forward_learner_requests_to_commit_processor_disabled',
-  'enableEagerACLCheck', 'intBufferStartingSizeBytes', 'sessionRequireClientSASLAuth', 'ensembleAuthName',
+  'enableEagerACLCheck', 'intBufferStartingSizeBytes', 'ensembleAuthName',
   'db.autocreate', 'fips-mode', 'leaderServes', 'maxConcurrentSnapSyncs', 'maxConcurrentDiffSyncs',
   'request_stale_connection_check',
   'closeSessionTxn.enabled', 'digest.enabled', 'serializeLastProcessedZxid.enabled',
@@ -516,6 +537,7 @@ export function parseConfig(text: string, opts: ParseOptions): ServerConfig {
   const client = readClientSettings(r, tickTimeMs);
   const persistence = readPersistenceSettings(r);
   const requests = readRequestSettings(r);
+  const sasl = readSaslSettings(r, cwd, opts.env ?? {});
   const surfaces = readAdminAndMetrics(r);
   const quorum = readQuorumSettings(r, cwd);
   // QuorumPeerConfig.setupMyId reads myid whenever the file exists, standalone or not.
@@ -541,6 +563,7 @@ export function parseConfig(text: string, opts: ParseOptions): ServerConfig {
     maxSessionTimeoutMs: client.maxSessionTimeoutMs,
     ...persistence,
     ...requests,
+    ...sasl,
     ...surfaces,
     myid,
     servers: quorum.servers,
@@ -734,6 +757,80 @@ function readRequestSettings(r: SettingsReader): RequestSettings {
     throttledOpWaitTimeMs, juteMaxBufferBytes, extendedTypesEnabled, readonlyModeEnabled, superDigest,
     fourLetterWordWhitelist, ioThreads, containerCheckIntervalMs, containerMaxPerMinute, containerMaxNeverUsedIntervalMs, enforceQuota,
   };
+}
+
+type SaslSettings = Pick<ServerConfig, 'sasl' | 'saslAuthProvider' | 'saslSuperUser' | 'allowSaslFailedClients' | 'sessionRequireClientSaslAuth'>;
+
+const JAAS_PROPERTY = 'java.security.auth.login.config';
+const SASL_AUTH_PROVIDER = 'org.apache.zookeeper.server.auth.SASLAuthenticationProvider';
+/** Providers ZooKeeper registers itself (ip, digest): naming them again changes nothing. */
+const BUILT_IN_AUTH_PROVIDERS = new Set(['org.apache.zookeeper.server.auth.IPAuthenticationProvider', 'org.apache.zookeeper.server.auth.DigestAuthenticationProvider']);
+
+/** -Djava.security.auth.login.config=… in SERVER_JVMFLAGS or JVMFLAGS (as zkServer.sh passes them to the JVM). */
+function jaasFileFromEnv(env: Record<string, string | undefined>): { file: string; from: string } | null {
+  for (const name of ['SERVER_JVMFLAGS', 'JVMFLAGS']) {
+    const flags = env[name];
+    if (flags === undefined) continue;
+    let found: string | null = null;
+    const re = /(?:^|\s)-Djava\.security\.auth\.login\.config=("[^"]*"|'[^']*'|\S+)/g;
+    for (let m = re.exec(flags); m !== null; m = re.exec(flags)) found = m[1].replace(/^(["'])(.*)\1$/, '$2'); // the last one wins, as in the JVM
+    if (found !== null) return { file: found, from: name };
+  }
+  return null;
+}
+
+/**
+ * SASL settings. The JAAS file is named by the zoo.cfg key java.security.auth.login.config
+ * (zooid's: for ZooKeeper it is a JVM flag), else by -Djava.security.auth.login.config=… in
+ * SERVER_JVMFLAGS or JVMFLAGS. Like the JVM, a leading '=' and a file: URL are accepted.
+ */
+function readSaslSettings(r: SettingsReader, cwd: string, env: Record<string, string | undefined>): SaslSettings {
+  const jaasSetting = r.take([JAAS_PROPERTY]);
+  const fromEnv = jaasFileFromEnv(env);
+  const sectionSetting = r.takeSystemProperty('sasl.serverconfig');
+  const section = sectionSetting === null ? 'Server' : r.nonEmpty(sectionSetting);
+  let sasl: SaslConfig | null = null;
+  const spelled = jaasSetting !== null ? r.nonEmpty(jaasSetting) : fromEnv?.file ?? null;
+  if (spelled !== null) {
+    const where = jaasSetting !== null ? { key: jaasSetting.key, line: jaasSetting.line } : { key: `${JAAS_PROPERTY} (from ${fromEnv?.from})`, line: null };
+    if (jaasSetting !== null && fromEnv !== null && fromEnv.file !== jaasSetting.value) {
+      r.warn(jaasSetting.line, `${JAAS_PROPERTY} overrides -D${JAAS_PROPERTY}=${fromEnv.file} in ${fromEnv.from}`);
+    }
+    let file = spelled.startsWith('=') ? spelled.slice(1) : spelled;
+    if (file.startsWith('file:')) file = decodeURIComponent(file.slice('file:'.length).replace(/^\/\/(localhost)?(?=\/)/, ''));
+    file = resolvePath(cwd, file);
+    let text: string;
+    try {
+      if (statSync(file).size > JAAS_FILE_BYTES_MAX) throw new Error(`larger than ${JAAS_FILE_BYTES_MAX} bytes`);
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw r.fail(where.key, where.line, `cannot read the JAAS file ${file}: ${(err as Error).message}`);
+    }
+    try {
+      const found = saslUsersOf(parseJaas(text, file), section, file);
+      for (const w of found.warnings) r.warnings.push(w);
+      sasl = { jaasFile: file, section, users: found.users };
+    } catch (err) {
+      if (err instanceof JaasError) throw new ConfigError(`${err.message} (the JAAS file named by ${where.key})`, where.key, err.line);
+      throw err;
+    }
+  }
+  let saslAuthProvider = false;
+  for (const [key, entry] of r.raw) {
+    if (!/^(zookeeper\.)?authProvider\.[^.]+$/.test(key)) continue;
+    r.consumed.add(key);
+    if (entry.value === SASL_AUTH_PROVIDER) saslAuthProvider = true;
+    else if (!BUILT_IN_AUTH_PROVIDERS.has(entry.value)) r.warn(entry.line, `${key}: ${entry.value} cannot be loaded by zooid (it knows ip, digest and sasl); ignored`);
+  }
+  const superUserSetting = r.takeSystemProperty('superUser');
+  const saslSuperUser = superUserSetting === null ? null : r.nonEmpty(superUserSetting);
+  const allowSetting = r.takeSystemProperty('allowSaslFailedClients');
+  const allowSaslFailedClients = allowSetting === null ? false : r.bool(allowSetting);
+  const requireSetting = r.takeSystemProperty('sessionRequireClientSASLAuth');
+  const sessionRequireClientSaslAuth = requireSetting === null ? false : r.bool(requireSetting);
+  const superPasswordSetting = r.takeSystemProperty('SASLAuthenticationProvider.superPassword');
+  if (superPasswordSetting !== null && sasl !== null) sasl.users.set('super', superPasswordSetting.value);
+  return { sasl, saslAuthProvider, saslSuperUser, allowSaslFailedClients, sessionRequireClientSaslAuth };
 }
 
 type SurfaceSettings = Pick<ServerConfig, 'adminServerPort' | 'adminEnableServer' | 'adminServerAddress'
@@ -986,7 +1083,7 @@ export function loadConfig(path: string | null): ServerConfig {
   } catch (err) {
     throw new ConfigError(`${path}: cannot read the config file: ${(err as Error).message}`, null, null);
   }
-  return parseConfig(text, { path });
+  return parseConfig(text, { path, env: process.env });
 }
 
 export interface ConfDirSizes {

@@ -20,7 +20,8 @@ import { DataTree, ZNode, newStat, QUOTA_ROOT, QUOTA_LIMITS, QUOTA_STATS, parseS
 import { WatchMode, type WatchTable } from './watches.ts';
 import { SessionTable, type Session } from './sessions.ts';
 import { checkAcl, allowed, fixupAcl, generateDigest } from './acl.ts';
-import { closeSessionOrder } from './javaorder.ts';
+import { closeSessionOrder, hashMapCapacityFor, javaStringHash } from './javaorder.ts';
+import { DigestMd5Server } from './sasl.ts';
 import { type Txn, type CreateTxn, encodeTxn, decodeTxn, mutate, triggerWatches } from './txn.ts';
 import { lastOperationOf } from './fourlw.ts';
 
@@ -54,6 +55,23 @@ export interface PipelineOptions {
   /** Wall-clock milliseconds (ctime, mtime, txn time). */
   wallMs: () => number;
   log?: (level: 'info' | 'warn', msg: string) => void;
+  /** SASL authentication and the sasl ACL scheme; absent: neither. */
+  sasl?: SaslOptions;
+}
+
+export interface SaslOptions {
+  /** DIGEST-MD5 users (JAAS Server section); null without a JAAS file: sasl requests get an empty answer. */
+  users: ReadonlyMap<string, string> | null;
+  /** authProvider.N = SASLAuthenticationProvider: sasl ids in ACLs. */
+  aclScheme: boolean;
+  /** zookeeper.superUser: this SASL user also gets the super id. */
+  superUser: string | null;
+  /** zookeeper.allowSaslFailedClients: a failed exchange is answered without closing the connection. */
+  allowFailedClients: boolean;
+  /** zookeeper.sessionRequireClientSASLAuth: other requests before a SASL login close the connection. */
+  requireClientAuth: boolean;
+  /** Random bytes for DIGEST-MD5 nonces (crypto.randomBytes; seeded in tests). */
+  randomBytes: (count: number) => Buffer;
 }
 
 export interface Conn {
@@ -62,6 +80,8 @@ export interface Conn {
   port: number;
   session: Session | null;
   authIds: Id[];
+  /** The connection's DIGEST-MD5 exchange, from its first sasl request. */
+  saslServer: DigestMd5Server | null;
   established: number;
   packetsReceived: number;
   packetsSent: number;
@@ -137,17 +157,20 @@ export class Pipeline {
   private nextContainerDeleteMs = 0;
   /** Time the request being handled arrived at the pipeline. */
   private requestStartMs = 0;
+  /** The sasl ACL scheme is known (SASLAuthenticationProvider configured). */
+  readonly saslScheme: boolean;
 
   constructor(opts: PipelineOptions, out: PipelineOutputs) {
     this.opts = opts;
     this.out = out;
+    this.saslScheme = opts.sasl?.aclScheme === true;
     this.sessions = new SessionTable(opts.tickMs, opts.serverId, opts.wallMs());
     this.tree.quotaWarning = (msg) => this.log('warn', msg);
     this.tree.setWatchSink((watcher, type, path, zxid, recursiveAcl) => {
       if (recursiveAcl !== null) {
         // a recursive watch never reveals a path its watcher cannot READ (CVE-2024-23944)
         const c = this.conns.get(watcher);
-        if (c === undefined || !allowed(recursiveAcl, Perm.READ, c.authIds)) return;
+        if (c === undefined || !allowed(recursiveAcl, Perm.READ, c.authIds, this.saslScheme)) return;
       }
       writeWatchEvent(this.w.reset(), type, path);
       this.noteResponseBytes(this.w.offset - 4, false);
@@ -286,7 +309,7 @@ export class Pipeline {
     let conn = this.conns.get(key);
     if (conn === undefined) {
       conn = {
-        key, addr, port, session: null, authIds: [{ scheme: 'ip', id: addr }], established: this.opts.wallMs(),
+        key, addr, port, session: null, authIds: [{ scheme: 'ip', id: addr }], saslServer: null, established: this.opts.wallMs(),
         packetsReceived: 0, packetsSent: 0, lastOp: 'NA', lastLatencyMs: 0, minLatencyMs: Infinity, maxLatencyMs: 0, totalLatencyMs: 0, latencyCount: 0,
         lastResponseMs: 0, lastZxid: -1,
       };
@@ -378,6 +401,13 @@ export class Pipeline {
     }
     this.sessions.touch(s, this.requestStartMs);
     if (xid >= 0) s.lastCxid = xid;
+    if (this.opts.sasl?.requireClientAuth === true && type !== Op.sasl && type !== Op.auth && !conn.authIds.some((i) => i.scheme === 'sasl')) {
+      // AuthenticationHelper.enforceAuthentication: answer, then close the connection
+      this.log('warn', `closing connection ${conn.addr}:${conn.port}: zookeeper.sessionRequireClientSASLAuth is set and session 0x${s.id.toString(16)} has not authenticated with SASL`);
+      this.finish(key, beginReply(this.w.reset(), xid, 0, Err.SESSIONCLOSEDREQUIRESASLAUTH));
+      this.dropConnection(conn);
+      return;
+    }
     if (this.logUnavailable && WRITE_OPS.has(type)) {
       // the log does not take writes (disk full): refuse them as a read-only server does
       this.replyError(key, xid, Err.NOTREADONLY);
@@ -686,6 +716,72 @@ export class Pipeline {
     if (!conn.authIds.some((i) => i.scheme === 'digest' && i.id === digest)) conn.authIds.push({ scheme: 'digest', id: digest });
     return true;
   }
+
+  /** ZooKeeperServer.processSasl: one token of the connection's DIGEST-MD5 exchange. */
+  saslStep(conn: Conn, xid: number, token: Buffer): void {
+    const cfg = this.opts.sasl;
+    const w = this.w;
+    if (cfg === undefined || cfg.users === null) {
+      // no JAAS Server section: ZooKeeper has no SaslServer and answers OK with no token
+      const at = beginReply(w.reset(), xid, 0, Err.OK);
+      w.buffer(null);
+      this.finish(conn.key, at, this.tree.lastZxid);
+      return;
+    }
+    conn.saslServer ??= new DigestMd5Server(cfg.users, cfg.randomBytes);
+    const step = conn.saslServer.evaluate(token);
+    if (step.kind === 'success') {
+      this.log('info', `session 0x${conn.session?.id.toString(16)}: adding SASL authorization for authorizationID: ${step.authorizationId}`);
+      addId(conn.authIds, 'sasl', step.authorizationId);
+      if (cfg.superUser !== null && cfg.superUser === step.authorizationId) addId(conn.authIds, 'super', '');
+    }
+    if (step.kind !== 'failure') {
+      const at = beginReply(w.reset(), xid, 0, Err.OK);
+      w.buffer(step.token);
+      this.finish(conn.key, at, this.tree.lastZxid);
+      return;
+    }
+    this.log('warn', `client ${conn.addr}:${conn.port} failed to SASL authenticate: ${step.reason}`);
+    if (cfg.allowFailedClients && !cfg.requireClientAuth) {
+      const at = beginReply(w.reset(), xid, 0, Err.OK);
+      w.buffer(null);
+      this.finish(conn.key, at, this.tree.lastZxid);
+      return;
+    }
+    this.counters.authFailed++;
+    const err = cfg.requireClientAuth ? Err.SESSIONCLOSEDREQUIRESASLAUTH : Err.AUTHFAILED;
+    const at = beginReply(w.reset(), xid, 0, err);
+    w.buffer(null);
+    this.finish(conn.key, at, this.tree.lastZxid);
+    this.dropConnection(conn);
+  }
+
+  /** The user name whoAmI shows for an id (AuthUtil.getUser: "" when no provider knows the scheme). */
+  userOf(id: Id): string {
+    if (id.scheme === 'digest') return id.id.slice(0, id.id.indexOf(':'));
+    if (id.scheme === 'ip' || (id.scheme === 'sasl' && this.saslScheme)) return id.id;
+    return '';
+  }
+}
+
+function addId(ids: Id[], scheme: string, id: string): void {
+  if (!ids.some((i) => i.scheme === scheme && i.id === id)) ids.push({ scheme, id });
+}
+
+/** jute's Id.hashCode: 37 × (37 × 17 + scheme.hashCode()) + id.hashCode(). */
+function javaIdHash(id: Id): number {
+  return (Math.imul(37, (Math.imul(37, 17) + javaStringHash(id.scheme)) | 0) + javaStringHash(id.id)) | 0;
+}
+
+/** A connection's ids in the order ZooKeeper's hash set of them iterates (whoAmI shows that order). */
+function javaIdSetOrder(ids: readonly Id[]): Id[] {
+  const capacity = hashMapCapacityFor(ids.length);
+  const keyed = ids.map((id, i) => {
+    const h = javaIdHash(id);
+    return { id, i, bucket: (h ^ (h >>> 16)) & (capacity - 1) };
+  });
+  keyed.sort((a, b) => a.bucket - b.bucket || a.i - b.i);
+  return keyed.map((k) => k.id);
 }
 
 // ==================================================================== request handlers
@@ -737,10 +833,10 @@ function prepCreate(p: Pipeline, conn: Conn, type: number, req: CreateReq): Crea
   let path = req.path;
   const slash = path.lastIndexOf('/');
   if (slash === -1 || path.includes('\u0000')) throw new KeeperError(Err.BADARGUMENTS);
-  const acls = fixupAcl(req.acls, p.idsOf(conn));
+  const acls = fixupAcl(req.acls, p.idsOf(conn), p.saslScheme);
   const parentPath = slash === 0 ? '/' : path.slice(0, slash);
   const parent = p.node(parentPath);
-  checkAcl(p.aclOf(parent), Perm.CREATE, p.idsOf(conn));
+  checkAcl(p.aclOf(parent), Perm.CREATE, p.idsOf(conn), p.saslScheme);
   if (sequential) path += String(parent.cversion).padStart(10, '0');
   validPath(path);
   if (p.tree.get(path) !== undefined) throw new KeeperError(Err.NODEEXISTS);
@@ -756,7 +852,7 @@ const TTL_MS_MAX = 0xff_ffff_ffff;
 function prepDelete(p: Pipeline, conn: Conn, path: string, version: number): Txn {
   const parentPath = parentForWrite(path);
   const parent = p.node(parentPath);
-  checkAcl(p.aclOf(parent), Perm.DELETE, p.idsOf(conn));
+  checkAcl(p.aclOf(parent), Perm.DELETE, p.idsOf(conn), p.saslScheme);
   const n = p.node(path);
   checkVersion(n.version, version);
   if (n.numChildren() > 0) throw new KeeperError(Err.NOTEMPTY);
@@ -766,7 +862,7 @@ function prepDelete(p: Pipeline, conn: Conn, path: string, version: number): Txn
 function prepSetData(p: Pipeline, conn: Conn, path: string, data: Buffer, version: number): Txn {
   validPath(path);
   const n = p.node(path);
-  checkAcl(p.aclOf(n), Perm.WRITE, p.idsOf(conn));
+  checkAcl(p.aclOf(n), Perm.WRITE, p.idsOf(conn), p.saslScheme);
   const newVersion = checkVersion(n.version, version);
   p.checkQuota(path, data.length - n.data.length, 0);
   return { type: Op.setData, path, data, version: newVersion };
@@ -775,7 +871,7 @@ function prepSetData(p: Pipeline, conn: Conn, path: string, data: Buffer, versio
 function prepCheck(p: Pipeline, conn: Conn, path: string, version: number): Txn {
   validPath(path);
   const n = p.node(path);
-  checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn));
+  checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn), p.saslScheme);
   return { type: Op.check, path, version: checkVersion(n.version, version) };
 }
 
@@ -836,9 +932,9 @@ const setACL: Handler = (p, conn, s, xid, r) => {
   const version = r.int();
   write(p, conn, s, xid, Op.setACL, () => {
     validPath(path);
-    const fixed = fixupAcl(acls, p.idsOf(conn));
+    const fixed = fixupAcl(acls, p.idsOf(conn), p.saslScheme);
     const n = p.node(path);
-    checkAcl(p.aclOf(n), Perm.ADMIN, p.idsOf(conn));
+    checkAcl(p.aclOf(n), Perm.ADMIN, p.idsOf(conn), p.saslScheme);
     return { type: Op.setACL, path, acls: fixed, version: checkVersion(n.aversion, version) };
   }, (zxid) => replyStat(p, conn, xid, zxid, path));
 };
@@ -980,7 +1076,7 @@ const exists: Handler = (p, conn, _s, xid, r) => {
   if (path.includes('\u0000')) throw new KeeperError(Err.BADARGUMENTS);
   const n = p.tree.get(path);
   // ZOOKEEPER-2590 (3.8.4, 3.9.2): an existing node needs READ; a missing one is not checked
-  if (n !== undefined) checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn));
+  if (n !== undefined) checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn), p.saslScheme);
   if (watch) p.tree.dataWatches.add(path, conn.key);
   if (n === undefined) throw new KeeperError(Err.NONODE);
   const at = p.beginOk(xid);
@@ -992,7 +1088,7 @@ const getData: Handler = (p, conn, _s, xid, r) => {
   const path = r.ustring();
   const watch = r.bool();
   const n = p.node(path);
-  checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn));
+  checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn), p.saslScheme);
   if (watch) p.tree.dataWatches.add(path, conn.key);
   const at = p.beginOk(xid);
   writeData(p.writer, n.data);
@@ -1005,7 +1101,7 @@ function getChildrenWith(withStat: boolean): Handler {
     const path = r.ustring();
     const watch = r.bool();
     const n = p.node(path);
-    checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn));
+    checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn), p.saslScheme);
     if (watch) p.tree.childWatches.add(path, conn.key);
     const w = p.writer;
     const at = p.beginOk(xid);
@@ -1021,9 +1117,9 @@ const getACL: Handler = (p, conn, _s, xid, r) => {
   const n = p.node(path);
   const acls = p.aclOf(n);
   const ids = p.idsOf(conn);
-  checkAcl(acls, Perm.READ | Perm.ADMIN, ids);
+  checkAcl(acls, Perm.READ | Perm.ADMIN, ids, p.saslScheme);
   // without ADMIN, digest hashes are masked (CVE-2019-0201)
-  const shown = allowed(acls, Perm.ADMIN, ids) ? acls : acls.map((a) => (a.id.scheme === 'digest' ? { perms: a.perms, id: { scheme: 'digest', id: a.id.id.replace(/:.*/, ':x') } } : a));
+  const shown = allowed(acls, Perm.ADMIN, ids, p.saslScheme) ? acls : acls.map((a) => (a.id.scheme === 'digest' ? { perms: a.perms, id: { scheme: 'digest', id: a.id.id.replace(/:.*/, ':x') } } : a));
   const at = p.beginOk(xid);
   writeAcls(p.writer, shown);
   writeStat(p.writer, p.statOf(n));
@@ -1040,6 +1136,12 @@ const sync: Handler = (p, conn, _s, xid, r) => {
 const ping: Handler = (p, conn, _s, xid) => {
   p.finish(conn.key, p.beginOk(xid));
 };
+
+const sasl: Handler = (p, conn, _s, xid, r) => {
+  p.saslStep(conn, xid, r.buffer() ?? EMPTY_TOKEN);
+};
+
+const EMPTY_TOKEN = Buffer.alloc(0);
 
 const auth: Handler = (p, conn, _s, _xid, r) => {
   r.int();
@@ -1155,7 +1257,7 @@ const multiRead: Handler = (p, conn, _s, xid, r) => {
   for (const op of ops) {
     const n = p.tree.get(op.path);
     let err: number = n === undefined ? Err.NONODE : Err.OK;
-    if (n !== undefined && !allowed(p.aclOf(n), Perm.READ, p.idsOf(conn))) err = Err.NOAUTH;
+    if (n !== undefined && !allowed(p.aclOf(n), Perm.READ, p.idsOf(conn), p.saslScheme)) err = Err.NOAUTH;
     if (err !== Err.OK || n === undefined) {
       w.int(Op.error).bool(false).int(err).int(err);
       continue;
@@ -1178,7 +1280,7 @@ const multiRead: Handler = (p, conn, _s, xid, r) => {
 const getAllChildrenNumber: Handler = (p, conn, _s, xid, r) => {
   const path = r.ustring();
   const n = p.node(path);
-  checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn));
+  checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn), p.saslScheme);
   let count = 0;
   const prefix = path === '/' ? '/' : path + '/';
   for (const k of p.tree.nodes.keys()) if (k.startsWith(prefix) && k !== path) count++;
@@ -1199,11 +1301,10 @@ const getEphemerals: Handler = (p, conn, s, xid, r) => {
 
 const whoAmI: Handler = (p, conn, _s, xid) => {
   const at = p.beginOk(xid);
-  // ZooKeeper keeps a connection's ids in a hash set; ordered by scheme here (digest before ip, as it shows)
-  const ids = conn.authIds.filter((i) => i.scheme !== 'super').sort((a, b) => (a.scheme < b.scheme ? -1 : a.scheme > b.scheme ? 1 : 0));
+  // ZooKeeper keeps a connection's ids (super included) in a hash set and shows its iteration order
+  const ids = javaIdSetOrder(conn.authIds);
   p.writer.int(ids.length);
-  // AuthUtil.getUser: a digest id shows its user name only (getUserName), others as they are
-  for (const i of ids) p.writer.string(i.scheme).string(i.scheme === 'digest' ? i.id.slice(0, i.id.indexOf(':')) : i.id);
+  for (const i of ids) p.writer.string(i.scheme).string(p.userOf(i));
   p.finish(conn.key, at);
 };
 
@@ -1230,6 +1331,7 @@ const HANDLERS: Record<number, Handler> = {
   [Op.sync]: sync,
   [Op.ping]: ping,
   [Op.auth]: auth,
+  [Op.sasl]: sasl,
   [Op.setWatches]: setWatchesWith(false),
   [Op.setWatches2]: setWatchesWith(true),
   [Op.multiRead]: multiRead,

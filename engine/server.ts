@@ -212,6 +212,10 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     });
   }
   log.info(`serving on ${cfg.clientPortAddress ?? '0.0.0.0'}:${cfg.clientPort} (${ioThreads} io threads, dataDir ${cfg.dataDir}, last zxid 0x${lastZxid.toString(16)})`);
+  if (cfg.sasl !== null) {
+    log.info(`SASL DIGEST-MD5 logins: ${cfg.sasl.users.size} users from section ${cfg.sasl.section} of ${cfg.sasl.jaasFile}; ` +
+      `sasl ACL scheme ${cfg.saslAuthProvider ? 'on' : 'off (no authProvider.N=org.apache.zookeeper.server.auth.SASLAuthenticationProvider)'}`);
+  }
 
   const control = new ControlChannel(controlReqRing, controlReplyRing);
   const httpServers: http.Server[] = [];

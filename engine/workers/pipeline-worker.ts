@@ -3,6 +3,7 @@
 // moves its outputs to the reply rings and the log ring. Parks in Atomics.wait on its
 // doorbell (rung by io workers and the log worker) until the next session tick.
 import { workerData, parentPort } from 'node:worker_threads';
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
 import { Pipeline } from '../pipeline.ts';
@@ -123,6 +124,14 @@ const pipeline = new Pipeline(
     maxSessionTimeoutMs: cfg.maxSessionTimeoutMs,
     serverId: cfg.myid ?? 1,
     superDigest: cfg.superDigest,
+    sasl: {
+      users: cfg.sasl === null ? null : cfg.sasl.users,
+      aclScheme: cfg.saslAuthProvider,
+      superUser: cfg.saslSuperUser,
+      allowFailedClients: cfg.allowSaslFailedClients,
+      requireClientAuth: cfg.sessionRequireClientSaslAuth,
+      randomBytes: (count) => randomBytes(count),
+    },
     extendedTypesEnabled: cfg.extendedTypesEnabled,
     enforceQuota: cfg.enforceQuota,
     maxReplyBytes: cfg.juteMaxBufferBytes,
