@@ -1,8 +1,10 @@
 // ACL checks and fix-ups as ZooKeeper's PrepRequestProcessor does them, and the auth
-// schemes a session can hold: ip (from its connection), digest, super.
+// schemes a session can hold: ip (from its connection), x509 (from its TLS client
+// certificate), digest, super.
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { type Acl, type Id, Err, KeeperError } from './protocol.ts';
+import { isValidX500Name } from './x509.ts';
 
 /** DigestAuthenticationProvider.generateDigest: "user:" + base64(sha1("user:password")). */
 export function generateDigest(idPassword: string): string {
@@ -63,7 +65,7 @@ function schemeMatches(scheme: string, authId: string, aclId: string): boolean {
   return authId === aclId;
 }
 
-const KNOWN_SCHEMES = new Set(['digest', 'ip']);
+const KNOWN_SCHEMES = new Set(['digest', 'ip', 'x509']);
 
 /** True when ids may do perm on a node with these ACLs (ZooKeeperServer.checkACL). */
 export function allowed(acls: readonly Acl[], perm: number, ids: readonly Id[]): boolean {
@@ -101,8 +103,8 @@ export function fixupAcl(acls: readonly Acl[], ids: readonly Id[]): Acl[] {
     } else if (scheme === 'auth') {
       let valid = false;
       for (const cid of ids) {
-        // only schemes whose provider isAuthenticated() (digest) stand in for "auth"
-        if (cid.scheme === 'digest') {
+        // only schemes whose provider isAuthenticated() (digest, x509) stand in for "auth"
+        if (cid.scheme === 'digest' || cid.scheme === 'x509') {
           valid = true;
           push({ perms: a.perms, id: { scheme: cid.scheme, id: cid.id } });
         }
@@ -113,6 +115,9 @@ export function fixupAcl(acls: readonly Acl[], ids: readonly Id[]): Acl[] {
       push(a);
     } else if (scheme === 'ip') {
       if (!ipValid(id)) throw new KeeperError(Err.INVALIDACL);
+      push(a);
+    } else if (scheme === 'x509') {
+      if (!isValidX500Name(id)) throw new KeeperError(Err.INVALIDACL);
       push(a);
     } else {
       throw new KeeperError(Err.INVALIDACL);

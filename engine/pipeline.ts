@@ -39,6 +39,8 @@ export interface PipelineOptions {
   maxSessionTimeoutMs: number;
   serverId: number;
   superDigest: string | null;
+  /** zookeeper.X509AuthenticationProvider.superUser: a client whose x509 id is this is also super. */
+  x509SuperUser?: string | null;
   /** zookeeper.extendedTypesEnabled: TTL nodes. */
   extendedTypesEnabled: boolean;
   /** jute.maxbuffer: the largest reply frame a client accepts. */
@@ -270,8 +272,11 @@ export class Pipeline {
     return this.held.length - this.heldHead;
   }
 
-  /** A new connection sent its ConnectRequest frame (without the length prefix). */
-  connect(key: number, addr: string, port: number, frame: Buffer): void {
+  /**
+   * A new connection sent its ConnectRequest frame (without the length prefix). `x509Id`: the
+   * RFC 2253 subject of the client certificate the io worker's TLS handshake trusted, if any.
+   */
+  connect(key: number, addr: string, port: number, frame: Buffer, x509Id: string | null = null): void {
     const now = this.opts.nowMs();
     this.requestStartMs = now;
     let conn = this.conns.get(key);
@@ -282,6 +287,7 @@ export class Pipeline {
         lastResponseMs: 0, lastZxid: -1,
       };
       this.conns.set(key, conn);
+      if (x509Id !== null) this.addX509Auth(conn, x509Id);
     }
     conn.packetsReceived++;
     this.counters.packetsReceived++;
@@ -640,6 +646,13 @@ export class Pipeline {
   /** Auth ids for ACL checks: the connection's, plus super when its digest matches. */
   idsOf(conn: Conn): Id[] {
     return conn.authIds;
+  }
+
+  /** X509AuthenticationProvider.handleAuthentication: the superUser's certificate is also super. */
+  addX509Auth(conn: Conn, x509Id: string): void {
+    if (this.opts.x509SuperUser != null && x509Id === this.opts.x509SuperUser) conn.authIds.push({ scheme: 'super', id: x509Id });
+    conn.authIds.push({ scheme: 'x509', id: x509Id });
+    this.log('info', `authenticated id '${x509Id}' for scheme 'x509' (${conn.addr}:${conn.port})`);
   }
 
   addAuth(conn: Conn, scheme: string, auth: Buffer): boolean {

@@ -1,7 +1,9 @@
 // What crosses the rings (DESIGN.md §2): record kinds and payload layouts. Bytes only.
 //
 // request ring, io worker → pipeline (one per io worker):
-//   CONNECT     [u32 connId][u16 port][u8 addrLength][addr][ConnectRequest frame body]
+//   CONNECT     [u32 connId][u16 port][u8 addrLength][addr][u16 x509IdLength][x509Id, UTF-8]
+//               [ConnectRequest frame body]   x509Id: the trusted client certificate's RFC 2253
+//               subject on secureClientPort (length 0: none)
 //   REQUEST     [u32 connId][f64 LE enqueuedAtMs][RequestHeader + record]
 //   DISCONNECT  [u32 connId]
 //   FOURLW      [u32 connId][u16 port][u8 addrLength][addr][4 ASCII bytes][stmk only: 8-byte mask]

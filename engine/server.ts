@@ -16,6 +16,7 @@ import { StatsBlock, PIPELINE_STATS, LOG_STATS, IO_STATS } from './stagestats.ts
 import { startAdminServer } from './admin.ts';
 import { MetricsCollector, startMetricsServer } from './metrics.ts';
 import type http from 'node:http';
+import { loadTlsServerOptions } from './tls.ts';
 
 const log = createLogger('main');
 
@@ -85,7 +86,9 @@ function waitFor(worker: Worker, what: string, types: string[]): Promise<Record<
   });
 }
 
+/** Throws ConfigError (exit 2) when secureClientPort's key or trust store cannot be used. */
 export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
+  const tlsOptions = cfg.tls === null ? null : loadTlsServerOptions(cfg.tls, cfg.configPath ?? '(embedded default)');
   if (cfg.servers.size > 0) log.warn(`zoo.cfg lists ${cfg.servers.size} server.N lines: ensembles are not implemented yet; running standalone`);
   const ioThreads = Math.min(cfg.ioThreads, IO_THREADS_MAX);
   const logDir = path.join(cfg.dataLogDir, 'version-2');
@@ -174,6 +177,9 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       index: i,
       clientPort: cfg.clientPort,
       clientPortAddress: cfg.clientPortAddress,
+      secureClientPort: cfg.secureClientPort,
+      secureClientPortAddress: cfg.secureClientPortAddress,
+      tls: tlsOptions,
       juteMaxBufferBytes: cfg.juteMaxBufferBytes,
       maxClientCnxns: cfg.maxClientCnxns,
       fourLetterWordWhitelist: cfg.fourLetterWordWhitelist === '*' ? '*' : [...cfg.fourLetterWordWhitelist],
@@ -198,7 +204,10 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       process.exit(1);
     });
   }
-  log.info(`serving on ${cfg.clientPortAddress ?? '0.0.0.0'}:${cfg.clientPort} (${ioThreads} io threads, dataDir ${cfg.dataDir}, last zxid 0x${lastZxid.toString(16)})`);
+  const secureText = cfg.secureClientPort === null ? ''
+    : ` and TLS on ${cfg.secureClientPortAddress ?? cfg.clientPortAddress ?? '0.0.0.0'}:${cfg.secureClientPort} (clientAuth=${cfg.tls?.clientAuth})`;
+  const plainText = cfg.clientPort > 0 ? `${cfg.clientPortAddress ?? '0.0.0.0'}:${cfg.clientPort}` : 'no plain client port';
+  log.info(`serving on ${plainText}${secureText} (${ioThreads} io threads, dataDir ${cfg.dataDir}, last zxid 0x${lastZxid.toString(16)})`);
 
   const control = new ControlChannel(controlReqRing, controlReplyRing);
   const httpServers: http.Server[] = [];

@@ -113,6 +113,7 @@ const pipeline = new Pipeline(
     maxSessionTimeoutMs: cfg.maxSessionTimeoutMs,
     serverId: cfg.myid ?? 1,
     superDigest: cfg.superDigest,
+    x509SuperUser: cfg.x509SuperUser,
     extendedTypesEnabled: cfg.extendedTypesEnabled,
     enforceQuota: cfg.enforceQuota,
     maxReplyBytes: cfg.juteMaxBufferBytes,
@@ -201,7 +202,10 @@ function dispatch(ioIndex: number, ring: Ring): void {
       const port = d.readUInt16BE(at + 4);
       const addrLength = d[at + 6];
       const addr = d.toString('latin1', at + 7, at + 7 + addrLength);
-      pipeline.connect(key, addr, port, d.subarray(at + 7 + addrLength, end));
+      const idAt = at + 7 + addrLength;
+      const idLength = d.readUInt16BE(idAt);
+      const x509Id = idLength === 0 ? null : d.toString('utf8', idAt + 2, idAt + 2 + idLength);
+      pipeline.connect(key, addr, port, d.subarray(idAt + 2 + idLength, end), x509Id);
       return;
     }
     case ReqKind.DISCONNECT:
