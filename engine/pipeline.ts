@@ -20,7 +20,7 @@ import { DataTree, ZNode, newStat, QUOTA_ROOT, QUOTA_LIMITS, QUOTA_STATS, parseS
 import { WatchMode, type WatchTable } from './watches.ts';
 import { SessionTable, type Session } from './sessions.ts';
 import { checkAcl, allowed, fixupAcl, generateDigest } from './acl.ts';
-import { closeSessionOrder } from './javaorder.ts';
+import { authInfoOrder, closeSessionOrder } from './javaorder.ts';
 import { type Txn, type CreateTxn, encodeTxn, decodeTxn, mutate, triggerWatches } from './txn.ts';
 import { lastOperationOf } from './fourlw.ts';
 
@@ -1175,11 +1175,15 @@ const getEphemerals: Handler = (p, conn, s, xid, r) => {
 
 const whoAmI: Handler = (p, conn, _s, xid) => {
   const at = p.beginOk(xid);
-  // ZooKeeper keeps a connection's ids in a hash set; ordered by scheme here (digest before ip, as it shows)
-  const ids = conn.authIds.filter((i) => i.scheme !== 'super').sort((a, b) => (a.scheme < b.scheme ? -1 : a.scheme > b.scheme ? 1 : 0));
+  // ZooKeeper keeps a connection's ids in a hash set and lists them in its iteration order
+  const ids = authInfoOrder(conn.authIds);
   p.writer.int(ids.length);
-  // AuthUtil.getUser: a digest id shows its user name only (getUserName), others as they are
-  for (const i of ids) p.writer.string(i.scheme).string(i.scheme === 'digest' ? i.id.slice(0, i.id.indexOf(':')) : i.id);
+  // AuthUtil.getUser: a digest id shows its user name only (getUserName), super (no provider) an
+  // empty name, others as they are
+  for (const i of ids) {
+    const user = i.scheme === 'digest' ? i.id.slice(0, i.id.indexOf(':')) : i.scheme === 'super' ? '' : i.id;
+    p.writer.string(i.scheme).string(user);
+  }
   p.finish(conn.key, at);
 };
 

@@ -205,7 +205,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     });
   }
   const secureText = cfg.secureClientPort === null ? ''
-    : ` and TLS on ${cfg.secureClientPortAddress ?? cfg.clientPortAddress ?? '0.0.0.0'}:${cfg.secureClientPort} (clientAuth=${cfg.tls?.clientAuth})`;
+    : ` and TLS on ${cfg.secureClientPortAddress ?? '0.0.0.0'}:${cfg.secureClientPort} (clientAuth=${cfg.tls?.clientAuth})`;
   const plainText = cfg.clientPort > 0 ? `${cfg.clientPortAddress ?? '0.0.0.0'}:${cfg.clientPort}` : 'no plain client port';
   log.info(`serving on ${plainText}${secureText} (${ioThreads} io threads, dataDir ${cfg.dataDir}, last zxid 0x${lastZxid.toString(16)})`);
 

@@ -401,7 +401,8 @@ if (data.secureClientPort !== null && data.tls !== null) {
     const addr = (s.remoteAddress ?? '').replace(/^::ffff:/, '');
     log.warn(`closing connection from ${addr}:${s.remotePort ?? 0} on secureClientPort: TLS handshake failed: ${err.message}`);
   });
-  listen(secure, data.secureClientPort, data.secureClientPortAddress ?? data.clientPortAddress);
+  // ZooKeeper 3.8 binds secureClientPort on every address unless secureClientPortAddress says otherwise
+  listen(secure, data.secureClientPort, data.secureClientPortAddress);
 }
 if (servers.length === 0) throw new Error('io worker: neither clientPort nor secureClientPort to listen on');
 void drainReplies();
