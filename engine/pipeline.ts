@@ -64,6 +64,8 @@ export interface Conn {
   port: number;
   session: Session | null;
   authIds: Id[];
+  /** Came in on secureClientPort (TLS). */
+  secure: boolean;
   established: number;
   packetsReceived: number;
   packetsSent: number;
@@ -273,21 +275,22 @@ export class Pipeline {
   }
 
   /**
-   * A new connection sent its ConnectRequest frame (without the length prefix). `x509Id`: the
-   * RFC 2253 subject of the client certificate the io worker's TLS handshake trusted, if any.
+   * A new connection sent its ConnectRequest frame (without the length prefix). `tls`: it came in
+   * on secureClientPort, with the RFC 2253 subject of the client certificate the io worker's TLS
+   * handshake trusted, if any.
    */
-  connect(key: number, addr: string, port: number, frame: Buffer, x509Id: string | null = null): void {
+  connect(key: number, addr: string, port: number, frame: Buffer, tls: { x509Id: string | null } | null = null): void {
     const now = this.opts.nowMs();
     this.requestStartMs = now;
     let conn = this.conns.get(key);
     if (conn === undefined) {
       conn = {
-        key, addr, port, session: null, authIds: [{ scheme: 'ip', id: addr }], established: this.opts.wallMs(),
+        key, addr, port, session: null, authIds: [{ scheme: 'ip', id: addr }], secure: tls !== null, established: this.opts.wallMs(),
         packetsReceived: 0, packetsSent: 0, lastOp: 'NA', lastLatencyMs: 0, minLatencyMs: Infinity, maxLatencyMs: 0, totalLatencyMs: 0, latencyCount: 0,
         lastResponseMs: 0, lastZxid: -1,
       };
       this.conns.set(key, conn);
-      if (x509Id !== null) this.addX509Auth(conn, x509Id);
+      if (tls !== null && tls.x509Id !== null) this.addX509Auth(conn, tls.x509Id);
     }
     conn.packetsReceived++;
     this.counters.packetsReceived++;

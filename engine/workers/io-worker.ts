@@ -12,7 +12,7 @@ import { workerData, parentPort } from 'node:worker_threads';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
-import { ReqKind, RespKind, connKey } from '../records.ts';
+import { CONNECT_FLAG_SECURE, ReqKind, RespKind, connKey } from '../records.ts';
 import { createLogger } from '../logger.ts';
 import { StatsBlock, IO_STATS } from '../stagestats.ts';
 import { type FourLetterWord, fourLetterWordOf, formatNotWhitelisted, parseFourLetterWordWhitelist } from '../fourlw.ts';
@@ -86,6 +86,8 @@ interface Connection {
   countSlot: number;
   /** A four-letter word went to the pipeline: keep the socket writable after the client's FIN until the answer. */
   awaitingText: boolean;
+  /** Came in on secureClientPort. */
+  secure: boolean;
   /** The trusted client certificate's subject (RFC 2253) on secureClientPort, else null. */
   x509Id: string | null;
 }
@@ -106,7 +108,7 @@ function pushFrame(conn: Connection, frame: Buffer): boolean {
   if (!conn.handshaken) {
     const addrLength = Buffer.byteLength(conn.addr, 'latin1');
     const idLength = conn.x509Id === null ? 0 : Buffer.byteLength(conn.x509Id, 'utf8');
-    const bytes = 4 + 2 + 1 + addrLength + 2 + idLength + frame.length;
+    const bytes = 4 + 2 + 1 + addrLength + 1 + 2 + idLength + frame.length;
     const at = req.reserve(bytes);
     if (at === -1) return false;
     const d = req.data;
@@ -114,10 +116,11 @@ function pushFrame(conn: Connection, frame: Buffer): boolean {
     d.writeUInt16BE(conn.port, at + 4);
     d[at + 6] = addrLength;
     d.write(conn.addr, at + 7, 'latin1');
-    const idAt = at + 7 + addrLength;
-    d.writeUInt16BE(idLength, idAt);
-    if (conn.x509Id !== null) d.write(conn.x509Id, idAt + 2, 'utf8');
-    d.set(frame, idAt + 2 + idLength);
+    const flagsAt = at + 7 + addrLength;
+    d[flagsAt] = conn.secure ? CONNECT_FLAG_SECURE : 0;
+    d.writeUInt16BE(idLength, flagsAt + 1);
+    if (conn.x509Id !== null) d.write(conn.x509Id, flagsAt + 3, 'utf8');
+    d.set(frame, flagsAt + 3 + idLength);
     req.commit(ReqKind.CONNECT, bytes);
     conn.handshaken = true;
     return true;
@@ -287,7 +290,7 @@ function onConnection(socket: net.Socket, secure: boolean): void {
   }
   stats.add(ACCEPTED, 1);
   socket.setNoDelay(true);
-  const conn: Connection = { id: nextConnId++, socket, addr, port, pending: null, handshaken: false, blocked: false, closed: false, countSlot, awaitingText: false, x509Id };
+  const conn: Connection = { id: nextConnId++, socket, addr, port, pending: null, handshaken: false, blocked: false, closed: false, countSlot, awaitingText: false, secure, x509Id };
   if (nextConnId > 0xffffffff) nextConnId = 1;
   conns.set(conn.id, conn);
   stats.set(OPEN, conns.size);

@@ -9,7 +9,7 @@ import { Pipeline } from '../pipeline.ts';
 import { recoverState } from '../recovery.ts';
 import { Snapshotter } from '../snapshotter.ts';
 import { writeSnapshotNow } from '../persistence/snapshot.ts';
-import { ReqKind, RespKind, LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP, connKey, ioIndexOf, connIdOf } from '../records.ts';
+import { CONNECT_FLAG_SECURE, ReqKind, RespKind, LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP, connKey, ioIndexOf, connIdOf } from '../records.ts';
 import { createLogger, idsInMessage } from '../logger.ts';
 import { fourLetterWordReply, answerStatsRequest } from '../stats.ts';
 import { ControlServer } from '../control.ts';
@@ -202,10 +202,11 @@ function dispatch(ioIndex: number, ring: Ring): void {
       const port = d.readUInt16BE(at + 4);
       const addrLength = d[at + 6];
       const addr = d.toString('latin1', at + 7, at + 7 + addrLength);
-      const idAt = at + 7 + addrLength;
-      const idLength = d.readUInt16BE(idAt);
-      const x509Id = idLength === 0 ? null : d.toString('utf8', idAt + 2, idAt + 2 + idLength);
-      pipeline.connect(key, addr, port, d.subarray(idAt + 2 + idLength, end), x509Id);
+      const flagsAt = at + 7 + addrLength;
+      const idLength = d.readUInt16BE(flagsAt + 1);
+      const tls = (d[flagsAt] & CONNECT_FLAG_SECURE) === 0 ? null
+        : { x509Id: idLength === 0 ? null : d.toString('utf8', flagsAt + 3, flagsAt + 3 + idLength) };
+      pipeline.connect(key, addr, port, d.subarray(flagsAt + 3 + idLength, end), tls);
       return;
     }
     case ReqKind.DISCONNECT:

@@ -138,6 +138,25 @@ describe('zooid TLS on secureClientPort', () => {
     }
   }, 60_000);
 
+  it('the AdminServer lists TLS connections under secure_connections', async () => {
+    const adminPort = await freePort();
+    const { server, securePort } = await start('pem', { 'admin.enableServer': 'true', 'admin.serverPort': String(adminPort), 'admin.serverAddress': '127.0.0.1' });
+    const secure = await TlsZkClient.connect(securePort, { ca: m.caPem, cert: m.client });
+    const plain = await LeanClient.connect({ host: '127.0.0.1', port: server.port, connectTimeoutMs: 5_000 });
+    try {
+      const body = await (await fetch(`http://127.0.0.1:${adminPort}/commands/connections`)).json() as {
+        connections: { remote_socket_address: string }[];
+        secure_connections: { remote_socket_address: string }[];
+      };
+      expect(body.secure_connections.map((c) => c.remote_socket_address)).toEqual([`127.0.0.1:${secure.socket.localPort}`]);
+      expect(body.connections).toHaveLength(1);
+      expect(body.connections[0].remote_socket_address).not.toBe(`127.0.0.1:${secure.socket.localPort}`);
+    } finally {
+      secure.close();
+      plain.disconnect();
+    }
+  }, 60_000);
+
   it('only secureClientPort: no plain listener, TLS works', async () => {
     const securePort = await freePort();
     const config = tlsServerConfig(m, securePort, 'pem');
