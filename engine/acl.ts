@@ -1,11 +1,13 @@
 // ACL checks and fix-ups as ZooKeeper's PrepRequestProcessor does them, and the auth
-// schemes a session can hold: ip (from its connection), digest, super, and sasl (a SASL
-// login; its ACL scheme exists only when SASLAuthenticationProvider is configured, as
-// ZooKeeper's ProviderRegistry only knows the providers named by authProvider.N).
+// schemes a session can hold: ip (from its connection), x509 (from its TLS client
+// certificate), digest, super, and sasl (a SASL login; its ACL scheme exists only when
+// SASLAuthenticationProvider is configured, as ZooKeeper's ProviderRegistry only knows the
+// providers named by authProvider.N).
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { type Acl, type Id, Err, KeeperError } from './protocol.ts';
 import { saslIdMatches, saslIdValid } from './sasl.ts';
+import { isValidX500Name } from './x509.ts';
 
 /** DigestAuthenticationProvider.generateDigest: "user:" + base64(sha1("user:password")). */
 export function generateDigest(idPassword: string): string {
@@ -67,9 +69,9 @@ function schemeMatches(scheme: string, authId: string, aclId: string): boolean {
   return authId === aclId;
 }
 
-/** ACL schemes with a provider: ip and digest always, sasl when saslScheme is on. */
+/** ACL schemes with a provider: ip, digest and x509 always, sasl when saslScheme is on. */
 function knownScheme(scheme: string, saslScheme: boolean): boolean {
-  return scheme === 'digest' || scheme === 'ip' || (saslScheme && scheme === 'sasl');
+  return scheme === 'digest' || scheme === 'ip' || scheme === 'x509' || (saslScheme && scheme === 'sasl');
 }
 
 /** True when ids may do perm on a node with these ACLs (ZooKeeperServer.checkACL). */
@@ -108,8 +110,8 @@ export function fixupAcl(acls: readonly Acl[], ids: readonly Id[], saslScheme = 
     } else if (scheme === 'auth') {
       let valid = false;
       for (const cid of ids) {
-        // only schemes whose provider isAuthenticated() (digest, sasl) stand in for "auth"
-        if (cid.scheme === 'digest' || (saslScheme && cid.scheme === 'sasl')) {
+        // only schemes whose provider isAuthenticated() (digest, x509, sasl) stand in for "auth"
+        if (cid.scheme === 'digest' || cid.scheme === 'x509' || (saslScheme && cid.scheme === 'sasl')) {
           valid = true;
           push({ perms: a.perms, id: { scheme: cid.scheme, id: cid.id } });
         }
@@ -120,6 +122,9 @@ export function fixupAcl(acls: readonly Acl[], ids: readonly Id[], saslScheme = 
       push(a);
     } else if (scheme === 'ip') {
       if (!ipValid(id)) throw new KeeperError(Err.INVALIDACL);
+      push(a);
+    } else if (scheme === 'x509') {
+      if (!isValidX500Name(id)) throw new KeeperError(Err.INVALIDACL);
       push(a);
     } else if (scheme === 'sasl' && saslScheme) {
       if (!saslIdValid(id)) throw new KeeperError(Err.INVALIDACL);

@@ -217,7 +217,10 @@ export function buildCommandResponse(name: string, kwargs: Readonly<Record<strin
       });
     case 'connections': {
       const snap = need();
-      return finish(primary, { connections: snap.connections.map((c) => connectionJson(c, false)), secure_connections: [] });
+      return finish(primary, {
+        connections: snap.connections.filter((c) => c.secure !== true).map((c) => connectionJson(c, false)),
+        secure_connections: snap.connections.filter((c) => c.secure === true).map((c) => connectionJson(c, false)),
+      });
     }
     case 'hash':
       return finish(primary, { digests: [] }); // zooid keeps no digest log (as the hash word)
@@ -277,8 +280,8 @@ export function buildCommandResponse(name: string, kwargs: Readonly<Record<strin
       const snap = need();
       return finish(primary, {
         ...serverStatsJson(snap),
-        connections: snap.connections.map((c) => connectionJson(c, true)),
-        secure_connections: [],
+        connections: snap.connections.filter((c) => c.secure !== true).map((c) => connectionJson(c, true)),
+        secure_connections: snap.connections.filter((c) => c.secure === true).map((c) => connectionJson(c, true)),
       });
     }
     case 'observers':

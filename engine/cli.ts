@@ -36,6 +36,11 @@ async function server(args: string[]): Promise<void> {
   try {
     running = await startServer(cfg);
   } catch (err) {
+    if (err instanceof ConfigError) {
+      // secureClientPort's key or trust store (read at start): a config error like the others
+      process.stderr.write(`zooid: invalid configuration: ${err.message}\n`);
+      process.exit(2);
+    }
     log.error(`cannot start: ${(err as Error).message}`);
     process.exit(err instanceof SurfaceStartError ? err.exitCode : 1);
   }

@@ -53,6 +53,11 @@ export interface ServerConfig {
   clientPort: number;            // -1 when only secureClientPort is set (as ZooKeeper's `conf` prints it)
   clientPortAddress: string | null;
   secureClientPort: number | null;
+  secureClientPortAddress: string | null;
+  /** TLS on secureClientPort (ZooKeeper's `ssl.*` keys); null when secureClientPort is not set. Files are read by engine/tls.ts. */
+  tls: TlsConfig | null;
+  /** zookeeper.X509AuthenticationProvider.superUser: the x509 id (RFC 2253 subject) that is also super. */
+  x509SuperUser: string | null;
   clientPortListenBacklog: number; // -1 = the platform default
   maxClientCnxns: number;        // per client host; 0 = unlimited
   maxCnxns: number;              // zookeeper.maxCnxns, all connections; 0 = unlimited
@@ -128,6 +133,35 @@ export interface SaslConfig {
   section: string;
   /** user name → password (user_<name>="<password>"). */
   users: Map<string, string>;
+}
+
+export type TlsStoreType = 'PEM' | 'PKCS12' | 'JKS';
+export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+
+/** Where a setting came from, for errors found when its files are read (engine/tls.ts). */
+export interface SettingSource {
+  key: string;
+  line: number;
+}
+
+export interface TlsStoreConfig {
+  path: string;                  // absolute
+  location: SettingSource;
+  type: TlsStoreType;            // ssl.*.type, or inferred from the file name as ZooKeeper does
+  /** The password, or the file holding it (ssl.*.passwordPath); null when neither is set. */
+  password: string | null;
+  passwordPath: string | null;
+  passwordSource: SettingSource | null;
+}
+
+export interface TlsConfig {
+  keyStore: TlsStoreConfig;
+  trustStore: TlsStoreConfig | null; // null: the platform's default CAs, as Java's default trust store
+  clientAuth: 'need' | 'want' | 'none';
+  minVersion: TlsVersion;
+  maxVersion: TlsVersion;
+  /** ssl.ciphersuites as written (Java/IANA names); null: the platform's defaults. */
+  cipherSuites: { names: string[]; source: SettingSource } | null;
 }
 
 export interface ParseOptions {
@@ -544,6 +578,9 @@ export function parseConfig(text: string, opts: ParseOptions): ServerConfig {
   const myid = opts.readMyid === false ? null : readMyid(dirs.dataDir, r.warnings);
   const standalone = checkEnsembleShape(r, quorum, myid, dirs.dataDir, opts.readMyid !== false);
   const { clientPort, clientPortAddress } = resolveClientPort(r, client, quorum, myid);
+  const tls = client.secureClientPort === null ? null : readTlsSettings(r, cwd);
+  const x509SuperUserSetting = r.takeSystemProperty('X509AuthenticationProvider.superUser');
+  consumeBuiltInAuthProviders(r);
   warnAboutUnusedKeys(r);
   sortWarnings(r.warnings, source);
 
@@ -556,6 +593,9 @@ export function parseConfig(text: string, opts: ParseOptions): ServerConfig {
     clientPort,
     clientPortAddress,
     secureClientPort: client.secureClientPort,
+    secureClientPortAddress: client.secureClientPortAddress,
+    tls,
+    x509SuperUser: x509SuperUserSetting === null ? null : x509SuperUserSetting.value,
     clientPortListenBacklog: client.clientPortListenBacklog,
     maxClientCnxns: client.maxClientCnxns,
     maxCnxns: client.maxCnxns,
@@ -609,6 +649,7 @@ interface ClientSettings {
   clientPortSetting: Setting | null;
   clientPortAddress: string | null;
   secureClientPort: number | null;
+  secureClientPortAddress: string | null;
   clientPortListenBacklog: number;
   maxClientCnxns: number;
   maxCnxns: number;
@@ -626,8 +667,10 @@ function readClientSettings(r: SettingsReader, tickTimeMs: number): ClientSettin
   }
   const secureSetting = r.take(['secureClientPort']);
   const secureClientPort = secureSetting === null ? null : r.port(secureSetting, true) || null;
-  if (secureSetting !== null) {
-    r.warn(secureSetting.line, 'secureClientPort is accepted but not used by zooid yet (no TLS listener)');
+  const secureAddressSetting = r.take(['secureClientPortAddress']);
+  const secureClientPortAddress = secureAddressSetting === null ? null : r.nonEmpty(secureAddressSetting);
+  if (secureAddressSetting !== null && secureClientPort === null) {
+    throw r.fail('secureClientPortAddress', secureAddressSetting.line, 'is set but secureClientPort is not set');
   }
   const backlogSetting = r.take(['clientPortListenBacklog']);
   const clientPortListenBacklog = backlogSetting === null ? -1 : r.int(backlogSetting, { min: -1 });
@@ -651,7 +694,7 @@ function readClientSettings(r: SettingsReader, tickTimeMs: number): ClientSettin
       `minSessionTimeout ${minText} is larger than maxSessionTimeout ${maxText}`);
   }
   return {
-    staticClientPort, clientPortSetting, clientPortAddress, secureClientPort, clientPortListenBacklog,
+    staticClientPort, clientPortSetting, clientPortAddress, secureClientPort, secureClientPortAddress, clientPortListenBacklog,
     maxClientCnxns, maxCnxns, minSessionTimeoutMs, maxSessionTimeoutMs,
   };
 }
@@ -990,6 +1033,96 @@ function resolveClientPort(r: SettingsReader, c: ClientSettings, q: QuorumSettin
   return { clientPort, clientPortAddress };
 }
 
+const TLS_VERSIONS: readonly TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+const X509_AUTH_PROVIDER = 'org.apache.zookeeper.server.auth.X509AuthenticationProvider';
+
+/** KeyStoreFileType.fromPropertyValueOrFileName: the .type setting, else the file name's extension. */
+function storeTypeOf(r: SettingsReader, location: Setting, typeSetting: Setting | null): TlsStoreType {
+  const typeName = typeSetting === null || typeSetting.value === '' ? null : typeSetting.value.toUpperCase();
+  if (typeName !== null) {
+    if (typeName === 'PEM' || typeName === 'PKCS12' || typeName === 'JKS') return typeName;
+    throw r.fail(typeSetting!.key, typeSetting!.line, `'${typeSetting!.value}' is not a key store type zooid reads (PEM, PKCS12 or JKS)`);
+  }
+  const ext = /\.([^./]*)$/.exec(location.value)?.[1]?.toLowerCase() ?? '';
+  if (ext === 'pem') return 'PEM';
+  if (ext === 'p12' || ext === 'pfx') return 'PKCS12';
+  if (ext === 'jks') return 'JKS';
+  throw r.fail(location.key, location.line, `cannot tell the store type from the file name '${location.value}' (.pem, .p12, .pfx or .jks); set ${location.key.replace(/location$/, 'type')}`);
+}
+
+function readTlsStore(r: SettingsReader, cwd: string, which: 'keyStore' | 'trustStore'): TlsStoreConfig | null {
+  const location = r.takeSystemProperty(`ssl.${which}.location`);
+  const typeSetting = r.takeSystemProperty(`ssl.${which}.type`);
+  const passwordSetting = r.takeSystemProperty(`ssl.${which}.password`);
+  const passwordPathSetting = r.takeSystemProperty(`ssl.${which}.passwordPath`);
+  if (location === null || location.value === '') return null;
+  const passwordSource = passwordPathSetting ?? passwordSetting;
+  return {
+    path: javaAbsolutePath(location.value, cwd),
+    location: { key: location.key, line: location.line },
+    type: storeTypeOf(r, location, typeSetting),
+    password: passwordSetting === null ? null : passwordSetting.value,
+    passwordPath: passwordPathSetting === null || passwordPathSetting.value === '' ? null : javaAbsolutePath(passwordPathSetting.value, cwd),
+    passwordSource: passwordSource === null ? null : { key: passwordSource.key, line: passwordSource.line },
+  };
+}
+
+/** X509Util's client-port settings (`ssl.*`, i.e. the zookeeper.ssl.* system properties). */
+function readTlsSettings(r: SettingsReader, cwd: string): TlsConfig {
+  const keyStore = readTlsStore(r, cwd, 'keyStore');
+  const trustStore = readTlsStore(r, cwd, 'trustStore');
+  if (keyStore === null) {
+    throw r.fail('ssl.keyStore.location', null, 'is not set; secureClientPort needs a key store with the server\'s key and certificate');
+  }
+  const clientAuthSetting = r.takeSystemProperty('ssl.clientAuth');
+  const clientAuthText = clientAuthSetting === null ? '' : clientAuthSetting.value.toLowerCase();
+  if (clientAuthText !== '' && clientAuthText !== 'need' && clientAuthText !== 'want' && clientAuthText !== 'none') {
+    throw r.fail(clientAuthSetting!.key, clientAuthSetting!.line, `'${clientAuthSetting!.value}' is not need, want or none`);
+  }
+  const clientAuth = clientAuthText === '' ? 'need' : clientAuthText;
+  const version = (s: Setting, text: string): TlsVersion => {
+    const v = TLS_VERSIONS.find((t) => t.toLowerCase() === text.trim().toLowerCase());
+    if (v === undefined) throw r.fail(s.key, s.line, `'${text.trim()}' is not a TLS protocol zooid offers (${TLS_VERSIONS.join(', ')})`);
+    return v;
+  };
+  // ZooKeeper enables ssl.enabledProtocols, else just ssl.protocol; zooid's default is TLSv1.2 and TLSv1.3.
+  const protocolSetting = r.takeSystemProperty('ssl.protocol');
+  const enabledSetting = r.takeSystemProperty('ssl.enabledProtocols');
+  let versions: TlsVersion[] = ['TLSv1.2', 'TLSv1.3'];
+  if (enabledSetting !== null && enabledSetting.value !== '') {
+    versions = enabledSetting.value.split(',').filter((p) => p.trim() !== '').map((p) => version(enabledSetting, p));
+  } else if (protocolSetting !== null && protocolSetting.value !== '') {
+    versions = [version(protocolSetting, protocolSetting.value)];
+  }
+  const order = (v: TlsVersion) => TLS_VERSIONS.indexOf(v);
+  versions.sort((a, b) => order(a) - order(b));
+  const ciphersSetting = r.takeSystemProperty('ssl.ciphersuites');
+  const names = ciphersSetting === null ? [] : ciphersSetting.value.split(',').map((c) => c.trim()).filter((c) => c !== '');
+  // ZKTrustManager checks client host names only for quorum peers: the client port ignores these
+  r.takeSystemProperty('ssl.hostnameVerification');
+  r.takeSystemProperty('ssl.clientHostnameVerification');
+  const providerSetting = r.takeSystemProperty('ssl.authProvider');
+  if (providerSetting !== null && providerSetting.value !== 'x509') {
+    r.warn(providerSetting.line, `${providerSetting.key}=${providerSetting.value}: zooid authenticates TLS clients with its built-in x509 provider only`);
+  }
+  return {
+    keyStore,
+    trustStore,
+    clientAuth,
+    minVersion: versions[0],
+    maxVersion: versions[versions.length - 1],
+    cipherSuites: ciphersSetting === null || names.length === 0 ? null : { names, source: { key: ciphersSetting.key, line: ciphersSetting.line } },
+  };
+}
+
+/** `authProvider.N=...X509AuthenticationProvider` registers what zooid has built in: nothing to warn about. */
+function consumeBuiltInAuthProviders(r: SettingsReader): void {
+  for (const [key, entry] of r.raw) {
+    const bare = key.startsWith('zookeeper.') ? key.slice('zookeeper.'.length) : key;
+    if (bare.startsWith('authProvider.') && entry.value === X509_AUTH_PROVIDER) r.consumed.add(key);
+  }
+}
+
 /** Whatever no section read: known to ZooKeeper but unused by zooid, or unknown to both. */
 function warnAboutUnusedKeys(r: SettingsReader): void {
   for (const [key, entry] of r.raw) {
@@ -1095,12 +1228,12 @@ export interface ConfDirSizes {
  * The body of the `conf` four-letter word as a standalone ZooKeeper 3.8 prints it
  * (ZooKeeperServer.dumpConf), one `key=value` per line, each ending in "\n".
  * serverId is 0 in standalone mode even when a myid file exists (ZooKeeper's standalone
- * ServerConfig does not read it). secureClientPort is -1: zooid has no TLS listener.
+ * ServerConfig does not read it). secureClientPort is -1 when it is not set, as in ZooKeeper.
  */
 export function formatConfigForConf(cfg: ServerConfig, sizes: ConfDirSizes = {}): string {
   const lines = [
     `clientPort=${cfg.clientPort}`,
-    `secureClientPort=-1`,
+    `secureClientPort=${cfg.secureClientPort ?? -1}`,
     `dataDir=${javaChildPath(cfg.dataDir, 'version-2')}`,
     `dataDirSize=${sizes.dataDirSizeBytes ?? 0}`,
     `dataLogDir=${javaChildPath(cfg.dataLogDir, 'version-2')}`,

@@ -203,6 +203,8 @@ export interface ConnectionInfo {
    * cnxnExpiryQueue, rounded up to its interval); dump groups connections by it.
    */
   expireAtMs: number;
+  /** On secureClientPort (the AdminServer lists these as secure_connections); cons lists both. */
+  secure?: boolean;
 }
 
 export interface SessionExpiry {

@@ -38,3 +38,22 @@ export function closeSessionOrder(paths: readonly string[], peakSize: number): s
   while (cloneCap < wanted) cloneCap *= 2;
   return javaHashSetOrder(source, cloneCap);
 }
+
+/** org.apache.zookeeper.data.Id.hashCode (jute-generated): 37 × (37 × 17 + scheme) + id. */
+export function javaIdHash(scheme: string, id: string): number {
+  return (Math.imul(37, (Math.imul(37, 17) + javaStringHash(scheme)) | 0) + javaStringHash(id)) | 0;
+}
+
+/**
+ * The order ServerCnxn.getAuthInfo() lists a connection's ids in: a set over a
+ * ConcurrentHashMap (16 bins; a connection never holds the 12 ids that would grow it),
+ * iterated bin by bin, insertion order within a bin.
+ */
+export function authInfoOrder<T extends { scheme: string; id: string }>(ids: readonly T[]): T[] {
+  const keyed = ids.map((x, i) => {
+    const h = javaIdHash(x.scheme, x.id);
+    return { x, i, bin: (h ^ (h >>> 16)) & 15 };
+  });
+  keyed.sort((a, b) => a.bin - b.bin || a.i - b.i);
+  return keyed.map((k) => k.x);
+}

@@ -60,3 +60,9 @@ export const CLOSED_CONN_SLOTS = 4096;
 
 /** Reply records an io worker handles per turn before yielding to socket I/O. */
 export const REPLIES_PER_TURN = 4096;
+
+/** A TLS client that has not finished its handshake by then is dropped (Node's default is 120 s). */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** The CONNECT record gives the x509 id a u16 length; no real certificate subject comes near it. */
+export const X509_ID_BYTES_MAX = 0xffff;

@@ -40,6 +40,8 @@ export interface PipelineOptions {
   maxSessionTimeoutMs: number;
   serverId: number;
   superDigest: string | null;
+  /** zookeeper.X509AuthenticationProvider.superUser: a client whose x509 id is this is also super. */
+  x509SuperUser?: string | null;
   /** zookeeper.extendedTypesEnabled: TTL nodes. */
   extendedTypesEnabled: boolean;
   /** jute.maxbuffer: the largest reply frame a client accepts. */
@@ -82,6 +84,8 @@ export interface Conn {
   authIds: Id[];
   /** The connection's DIGEST-MD5 exchange, from its first sasl request. */
   saslServer: DigestMd5Server | null;
+  /** Came in on secureClientPort (TLS). */
+  secure: boolean;
   established: number;
   packetsReceived: number;
   packetsSent: number;
@@ -302,18 +306,23 @@ export class Pipeline {
     return this.held.length - this.heldHead;
   }
 
-  /** A new connection sent its ConnectRequest frame (without the length prefix). */
-  connect(key: number, addr: string, port: number, frame: Buffer): void {
+  /**
+   * A new connection sent its ConnectRequest frame (without the length prefix). `tls`: it came in
+   * on secureClientPort, with the RFC 2253 subject of the client certificate the io worker's TLS
+   * handshake trusted, if any.
+   */
+  connect(key: number, addr: string, port: number, frame: Buffer, tls: { x509Id: string | null } | null = null): void {
     const now = this.opts.nowMs();
     this.requestStartMs = now;
     let conn = this.conns.get(key);
     if (conn === undefined) {
       conn = {
-        key, addr, port, session: null, authIds: [{ scheme: 'ip', id: addr }], saslServer: null, established: this.opts.wallMs(),
+        key, addr, port, session: null, authIds: [{ scheme: 'ip', id: addr }], saslServer: null, secure: tls !== null, established: this.opts.wallMs(),
         packetsReceived: 0, packetsSent: 0, lastOp: 'NA', lastLatencyMs: 0, minLatencyMs: Infinity, maxLatencyMs: 0, totalLatencyMs: 0, latencyCount: 0,
         lastResponseMs: 0, lastZxid: -1,
       };
       this.conns.set(key, conn);
+      if (tls !== null && tls.x509Id !== null) this.addX509Auth(conn, tls.x509Id);
     }
     conn.packetsReceived++;
     this.counters.packetsReceived++;
@@ -707,6 +716,13 @@ export class Pipeline {
   /** Auth ids for ACL checks: the connection's, plus super when its digest matches. */
   idsOf(conn: Conn): Id[] {
     return conn.authIds;
+  }
+
+  /** X509AuthenticationProvider.handleAuthentication: the superUser's certificate is also super. */
+  addX509Auth(conn: Conn, x509Id: string): void {
+    if (this.opts.x509SuperUser != null && x509Id === this.opts.x509SuperUser) conn.authIds.push({ scheme: 'super', id: x509Id });
+    conn.authIds.push({ scheme: 'x509', id: x509Id });
+    this.log('info', `authenticated id '${x509Id}' for scheme 'x509' (${conn.addr}:${conn.port})`);
   }
 
   addAuth(conn: Conn, scheme: string, auth: Buffer): boolean {

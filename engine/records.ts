@@ -1,7 +1,10 @@
 // What crosses the rings (DESIGN.md §2): record kinds and payload layouts. Bytes only.
 //
 // request ring, io worker → pipeline (one per io worker):
-//   CONNECT     [u32 connId][u16 port][u8 addrLength][addr][ConnectRequest frame body]
+//   CONNECT     [u32 connId][u16 port][u8 addrLength][addr][u8 flags][u16 x509IdLength]
+//               [x509Id, UTF-8][ConnectRequest frame body]   flags: CONNECT_FLAG_SECURE (came in
+//               on secureClientPort); x509Id: the trusted client certificate's RFC 2253 subject
+//               (length 0: none)
 //   REQUEST     [u32 connId][f64 LE enqueuedAtMs][RequestHeader + record]
 //   DISCONNECT  [u32 connId]
 //   FOURLW      [u32 connId][u16 port][u8 addrLength][addr][4 ASCII bytes][stmk only: 8-byte mask]
@@ -46,6 +49,8 @@
 export const ReqKind = { CONNECT: 1, REQUEST: 2, DISCONNECT: 3, FOURLW: 4 } as const;
 export const RespKind = { SEND: 1, CLOSE: 2, TEXT_CLOSE: 3 } as const;
 export const LogKind = { TXN: 1, ROLL: 2, RESUME: 3 } as const;
+/** CONNECT flags bit: the connection came in on secureClientPort. */
+export const CONNECT_FLAG_SECURE = 1;
 
 export const CONTROL_BYTES = 64;
 export const CONTROL_DURABLE_ZXID = 0; // BigInt64 index

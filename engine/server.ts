@@ -17,6 +17,7 @@ import { StatsBlock, PIPELINE_STATS, LOG_STATS, IO_STATS } from './stagestats.ts
 import { startAdminServer } from './admin.ts';
 import { MetricsCollector, startMetricsServer } from './metrics.ts';
 import type http from 'node:http';
+import { loadTlsServerOptions } from './tls.ts';
 
 const log = createLogger('main');
 
@@ -86,7 +87,9 @@ function waitFor(worker: Worker, what: string, types: string[]): Promise<Record<
   });
 }
 
+/** Throws ConfigError (exit 2) when secureClientPort's key or trust store cannot be used. */
 export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
+  const tlsOptions = cfg.tls === null ? null : loadTlsServerOptions(cfg.tls, cfg.configPath ?? '(embedded default)');
   if (cfg.servers.size > 0) log.warn(`zoo.cfg lists ${cfg.servers.size} server.N lines: ensembles are not implemented yet; running standalone`);
   const ioThreads = Math.min(cfg.ioThreads, IO_THREADS_MAX);
   const logDir = path.join(cfg.dataLogDir, 'version-2');
@@ -177,6 +180,9 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       index: i,
       clientPort: cfg.clientPort,
       clientPortAddress: cfg.clientPortAddress,
+      secureClientPort: cfg.secureClientPort,
+      secureClientPortAddress: cfg.secureClientPortAddress,
+      tls: tlsOptions,
       juteMaxBufferBytes: cfg.juteMaxBufferBytes,
       maxClientCnxns: cfg.maxClientCnxns,
       globalOutstandingLimit: cfg.globalOutstandingLimit,
@@ -211,7 +217,10 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       process.exit(1);
     });
   }
-  log.info(`serving on ${cfg.clientPortAddress ?? '0.0.0.0'}:${cfg.clientPort} (${ioThreads} io threads, dataDir ${cfg.dataDir}, last zxid 0x${lastZxid.toString(16)})`);
+  const secureText = cfg.secureClientPort === null ? ''
+    : ` and TLS on ${cfg.secureClientPortAddress ?? '0.0.0.0'}:${cfg.secureClientPort} (clientAuth=${cfg.tls?.clientAuth})`;
+  const plainText = cfg.clientPort > 0 ? `${cfg.clientPortAddress ?? '0.0.0.0'}:${cfg.clientPort}` : 'no plain client port';
+  log.info(`serving on ${plainText}${secureText} (${ioThreads} io threads, dataDir ${cfg.dataDir}, last zxid 0x${lastZxid.toString(16)})`);
   if (cfg.sasl !== null) {
     log.info(`SASL DIGEST-MD5 logins: ${cfg.sasl.users.size} users from section ${cfg.sasl.section} of ${cfg.sasl.jaasFile}; ` +
       `sasl ACL scheme ${cfg.saslAuthProvider ? 'on' : 'off (no authProvider.N=org.apache.zookeeper.server.auth.SASLAuthenticationProvider)'}`);

@@ -166,6 +166,7 @@ function connectionInfo(c: Conn, wallOf: (monoMs: number) => number, wallNowMs: 
     latencyMs: summaryOf(c.latencyCount, c.totalLatencyMs, c.minLatencyMs, c.maxLatencyMs),
     // zooid closes a connection when its session expires, and has no idle timer for one without
     expireAtMs: s !== null ? wallOf(s.expiresAtMs) : Math.floor(wallNowMs),
+    secure: c.secure,
   };
 }
 

@@ -1,5 +1,7 @@
-// io worker: owns client sockets. Listens on the client port with reusePort (the kernel
-// spreads connections over the io workers), cuts frames, answers the cheap four-letter
+// io worker: owns client sockets. Listens on the client port, and with TLS on
+// secureClientPort, with reusePort (the kernel spreads connections over the io workers).
+// Both ports share everything after the TLS handshake; a trusted client certificate's
+// subject rides along in the CONNECT record as the connection's x509 id. It cuts frames, answers the cheap four-letter
 // words, forwards everything else to the pipeline through its request ring, and writes
 // the reply ring's frames back. Never touches the tree.
 //
@@ -12,17 +14,25 @@
 // A connection whose queued bytes pass OUTBOUND_BYTES_MAX is closed (engine/limits.ts).
 import { workerData, parentPort } from 'node:worker_threads';
 import net from 'node:net';
+import tls from 'node:tls';
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
-import { ReqKind, RespKind, connKey, THROTTLE_IN_PROCESS, throttleClosedIndex, throttlePushedIndex, throttleTakenIndex } from '../records.ts';
-import { CLOSED_CONN_SLOTS, OUTBOUND_BYTES_MAX, REPLIES_PER_TURN, THROTTLE_RECHECK_MS, WRITE_BUFFER_BYTES_MAX, inboundPendingBytesMax } from '../limits.ts';
+import { CONNECT_FLAG_SECURE, ReqKind, RespKind, connKey, THROTTLE_IN_PROCESS, throttleClosedIndex, throttlePushedIndex, throttleTakenIndex } from '../records.ts';
+import { CLOSED_CONN_SLOTS, OUTBOUND_BYTES_MAX, REPLIES_PER_TURN, THROTTLE_RECHECK_MS, TLS_HANDSHAKE_TIMEOUT_MS, WRITE_BUFFER_BYTES_MAX, X509_ID_BYTES_MAX, inboundPendingBytesMax } from '../limits.ts';
 import { createLogger } from '../logger.ts';
 import { StatsBlock, IO_STATS } from '../stagestats.ts';
 import { type FourLetterWord, fourLetterWordOf, formatNotWhitelisted, parseFourLetterWordWhitelist } from '../fourlw.ts';
+import type { TlsServerOptions } from '../tls.ts';
+import { subjectRfc2253 } from '../x509.ts';
 
 export interface IoWorkerData {
   index: number;
+  /** -1: no plain port (only secureClientPort is set). */
   clientPort: number;
   clientPortAddress: string | null;
+  secureClientPort: number | null;
+  secureClientPortAddress: string | null;
+  /** Read and checked by the main thread (engine/tls.ts); null when secureClientPort is not set. */
+  tls: TlsServerOptions | null;
   juteMaxBufferBytes: number;
   maxClientCnxns: number;
   /** ZooKeeper's globalOutstandingLimit: requests in process or in flight above which connections stop being read. */
@@ -93,6 +103,10 @@ interface Connection {
   countSlot: number;
   /** A four-letter word went to the pipeline: keep the socket writable after the client's FIN until the answer. */
   awaitingText: boolean;
+  /** Came in on secureClientPort. */
+  secure: boolean;
+  /** The trusted client certificate's subject (RFC 2253) on secureClientPort, else null. */
+  x509Id: string | null;
 }
 
 const conns = new Map<number, Connection>();
@@ -111,7 +125,8 @@ function addrSlot(addr: string): number {
 function pushFrame(conn: Connection, frame: Buffer): boolean {
   if (!conn.handshaken) {
     const addrLength = Buffer.byteLength(conn.addr, 'latin1');
-    const bytes = 4 + 2 + 1 + addrLength + frame.length;
+    const idLength = conn.x509Id === null ? 0 : Buffer.byteLength(conn.x509Id, 'utf8');
+    const bytes = 4 + 2 + 1 + addrLength + 1 + 2 + idLength + frame.length;
     const at = req.reserve(bytes);
     if (at === -1) return false;
     const d = req.data;
@@ -119,7 +134,11 @@ function pushFrame(conn: Connection, frame: Buffer): boolean {
     d.writeUInt16BE(conn.port, at + 4);
     d[at + 6] = addrLength;
     d.write(conn.addr, at + 7, 'latin1');
-    d.set(frame, at + 7 + addrLength);
+    const flagsAt = at + 7 + addrLength;
+    d[flagsAt] = conn.secure ? CONNECT_FLAG_SECURE : 0;
+    d.writeUInt16BE(idLength, flagsAt + 1);
+    if (conn.x509Id !== null) d.write(conn.x509Id, flagsAt + 3, 'utf8');
+    d.set(frame, flagsAt + 3 + idLength);
     req.commit(ReqKind.CONNECT, bytes);
     conn.handshaken = true;
     return true;
@@ -305,9 +324,38 @@ function processInput(conn: Connection): void {
   if (!readable(conn)) conn.socket.pause();
 }
 
-function onConnection(socket: net.Socket): void {
+/**
+ * The x509 id of a TLS connection (X509AuthenticationProvider.getClientId), null without a
+ * client certificate; undefined when the connection must be refused (logged here).
+ */
+function x509IdOf(socket: tls.TLSSocket, addr: string, port: number): string | null | undefined {
+  if (data.tls === null || !data.tls.requestCert) return null;
+  const peer = socket.getPeerX509Certificate();
+  if (peer === undefined) return null; // clientAuth=want and the client sent none: served without an x509 id
+  if (!socket.authorized) {
+    // clientAuth=want: Java's trust manager fails the handshake on an untrusted certificate
+    log.warn(`closing connection from ${addr}:${port}: client certificate not trusted: ${String(socket.authorizationError)}`);
+    return undefined;
+  }
+  try {
+    const id = subjectRfc2253(peer.raw);
+    if (Buffer.byteLength(id, 'utf8') <= X509_ID_BYTES_MAX) return id;
+    log.warn(`closing connection from ${addr}:${port}: client certificate subject is longer than ${X509_ID_BYTES_MAX} bytes`);
+  } catch (err) {
+    log.warn(`closing connection from ${addr}:${port}: cannot read the client certificate's subject: ${(err as Error).message}`);
+  }
+  return undefined;
+}
+
+function onConnection(socket: net.Socket, secure: boolean): void {
   const addr = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
   const port = socket.remotePort ?? 0;
+  const x509Id = secure ? x509IdOf(socket as tls.TLSSocket, addr, port) : null;
+  if (x509Id === undefined) {
+    stats.add(REJECTED, 1);
+    socket.destroy();
+    return;
+  }
   const countSlot = addrSlot(addr);
   const count = Atomics.add(connCounts, countSlot, 1) + 1;
   if (data.maxClientCnxns > 0 && count > data.maxClientCnxns) {
@@ -321,7 +369,7 @@ function onConnection(socket: net.Socket): void {
   socket.setNoDelay(true);
   const conn: Connection = {
     id: nextConnId++, socket, addr, port, pending: null, handshaken: false, blocked: false, throttled: false, writeFull: false,
-    outstanding: 0, closed: false, countSlot, awaitingText: false,
+    outstanding: 0, closed: false, countSlot, awaitingText: false, secure, x509Id,
   };
   if (nextConnId > 0xffffffff) nextConnId = 1;
   conns.set(conn.id, conn);
@@ -445,19 +493,39 @@ async function drainReplies(): Promise<void> {
   }
 }
 
-const server = net.createServer({ noDelay: true, pauseOnConnect: false, allowHalfOpen: true }, onConnection);
-server.on('error', (err) => {
-  parentPort!.postMessage({ type: 'error', message: `io-${data.index}: cannot listen on ${data.clientPortAddress ?? '0.0.0.0'}:${data.clientPort}: ${err.message}` });
-});
-server.listen({ port: data.clientPort, host: data.clientPortAddress ?? undefined, reusePort: true, backlog: 1024 }, () => {
-  parentPort!.postMessage({ type: 'listening' });
-});
+const servers: net.Server[] = [];
+let listeningCount = 0;
+function listen(server: net.Server, port: number, host: string | null): void {
+  servers.push(server);
+  server.on('error', (err) => {
+    parentPort!.postMessage({ type: 'error', message: `io-${data.index}: cannot listen on ${host ?? '0.0.0.0'}:${port}: ${err.message}` });
+  });
+  server.listen({ port, host: host ?? undefined, reusePort: true, backlog: 1024 }, () => {
+    if (++listeningCount === servers.length) parentPort!.postMessage({ type: 'listening' });
+  });
+}
+
+if (data.clientPort > 0) {
+  listen(net.createServer({ noDelay: true, pauseOnConnect: false, allowHalfOpen: true }, (s) => onConnection(s, false)), data.clientPort, data.clientPortAddress);
+}
+if (data.secureClientPort !== null && data.tls !== null) {
+  const secure = tls.createServer({ ...data.tls, noDelay: true, allowHalfOpen: true, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, (s) => onConnection(s, true));
+  // a failed handshake (no or untrusted certificate with clientAuth=need, plain bytes, wrong protocol): Node closes it
+  secure.on('tlsClientError', (err: Error, s: tls.TLSSocket) => {
+    stats.add(REJECTED, 1);
+    const addr = (s.remoteAddress ?? '').replace(/^::ffff:/, '');
+    log.warn(`closing connection from ${addr}:${s.remotePort ?? 0} on secureClientPort: TLS handshake failed: ${err.message}`);
+  });
+  // ZooKeeper 3.8 binds secureClientPort on every address unless secureClientPortAddress says otherwise
+  listen(secure, data.secureClientPort, data.secureClientPortAddress);
+}
+if (servers.length === 0) throw new Error('io worker: neither clientPort nor secureClientPort to listen on');
 void drainReplies();
 
 parentPort!.on('message', (msg: { type: string }) => {
   if (msg.type !== 'stop') return;
   running = false;
-  server.close();
+  for (const server of servers) server.close();
   for (const c of conns.values()) c.socket.destroy();
   parentPort!.postMessage({ type: 'stopped' });
   parentPort!.close();

@@ -11,7 +11,7 @@ import { recoverState } from '../recovery.ts';
 import { Snapshotter } from '../snapshotter.ts';
 import { writeSnapshotNow } from '../persistence/snapshot.ts';
 import {
-  ReqKind, RespKind, LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP, connKey, ioIndexOf, connIdOf,
+  CONNECT_FLAG_SECURE, ReqKind, RespKind, LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP, connKey, ioIndexOf, connIdOf,
   THROTTLE_IN_PROCESS, throttleClosedIndex, throttleTakenIndex,
 } from '../records.ts';
 import { CLOSED_CONN_SLOTS } from '../limits.ts';
@@ -132,6 +132,7 @@ const pipeline = new Pipeline(
       requireClientAuth: cfg.sessionRequireClientSaslAuth,
       randomBytes: (count) => randomBytes(count),
     },
+    x509SuperUser: cfg.x509SuperUser,
     extendedTypesEnabled: cfg.extendedTypesEnabled,
     enforceQuota: cfg.enforceQuota,
     maxReplyBytes: cfg.juteMaxBufferBytes,
@@ -310,7 +311,11 @@ function dispatch(ioIndex: number, ring: Ring): void {
       const port = d.readUInt16BE(at + 4);
       const addrLength = d[at + 6];
       const addr = d.toString('latin1', at + 7, at + 7 + addrLength);
-      pipeline.connect(key, addr, port, d.subarray(at + 7 + addrLength, end));
+      const flagsAt = at + 7 + addrLength;
+      const idLength = d.readUInt16BE(flagsAt + 1);
+      const tls = (d[flagsAt] & CONNECT_FLAG_SECURE) === 0 ? null
+        : { x509Id: idLength === 0 ? null : d.toString('utf8', flagsAt + 3, flagsAt + 3 + idLength) };
+      pipeline.connect(key, addr, port, d.subarray(flagsAt + 3 + idLength, end), tls);
       return;
     }
     case ReqKind.DISCONNECT:

@@ -57,6 +57,9 @@ const ZOOKEEPER_JAR = path.join(JAVA_LIB_DIR, 'zookeeper.jar'); // its manifest 
 const LOG4J_JARS = [path.join(JAVA_LIB_DIR, 'slf4j-log4j12.jar'), path.join(JAVA_LIB_DIR, 'log4j-1.2.jar')];
 const SLF4J_NOP_JAR = path.join(JAVA_LIB_DIR, 'slf4j-nop.jar');
 const SERVLET_API_JAR = path.join(JAVA_LIB_DIR, 'servlet-api.jar');
+// Debian's zookeeper.jar manifest leaves out netty-codec and netty-resolver, which the Netty
+// connection factory needs for TLS (secureClientPort) and the Netty client socket
+export const NETTY_EXTRA_JARS = ['netty-codec.jar', 'netty-resolver.jar'].map((j) => path.join(JAVA_LIB_DIR, j)).filter((j) => fs.existsSync(j));
 
 const LOG4J_PROPERTIES = [
   'log4j.rootLogger=INFO, CONSOLE',
@@ -318,7 +321,7 @@ export function startZooKeeper(options: StartOptions = {}): Promise<ServerHandle
         `-Dlog4j.configuration=file:${path.join(dir, 'log4j.properties')}`,
         ...Object.entries(options.systemProperties ?? {}).map(([k, v]) => `-D${k}=${v}`),
         '-cp',
-        [dir, ZOOKEEPER_JAR, ...servlet, ...logging].join(':'),
+        [dir, ZOOKEEPER_JAR, ...NETTY_EXTRA_JARS, ...servlet, ...logging].join(':'),
         'org.apache.zookeeper.server.quorum.QuorumPeerMain',
         configPath,
       ],

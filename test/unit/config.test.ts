@@ -369,7 +369,7 @@ describe('bad values name the key and the line', () => {
     expectError('dataDir=/d\n', 'clientPort', null, /is not set, and neither secureClientPort nor/);
     expectError('dataDir=/d\nclientPort=0\n', 'clientPort', 2, /0 means no client port/);
     expectError('dataDir=/d\nclientPortAddress=127.0.0.1\n', 'clientPortAddress', 2, /is set but clientPort is not set/);
-    const secureOnly = parse('dataDir=/d\nsecureClientPort=2281\n');
+    const secureOnly = parse('dataDir=/d\nsecureClientPort=2281\nssl.keyStore.location=/k.pem\n');
     expect(secureOnly.clientPort).toBe(-1);
     expect(secureOnly.secureClientPort).toBe(2281);
   });
@@ -420,11 +420,41 @@ describe('warnings', () => {
     expect(cfg.raw.get('skipACL')).toEqual({ value: 'yes', line: 11 });
   });
 
-  it('warns about secureClientPort: zooid has no TLS listener yet', () => {
-    const cfg = parse(`${MINIMAL}secureClientPort=2281\n`);
+  it('reads secureClientPort and its ssl.* keys (ZooKeeper\'s client-port X509Util settings)', () => {
+    const cfg = parse(`${MINIMAL}secureClientPort=2281\nssl.keyStore.location=conf/server.p12\nzookeeper.ssl.keyStore.password=pw\n` +
+      'ssl.trustStore.location=/etc/zk/trust.jks\nssl.trustStore.passwordPath=/etc/zk/trust.pw\nssl.clientAuth=Want\n' +
+      'ssl.enabledProtocols=TLSv1.3,TLSv1.2\nssl.ciphersuites=TLS_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\n' +
+      'ssl.hostnameVerification=false\nauthProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider\n' +
+      'X509AuthenticationProvider.superUser=CN=admin\n', '/srv');
     expect(cfg.clientPort).toBe(2181);
     expect(cfg.secureClientPort).toBe(2281);
-    expect(cfg.warnings).toEqual(['zoo.cfg:3: secureClientPort is accepted but not used by zooid yet (no TLS listener)']);
+    expect(cfg.secureClientPortAddress).toBeNull();
+    expect(cfg.warnings).toEqual([]);
+    expect(cfg.x509SuperUser).toBe('CN=admin');
+    expect(cfg.tls).toEqual({
+      keyStore: { path: '/srv/conf/server.p12', location: { key: 'ssl.keyStore.location', line: 4 }, type: 'PKCS12', password: 'pw',
+        passwordPath: null, passwordSource: { key: 'zookeeper.ssl.keyStore.password', line: 5 } },
+      trustStore: { path: '/etc/zk/trust.jks', location: { key: 'ssl.trustStore.location', line: 6 }, type: 'JKS', password: null,
+        passwordPath: '/etc/zk/trust.pw', passwordSource: { key: 'ssl.trustStore.passwordPath', line: 7 } },
+      clientAuth: 'want',
+      minVersion: 'TLSv1.2',
+      maxVersion: 'TLSv1.3',
+      cipherSuites: { names: ['TLS_AES_128_GCM_SHA256', 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'], source: { key: 'ssl.ciphersuites', line: 10 } },
+    });
+    const defaults = parse(`${MINIMAL}secureClientPort=2281\nssl.keyStore.location=/k.pem\nssl.protocol=TLSv1.3\n`);
+    expect(defaults.tls).toMatchObject({ clientAuth: 'need', minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', trustStore: null, cipherSuites: null });
+    expect(defaults.tls?.keyStore.type).toBe('PEM');
+    expect(formatConfigForConf(defaults)).toContain('\nsecureClientPort=2281\n');
+  });
+
+  it('rejects TLS settings it cannot use, naming key and line', () => {
+    const base = `${MINIMAL}secureClientPort=2281\n`;
+    expectError(base, 'ssl.keyStore.location', null, /is not set; secureClientPort needs a key store/);
+    expectError(`${base}ssl.keyStore.location=/k.bin\n`, 'ssl.keyStore.location', 4, /cannot tell the store type from the file name/);
+    expectError(`${base}ssl.keyStore.location=/k.pem\nssl.keyStore.type=BCFKS\n`, 'ssl.keyStore.type', 5, /not a key store type zooid reads/);
+    expectError(`${base}ssl.keyStore.location=/k.pem\nssl.clientAuth=sometimes\n`, 'ssl.clientAuth', 5, /is not need, want or none/);
+    expectError(`${base}ssl.keyStore.location=/k.pem\nssl.protocol=SSLv3\n`, 'ssl.protocol', 5, /is not a TLS protocol/);
+    expectError(`${MINIMAL}secureClientPortAddress=127.0.0.1\n`, 'secureClientPortAddress', 3, /secureClientPort is not set/);
   });
 
   it('accepts unknown keys with a warning, as ZooKeeper turns them into system properties and goes on', () => {
