@@ -580,7 +580,6 @@ export function parseConfig(text: string, opts: ParseOptions): ServerConfig {
   const { clientPort, clientPortAddress } = resolveClientPort(r, client, quorum, myid);
   const tls = client.secureClientPort === null ? null : readTlsSettings(r, cwd);
   const x509SuperUserSetting = r.takeSystemProperty('X509AuthenticationProvider.superUser');
-  consumeBuiltInAuthProviders(r);
   warnAboutUnusedKeys(r);
   sortWarnings(r.warnings, source);
 
@@ -807,7 +806,12 @@ type SaslSettings = Pick<ServerConfig, 'sasl' | 'saslAuthProvider' | 'saslSuperU
 const JAAS_PROPERTY = 'java.security.auth.login.config';
 const SASL_AUTH_PROVIDER = 'org.apache.zookeeper.server.auth.SASLAuthenticationProvider';
 /** Providers ZooKeeper registers itself (ip, digest): naming them again changes nothing. */
-const BUILT_IN_AUTH_PROVIDERS = new Set(['org.apache.zookeeper.server.auth.IPAuthenticationProvider', 'org.apache.zookeeper.server.auth.DigestAuthenticationProvider']);
+/** Providers zooid has built in: naming them in authProvider.N is accepted silently (x509 needs no registration in zooid). */
+const BUILT_IN_AUTH_PROVIDERS = new Set([
+  'org.apache.zookeeper.server.auth.IPAuthenticationProvider',
+  'org.apache.zookeeper.server.auth.DigestAuthenticationProvider',
+  'org.apache.zookeeper.server.auth.X509AuthenticationProvider',
+]);
 
 /** -Djava.security.auth.login.config=… in SERVER_JVMFLAGS or JVMFLAGS (as zkServer.sh passes them to the JVM). */
 function jaasFileFromEnv(env: Record<string, string | undefined>): { file: string; from: string } | null {
@@ -863,7 +867,7 @@ function readSaslSettings(r: SettingsReader, cwd: string, env: Record<string, st
     if (!/^(zookeeper\.)?authProvider\.[^.]+$/.test(key)) continue;
     r.consumed.add(key);
     if (entry.value === SASL_AUTH_PROVIDER) saslAuthProvider = true;
-    else if (!BUILT_IN_AUTH_PROVIDERS.has(entry.value)) r.warn(entry.line, `${key}: ${entry.value} cannot be loaded by zooid (it knows ip, digest and sasl); ignored`);
+    else if (!BUILT_IN_AUTH_PROVIDERS.has(entry.value)) r.warn(entry.line, `${key}: ${entry.value} cannot be loaded by zooid (it knows ip, digest, sasl and x509); ignored`);
   }
   const superUserSetting = r.takeSystemProperty('superUser');
   const saslSuperUser = superUserSetting === null ? null : r.nonEmpty(superUserSetting);
@@ -1034,7 +1038,6 @@ function resolveClientPort(r: SettingsReader, c: ClientSettings, q: QuorumSettin
 }
 
 const TLS_VERSIONS: readonly TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
-const X509_AUTH_PROVIDER = 'org.apache.zookeeper.server.auth.X509AuthenticationProvider';
 
 /** KeyStoreFileType.fromPropertyValueOrFileName: the .type setting, else the file name's extension. */
 function storeTypeOf(r: SettingsReader, location: Setting, typeSetting: Setting | null): TlsStoreType {
@@ -1113,14 +1116,6 @@ function readTlsSettings(r: SettingsReader, cwd: string): TlsConfig {
     maxVersion: versions[versions.length - 1],
     cipherSuites: ciphersSetting === null || names.length === 0 ? null : { names, source: { key: ciphersSetting.key, line: ciphersSetting.line } },
   };
-}
-
-/** `authProvider.N=...X509AuthenticationProvider` registers what zooid has built in: nothing to warn about. */
-function consumeBuiltInAuthProviders(r: SettingsReader): void {
-  for (const [key, entry] of r.raw) {
-    const bare = key.startsWith('zookeeper.') ? key.slice('zookeeper.'.length) : key;
-    if (bare.startsWith('authProvider.') && entry.value === X509_AUTH_PROVIDER) r.consumed.add(key);
-  }
 }
 
 /** Whatever no section read: known to ZooKeeper but unused by zooid, or unknown to both. */

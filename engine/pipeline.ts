@@ -775,7 +775,7 @@ export class Pipeline {
   /** The user name whoAmI shows for an id (AuthUtil.getUser: "" when no provider knows the scheme). */
   userOf(id: Id): string {
     if (id.scheme === 'digest') return id.id.slice(0, id.id.indexOf(':'));
-    if (id.scheme === 'ip' || (id.scheme === 'sasl' && this.saslScheme)) return id.id;
+    if (id.scheme === 'ip' || id.scheme === 'x509' || (id.scheme === 'sasl' && this.saslScheme)) return id.id;
     return '';
   }
 }
