@@ -265,7 +265,7 @@ describe('zoo.cfg SASL keys', () => {
   it('warns about auth providers zooid cannot load, not about the built-in ones', () => {
     const cfg = parse('authProvider.1=org.apache.zookeeper.server.auth.DigestAuthenticationProvider\nzookeeper.authProvider.x509=com.example.Mine\n');
     expect(cfg.saslAuthProvider).toBe(false);
-    expect(cfg.warnings).toEqual(['zoo.cfg:4: zookeeper.authProvider.x509: com.example.Mine cannot be loaded by zooid (it knows ip, digest and sasl); ignored']);
+    expect(cfg.warnings).toEqual(['zoo.cfg:4: zookeeper.authProvider.x509: com.example.Mine cannot be loaded by zooid (it knows ip, digest, sasl and x509); ignored']);
   });
 });
 
