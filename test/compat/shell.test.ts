@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, ZOOID_CLI, startZooKeeper, startZooid, type ServerHandle } from '../support/servers.ts';
-import { Masker } from '../support/transcript.ts';
+import { Masker, ZKCLI_NOISE, zkCliLines } from '../support/transcript.ts';
 import { withDeadline } from '../support/wait.ts';
 
 const ZKCLI_CLASSPATH = '/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-nop.jar';
@@ -66,7 +66,6 @@ const COMMANDS = [
   'ls /',
 ];
 
-const NOISE = [/^Connecting to /, /^Welcome to ZooKeeper!$/, /^JLine support is (disabled|enabled)$/, /^WATCHER::$/, /^WatchedEvent state:(SyncConnected|Closed) type:None path:null$/, /^$/];
 
 interface Run {
   output: string;
@@ -103,7 +102,7 @@ const zooidShell = (port: number, input: string | null, cmd: string[] = []) =>
 
 /** One block of lines per command, split at the separator lines; zxids, times and session ids masked. */
 function blocks(output: string): string[] {
-  const lines = output.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => !NOISE.some((re) => re.test(l)));
+  const lines = zkCliLines(output);
   const masker = new Masker();
   const out: string[][] = [];
   let current: string[] | undefined;
@@ -168,7 +167,7 @@ describe('zooid shell', () => {
   it('one-shot output matches zkCli\'s for the same command', async () => {
     for (const cmd of [['ls', '/'], ['stat', '/zookeeper'], ['getAcl', '/zookeeper/quota'], ['get', '/nope']]) {
       const [a, b] = await Promise.all([zkCli(zkA.port, null, cmd), zooidShell(zkA.port, null, cmd)]);
-      const clean = (s: string) => s.split('\n').filter((l) => !NOISE.some((re) => re.test(l))).map((l) => l.replace(/^(ctime|mtime) = .*/, '$1 = T')).join('\n');
+      const clean = (s: string) => s.split('\n').filter((l) => !ZKCLI_NOISE.some((re) => re.test(l))).map((l) => l.replace(/^(ctime|mtime) = .*/, '$1 = T')).join('\n');
       expect(clean(b.output), cmd.join(' ')).toBe(clean(a.output));
       expect(b.code, cmd.join(' ')).toBe(a.code);
     }

@@ -6,7 +6,7 @@
 //   - globalOutstandingLimit: sessions pipelining far more than the limit are delayed,
 //     never failed: every reply OK, in the order sent.
 import { describe, it, expect, afterAll } from 'vitest';
-import { startZooKeeper, startZooid, fourLetterWord, type ServerHandle, type StartOptions } from '../support/servers.ts';
+import { startZooKeeper, startZooid, fourLetterWord, connectWhenServing, type ServerHandle, type StartOptions } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
 import { LeanClient } from '../../loadgen/client.ts';
 import { Op, writeAcls, OPEN_ACL_UNSAFE } from '../../engine/protocol.ts';
@@ -24,12 +24,9 @@ async function bothServers(options: StartOptions): Promise<ServerHandle[]> {
   return started;
 }
 
-/** ZooKeeper answers a moment before it serves sessions: retry until a deadline. */
+/** A session on `server` (retried until it serves), closed after the tests. */
 async function connect(server: ServerHandle): Promise<LeanClient> {
-  const c = await waitFor(
-    () => LeanClient.connect({ host: '127.0.0.1', port: server.port, connectTimeoutMs: 2_000 }).catch(() => null),
-    { timeoutMs: 20_000, what: `${server.kind} on :${server.port} to open a session`, intervalMs: 50 },
-  );
+  const c = await connectWhenServing(server);
   clients.push(c);
   return c;
 }

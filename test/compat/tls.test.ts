@@ -12,21 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compatTarget, freePort, startServer, startZooKeeper, NETTY_EXTRA_JARS, type ServerHandle } from '../support/servers.ts';
 import * as net from 'node:net';
 import { makeTlsMaterial, tlsServerConfig, TlsZkClient, STORE_PASSWORD, type ClientCert, type TlsMaterial } from '../support/tls.ts';
-import { assertSameTranscript, Masker, maybeDumpTranscript, type TranscriptEntry } from '../support/transcript.ts';
+import { assertSameTranscript, Masker, maybeDumpTranscript, type TranscriptEntry, zkCliLines } from '../support/transcript.ts';
 import { withDeadline } from '../support/wait.ts';
 
 const CLASSPATH = ['/usr/share/java/zookeeper.jar', ...NETTY_EXTRA_JARS, '/usr/share/java/slf4j-nop.jar'].join(':');
 const SEPARATOR_COMMAND = 'printwatches';
 const SEPARATOR_LINE = 'printwatches is on';
 const RUN_TIMEOUT_MS = 60_000;
-const NOISE = [
-  /^Connecting to /,
-  /^Welcome to ZooKeeper!$/,
-  /^JLine support is (disabled|enabled)$/,
-  /^WATCHER::$/,
-  /^WatchedEvent state:(SyncConnected|Closed) type:None path:null$/,
-  /^$/,
-];
 
 interface Run {
   name: string;
@@ -103,7 +95,7 @@ async function runZkCli(port: number, run: Run, m: TlsMaterial): Promise<string[
   } finally {
     fs.closeSync(fd);
   }
-  const lines = fs.readFileSync(outFile, 'utf8').split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => !NOISE.some((re) => re.test(l)));
+  const lines = zkCliLines(fs.readFileSync(outFile, 'utf8'));
   fs.rmSync(dir, { recursive: true, force: true });
   const blocks: string[][] = [];
   let current: string[] | undefined;

@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compatTarget, startPair, type ServerHandle } from '../support/servers.ts';
-import { assertSameTranscript, Masker, maybeDumpTranscript, type TranscriptEntry } from '../support/transcript.ts';
+import { assertSameTranscript, Masker, maybeDumpTranscript, type TranscriptEntry, zkCliLines } from '../support/transcript.ts';
 import { withDeadline } from '../support/wait.ts';
 
 const ZOOKEEPER_JAR = '/usr/share/java/zookeeper.jar';
@@ -50,15 +50,6 @@ const COMMANDS = [
   'delete /zookeeper',
 ];
 
-// Lines that depend on the run, not on the server's answers.
-const NOISE = [
-  /^Connecting to /,
-  /^Welcome to ZooKeeper!$/,
-  /^JLine support is (disabled|enabled)$/,
-  /^WATCHER::$/,
-  /^WatchedEvent state:(SyncConnected|Closed) type:None path:null$/,
-  /^$/,
-];
 
 interface CliRun {
   blocks: string[][];
@@ -92,7 +83,7 @@ async function runZkCli(port: number): Promise<CliRun> {
   }
   const raw = fs.readFileSync(outFile, 'utf8');
   fs.rmSync(dir, { recursive: true, force: true });
-  const lines = raw.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => !NOISE.some((re) => re.test(l)));
+  const lines = zkCliLines(raw);
   // Everything before the first separator is start-up; then one block per command.
   const blocks: string[][] = [];
   let current: string[] | undefined;

@@ -7,7 +7,7 @@
 // saw, the watch listings) are checked exactly on both servers.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import net from 'node:net';
-import { startZooid, startZooKeeper, fourLetterWord, type ServerHandle } from '../support/servers.ts';
+import { startZooid, startZooKeeper, fourLetterWord, connectWhenServing, type ServerHandle } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
 import { LeanClient } from '../../loadgen/client.ts';
 
@@ -41,12 +41,9 @@ afterAll(async () => {
   await Promise.all(handles.map((h) => h.stop().catch(() => {})));
 });
 
-/** ZooKeeper answers ruok a moment before it serves sessions: retry until a deadline. */
+/** A session on `server` (retried until it serves), closed after the tests. */
 async function connect(server: ServerHandle): Promise<LeanClient> {
-  const c = await waitFor(
-    () => LeanClient.connect({ host: '127.0.0.1', port: server.port, connectTimeoutMs: 2_000 }).catch(() => null),
-    { timeoutMs: 20_000, what: `${server.kind} on :${server.port} to open a session`, intervalMs: 50 },
-  );
+  const c = await connectWhenServing(server);
   clients.push(c);
   return c;
 }

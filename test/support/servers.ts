@@ -14,6 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor, withDeadline } from './wait.ts';
+import { LeanClient } from '../../loadgen/client.ts';
 
 export type ServerKind = 'zookeeper' | 'zooid';
 
@@ -350,5 +351,13 @@ export function startZooid(options: StartOptions = {}): Promise<ServerHandle> {
       acceptTcpAsReady: true,
     },
     { readyTimeoutMs: 15_000, ...options },
+  );
+}
+
+/** A session on `server`, retried until a deadline: ZooKeeper answers ruok a moment before it serves sessions. */
+export function connectWhenServing(server: ServerHandle): Promise<LeanClient> {
+  return waitFor(
+    () => LeanClient.connect({ host: '127.0.0.1', port: server.port, connectTimeoutMs: 2_000 }).catch(() => null),
+    { timeoutMs: 20_000, what: `${server.kind} on :${server.port} to open a session`, intervalMs: 50 },
   );
 }

@@ -261,3 +261,18 @@ export function transcriptFacts(entries: readonly TranscriptEntry[]): { errorCod
   for (const entry of entries) visit(entry, '');
   return { errorCodes, eventCount };
 }
+
+/** zkCli lines that depend on the run (banner, connection state), not on the server's answers. */
+export const ZKCLI_NOISE: readonly RegExp[] = [
+  /^Connecting to /,
+  /^Welcome to ZooKeeper!$/,
+  /^JLine support is (disabled|enabled)$/,
+  /^WATCHER::$/,
+  /^WatchedEvent state:(SyncConnected|Closed) type:None path:null$/,
+  /^$/,
+];
+
+/** zkCli output as lines, without carriage returns and without ZKCLI_NOISE. */
+export function zkCliLines(output: string): string[] {
+  return output.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => !ZKCLI_NOISE.some((re) => re.test(l)));
+}
