@@ -190,6 +190,41 @@ describe('compat, ZooKeeper API beyond the basics: Apache ZooKeeper vs zooid', (
     });
   });
 
+  it('setWatches2 after a reconnect restores persistent and recursive watches and fires missed one-shot ones', async () => {
+    await compare('setWatches2', async (port, t) => {
+      const s1 = await Recorder.open('s1', port, t);
+      const s2 = await Recorder.open('s2', port, t);
+      await s2.create('/sw', 'a');
+      await s2.create('/sw/c', 'c');
+      await s1.sync();
+      const seenZxid = s1.c.lastZxid;
+      const { sessionId, passwd } = s1.c;
+      // s1's connection drops (its session lives on); changes happen while it is away
+      s1.c.disconnect();
+      await s2.setData('/sw', 'b');
+      await s2.create('/sw/c/d', 'd');
+      const again = await LeanClient.connect({ host: '127.0.0.1', port, sessionId, passwd, lastZxidSeen: seenZxid, sessionTimeoutMs: 30_000 });
+      const s1b = new Recorder('s1b', again, t);
+      // SetWatches2: relativeZxid, data, exist, child, persistent, persistentRecursive
+      await s1b.op('setWatches2', Op.setWatches2, (w) => {
+        w.longNumber(seenZxid);
+        w.int(1).string('/sw');
+        w.int(1).string('/sw/none');
+        w.int(1).string('/sw/c');
+        w.int(1).string('/sw');
+        w.int(1).string('/sw/c');
+      }, () => ({}), -8);
+      await s1b.sync();
+      await s2.setData('/sw', 'c');
+      await s2.create('/sw/e', 'e');
+      await s2.setData('/sw/c/d', 'd2');
+      await s2.create('/sw/none', 'now');
+      await s1b.sync();
+      await s1b.close();
+      await s2.close();
+    });
+  });
+
   it('checkWatches and removeWatches answer NOWATCHER for what is not there', async () => {
     await compare('check/remove watches', async (port, t) => {
       const s1 = await Recorder.open('s1', port, t);
