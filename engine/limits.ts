@@ -61,6 +61,14 @@ export const CLOSED_CONN_SLOTS = 4096;
 /** Reply records an io worker handles per turn before yielding to socket I/O. */
 export const REPLIES_PER_TURN = 4096;
 
+/**
+ * Bytes of reply frames an io worker gathers per turn before it writes them out: frames are
+ * copied out of the reply ring into this reused scratch area, then each connection gets one
+ * buffer of exactly its bytes and one socket write per turn. 1 MiB holds a full turn of
+ * small replies; a frame larger than a quarter of it is copied and written on its own.
+ */
+export const GATHER_BYTES = 1024 * 1024;
+
 /** A TLS client that has not finished its handshake by then is dropped (Node's default is 120 s). */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 

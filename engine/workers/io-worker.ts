@@ -17,7 +17,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
 import { CONNECT_FLAG_SECURE, ReqKind, RespKind, connKey, THROTTLE_IN_PROCESS, throttleClosedIndex, throttlePushedIndex, throttleTakenIndex } from '../records.ts';
-import { CLOSED_CONN_SLOTS, OUTBOUND_BYTES_MAX, REPLIES_PER_TURN, THROTTLE_RECHECK_MS, TLS_HANDSHAKE_TIMEOUT_MS, WRITE_BUFFER_BYTES_MAX, X509_ID_BYTES_MAX, inboundPendingBytesMax } from '../limits.ts';
+import { CLOSED_CONN_SLOTS, OUTBOUND_BYTES_MAX, GATHER_BYTES, REPLIES_PER_TURN, THROTTLE_RECHECK_MS, TLS_HANDSHAKE_TIMEOUT_MS, WRITE_BUFFER_BYTES_MAX, X509_ID_BYTES_MAX, inboundPendingBytesMax } from '../limits.ts';
 import { createLogger } from '../logger.ts';
 import { StatsBlock, IO_STATS } from '../stagestats.ts';
 import { type FourLetterWord, fourLetterWordOf, formatNotWhitelisted, parseFourLetterWordWhitelist } from '../fourlw.ts';
@@ -107,6 +107,9 @@ interface Connection {
   secure: boolean;
   /** The trusted client certificate's subject (RFC 2253) on secureClientPort, else null. */
   x509Id: string | null;
+  /** This turn's reply frames for it in the gather area: [start, end) pairs, in order. */
+  gathered: number[];
+  gatheredBytes: number;
 }
 
 const conns = new Map<number, Connection>();
@@ -369,7 +372,7 @@ function onConnection(socket: net.Socket, secure: boolean): void {
   socket.setNoDelay(true);
   const conn: Connection = {
     id: nextConnId++, socket, addr, port, pending: null, handshaken: false, blocked: false, throttled: false, writeFull: false,
-    outstanding: 0, closed: false, countSlot, awaitingText: false, secure, x509Id,
+    outstanding: 0, closed: false, countSlot, awaitingText: false, secure, x509Id, gathered: [], gatheredBytes: 0,
   };
   if (nextConnId > 0xffffffff) nextConnId = 1;
   conns.set(conn.id, conn);
@@ -417,10 +420,62 @@ function onConnection(socket: net.Socket, secure: boolean): void {
 
 // ---- replies from the pipeline
 
-const corked: net.Socket[] = [];
+// Replies of one turn are copied out of the reply ring into the gather area (the ring slot
+// is freed at once), then written with one exactly-sized buffer and one write per
+// connection at the end of the turn: one allocation and one write per connection per
+// turn instead of one per reply.
+const gatherArea = Buffer.allocUnsafeSlow(GATHER_BYTES);
+let gatherUsed = 0;
+const gatheredConns: Connection[] = [];
 
 /** Shared-clock time of the reply turn being handled (one clock read per turn). */
 let turnAtMs = 0;
+
+/** Writes what was gathered for conn this turn, then applies the outbound limits. */
+function flushGathered(conn: Connection): void {
+  const ranges = conn.gathered;
+  if (ranges.length === 0) return;
+  const socket = conn.socket;
+  let out: Buffer;
+  if (ranges.length === 2) {
+    out = Buffer.allocUnsafe(ranges[1] - ranges[0]);
+    gatherArea.copy(out, 0, ranges[0], ranges[1]);
+  } else {
+    out = Buffer.allocUnsafe(conn.gatheredBytes);
+    let at = 0;
+    for (let i = 0; i < ranges.length; i += 2) at += gatherArea.copy(out, at, ranges[i], ranges[i + 1]);
+  }
+  ranges.length = 0;
+  conn.gatheredBytes = 0;
+  if (conn.closed) return;
+  socket.write(out);
+  checkOutbound(conn);
+}
+
+function flushAllGathered(): void {
+  for (let i = 0; i < gatheredConns.length; i++) flushGathered(gatheredConns[i]);
+  gatheredConns.length = 0;
+  gatherUsed = 0;
+}
+
+/** After a write: close a connection past OUTBOUND_BYTES_MAX, stop reading one past WRITE_BUFFER_BYTES_MAX. */
+function checkOutbound(conn: Connection): void {
+  const socket = conn.socket;
+  const queuedBytes = socket.writableLength;
+  if (queuedBytes > OUTBOUND_BYTES_MAX) {
+    stats.add(OVERFLOW_CLOSES, 1);
+    log.warn(`closing connection from ${conn.addr}:${conn.port}: ${queuedBytes} bytes of replies and watch events queued and not read ` +
+      `(over ${OUTBOUND_BYTES_MAX}); its session lives on`, { conn: connKey(data.index, conn.id) });
+    conn.pending = null;
+    socket.destroy();
+    return;
+  }
+  if (queuedBytes > WRITE_BUFFER_BYTES_MAX && !conn.writeFull) {
+    conn.writeFull = true;
+    socket.pause();
+    stats.add(WRITE_PAUSES, 1);
+  }
+}
 
 function handleReply(): void {
   const d = resp.data;
@@ -431,28 +486,26 @@ function handleReply(): void {
   const socket = conn.socket;
   switch (resp.kind) {
     case RespKind.SEND: {
-      if (!socket.writableCorked) {
-        socket.cork();
-        corked.push(socket);
-      }
       replyWaitUs.observe((turnAtMs - d.readDoubleLE(at + 4)) * 1000);
-      socket.write(Buffer.from(d.subarray(at + 12, at + resp.payloadLength)));
+      const frameBytes = resp.payloadLength - 12;
+      if (frameBytes > GATHER_BYTES / 4) {
+        // a large frame goes out on its own, after what was gathered for its connection
+        flushGathered(conn);
+        if (conn.closed) return;
+        socket.write(Buffer.from(d.subarray(at + 12, at + resp.payloadLength)));
+        checkOutbound(conn);
+      } else {
+        if (gatherUsed + frameBytes > GATHER_BYTES) flushAllGathered();
+        const start = gatherUsed;
+        gatherUsed += d.copy(gatherArea, start, at + 12, at + resp.payloadLength);
+        const ranges = conn.gathered;
+        if (ranges.length === 0) gatheredConns.push(conn);
+        if (ranges.length > 0 && ranges[ranges.length - 1] === start) ranges[ranges.length - 1] = gatherUsed;
+        else ranges.push(start, gatherUsed);
+        conn.gatheredBytes += frameBytes;
+      }
       stats.add(REPLIES_OUT, 1);
-      stats.add(BYTES_OUT, resp.payloadLength - 12);
-      const queuedBytes = socket.writableLength;
-      if (queuedBytes > OUTBOUND_BYTES_MAX) {
-        stats.add(OVERFLOW_CLOSES, 1);
-        log.warn(`closing connection from ${conn.addr}:${conn.port}: ${queuedBytes} bytes of replies and watch events queued and not read ` +
-          `(over ${OUTBOUND_BYTES_MAX}); its session lives on`, { conn: connKey(data.index, conn.id) });
-        conn.pending = null;
-        socket.destroy();
-        return;
-      }
-      if (queuedBytes > WRITE_BUFFER_BYTES_MAX && !conn.writeFull) {
-        conn.writeFull = true;
-        socket.pause();
-        stats.add(WRITE_PAUSES, 1);
-      }
+      stats.add(BYTES_OUT, frameBytes);
       // ZooKeeper's decrOutstandingAndCheckThrottle: a reply (xid > 0; not a watch event or ping) may re-enable reading
       if (resp.payloadLength >= 20 && d.readInt32BE(at + 16) > 0 && conn.outstanding > 0) {
         conn.outstanding--;
@@ -461,9 +514,11 @@ function handleReply(): void {
       return;
     }
     case RespKind.CLOSE:
+      flushGathered(conn);
       socket.end();
       return;
     case RespKind.TEXT_CLOSE:
+      flushGathered(conn);
       socket.end(d.toString('utf8', at + 4, at + resp.payloadLength));
       return;
     default:
@@ -485,8 +540,7 @@ async function drainReplies(): Promise<void> {
       n++;
     }
     resp.flushSpaceBell();
-    for (const s of corked) s.uncork();
-    corked.length = 0;
+    flushAllGathered();
     recheckThrottled(turnAtMs);
     if (n === 0) await resp.dataBell.waitAsync(seq, throttled.size > 0 ? THROTTLE_RECHECK_MS : 1000);
     else await yieldToSockets();
