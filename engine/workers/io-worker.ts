@@ -113,6 +113,8 @@ interface Connection {
 }
 
 const conns = new Map<number, Connection>();
+/** Connections with requests outstanding (outstanding > 0). */
+let activeConns = 0;
 const blocked = new Set<Connection>();
 const throttled = new Set<Connection>();
 const pendingControl: Buffer[] = [];
@@ -157,7 +159,7 @@ function pushFrame(conn: Connection, frame: Buffer): boolean {
   Atomics.store(throttleWords, PUSHED, pushedCount);
   // ZooKeeper's incrOutstandingAndCheckThrottle: pings, auth and set-watches (xid <= 0) are not counted
   if (frame.length >= 4 && frame.readInt32BE(0) > 0) {
-    conn.outstanding++;
+    if (conn.outstanding++ === 0) activeConns++;
     if (shouldThrottle(conn.outstanding)) {
       conn.throttled = true;
       throttled.add(conn);
@@ -389,6 +391,7 @@ function onConnection(socket: net.Socket, secure: boolean): void {
       bad(conn, `${conn.pending.length} received bytes pending, over the ${INBOUND_PENDING_BYTES_MAX} bound`);
     }
     req.flushDataBell(); // one doorbell per chunk read, not per frame
+    if (activeConns === 1 && conn.outstanding > 0) pollForLoneClientReply();
   });
   // allowHalfOpen: `printf stat | nc` sends FIN right after the word; ZooKeeper still answers.
   // Any other connection is done when the client stops sending, as before.
@@ -407,6 +410,8 @@ function onConnection(socket: net.Socket, secure: boolean): void {
     if (conn.closed) return;
     conn.closed = true;
     conn.pending = null;
+    if (conn.outstanding > 0) activeConns--;
+    conn.outstanding = 0;
     blocked.delete(conn);
     throttled.delete(conn);
     conns.delete(conn.id);
@@ -508,7 +513,7 @@ function handleReply(): void {
       stats.add(BYTES_OUT, frameBytes);
       // ZooKeeper's decrOutstandingAndCheckThrottle: a reply (xid > 0; not a watch event or ping) may re-enable reading
       if (resp.payloadLength >= 20 && d.readInt32BE(at + 16) > 0 && conn.outstanding > 0) {
-        conn.outstanding--;
+        if (--conn.outstanding === 0) activeConns--;
         maybeUnthrottle(conn);
       }
       return;
@@ -529,22 +534,47 @@ function handleReply(): void {
 const yieldToSockets = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 let running = true;
+/** One turn: up to REPLIES_PER_TURN replies out of the ring and onto their sockets. Returns how many. */
+function drainTurn(): number {
+  let n = 0;
+  turnAtMs = originMs + performance.now();
+  while (n < REPLIES_PER_TURN && resp.poll()) {
+    handleReply();
+    resp.releaseQuiet();
+    n++;
+  }
+  resp.flushSpaceBell();
+  flushAllGathered();
+  recheckThrottled(turnAtMs);
+  return n;
+}
+
 async function drainReplies(): Promise<void> {
   while (running) {
     const seq = resp.dataBell.sequence();
-    let n = 0;
-    turnAtMs = originMs + performance.now();
-    while (n < REPLIES_PER_TURN && resp.poll()) {
-      handleReply();
-      resp.releaseQuiet();
-      n++;
-    }
-    resp.flushSpaceBell();
-    flushAllGathered();
-    recheckThrottled(turnAtMs);
+    const n = drainTurn();
     if (n === 0) await resp.dataBell.waitAsync(seq, throttled.size > 0 ? THROTTLE_RECHECK_MS : 1000);
     else await yieldToSockets();
   }
+}
+
+/**
+ * How long an io worker polls the reply ring for the answer to a lone client's request
+ * before it leaves the wait to the event loop. Waking an event loop from another thread
+ * costs tens of microseconds, more than the pipeline usually takes to answer; with one
+ * client active (one request in flight at a time, the unloaded case) polling briefly
+ * answers sooner. With more clients active the ring is rarely empty and nothing polls.
+ */
+const LONE_CLIENT_POLL_MS = 0.05;
+
+function pollForLoneClientReply(): void {
+  const untilMs = performance.now() + LONE_CLIENT_POLL_MS;
+  do {
+    if (resp.poll()) {
+      drainTurn();
+      return;
+    }
+  } while (performance.now() < untilMs);
 }
 
 const servers: net.Server[] = [];
