@@ -74,3 +74,22 @@ export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** The CONNECT record gives the x509 id a u16 length; no real certificate subject comes near it. */
 export const X509_ID_BYTES_MAX = 0xffff;
+
+/**
+ * Ring sizes: at least these, and always at least 2 frames of jute.maxbuffer
+ * (server.ts ringCapacityFor). A full ring is backpressure (STYLE rule 4): a full request
+ * ring pauses the io worker's sockets, a full reply or log ring makes the pipeline wait.
+ * The reply ring is twice the request ring because replies (getData, getChildren) are
+ * larger than requests; the log ring holds several group-commit batches.
+ */
+export const REQ_RING_BYTES_MIN = 4 * 1024 * 1024;
+export const RESP_RING_BYTES_MIN = 8 * 1024 * 1024;
+export const LOG_RING_BYTES_MIN = 16 * 1024 * 1024;
+/** Snapshot slices are about 1 MiB (engine/snapshotter.ts): room for several in flight. */
+export const SNAP_RING_BYTES_MIN = 16 * 1024 * 1024;
+
+/** The log worker stops draining and writes once a batch holds this much. */
+export const LOG_BATCH_BYTES_MAX = 4 * 1024 * 1024;
+
+/** Slots of the per-address connection counters (maxClientCnxns); addresses hash into them. */
+export const CONN_COUNT_SLOTS = 4096;

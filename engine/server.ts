@@ -18,18 +18,10 @@ import { startAdminServer } from './admin.ts';
 import { MetricsCollector, startMetricsServer } from './metrics.ts';
 import type http from 'node:http';
 import { loadTlsServerOptions } from './tls.ts';
+import { CONN_COUNT_SLOTS, LOG_BATCH_BYTES_MAX, LOG_RING_BYTES_MIN, REQ_RING_BYTES_MIN, RESP_RING_BYTES_MIN, SNAP_RING_BYTES_MIN } from './limits.ts';
 
 const log = createLogger('main');
 
-/** Ring sizes: at least this, and always ≥ 2 frames of jute.maxbuffer (checked in ringCapacityFor). */
-const REQ_RING_BYTES_MIN = 4 * 1024 * 1024;
-const RESP_RING_BYTES_MIN = 8 * 1024 * 1024;
-const LOG_RING_BYTES_MIN = 16 * 1024 * 1024;
-/** Snapshot slices are about 1 MiB (engine/snapshotter.ts): room for several in flight. */
-const SNAP_RING_BYTES_MIN = 16 * 1024 * 1024;
-/** The log worker flushes once a batch holds this much. */
-const LOG_BATCH_BYTES_MAX = 4 * 1024 * 1024;
-const CONN_COUNT_SLOTS = 4096;
 /** Extra room ZooKeeper gives txns over jute.maxbuffer (zookeeper.jute.maxbuffer.extrasize). */
 const TXN_EXTRA_BYTES = 1024;
 
