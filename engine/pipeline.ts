@@ -98,6 +98,8 @@ export interface Conn {
   /** Monotonic ms when the last output was sent (cons lresp=), and the zxid it carried (lzxid=; -1 before any). */
   lastResponseMs: number;
   lastZxid: number;
+  /** Outputs of this connection waiting in the held FIFO. */
+  heldCount: number;
 }
 
 interface Held {
@@ -161,6 +163,12 @@ export class Pipeline {
   private nextContainerDeleteMs = 0;
   /** Time the request being handled arrived at the pipeline. */
   private requestStartMs = 0;
+  /**
+   * While a TAGGED_READS request is handled: the newest zxid of the state it has looked at
+   * (lookup() raises it), so its reply can leave before unrelated writes are durable; -1
+   * otherwise (every other output is tagged with the tree's newest zxid).
+   */
+  private readTag = -1;
   /** The sasl ACL scheme is known (SASLAuthenticationProvider configured). */
   readonly saslScheme: boolean;
 
@@ -287,6 +295,8 @@ export class Pipeline {
       const h = this.held[this.heldHead];
       if (h.zxid > zxid) break;
       this.held[this.heldHead++] = undefined as unknown as Held;
+      const c = this.conns.get(h.conn);
+      if (c !== undefined) c.heldCount--;
       if (h.frame === null) this.out.close(h.conn);
       else {
         this.out.send(h.conn, h.frame);
@@ -319,7 +329,7 @@ export class Pipeline {
       conn = {
         key, addr, port, session: null, authIds: [{ scheme: 'ip', id: addr }], saslServer: null, secure: tls !== null, established: this.opts.wallMs(),
         packetsReceived: 0, packetsSent: 0, lastOp: 'NA', lastLatencyMs: 0, minLatencyMs: Infinity, maxLatencyMs: 0, totalLatencyMs: 0, latencyCount: 0,
-        lastResponseMs: 0, lastZxid: -1,
+        lastResponseMs: 0, lastZxid: -1, heldCount: 0,
       };
       this.conns.set(key, conn);
       if (tls !== null && tls.x509Id !== null) this.addX509Auth(conn, tls.x509Id);
@@ -422,6 +432,7 @@ export class Pipeline {
       this.replyError(key, xid, Err.NOTREADONLY);
       return;
     }
+    this.readTag = TAGGED_READS.has(type) ? 0 : -1;
     try {
       const handler = HANDLERS[type];
       if (handler === undefined) {
@@ -434,6 +445,8 @@ export class Pipeline {
       if (e instanceof KeeperError) this.replyError(key, xid, e.code);
       else if (e instanceof JuteError) this.reject(conn, `malformed request (type ${type}): ${e.message}`);
       else throw e;
+    } finally {
+      this.readTag = -1;
     }
   }
 
@@ -519,12 +532,26 @@ export class Pipeline {
     const c = this.conns.get(conn);
     if (c !== undefined) c.packetsSent++;
     this.counters.packetsSent++;
+    if (this.readTag >= 0 && c !== undefined && c.heldCount === 0 && this.readTag <= this.durableZxid) {
+      // A read whose state is durable, on a connection with nothing waiting before it: it
+      // leaves now, whatever other sessions have in flight. Its header names the newest
+      // durable zxid (as ZooKeeper's names the last one applied, which is durable there):
+      // never an un-durable txn, never behind what this client was shown before.
+      const headerZxid = this.durableZxid;
+      const buf = this.w.buf;
+      buf.writeUInt32BE(Math.floor(headerZxid / 0x1_0000_0000), READ_REPLY_ZXID_AT);
+      buf.writeUInt32BE(headerZxid >>> 0, READ_REPLY_ZXID_AT + 4);
+      this.out.send(conn, this.w.view());
+      this.noteLatency(conn, this.requestStartMs, this.opts.nowMs(), headerZxid);
+      return;
+    }
     if (zxid <= this.durableZxid && this.heldHead === this.held.length) {
       this.out.send(conn, this.w.view());
       this.noteLatency(conn, this.requestStartMs, this.opts.nowMs(), zxid);
       return;
     }
     this.held.push({ zxid, conn, frame: this.w.copy(), startMs: this.requestStartMs });
+    if (c !== undefined) c.heldCount++;
   }
 
   /** ZooKeeper's client response sizes count replies and watch events (not the connect response); response_bytes replies only. */
@@ -562,6 +589,7 @@ export class Pipeline {
 
   private closeConn(conn: Conn): void {
     this.held.push({ zxid: this.tree.lastZxid, conn: conn.key, frame: null, startMs: 0 });
+    conn.heldCount++;
     this.release();
     if (conn.session !== null && conn.session.conn === conn.key) conn.session.conn = -1;
     conn.session = null;
@@ -700,8 +728,18 @@ export class Pipeline {
   // ---------------------------------------------------------------- helpers for handlers
 
   node(path: string): ZNode {
-    const n = this.tree.get(path);
+    const n = this.lookup(path);
     if (n === undefined) throw new KeeperError(Err.NONODE);
+    return n;
+  }
+
+  /** The node at path, or undefined; a TAGGED_READS request notes the state it saw. */
+  lookup(path: string): ZNode | undefined {
+    const n = this.tree.get(path);
+    if (this.readTag >= 0) {
+      const tag = revealedZxid(this.tree, path, n);
+      if (tag > this.readTag) this.readTag = tag;
+    }
     return n;
   }
 
@@ -1090,7 +1128,7 @@ const exists: Handler = (p, conn, _s, xid, r) => {
   const path = r.ustring();
   const watch = r.bool();
   if (path.includes('\u0000')) throw new KeeperError(Err.BADARGUMENTS);
-  const n = p.tree.get(path);
+  const n = p.lookup(path);
   // ZOOKEEPER-2590 (3.8.4, 3.9.2): an existing node needs READ; a missing one is not checked
   if (n !== undefined) checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn), p.saslScheme);
   if (watch) p.tree.dataWatches.add(path, conn.key);
@@ -1323,6 +1361,37 @@ const whoAmI: Handler = (p, conn, _s, xid) => {
   for (const i of ids) p.writer.string(i.scheme).string(p.userOf(i));
   p.finish(conn.key, at);
 };
+
+/**
+ * Reads whose replies are tagged with the state they reveal (Pipeline.lookup), not the
+ * tree's newest zxid: each handler looks at the tree only through p.node()/p.lookup(),
+ * and its answer depends on nothing else that txns change.
+ */
+const TAGGED_READS = new Set<number>([Op.getData, Op.exists, Op.getChildren, Op.getChildren2, Op.getACL]);
+
+/** Where a reply frame (length prefix included) keeps its header's zxid: [len][xid][zxid][err]. */
+const READ_REPLY_ZXID_AT = 8;
+
+/**
+ * The newest zxid whose txn a read of path can reveal. A node: its data and Stat (mzxid),
+ * its child list, cversion and numChildren (pzxid moves with every child create and
+ * delete), its ACL and aversion (setACL moves no Stat zxid: the tree's last ACL change).
+ * No node: the pzxid of the nearest existing ancestor — whatever removed the path (or
+ * an ancestor of it) was a delete under that ancestor, and a child is deleted before its
+ * parent. Under /zookeeper (quota stats change in place, without a zxid): the newest.
+ */
+function revealedZxid(tree: DataTree, path: string, n: ZNode | undefined): number {
+  if (path === '/zookeeper' || path.startsWith('/zookeeper/')) return tree.lastZxid;
+  if (n !== undefined) return Math.max(n.mzxid, n.pzxid, tree.lastAclZxid);
+  let at = path;
+  while (at !== '/' && at.length > 0) {
+    const slash = at.lastIndexOf('/');
+    at = slash <= 0 ? '/' : at.slice(0, slash);
+    const ancestor = tree.get(at);
+    if (ancestor !== undefined) return ancestor.pzxid;
+  }
+  return tree.lastZxid;
+}
 
 /** Requests that become txns: refused while the log does not take writes. */
 const WRITE_OPS = new Set<number>([Op.create, Op.create2, Op.createContainer, Op.createTTL, Op.delete, Op.deleteContainer,

@@ -201,6 +201,11 @@ export class DataTree {
   readonly dataWatches = new WatchTable();
   readonly childWatches = new WatchTable();
   lastZxid = 0;
+  /**
+   * The newest zxid that changed an ACL (setACL changes no zxid field of a Stat): a read
+   * checked against an ACL, or showing aversion, reveals state up to here.
+   */
+  lastAclZxid = 0;
   /** Bytes of paths and data, as ZooKeeper's approximateDataSize. */
   approximateDataSize = 0;
   private sink: WatchSink = () => {};
@@ -437,6 +442,7 @@ export class DataTree {
     this.deletedAcls.clear();
     this.approximateDataSize = 0;
     this.lastZxid = 0;
+    this.lastAclZxid = 0;
   }
 
   /**

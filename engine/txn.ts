@@ -182,6 +182,7 @@ export function mutate(tree: DataTree, hdr: TxnHeader, txn: Txn): number {
       return Err.OK;
     case Op.setACL:
       tree.setAcl(txn.path, txn.acls, txn.version);
+      if (hdr.zxid > tree.lastAclZxid) tree.lastAclZxid = hdr.zxid;
       return Err.OK;
     case Op.check:
     case Op.createSession:

@@ -110,6 +110,74 @@ describe('pipeline', () => {
     expect(header(outs[0].frame!).err).toBe(Err.OK);
   });
 
+  it('answers a read at once when the state it reveals is durable, whatever other sessions have in flight', () => {
+    connect(1);
+    connect(2);
+    p.request(1, create(1, '/x'));
+    p.request(1, create(2, '/x/gone'));
+    p.request(1, create(3, '/y'));
+    p.durable(p.tree.lastZxid);
+    p.request(1, request(4, Op.delete, (w) => w.string('/x/gone').int(-1)));
+    const durable = p.tree.lastZxid;
+    p.durable(durable);
+    outs = [];
+    // session 1 writes /x and /acl without the log having synced them yet
+    p.request(1, request(5, Op.setData, (w) => w.string('/x').buffer(Buffer.from('new')).int(-1)));
+    const pending = p.tree.lastZxid;
+    expect(pending).toBeGreaterThan(durable);
+    expect(outs).toEqual([]);
+    const read = (xid: number, type: number, path: string) => p.request(2, request(xid, type, (w) => {
+      w.string(path);
+      if (type !== Op.getACL) w.bool(false);
+    }));
+    // session 2: an unrelated node, a path deleted while durable, a missing subtree: at once,
+    // with a header zxid that is durable
+    read(10, Op.getData, '/y');
+    read(11, Op.exists, '/x/gone');
+    read(12, Op.getData, '/nowhere/deeper');
+    expect(outs.map((o) => header(o.frame!))).toEqual([
+      { xid: 10, zxid: durable, err: Err.OK },
+      { xid: 11, zxid: durable, err: Err.NONODE },
+      { xid: 12, zxid: durable, err: Err.NONODE },
+    ]);
+    // the node being written, and its parent's child list (pzxid unchanged by setData: /),
+    // wait: /x reveals the pending setData; after it, everything of session 2 queues in order
+    read(13, Op.getData, '/x');
+    read(14, Op.getChildren, '/');
+    expect(outs.length).toBe(3);
+    p.durable(pending);
+    expect(outs.map((o) => header(o.frame!).xid)).toEqual([10, 11, 12, 5, 13, 14]);
+    expect(header(outs[4].frame!).zxid).toBe(pending);
+  });
+
+  it('holds a read that would reveal an un-durable delete, child create or ACL change', () => {
+    connect(1);
+    connect(2);
+    p.request(1, create(1, '/p'));
+    p.request(1, create(2, '/p/c'));
+    p.request(1, create(3, '/q'));
+    p.durable(p.tree.lastZxid);
+    const cases: [string, (xid: number) => Buffer, (xid: number) => Buffer][] = [
+      ['delete, then exists of the deleted path', (x) => request(x, Op.delete, (w) => w.string('/p/c').int(-1)), (x) => request(x, Op.exists, (w) => w.string('/p/c').bool(false))],
+      ['create, then the parent\'s children', (x) => create(x, '/p/d'), (x) => request(x, Op.getChildren2, (w) => w.string('/p').bool(false))],
+      ['setACL, then a read of another node', (x) => request(x, Op.setACL, (w) => {
+        w.string('/p');
+        writeAcls(w, OPEN_ACL_UNSAFE);
+        w.int(-1);
+      }), (x) => request(x, Op.getData, (w) => w.string('/q').bool(false))],
+    ];
+    let xid = 100;
+    for (const [what, write, read] of cases) {
+      outs = [];
+      p.request(1, write(xid++));
+      const pending = p.tree.lastZxid;
+      p.request(2, read(xid++));
+      expect(outs, what).toEqual([]);
+      p.durable(pending);
+      expect(outs.map((o) => header(o.frame!).zxid), what).toEqual([pending, pending]);
+    }
+  });
+
   it('spends a zxid on a failed write, as ZooKeeper, and replies with it', () => {
     connect(1);
     outs = [];
