@@ -18,7 +18,8 @@ afterAll(async () => {
 });
 
 function options(...args: string[]) {
-  return parseLoadOptions(['--threads', '2', '--connections', '4', '--warmup', '0', '--duration', '1s', '--grace', '500ms', '--keys', '32', '--value-bytes', '8', '--connect-timeout', '1s', '--seed', '11', '--no-progress', ...args]).options;
+  const duration = args.includes('--duration') ? [] : ['--duration', '1s'];
+  return parseLoadOptions(['--threads', '2', '--connections', '4', '--warmup', '0', ...duration, '--grace', '500ms', '--keys', '32', '--value-bytes', '8', '--connect-timeout', '1s', '--seed', '11', '--no-progress', ...args]).options;
 }
 
 describe('loadgen runs', () => {
@@ -27,8 +28,10 @@ describe('loadgen runs', () => {
     const dead = await closedPort();
     try {
       const t0 = Date.now();
-      const { result } = await runLoad(options('--hosts', `127.0.0.1:${server.port},127.0.0.1:${dead}`));
-      expect(Date.now() - t0).toBeLessThan(1000 + 500 + OVERRUN_MS_MAX);
+      // 2 s, not 1: on a loaded 2-core machine a 1 s window can pass before the thread that
+      // drives the reachable host gets its first reply (seen once in a full-suite run)
+      const { result } = await runLoad(options('--hosts', `127.0.0.1:${server.port},127.0.0.1:${dead}`, '--duration', '2s'));
+      expect(Date.now() - t0).toBeLessThan(2000 + 500 + OVERRUN_MS_MAX);
       expect(result.complete).toBe(true);
       expect(result.okOps).toBeGreaterThan(0);
       expect(result.errors['connect ECONNREFUSED']).toBeGreaterThanOrEqual(2);
