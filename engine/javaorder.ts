@@ -45,14 +45,15 @@ export function javaIdHash(scheme: string, id: string): number {
 }
 
 /**
- * The order ServerCnxn.getAuthInfo() lists a connection's ids in: a set over a
- * ConcurrentHashMap (16 bins; a connection never holds the 12 ids that would grow it),
- * iterated bin by bin, insertion order within a bin.
+ * The order ServerCnxn.getAuthInfo() lists a connection's ids in (whoAmI shows it): a hash
+ * set of them (16 bins, growing as a HashMap's past 12 ids), iterated bin by bin,
+ * insertion order within a bin.
  */
 export function authInfoOrder<T extends { scheme: string; id: string }>(ids: readonly T[]): T[] {
+  const capacity = hashMapCapacityFor(ids.length);
   const keyed = ids.map((x, i) => {
     const h = javaIdHash(x.scheme, x.id);
-    return { x, i, bin: (h ^ (h >>> 16)) & 15 };
+    return { x, i, bin: (h ^ (h >>> 16)) & (capacity - 1) };
   });
   keyed.sort((a, b) => a.bin - b.bin || a.i - b.i);
   return keyed.map((k) => k.x);

@@ -20,7 +20,7 @@ import { DataTree, ZNode, newStat, QUOTA_ROOT, QUOTA_LIMITS, QUOTA_STATS, parseS
 import { WatchMode, type WatchTable } from './watches.ts';
 import { SessionTable, type Session } from './sessions.ts';
 import { checkAcl, allowed, fixupAcl, generateDigest } from './acl.ts';
-import { closeSessionOrder, hashMapCapacityFor, javaStringHash } from './javaorder.ts';
+import { authInfoOrder, closeSessionOrder } from './javaorder.ts';
 import { DigestMd5Server } from './sasl.ts';
 import { type Txn, type CreateTxn, encodeTxn, decodeTxn, mutate, triggerWatches } from './txn.ts';
 import { lastOperationOf } from './fourlw.ts';
@@ -182,7 +182,7 @@ export class Pipeline {
       if (recursiveAcl !== null) {
         // a recursive watch never reveals a path its watcher cannot READ (CVE-2024-23944)
         const c = this.conns.get(watcher);
-        if (c === undefined || !allowed(recursiveAcl, Perm.READ, c.authIds, this.saslScheme)) return;
+        if (c === undefined || !this.allowed(recursiveAcl, Perm.READ, c)) return;
       }
       writeWatchEvent(this.w.reset(), type, path);
       this.noteResponseBytes(this.w.offset - 4, false);
@@ -752,8 +752,19 @@ export class Pipeline {
   }
 
   /** Auth ids for ACL checks: the connection's, plus super when its digest matches. */
-  idsOf(conn: Conn): Id[] {
-    return conn.authIds;
+  /** NOAUTH unless conn's ids may do perm on a node with these ACLs (the schemes this server knows). */
+  checkAcl(acls: readonly Acl[], perm: number, conn: Conn): void {
+    checkAcl(acls, perm, conn.authIds, this.saslScheme);
+  }
+
+  /** Whether conn's ids may do perm on a node with these ACLs. */
+  allowed(acls: readonly Acl[], perm: number, conn: Conn): boolean {
+    return allowed(acls, perm, conn.authIds, this.saslScheme);
+  }
+
+  /** An ACL as sent, validated, deduplicated and with "auth" expanded to conn's ids. */
+  fixupAcl(acls: readonly Acl[], conn: Conn): Acl[] {
+    return fixupAcl(acls, conn.authIds, this.saslScheme);
   }
 
   /** X509AuthenticationProvider.handleAuthentication: the superUser's certificate is also super. */
@@ -774,12 +785,9 @@ export class Pipeline {
   /** ZooKeeperServer.processSasl: one token of the connection's DIGEST-MD5 exchange. */
   saslStep(conn: Conn, xid: number, token: Buffer): void {
     const cfg = this.opts.sasl;
-    const w = this.w;
     if (cfg === undefined || cfg.users === null) {
       // no JAAS Server section: ZooKeeper has no SaslServer and answers OK with no token
-      const at = beginReply(w.reset(), xid, 0, Err.OK);
-      w.buffer(null);
-      this.finish(conn.key, at, this.tree.lastZxid);
+      this.replySasl(conn, xid, Err.OK, null);
       return;
     }
     conn.saslServer ??= new DigestMd5Server(cfg.users, cfg.randomBytes);
@@ -790,24 +798,24 @@ export class Pipeline {
       if (cfg.superUser !== null && cfg.superUser === step.authorizationId) addId(conn.authIds, 'super', '');
     }
     if (step.kind !== 'failure') {
-      const at = beginReply(w.reset(), xid, 0, Err.OK);
-      w.buffer(step.token);
-      this.finish(conn.key, at, this.tree.lastZxid);
+      this.replySasl(conn, xid, Err.OK, step.token);
       return;
     }
     this.log('warn', `client ${conn.addr}:${conn.port} failed to SASL authenticate: ${step.reason}`);
     if (cfg.allowFailedClients && !cfg.requireClientAuth) {
-      const at = beginReply(w.reset(), xid, 0, Err.OK);
-      w.buffer(null);
-      this.finish(conn.key, at, this.tree.lastZxid);
+      this.replySasl(conn, xid, Err.OK, null);
       return;
     }
     this.counters.authFailed++;
-    const err = cfg.requireClientAuth ? Err.SESSIONCLOSEDREQUIRESASLAUTH : Err.AUTHFAILED;
-    const at = beginReply(w.reset(), xid, 0, err);
-    w.buffer(null);
-    this.finish(conn.key, at, this.tree.lastZxid);
+    this.replySasl(conn, xid, cfg.requireClientAuth ? Err.SESSIONCLOSEDREQUIRESASLAUTH : Err.AUTHFAILED, null);
     this.dropConnection(conn);
+  }
+
+  /** A SetSASLResponse: ZooKeeper's reply header carries zxid 0 for it. */
+  private replySasl(conn: Conn, xid: number, err: number, token: Buffer | null): void {
+    const at = beginReply(this.w.reset(), xid, 0, err);
+    this.w.buffer(token);
+    this.finish(conn.key, at, this.tree.lastZxid);
   }
 
   /** The user name whoAmI shows for an id (AuthUtil.getUser: "" when no provider knows the scheme). */
@@ -820,22 +828,6 @@ export class Pipeline {
 
 function addId(ids: Id[], scheme: string, id: string): void {
   if (!ids.some((i) => i.scheme === scheme && i.id === id)) ids.push({ scheme, id });
-}
-
-/** jute's Id.hashCode: 37 × (37 × 17 + scheme.hashCode()) + id.hashCode(). */
-function javaIdHash(id: Id): number {
-  return (Math.imul(37, (Math.imul(37, 17) + javaStringHash(id.scheme)) | 0) + javaStringHash(id.id)) | 0;
-}
-
-/** A connection's ids in the order ZooKeeper's hash set of them iterates (whoAmI shows that order). */
-function javaIdSetOrder(ids: readonly Id[]): Id[] {
-  const capacity = hashMapCapacityFor(ids.length);
-  const keyed = ids.map((id, i) => {
-    const h = javaIdHash(id);
-    return { id, i, bucket: (h ^ (h >>> 16)) & (capacity - 1) };
-  });
-  keyed.sort((a, b) => a.bucket - b.bucket || a.i - b.i);
-  return keyed.map((k) => k.id);
 }
 
 // ==================================================================== request handlers
@@ -887,10 +879,10 @@ function prepCreate(p: Pipeline, conn: Conn, type: number, req: CreateReq): Crea
   let path = req.path;
   const slash = path.lastIndexOf('/');
   if (slash === -1 || path.includes('\u0000')) throw new KeeperError(Err.BADARGUMENTS);
-  const acls = fixupAcl(req.acls, p.idsOf(conn), p.saslScheme);
+  const acls = p.fixupAcl(req.acls, conn);
   const parentPath = slash === 0 ? '/' : path.slice(0, slash);
   const parent = p.node(parentPath);
-  checkAcl(p.aclOf(parent), Perm.CREATE, p.idsOf(conn), p.saslScheme);
+  p.checkAcl(p.aclOf(parent), Perm.CREATE, conn);
   if (sequential) path += String(parent.cversion).padStart(10, '0');
   validPath(path);
   if (p.tree.get(path) !== undefined) throw new KeeperError(Err.NODEEXISTS);
@@ -906,7 +898,7 @@ const TTL_MS_MAX = 0xff_ffff_ffff;
 function prepDelete(p: Pipeline, conn: Conn, path: string, version: number): Txn {
   const parentPath = parentForWrite(path);
   const parent = p.node(parentPath);
-  checkAcl(p.aclOf(parent), Perm.DELETE, p.idsOf(conn), p.saslScheme);
+  p.checkAcl(p.aclOf(parent), Perm.DELETE, conn);
   const n = p.node(path);
   checkVersion(n.version, version);
   if (n.numChildren() > 0) throw new KeeperError(Err.NOTEMPTY);
@@ -916,7 +908,7 @@ function prepDelete(p: Pipeline, conn: Conn, path: string, version: number): Txn
 function prepSetData(p: Pipeline, conn: Conn, path: string, data: Buffer, version: number): Txn {
   validPath(path);
   const n = p.node(path);
-  checkAcl(p.aclOf(n), Perm.WRITE, p.idsOf(conn), p.saslScheme);
+  p.checkAcl(p.aclOf(n), Perm.WRITE, conn);
   const newVersion = checkVersion(n.version, version);
   p.checkQuota(path, data.length - n.data.length, 0);
   return { type: Op.setData, path, data, version: newVersion };
@@ -925,7 +917,7 @@ function prepSetData(p: Pipeline, conn: Conn, path: string, data: Buffer, versio
 function prepCheck(p: Pipeline, conn: Conn, path: string, version: number): Txn {
   validPath(path);
   const n = p.node(path);
-  checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn), p.saslScheme);
+  p.checkAcl(p.aclOf(n), Perm.READ, conn);
   return { type: Op.check, path, version: checkVersion(n.version, version) };
 }
 
@@ -986,9 +978,9 @@ const setACL: Handler = (p, conn, s, xid, r) => {
   const version = r.int();
   write(p, conn, s, xid, Op.setACL, () => {
     validPath(path);
-    const fixed = fixupAcl(acls, p.idsOf(conn), p.saslScheme);
+    const fixed = p.fixupAcl(acls, conn);
     const n = p.node(path);
-    checkAcl(p.aclOf(n), Perm.ADMIN, p.idsOf(conn), p.saslScheme);
+    p.checkAcl(p.aclOf(n), Perm.ADMIN, conn);
     return { type: Op.setACL, path, acls: fixed, version: checkVersion(n.aversion, version) };
   }, (zxid) => replyStat(p, conn, xid, zxid, path));
 };
@@ -1130,7 +1122,7 @@ const exists: Handler = (p, conn, _s, xid, r) => {
   if (path.includes('\u0000')) throw new KeeperError(Err.BADARGUMENTS);
   const n = p.lookup(path);
   // ZOOKEEPER-2590 (3.8.4, 3.9.2): an existing node needs READ; a missing one is not checked
-  if (n !== undefined) checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn), p.saslScheme);
+  if (n !== undefined) p.checkAcl(p.aclOf(n), Perm.READ, conn);
   if (watch) p.tree.dataWatches.add(path, conn.key);
   if (n === undefined) throw new KeeperError(Err.NONODE);
   const at = p.beginOk(xid);
@@ -1142,7 +1134,7 @@ const getData: Handler = (p, conn, _s, xid, r) => {
   const path = r.ustring();
   const watch = r.bool();
   const n = p.node(path);
-  checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn), p.saslScheme);
+  p.checkAcl(p.aclOf(n), Perm.READ, conn);
   if (watch) p.tree.dataWatches.add(path, conn.key);
   const at = p.beginOk(xid);
   writeData(p.writer, n.data);
@@ -1155,7 +1147,7 @@ function getChildrenWith(withStat: boolean): Handler {
     const path = r.ustring();
     const watch = r.bool();
     const n = p.node(path);
-    checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn), p.saslScheme);
+    p.checkAcl(p.aclOf(n), Perm.READ, conn);
     if (watch) p.tree.childWatches.add(path, conn.key);
     const w = p.writer;
     const at = p.beginOk(xid);
@@ -1170,10 +1162,9 @@ const getACL: Handler = (p, conn, _s, xid, r) => {
   const path = r.ustring();
   const n = p.node(path);
   const acls = p.aclOf(n);
-  const ids = p.idsOf(conn);
-  checkAcl(acls, Perm.READ | Perm.ADMIN, ids, p.saslScheme);
+  p.checkAcl(acls, Perm.READ | Perm.ADMIN, conn);
   // without ADMIN, digest hashes are masked (CVE-2019-0201)
-  const shown = allowed(acls, Perm.ADMIN, ids, p.saslScheme) ? acls : acls.map((a) => (a.id.scheme === 'digest' ? { perms: a.perms, id: { scheme: 'digest', id: a.id.id.replace(/:.*/, ':x') } } : a));
+  const shown = p.allowed(acls, Perm.ADMIN, conn) ? acls : acls.map((a) => (a.id.scheme === 'digest' ? { perms: a.perms, id: { scheme: 'digest', id: a.id.id.replace(/:.*/, ':x') } } : a));
   const at = p.beginOk(xid);
   writeAcls(p.writer, shown);
   writeStat(p.writer, p.statOf(n));
@@ -1311,7 +1302,7 @@ const multiRead: Handler = (p, conn, _s, xid, r) => {
   for (const op of ops) {
     const n = p.tree.get(op.path);
     let err: number = n === undefined ? Err.NONODE : Err.OK;
-    if (n !== undefined && !allowed(p.aclOf(n), Perm.READ, p.idsOf(conn), p.saslScheme)) err = Err.NOAUTH;
+    if (n !== undefined && !p.allowed(p.aclOf(n), Perm.READ, conn)) err = Err.NOAUTH;
     if (err !== Err.OK || n === undefined) {
       w.int(Op.error).bool(false).int(err).int(err);
       continue;
@@ -1334,7 +1325,7 @@ const multiRead: Handler = (p, conn, _s, xid, r) => {
 const getAllChildrenNumber: Handler = (p, conn, _s, xid, r) => {
   const path = r.ustring();
   const n = p.node(path);
-  checkAcl(p.aclOf(n), Perm.READ, p.idsOf(conn), p.saslScheme);
+  p.checkAcl(p.aclOf(n), Perm.READ, conn);
   let count = 0;
   const prefix = path === '/' ? '/' : path + '/';
   for (const k of p.tree.nodes.keys()) if (k.startsWith(prefix) && k !== path) count++;
@@ -1356,7 +1347,7 @@ const getEphemerals: Handler = (p, conn, s, xid, r) => {
 const whoAmI: Handler = (p, conn, _s, xid) => {
   const at = p.beginOk(xid);
   // ZooKeeper keeps a connection's ids (super included) in a hash set and shows its iteration order
-  const ids = javaIdSetOrder(conn.authIds);
+  const ids = authInfoOrder(conn.authIds);
   p.writer.int(ids.length);
   for (const i of ids) p.writer.string(i.scheme).string(p.userOf(i));
   p.finish(conn.key, at);

@@ -109,7 +109,6 @@ interface Connection {
   x509Id: string | null;
   /** This turn's reply frames for it in the gather area: [start, end) pairs, in order. */
   gathered: number[];
-  gatheredBytes: number;
 }
 
 const conns = new Map<number, Connection>();
@@ -374,7 +373,7 @@ function onConnection(socket: net.Socket, secure: boolean): void {
   socket.setNoDelay(true);
   const conn: Connection = {
     id: nextConnId++, socket, addr, port, pending: null, handshaken: false, blocked: false, throttled: false, writeFull: false,
-    outstanding: 0, closed: false, countSlot, awaitingText: false, secure, x509Id, gathered: [], gatheredBytes: 0,
+    outstanding: 0, closed: false, countSlot, awaitingText: false, secure, x509Id, gathered: [],
   };
   if (nextConnId > 0xffffffff) nextConnId = 1;
   conns.set(conn.id, conn);
@@ -440,20 +439,14 @@ let turnAtMs = 0;
 function flushGathered(conn: Connection): void {
   const ranges = conn.gathered;
   if (ranges.length === 0) return;
-  const socket = conn.socket;
-  let out: Buffer;
-  if (ranges.length === 2) {
-    out = Buffer.allocUnsafe(ranges[1] - ranges[0]);
-    gatherArea.copy(out, 0, ranges[0], ranges[1]);
-  } else {
-    out = Buffer.allocUnsafe(conn.gatheredBytes);
-    let at = 0;
-    for (let i = 0; i < ranges.length; i += 2) at += gatherArea.copy(out, at, ranges[i], ranges[i + 1]);
-  }
+  let bytes = 0;
+  for (let i = 0; i < ranges.length; i += 2) bytes += ranges[i + 1] - ranges[i];
+  const out = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (let i = 0; i < ranges.length; i += 2) at += gatherArea.copy(out, at, ranges[i], ranges[i + 1]);
   ranges.length = 0;
-  conn.gatheredBytes = 0;
   if (conn.closed) return;
-  socket.write(out);
+  conn.socket.write(out);
   checkOutbound(conn);
 }
 
@@ -507,7 +500,6 @@ function handleReply(): void {
         if (ranges.length === 0) gatheredConns.push(conn);
         if (ranges.length > 0 && ranges[ranges.length - 1] === start) ranges[ranges.length - 1] = gatherUsed;
         else ranges.push(start, gatherUsed);
-        conn.gatheredBytes += frameBytes;
       }
       stats.add(REPLIES_OUT, 1);
       stats.add(BYTES_OUT, frameBytes);

@@ -198,6 +198,16 @@ const startSnapshotZxid = recovered.snapshot === null ? pipeline.tree.lastZxid :
 Atomics.store(control64, CONTROL_DURABLE_ZXID, BigInt(pipeline.tree.lastZxid));
 parentPort!.postMessage({ type: 'ready', lastZxid: pipeline.tree.lastZxid });
 
+/**
+ * The next txn starts a new log file and a snapshot of the tree as it is starts (named after
+ * the tree's lastZxid): the snapCount trigger, and csnp. false when the snapshotter refused.
+ */
+function rollLogAndSnapshot(): boolean {
+  reserveBlocking(logRing, 0);
+  logRing.commit(LogKind.ROLL, 0);
+  return snapshotter.rolled(pipeline.tree, sessionTimeouts());
+}
+
 // ---- ClickHouse Keeper's csnp and lgif (engine/fourlw.ts formatLgif has the mapping)
 const snapControl64 = new BigInt64Array(data.snapControlSab);
 
@@ -209,10 +219,8 @@ const keeperLog: KeeperLogAccess = {
       log.warn(`Failed to schedule snapshot creation task.${snapshotter.active ? ' (a snapshot is in progress)' : ''}`);
       return 0;
     }
-    reserveBlocking(logRing, 0);
-    logRing.commit(LogKind.ROLL, 0);
     rollWanted = false;
-    if (!snapshotter.rolled(pipeline.tree, sessionTimeouts())) return 0;
+    if (!rollLogAndSnapshot()) return 0;
     log.info(`Snapshot creation scheduled with last committed log index ${zxid}.`);
     return zxid;
   },
@@ -429,11 +437,8 @@ for (;;) {
   }
   publishInProcess();
   if (rollWanted) {
-    // the next txn starts a new log file; the snapshot is named after the tree's lastZxid
     rollWanted = false;
-    reserveBlocking(logRing, 0);
-    logRing.commit(LogKind.ROLL, 0);
-    snapshotter.rolled(pipeline.tree, sessionTimeouts());
+    rollLogAndSnapshot();
     work++;
   }
   if (snapshotter.active) work += snapshotter.pump(pipeline.tree);
