@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fourLetterWord, startZooKeeper, startZooid, type ServerHandle, type ServerKind } from '../test/support/servers.ts';
+import { fourLetterWord, startServer, type ServerHandle, type ServerKind } from '../test/support/servers.ts';
 import { OptionError, parseLoadOptions, parseMix, parseInteger, parseDurationMs, resolveMix, splitFlags, type LoadOptions } from '../loadgen/options.ts';
 import { runSweep, parsePercentList, parseRates, sweepCharts, findKnee, type SweepResult, type SweepPlan, type LatencyPoint } from '../loadgen/sweep.ts';
 import { closePool, runLoad } from '../loadgen/run.ts';
@@ -173,14 +173,16 @@ const median = (xs: number[]) => {
   return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+/** The compare's op mix: getData and setData, its read share set per point. */
+const GET_SET = parseMix('get:1,set:1');
+
 function log(line: string): void {
   process.stderr.write(`[compare ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
 
-async function startKind(kind: ServerKind): Promise<ServerHandle> {
+function startKind(kind: ServerKind): Promise<ServerHandle> {
   // fsync on explicitly (both default to it); snapshots as ZooKeeper's default
-  const config = { forceSync: 'yes', snapCount: '100000', 'admin.enableServer': 'false' };
-  return kind === 'zookeeper' ? startZooKeeper({ config }) : startZooid({ config });
+  return startServer(kind, { config: { forceSync: 'yes', snapCount: '100000', 'admin.enableServer': 'false' } });
 }
 
 async function versionOf(h: ServerHandle): Promise<string> {
@@ -209,20 +211,17 @@ export async function runCompare(cfg: CompareConfig): Promise<{ runs: ServerRun[
       try {
         const version = await versionOf(handle);
         const base: LoadOptions = { ...cfg.base, hosts: [{ host: '127.0.0.1', port: handle.port }], setup: true };
-        let rates = fixedRates === null ? cfg.rates : fixedRates.map((value) => ({ value, fraction: false }));
-        if (fixedRates === null && server !== 'zookeeper') {
-          // no ZooKeeper peak yet (zooid alone): fractions of zooid's own peak
-          rates = cfg.rates;
-        }
+        // before ZooKeeper's peak is known (or without ZooKeeper): fractions of the server's own peak
+        const rates = fixedRates === null ? cfg.rates : fixedRates.map((value) => ({ value, fraction: false }));
         if (cfg.serverWarmupMs > 0) {
           log(`${server}: ${cfg.serverWarmupMs / 1000} s of unmeasured load to warm it up`);
-          await runLoad({ ...base, rateOpsPerSec: null, warmupMs: 0, durationMs: cfg.serverWarmupMs, mix: resolveMix(parseMix('get:1,set:1'), 50) });
+          await runLoad({ ...base, rateOpsPerSec: null, warmupMs: 0, durationMs: cfg.serverWarmupMs, mix: resolveMix(GET_SET, 50) });
           base.setup = false;
         }
         const cpu: ServerRun['cpu'] = [];
         let at = { server: NaN, self: NaN, machine: NaN, wall: 0 };
         const sweep = await runSweep(
-          { base, weights: parseMix('get:1,set:1'), readPcts: cfg.readPcts, latencyReadPct: cfg.latencyReadPct, rates, latency: rates.length > 0, unloaded: true },
+          { base, weights: GET_SET, readPcts: cfg.readPcts, latencyReadPct: cfg.latencyReadPct, rates, latency: rates.length > 0, unloaded: true },
           {
             log: (line) => log(`${server}: ${line}`),
             beforeRun: async () => {

@@ -4,11 +4,12 @@
 // and v8 structured-clone serialization of the same messages are the baselines.
 //
 //   cd /work/main && npx node bench/msgpackr.bench.ts
+import { controlPackr as makeControlPackr } from '../engine/control.ts';
 import v8 from 'node:v8';
 import { Packr } from 'msgpackr';
 import { addBatched, newBench, runAndReport } from './micro-util.ts';
 
-const controlPackr = new Packr({ useRecords: false, int64AsType: 'bigint' });
+const controlPackr = makeControlPackr(); // exactly as engine/control.ts configures it
 const recordsPackr = new Packr({ useRecords: true, int64AsType: 'bigint', structures: [] });
 
 const messages = {

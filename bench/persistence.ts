@@ -196,7 +196,6 @@ async function latencyRun(label: string, source: string, snapCount: string, opts
   const port = await freePort();
   const r = launch('zooid', dataDir, { snapCount }, port);
   await untilServing(r, '/bench/p0000/n0000');
-  const before = listSnapshots(path.join(dataDir, 'version-2')).length;
   const args = [path.join(REPO, 'engine', 'cli.ts'), 'loadgen', '--hosts', `127.0.0.1:${port}`, '--connections', '8', '--threads', '1', '--rate', String(opts.rate),
     '--read-pct', '50', '--value-bytes', '100', '--keys', '10000', '--duration', `${opts.durationS}s`, '--warmup', '5s', '--seed', '1', '--json', '--no-progress'];
   const run = spawnSync(process.execPath, args, { cwd: REPO, encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -205,7 +204,6 @@ async function latencyRun(label: string, source: string, snapCount: string, opts
   const log = fs.readFileSync(r.log, 'utf8');
   const snapshots = (log.match(/\[snapshot\] snapshot .* written/g) ?? []).length;
   const skipped = (log.match(/too busy to snap/g) ?? []).length;
-  void before;
   await stop(r);
   fs.rmSync(dataDir, { recursive: true, force: true });
   const ms = (us: number) => us / 1000;

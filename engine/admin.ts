@@ -218,8 +218,7 @@ export function buildCommandResponse(name: string, kwargs: Readonly<Record<strin
     case 'connections': {
       const snap = need();
       return finish(primary, {
-        connections: snap.connections.filter((c) => c.secure !== true).map((c) => connectionJson(c, false)),
-        secure_connections: snap.connections.filter((c) => c.secure === true).map((c) => connectionJson(c, false)),
+        ...connectionLists(snap.connections, false),
       });
     }
     case 'hash':
@@ -280,8 +279,7 @@ export function buildCommandResponse(name: string, kwargs: Readonly<Record<strin
       const snap = need();
       return finish(primary, {
         ...serverStatsJson(snap),
-        connections: snap.connections.filter((c) => c.secure !== true).map((c) => connectionJson(c, true)),
-        secure_connections: snap.connections.filter((c) => c.secure === true).map((c) => connectionJson(c, true)),
+        ...connectionLists(snap.connections, true),
       });
     }
     case 'observers':
@@ -332,6 +330,14 @@ function latencyMin(count: number, min: number): number {
 }
 
 /** ServerCnxn.getConnectionInfo(brief). */
+/** The plain and the TLS connections, as ZooKeeper's admin commands list them apart. */
+function connectionLists(conns: readonly ConnectionInfo[], brief: boolean): { connections: Response[]; secure_connections: Response[] } {
+  return {
+    connections: conns.filter((c) => c.secure !== true).map((c) => connectionJson(c, brief)),
+    secure_connections: conns.filter((c) => c.secure === true).map((c) => connectionJson(c, brief)),
+  };
+}
+
 function connectionJson(c: ConnectionInfo, brief: boolean): Response {
   const addr = c.remoteAddress.replace(/^::ffff:/, '');
   const out: Response = {

@@ -2,7 +2,7 @@
 // zooid: one command, subcommands. `zooid server [zoo.cfg]` runs in the foreground like
 // ZooKeeper's QuorumPeerMain; with no file it serves an embedded default (port 2181,
 // dataDir ./data).
-import { loadConfig, ConfigError } from './config.ts';
+import { loadConfigOrExit, ConfigError } from './config.ts';
 import { startServer, SurfaceStartError } from './server.ts';
 import { createLogger, configureLogging } from './logger.ts';
 
@@ -20,16 +20,7 @@ const USAGE = `usage: zooid <command> [args]
 `;
 
 async function server(args: string[]): Promise<void> {
-  let cfg;
-  try {
-    cfg = loadConfig(args[0] ?? null);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`zooid: invalid configuration: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const cfg = loadConfigOrExit(args[0] ?? null);
   configureLogging({ format: cfg.logFormat, level: cfg.logLevel });
   for (const w of cfg.warnings) log.warn(w);
   let running;

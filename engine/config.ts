@@ -805,7 +805,6 @@ type SaslSettings = Pick<ServerConfig, 'sasl' | 'saslAuthProvider' | 'saslSuperU
 
 const JAAS_PROPERTY = 'java.security.auth.login.config';
 const SASL_AUTH_PROVIDER = 'org.apache.zookeeper.server.auth.SASLAuthenticationProvider';
-/** Providers ZooKeeper registers itself (ip, digest): naming them again changes nothing. */
 /** Providers zooid has built in: naming them in authProvider.N is accepted silently (x509 needs no registration in zooid). */
 const BUILT_IN_AUTH_PROVIDERS = new Set([
   'org.apache.zookeeper.server.auth.IPAuthenticationProvider',
@@ -1241,4 +1240,17 @@ export function formatConfigForConf(cfg: ServerConfig, sizes: ConfDirSizes = {})
     `serverId=0`,
   ];
   return lines.join('\n') + '\n';
+}
+
+/** loadConfig for the command line: a bad config is reported and exits 2, as zkServer.sh's does. */
+export function loadConfigOrExit(file: string | null): ServerConfig {
+  try {
+    return loadConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`zooid: invalid configuration: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
 }

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, ConfigError, type ServerConfig } from './config.ts';
+import { loadConfigOrExit, type ServerConfig } from './config.ts';
 
 export const PID_FILE_NAME = 'zookeeper_server.pid';
 const OUT_FILE_NAME = 'zooid-server.out';
@@ -27,15 +27,7 @@ const POLL_MS = 100;
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 
 function configOf(arg: string | undefined): ServerConfig {
-  try {
-    return loadConfig(arg ?? null);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`zooid: invalid configuration: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  return loadConfigOrExit(arg ?? null);
 }
 
 export function pidFileOf(cfg: ServerConfig): string {

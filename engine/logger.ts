@@ -70,7 +70,8 @@ export function configureLogging(settings: { format: LogFormat | null; level: Lo
 /** This thread's settings; loggers read them per line, so configureLogging reaches loggers made before it. */
 let current = { min: levelThreshold(), format: formatFromEnv() };
 
-function hex(v: bigint | number): string {
+/** An id in hex; a bigint as ZooKeeper prints a long session id, unsigned 64-bit. */
+export function hex(v: bigint | number): string {
   if (typeof v === 'bigint') return `0x${BigInt.asUintN(64, v).toString(16)}`;
   return `0x${v.toString(16)}`;
 }

@@ -224,10 +224,6 @@ let traceMask = DEFAULT_TRACE_MASK;
 let whitelistCache: { source: ServerConfig['fourLetterWordWhitelist']; words: ReadonlySet<FourLetterWord> } | null = null;
 let versionCache: { version: string; zooidVersion: string } | null = null;
 
-/**
- * The text for a four-letter word the io worker forwarded (already whitelisted). Counts
- * the word's packet as ZooKeeper does (received before answering, sent after).
- */
 /** ClickHouse Keeper's csnp and lgif need the worker's snapshot machinery and log files: it lends them. */
 export interface KeeperLogAccess {
   /** Schedules a snapshot now: its log index (zxid), or 0 when none could be scheduled. */
@@ -235,6 +231,10 @@ export interface KeeperLogAccess {
   logInfo(): KeeperLogInfo;
 }
 
+/**
+ * The text for a four-letter word the io worker forwarded (already whitelisted). Counts
+ * the word's packet as ZooKeeper does (received before answering, sent after).
+ */
 export function fourLetterWordReply(word: string, p: Pipeline, cfg: ServerConfig, asker: FourLetterAsker, keeper: KeeperLogAccess | null = null): string {
   if (!isFourLetterWord(word)) return ''; // the io worker only forwards known codes
   const k = p.counters;

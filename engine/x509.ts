@@ -237,8 +237,7 @@ export class BadPasswordError extends Error {}
 
 /** RFC 7292 appendix B.2: the PKCS12 key derivation (id 1 key, 2 iv, 3 MAC key). */
 function pkcs12Kdf(hashName: string, blockBytes: number, password: string, salt: Buffer, id: number, iterations: number, sizeBytes: number): Buffer {
-  const pw = Buffer.alloc(password.length * 2 + 2);
-  for (let i = 0; i < password.length; i++) pw.writeUInt16BE(password.charCodeAt(i), i * 2);
+  const pw = Buffer.concat([jksPasswordBytes(password), Buffer.alloc(2)]); // BMPString, NUL-terminated
   const fill = (src: Buffer): Buffer => {
     if (src.length === 0) return Buffer.alloc(0);
     const out = Buffer.alloc(blockBytes * Math.ceil(src.length / blockBytes));

@@ -19,6 +19,7 @@ import { ShellClient, KeeperError, AddWatchMode, WatcherType, type Acl, type Sta
 import { Err, Perm, CreateFlag } from '../engine/protocol.ts';
 import { javaDateString } from '../engine/fourlw.ts';
 import { versions } from '../engine/stats.ts';
+import { QUOTA_ROOT, QUOTA_LIMITS, QUOTA_STATS } from '../engine/tree.ts';
 
 // ---------------------------------------------------------------------------------------
 // Output and errors
@@ -195,9 +196,6 @@ export function formatEvent(type: number, state: number, p: string | null): stri
 // ---------------------------------------------------------------------------------------
 // Quotas (Quotas, StatsTrack: zkCli keeps them in /zookeeper/quota itself)
 
-const QUOTA_ROOT = '/zookeeper/quota';
-const LIMIT_NODE = 'zookeeper_limits';
-const STAT_NODE = 'zookeeper_stats';
 
 class StatsTrack {
   readonly stats = new Map<string, number>();
@@ -640,10 +638,10 @@ export class Shell {
         need(p, 2);
         const target = p.args[1];
         validatePath(target);
-        o.err(`absolute path is ${QUOTA_ROOT}${target}/${LIMIT_NODE}\n`);
+        o.err(`absolute path is ${QUOTA_ROOT}${target}/${QUOTA_LIMITS}\n`);
         try {
-          const limit = await c.getData(`${QUOTA_ROOT}${target}/${LIMIT_NODE}`, false);
-          const stat = await c.getData(`${QUOTA_ROOT}${target}/${STAT_NODE}`, false);
+          const limit = await c.getData(`${QUOTA_ROOT}${target}/${QUOTA_LIMITS}`, false);
+          const stat = await c.getData(`${QUOTA_ROOT}${target}/${QUOTA_STATS}`, false);
           o.out(`Output quota for ${target} ${new StatsTrack(limit.data?.toString('utf8')).toString()}\n`);
           o.out(`Output stat for ${target} ${new StatsTrack(stat.data?.toString('utf8')).toString()}\n`);
         } catch (err) {
@@ -741,8 +739,8 @@ export class Shell {
           });
         }
       }
-      const limitPath = `${at}/${LIMIT_NODE}`;
-      const statPath = `${at}/${STAT_NODE}`;
+      const limitPath = `${at}/${QUOTA_LIMITS}`;
+      const statPath = `${at}/${QUOTA_STATS}`;
       if ((await c.exists(limitPath, false)) === null) {
         await c.create(limitPath, Buffer.from(quota.toString()), OPEN_ACL_UNSAFE, 0, null);
         const stats = new StatsTrack();
@@ -767,7 +765,7 @@ export class Shell {
     const target = p.args[1];
     validatePath(target);
     const parent = `${QUOTA_ROOT}${target}`;
-    const limitPath = `${parent}/${LIMIT_NODE}`;
+    const limitPath = `${parent}/${QUOTA_LIMITS}`;
     try {
       if ((await c.exists(limitPath, false)) === null) {
         this.o.out(`Quota does not exist for ${target}\n`);

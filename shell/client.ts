@@ -4,7 +4,7 @@
 // and the opcodes of the newer API (addWatch, removeWatches, whoAmI, getEphemerals…).
 import { LeanClient, readStat, ZkError } from '../loadgen/client.ts';
 import type { JuteReader, JuteWriter } from '../native-free-io/jute.ts';
-import { type Acl, type Stat, Op, Err, Xid, OPEN_ACL_UNSAFE, readAcls, writeAcls } from '../engine/protocol.ts';
+import { type Acl, type Stat, Op, Err, Xid, OPEN_ACL_UNSAFE, readAcls, readStrings, writeAcls } from '../engine/protocol.ts';
 
 /** ZooKeeper's error from the server (or ConnectionLoss), with the path the call was about. */
 export class KeeperError extends Error {
@@ -65,13 +65,6 @@ export interface WatchEvent {
   type: number;
   state: number;
   path: string;
-}
-
-function readStrings(r: JuteReader): string[] {
-  const n = r.int();
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) out.push(r.ustring());
-  return out;
 }
 
 export class ShellClient {

@@ -13,6 +13,7 @@
 // and the scan goes on from the next valid entry (if any). Exit codes: 0 clean, 1 damage
 // found or an error, 2 bad usage.
 import fs from 'node:fs';
+import { hex } from '../logger.ts';
 import path from 'node:path';
 import {
   parseEntry, newParsedEntry, LOG_HEADER_BYTES, TXNLOG_MAGIC, TXNLOG_VERSION, ENTRY_FRAME_BYTES, TXN_BYTES_MAX_DEFAULT,
@@ -27,10 +28,6 @@ import { fsyncDirectory } from '../../native-free-io/logfile.ts';
 type Out = (line: string) => void;
 
 const OP_NAMES = new Map<number, string>(Object.entries(Op).map(([name, code]) => [code as number, name]));
-
-function hex(n: number | bigint): string {
-  return `0x${n.toString(16)}`;
-}
 
 function showData(data: Buffer): string {
   if (data === NULL_DATA) return 'null';
@@ -97,7 +94,7 @@ function scanLog(file: string, onEntry: (offset: number, bytes: Buffer) => void,
   while (offset < buf.length) {
     const kind = parseEntry(buf, offset, buf.length, true, txnBytesMax, parsed);
     if (kind === 'end') {
-      // zero padding: look for entries after it only when damage was seen before
+      // zero padding: the end of the log
       break;
     }
     if (kind === 'entry') {

@@ -128,6 +128,7 @@ async function writeLoad(port: number, seed: number, ops: number): Promise<void>
 describe('dataDir compatibility with Apache ZooKeeper 3.8', () => {
   it('ZooKeeper starts on a dataDir zooid wrote and serves the same tree; its tools read every file', async () => {
     const seed = testSeed();
+    process.stdout.write(`persistence seed ${seed} (TEST_SEED=${seed} replays it)\n`);
     const base = fs.mkdtempSync('/tmp/zooid-compat-persist-');
     const dataDir = path.join(base, 'zooid');
     fs.mkdirSync(dataDir);
@@ -158,6 +159,7 @@ describe('dataDir compatibility with Apache ZooKeeper 3.8', () => {
 
   it('zooid starts on a dataDir ZooKeeper wrote under load (fuzzy snapshots, several logs) and serves the same tree', async () => {
     const seed = testSeed();
+    process.stdout.write(`persistence seed ${seed} (TEST_SEED=${seed} replays it)\n`);
     const base = fs.mkdtempSync('/tmp/zooid-compat-persist-');
     const dataDir = path.join(base, 'zk');
     fs.mkdirSync(dataDir);

@@ -23,7 +23,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compatTarget, startPair, type ServerHandle } from '../support/servers.ts';
-import { assertSameTranscript, maybeDumpTranscript, type TranscriptEntry } from '../support/transcript.ts';
+import { assertSameTranscript, maybeDumpTranscript, type TranscriptEntry, ZKCLI_NOISE } from '../support/transcript.ts';
 import { withDeadline } from '../support/wait.ts';
 
 const ZOOKEEPER_JAR = '/usr/share/java/zookeeper.jar';
@@ -101,7 +101,6 @@ const CLIENTS: Client[] = [
 ];
 
 const EVENT_LINE = /^WatchedEvent state:(\w+) type:None path:null$/;
-const NOISE = [/^Connecting to /, /^Welcome to ZooKeeper!$/, /^JLine support is (disabled|enabled)$/, /^WATCHER::$/, /^$/];
 
 interface CliRun {
   blocks: string[][];
@@ -148,7 +147,7 @@ async function runZkCli(port: number, dir: string, client: Client): Promise<CliR
     } else if (line === SEPARATOR_LINE) {
       if (current !== undefined) blocks.push(current);
       current = [];
-    } else if (current !== undefined && !NOISE.some((re) => re.test(line))) {
+    } else if (current !== undefined && !ZKCLI_NOISE.some((re) => re.test(line))) {
       current.push(line);
     }
   }

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, ZOOID_CLI, startZooKeeper, startZooid, type ServerHandle } from '../support/servers.ts';
-import { Masker, ZKCLI_NOISE, zkCliLines } from '../support/transcript.ts';
+import { Masker, zkCliLines } from '../support/transcript.ts';
 import { withDeadline } from '../support/wait.ts';
 
 const ZKCLI_CLASSPATH = '/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-nop.jar';
@@ -167,7 +167,7 @@ describe('zooid shell', () => {
   it('one-shot output matches zkCli\'s for the same command', async () => {
     for (const cmd of [['ls', '/'], ['stat', '/zookeeper'], ['getAcl', '/zookeeper/quota'], ['get', '/nope']]) {
       const [a, b] = await Promise.all([zkCli(zkA.port, null, cmd), zooidShell(zkA.port, null, cmd)]);
-      const clean = (s: string) => s.split('\n').filter((l) => !ZKCLI_NOISE.some((re) => re.test(l))).map((l) => l.replace(/^(ctime|mtime) = .*/, '$1 = T')).join('\n');
+      const clean = (s: string) => zkCliLines(s).map((l) => l.replace(/^(ctime|mtime) = .*/, '$1 = T')).join('\n');
       expect(clean(b.output), cmd.join(' ')).toBe(clean(a.output));
       expect(b.code, cmd.join(' ')).toBe(a.code);
     }

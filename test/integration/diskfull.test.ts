@@ -67,8 +67,9 @@ describe('disk full on the log device', () => {
     const filler2 = path.join(device, 'filler2');
     try {
       fs.writeFileSync(filler2, Buffer.alloc(freeBytes(device)));
-    } catch {
+    } catch (e) {
       // ENOSPC part-way: full is what we want
+      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
     }
     await waitFor(() => /transaction log write failed: .*ENOSPC/.test(server.logTail(200)), { timeoutMs: 10_000, what: 'the ENOSPC error in the server log' });
 
