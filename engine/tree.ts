@@ -161,22 +161,26 @@ export const QUOTA_ROOT = '/zookeeper/quota';
 export const QUOTA_LIMITS = 'zookeeper_limits';
 export const QUOTA_STATS = 'zookeeper_stats';
 
-/** StatsTrack: "count=1,bytes=5[,key=value...]"; a missing value reads as -1. */
+/**
+ * StatsTrack's parser: pairs split by "," or ";" (3.8 writes the limits as
+ * "count=4,bytes=5=;byteHardLimit=10;countHardLimit=10"), key=value, an empty value -1.
+ */
 export function parseStatsTrack(data: Buffer): Map<string, number> {
   const out = new Map<string, number>();
-  for (const part of data.toString('utf8').split(',')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    const n = Number(part.slice(eq + 1).trim());
-    if (Number.isFinite(n)) out.set(part.slice(0, eq).trim(), n);
+  for (const pair of data.toString('utf8').split(/[,;]+/)) {
+    const [key, value] = pair.split('=');
+    if (key === undefined || value === undefined) continue;
+    const n = value.trim() === '' ? -1 : Number(value.trim());
+    if (Number.isFinite(n)) out.set(key.trim(), n);
   }
   return out;
 }
 
-/** StatsTrack.toString: count and bytes first, then the other keys sorted. */
+/** StatsTrack.toString: count and bytes first; other keys sorted, after an "=", ";"-separated. */
 export function formatStatsTrack(stats: Map<string, number>): Buffer {
   let s = `count=${stats.get('count') ?? -1},bytes=${stats.get('bytes') ?? -1}`;
-  for (const key of [...stats.keys()].filter((k) => k !== 'count' && k !== 'bytes').sort()) s += `,${key}=${stats.get(key)}`;
+  const others = [...stats.keys()].filter((k) => k !== 'count' && k !== 'bytes').sort();
+  if (others.length > 0) s += '=' + others.map((key) => `;${key}=${stats.get(key)}`).join('');
   return Buffer.from(s);
 }
 

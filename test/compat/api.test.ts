@@ -289,6 +289,21 @@ describe('compat, ZooKeeper API beyond the basics: Apache ZooKeeper vs zooid', (
     });
   });
 
+  it('quota limits in the form zkCli 3.8 writes them (count=..,bytes=..=;key=..) are enforced', async () => {
+    await compare('quotas 3.8 form', async (port, t) => {
+      const s1 = await Recorder.open('s1', port, t);
+      await s1.create('/qn', 'x');
+      await s1.create('/zookeeper/quota/qn', '');
+      await s1.create('/zookeeper/quota/qn/zookeeper_limits', 'count=-1,bytes=-1=;byteHardLimit=-1;countHardLimit=3');
+      await s1.create('/zookeeper/quota/qn/zookeeper_stats', 'count=0,bytes=0');
+      await s1.create('/qn/a', 'a');
+      await s1.create('/qn/b', 'b');
+      await s1.create('/qn/c', 'c');
+      await s1.getData('/zookeeper/quota/qn/zookeeper_stats');
+      await s1.close();
+    });
+  });
+
   it('getEphemerals, getAllChildrenNumber and whoAmI', async () => {
     await compare('session queries', async (port, t) => {
       const s1 = await Recorder.open('s1', port, t);
