@@ -6,7 +6,7 @@ import { Pipeline, type PipelineOptions } from '../engine/pipeline.ts';
 import { JuteWriter } from '../native-free-io/jute.ts';
 import { Op, OPEN_ACL_UNSAFE, writeAcls } from '../engine/protocol.ts';
 import { SnapshotSerializer } from '../engine/persistence/snapshot.ts';
-const opts = { tickMs: 100, minSessionTimeoutMs: 200, maxSessionTimeoutMs: 60000, serverId: 1, superDigest: null, extendedTypesEnabled: false, containerCheckIntervalMs: 3.6e6, containerMaxPerMinute: 10000, containerMaxNeverUsedIntervalMs: 0, enforceQuota: false, maxReplyBytes: 0xfffff, nowMs: () => 0, wallMs: () => 1.7e12 };
+const opts = { tickMs: 100, minSessionTimeoutMs: 200, maxSessionTimeoutMs: 60000, serverId: 1, superDigest: null, extendedTypesEnabled: false, containerCheckIntervalMs: 3.6e6, containerMaxPerMinute: 10000, containerMaxNeverUsedIntervalMs: 0, enforceQuota: false, maxReplyBytes: 0xfffff, txnBytesMax: 2 * 0xfffff, nowMs: () => 0, wallMs: () => 1.7e12 };
 const logged: Buffer[] = [];
 const p = new Pipeline(opts as PipelineOptions, { send() {}, close() {}, appendLog(_z, b) { logged.push(Buffer.from(b)); } });
 p.recovered();

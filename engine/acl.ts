@@ -5,7 +5,7 @@
 // providers named by authProvider.N).
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import { type Acl, type Id, Err, KeeperError } from './protocol.ts';
+import { type Acl, type Id, Err, KeeperError, TxnTooLargeError } from './protocol.ts';
 import { saslIdMatches, saslIdValid } from './sasl.ts';
 import { isValidX500Name } from './x509.ts';
 
@@ -54,13 +54,48 @@ export function ipMatches(address: string, aclExpr: string): boolean {
   return true;
 }
 
+/** Java's Integer.parseInt of a decimal string (an optional sign, digits, int range); null where it throws. */
+function javaParseInt(text: string): number | null {
+  if (!/^[+-]?[0-9]+$/.test(text)) return null;
+  const v = Number(text);
+  return v >= -0x80000000 && v <= 0x7fffffff ? v : null;
+}
+
+/**
+ * Java's String.split(regex) count for a one-character separator: trailing empty strings
+ * are dropped, and "" is one (empty) part.
+ */
+function javaSplitCount(text: string, separator: string): number {
+  if (text.length === 0) return 1;
+  const parts = text.split(separator);
+  let n = parts.length;
+  while (n > 0 && parts[n - 1] === '') n--;
+  return n;
+}
+
+/** IPAuthenticationProvider.v4addr2Bytes: four dot-separated ints in 0..255 (3.8 knows no IPv6). */
+function ipv4Valid(addr: string): boolean {
+  const parts = addr.split('.');
+  if (parts.length !== 4) return false;
+  for (const part of parts) {
+    const v = javaParseInt(part);
+    if (v === null || v < 0 || v > 255) return false;
+  }
+  return true;
+}
+
+/** IPAuthenticationProvider.isValid: an IPv4 address, optionally /bits with bits in 0..32. */
 function ipValid(expr: string): boolean {
   const slash = expr.indexOf('/');
-  const addr = slash < 0 ? expr : expr.slice(0, slash);
-  if (isIP(addr) === 0) return false;
+  if (!ipv4Valid(slash < 0 ? expr : expr.slice(0, slash))) return false;
   if (slash < 0) return true;
-  const bits = Number(expr.slice(slash + 1));
-  return Number.isInteger(bits) && bits >= 0;
+  const bits = javaParseInt(expr.slice(slash + 1));
+  return bits !== null && bits >= 0 && bits <= 32;
+}
+
+/** DigestAuthenticationProvider.isValid: id.split(":") has exactly two parts (Java drops trailing empty ones). */
+function digestValid(id: string): boolean {
+  return javaSplitCount(id, ':') === 2;
 }
 
 function schemeMatches(scheme: string, authId: string, aclId: string): boolean {
@@ -91,14 +126,21 @@ export function checkAcl(acls: readonly Acl[], perm: number, ids: readonly Id[],
   if (!allowed(acls, perm, ids, saslScheme)) throw new KeeperError(Err.NOAUTH);
 }
 
-/** PrepRequestProcessor.fixupACL: dedupe, expand "auth", validate ids. */
-export function fixupAcl(acls: readonly Acl[], ids: readonly Id[], saslScheme = false): Acl[] {
+/**
+ * PrepRequestProcessor.fixupACL: dedupe, expand "auth", validate ids. "auth" entries copy
+ * every id the connection holds, so the result can be far larger than the request: past
+ * bytesMax (as jute encodes the list) it throws TxnTooLargeError before growing further.
+ */
+export function fixupAcl(acls: readonly Acl[], ids: readonly Id[], saslScheme = false, bytesMax = Infinity): Acl[] {
   if (acls.length === 0) throw new KeeperError(Err.INVALIDACL);
   const seen = new Set<string>();
   const out: Acl[] = [];
+  let bytes = 4;
   const push = (a: Acl) => {
     const key = `${a.perms}\u0000${a.id.scheme}\u0000${a.id.id}`;
     if (!seen.has(key)) {
+      bytes += 4 + 4 + Buffer.byteLength(a.id.scheme, 'utf8') + 4 + Buffer.byteLength(a.id.id, 'utf8');
+      if (bytes > bytesMax) throw new TxnTooLargeError(bytes, bytesMax);
       seen.add(key);
       out.push(a);
     }
@@ -118,7 +160,7 @@ export function fixupAcl(acls: readonly Acl[], ids: readonly Id[], saslScheme = 
       }
       if (!valid) throw new KeeperError(Err.INVALIDACL);
     } else if (scheme === 'digest') {
-      if (id.split(':').length !== 2) throw new KeeperError(Err.INVALIDACL);
+      if (!digestValid(id)) throw new KeeperError(Err.INVALIDACL);
       push(a);
     } else if (scheme === 'ip') {
       if (!ipValid(id)) throw new KeeperError(Err.INVALIDACL);

@@ -81,6 +81,12 @@ export interface ServerConfig {
   throttledOpWaitTimeMs: number;
   fourLetterWordWhitelist: Set<string> | '*';
   juteMaxBufferBytes: number;
+  /**
+   * zookeeper.jute.maxbuffer.extrasize (default jute.maxbuffer, at least 1024): ZooKeeper
+   * reads a log entry of at most jute.maxbuffer + this many bytes, so zooid refuses any
+   * write whose txn would be larger (MARSHALLINGERROR) and the dataDir stays readable.
+   */
+  juteMaxBufferExtraBytes: number;
   superDigest: string | null;
   /** SASL (DIGEST-MD5) users from the JAAS file's Server section; null without a JAAS file. */
   sasl: SaslConfig | null;
@@ -744,7 +750,7 @@ function readPersistenceSettings(r: SettingsReader): PersistenceSettings {
 }
 
 type RequestSettings = Pick<ServerConfig, 'globalOutstandingLimit' | 'requestThrottleMaxRequests' | 'requestThrottleStallTimeMs'
-  | 'requestThrottleDropStale' | 'requestStaleLatencyCheck' | 'throttledOpWaitTimeMs' | 'juteMaxBufferBytes' | 'extendedTypesEnabled'
+  | 'requestThrottleDropStale' | 'requestStaleLatencyCheck' | 'throttledOpWaitTimeMs' | 'juteMaxBufferBytes' | 'juteMaxBufferExtraBytes' | 'extendedTypesEnabled'
   | 'containerCheckIntervalMs' | 'containerMaxPerMinute' | 'containerMaxNeverUsedIntervalMs' | 'enforceQuota'
   | 'readonlyModeEnabled' | 'superDigest' | 'fourLetterWordWhitelist' | 'ioThreads'>;
 
@@ -764,6 +770,9 @@ function readRequestSettings(r: SettingsReader): RequestSettings {
   const throttledOpWaitTimeMs = opWaitSetting === null ? 0 : r.int(opWaitSetting, { min: 0, what: 'a number of milliseconds' });
   const juteSetting = r.take(['jute.maxbuffer', 'zookeeper.jute.maxbuffer']);
   const juteMaxBufferBytes = juteSetting === null ? DEFAULT_JUTE_MAX_BUFFER_BYTES : r.int(juteSetting, { decode: true, min: 1, what: 'a number of bytes' });
+  // BinaryInputArchive: the extra size defaults to jute.maxbuffer, and below 1024 it is 1024
+  const extraSetting = r.take(['zookeeper.jute.maxbuffer.extrasize', 'jute.maxbuffer.extrasize']);
+  const juteMaxBufferExtraBytes = Math.max(1024, extraSetting === null ? juteMaxBufferBytes : r.int(extraSetting, { decode: true, min: 0, what: 'a number of bytes' }));
   const extendedSetting = r.takeSystemProperty('extendedTypesEnabled');
   const extendedTypesEnabled = extendedSetting === null ? false : r.bool(extendedSetting);
   const checkSetting = r.take(['znode.container.checkIntervalMs', 'zookeeper.znode.container.checkIntervalMs']);
@@ -796,7 +805,7 @@ function readRequestSettings(r: SettingsReader): RequestSettings {
   const ioThreads = ioSetting === null ? Math.max(1, availableParallelism() - 1) : r.int(ioSetting, { min: 1, max: IO_THREADS_MAX });
   return {
     globalOutstandingLimit, requestThrottleMaxRequests, requestThrottleStallTimeMs, requestThrottleDropStale, requestStaleLatencyCheck,
-    throttledOpWaitTimeMs, juteMaxBufferBytes, extendedTypesEnabled, readonlyModeEnabled, superDigest,
+    throttledOpWaitTimeMs, juteMaxBufferBytes, juteMaxBufferExtraBytes, extendedTypesEnabled, readonlyModeEnabled, superDigest,
     fourLetterWordWhitelist, ioThreads, containerCheckIntervalMs, containerMaxPerMinute, containerMaxNeverUsedIntervalMs, enforceQuota,
   };
 }

@@ -93,3 +93,21 @@ export const LOG_BATCH_BYTES_MAX = 4 * 1024 * 1024;
 
 /** Slots of the per-address connection counters (maxClientCnxns); addresses hash into them. */
 export const CONN_COUNT_SLOTS = 4096;
+
+/**
+ * Auth ids one connection may hold (addauth, SASL, x509, super), and their bytes in all.
+ * ZooKeeper bounds neither: a client could add ids of a megabyte each, and every create
+ * with the "auth" ACL copies all of them into its txn (issue 8: three 1 MB digest users
+ * made a 9 MB txn). Real clients hold one or two ids of a few dozen bytes; an addauth past
+ * either bound is AUTHFAILED and closes the connection, as a failed addauth does.
+ */
+export const AUTH_IDS_PER_CONN_MAX = 64;
+export const AUTH_ID_BYTES_PER_CONN_MAX = 128 * 1024;
+
+/**
+ * The bytes a getData reply adds to the node's data: ReplyHeader (xid, zxid, err: 16), the
+ * data's length (4) and the Stat (68). A create or setData whose data would make that
+ * reply larger than jute.maxbuffer is refused (MARSHALLINGERROR), since no client could
+ * ever read the node back.
+ */
+export const GET_DATA_REPLY_OVERHEAD_BYTES = 16 + 4 + 68;

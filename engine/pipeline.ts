@@ -14,7 +14,7 @@ import { JuteReader, JuteWriter, JuteError } from '../native-free-io/jute.ts';
 import {
   type Acl, type Id, type Stat, type TxnHeader, Op, Err, Xid, Perm, CreateFlag, KeeperError,
   readConnectRequest, writeConnectResponse, beginReply, writeStat, writeWatchEvent, writeAcls,
-  readAcls, readStrings, invalidPathReason, parentOf, readData, writeData,
+  readAcls, readStrings, invalidPathReason, parentOf, readData, writeData, TxnTooLargeError,
 } from './protocol.ts';
 import { DataTree, ZNode, newStat, QUOTA_ROOT, QUOTA_LIMITS, QUOTA_STATS, parseStatsTrack } from './tree.ts';
 import { WatchMode, type WatchTable } from './watches.ts';
@@ -22,7 +22,9 @@ import { SessionTable, type Session } from './sessions.ts';
 import { checkAcl, allowed, fixupAcl, generateDigest } from './acl.ts';
 import { authInfoOrder, closeSessionOrder } from './javaorder.ts';
 import { DigestMd5Server } from './sasl.ts';
-import { type Txn, type CreateTxn, encodeTxn, decodeTxn, mutate, triggerWatches } from './txn.ts';
+import { type Txn, type CreateTxn, encodeTxn, decodeTxn, mutate, triggerWatches, txnBodyBytes } from './txn.ts';
+import { TXN_HEADER_BYTES } from './persistence/txnlog.ts';
+import { AUTH_IDS_PER_CONN_MAX, AUTH_ID_BYTES_PER_CONN_MAX, GET_DATA_REPLY_OVERHEAD_BYTES } from './limits.ts';
 import { lastOperationOf } from './fourlw.ts';
 
 export interface PipelineOutputs {
@@ -46,6 +48,12 @@ export interface PipelineOptions {
   extendedTypesEnabled: boolean;
   /** jute.maxbuffer: the largest reply frame a client accepts. */
   maxReplyBytes: number;
+  /**
+   * The largest txn (TxnHeader + record) a write may log: jute.maxbuffer +
+   * zookeeper.jute.maxbuffer.extrasize, the most ZooKeeper reads back from a log. A larger
+   * one is refused (MARSHALLINGERROR) before anything is applied or logged.
+   */
+  txnBytesMax: number;
   /** zookeeper.enforceQuota: hard limits fail creates and setDatas with QUOTAEXCEEDED. */
   enforceQuota: boolean;
   /** Container and TTL node cleanup (ContainerManager). */
@@ -178,11 +186,12 @@ export class Pipeline {
     this.saslScheme = opts.sasl?.aclScheme === true;
     this.sessions = new SessionTable(opts.tickMs, opts.serverId, opts.wallMs());
     this.tree.quotaWarning = (msg) => this.log('warn', msg);
-    this.tree.setWatchSink((watcher, type, path, zxid, recursiveAcl) => {
-      if (recursiveAcl !== null) {
-        // a recursive watch never reveals a path its watcher cannot READ (CVE-2024-23944)
+    this.tree.setWatchSink((watcher, type, path, zxid, acl) => {
+      // an event reaches only a watcher that may READ the node it is about (ZooKeeper 3.8.4's
+      // ServerCnxn.process, the CVE-2024-23944 family): the watch is used up, the event dropped
+      if (acl !== null) {
         const c = this.conns.get(watcher);
-        if (c === undefined || !this.allowed(recursiveAcl, Perm.READ, c)) return;
+        if (c === undefined || !this.allowed(acl, Perm.READ, c)) return;
       }
       writeWatchEvent(this.w.reset(), type, path);
       this.noteResponseBytes(this.w.offset - 4, false);
@@ -443,11 +452,33 @@ export class Pipeline {
       handler(this, conn, s, xid, r, type);
     } catch (e) {
       if (e instanceof KeeperError) this.replyError(key, xid, e.code);
-      else if (e instanceof JuteError) this.reject(conn, `malformed request (type ${type}): ${e.message}`);
+      else if (e instanceof JuteError) this.malformed(conn, s, xid, type, e);
       else throw e;
     } finally {
       this.readTag = -1;
     }
+  }
+
+  /**
+   * A request whose record does not parse. As ZooKeeper: auth and sasl close the connection;
+   * a write is a failed write (an error txn, MARSHALLINGERROR); anything else is answered
+   * MARSHALLINGERROR. The connection stays open. Handlers read their whole record before
+   * they change anything, so nothing was applied.
+   */
+  private malformed(conn: Conn, s: Session, xid: number, type: number, e: JuteError): void {
+    if (type === Op.auth || type === Op.sasl) {
+      this.reject(conn, `malformed request (type ${type}): ${e.message}`);
+      return;
+    }
+    this.log('warn', `malformed request (type ${type}) from session 0x${s.id.toString(16)}: ${e.message}; answering MARSHALLINGERROR`);
+    if (MARSHALLING_ERROR_TXN_OPS.has(type)) this.failWrite(conn.key, s, xid, Err.MARSHALLINGERROR);
+    else this.replyError(conn.key, xid, Err.MARSHALLINGERROR);
+  }
+
+  /** A write whose txn would be over txnBytesMax: answered MARSHALLINGERROR, nothing applied or logged. */
+  refuseTooLarge(conn: Conn, xid: number, e: TxnTooLargeError): void {
+    this.log('warn', `refusing request of session 0x${conn.session?.id.toString(16)} from ${conn.addr}:${conn.port}: ${e.message}`);
+    this.replyError(conn.key, xid, Err.MARSHALLINGERROR);
   }
 
   /**
@@ -632,6 +663,14 @@ export class Pipeline {
     return this.w;
   }
 
+  get maxReplyBytes(): number {
+    return this.opts.maxReplyBytes;
+  }
+
+  get txnBytesMax(): number {
+    return this.opts.txnBytesMax;
+  }
+
   wallMs(): number {
     return this.opts.wallMs();
   }
@@ -686,6 +725,8 @@ export class Pipeline {
     const zxid = this.tree.lastZxid + 1;
     const hdr: TxnHeader = { sessionId, cxid, zxid, timeMs, type };
     encodeTxn(this.txnW.reset(), hdr, txn);
+    // callers bound what they build (fixupAcl, multi, closeSession); this is the last word
+    if (this.txnW.offset > this.opts.txnBytesMax) throw new TxnTooLargeError(this.txnW.offset, this.opts.txnBytesMax);
     this.out.appendLog(zxid, this.txnW.view());
     this.applyLive(hdr, txn);
     this.tree.lastZxid = zxid;
@@ -716,7 +757,11 @@ export class Pipeline {
     s.closing = true;
     const set = this.tree.ephemerals.get(s.id);
     const paths = set === undefined ? [] : closeSessionOrder([...set], this.tree.ephemeralPeaks.get(s.id) ?? set.size);
-    const zxid = this.logTxn(s.id, xid, Op.closeSession, { type: Op.closeSession, paths });
+    const txn: Txn = { type: Op.closeSession, paths, listed: true };
+    // a session with more ephemeral path bytes than a log entry holds: logged without the list
+    // (ZooKeeper's closeSessionTxn.enabled=false form), replay deletes what the tree holds
+    if (TXN_HEADER_BYTES + txnBodyBytes(txn) > this.opts.txnBytesMax) txn.listed = false;
+    const zxid = this.logTxn(s.id, xid, Op.closeSession, txn);
     if (replyTo !== -1) {
       const at = beginReply(this.w.reset(), xid, zxid, Err.OK);
       this.finish(replyTo, at, zxid);
@@ -764,21 +809,43 @@ export class Pipeline {
 
   /** An ACL as sent, validated, deduplicated and with "auth" expanded to conn's ids. */
   fixupAcl(acls: readonly Acl[], conn: Conn): Acl[] {
-    return fixupAcl(acls, conn.authIds, this.saslScheme);
+    return fixupAcl(acls, conn.authIds, this.saslScheme, this.opts.txnBytesMax);
   }
 
   /** X509AuthenticationProvider.handleAuthentication: the superUser's certificate is also super. */
   addX509Auth(conn: Conn, x509Id: string): void {
-    if (this.opts.x509SuperUser != null && x509Id === this.opts.x509SuperUser) conn.authIds.push({ scheme: 'super', id: x509Id });
-    conn.authIds.push({ scheme: 'x509', id: x509Id });
+    if (this.opts.x509SuperUser != null && x509Id === this.opts.x509SuperUser) this.holdAuthId(conn, 'super', x509Id);
+    this.holdAuthId(conn, 'x509', x509Id);
     this.log('info', `authenticated id '${x509Id}' for scheme 'x509' (${conn.addr}:${conn.port})`);
   }
 
-  addAuth(conn: Conn, scheme: string, auth: Buffer): boolean {
-    if (scheme !== 'digest') return false;
+  /**
+   * AuthenticationProvider.handleAuthentication for addauth: digest (null auth data fails, as
+   * ZooKeeper's provider throws on it) and ip (the connection's own address, which it holds
+   * already). false: AUTHFAILED, and the caller closes the connection; so too past the
+   * bounds on the ids one connection may hold (engine/limits.ts).
+   */
+  addAuth(conn: Conn, scheme: string, auth: Buffer | null): boolean {
+    if (scheme === 'ip') return this.holdAuthId(conn, 'ip', conn.addr);
+    if (scheme !== 'digest' || auth === null) return false;
     const digest = generateDigest(auth.toString('utf8'));
-    if (this.opts.superDigest !== null && digest === this.opts.superDigest) conn.authIds.push({ scheme: 'super', id: '' });
-    if (!conn.authIds.some((i) => i.scheme === 'digest' && i.id === digest)) conn.authIds.push({ scheme: 'digest', id: digest });
+    if (this.opts.superDigest !== null && digest === this.opts.superDigest && !this.holdAuthId(conn, 'super', '')) return false;
+    return this.holdAuthId(conn, 'digest', digest);
+  }
+
+  /** Adds an id to the connection's (once); false when that would pass AUTH_IDS_PER_CONN_MAX or AUTH_ID_BYTES_PER_CONN_MAX. */
+  holdAuthId(conn: Conn, scheme: string, id: string): boolean {
+    let bytes = 0;
+    for (const held of conn.authIds) {
+      if (held.scheme === scheme && held.id === id) return true;
+      bytes += held.scheme.length + Buffer.byteLength(held.id, 'utf8');
+    }
+    bytes += scheme.length + Buffer.byteLength(id, 'utf8');
+    if (conn.authIds.length >= AUTH_IDS_PER_CONN_MAX || bytes > AUTH_ID_BYTES_PER_CONN_MAX) {
+      this.log('warn', `refusing auth id ${scheme} for ${conn.addr}:${conn.port}: a connection holds at most ${AUTH_IDS_PER_CONN_MAX} ids of ${AUTH_ID_BYTES_PER_CONN_MAX} bytes in all`);
+      return false;
+    }
+    conn.authIds.push({ scheme, id });
     return true;
   }
 
@@ -792,16 +859,17 @@ export class Pipeline {
     }
     conn.saslServer ??= new DigestMd5Server(cfg.users, cfg.randomBytes);
     const step = conn.saslServer.evaluate(token);
+    let held = true;
     if (step.kind === 'success') {
       this.log('info', `session 0x${conn.session?.id.toString(16)}: adding SASL authorization for authorizationID: ${step.authorizationId}`);
-      addId(conn.authIds, 'sasl', step.authorizationId);
-      if (cfg.superUser !== null && cfg.superUser === step.authorizationId) addId(conn.authIds, 'super', '');
+      held = this.holdAuthId(conn, 'sasl', step.authorizationId);
+      if (held && cfg.superUser !== null && cfg.superUser === step.authorizationId) held = this.holdAuthId(conn, 'super', '');
     }
-    if (step.kind !== 'failure') {
+    if (step.kind !== 'failure' && held) {
       this.replySasl(conn, xid, Err.OK, step.token);
       return;
     }
-    this.log('warn', `client ${conn.addr}:${conn.port} failed to SASL authenticate: ${step.reason}`);
+    if (step.kind === 'failure') this.log('warn', `client ${conn.addr}:${conn.port} failed to SASL authenticate: ${step.reason}`);
     if (cfg.allowFailedClients && !cfg.requireClientAuth) {
       this.replySasl(conn, xid, Err.OK, null);
       return;
@@ -824,10 +892,6 @@ export class Pipeline {
     if (id.scheme === 'ip' || id.scheme === 'x509' || (id.scheme === 'sasl' && this.saslScheme)) return id.id;
     return '';
   }
-}
-
-function addId(ids: Id[], scheme: string, id: string): void {
-  if (!ids.some((i) => i.scheme === scheme && i.id === id)) ids.push({ scheme, id });
 }
 
 // ==================================================================== request handlers
@@ -887,9 +951,15 @@ function prepCreate(p: Pipeline, conn: Conn, type: number, req: CreateReq): Crea
   validPath(path);
   if (p.tree.get(path) !== undefined) throw new KeeperError(Err.NODEEXISTS);
   if (parent.ephemeralOwner > 0n) throw new KeeperError(Err.NOCHILDRENFOREPHEMERALS);
+  checkDataBytes(p, req.data);
   p.checkQuota(path, req.data.length, 1);
   const txnType = type === Op.create2 || type === Op.createContainer || type === Op.createTTL ? type : Op.create;
   return { type: txnType, path, data: req.data, acls, ephemeral, parentCVersion: parent.cversion + 1, ttlMs: type === Op.createTTL ? req.ttlMs : 0 };
+}
+
+/** Data whose getData reply would be over jute.maxbuffer could be stored but never read back: MARSHALLINGERROR. */
+function checkDataBytes(p: Pipeline, data: Buffer): void {
+  if (data.length > p.maxReplyBytes - GET_DATA_REPLY_OVERHEAD_BYTES) throw new KeeperError(Err.MARSHALLINGERROR);
 }
 
 /** EphemeralType.TTL.maxValue(): the TTL lives in the low 40 bits of the owner. */
@@ -910,6 +980,7 @@ function prepSetData(p: Pipeline, conn: Conn, path: string, data: Buffer, versio
   const n = p.node(path);
   p.checkAcl(p.aclOf(n), Perm.WRITE, conn);
   const newVersion = checkVersion(n.version, version);
+  checkDataBytes(p, data);
   p.checkQuota(path, data.length - n.data.length, 0);
   return { type: Op.setData, path, data, version: newVersion };
 }
@@ -924,16 +995,21 @@ function prepCheck(p: Pipeline, conn: Conn, path: string, version: number): Txn 
 /** Runs a single-op write: prep → log+apply → reply; a KeeperError becomes an error txn. */
 function write(p: Pipeline, conn: Conn, s: Session, xid: number, type: number, prep: () => Txn, reply: (zxid: number, txn: Txn) => void): void {
   let txn: Txn;
+  let zxid: number;
   try {
     txn = prep();
+    zxid = p.logTxn(s.id, xid, type, txn);
   } catch (e) {
+    if (e instanceof TxnTooLargeError) {
+      p.refuseTooLarge(conn, xid, e);
+      return;
+    }
     if (e instanceof KeeperError) {
       p.failWrite(conn.key, s, xid, e.code);
       return;
     }
     throw e;
   }
-  const zxid = p.logTxn(s.id, xid, type, txn);
   reply(zxid, txn);
 }
 
@@ -1037,10 +1113,15 @@ const multi: Handler = (p, conn, s, xid, r) => {
   const results: SubResult[] = [];
   const undo: (() => void)[] = [];
   let failedAt = -1;
+  let tooLarge: TxnTooLargeError | null = null;
+  // the MultiTxn's bytes as ops are prepared: an op whose "auth" ACL copies large ids must
+  // not let the multi grow past what a log entry holds
+  let txnBytes = TXN_HEADER_BYTES + 4;
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i];
     if (failedAt !== -1) {
       txns.push({ type: Op.error, err: Err.RUNTIMEINCONSISTENCY });
+      txnBytes += 4 + 4 + 4;
       continue;
     }
     try {
@@ -1050,6 +1131,8 @@ const multi: Handler = (p, conn, s, xid, r) => {
       else if (op.type === Op.setData) txn = prepSetData(p, conn, rec.path, rec.data, rec.version);
       else if (op.type === Op.check) txn = prepCheck(p, conn, rec.path, rec.version);
       else txn = prepCreate(p, conn, op.type, op.rec as CreateReq);
+      txnBytes += 4 + 4 + txnBodyBytes(txn);
+      if (txnBytes > p.txnBytesMax) throw new TxnTooLargeError(txnBytes, p.txnBytesMax);
       undo.push(undoFor(p, txn));
       mutate(tree, hdr, txn);
       txns.push(txn);
@@ -1057,14 +1140,31 @@ const multi: Handler = (p, conn, s, xid, r) => {
       const n = tree.get(path);
       results.push({ type: op.type, err: Err.OK, path, stat: n === undefined ? null : copyStat(p.statOf(n)) });
     } catch (e) {
+      if (e instanceof TxnTooLargeError) {
+        tooLarge = e;
+        break;
+      }
       if (!(e instanceof KeeperError)) throw e;
       failedAt = i;
       txns.push({ type: Op.error, err: e.code });
+      txnBytes += 4 + 4 + 4;
     }
   }
-  if (failedAt !== -1) for (let i = undo.length - 1; i >= 0; i--) undo[i]();
   const multiTxn: Txn = { type: Op.multi, txns };
-  p.logTxn(s.id, xid, Op.multi, multiTxn, hdr.timeMs);
+  if (tooLarge === null && failedAt === -1) {
+    try {
+      p.logTxn(s.id, xid, Op.multi, multiTxn, hdr.timeMs);
+    } catch (e) {
+      if (!(e instanceof TxnTooLargeError)) throw e;
+      tooLarge = e; // not expected: txnBytes counts what logTxn encodes
+    }
+  }
+  if (tooLarge !== null || failedAt !== -1) for (let i = undo.length - 1; i >= 0; i--) undo[i]();
+  if (tooLarge !== null) {
+    p.refuseTooLarge(conn, xid, tooLarge);
+    return;
+  }
+  if (failedAt !== -1) p.logTxn(s.id, xid, Op.multi, multiTxn, hdr.timeMs);
   const w = p.writer.reset();
   const at = beginReply(w, xid, zxid, Err.OK);
   for (let i = 0; i < ops.length; i++) {
@@ -1191,13 +1291,13 @@ const EMPTY_TOKEN = Buffer.alloc(0);
 const auth: Handler = (p, conn, _s, _xid, r) => {
   r.int();
   const scheme = r.ustring();
-  const data = r.buffer() ?? Buffer.alloc(0);
+  const data = r.buffer();
   if (p.addAuth(conn, scheme, data)) {
     p.finish(conn.key, beginReply(p.writer.reset(), Xid.auth, 0, Err.OK));
     return;
   }
   p.counters.authFailed++;
-  p.log('warn', `authentication with unknown scheme ${scheme} failed for ${conn.addr}:${conn.port}`);
+  p.log('warn', `authentication with scheme ${scheme} failed for ${conn.addr}:${conn.port}`);
   const at = beginReply(p.writer.reset(), Xid.auth, 0, Err.AUTHFAILED);
   p.writer.endFrame(at);
   p.emit(conn.key, p.tree.lastZxid);
@@ -1383,6 +1483,13 @@ function revealedZxid(tree: DataTree, path: string, n: ZNode | undefined): numbe
   }
   return tree.lastZxid;
 }
+
+/**
+ * Writes whose malformed record ZooKeeper's PrepRequestProcessor turns into an error txn
+ * (MARSHALLINGERROR, a zxid spent); other malformed requests are answered without one.
+ */
+const MARSHALLING_ERROR_TXN_OPS = new Set<number>([Op.create, Op.create2, Op.createContainer, Op.createTTL, Op.delete,
+  Op.setData, Op.setACL, Op.check, Op.multi]);
 
 /** Requests that become txns: refused while the log does not take writes. */
 const WRITE_OPS = new Set<number>([Op.create, Op.create2, Op.createContainer, Op.createTTL, Op.delete, Op.deleteContainer,

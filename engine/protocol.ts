@@ -81,6 +81,17 @@ export class KeeperError extends Error {
   }
 }
 
+/**
+ * A write whose txn would be larger than ZooKeeper can read back from the log (jute.maxbuffer
+ * + zookeeper.jute.maxbuffer.extrasize): refused with MARSHALLINGERROR before anything is
+ * applied or logged.
+ */
+export class TxnTooLargeError extends KeeperError {
+  constructor(bytes: number, bytesMax: number) {
+    super(Err.MARSHALLINGERROR, `txn of at least ${bytes} bytes is over the ${bytesMax}-byte bound (jute.maxbuffer + zookeeper.jute.maxbuffer.extrasize)`);
+  }
+}
+
 export const EventType = {
   None: -1,
   NodeCreated: 1,

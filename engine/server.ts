@@ -90,7 +90,9 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   fs.mkdirSync(snapDir, { recursive: true });
 
   const maxFrame = cfg.juteMaxBufferBytes + TXN_EXTRA_BYTES;
-  const txnBytesMax = 2 * maxFrame;
+  // the pipeline refuses txns over jute.maxbuffer + extrasize (what ZooKeeper can read back);
+  // the log reads and writes entries up to this, a little more, for logs of other writers
+  const txnBytesMax = Math.max(2 * maxFrame, cfg.juteMaxBufferBytes + cfg.juteMaxBufferExtraBytes + TXN_EXTRA_BYTES);
   const pipelineBell = Doorbell.create();
   const logBell = Doorbell.create();
   const ioBells = Array.from({ length: ioThreads }, () => Doorbell.create());

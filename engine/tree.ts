@@ -185,11 +185,12 @@ export function formatStatsTrack(stats: Map<string, number>): Buffer {
 }
 
 /**
- * Receives watch events as the tree triggers them. `recursiveAcl` is set when the event
- * reaches the watcher through a persistent-recursive watch: the changed node's ACL, which
- * the watcher must be able to READ (CVE-2024-23944).
+ * Receives watch events as the tree triggers them, with the ACL the watcher must be able to
+ * READ for the event to be delivered (ZooKeeper 3.8.4's ServerCnxn.process, the
+ * CVE-2024-23944 family), as DataTree passes it: the created, changed or deleted node's
+ * ACL, or for NodeChildrenChanged the parent's. null: nothing to check.
  */
-export type WatchSink = (watcher: WatcherKey, type: number, path: string, zxid: number, recursiveAcl: readonly Acl[] | null) => void;
+export type WatchSink = (watcher: WatcherKey, type: number, path: string, zxid: number, acl: readonly Acl[] | null) => void;
 
 export class DataTree {
   readonly nodes = new Map<string, ZNode>();
@@ -213,7 +214,7 @@ export class DataTree {
   /** Bytes of paths and data, as ZooKeeper's approximateDataSize. */
   approximateDataSize = 0;
   private sink: WatchSink = () => {};
-  /** ACLs of nodes just deleted, kept for recursive watch checks until their trigger. */
+  /** ACLs of watched nodes just deleted, kept for the READ check of their NodeDeleted events until their trigger. */
   private readonly deletedAcls = new Map<string, readonly Acl[]>();
 
   constructor() {
@@ -284,7 +285,7 @@ export class DataTree {
     // the stored cversion counts creates only (see statInto); a delete moves pzxid
     if (zxid > parent.pzxid) parent.pzxid = zxid;
     this.approximateDataSize -= path.length + node.data.length;
-    if (this.dataWatches.hasRecursive()) this.deletedAcls.set(path, this.acls.get(node.aclRef));
+    if (this.dataWatches.hasRecursive() || this.dataWatches.watches(path) || this.childWatches.watches(path)) this.deletedAcls.set(path, this.acls.get(node.aclRef));
     if (parentPath.startsWith(QUOTA_ROOT) && baseName(path) === QUOTA_LIMITS) this.quotaPaths.delete(parentPath.slice(QUOTA_ROOT.length));
     this.updateQuotaStat(path, -node.data.length, -1);
     this.acls.release(node.aclRef);
@@ -317,20 +318,29 @@ export class DataTree {
   // ---- watch triggers, in ZooKeeper's order; called after a txn (or a whole multi) applied
 
   triggerCreated(path: string, zxid: number): void {
-    this.trigger(this.dataWatches, path, EventType.NodeCreated, zxid, null, this.nodes.get(path) ?? null);
-    this.trigger(this.childWatches, parentOf(path), EventType.NodeChildrenChanged, zxid, null, null);
+    const parentPath = parentOf(path);
+    // (a multi can delete what it created before its triggers run: then the deleted node's ACL)
+    this.trigger(this.dataWatches, path, EventType.NodeCreated, zxid, null, this.aclAt(path) ?? this.deletedAcls.get(path) ?? null);
+    this.trigger(this.childWatches, parentPath, EventType.NodeChildrenChanged, zxid, null, this.aclAt(parentPath));
   }
 
   triggerDeleted(path: string, zxid: number): void {
     const acl = this.deletedAcls.get(path) ?? null;
     this.deletedAcls.delete(path);
-    const notified = this.trigger(this.dataWatches, path, EventType.NodeDeleted, zxid, null, null, acl);
-    this.trigger(this.childWatches, path, EventType.NodeDeleted, zxid, notified, null);
-    this.trigger(this.childWatches, parentOf(path), EventType.NodeChildrenChanged, zxid, null, null);
+    const parentPath = parentOf(path);
+    const notified = this.trigger(this.dataWatches, path, EventType.NodeDeleted, zxid, null, acl);
+    this.trigger(this.childWatches, path, EventType.NodeDeleted, zxid, notified, acl);
+    this.trigger(this.childWatches, parentPath, EventType.NodeChildrenChanged, zxid, null, this.aclAt(parentPath));
   }
 
   triggerDataChanged(path: string, zxid: number): void {
-    this.trigger(this.dataWatches, path, EventType.NodeDataChanged, zxid, null, this.nodes.get(path) ?? null);
+    this.trigger(this.dataWatches, path, EventType.NodeDataChanged, zxid, null, this.aclAt(path));
+  }
+
+  /** The ACL of the node at path, or null when there is none. */
+  private aclAt(path: string): readonly Acl[] | null {
+    const node = this.nodes.get(path);
+    return node === undefined ? null : this.acls.get(node.aclRef);
   }
 
   // ---- quotas (/zookeeper/quota/<path>/zookeeper_limits and zookeeper_stats), as DataTree
@@ -422,6 +432,7 @@ export class DataTree {
   /** Reverts deleteNode with the node object it returned and the acls it held. */
   undoDelete(path: string, node: ZNode, acls: readonly Acl[], parentCversion: number, parentPzxid: number): void {
     const parent = this.nodes.get(parentOf(path))!;
+    this.deletedAcls.delete(path);
     node.aclRef = this.acls.intern(acls);
     this.nodes.set(path, node);
     this.updateQuotaStat(path, node.data.length, 1);
@@ -499,14 +510,13 @@ export class DataTree {
   }
 
   /** Fires the watches of one event; returns who was notified (for the delete dedupe). */
-  private trigger(table: WatchTable, path: string, type: number, zxid: number, skip: Set<WatcherKey> | null, node: ZNode | null, deletedAcl: readonly Acl[] | null = null): Set<WatcherKey> | null {
+  private trigger(table: WatchTable, path: string, type: number, zxid: number, skip: Set<WatcherKey> | null, acl: readonly Acl[] | null): Set<WatcherKey> | null {
     const fired = table.collect(path, type === EventType.NodeChildrenChanged);
     if (fired === null) return null;
     const notified = new Set<WatcherKey>();
-    for (const [w, recursive] of fired) {
+    for (const w of fired.keys()) {
       if (skip !== null && skip.has(w)) continue;
       notified.add(w);
-      const acl = recursive ? (node !== null ? this.acls.get(node.aclRef) : deletedAcl) : null;
       this.sink(w, type, path, zxid, acl);
     }
     return notified;

@@ -12,7 +12,12 @@ export interface SetAclTxn { type: 7; path: string; acls: Acl[]; version: number
 export interface CheckTxn { type: 13; path: string; version: number }
 export interface ErrorTxn { type: -1; err: number }
 export interface CreateSessionTxn { type: -10; timeoutMs: number }
-export interface CloseSessionTxn { type: -11; paths: string[] }
+/**
+ * paths: the session's ephemerals, in ZooKeeper's order. listed: false when they were left
+ * out of the log entry (ZooKeeper's zookeeper.closeSessionTxn.enabled=false form, no
+ * CloseSessionTxn record): replay then deletes what the tree holds for the session.
+ */
+export interface CloseSessionTxn { type: -11; paths: string[]; listed: boolean }
 export interface MultiTxn { type: 14; txns: Txn[] }
 export type Txn = CreateTxn | DeleteTxn | SetDataTxn | SetAclTxn | CheckTxn | ErrorTxn | CreateSessionTxn | CloseSessionTxn | MultiTxn;
 
@@ -66,6 +71,7 @@ export function encodeTxnBody(w: JuteWriter, txn: Txn): void {
       w.int(txn.timeoutMs);
       return;
     case Op.closeSession:
+      if (!txn.listed) return;
       w.int(txn.paths.length);
       for (const p of txn.paths) w.string(p);
       return;
@@ -80,6 +86,53 @@ export function encodeTxnBody(w: JuteWriter, txn: Txn): void {
         w.buf.writeInt32BE(w.offset - lenAt - 4, lenAt);
       }
       return;
+    }
+  }
+}
+
+/** Bytes of a jute string (its length, then UTF-8) and of a jute buffer. */
+function stringBytes(s: string): number {
+  return 4 + Buffer.byteLength(s, 'utf8');
+}
+
+function aclsBytes(acls: readonly Acl[]): number {
+  let bytes = 4;
+  for (const a of acls) bytes += 4 + stringBytes(a.id.scheme) + stringBytes(a.id.id);
+  return bytes;
+}
+
+/** The bytes encodeTxnBody writes for txn, without writing them. */
+export function txnBodyBytes(txn: Txn): number {
+  switch (txn.type) {
+    case Op.create:
+    case Op.create2:
+      return stringBytes(txn.path) + 4 + txn.data.length + aclsBytes(txn.acls) + 1 + 4;
+    case Op.createContainer:
+      return stringBytes(txn.path) + 4 + txn.data.length + aclsBytes(txn.acls) + 4;
+    case Op.createTTL:
+      return stringBytes(txn.path) + 4 + txn.data.length + aclsBytes(txn.acls) + 4 + 8;
+    case Op.delete:
+    case Op.deleteContainer:
+      return stringBytes(txn.path);
+    case Op.setData:
+      return stringBytes(txn.path) + 4 + txn.data.length + 4;
+    case Op.setACL:
+      return stringBytes(txn.path) + aclsBytes(txn.acls) + 4;
+    case Op.check:
+      return stringBytes(txn.path) + 4;
+    case Op.error:
+    case Op.createSession:
+      return 4;
+    case Op.closeSession: {
+      if (!txn.listed) return 0;
+      let bytes = 4;
+      for (const p of txn.paths) bytes += stringBytes(p);
+      return bytes;
+    }
+    case Op.multi: {
+      let bytes = 4;
+      for (const sub of txn.txns) bytes += 4 + 4 + txnBodyBytes(sub);
+      return bytes;
     }
   }
 }
@@ -129,7 +182,7 @@ export function decodeTxnBody(type: number, r: JuteReader): Txn {
       return { type, timeoutMs: r.int() };
     case Op.closeSession:
       // CloseSessionTxn is absent in logs written with zookeeper.closeSessionTxn.enabled=false
-      return { type, paths: r.remaining() > 0 ? readStrings(r) : [] };
+      return r.remaining() > 0 ? { type, paths: readStrings(r), listed: true } : { type, paths: [], listed: false };
     case Op.multi: {
       const n = r.vectorLength();
       const txns: Txn[] = [];

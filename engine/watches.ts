@@ -36,6 +36,11 @@ export class WatchTable {
     return this.recursiveCount > 0;
   }
 
+  /** Whether any watch is set on path itself. */
+  watches(path: string): boolean {
+    return this.byPath.has(path);
+  }
+
   has(path: string, watcher: WatcherKey): boolean {
     return this.byPath.get(path)?.has(watcher) ?? false;
   }

@@ -142,6 +142,7 @@ const pipeline = new Pipeline(
     extendedTypesEnabled: cfg.extendedTypesEnabled,
     enforceQuota: cfg.enforceQuota,
     maxReplyBytes: cfg.juteMaxBufferBytes,
+    txnBytesMax: cfg.juteMaxBufferBytes + cfg.juteMaxBufferExtraBytes,
     containerCheckIntervalMs: cfg.containerCheckIntervalMs,
     containerMaxPerMinute: cfg.containerMaxPerMinute,
     containerMaxNeverUsedIntervalMs: cfg.containerMaxNeverUsedIntervalMs,

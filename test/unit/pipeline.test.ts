@@ -31,7 +31,7 @@ function options(extra: Partial<PipelineOptions> = {}): PipelineOptions {
     containerMaxPerMinute: 10_000,
     containerMaxNeverUsedIntervalMs: 0,
     enforceQuota: false,
-    maxReplyBytes: 0xfffff,
+    maxReplyBytes: 0xfffff, txnBytesMax: 2 * 0xfffff,
     nowMs: () => now,
     wallMs: () => wall,
     ...extra,

@@ -295,7 +295,7 @@ describe('sasl requests in the pipeline', () => {
     let zxid = 0;
     const p = new Pipeline({
       tickMs: 100, minSessionTimeoutMs: 200, maxSessionTimeoutMs: 2000, serverId: 1, superDigest: null, extendedTypesEnabled: false,
-      containerCheckIntervalMs: 60_000, containerMaxPerMinute: 10_000, containerMaxNeverUsedIntervalMs: 0, enforceQuota: false, maxReplyBytes: 0xfffff,
+      containerCheckIntervalMs: 60_000, containerMaxPerMinute: 10_000, containerMaxNeverUsedIntervalMs: 0, enforceQuota: false, maxReplyBytes: 0xfffff, txnBytesMax: 2 * 0xfffff,
       nowMs: () => 0, wallMs: () => 1_700_000_000_000,
       sasl: sasl === undefined ? undefined : {
         users: USERS, aclScheme: true, superUser: null, allowFailedClients: false, requireClientAuth: false, randomBytes: fixedNonce(NONCE), ...sasl,

@@ -44,7 +44,7 @@ function options(): PipelineOptions {
   return {
     tickMs: 100, minSessionTimeoutMs: 200, maxSessionTimeoutMs: 60_000, serverId: 1, superDigest: null,
     extendedTypesEnabled: false, containerCheckIntervalMs: 3_600_000, containerMaxPerMinute: 10_000,
-    containerMaxNeverUsedIntervalMs: 0, enforceQuota: false, maxReplyBytes: 0xfffff,
+    containerMaxNeverUsedIntervalMs: 0, enforceQuota: false, maxReplyBytes: 0xfffff, txnBytesMax: 2 * 0xfffff,
     nowMs: () => now, wallMs: () => wall,
   };
 }
