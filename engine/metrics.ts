@@ -18,6 +18,7 @@
 // renderMetrics is pure; collectMetrics and startMetricsServer are the shell.
 import http from 'node:http';
 import type { Worker } from 'node:worker_threads';
+import { getHeapStatistics } from 'node:v8';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { Ring } from '../native-free-io/ring.ts';
 import type { ServerConfig } from './config.ts';
@@ -64,7 +65,17 @@ export interface MetricsInput {
   io: readonly { counters: Readonly<Record<string, number>>; histograms: Readonly<Record<string, HistogramSnapshot>> }[];
   rings: readonly RingLoad[];
   threads: readonly ThreadLoad[];
+  /** Each thread's V8 heap (worker.getHeapStatistics; the main thread's own): where resident memory goes. */
+  heaps: readonly ThreadHeap[];
   process: { cpuSeconds: number; residentBytes: number; heapUsedBytes: number; startTimeSeconds: number };
+}
+
+export interface ThreadHeap {
+  thread: string;
+  usedBytes: number;
+  totalBytes: number;
+  /** Memory outside the V8 heap that its objects hold: Buffers, ArrayBuffers. */
+  externalBytes: number;
 }
 
 /** A sample value as simpleclient prints it: Java's Double.toString, NaN, +Inf, -Inf. */
@@ -246,6 +257,12 @@ export function renderMetrics(m: MetricsInput): string {
   }
   w.family('nodejs_heap_used_bytes', 'gauge', 'V8 heap in use on the main thread.');
   w.sample('nodejs_heap_used_bytes', m.process.heapUsedBytes);
+  w.family('zooid_thread_heap_used_bytes', 'gauge', 'V8 heap in use, per thread.');
+  for (const h of m.heaps) w.sample('zooid_thread_heap_used_bytes', h.usedBytes, { thread: h.thread });
+  w.family('zooid_thread_heap_total_bytes', 'gauge', 'V8 heap reserved, per thread.');
+  for (const h of m.heaps) w.sample('zooid_thread_heap_total_bytes', h.totalBytes, { thread: h.thread });
+  w.family('zooid_thread_external_bytes', 'gauge', 'Memory held outside the V8 heap by its objects (Buffers, ArrayBuffers), per thread.');
+  for (const h of m.heaps) w.sample('zooid_thread_external_bytes', h.externalBytes, { thread: h.thread });
   return w.out;
 }
 
@@ -263,6 +280,8 @@ export interface MetricsSources {
   ioStats: readonly StatsBlock[];
   rings: readonly { ring: string; io: number | null; r: Ring }[];
   ioWorkers: readonly Worker[];
+  /** Every worker thread by name, for its heap statistics. */
+  workers: readonly { thread: string; worker: Worker }[];
 }
 
 function blockCounters(b: StatsBlock): Record<string, number> {
@@ -314,6 +333,12 @@ export class MetricsCollector {
     });
     const cpu = process.cpuUsage();
     const mem = process.memoryUsage();
+    const main = getHeapStatistics();
+    const heaps: ThreadHeap[] = [{ thread: 'main', usedBytes: main.used_heap_size, totalBytes: main.total_heap_size, externalBytes: main.external_memory }];
+    const workerHeaps = await Promise.all(src.workers.map(({ worker }) => worker.getHeapStatistics().catch(() => null)));
+    workerHeaps.forEach((h, i) => {
+      if (h !== null) heaps.push({ thread: src.workers[i].thread, usedBytes: h.used_heap_size, totalBytes: h.total_heap_size, externalBytes: h.external_memory });
+    });
     return {
       stats: reply.ok ? reply.value : null,
       pipeline,
@@ -323,6 +348,7 @@ export class MetricsCollector {
       io: src.ioStats.map((b) => ({ counters: blockCounters(b), histograms: blockHistograms(b) })),
       rings: src.rings.map((x) => ({ ring: x.ring, io: x.io, usedBytes: x.r.usedBytes(), capacityBytes: x.r.capacityBytes })),
       threads,
+      heaps,
       process: { cpuSeconds: (cpu.user + cpu.system) / 1e6, residentBytes: mem.rss, heapUsedBytes: mem.heapUsed, startTimeSeconds: processStartSeconds },
     };
   }

@@ -244,7 +244,9 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
         { ring: 'control_request', io: null, r: controlReqRing },
         { ring: 'control_reply', io: null, r: controlReplyRing },
       ];
-      const collector = new MetricsCollector({ control, pipelineStats, logStats, ioStats, rings, ioWorkers: ios });
+      const workers = [{ thread: 'pipeline', worker: pipeline }, { thread: 'log', worker: logWorker }, { thread: 'snapshot', worker: snapshotWorker },
+        ...ios.map((worker, i) => ({ thread: `io-${i}`, worker }))];
+      const collector = new MetricsCollector({ control, pipelineStats, logStats, ioStats, rings, ioWorkers: ios, workers });
       const metrics = await startMetricsServer(cfg, collector, log).catch((err: Error) => {
         throw new SurfaceStartError(`Cannot boot MetricsProvider: ${err.message}`, 1);
       });

@@ -40,3 +40,35 @@ export function applyDeviations(entries: readonly TranscriptEntry[], deviations:
     return e;
   });
 }
+
+/**
+ * Where zooid refuses what ZooKeeper 3.8 accepts, because accepting it lets one client stop
+ * or break the server (issue 8). Not transcript rewrites: no compat scenario sends these;
+ * each is shown by the test named.
+ */
+export const REFUSALS_BEYOND_ZOOKEEPER: readonly { what: string; zookeeper: string; zooid: string; test: string }[] = [
+  {
+    what: 'a write whose txn is larger than jute.maxbuffer + zookeeper.jute.maxbuffer.extrasize ("auth" ACLs copy every id the connection holds)',
+    zookeeper: 'logs it, and then cannot read its own log back ("Unreasonable length") and does not restart',
+    zooid: 'MARSHALLINGERROR before anything is applied or logged; the connection stays open',
+    test: 'test/integration/hostile-requests.test.ts',
+  },
+  {
+    what: 'an addauth that takes a connection past 64 auth ids or 128 KiB of them (engine/limits.ts)',
+    zookeeper: 'holds any number of ids of any size',
+    zooid: 'AUTHFAILED and the connection is closed, as for any failed addauth',
+    test: 'test/integration/hostile-requests.test.ts',
+  },
+  {
+    what: 'create or setData of data whose getData reply would pass jute.maxbuffer (over jute.maxbuffer - 88 bytes)',
+    zookeeper: 'stores it; every later getData of the node breaks the reading client\'s connection',
+    zooid: 'MARSHALLINGERROR (a failed write, as a failed check)',
+    test: 'test/integration/hostile-requests.test.ts',
+  },
+  {
+    what: 'a watch event about a node the watcher may not READ, for every kind of watch',
+    zookeeper: '3.8.0 (the oracle) delivers it; 3.8.4 and 3.9.2 check READ at delivery (the CVE-2024-23944 fix) and drop it',
+    zooid: 'as 3.8.4: dropped (the watch is used up). The events setWatches fires at once for changes made while a client was away are not checked, as in ZooKeeper',
+    test: 'test/integration/hostile-requests.test.ts',
+  },
+];

@@ -223,6 +223,10 @@ describe('AdminServer and /metrics (zooid, with Apache ZooKeeper 3.8 as the orac
       expect(samples.get(`zooid_ring_capacity_bytes${ring}`), ring).toBeGreaterThan(0);
       expect(samples.has(`zooid_ring_used_bytes${ring}`), ring).toBe(true);
     }
+    for (const thread of ['main', 'pipeline', 'log', 'snapshot', 'io-0']) {
+      expect(samples.get(`zooid_thread_heap_used_bytes{thread="${thread}"}`), thread).toBeGreaterThan(0);
+      expect(samples.get(`zooid_thread_heap_total_bytes{thread="${thread}"}`), thread).toBeGreaterThan(0);
+    }
     for (const thread of ['pipeline', 'log', 'io-0']) {
       const u = samples.get(`zooid_thread_utilization{thread="${thread}"}`);
       expect(u, thread).toBeGreaterThanOrEqual(0);
