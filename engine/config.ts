@@ -21,6 +21,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { JAAS_FILE_BYTES_MAX, JaasError, parseJaas, saslUsersOf } from './sasl.ts';
+import { IO_THREADS_MAX } from './records.ts';
 
 export class ConfigError extends Error {
   key: string | null;
@@ -197,7 +198,6 @@ const PRE_ALLOC_SIZE_KB_MAX = 4 * 1024 * 1024; // 4 GiB per log file: beyond tha
 const DEFAULT_GLOBAL_OUTSTANDING_LIMIT = 1000;
 const DEFAULT_JUTE_MAX_BUFFER_BYTES = 0xfffff; // BinaryInputArchive: 1 MiB - 1
 const DEFAULT_MAX_BATCH_SIZE = 1000;          // ZooKeeperServer.maxBatchSize
-const IO_THREADS_MAX = 256;                   // one event loop each; more is a typo, not tuning
 const SNAP_RETAIN_COUNT_MIN = 3;              // PurgeTxnLog refuses to keep fewer
 const DEFAULT_ADMIN_SERVER_PORT = 8080;
 const DEFAULT_METRICS_HTTP_PORT = 7000;       // PrometheusMetricsProvider's httpPort

@@ -76,7 +76,7 @@ export function throttleWordsBytes(slots: number): number {
   return 4 * (1 + 2 * IO_THREADS_MAX + IO_THREADS_MAX * slots);
 }
 
-/** A connection key names an io worker and its connection: connId * 64 + ioIndex. */
+/** io.threads at most (the config refuses more: one event loop each, more is a typo); a connection key names an io worker and its connection: connId * 64 + ioIndex. */
 export const IO_THREADS_MAX = 64;
 
 export function connKey(ioIndex: number, connId: number): number {
