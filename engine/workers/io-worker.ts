@@ -100,6 +100,12 @@ interface Connection {
   /** Requests forwarded (xid > 0) and not answered yet: ZooKeeper's per-connection outstandingCount. */
   outstanding: number;
   closed: boolean;
+  /**
+   * We ended our side (socket.end): after the client's FIN, a CLOSE or a four-letter word's
+   * answer. Nothing more is written or read (a write after end() is an error, and what it
+   * would carry has nobody to read it: ZooKeeper drops it too).
+   */
+  ended: boolean;
   countSlot: number;
   /** A four-letter word went to the pipeline: keep the socket writable after the client's FIN until the answer. */
   awaitingText: boolean;
@@ -252,8 +258,17 @@ function retryBlocked(): void {
   req.flushDataBell();
 }
 
+/** Ends our side of the connection (after `text`); nothing is written or read after this. */
+function endConnection(conn: Connection, text?: string): void {
+  if (conn.ended) return;
+  conn.ended = true;
+  conn.pending = null;
+  if (text === undefined) conn.socket.end();
+  else conn.socket.end(text);
+}
+
 function closeWithText(conn: Connection, text: string): void {
-  conn.socket.end(text);
+  endConnection(conn, text);
 }
 
 /** `mask`: stmk's 8-byte trace mask, null for the other words. */
@@ -373,13 +388,13 @@ function onConnection(socket: net.Socket, secure: boolean): void {
   socket.setNoDelay(true);
   const conn: Connection = {
     id: nextConnId++, socket, addr, port, pending: null, handshaken: false, blocked: false, throttled: false, writeFull: false,
-    outstanding: 0, closed: false, countSlot, awaitingText: false, secure, x509Id, gathered: [],
+    outstanding: 0, closed: false, ended: false, countSlot, awaitingText: false, secure, x509Id, gathered: [],
   };
   if (nextConnId > 0xffffffff) nextConnId = 1;
   conns.set(conn.id, conn);
   stats.set(OPEN, conns.size);
   socket.on('data', (chunk: Buffer) => {
-    if (conn.closed) return;
+    if (conn.closed || conn.ended) return;
     stats.add(BYTES_IN, chunk.length);
     conn.pending = conn.pending === null ? chunk : Buffer.concat([conn.pending, chunk]);
     if (readable(conn)) processInput(conn);
@@ -395,7 +410,7 @@ function onConnection(socket: net.Socket, secure: boolean): void {
   // allowHalfOpen: `printf stat | nc` sends FIN right after the word; ZooKeeper still answers.
   // Any other connection is done when the client stops sending, as before.
   socket.on('end', () => {
-    if (!conn.awaitingText) socket.end();
+    if (!conn.awaitingText) endConnection(conn);
   });
   socket.on('drain', () => {
     if (!conn.writeFull || socket.writableLength > WRITE_BUFFER_BYTES_MAX) return;
@@ -445,7 +460,7 @@ function flushGathered(conn: Connection): void {
   let at = 0;
   for (let i = 0; i < ranges.length; i += 2) at += gatherArea.copy(out, at, ranges[i], ranges[i + 1]);
   ranges.length = 0;
-  if (conn.closed) return;
+  if (conn.closed || conn.ended) return;
   conn.socket.write(out);
   checkOutbound(conn);
 }
@@ -480,7 +495,7 @@ function handleReply(): void {
   const at = resp.payloadStart;
   const connId = d.readUInt32BE(at);
   const conn = conns.get(connId);
-  if (conn === undefined || conn.closed) return;
+  if (conn === undefined || conn.closed || conn.ended) return;
   const socket = conn.socket;
   switch (resp.kind) {
     case RespKind.SEND: {
@@ -511,12 +526,27 @@ function handleReply(): void {
       return;
     }
     case RespKind.CLOSE:
+      if (conn.awaitingText) {
+        // the pipeline dropped a four-letter word's answer its client was not reading: ending would wait for it forever
+        socket.destroy();
+        return;
+      }
       flushGathered(conn);
-      socket.end();
+      endConnection(conn);
       return;
+    case RespKind.TEXT_PART: {
+      // a slice of a long answer; when it has gone to the kernel, the pipeline makes the next one
+      // (engine/textstream.ts): a client that does not read holds FOURLW_SLICES_IN_FLIGHT_MAX slices here
+      const id = conn.id;
+      socket.write(Buffer.from(d.subarray(at + 4, at + resp.payloadLength)), (err) => {
+        if (err === undefined || err === null) pushControl(ReqKind.TEXT_MORE, id, '');
+      });
+      checkOutbound(conn);
+      return;
+    }
     case RespKind.TEXT_CLOSE:
       flushGathered(conn);
-      socket.end(d.toString('utf8', at + 4, at + resp.payloadLength));
+      endConnection(conn, d.toString('utf8', at + 4, at + resp.payloadLength));
       return;
     default:
       throw new Error(`reply ring: unknown record kind ${resp.kind}`);
