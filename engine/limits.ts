@@ -125,3 +125,18 @@ export const FOURLW_STREAMS_MAX = 4;
  * snapshot) forever.
  */
 export const FOURLW_STREAM_IDLE_MS = 30_000;
+
+/**
+ * Warnings a client can cause over and over (unknown request types, malformed frames,
+ * failed authentication, refused TLS handshakes) are rate-limited per thread
+ * (engine/logger.ts WarnLimiter): in each window of LOG_WARN_WINDOW_MS at most
+ * LOG_WARN_PER_CONN_MAX lines of one kind from one connection and LOG_WARN_PER_KIND_MAX of
+ * one kind from all connections are written, then one line with the count of what was left
+ * out. A fuzzer sending 100,000 bad frames wrote 100,000 lines; now a window holds at most
+ * PER_KIND_MAX + 1 lines per kind and thread, and an operator still sees the first few
+ * from every offender and how many more there were. ZOOID_LOG_WARN_WINDOW_MS overrides the
+ * window (tests).
+ */
+export const LOG_WARN_WINDOW_MS = 10_000;
+export const LOG_WARN_PER_CONN_MAX = 5;
+export const LOG_WARN_PER_KIND_MAX = 50;

@@ -56,9 +56,19 @@ export interface PipelineOptions {
   nowMs: () => number;
   /** Wall-clock milliseconds (ctime, mtime, txn time). */
   wallMs: () => number;
-  log?: (level: 'info' | 'warn', msg: string) => void;
+  /**
+   * `limit`: a warning a client can repeat (its kind, and the connection that caused it):
+   * the shell rate-limits those (engine/logger.ts limitedWarnings).
+   */
+  log?: (level: 'info' | 'warn', msg: string, limit?: RepeatedWarning) => void;
   /** SASL authentication and the sasl ACL scheme; absent: neither. */
   sasl?: SaslOptions;
+}
+
+/** A warning a client can cause over and over: `kind` names it, `conn` is the connection key. */
+export interface RepeatedWarning {
+  kind: string;
+  conn: number;
 }
 
 export interface SaslOptions {
@@ -436,7 +446,7 @@ export class Pipeline {
     try {
       const handler = HANDLERS[type];
       if (handler === undefined) {
-        this.log('warn', `unknown request type ${type} from session 0x${s.id.toString(16)}`);
+        this.log('warn', `unknown request type ${type} from session 0x${s.id.toString(16)}`, { kind: 'unknown request type', conn: key });
         this.replyError(key, xid, Err.UNIMPLEMENTED);
         return;
       }
@@ -597,7 +607,7 @@ export class Pipeline {
 
   private reject(conn: Conn, why: string): void {
     this.counters.connectionsRejected++;
-    this.log('warn', `closing connection ${conn.addr}:${conn.port}: ${why}`);
+    this.log('warn', `closing connection ${conn.addr}:${conn.port}: ${why}`, { kind: 'malformed request', conn: conn.key });
     this.closeConn(conn);
   }
 
@@ -670,8 +680,8 @@ export class Pipeline {
     }
   }
 
-  log(level: 'info' | 'warn', msg: string): void {
-    this.opts.log?.(level, msg);
+  log(level: 'info' | 'warn', msg: string, limit?: RepeatedWarning): void {
+    this.opts.log?.(level, msg, limit);
   }
 
   private bind(conn: Conn, s: Session): void {
@@ -801,7 +811,7 @@ export class Pipeline {
       this.replySasl(conn, xid, Err.OK, step.token);
       return;
     }
-    this.log('warn', `client ${conn.addr}:${conn.port} failed to SASL authenticate: ${step.reason}`);
+    this.log('warn', `client ${conn.addr}:${conn.port} failed to SASL authenticate: ${step.reason}`, { kind: 'authentication failed', conn: conn.key });
     if (cfg.allowFailedClients && !cfg.requireClientAuth) {
       this.replySasl(conn, xid, Err.OK, null);
       return;
@@ -1197,7 +1207,7 @@ const auth: Handler = (p, conn, _s, _xid, r) => {
     return;
   }
   p.counters.authFailed++;
-  p.log('warn', `authentication with unknown scheme ${scheme} failed for ${conn.addr}:${conn.port}`);
+  p.log('warn', `authentication with unknown scheme ${scheme} failed for ${conn.addr}:${conn.port}`, { kind: 'authentication failed', conn: conn.key });
   const at = beginReply(p.writer.reset(), Xid.auth, 0, Err.AUTHFAILED);
   p.writer.endFrame(at);
   p.emit(conn.key, p.tree.lastZxid);

@@ -18,7 +18,7 @@ import tls from 'node:tls';
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
 import { CONNECT_FLAG_SECURE, ReqKind, RespKind, connKey, THROTTLE_IN_PROCESS, throttleClosedIndex, throttlePushedIndex, throttleTakenIndex } from '../records.ts';
 import { CLOSED_CONN_SLOTS, OUTBOUND_BYTES_MAX, GATHER_BYTES, REPLIES_PER_TURN, THROTTLE_RECHECK_MS, TLS_HANDSHAKE_TIMEOUT_MS, WRITE_BUFFER_BYTES_MAX, X509_ID_BYTES_MAX, inboundPendingBytesMax } from '../limits.ts';
-import { createLogger } from '../logger.ts';
+import { createLogger, limitedWarnings } from '../logger.ts';
 import { StatsBlock, IO_STATS } from '../stagestats.ts';
 import { type FourLetterWord, fourLetterWordOf, formatNotWhitelisted, parseFourLetterWordWhitelist } from '../fourlw.ts';
 import type { TlsServerOptions } from '../tls.ts';
@@ -53,6 +53,9 @@ export interface IoWorkerData {
 
 const data = workerData as IoWorkerData;
 const log = createLogger(`io-${data.index}`);
+/** Warnings a client can repeat (bad frames, refused TLS handshakes and certificates), rate-limited; summaries at least once a window. */
+const repeated = limitedWarnings(log);
+setInterval(() => repeated.flush(), 1000).unref();
 const req = Ring.attach(data.reqRingSab, Doorbell.attach(data.pipelineBellSab));
 const resp = Ring.attach(data.respRingSab, Doorbell.attach(data.ioBellSab));
 const connCounts = new Int32Array(data.connCountSab);
@@ -294,7 +297,8 @@ function handleFourLetterWord(conn: Connection, word: FourLetterWord, mask: Buff
 }
 
 function bad(conn: Connection, why: string): void {
-  log.warn(`closing connection from ${conn.addr}:${conn.port}: ${why}`, { conn: connKey(data.index, conn.id) });
+  const key = connKey(data.index, conn.id);
+  repeated.warn('bad frame', key, `closing connection from ${conn.addr}:${conn.port}: ${why}`, { conn: key });
   conn.pending = null;
   conn.socket.destroy();
 }
@@ -353,15 +357,15 @@ function x509IdOf(socket: tls.TLSSocket, addr: string, port: number): string | n
   if (peer === undefined) return null; // clientAuth=want and the client sent none: served without an x509 id
   if (!socket.authorized) {
     // clientAuth=want: Java's trust manager fails the handshake on an untrusted certificate
-    log.warn(`closing connection from ${addr}:${port}: client certificate not trusted: ${String(socket.authorizationError)}`);
+    repeated.warn('client certificate refused', addr, `closing connection from ${addr}:${port}: client certificate not trusted: ${String(socket.authorizationError)}`);
     return undefined;
   }
   try {
     const id = subjectRfc2253(peer.raw);
     if (Buffer.byteLength(id, 'utf8') <= X509_ID_BYTES_MAX) return id;
-    log.warn(`closing connection from ${addr}:${port}: client certificate subject is longer than ${X509_ID_BYTES_MAX} bytes`);
+    repeated.warn('client certificate refused', addr, `closing connection from ${addr}:${port}: client certificate subject is longer than ${X509_ID_BYTES_MAX} bytes`);
   } catch (err) {
-    log.warn(`closing connection from ${addr}:${port}: cannot read the client certificate's subject: ${(err as Error).message}`);
+    repeated.warn('client certificate refused', addr, `closing connection from ${addr}:${port}: cannot read the client certificate's subject: ${(err as Error).message}`);
   }
   return undefined;
 }
@@ -620,7 +624,7 @@ if (data.secureClientPort !== null && data.tls !== null) {
   secure.on('tlsClientError', (err: Error, s: tls.TLSSocket) => {
     stats.add(REJECTED, 1);
     const addr = (s.remoteAddress ?? '').replace(/^::ffff:/, '');
-    log.warn(`closing connection from ${addr}:${s.remotePort ?? 0} on secureClientPort: TLS handshake failed: ${err.message}`);
+    repeated.warn('TLS handshake failed', addr, `closing connection from ${addr}:${s.remotePort ?? 0} on secureClientPort: TLS handshake failed: ${err.message}`);
   });
   // ZooKeeper 3.8 binds secureClientPort on every address unless secureClientPortAddress says otherwise
   listen(secure, data.secureClientPort, data.secureClientPortAddress);

@@ -17,7 +17,7 @@ import {
 import { CLOSED_CONN_SLOTS, FOURLW_SLICE_CHARS, FOURLW_SLICES_IN_FLIGHT_MAX, FOURLW_STREAMS_MAX, FOURLW_STREAM_IDLE_MS } from '../limits.ts';
 import { TextStreams } from '../textstream.ts';
 import { Op } from '../protocol.ts';
-import { createLogger, idsInMessage } from '../logger.ts';
+import { createLogger, idsInMessage, limitedWarnings } from '../logger.ts';
 import { fourLetterWordReply, answerStatsRequest, type KeeperLogAccess } from '../stats.ts';
 import { LOG_FILE_PREFIX } from '../persistence/txnlog.ts';
 import { SNAP_CONTROL_LAST_ZXID } from '../snapshotter.ts';
@@ -53,6 +53,8 @@ export interface PipelineWorkerData {
 const data = workerData as PipelineWorkerData;
 const cfg = data.config;
 const log = createLogger('pipeline');
+/** Warnings a client can repeat (unknown request types, malformed requests, failed auth), rate-limited. */
+const repeated = limitedWarnings(log);
 const bell = Doorbell.attach(data.pipelineBellSab);
 const reqRings = data.reqRingSabs.map((sab) => Ring.attach(sab, bell));
 const respRings = data.respRingSabs.map((sab, i) => Ring.attach(sab, Doorbell.attach(data.ioBellSabs[i])));
@@ -148,7 +150,10 @@ const pipeline = new Pipeline(
     containerMaxNeverUsedIntervalMs: cfg.containerMaxNeverUsedIntervalMs,
     nowMs: () => clockMs,
     wallMs: () => Date.now(),
-    log: (level, msg) => log[level](msg, idsInMessage(msg)),
+    log: (level, msg, limit) => {
+      if (limit === undefined) log[level](msg, idsInMessage(msg));
+      else repeated.warn(limit.kind, limit.conn, msg, { conn: limit.conn, ...idsInMessage(msg) });
+    },
   },
   {
     send(conn, frame) {
@@ -471,6 +476,7 @@ for (;;) {
     stampMs = originMs + now;
     nextTickAt = now + pipeline.tick();
     if (textStreams.size > 0) textStreams.expire(now);
+    repeated.flush();
   }
   // one doorbell per ring per turn, not one per record (replies and txns went out quietly)
   for (let i = 0; i < respRings.length; i++) respRings[i].flushDataBell();
