@@ -12,6 +12,9 @@
 //    limit, or it has nothing outstanding), or
 //  - its socket has more than WRITE_BUFFER_BYTES_MAX queued for writing (until it drains).
 // A connection whose queued bytes pass OUTBOUND_BYTES_MAX is closed (engine/limits.ts).
+// A four-letter word's answer comes as TEXT_PART slices and a last TEXT_CLOSE; each slice
+// written to the socket asks the pipeline for the next (TEXT_MORE), so an answer that is
+// not read waits in the pipeline as an unmade text, not here as bytes.
 import { workerData, parentPort } from 'node:worker_threads';
 import net from 'node:net';
 import tls from 'node:tls';
