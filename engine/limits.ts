@@ -98,7 +98,7 @@ export const CONN_COUNT_SLOTS = 4096;
  * Four-letter-word answers go out in slices of at most this many characters (at most 3
  * bytes each in UTF-8, so a slice's reply-ring record stays far below any ring's largest
  * record). The pipeline worker makes a slice's text only when it sends it (engine/fourlw.ts
- * fourLetterWordPieces): a slice costs it well under a millisecond, however long the whole
+ * fourLetterWordPieces): a slice costs it about a millisecond, however long the whole
  * answer (dump, wchp on a big server: tens of megabytes) is, and other sessions are served
  * between slices.
  */
