@@ -371,9 +371,12 @@ function statText(s: Pick<ServerStatsSnapshot, StatFields>, clients: readonly Co
 
 /** cons: one full line per connection, then a blank line. */
 export function formatCons(s: Pick<ServerStatsSnapshot, 'connections'>): string {
-  let out = '';
-  for (const c of s.connections) out += connectionInfoText(c, false) + '\n';
-  return out + '\n';
+  return joinPieces(consPieces(s));
+}
+
+export function* consPieces(s: Pick<ServerStatsSnapshot, 'connections'>): Generator<string, void, undefined> {
+  for (const c of s.connections) yield connectionInfoText(c, false) + '\n';
+  yield '\n';
 }
 
 /** ServerCnxn.dumpConnectionInfo. */
@@ -436,21 +439,31 @@ export function formatEnvi(e: EnvironmentInfo): string {
  * tab-indented element per line). Bucket times are printed in UTC.
  */
 export function formatDump(s: Pick<ServerStatsSnapshot, 'sessions' | 'ephemerals' | 'connections'>): string {
-  let out = 'SessionTracker dump:\n';
-  out += 'Session ' + expiryQueueText(s.sessions.map((x) => [x.expireAtMs, `0x${hex64(x.sessionId)}`] as const));
-  out += 'ephemeral nodes dump:\n';
-  out += `Sessions with Ephemerals (${s.ephemerals.length}):\n`;
-  for (const e of s.ephemerals) {
-    out += `0x${hex64(e.sessionId)}:\n`;
-    for (const p of e.paths) out += `\t${p}\n`;
-  }
-  out += 'Connections dump:\n';
-  out += 'Connections ' + expiryQueueText(s.connections.map((c) =>
-    [c.expireAtMs, `ip: ${javaSocketAddress(c.remoteAddress, c.remotePort)} sessionId: 0x${hex64(c.sessionId)}`] as const));
-  return out;
+  return joinPieces(dumpPieces(s));
 }
 
-function expiryQueueText(elems: readonly (readonly [expireAtMs: number, text: string])[]): string {
+/**
+ * dump's text as pieces (a line or a few each), made as they are asked for: the
+ * pipeline worker hands a long answer out in slices across loop turns (engine/limits.ts
+ * FOURLW_SLICE_CHARS) instead of building megabytes of text at once.
+ */
+export function* dumpPieces(s: Pick<ServerStatsSnapshot, 'sessions' | 'ephemerals' | 'connections'>): Generator<string, void, undefined> {
+  yield 'SessionTracker dump:\n';
+  yield 'Session ';
+  yield* expiryQueuePieces(s.sessions.map((x) => [x.expireAtMs, `0x${hex64(x.sessionId)}`] as const));
+  yield 'ephemeral nodes dump:\n';
+  yield `Sessions with Ephemerals (${s.ephemerals.length}):\n`;
+  for (const e of s.ephemerals) {
+    yield `0x${hex64(e.sessionId)}:\n`;
+    for (const p of e.paths) yield `\t${p}\n`;
+  }
+  yield 'Connections dump:\n';
+  yield 'Connections ';
+  yield* expiryQueuePieces(s.connections.map((c) =>
+    [c.expireAtMs, `ip: ${javaSocketAddress(c.remoteAddress, c.remotePort)} sessionId: 0x${hex64(c.sessionId)}`] as const));
+}
+
+function* expiryQueuePieces(elems: readonly (readonly [expireAtMs: number, text: string])[]): Generator<string, void, undefined> {
   const buckets = new Map<number, string[]>();
   for (const [at, text] of elems) {
     assert(Number.isFinite(at), 'expiry time must be finite');
@@ -458,12 +471,18 @@ function expiryQueueText(elems: readonly (readonly [expireAtMs: number, text: st
     if (b === undefined) buckets.set(at, (b = []));
     b.push(text);
   }
-  let out = `Sets (${buckets.size})/(${elems.length}):\n`;
+  yield `Sets (${buckets.size})/(${elems.length}):\n`;
   for (const at of [...buckets.keys()].sort((a, b) => a - b)) {
     const b = buckets.get(at)!;
-    out += `${b.length} expire at ${javaDateString(at)}:\n`;
-    for (const text of b) out += `\t${text}\n`;
+    yield `${b.length} expire at ${javaDateString(at)}:\n`;
+    for (const text of b) yield `\t${text}\n`;
   }
+}
+
+/** The pieces of a text as one string (the words' string forms, tests). */
+export function joinPieces(pieces: Iterable<string>): string {
+  let out = '';
+  for (const piece of pieces) out += piece;
   return out;
 }
 
@@ -480,22 +499,28 @@ export function formatWchs(s: Pick<ServerStatsSnapshot, 'dataWatches'>): string 
 
 /** wchc: per session "0x<sid>" then its watched paths tab-indented; then a blank line. */
 export function formatWchc(s: Pick<ServerStatsSnapshot, 'dataWatches'>): string {
-  let out = '';
+  return joinPieces(wchcPieces(s));
+}
+
+export function* wchcPieces(s: Pick<ServerStatsSnapshot, 'dataWatches'>): Generator<string, void, undefined> {
   for (const [sid, paths] of groupBy(s.dataWatches, (w) => w.sessionId, (w) => w.path)) {
-    out += `0x${hex64(sid)}\n`;
-    for (const p of paths) out += `\t${p}\n`;
+    yield `0x${hex64(sid)}\n`;
+    for (const p of paths) yield `\t${p}\n`;
   }
-  return out + '\n';
+  yield '\n';
 }
 
 /** wchp: per path, then "\t0x<sid>" per watching session; then a blank line. */
 export function formatWchp(s: Pick<ServerStatsSnapshot, 'dataWatches'>): string {
-  let out = '';
+  return joinPieces(wchpPieces(s));
+}
+
+export function* wchpPieces(s: Pick<ServerStatsSnapshot, 'dataWatches'>): Generator<string, void, undefined> {
   for (const [path, sids] of groupBy(s.dataWatches, (w) => w.path, (w) => w.sessionId)) {
-    out += `${path}\n`;
-    for (const sid of sids) out += `\t0x${hex64(sid)}\n`;
+    yield `${path}\n`;
+    for (const sid of sids) yield `\t0x${hex64(sid)}\n`;
   }
-  return out + '\n';
+  yield '\n';
 }
 
 function groupBy<T, K, V>(items: readonly T[], key: (t: T) => K, value: (t: T) => V): Map<K, V[]> {
@@ -788,6 +813,28 @@ export function formatCsnp(scheduledIndex: number): string {
  * reset stats before answering crst/srst, set the trace mask before answering stmk.
  */
 export function formatFourLetterWord(word: FourLetterWord, ctx: FourLetterContext): string | null {
+  const pieces = fourLetterWordPieces(word, ctx);
+  return pieces === null ? null : joinPieces(pieces);
+}
+
+/**
+ * formatFourLetterWord as pieces made on demand: the words whose text grows with the
+ * server's state (cons, dump, wchc, wchp: one line per connection, ephemeral or watch)
+ * are generators over the snapshot; the others are one piece.
+ */
+export function fourLetterWordPieces(word: FourLetterWord, ctx: FourLetterContext): Iterable<string> | null {
+  const s = ctx.server;
+  if (ctx.whitelist.has(word) && s !== null) {
+    if (word === 'cons') return consPieces(s);
+    if (word === 'dump') return dumpPieces(s);
+    if (word === 'wchc') return wchcPieces(s);
+    if (word === 'wchp') return wchpPieces(s);
+  }
+  const text = formatSmallWord(word, ctx);
+  return text === null ? null : [text];
+}
+
+function formatSmallWord(word: FourLetterWord, ctx: FourLetterContext): string | null {
   if (!ctx.whitelist.has(word)) return formatNotWhitelisted(word);
   const s = ctx.server;
   const notServing = ZK_NOT_SERVING + '\n';

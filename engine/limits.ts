@@ -111,3 +111,50 @@ export const AUTH_ID_BYTES_PER_CONN_MAX = 128 * 1024;
  * ever read the node back.
  */
 export const GET_DATA_REPLY_OVERHEAD_BYTES = 16 + 4 + 68;
+
+/**
+ * Four-letter-word answers go out in slices of at most this many characters (at most 3
+ * bytes each in UTF-8, so a slice's reply-ring record stays far below any ring's largest
+ * record). The pipeline worker makes a slice's text only when it sends it (engine/fourlw.ts
+ * fourLetterWordPieces): a slice costs it about a millisecond, however long the whole
+ * answer (dump, wchp on a big server: tens of megabytes) is, and other sessions are served
+ * between slices.
+ */
+export const FOURLW_SLICE_CHARS = 64 * 1024;
+
+/**
+ * Slices of one answer handed to the io worker and not yet written to the socket: the io
+ * worker asks for the next (TEXT_MORE) when a slice has gone to the kernel. A client that
+ * does not read its answer therefore holds at most this many slices in the io worker; two
+ * keep a reading client's socket busy while the next slice is made.
+ */
+export const FOURLW_SLICES_IN_FLIGHT_MAX = 2;
+
+/**
+ * Answers longer than one slice being sent at once, over all connections. Each holds the
+ * snapshot of the lists it prints (references to the server's strings) until it is sent;
+ * past this many, a new long answer is cut after its first slice with a note saying so.
+ */
+export const FOURLW_STREAMS_MAX = 4;
+
+/**
+ * A long answer whose client has taken no slice for this long is dropped and its connection
+ * closed: a client that asks for a dump and never reads it cannot keep a stream (and its
+ * snapshot) forever.
+ */
+export const FOURLW_STREAM_IDLE_MS = 30_000;
+
+/**
+ * Warnings a client can cause over and over (unknown request types, malformed frames,
+ * failed authentication, refused TLS handshakes) are rate-limited per thread
+ * (engine/logger.ts WarnLimiter): in each window of LOG_WARN_WINDOW_MS at most
+ * LOG_WARN_PER_CONN_MAX lines of one kind from one connection and LOG_WARN_PER_KIND_MAX of
+ * one kind from all connections are written, then one line with the count of what was left
+ * out. A fuzzer sending 100,000 bad frames wrote 100,000 lines; now a window holds at most
+ * PER_KIND_MAX + 1 lines per kind and thread, and an operator still sees the first few
+ * from every offender and how many more there were. ZOOID_LOG_WARN_WINDOW_MS overrides the
+ * window (tests).
+ */
+export const LOG_WARN_WINDOW_MS = 10_000;
+export const LOG_WARN_PER_CONN_MAX = 5;
+export const LOG_WARN_PER_KIND_MAX = 50;

@@ -13,7 +13,9 @@
 // onto every line it writes. Nothing here runs per request on a hot path: loggers are
 // created at start and lines are written only for events.
 import { writeSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { isMainThread } from 'node:worker_threads';
+import { LOG_WARN_PER_CONN_MAX, LOG_WARN_PER_KIND_MAX, LOG_WARN_WINDOW_MS } from './limits.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'text' | 'json';
@@ -157,4 +159,119 @@ export function idsInMessage(msg: string): LogFields | undefined {
 
 export function createLogger(thread: string): Logger {
   return makeLogger(thread, undefined);
+}
+
+// ---- warnings a client can repeat, rate-limited
+
+export interface WarnLimits {
+  windowMs: number;
+  /** Lines of one kind from one source (connection) per window. */
+  perSourceMax: number;
+  /** Lines of one kind from all sources per window. */
+  perKindMax: number;
+}
+
+/** Kinds are names in the code, not text from clients: a handful per thread. */
+const WARN_KINDS_MAX = 64;
+
+interface WarnWindow {
+  startMs: number;
+  written: number;
+  suppressed: number;
+  /** Lines written per source this window (only sources that were written: at most perKindMax). */
+  bySource: Map<number | bigint | string, number>;
+}
+
+/**
+ * Decides which repeated warnings are written (pure: time comes in as a parameter). Per
+ * kind, windows of windowMs start at the first warning; in one, at most perSourceMax lines
+ * per source and perKindMax in all are written. When a window with lines left out ends —
+ * seen at the next warning of that kind, or by flush(), which the threads call
+ * periodically — `summary` gets one line saying how many.
+ */
+export class WarnLimiter {
+  private readonly limits: WarnLimits;
+  private readonly summary: (kind: string, suppressed: number, windowMs: number) => void;
+  private readonly windows = new Map<string, WarnWindow>();
+  /** Windows with suppressed lines not yet summarized. */
+  private owed = 0;
+
+  constructor(limits: WarnLimits, summary: (kind: string, suppressed: number, windowMs: number) => void) {
+    if (!(limits.windowMs > 0 && limits.perSourceMax >= 1 && limits.perKindMax >= limits.perSourceMax)) {
+      throw new Error(`logger: bad warning limits ${JSON.stringify(limits)}`);
+    }
+    this.limits = limits;
+    this.summary = summary;
+  }
+
+  /** true: write this warning of `kind` from `source` (a connection key, session id, address). */
+  allow(kind: string, source: number | bigint | string, nowMs: number): boolean {
+    let w = this.windows.get(kind);
+    if (w !== undefined && nowMs - w.startMs >= this.limits.windowMs) {
+      this.close(kind, w);
+      w = undefined;
+    }
+    if (w === undefined) {
+      if (this.windows.size >= WARN_KINDS_MAX) throw new Error(`logger: more than ${WARN_KINDS_MAX} kinds of rate-limited warnings`);
+      w = { startMs: nowMs, written: 0, suppressed: 0, bySource: new Map() };
+      this.windows.set(kind, w);
+    }
+    const fromSource = w.bySource.get(source) ?? 0;
+    if (w.written >= this.limits.perKindMax || fromSource >= this.limits.perSourceMax) {
+      if (w.suppressed++ === 0) this.owed++;
+      return false;
+    }
+    w.bySource.set(source, fromSource + 1);
+    w.written++;
+    return true;
+  }
+
+  /** Summarizes the windows that have ended; returns how many summary lines it wrote. */
+  flush(nowMs: number): number {
+    if (this.owed === 0) return 0;
+    let n = 0;
+    for (const [kind, w] of this.windows) {
+      if (nowMs - w.startMs < this.limits.windowMs) continue;
+      if (w.suppressed > 0) n++;
+      this.close(kind, w);
+    }
+    return n;
+  }
+
+  private close(kind: string, w: WarnWindow): void {
+    this.windows.delete(kind);
+    if (w.suppressed === 0) return;
+    this.owed--;
+    this.summary(kind, w.suppressed, this.limits.windowMs);
+  }
+}
+
+/** The window from ZOOID_LOG_WARN_WINDOW_MS (tests), else engine/limits.ts LOG_WARN_WINDOW_MS. */
+function warnWindowMs(): number {
+  const v = Number(process.env.ZOOID_LOG_WARN_WINDOW_MS);
+  return Number.isFinite(v) && v > 0 ? v : LOG_WARN_WINDOW_MS;
+}
+
+/** A thread's rate-limited warnings: warn() writes through `log` when the limiter allows. */
+export interface LimitedWarnings {
+  /** `kind`: a fixed name for this warning; `source`: who caused it (connection key, address). */
+  warn(kind: string, source: number | bigint | string, msg: string, fields?: LogFields): void;
+  /** Writes the summaries of ended windows: call it now and then (a tick, a timer). */
+  flush(): void;
+}
+
+export function limitedWarnings(log: Logger, limits?: WarnLimits, nowMs: () => number = () => performance.now()): LimitedWarnings {
+  const l = limits ?? { windowMs: warnWindowMs(), perSourceMax: LOG_WARN_PER_CONN_MAX, perKindMax: LOG_WARN_PER_KIND_MAX };
+  const limiter = new WarnLimiter(l, (kind, suppressed, windowMs) => log.warn(
+    `suppressed ${suppressed} more "${kind}" warnings in the last ${windowMs / 1000} s`
+      + ` (at most ${l.perSourceMax} per connection and ${l.perKindMax} in all are written per window)`, { kind, suppressed },
+  ));
+  return {
+    warn(kind, source, msg, fields) {
+      if (limiter.allow(kind, source, nowMs())) log.warn(msg, fields);
+    },
+    flush() {
+      limiter.flush(nowMs());
+    },
+  };
 }

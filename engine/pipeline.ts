@@ -64,9 +64,19 @@ export interface PipelineOptions {
   nowMs: () => number;
   /** Wall-clock milliseconds (ctime, mtime, txn time). */
   wallMs: () => number;
-  log?: (level: 'info' | 'warn', msg: string) => void;
+  /**
+   * `limit`: a warning a client can repeat (its kind, and the connection that caused it):
+   * the shell rate-limits those (engine/logger.ts limitedWarnings).
+   */
+  log?: (level: 'info' | 'warn', msg: string, limit?: RepeatedWarning) => void;
   /** SASL authentication and the sasl ACL scheme; absent: neither. */
   sasl?: SaslOptions;
+}
+
+/** A warning a client can cause over and over: `kind` names it, `conn` is the connection key. */
+export interface RepeatedWarning {
+  kind: string;
+  conn: number;
 }
 
 export interface SaslOptions {
@@ -445,7 +455,7 @@ export class Pipeline {
     try {
       const handler = HANDLERS[type];
       if (handler === undefined) {
-        this.log('warn', `unknown request type ${type} from session 0x${s.id.toString(16)}`);
+        this.log('warn', `unknown request type ${type} from session 0x${s.id.toString(16)}`, { kind: 'unknown request type', conn: key });
         this.replyError(key, xid, Err.UNIMPLEMENTED);
         return;
       }
@@ -470,14 +480,14 @@ export class Pipeline {
       this.reject(conn, `malformed request (type ${type}): ${e.message}`);
       return;
     }
-    this.log('warn', `malformed request (type ${type}) from session 0x${s.id.toString(16)}: ${e.message}; answering MARSHALLINGERROR`);
+    this.log('warn', `malformed request (type ${type}) from session 0x${s.id.toString(16)}: ${e.message}; answering MARSHALLINGERROR`, { kind: 'malformed request', conn: conn.key });
     if (MARSHALLING_ERROR_TXN_OPS.has(type)) this.failWrite(conn.key, s, xid, Err.MARSHALLINGERROR);
     else this.replyError(conn.key, xid, Err.MARSHALLINGERROR);
   }
 
   /** A write whose txn would be over txnBytesMax: answered MARSHALLINGERROR, nothing applied or logged. */
   refuseTooLarge(conn: Conn, xid: number, e: TxnTooLargeError): void {
-    this.log('warn', `refusing request of session 0x${conn.session?.id.toString(16)} from ${conn.addr}:${conn.port}: ${e.message}`);
+    this.log('warn', `refusing request of session 0x${conn.session?.id.toString(16)} from ${conn.addr}:${conn.port}: ${e.message}`, { kind: 'txn too large', conn: conn.key });
     this.replyError(conn.key, xid, Err.MARSHALLINGERROR);
   }
 
@@ -628,7 +638,7 @@ export class Pipeline {
 
   private reject(conn: Conn, why: string): void {
     this.counters.connectionsRejected++;
-    this.log('warn', `closing connection ${conn.addr}:${conn.port}: ${why}`);
+    this.log('warn', `closing connection ${conn.addr}:${conn.port}: ${why}`, { kind: 'malformed request', conn: conn.key });
     this.closeConn(conn);
   }
 
@@ -709,8 +719,8 @@ export class Pipeline {
     }
   }
 
-  log(level: 'info' | 'warn', msg: string): void {
-    this.opts.log?.(level, msg);
+  log(level: 'info' | 'warn', msg: string, limit?: RepeatedWarning): void {
+    this.opts.log?.(level, msg, limit);
   }
 
   private bind(conn: Conn, s: Session): void {
@@ -842,7 +852,7 @@ export class Pipeline {
     }
     bytes += scheme.length + Buffer.byteLength(id, 'utf8');
     if (conn.authIds.length >= AUTH_IDS_PER_CONN_MAX || bytes > AUTH_ID_BYTES_PER_CONN_MAX) {
-      this.log('warn', `refusing auth id ${scheme} for ${conn.addr}:${conn.port}: a connection holds at most ${AUTH_IDS_PER_CONN_MAX} ids of ${AUTH_ID_BYTES_PER_CONN_MAX} bytes in all`);
+      this.log('warn', `refusing auth id ${scheme} for ${conn.addr}:${conn.port}: a connection holds at most ${AUTH_IDS_PER_CONN_MAX} ids of ${AUTH_ID_BYTES_PER_CONN_MAX} bytes in all`, { kind: 'authentication failed', conn: conn.key });
       return false;
     }
     conn.authIds.push({ scheme, id });
@@ -869,7 +879,7 @@ export class Pipeline {
       this.replySasl(conn, xid, Err.OK, step.token);
       return;
     }
-    if (step.kind === 'failure') this.log('warn', `client ${conn.addr}:${conn.port} failed to SASL authenticate: ${step.reason}`);
+    if (step.kind === 'failure') this.log('warn', `client ${conn.addr}:${conn.port} failed to SASL authenticate: ${step.reason}`, { kind: 'authentication failed', conn: conn.key });
     if (cfg.allowFailedClients && !cfg.requireClientAuth) {
       this.replySasl(conn, xid, Err.OK, null);
       return;
@@ -1297,7 +1307,7 @@ const auth: Handler = (p, conn, _s, _xid, r) => {
     return;
   }
   p.counters.authFailed++;
-  p.log('warn', `authentication with scheme ${scheme} failed for ${conn.addr}:${conn.port}`);
+  p.log('warn', `authentication with scheme ${scheme} failed for ${conn.addr}:${conn.port}`, { kind: 'authentication failed', conn: conn.key });
   const at = beginReply(p.writer.reset(), Xid.auth, 0, Err.AUTHFAILED);
   p.writer.endFrame(at);
   p.emit(conn.key, p.tree.lastZxid);

@@ -8,10 +8,14 @@
 //   REQUEST     [u32 connId][f64 LE enqueuedAtMs][RequestHeader + record]
 //   DISCONNECT  [u32 connId]
 //   FOURLW      [u32 connId][u16 port][u8 addrLength][addr][4 ASCII bytes][stmk only: 8-byte mask]
+//   TEXT_MORE   [u32 connId]                       a TEXT_PART was written to the socket: send the
+//                                                  next slice of that connection's answer
 // reply ring, pipeline → io worker (one per io worker):
 //   SEND        [u32 connId][f64 LE sentAtMs][frame with its length prefix]
-//   CLOSE       [u32 connId]                       close once earlier sends are written
-//   TEXT_CLOSE  [u32 connId][text]                 four-letter word answer, then close
+//   CLOSE       [u32 connId]                       close once earlier sends are written (a connection
+//                                                  waiting for a four-letter word's answer: at once)
+//   TEXT_PART   [u32 connId][UTF-8 text]           a slice of a four-letter word's answer, more follow
+//   TEXT_CLOSE  [u32 connId][UTF-8 text]           four-letter word answer (or its last slice), then close
 // log ring, pipeline → log worker:
 //   TXN         [u32 zxid high][u32 zxid low][TxnHeader + record]
 //   ROLL        (empty)                            start a new log file at the next txn
@@ -46,8 +50,8 @@
 //                                   id of the last connection of io worker io closed in
 //                                   that slot (engine/limits.ts CLOSED_CONN_SLOTS)
 
-export const ReqKind = { CONNECT: 1, REQUEST: 2, DISCONNECT: 3, FOURLW: 4 } as const;
-export const RespKind = { SEND: 1, CLOSE: 2, TEXT_CLOSE: 3 } as const;
+export const ReqKind = { CONNECT: 1, REQUEST: 2, DISCONNECT: 3, FOURLW: 4, TEXT_MORE: 5 } as const;
+export const RespKind = { SEND: 1, CLOSE: 2, TEXT_CLOSE: 3, TEXT_PART: 4 } as const;
 export const LogKind = { TXN: 1, ROLL: 2, RESUME: 3 } as const;
 /** CONNECT flags bit: the connection came in on secureClientPort. */
 export const CONNECT_FLAG_SECURE = 1;

@@ -6,7 +6,7 @@
 // buildServerStatsSnapshot is pure: the pipeline's state plus the observations taken for
 // this answer (clocks, directory sizes, fd counts) in, fourlw.ts's ServerStatsSnapshot out.
 // fourLetterWordReply is the shell: it takes the observations, applies crst/srst/stmk,
-// and formats through formatFourLetterWord.
+// and formats through fourLetterWordPieces.
 //
 // What is live and what is not (mntr keys zooid has no counterpart for print 0 or empty):
 // - live: packets, request latency (whole ms, as ZooKeeper), connections (the asking one
@@ -35,7 +35,7 @@ import { formatConfigForConf } from './config.ts';
 import {
   type ConnectionInfo, type DataWatch, type EnvironmentInfo, type FourLetterWord, type ServerStatsSnapshot,
   type SessionEphemerals, type KeeperLogInfo, type SessionExpiry, type Summary,
-  DEFAULT_TRACE_MASK, FOUR_LETTER_WORD_NAMES, ZOOKEEPER_COMPAT_VERSION, collectEnvironment, formatFourLetterWord,
+  DEFAULT_TRACE_MASK, FOUR_LETTER_WORD_NAMES, ZOOKEEPER_COMPAT_VERSION, collectEnvironment, fourLetterWordPieces,
   formatZooKeeperVersion, parseFourLetterWordWhitelist, readFileDescriptorCounts,
 } from './fourlw.ts';
 
@@ -232,11 +232,21 @@ export interface KeeperLogAccess {
 }
 
 /**
- * The text for a four-letter word the io worker forwarded (already whitelisted). Counts
- * the word's packet as ZooKeeper does (received before answering, sent after).
+ * Words whose text lists connections, sessions, ephemerals or watches: only they pay for
+ * collecting the lists (time and memory proportional to the server's size). srvr, which
+ * is always enabled, and mntr stay cheap however many watches the server holds
+ * (CVE-2017-5637 is about such words stalling the server).
  */
-export function fourLetterWordReply(word: string, p: Pipeline, cfg: ServerConfig, asker: FourLetterAsker, keeper: KeeperLogAccess | null = null): string {
-  if (!isFourLetterWord(word)) return ''; // the io worker only forwards known codes
+const LIST_WORDS: ReadonlySet<FourLetterWord> = new Set(['stat', 'cons', 'dump', 'wchs', 'wchc', 'wchp']);
+
+/**
+ * The text for a four-letter word the io worker forwarded (already whitelisted), as pieces
+ * made on demand (fourlw.ts fourLetterWordPieces): the snapshot of the server's state is
+ * taken now, the text of the long words is made as the caller takes it. Counts the word's
+ * packet as ZooKeeper does (received before answering, sent after).
+ */
+export function fourLetterWordReply(word: string, p: Pipeline, cfg: ServerConfig, asker: FourLetterAsker, keeper: KeeperLogAccess | null = null): Iterable<string> {
+  if (!isFourLetterWord(word)) return []; // the io worker only forwards known codes
   const k = p.counters;
   k.packetsReceived++;
   k.bytesReceived += 4;
@@ -259,9 +269,9 @@ export function fourLetterWordReply(word: string, p: Pipeline, cfg: ServerConfig
     dataDirSizeBytes,
     logDirSizeBytes,
     fileDescriptors: needsFds ? readFileDescriptorCounts() : { open: -1, max: -1 },
-  });
+  }, LIST_WORDS.has(word));
   const environment: EnvironmentInfo = word === 'envi' ? collectEnvironment(version, zooidVersion) : EMPTY_ENVIRONMENT;
-  const text = formatFourLetterWord(word, {
+  const pieces = fourLetterWordPieces(word, {
     whitelist: whitelistOf(cfg),
     server,
     confText: word === 'conf' ? formatConfigForConf(cfg, { dataDirSizeBytes, dataLogSizeBytes: logDirSizeBytes }) : '',
@@ -272,7 +282,7 @@ export function fourLetterWordReply(word: string, p: Pipeline, cfg: ServerConfig
     keeperLog: word === 'lgif' && keeper !== null ? keeper.logInfo() : undefined,
   });
   k.packetsSent++;
-  return text ?? '';
+  return pieces ?? [];
 }
 
 /**

@@ -12,13 +12,16 @@
 //    limit, or it has nothing outstanding), or
 //  - its socket has more than WRITE_BUFFER_BYTES_MAX queued for writing (until it drains).
 // A connection whose queued bytes pass OUTBOUND_BYTES_MAX is closed (engine/limits.ts).
+// A four-letter word's answer comes as TEXT_PART slices and a last TEXT_CLOSE; each slice
+// written to the socket asks the pipeline for the next (TEXT_MORE), so an answer that is
+// not read waits in the pipeline as an unmade text, not here as bytes.
 import { workerData, parentPort } from 'node:worker_threads';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
 import { CONNECT_FLAG_SECURE, ReqKind, RespKind, connKey, THROTTLE_IN_PROCESS, throttleClosedIndex, throttlePushedIndex, throttleTakenIndex } from '../records.ts';
 import { CLOSED_CONN_SLOTS, OUTBOUND_BYTES_MAX, GATHER_BYTES, REPLIES_PER_TURN, THROTTLE_RECHECK_MS, TLS_HANDSHAKE_TIMEOUT_MS, WRITE_BUFFER_BYTES_MAX, X509_ID_BYTES_MAX, inboundPendingBytesMax } from '../limits.ts';
-import { createLogger } from '../logger.ts';
+import { createLogger, limitedWarnings } from '../logger.ts';
 import { StatsBlock, IO_STATS } from '../stagestats.ts';
 import { type FourLetterWord, fourLetterWordOf, formatNotWhitelisted, parseFourLetterWordWhitelist } from '../fourlw.ts';
 import type { TlsServerOptions } from '../tls.ts';
@@ -53,6 +56,9 @@ export interface IoWorkerData {
 
 const data = workerData as IoWorkerData;
 const log = createLogger(`io-${data.index}`);
+/** Warnings a client can repeat (bad frames, refused TLS handshakes and certificates), rate-limited; summaries at least once a window. */
+const repeated = limitedWarnings(log);
+setInterval(() => repeated.flush(), 1000).unref();
 const req = Ring.attach(data.reqRingSab, Doorbell.attach(data.pipelineBellSab));
 const resp = Ring.attach(data.respRingSab, Doorbell.attach(data.ioBellSab));
 const connCounts = new Int32Array(data.connCountSab);
@@ -100,6 +106,12 @@ interface Connection {
   /** Requests forwarded (xid > 0) and not answered yet: ZooKeeper's per-connection outstandingCount. */
   outstanding: number;
   closed: boolean;
+  /**
+   * We ended our side (socket.end): after the client's FIN, a CLOSE or a four-letter word's
+   * answer. Nothing more is written or read (a write after end() is an error, and what it
+   * would carry has nobody to read it: ZooKeeper drops it too).
+   */
+  ended: boolean;
   countSlot: number;
   /** A four-letter word went to the pipeline: keep the socket writable after the client's FIN until the answer. */
   awaitingText: boolean;
@@ -252,8 +264,17 @@ function retryBlocked(): void {
   req.flushDataBell();
 }
 
+/** Ends our side of the connection (after `text`); nothing is written or read after this. */
+function endConnection(conn: Connection, text?: string): void {
+  if (conn.ended) return;
+  conn.ended = true;
+  conn.pending = null;
+  if (text === undefined) conn.socket.end();
+  else conn.socket.end(text);
+}
+
 function closeWithText(conn: Connection, text: string): void {
-  conn.socket.end(text);
+  endConnection(conn, text);
 }
 
 /** `mask`: stmk's 8-byte trace mask, null for the other words. */
@@ -279,7 +300,8 @@ function handleFourLetterWord(conn: Connection, word: FourLetterWord, mask: Buff
 }
 
 function bad(conn: Connection, why: string): void {
-  log.warn(`closing connection from ${conn.addr}:${conn.port}: ${why}`, { conn: connKey(data.index, conn.id) });
+  const key = connKey(data.index, conn.id);
+  repeated.warn('bad frame', key, `closing connection from ${conn.addr}:${conn.port}: ${why}`, { conn: key });
   conn.pending = null;
   conn.socket.destroy();
 }
@@ -338,15 +360,15 @@ function x509IdOf(socket: tls.TLSSocket, addr: string, port: number): string | n
   if (peer === undefined) return null; // clientAuth=want and the client sent none: served without an x509 id
   if (!socket.authorized) {
     // clientAuth=want: Java's trust manager fails the handshake on an untrusted certificate
-    log.warn(`closing connection from ${addr}:${port}: client certificate not trusted: ${String(socket.authorizationError)}`);
+    repeated.warn('client certificate refused', addr, `closing connection from ${addr}:${port}: client certificate not trusted: ${String(socket.authorizationError)}`);
     return undefined;
   }
   try {
     const id = subjectRfc2253(peer.raw);
     if (Buffer.byteLength(id, 'utf8') <= X509_ID_BYTES_MAX) return id;
-    log.warn(`closing connection from ${addr}:${port}: client certificate subject is longer than ${X509_ID_BYTES_MAX} bytes`);
+    repeated.warn('client certificate refused', addr, `closing connection from ${addr}:${port}: client certificate subject is longer than ${X509_ID_BYTES_MAX} bytes`);
   } catch (err) {
-    log.warn(`closing connection from ${addr}:${port}: cannot read the client certificate's subject: ${(err as Error).message}`);
+    repeated.warn('client certificate refused', addr, `closing connection from ${addr}:${port}: cannot read the client certificate's subject: ${(err as Error).message}`);
   }
   return undefined;
 }
@@ -373,13 +395,13 @@ function onConnection(socket: net.Socket, secure: boolean): void {
   socket.setNoDelay(true);
   const conn: Connection = {
     id: nextConnId++, socket, addr, port, pending: null, handshaken: false, blocked: false, throttled: false, writeFull: false,
-    outstanding: 0, closed: false, countSlot, awaitingText: false, secure, x509Id, gathered: [],
+    outstanding: 0, closed: false, ended: false, countSlot, awaitingText: false, secure, x509Id, gathered: [],
   };
   if (nextConnId > 0xffffffff) nextConnId = 1;
   conns.set(conn.id, conn);
   stats.set(OPEN, conns.size);
   socket.on('data', (chunk: Buffer) => {
-    if (conn.closed) return;
+    if (conn.closed || conn.ended) return;
     stats.add(BYTES_IN, chunk.length);
     conn.pending = conn.pending === null ? chunk : Buffer.concat([conn.pending, chunk]);
     if (readable(conn)) processInput(conn);
@@ -395,7 +417,7 @@ function onConnection(socket: net.Socket, secure: boolean): void {
   // allowHalfOpen: `printf stat | nc` sends FIN right after the word; ZooKeeper still answers.
   // Any other connection is done when the client stops sending, as before.
   socket.on('end', () => {
-    if (!conn.awaitingText) socket.end();
+    if (!conn.awaitingText) endConnection(conn);
   });
   socket.on('drain', () => {
     if (!conn.writeFull || socket.writableLength > WRITE_BUFFER_BYTES_MAX) return;
@@ -445,7 +467,7 @@ function flushGathered(conn: Connection): void {
   let at = 0;
   for (let i = 0; i < ranges.length; i += 2) at += gatherArea.copy(out, at, ranges[i], ranges[i + 1]);
   ranges.length = 0;
-  if (conn.closed) return;
+  if (conn.closed || conn.ended) return;
   conn.socket.write(out);
   checkOutbound(conn);
 }
@@ -480,7 +502,7 @@ function handleReply(): void {
   const at = resp.payloadStart;
   const connId = d.readUInt32BE(at);
   const conn = conns.get(connId);
-  if (conn === undefined || conn.closed) return;
+  if (conn === undefined || conn.closed || conn.ended) return;
   const socket = conn.socket;
   switch (resp.kind) {
     case RespKind.SEND: {
@@ -511,12 +533,27 @@ function handleReply(): void {
       return;
     }
     case RespKind.CLOSE:
+      if (conn.awaitingText) {
+        // the pipeline dropped a four-letter word's answer its client was not reading: ending would wait for it forever
+        socket.destroy();
+        return;
+      }
       flushGathered(conn);
-      socket.end();
+      endConnection(conn);
       return;
+    case RespKind.TEXT_PART: {
+      // a slice of a long answer; when it has gone to the kernel, the pipeline makes the next one
+      // (engine/textstream.ts): a client that does not read holds FOURLW_SLICES_IN_FLIGHT_MAX slices here
+      const id = conn.id;
+      socket.write(Buffer.from(d.subarray(at + 4, at + resp.payloadLength)), (err) => {
+        if (err === undefined || err === null) pushControl(ReqKind.TEXT_MORE, id, '');
+      });
+      checkOutbound(conn);
+      return;
+    }
     case RespKind.TEXT_CLOSE:
       flushGathered(conn);
-      socket.end(d.toString('utf8', at + 4, at + resp.payloadLength));
+      endConnection(conn, d.toString('utf8', at + 4, at + resp.payloadLength));
       return;
     default:
       throw new Error(`reply ring: unknown record kind ${resp.kind}`);
@@ -590,7 +627,7 @@ if (data.secureClientPort !== null && data.tls !== null) {
   secure.on('tlsClientError', (err: Error, s: tls.TLSSocket) => {
     stats.add(REJECTED, 1);
     const addr = (s.remoteAddress ?? '').replace(/^::ffff:/, '');
-    log.warn(`closing connection from ${addr}:${s.remotePort ?? 0} on secureClientPort: TLS handshake failed: ${err.message}`);
+    repeated.warn('TLS handshake failed', addr, `closing connection from ${addr}:${s.remotePort ?? 0} on secureClientPort: TLS handshake failed: ${err.message}`);
   });
   // ZooKeeper 3.8 binds secureClientPort on every address unless secureClientPortAddress says otherwise
   listen(secure, data.secureClientPort, data.secureClientPortAddress);

@@ -14,9 +14,10 @@ import {
   CONNECT_FLAG_SECURE, ReqKind, RespKind, LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP, connKey, ioIndexOf, connIdOf,
   THROTTLE_IN_PROCESS, throttleClosedIndex, throttleTakenIndex,
 } from '../records.ts';
-import { CLOSED_CONN_SLOTS } from '../limits.ts';
+import { CLOSED_CONN_SLOTS, FOURLW_SLICE_CHARS, FOURLW_SLICES_IN_FLIGHT_MAX, FOURLW_STREAMS_MAX, FOURLW_STREAM_IDLE_MS } from '../limits.ts';
+import { TextStreams } from '../textstream.ts';
 import { Op } from '../protocol.ts';
-import { createLogger, idsInMessage } from '../logger.ts';
+import { createLogger, idsInMessage, limitedWarnings } from '../logger.ts';
 import { fourLetterWordReply, answerStatsRequest, type KeeperLogAccess } from '../stats.ts';
 import { LOG_FILE_PREFIX } from '../persistence/txnlog.ts';
 import { SNAP_CONTROL_LAST_ZXID } from '../snapshotter.ts';
@@ -52,6 +53,8 @@ export interface PipelineWorkerData {
 const data = workerData as PipelineWorkerData;
 const cfg = data.config;
 const log = createLogger('pipeline');
+/** Warnings a client can repeat (unknown request types, malformed requests, failed auth), rate-limited. */
+const repeated = limitedWarnings(log);
 const bell = Doorbell.attach(data.pipelineBellSab);
 const reqRings = data.reqRingSabs.map((sab) => Ring.attach(sab, bell));
 const respRings = data.respRingSabs.map((sab, i) => Ring.attach(sab, Doorbell.attach(data.ioBellSabs[i])));
@@ -148,7 +151,10 @@ const pipeline = new Pipeline(
     containerMaxNeverUsedIntervalMs: cfg.containerMaxNeverUsedIntervalMs,
     nowMs: () => clockMs,
     wallMs: () => Date.now(),
-    log: (level, msg) => log[level](msg, idsInMessage(msg)),
+    log: (level, msg, limit) => {
+      if (limit === undefined) log[level](msg, idsInMessage(msg));
+      else repeated.warn(limit.kind, limit.conn, msg, { conn: limit.conn, ...idsInMessage(msg) });
+    },
   },
   {
     send(conn, frame) {
@@ -243,14 +249,27 @@ const keeperLog: KeeperLogAccess = {
   },
 };
 
-function sendText(ioIndex: number, connId: number, text: string): void {
-  const ring = respRings[ioIndex];
-  const bytes = Buffer.from(text, 'utf8');
-  const at = reserveBlocking(ring, 4 + bytes.length);
-  ring.data.writeUInt32BE(connId, at);
-  ring.data.set(bytes, at + 4);
-  ring.commit(RespKind.TEXT_CLOSE, 4 + bytes.length);
-}
+// ---- four-letter-word answers, in slices (engine/textstream.ts): a slice's text is made
+// when it goes out, straight into the reply ring as UTF-8 (at most 3 bytes a character)
+const textStreams = new TextStreams(
+  { sliceChars: FOURLW_SLICE_CHARS, inFlightMax: FOURLW_SLICES_IN_FLIGHT_MAX, streamsMax: FOURLW_STREAMS_MAX, idleMs: FOURLW_STREAM_IDLE_MS },
+  {
+    slice(conn, text, last) {
+      const ring = respRings[ioIndexOf(conn)];
+      const at = reserveBlocking(ring, 4 + 3 * text.length);
+      ring.data.writeUInt32BE(connIdOf(conn), at);
+      const bytes = ring.data.write(text, at + 4, 'utf8');
+      ring.commit(last ? RespKind.TEXT_CLOSE : RespKind.TEXT_PART, 4 + bytes);
+    },
+    abort(conn) {
+      log.warn(`closing a four-letter-word connection whose client read nothing of its answer for ${FOURLW_STREAM_IDLE_MS} ms`, { conn });
+      const ring = respRings[ioIndexOf(conn)];
+      const at = reserveBlocking(ring, 4);
+      ring.data.writeUInt32BE(connIdOf(conn), at);
+      ring.commit(RespKind.CLOSE, 4);
+    },
+  },
+);
 
 // ---- ZooKeeper 3.8's RequestThrottler, as a gate in front of dispatch
 const throttleWords = new Int32Array(data.throttleSab);
@@ -335,6 +354,7 @@ function dispatch(ioIndex: number, ring: Ring): void {
       return;
     }
     case ReqKind.DISCONNECT:
+      textStreams.drop(key);
       pipeline.disconnect(key);
       return;
     case ReqKind.FOURLW: {
@@ -346,9 +366,12 @@ function dispatch(ioIndex: number, ring: Ring): void {
         port,
         traceMask: end - wordAt >= 12 ? d.readBigInt64BE(wordAt + 4) : null,
       };
-      sendText(ioIndex, connId, fourLetterWordReply(d.toString('latin1', wordAt, wordAt + 4), pipeline, cfg, asker, keeperLog));
+      textStreams.start(key, fourLetterWordReply(d.toString('latin1', wordAt, wordAt + 4), pipeline, cfg, asker, keeperLog), clockMs);
       return;
     }
+    case ReqKind.TEXT_MORE:
+      textStreams.more(key, clockMs);
+      return;
     default:
       throw new Error(`request ring ${ioIndex}: unknown record kind ${ring.kind}`);
   }
@@ -453,6 +476,8 @@ for (;;) {
   if (now >= nextTickAt) {
     stampMs = originMs + now;
     nextTickAt = now + pipeline.tick();
+    if (textStreams.size > 0) textStreams.expire(now);
+    repeated.flush();
   }
   // one doorbell per ring per turn, not one per record (replies and txns went out quietly)
   for (let i = 0; i < respRings.length; i++) respRings[i].flushDataBell();

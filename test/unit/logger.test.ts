@@ -1,6 +1,6 @@
 // The log line formats: text and JSON, fields (ids in hex), and ids found in messages.
 import { describe, expect, it } from 'vitest';
-import { formatLogLine, idsInMessage } from '../../engine/logger.ts';
+import { WarnLimiter, formatLogLine, idsInMessage } from '../../engine/logger.ts';
 
 const T = new Date('2026-11-21T22:37:04.632Z');
 
@@ -21,5 +21,23 @@ describe('logger', () => {
   it('finds the session a message names', () => {
     expect(idsInMessage('expiring session 0x1000014070c0000, timeout of 30000ms exceeded')).toEqual({ session: 0x1000014070c0000n });
     expect(idsInMessage('nothing here')).toBeUndefined();
+  });
+
+  it('rate-limits a repeated warning per source and per kind, then says how many were left out', () => {
+    const summaries: [string, number][] = [];
+    const limiter = new WarnLimiter({ windowMs: 1000, perSourceMax: 2, perKindMax: 3 }, (kind, n) => summaries.push([kind, n]));
+    const allowed = (kind: string, source: number, nowMs: number) => limiter.allow(kind, source, nowMs);
+    expect([allowed('a', 1, 0), allowed('a', 1, 1), allowed('a', 1, 2)]).toEqual([true, true, false]); // per source
+    expect([allowed('a', 2, 3), allowed('a', 3, 4)]).toEqual([true, false]); // per kind: 3 in all
+    expect(allowed('b', 1, 5)).toBe(true); // kinds are counted apart
+    expect(limiter.flush(999)).toBe(0); // the window has not ended
+    expect(summaries).toEqual([]);
+    expect(limiter.flush(1000)).toBe(1);
+    expect(summaries).toEqual([['a', 2]]); // 'b' left nothing out: no line
+    expect(allowed('a', 1, 1001)).toBe(true); // a new window
+    for (let i = 0; i < 10_000; i++) allowed('a', 1, 1002);
+    expect(allowed('a', 1, 2001)).toBe(true); // the next window starts at this warning and summarizes the last
+    expect(summaries).toEqual([['a', 2], ['a', 9_999]]);
+    expect(limiter.flush(1_000_000)).toBe(0);
   });
 });
