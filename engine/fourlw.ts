@@ -868,24 +868,6 @@ function formatSmallWord(word: FourLetterWord, ctx: FourLetterContext): string |
 // ---------------------------------------------------------------------------------------
 // lop= names (FinalRequestProcessor)
 
-const LAST_OPERATION_BY_OPCODE: ReadonlyMap<number, string> = new Map([
-  [11, 'PING'], [-10, 'SESS'], [14, 'MULT'], [22, 'MLTR'], [1, 'CREA'], [15, 'CREA'], [21, 'CREA'],
-  [19, 'CREA'], [2, 'DELE'], [20, 'DELE'], [5, 'SETD'], [16, 'RECO'], [7, 'SETA'], [-11, 'CLOS'],
-  [9, 'SYNC'], [13, 'CHEC'], [3, 'EXIS'], [4, 'GETD'], [101, 'SETW'], [105, 'STW2'], [106, 'ADDW'],
-  [6, 'GETA'], [8, 'GETC'], [104, 'GETACN'], [12, 'GETC'], [17, 'CHKW'], [18, 'REMW'], [107, 'HOMI'],
-  [103, 'GETE'],
-]);
-
-/**
- * cons' lop= for an answered request's opcode, as FinalRequestProcessor names it. A write
- * that failed in prep (its txn is an error txn) is answered before the switch: 'NA'. So
- * are auth and sasl, which never reach it.
- */
-export function lastOperationOf(opcode: number, failedInPrep = false): string {
-  if (failedInPrep) return 'NA';
-  return LAST_OPERATION_BY_OPCODE.get(opcode) ?? 'NA';
-}
-
 // ---------------------------------------------------------------------------------------
 // Java formatting helpers (exported for tests and for admin JSON that must agree)
 

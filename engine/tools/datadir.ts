@@ -20,7 +20,7 @@ import {
 } from '../persistence/txnlog.ts';
 import { readSnapshot, parseSnapshotFileName, type SnapshotSink } from '../persistence/snapshot.ts';
 import { purge, SNAP_RETAIN_COUNT_MIN } from '../persistence/purge.ts';
-import { decodeTxn, type Txn } from '../txn.ts';
+import { decodeTxn, showTxn, type Txn } from '../txn.ts';
 import { Op, NULL_DATA, type Acl } from '../protocol.ts';
 import type { ZNode } from '../tree.ts';
 import { fsyncDirectory } from '../../native-free-io/logfile.ts';
@@ -28,40 +28,6 @@ import { fsyncDirectory } from '../../native-free-io/logfile.ts';
 type Out = (line: string) => void;
 
 const OP_NAMES = new Map<number, string>(Object.entries(Op).map(([name, code]) => [code as number, name]));
-
-function showData(data: Buffer): string {
-  if (data === NULL_DATA) return 'null';
-  const text = data.toString('utf8');
-  return /^[\x20-\x7e]*$/.test(text) ? JSON.stringify(text) : `base64:${data.toString('base64')}`;
-}
-
-function showAcls(acls: readonly Acl[]): string {
-  return `[${acls.map((a) => `${a.id.scheme}:${a.id.id}:${a.perms}`).join(',')}]`;
-}
-
-/** A txn record as one line of text. */
-function showTxn(txn: Txn): string {
-  switch (txn.type) {
-    case Op.create: case Op.create2: case Op.createContainer: case Op.createTTL:
-      return `${txn.path} data=${showData(txn.data)} acl=${showAcls(txn.acls)} ephemeral=${txn.ephemeral} parentCVersion=${txn.parentCVersion}${txn.type === Op.createTTL ? ` ttl=${txn.ttlMs}` : ''}`;
-    case Op.delete: case Op.deleteContainer:
-      return txn.path;
-    case Op.setData:
-      return `${txn.path} data=${showData(txn.data)} version=${txn.version}`;
-    case Op.setACL:
-      return `${txn.path} acl=${showAcls(txn.acls)} version=${txn.version}`;
-    case Op.check:
-      return `${txn.path} version=${txn.version}`;
-    case Op.error:
-      return `err=${txn.err}`;
-    case Op.createSession:
-      return `timeout=${txn.timeoutMs}`;
-    case Op.closeSession:
-      return `ephemerals=[${txn.paths.join(',')}]`;
-    case Op.multi:
-      return `[${txn.txns.map((t) => `${OP_NAMES.get(t.type) ?? t.type} ${showTxn(t)}`).join('; ')}]`;
-  }
-}
 
 function jsonTxn(txn: Txn): unknown {
   return JSON.parse(JSON.stringify(txn, (_k, v) => {

@@ -3,6 +3,7 @@
 // and requires byte-identical text. The captures come from Debian's 3.8.0, whose version
 // text is passed through as the snapshot's version.
 
+import { lastOperationOf } from '../../engine/core/opcodes.ts';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
@@ -10,7 +11,7 @@ import {
   formatDump, formatEnvi, formatFourLetterWord, formatGtmk, formatIsro, formatMntr, formatNotWhitelisted,
   formatSrvr, formatStat, formatStmk, formatWchc, formatWchp, formatWchs, formatZooKeeperVersion,
   fourLetterWordOf, hex64, javaDateString, javaDouble, javaOsArch, javaOsName, javaSocketAddress,
-  lastOperationOf, MNTR_COUNTERS, MNTR_GAUGES, MNTR_PERCENTILE_SUMMARIES, MNTR_SUMMARIES,
+  MNTR_COUNTERS, MNTR_GAUGES, MNTR_PERCENTILE_SUMMARIES, MNTR_SUMMARIES,
   parseFourLetterWordWhitelist, readFileDescriptorCounts, summaryAvg, TELNET_CLOSE_CODE, ZK_NOT_SERVING,
   type ConnectionInfo, type FourLetterContext, type FourLetterWord, type MonitorSnapshot, type NamespaceSummary,
   type PercentileSummary, type ServerStatsSnapshot, type Summary, formatCsnp, formatLgif,
