@@ -17,12 +17,12 @@ import {
 import { CLOSED_CONN_SLOTS } from '../limits.ts';
 import { Op } from '../protocol.ts';
 import { createLogger, idsInMessage } from '../logger.ts';
-import { fourLetterWordReply, answerStatsRequest, type KeeperLogAccess } from '../stats.ts';
+import { fourLetterWordReply, answerStatsRequest, readIoCountersFrom, type KeeperLogAccess } from '../stats.ts';
 import { LOG_FILE_PREFIX } from '../persistence/txnlog.ts';
 import { SNAP_CONTROL_LAST_ZXID } from '../snapshotter.ts';
 import { readdirSync } from 'node:fs';
 import { ControlServer } from '../control.ts';
-import { StatsBlock, PIPELINE_STATS } from '../stagestats.ts';
+import { StatsBlock, PIPELINE_STATS, IO_STATS } from '../stagestats.ts';
 import type { ServerConfig } from '../config.ts';
 
 export interface PipelineWorkerData {
@@ -45,6 +45,8 @@ export interface PipelineWorkerData {
   controlReplyRingSab: SharedArrayBuffer;
   /** This thread's stage statistics (engine/stagestats.ts PIPELINE_STATS), read by /metrics. */
   statsSab: SharedArrayBuffer;
+  /** The io workers' stage statistics (IO_STATS): mntr reports their connection counters. */
+  ioStatsSabs: SharedArrayBuffer[];
   /** Throttle words shared with the io workers (engine/records.ts): in process, taken counts, closed connections. */
   throttleSab: SharedArrayBuffer;
 }
@@ -63,6 +65,7 @@ const controlServer = new ControlServer(Ring.attach(data.controlReqRingSab, bell
 // Stage statistics: clock reads and Float64Array increments, nothing allocated per request.
 // Stamps that cross threads are ms since the epoch (timeOrigin + now), comparable in every thread.
 const stats = StatsBlock.attach(data.statsSab, PIPELINE_STATS);
+readIoCountersFrom(data.ioStatsSabs.map((sab) => StatsBlock.attach(sab, IO_STATS)));
 const ringWaitUs = stats.histogram('ring_wait_us');
 const readUs = stats.histogram('read_us');
 const writeUs = stats.histogram('write_us');
