@@ -62,6 +62,8 @@ export interface ServerConfig {
   clientPortListenBacklog: number; // -1 = the platform default
   maxClientCnxns: number;        // per client host; 0 = unlimited
   maxCnxns: number;              // zookeeper.maxCnxns, all connections; 0 = unlimited
+  /** zookeeper.nio.sessionlessCnxnTimeout: a connection without a ConnectRequest or a four-letter word is closed after this (ms). */
+  sessionlessCnxnTimeoutMs: number;
   minSessionTimeoutMs: number;
   maxSessionTimeoutMs: number;
   snapCount: number;
@@ -191,6 +193,7 @@ export interface PropertyEntry {
 
 const DEFAULT_TICK_TIME_MS = 3000;            // ZooKeeperServer.DEFAULT_TICK_TIME
 const DEFAULT_MAX_CLIENT_CNXNS = 60;          // QuorumPeerConfig.maxClientCnxns
+const DEFAULT_SESSIONLESS_CNXN_TIMEOUT_MS = 10_000; // NIOServerCnxnFactory's zookeeper.nio.sessionlessCnxnTimeout
 const DEFAULT_SNAP_COUNT = 100_000;           // ZooKeeperServer.getSnapCount()
 const SNAP_COUNT_MIN = 2;                     // ZooKeeper resets smaller values to 2
 const DEFAULT_PRE_ALLOC_SIZE_KB = 65_536;     // FileTxnLog.preAllocSize, 64 MiB
@@ -604,6 +607,7 @@ export function parseConfig(text: string, opts: ParseOptions): ServerConfig {
     clientPortListenBacklog: client.clientPortListenBacklog,
     maxClientCnxns: client.maxClientCnxns,
     maxCnxns: client.maxCnxns,
+    sessionlessCnxnTimeoutMs: client.sessionlessCnxnTimeoutMs,
     minSessionTimeoutMs: client.minSessionTimeoutMs,
     maxSessionTimeoutMs: client.maxSessionTimeoutMs,
     ...persistence,
@@ -658,6 +662,7 @@ interface ClientSettings {
   clientPortListenBacklog: number;
   maxClientCnxns: number;
   maxCnxns: number;
+  sessionlessCnxnTimeoutMs: number;
   minSessionTimeoutMs: number;
   maxSessionTimeoutMs: number;
 }
@@ -683,6 +688,10 @@ function readClientSettings(r: SettingsReader, tickTimeMs: number): ClientSettin
   const maxClientCnxns = perHostSetting === null ? DEFAULT_MAX_CLIENT_CNXNS : r.int(perHostSetting, { min: 0 });
   const maxCnxnsSetting = r.takeSystemProperty('maxCnxns');
   const maxCnxns = maxCnxnsSetting === null ? 0 : r.int(maxCnxnsSetting, { decode: true, min: 0 });
+  // NIOServerCnxnFactory reads it with Integer.getInteger; it is also its expiry queue's bucket width, so 0 or less cannot work
+  const sessionlessSetting = r.takeSystemProperty('nio.sessionlessCnxnTimeout');
+  const sessionlessCnxnTimeoutMs = sessionlessSetting === null ? DEFAULT_SESSIONLESS_CNXN_TIMEOUT_MS
+    : r.int(sessionlessSetting, { decode: true, min: 1, what: 'a number of milliseconds' });
 
   // -1 (or absent) means 2 × / 20 × tickTime.
   const minSetting = r.take(['minSessionTimeout']);
@@ -700,7 +709,7 @@ function readClientSettings(r: SettingsReader, tickTimeMs: number): ClientSettin
   }
   return {
     staticClientPort, clientPortSetting, clientPortAddress, secureClientPort, secureClientPortAddress, clientPortListenBacklog,
-    maxClientCnxns, maxCnxns, minSessionTimeoutMs, maxSessionTimeoutMs,
+    maxClientCnxns, maxCnxns, sessionlessCnxnTimeoutMs, minSessionTimeoutMs, maxSessionTimeoutMs,
   };
 }
 

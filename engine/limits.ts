@@ -29,6 +29,53 @@ export const WRITE_BUFFER_BYTES_MAX = 4 * 1024 * 1024;
  */
 export const OUTBOUND_BYTES_MAX = 64 * 1024 * 1024;
 
+/**
+ * Bytes queued for writing to clients by all io workers together (socket writableLength
+ * summed over every connection, plus outbound slab space pinned by unwritten pieces; each
+ * io worker publishes its own sum in a shared word, engine/records.ts IO_WORDS). The
+ * per-connection caps above do not bound the server: 16 connections that pipeline 70
+ * getData of a 900 KB node each and never read stay under OUTBOUND_BYTES_MAX and queue
+ * 1 GB between them. Over the soft bound a connection with at least
+ * OUTBOUND_HEAVY_CONN_BYTES_MIN queued stops being read until its socket drains (the
+ * heavy ones stop first, light clients are still read and served); over the hard bound
+ * the io worker whose write crossed it closes its heaviest connections (at least
+ * OUTBOUND_HEAVY_CONN_BYTES_MIN queued, heaviest first) until the total is back under it,
+ * logged and counted as zooid_io_outbound_budget_closes (their sessions live on, as with
+ * OUTBOUND_BYTES_MAX). A shared sum rather than total/ioThreads per worker: the kernel
+ * spreads connections unevenly over the workers (reusePort hashes), and a per-worker share
+ * would close a client on a busy worker while the others have room. The worker crossing
+ * the bound sheds its own heaviest connections; it cannot close another worker's, but only
+ * writes raise the total and every writer checks. 256 MiB is 4 × OUTBOUND_BYTES_MAX: a
+ * server with many clients reading large nodes at once is not disturbed, and the
+ * server's resident memory stays within a few hundred MiB of its working set.
+ */
+export const OUTBOUND_TOTAL_BYTES_SOFT = 128 * 1024 * 1024;
+export const OUTBOUND_TOTAL_BYTES_HARD = 256 * 1024 * 1024;
+
+/**
+ * A connection with less than this queued is never paused or closed by the server-wide
+ * bound: it is a client reading its replies (the kernel's socket buffer holds what it has
+ * not read yet; Node queues only the rest). One large reply (jute.maxbuffer is 1 MiB) is
+ * more than this, so a client that stops reading large replies counts as heavy.
+ */
+export const OUTBOUND_HEAVY_CONN_BYTES_MIN = 512 * 1024;
+
+/**
+ * Outbound writes of at least OUTBOUND_SLAB_PIECE_BYTES_MIN are copied into slabs of
+ * OUTBOUND_SLAB_BYTES (resizable ArrayBuffers: V8 maps their pages itself, outside
+ * malloc) and their slab is unmapped once the last write in it completes. Plain Buffers
+ * come from glibc malloc in the io worker's thread arena; glibc returns only the top of
+ * an arena to the system, so a burst of large unread replies (930 MB freed in the issue's
+ * repro) stayed resident after the connections closed. Smaller writes (one turn of small
+ * replies) stay plain Buffers: they are short-lived and malloc reuses them. A resizable
+ * ArrayBuffer costs a map and an unmap (~50–200 µs), too much per reply, so pieces share a
+ * 4 MiB slab; a piece larger than half a slab gets a slab of its own. The io worker keeps
+ * its current slab when it empties (reused from the start, no syscall), so at most one
+ * empty slab per io worker stays mapped.
+ */
+export const OUTBOUND_SLAB_BYTES = 4 * 1024 * 1024;
+export const OUTBOUND_SLAB_PIECE_BYTES_MIN = 64 * 1024;
+
 /** Bytes Node reads from a socket per 'data' event at most (its default highWaterMark). */
 export const SOCKET_READ_CHUNK_BYTES = 64 * 1024;
 

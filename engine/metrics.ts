@@ -8,8 +8,9 @@
 //   filled from the pipeline's ServerStatsSnapshot (the same numbers mntr prints). Of the
 //   summaries zooid measures fsynctime (ms per fdatasync) and sync_processor_batch_size
 //   (txns per group commit); the others are exported empty (NaN quantiles, count 0), as
-//   ZooKeeper exports a summary nobody observed. connection_rejected counts the io
-//   workers' maxClientCnxns refusals.
+//   ZooKeeper exports a summary nobody observed. connection_rejected and
+//   sessionless_connections_expired come from the io workers' stats blocks (through the
+//   pipeline's snapshot, as mntr shows them).
 // - zooid's own (zooid_*): per-stage histograms in seconds, log batch sizes, ring
 //   occupancy, per-thread busy/parked time and io event-loop utilization, io counters.
 //   They come from the SharedArrayBuffer stats blocks (engine/stagestats.ts) and the
@@ -161,10 +162,8 @@ export function renderMetrics(m: MetricsInput): string {
       w.sample(g, v instanceof JavaDouble ? v.value : Number(v ?? 0));
     }
   }
-  const ioRejected = m.io.reduce((sum, x) => sum + (x.counters.connections_rejected ?? 0), 0);
   for (const c of MNTR_COUNTERS) {
-    let v = Number(m.stats?.snapshot.monitor.counters?.[c] ?? 0);
-    if (c === 'connection_rejected') v += ioRejected;
+    const v = Number(m.stats?.snapshot.monitor.counters?.[c] ?? 0);
     w.family(c, 'counter', c);
     w.sample(c, v);
   }
@@ -222,7 +221,8 @@ export function renderMetrics(m: MetricsInput): string {
   };
   ioCounter('zooid_io_connections', 'connections_open', 'gauge', 'Client connections open on an io worker.');
   ioCounter('zooid_io_connections_accepted_total', 'connections_accepted', 'counter', 'Client connections accepted.');
-  ioCounter('zooid_io_connections_rejected_total', 'connections_rejected', 'counter', 'Client connections refused by maxClientCnxns.');
+  ioCounter('zooid_io_connections_rejected_total', 'connections_rejected', 'counter', 'Client connections refused by zookeeper.maxCnxns, maxClientCnxns or an untrusted client certificate.');
+  ioCounter('zooid_io_sessionless_expired_total', 'sessionless_expired', 'counter', 'Connections closed for sending no ConnectRequest nor four-letter word within zookeeper.nio.sessionlessCnxnTimeout.');
   ioCounter('zooid_io_frames_received_total', 'frames_in', 'counter', 'Request frames forwarded to the pipeline.');
   ioCounter('zooid_io_bytes_received_total', 'bytes_in', 'counter', 'Bytes read from client sockets.');
   ioCounter('zooid_io_replies_sent_total', 'replies_out', 'counter', 'Reply and watch-event frames written to client sockets.');
@@ -231,6 +231,10 @@ export function renderMetrics(m: MetricsInput): string {
   ioCounter('zooid_io_throttle_pauses_total', 'throttle_pauses', 'counter', 'Times a connection stopped being read because requests in process or in flight exceeded globalOutstandingLimit.');
   ioCounter('zooid_io_write_buffer_pauses_total', 'write_buffer_pauses', 'counter', 'Times a connection stopped being read because its replies queued for writing exceeded the pause threshold.');
   ioCounter('zooid_io_outbound_overflow_closes_total', 'outbound_overflow_closes', 'counter', 'Connections closed because their replies and watch events queued and not read exceeded the cap.');
+  ioCounter('zooid_io_outbound_budget_pauses_total', 'outbound_budget_pauses', 'counter', 'Times a heavy connection stopped being read because all connections together had more queued than the server-wide soft bound.');
+  ioCounter('zooid_io_outbound_budget_closes_total', 'outbound_budget_closes', 'counter', 'Connections closed because all connections together had more queued than the server-wide hard bound (the heaviest first).');
+  ioCounter('zooid_io_outbound_queued_bytes', 'outbound_queued_bytes', 'gauge', 'Bytes an io worker has queued for writing to clients (its share of the server-wide bound).');
+  ioCounter('zooid_io_outbound_slab_bytes', 'outbound_slab_bytes', 'gauge', 'Memory an io worker has mapped for large outbound writes.');
 
   const logCounter = (name: string, key: string, help: string) => {
     w.family(name, 'counter', help);

@@ -49,6 +49,12 @@
 //   i32[1 + 128 + io*slots + (connId & (slots-1))]
 //                                   id of the last connection of io worker io closed in
 //                                   that slot (engine/limits.ts CLOSED_CONN_SLOTS)
+//
+// IO words (Int32Array over their own SharedArrayBuffer, IO_WORDS_BYTES), shared by the io
+// workers for the server-wide connection and outbound limits:
+//   i32[0]       client connections open on all io workers (zookeeper.maxCnxns)
+//   i32[1 + io]  bytes io worker io has queued for writing to clients, clamped to i32
+//                (engine/limits.ts OUTBOUND_TOTAL_BYTES_SOFT/HARD)
 
 export const ReqKind = { CONNECT: 1, REQUEST: 2, DISCONNECT: 3, FOURLW: 4, TEXT_MORE: 5 } as const;
 export const RespKind = { SEND: 1, CLOSE: 2, TEXT_CLOSE: 3, TEXT_PART: 4 } as const;
@@ -82,6 +88,14 @@ export function throttleWordsBytes(slots: number): number {
 
 /** io.threads at most (the config refuses more: one event loop each, more is a typo); a connection key names an io worker and its connection: connId * 64 + ioIndex. */
 export const IO_THREADS_MAX = 64;
+
+export const IO_WORDS_CONNS_OPEN = 0;
+
+export function ioQueuedBytesIndex(ioIndex: number): number {
+  return 1 + ioIndex;
+}
+
+export const IO_WORDS_BYTES = 4 * (1 + IO_THREADS_MAX);
 
 export function connKey(ioIndex: number, connId: number): number {
   return connId * IO_THREADS_MAX + ioIndex;

@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Ring, Doorbell } from '../native-free-io/ring.ts';
-import { CONTROL_BYTES, CONTROL_STOP, IO_THREADS_MAX, ringCapacityFor, throttleWordsBytes } from './records.ts';
+import { CONTROL_BYTES, CONTROL_STOP, IO_THREADS_MAX, IO_WORDS_BYTES, ringCapacityFor, throttleWordsBytes } from './records.ts';
 import { CLOSED_CONN_SLOTS } from './limits.ts';
 import type { ServerConfig } from './config.ts';
 import type { PipelineWorkerData } from './workers/pipeline-worker.ts';
@@ -103,6 +103,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const snapRing = Ring.create(ringCapacityFor(txnBytesMax, SNAP_RING_BYTES_MIN));
   const snapControlSab = new SharedArrayBuffer(SNAP_CONTROL_BYTES);
   const connCountSab = new SharedArrayBuffer(CONN_COUNT_SLOTS * 4);
+  const ioWordsSab = new SharedArrayBuffer(IO_WORDS_BYTES);
   const throttleSab = new SharedArrayBuffer(throttleWordsBytes(CLOSED_CONN_SLOTS));
   // control path main ⇄ pipeline (engine/control.ts): requests ring the pipeline's doorbell
   const controlReqRing = Ring.create(CONTROL_RING_BYTES, pipelineBell);
@@ -128,6 +129,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     controlReqRingSab: controlReqRing.sab,
     controlReplyRingSab: controlReplyRing.sab,
     statsSab: pipelineStats.sab,
+    ioStatsSabs: ioStats.map((b) => b.sab),
     throttleSab,
   };
   const pipeline = new Worker(workerUrl('pipeline-worker'), { workerData: pipelineData, name: 'pipeline' });
@@ -179,6 +181,9 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       tls: tlsOptions,
       juteMaxBufferBytes: cfg.juteMaxBufferBytes,
       maxClientCnxns: cfg.maxClientCnxns,
+      maxCnxns: cfg.maxCnxns,
+      sessionlessCnxnTimeoutMs: cfg.sessionlessCnxnTimeoutMs,
+      ioWordsSab,
       globalOutstandingLimit: cfg.globalOutstandingLimit,
       ioThreads,
       throttleSab,

@@ -61,7 +61,8 @@ export const IO_STATS: StatsBlockSpec = {
   name: 'io',
   counters: [
     'connections_accepted',
-    'connections_rejected', // maxClientCnxns refusals
+    'connections_rejected', // refusals: zookeeper.maxCnxns, maxClientCnxns, an untrusted client certificate (ZooKeeper's connection_rejected)
+    'sessionless_expired', // closed: no ConnectRequest nor four-letter word within zookeeper.nio.sessionlessCnxnTimeout
     'connections_open', // a gauge: set, not added
     'frames_in',
     'bytes_in',
@@ -71,6 +72,10 @@ export const IO_STATS: StatsBlockSpec = {
     'throttle_pauses', // a connection stopped being read by globalOutstandingLimit (ZooKeeper's disableRecv)
     'write_buffer_pauses', // a connection stopped being read: over WRITE_BUFFER_BYTES_MAX queued for writing
     'outbound_overflow_closes', // a connection closed: over OUTBOUND_BYTES_MAX queued for writing (engine/limits.ts)
+    'outbound_budget_pauses', // a heavy connection stopped being read: all io workers' queued bytes over OUTBOUND_TOTAL_BYTES_SOFT
+    'outbound_budget_closes', // a heavy connection closed: all io workers' queued bytes over OUTBOUND_TOTAL_BYTES_HARD
+    'outbound_queued_bytes', // a gauge: bytes this worker has queued for writing (its share of the server-wide bound)
+    'outbound_slab_bytes', // a gauge: outbound slab memory mapped (engine/outbound.ts)
   ],
   histograms: {
     reply_wait_us: DURATION_BUCKETS, // the pipeline put a reply on the ring → the io worker wrote it to the socket

@@ -15,10 +15,11 @@
 //   and their expiry buckets, ephemerals, data/child watches, uptime, fd counts, dir
 //   sizes, client response sizes, auth failures, and the counters bytes_received_count,
 //   connection_request_count, response_bytes, stale_sessions_expired, and the request
-//   throttler's request_throttle_wait_count, stale_requests(_dropped), throttled_ops.
+//   throttler's request_throttle_wait_count, stale_requests(_dropped), throttled_ops, and
+//   from the io workers' stats blocks connection_rejected (zookeeper.maxCnxns,
+//   maxClientCnxns and client-certificate refusals) and sessionless_connections_expired.
 // - 0 for now: per-connection queued= (the pipeline does not count held replies per
-//   connection; they are released within one fsync), connection_rejected (maxClientCnxns
-//   refusals happen in the io workers, which keep no counters), the summaries that belong
+//   connection; they are released within one fsync), the summaries that belong
 //   to the log worker (fsynctime, sync_processor_batch_size…) and the percentile latencies
 //   (updatelatency, readlatency: the pipeline keeps no histogram), per-namespace read/write
 //   bytes (the tree keeps none, so those mntr lines are absent, as on a ZooKeeper nobody
@@ -32,6 +33,7 @@ import type { Pipeline, Conn } from './pipeline.ts';
 import type { ServerConfig } from './config.ts';
 import type { StatsReply, StatsRequest } from './control.ts';
 import { formatConfigForConf } from './config.ts';
+import type { StatsBlock } from './stagestats.ts';
 import {
   type ConnectionInfo, type DataWatch, type EnvironmentInfo, type FourLetterWord, type ServerStatsSnapshot,
   type SessionEphemerals, type KeeperLogInfo, type SessionExpiry, type Summary,
@@ -57,6 +59,14 @@ export interface StatsObservations {
   dataDirSizeBytes: number;
   logDirSizeBytes: number;
   fileDescriptors: { open: number; max: number };
+  /** The io workers' counters mntr shows, since the last srst. */
+  io: IoCounters;
+}
+
+/** Counters the io workers keep in their stats blocks (engine/stagestats.ts IO_STATS). */
+export interface IoCounters {
+  connectionRejected: number;
+  sessionlessConnectionsExpired: number;
 }
 
 /**
@@ -140,6 +150,8 @@ export function buildServerStatsSnapshot(p: Pipeline, asker: FourLetterAsker | n
         stale_requests_dropped: k.staleRequestsDropped,
         stale_requests: k.staleRequests,
         throttled_ops: k.throttledOps,
+        connection_rejected: o.io.connectionRejected,
+        sessionless_connections_expired: o.io.sessionlessConnectionsExpired,
       },
     },
   };
@@ -210,11 +222,38 @@ export function resetServerStats(p: Pipeline): void {
   k.staleRequestsDropped = 0;
   k.staleRequests = 0;
   k.throttledOps = 0;
+  ioBaseline = ioCountersSinceStart(); // the io workers own their counters: mntr shows them from here
   // auth failures are ServerStats' own counter, which reset() leaves alone
 }
 
 // ---------------------------------------------------------------------------------------
 // Shell: clocks, files, process state, and the words' side effects
+
+/** The io workers' stats blocks, attached by the pipeline worker at start. */
+let ioBlocks: readonly StatsBlock[] = [];
+let ioBaseline: IoCounters = { connectionRejected: 0, sessionlessConnectionsExpired: 0 };
+
+export function readIoCountersFrom(blocks: readonly StatsBlock[]): void {
+  ioBlocks = blocks;
+}
+
+function ioCountersSinceStart(): IoCounters {
+  let connectionRejected = 0;
+  let sessionlessConnectionsExpired = 0;
+  for (const b of ioBlocks) {
+    connectionRejected += b.counter('connections_rejected');
+    sessionlessConnectionsExpired += b.counter('sessionless_expired');
+  }
+  return { connectionRejected, sessionlessConnectionsExpired };
+}
+
+function ioCounters(): IoCounters {
+  const now = ioCountersSinceStart();
+  return {
+    connectionRejected: now.connectionRejected - ioBaseline.connectionRejected,
+    sessionlessConnectionsExpired: now.sessionlessConnectionsExpired - ioBaseline.sessionlessConnectionsExpired,
+  };
+}
 
 /** ServerStats' start: when the pipeline worker loaded this module, before recovery (as ZooKeeper). */
 const STARTED_AT_MS = performance.now();
@@ -269,6 +308,7 @@ export function fourLetterWordReply(word: string, p: Pipeline, cfg: ServerConfig
     dataDirSizeBytes,
     logDirSizeBytes,
     fileDescriptors: needsFds ? readFileDescriptorCounts() : { open: -1, max: -1 },
+    io: ioCounters(),
   }, LIST_WORDS.has(word));
   const environment: EnvironmentInfo = word === 'envi' ? collectEnvironment(version, zooidVersion) : EMPTY_ENVIRONMENT;
   const pieces = fourLetterWordPieces(word, {
@@ -308,6 +348,7 @@ export function answerStatsRequest(req: StatsRequest, p: Pipeline, cfg: ServerCo
     dataDirSizeBytes,
     logDirSizeBytes,
     fileDescriptors: req.fds ? readFileDescriptorCounts() : { open: -1, max: -1 },
+    io: ioCounters(),
   }, req.lists);
   return { snapshot, traceMask, monoNowMs, wallNowMs };
 }

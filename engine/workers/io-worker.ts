@@ -10,16 +10,31 @@
 //  - globalOutstandingLimit is exceeded and it has requests outstanding (ZooKeeper's
 //    shouldThrottle / disableRecv: until a reply of its own finds the server below the
 //    limit, or it has nothing outstanding), or
-//  - its socket has more than WRITE_BUFFER_BYTES_MAX queued for writing (until it drains).
-// A connection whose queued bytes pass OUTBOUND_BYTES_MAX is closed (engine/limits.ts).
+//  - its socket has more than WRITE_BUFFER_BYTES_MAX queued for writing (until it drains), or
+//  - all io workers together have more than OUTBOUND_TOTAL_BYTES_SOFT queued and it is a
+//    heavy one (OUTBOUND_HEAVY_CONN_BYTES_MIN queued; until it drains).
+// A connection whose queued bytes pass OUTBOUND_BYTES_MAX is closed, and so are the heaviest
+// while all io workers together have more than OUTBOUND_TOTAL_BYTES_HARD (engine/limits.ts).
 // A four-letter word's answer comes as TEXT_PART slices and a last TEXT_CLOSE; each slice
 // written to the socket asks the pipeline for the next (TEXT_MORE), so an answer that is
 // not read waits in the pipeline as an unmade text, not here as bytes.
+//
+// Connection limits: zookeeper.maxCnxns over all io workers (a shared count), maxClientCnxns
+// per address (shared counts), and a connection that has sent neither a ConnectRequest nor a
+// four-letter word within zookeeper.nio.sessionlessCnxnTimeout of its accept is closed (an
+// accept-ordered queue swept by one timer).
 import { workerData, parentPort } from 'node:worker_threads';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
-import { CONNECT_FLAG_SECURE, ReqKind, RespKind, connKey, THROTTLE_IN_PROCESS, throttleClosedIndex, throttlePushedIndex, throttleTakenIndex } from '../records.ts';
+import {
+  CONNECT_FLAG_SECURE, ReqKind, RespKind, connKey, THROTTLE_IN_PROCESS, throttleClosedIndex, throttlePushedIndex, throttleTakenIndex,
+  IO_WORDS_CONNS_OPEN, ioQueuedBytesIndex,
+} from '../records.ts';
+import {
+  OUTBOUND_TOTAL_BYTES_SOFT, OUTBOUND_TOTAL_BYTES_HARD, OUTBOUND_HEAVY_CONN_BYTES_MIN, OUTBOUND_SLAB_BYTES, OUTBOUND_SLAB_PIECE_BYTES_MIN,
+} from '../limits.ts';
+import { OutboundSlabs, PAGE_MAPPED_SLABS, type Slab } from '../outbound.ts';
 import { CLOSED_CONN_SLOTS, OUTBOUND_BYTES_MAX, GATHER_BYTES, REPLIES_PER_TURN, THROTTLE_RECHECK_MS, TLS_HANDSHAKE_TIMEOUT_MS, WRITE_BUFFER_BYTES_MAX, X509_ID_BYTES_MAX, inboundPendingBytesMax } from '../limits.ts';
 import { createLogger, limitedWarnings } from '../logger.ts';
 import { StatsBlock, IO_STATS } from '../stagestats.ts';
@@ -38,6 +53,12 @@ export interface IoWorkerData {
   tls: TlsServerOptions | null;
   juteMaxBufferBytes: number;
   maxClientCnxns: number;
+  /** zookeeper.maxCnxns: client connections on all io workers together; 0 = unlimited. */
+  maxCnxns: number;
+  /** zookeeper.nio.sessionlessCnxnTimeout (ms). */
+  sessionlessCnxnTimeoutMs: number;
+  /** Words shared by the io workers (engine/records.ts IO_WORDS): connections open, bytes queued per worker. */
+  ioWordsSab: SharedArrayBuffer;
   /** ZooKeeper's globalOutstandingLimit: requests in process or in flight above which connections stop being read. */
   globalOutstandingLimit: number;
   ioThreads: number;
@@ -62,6 +83,8 @@ setInterval(() => repeated.flush(), 1000).unref();
 const req = Ring.attach(data.reqRingSab, Doorbell.attach(data.pipelineBellSab));
 const resp = Ring.attach(data.respRingSab, Doorbell.attach(data.ioBellSab));
 const connCounts = new Int32Array(data.connCountSab);
+const ioWords = new Int32Array(data.ioWordsSab);
+const QUEUED_BYTES = ioQueuedBytesIndex(data.index);
 // Stage statistics: counters and one histogram in a SharedArrayBuffer, nothing allocated per frame.
 const stats = StatsBlock.attach(data.statsSab, IO_STATS);
 const ACCEPTED = stats.counterIndex('connections_accepted');
@@ -75,6 +98,11 @@ const PAUSES = stats.counterIndex('backpressure_pauses');
 const THROTTLE_PAUSES = stats.counterIndex('throttle_pauses');
 const WRITE_PAUSES = stats.counterIndex('write_buffer_pauses');
 const OVERFLOW_CLOSES = stats.counterIndex('outbound_overflow_closes');
+const SESSIONLESS_EXPIRED = stats.counterIndex('sessionless_expired');
+const BUDGET_PAUSES = stats.counterIndex('outbound_budget_pauses');
+const BUDGET_CLOSES = stats.counterIndex('outbound_budget_closes');
+const QUEUED_GAUGE = stats.counterIndex('outbound_queued_bytes');
+const SLAB_GAUGE = stats.counterIndex('outbound_slab_bytes');
 const throttleWords = new Int32Array(data.throttleSab);
 const PUSHED = throttlePushedIndex(data.index);
 const INBOUND_PENDING_BYTES_MAX = inboundPendingBytesMax(data.juteMaxBufferBytes);
@@ -121,6 +149,10 @@ interface Connection {
   x509Id: string | null;
   /** This turn's reply frames for it in the gather area: [start, end) pairs, in order. */
   gathered: number[];
+  /** performance.now() at accept: the sessionless timeout runs from here. */
+  acceptedAtMs: number;
+  /** socket.writableLength when last looked at (after a write, a drain, each turn while non-zero). */
+  queuedBytes: number;
 }
 
 const conns = new Map<number, Connection>();
@@ -382,10 +414,20 @@ function onConnection(socket: net.Socket, secure: boolean): void {
     socket.destroy();
     return;
   }
+  // ZooKeeper checks zookeeper.maxCnxns first, then maxClientCnxns
+  const open = Atomics.add(ioWords, IO_WORDS_CONNS_OPEN, 1) + 1;
+  if (data.maxCnxns > 0 && open > data.maxCnxns) {
+    Atomics.sub(ioWords, IO_WORDS_CONNS_OPEN, 1);
+    stats.add(REJECTED, 1);
+    log.warn(`too many connections: ${addr}:${port} refused, max allowed is ${data.maxCnxns} (zookeeper.maxCnxns)`);
+    socket.resetAndDestroy(); // as ZooKeeper's fastCloseSock: SO_LINGER 0, the client sees a reset
+    return;
+  }
   const countSlot = addrSlot(addr);
   const count = Atomics.add(connCounts, countSlot, 1) + 1;
   if (data.maxClientCnxns > 0 && count > data.maxClientCnxns) {
     Atomics.sub(connCounts, countSlot, 1);
+    Atomics.sub(ioWords, IO_WORDS_CONNS_OPEN, 1);
     stats.add(REJECTED, 1);
     log.warn(`too many connections from ${addr} - max is ${data.maxClientCnxns}`);
     socket.destroy();
@@ -396,9 +438,12 @@ function onConnection(socket: net.Socket, secure: boolean): void {
   const conn: Connection = {
     id: nextConnId++, socket, addr, port, pending: null, handshaken: false, blocked: false, throttled: false, writeFull: false,
     outstanding: 0, closed: false, ended: false, countSlot, awaitingText: false, secure, x509Id, gathered: [],
+    acceptedAtMs: performance.now(), queuedBytes: 0,
   };
   if (nextConnId > 0xffffffff) nextConnId = 1;
   conns.set(conn.id, conn);
+  sessionless.push(conn);
+  armSessionlessTimer();
   stats.set(OPEN, conns.size);
   socket.on('data', (chunk: Buffer) => {
     if (conn.closed || conn.ended) return;
@@ -420,6 +465,7 @@ function onConnection(socket: net.Socket, secure: boolean): void {
     if (!conn.awaitingText) endConnection(conn);
   });
   socket.on('drain', () => {
+    noteQueued(conn);
     if (!conn.writeFull || socket.writableLength > WRITE_BUFFER_BYTES_MAX) return;
     conn.writeFull = false;
     maybeResume(conn);
@@ -440,6 +486,8 @@ function onConnection(socket: net.Socket, secure: boolean): void {
     Atomics.store(throttleWords, throttleClosedIndex(data.index, conn.id, CLOSED_CONN_SLOTS), conn.id | 0);
     stats.set(OPEN, conns.size);
     Atomics.sub(connCounts, conn.countSlot, 1);
+    Atomics.sub(ioWords, IO_WORDS_CONNS_OPEN, 1);
+    noteQueued(conn);
     if (conn.handshaken) pushControl(ReqKind.DISCONNECT, conn.id, '');
   });
 }
@@ -461,15 +509,153 @@ let turnAtMs = 0;
 function flushGathered(conn: Connection): void {
   const ranges = conn.gathered;
   if (ranges.length === 0) return;
+  if (conn.closed || conn.ended) {
+    ranges.length = 0;
+    return;
+  }
   let bytes = 0;
   for (let i = 0; i < ranges.length; i += 2) bytes += ranges[i + 1] - ranges[i];
-  const out = Buffer.allocUnsafe(bytes);
+  const slab = bytes >= OUTBOUND_SLAB_PIECE_BYTES_MIN ? slabs.take(bytes) : null;
+  const out = slab === null ? Buffer.allocUnsafe(bytes) : slab.buf.subarray(slab.pieceAt, slab.pieceAt + bytes);
   let at = 0;
   for (let i = 0; i < ranges.length; i += 2) at += gatherArea.copy(out, at, ranges[i], ranges[i + 1]);
   ranges.length = 0;
-  if (conn.closed || conn.ended) return;
-  conn.socket.write(out);
+  writeOut(conn, out, slab);
+}
+
+/**
+ * Writes one outbound buffer, then applies the outbound limits. A slab piece goes back to
+ * its slab when the write completes or fails (Node calls back either way: written, or
+ * cancelled by a destroy), so an unmapped slab is never under a pending write.
+ */
+function writeOut(conn: Connection, out: Buffer, slab: Slab | null): void {
+  if (slab === null) conn.socket.write(out);
+  else {
+    const bytes = out.length;
+    conn.socket.write(out, () => releasePiece(slab, bytes));
+  }
+  noteQueued(conn);
   checkOutbound(conn);
+}
+
+// ---- server-wide outbound bound (engine/limits.ts OUTBOUND_TOTAL_BYTES_SOFT/HARD)
+
+const slabs = new OutboundSlabs(OUTBOUND_SLAB_BYTES, PAGE_MAPPED_SLABS);
+/** Connections whose socket had bytes queued when last looked at. */
+const queuedConns = new Set<Connection>();
+/** Sum of queuedBytes over the connections. */
+let queuedBytes = 0;
+
+function releasePiece(slab: Slab, bytes: number): void {
+  slabs.release(slab, bytes);
+  publishQueued();
+}
+
+/** Re-reads a connection's queued bytes (a closed one has none) and publishes this worker's sum. */
+function noteQueued(conn: Connection): void {
+  const q = conn.closed ? 0 : conn.socket.writableLength;
+  queuedBytes += q - conn.queuedBytes;
+  conn.queuedBytes = q;
+  if (q > 0) queuedConns.add(conn);
+  else queuedConns.delete(conn);
+  publishQueued();
+}
+
+function publishQueued(): void {
+  const mine = queuedBytes + slabs.pinnedWasteBytes;
+  Atomics.store(ioWords, QUEUED_BYTES, Math.min(mine, 0x7fffffff));
+  stats.set(QUEUED_GAUGE, mine);
+  stats.set(SLAB_GAUGE, slabs.mappedBytes);
+}
+
+function queuedOnAllWorkers(): number {
+  let total = 0;
+  for (let i = 0; i < data.ioThreads; i++) total += Atomics.load(ioWords, ioQueuedBytesIndex(i));
+  return total;
+}
+
+/**
+ * Once per reply turn while this worker has bytes queued: refresh what its sockets still
+ * hold (they drain without telling us until empty), then over the hard bound close the
+ * heaviest connections, over the soft bound stop reading the heavy ones.
+ */
+function enforceOutboundBudget(): void {
+  if (queuedConns.size === 0) return;
+  for (const conn of queuedConns) noteQueued(conn);
+  let total = queuedOnAllWorkers();
+  while (total > OUTBOUND_TOTAL_BYTES_HARD) {
+    let heaviest: Connection | null = null;
+    for (const conn of queuedConns) {
+      if (conn.queuedBytes >= OUTBOUND_HEAVY_CONN_BYTES_MIN && (heaviest === null || conn.queuedBytes > heaviest.queuedBytes)) heaviest = conn;
+    }
+    if (heaviest === null) break;
+    const shedBytes = heaviest.queuedBytes;
+    stats.add(BUDGET_CLOSES, 1);
+    log.warn(`closing connection from ${heaviest.addr}:${heaviest.port}: ${shedBytes} bytes of replies and watch events queued and not read, ` +
+      `and all connections together have ${total} queued (over ${OUTBOUND_TOTAL_BYTES_HARD}); its session lives on`, { conn: connKey(data.index, heaviest.id) });
+    heaviest.pending = null;
+    heaviest.socket.destroy();
+    // its bytes are gone with the socket (its slab pieces come back as the cancelled writes call back)
+    queuedBytes -= shedBytes;
+    heaviest.queuedBytes = 0;
+    queuedConns.delete(heaviest);
+    publishQueued();
+    total -= shedBytes;
+  }
+  if (total <= OUTBOUND_TOTAL_BYTES_SOFT) return;
+  for (const conn of queuedConns) {
+    if (conn.writeFull || conn.queuedBytes < OUTBOUND_HEAVY_CONN_BYTES_MIN) continue;
+    conn.writeFull = true; // read again once its socket drains (the 'drain' handler)
+    conn.socket.pause();
+    stats.add(BUDGET_PAUSES, 1);
+  }
+}
+
+// ---- connections that never handshake (zookeeper.nio.sessionlessCnxnTimeout)
+
+/**
+ * Connections in accept order, so in deadline order (one timeout for all): one timer, armed
+ * for the head. Connections that handshake or close stay in it until they reach the head
+ * (no search on the hot path); the queue holds at most the connections accepted in one
+ * timeout.
+ */
+let sessionless: Connection[] = [];
+let sessionlessHead = 0;
+let sessionlessTimer: NodeJS.Timeout | null = null;
+
+function armSessionlessTimer(): void {
+  if (sessionlessTimer !== null || sessionlessHead === sessionless.length) return;
+  const dueMs = sessionless[sessionlessHead].acceptedAtMs + data.sessionlessCnxnTimeoutMs - performance.now();
+  sessionlessTimer = setTimeout(expireSessionless, Math.max(0, Math.ceil(dueMs)));
+  sessionlessTimer.unref();
+}
+
+function expireSessionless(): void {
+  sessionlessTimer = null;
+  const nowMs = performance.now();
+  let expired = 0;
+  while (sessionlessHead < sessionless.length) {
+    const conn = sessionless[sessionlessHead];
+    const waiting = !conn.closed && !conn.handshaken;
+    if (waiting && conn.acceptedAtMs + data.sessionlessCnxnTimeoutMs > nowMs) break;
+    sessionlessHead++;
+    if (!waiting) continue;
+    expired++;
+    conn.pending = null;
+    conn.socket.destroy();
+  }
+  if (sessionlessHead > 1024 && sessionlessHead * 2 > sessionless.length) {
+    sessionless = sessionless.slice(sessionlessHead);
+    sessionlessHead = 0;
+  } else if (sessionlessHead === sessionless.length) {
+    sessionless.length = 0;
+    sessionlessHead = 0;
+  }
+  if (expired > 0) {
+    stats.add(SESSIONLESS_EXPIRED, expired);
+    log.info(`closed ${expired} connection(s) that sent no ConnectRequest within ${data.sessionlessCnxnTimeoutMs} ms (zookeeper.nio.sessionlessCnxnTimeout)`);
+  }
+  armSessionlessTimer();
 }
 
 function flushAllGathered(): void {
@@ -512,8 +698,10 @@ function handleReply(): void {
         // a large frame goes out on its own, after what was gathered for its connection
         flushGathered(conn);
         if (conn.closed) return;
-        socket.write(Buffer.from(d.subarray(at + 12, at + resp.payloadLength)));
-        checkOutbound(conn);
+        const slab = slabs.take(frameBytes);
+        const out = slab.buf.subarray(slab.pieceAt, slab.pieceAt + frameBytes);
+        d.copy(out, 0, at + 12, at + resp.payloadLength);
+        writeOut(conn, out, slab);
       } else {
         if (gatherUsed + frameBytes > GATHER_BYTES) flushAllGathered();
         const start = gatherUsed;
@@ -548,6 +736,7 @@ function handleReply(): void {
       socket.write(Buffer.from(d.subarray(at + 4, at + resp.payloadLength)), (err) => {
         if (err === undefined || err === null) pushControl(ReqKind.TEXT_MORE, id, '');
       });
+      noteQueued(conn);
       checkOutbound(conn);
       return;
     }
@@ -574,6 +763,7 @@ function drainTurn(): number {
   }
   resp.flushSpaceBell();
   flushAllGathered();
+  enforceOutboundBudget();
   recheckThrottled(turnAtMs);
   return n;
 }

@@ -17,13 +17,14 @@ import {
 import { CLOSED_CONN_SLOTS, FOURLW_SLICE_CHARS, FOURLW_SLICES_IN_FLIGHT_MAX, FOURLW_STREAMS_MAX, FOURLW_STREAM_IDLE_MS } from '../limits.ts';
 import { TextStreams } from '../textstream.ts';
 import { Op } from '../protocol.ts';
+import { isThrottlable } from '../core/opcodes.ts';
 import { createLogger, idsInMessage, limitedWarnings } from '../logger.ts';
-import { fourLetterWordReply, answerStatsRequest, type KeeperLogAccess } from '../stats.ts';
+import { fourLetterWordReply, answerStatsRequest, readIoCountersFrom, type KeeperLogAccess } from '../stats.ts';
 import { LOG_FILE_PREFIX } from '../persistence/txnlog.ts';
 import { SNAP_CONTROL_LAST_ZXID } from '../snapshotter.ts';
 import { readdirSync } from 'node:fs';
 import { ControlServer } from '../control.ts';
-import { StatsBlock, PIPELINE_STATS } from '../stagestats.ts';
+import { StatsBlock, PIPELINE_STATS, IO_STATS } from '../stagestats.ts';
 import type { ServerConfig } from '../config.ts';
 
 export interface PipelineWorkerData {
@@ -46,6 +47,8 @@ export interface PipelineWorkerData {
   controlReplyRingSab: SharedArrayBuffer;
   /** This thread's stage statistics (engine/stagestats.ts PIPELINE_STATS), read by /metrics. */
   statsSab: SharedArrayBuffer;
+  /** The io workers' stage statistics (IO_STATS): mntr reports their connection counters. */
+  ioStatsSabs: SharedArrayBuffer[];
   /** Throttle words shared with the io workers (engine/records.ts): in process, taken counts, closed connections. */
   throttleSab: SharedArrayBuffer;
 }
@@ -66,6 +69,7 @@ const controlServer = new ControlServer(Ring.attach(data.controlReqRingSab, bell
 // Stage statistics: clock reads and Float64Array increments, nothing allocated per request.
 // Stamps that cross threads are ms since the epoch (timeOrigin + now), comparable in every thread.
 const stats = StatsBlock.attach(data.statsSab, PIPELINE_STATS);
+readIoCountersFrom(data.ioStatsSabs.map((sab) => StatsBlock.attach(sab, IO_STATS)));
 const ringWaitUs = stats.histogram('ring_wait_us');
 const readUs = stats.histogram('read_us');
 const writeUs = stats.histogram('write_us');
@@ -276,11 +280,6 @@ const throttleWords = new Int32Array(data.throttleSab);
 /** REQUEST records taken from each ring (wraps as int32): the io workers subtract it from what they pushed. */
 const takenCounts = new Int32Array(reqRings.length);
 const throttleMaxRequests = cfg.requestThrottleMaxRequests;
-
-/** Request.isThrottlable: everything but ping, closeSession and createSession (and auth, which never reaches ZooKeeper's throttler). */
-function isThrottlable(type: number): boolean {
-  return type !== Op.ping && type !== Op.closeSession && type !== Op.createSession && type !== Op.auth && type !== Op.sasl;
-}
 
 /**
  * Request.isStale: its connection is closed (request_stale_connection_check, always on), or

@@ -54,6 +54,7 @@ describe('defaults', () => {
     expect(cfg.clientPortListenBacklog).toBe(-1);
     expect(cfg.maxClientCnxns).toBe(60);
     expect(cfg.maxCnxns).toBe(0);
+    expect(cfg.sessionlessCnxnTimeoutMs).toBe(10_000);
     expect(cfg.minSessionTimeoutMs).toBe(6000);
     expect(cfg.maxSessionTimeoutMs).toBe(60000);
     expect(cfg.snapCount).toBe(100000);
@@ -206,6 +207,7 @@ describe('every key', () => {
       'zookeeper.admin.serverPort=0',
       'zookeeper.admin.enableServer=false',
       'zookeeper.maxCnxns=9',
+      'zookeeper.nio.sessionlessCnxnTimeout=0x1f4',
       'readonlymode.enabled=false',
     ].join('\n'));
     expect(cfg.snapCount).toBe(10);
@@ -218,6 +220,7 @@ describe('every key', () => {
     expect(cfg.adminServerPort).toBe(0);
     expect(cfg.adminEnableServer).toBe(false);
     expect(cfg.maxCnxns).toBe(9);
+    expect(cfg.sessionlessCnxnTimeoutMs).toBe(500);
     expect(cfg.warnings).toEqual([]);
   });
 
@@ -328,6 +331,7 @@ describe('bad values name the key and the line', () => {
     ['tickTime=2s', 'tickTime', /'2s' is not a number of milliseconds/],
     ['tickTime=99999999999', 'tickTime', /is not a number of milliseconds/],
     ['maxClientCnxns=-1', 'maxClientCnxns', /below the minimum of 0/],
+    ['zookeeper.nio.sessionlessCnxnTimeout=0', 'zookeeper.nio.sessionlessCnxnTimeout', /below the minimum of 1/],
     ['minSessionTimeout=-7', 'minSessionTimeout', /below the minimum of -1/],
     ['forceSync=true', 'forceSync', /'true' is not yes or no/],
     ['zookeeper.forceSync=maybe', 'zookeeper.forceSync', /'maybe' is not yes or no/],
