@@ -6,7 +6,7 @@
 import { JuteReader, JuteWriter } from '../native-free-io/jute.ts';
 import { Op, OPEN_ACL_UNSAFE, beginReply, readAcls, readConnectRequest, readTxnHeader, writeAcls, writeStat, writeTxnHeader, type Stat } from '../engine/protocol.ts';
 import { encodeTxnBody } from '../engine/txn.ts';
-import { readStat } from '../loadgen/client.ts';
+import { readStat } from '../client/lean.ts';
 import { addBatched, newBench, runAndReport } from './micro-util.ts';
 
 const PATH = '/zooid-loadgen/g123/k1975';

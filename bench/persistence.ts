@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { DataTree } from '../engine/tree.ts';
 import { writeSnapshotNow, listSnapshots } from '../engine/persistence/snapshot.ts';
 import { OPEN_ACL_UNSAFE } from '../engine/protocol.ts';
-import { LeanClient } from '../loadgen/client.ts';
+import { LeanClient } from '../client/lean.ts';
 import { freePort } from '../test/support/servers.ts';
 import { machineFacts, formatMachine } from './machine.ts';
 

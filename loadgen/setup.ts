@@ -1,7 +1,7 @@
 // Before a run: the znodes the load touches. Keys under root/g<group>/k<key> (groups of 16
 // so getChildren lists something real), one watch znode per connection under root/w, and
 // root/t for create+delete. Existing keys get their value rewritten to --value-bytes.
-import { LeanClient, ZkError } from './client.ts';
+import { LeanClient, ZkError } from '../client/lean.ts';
 import { Err, Op, OPEN_ACL_UNSAFE, writeAcls } from '../engine/protocol.ts';
 import type { LoadOptions, HostPort } from './options.ts';
 import { KEYS_PER_GROUP, TMP_DIR, keyGroupPath, keyPath, valueBytes, watchPath } from './workload.ts';

@@ -4,7 +4,7 @@
 // reconnects with backoff, and a bounded drain at the end. Every wait here has a deadline.
 import type { MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { LeanClient } from './client.ts';
+import { LeanClient } from '../client/lean.ts';
 import { Workload, type WorkloadPlan, type WorkerResult, type IntervalSample } from './workload.ts';
 import type { HostPort } from './options.ts';
 

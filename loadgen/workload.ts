@@ -6,7 +6,7 @@
 import type { Histogram } from 'hdr-histogram-js';
 import type { JuteReader, JuteWriter } from '../native-free-io/jute.ts';
 import { Err, Op } from '../engine/protocol.ts';
-import { type TaggedReplyHandler, type WatchEvent } from './client.ts';
+import { type TaggedReplyHandler, type WatchEvent } from '../client/lean.ts';
 import { type TimedOp, TIMED_OPS, newLatencyHistogram, recordNs, encodeHistogram } from './histogram.ts';
 import { MIX_OPS, type MixOp } from './options.ts';
 import { type KeyPicker, type Random, deriveSeed, seededRandom, uniformKeys, zipfKeys } from './random.ts';

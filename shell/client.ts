@@ -1,8 +1,8 @@
-// The shell's ZooKeeper client: the calls zkCli makes, as promises over loadgen's LeanClient
+// The shell's ZooKeeper client: the calls zkCli makes, as promises over client/'s LeanClient
 // (which keeps the wire protocol: handshake, FIFO replies, watch events). Adds what an
 // interactive session needs and a load generator does not: pings while idle, auth packets,
 // and the opcodes of the newer API (addWatch, removeWatches, whoAmI, getEphemerals…).
-import { LeanClient, readStat, ZkError } from '../loadgen/client.ts';
+import { LeanClient, readStat, ZkError } from '../client/lean.ts';
 import type { JuteReader, JuteWriter } from '../native-free-io/jute.ts';
 import { type Acl, type Stat, Op, Err, Xid, OPEN_ACL_UNSAFE, readAcls, readStrings, writeAcls } from '../engine/protocol.ts';
 

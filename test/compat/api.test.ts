@@ -7,7 +7,7 @@ import { describe, it, beforeAll, afterAll, expect } from 'vitest';
 import { startZooKeeper, startZooid, compatTarget, type ServerHandle } from '../support/servers.ts';
 import { Transcript, assertSameTranscript, maybeDumpTranscript, type TranscriptEntry } from '../support/transcript.ts';
 import { waitFor } from '../support/wait.ts';
-import { LeanClient, ZkError, readStat, type WatchEvent } from '../../loadgen/client.ts';
+import { LeanClient, ZkError, readStat, type WatchEvent } from '../../client/lean.ts';
 import { Op, Err, OPEN_ACL_UNSAFE, writeAcls } from '../../engine/protocol.ts';
 import type { JuteReader } from '../../native-free-io/jute.ts';
 

@@ -8,7 +8,7 @@ import { describe, it, beforeAll, afterAll, expect } from 'vitest';
 import { startZooKeeper, startZooid, compatTarget, type ServerHandle } from '../support/servers.ts';
 import { Transcript, assertSameTranscript, maybeDumpTranscript, type TranscriptEntry } from '../support/transcript.ts';
 import { waitFor } from '../support/wait.ts';
-import { LeanClient, ZkError } from '../../loadgen/client.ts';
+import { LeanClient, ZkError } from '../../client/lean.ts';
 import { Op, Err, Xid, writeAcls } from '../../engine/protocol.ts';
 import type { JuteWriter } from '../../native-free-io/jute.ts';
 

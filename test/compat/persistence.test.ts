@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { startZooKeeper, startZooid, type ServerHandle } from '../support/servers.ts';
 import { ZkSession, type Acl, CreateMode } from '../support/zkclient.ts';
-import { LeanClient } from '../../loadgen/client.ts';
+import { LeanClient } from '../../client/lean.ts';
 import { seededRandom, testSeed } from '../support/random.ts';
 
 const JAVA_CP = ['/usr/share/java/zookeeper.jar', '/usr/share/java/slf4j-nop.jar'].join(':');

@@ -8,7 +8,7 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { startZooKeeper, startZooid, fourLetterWord, connectWhenServing, type ServerHandle, type StartOptions } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
-import { LeanClient } from '../../loadgen/client.ts';
+import { LeanClient } from '../../client/lean.ts';
 import { Op, writeAcls, OPEN_ACL_UNSAFE } from '../../engine/protocol.ts';
 
 const handles: ServerHandle[] = [];

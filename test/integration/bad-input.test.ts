@@ -8,7 +8,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { startZooid, ZOOID_CLI, type ServerHandle } from '../support/servers.ts';
 import { seededRandom, testSeed } from '../support/random.ts';
-import { LeanClient, ZkError } from '../../loadgen/client.ts';
+import { LeanClient, ZkError } from '../../client/lean.ts';
 import { Err, Op } from '../../engine/protocol.ts';
 
 let server: ServerHandle;

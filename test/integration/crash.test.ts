@@ -9,7 +9,7 @@ import path from 'node:path';
 import { startZooid, type ServerHandle } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
 import { seededRandom, testSeed } from '../support/random.ts';
-import { LeanClient } from '../../loadgen/client.ts';
+import { LeanClient } from '../../client/lean.ts';
 
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 50);
 const CLIENTS = 4;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { startZooid, type ServerHandle } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
-import { LeanClient, ZkError } from '../../loadgen/client.ts';
+import { LeanClient, ZkError } from '../../client/lean.ts';
 
 const NOTREADONLY = -119;
 const DEVICE_BYTES = 24 << 20;

@@ -4,7 +4,7 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { startZooid, type ServerHandle } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
 import { seededRandom, testSeed } from '../support/random.ts';
-import { LeanClient } from '../../loadgen/client.ts';
+import { LeanClient } from '../../client/lean.ts';
 
 const handles: ServerHandle[] = [];
 afterAll(async () => {

@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import net from 'node:net';
 import { startZooid, fourLetterWord, type ServerHandle } from '../support/servers.ts';
 import { waitFor, withDeadline } from '../support/wait.ts';
-import { LeanClient } from '../../loadgen/client.ts';
+import { LeanClient } from '../../client/lean.ts';
 import { CreateFlag, Op, Xid } from '../../engine/protocol.ts';
 
 let server: ServerHandle;

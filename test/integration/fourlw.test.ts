@@ -9,7 +9,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import net from 'node:net';
 import { startZooid, startZooKeeper, fourLetterWord, connectWhenServing, type ServerHandle } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
-import { LeanClient } from '../../loadgen/client.ts';
+import { LeanClient } from '../../client/lean.ts';
 
 /** Words asked, in this order, on both servers; later entries see the effect of crst/srst/stmk. */
 const SEQUENCE = [

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startZooid, startZooKeeper, type ServerHandle } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
-import { LeanClient, ZkError, type WatchEvent } from '../../loadgen/client.ts';
+import { LeanClient, ZkError, type WatchEvent } from '../../client/lean.ts';
 import { Op, Err, Xid, writeAcls, type Acl } from '../../engine/protocol.ts';
 import { GET_DATA_REPLY_OVERHEAD_BYTES } from '../../engine/limits.ts';
 import { generateDigest } from '../../engine/acl.ts';

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startZooid, fourLetterWord, type ServerHandle } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
-import { LeanClient } from '../../loadgen/client.ts';
+import { LeanClient } from '../../client/lean.ts';
 
 const LGIF_KEYS = [
   'first_log_idx', 'first_log_term', 'last_log_idx', 'last_log_term', 'last_committed_log_idx',

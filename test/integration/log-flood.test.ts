@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { startZooid, type ServerHandle } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
-import { LeanClient } from '../../loadgen/client.ts';
+import { LeanClient } from '../../client/lean.ts';
 import { Err, Op } from '../../engine/protocol.ts';
 import { LOG_WARN_PER_CONN_MAX, LOG_WARN_PER_KIND_MAX } from '../../engine/limits.ts';
 

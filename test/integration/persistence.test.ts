@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startZooid, type ServerHandle } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
-import { LeanClient } from '../../loadgen/client.ts';
+import { LeanClient } from '../../client/lean.ts';
 
 const handles: ServerHandle[] = [];
 afterAll(async () => {

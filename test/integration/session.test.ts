@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import net from 'node:net';
 import { startZooid, type ServerHandle } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
-import { LeanClient, ZkError } from '../../loadgen/client.ts';
+import { LeanClient, ZkError } from '../../client/lean.ts';
 import { Err, Op, Perm, Xid } from '../../engine/protocol.ts';
 import { generateDigest } from '../../engine/acl.ts';
 

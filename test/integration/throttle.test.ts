@@ -10,7 +10,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fs from 'node:fs';
 import { startZooid, fourLetterWord, freePort, type ServerHandle } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
-import { LeanClient } from '../../loadgen/client.ts';
+import { LeanClient } from '../../client/lean.ts';
 import { JuteWriter } from '../../native-free-io/jute.ts';
 import { Err, Op } from '../../engine/protocol.ts';
 import { writeAcls, OPEN_ACL_UNSAFE } from '../../engine/protocol.ts';

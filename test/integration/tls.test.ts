@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { startZooid, freePort, fourLetterWord, ZOOID_CLI, REPO_ROOT, type ServerHandle } from '../support/servers.ts';
 import { makeTlsMaterial, tlsServerConfig, TlsZkClient, STORE_PASSWORD, type TlsMaterial } from '../support/tls.ts';
 import { waitFor, withDeadline } from '../support/wait.ts';
-import { LeanClient } from '../../loadgen/client.ts';
+import { LeanClient } from '../../client/lean.ts';
 import { Err, Perm } from '../../engine/protocol.ts';
 
 let m: TlsMaterial;

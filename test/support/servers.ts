@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor, withDeadline } from './wait.ts';
-import { LeanClient } from '../../loadgen/client.ts';
+import { LeanClient } from '../../client/lean.ts';
 
 export type ServerKind = 'zookeeper' | 'zooid';
 

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { JuteReader, JuteWriter } from '../../native-free-io/jute.ts';
 import { Err } from '../../engine/protocol.ts';
-import type { TaggedReplyHandler, WatchEvent } from '../../loadgen/client.ts';
+import type { TaggedReplyHandler, WatchEvent } from '../../client/lean.ts';
 import { type TaggedClient, type WorkloadPlan, Workload } from '../../loadgen/workload.ts';
 import { OpenLoopSchedule } from '../../loadgen/schedule.ts';
 import { decodeHistogram, newLatencyHistogram, recordNs, summarize } from '../../loadgen/histogram.ts';
