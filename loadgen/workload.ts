@@ -7,6 +7,7 @@ import type { Histogram } from 'hdr-histogram-js';
 import type { JuteReader, JuteWriter } from '../native-free-io/jute.ts';
 import { Err, Op } from '../engine/protocol.ts';
 import { type TaggedReplyHandler, type WatchEvent } from '../client/lean.ts';
+import { errorName } from '../client/errors.ts';
 import { type TimedOp, TIMED_OPS, newLatencyHistogram, recordNs, encodeHistogram } from './histogram.ts';
 import { MIX_OPS, type MixOp } from './options.ts';
 import { type KeyPicker, type Random, deriveSeed, seededRandom, uniformKeys, zipfKeys } from './random.ts';
@@ -54,10 +55,9 @@ export function watchPath(root: string, globalSlot: number): string {
 }
 export const TMP_DIR = 't';
 
-/** Error codes by name (ZooKeeper's, plus the client-side ones below). */
-const ERR_NAMES = new Map<number, string>(Object.entries(Err).map(([name, code]) => [code, name]));
+/** An error code's name as the results count it ("NONODE"; ERR-42 for a number ZooKeeper does not define). */
 export function errName(code: number): string {
-  return ERR_NAMES.get(code) ?? `ERR${code}`;
+  return errorName(code) ?? `ERR${code}`;
 }
 /** Sent but not answered before the end of the grace period. */
 export const UNFINISHED = 'UNFINISHED';

@@ -3,6 +3,7 @@
 // interactive session needs and a load generator does not: pings while idle, auth packets,
 // and the opcodes of the newer API (addWatch, removeWatches, whoAmI, getEphemerals…).
 import { LeanClient, readStat, ZkError } from '../client/lean.ts';
+import { errorMessage } from '../client/errors.ts';
 import type { JuteReader, JuteWriter } from '../native-free-io/jute.ts';
 import { type Acl, type Stat, Op, Err, Xid, OPEN_ACL_UNSAFE, readAcls, readStrings, writeAcls } from '../engine/protocol.ts';
 
@@ -17,44 +18,9 @@ export class KeeperError extends Error {
   }
 }
 
-/** KeeperException.Code's messages (KeeperException.getCodeMessage). */
-const CODE_MESSAGES: Readonly<Record<number, string>> = {
-  [Err.OK]: 'ok',
-  [Err.SYSTEMERROR]: 'SystemError',
-  [Err.RUNTIMEINCONSISTENCY]: 'RuntimeInconsistency',
-  [Err.DATAINCONSISTENCY]: 'DataInconsistency',
-  [Err.CONNECTIONLOSS]: 'ConnectionLoss',
-  [Err.MARSHALLINGERROR]: 'MarshallingError',
-  [Err.UNIMPLEMENTED]: 'Unimplemented',
-  [Err.OPERATIONTIMEOUT]: 'OperationTimeout',
-  [Err.BADARGUMENTS]: 'BadArguments',
-  [Err.UNKNOWNSESSION]: 'UnknownSession',
-  [Err.NEWCONFIGNOQUORUM]: 'NewConfigNoQuorum',
-  [Err.RECONFIGINPROGRESS]: 'ReconfigInProgress',
-  [Err.APIERROR]: 'APIError',
-  [Err.NONODE]: 'NoNode',
-  [Err.NOAUTH]: 'NoAuth',
-  [Err.BADVERSION]: 'BadVersion',
-  [Err.NOCHILDRENFOREPHEMERALS]: 'NoChildrenForEphemerals',
-  [Err.NODEEXISTS]: 'NodeExists',
-  [Err.NOTEMPTY]: 'Directory not empty',
-  [Err.SESSIONEXPIRED]: 'Session expired',
-  [Err.INVALIDCALLBACK]: 'Invalid callback',
-  [Err.INVALIDACL]: 'InvalidACL',
-  [Err.AUTHFAILED]: 'AuthFailed',
-  [Err.SESSIONMOVED]: 'Session moved',
-  [Err.NOTREADONLY]: 'Not a read-only call',
-  [Err.EPHEMERALONLOCALSESSION]: 'Ephemeral node on local session',
-  [Err.NOWATCHER]: 'No such watcher',
-  [Err.RECONFIGDISABLED]: 'Reconfig is disabled',
-  [Err.SESSIONCLOSEDREQUIRESASLAUTH]: 'Session closed because client failed to authenticate',
-  [Err.QUOTAEXCEEDED]: 'Quota has exceeded',
-  [Err.THROTTLEDOP]: 'Op throttled due to high load',
-};
-
 /** KeeperException.getMessage(): "KeeperErrorCode = NoNode for /a". */
 export function keeperMessage(code: number, path: string | null): string {
-  const text = CODE_MESSAGES[code] ?? `Unknown error ${code}`;
+  const text = errorMessage(code);
   return path === null ? `KeeperErrorCode = ${text}` : `KeeperErrorCode = ${text} for ${path}`;
 }
 

@@ -17,6 +17,7 @@
 import { createRequire } from 'node:module';
 import { waitFor, withDeadline } from './wait.ts';
 import { Op } from '../../engine/protocol.ts';
+import { errorName as errorNameOf } from '../../client/errors.ts';
 
 const require = createRequire(import.meta.url);
 // The library ships no types; these are the parts we use.
@@ -29,45 +30,11 @@ export const OP = Op;
 
 const OP_NAMES = new Map<number, string>(Object.entries(OP).map(([name, code]) => [code, name]));
 
-/** KeeperException.Code names, as ZooKeeper 3.8 numbers them. */
-export const ERROR_NAMES = new Map<number, string>([
-  [0, 'OK'],
-  [-1, 'SYSTEMERROR'],
-  [-2, 'RUNTIMEINCONSISTENCY'],
-  [-3, 'DATAINCONSISTENCY'],
-  [-4, 'CONNECTIONLOSS'],
-  [-5, 'MARSHALLINGERROR'],
-  [-6, 'UNIMPLEMENTED'],
-  [-7, 'OPERATIONTIMEOUT'],
-  [-8, 'BADARGUMENTS'],
-  [-12, 'UNKNOWNSESSION'],
-  [-13, 'NEWCONFIGNOQUORUM'],
-  [-14, 'RECONFIGINPROGRESS'],
-  [-100, 'APIERROR'],
-  [-101, 'NONODE'],
-  [-102, 'NOAUTH'],
-  [-103, 'BADVERSION'],
-  [-108, 'NOCHILDRENFOREPHEMERALS'],
-  [-110, 'NODEEXISTS'],
-  [-111, 'NOTEMPTY'],
-  [-112, 'SESSIONEXPIRED'],
-  [-113, 'INVALIDCALLBACK'],
-  [-114, 'INVALIDACL'],
-  [-115, 'AUTHFAILED'],
-  [-118, 'SESSIONMOVED'],
-  [-119, 'NOTREADONLY'],
-  [-120, 'EPHEMERALONLOCALSESSION'],
-  [-121, 'NOWATCHER'],
-  [-122, 'REQUESTTIMEOUT'],
-  [-123, 'RECONFIGDISABLED'],
-  [-124, 'SESSIONCLOSEDREQUIRESASLAUTH'],
-  [-125, 'QUOTAEXCEEDED'],
-  [-127, 'THROTTLEDOP'],
-]);
 /** Codes node-zookeeper-client's Exception accepts (it throws on any other). */
 const LIBRARY_KNOWN_ERRORS = new Set([0, -1, -2, -3, -4, -5, -6, -7, -8, -100, -101, -102, -103, -108, -110, -111, -112, -113, -114, -115]);
+/** KeeperException.Code's name as transcripts show it ("NONODE"; ERROR(-42) for an unknown number). */
 export function errorName(code: number): string {
-  return ERROR_NAMES.get(code) ?? `ERROR(${code})`;
+  return errorNameOf(code) ?? `ERROR(${code})`;
 }
 
 const EVENT_NAMES = new Map<number, string>([
