@@ -2,7 +2,7 @@
 // (which keeps the wire protocol: handshake, FIFO replies, watch events). Adds what an
 // interactive session needs and a load generator does not: pings while idle, auth packets,
 // and the opcodes of the newer API (addWatch, removeWatches, whoAmI, getEphemerals…).
-import { LeanClient, readStat, ZkError } from '../client/lean.ts';
+import { LeanClient, readStat, ZkError, type WatchEvent } from '../client/lean.ts';
 import { errorMessage } from '../client/errors.ts';
 import type { JuteReader, JuteWriter } from '../native-free-io/jute.ts';
 import { type Acl, type Stat, Op, Err, Xid, OPEN_ACL_UNSAFE, readAcls, readStrings, writeAcls } from '../engine/protocol.ts';
@@ -26,12 +26,6 @@ export function keeperMessage(code: number, path: string | null): string {
 
 export const AddWatchMode = { PERSISTENT: 0, PERSISTENT_RECURSIVE: 1 } as const;
 export const WatcherType = { Children: 1, Data: 2, Any: 3 } as const;
-
-export interface WatchEvent {
-  type: number;
-  state: number;
-  path: string;
-}
 
 export class ShellClient {
   readonly host: string;
@@ -196,4 +190,4 @@ export class ShellClient {
 }
 
 export { OPEN_ACL_UNSAFE };
-export type { Acl, Stat };
+export type { Acl, Stat, WatchEvent };
