@@ -17,6 +17,7 @@
 import { createRequire } from 'node:module';
 import { waitFor, withDeadline } from './wait.ts';
 import { Op } from '../../engine/protocol.ts';
+import { JuteReader } from '../../native-free-io/jute.ts';
 import { errorName as errorNameOf } from '../../client/errors.ts';
 
 const require = createRequire(import.meta.url);
@@ -161,37 +162,8 @@ interface TapMarker {
   onReply: (frame: Buffer, zxid: bigint, err: number, wireIndex: number) => void;
 }
 
-class FrameReader {
-  offset: number;
-  readonly buf: Buffer;
-  constructor(buf: Buffer, offset: number) {
-    this.buf = buf;
-    this.offset = offset;
-  }
-  int(): number {
-    const v = this.buf.readInt32BE(this.offset);
-    this.offset += 4;
-    return v;
-  }
-  long(): bigint {
-    const v = this.buf.readBigInt64BE(this.offset);
-    this.offset += 8;
-    return v;
-  }
-  bool(): boolean {
-    return this.buf[this.offset++] !== 0;
-  }
-  buffer(): Buffer | null {
-    const len = this.int();
-    if (len < 0) return null;
-    const v = Buffer.from(this.buf.subarray(this.offset, this.offset + len));
-    this.offset += len;
-    return v;
-  }
-  string(): string | null {
-    const b = this.buffer();
-    return b === null ? null : b.toString('utf8');
-  }
+/** native-free-io's reader, with the shapes transcripts show: bigint Stat fields, flat ACLs, '<null>'. */
+class FrameReader extends JuteReader {
   stat(): Stat {
     return {
       czxid: this.long(),
