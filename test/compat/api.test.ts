@@ -8,7 +8,8 @@ import { startZooKeeper, startZooid, compatTarget, type ServerHandle } from '../
 import { Transcript, assertSameTranscript, maybeDumpTranscript, type TranscriptEntry } from '../support/transcript.ts';
 import { waitFor } from '../support/wait.ts';
 import { LeanClient, ZkError, readStat, type WatchEvent } from '../../client/lean.ts';
-import { Op, Err, OPEN_ACL_UNSAFE, writeAcls } from '../../engine/protocol.ts';
+import { Op, OPEN_ACL_UNSAFE, writeAcls } from '../../engine/protocol.ts';
+import { errorName } from '../../client/errors.ts';
 import type { JuteReader } from '../../native-free-io/jute.ts';
 
 const CONTAINER_CHECK_MS = '300';
@@ -18,7 +19,6 @@ const SETTINGS: Record<string, string> = {
   'zookeeper.enforceQuota': 'true',
 };
 
-const ERR_NAMES = new Map<number, string>(Object.entries(Err).map(([k, v]) => [v, k]));
 const EVENT_NAMES: Record<number, string> = { 1: 'NodeCreated', 2: 'NodeDeleted', 3: 'NodeDataChanged', 4: 'NodeChildrenChanged' };
 
 let oracle: ServerHandle;
@@ -70,7 +70,7 @@ class Recorder {
       if (!(e instanceof ZkError)) throw e;
       code = e.code;
     }
-    const fields: Record<string, unknown> = { err: ERR_NAMES.get(code) ?? code };
+    const fields: Record<string, unknown> = { err: errorName(code) ?? code };
     if (result !== null && result !== undefined) fields.result = result;
     if (this.events.length > 0) fields.events = this.events;
     this.events = [];

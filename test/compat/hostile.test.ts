@@ -9,10 +9,9 @@ import { startZooKeeper, startZooid, compatTarget, type ServerHandle } from '../
 import { Transcript, assertSameTranscript, maybeDumpTranscript, type TranscriptEntry } from '../support/transcript.ts';
 import { waitFor } from '../support/wait.ts';
 import { LeanClient, ZkError } from '../../client/lean.ts';
-import { Op, Err, Xid, writeAcls } from '../../engine/protocol.ts';
+import { Op, Xid, writeAcls } from '../../engine/protocol.ts';
+import { errorName } from '../../client/errors.ts';
 import type { JuteWriter } from '../../native-free-io/jute.ts';
-
-const ERR_NAMES = new Map<number, string>(Object.entries(Err).map(([k, v]) => [v, k]));
 
 let oracle: ServerHandle;
 let target: ServerHandle;
@@ -47,7 +46,7 @@ async function step(t: Transcript, c: LeanClient, name: string, type: number, bo
     if (!(e instanceof ZkError)) throw e;
     code = e.code;
   }
-  t.add(name, { err: ERR_NAMES.get(code) ?? code, zxid: c.lastZxid, open: !c.isClosed });
+  t.add(name, { err: errorName(code) ?? code, zxid: c.lastZxid, open: !c.isClosed });
 }
 
 async function compare(name: string, scenario: (port: number, t: Transcript) => Promise<void>): Promise<TranscriptEntry[]> {
