@@ -1,7 +1,7 @@
 // A lean ZooKeeper client on native-free-io's codec: enough of the protocol to drive any
 // ZooKeeper-compatible server hard (pipelined requests, no per-request timers) and to
 // poke at it with raw bytes in tests. Replies are matched to requests in FIFO order, as
-// ZooKeeper guarantees per session. The one client of the repo: loadgen drives load with
+// ZooKeeper guarantees per session. The repo's own client: loadgen drives load with
 // it, `zooid shell` wraps it (shell/client.ts), the tests and benchmarks talk through it.
 import net from 'node:net';
 import { JuteReader, JuteWriter } from '../native-free-io/jute.ts';
