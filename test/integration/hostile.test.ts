@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { startZooid, startZooKeeper, fourLetterWord, freePort, type ServerHandle } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
-import { LeanClient } from '../../loadgen/client.ts';
+import { LeanClient } from '../../client/lean.ts';
 import { JuteWriter } from '../../native-free-io/jute.ts';
 import { Op } from '../../engine/protocol.ts';
 import { OUTBOUND_TOTAL_BYTES_HARD } from '../../engine/limits.ts';
