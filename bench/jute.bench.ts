@@ -5,7 +5,7 @@
 //   cd /work/main && npx node bench/jute.bench.ts       (BENCH_TIME_MS=3000 for steadier numbers)
 import { JuteReader, JuteWriter } from '../native-free-io/jute.ts';
 import { Op, OPEN_ACL_UNSAFE, beginReply, readAcls, readConnectRequest, readTxnHeader, writeAcls, writeStat, writeTxnHeader, type Stat } from '../engine/protocol.ts';
-import { encodeTxnBody } from '../engine/txn.ts';
+import { encodeTxnBody } from '../engine/core/txn.ts';
 import { readStat } from '../client/lean.ts';
 import { addBatched, newBench, runAndReport } from './micro-util.ts';
 

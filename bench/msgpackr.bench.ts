@@ -1,15 +1,15 @@
 // msgpackr for control messages (DESIGN.md §2: structured control messages cross rings as
-// msgpackr, never postMessage). The Packr is configured as engine/control.ts's controlPackr
+// msgpackr, never postMessage). The Packr is configured as engine/ops/control.ts's controlPackr
 // (plain maps, 64-bit integers as bigint); a records Packr (shared structures) and JSON
 // and v8 structured-clone serialization of the same messages are the baselines.
 //
 //   cd /work/main && npx node bench/msgpackr.bench.ts
-import { controlPackr as makeControlPackr } from '../engine/control.ts';
+import { controlPackr as makeControlPackr } from '../engine/ops/control.ts';
 import v8 from 'node:v8';
 import { Packr } from 'msgpackr';
 import { addBatched, newBench, runAndReport } from './micro-util.ts';
 
-const controlPackr = makeControlPackr(); // exactly as engine/control.ts configures it
+const controlPackr = makeControlPackr(); // exactly as engine/ops/control.ts configures it
 const recordsPackr = new Packr({ useRecords: true, int64AsType: 'bigint', structures: [] });
 
 const messages = {

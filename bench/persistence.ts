@@ -24,7 +24,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DataTree } from '../engine/tree.ts';
+import { DataTree } from '../engine/core/tree.ts';
 import { writeSnapshotNow, listSnapshots } from '../engine/persistence/snapshot.ts';
 import { OPEN_ACL_UNSAFE } from '../engine/protocol.ts';
 import { LeanClient } from '../client/lean.ts';

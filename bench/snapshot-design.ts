@@ -2,7 +2,7 @@
 // stream costs per txn (decode + apply, on its thread, for every txn) against what
 // serializing the live tree costs per node (on the pipeline thread, only while a
 // snapshot runs). `node bench/snapshot-design.ts`
-import { Pipeline, type PipelineOptions } from '../engine/pipeline.ts';
+import { Pipeline, type PipelineOptions } from '../engine/core/pipeline.ts';
 import { JuteWriter } from '../native-free-io/jute.ts';
 import { Op, OPEN_ACL_UNSAFE, writeAcls } from '../engine/protocol.ts';
 import { SnapshotSerializer } from '../engine/persistence/snapshot.ts';

@@ -1,10 +1,10 @@
-// The data tree (engine/tree.ts DataTree) as the pipeline drives it: create+delete of a
+// The data tree (engine/core/tree.ts DataTree) as the pipeline drives it: create+delete of a
 // child under a parent with many children, setData on one of 100k znodes, lookups and Stat
 // copies. Each sample runs a batch of ops (see micro-util.ts). Baseline in the same run: a
 // bare Map set/delete of the same path strings (the floor under any path-keyed tree).
 //
 //   cd /work/main && npx node bench/tree.bench.ts
-import { DataTree, newStat } from '../engine/tree.ts';
+import { DataTree, newStat } from '../engine/core/tree.ts';
 import { OPEN_ACL_UNSAFE } from '../engine/protocol.ts';
 import { seededRandom } from '../loadgen/random.ts';
 import { addBatched, newBench, runAndReport } from './micro-util.ts';

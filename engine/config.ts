@@ -20,8 +20,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
-import { JAAS_FILE_BYTES_MAX, JaasError, parseJaas, saslUsersOf } from './sasl.ts';
+import { JAAS_FILE_BYTES_MAX, JaasError, parseJaas, saslUsersOf } from './security/sasl.ts';
 import { IO_THREADS_MAX } from './records.ts';
+import { type FourLetterWord, parseFourLetterWordWhitelist } from './ops/fourlw.ts';
 
 export class ConfigError extends Error {
   key: string | null;
@@ -55,7 +56,7 @@ export interface ServerConfig {
   clientPortAddress: string | null;
   secureClientPort: number | null;
   secureClientPortAddress: string | null;
-  /** TLS on secureClientPort (ZooKeeper's `ssl.*` keys); null when secureClientPort is not set. Files are read by engine/tls.ts. */
+  /** TLS on secureClientPort (ZooKeeper's `ssl.*` keys); null when secureClientPort is not set. Files are read by engine/security/tls.ts. */
   tls: TlsConfig | null;
   /** zookeeper.X509AuthenticationProvider.superUser: the x509 id (RFC 2253 subject) that is also super. */
   x509SuperUser: string | null;
@@ -82,7 +83,8 @@ export interface ServerConfig {
   requestStaleLatencyCheck: boolean;
   /** zookeeper.throttled_op_wait_time: a request queued longer than this is answered THROTTLEDOP; 0 = off (ms). */
   throttledOpWaitTimeMs: number;
-  fourLetterWordWhitelist: Set<string> | '*';
+  /** The words 4lw.commands.whitelist enables ('*' is every word; srvr always, isro with readonlymode.enabled). */
+  fourLetterWordWhitelist: ReadonlySet<FourLetterWord>;
   juteMaxBufferBytes: number;
   /**
    * zookeeper.jute.maxbuffer.extrasize (default jute.maxbuffer, at least 1024): ZooKeeper
@@ -147,7 +149,7 @@ export interface SaslConfig {
 export type TlsStoreType = 'PEM' | 'PKCS12' | 'JKS';
 export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
 
-/** Where a setting came from, for errors found when its files are read (engine/tls.ts). */
+/** Where a setting came from, for errors found when its files are read (engine/security/tls.ts). */
 export interface SettingSource {
   key: string;
   line: number;
@@ -1155,18 +1157,9 @@ function preAllocKbOf(r: SettingsReader, s: Setting): number {
   return kb;
 }
 
-function whitelistOf(s: Setting | null, readonlyModeEnabled: boolean): Set<string> | '*' {
-  const words = new Set<string>();
-  if (s !== null) {
-    for (const word of s.value.split(',')) {
-      const w = word.trim();
-      if (w === '*') return '*';
-      if (w !== '') words.add(w);
-    }
-  }
-  if (readonlyModeEnabled) words.add('isro');  // ZooKeeper itself depends on isro and srvr
-  words.add('srvr');
-  return words;
+/** 4lw.commands.whitelist as ZooKeeper's FourLetterCommands reads it (engine/ops/fourlw.ts has the one parser). */
+function whitelistOf(s: Setting | null, readonlyModeEnabled: boolean): ReadonlySet<FourLetterWord> {
+  return parseFourLetterWordWhitelist(s?.value, readonlyModeEnabled);
 }
 
 function readMyid(dataDir: string, warnings: string[]): number | null {

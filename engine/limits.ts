@@ -132,7 +132,7 @@ export const X509_ID_BYTES_MAX = 0xffff;
 export const REQ_RING_BYTES_MIN = 4 * 1024 * 1024;
 export const RESP_RING_BYTES_MIN = 8 * 1024 * 1024;
 export const LOG_RING_BYTES_MIN = 16 * 1024 * 1024;
-/** Snapshot slices are about 1 MiB (engine/snapshotter.ts): room for several in flight. */
+/** Snapshot slices are about 1 MiB (engine/persistence/snapshotter.ts): room for several in flight. */
 export const SNAP_RING_BYTES_MIN = 16 * 1024 * 1024;
 
 /** The log worker stops draining and writes once a batch holds this much. */
@@ -162,7 +162,7 @@ export const GET_DATA_REPLY_OVERHEAD_BYTES = 16 + 4 + 68;
 /**
  * Four-letter-word answers go out in slices of at most this many characters (at most 3
  * bytes each in UTF-8, so a slice's reply-ring record stays far below any ring's largest
- * record). The pipeline worker makes a slice's text only when it sends it (engine/fourlw.ts
+ * record). The pipeline worker makes a slice's text only when it sends it (engine/ops/fourlw.ts
  * fourLetterWordPieces): a slice costs it about a millisecond, however long the whole
  * answer (dump, wchp on a big server: tens of megabytes) is, and other sessions are served
  * between slices.

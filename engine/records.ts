@@ -22,13 +22,13 @@
 //   RESUME      [u32 zxid high][u32 zxid low]      after a log failure: the pipeline reloaded the
 //                                                  state durable up to zxid; records before this
 //                                                  one are dropped; appends continue after zxid
-// control rings, main ⇄ pipeline (engine/control.ts: msgpackr payloads, one pair):
+// control rings, main ⇄ pipeline (engine/ops/control.ts: msgpackr payloads, one pair):
 //   REQUEST     [u32 id][msgpackr ControlRequest]     main → pipeline (data bell: the pipeline's)
 //   REPLY_PART  [u32 id][slice of a msgpackr reply]   pipeline → main (own bell)
 //   REPLY_END   [u32 id][last slice]
 //
 // The f64 stamps are ms since the epoch (performance.timeOrigin + performance.now(), the
-// same clock in every thread) for the stage histograms of engine/stagestats.ts: the
+// same clock in every thread) for the stage histograms of engine/ops/stagestats.ts: the
 // pipeline measures a request's ring wait, the io worker a reply's.
 //
 // Shared control words (Int32Array / BigInt64Array over one SharedArrayBuffer):

@@ -10,14 +10,14 @@ import type { PipelineWorkerData } from './workers/pipeline-worker.ts';
 import type { LogWorkerData } from './workers/log-worker.ts';
 import type { IoWorkerData } from './workers/io-worker.ts';
 import type { SnapshotWorkerData } from './workers/snapshot-worker.ts';
-import { SNAP_CONTROL_BYTES } from './snapshotter.ts';
+import { SNAP_CONTROL_BYTES } from './persistence/snapshotter.ts';
 import { createLogger } from './logger.ts';
-import { ControlChannel, CONTROL_RING_BYTES } from './control.ts';
-import { StatsBlock, PIPELINE_STATS, LOG_STATS, IO_STATS } from './stagestats.ts';
-import { startAdminServer } from './admin.ts';
-import { MetricsCollector, startMetricsServer } from './metrics.ts';
+import { ControlChannel, CONTROL_RING_BYTES } from './ops/control.ts';
+import { StatsBlock, PIPELINE_STATS, LOG_STATS, IO_STATS } from './ops/stagestats.ts';
+import { startAdminServer } from './ops/admin.ts';
+import { MetricsCollector, startMetricsServer } from './ops/metrics.ts';
 import type http from 'node:http';
-import { loadTlsServerOptions } from './tls.ts';
+import { loadTlsServerOptions } from './security/tls.ts';
 import { CONN_COUNT_SLOTS, LOG_BATCH_BYTES_MAX, LOG_RING_BYTES_MIN, REQ_RING_BYTES_MIN, RESP_RING_BYTES_MIN, SNAP_RING_BYTES_MIN } from './limits.ts';
 
 const log = createLogger('main');
@@ -105,7 +105,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const connCountSab = new SharedArrayBuffer(CONN_COUNT_SLOTS * 4);
   const ioWordsSab = new SharedArrayBuffer(IO_WORDS_BYTES);
   const throttleSab = new SharedArrayBuffer(throttleWordsBytes(CLOSED_CONN_SLOTS));
-  // control path main ⇄ pipeline (engine/control.ts): requests ring the pipeline's doorbell
+  // control path main ⇄ pipeline (engine/ops/control.ts): requests ring the pipeline's doorbell
   const controlReqRing = Ring.create(CONTROL_RING_BYTES, pipelineBell);
   const controlReplyRing = Ring.create(CONTROL_RING_BYTES);
   const pipelineStats = StatsBlock.create(PIPELINE_STATS);
@@ -136,7 +136,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const ready = await waitFor(pipeline, 'pipeline worker', ['ready']);
   const lastZxid = Number(ready.lastZxid);
 
-  // the pipeline rolls the log when it starts a snapshot (engine/snapshotter.ts), as ZooKeeper
+  // the pipeline rolls the log when it starts a snapshot (engine/persistence/snapshotter.ts), as ZooKeeper
   const rollAfterTxns = Number.MAX_SAFE_INTEGER;
   const logData: LogWorkerData = {
     logRingSab: logRing.sab,
@@ -187,7 +187,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       globalOutstandingLimit: cfg.globalOutstandingLimit,
       ioThreads,
       throttleSab,
-      fourLetterWordWhitelist: cfg.fourLetterWordWhitelist === '*' ? '*' : [...cfg.fourLetterWordWhitelist],
+      fourLetterWordWhitelist: [...cfg.fourLetterWordWhitelist],
       reqRingSab: reqRings[i].sab,
       pipelineBellSab: pipelineBell.sab,
       respRingSab: respRings[i].sab,

@@ -17,9 +17,9 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { ShellClient, KeeperError, AddWatchMode, WatcherType, type Acl, type Stat, type WatchEvent, OPEN_ACL_UNSAFE } from './client.ts';
 import { Err, Perm, CreateFlag } from '../engine/protocol.ts';
-import { javaDateString } from '../engine/fourlw.ts';
-import { versions } from '../engine/stats.ts';
-import { QUOTA_ROOT, QUOTA_LIMITS, QUOTA_STATS } from '../engine/tree.ts';
+import { javaDateString } from '../engine/ops/java.ts';
+import { versions } from '../engine/ops/stats.ts';
+import { QUOTA_ROOT, QUOTA_LIMITS, QUOTA_STATS } from '../engine/core/tree.ts';
 
 // ---------------------------------------------------------------------------------------
 // Output and errors

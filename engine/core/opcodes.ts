@@ -1,11 +1,11 @@
 // One descriptor per request opcode (ZooDefs.OpCode): what kind of request it is, how the
 // stages treat it, the txn record it logs and its handler. Adding an opcode is one entry
-// here (and, if it logs a new kind of record, a codec in engine/txn.ts).
+// here (and, if it logs a new kind of record, a codec in engine/core/txn.ts).
 import type { JuteReader } from '../../native-free-io/jute.ts';
 import { Op } from '../protocol.ts';
-import { type TxnCodec, codecOf } from '../txn.ts';
-import type { Pipeline, Conn } from '../pipeline.ts';
-import type { Session } from '../sessions.ts';
+import { type TxnCodec, codecOf } from './txn.ts';
+import type { Pipeline, Conn } from './pipeline.ts';
+import type { Session } from './sessions.ts';
 import { create, del, setData, setACL, check, closeSessionReq, multi } from './handlers/writes.ts';
 import { exists, getData, getChildrenWith, getACL, sync, multiRead, getAllChildrenNumber, getEphemerals, whoAmI } from './handlers/reads.ts';
 import { ping, auth, sasl } from './handlers/session.ts';

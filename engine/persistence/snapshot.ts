@@ -32,7 +32,7 @@ import { Worker } from 'node:worker_threads';
 import { adler32 } from '../../native-free-io/adler32.ts';
 import { fsyncDirectory } from '../../native-free-io/logfile.ts';
 import { type Acl, NULL_DATA } from '../protocol.ts';
-import { AclCache, ZNode, type DataTree } from '../tree.ts';
+import { AclCache, ZNode, type DataTree } from '../core/tree.ts';
 
 export const SNAP_MAGIC = 0x5a4b534e; // 'ZKSN'
 export const SNAP_VERSION = 2;

@@ -20,9 +20,9 @@ import {
 } from '../persistence/txnlog.ts';
 import { readSnapshot, parseSnapshotFileName, type SnapshotSink } from '../persistence/snapshot.ts';
 import { purge, SNAP_RETAIN_COUNT_MIN } from '../persistence/purge.ts';
-import { decodeTxn, showTxn, type Txn } from '../txn.ts';
+import { decodeTxn, showTxn, type Txn } from '../core/txn.ts';
 import { Op, NULL_DATA, type Acl } from '../protocol.ts';
-import type { ZNode } from '../tree.ts';
+import type { ZNode } from '../core/tree.ts';
 import { fsyncDirectory } from '../../native-free-io/logfile.ts';
 
 type Out = (line: string) => void;

@@ -37,10 +37,10 @@ import {
 import { OutboundSlabs, PAGE_MAPPED_SLABS, type Slab } from '../outbound.ts';
 import { CLOSED_CONN_SLOTS, OUTBOUND_BYTES_MAX, GATHER_BYTES, REPLIES_PER_TURN, THROTTLE_RECHECK_MS, TLS_HANDSHAKE_TIMEOUT_MS, WRITE_BUFFER_BYTES_MAX, X509_ID_BYTES_MAX, inboundPendingBytesMax } from '../limits.ts';
 import { createLogger, limitedWarnings } from '../logger.ts';
-import { StatsBlock, IO_STATS } from '../stagestats.ts';
-import { type FourLetterWord, fourLetterWordOf, formatNotWhitelisted, parseFourLetterWordWhitelist } from '../fourlw.ts';
-import type { TlsServerOptions } from '../tls.ts';
-import { subjectRfc2253 } from '../x509.ts';
+import { StatsBlock, IO_STATS } from '../ops/stagestats.ts';
+import { type FourLetterWord, fourLetterWordOf, formatNotWhitelisted } from '../ops/fourlw.ts';
+import type { TlsServerOptions } from '../security/tls.ts';
+import { subjectRfc2253 } from '../security/x509.ts';
 
 export interface IoWorkerData {
   index: number;
@@ -49,7 +49,7 @@ export interface IoWorkerData {
   clientPortAddress: string | null;
   secureClientPort: number | null;
   secureClientPortAddress: string | null;
-  /** Read and checked by the main thread (engine/tls.ts); null when secureClientPort is not set. */
+  /** Read and checked by the main thread (engine/security/tls.ts); null when secureClientPort is not set. */
   tls: TlsServerOptions | null;
   juteMaxBufferBytes: number;
   maxClientCnxns: number;
@@ -64,14 +64,14 @@ export interface IoWorkerData {
   ioThreads: number;
   /** Throttle words shared with the pipeline and the other io workers (engine/records.ts). */
   throttleSab: SharedArrayBuffer;
-  fourLetterWordWhitelist: string[] | '*';
+  fourLetterWordWhitelist: FourLetterWord[];
   reqRingSab: SharedArrayBuffer;
   pipelineBellSab: SharedArrayBuffer;
   respRingSab: SharedArrayBuffer;
   ioBellSab: SharedArrayBuffer;
   /** Connection counts per client address hash, shared by the io workers (maxClientCnxns). */
   connCountSab: SharedArrayBuffer;
-  /** This worker's stage statistics (engine/stagestats.ts IO_STATS), read by /metrics. */
+  /** This worker's stage statistics (engine/ops/stagestats.ts IO_STATS), read by /metrics. */
   statsSab: SharedArrayBuffer;
 }
 
@@ -112,9 +112,8 @@ const replyWaitUs = stats.histogram('reply_wait_us');
 const originMs = performance.timeOrigin;
 /** Shared-clock time (ms since the epoch) of the input being cut into frames: REQUEST records carry it. */
 let inputAtMs = 0;
-// ZooKeeper's FourLetterCommands.isEnabled: '*' is every known word, unknown names are ignored, srvr is always
-// enabled (the config has already added isro when readonlymode.enabled is true).
-const whitelist = parseFourLetterWordWhitelist(data.fourLetterWordWhitelist === '*' ? '*' : data.fourLetterWordWhitelist.join(','), false);
+// ZooKeeper's FourLetterCommands.isEnabled, as the config read it
+const whitelist: ReadonlySet<FourLetterWord> = new Set(data.fourLetterWordWhitelist);
 
 
 interface Connection {
@@ -731,7 +730,7 @@ function handleReply(): void {
       return;
     case RespKind.TEXT_PART: {
       // a slice of a long answer; when it has gone to the kernel, the pipeline makes the next one
-      // (engine/textstream.ts): a client that does not read holds FOURLW_SLICES_IN_FLIGHT_MAX slices here
+      // (engine/ops/textstream.ts): a client that does not read holds FOURLW_SLICES_IN_FLIGHT_MAX slices here
       const id = conn.id;
       socket.write(Buffer.from(d.subarray(at + 4, at + resp.payloadLength)), (err) => {
         if (err === undefined || err === null) pushControl(ReqKind.TEXT_MORE, id, '');

@@ -8,7 +8,7 @@ import { Ring, Doorbell } from '../../native-free-io/ring.ts';
 import { TxnLogWriter } from '../persistence/txnlog.ts';
 import { LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP } from '../records.ts';
 import { createLogger } from '../logger.ts';
-import { StatsBlock, LOG_STATS } from '../stagestats.ts';
+import { StatsBlock, LOG_STATS } from '../ops/stagestats.ts';
 
 export interface LogWorkerData {
   logRingSab: SharedArrayBuffer;
@@ -24,7 +24,7 @@ export interface LogWorkerData {
   rollAfterTxns: number;
   /** Stop draining and flush once a batch holds this many bytes. */
   batchBytesMax: number;
-  /** This thread's stage statistics (engine/stagestats.ts LOG_STATS), read by /metrics. */
+  /** This thread's stage statistics (engine/ops/stagestats.ts LOG_STATS), read by /metrics. */
   statsSab: SharedArrayBuffer;
 }
 

@@ -6,25 +6,24 @@ import { workerData, parentPort } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
-import { Pipeline } from '../pipeline.ts';
-import { recoverState } from '../recovery.ts';
-import { Snapshotter } from '../snapshotter.ts';
+import { Pipeline } from '../core/pipeline.ts';
+import { recoverState } from '../persistence/recovery.ts';
+import { Snapshotter } from '../persistence/snapshotter.ts';
 import { writeSnapshotNow } from '../persistence/snapshot.ts';
 import {
   CONNECT_FLAG_SECURE, ReqKind, RespKind, LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP, connKey, ioIndexOf, connIdOf,
   THROTTLE_IN_PROCESS, throttleClosedIndex, throttleTakenIndex,
 } from '../records.ts';
 import { CLOSED_CONN_SLOTS, FOURLW_SLICE_CHARS, FOURLW_SLICES_IN_FLIGHT_MAX, FOURLW_STREAMS_MAX, FOURLW_STREAM_IDLE_MS } from '../limits.ts';
-import { TextStreams } from '../textstream.ts';
+import { TextStreams } from '../ops/textstream.ts';
 import { Op } from '../protocol.ts';
 import { isThrottlable } from '../core/opcodes.ts';
 import { createLogger, idsInMessage, limitedWarnings } from '../logger.ts';
-import { fourLetterWordReply, answerStatsRequest, readIoCountersFrom, type KeeperLogAccess } from '../stats.ts';
-import { LOG_FILE_PREFIX } from '../persistence/txnlog.ts';
-import { SNAP_CONTROL_LAST_ZXID } from '../snapshotter.ts';
-import { readdirSync } from 'node:fs';
-import { ControlServer } from '../control.ts';
-import { StatsBlock, PIPELINE_STATS, IO_STATS } from '../stagestats.ts';
+import { fourLetterWordReply, answerStatsRequest, readIoCountersFrom, type KeeperLogAccess } from '../ops/stats.ts';
+import { listLogFiles } from '../persistence/txnlog.ts';
+import { SNAP_CONTROL_LAST_ZXID } from '../persistence/snapshotter.ts';
+import { ControlServer } from '../ops/control.ts';
+import { StatsBlock, PIPELINE_STATS, IO_STATS } from '../ops/stagestats.ts';
 import type { ServerConfig } from '../config.ts';
 
 export interface PipelineWorkerData {
@@ -37,15 +36,15 @@ export interface PipelineWorkerData {
   logBellSab: SharedArrayBuffer;
   controlSab: SharedArrayBuffer;
   logDir: string;
-  /** dataDir/version-2, and the snapshot worker's ring and control words (engine/snapshotter.ts). */
+  /** dataDir/version-2, and the snapshot worker's ring and control words (engine/persistence/snapshotter.ts). */
   snapDir: string;
   snapRingSab: SharedArrayBuffer;
   snapControlSab: SharedArrayBuffer;
   txnBytesMax: number;
-  /** The control path (engine/control.ts): requests from the main thread (data bell: ours), replies to it. */
+  /** The control path (engine/ops/control.ts): requests from the main thread (data bell: ours), replies to it. */
   controlReqRingSab: SharedArrayBuffer;
   controlReplyRingSab: SharedArrayBuffer;
-  /** This thread's stage statistics (engine/stagestats.ts PIPELINE_STATS), read by /metrics. */
+  /** This thread's stage statistics (engine/ops/stagestats.ts PIPELINE_STATS), read by /metrics. */
   statsSab: SharedArrayBuffer;
   /** The io workers' stage statistics (IO_STATS): mntr reports their connection counters. */
   ioStatsSabs: SharedArrayBuffer[];
@@ -219,7 +218,7 @@ function rollLogAndSnapshot(): boolean {
   return snapshotter.rolled(pipeline.tree, sessionTimeouts());
 }
 
-// ---- ClickHouse Keeper's csnp and lgif (engine/fourlw.ts formatLgif has the mapping)
+// ---- ClickHouse Keeper's csnp and lgif (engine/ops/fourlw.ts formatLgif has the mapping)
 const snapControl64 = new BigInt64Array(data.snapControlSab);
 
 const keeperLog: KeeperLogAccess = {
@@ -237,12 +236,7 @@ const keeperLog: KeeperLogAccess = {
   },
   logInfo() {
     const lastSnapshotIndex = Math.max(startSnapshotZxid, Number(Atomics.load(snapControl64, SNAP_CONTROL_LAST_ZXID)));
-    let firstLogIndex = -1;
-    for (const name of readdirSync(data.logDir)) {
-      if (!name.startsWith(LOG_FILE_PREFIX)) continue;
-      const zxid = Number.parseInt(name.slice(LOG_FILE_PREFIX.length), 16);
-      if (Number.isFinite(zxid) && (firstLogIndex === -1 || zxid < firstLogIndex)) firstLogIndex = zxid;
-    }
+    const firstLogIndex = listLogFiles(data.logDir)[0]?.zxid ?? -1;
     const lastLogIndex = pipeline.tree.lastZxid;
     return {
       firstLogIndex: firstLogIndex === -1 ? lastSnapshotIndex + 1 : firstLogIndex,
@@ -253,7 +247,7 @@ const keeperLog: KeeperLogAccess = {
   },
 };
 
-// ---- four-letter-word answers, in slices (engine/textstream.ts): a slice's text is made
+// ---- four-letter-word answers, in slices (engine/ops/textstream.ts): a slice's text is made
 // when it goes out, straight into the reply ring as UTF-8 (at most 3 bytes a character)
 const textStreams = new TextStreams(
   { sliceChars: FOURLW_SLICE_CHARS, inFlightMax: FOURLW_SLICES_IN_FLIGHT_MAX, streamsMax: FOURLW_STREAMS_MAX, idleMs: FOURLW_STREAM_IDLE_MS },

@@ -1,4 +1,4 @@
-// Snapshot worker: writes the snapshot bytes the pipeline hands over (engine/snapshotter.ts)
+// Snapshot worker: writes the snapshot bytes the pipeline hands over (engine/persistence/snapshotter.ts)
 // to tmp.snapshot.<zxid> with a running Adler32, seals and fsyncs the file, waits until
 // the log is durable up to the END record's zxid, renames it to snapshot.<zxid> and fsyncs
 // the directory. Also runs autopurge every autopurge.purgeInterval hours. One snapshot at
@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
 import { SnapshotFileWriter } from '../persistence/snapshot.ts';
 import { purge } from '../persistence/purge.ts';
-import { SnapKind, SNAP_CONTROL_FINISHED, SNAP_CONTROL_FAILED, SNAP_CONTROL_PURGES, SNAP_CONTROL_LAST_ZXID } from '../snapshotter.ts';
+import { SnapKind, SNAP_CONTROL_FINISHED, SNAP_CONTROL_FAILED, SNAP_CONTROL_PURGES, SNAP_CONTROL_LAST_ZXID } from '../persistence/snapshotter.ts';
 import { CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_STOP } from '../records.ts';
 import { createLogger } from '../logger.ts';
 

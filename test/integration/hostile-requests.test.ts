@@ -17,7 +17,7 @@ import { waitFor } from '../support/wait.ts';
 import { LeanClient, ZkError, type WatchEvent } from '../../client/lean.ts';
 import { Op, Err, Xid, writeAcls, type Acl } from '../../engine/protocol.ts';
 import { GET_DATA_REPLY_OVERHEAD_BYTES } from '../../engine/limits.ts';
-import { generateDigest } from '../../engine/acl.ts';
+import { generateDigest } from '../../engine/core/acl.ts';
 
 const servers: ServerHandle[] = [];
 const clients: LeanClient[] = [];

@@ -1,7 +1,7 @@
 // ClickHouse Keeper's four-letter words csnp (schedule a snapshot) and lgif (log
 // information) through real sockets: refused unless 4lw.commands.whitelist names them,
 // and with them enabled, lgif's indexes are the zxids the client saw and csnp writes a
-// snapshot named after the index it answers (engine/fourlw.ts formatLgif has the mapping).
+// snapshot named after the index it answers (engine/ops/fourlw.ts formatLgif has the mapping).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -7,7 +7,7 @@ import { startZooid, type ServerHandle } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
 import { LeanClient, ZkError } from '../../client/lean.ts';
 import { Err, Op, Perm, Xid } from '../../engine/protocol.ts';
-import { generateDigest } from '../../engine/acl.ts';
+import { generateDigest } from '../../engine/core/acl.ts';
 
 const SUPER_PASSWORD = 'super:letmein';
 let server: ServerHandle;

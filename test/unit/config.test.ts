@@ -1,3 +1,4 @@
+import { FOUR_LETTER_WORD_NAMES } from '../../engine/ops/fourlw.ts';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -214,7 +215,7 @@ describe('every key', () => {
     expect(cfg.preAllocSizeBytes).toBe(16 * 1024);
     expect(cfg.forceSync).toBe(false);
     expect(cfg.globalOutstandingLimit).toBe(7);
-    expect(cfg.fourLetterWordWhitelist).toBe('*');
+    expect(cfg.fourLetterWordWhitelist).toEqual(new Set(FOUR_LETTER_WORD_NAMES)); // '*': every word
     expect(cfg.superDigest).toBe('super:abc=');
     expect(cfg.extendedTypesEnabled).toBe(true);
     expect(cfg.adminServerPort).toBe(0);
@@ -241,7 +242,7 @@ describe('every key', () => {
   });
 
   it('treats a whitelist with * as every command, and adds srvr (and isro in read-only mode)', () => {
-    expect(parse(`${MINIMAL}4lw.commands.whitelist=stat, *\n`).fourLetterWordWhitelist).toBe('*');
+    expect(parse(`${MINIMAL}4lw.commands.whitelist=stat, *\n`).fourLetterWordWhitelist).toEqual(new Set(FOUR_LETTER_WORD_NAMES));
     expect(parse(`${MINIMAL}4lw.commands.whitelist=\n`).fourLetterWordWhitelist).toEqual(new Set(['srvr']));
     const ro = parse(`${MINIMAL}readonlymode.enabled=true\n4lw.commands.whitelist=ruok\n`);
     expect(ro.readonlyModeEnabled).toBe(true);

@@ -8,10 +8,10 @@ import { spawnSync } from 'node:child_process';
 import { TxnLogWriter, readTxnLog, LOG_HEADER_BYTES } from '../../engine/persistence/txnlog.ts';
 import { writeSnapshotNow } from '../../engine/persistence/snapshot.ts';
 import { dumpLog, recoverLog, dumpSnapshot } from '../../engine/tools/datadir.ts';
-import { encodeTxn } from '../../engine/txn.ts';
+import { encodeTxn } from '../../engine/core/txn.ts';
 import { JuteWriter } from '../../native-free-io/jute.ts';
 import { Op, OPEN_ACL_UNSAFE } from '../../engine/protocol.ts';
-import { DataTree } from '../../engine/tree.ts';
+import { DataTree } from '../../engine/core/tree.ts';
 import { REPO_ROOT } from '../support/servers.ts';
 
 let dir: string;

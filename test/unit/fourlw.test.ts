@@ -7,15 +7,17 @@ import { lastOperationOf } from '../../engine/core/opcodes.ts';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  collectEnvironment, DEFAULT_TRACE_MASK, FOUR_LETTER_WORD_NAMES, FOUR_LETTER_WORDS, formatCons, formatDirs,
+  DEFAULT_TRACE_MASK, FOUR_LETTER_WORD_NAMES, FOUR_LETTER_WORDS, formatCons, formatDirs,
   formatDump, formatEnvi, formatFourLetterWord, formatGtmk, formatIsro, formatMntr, formatNotWhitelisted,
   formatSrvr, formatStat, formatStmk, formatWchc, formatWchp, formatWchs, formatZooKeeperVersion,
-  fourLetterWordOf, hex64, javaDateString, javaDouble, javaOsArch, javaOsName, javaSocketAddress,
+  fourLetterWordOf,
   MNTR_COUNTERS, MNTR_GAUGES, MNTR_PERCENTILE_SUMMARIES, MNTR_SUMMARIES,
-  parseFourLetterWordWhitelist, readFileDescriptorCounts, summaryAvg, TELNET_CLOSE_CODE, ZK_NOT_SERVING,
+  parseFourLetterWordWhitelist, TELNET_CLOSE_CODE, ZK_NOT_SERVING,
   type ConnectionInfo, type FourLetterContext, type FourLetterWord, type MonitorSnapshot, type NamespaceSummary,
   type PercentileSummary, type ServerStatsSnapshot, type Summary, formatCsnp, formatLgif,
-} from '../../engine/fourlw.ts';
+} from '../../engine/ops/fourlw.ts';
+import { hex64, javaDateString, javaDouble, javaSocketAddress, summaryAvg } from '../../engine/ops/java.ts';
+import { collectEnvironment, javaOsArch, javaOsName, readFileDescriptorCounts } from '../../engine/ops/environment.ts';
 
 const FIXTURES = new URL('./fixtures/fourlw/', import.meta.url);
 const fixture = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf8');

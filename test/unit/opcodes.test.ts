@@ -3,7 +3,7 @@
 import { describe, it, expect } from 'vitest';
 import { Op } from '../../engine/protocol.ts';
 import { OPCODES, isThrottlable, lastOperationOf } from '../../engine/core/opcodes.ts';
-import { codecOf } from '../../engine/txn.ts';
+import { codecOf } from '../../engine/core/txn.ts';
 
 describe('opcode descriptors', () => {
   it('name every request opcode of ZooDefs.OpCode once', () => {

@@ -2,10 +2,10 @@
 // signals; its outputs (frames, closes, log appends) collected and decoded. Deterministic:
 // time is a variable the test moves.
 import { describe, it, expect, beforeEach } from 'vitest';
-import { Pipeline, type PipelineOptions } from '../../engine/pipeline.ts';
+import { Pipeline, type PipelineOptions } from '../../engine/core/pipeline.ts';
 import { JuteReader, JuteWriter } from '../../native-free-io/jute.ts';
 import { Op, Err, OPEN_ACL_UNSAFE, writeAcls } from '../../engine/protocol.ts';
-import { decodeTxn } from '../../engine/txn.ts';
+import { decodeTxn } from '../../engine/core/txn.ts';
 
 interface Out {
   kind: 'send' | 'close';

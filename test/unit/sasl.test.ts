@@ -7,13 +7,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../engine/config.ts';
-import { Pipeline, type SaslOptions } from '../../engine/pipeline.ts';
+import { Pipeline, type SaslOptions } from '../../engine/core/pipeline.ts';
 import { JuteReader, JuteWriter } from '../../native-free-io/jute.ts';
-import { allowed, fixupAcl } from '../../engine/acl.ts';
+import { allowed, fixupAcl } from '../../engine/core/acl.ts';
 import { Err, KeeperError, Op, Perm } from '../../engine/protocol.ts';
 import {
   DigestMd5Server, DIGEST_URI, JaasError, SASL_REALM, digestResponseValue, parseDirectives, parseJaas, saslUsersOf, type SaslStep,
-} from '../../engine/sasl.ts';
+} from '../../engine/security/sasl.ts';
 import { seededRandom, testSeed } from '../support/random.ts';
 
 const USERS = new Map([['bob', 'bobsecret'], ['super', 'adminsecret'], ['jörg', 'pässwörd€']]);

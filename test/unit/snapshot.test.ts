@@ -6,10 +6,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { Pipeline, type PipelineOptions } from '../../engine/pipeline.ts';
+import { Pipeline, type PipelineOptions } from '../../engine/core/pipeline.ts';
 import { JuteWriter } from '../../native-free-io/jute.ts';
 import { Op, OPEN_ACL_UNSAFE, NULL_DATA, writeAcls, type Acl } from '../../engine/protocol.ts';
-import { DataTree } from '../../engine/tree.ts';
+import { DataTree } from '../../engine/core/tree.ts';
 import {
   SnapshotSerializer, SnapshotFileWriter, TreeLoader, readSnapshot, listSnapshots, looksComplete, writeSnapshotNow,
   SnapshotCorruptError, parseSnapshotFileName, type SnapshotFile,

@@ -1,8 +1,8 @@
-// Four-letter-word answers in slices (engine/textstream.ts): slices are bounded, rejoin to
+// Four-letter-word answers in slices (engine/ops/textstream.ts): slices are bounded, rejoin to
 // the whole text, never split a surrogate pair; at most inFlightMax slices are out per
 // answer; too many long answers cut the newest; an idle one is aborted.
 import { describe, expect, it } from 'vitest';
-import { TextSlicer, TextStreams, cutNote } from '../../engine/textstream.ts';
+import { TextSlicer, TextStreams, cutNote } from '../../engine/ops/textstream.ts';
 import { seededRandom, testSeed } from '../support/random.ts';
 
 function allSlices(pieces: Iterable<string>, sliceChars: number): string[] {

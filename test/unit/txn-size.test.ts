@@ -3,7 +3,7 @@
 import { describe, it, expect } from 'vitest';
 import { JuteWriter } from '../../native-free-io/jute.ts';
 import { Op, NULL_DATA } from '../../engine/protocol.ts';
-import { encodeTxnBody, txnBodyBytes, type Txn } from '../../engine/txn.ts';
+import { encodeTxnBody, txnBodyBytes, type Txn } from '../../engine/core/txn.ts';
 
 const acls = [{ perms: 31, id: { scheme: 'digest', id: 'ünïcode:hash=' } }, { perms: 1, id: { scheme: 'world', id: 'anyone' } }];
 const txns: Txn[] = [

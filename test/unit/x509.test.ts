@@ -1,4 +1,4 @@
-// engine/x509.ts against Java: the subjects below are what X500Principal.getName() printed
+// engine/security/x509.ts against Java: the subjects below are what X500Principal.getName() printed
 // (Java 17) for certificates openssl made with these -subj values; PKCS12 and JKS stores
 // as keytool and openssl write them, opened with the right and the wrong password.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import { BadPasswordError, isValidX500Name, pkcs12Certificates, readJks, subjectRfc2253 } from '../../engine/x509.ts';
+import { BadPasswordError, isValidX500Name, pkcs12Certificates, readJks, subjectRfc2253 } from '../../engine/security/x509.ts';
 
 let dir: string;
 const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });

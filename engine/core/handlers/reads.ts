@@ -3,7 +3,7 @@
 // p.lookup(), so their replies can leave as soon as the state they reveal is durable.
 import type { JuteReader } from '../../../native-free-io/jute.ts';
 import { Op, Err, Perm, KeeperError, writeStat, writeAcls, writeData } from '../../protocol.ts';
-import { authInfoOrder } from '../../javaorder.ts';
+import { authInfoOrder } from '../javaorder.ts';
 import type { Handler } from '../opcodes.ts';
 export const exists: Handler = (p, conn, _s, xid, r) => {
   const path = r.ustring();

@@ -2,8 +2,8 @@
 // re-register the rest), addWatch (persistent, persistent-recursive), checkWatches and
 // removeWatches.
 import { Err, KeeperError, writeWatchEvent, readStrings } from '../../protocol.ts';
-import { WatchMode, type WatchTable } from '../../watches.ts';
-import type { DataTree } from '../../tree.ts';
+import { WatchMode, type WatchTable } from '../watches.ts';
+import type { DataTree } from '../tree.ts';
 import type { Handler } from '../opcodes.ts';
 export function setWatchesWith(v2: boolean): Handler {
   return (p, conn, _s, xid, r) => {

@@ -17,7 +17,7 @@
 // Requests are rare (an operator's curl, a scrape every few seconds); none of this runs
 // per client request.
 import { Packr } from 'msgpackr';
-import { Ring } from '../native-free-io/ring.ts';
+import { Ring } from '../../native-free-io/ring.ts';
 import type { ServerStatsSnapshot } from './fourlw.ts';
 
 export const ControlKind = { REQUEST: 1, REPLY_PART: 2, REPLY_END: 3 } as const;

@@ -1,7 +1,7 @@
 // Sessions and their expiry, as ZooKeeper's SessionTrackerImpl: deadlines rounded up to
 // the next tick, kept in buckets so each tick looks only at the sessions due then.
 import { createHash } from 'node:crypto';
-import type { Id } from './protocol.ts';
+import type { Id } from '../protocol.ts';
 
 export interface Session {
   id: bigint;

@@ -5,11 +5,11 @@
 // ZooKeeper's PEM store is one file holding the private key (optionally an encrypted
 // PKCS8 key, opened with the store password) and the certificate chain; a PEM trust store
 // holds certificates. A PKCS12 key store goes to Node as `pfx`; PKCS12 and JKS trust
-// stores and JKS key stores are opened by engine/x509.ts.
+// stores and JKS key stores are opened by engine/security/x509.ts.
 import fs from 'node:fs';
 import tls from 'node:tls';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { ConfigError, type SettingSource, type TlsConfig, type TlsStoreConfig } from './config.ts';
+import { ConfigError, type SettingSource, type TlsConfig, type TlsStoreConfig } from '../config.ts';
 import { BadPasswordError, derToPem, pkcs12Certificates, readJks } from './x509.ts';
 
 /** What an io worker needs to serve TLS: plain data (it crosses to the worker in workerData). */

@@ -1,6 +1,6 @@
 // The data tree: znodes by path, their Stat, the ACL cache, ephemerals by session, and
 // the one-shot watches they trigger. Synchronous; owned by the pipeline worker alone.
-import { type Acl, type Stat, EventType, KeeperError, Err, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, parentOf, baseName } from './protocol.ts';
+import { type Acl, type Stat, EventType, KeeperError, Err, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, parentOf, baseName } from '../protocol.ts';
 import { WatchTable, type WatcherKey } from './watches.ts';
 
 /** EphemeralType.CONTAINER_EPHEMERAL_OWNER: Long.MIN_VALUE. */

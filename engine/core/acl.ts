@@ -5,9 +5,9 @@
 // providers named by authProvider.N).
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import { type Acl, type Id, Err, KeeperError, TxnTooLargeError } from './protocol.ts';
-import { saslIdMatches, saslIdValid } from './sasl.ts';
-import { isValidX500Name } from './x509.ts';
+import { type Acl, type Id, Err, KeeperError, TxnTooLargeError } from '../protocol.ts';
+import { saslIdMatches, saslIdValid } from '../security/sasl.ts';
+import { isValidX500Name } from '../security/x509.ts';
 
 /** DigestAuthenticationProvider.generateDigest: "user:" + base64(sha1("user:password")). */
 export function generateDigest(idPassword: string): string {

@@ -1,8 +1,8 @@
 // AdminServer: ZooKeeper 3.8's JSON-over-HTTP commands (server/admin/Commands.java,
 // JettyAdminServer) on admin.serverAddress:admin.serverPort, under admin.commandURL
 // (default /commands). Runs on the main thread; the state comes from the pipeline worker
-// over the control path (engine/control.ts) as the same ServerStatsSnapshot the
-// four-letter words read (engine/stats.ts), and is shaped here into ZooKeeper's keys.
+// over the control path (engine/ops/control.ts) as the same ServerStatsSnapshot the
+// four-letter words read (engine/ops/stats.ts), and is shaped here into ZooKeeper's keys.
 //
 // HTTP as Jetty answers it: GET (and HEAD) only, other methods 405, TRACE 403; `/commands`
 // or `/commands/` lists links to every command; `/commands/<name>` (a primary name or an
@@ -20,14 +20,15 @@
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ServerConfig } from './config.ts';
-import { EMBEDDED_DEFAULT_CONFIG } from './config.ts';
+import type { ServerConfig } from '../config.ts';
+import { EMBEDDED_DEFAULT_CONFIG } from '../config.ts';
 import type { ControlChannel, StatsReply, StatsRequest } from './control.ts';
-import {
-  type ConnectionInfo, type ServerStatsSnapshot, collectEnvironment, formatEnvi, formatMntr, summaryAvg,
-} from './fourlw.ts';
+import { type ConnectionInfo, type ServerStatsSnapshot, formatEnvi, formatMntr } from './fourlw.ts';
+import { collectEnvironment } from './environment.ts';
+import { javaDouble, summaryAvg } from './java.ts';
 import { versions } from './stats.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../logger.ts';
+import { listSnapshots } from '../persistence/snapshot.ts';
 
 // ---------------------------------------------------------------------------------------
 // Jackson's DefaultPrettyPrinter, as ZooKeeper's JsonOutputter prints
@@ -45,14 +46,7 @@ export type JsonValue = string | number | bigint | boolean | null | JavaDouble |
 function javaDoubleText(x: number): string {
   if (Number.isNaN(x)) return '"NaN"'; // Jackson writes non-finite doubles as strings
   if (!Number.isFinite(x)) return x > 0 ? '"Infinity"' : '"-Infinity"';
-  if (x === 0) return '0.0';
-  const abs = Math.abs(x);
-  if (abs >= 1e-3 && abs < 1e7) {
-    const s = String(x);
-    return s.includes('.') ? s : `${s}.0`;
-  }
-  const [mantissa, exponent] = x.toExponential().split('e');
-  return `${mantissa.includes('.') ? mantissa : `${mantissa}.0`}E${exponent.startsWith('+') ? exponent.slice(1) : exponent}`;
+  return x === 0 ? '0.0' : javaDouble(x);
 }
 
 /**
@@ -425,23 +419,9 @@ export function monitorJson(s: ServerStatsSnapshot): Response {
 
 /** The newest dataDir/version-2/snapshot.<hex zxid>: its zxid and mtime in seconds (SnapshotInfo). */
 export function findLastSnapshot(dataDir: string): { zxid: number; timestampSec: number } | null {
-  const dir = path.join(dataDir, 'version-2');
-  let best: { zxid: number; file: string } | null = null;
-  let names: string[];
   try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return null;
-  }
-  for (const name of names) {
-    const m = /^snapshot\.([0-9a-f]+)$/.exec(name);
-    if (m === null) continue;
-    const zxid = Number.parseInt(m[1], 16);
-    if (best === null || zxid > best.zxid) best = { zxid, file: path.join(dir, name) };
-  }
-  if (best === null) return null;
-  try {
-    return { zxid: best.zxid, timestampSec: Math.floor(fs.statSync(best.file).mtimeMs / 1000) };
+    const newest = listSnapshots(path.join(dataDir, 'version-2'))[0];
+    return newest === undefined ? null : { zxid: newest.zxid, timestampSec: Math.floor(fs.statSync(newest.path).mtimeMs / 1000) };
   } catch {
     return null;
   }

@@ -3,8 +3,8 @@
 // `dirs`, `isro` (and the rarer `crst`, `srst`, `gtmk`, `stmk`, `hash`), for a standalone
 // server, from a plain-data snapshot of server state.
 //
-// Pure functions: no sockets, no clocks, no process state — except `collectEnvironment`
-// at the bottom, a thin shell that reads the Node process for `envi`.
+// Pure functions: no sockets, no clocks, no process state (engine/ops/environment.ts reads
+// the Node process for `envi`; engine/ops/java.ts has Java's number and date formats).
 //
 // How ZooKeeper serves them (NIOServerCnxn.readLength / checkFourLetterWord):
 // - Only the FIRST 4 bytes of a connection are checked. Read as a big-endian int32 they
@@ -28,10 +28,8 @@
 // ServerCnxn.dumpConnectionInfo, ExpiryQueue.dump, DataTree, WatchManager, Environment) and
 // checked against a real 3.8.0 server; captures are in test/unit/fixtures/fourlw/.
 
-import { readFileSync, readdirSync } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import * as v8 from 'node:v8';
+import assert from 'node:assert/strict';
+import { summaryAvg, summaryMin, summaryMax, javaDouble, integer, hex64, javaDateString, javaSocketAddress, pad2 } from './java.ts';
 
 // ---------------------------------------------------------------------------------------
 // Codes
@@ -863,201 +861,4 @@ function formatSmallWord(word: FourLetterWord, ctx: FourLetterContext): string |
     case 'csnp': return s === null ? notServing : formatCsnp(ctx.snapshotScheduledIndex ?? 0);
     case 'lgif': return s === null || ctx.keeperLog === undefined ? notServing : formatLgif(ctx.keeperLog);
   }
-}
-
-// ---------------------------------------------------------------------------------------
-// lop= names (FinalRequestProcessor)
-
-// ---------------------------------------------------------------------------------------
-// Java formatting helpers (exported for tests and for admin JSON that must agree)
-
-/** AvgMinMaxCounter.getAvg: sum/count rounded HALF_UP to 4 places on the exact double (0 when empty). */
-export function summaryAvg(x: Summary): number {
-  if (x.count === 0) return 0;
-  assert(x.count > 0 && x.sum >= 0, 'summary count and sum must be non-negative');
-  // toFixed rounds the exact binary value, ties away from zero: BigDecimal HALF_UP.
-  return Number((x.sum / x.count).toFixed(4));
-}
-
-function summaryMin(x: Summary): number {
-  return x.count === 0 ? 0 : x.min;
-}
-
-function summaryMax(x: Summary): number {
-  return x.count === 0 ? 0 : x.max;
-}
-
-/** Java's Double.toString: "0.0", "1.2105", "1.0E-4", "1.23456789E7". */
-export function javaDouble(x: number): string {
-  if (Number.isNaN(x)) return 'NaN';
-  if (x === Infinity) return 'Infinity';
-  if (x === -Infinity) return '-Infinity';
-  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
-  const abs = Math.abs(x);
-  if (abs >= 1e-3 && abs < 1e7) {
-    const s = String(x);
-    return s.includes('.') ? s : s + '.0';
-  }
-  const [mantissa, exponent] = x.toExponential().split('e');
-  return `${mantissa.includes('.') ? mantissa : mantissa + '.0'}E${exponent.startsWith('+') ? exponent.slice(1) : exponent}`;
-}
-
-function integer(x: number): string {
-  assert(Number.isInteger(x), `expected an integer, got ${x}`);
-  return String(x);
-}
-
-/** Long.toHexString: two's complement for negatives (-1 → ffffffffffffffff). */
-export function hex64(x: number | bigint): string {
-  assert(typeof x === 'bigint' || Number.isSafeInteger(x), `expected a 64-bit integer, got ${x}`);
-  return BigInt.asUintN(64, BigInt(x)).toString(16);
-}
-
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** java.util.Date.toString() in UTC: "Sat Nov 21 22:20:23 UTC 2026". */
-export function javaDateString(epochMs: number): string {
-  const d = new Date(epochMs);
-  assert(!Number.isNaN(d.getTime()), `invalid time ${epochMs}`);
-  return `${DAYS[d.getUTCDay()]} ${MONTHS[d.getUTCMonth()]} ${pad2(d.getUTCDate())} `
-    + `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} UTC ${d.getUTCFullYear()}`;
-}
-
-/**
- * InetSocketAddress.toString for an unresolved-hostname peer: "/127.0.0.1:5000",
- * "/[0:0:0:0:0:0:0:1]:5000". IPv4-mapped IPv6 prints as IPv4, as Java maps it to Inet4Address.
- */
-export function javaSocketAddress(ip: string, port: number): string {
-  assert(Number.isInteger(port) && port >= 0 && port <= 65535, `bad port ${port}`);
-  if (!ip.includes(':')) return `/${ip}:${port}`;
-  const scopeAt = ip.indexOf('%');
-  const scope = scopeAt < 0 ? '' : ip.slice(scopeAt);
-  const groups = ipv6Groups(scopeAt < 0 ? ip : ip.slice(0, scopeAt));
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return `/${groups[6] >> 8}.${groups[6] & 0xff}.${groups[7] >> 8}.${groups[7] & 0xff}:${port}`;
-  }
-  return `/[${groups.map((g) => g.toString(16)).join(':')}${scope}]:${port}`;
-}
-
-function ipv6Groups(addr: string): number[] {
-  let text = addr;
-  const lastColon = text.lastIndexOf(':');
-  const v4 = text.slice(lastColon + 1);
-  if (v4.includes('.')) { // embedded IPv4 tail ("::ffff:10.0.0.1") → two hex groups
-    const o = v4.split('.').map(Number);
-    assert(o.length === 4 && o.every((x) => Number.isInteger(x) && x >= 0 && x <= 255), `bad IPv6 address ${addr}`);
-    text = `${text.slice(0, lastColon + 1)}${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`;
-  }
-  const parse = (part: string): number[] => (part === '' ? [] : part.split(':').map((h) => {
-    assert(/^[0-9a-fA-F]{1,4}$/.test(h), `bad IPv6 address ${addr}`);
-    return parseInt(h, 16);
-  }));
-  const gap = text.indexOf('::');
-  let groups: number[];
-  if (gap < 0) {
-    groups = parse(text);
-  } else {
-    const head = parse(text.slice(0, gap));
-    const rest = parse(text.slice(gap + 2));
-    assert(head.length + rest.length < 8, `bad IPv6 address ${addr}`);
-    groups = [...head, ...new Array<number>(8 - head.length - rest.length).fill(0), ...rest];
-  }
-  assert(groups.length === 8, `bad IPv6 address ${addr}`);
-  return groups;
-}
-
-function pad2(n: number): string {
-  return n < 10 ? `0${n}` : String(n);
-}
-
-function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new Error(`fourlw: ${message}`);
-}
-
-// ---------------------------------------------------------------------------------------
-// Shells: read the running process (not pure; everything above is)
-
-/**
- * envi's values for this Node process. ZooKeeper's keys, zooid's honest counterparts:
- * java.version → Node's version without the "v" (24.x.y), java.vendor → "Node.js",
- * java.home → the Node installation prefix, java.class.path → the entry script,
- * java.library.path and java.compiler → "<NA>" (no native libraries, no separate JIT
- * compiler setting), os.arch in Java's spelling (amd64, aarch64…), os.memory.* → the V8
- * heap as Java's Runtime reports its heap (free = committed − used, max = heap limit,
- * total = committed). Extras: zooid.version, node.version, v8.version.
- */
-export function collectEnvironment(zookeeperVersion: string, zooidVersion: string): EnvironmentInfo {
-  const heap = v8.getHeapStatistics();
-  let userName = '<NA>';
-  let userHome = '<NA>';
-  try {
-    const u = os.userInfo();
-    userName = u.username;
-    userHome = u.homedir;
-  } catch {
-    // no passwd entry for this uid (containers): Java prints "?" for user.name; "<NA>" is as honest
-  }
-  return {
-    zookeeperVersion,
-    hostName: os.hostname(),
-    javaVersion: process.versions.node,
-    javaVendor: 'Node.js',
-    javaHome: path.resolve(path.dirname(process.execPath), '..'),
-    javaClassPath: process.argv[1] ?? '<NA>',
-    javaLibraryPath: '<NA>',
-    javaIoTmpdir: os.tmpdir(),
-    javaCompiler: '<NA>',
-    osName: javaOsName(os.type()),
-    osArch: javaOsArch(process.arch, os.endianness()),
-    osVersion: os.release(),
-    userName,
-    userHome,
-    userDir: process.cwd(),
-    memoryFreeBytes: heap.total_heap_size - heap.used_heap_size,
-    memoryMaxBytes: heap.heap_size_limit,
-    memoryTotalBytes: heap.total_heap_size,
-    extras: [['zooid.version', zooidVersion], ['node.version', process.version], ['v8.version', process.versions.v8]],
-  };
-}
-
-/** Java's os.name for Node's os.type(). */
-export function javaOsName(nodeOsType: string): string {
-  if (nodeOsType === 'Darwin') return 'Mac OS X';
-  if (nodeOsType === 'Windows_NT') return 'Windows';
-  return nodeOsType; // Linux, FreeBSD, SunOS, AIX: same words
-}
-
-/** Java's os.arch for Node's process.arch. */
-export function javaOsArch(nodeArch: string, endianness: 'BE' | 'LE'): string {
-  switch (nodeArch) {
-    case 'x64': return 'amd64';
-    case 'arm64': return 'aarch64';
-    case 'ia32': return 'x86';
-    case 'ppc64': return endianness === 'LE' ? 'ppc64le' : 'ppc64';
-    case 'loong64': return 'loongarch64';
-    default: return nodeArch; // arm, s390x, riscv64, mips…: same words
-  }
-}
-
-/**
- * zk_open_file_descriptor_count and zk_max_file_descriptor_count as Java's
- * UnixOperatingSystemMXBean gives them: entries of /proc/self/fd and the soft
- * RLIMIT_NOFILE. -1 each where /proc is unavailable, like ZooKeeper's OSMXBean off Unix.
- */
-export function readFileDescriptorCounts(): { open: number; max: number } {
-  let open = -1;
-  let max = -1;
-  try {
-    open = readdirSync('/proc/self/fd').length - 1; // minus the descriptor readdir itself holds
-  } catch {
-    // not Linux
-  }
-  try {
-    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-    if (m !== null) max = m[1] === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(m[1]);
-  } catch {
-    // not Linux
-  }
-  return { open, max };
 }

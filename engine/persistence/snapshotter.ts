@@ -23,9 +23,9 @@
 //   i32[1]  snapshots failed (I/O error, log failure), bumped by the worker
 //   i32[2]  purges run
 //   big[2]  zxid of the last committed snapshot
-import type { Ring } from '../native-free-io/ring.ts';
-import type { DataTree } from './tree.ts';
-import { SnapshotSerializer } from './persistence/snapshot.ts';
+import type { Ring } from '../../native-free-io/ring.ts';
+import type { DataTree } from '../core/tree.ts';
+import { SnapshotSerializer } from './snapshot.ts';
 
 export const SnapKind = { BEGIN: 1, BYTES: 2, END: 3, ABORT: 4 } as const;
 

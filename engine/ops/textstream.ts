@@ -1,7 +1,7 @@
 // Four-letter-word answers of any length, handed out in slices (pure: no rings, no clock;
 // the pipeline worker feeds it and moves its slices to the reply rings).
 //
-// A word's text comes as pieces made on demand (engine/fourlw.ts fourLetterWordPieces).
+// A word's text comes as pieces made on demand (engine/ops/fourlw.ts fourLetterWordPieces).
 // TextSlicer cuts them into slices of at most sliceChars characters, never splitting a
 // surrogate pair, and knows which slice is the last (it looks one piece ahead).
 // TextStreams keeps the answers longer than one slice: at most inFlightMax slices of one

@@ -15,9 +15,9 @@
 //      each other (zxid + 1, or a jump to a later epoch): a gap means a missing log
 //      file, and starting would silently lose acknowledged writes.
 //   5. Sessions come back with their timeouts restarting now (Pipeline.recovered).
-import { recoverTxnLogs, readTxnLog, listLogFiles } from './persistence/txnlog.ts';
-import { listSnapshots, looksComplete, readSnapshot, removeTempSnapshots, TreeLoader, SNAPSHOTS_TRIED_MAX, type SnapshotFile } from './persistence/snapshot.ts';
-import type { Pipeline } from './pipeline.ts';
+import { recoverTxnLogs, readTxnLog, listLogFiles } from './txnlog.ts';
+import { listSnapshots, looksComplete, readSnapshot, removeTempSnapshots, TreeLoader, SNAPSHOTS_TRIED_MAX, type SnapshotFile } from './snapshot.ts';
+import type { Pipeline } from '../core/pipeline.ts';
 
 export class RecoveryError extends Error {}
 

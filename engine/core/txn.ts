@@ -1,8 +1,8 @@
 // Transactions: the records written to the txn log (zookeeper.jute, module txn), their
 // encoding, and how each one changes the tree. The same apply code serves the live
 // pipeline and log replay at startup.
-import { JuteReader, JuteWriter } from '../native-free-io/jute.ts';
-import { type Acl, type TxnHeader, Op, Err, NULL_DATA, readAcls, writeAcls, readStrings, writeTxnHeader, readTxnHeader, readData, writeData } from './protocol.ts';
+import { JuteReader, JuteWriter } from '../../native-free-io/jute.ts';
+import { type Acl, type TxnHeader, Op, Err, NULL_DATA, readAcls, writeAcls, readStrings, writeTxnHeader, readTxnHeader, readData, writeData } from '../protocol.ts';
 import { DataTree, CONTAINER_OWNER } from './tree.ts';
 
 export interface CreateTxn { type: 1 | 15 | 19 | 21; path: string; data: Buffer; acls: Acl[]; ephemeral: boolean; parentCVersion: number; ttlMs: number }

@@ -10,20 +10,20 @@
 // only once the log worker reports that zxid durable. Tags never decrease, so the held
 // outputs form one FIFO released from the front: FIFO per session holds, and nothing
 // un-durable is ever observed by a client.
-import { JuteReader, JuteWriter, JuteError } from '../native-free-io/jute.ts';
+import { JuteReader, JuteWriter, JuteError } from '../../native-free-io/jute.ts';
 import {
   type Acl, type Id, type Stat, type TxnHeader, Op, Err, Perm, KeeperError,
   readConnectRequest, writeConnectResponse, beginReply, writeWatchEvent, parentOf, TxnTooLargeError,
-} from './protocol.ts';
+} from '../protocol.ts';
 import { DataTree, ZNode, newStat, QUOTA_ROOT, QUOTA_LIMITS, QUOTA_STATS, parseStatsTrack } from './tree.ts';
 import { SessionTable, type Session } from './sessions.ts';
 import { checkAcl, allowed, fixupAcl, generateDigest } from './acl.ts';
 import { closeSessionOrder } from './javaorder.ts';
-import { DigestMd5Server } from './sasl.ts';
+import { DigestMd5Server } from '../security/sasl.ts';
 import { type Txn, encodeTxn, decodeTxn, mutate, triggerWatches, txnBodyBytes } from './txn.ts';
-import { TXN_HEADER_BYTES } from './persistence/txnlog.ts';
-import { AUTH_IDS_PER_CONN_MAX, AUTH_ID_BYTES_PER_CONN_MAX } from './limits.ts';
-import { OPCODES, lastOperationOf } from './core/opcodes.ts';
+import { TXN_HEADER_BYTES } from '../persistence/txnlog.ts';
+import { AUTH_IDS_PER_CONN_MAX, AUTH_ID_BYTES_PER_CONN_MAX } from '../limits.ts';
+import { OPCODES, lastOperationOf } from './opcodes.ts';
 
 export interface PipelineOutputs {
   /** Send a frame on a connection; `frame` is only valid during the call. */

@@ -13,21 +13,22 @@
 //   pipeline's snapshot, as mntr shows them).
 // - zooid's own (zooid_*): per-stage histograms in seconds, log batch sizes, ring
 //   occupancy, per-thread busy/parked time and io event-loop utilization, io counters.
-//   They come from the SharedArrayBuffer stats blocks (engine/stagestats.ts) and the
+//   They come from the SharedArrayBuffer stats blocks (engine/ops/stagestats.ts) and the
 //   rings' counters, read here without asking any worker.
 //
 // renderMetrics is pure; collectMetrics and startMetricsServer are the shell.
 import http from 'node:http';
 import type { Worker } from 'node:worker_threads';
 import { getHeapStatistics } from 'node:v8';
+import { javaDouble } from './java.ts';
 import type { EventLoopUtilization } from 'node:perf_hooks';
-import type { Ring } from '../native-free-io/ring.ts';
-import type { ServerConfig } from './config.ts';
+import type { Ring } from '../../native-free-io/ring.ts';
+import type { ServerConfig } from '../config.ts';
 import type { ControlChannel, StatsReply } from './control.ts';
 import { MNTR_COUNTERS, MNTR_PERCENTILE_SUMMARIES, MNTR_SUMMARIES } from './fourlw.ts';
 import { monitorJson, JavaDouble } from './admin.ts';
 import type { HistogramSnapshot, StatsBlock } from './stagestats.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../logger.ts';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -84,14 +85,7 @@ export function sampleValue(x: number): string {
   if (Number.isNaN(x)) return 'NaN';
   if (x === Infinity) return '+Inf';
   if (x === -Infinity) return '-Inf';
-  if (x === 0) return '0.0';
-  const abs = Math.abs(x);
-  if (abs >= 1e-3 && abs < 1e7) {
-    const s = String(x);
-    return s.includes('.') ? s : `${s}.0`;
-  }
-  const [mantissa, exponent] = x.toExponential().split('e');
-  return `${mantissa.includes('.') ? mantissa : `${mantissa}.0`}E${exponent.startsWith('+') ? exponent.slice(1) : exponent}`;
+  return x === 0 ? '0.0' : javaDouble(x);
 }
 
 function labelText(labels: Readonly<Record<string, string | number>> | undefined): string {

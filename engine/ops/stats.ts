@@ -29,17 +29,18 @@
 import { lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { Pipeline, Conn } from './pipeline.ts';
-import type { ServerConfig } from './config.ts';
+import type { Pipeline, Conn } from '../core/pipeline.ts';
+import type { ServerConfig } from '../config.ts';
 import type { StatsReply, StatsRequest } from './control.ts';
-import { formatConfigForConf } from './config.ts';
+import { formatConfigForConf } from '../config.ts';
 import type { StatsBlock } from './stagestats.ts';
 import {
   type ConnectionInfo, type DataWatch, type EnvironmentInfo, type FourLetterWord, type ServerStatsSnapshot,
   type SessionEphemerals, type KeeperLogInfo, type SessionExpiry, type Summary,
-  DEFAULT_TRACE_MASK, FOUR_LETTER_WORD_NAMES, ZOOKEEPER_COMPAT_VERSION, collectEnvironment, fourLetterWordPieces,
-  formatZooKeeperVersion, parseFourLetterWordWhitelist, readFileDescriptorCounts,
+  DEFAULT_TRACE_MASK, FOUR_LETTER_WORD_NAMES, ZOOKEEPER_COMPAT_VERSION, fourLetterWordPieces,
+  formatZooKeeperVersion,
 } from './fourlw.ts';
+import { collectEnvironment, readFileDescriptorCounts } from './environment.ts';
 
 /** The connection asking the word, as the io worker saw it. */
 export interface FourLetterAsker {
@@ -63,7 +64,7 @@ export interface StatsObservations {
   io: IoCounters;
 }
 
-/** Counters the io workers keep in their stats blocks (engine/stagestats.ts IO_STATS). */
+/** Counters the io workers keep in their stats blocks (engine/ops/stagestats.ts IO_STATS). */
 export interface IoCounters {
   connectionRejected: number;
   sessionlessConnectionsExpired: number;
@@ -257,10 +258,9 @@ function ioCounters(): IoCounters {
 
 /** ServerStats' start: when the pipeline worker loaded this module, before recovery (as ZooKeeper). */
 const STARTED_AT_MS = performance.now();
-const PACKAGE_JSON = new URL('../package.json', import.meta.url);
+const PACKAGE_JSON = new URL('../../package.json', import.meta.url);
 
 let traceMask = DEFAULT_TRACE_MASK;
-let whitelistCache: { source: ServerConfig['fourLetterWordWhitelist']; words: ReadonlySet<FourLetterWord> } | null = null;
 let versionCache: { version: string; zooidVersion: string } | null = null;
 
 /** ClickHouse Keeper's csnp and lgif need the worker's snapshot machinery and log files: it lends them. */
@@ -312,7 +312,7 @@ export function fourLetterWordReply(word: string, p: Pipeline, cfg: ServerConfig
   }, LIST_WORDS.has(word));
   const environment: EnvironmentInfo = word === 'envi' ? collectEnvironment(version, zooidVersion) : EMPTY_ENVIRONMENT;
   const pieces = fourLetterWordPieces(word, {
-    whitelist: whitelistOf(cfg),
+    whitelist: cfg.fourLetterWordWhitelist,
     server,
     confText: word === 'conf' ? formatConfigForConf(cfg, { dataDirSizeBytes, dataLogSizeBytes: logDirSizeBytes }) : '',
     environment,
@@ -326,7 +326,7 @@ export function fourLetterWordReply(word: string, p: Pipeline, cfg: ServerConfig
 }
 
 /**
- * The control path's stats request (engine/control.ts): the admin server's commands and
+ * The control path's stats request (engine/ops/control.ts): the admin server's commands and
  * /metrics read the same snapshot as the words, without an asking connection. Applies
  * crst/srst/stmk first, as the words do, and shares their trace mask.
  */
@@ -357,15 +357,6 @@ function isFourLetterWord(word: string): word is FourLetterWord {
   return (FOUR_LETTER_WORD_NAMES as readonly string[]).includes(word);
 }
 
-function whitelistOf(cfg: ServerConfig): ReadonlySet<FourLetterWord> {
-  const source = cfg.fourLetterWordWhitelist;
-  if (whitelistCache === null || whitelistCache.source !== source) {
-    // the config has already added srvr (always) and isro (readonlymode.enabled)
-    const words = parseFourLetterWordWhitelist(source === '*' ? '*' : [...source].join(','), false);
-    whitelistCache = { source, words };
-  }
-  return whitelistCache.words;
-}
 
 /**
  * Version text: the ZooKeeper release zooid follows, revision "zooid", built on the time
