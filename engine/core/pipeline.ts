@@ -7,9 +7,12 @@
 // (so the next request sees it), and its txn goes to the log in the same step. Every
 // output (reply, watch event, connection close) is tagged with the zxid of the state it
 // reveals — for a reply that is the tree's lastZxid when it was produced — and leaves
-// only once the log worker reports that zxid durable. Tags never decrease, so the held
-// outputs form one FIFO released from the front: FIFO per session holds, and nothing
-// un-durable is ever observed by a client.
+// only once that zxid is committed (engine/core/commit.ts: standalone, the log worker
+// reports it durable). Tags never decrease, so the held outputs form one FIFO released
+// from the front: FIFO per session holds, and nothing uncommitted is ever observed by a
+// client. Stages, each in its own module: prep (engine/core/handlers, one per opcode,
+// described in engine/core/opcodes.ts) → log (logTxn) → apply (engine/core/txn.ts mutate,
+// engine/core/tree.ts) → commit (engine/core/commit.ts) → reply and watch events.
 import { JuteReader, JuteWriter, JuteError } from '../../native-free-io/jute.ts';
 import {
   type Acl, type Id, type Stat, type TxnHeader, Op, Err, Perm, KeeperError,
@@ -24,6 +27,7 @@ import { type Txn, encodeTxn, decodeTxn, mutate, triggerWatches, txnBodyBytes } 
 import { TXN_HEADER_BYTES } from '../persistence/txnlog.ts';
 import { AUTH_IDS_PER_CONN_MAX, AUTH_ID_BYTES_PER_CONN_MAX } from '../limits.ts';
 import { OPCODES, lastOperationOf } from './opcodes.ts';
+import { CommitStage, type HeldOutput } from './commit.ts';
 
 export interface PipelineOutputs {
   /** Send a frame on a connection; `frame` is only valid during the call. */
@@ -118,13 +122,6 @@ export interface Conn {
   heldCount: number;
 }
 
-interface Held {
-  zxid: number;
-  conn: number;
-  /** Frame to send, or null for a close. */
-  frame: Buffer | null;
-  startMs: number;
-}
 
 export interface PipelineCounters {
   packetsReceived: number;
@@ -164,7 +161,11 @@ export class Pipeline {
   readonly counters: PipelineCounters = { packetsReceived: 0, packetsSent: 0, minLatencyMs: Infinity, maxLatencyMs: 0, totalLatencyMs: 0, latencyCount: 0, connectionsRejected: 0,
     bytesReceived: 0, connectionRequests: 0, responseBytesLast: -1, responseBytesMin: -1, responseBytesMax: -1, responseBytesTotal: 0, authFailed: 0, sessionsExpired: 0,
     requestThrottleWaitCount: 0, staleRequestsDropped: 0, staleRequests: 0, throttledOps: 0 };
-  durableZxid = 0;
+  /**
+   * The commit stage: outputs held until the state they reveal is committed. Standalone,
+   * this server is the one voter and the log worker's durable zxid its only ack.
+   */
+  readonly commit: CommitStage;
   /** Set while the log does not take writes (abandonUndurable .. logAvailable). */
   logUnavailable = false;
   private readonly opts: PipelineOptions;
@@ -173,8 +174,6 @@ export class Pipeline {
   private readonly txnW = new JuteWriter(1 << 20);
   private readonly r = new JuteReader(Buffer.alloc(0));
   private readonly stat = newStat();
-  private held: Held[] = [];
-  private heldHead = 0;
   private nextContainerCheckMs = 0;
   private nextContainerDeleteMs = 0;
   /** Time the request being handled arrived at the pipeline. */
@@ -192,6 +191,7 @@ export class Pipeline {
     this.opts = opts;
     this.out = out;
     this.saslScheme = opts.sasl?.aclScheme === true;
+    this.commit = new CommitStage([opts.serverId]);
     this.sessions = new SessionTable(opts.tickMs, opts.serverId, opts.wallMs());
     this.tree.quotaWarning = (msg) => this.log('warn', msg);
     this.tree.setWatchSink((watcher, type, path, zxid, acl) => {
@@ -273,8 +273,7 @@ export class Pipeline {
    */
   abandonUndurable(): void {
     this.logUnavailable = true;
-    this.held = [];
-    this.heldHead = 0;
+    this.commit.dropAll();
     for (const conn of this.conns.values()) {
       this.out.close(conn.key);
       this.tree.removeWatcher(conn.key);
@@ -292,45 +291,34 @@ export class Pipeline {
 
   /** Startup: state recovered from disk is durable by definition. */
   recovered(): void {
-    this.durableZxid = this.tree.lastZxid;
+    this.commit.committedAt(this.tree.lastZxid);
     const now = this.opts.nowMs();
     for (const s of this.sessions.sessions.values()) this.sessions.touch(s, now);
   }
 
-  /** The log worker made everything up to zxid durable: release what waited for it. */
-  durable(zxid: number): void {
-    if (zxid <= this.durableZxid) return;
-    this.durableZxid = zxid;
-    this.release();
+  /** The newest committed zxid (standalone: durable in the local log). Outputs up to it have left. */
+  get durableZxid(): number {
+    return this.commit.committedZxid;
   }
 
-  /** Sends the held outputs at the front whose zxid is durable. */
-  private release(): void {
-    const zxid = this.durableZxid;
-    const now = this.opts.nowMs();
-    while (this.heldHead < this.held.length) {
-      const h = this.held[this.heldHead];
-      if (h.zxid > zxid) break;
-      this.held[this.heldHead++] = undefined as unknown as Held;
-      const c = this.conns.get(h.conn);
-      if (c !== undefined) c.heldCount--;
-      if (h.frame === null) this.out.close(h.conn);
-      else {
-        this.out.send(h.conn, h.frame);
-        this.noteLatency(h.conn, h.startMs, now, h.zxid);
-      }
-    }
-    if (this.heldHead === this.held.length) {
-      this.held.length = 0;
-      this.heldHead = 0;
-    } else if (this.heldHead > 4096 && this.heldHead * 2 > this.held.length) {
-      this.held = this.held.slice(this.heldHead);
-      this.heldHead = 0;
-    }
+  /** The log worker made everything up to zxid durable: this server's ack, which commits it standalone. */
+  durable(zxid: number): void {
+    this.commit.ack(this.opts.serverId, zxid, this.releaseOutput);
   }
+
+  /** Sends (or closes) one output the commit stage released. */
+  private readonly releaseOutput = (h: HeldOutput): void => {
+    const c = this.conns.get(h.conn);
+    if (c !== undefined) c.heldCount--;
+    if (h.frame === null) this.out.close(h.conn);
+    else {
+      this.out.send(h.conn, h.frame);
+      this.noteLatency(h.conn, h.startMs, this.opts.nowMs(), h.zxid);
+    }
+  };
 
   heldCount(): number {
-    return this.held.length - this.heldHead;
+    return this.commit.size;
   }
 
   /**
@@ -585,12 +573,12 @@ export class Pipeline {
       this.noteLatency(conn, this.requestStartMs, this.opts.nowMs(), headerZxid);
       return;
     }
-    if (zxid <= this.durableZxid && this.heldHead === this.held.length) {
+    if (zxid <= this.durableZxid && this.commit.size === 0) {
       this.out.send(conn, this.w.view());
       this.noteLatency(conn, this.requestStartMs, this.opts.nowMs(), zxid);
       return;
     }
-    this.held.push({ zxid, conn, frame: this.w.copy(), startMs: this.requestStartMs });
+    this.commit.hold({ zxid, conn, frame: this.w.copy(), startMs: this.requestStartMs });
     if (c !== undefined) c.heldCount++;
   }
 
@@ -628,9 +616,9 @@ export class Pipeline {
   }
 
   private closeConn(conn: Conn): void {
-    this.held.push({ zxid: this.tree.lastZxid, conn: conn.key, frame: null, startMs: 0 });
+    this.commit.hold({ zxid: this.tree.lastZxid, conn: conn.key, frame: null, startMs: 0 });
     conn.heldCount++;
-    this.release();
+    this.commit.releaseCommitted(this.releaseOutput);
     if (conn.session !== null && conn.session.conn === conn.key) conn.session.conn = -1;
     conn.session = null;
   }
