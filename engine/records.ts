@@ -1,35 +1,6 @@
-// What crosses the rings (DESIGN.md §2): record kinds and payload layouts. Bytes only.
-//
-// request ring, io worker → pipeline (one per io worker):
-//   CONNECT     [u32 connId][u16 port][u8 addrLength][addr][u8 flags][u16 x509IdLength]
-//               [x509Id, UTF-8][ConnectRequest frame body]   flags: CONNECT_FLAG_SECURE (came in
-//               on secureClientPort); x509Id: the trusted client certificate's RFC 2253 subject
-//               (length 0: none)
-//   REQUEST     [u32 connId][f64 LE enqueuedAtMs][RequestHeader + record]
-//   DISCONNECT  [u32 connId]
-//   FOURLW      [u32 connId][u16 port][u8 addrLength][addr][4 ASCII bytes][stmk only: 8-byte mask]
-//   TEXT_MORE   [u32 connId]                       a TEXT_PART was written to the socket: send the
-//                                                  next slice of that connection's answer
-// reply ring, pipeline → io worker (one per io worker):
-//   SEND        [u32 connId][f64 LE sentAtMs][frame with its length prefix]
-//   CLOSE       [u32 connId]                       close once earlier sends are written (a connection
-//                                                  waiting for a four-letter word's answer: at once)
-//   TEXT_PART   [u32 connId][UTF-8 text]           a slice of a four-letter word's answer, more follow
-//   TEXT_CLOSE  [u32 connId][UTF-8 text]           four-letter word answer (or its last slice), then close
-// log ring, pipeline → log worker:
-//   TXN         [u32 zxid high][u32 zxid low][TxnHeader + record]
-//   ROLL        (empty)                            start a new log file at the next txn
-//   RESUME      [u32 zxid high][u32 zxid low]      after a log failure: the pipeline reloaded the
-//                                                  state durable up to zxid; records before this
-//                                                  one are dropped; appends continue after zxid
-// control rings, main ⇄ pipeline (engine/ops/control.ts: msgpackr payloads, one pair):
-//   REQUEST     [u32 id][msgpackr ControlRequest]     main → pipeline (data bell: the pipeline's)
-//   REPLY_PART  [u32 id][slice of a msgpackr reply]   pipeline → main (own bell)
-//   REPLY_END   [u32 id][last slice]
-//
-// The f64 stamps are ms since the epoch (performance.timeOrigin + performance.now(), the
-// same clock in every thread) for the stage histograms of engine/ops/stagestats.ts: the
-// pipeline measures a request's ring wait, the io worker a reply's.
+// Shared words between the threads (DESIGN.md §2), and connection keys. The records on the
+// rings are each ring's own (engine/rings/request-ring.ts, reply-ring.ts, log-ring.ts;
+// the control rings' are in engine/ops/control.ts).
 //
 // Shared control words (Int32Array / BigInt64Array over one SharedArrayBuffer):
 //   big[0]  durable zxid, published by the log worker after fdatasync
@@ -56,11 +27,6 @@
 //   i32[1 + io]  bytes io worker io has queued for writing to clients, clamped to i32
 //                (engine/limits.ts OUTBOUND_TOTAL_BYTES_SOFT/HARD)
 
-export const ReqKind = { CONNECT: 1, REQUEST: 2, DISCONNECT: 3, FOURLW: 4, TEXT_MORE: 5 } as const;
-export const RespKind = { SEND: 1, CLOSE: 2, TEXT_CLOSE: 3, TEXT_PART: 4 } as const;
-export const LogKind = { TXN: 1, ROLL: 2, RESUME: 3 } as const;
-/** CONNECT flags bit: the connection came in on secureClientPort. */
-export const CONNECT_FLAG_SECURE = 1;
 
 export const CONTROL_BYTES = 64;
 export const CONTROL_DURABLE_ZXID = 0; // BigInt64 index

@@ -28,12 +28,14 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
 import {
-  CONNECT_FLAG_SECURE, ReqKind, RespKind, connKey, THROTTLE_IN_PROCESS, throttleClosedIndex, throttlePushedIndex, throttleTakenIndex,
+  connKey, THROTTLE_IN_PROCESS, throttleClosedIndex, throttlePushedIndex, throttleTakenIndex,
   IO_WORDS_CONNS_OPEN, ioQueuedBytesIndex,
 } from '../records.ts';
 import {
   OUTBOUND_TOTAL_BYTES_SOFT, OUTBOUND_TOTAL_BYTES_HARD, OUTBOUND_HEAVY_CONN_BYTES_MIN, OUTBOUND_SLAB_BYTES, OUTBOUND_SLAB_PIECE_BYTES_MIN,
 } from '../limits.ts';
+import { ReqKind, pushConnect, pushRequest, fourLetterWordTail } from '../rings/request-ring.ts';
+import { RespKind, replyConnIdOf, sendSentAtMs, sendFrameStart, textBytes } from '../rings/reply-ring.ts';
 import { OutboundSlabs, PAGE_MAPPED_SLABS, type Slab } from '../outbound.ts';
 import { CLOSED_CONN_SLOTS, OUTBOUND_BYTES_MAX, GATHER_BYTES, REPLIES_PER_TURN, THROTTLE_RECHECK_MS, TLS_HANDSHAKE_TIMEOUT_MS, WRITE_BUFFER_BYTES_MAX, X509_ID_BYTES_MAX, inboundPendingBytesMax } from '../limits.ts';
 import { createLogger, limitedWarnings } from '../logger.ts';
@@ -171,31 +173,11 @@ function addrSlot(addr: string): number {
 
 function pushFrame(conn: Connection, frame: Buffer): boolean {
   if (!conn.handshaken) {
-    const addrLength = Buffer.byteLength(conn.addr, 'latin1');
-    const idLength = conn.x509Id === null ? 0 : Buffer.byteLength(conn.x509Id, 'utf8');
-    const bytes = 4 + 2 + 1 + addrLength + 1 + 2 + idLength + frame.length;
-    const at = req.reserve(bytes);
-    if (at === -1) return false;
-    const d = req.data;
-    d.writeUInt32BE(conn.id, at);
-    d.writeUInt16BE(conn.port, at + 4);
-    d[at + 6] = addrLength;
-    d.write(conn.addr, at + 7, 'latin1');
-    const flagsAt = at + 7 + addrLength;
-    d[flagsAt] = conn.secure ? CONNECT_FLAG_SECURE : 0;
-    d.writeUInt16BE(idLength, flagsAt + 1);
-    if (conn.x509Id !== null) d.write(conn.x509Id, flagsAt + 3, 'utf8');
-    d.set(frame, flagsAt + 3 + idLength);
-    req.commit(ReqKind.CONNECT, bytes);
+    if (!pushConnect(req, conn.id, conn.addr, conn.port, conn.secure, conn.x509Id, frame)) return false;
     conn.handshaken = true;
     return true;
   }
-  const at = req.reserve(12 + frame.length);
-  if (at === -1) return false;
-  req.data.writeUInt32BE(conn.id, at);
-  req.data.writeDoubleLE(inputAtMs, at + 4);
-  req.data.set(frame, at + 12);
-  req.commitQuiet(ReqKind.REQUEST, 12 + frame.length);
+  if (!pushRequest(req, conn.id, inputAtMs, frame)) return false;
   stats.add(FRAMES_IN, 1);
   pushedCount = (pushedCount + 1) | 0;
   Atomics.store(throttleWords, PUSHED, pushedCount);
@@ -320,14 +302,7 @@ function handleFourLetterWord(conn: Connection, word: FourLetterWord, mask: Buff
   conn.handshaken = true; // no frames follow; the pipeline answers and we close
   conn.awaitingText = true;
   conn.socket.pause();
-  const addrLength = Buffer.byteLength(conn.addr, 'latin1');
-  const tail = Buffer.alloc(2 + 1 + addrLength + 4 + (mask === null ? 0 : mask.length));
-  tail.writeUInt16BE(conn.port, 0);
-  tail[2] = addrLength;
-  tail.write(conn.addr, 3, 'latin1');
-  tail.write(word, 3 + addrLength, 'latin1');
-  if (mask !== null) mask.copy(tail, 7 + addrLength);
-  pushControl(ReqKind.FOURLW, conn.id, tail);
+  pushControl(ReqKind.FOURLW, conn.id, fourLetterWordTail(conn.addr, conn.port, word, mask));
 }
 
 function bad(conn: Connection, why: string): void {
@@ -684,27 +659,27 @@ function checkOutbound(conn: Connection): void {
 
 function handleReply(): void {
   const d = resp.data;
-  const at = resp.payloadStart;
-  const connId = d.readUInt32BE(at);
-  const conn = conns.get(connId);
+  const conn = conns.get(replyConnIdOf(resp));
   if (conn === undefined || conn.closed || conn.ended) return;
   const socket = conn.socket;
   switch (resp.kind) {
     case RespKind.SEND: {
-      replyWaitUs.observe((turnAtMs - d.readDoubleLE(at + 4)) * 1000);
-      const frameBytes = resp.payloadLength - 12;
+      replyWaitUs.observe((turnAtMs - sendSentAtMs(resp)) * 1000);
+      const frameAt = sendFrameStart(resp);
+      const frameEnd = resp.payloadStart + resp.payloadLength;
+      const frameBytes = frameEnd - frameAt;
       if (frameBytes > GATHER_BYTES / 4) {
         // a large frame goes out on its own, after what was gathered for its connection
         flushGathered(conn);
         if (conn.closed) return;
         const slab = slabs.take(frameBytes);
         const out = slab.buf.subarray(slab.pieceAt, slab.pieceAt + frameBytes);
-        d.copy(out, 0, at + 12, at + resp.payloadLength);
+        d.copy(out, 0, frameAt, frameEnd);
         writeOut(conn, out, slab);
       } else {
         if (gatherUsed + frameBytes > GATHER_BYTES) flushAllGathered();
         const start = gatherUsed;
-        gatherUsed += d.copy(gatherArea, start, at + 12, at + resp.payloadLength);
+        gatherUsed += d.copy(gatherArea, start, frameAt, frameEnd);
         const ranges = conn.gathered;
         if (ranges.length === 0) gatheredConns.push(conn);
         if (ranges.length > 0 && ranges[ranges.length - 1] === start) ranges[ranges.length - 1] = gatherUsed;
@@ -713,7 +688,8 @@ function handleReply(): void {
       stats.add(REPLIES_OUT, 1);
       stats.add(BYTES_OUT, frameBytes);
       // ZooKeeper's decrOutstandingAndCheckThrottle: a reply (xid > 0; not a watch event or ping) may re-enable reading
-      if (resp.payloadLength >= 20 && d.readInt32BE(at + 16) > 0 && conn.outstanding > 0) {
+      // (the frame is [length][xid]…: its xid is 4 bytes in)
+      if (frameBytes >= 8 && d.readInt32BE(frameAt + 4) > 0 && conn.outstanding > 0) {
         if (--conn.outstanding === 0) activeConns--;
         maybeUnthrottle(conn);
       }
@@ -732,7 +708,7 @@ function handleReply(): void {
       // a slice of a long answer; when it has gone to the kernel, the pipeline makes the next one
       // (engine/ops/textstream.ts): a client that does not read holds FOURLW_SLICES_IN_FLIGHT_MAX slices here
       const id = conn.id;
-      socket.write(Buffer.from(d.subarray(at + 4, at + resp.payloadLength)), (err) => {
+      socket.write(Buffer.from(textBytes(resp)), (err) => {
         if (err === undefined || err === null) pushControl(ReqKind.TEXT_MORE, id, '');
       });
       noteQueued(conn);
@@ -741,7 +717,7 @@ function handleReply(): void {
     }
     case RespKind.TEXT_CLOSE:
       flushGathered(conn);
-      endConnection(conn, d.toString('utf8', at + 4, at + resp.payloadLength));
+      endConnection(conn, textBytes(resp).toString('utf8'));
       return;
     default:
       throw new Error(`reply ring: unknown record kind ${resp.kind}`);

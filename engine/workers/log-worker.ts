@@ -6,7 +6,8 @@
 import { workerData, parentPort } from 'node:worker_threads';
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
 import { TxnLogWriter } from '../persistence/txnlog.ts';
-import { LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP } from '../records.ts';
+import { LogKind, recordZxid, txnRecordBytes } from '../rings/log-ring.ts';
+import { CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP } from '../records.ts';
 import { createLogger } from '../logger.ts';
 import { StatsBlock, LOG_STATS } from '../ops/stagestats.ts';
 
@@ -75,10 +76,7 @@ function drainOnce(): number {
     if (!ring.poll()) break;
     const kind = ring.kind;
     if (kind === LogKind.TXN) {
-      const d = ring.data;
-      const at = ring.payloadStart;
-      const zxid = d.readUInt32BE(at) * 0x1_0000_0000 + d.readUInt32BE(at + 4);
-      writer.append(zxid, d.subarray(at + 8, at + ring.payloadLength));
+      writer.append(recordZxid(ring), txnRecordBytes(ring));
       bytes += ring.payloadLength;
       unsyncedTxns++;
       if (++txnsInFile >= data.rollAfterTxns) rollPending = true;
@@ -170,8 +168,7 @@ function discard(): number {
   while (ring.poll()) {
     n++;
     if (ring.kind === LogKind.RESUME) {
-      const at = ring.payloadStart;
-      resumeZxid = ring.data.readUInt32BE(at) * 0x1_0000_0000 + ring.data.readUInt32BE(at + 4);
+      resumeZxid = recordZxid(ring);
       if (resumeZxid !== writer.lastFlushedZxid) throw new Error(`log: the pipeline resumes at 0x${resumeZxid.toString(16)}, the log is durable to 0x${writer.lastFlushedZxid.toString(16)}`);
       ring.release();
       state = 'retrying';

@@ -11,13 +11,16 @@ import { recoverState } from '../persistence/recovery.ts';
 import { Snapshotter } from '../persistence/snapshotter.ts';
 import { writeSnapshotNow } from '../persistence/snapshot.ts';
 import {
-  CONNECT_FLAG_SECURE, ReqKind, RespKind, LogKind, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP, connKey, ioIndexOf, connIdOf,
+  CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP, connKey, ioIndexOf, connIdOf,
   THROTTLE_IN_PROCESS, throttleClosedIndex, throttleTakenIndex,
 } from '../records.ts';
 import { CLOSED_CONN_SLOTS, FOURLW_SLICE_CHARS, FOURLW_SLICES_IN_FLIGHT_MAX, FOURLW_STREAMS_MAX, FOURLW_STREAM_IDLE_MS } from '../limits.ts';
 import { TextStreams } from '../ops/textstream.ts';
 import { Op } from '../protocol.ts';
 import { isThrottlable } from '../core/opcodes.ts';
+import { ReqKind, connIdOf as requestConnIdOf, readConnect, readFourLetterWord, requestEnqueuedAtMs, requestFrame } from '../rings/request-ring.ts';
+import { RespKind, SEND_HEADER_BYTES, writeSend, writeConnIdOnly, writeText } from '../rings/reply-ring.ts';
+import { LogKind, TXN_RECORD_HEADER_BYTES, writeTxnRecord, writeResume } from '../rings/log-ring.ts';
 import { createLogger, idsInMessage, limitedWarnings } from '../logger.ts';
 import { fourLetterWordReply, answerStatsRequest, readIoCountersFrom, type KeeperLogAccess } from '../ops/stats.ts';
 import { listLogFiles } from '../persistence/txnlog.ts';
@@ -162,24 +165,19 @@ const pipeline = new Pipeline(
   {
     send(conn, frame) {
       const ring = respRings[ioIndexOf(conn)];
-      const at = reserveBlocking(ring, 12 + frame.length);
-      ring.data.writeUInt32BE(connIdOf(conn), at);
-      ring.data.writeDoubleLE(stampMs, at + 4);
-      ring.data.set(frame, at + 12);
-      ring.commitQuiet(RespKind.SEND, 12 + frame.length);
+      const at = reserveBlocking(ring, SEND_HEADER_BYTES + frame.length);
+      writeSend(ring, at, connIdOf(conn), stampMs, frame);
+      ring.commitQuiet(RespKind.SEND, SEND_HEADER_BYTES + frame.length);
     },
     close(conn) {
       const ring = respRings[ioIndexOf(conn)];
-      const at = reserveBlocking(ring, 4);
-      ring.data.writeUInt32BE(connIdOf(conn), at);
+      writeConnIdOnly(ring, reserveBlocking(ring, 4), connIdOf(conn));
       ring.commitQuiet(RespKind.CLOSE, 4);
     },
     appendLog(zxid, txn) {
-      const at = reserveBlocking(logRing, 8 + txn.length);
-      logRing.data.writeUInt32BE(Math.floor(zxid / 0x1_0000_0000), at);
-      logRing.data.writeUInt32BE(zxid >>> 0, at + 4);
-      logRing.data.set(txn, at + 8);
-      logRing.commitQuiet(LogKind.TXN, 8 + txn.length);
+      const at = reserveBlocking(logRing, TXN_RECORD_HEADER_BYTES + txn.length);
+      writeTxnRecord(logRing, at, zxid, txn);
+      logRing.commitQuiet(LogKind.TXN, TXN_RECORD_HEADER_BYTES + txn.length);
       if (snapshotter.noteTxn()) rollWanted = true;
       if (appendedCount < APPENDED_SLOTS) {
         const i = (appendedHead + appendedCount) & (APPENDED_SLOTS - 1);
@@ -255,15 +253,12 @@ const textStreams = new TextStreams(
     slice(conn, text, last) {
       const ring = respRings[ioIndexOf(conn)];
       const at = reserveBlocking(ring, 4 + 3 * text.length);
-      ring.data.writeUInt32BE(connIdOf(conn), at);
-      const bytes = ring.data.write(text, at + 4, 'utf8');
-      ring.commit(last ? RespKind.TEXT_CLOSE : RespKind.TEXT_PART, 4 + bytes);
+      ring.commit(last ? RespKind.TEXT_CLOSE : RespKind.TEXT_PART, writeText(ring, at, connIdOf(conn), text));
     },
     abort(conn) {
       log.warn(`closing a four-letter-word connection whose client read nothing of its answer for ${FOURLW_STREAM_IDLE_MS} ms`, { conn });
       const ring = respRings[ioIndexOf(conn)];
-      const at = reserveBlocking(ring, 4);
-      ring.data.writeUInt32BE(connIdOf(conn), at);
+      writeConnIdOnly(ring, reserveBlocking(ring, 4), connIdOf(conn));
       ring.commit(RespKind.CLOSE, 4);
     },
   },
@@ -310,19 +305,16 @@ function publishInProcess(): void {
 }
 
 function dispatch(ioIndex: number, ring: Ring): void {
-  const d = ring.data;
-  const at = ring.payloadStart;
-  const end = at + ring.payloadLength;
-  const connId = d.readUInt32BE(at);
+  const connId = requestConnIdOf(ring);
   const key = connKey(ioIndex, connId);
   switch (ring.kind) {
     case ReqKind.REQUEST: {
       const startMs = performance.now();
       clockMs = startMs;
       stampMs = originMs + startMs;
-      const waitedMs = stampMs - d.readDoubleLE(at + 4);
+      const waitedMs = stampMs - requestEnqueuedAtMs(ring);
       ringWaitUs.observe(waitedMs * 1000);
-      const frame = d.subarray(at + 12, end);
+      const frame = requestFrame(ring);
       if (throttlerDrops(ioIndex, connId, key, frame, waitedMs)) return;
       if (cfg.throttledOpWaitTimeMs > 0 && waitedMs > cfg.throttledOpWaitTimeMs && frame.length >= 8 && isThrottlable(frame.readInt32BE(4))) {
         pipeline.requestThrottled(key, frame);
@@ -336,14 +328,8 @@ function dispatch(ioIndex: number, ring: Ring): void {
       return;
     }
     case ReqKind.CONNECT: {
-      const port = d.readUInt16BE(at + 4);
-      const addrLength = d[at + 6];
-      const addr = d.toString('latin1', at + 7, at + 7 + addrLength);
-      const flagsAt = at + 7 + addrLength;
-      const idLength = d.readUInt16BE(flagsAt + 1);
-      const tls = (d[flagsAt] & CONNECT_FLAG_SECURE) === 0 ? null
-        : { x509Id: idLength === 0 ? null : d.toString('utf8', flagsAt + 3, flagsAt + 3 + idLength) };
-      pipeline.connect(key, addr, port, d.subarray(flagsAt + 3 + idLength, end), tls);
+      const c = readConnect(ring);
+      pipeline.connect(key, c.addr, c.port, c.frame, c.tls);
       return;
     }
     case ReqKind.DISCONNECT:
@@ -351,15 +337,8 @@ function dispatch(ioIndex: number, ring: Ring): void {
       pipeline.disconnect(key);
       return;
     case ReqKind.FOURLW: {
-      const port = d.readUInt16BE(at + 4);
-      const addrLength = d[at + 6];
-      const wordAt = at + 7 + addrLength;
-      const asker = {
-        addr: d.toString('latin1', at + 7, wordAt),
-        port,
-        traceMask: end - wordAt >= 12 ? d.readBigInt64BE(wordAt + 4) : null,
-      };
-      textStreams.start(key, fourLetterWordReply(d.toString('latin1', wordAt, wordAt + 4), pipeline, cfg, asker, keeperLog), clockMs);
+      const w = readFourLetterWord(ring);
+      textStreams.start(key, fourLetterWordReply(w.word, pipeline, cfg, { addr: w.addr, port: w.port, traceMask: w.traceMask }, keeperLog), clockMs);
       return;
     }
     case ReqKind.TEXT_MORE:
@@ -392,9 +371,7 @@ function reloadAfterLogFailure(): void {
   snapshotter.setTxnsInLog(reloaded.txnCount);
   log.error(`the transaction log failed: ${appliedZxid - zxid} txns not yet durable were dropped (their clients saw connection loss), ` +
     `state reloaded from disk to zxid 0x${zxid.toString(16)} in ${(performance.now() - startedMs).toFixed(0)} ms; writes are refused (NOTREADONLY) until the log takes them again; reads are served`);
-  const at = reserveBlocking(logRing, 8);
-  logRing.data.writeUInt32BE(Math.floor(zxid / 0x1_0000_0000), at);
-  logRing.data.writeUInt32BE(zxid >>> 0, at + 4);
+  writeResume(logRing, reserveBlocking(logRing, 8), zxid);
   logRing.commit(LogKind.RESUME, 8);
 }
 
