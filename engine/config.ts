@@ -70,8 +70,6 @@ export interface ServerConfig {
   snapCount: number;
   preAllocSizeBytes: number;
   forceSync: boolean;
-  flushDelayMs: number;          // zookeeper.flushDelay, default 0
-  maxBatchSize: number;          // zookeeper.maxBatchSize, default 1000
   globalOutstandingLimit: number;
   /** zookeeper.request_throttle_max_requests: requests in process before the pipeline stalls; 0 = off (ZooKeeper's RequestThrottler). */
   requestThrottleMaxRequests: number;
@@ -202,7 +200,6 @@ const DEFAULT_PRE_ALLOC_SIZE_KB = 65_536;     // FileTxnLog.preAllocSize, 64 MiB
 const PRE_ALLOC_SIZE_KB_MAX = 4 * 1024 * 1024; // 4 GiB per log file: beyond that it is a typo
 const DEFAULT_GLOBAL_OUTSTANDING_LIMIT = 1000;
 const DEFAULT_JUTE_MAX_BUFFER_BYTES = 0xfffff; // BinaryInputArchive: 1 MiB - 1
-const DEFAULT_MAX_BATCH_SIZE = 1000;          // ZooKeeperServer.maxBatchSize
 const SNAP_RETAIN_COUNT_MIN = 3;              // PurgeTxnLog refuses to keep fewer
 const DEFAULT_ADMIN_SERVER_PORT = 8080;
 const DEFAULT_METRICS_HTTP_PORT = 7000;       // PrometheusMetricsProvider's httpPort
@@ -241,6 +238,9 @@ const KNOWN_UNUSED_NAMES = new Set([
   'closeSessionTxn.enabled', 'digest.enabled', 'serializeLastProcessedZxid.enabled',
   'minNotificationInterval', 'ssl.authProvider', 'fsync.warningthresholdms',
   'client.secure', 'clientCnxnSocket', 'sasl.client.id', 'sasl.clientconfig', 'disableAutoWatchReset',
+  // SyncRequestProcessor's batching knobs: zooid's log worker keeps one fdatasync in flight and
+  // syncs everything written meanwhile (engine/workers/log-worker.ts), with no delay to tune
+  'flushDelay', 'maxBatchSize',
 ]);
 const KNOWN_UNUSED_PREFIXES = [
   'authProvider.', 'ssl.', 'quorum.auth.', 'jvm.pause.', 'multiAddress.', 'metricsProvider.', 'admin.',
@@ -715,8 +715,8 @@ function readClientSettings(r: SettingsReader, tickTimeMs: number): ClientSettin
   };
 }
 
-type PersistenceSettings = Pick<ServerConfig, 'snapCount' | 'preAllocSizeBytes' | 'forceSync' | 'flushDelayMs'
-  | 'maxBatchSize' | 'dataDirAutocreate' | 'autopurgeSnapRetainCount' | 'autopurgePurgeIntervalHours'>;
+type PersistenceSettings = Pick<ServerConfig, 'snapCount' | 'preAllocSizeBytes' | 'forceSync'
+  | 'dataDirAutocreate' | 'autopurgeSnapRetainCount' | 'autopurgePurgeIntervalHours'>;
 
 function readPersistenceSettings(r: SettingsReader): PersistenceSettings {
   const snapCountSetting = r.takeSystemProperty('snapCount');
@@ -735,10 +735,6 @@ function readPersistenceSettings(r: SettingsReader): PersistenceSettings {
     else if (forceSyncSetting.value === 'no') forceSync = false;
     else throw r.fail(forceSyncSetting.key, forceSyncSetting.line, `'${forceSyncSetting.value}' is not yes or no`);
   }
-  const flushDelaySetting = r.takeSystemProperty('flushDelay');
-  const flushDelayMs = flushDelaySetting === null ? 0 : r.int(flushDelaySetting, { decode: true, min: 0, what: 'a number of milliseconds' });
-  const batchSetting = r.takeSystemProperty('maxBatchSize');
-  const maxBatchSize = batchSetting === null ? DEFAULT_MAX_BATCH_SIZE : r.int(batchSetting, { decode: true, min: 1 });
   const autocreateSetting = r.takeSystemProperty('datadir.autocreate');
   const dataDirAutocreate = autocreateSetting === null ? true : r.bool(autocreateSetting);
 
@@ -755,7 +751,7 @@ function readPersistenceSettings(r: SettingsReader): PersistenceSettings {
     autopurgePurgeIntervalHours = 0;
   }
   return {
-    snapCount, preAllocSizeBytes: preAllocKb * 1024, forceSync, flushDelayMs, maxBatchSize, dataDirAutocreate,
+    snapCount, preAllocSizeBytes: preAllocKb * 1024, forceSync, dataDirAutocreate,
     autopurgeSnapRetainCount, autopurgePurgeIntervalHours,
   };
 }

@@ -35,7 +35,7 @@ export interface RunningServer {
   readonly metricsPort: number | null;
 }
 
-/** A failure to start one of the HTTP surfaces; ZooKeeper exits 4 (ERROR_STARTING_ADMIN_SERVER) for the AdminServer. */
+/** A failure to start with ZooKeeper's exit code: 4 (ERROR_STARTING_ADMIN_SERVER) for the AdminServer, 3 (UNABLE_TO_ACCESS_DATADIR) for a missing dataDir. */
 export class SurfaceStartError extends Error {
   readonly exitCode: number;
   constructor(message: string, exitCode: number) {
@@ -85,9 +85,16 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   if (cfg.servers.size > 0) log.warn(`zoo.cfg lists ${cfg.servers.size} server.N lines: ensembles are not implemented yet; running standalone`);
   const ioThreads = Math.min(cfg.ioThreads, IO_THREADS_MAX);
   const logDir = path.join(cfg.dataLogDir, 'version-2');
-  fs.mkdirSync(logDir, { recursive: true });
   const snapDir = path.join(cfg.dataDir, 'version-2');
-  fs.mkdirSync(snapDir, { recursive: true });
+  for (const [dir, what] of [[logDir, 'data'], [snapDir, 'snap']] as const) {
+    if (fs.existsSync(dir)) continue;
+    // FileTxnSnapLog: with zookeeper.datadir.autocreate=false a missing directory stops the server (exit 3)
+    if (!cfg.dataDirAutocreate) {
+      throw new SurfaceStartError(`Missing ${what} directory ${dir}, automatic data directory creation is disabled ` +
+        '(zookeeper.datadir.autocreate is false). Please create this directory manually.', 3);
+    }
+    fs.mkdirSync(dir, { recursive: true });
+  }
 
   const maxFrame = cfg.juteMaxBufferBytes + TXN_EXTRA_BYTES;
   // the pipeline refuses txns over jute.maxbuffer + extrasize (what ZooKeeper can read back);

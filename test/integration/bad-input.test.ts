@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { startZooid, ZOOID_CLI, type ServerHandle } from '../support/servers.ts';
+import { startZooid, freePort, ZOOID_CLI, type ServerHandle } from '../support/servers.ts';
 import { seededRandom, testSeed } from '../support/random.ts';
 import { LeanClient, ZkError } from '../../client/lean.ts';
 import { Err, Op } from '../../engine/protocol.ts';
@@ -151,6 +151,18 @@ describe('bad input', () => {
     expect(res.status).toBe(2);
     expect(res.stderr).toContain('clientPort');
     expect(res.stderr).toContain(':3');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('exits with status 3 when the dataDir is missing and zookeeper.datadir.autocreate=false, as ZooKeeper', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zooid-noautocreate-'));
+    const cfg = path.join(dir, 'zoo.cfg');
+    const port = await freePort();
+    fs.writeFileSync(cfg, `tickTime=2000\ndataDir=${dir}/data\nclientPort=${port}\nzookeeper.datadir.autocreate=false\n`);
+    const res = spawnSync(process.execPath, [ZOOID_CLI, 'server', cfg], { encoding: 'utf8', timeout: 20_000 });
+    expect(res.status).toBe(3);
+    expect(res.stderr).toContain('automatic data directory creation is disabled');
+    expect(fs.existsSync(path.join(dir, 'data'))).toBe(false);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });

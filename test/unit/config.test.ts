@@ -61,8 +61,6 @@ describe('defaults', () => {
     expect(cfg.snapCount).toBe(100000);
     expect(cfg.preAllocSizeBytes).toBe(65536 * 1024);
     expect(cfg.forceSync).toBe(true);
-    expect(cfg.flushDelayMs).toBe(0);
-    expect(cfg.maxBatchSize).toBe(1000);
     expect(cfg.globalOutstandingLimit).toBe(1000);
     expect(cfg.fourLetterWordWhitelist).toEqual(new Set(['srvr']));
     expect(cfg.juteMaxBufferBytes).toBe(0xfffff);
@@ -135,8 +133,6 @@ describe('every key', () => {
       'snapCount=5000',
       'preAllocSize=1024',
       'forceSync=no',
-      'flushDelay=2',
-      'maxBatchSize=64',
       'globalOutstandingLimit=20000',
       '4lw.commands.whitelist=stat, ruok ,conf,,',
       'jute.maxbuffer=4194304',
@@ -171,8 +167,6 @@ describe('every key', () => {
     expect(cfg.snapCount).toBe(5000);
     expect(cfg.preAllocSizeBytes).toBe(1024 * 1024);
     expect(cfg.forceSync).toBe(false);
-    expect(cfg.flushDelayMs).toBe(2);
-    expect(cfg.maxBatchSize).toBe(64);
     expect(cfg.globalOutstandingLimit).toBe(20000);
     expect(cfg.fourLetterWordWhitelist).toEqual(new Set(['stat', 'ruok', 'conf', 'srvr']));
     expect(cfg.juteMaxBufferBytes).toBe(4194304);
@@ -419,6 +413,8 @@ describe('warnings', () => {
       'metricsProvider.exportJvmInfo=true',
       'quorum.auth.enableSasl=false',
       'group.1=1:2:3',
+      'flushDelay=2',
+      'zookeeper.maxBatchSize=64',
     ];
     const cfg = parse(MINIMAL + known.join('\n'));
     expect(cfg.warnings).toEqual(known.map((l, i) => `zoo.cfg:${i + 3}: ${l.slice(0, l.indexOf('='))} is accepted but not used by zooid yet`));
