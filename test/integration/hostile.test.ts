@@ -9,7 +9,6 @@
 // Resident memory is read from /proc/<pid>/status; bounds are generous (a shared 2-core
 // machine) and stated next to each test; waits are on conditions with deadlines.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import fs from 'node:fs';
 import net from 'node:net';
 import { startZooid, startZooKeeper, fourLetterWord, freePort, type ServerHandle } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
@@ -17,29 +16,9 @@ import { LeanClient } from '../../client/lean.ts';
 import { JuteWriter } from '../../native-free-io/jute.ts';
 import { Op } from '../../engine/protocol.ts';
 import { OUTBOUND_TOTAL_BYTES_HARD } from '../../engine/limits.ts';
+import { rssBytes, metric, mntrValue } from '../support/probes.ts';
 
 const MiB = 1024 * 1024;
-
-function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (m === null) throw new Error(`no VmRSS for pid ${pid}`);
-  return Number(m[1]) * 1024;
-}
-
-async function metric(port: number, family: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${family} `) || line.startsWith(`${family}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
-
-function mntrValue(text: string, key: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${key}\t`));
-  if (line === undefined) throw new Error(`mntr has no ${key}`);
-  return Number(line.split('\t')[1]);
-}
 
 async function startWithMetrics(config: Record<string, string>): Promise<{ server: ServerHandle; metricsPort: number }> {
   const metricsPort = await freePort();

@@ -7,13 +7,13 @@
 // flood runs, and time another session's requests; bounds are generous (the machine is
 // shared), waits are on conditions.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import fs from 'node:fs';
 import { startZooid, fourLetterWord, freePort, type ServerHandle } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
 import { LeanClient } from '../../client/lean.ts';
 import { JuteWriter } from '../../native-free-io/jute.ts';
 import { Err, Op } from '../../engine/protocol.ts';
 import { writeAcls, OPEN_ACL_UNSAFE } from '../../engine/protocol.ts';
+import { rssBytes, metric, mntrValue } from '../support/probes.ts';
 
 
 const MiB = 1024 * 1024;
@@ -21,27 +21,6 @@ const MiB = 1024 * 1024;
 const FLOOD_RSS_GROWTH_BYTES_MAX = 320 * MiB;
 /** Longest another session may wait for one answer while a flood runs (generous: a shared 2-core machine). */
 const PROBE_LATENCY_MS_MAX = 5_000;
-
-function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (m === null) throw new Error(`no VmRSS for pid ${pid}`);
-  return Number(m[1]) * 1024;
-}
-
-async function metric(port: number, family: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${family} `) || line.startsWith(`${family}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
-
-function mntrValue(text: string, key: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${key}\t`));
-  if (line === undefined) throw new Error(`mntr has no ${key}`);
-  return Number(line.split('\t')[1]);
-}
 
 /** `count` getData frames for `path`, xids from 1, as one buffer: what a pipelining client writes. */
 function getDataFrames(path: string, count: number): Buffer {
