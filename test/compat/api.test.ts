@@ -5,7 +5,7 @@
 // getAllChildrenNumber and whoAmI. Transcripts are compared after masking.
 import { describe, it, beforeAll, afterAll, expect } from 'vitest';
 import { startZooKeeper, startZooid, compatTarget, type ServerHandle } from '../support/servers.ts';
-import { Transcript, assertSameTranscript, maybeDumpTranscript, type TranscriptEntry } from '../support/transcript.ts';
+import { Transcript, compareOnBoth, type TranscriptEntry } from '../support/transcript.ts';
 import { waitFor } from '../support/wait.ts';
 import { LeanClient, ZkError, readStat, type WatchEvent } from '../../client/lean.ts';
 import { Op, OPEN_ACL_UNSAFE, writeAcls } from '../../engine/protocol.ts';
@@ -133,16 +133,8 @@ class Recorder {
   }
 }
 
-type Scenario = (port: number, t: Transcript) => Promise<void>;
-
-async function compare(name: string, scenario: Scenario): Promise<TranscriptEntry[]> {
-  const oracleT = new Transcript();
-  const targetT = new Transcript();
-  await scenario(oracle.port, oracleT);
-  await scenario(target.port, targetT);
-  maybeDumpTranscript("api", name, "oracle", oracleT.entries);
-  assertSameTranscript(oracleT.entries, targetT.entries, { name, targetLabel: target.kind, details: () => target.logTail(20) });
-  return oracleT.entries;
+function compare(name: string, scenario: (port: number, t: Transcript) => Promise<void>): Promise<TranscriptEntry[]> {
+  return compareOnBoth('api', name, { oracle, target }, scenario);
 }
 
 describe('compat, ZooKeeper API beyond the basics: Apache ZooKeeper vs zooid', () => {

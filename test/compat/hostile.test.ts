@@ -6,7 +6,7 @@
 // closes, addauth ip succeeds. Transcripts are compared after masking.
 import { describe, it, beforeAll, afterAll, expect } from 'vitest';
 import { startZooKeeper, startZooid, compatTarget, type ServerHandle } from '../support/servers.ts';
-import { Transcript, assertSameTranscript, maybeDumpTranscript, type TranscriptEntry } from '../support/transcript.ts';
+import { Transcript, compareOnBoth, type TranscriptEntry } from '../support/transcript.ts';
 import { waitFor } from '../support/wait.ts';
 import { LeanClient, ZkError } from '../../client/lean.ts';
 import { Op, Xid, writeAcls } from '../../engine/protocol.ts';
@@ -49,14 +49,8 @@ async function step(t: Transcript, c: LeanClient, name: string, type: number, bo
   t.add(name, { err: errorName(code) ?? code, zxid: c.lastZxid, open: !c.isClosed });
 }
 
-async function compare(name: string, scenario: (port: number, t: Transcript) => Promise<void>): Promise<TranscriptEntry[]> {
-  const oracleT = new Transcript();
-  const targetT = new Transcript();
-  await scenario(oracle.port, oracleT);
-  await scenario(target.port, targetT);
-  maybeDumpTranscript('hostile', name, 'oracle', oracleT.entries);
-  assertSameTranscript(oracleT.entries, targetT.entries, { name, targetLabel: target.kind, details: () => target.logTail(20) });
-  return oracleT.entries;
+function compare(name: string, scenario: (port: number, t: Transcript) => Promise<void>): Promise<TranscriptEntry[]> {
+  return compareOnBoth('hostile', name, { oracle, target }, scenario);
 }
 
 const raw = (hex: string) => (w: JuteWriter) => {

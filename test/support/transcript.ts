@@ -22,6 +22,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { ServerHandle } from './servers.ts';
 
 export type TranscriptEntry = { step: string } & Record<string, unknown>;
 
@@ -275,4 +276,23 @@ export const ZKCLI_NOISE: readonly RegExp[] = [
 /** zkCli output as lines, without carriage returns and without ZKCLI_NOISE. */
 export function zkCliLines(output: string): string[] {
   return output.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => !ZKCLI_NOISE.some((re) => re.test(l)));
+}
+
+/**
+ * Runs a scenario against the oracle, then against the target, each with its own
+ * transcript, and asserts the two match after masking. Returns the oracle's entries.
+ */
+export async function compareOnBoth(
+  suite: string,
+  name: string,
+  servers: { oracle: ServerHandle; target: ServerHandle },
+  scenario: (port: number, t: Transcript) => Promise<void>,
+): Promise<TranscriptEntry[]> {
+  const oracleT = new Transcript();
+  const targetT = new Transcript();
+  await scenario(servers.oracle.port, oracleT);
+  await scenario(servers.target.port, targetT);
+  maybeDumpTranscript(suite, name, 'oracle', oracleT.entries);
+  assertSameTranscript(oracleT.entries, targetT.entries, { name, targetLabel: servers.target.kind, details: () => servers.target.logTail(20) });
+  return oracleT.entries;
 }
