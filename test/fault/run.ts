@@ -1,0 +1,316 @@
+// The fault campaign runner (issue 12): each run starts a server (zooid or Apache
+// ZooKeeper 3.8, standalone) on a fresh dataDir, puts the fault proxy in front of it,
+// drives register, sequential-create and FIFO workers through real connections for a few
+// seconds while a seeded nemesis kills, pauses and cuts, heals everything, reads the state
+// back, checks the history (checker.ts, invariants.ts) and appends one JSON line to the
+// results file.
+//
+//   npm run fault -- --runs 200 --seed 12345 --target zooid --nemesis kill9,pause,proxy-cut,proxy-delay --duration 4000
+//   npm run fault -- --run-seed 0x1234abcd --target zooid      (replay one run)
+//   npm run fault -- --plant fake-ack --runs 3                  (a planted bug the checker must catch)
+//
+// Exit code: 0 when no run found a violation or failed, 1 otherwise.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { LeanClient } from '../../loadgen/client.ts';
+import { deriveSeed, freshSeed, seededRandom } from '../../loadgen/random.ts';
+import { connectWhenServing, startServer, type ServerHandle, type ServerKind } from '../support/servers.ts';
+import { withDeadline } from '../support/wait.ts';
+import { checkHistory, formatViolation, type RegisterState } from './checker.ts';
+import { HistoryRecorder, type InvariantViolation } from './history.ts';
+import { checkAckedWritesKept, checkSeqCreates } from './invariants.ts';
+import { NEMESIS_KINDS, parseNemeses, runNemesis, type NemesisEvent, type NemesisKind } from './nemesis.ts';
+import { startFaultProxy, type PlantedBug } from './proxy.ts';
+import { FAULT_ROOT, FIFO_PARENT, REGISTER_INITIAL_VALUE, SEQ_PARENT, fifoWorker, registerPath, registerWorker, seqCreateWorker, type FifoStats, type WorkloadOptions } from './workload.ts';
+
+export interface RunOptions {
+  target: ServerKind;
+  seed: number;
+  nemeses: readonly NemesisKind[];
+  durationMs: number;
+  registerWorkerCount: number;
+  registerCount: number;
+  seqWorkerCount: number;
+  plant: PlantedBug;
+  plantRate: number;
+  sessionTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+export const DEFAULT_RUN_OPTIONS: Omit<RunOptions, 'target' | 'seed'> = {
+  nemeses: NEMESIS_KINDS,
+  durationMs: 4_000,
+  registerWorkerCount: 3,
+  registerCount: 3,
+  seqWorkerCount: 1,
+  plant: 'none',
+  plantRate: 0.05,
+  // tickTime 500 lets sessions be this short (ZooKeeper's floor is 2 × tickTime), so pauses can outlive them
+  sessionTimeoutMs: 2_000,
+  // longer than any pause or delay the nemesis makes: a request that takes this long is stuck
+  requestTimeoutMs: 8_000,
+};
+const SERVER_CONFIG = { tickTime: '500' };
+/** Time allowed, after the run's duration, for workers to finish the request in flight. */
+const WIND_DOWN_MS = 20_000;
+
+export interface RunResult {
+  seed: string;
+  target: ServerKind;
+  nemeses: readonly NemesisKind[];
+  plant: PlantedBug;
+  durationMs: number;
+  wallMs: number;
+  events: NemesisEvent[];
+  counts: {
+    registerOps: number;
+    ok: number;
+    fail: number;
+    unknown: number;
+    seqCreates: number;
+    seqAcked: number;
+    fifoBatches: number;
+    fakeAcks: number;
+  };
+  checkSteps: number;
+  verdict: 'ok' | 'violation' | 'unknown' | 'error';
+  violations: InvariantViolation[];
+  error?: string;
+  /** Kept for a look when the run did not pass. */
+  dataDir?: string;
+}
+
+const hex = (n: number) => '0x' + (n >>> 0).toString(16).padStart(8, '0');
+
+export async function runOnce(o: RunOptions): Promise<RunResult> {
+  const startedMs = performance.now();
+  const handles: ServerHandle[] = [];
+  let current: ServerHandle | null = null;
+  const result: RunResult = {
+    seed: hex(o.seed),
+    target: o.target,
+    nemeses: o.nemeses,
+    plant: o.plant,
+    durationMs: o.durationMs,
+    wallMs: 0,
+    events: [],
+    counts: { registerOps: 0, ok: 0, fail: 0, unknown: 0, seqCreates: 0, seqAcked: 0, fifoBatches: 0, fakeAcks: 0 },
+    checkSteps: 0,
+    verdict: 'ok',
+    violations: [],
+  };
+  let proxy: Awaited<ReturnType<typeof startFaultProxy>> | null = null;
+  try {
+    current = await startServer(o.target, { config: SERVER_CONFIG, keepDir: true });
+    handles.push(current);
+    const first = current;
+    const setup = await connectWhenServing(current);
+    await setup.create(FAULT_ROOT);
+    for (let i = 0; i < o.registerCount; i++) await setup.create(registerPath(i), Buffer.from(REGISTER_INITIAL_VALUE));
+    await setup.create(SEQ_PARENT);
+    await setup.create(FIFO_PARENT);
+    await setup.close();
+
+    proxy = await startFaultProxy(current.port, { plant: o.plant, plantRate: o.plantRate, random: seededRandom(deriveSeed(o.seed, 1)) });
+    const history = new HistoryRecorder(() => performance.now());
+    const untilMs = history.now() + o.durationMs;
+    const base = (stream: number): WorkloadOptions => ({
+      host: '127.0.0.1',
+      port: proxy!.port,
+      sessionTimeoutMs: o.sessionTimeoutMs,
+      requestTimeoutMs: o.requestTimeoutMs,
+      random: seededRandom(deriveSeed(o.seed, 2, stream)),
+      history,
+      registerCount: o.registerCount,
+      isStopped: () => history.now() >= untilMs,
+    });
+    const fifoStats: FifoStats = { batchCount: 0 };
+    const workers: Promise<void>[] = [];
+    for (let i = 0; i < o.registerWorkerCount; i++) workers.push(registerWorker(`w${i}`, base(i)));
+    for (let i = 0; i < o.seqWorkerCount; i++) workers.push(seqCreateWorker(`s${i}`, base(100 + i)));
+    workers.push(fifoWorker('f0', base(200), fifoStats));
+
+    const restart = async (): Promise<void> => {
+      current = await startServer(o.target, { config: SERVER_CONFIG, keepDir: true, dataDir: first.dataDir, port: first.port });
+      handles.push(current);
+    };
+    result.events = await runNemesis(
+      { server: () => current!, restart, proxy, sessionTimeoutMs: o.sessionTimeoutMs },
+      o.nemeses,
+      seededRandom(deriveSeed(o.seed, 3)),
+      () => history.now(),
+      untilMs,
+    );
+    await withDeadline(Promise.all(workers), o.requestTimeoutMs + WIND_DOWN_MS, 'the workers to finish their last requests');
+    await proxy.close();
+
+    // read everything back directly from the healed server
+    const reader = await connectWhenServing(current);
+    const finalVersions = new Map<string, number>();
+    for (let i = 0; i < o.registerCount; i++) {
+      const key = registerPath(i);
+      const op = history.invokeRegister('final', key, 'read');
+      const got = await reader.getData(key);
+      history.complete(op, 'ok', { value: got.data.toString('utf8'), version: got.stat.version });
+      finalVersions.set(key, got.stat.version);
+    }
+    const children = new Set(await reader.getChildren(SEQ_PARENT));
+    await reader.close();
+
+    const initial = (): RegisterState => ({ value: REGISTER_INITIAL_VALUE, version: 0 });
+    const verdict = checkHistory(history.registerOps, initial);
+    result.checkSteps = verdict.steps;
+    const violations: InvariantViolation[] = [...history.violations];
+    for (const v of verdict.violations) {
+      const lines = formatViolation(v, initial());
+      violations.push({ invariant: 'linearizable', detail: lines[0], history: lines.slice(1) });
+    }
+    if (verdict.undecidedKeys.length > 0) violations.push({ invariant: 'check-gave-up', detail: `search limit reached on ${verdict.undecidedKeys.join(', ')}` });
+    violations.push(...checkAckedWritesKept(history.registerOps, finalVersions));
+    violations.push(...checkSeqCreates(history.seqCreates, children, SEQ_PARENT));
+    result.violations = violations;
+    const hard = violations.filter((v) => v.invariant !== 'check-gave-up');
+    result.verdict = hard.length > 0 ? 'violation' : violations.length > 0 ? 'unknown' : 'ok';
+
+    const ops = history.registerOps.filter((op) => op.process !== 'final');
+    result.counts = {
+      registerOps: ops.length,
+      ok: ops.filter((op) => op.outcome === 'ok').length,
+      fail: ops.filter((op) => op.outcome === 'fail').length,
+      unknown: ops.filter((op) => op.outcome === 'unknown').length,
+      seqCreates: history.seqCreates.length,
+      seqAcked: history.seqCreates.filter((c) => c.outcome === 'ok').length,
+      fifoBatches: fifoStats.batchCount,
+      fakeAcks: proxy.fakeAckCount,
+    };
+  } catch (error) {
+    result.verdict = 'error';
+    result.error = `${(error as Error).message}${current !== null ? `\nserver log tail:\n${(current as ServerHandle).logTail(20)}` : ''}`;
+  } finally {
+    await proxy?.close().catch(() => undefined);
+    const keep = result.verdict !== 'ok';
+    if (keep && handles.length > 0) result.dataDir = handles[0].dataDir;
+    for (const h of handles) {
+      if (keep) await h.kill9().catch(() => undefined);
+      else await h.stop().catch(() => undefined);
+    }
+    result.wallMs = Math.round(performance.now() - startedMs);
+  }
+  return result;
+}
+
+/** One line for the console. */
+export function summarize(index: number, total: number, r: RunResult): string {
+  const kinds = new Map<string, number>();
+  for (const e of r.events) kinds.set(e.kind, (kinds.get(e.kind) ?? 0) + 1);
+  const nemeses = [...kinds].map(([k, n]) => `${k}×${n}`).join(' ') || 'no faults';
+  const c = r.counts;
+  const head = `run ${index + 1}/${total} seed ${r.seed} ${r.target}${r.plant !== 'none' ? ` plant=${r.plant}` : ''}: ${nemeses}; ${c.registerOps} register ops (${c.unknown} unknown), ${c.seqAcked} seq creates, ${c.fifoBatches} fifo batches; ${(r.wallMs / 1000).toFixed(1)} s → ${r.verdict.toUpperCase()}`;
+  const lines = [head];
+  for (const v of r.violations) {
+    lines.push(`  [${v.invariant}] ${v.detail}`);
+    for (const h of v.history ?? []) lines.push(`  ${h}`);
+  }
+  if (r.error !== undefined) lines.push(`  error: ${r.error.split('\n').join('\n  ')}`);
+  if (r.dataDir !== undefined) lines.push(`  dataDir kept: ${r.dataDir}`);
+  if (r.verdict !== 'ok') lines.push(`  replay: npm run fault -- --target ${r.target} --run-seed ${r.seed} --nemesis ${r.nemeses.join(',') || 'none'} --duration ${r.durationMs}${r.plant !== 'none' ? ` --plant ${r.plant}` : ''}`);
+  return lines.join('\n');
+}
+
+export interface CampaignOptions extends Omit<RunOptions, 'seed'> {
+  campaignSeed: number;
+  runCount: number;
+  /** Run exactly this seed once instead of seeds derived from campaignSeed. */
+  runSeed?: number;
+  resultsFile: string | null;
+  log: (line: string) => void;
+  /** Stop at the first run that is not ok. */
+  stopOnFailure?: boolean;
+}
+
+export async function runCampaign(c: CampaignOptions): Promise<RunResult[]> {
+  const results: RunResult[] = [];
+  if (c.resultsFile !== null) fs.mkdirSync(path.dirname(c.resultsFile), { recursive: true });
+  for (let i = 0; i < c.runCount; i++) {
+    const seed = c.runSeed ?? deriveSeed(c.campaignSeed, 0x5eed, i);
+    const r = await runOnce({ ...c, seed });
+    results.push(r);
+    c.log(summarize(i, c.runCount, r));
+    if (c.resultsFile !== null) fs.appendFileSync(c.resultsFile, JSON.stringify({ campaignSeed: hex(c.campaignSeed), run: i, ...r }) + '\n');
+    if (c.stopOnFailure === true && r.verdict !== 'ok') break;
+  }
+  return results;
+}
+
+function parseSeed(text: string): number {
+  const n = text.startsWith('0x') ? parseInt(text.slice(2), 16) : Number(text);
+  if (!Number.isFinite(n)) throw new Error(`not a seed: ${text}`);
+  return n >>> 0;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string', default: '10' },
+      seed: { type: 'string' },
+      'run-seed': { type: 'string' },
+      target: { type: 'string', default: 'zooid' },
+      nemesis: { type: 'string', default: NEMESIS_KINDS.join(',') },
+      duration: { type: 'string', default: String(DEFAULT_RUN_OPTIONS.durationMs) },
+      workers: { type: 'string', default: String(DEFAULT_RUN_OPTIONS.registerWorkerCount) },
+      registers: { type: 'string', default: String(DEFAULT_RUN_OPTIONS.registerCount) },
+      plant: { type: 'string', default: 'none' },
+      'plant-rate': { type: 'string', default: String(DEFAULT_RUN_OPTIONS.plantRate) },
+      results: { type: 'string' },
+      'stop-on-failure': { type: 'boolean', default: false },
+    },
+  });
+  const target = values.target as ServerKind;
+  if (target !== 'zooid' && target !== 'zookeeper') throw new Error(`--target must be zooid or zookeeper, not ${values.target}`);
+  const plant = values.plant as PlantedBug;
+  if (plant !== 'none' && plant !== 'fake-ack') throw new Error(`--plant must be none or fake-ack, not ${values.plant}`);
+  const campaignSeed = values.seed !== undefined ? parseSeed(values.seed) : freshSeed();
+  const runSeed = values['run-seed'] !== undefined ? parseSeed(values['run-seed']) : undefined;
+  const runCount = runSeed !== undefined ? 1 : Number(values.runs);
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const resultsFile = values.results ?? path.join(here, 'results', `${target}-${hex(campaignSeed)}.jsonl`);
+  const nemeses = parseNemeses(values.nemesis!);
+  console.log(`fault campaign: ${runCount} runs against ${target}, seed ${hex(campaignSeed)}, nemeses ${nemeses.join(',') || 'none'}, ${values.duration} ms each; results → ${resultsFile}`);
+  const startedMs = performance.now();
+  const results = await runCampaign({
+    ...DEFAULT_RUN_OPTIONS,
+    target,
+    nemeses,
+    durationMs: Number(values.duration),
+    registerWorkerCount: Number(values.workers),
+    registerCount: Number(values.registers),
+    plant,
+    plantRate: Number(values['plant-rate']),
+    campaignSeed,
+    runCount,
+    runSeed,
+    resultsFile,
+    log: (line) => console.log(line),
+    stopOnFailure: values['stop-on-failure'],
+  });
+  const count = (v: RunResult['verdict']) => results.filter((r) => r.verdict === v).length;
+  const events = results.flatMap((r) => r.events);
+  const byKind = NEMESIS_KINDS.map((k) => `${k} ${events.filter((e) => e.kind === k).length}`).join(', ');
+  console.log(
+    `done: ${results.length} runs in ${((performance.now() - startedMs) / 60_000).toFixed(1)} min, seed ${hex(campaignSeed)}: ` +
+      `${count('ok')} ok, ${count('violation')} violations, ${count('unknown')} undecided, ${count('error')} errors; faults: ${byKind}; ` +
+      `${results.reduce((n, r) => n + r.counts.registerOps, 0)} register ops checked`,
+  );
+  process.exitCode = count('ok') === results.length ? 0 : 1;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error) => {
+    console.error(error);
+    process.exitCode = 2;
+  });
+}
