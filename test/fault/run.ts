@@ -39,6 +39,8 @@ export interface RunOptions {
   plantRate: number;
   sessionTimeoutMs: number;
   requestTimeoutMs: number;
+  /** Keep the dataDir of a run that did not pass (off for runs expected to fail, like a planted bug's). */
+  keepFailed: boolean;
 }
 
 export const DEFAULT_RUN_OPTIONS: Omit<RunOptions, 'target' | 'seed'> = {
@@ -53,6 +55,7 @@ export const DEFAULT_RUN_OPTIONS: Omit<RunOptions, 'target' | 'seed'> = {
   sessionTimeoutMs: 2_000,
   // longer than any pause or delay the nemesis makes: a request that takes this long is stuck
   requestTimeoutMs: 8_000,
+  keepFailed: true,
 };
 const SERVER_CONFIG = { tickTime: '500' };
 /** Time allowed, after the run's duration, for workers to finish the request in flight. */
@@ -192,7 +195,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     result.error = `${(error as Error).message}${current !== null ? `\nserver log tail:\n${(current as ServerHandle).logTail(20)}` : ''}`;
   } finally {
     await proxy?.close().catch(() => undefined);
-    const keep = result.verdict !== 'ok';
+    const keep = result.verdict !== 'ok' && o.keepFailed;
     if (keep && handles.length > 0) result.dataDir = handles[0].dataDir;
     for (const h of handles) {
       if (keep) await h.kill9().catch(() => undefined);
