@@ -50,7 +50,19 @@ export interface SeqCreateOp {
 
 /** A broken guarantee found while the run went on (FIFO order, zxid order) or after it. */
 export interface InvariantViolation {
-  invariant: 'linearizable' | 'acked-write-lost' | 'seq-reused' | 'seq-order' | 'acked-create-lost' | 'session-fifo' | 'session-zxid-order' | 'check-gave-up';
+  invariant:
+    | 'linearizable'
+    | 'acked-write-lost'
+    | 'seq-reused'
+    | 'seq-order'
+    | 'acked-create-lost'
+    | 'session-fifo'
+    | 'session-zxid-order'
+    | 'watch-once'
+    | 'watch-order'
+    | 'ephemeral-lost'
+    | 'ephemeral-outlived-session'
+    | 'check-gave-up';
   detail: string;
   /** The smallest failing sub-history, already formatted, when there is one. */
   history?: string[];

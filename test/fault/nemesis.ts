@@ -2,14 +2,22 @@
 // - kill9: SIGKILL the server, stay down a moment, restart it on the same dataDir and port;
 // - pause: SIGSTOP, hold (sometimes longer than the session timeout), SIGCONT;
 // - proxy-cut: drop every client connection at the fault proxy and refuse new ones, then restore;
-// - proxy-delay: hold every frame in both directions for a while.
+// - proxy-delay: hold every frame in both directions for a while;
+// - torn-tail: kill -9, then write the start of a next log entry that never finished (a
+//   checksum, a length, fewer bytes than it says) after the last complete entry of the
+//   newest txn log, as a crash in the middle of a write leaves it, then restart. Only
+//   bytes past the last complete entry change, so nothing that was written (let alone
+//   fsynced) is lost: the server must drop the torn entry and serve everything acknowledged.
 // The gaps and holds are the faults' durations (what the nemesis does), not waits for a
 // condition; readiness after a restart is waited for as a condition (servers.ts).
 
 import { type ServerHandle } from '../support/servers.ts';
 import { type FaultProxy } from './proxy.ts';
 
-export const NEMESIS_KINDS = ['kill9', 'pause', 'proxy-cut', 'proxy-delay'] as const;
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export const NEMESIS_KINDS = ['kill9', 'pause', 'proxy-cut', 'proxy-delay', 'torn-tail'] as const;
 export type NemesisKind = (typeof NEMESIS_KINDS)[number];
 
 export interface NemesisEvent {
@@ -19,6 +27,8 @@ export interface NemesisEvent {
   /** kill9: how long the restart took until the server was ready. */
   restartMs?: number;
   delayMs?: number;
+  /** torn-tail: the log file, the offset of the torn entry, the length it claims and the bytes written. */
+  torn?: { file: string; offset: number; claimedBytes: number; writtenBytes: number } | { skipped: string };
 }
 
 /** What the nemesis acts on: the current server process (restarts replace it) and the proxy. */
@@ -47,13 +57,14 @@ export async function runNemesis(target: NemesisTarget, kinds: readonly NemesisK
     if (nowMs() >= untilMs) break;
     const kind = kinds[Math.floor(random() * kinds.length)];
     const atMs = nowMs();
-    if (kind === 'kill9') {
+    if (kind === 'kill9' || kind === 'torn-tail') {
       const holdMs = Math.floor(random() * 500);
       await target.server().kill9();
+      const torn = kind === 'torn-tail' ? tearLogTail(target.server().dataDir, random) : undefined;
       await sleep(holdMs);
       const restartAtMs = nowMs();
       await target.restart();
-      events.push({ kind, atMs, holdMs, restartMs: Math.round(nowMs() - restartAtMs) });
+      events.push({ kind, atMs, holdMs, restartMs: Math.round(nowMs() - restartAtMs), ...(torn !== undefined ? { torn } : {}) });
     } else if (kind === 'pause') {
       // up to 1.75 × the session timeout: about half the pauses outlive the sessions
       const holdMs = Math.floor(300 + random() * target.sessionTimeoutMs * 1.6);
@@ -81,4 +92,41 @@ export async function runNemesis(target: NemesisTarget, kinds: readonly NemesisK
     }
   }
   return events;
+}
+
+/** ZooKeeper's txn log: "ZKLG", version, dbid, then [crc u64][length i32][txn][0x42] entries, zeros after. */
+const LOG_HEADER_BYTES = 16;
+const ENTRY_END_BYTE = 0x42;
+
+/** Writes a torn entry after the last complete one in the newest log of dataDir (see the header). */
+export function tearLogTail(dataDir: string, random: () => number): NonNullable<NemesisEvent['torn']> {
+  const dir = path.join(dataDir, 'version-2');
+  const logs = fs.readdirSync(dir).filter((f) => /^log\.[0-9a-f]+$/.test(f));
+  if (logs.length === 0) return { skipped: 'no txn log' };
+  const newest = logs.sort((a, b) => Number(BigInt('0x' + a.slice(4)) - BigInt('0x' + b.slice(4))))[logs.length - 1];
+  const file = path.join(dir, newest);
+  const bytes = fs.readFileSync(file);
+  if (bytes.length < LOG_HEADER_BYTES || bytes.toString('latin1', 0, 4) !== 'ZKLG') return { skipped: `${newest} has no header` };
+  let offset = LOG_HEADER_BYTES;
+  for (;;) {
+    if (offset + 12 > bytes.length) break;
+    const length = bytes.readInt32BE(offset + 8);
+    if (length <= 0) break;
+    const endAt = offset + 12 + length;
+    if (endAt >= bytes.length || bytes[endAt] !== ENTRY_END_BYTE) return { skipped: `${newest} already ends in a partial entry at ${offset}` };
+    offset = endAt + 1;
+  }
+  const claimedBytes = 40 + Math.floor(random() * 200);
+  const writtenBytes = Math.floor(random() * claimedBytes); // never the whole entry, never its end byte
+  const torn = Buffer.alloc(12 + writtenBytes);
+  for (let i = 0; i < 8; i++) torn[i] = Math.floor(random() * 256);
+  torn.writeInt32BE(claimedBytes, 8);
+  for (let i = 12; i < torn.length; i++) torn[i] = Math.floor(random() * 256);
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.writeSync(fd, torn, 0, torn.length, offset);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { file: newest, offset, claimedBytes, writtenBytes };
 }

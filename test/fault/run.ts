@@ -19,13 +19,28 @@ import { parseArgs } from 'node:util';
 import { LeanClient } from '../../loadgen/client.ts';
 import { deriveSeed, freshSeed, seededRandom } from '../../loadgen/random.ts';
 import { connectWhenServing, startServer, type ServerHandle, type ServerKind } from '../support/servers.ts';
-import { withDeadline } from '../support/wait.ts';
+import { waitFor, withDeadline } from '../support/wait.ts';
 import { checkHistory, formatViolation, type RegisterState } from './checker.ts';
 import { HistoryRecorder, type InvariantViolation } from './history.ts';
 import { checkAckedWritesKept, checkSeqCreates } from './invariants.ts';
 import { NEMESIS_KINDS, parseNemeses, runNemesis, type NemesisEvent, type NemesisKind } from './nemesis.ts';
 import { startFaultProxy, type PlantedBug } from './proxy.ts';
-import { FAULT_ROOT, FIFO_PARENT, REGISTER_INITIAL_VALUE, SEQ_PARENT, fifoWorker, registerPath, registerWorker, seqCreateWorker, type FifoStats, type WorkloadOptions } from './workload.ts';
+import {
+  EPHEMERAL_PARENT,
+  FAULT_ROOT,
+  FIFO_PARENT,
+  REGISTER_INITIAL_VALUE,
+  SEQ_PARENT,
+  ephemeralWorker,
+  fifoWorker,
+  registerPath,
+  registerWorker,
+  seqCreateWorker,
+  watchWorker,
+  type FifoStats,
+  type WatchStats,
+  type WorkloadOptions,
+} from './workload.ts';
 
 export interface RunOptions {
   target: ServerKind;
@@ -58,6 +73,8 @@ export const DEFAULT_RUN_OPTIONS: Omit<RunOptions, 'target' | 'seed'> = {
   keepFailed: true,
 };
 const SERVER_CONFIG = { tickTime: '500' };
+/** Beyond 3 session timeouts, how long an ephemeral of a lost session may outlive it (expiry runs on tickTime buckets; a restarted server restarts the clocks). */
+const EPHEMERAL_EXPIRY_SLACK_MS = 10_000;
 /** Time allowed, after the run's duration, for workers to finish the request in flight. */
 const WIND_DOWN_MS = 20_000;
 
@@ -78,6 +95,11 @@ export interface RunResult {
     seqAcked: number;
     fifoBatches: number;
     fakeAcks: number;
+    watchesSet: number;
+    watchesFired: number;
+    ephemeralChecks: number;
+    /** After the workers closed their sessions: until the last ephemeral was gone. */
+    ephemeralsGoneMs: number;
   };
   checkSteps: number;
   verdict: 'ok' | 'violation' | 'unknown' | 'error';
@@ -101,7 +123,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     durationMs: o.durationMs,
     wallMs: 0,
     events: [],
-    counts: { registerOps: 0, ok: 0, fail: 0, unknown: 0, seqCreates: 0, seqAcked: 0, fifoBatches: 0, fakeAcks: 0 },
+    counts: { registerOps: 0, ok: 0, fail: 0, unknown: 0, seqCreates: 0, seqAcked: 0, fifoBatches: 0, fakeAcks: 0, watchesSet: 0, watchesFired: 0, ephemeralChecks: 0, ephemeralsGoneMs: 0 },
     checkSteps: 0,
     verdict: 'ok',
     violations: [],
@@ -116,6 +138,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     for (let i = 0; i < o.registerCount; i++) await setup.create(registerPath(i), Buffer.from(REGISTER_INITIAL_VALUE));
     await setup.create(SEQ_PARENT);
     await setup.create(FIFO_PARENT);
+    await setup.create(EPHEMERAL_PARENT);
     await setup.close();
 
     proxy = await startFaultProxy(current.port, { plant: o.plant, plantRate: o.plantRate, random: seededRandom(deriveSeed(o.seed, 1)) });
@@ -136,6 +159,10 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     for (let i = 0; i < o.registerWorkerCount; i++) workers.push(registerWorker(`w${i}`, base(i)));
     for (let i = 0; i < o.seqWorkerCount; i++) workers.push(seqCreateWorker(`s${i}`, base(100 + i)));
     workers.push(fifoWorker('f0', base(200), fifoStats));
+    const watchStats: WatchStats = { setCount: 0, firedCount: 0 };
+    workers.push(watchWorker('v0', base(300), watchStats));
+    const ephemeralStats = { checkCount: 0 };
+    workers.push(ephemeralWorker('e0', base(400), ephemeralStats));
 
     const restart = async (): Promise<void> => {
       current = await startServer(o.target, { config: SERVER_CONFIG, keepDir: true, dataDir: first.dataDir, port: first.port });
@@ -162,6 +189,17 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       finalVersions.set(key, got.stat.version);
     }
     const children = new Set(await reader.getChildren(SEQ_PARENT));
+    // every session that created an ephemeral is closed or lost by now: its ephemeral goes at
+    // once (closeSession) or when the session expires (after the restart, for a killed server)
+    const goneFromMs = performance.now();
+    const ephemeralsLeft = await waitFor(
+      async () => {
+        const left = await reader.getChildren(EPHEMERAL_PARENT);
+        return left.length === 0 ? 'none' : performance.now() - goneFromMs > EPHEMERAL_EXPIRY_SLACK_MS + 3 * o.sessionTimeoutMs ? left.join(', ') : null;
+      },
+      { timeoutMs: 2 * (EPHEMERAL_EXPIRY_SLACK_MS + 3 * o.sessionTimeoutMs), what: 'the ephemerals of closed and expired sessions to go', intervalMs: 100 },
+    );
+    const ephemeralsGoneMs = Math.round(performance.now() - goneFromMs);
     await reader.close();
 
     const initial = (): RegisterState => ({ value: REGISTER_INITIAL_VALUE, version: 0 });
@@ -175,6 +213,9 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     if (verdict.undecidedKeys.length > 0) violations.push({ invariant: 'check-gave-up', detail: `search limit reached on ${verdict.undecidedKeys.join(', ')}` });
     violations.push(...checkAckedWritesKept(history.registerOps, finalVersions));
     violations.push(...checkSeqCreates(history.seqCreates, children, SEQ_PARENT));
+    if (ephemeralsLeft !== 'none') {
+      violations.push({ invariant: 'ephemeral-outlived-session', detail: `${ephemeralsGoneMs} ms after every owner session was closed or lost, ephemerals remain: ${ephemeralsLeft}` });
+    }
     result.violations = violations;
     const hard = violations.filter((v) => v.invariant !== 'check-gave-up');
     result.verdict = hard.length > 0 ? 'violation' : violations.length > 0 ? 'unknown' : 'ok';
@@ -189,6 +230,10 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       seqAcked: history.seqCreates.filter((c) => c.outcome === 'ok').length,
       fifoBatches: fifoStats.batchCount,
       fakeAcks: proxy.fakeAckCount,
+      watchesSet: watchStats.setCount,
+      watchesFired: watchStats.firedCount,
+      ephemeralChecks: ephemeralStats.checkCount,
+      ephemeralsGoneMs,
     };
   } catch (error) {
     result.verdict = 'error';
@@ -197,10 +242,12 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     await proxy?.close().catch(() => undefined);
     const keep = result.verdict !== 'ok' && o.keepFailed;
     if (keep && handles.length > 0) result.dataDir = handles[0].dataDir;
+    // started with keepDir (a restart reuses the first dataDir): the temp dirs are ours to remove
     for (const h of handles) {
       if (keep) await h.kill9().catch(() => undefined);
       else await h.stop().catch(() => undefined);
     }
+    if (!keep) for (const h of handles) fs.rmSync(h.dir, { recursive: true, force: true });
     result.wallMs = Math.round(performance.now() - startedMs);
   }
   return result;
@@ -212,7 +259,7 @@ export function summarize(index: number, total: number, r: RunResult): string {
   for (const e of r.events) kinds.set(e.kind, (kinds.get(e.kind) ?? 0) + 1);
   const nemeses = [...kinds].map(([k, n]) => `${k}×${n}`).join(' ') || 'no faults';
   const c = r.counts;
-  const head = `run ${index + 1}/${total} seed ${r.seed} ${r.target}${r.plant !== 'none' ? ` plant=${r.plant}` : ''}: ${nemeses}; ${c.registerOps} register ops (${c.unknown} unknown), ${c.seqAcked} seq creates, ${c.fifoBatches} fifo batches; ${(r.wallMs / 1000).toFixed(1)} s → ${r.verdict.toUpperCase()}`;
+  const head = `run ${index + 1}/${total} seed ${r.seed} ${r.target}${r.plant !== 'none' ? ` plant=${r.plant}` : ''}: ${nemeses}; ${c.registerOps} register ops (${c.unknown} unknown), ${c.seqAcked} seq creates, ${c.fifoBatches} fifo batches, ${c.watchesFired}/${c.watchesSet} watches fired, ${c.ephemeralChecks} ephemeral checks; ${(r.wallMs / 1000).toFixed(1)} s → ${r.verdict.toUpperCase()}`;
   const lines = [head];
   for (const v of r.violations) {
     lines.push(`  [${v.invariant}] ${v.detail}`);

@@ -6,11 +6,17 @@
 //   only its current session writes, and checks each reply answers its own request in
 //   order (the getData sees the setData just before it, the create names its path, the
 //   versions step by one).
+// - a watch worker: sets data watches on the registers (getData with watch) and reads them
+//   without; each watch must fire at most once, never before the reply of the read that set
+//   it, and before the reply of any read that sees a newer version than it was set at;
+// - an ephemeral worker: each of its sessions creates an ephemeral znode and keeps checking
+//   it exists (a session that answers is alive, so its ephemeral must be there); at the end
+//   every ephemeral must go once its session is closed or expired (run.ts checks).
 // Every session also checks that reply zxids never go backwards.
 // A lost connection makes the op in flight `unknown`; the worker then opens a new session.
 
 import { LeanClient, readStat, type Reply } from '../../loadgen/client.ts';
-import { CreateFlag, Err, Op, OPEN_ACL_UNSAFE, writeAcls } from '../../engine/protocol.ts';
+import { CreateFlag, Err, EventType, Op, OPEN_ACL_UNSAFE, writeAcls } from '../../engine/protocol.ts';
 import type { JuteReader, JuteWriter } from '../../native-free-io/jute.ts';
 import { type HistoryRecorder, type Outcome } from './history.ts';
 import { seqNumberOf } from './invariants.ts';
@@ -18,9 +24,12 @@ import { seqNumberOf } from './invariants.ts';
 export const FAULT_ROOT = '/fault';
 export const SEQ_PARENT = `${FAULT_ROOT}/seq`;
 export const FIFO_PARENT = `${FAULT_ROOT}/fifo`;
+export const EPHEMERAL_PARENT = `${FAULT_ROOT}/eph`;
 export const REGISTER_INITIAL_VALUE = 'init';
 export const registerPath = (index: number): string => `${FAULT_ROOT}/r${index}`;
 
+/** Between two checks of the ephemeral worker: a few hundred a run is plenty. */
+const EPHEMERAL_CHECK_GAP_MS = 10;
 /** Errors that prove the request was not applied. Anything else (loss, expiry, timeout, …) leaves the outcome unknown. */
 const DEFINITE_ERRORS: ReadonlySet<number> = new Set([Err.BADVERSION, Err.NONODE, Err.NODEEXISTS, Err.BADARGUMENTS, Err.NOAUTH]);
 /** Errors that end a session's requests without saying anything about them. */
@@ -111,6 +120,14 @@ class Session {
 
   close(): void {
     this.client?.disconnect();
+  }
+
+  /** closeSession (bounded by the request timeout), then the socket: its ephemerals go at once. */
+  async closeSession(): Promise<void> {
+    const client = this.client;
+    if (client === null || client.isClosed) return;
+    await this.request(client, Op.closeSession, () => undefined, () => undefined);
+    client.disconnect();
   }
 }
 
@@ -252,4 +269,109 @@ export async function fifoWorker(name: string, options: WorkloadOptions, stats: 
     if (answered === replies.length) stats.batchCount++;
   }
   session.close();
+}
+
+export interface WatchStats {
+  setCount: number;
+  firedCount: number;
+}
+
+export async function watchWorker(name: string, options: WorkloadOptions, stats: WatchStats): Promise<void> {
+  const { history, random } = options;
+  const session = new Session(name, options);
+  let generation = -1;
+  /**
+   * Per register: the version the watch was set at (active); 'setting' while the read that
+   * sets it is in flight; 'fired' when its event came before that read's reply (ZooKeeper
+   * 3.8 does that too: its CommitProcessor answers reads on worker threads, so a write
+   * applied between the read registering the watch and the read's reply being sent fires
+   * the watch first; the read saw the state before that write, so no read saw the change
+   * before its event).
+   */
+  type WatchState = number | 'setting' | 'fired';
+  let watches = new Map<string, WatchState>();
+  for (;;) {
+    const client = await session.connected();
+    if (client === null) break;
+    if (generation !== session.generation) {
+      // watches belong to a session: a new one starts with none (LeanClient sends no setWatches)
+      generation = session.generation;
+      const mine = new Map<string, WatchState>();
+      watches = mine;
+      const label = session.label;
+      client.onWatch = (event) => {
+        if (event.type !== EventType.NodeDataChanged) return;
+        const state = mine.get(event.path);
+        if (state === undefined || state === 'fired') {
+          history.violations.push({ invariant: 'watch-once', detail: `session ${label}: NodeDataChanged for ${event.path} with no watch set (a second event for one watch?)` });
+        } else if (state === 'setting') {
+          mine.set(event.path, 'fired');
+          stats.firedCount++;
+        } else {
+          mine.delete(event.path);
+          stats.firedCount++;
+        }
+      };
+    }
+    const key = registerPath(Math.floor(random() * options.registerCount));
+    const state = watches.get(key);
+    if (state === undefined) {
+      watches.set(key, 'setting');
+      const r = await session.request(client, Op.getData, (w) => w.string(key).bool(true), parseGetData);
+      if (r.status === 'reply' && r.err === Err.OK) {
+        stats.setCount++;
+        if (watches.get(key) === 'setting') watches.set(key, r.value!.version);
+        else watches.delete(key); // fired already: consumed
+      } else {
+        watches.delete(key);
+      }
+    } else if (typeof state === 'number') {
+      const r = await session.request(client, Op.getData, writeGetData(key), parseGetData);
+      // the event for a change is delivered before the reply of any read that sees it
+      // (LeanClient hands frames over in arrival order, so the event was handled first)
+      if (r.status === 'reply' && r.err === Err.OK && r.value!.version > state && watches.get(key) === state) {
+        history.violations.push({
+          invariant: 'watch-order',
+          detail: `session ${session.label}: getData ${key} saw v${r.value!.version}, but the watch set at v${state} has not fired`,
+        });
+        watches.delete(key);
+      }
+    }
+  }
+  session.close();
+}
+
+export async function ephemeralWorker(name: string, options: WorkloadOptions, stats: { checkCount: number }): Promise<void> {
+  const { history } = options;
+  const session = new Session(name, options);
+  let mine: string | null = null;
+  let generation = -1;
+  for (;;) {
+    const client = await session.connected();
+    if (client === null) break;
+    if (generation !== session.generation) {
+      const path = `${EPHEMERAL_PARENT}/e-${session.label}`;
+      const r = await session.request(client, Op.create, writeCreate(path, CreateFlag.ephemeral), parsePath);
+      if (r.status === 'lost' || SESSION_LOST_ERRORS.has(r.err)) continue;
+      if (r.err !== Err.OK) {
+        history.violations.push({ invariant: 'ephemeral-lost', detail: `session ${session.label}: create of ephemeral ${path} failed with ${r.err}` });
+        client.disconnect();
+        continue;
+      }
+      mine = path;
+      generation = session.generation;
+    }
+    const r = await session.request(client, Op.exists, writeGetData(mine!), (reader) => readStat(reader).ephemeralOwner);
+    if (r.status === 'lost' || SESSION_LOST_ERRORS.has(r.err)) continue;
+    if (r.err !== Err.OK) {
+      history.violations.push({ invariant: 'ephemeral-lost', detail: `session ${session.label} (0x${client.sessionId.toString(16)}) is alive but its ephemeral ${mine} is gone (exists: ${r.err})` });
+      client.disconnect();
+    } else if (r.value !== client.sessionId) {
+      history.violations.push({ invariant: 'ephemeral-lost', detail: `${mine}: ephemeralOwner 0x${r.value!.toString(16)}, not session 0x${client.sessionId.toString(16)}` });
+    } else {
+      stats.checkCount++;
+    }
+    await new Promise((resolve) => setTimeout(resolve, EPHEMERAL_CHECK_GAP_MS)); // pacing, so this worker does not take a core
+  }
+  await session.closeSession();
 }
