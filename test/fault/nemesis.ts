@@ -7,7 +7,10 @@
 //   checksum, a length, fewer bytes than it says) after the last complete entry of the
 //   newest txn log, as a crash in the middle of a write leaves it, then restart. Only
 //   bytes past the last complete entry change, so nothing that was written (let alone
-//   fsynced) is lost: the server must drop the torn entry and serve everything acknowledged.
+//   fsynced) is lost: the server must drop the torn entry and serve everything acknowledged;
+// - disk-full (opt-in: the run puts the dataDir on a small tmpfs of its own, which needs
+//   the right to mount): fill the filesystem, hold, free it; a server that stopped on the
+//   full disk (Apache ZooKeeper 3.8 does) is restarted on the same dataDir.
 // The gaps and holds are the faults' durations (what the nemesis does), not waits for a
 // condition; readiness after a restart is waited for as a condition (servers.ts).
 
@@ -17,8 +20,11 @@ import { type FaultProxy } from './proxy.ts';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+/** The default set (what the recorded campaigns ran). */
 export const NEMESIS_KINDS = ['kill9', 'pause', 'proxy-cut', 'proxy-delay', 'torn-tail'] as const;
-export type NemesisKind = (typeof NEMESIS_KINDS)[number];
+/** Every nemesis, including the opt-in ones. */
+export const ALL_NEMESIS_KINDS = [...NEMESIS_KINDS, 'disk-full'] as const;
+export type NemesisKind = (typeof ALL_NEMESIS_KINDS)[number];
 
 export interface NemesisEvent {
   kind: NemesisKind;
@@ -29,6 +35,9 @@ export interface NemesisEvent {
   delayMs?: number;
   /** torn-tail: the log file, the offset of the torn entry, the length it claims and the bytes written. */
   torn?: { file: string; offset: number; claimedBytes: number; writtenBytes: number } | { skipped: string };
+  /** disk-full: bytes the filler took, and whether the server had stopped and was restarted. */
+  filledBytes?: number;
+  restarted?: boolean;
 }
 
 /** What the nemesis acts on: the current server process (restarts replace it) and the proxy. */
@@ -37,6 +46,18 @@ export interface NemesisTarget {
   restart(): Promise<void>;
   proxy: FaultProxy;
   sessionTimeoutMs: number;
+  /** The directory on the dataDir's own small filesystem, for disk-full. */
+  diskDir?: string;
+}
+
+/** Is the current server process still there? (Node reaps its children: an exited pid is gone.) */
+export function isRunning(server: ServerHandle): boolean {
+  try {
+    process.kill(server.pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -44,7 +65,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export function parseNemeses(text: string): NemesisKind[] {
   if (text === 'none' || text === '') return [];
   const kinds = text.split(',').map((s) => s.trim());
-  for (const k of kinds) if (!(NEMESIS_KINDS as readonly string[]).includes(k)) throw new Error(`unknown nemesis ${JSON.stringify(k)}; known: ${NEMESIS_KINDS.join(', ')}, none`);
+  for (const k of kinds) if (!(ALL_NEMESIS_KINDS as readonly string[]).includes(k)) throw new Error(`unknown nemesis ${JSON.stringify(k)}; known: ${ALL_NEMESIS_KINDS.join(', ')}, none`);
   return kinds as NemesisKind[];
 }
 
@@ -76,6 +97,16 @@ export async function runNemesis(target: NemesisTarget, kinds: readonly NemesisK
         process.kill(pid, 'SIGCONT');
       }
       events.push({ kind, atMs, holdMs });
+    } else if (kind === 'disk-full') {
+      if (target.diskDir === undefined) throw new Error('disk-full needs the dataDir on its own filesystem (diskDir)');
+      const holdMs = Math.floor(300 + random() * 1700);
+      const filler = path.join(target.diskDir, 'filler');
+      const filledBytes = fillDisk(filler);
+      await sleep(holdMs);
+      fs.rmSync(filler, { force: true });
+      const restarted = !isRunning(target.server());
+      if (restarted) await target.restart();
+      events.push({ kind, atMs, holdMs, filledBytes, restarted });
     } else if (kind === 'proxy-cut') {
       const holdMs = Math.floor(100 + random() * 1500);
       await target.proxy.cut();
@@ -129,4 +160,30 @@ export function tearLogTail(dataDir: string, random: () => number): NonNullable<
     fs.closeSync(fd);
   }
   return { file: newest, offset, claimedBytes, writtenBytes };
+}
+
+const FILL_CHUNK_BYTES = 1 << 20;
+/** Filler writes before giving up on reaching ENOSPC (a disk larger than the tmpfs the run mounted is a mistake). */
+const FILL_WRITES_MAX = 4096;
+
+/** Writes `file` until the filesystem is full (1 MiB, then 4 KiB writes until ENOSPC); returns its size. */
+export function fillDisk(file: string): number {
+  const fd = fs.openSync(file, 'w');
+  let size = 0;
+  try {
+    for (const chunkBytes of [FILL_CHUNK_BYTES, 4096, 1]) {
+      const chunk = Buffer.alloc(chunkBytes, 0x5a);
+      for (let i = 0; i < FILL_WRITES_MAX; i++) {
+        try {
+          size += fs.writeSync(fd, chunk);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+          break;
+        }
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return size;
 }

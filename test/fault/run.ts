@@ -23,7 +23,9 @@ import { waitFor, withDeadline } from '../support/wait.ts';
 import { checkHistory, formatViolation, type RegisterState } from './checker.ts';
 import { HistoryRecorder, type InvariantViolation } from './history.ts';
 import { checkAckedWritesKept, checkSeqCreates } from './invariants.ts';
-import { NEMESIS_KINDS, parseNemeses, runNemesis, type NemesisEvent, type NemesisKind } from './nemesis.ts';
+import { NEMESIS_KINDS, isRunning, parseNemeses, runNemesis, type NemesisEvent, type NemesisKind } from './nemesis.ts';
+import { spawnSync } from 'node:child_process';
+import * as os from 'node:os';
 import { startFaultProxy, type PlantedBug } from './proxy.ts';
 import {
   EPHEMERAL_PARENT,
@@ -72,7 +74,10 @@ export const DEFAULT_RUN_OPTIONS: Omit<RunOptions, 'target' | 'seed'> = {
   requestTimeoutMs: 8_000,
   keepFailed: true,
 };
-const SERVER_CONFIG = { tickTime: '500' };
+const SERVER_CONFIG: Record<string, string> = { tickTime: '500' };
+/** disk-full runs: the dataDir's own tmpfs, and log files preallocated in 1 MiB steps (ZooKeeper takes preAllocSize from zoo.cfg as zookeeper.preAllocSize) so a few MiB hold a run. */
+const DISK_BYTES = 48 << 20;
+const DISK_CONFIG: Record<string, string> = { preAllocSize: '1024' };
 /** Beyond 3 session timeouts, how long an ephemeral of a lost session may outlive it (expiry runs on tickTime buckets; a restarted server restarts the clocks). */
 const EPHEMERAL_EXPIRY_SLACK_MS = 10_000;
 /** Time allowed, after the run's duration, for workers to finish the request in flight. */
@@ -129,8 +134,23 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     violations: [],
   };
   let proxy: Awaited<ReturnType<typeof startFaultProxy>> | null = null;
+  let disk: string | null = null;
+  let config = SERVER_CONFIG;
   try {
-    current = await startServer(o.target, { config: SERVER_CONFIG, keepDir: true });
+    let dataDir: string | undefined;
+    if (o.nemeses.includes('disk-full')) {
+      disk = fs.mkdtempSync(path.join(os.tmpdir(), 'zooid-fault-disk-'));
+      const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${DISK_BYTES}`, 'tmpfs', disk], { encoding: 'utf8' });
+      if (mounted.status !== 0) {
+        fs.rmSync(disk, { recursive: true, force: true });
+        disk = null;
+        throw new Error(`disk-full needs to mount a tmpfs: ${(mounted.stderr || mounted.error?.message || '').trim()}`);
+      }
+      dataDir = path.join(disk, 'data');
+      fs.mkdirSync(dataDir);
+      config = { ...SERVER_CONFIG, ...DISK_CONFIG };
+    }
+    current = await startServer(o.target, { config, keepDir: true, dataDir });
     handles.push(current);
     const first = current;
     const setup = await connectWhenServing(current);
@@ -165,11 +185,11 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     workers.push(ephemeralWorker('e0', base(400), ephemeralStats));
 
     const restart = async (): Promise<void> => {
-      current = await startServer(o.target, { config: SERVER_CONFIG, keepDir: true, dataDir: first.dataDir, port: first.port });
+      current = await startServer(o.target, { config, keepDir: true, dataDir: first.dataDir, port: first.port });
       handles.push(current);
     };
     result.events = await runNemesis(
-      { server: () => current!, restart, proxy, sessionTimeoutMs: o.sessionTimeoutMs },
+      { server: () => current!, restart, proxy, sessionTimeoutMs: o.sessionTimeoutMs, diskDir: disk ?? undefined },
       o.nemeses,
       seededRandom(deriveSeed(o.seed, 3)),
       () => history.now(),
@@ -179,6 +199,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     await proxy.close();
 
     // read everything back directly from the healed server
+    if (!isRunning(current)) throw new Error(`the ${o.target} server is not running at the end of the run`);
     const reader = await connectWhenServing(current);
     const finalVersions = new Map<string, number>();
     for (let i = 0; i < o.registerCount; i++) {
@@ -246,6 +267,16 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     for (const h of handles) {
       if (keep) await h.kill9().catch(() => undefined);
       else await h.stop().catch(() => undefined);
+    }
+    if (disk !== null) {
+      // the dataDir lives on the run's tmpfs: keep a copy of it on disk before unmounting
+      if (keep) {
+        const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'zooid-fault-kept-'));
+        fs.cpSync(path.join(disk, 'data'), copy, { recursive: true });
+        result.dataDir = copy;
+      }
+      spawnSync('umount', [disk]);
+      fs.rmSync(disk, { recursive: true, force: true });
     }
     if (!keep) for (const h of handles) fs.rmSync(h.dir, { recursive: true, force: true });
     result.wallMs = Math.round(performance.now() - startedMs);
