@@ -8,6 +8,8 @@
 //   npm run fault -- --runs 200 --seed 12345 --target zooid --nemesis kill9,pause,proxy-cut,proxy-delay --duration 4000
 //   npm run fault -- --run-seed 0x1234abcd --target zooid      (replay one run)
 //   npm run fault -- --plant fake-ack --runs 3                  (a planted bug the checker must catch)
+//   npm run fault -- --runs 1000 --minutes 60                   (stop starting runs after an hour)
+//   node test/fault/summary.ts test/fault/results/*.jsonl       (totals of recorded campaigns)
 //
 // Exit code: 0 when no run found a violation or failed, 1 otherwise.
 
@@ -311,12 +313,19 @@ export interface CampaignOptions extends Omit<RunOptions, 'seed'> {
   log: (line: string) => void;
   /** Stop at the first run that is not ok. */
   stopOnFailure?: boolean;
+  /** Start no run after this many ms (the campaign ends early, its results say how many runs it made). */
+  budgetMs?: number;
 }
 
 export async function runCampaign(c: CampaignOptions): Promise<RunResult[]> {
   const results: RunResult[] = [];
   if (c.resultsFile !== null) fs.mkdirSync(path.dirname(c.resultsFile), { recursive: true });
+  const startedMs = performance.now();
   for (let i = 0; i < c.runCount; i++) {
+    if (c.budgetMs !== undefined && performance.now() - startedMs > c.budgetMs) {
+      c.log(`time budget of ${(c.budgetMs / 60_000).toFixed(1)} min used: stopping after ${i} of ${c.runCount} runs`);
+      break;
+    }
     const seed = c.runSeed ?? deriveSeed(c.campaignSeed, 0x5eed, i);
     const r = await runOnce({ ...c, seed });
     results.push(r);
@@ -348,6 +357,7 @@ async function main(): Promise<void> {
       'plant-rate': { type: 'string', default: String(DEFAULT_RUN_OPTIONS.plantRate) },
       results: { type: 'string' },
       'stop-on-failure': { type: 'boolean', default: false },
+      minutes: { type: 'string' },
     },
   });
   const target = values.target as ServerKind;
@@ -377,6 +387,7 @@ async function main(): Promise<void> {
     resultsFile,
     log: (line) => console.log(line),
     stopOnFailure: values['stop-on-failure'],
+    budgetMs: values.minutes !== undefined ? Number(values.minutes) * 60_000 : undefined,
   });
   const count = (v: RunResult['verdict']) => results.filter((r) => r.verdict === v).length;
   const events = results.flatMap((r) => r.events);
@@ -390,6 +401,8 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // Ctrl-C or kill: exit through 'exit', where servers.ts kills the servers it started
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
   main().catch((error) => {
     console.error(error);
     process.exitCode = 2;
