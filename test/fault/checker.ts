@@ -276,7 +276,7 @@ export function windowOf(ops: readonly RegisterOp[], fromMs: number, toMs: numbe
       continue;
     }
     if (op.kind === 'read' || op.outcome === 'fail') continue;
-    out.push({ ...op, outcome: 'unknown', returnMs: Infinity });
+    out.push({ ...op, outcome: 'unknown', returnMs: Infinity, straddles: true });
   }
   return out;
 }

@@ -33,6 +33,8 @@ export interface RegisterOp {
   version?: number;
   /** fail/unknown: the ZooKeeper error code (or 'timeout'). */
   err?: number | 'timeout';
+  /** Set by the shrinker on an op it made unknown because it straddles the window's edge (its real outcome is not used). */
+  straddles?: true;
 }
 
 /** A sequential create (`/fault/seq/s-` with PERSISTENT_SEQUENTIAL). */
@@ -118,9 +120,11 @@ export function formatRegisterOp(op: RegisterOp): string {
   else if (op.kind === 'write') call = `write(${JSON.stringify(op.value)})`;
   else call = `cas(v${op.expectedVersion} → ${JSON.stringify(op.value)})`;
   let result: string;
-  if (op.outcome === 'unknown') result = `unknown${op.err !== undefined ? ` (${op.err})` : ''}`;
+  if (op.straddles === true) result = 'taken as unknown (straddles the window)';
+  else if (op.outcome === 'unknown') result = `unknown${op.err !== undefined ? ` (${op.err})` : ''}`;
   else if (op.outcome === 'fail') result = `fail ${op.err}`;
   else if (op.kind === 'read') result = `ok ${JSON.stringify(op.value)} v${op.version}`;
   else result = `ok v${op.version ?? '?'}`;
-  return `#${op.id} ${op.process} ${op.key} ${call} ${result} [${ms(op.invokeMs)}, ${ms(op.returnMs)}] ms`;
+  const returnMs = op.straddles === true ? '…' : ms(op.returnMs);
+  return `#${op.id} ${op.process} ${op.key} ${call} ${result} [${ms(op.invokeMs)}, ${returnMs}] ms`;
 }

@@ -7,12 +7,17 @@
 //   and the proxy answers it itself with OK and a plausible Stat, in its FIFO place among
 //   the server's replies. To the harness this is a server that acknowledges a write it
 //   never made durable (e.g. replies released before fsync and then lost): the checker
-//   must catch it. It exists only here, in the test harness; no engine code knows of it.
+//   must catch it;
+// - the planted bug `stale-read`: with probability `plantRate`, a getData (without a watch)
+//   of a path the proxy has seen read before is answered from that earlier reply, with a
+//   current zxid in the header: a server serving stale reads.
+// Both exist only here, in the test harness; no engine code knows of them.
 
 import * as net from 'node:net';
 import { Op, Xid } from '../../engine/protocol.ts';
 
-export type PlantedBug = 'none' | 'fake-ack';
+export type PlantedBug = 'none' | 'fake-ack' | 'stale-read';
+export const PLANTED_BUGS: readonly PlantedBug[] = ['none', 'fake-ack', 'stale-read'];
 
 export interface FaultProxyOptions {
   plant?: PlantedBug;
@@ -23,7 +28,7 @@ export interface FaultProxyOptions {
 
 export interface FaultProxy {
   port: number;
-  /** setData requests the planted bug acknowledged without forwarding. */
+  /** Requests the planted bug answered itself (setData acknowledged, getData from an old reply). */
   readonly fakeAckCount: number;
   cut(): Promise<void>;
   restore(): Promise<void>;
@@ -70,12 +75,23 @@ function fakeSetDataReply(xid: number, zxid: bigint, version: number): Buffer {
   return b;
 }
 
+/** A reply header (xid, zxid, err 0) and a body. */
+function replyWithBody(xid: number, zxid: bigint, body: Buffer): Buffer {
+  const b = Buffer.alloc(20 + body.length);
+  b.writeInt32BE(16 + body.length, 0);
+  b.writeInt32BE(xid, 4);
+  b.writeBigInt64BE(zxid, 8);
+  b.writeInt32BE(0, 16);
+  body.copy(b, 20);
+  return b;
+}
+
 interface Awaited {
   /** The request's path (getData/setData), to learn versions from replies. */
   path: string | null;
   type: number;
-  /** A setData the proxy answers itself when it reaches the head of the queue (its xid and the version to claim). */
-  fake: { xid: number; version: number } | null;
+  /** A request the proxy answers itself when it reaches the head of the queue: a setData (the version to claim) or a getData (an old reply's body). */
+  fake: { xid: number; version: number } | { xid: number; body: Buffer } | null;
 }
 
 export async function startFaultProxy(targetPort: number, options: FaultProxyOptions = {}): Promise<FaultProxy> {
@@ -85,6 +101,8 @@ export async function startFaultProxy(targetPort: number, options: FaultProxyOpt
   const sockets = new Set<net.Socket>();
   /** Latest version seen per path in any reply, so a fake Stat looks like the server's. */
   const versions = new Map<string, number>();
+  /** Last getData reply body (data and Stat) per path, for stale-read. */
+  const lastReads = new Map<string, Buffer>();
   let isCut = false;
   let delayMs = 0;
   let fakeAckCount = 0;
@@ -145,7 +163,7 @@ export async function startFaultProxy(targetPort: number, options: FaultProxyOpt
       // made at its turn, so its zxid is the newest this client was shown (as a real reply's would be)
       while (awaited.length > 0 && awaited[0].fake !== null) {
         const fake = awaited.shift()!.fake!;
-        toClient(fakeSetDataReply(fake.xid, lastZxid, fake.version));
+        toClient('body' in fake ? replyWithBody(fake.xid, lastZxid, fake.body) : fakeSetDataReply(fake.xid, lastZxid, fake.version));
       }
     };
 
@@ -172,6 +190,14 @@ export async function startFaultProxy(targetPort: number, options: FaultProxyOpt
           flushFakes();
           return;
         }
+        const stale = path !== null ? lastReads.get(path) : undefined;
+        const watch = frame[frame.length - 1] !== 0;
+        if (plant === 'stale-read' && type === Op.getData && stale !== undefined && !watch && random() < plantRate) {
+          fakeAckCount++;
+          awaited.push({ path, type, fake: { xid, body: stale } });
+          flushFakes();
+          return;
+        }
         awaited.push({ path, type, fake: null });
         toServer(frame);
       }),
@@ -192,6 +218,7 @@ export async function startFaultProxy(targetPort: number, options: FaultProxyOpt
           // getData: buffer then Stat; setData: Stat
           const statAt = request.type === Op.getData ? 24 + Math.max(0, frame.readInt32BE(20)) : 20;
           if (frame.length >= statAt + STAT_BYTES) versions.set(request.path, Math.max(versions.get(request.path) ?? 0, frame.readInt32BE(statAt + 32)));
+          if (request.type === Op.getData) lastReads.set(request.path, Buffer.from(frame.subarray(20)));
         }
         toClient(frame);
         flushFakes();

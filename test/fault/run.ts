@@ -7,7 +7,7 @@
 //
 //   npm run fault -- --runs 200 --seed 12345 --target zooid --nemesis kill9,pause,proxy-cut,proxy-delay --duration 4000
 //   npm run fault -- --run-seed 0x1234abcd --target zooid      (replay one run)
-//   npm run fault -- --plant fake-ack --runs 3                  (a planted bug the checker must catch)
+//   npm run fault -- --plant fake-ack --runs 3                  (a planted bug the checker must catch; also stale-read)
 //   npm run fault -- --runs 1000 --minutes 60                   (stop starting runs after an hour)
 //   node test/fault/summary.ts test/fault/results/*.jsonl       (totals of recorded campaigns)
 //
@@ -28,7 +28,7 @@ import { checkAckedWritesKept, checkSeqCreates } from './invariants.ts';
 import { NEMESIS_KINDS, isRunning, parseNemeses, runNemesis, type NemesisEvent, type NemesisKind } from './nemesis.ts';
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
-import { startFaultProxy, type PlantedBug } from './proxy.ts';
+import { PLANTED_BUGS, startFaultProxy, type PlantedBug } from './proxy.ts';
 import {
   EPHEMERAL_PARENT,
   FAULT_ROOT,
@@ -363,7 +363,7 @@ async function main(): Promise<void> {
   const target = values.target as ServerKind;
   if (target !== 'zooid' && target !== 'zookeeper') throw new Error(`--target must be zooid or zookeeper, not ${values.target}`);
   const plant = values.plant as PlantedBug;
-  if (plant !== 'none' && plant !== 'fake-ack') throw new Error(`--plant must be none or fake-ack, not ${values.plant}`);
+  if (!PLANTED_BUGS.includes(plant)) throw new Error(`--plant must be one of ${PLANTED_BUGS.join(', ')}, not ${values.plant}`);
   const campaignSeed = values.seed !== undefined ? parseSeed(values.seed) : freshSeed();
   const runSeed = values['run-seed'] !== undefined ? parseSeed(values['run-seed']) : undefined;
   const runCount = runSeed !== undefined ? 1 : Number(values.runs);

@@ -2,7 +2,7 @@
 // Apache ZooKeeper 3.8 (the control) with every nemesis, which must find no violation, and
 // a run through the fault proxy's planted bug (it acknowledges some setData requests itself
 // and never forwards them: a server that acks what it did not persist), which the checker
-// must catch. The long campaign is `npm run fault -- --runs 1000` (README, Tests).
+// must catch, and one where it answers some reads from older replies (stale reads). The long campaign is `npm run fault -- --runs 1000` (README, Tests).
 // Seeds are printed; TEST_SEED=<n> replays a campaign's choices.
 import { describe, it, expect } from 'vitest';
 import { DEFAULT_RUN_OPTIONS, runCampaign, summarize, type RunResult } from './run.ts';
@@ -50,8 +50,9 @@ describe('short fault campaign', () => {
     expectCleanAndExercised(results, report);
   });
 
-  it('catches the planted bug: writes acknowledged by the proxy and never made', { timeout: 240_000 }, async () => {
-    const { results, report } = await campaign('zooid', 3, { plant: 'fake-ack', nemeses: [], stopOnFailure: true, keepFailed: false });
+  // fake-ack: writes acknowledged by the proxy and never made; stale-read: reads answered from an older reply
+  it.each(['fake-ack', 'stale-read'] as const)('catches the planted bug %s', { timeout: 240_000 }, async (plant) => {
+    const { results, report } = await campaign('zooid', 3, { plant, nemeses: [], stopOnFailure: true, keepFailed: false });
     const last = results[results.length - 1];
     expect(last.counts.fakeAcks, report).toBeGreaterThan(0);
     expect(last.verdict, report).toBe('violation');
