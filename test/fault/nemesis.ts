@@ -38,6 +38,8 @@ export interface NemesisEvent {
   /** disk-full: bytes the filler took, and whether the server had stopped and was restarted. */
   filledBytes?: number;
   restarted?: boolean;
+  /** The planted bug lost-tail: the complete entries it erased after the kill. */
+  lost?: { file: string; offset: number; entryCount: number } | { skipped: string };
 }
 
 /** What the nemesis acts on: the current server process (restarts replace it) and the proxy. */
@@ -48,6 +50,8 @@ export interface NemesisTarget {
   sessionTimeoutMs: number;
   /** The directory on the dataDir's own small filesystem, for disk-full. */
   diskDir?: string;
+  /** The planted bug lost-tail: called on the dataDir after each kill -9, before the restart. */
+  afterKill?: (dataDir: string) => NemesisEvent['lost'];
 }
 
 /** Is the current server process still there? (Node reaps its children: an exited pid is gone.) */
@@ -82,10 +86,11 @@ export async function runNemesis(target: NemesisTarget, kinds: readonly NemesisK
       const holdMs = Math.floor(random() * 500);
       await target.server().kill9();
       const torn = kind === 'torn-tail' ? tearLogTail(target.server().dataDir, random) : undefined;
+      const lost = target.afterKill?.(target.server().dataDir);
       await sleep(holdMs);
       const restartAtMs = nowMs();
       await target.restart();
-      events.push({ kind, atMs, holdMs, restartMs: Math.round(nowMs() - restartAtMs), ...(torn !== undefined ? { torn } : {}) });
+      events.push({ kind, atMs, holdMs, restartMs: Math.round(nowMs() - restartAtMs), ...(torn !== undefined ? { torn } : {}), ...(lost !== undefined ? { lost } : {}) });
     } else if (kind === 'pause') {
       // up to 1.75 × the session timeout: about half the pauses outlive the sessions
       const holdMs = Math.floor(300 + random() * target.sessionTimeoutMs * 1.6);
@@ -129,8 +134,8 @@ export async function runNemesis(target: NemesisTarget, kinds: readonly NemesisK
 const LOG_HEADER_BYTES = 16;
 const ENTRY_END_BYTE = 0x42;
 
-/** Writes a torn entry after the last complete one in the newest log of dataDir (see the header). */
-export function tearLogTail(dataDir: string, random: () => number): NonNullable<NemesisEvent['torn']> {
+/** The newest txn log of dataDir and the offsets of its complete entries (and where they end), or why not. */
+function newestLogEntries(dataDir: string): { name: string; file: string; entryOffsets: number[]; end: number } | { skipped: string } {
   const dir = path.join(dataDir, 'version-2');
   const logs = fs.readdirSync(dir).filter((f) => /^log\.[0-9a-f]+$/.test(f));
   if (logs.length === 0) return { skipped: 'no txn log' };
@@ -138,6 +143,7 @@ export function tearLogTail(dataDir: string, random: () => number): NonNullable<
   const file = path.join(dir, newest);
   const bytes = fs.readFileSync(file);
   if (bytes.length < LOG_HEADER_BYTES || bytes.toString('latin1', 0, 4) !== 'ZKLG') return { skipped: `${newest} has no header` };
+  const entryOffsets: number[] = [];
   let offset = LOG_HEADER_BYTES;
   for (;;) {
     if (offset + 12 > bytes.length) break;
@@ -145,8 +151,38 @@ export function tearLogTail(dataDir: string, random: () => number): NonNullable<
     if (length <= 0) break;
     const endAt = offset + 12 + length;
     if (endAt >= bytes.length || bytes[endAt] !== ENTRY_END_BYTE) return { skipped: `${newest} already ends in a partial entry at ${offset}` };
+    entryOffsets.push(offset);
     offset = endAt + 1;
   }
+  return { name: newest, file, entryOffsets, end: offset };
+}
+
+/**
+ * The planted bug lost-tail: zeroes the last `entryCountMax` complete entries of the newest
+ * txn log after a kill -9, as a disk that acknowledged fsyncs it never did would lose
+ * them in a power cut (or a server that replies before its log write). Those txns were
+ * written, so most were acknowledged: the checker must report them lost.
+ */
+export function eraseLogTail(dataDir: string, entryCountMax: number): NonNullable<NemesisEvent['lost']> {
+  const log = newestLogEntries(dataDir);
+  if ('skipped' in log) return log;
+  if (log.entryOffsets.length === 0) return { skipped: `${log.name} has no entries` };
+  const from = log.entryOffsets[Math.max(0, log.entryOffsets.length - entryCountMax)];
+  const fd = fs.openSync(log.file, 'r+');
+  try {
+    fs.writeSync(fd, Buffer.alloc(log.end - from), 0, log.end - from, from);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { file: log.name, offset: from, entryCount: Math.min(entryCountMax, log.entryOffsets.length) };
+}
+
+/** Writes a torn entry after the last complete one in the newest log of dataDir (see the header). */
+export function tearLogTail(dataDir: string, random: () => number): NonNullable<NemesisEvent['torn']> {
+  const log = newestLogEntries(dataDir);
+  if ('skipped' in log) return log;
+  const { name: newest, file } = log;
+  const offset = log.end;
   const claimedBytes = 40 + Math.floor(random() * 200);
   const writtenBytes = Math.floor(random() * claimedBytes); // never the whole entry, never its end byte
   const torn = Buffer.alloc(12 + writtenBytes);

@@ -16,8 +16,9 @@
 import * as net from 'node:net';
 import { Op, Xid } from '../../engine/protocol.ts';
 
-export type PlantedBug = 'none' | 'fake-ack' | 'stale-read';
-export const PLANTED_BUGS: readonly PlantedBug[] = ['none', 'fake-ack', 'stale-read'];
+/** Planted bugs: fake-ack and stale-read live in this proxy, lost-tail in the kill -9 nemesis (nemesis.ts). */
+export type PlantedBug = 'none' | 'fake-ack' | 'stale-read' | 'lost-tail';
+export const PLANTED_BUGS: readonly PlantedBug[] = ['none', 'fake-ack', 'stale-read', 'lost-tail'];
 
 export interface FaultProxyOptions {
   plant?: PlantedBug;

@@ -18,14 +18,15 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { LeanClient } from '../../loadgen/client.ts';
+import { LeanClient, ZkError } from '../../loadgen/client.ts';
+import { Err } from '../../engine/protocol.ts';
 import { deriveSeed, freshSeed, seededRandom } from '../../loadgen/random.ts';
 import { connectWhenServing, startServer, type ServerHandle, type ServerKind } from '../support/servers.ts';
 import { waitFor, withDeadline } from '../support/wait.ts';
 import { checkHistory, formatViolation, type RegisterState } from './checker.ts';
 import { HistoryRecorder, type InvariantViolation } from './history.ts';
 import { checkAckedWritesKept, checkSeqCreates } from './invariants.ts';
-import { NEMESIS_KINDS, isRunning, parseNemeses, runNemesis, type NemesisEvent, type NemesisKind } from './nemesis.ts';
+import { NEMESIS_KINDS, eraseLogTail, isRunning, parseNemeses, runNemesis, type NemesisEvent, type NemesisKind } from './nemesis.ts';
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import { PLANTED_BUGS, startFaultProxy, type PlantedBug } from './proxy.ts';
@@ -80,6 +81,8 @@ const SERVER_CONFIG: Record<string, string> = { tickTime: '500' };
 /** disk-full runs: the dataDir's own tmpfs, and log files preallocated in 1 MiB steps (ZooKeeper takes preAllocSize from zoo.cfg as zookeeper.preAllocSize) so a few MiB hold a run. */
 const DISK_BYTES = 48 << 20;
 const DISK_CONFIG: Record<string, string> = { preAllocSize: '1024' };
+/** The planted bug lost-tail erases this many of the newest log entries at each kill -9: more than the requests the workers can have in flight, so some were acknowledged. */
+const LOST_TAIL_ENTRIES = 12;
 /** Beyond 3 session timeouts, how long an ephemeral of a lost session may outlive it (expiry runs on tickTime buckets; a restarted server restarts the clocks). */
 const EPHEMERAL_EXPIRY_SLACK_MS = 10_000;
 /** Time allowed, after the run's duration, for workers to finish the request in flight. */
@@ -191,7 +194,14 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       handles.push(current);
     };
     result.events = await runNemesis(
-      { server: () => current!, restart, proxy, sessionTimeoutMs: o.sessionTimeoutMs, diskDir: disk ?? undefined },
+      {
+        server: () => current!,
+        restart,
+        proxy,
+        sessionTimeoutMs: o.sessionTimeoutMs,
+        diskDir: disk ?? undefined,
+        afterKill: o.plant === 'lost-tail' ? (dataDir) => eraseLogTail(dataDir, LOST_TAIL_ENTRIES) : undefined,
+      },
       o.nemeses,
       seededRandom(deriveSeed(o.seed, 3)),
       () => history.now(),
@@ -203,25 +213,40 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     // read everything back directly from the healed server
     if (!isRunning(current)) throw new Error(`the ${o.target} server is not running at the end of the run`);
     const reader = await connectWhenServing(current);
+    // the znodes the setup created were acknowledged: one missing is a lost acknowledged create
+    const missing: string[] = [];
+    const orMissing = async <T>(path: string, read: () => Promise<T>, otherwise: T): Promise<T> => {
+      try {
+        return await read();
+      } catch (error) {
+        if (!(error instanceof ZkError && error.code === Err.NONODE)) throw error;
+        missing.push(path);
+        return otherwise;
+      }
+    };
     const finalVersions = new Map<string, number>();
     for (let i = 0; i < o.registerCount; i++) {
       const key = registerPath(i);
+      const got = await orMissing(key, () => reader.getData(key), null);
+      if (got === null) continue;
       const op = history.invokeRegister('final', key, 'read');
-      const got = await reader.getData(key);
       history.complete(op, 'ok', { value: got.data.toString('utf8'), version: got.stat.version });
       finalVersions.set(key, got.stat.version);
     }
-    const children = new Set(await reader.getChildren(SEQ_PARENT));
+    const children = new Set(await orMissing(SEQ_PARENT, () => reader.getChildren(SEQ_PARENT), []));
     // every session that created an ephemeral is closed or lost by now: its ephemeral goes at
     // once (closeSession) or when the session expires (after the restart, for a killed server)
     const goneFromMs = performance.now();
-    const ephemeralsLeft = await waitFor(
-      async () => {
-        const left = await reader.getChildren(EPHEMERAL_PARENT);
-        return left.length === 0 ? 'none' : performance.now() - goneFromMs > EPHEMERAL_EXPIRY_SLACK_MS + 3 * o.sessionTimeoutMs ? left.join(', ') : null;
-      },
-      { timeoutMs: 2 * (EPHEMERAL_EXPIRY_SLACK_MS + 3 * o.sessionTimeoutMs), what: 'the ephemerals of closed and expired sessions to go', intervalMs: 100 },
-    );
+    const ephemeralParentThere = (await orMissing(EPHEMERAL_PARENT, () => reader.getChildren(EPHEMERAL_PARENT), null)) !== null;
+    const ephemeralsLeft = !ephemeralParentThere
+      ? 'none'
+      : await waitFor(
+          async () => {
+            const left = await reader.getChildren(EPHEMERAL_PARENT);
+            return left.length === 0 ? 'none' : performance.now() - goneFromMs > EPHEMERAL_EXPIRY_SLACK_MS + 3 * o.sessionTimeoutMs ? left.join(', ') : null;
+          },
+          { timeoutMs: 2 * (EPHEMERAL_EXPIRY_SLACK_MS + 3 * o.sessionTimeoutMs), what: 'the ephemerals of closed and expired sessions to go', intervalMs: 100 },
+        );
     const ephemeralsGoneMs = Math.round(performance.now() - goneFromMs);
     await reader.close();
 
@@ -235,6 +260,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     }
     if (verdict.undecidedKeys.length > 0) violations.push({ invariant: 'check-gave-up', detail: `search limit reached on ${verdict.undecidedKeys.join(', ')}` });
     violations.push(...checkAckedWritesKept(history.registerOps, finalVersions));
+    if (missing.length > 0) violations.push({ invariant: 'acked-create-lost', detail: `znodes the setup created (acknowledged) are missing after recovery: ${missing.join(', ')}` });
     violations.push(...checkSeqCreates(history.seqCreates, children, SEQ_PARENT));
     if (ephemeralsLeft !== 'none') {
       violations.push({ invariant: 'ephemeral-outlived-session', detail: `${ephemeralsGoneMs} ms after every owner session was closed or lost, ephemerals remain: ${ephemeralsLeft}` });
