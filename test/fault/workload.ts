@@ -8,7 +8,8 @@
 //   versions step by one).
 // - a watch worker: sets data watches on the registers (getData with watch) and reads them
 //   without; each watch must fire at most once, never before the reply of the read that set
-//   it, and before the reply of any read that sees a newer version than it was set at;
+//   it (a client registers the watcher on that reply), and before the reply of any read
+//   that sees a newer version than it was set at;
 // - an ephemeral worker: each of its sessions creates an ephemeral znode and keeps checking
 //   it exists (a session that answers is alive, so its ephemeral must be there); at the end
 //   every ephemeral must go once its session is closed or expired (run.ts checks).
@@ -82,8 +83,17 @@ class Session {
     return this.client;
   }
 
-  request<T>(client: LeanClient, type: number, body: (w: JuteWriter) => void, parse: (r: JuteReader) => T): Promise<Result<T>> {
-    return new Promise((resolve) => {
+  /**
+   * One request. `onSettled` runs synchronously when the reply is handled, before frames
+   * behind it in the same chunk (a watch event, say); code after the returned promise runs
+   * only after the whole chunk.
+   */
+  request<T>(client: LeanClient, type: number, body: (w: JuteWriter) => void, parse: (r: JuteReader) => T, onSettled?: (result: Result<T>) => void): Promise<Result<T>> {
+    return new Promise((resolvePromise) => {
+      const resolve = (result: Result<T>): void => {
+        onSettled?.(result);
+        resolvePromise(result);
+      };
       let settled = false;
       const timer = setTimeout(() => {
         if (settled) return;
@@ -280,15 +290,8 @@ export async function watchWorker(name: string, options: WorkloadOptions, stats:
   const { history, random } = options;
   const session = new Session(name, options);
   let generation = -1;
-  /**
-   * Per register: the version the watch was set at (active); 'setting' while the read that
-   * sets it is in flight; 'fired' when its event came before that read's reply (ZooKeeper
-   * 3.8 does that too: its CommitProcessor answers reads on worker threads, so a write
-   * applied between the read registering the watch and the read's reply being sent fires
-   * the watch first; the read saw the state before that write, so no read saw the change
-   * before its event).
-   */
-  type WatchState = number | 'setting' | 'fired';
+  /** Per register: the version the watch was set at (active), or 'setting' while the read that sets it is in flight. */
+  type WatchState = number | 'setting';
   let watches = new Map<string, WatchState>();
   for (;;) {
     const client = await session.connected();
@@ -302,11 +305,12 @@ export async function watchWorker(name: string, options: WorkloadOptions, stats:
       client.onWatch = (event) => {
         if (event.type !== EventType.NodeDataChanged) return;
         const state = mine.get(event.path);
-        if (state === undefined || state === 'fired') {
+        if (state === undefined) {
           history.violations.push({ invariant: 'watch-once', detail: `session ${label}: NodeDataChanged for ${event.path} with no watch set (a second event for one watch?)` });
         } else if (state === 'setting') {
-          mine.set(event.path, 'fired');
-          stats.firedCount++;
+          // a client registers the watcher when the reply comes: an event before it is lost to it
+          history.violations.push({ invariant: 'watch-order', detail: `session ${label}: NodeDataChanged for ${event.path} arrived before the reply of the getData that set the watch` });
+          mine.delete(event.path);
         } else {
           mine.delete(event.path);
           stats.firedCount++;
@@ -315,27 +319,30 @@ export async function watchWorker(name: string, options: WorkloadOptions, stats:
     }
     const key = registerPath(Math.floor(random() * options.registerCount));
     const state = watches.get(key);
+    const mine = watches;
     if (state === undefined) {
-      watches.set(key, 'setting');
-      const r = await session.request(client, Op.getData, (w) => w.string(key).bool(true), parseGetData);
-      if (r.status === 'reply' && r.err === Err.OK) {
-        stats.setCount++;
-        if (watches.get(key) === 'setting') watches.set(key, r.value!.version);
-        else watches.delete(key); // fired already: consumed
-      } else {
-        watches.delete(key);
-      }
+      mine.set(key, 'setting');
+      await session.request(client, Op.getData, (w) => w.string(key).bool(true), parseGetData, (r) => {
+        if (mine.get(key) !== 'setting') return;
+        if (r.status === 'reply' && r.err === Err.OK) {
+          mine.set(key, r.value!.version);
+          stats.setCount++;
+        } else {
+          mine.delete(key);
+        }
+      });
     } else if (typeof state === 'number') {
-      const r = await session.request(client, Op.getData, writeGetData(key), parseGetData);
       // the event for a change is delivered before the reply of any read that sees it
-      // (LeanClient hands frames over in arrival order, so the event was handled first)
-      if (r.status === 'reply' && r.err === Err.OK && r.value!.version > state && watches.get(key) === state) {
-        history.violations.push({
-          invariant: 'watch-order',
-          detail: `session ${session.label}: getData ${key} saw v${r.value!.version}, but the watch set at v${state} has not fired`,
-        });
-        watches.delete(key);
-      }
+      // (checked when the reply is handled: an event behind it in the same chunk is too late)
+      await session.request(client, Op.getData, writeGetData(key), parseGetData, (r) => {
+        if (r.status === 'reply' && r.err === Err.OK && r.value!.version > state && mine.get(key) === state) {
+          history.violations.push({
+            invariant: 'watch-order',
+            detail: `session ${session.label}: getData ${key} saw v${r.value!.version}, but the watch set at v${state} has not fired`,
+          });
+          mine.delete(key);
+        }
+      });
     }
   }
   session.close();
