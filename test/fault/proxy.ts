@@ -11,14 +11,16 @@
 // - the planted bug `stale-read`: with probability `plantRate`, a getData (without a watch)
 //   of a path the proxy has seen read before is answered from that earlier reply, with a
 //   current zxid in the header: a server serving stale reads.
-// Both exist only here, in the test harness; no engine code knows of them.
+// - the planted bug `lost-event`: with probability `plantRate`, a watch event is dropped
+//   (a server that loses watch notifications).
+// They exist only here, in the test harness; no engine code knows of them.
 
 import * as net from 'node:net';
 import { Op, Xid } from '../../engine/protocol.ts';
 
-/** Planted bugs: fake-ack and stale-read live in this proxy, lost-tail in the kill -9 nemesis (nemesis.ts). */
-export type PlantedBug = 'none' | 'fake-ack' | 'stale-read' | 'lost-tail';
-export const PLANTED_BUGS: readonly PlantedBug[] = ['none', 'fake-ack', 'stale-read', 'lost-tail'];
+/** Planted bugs: fake-ack, stale-read and lost-event live in this proxy, lost-tail in the kill -9 nemesis (nemesis.ts). */
+export type PlantedBug = 'none' | 'fake-ack' | 'stale-read' | 'lost-event' | 'lost-tail';
+export const PLANTED_BUGS: readonly PlantedBug[] = ['none', 'fake-ack', 'stale-read', 'lost-event', 'lost-tail'];
 
 export interface FaultProxyOptions {
   plant?: PlantedBug;
@@ -29,7 +31,7 @@ export interface FaultProxyOptions {
 
 export interface FaultProxy {
   port: number;
-  /** Requests the planted bug answered itself (setData acknowledged, getData from an old reply). */
+  /** Requests the planted bug answered itself (setData acknowledged, getData from an old reply) or events it dropped. */
   readonly fakeAckCount: number;
   cut(): Promise<void>;
   restore(): Promise<void>;
@@ -211,7 +213,13 @@ export async function startFaultProxy(targetPort: number, options: FaultProxyOpt
           return toClient(frame);
         }
         const xid = frame.readInt32BE(4);
-        if (xid === Xid.notification) return toClient(frame);
+        if (xid === Xid.notification) {
+          if (plant === 'lost-event' && random() < plantRate) {
+            fakeAckCount++;
+            return;
+          }
+          return toClient(frame);
+        }
         const zxid = frame.readBigInt64BE(8);
         if (zxid > lastZxid) lastZxid = zxid;
         const request = awaited.shift();

@@ -2,7 +2,8 @@
 // Apache ZooKeeper 3.8 (the control) with every nemesis, which must find no violation, and
 // a run through the fault proxy's planted bug (it acknowledges some setData requests itself
 // and never forwards them: a server that acks what it did not persist), which the checker
-// must catch, one where it answers some reads from older replies (stale reads), and one
+// must catch, one where it answers some reads from older replies (stale reads), one where
+// it drops watch events, and one
 // where each kill -9 also erases the newest log entries (acknowledged writes lost). The long campaign is `npm run fault -- --runs 1000` (README, Tests).
 // Seeds are printed; TEST_SEED=<n> replays a campaign's choices.
 import { describe, it, expect } from 'vitest';
@@ -52,11 +53,12 @@ describe('short fault campaign', () => {
   });
 
   // fake-ack: writes acknowledged by the proxy and never made; stale-read: reads answered
-  // from an older reply; lost-tail: after each kill -9 the newest log entries are erased
+  // from an older reply; lost-event: watch events dropped; lost-tail: after each kill -9 the newest log entries are erased
   // (a disk that lied about fsync, or replies released before the log write)
   const plants = [
     { plant: 'fake-ack', nemeses: [], finds: ['linearizable'] },
     { plant: 'stale-read', nemeses: [], finds: ['linearizable'] },
+    { plant: 'lost-event', nemeses: [], finds: ['watch-order'] },
     { plant: 'lost-tail', nemeses: ['kill9'], finds: ['linearizable', 'acked-write-lost', 'acked-create-lost', 'seq-reused'] },
   ] as const;
   it.each(plants)('catches the planted bug $plant', { timeout: 240_000 }, async ({ plant, nemeses, finds }) => {
