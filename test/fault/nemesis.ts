@@ -73,9 +73,15 @@ export function parseNemeses(text: string): NemesisKind[] {
   return kinds as NemesisKind[];
 }
 
-/** Acts until `untilMs` (on `nowMs`'s clock); returns what it did. Leaves everything healed. */
-export async function runNemesis(target: NemesisTarget, kinds: readonly NemesisKind[], random: () => number, nowMs: () => number, untilMs: number): Promise<NemesisEvent[]> {
-  const events: NemesisEvent[] = [];
+/** Acts until `untilMs` (on `nowMs`'s clock), appending what it did to `events` (kept if a step throws, e.g. a restart that fails). Leaves everything healed. */
+export async function runNemesis(
+  target: NemesisTarget,
+  kinds: readonly NemesisKind[],
+  random: () => number,
+  nowMs: () => number,
+  untilMs: number,
+  events: NemesisEvent[] = [],
+): Promise<NemesisEvent[]> {
   if (kinds.length === 0) return events;
   for (;;) {
     await sleep(200 + random() * 800);
@@ -88,9 +94,11 @@ export async function runNemesis(target: NemesisTarget, kinds: readonly NemesisK
       const torn = kind === 'torn-tail' ? tearLogTail(target.server().dataDir, random) : undefined;
       const lost = target.afterKill?.(target.server().dataDir);
       await sleep(holdMs);
+      const event: NemesisEvent = { kind, atMs, holdMs, ...(torn !== undefined ? { torn } : {}), ...(lost !== undefined ? { lost } : {}) };
+      events.push(event);
       const restartAtMs = nowMs();
       await target.restart();
-      events.push({ kind, atMs, holdMs, restartMs: Math.round(nowMs() - restartAtMs), ...(torn !== undefined ? { torn } : {}), ...(lost !== undefined ? { lost } : {}) });
+      event.restartMs = Math.round(nowMs() - restartAtMs);
     } else if (kind === 'pause') {
       // up to 1.75 × the session timeout: about half the pauses outlive the sessions
       const holdMs = Math.floor(300 + random() * target.sessionTimeoutMs * 1.6);
@@ -110,8 +118,8 @@ export async function runNemesis(target: NemesisTarget, kinds: readonly NemesisK
       await sleep(holdMs);
       fs.rmSync(filler, { force: true });
       const restarted = !isRunning(target.server());
-      if (restarted) await target.restart();
       events.push({ kind, atMs, holdMs, filledBytes, restarted });
+      if (restarted) await target.restart();
     } else if (kind === 'proxy-cut') {
       const holdMs = Math.floor(100 + random() * 1500);
       await target.proxy.cut();

@@ -26,7 +26,7 @@ import { waitFor, withDeadline } from '../support/wait.ts';
 import { checkHistory, formatViolation, type RegisterState } from './checker.ts';
 import { HistoryRecorder, type InvariantViolation } from './history.ts';
 import { checkAckedWritesKept, checkSeqCreates } from './invariants.ts';
-import { NEMESIS_KINDS, eraseLogTail, isRunning, parseNemeses, runNemesis, type NemesisEvent, type NemesisKind } from './nemesis.ts';
+import { ALL_NEMESIS_KINDS, NEMESIS_KINDS, eraseLogTail, isRunning, parseNemeses, runNemesis, type NemesisEvent, type NemesisKind } from './nemesis.ts';
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import { PLANTED_BUGS, startFaultProxy, type PlantedBug } from './proxy.ts';
@@ -193,7 +193,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       current = await startServer(o.target, { config, keepDir: true, dataDir: first.dataDir, port: first.port });
       handles.push(current);
     };
-    result.events = await runNemesis(
+    await runNemesis(
       {
         server: () => current!,
         restart,
@@ -206,6 +206,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       seededRandom(deriveSeed(o.seed, 3)),
       () => history.now(),
       untilMs,
+      result.events,
     );
     await withDeadline(Promise.all(workers), o.requestTimeoutMs + WIND_DOWN_MS, 'the workers to finish their last requests');
     await proxy.close();
@@ -417,7 +418,7 @@ async function main(): Promise<void> {
   });
   const count = (v: RunResult['verdict']) => results.filter((r) => r.verdict === v).length;
   const events = results.flatMap((r) => r.events);
-  const byKind = NEMESIS_KINDS.map((k) => `${k} ${events.filter((e) => e.kind === k).length}`).join(', ');
+  const byKind = ALL_NEMESIS_KINDS.map((k) => `${k} ${events.filter((e) => e.kind === k).length}`).join(', ');
   console.log(
     `done: ${results.length} runs in ${((performance.now() - startedMs) / 60_000).toFixed(1)} min, seed ${hex(campaignSeed)}: ` +
       `${count('ok')} ok, ${count('violation')} violations, ${count('unknown')} undecided, ${count('error')} errors; faults: ${byKind}; ` +
