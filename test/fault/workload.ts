@@ -16,7 +16,7 @@
 // Every session also checks that reply zxids never go backwards.
 // A lost connection makes the op in flight `unknown`; the worker then opens a new session.
 
-import { LeanClient, readStat, type Reply } from '../../loadgen/client.ts';
+import { LeanClient, readStat, type Reply } from '../../client/lean.ts';
 import { CreateFlag, Err, EventType, Op, OPEN_ACL_UNSAFE, writeAcls } from '../../engine/protocol.ts';
 import type { JuteReader, JuteWriter } from '../../native-free-io/jute.ts';
 import { type HistoryRecorder, type Outcome } from './history.ts';
