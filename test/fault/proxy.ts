@@ -17,6 +17,7 @@
 
 import * as net from 'node:net';
 import { Op, Xid } from '../../engine/protocol.ts';
+import { CuttableListener } from '../support/proxy.ts';
 
 /** Planted bugs: fake-ack, stale-read and lost-event live in this proxy, lost-tail in the kill -9 nemesis (nemesis.ts). */
 export type PlantedBug = 'none' | 'fake-ack' | 'stale-read' | 'lost-event' | 'lost-tail';
@@ -235,27 +236,12 @@ export async function startFaultProxy(targetPort: number, options: FaultProxyOpt
     );
   });
 
-  const listen = (port: number): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  const stopListening = (): Promise<void> =>
-    new Promise<void>((resolve) => {
-      if (!server.listening) return resolve();
-      server.close(() => resolve());
-    });
   const dropAll = (): void => {
     for (const s of [...sockets]) s.destroy();
     sockets.clear();
   };
-  await listen(0);
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('fault proxy has no port');
-  const port = address.port;
+  const listener = new CuttableListener(server, dropAll);
+  const port = await listener.start();
   return {
     port,
     get fakeAckCount() {
@@ -263,22 +249,18 @@ export async function startFaultProxy(targetPort: number, options: FaultProxyOpt
     },
     async cut() {
       isCut = true;
-      const closed = stopListening();
-      dropAll();
-      await closed;
+      await listener.cut();
     },
     async restore() {
       isCut = false;
-      if (!server.listening) await listen(port);
+      await listener.restore();
     },
     setDelayMs(ms: number) {
       delayMs = ms;
     },
     async close() {
       isCut = true;
-      const closed = stopListening();
-      dropAll();
-      await closed;
+      await listener.cut();
     },
   };
 }

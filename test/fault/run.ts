@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { LeanClient, ZkError } from '../../client/lean.ts';
+import { ZkError } from '../../client/lean.ts';
 import { Err } from '../../engine/protocol.ts';
 import { deriveSeed, freshSeed, seededRandom } from '../../loadgen/random.ts';
 import { connectWhenServing, startServer, type ServerHandle, type ServerKind } from '../support/servers.ts';

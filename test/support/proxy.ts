@@ -44,14 +44,6 @@ export async function startProxy(targetPort: number): Promise<CuttableProxy> {
     client.pipe(upstream);
     upstream.pipe(client);
   });
-  const listen = (port: number): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
   const dropAll = (): void => {
     for (const pair of [...pairs]) {
       pair.client.destroy();
@@ -59,15 +51,8 @@ export async function startProxy(targetPort: number): Promise<CuttableProxy> {
     }
     pairs.clear();
   };
-  const stopListening = (): Promise<void> =>
-    new Promise<void>((resolve) => {
-      if (!server.listening) return resolve();
-      server.close(() => resolve());
-    });
-  await listen(0);
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('proxy has no port');
-  const port = address.port;
+  const listener = new CuttableListener(server, dropAll);
+  const port = await listener.start();
   return {
     port,
     get forwardedCount() {
@@ -75,19 +60,63 @@ export async function startProxy(targetPort: number): Promise<CuttableProxy> {
     },
     async cut() {
       isCut = true;
-      const closed = stopListening();
-      dropAll();
-      await closed;
+      await listener.cut();
     },
     async restore() {
       isCut = false;
-      if (!server.listening) await listen(port);
+      await listener.restore();
     },
     async close() {
       isCut = true;
-      const closed = stopListening();
-      dropAll();
-      await closed;
+      await listener.cut();
     },
   };
+}
+
+/**
+ * A proxy's listening socket that can be cut and restored on the same port: a cut stops
+ * listening (reconnect attempts are refused, never accepted) and drops the proxy's open
+ * connections through `dropAll`.
+ */
+export class CuttableListener {
+  port = 0;
+  private readonly server: net.Server;
+  private readonly dropAll: () => void;
+
+  constructor(server: net.Server, dropAll: () => void) {
+    this.server = server;
+    this.dropAll = dropAll;
+  }
+
+  /** Listens on a free loopback port; resolves to it. */
+  async start(): Promise<number> {
+    await this.listen(0);
+    const address = this.server.address();
+    if (address === null || typeof address === 'string') throw new Error('proxy has no port');
+    this.port = address.port;
+    return this.port;
+  }
+
+  async cut(): Promise<void> {
+    const closed = new Promise<void>((resolve) => {
+      if (!this.server.listening) return resolve();
+      this.server.close(() => resolve());
+    });
+    this.dropAll();
+    await closed;
+  }
+
+  async restore(): Promise<void> {
+    if (!this.server.listening) await this.listen(this.port);
+  }
+
+  private listen(port: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
 }
