@@ -514,7 +514,7 @@ export class DataTree {
     const fired = table.collect(path, type === EventType.NodeChildrenChanged);
     if (fired === null) return null;
     const notified = new Set<WatcherKey>();
-    for (const w of fired.keys()) {
+    for (const w of fired) {
       if (skip !== null && skip.has(w)) continue;
       notified.add(w);
       this.sink(w, type, path, zxid, acl);

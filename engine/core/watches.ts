@@ -16,8 +16,8 @@ export class WatchTable {
   private byWatcher = new Map<WatcherKey, Set<string>>();
   /** Recursive watches present: only then do triggers walk a path's ancestors. */
   private recursiveCount = 0;
-  /** Reused by collect(): the watchers one trigger fires, and whether via a recursive watch. */
-  private readonly fired = new Map<WatcherKey, boolean>();
+  /** Reused by collect(): the watchers one trigger fires. */
+  private readonly fired = new Set<WatcherKey>();
 
   /** Adds or re-moded a watch (a later standard watch replaces a persistent one, as ZooKeeper). */
   add(path: string, watcher: WatcherKey, mode: number = WatchMode.standard): void {
@@ -46,20 +46,20 @@ export class WatchTable {
   }
 
   /**
-   * The watchers a change at `path` of this event type fires, as a map watcher → fired
-   * through a recursive watch. Standard watches that fire are removed. The map is reused:
-   * read it before the next call. Returns null when nothing fires.
+   * The watchers a change at `path` of this event type fires, in the order ZooKeeper's
+   * table yields them. Standard watches that fire are removed. The set is reused: read it
+   * before the next call. Returns null when nothing fires.
    */
-  collect(path: string, childrenChanged: boolean): Map<WatcherKey, boolean> | null {
+  collect(path: string, childrenChanged: boolean): ReadonlySet<WatcherKey> | null {
     const fired = this.fired;
     fired.clear();
     const own = this.byPath.get(path);
     if (own !== undefined) {
       for (const [w, mode] of own) {
         if (mode === WatchMode.persistentRecursive) {
-          if (!childrenChanged) fired.set(w, true);
+          if (!childrenChanged) fired.add(w);
         } else {
-          fired.set(w, false);
+          fired.add(w);
           if (mode === WatchMode.standard) this.removeEntry(own, path, w);
         }
       }
@@ -72,7 +72,7 @@ export class WatchTable {
         at = slash === 0 ? '/' : at.slice(0, slash);
         const watchers = this.byPath.get(at);
         if (watchers === undefined) continue;
-        for (const [w, mode] of watchers) if (mode === WatchMode.persistentRecursive && !fired.has(w)) fired.set(w, true);
+        for (const [w, mode] of watchers) if (mode === WatchMode.persistentRecursive) fired.add(w);
       }
     }
     return fired.size === 0 ? null : fired;
