@@ -107,13 +107,12 @@ export async function startFaultProxy(targetPort: number, options: FaultProxyOpt
   const versions = new Map<string, number>();
   /** Last getData reply body (data and Stat) per path, for stale-read. */
   const lastReads = new Map<string, Buffer>();
-  let isCut = false;
   let delayMs = 0;
   let fakeAckCount = 0;
 
   const server = net.createServer((client) => {
     client.on('error', () => undefined);
-    if (isCut) {
+    if (listener.isCut) {
       client.destroy();
       return;
     }
@@ -247,20 +246,11 @@ export async function startFaultProxy(targetPort: number, options: FaultProxyOpt
     get fakeAckCount() {
       return fakeAckCount;
     },
-    async cut() {
-      isCut = true;
-      await listener.cut();
-    },
-    async restore() {
-      isCut = false;
-      await listener.restore();
-    },
+    cut: () => listener.cut(),
+    restore: () => listener.restore(),
     setDelayMs(ms: number) {
       delayMs = ms;
     },
-    async close() {
-      isCut = true;
-      await listener.cut();
-    },
+    close: () => listener.cut(),
   };
 }

@@ -20,11 +20,10 @@ export interface CuttableProxy {
 
 export async function startProxy(targetPort: number): Promise<CuttableProxy> {
   const pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
-  let isCut = false;
   let forwardedCount = 0;
   const server = net.createServer((client) => {
     client.on('error', () => undefined);
-    if (isCut) {
+    if (listener.isCut) {
       client.destroy();
       return;
     }
@@ -58,18 +57,9 @@ export async function startProxy(targetPort: number): Promise<CuttableProxy> {
     get forwardedCount() {
       return forwardedCount;
     },
-    async cut() {
-      isCut = true;
-      await listener.cut();
-    },
-    async restore() {
-      isCut = false;
-      await listener.restore();
-    },
-    async close() {
-      isCut = true;
-      await listener.cut();
-    },
+    cut: () => listener.cut(),
+    restore: () => listener.restore(),
+    close: () => listener.cut(),
   };
 }
 
@@ -80,6 +70,8 @@ export async function startProxy(targetPort: number): Promise<CuttableProxy> {
  */
 export class CuttableListener {
   port = 0;
+  /** Between cut() and restore(): a connection the server accepts anyway is dropped. */
+  isCut = false;
   private readonly server: net.Server;
   private readonly dropAll: () => void;
 
@@ -98,6 +90,7 @@ export class CuttableListener {
   }
 
   async cut(): Promise<void> {
+    this.isCut = true;
     const closed = new Promise<void>((resolve) => {
       if (!this.server.listening) return resolve();
       this.server.close(() => resolve());
@@ -107,6 +100,7 @@ export class CuttableListener {
   }
 
   async restore(): Promise<void> {
+    this.isCut = false;
     if (!this.server.listening) await this.listen(this.port);
   }
 
