@@ -15,19 +15,20 @@
 // engine/core/tree.ts) → commit (engine/core/commit.ts) → reply and watch events.
 import { JuteReader, JuteWriter, JuteError } from '../../native-free-io/jute.ts';
 import {
-  type Acl, type Id, type Stat, type TxnHeader, Op, Err, Perm, KeeperError,
-  readConnectRequest, writeConnectResponse, beginReply, writeWatchEvent, parentOf, TxnTooLargeError,
+  type Acl, type Stat, type TxnHeader, Op, Err, Perm, KeeperError,
+  readConnectRequest, writeConnectResponse, beginReply, writeWatchEvent, TxnTooLargeError,
 } from '../protocol.ts';
-import { DataTree, ZNode, newStat, QUOTA_ROOT, QUOTA_LIMITS, QUOTA_STATS, parseStatsTrack } from './tree.ts';
+import { DataTree, ZNode, newStat, exceedsHardQuota } from './tree.ts';
 import { SessionTable, type Session } from './sessions.ts';
-import { checkAcl, allowed, fixupAcl, generateDigest } from './acl.ts';
+import { checkAcl, allowed, fixupAcl } from './acl.ts';
+import { Authenticator, type AuthHolder, type SaslOptions } from './auth.ts';
 import { closeSessionOrder } from './javaorder.ts';
-import { DigestMd5Server } from '../security/sasl.ts';
 import { type Txn, encodeTxn, decodeTxn, mutate, triggerWatches, txnBodyBytes } from './txn.ts';
 import { TXN_HEADER_BYTES } from '../persistence/txnlog.ts';
-import { AUTH_IDS_PER_CONN_MAX, AUTH_ID_BYTES_PER_CONN_MAX } from '../limits.ts';
 import { OPCODES, lastOperationOf } from './opcodes.ts';
 import { CommitStage, type HeldOutput } from './commit.ts';
+import { replayTxn } from './replay.ts';
+import { ContainerSweeper } from './containers.ts';
 
 export interface PipelineOutputs {
   /** Send a frame on a connection; `frame` is only valid during the call. */
@@ -81,29 +82,10 @@ export interface RepeatedWarning {
   conn: number;
 }
 
-export interface SaslOptions {
-  /** DIGEST-MD5 users (JAAS Server section); null without a JAAS file: sasl requests get an empty answer. */
-  users: ReadonlyMap<string, string> | null;
-  /** authProvider.N = SASLAuthenticationProvider: sasl ids in ACLs. */
-  aclScheme: boolean;
-  /** zookeeper.superUser: this SASL user also gets the super id. */
-  superUser: string | null;
-  /** zookeeper.allowSaslFailedClients: a failed exchange is answered without closing the connection. */
-  allowFailedClients: boolean;
-  /** zookeeper.sessionRequireClientSASLAuth: other requests before a SASL login close the connection. */
-  requireClientAuth: boolean;
-  /** Random bytes for DIGEST-MD5 nonces (crypto.randomBytes; seeded in tests). */
-  randomBytes: (count: number) => Buffer;
-}
+export type { SaslOptions } from './auth.ts';
 
-export interface Conn {
-  key: number;
-  addr: string;
-  port: number;
+export interface Conn extends AuthHolder {
   session: Session | null;
-  authIds: Id[];
-  /** The connection's DIGEST-MD5 exchange, from its first sasl request. */
-  saslServer: DigestMd5Server | null;
   /** Came in on secureClientPort (TLS). */
   secure: boolean;
   established: number;
@@ -174,8 +156,7 @@ export class Pipeline {
   private readonly txnW = new JuteWriter(1 << 20);
   private readonly r = new JuteReader(Buffer.alloc(0));
   private readonly stat = newStat();
-  private nextContainerCheckMs = 0;
-  private nextContainerDeleteMs = 0;
+  private readonly containers: ContainerSweeper;
   /** Time the request being handled arrived at the pipeline. */
   private requestStartMs = 0;
   /**
@@ -184,14 +165,20 @@ export class Pipeline {
    * otherwise (every other output is tagged with the tree's newest zxid).
    */
   private readTag = -1;
-  /** The sasl ACL scheme is known (SASLAuthenticationProvider configured). */
-  readonly saslScheme: boolean;
+  /** The ids connections hold: addauth, SASL, client certificates. */
+  readonly auth: Authenticator;
 
   constructor(opts: PipelineOptions, out: PipelineOutputs) {
     this.opts = opts;
     this.out = out;
-    this.saslScheme = opts.sasl?.aclScheme === true;
+    this.auth = new Authenticator(
+      { superDigest: opts.superDigest, x509SuperUser: opts.x509SuperUser ?? null, sasl: opts.sasl },
+      (level, msg, conn) => this.log(level, msg, level === 'warn' ? { kind: 'authentication failed', conn } : undefined),
+    );
     this.commit = new CommitStage([opts.serverId]);
+    this.containers = new ContainerSweeper({
+      checkIntervalMs: opts.containerCheckIntervalMs, maxPerMinute: opts.containerMaxPerMinute, maxNeverUsedIntervalMs: opts.containerMaxNeverUsedIntervalMs,
+    });
     this.sessions = new SessionTable(opts.tickMs, opts.serverId, opts.wallMs());
     this.tree.quotaWarning = (msg) => this.log('warn', msg);
     this.tree.setWatchSink((watcher, type, path, zxid, acl) => {
@@ -213,54 +200,10 @@ export class Pipeline {
   replay(bytes: Buffer): void {
     const { hdr, txn } = decodeTxn(bytes);
     if (hdr.zxid <= this.tree.lastZxid) return;
-    this.replayTxn(hdr, txn);
+    replayTxn(this.tree, hdr, txn);
     if (txn.type === Op.createSession) this.sessions.add(hdr.sessionId, txn.timeoutMs, this.opts.nowMs());
     else if (txn.type === Op.closeSession) this.sessions.remove(hdr.sessionId);
     this.tree.lastZxid = hdr.zxid;
-  }
-
-  /**
-   * Applies one txn during replay as ZooKeeper's DataTree.processTxn does after a fuzzy
-   * snapshot: each op of a multi on its own, an op that fails (NONODE, NODEEXISTS: the
-   * snapshot already holds its effect) skipped, and a create that finds its node gives the
-   * parent the txn's cversion and pzxid (setCversionPzxid, for ZooKeeper's snapshots).
-   */
-  private replayTxn(hdr: TxnHeader, txn: Txn): void {
-    if (txn.type === Op.multi) {
-      // a failed multi is logged as error txns only: nothing to apply
-      if (txn.txns.some((sub) => sub.type === Op.error)) return;
-      for (const sub of txn.txns) this.replayTxn(hdr, sub);
-      return;
-    }
-    if (txn.type === Op.closeSession) {
-      // ephemerals the snapshot missed (deleted before the walk reached them) still moved their parents' pzxid
-      for (const path of txn.paths) if (this.tree.get(path) === undefined) this.replayPzxid(path, hdr.zxid);
-    }
-    try {
-      mutate(this.tree, hdr, txn);
-    } catch (e) {
-      if (!(e instanceof KeeperError)) throw e;
-      if ((txn.type === Op.delete || txn.type === Op.deleteContainer) && e.code === Err.NONODE) {
-        // the node was deleted after the snapshot started, before the walk reached it; its
-        // delete succeeded live and moved the parent's pzxid, which the snapshot may predate
-        this.replayPzxid(txn.path, hdr.zxid);
-        return;
-      }
-      if (txn.type !== Op.create || e.code !== Err.NODEEXISTS) return;
-      const parent = this.tree.get(parentOf(txn.path));
-      if (parent === undefined) return;
-      const cversion = txn.parentCVersion === -1 ? parent.cversion + 1 : txn.parentCVersion;
-      if (cversion > parent.cversion) {
-        parent.cversion = cversion;
-        parent.pzxid = hdr.zxid;
-      }
-    }
-  }
-
-  /** Replay of a delete whose node is already gone: the parent's pzxid as the delete left it. */
-  private replayPzxid(path: string, zxid: number): void {
-    const parent = this.tree.get(parentOf(path));
-    if (parent !== undefined && zxid > parent.pzxid) parent.pzxid = zxid;
   }
 
   /**
@@ -337,7 +280,7 @@ export class Pipeline {
         lastResponseMs: 0, lastZxid: -1, heldCount: 0,
       };
       this.conns.set(key, conn);
-      if (tls !== null && tls.x509Id !== null) this.addX509Auth(conn, tls.x509Id);
+      if (tls !== null && tls.x509Id !== null) this.auth.addX509(conn, tls.x509Id);
     }
     conn.packetsReceived++;
     this.counters.packetsReceived++;
@@ -425,7 +368,7 @@ export class Pipeline {
     }
     this.sessions.touch(s, this.requestStartMs);
     if (xid >= 0) s.lastCxid = xid;
-    if (this.opts.sasl?.requireClientAuth === true && type !== Op.sasl && type !== Op.auth && !conn.authIds.some((i) => i.scheme === 'sasl')) {
+    if (this.auth.requireClientSasl && type !== Op.sasl && type !== Op.auth && !conn.authIds.some((i) => i.scheme === 'sasl')) {
       // AuthenticationHelper.enforceAuthentication: answer, then close the connection
       this.log('warn', `closing connection ${conn.addr}:${conn.port}: zookeeper.sessionRequireClientSASLAuth is set and session 0x${s.id.toString(16)} has not authenticated with SASL`);
       this.finish(key, beginReply(this.w.reset(), xid, 0, Err.SESSIONCLOSEDREQUIRESASLAUTH));
@@ -516,42 +459,14 @@ export class Pipeline {
       this.counters.sessionsExpired++;
       this.closeSession(s, 0);
     }
-    if (now >= this.nextContainerCheckMs) {
-      this.nextContainerCheckMs = now + this.opts.containerCheckIntervalMs;
-      this.checkContainers(now);
-    }
-    return Math.min(this.sessions.msUntilNextExpiry(now), Math.max(0, this.nextContainerCheckMs - now));
+    this.containers.maybeSweep(this.tree, now, this.opts.wallMs(), this.deleteContainer);
+    return Math.min(this.sessions.msUntilNextExpiry(now), this.containers.msUntilDue(now));
   }
 
-  /**
-   * ContainerManager: empty containers that once had children (or, when configured, were
-   * never used for long enough) and childless TTL nodes unchanged for their TTL are
-   * deleted through deleteContainer txns, at most maxPerMinute of them a minute.
-   */
-  private checkContainers(nowMs: number): void {
-    const wall = this.opts.wallMs();
-    const tree = this.tree;
-    const intervalMs = 60_000 / this.opts.containerMaxPerMinute;
-    const candidates: string[] = [];
-    for (const path of tree.containers) {
-      const n = tree.get(path);
-      if (n === undefined || n.numChildren() > 0) continue;
-      const neverUsedMax = this.opts.containerMaxNeverUsedIntervalMs;
-      if (n.cversion > 0 || (neverUsedMax !== 0 && wall - n.mtime > neverUsedMax)) candidates.push(path);
-    }
-    for (const path of tree.ttls) {
-      const n = tree.get(path);
-      if (n === undefined || n.numChildren() > 0) continue;
-      const ttlMs = Number(BigInt.asUintN(40, n.ephemeralOwner));
-      if (ttlMs !== 0 && wall - n.mtime > ttlMs) candidates.push(path);
-    }
-    for (const path of candidates) {
-      if (nowMs < this.nextContainerDeleteMs) break;
-      this.nextContainerDeleteMs = nowMs + intervalMs;
-      this.log('info', `deleting container or expired TTL node ${path}`);
-      this.logTxn(0n, 0, Op.deleteContainer, { type: Op.deleteContainer, path });
-    }
-  }
+  private readonly deleteContainer = (path: string): void => {
+    this.log('info', `deleting container or expired TTL node ${path}`);
+    this.logTxn(0n, 0, Op.deleteContainer, { type: Op.deleteContainer, path });
+  };
 
   // ---------------------------------------------------------------- outputs
 
@@ -681,27 +596,7 @@ export class Pipeline {
    * subtree past a hard limit (or past the soft one when no hard one is set) fails.
    */
   checkQuota(path: string, bytesDiff: number, countDiff: number): void {
-    if (!this.opts.enforceQuota) return;
-    const tree = this.tree;
-    const prefix = tree.quotaPrefixOf(path);
-    if (prefix === null) return;
-    const limitsNode = tree.get(`${QUOTA_ROOT}${prefix}/${QUOTA_LIMITS}`);
-    const statsNode = tree.get(`${QUOTA_ROOT}${prefix}/${QUOTA_STATS}`);
-    if (limitsNode === undefined || statsNode === undefined) return;
-    const limits = parseStatsTrack(limitsNode.data);
-    const stats = parseStatsTrack(statsNode.data);
-    const exceeds = (diff: number, current: string, soft: string, hard: string) => {
-      if (diff === 0) return false;
-      const hardLimit = limits.get(hard) ?? -1;
-      const softLimit = limits.get(soft) ?? -1;
-      if (hardLimit <= -1 && softLimit <= -1) return false;
-      const next = (stats.get(current) ?? 0) + diff;
-      const limit = hardLimit > -1 ? hardLimit : softLimit;
-      if (next <= limit) return false;
-      this.log('warn', `Quota exceeded: ${prefix} [current ${current}=${next}, ${hardLimit > -1 ? 'hard' : 'soft'}${current === 'count' ? 'Count' : 'Byte'}Limit=${limit}]`);
-      return hardLimit > -1;
-    };
-    if (exceeds(countDiff, 'count', 'count', 'countHardLimit') || exceeds(bytesDiff, 'bytes', 'bytes', 'byteHardLimit')) {
+    if (this.opts.enforceQuota && exceedsHardQuota(this.tree, path, bytesDiff, countDiff, (msg) => this.log('warn', msg))) {
       throw new KeeperError(Err.QUOTAEXCEEDED);
     }
   }
@@ -796,98 +691,17 @@ export class Pipeline {
   /** Auth ids for ACL checks: the connection's, plus super when its digest matches. */
   /** NOAUTH unless conn's ids may do perm on a node with these ACLs (the schemes this server knows). */
   checkAcl(acls: readonly Acl[], perm: number, conn: Conn): void {
-    checkAcl(acls, perm, conn.authIds, this.saslScheme);
+    checkAcl(acls, perm, conn.authIds, this.auth.saslScheme);
   }
 
   /** Whether conn's ids may do perm on a node with these ACLs. */
   allowed(acls: readonly Acl[], perm: number, conn: Conn): boolean {
-    return allowed(acls, perm, conn.authIds, this.saslScheme);
+    return allowed(acls, perm, conn.authIds, this.auth.saslScheme);
   }
 
   /** An ACL as sent, validated, deduplicated and with "auth" expanded to conn's ids. */
   fixupAcl(acls: readonly Acl[], conn: Conn): Acl[] {
-    return fixupAcl(acls, conn.authIds, this.saslScheme, this.opts.txnBytesMax);
-  }
-
-  /** X509AuthenticationProvider.handleAuthentication: the superUser's certificate is also super. */
-  addX509Auth(conn: Conn, x509Id: string): void {
-    if (this.opts.x509SuperUser != null && x509Id === this.opts.x509SuperUser) this.holdAuthId(conn, 'super', x509Id);
-    this.holdAuthId(conn, 'x509', x509Id);
-    this.log('info', `authenticated id '${x509Id}' for scheme 'x509' (${conn.addr}:${conn.port})`);
-  }
-
-  /**
-   * AuthenticationProvider.handleAuthentication for addauth: digest (null auth data fails, as
-   * ZooKeeper's provider throws on it) and ip (the connection's own address, which it holds
-   * already). false: AUTHFAILED, and the caller closes the connection; so too past the
-   * bounds on the ids one connection may hold (engine/limits.ts).
-   */
-  addAuth(conn: Conn, scheme: string, auth: Buffer | null): boolean {
-    if (scheme === 'ip') return this.holdAuthId(conn, 'ip', conn.addr);
-    if (scheme !== 'digest' || auth === null) return false;
-    const digest = generateDigest(auth.toString('utf8'));
-    if (this.opts.superDigest !== null && digest === this.opts.superDigest && !this.holdAuthId(conn, 'super', '')) return false;
-    return this.holdAuthId(conn, 'digest', digest);
-  }
-
-  /** Adds an id to the connection's (once); false when that would pass AUTH_IDS_PER_CONN_MAX or AUTH_ID_BYTES_PER_CONN_MAX. */
-  holdAuthId(conn: Conn, scheme: string, id: string): boolean {
-    let bytes = 0;
-    for (const held of conn.authIds) {
-      if (held.scheme === scheme && held.id === id) return true;
-      bytes += held.scheme.length + Buffer.byteLength(held.id, 'utf8');
-    }
-    bytes += scheme.length + Buffer.byteLength(id, 'utf8');
-    if (conn.authIds.length >= AUTH_IDS_PER_CONN_MAX || bytes > AUTH_ID_BYTES_PER_CONN_MAX) {
-      this.log('warn', `refusing auth id ${scheme} for ${conn.addr}:${conn.port}: a connection holds at most ${AUTH_IDS_PER_CONN_MAX} ids of ${AUTH_ID_BYTES_PER_CONN_MAX} bytes in all`, { kind: 'authentication failed', conn: conn.key });
-      return false;
-    }
-    conn.authIds.push({ scheme, id });
-    return true;
-  }
-
-  /** ZooKeeperServer.processSasl: one token of the connection's DIGEST-MD5 exchange. */
-  saslStep(conn: Conn, xid: number, token: Buffer): void {
-    const cfg = this.opts.sasl;
-    if (cfg === undefined || cfg.users === null) {
-      // no JAAS Server section: ZooKeeper has no SaslServer and answers OK with no token
-      this.replySasl(conn, xid, Err.OK, null);
-      return;
-    }
-    conn.saslServer ??= new DigestMd5Server(cfg.users, cfg.randomBytes);
-    const step = conn.saslServer.evaluate(token);
-    let held = true;
-    if (step.kind === 'success') {
-      this.log('info', `session 0x${conn.session?.id.toString(16)}: adding SASL authorization for authorizationID: ${step.authorizationId}`);
-      held = this.holdAuthId(conn, 'sasl', step.authorizationId);
-      if (held && cfg.superUser !== null && cfg.superUser === step.authorizationId) held = this.holdAuthId(conn, 'super', '');
-    }
-    if (step.kind !== 'failure' && held) {
-      this.replySasl(conn, xid, Err.OK, step.token);
-      return;
-    }
-    if (step.kind === 'failure') this.log('warn', `client ${conn.addr}:${conn.port} failed to SASL authenticate: ${step.reason}`, { kind: 'authentication failed', conn: conn.key });
-    if (cfg.allowFailedClients && !cfg.requireClientAuth) {
-      this.replySasl(conn, xid, Err.OK, null);
-      return;
-    }
-    this.counters.authFailed++;
-    this.replySasl(conn, xid, cfg.requireClientAuth ? Err.SESSIONCLOSEDREQUIRESASLAUTH : Err.AUTHFAILED, null);
-    this.dropConnection(conn);
-  }
-
-  /** A SetSASLResponse: ZooKeeper's reply header carries zxid 0 for it. */
-  private replySasl(conn: Conn, xid: number, err: number, token: Buffer | null): void {
-    const at = beginReply(this.w.reset(), xid, 0, err);
-    this.w.buffer(token);
-    this.finish(conn.key, at, this.tree.lastZxid);
-  }
-
-  /** The user name whoAmI shows for an id (AuthUtil.getUser: "" when no provider knows the scheme). */
-  userOf(id: Id): string {
-    if (id.scheme === 'digest') return id.id.slice(0, id.id.indexOf(':'));
-    if (id.scheme === 'ip' || id.scheme === 'x509' || (id.scheme === 'sasl' && this.saslScheme)) return id.id;
-    return '';
+    return fixupAcl(acls, conn.authIds, this.auth.saslScheme, this.opts.txnBytesMax);
   }
 }
 

@@ -527,3 +527,30 @@ export class DataTree {
     this.childWatches.removeWatcher(watcher);
   }
 }
+
+/**
+ * ZooKeeperServer.checkQuota: whether a change of bytesDiff data bytes and countDiff nodes
+ * at path takes its quota'd subtree past a hard limit (or past the soft one when no hard
+ * one is set). Passing a limit is warned about; only a hard limit refuses the change.
+ */
+export function exceedsHardQuota(tree: DataTree, path: string, bytesDiff: number, countDiff: number, warn: (msg: string) => void): boolean {
+  const prefix = tree.quotaPrefixOf(path);
+  if (prefix === null) return false;
+  const limitsNode = tree.get(`${QUOTA_ROOT}${prefix}/${QUOTA_LIMITS}`);
+  const statsNode = tree.get(`${QUOTA_ROOT}${prefix}/${QUOTA_STATS}`);
+  if (limitsNode === undefined || statsNode === undefined) return false;
+  const limits = parseStatsTrack(limitsNode.data);
+  const stats = parseStatsTrack(statsNode.data);
+  const exceeds = (diff: number, current: string, soft: string, hard: string): boolean => {
+    if (diff === 0) return false;
+    const hardLimit = limits.get(hard) ?? -1;
+    const softLimit = limits.get(soft) ?? -1;
+    if (hardLimit <= -1 && softLimit <= -1) return false;
+    const next = (stats.get(current) ?? 0) + diff;
+    const limit = hardLimit > -1 ? hardLimit : softLimit;
+    if (next <= limit) return false;
+    warn(`Quota exceeded: ${prefix} [current ${current}=${next}, ${hardLimit > -1 ? 'hard' : 'soft'}${current === 'count' ? 'Count' : 'Byte'}Limit=${limit}]`);
+    return hardLimit > -1;
+  };
+  return exceeds(countDiff, 'count', 'count', 'countHardLimit') || exceeds(bytesDiff, 'bytes', 'bytes', 'byteHardLimit');
+}

@@ -134,7 +134,7 @@ export const whoAmI: Handler = (p, conn, _s, xid) => {
   // ZooKeeper keeps a connection's ids (super included) in a hash set and shows its iteration order
   const ids = authInfoOrder(conn.authIds);
   p.writer.int(ids.length);
-  for (const i of ids) p.writer.string(i.scheme).string(p.userOf(i));
+  for (const i of ids) p.writer.string(i.scheme).string(p.auth.userOf(i));
   p.finish(conn.key, at);
 };
 

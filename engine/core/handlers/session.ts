@@ -1,22 +1,30 @@
 // Session requests answered outside the txn path: ping, and authentication (addauth and
-// SASL), whose replies carry zxid 0 as ZooKeeper's do.
+// SASL, decided by engine/core/auth.ts), whose replies carry zxid 0 as ZooKeeper's do.
 import { Err, Xid, beginReply } from '../../protocol.ts';
 import type { Handler } from '../opcodes.ts';
+
 export const ping: Handler = (p, conn, _s, xid) => {
   p.finish(conn.key, p.beginOk(xid));
 };
 
-export const sasl: Handler = (p, conn, _s, xid, r) => {
-  p.saslStep(conn, xid, r.buffer() ?? EMPTY_TOKEN);
-};
-
 const EMPTY_TOKEN = Buffer.alloc(0);
+const SASL_ERR = { ok: Err.OK, authFailed: Err.AUTHFAILED, requireSasl: Err.SESSIONCLOSEDREQUIRESASLAUTH } as const;
+
+/** A SetSASLResponse: its header carries zxid 0; a failed exchange closes the connection after it. */
+export const sasl: Handler = (p, conn, s, xid, r) => {
+  const answer = p.auth.saslStep(conn, s.id, r.buffer() ?? EMPTY_TOKEN);
+  if (answer.failed) p.counters.authFailed++;
+  const at = beginReply(p.writer.reset(), xid, 0, SASL_ERR[answer.err]);
+  p.writer.buffer(answer.token);
+  p.finish(conn.key, at);
+  if (answer.close) p.dropConnection(conn);
+};
 
 export const auth: Handler = (p, conn, _s, _xid, r) => {
   r.int();
   const scheme = r.ustring();
   const data = r.buffer();
-  if (p.addAuth(conn, scheme, data)) {
+  if (p.auth.add(conn, scheme, data)) {
     p.finish(conn.key, beginReply(p.writer.reset(), Xid.auth, 0, Err.OK));
     return;
   }
@@ -27,4 +35,3 @@ export const auth: Handler = (p, conn, _s, _xid, r) => {
   p.emit(conn.key, p.tree.lastZxid);
   p.dropConnection(conn);
 };
-
