@@ -15,249 +15,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { ShellClient, KeeperError, AddWatchMode, WatcherType, type Acl, type Stat, type WatchEvent, OPEN_ACL_UNSAFE } from './client.ts';
-import { Err, Perm, CreateFlag } from '../engine/protocol.ts';
-import { javaDateString } from '../engine/ops/java.ts';
+import { ShellClient, KeeperError, AddWatchMode, WatcherType, type WatchEvent, OPEN_ACL_UNSAFE } from './client.ts';
+import { Err, CreateFlag } from '../engine/protocol.ts';
 import { versions } from '../engine/ops/stats.ts';
+import {
+  type Output, type Parsed, CliError, StatsTrack, wrap, tokenize, parseOptions, validatePath, parseIntArg, permString, formatStat, parseAcl, formatEvent,
+  USAGES, usageOf, javaCompare,
+} from './text.ts';
+import { setQuota, delQuota } from './quota.ts';
 import { QUOTA_ROOT, QUOTA_LIMITS, QUOTA_STATS } from '../engine/core/tree.ts';
 
-// ---------------------------------------------------------------------------------------
-// Output and errors
-
-export interface Output {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-/** A command failed: message to stderr, exit code to the process (CliException). */
-class CliError extends Error {
-  readonly exitCode: number;
-  constructor(message: string, exitCode = 1) {
-    super(message);
-    this.exitCode = exitCode;
-  }
-}
-
-/** CliWrapperException's messages for KeeperExceptions. */
-function wrap(err: unknown): CliError {
-  if (err instanceof KeeperError) {
-    const p = err.path;
-    switch (err.code) {
-      case Err.NONODE: return new CliError(`Node does not exist: ${p}`);
-      case Err.NOCHILDRENFOREPHEMERALS: return new CliError(`Ephemerals cannot have children: ${p}`);
-      case Err.NODEEXISTS: return new CliError(`Node already exists: ${p}`);
-      case Err.NOTEMPTY: return new CliError(`Node not empty: ${p}`);
-      case Err.NOTREADONLY: return new CliError(`Not a read-only call: ${p}`);
-      case Err.INVALIDACL: return new CliError(`Acl is not valid : ${p}`);
-      case Err.NOAUTH: return new CliError(`Insufficient permission : ${p}`);
-      case Err.BADARGUMENTS: return new CliError(`Arguments are not valid : ${p}`);
-      case Err.BADVERSION: return new CliError(`version No is not valid : ${p}`);
-      case Err.QUOTAEXCEEDED: return new CliError(`Quota has exceeded : ${p}`);
-      default: return new CliError(err.message);
-    }
-  }
-  if (err instanceof CliError) return err;
-  return new CliError((err as Error).message);
-}
-
-// ---------------------------------------------------------------------------------------
-// Parsing: ZooKeeperMain's tokenizer and commons-cli's short options
-
-/** MyCommandOptions.parseCommand: whitespace-separated, "double" or 'single' quoted tokens unquoted. */
-export function tokenize(line: string): string[] {
-  const out: string[] = [];
-  const re = /\s*([^"'\s]\S*|"[^"]*"|'[^']*')\s*/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(line)) !== null) {
-    if (m[0] === '') break;
-    let t = m[1];
-    if ((t.startsWith('"') && t.endsWith('"')) || (t.startsWith("'") && t.endsWith("'"))) t = t.slice(1, -1);
-    out.push(t);
-  }
-  return out;
-}
-
-interface Parsed {
-  args: string[]; // args[0] is the command, as zkCli's
-  flags: Set<string>;
-  values: Map<string, string>;
-}
-
-/** Short options anywhere after the command: `flags` take no value, `valued` take the next token. */
-function parseOptions(tokens: readonly string[], flags: string, valued: string, usage: string): Parsed {
-  const p: Parsed = { args: [tokens[0]], flags: new Set(), values: new Map() };
-  for (let i = 1; i < tokens.length; i++) {
-    const t = tokens[i];
-    if (t.length >= 2 && t.startsWith('-') && !/^-\d/.test(t)) {
-      const name = t.slice(1);
-      if (name.length === 1 && flags.includes(name)) {
-        p.flags.add(name);
-        continue;
-      }
-      if (name.length === 1 && valued.includes(name)) {
-        if (i + 1 >= tokens.length) throw new CliError(`Missing argument for option: ${name}`);
-        p.values.set(name, tokens[++i]);
-        continue;
-      }
-      if (name.length > 1 && valued.includes(name[0])) {
-        p.values.set(name[0], name.slice(1));
-        continue;
-      }
-      throw new CliError(`Unrecognized option: ${t}`);
-    }
-    p.args.push(t);
-  }
-  void usage;
-  return p;
-}
-
-/** PathUtils.validatePath's first checks (the Java client's IllegalArgumentException texts). */
-function validatePath(p: string, sequential = false): void {
-  if (p.length === 0) throw new CliError('Path length must be > 0');
-  if (!p.startsWith('/')) throw new CliError('Path must start with / character');
-  if (p.length === 1) return;
-  if (p.endsWith('/') && !sequential) throw new CliError('Path must not end with / character');
-  for (let i = 1; i < p.length; i++) {
-    const c = p.charCodeAt(i);
-    if (c === 0) throw new CliError(`null character not allowed @${i}`);
-    if (p[i] === '/' && p[i - 1] === '/') throw new CliError(`empty node name specified @${i}`);
-    if (p[i] === '.' && p[i - 1] === '/' && (i + 1 === p.length || p[i + 1] === '/' || (p[i + 1] === '.' && (i + 2 === p.length || p[i + 2] === '/')))) {
-      throw new CliError(`relative paths not allowed @${i}`);
-    }
-  }
-}
-
-function parseIntArg(text: string): number {
-  if (!/^[+-]?\d+$/.test(text)) throw new CliError(`For input string: "${text}"`);
-  return Number(text);
-}
-
-// ---------------------------------------------------------------------------------------
-// Printing as zkCli prints
-
-const PERM_LETTERS: readonly [number, string][] = [[Perm.CREATE, 'c'], [Perm.DELETE, 'd'], [Perm.READ, 'r'], [Perm.WRITE, 'w'], [Perm.ADMIN, 'a']];
-
-/** ZKUtil.getPermString. */
-export function permString(perms: number): string {
-  let s = '';
-  for (const [bit, letter] of PERM_LETTERS) if ((perms & bit) !== 0) s += letter;
-  return s;
-}
-
-/** StatPrinter. */
-export function formatStat(s: Stat): string {
-  return [
-    `cZxid = 0x${s.czxid.toString(16)}`,
-    `ctime = ${javaDateString(s.ctime)}`,
-    `mZxid = 0x${s.mzxid.toString(16)}`,
-    `mtime = ${javaDateString(s.mtime)}`,
-    `pZxid = 0x${s.pzxid.toString(16)}`,
-    `cversion = ${s.cversion}`,
-    `dataVersion = ${s.version}`,
-    `aclVersion = ${s.aversion}`,
-    `ephemeralOwner = 0x${BigInt.asUintN(64, s.ephemeralOwner).toString(16)}`,
-    `dataLength = ${s.dataLength}`,
-    `numChildren = ${s.numChildren}`,
-  ].join('\n') + '\n';
-}
-
-/** AclParser.parse: "scheme:id:perms[,…]"; bad entries are reported on stderr and skipped. */
-function parseAcl(text: string, o: Output): Acl[] {
-  const acls: Acl[] = [];
-  for (const a of text.split(',')) {
-    const first = a.indexOf(':');
-    const last = a.lastIndexOf(':');
-    if (first === -1 || last === -1 || first === last) {
-      o.err(`${a} does not have the form scheme:id:perm\n`);
-      continue;
-    }
-    let perms = 0;
-    for (const ch of a.slice(last + 1)) {
-      const bit = PERM_LETTERS.find(([, l]) => l === ch);
-      if (bit === undefined) o.err(`Unknown perm type: ${ch}\n`);
-      else perms |= bit[0];
-    }
-    acls.push({ perms, id: { scheme: a.slice(0, first), id: a.slice(first + 1, last) } });
-  }
-  return acls;
-}
-
-const EVENT_TYPES: Readonly<Record<number, string>> = {
-  [-1]: 'None', 1: 'NodeCreated', 2: 'NodeDeleted', 3: 'NodeDataChanged', 4: 'NodeChildrenChanged',
-  5: 'DataWatchRemoved', 6: 'ChildWatchRemoved', 7: 'PersistentWatchRemoved',
-};
-const STATES: Readonly<Record<number, string>> = { 0: 'Disconnected', 3: 'SyncConnected', 4: 'AuthFailed', 5: 'ConnectedReadOnly', 6: 'SaslAuthenticated', [-112]: 'Expired', 7: 'Closed' };
-
-/** WatchedEvent.toString. */
-export function formatEvent(type: number, state: number, p: string | null): string {
-  return `WatchedEvent state:${STATES[state] ?? state} type:${EVENT_TYPES[type] ?? type} path:${p}`;
-}
-
-// ---------------------------------------------------------------------------------------
-// Quotas (Quotas, StatsTrack: zkCli keeps them in /zookeeper/quota itself)
-
-
-class StatsTrack {
-  readonly stats = new Map<string, number>();
-  constructor(text?: string) {
-    if (text === undefined) return;
-    for (const m of text.matchAll(/(\w+)=(-?\d+)/g)) this.stats.set(m[1], Number(m[2]));
-  }
-  get(k: string): number {
-    return this.stats.get(k) ?? -1;
-  }
-  set(k: string, v: number): void {
-    this.stats.set(k, v);
-  }
-  /** StatsTrack.toString (3.8): count and bytes first, then the rest sorted behind "=;". */
-  toString(): string {
-    let s = `count=${this.get('count')},bytes=${this.get('bytes')}`;
-    const keys = [...this.stats.keys()].filter((k) => k !== 'count' && k !== 'bytes').sort();
-    if (keys.length > 0) {
-      s += '=';
-      for (const k of keys) s += `;${k}=${this.stats.get(k)}`;
-    }
-    return s;
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// The shell
-
-const USAGES: Readonly<Record<string, string>> = {
-  addWatch: '[-m mode] path # optional mode is one of [PERSISTENT, PERSISTENT_RECURSIVE] - default is PERSISTENT_RECURSIVE',
-  addauth: 'scheme auth',
-  close: '',
-  config: '[-c] [-w] [-s]',
-  connect: 'host:port',
-  create: '[-s] [-e] [-c] [-t ttl] path [data] [acl]',
-  delete: '[-v version] path',
-  deleteall: 'path [-b batch size]',
-  delquota: '[-n|-b|-N|-B] path',
-  get: '[-s] [-w] path',
-  getAcl: '[-s] path',
-  getAllChildrenNumber: 'path',
-  getEphemerals: 'path',
-  history: '',
-  listquota: 'path',
-  ls: '[-s] [-w] [-R] path',
-  printwatches: 'on|off',
-  quit: '',
-  reconfig: '[-s] [-v version] [[-file path] | [-members serverID=host:port1:port2;port3[,...]*]] | [-add serverId=host:port1:port2;port3[,...]]* [-remove serverId[,...]*]',
-  redo: 'cmdno',
-  removewatches: 'path [-c|-d|-a] [-l]',
-  set: '[-s] [-v version] path data',
-  setAcl: '[-s] [-v version] [-R] path acl',
-  setquota: '-n|-b|-N|-B val path',
-  stat: '[-w] path',
-  sync: 'path',
-  version: '',
-  whoami: '',
-};
-
-function usageOf(cmd: string): string {
-  return `${cmd} ${USAGES[cmd]}`;
-}
+export type { Output } from './text.ts';
+export { tokenize, permString, formatStat, formatEvent } from './text.ts';
 
 export class Shell {
   private client: ShellClient | null = null;
@@ -632,7 +401,7 @@ export class Shell {
         return;
       }
       case 'setquota':
-        return this.setQuota(tokens, c);
+        return setQuota(tokens, c, this.o);
       case 'listquota': {
         const p = opts('');
         need(p, 2);
@@ -651,7 +420,7 @@ export class Shell {
         return;
       }
       case 'delquota':
-        return this.delQuota(tokens, c);
+        return delQuota(tokens, c, this.o);
       case 'whoami': {
         const infos = await call(() => c.whoAmI());
         o.out('Auth scheme: User\n');
@@ -695,110 +464,6 @@ export class Shell {
         return; // history, printwatches, connect: done above
     }
   }
-
-  private async setQuota(tokens: string[], c: ShellClient): Promise<void> {
-    const o = this.o;
-    const p = parseOptions(tokens, '', 'nbNB', usageOf('setquota'));
-    if (p.args.length < 2) throw new CliError(usageOf('setquota'));
-    const target = p.args[1];
-    if (target.startsWith(QUOTA_ROOT)) {
-      o.err(`cannot set a quota under the path: ${QUOTA_ROOT}\n`);
-      return;
-    }
-    const quota = new StatsTrack();
-    quota.set('count', -1);
-    quota.set('bytes', -1);
-    quota.set('countHardLimit', -1);
-    quota.set('byteHardLimit', -1);
-    for (const [flag, key, min] of [['n', 'count', 1], ['b', 'bytes', 0], ['N', 'countHardLimit', 1], ['B', 'byteHardLimit', 0]] as const) {
-      const v = p.values.get(flag);
-      if (v === undefined) continue;
-      if (!/^[+-]?\d+$/.test(v)) {
-        o.err('NumberFormatException happens when parsing the option value\n');
-        return;
-      }
-      if (Number(v) < min) {
-        o.err(min === 1 ? 'the num quota must be greater than zero\n' : 'the bytes quota must be greater than or equal to zero\n');
-        return;
-      }
-      quota.set(key, Number(v));
-    }
-    if (p.values.size === 0) {
-      o.err(`${usageOf('setquota')}\n`);
-      return;
-    }
-    validatePath(target);
-    try {
-      if ((await c.exists(target, false)) === null) throw new CliError(`${target} does not exist.`);
-      let at = QUOTA_ROOT;
-      for (const part of target.split('/').slice(1)) {
-        at += `/${part}`;
-        if ((await c.exists(at, false)) === null) {
-          await c.create(at, null, OPEN_ACL_UNSAFE, 0, null).catch((err: unknown) => {
-            if (!(err instanceof KeeperError && err.code === Err.NODEEXISTS)) throw err;
-          });
-        }
-      }
-      const limitPath = `${at}/${QUOTA_LIMITS}`;
-      const statPath = `${at}/${QUOTA_STATS}`;
-      if ((await c.exists(limitPath, false)) === null) {
-        await c.create(limitPath, Buffer.from(quota.toString()), OPEN_ACL_UNSAFE, 0, null);
-        const stats = new StatsTrack();
-        stats.set('count', 0);
-        stats.set('bytes', 0);
-        await c.create(statPath, Buffer.from(stats.toString()), OPEN_ACL_UNSAFE, 0, null).catch((err: unknown) => {
-          if (!(err instanceof KeeperError && err.code === Err.NODEEXISTS)) throw err;
-        });
-      } else {
-        const existing = new StatsTrack((await c.getData(limitPath, false)).data?.toString('utf8'));
-        for (const key of ['count', 'bytes', 'countHardLimit', 'byteHardLimit']) if (quota.get(key) > -1) existing.set(key, quota.get(key));
-        await c.setData(limitPath, Buffer.from(existing.toString()), -1);
-      }
-    } catch (err) {
-      throw wrap(err);
-    }
-  }
-
-  private async delQuota(tokens: string[], c: ShellClient): Promise<void> {
-    const p = parseOptions(tokens, 'nbNB', '', usageOf('delquota'));
-    if (p.args.length < 2) throw new CliError(usageOf('delquota'));
-    const target = p.args[1];
-    validatePath(target);
-    const parent = `${QUOTA_ROOT}${target}`;
-    const limitPath = `${parent}/${QUOTA_LIMITS}`;
-    try {
-      if ((await c.exists(limitPath, false)) === null) {
-        this.o.out(`Quota does not exist for ${target}\n`);
-        return;
-      }
-      if (p.flags.size === 0) {
-        for (const child of (await c.getChildren(parent, false)).children) await c.delete(`${parent}/${child}`, -1);
-        // trimProcQuotas: remove the now empty quota directories up to /zookeeper/quota
-        for (let at = parent; at !== QUOTA_ROOT && at.startsWith(QUOTA_ROOT); at = at.slice(0, at.lastIndexOf('/'))) {
-          if ((await c.getChildren(at, false)).children.length > 0) break;
-          await c.delete(at, -1);
-        }
-        return;
-      }
-      const st = new StatsTrack((await c.getData(limitPath, false)).data?.toString('utf8'));
-      if (p.flags.has('n')) st.set('count', -1);
-      if (p.flags.has('b')) st.set('bytes', -1);
-      if (p.flags.has('N')) st.set('countHardLimit', -1);
-      if (p.flags.has('B')) st.set('byteHardLimit', -1);
-      await c.setData(limitPath, Buffer.from(st.toString()), -1);
-    } catch (err) {
-      if (err instanceof KeeperError && err.code === Err.NONODE) {
-        this.o.err(`quota for ${target} does not exist.\n`);
-        return;
-      }
-      throw wrap(err);
-    }
-  }
-}
-
-/** Java's String.compareTo (UTF-16 code units), which zkCli's Collections.sort uses. */
-function javaCompare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 // ---------------------------------------------------------------------------------------
