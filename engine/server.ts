@@ -195,6 +195,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       ioThreads,
       throttleSab,
       fourLetterWordWhitelist: [...cfg.fourLetterWordWhitelist],
+      hostDirs: { dataDir: cfg.dataDir, dataLogDir: cfg.dataLogDir },
       reqRingSab: reqRings[i].sab,
       pipelineBellSab: pipelineBell.sab,
       respRingSab: respRings[i].sab,
@@ -258,7 +259,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       ];
       const workers = [{ thread: 'pipeline', worker: pipeline }, { thread: 'log', worker: logWorker }, { thread: 'snapshot', worker: snapshotWorker },
         ...ios.map((worker, i) => ({ thread: `io-${i}`, worker }))];
-      const collector = new MetricsCollector({ control, pipelineStats, logStats, ioStats, rings, ioWorkers: ios, workers });
+      const collector = new MetricsCollector({ control, dirs: cfg, pipelineStats, logStats, ioStats, rings, ioWorkers: ios, workers });
       const metrics = await startMetricsServer(cfg, collector, log).catch((err: Error) => {
         throw new SurfaceStartError(`Cannot boot MetricsProvider: ${err.message}`, 1);
       });

@@ -25,6 +25,7 @@ import { EMBEDDED_DEFAULT_CONFIG } from '../config.ts';
 import type { ControlChannel, StatsReply, StatsRequest } from './control.ts';
 import { type ConnectionInfo, type ServerStatsSnapshot, formatEnvi, formatMntr } from './fourlw.ts';
 import { collectEnvironment } from './environment.ts';
+import { probeHost } from './probes.ts';
 import { javaDouble, summaryAvg } from './java.ts';
 import { versions } from './stats.ts';
 import type { Logger } from '../logger.ts';
@@ -78,8 +79,8 @@ export function formatJackson(value: JsonValue, objectDepth = 0): string {
 // ---------------------------------------------------------------------------------------
 // Commands
 
-/** What a command needs from the pipeline; null: it answers without it. */
-type Need = Omit<StatsRequest, 'op'> | null;
+/** What a command needs from the pipeline (and the host facts to measure for it); null: it answers without it. */
+type Need = (Omit<StatsRequest, 'op' | 'host'> & { dirs: boolean; fds: boolean }) | null;
 
 interface CommandDef {
   names: readonly string[];
@@ -166,11 +167,10 @@ export function unknownCommandResponse(name: string): Response {
 }
 
 /** The pipeline's answer a command needs, or null when it needs none (see `needOf`). */
-export function needOf(name: string, kwargs: Readonly<Record<string, string>>): StatsRequest | null {
+export function needOf(name: string, kwargs: Readonly<Record<string, string>>): Need {
   const def = BY_NAME.get(name);
   if (def === undefined) return null;
-  const need = def.need(kwargs);
-  return need === null ? null : { op: 'stats', ...need };
+  return def.need(kwargs);
 }
 
 export function isAdminCommand(name: string): boolean {
@@ -472,10 +472,11 @@ export function adminEnvironment(cfg: ServerConfig): AdminEnvironment {
 /** Runs one command: asks the pipeline when the command needs it. */
 export async function runAdminCommand(name: string, kwargs: Readonly<Record<string, string>>, cfg: ServerConfig, control: ControlChannel): Promise<{ status: number; body: Response }> {
   if (!isAdminCommand(name)) return { status: 200, body: unknownCommandResponse(name) };
-  const req = needOf(name, kwargs);
+  const need = needOf(name, kwargs);
   let stats: StatsReply | null = null;
-  if (req !== null) {
-    const reply = await control.request(req);
+  if (need !== null) {
+    const host = await probeHost({ dirs: need.dirs, fds: need.fds, logFiles: false }, cfg);
+    const reply = await control.request({ op: 'stats', host, lists: need.lists, reset: need.reset, setTraceMask: need.setTraceMask });
     if (!reply.ok) return { status: 503, body: { command: name, error: reply.error } };
     stats = reply.value;
   }

@@ -19,6 +19,7 @@
 import { Packr } from 'msgpackr';
 import { Ring } from '../../native-free-io/ring.ts';
 import type { ServerStatsSnapshot } from './fourlw.ts';
+import type { HostFacts } from './probes.ts';
 
 export const ControlKind = { REQUEST: 1, REPLY_PART: 2, REPLY_END: 3 } as const;
 
@@ -34,10 +35,8 @@ export const CONTROL_RECORDS_PER_TURN = 4;
 /** What the main thread asks the pipeline. One op today: the state for admin commands and metrics. */
 export interface StatsRequest {
   op: 'stats';
-  /** Measure dataDir/dataLogDir sizes (dirs, conf, srvr/stats in the admin JSON). */
-  dirs: boolean;
-  /** Count open file descriptors (mntr/monitor, metrics). */
-  fds: boolean;
+  /** Directory sizes and file descriptors, measured by the asking thread (engine/ops/probes.ts), never by the pipeline. */
+  host: HostFacts;
   /** Build the per-connection, per-session, ephemeral and watch lists (cons, dump, wchc…); metrics do not need them. */
   lists: boolean;
   /** Apply a four-letter word's side effect first, as the word would: crst, srst, or stmk with setTraceMask. */

@@ -1,8 +1,7 @@
 // What envi and mntr read from the running process: the Node/V8 environment in ZooKeeper's
-// JVM terms and the open file descriptors. Not pure (everything in fourlw.ts is).
+// JVM terms (the open file descriptors are a host probe: engine/ops/probes.ts). Not pure (everything in fourlw.ts is).
 import * as os from 'node:os';
 import * as v8 from 'node:v8';
-import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import type { EnvironmentInfo } from './fourlw.ts';
 
@@ -67,26 +66,4 @@ export function javaOsArch(nodeArch: string, endianness: 'BE' | 'LE'): string {
     case 'loong64': return 'loongarch64';
     default: return nodeArch; // arm, s390x, riscv64, mips…: same words
   }
-}
-
-/**
- * zk_open_file_descriptor_count and zk_max_file_descriptor_count as Java's
- * UnixOperatingSystemMXBean gives them: entries of /proc/self/fd and the soft
- * RLIMIT_NOFILE. -1 each where /proc is unavailable, like ZooKeeper's OSMXBean off Unix.
- */
-export function readFileDescriptorCounts(): { open: number; max: number } {
-  let open = -1;
-  let max = -1;
-  try {
-    open = readdirSync('/proc/self/fd').length - 1; // minus the descriptor readdir itself holds
-  } catch {
-    // not Linux
-  }
-  try {
-    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-    if (m !== null) max = m[1] === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(m[1]);
-  } catch {
-    // not Linux
-  }
-  return { open, max };
 }

@@ -32,6 +32,7 @@ import assert from 'node:assert/strict';
 import { summaryAvg, summaryMin, summaryMax, javaDouble, integer, hex64, javaDateString, javaSocketAddress, pad2 } from './java.ts';
 import type { ConnectionInfo, EnvironmentInfo, ServerStatsSnapshot, StatFields } from './model.ts';
 import { formatMntr } from './mntr.ts';
+import { NO_HOST_NEEDS, type HostNeeds } from './probes.ts';
 
 // the stats model and mntr live in their own modules; importers of the words see them here too
 export type * from './model.ts';
@@ -39,6 +40,19 @@ export * from './mntr.ts';
 
 // ---------------------------------------------------------------------------------------
 // Codes
+
+/** What a word needs measured off the pipeline thread (engine/ops/probes.ts) before it is answered. */
+export function hostNeedsOf(word: FourLetterWord): HostNeeds {
+  switch (word) {
+    case 'dirs': case 'conf': return DIRS;
+    case 'mntr': return FDS;
+    case 'lgif': return LOG_FILES;
+    default: return NO_HOST_NEEDS;
+  }
+}
+const DIRS: HostNeeds = Object.freeze({ ...NO_HOST_NEEDS, dirs: true });
+const FDS: HostNeeds = Object.freeze({ ...NO_HOST_NEEDS, fds: true });
+const LOG_FILES: HostNeeds = Object.freeze({ ...NO_HOST_NEEDS, logFiles: true });
 
 /** Every code ZooKeeper 3.8 recognises as a four-letter word (FourLetterCommands.cmd2String). */
 export const FOUR_LETTER_WORD_NAMES = [

@@ -27,6 +27,7 @@ import type { ServerConfig } from '../config.ts';
 import type { ControlChannel, StatsReply } from './control.ts';
 import { MNTR_COUNTERS, MNTR_PERCENTILE_SUMMARIES, MNTR_SUMMARIES } from './fourlw.ts';
 import { monitorJson, JavaDouble } from './admin.ts';
+import { probeHost, type HostDirs } from './probes.ts';
 import type { HistogramSnapshot, StatsBlock } from './stagestats.ts';
 import type { Logger } from '../logger.ts';
 
@@ -273,6 +274,8 @@ function ringLabels(r: RingLoad): Record<string, string | number> {
 
 export interface MetricsSources {
   control: ControlChannel;
+  /** Where the host probe looks (the metrics measure file descriptors only). */
+  dirs: HostDirs;
   pipelineStats: StatsBlock;
   logStats: StatsBlock;
   ioStats: readonly StatsBlock[];
@@ -309,7 +312,8 @@ export class MetricsCollector {
 
   async collect(): Promise<MetricsInput> {
     const src = this.src;
-    const reply = await src.control.request({ op: 'stats', dirs: false, fds: true, lists: false, reset: null, setTraceMask: null });
+    const host = await probeHost({ dirs: false, fds: true, logFiles: false }, src.dirs);
+    const reply = await src.control.request({ op: 'stats', host, lists: false, reset: null, setTraceMask: null });
     const pipeline = blockCounters(src.pipelineStats);
     const log = blockCounters(src.logStats);
     const threads: ThreadLoad[] = [];

@@ -26,8 +26,7 @@
 //   has read from), and ZooKeeper-internal queues and caches that zooid does not have.
 // - four-letter words answered by the io worker (ruok, isro, refused words) are not
 //   counted in Received/Sent; ZooKeeper counts them.
-import { lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Pipeline, Conn } from '../core/pipeline.ts';
 import type { ServerConfig } from '../config.ts';
@@ -40,7 +39,8 @@ import {
   DEFAULT_TRACE_MASK, FOUR_LETTER_WORD_NAMES, ZOOKEEPER_COMPAT_VERSION, fourLetterWordPieces,
   formatZooKeeperVersion,
 } from './fourlw.ts';
-import { collectEnvironment, readFileDescriptorCounts } from './environment.ts';
+import { collectEnvironment } from './environment.ts';
+import type { HostFacts } from './probes.ts';
 
 /** The connection asking the word, as the io worker saw it. */
 export interface FourLetterAsker {
@@ -57,9 +57,8 @@ export interface StatsObservations {
   wallNowMs: number;
   uptimeMs: number;
   version: string;
-  dataDirSizeBytes: number;
-  logDirSizeBytes: number;
-  fileDescriptors: { open: number; max: number };
+  /** Directory sizes and file descriptors, measured by the asking thread (-1: not measured). */
+  host: HostFacts;
   /** The io workers' counters mntr shows, since the last srst. */
   io: IoCounters;
 }
@@ -75,8 +74,6 @@ export interface IoCounters {
  * timer (zookeeper.nio.sessionlessCnxnTimeout); dump shows the asking connection there.
  */
 const SESSIONLESS_CNXN_TIMEOUT_MS = 10_000;
-/** dirs/conf walk the version-2 directories this deep at most (ZooKeeper's are flat). */
-const DIR_DEPTH_MAX = 4;
 
 /**
  * `asker`: the connection asking a four-letter word, listed first as ZooKeeper lists it;
@@ -130,16 +127,16 @@ export function buildServerStatsSnapshot(p: Pipeline, asker: FourLetterAsker | n
     sessions,
     ephemerals,
     dataWatches,
-    dataDirSizeBytes: o.dataDirSizeBytes,
-    logDirSizeBytes: o.logDirSizeBytes,
+    dataDirSizeBytes: Math.max(0, o.host.dataDirSizeBytes),
+    logDirSizeBytes: Math.max(0, o.host.logDirSizeBytes),
     monitor: {
       uptimeMs: Math.floor(o.uptimeMs),
       watchCount: tree.dataWatches.watchCount() + tree.childWatches.watchCount(),
       ephemeralsCount: tree.ephemeralCount(),
       globalSessionCount: p.sessions.size(),
       approximateDataSizeBytes: tree.approximateDataSize + 1, // the root's "/" once more, as above
-      openFileDescriptorCount: o.fileDescriptors.open,
-      maxFileDescriptorCount: o.fileDescriptors.max,
+      openFileDescriptorCount: o.host.openFileDescriptors,
+      maxFileDescriptorCount: o.host.maxFileDescriptors,
       clientResponseBytes: { last: k.responseBytesLast, min: k.responseBytesMin, max: k.responseBytesMax },
       authFailedCount: k.authFailed,
       counters: {
@@ -267,7 +264,8 @@ let versionCache: { version: string; zooidVersion: string } | null = null;
 export interface KeeperLogAccess {
   /** Schedules a snapshot now: its log index (zxid), or 0 when none could be scheduled. */
   scheduleSnapshot(): number;
-  logInfo(): KeeperLogInfo;
+  /** `firstLogZxid`: the oldest txn log file's first zxid as the host probe found it (-1: none). */
+  logInfo(firstLogZxid: number): KeeperLogInfo;
 }
 
 /**
@@ -284,7 +282,7 @@ const LIST_WORDS: ReadonlySet<FourLetterWord> = new Set(['stat', 'cons', 'dump',
  * taken now, the text of the long words is made as the caller takes it. Counts the word's
  * packet as ZooKeeper does (received before answering, sent after).
  */
-export function fourLetterWordReply(word: string, p: Pipeline, cfg: ServerConfig, asker: FourLetterAsker, keeper: KeeperLogAccess | null = null): Iterable<string> {
+export function fourLetterWordReply(word: string, p: Pipeline, cfg: ServerConfig, asker: FourLetterAsker, host: HostFacts, keeper: KeeperLogAccess | null = null): Iterable<string> {
   if (!isFourLetterWord(word)) return []; // the io worker only forwards known codes
   const k = p.counters;
   k.packetsReceived++;
@@ -293,33 +291,24 @@ export function fourLetterWordReply(word: string, p: Pipeline, cfg: ServerConfig
   if (word === 'srst') resetServerStats(p);
   if (word === 'stmk' && asker.traceMask !== null) traceMask = asker.traceMask;
   const { version, zooidVersion } = versions();
-  let dataDirSizeBytes = 0;
-  let logDirSizeBytes = 0;
-  if (word === 'dirs' || word === 'conf') {
-    dataDirSizeBytes = directoryBytes(path.join(cfg.dataDir, 'version-2'), 0);
-    logDirSizeBytes = directoryBytes(path.join(cfg.dataLogDir, 'version-2'), 0);
-  }
-  const needsFds = word === 'mntr';
   const server = buildServerStatsSnapshot(p, asker, {
     monoNowMs: performance.now(),
     wallNowMs: Date.now(),
     uptimeMs: performance.now() - STARTED_AT_MS,
     version,
-    dataDirSizeBytes,
-    logDirSizeBytes,
-    fileDescriptors: needsFds ? readFileDescriptorCounts() : { open: -1, max: -1 },
+    host,
     io: ioCounters(),
   }, LIST_WORDS.has(word));
   const environment: EnvironmentInfo = word === 'envi' ? collectEnvironment(version, zooidVersion) : EMPTY_ENVIRONMENT;
   const pieces = fourLetterWordPieces(word, {
     whitelist: cfg.fourLetterWordWhitelist,
     server,
-    confText: word === 'conf' ? formatConfigForConf(cfg, { dataDirSizeBytes, dataLogSizeBytes: logDirSizeBytes }) : '',
+    confText: word === 'conf' ? formatConfigForConf(cfg, { dataDirSizeBytes: server.dataDirSizeBytes, dataLogSizeBytes: server.logDirSizeBytes }) : '',
     environment,
     traceMask,
     digests: [], // zooid keeps no digest log: hash answers with nothing
     snapshotScheduledIndex: word === 'csnp' && keeper !== null ? keeper.scheduleSnapshot() : 0,
-    keeperLog: word === 'lgif' && keeper !== null ? keeper.logInfo() : undefined,
+    keeperLog: word === 'lgif' && keeper !== null ? keeper.logInfo(host.firstLogZxid) : undefined,
   });
   k.packetsSent++;
   return pieces ?? [];
@@ -336,8 +325,6 @@ export function answerStatsRequest(req: StatsRequest, p: Pipeline, cfg: ServerCo
   if (req.reset === 'srst') resetServerStats(p);
   if (req.setTraceMask !== null) traceMask = BigInt.asIntN(64, BigInt(req.setTraceMask));
   const { version } = versions();
-  const dataDirSizeBytes = req.dirs ? directoryBytes(path.join(cfg.dataDir, 'version-2'), 0) : 0;
-  const logDirSizeBytes = req.dirs ? directoryBytes(path.join(cfg.dataLogDir, 'version-2'), 0) : 0;
   const monoNowMs = performance.now();
   const wallNowMs = Date.now();
   const snapshot = buildServerStatsSnapshot(p, null, {
@@ -345,9 +332,7 @@ export function answerStatsRequest(req: StatsRequest, p: Pipeline, cfg: ServerCo
     wallNowMs,
     uptimeMs: monoNowMs - STARTED_AT_MS,
     version,
-    dataDirSizeBytes,
-    logDirSizeBytes,
-    fileDescriptors: req.fds ? readFileDescriptorCounts() : { open: -1, max: -1 },
+    host: req.host,
     io: ioCounters(),
   }, req.lists);
   return { snapshot, traceMask, monoNowMs, wallNowMs };
@@ -376,31 +361,6 @@ export function versions(): { version: string; zooidVersion: string } {
   }
   versionCache = { version: formatZooKeeperVersion(ZOOKEEPER_COMPAT_VERSION, 'zooid', builtOn), zooidVersion };
   return versionCache;
-}
-
-/** ZooKeeperServer.getDirSize: the bytes of every file under dir (0 when it is missing). */
-function directoryBytes(dir: string, depth: number): number {
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return 0;
-  }
-  let bytes = 0;
-  for (const name of entries) {
-    const full = path.join(dir, name);
-    try {
-      const st = lstatSync(full);
-      if (st.isDirectory()) {
-        if (depth < DIR_DEPTH_MAX) bytes += directoryBytes(full, depth + 1);
-      } else {
-        bytes += st.size;
-      }
-    } catch {
-      // removed while we looked (a purged snapshot): it no longer counts
-    }
-  }
-  return bytes;
 }
 
 const EMPTY_ENVIRONMENT: EnvironmentInfo = {

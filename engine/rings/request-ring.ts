@@ -8,13 +8,16 @@
 //               (length 0: none)
 //   REQUEST     [u32 connId][f64 LE enqueuedAtMs][RequestHeader + record]
 //   DISCONNECT  [u32 connId]
-//   FOURLW      [u32 connId][u16 port][u8 addrLength][addr][4 ASCII bytes][stmk only: 8-byte mask]
+//   FOURLW      [u32 connId][u16 port][u8 addrLength][addr][4 ASCII bytes][5 × f64 host facts]
+//               [stmk only: 8-byte mask]   host facts (engine/ops/probes.ts HostFacts, -1: not
+//               measured): the io worker measures them off the pipeline thread before it forwards
 //   TEXT_MORE   [u32 connId]                       a TEXT_PART was written to the socket: send the
 //                                                  next slice of that connection's answer
 //
 // The f64 stamp is ms since the epoch (performance.timeOrigin + performance.now(), the same
 // clock in every thread): the pipeline measures a request's ring wait with it.
 import type { Ring } from '../../native-free-io/ring.ts';
+import type { HostFacts } from '../ops/probes.ts';
 
 export const ReqKind = { CONNECT: 1, REQUEST: 2, DISCONNECT: 3, FOURLW: 4, TEXT_MORE: 5 } as const;
 
@@ -97,15 +100,24 @@ export function requestFrame(ring: Ring): Buffer {
   return ring.data.subarray(at + REQUEST_HEADER_BYTES, at + ring.payloadLength);
 }
 
+/** HostFacts in a FOURLW record, in this order, as big-endian f64s. */
+const HOST_FACT_BYTES = 5 * 8;
+
 /** What a FOURLW record carries after its connId (io workers queue it as a control record when the ring is full). */
-export function fourLetterWordTail(addr: string, port: number, word: string, mask: Buffer | null): Buffer {
+export function fourLetterWordTail(addr: string, port: number, word: string, host: HostFacts, mask: Buffer | null): Buffer {
   const addrLength = Buffer.byteLength(addr, 'latin1');
-  const tail = Buffer.alloc(2 + 1 + addrLength + 4 + (mask === null ? 0 : mask.length));
+  const tail = Buffer.alloc(2 + 1 + addrLength + 4 + HOST_FACT_BYTES + (mask === null ? 0 : mask.length));
   tail.writeUInt16BE(port, 0);
   tail[2] = addrLength;
   tail.write(addr, 3, 'latin1');
   tail.write(word, 3 + addrLength, 'latin1');
-  if (mask !== null) mask.copy(tail, 7 + addrLength);
+  let at = 7 + addrLength;
+  at = tail.writeDoubleBE(host.dataDirSizeBytes, at);
+  at = tail.writeDoubleBE(host.logDirSizeBytes, at);
+  at = tail.writeDoubleBE(host.openFileDescriptors, at);
+  at = tail.writeDoubleBE(host.maxFileDescriptors, at);
+  at = tail.writeDoubleBE(host.firstLogZxid, at);
+  if (mask !== null) mask.copy(tail, at);
   return tail;
 }
 
@@ -114,6 +126,7 @@ export interface FourLetterWordRecord {
   addr: string;
   port: number;
   word: string;
+  host: HostFacts;
   /** stmk's new trace mask; null for the other words. */
   traceMask: bigint | null;
 }
@@ -124,11 +137,20 @@ export function readFourLetterWord(ring: Ring): FourLetterWordRecord {
   const end = at + ring.payloadLength;
   const addrLength = d[at + 6];
   const wordAt = at + 7 + addrLength;
+  const factsAt = wordAt + 4;
+  const maskAt = factsAt + HOST_FACT_BYTES;
   return {
     connId: d.readUInt32BE(at),
     port: d.readUInt16BE(at + 4),
     addr: d.toString('latin1', at + 7, wordAt),
-    word: d.toString('latin1', wordAt, wordAt + 4),
-    traceMask: end - wordAt >= 12 ? d.readBigInt64BE(wordAt + 4) : null,
+    word: d.toString('latin1', wordAt, factsAt),
+    host: {
+      dataDirSizeBytes: d.readDoubleBE(factsAt),
+      logDirSizeBytes: d.readDoubleBE(factsAt + 8),
+      openFileDescriptors: d.readDoubleBE(factsAt + 16),
+      maxFileDescriptors: d.readDoubleBE(factsAt + 24),
+      firstLogZxid: d.readDoubleBE(factsAt + 32),
+    },
+    traceMask: end - maskAt >= 8 ? d.readBigInt64BE(maskAt) : null,
   };
 }

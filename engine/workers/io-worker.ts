@@ -40,7 +40,8 @@ import { OutboundSlabs, PAGE_MAPPED_SLABS, type Slab } from '../outbound.ts';
 import { CLOSED_CONN_SLOTS, OUTBOUND_BYTES_MAX, GATHER_BYTES, REPLIES_PER_TURN, THROTTLE_RECHECK_MS, TLS_HANDSHAKE_TIMEOUT_MS, WRITE_BUFFER_BYTES_MAX, X509_ID_BYTES_MAX, inboundPendingBytesMax } from '../limits.ts';
 import { createLogger, limitedWarnings } from '../logger.ts';
 import { StatsBlock, IO_STATS } from '../ops/stagestats.ts';
-import { type FourLetterWord, fourLetterWordOf, formatNotWhitelisted } from '../ops/fourlw.ts';
+import { type FourLetterWord, fourLetterWordOf, formatNotWhitelisted, hostNeedsOf } from '../ops/fourlw.ts';
+import { probeHost, NO_HOST_FACTS, NO_HOST_NEEDS, type HostDirs } from '../ops/probes.ts';
 import type { TlsServerOptions } from '../security/tls.ts';
 import { subjectRfc2253 } from '../security/x509.ts';
 
@@ -67,6 +68,8 @@ export interface IoWorkerData {
   /** Throttle words shared with the pipeline and the other io workers (engine/records.ts). */
   throttleSab: SharedArrayBuffer;
   fourLetterWordWhitelist: FourLetterWord[];
+  /** Where dirs, conf and lgif measure (engine/ops/probes.ts). */
+  hostDirs: HostDirs;
   reqRingSab: SharedArrayBuffer;
   pipelineBellSab: SharedArrayBuffer;
   respRingSab: SharedArrayBuffer;
@@ -302,7 +305,17 @@ function handleFourLetterWord(conn: Connection, word: FourLetterWord, mask: Buff
   conn.handshaken = true; // no frames follow; the pipeline answers and we close
   conn.awaitingText = true;
   conn.socket.pause();
-  pushControl(ReqKind.FOURLW, conn.id, fourLetterWordTail(conn.addr, conn.port, word, mask));
+  const needs = hostNeedsOf(word);
+  if (needs === NO_HOST_NEEDS) {
+    pushControl(ReqKind.FOURLW, conn.id, fourLetterWordTail(conn.addr, conn.port, word, NO_HOST_FACTS, mask));
+    return;
+  }
+  // directory sizes and descriptor counts are measured here (libuv's pool), never on the pipeline thread
+  const maskCopy = mask === null ? null : Buffer.from(mask);
+  void probeHost(needs, data.hostDirs).then((facts) => {
+    if (conn.ended || conn.socket.destroyed) return;
+    pushControl(ReqKind.FOURLW, conn.id, fourLetterWordTail(conn.addr, conn.port, word, facts, maskCopy));
+  });
 }
 
 function bad(conn: Connection, why: string): void {

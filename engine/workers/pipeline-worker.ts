@@ -23,7 +23,6 @@ import { RespKind, SEND_HEADER_BYTES, writeSend, writeConnIdOnly, writeText } fr
 import { LogKind, TXN_RECORD_HEADER_BYTES, writeTxnRecord, writeResume } from '../rings/log-ring.ts';
 import { createLogger, idsInMessage, limitedWarnings } from '../logger.ts';
 import { fourLetterWordReply, answerStatsRequest, readIoCountersFrom, type KeeperLogAccess } from '../ops/stats.ts';
-import { listLogFiles } from '../persistence/txnlog.ts';
 import { SNAP_CONTROL_LAST_ZXID } from '../persistence/snapshotter.ts';
 import { ControlServer } from '../ops/control.ts';
 import { StatsBlock, PIPELINE_STATS, IO_STATS } from '../ops/stagestats.ts';
@@ -232,9 +231,8 @@ const keeperLog: KeeperLogAccess = {
     log.info(`Snapshot creation scheduled with last committed log index ${zxid}.`);
     return zxid;
   },
-  logInfo() {
+  logInfo(firstLogIndex: number) {
     const lastSnapshotIndex = Math.max(startSnapshotZxid, Number(Atomics.load(snapControl64, SNAP_CONTROL_LAST_ZXID)));
-    const firstLogIndex = listLogFiles(data.logDir)[0]?.zxid ?? -1;
     const lastLogIndex = pipeline.tree.lastZxid;
     return {
       firstLogIndex: firstLogIndex === -1 ? lastSnapshotIndex + 1 : firstLogIndex,
@@ -338,7 +336,7 @@ function dispatch(ioIndex: number, ring: Ring): void {
       return;
     case ReqKind.FOURLW: {
       const w = readFourLetterWord(ring);
-      textStreams.start(key, fourLetterWordReply(w.word, pipeline, cfg, { addr: w.addr, port: w.port, traceMask: w.traceMask }, keeperLog), clockMs);
+      textStreams.start(key, fourLetterWordReply(w.word, pipeline, cfg, { addr: w.addr, port: w.port, traceMask: w.traceMask }, w.host, keeperLog), clockMs);
       return;
     }
     case ReqKind.TEXT_MORE:

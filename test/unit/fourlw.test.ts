@@ -4,20 +4,23 @@
 // text is passed through as the snapshot's version.
 
 import { lastOperationOf } from '../../engine/core/opcodes.ts';
-import { readFileSync } from 'node:fs';
+import fs, { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_TRACE_MASK, FOUR_LETTER_WORD_NAMES, FOUR_LETTER_WORDS, formatCons, formatDirs,
   formatDump, formatEnvi, formatFourLetterWord, formatGtmk, formatIsro, formatMntr, formatNotWhitelisted,
   formatSrvr, formatStat, formatStmk, formatWchc, formatWchp, formatWchs, formatZooKeeperVersion,
-  fourLetterWordOf,
+  fourLetterWordOf, hostNeedsOf,
   MNTR_COUNTERS, MNTR_GAUGES, MNTR_PERCENTILE_SUMMARIES, MNTR_SUMMARIES,
   parseFourLetterWordWhitelist, TELNET_CLOSE_CODE, ZK_NOT_SERVING,
   type ConnectionInfo, type FourLetterContext, type FourLetterWord, type MonitorSnapshot, type NamespaceSummary,
   type PercentileSummary, type ServerStatsSnapshot, type Summary, formatCsnp, formatLgif,
 } from '../../engine/ops/fourlw.ts';
 import { hex64, javaDateString, javaDouble, javaSocketAddress, summaryAvg } from '../../engine/ops/java.ts';
-import { collectEnvironment, javaOsArch, javaOsName, readFileDescriptorCounts } from '../../engine/ops/environment.ts';
+import { collectEnvironment, javaOsArch, javaOsName } from '../../engine/ops/environment.ts';
+import { probeHost, NO_HOST_FACTS, NO_HOST_NEEDS } from '../../engine/ops/probes.ts';
 
 const FIXTURES = new URL('./fixtures/fourlw/', import.meta.url);
 const fixture = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf8');
@@ -508,14 +511,40 @@ describe('lastOperationOf', () => {
   });
 });
 
-describe('file descriptors', () => {
-  it('reads /proc on Linux, -1 elsewhere', () => {
-    const fds = readFileDescriptorCounts();
-    if (process.platform === 'linux') {
-      expect(fds.open).toBeGreaterThan(2);
-      expect(fds.max).toBeGreaterThanOrEqual(fds.open);
-    } else {
-      expect(fds).toEqual({ open: -1, max: -1 });
+describe('host probes (engine/ops/probes.ts)', () => {
+  it('measures what is asked: directory sizes, descriptors (/proc on Linux, -1 elsewhere), the first log file', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zooid-probe-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'data', 'version-2'), { recursive: true });
+      fs.mkdirSync(path.join(dir, 'log', 'version-2'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'data', 'version-2', 'snapshot.0'), Buffer.alloc(457));
+      fs.writeFileSync(path.join(dir, 'log', 'version-2', 'log.1f'), Buffer.alloc(1000));
+      fs.writeFileSync(path.join(dir, 'log', 'version-2', 'log.a'), Buffer.alloc(24));
+      const dirs = { dataDir: path.join(dir, 'data'), dataLogDir: path.join(dir, 'log') };
+      expect(await probeHost(NO_HOST_NEEDS, dirs)).toEqual(NO_HOST_FACTS);
+      const facts = await probeHost({ dirs: true, fds: true, logFiles: true }, dirs);
+      expect(facts.dataDirSizeBytes).toBe(457);
+      expect(facts.logDirSizeBytes).toBe(1024);
+      expect(facts.firstLogZxid).toBe(0xa);
+      if (process.platform === 'linux') {
+        expect(facts.openFileDescriptors).toBeGreaterThan(2);
+        expect(facts.maxFileDescriptors).toBeGreaterThanOrEqual(facts.openFileDescriptors);
+      } else {
+        expect([facts.openFileDescriptors, facts.maxFileDescriptors]).toEqual([-1, -1]);
+      }
+      const missing = { dataDir: path.join(dir, 'none'), dataLogDir: path.join(dir, 'none') };
+      expect(await probeHost({ dirs: true, fds: false, logFiles: true }, missing)).toMatchObject({ dataDirSizeBytes: 0, logDirSizeBytes: 0, firstLogZxid: -1 });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('words that need a probe say so; the rest need none', () => {
+    expect(hostNeedsOf('dirs')).toMatchObject({ dirs: true, fds: false });
+    expect(hostNeedsOf('conf')).toMatchObject({ dirs: true });
+    expect(hostNeedsOf('mntr')).toMatchObject({ fds: true, dirs: false });
+    expect(hostNeedsOf('lgif')).toMatchObject({ logFiles: true });
+    expect(hostNeedsOf('srvr')).toBe(NO_HOST_NEEDS);
+  });
 });
+

@@ -34,13 +34,14 @@ describe('ring records', () => {
     r.release();
     const mask = Buffer.alloc(8);
     mask.writeBigInt64BE(-2n);
-    const tail = fourLetterWordTail('10.0.0.1', 5000, 'stmk', mask);
+    const host = { dataDirSizeBytes: 457, logDirSizeBytes: 67_108_880, openFileDescriptors: 31, maxFileDescriptors: 1_048_576, firstLogZxid: -1 };
+    const tail = fourLetterWordTail('10.0.0.1', 5000, 'stmk', host, mask);
     const rec = Buffer.alloc(4 + tail.length);
     rec.writeUInt32BE(11, 0);
     tail.copy(rec, 4);
     expect(r.tryPush(ReqKind.FOURLW, rec)).toBe(true);
     expect(r.poll()).toBe(true);
-    expect(readFourLetterWord(r)).toEqual({ connId: 11, addr: '10.0.0.1', port: 5000, word: 'stmk', traceMask: -2n });
+    expect(readFourLetterWord(r)).toEqual({ connId: 11, addr: '10.0.0.1', port: 5000, word: 'stmk', host, traceMask: -2n });
     r.release();
   });
 
