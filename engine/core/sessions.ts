@@ -1,6 +1,5 @@
 // Sessions and their expiry, as ZooKeeper's SessionTrackerImpl: deadlines rounded up to
 // the next tick, kept in buckets so each tick looks only at the sessions due then.
-import { createHash } from 'node:crypto';
 import type { Id } from '../protocol.ts';
 
 export interface Session {
@@ -17,12 +16,30 @@ export interface Session {
   lastZxid: number;
 }
 
-// ZooKeeperServer's fixed secret: passwords follow from the session id, so they are
-// still valid after a restart. Same (documented) property as ZooKeeper.
-const PASSWORD_SALT = 'zooid-session-passwd-0xB3415C00';
+// ZooKeeperServer.generatePasswd: a session's password is 16 bytes of java.util.Random
+// seeded with the session id xor a fixed secret. Any server can check it (a client moving
+// to another server of the ensemble, or to zooid started on ZooKeeper's dataDir, keeps its
+// session), and it is still valid after a restart — the (documented) property ZooKeeper has.
+const SUPER_SECRET = 0xb3415c00n;
+const SESSION_PASSWORD_BYTES = 16;
 
 export function sessionPassword(id: bigint): Buffer {
-  return createHash('sha256').update(PASSWORD_SALT).update(id.toString(16)).digest().subarray(0, 16);
+  return javaRandomBytes(BigInt.asIntN(64, id) ^ SUPER_SECRET, SESSION_PASSWORD_BYTES);
+}
+
+const RANDOM_MULTIPLIER = 0x5deece66dn;
+const RANDOM_MASK = (1n << 48n) - 1n;
+
+/** new java.util.Random(seed).nextBytes(new byte[count]): the LCG and nextBytes' little-endian use of each nextInt. */
+export function javaRandomBytes(seed: bigint, count: number): Buffer {
+  let state = (seed ^ RANDOM_MULTIPLIER) & RANDOM_MASK;
+  const out = Buffer.alloc(count);
+  for (let i = 0; i < count;) {
+    state = (state * RANDOM_MULTIPLIER + 0xbn) & RANDOM_MASK;
+    let rnd = Number(BigInt.asIntN(32, state >> 16n)); // next(32)
+    for (let n = Math.min(count - i, 4); n-- > 0; rnd >>= 8) out[i++] = rnd & 0xff;
+  }
+  return out;
 }
 
 export class SessionTable {
