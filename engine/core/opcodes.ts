@@ -10,6 +10,7 @@ import { create, del, setData, setACL, check, closeSessionReq, multi } from './h
 import { exists, getData, getChildrenWith, getACL, sync, multiRead, getAllChildrenNumber, getEphemerals, whoAmI } from './handlers/reads.ts';
 import { ping, auth, sasl } from './handlers/session.ts';
 import { setWatchesWith, addWatch, checkWatches, removeWatches } from './handlers/watches.ts';
+import { type CommittedReply, createCommitted, emptyCommitted, statCommitted, multiCommitted } from './handlers/committed.ts';
 
 /** Reads its record from r (positioned after the RequestHeader), then replies or throws a KeeperError (replied by the caller). */
 export type Handler = (p: Pipeline, conn: Conn, s: Session, xid: number, r: JuteReader, type: number) => void;
@@ -39,6 +40,11 @@ export interface Opcode {
   txn: TxnCodec | null;
   /** null: answered UNIMPLEMENTED (standalone reconfig; deleteContainer is the server's own). */
   handler: Handler | null;
+  /**
+   * A follower's or observer's reply once the leader's txn for it commits (the request was
+   * forwarded, not prepared here); null for what a learner answers itself.
+   */
+  committed: CommittedReply | null;
 }
 
 type Kind = 'read' | 'taggedRead' | 'write' | 'session';
@@ -48,21 +54,21 @@ function op(code: number, lop: string, kind: Kind, handler: Handler | null, extr
   const write = kind === 'write';
   return {
     code, name, lop, write, prepped: write, taggedRead: kind === 'taggedRead', throttlable: kind !== 'session',
-    handler, ...extra, txn: extra.txn !== undefined ? extra.txn : write ? codecOf(code) : null,
+    handler, committed: null, ...extra, txn: extra.txn !== undefined ? extra.txn : write ? codecOf(code) : null,
   };
 }
 
 const OPCODE_LIST: readonly Opcode[] = [
-  op(Op.create, 'CREA', 'write', create),
-  op(Op.create2, 'CREA', 'write', create),
-  op(Op.createContainer, 'CREA', 'write', create),
-  op(Op.createTTL, 'CREA', 'write', create),
-  op(Op.delete, 'DELE', 'write', del),
+  op(Op.create, 'CREA', 'write', create, { committed: createCommitted }),
+  op(Op.create2, 'CREA', 'write', create, { committed: createCommitted }),
+  op(Op.createContainer, 'CREA', 'write', create, { committed: createCommitted }),
+  op(Op.createTTL, 'CREA', 'write', create, { committed: createCommitted }),
+  op(Op.delete, 'DELE', 'write', del, { committed: emptyCommitted }),
   op(Op.deleteContainer, 'DELE', 'write', null, { prepped: false }),
-  op(Op.setData, 'SETD', 'write', setData),
-  op(Op.setACL, 'SETA', 'write', setACL),
-  op(Op.check, 'CHEC', 'write', check),
-  op(Op.multi, 'MULT', 'write', multi),
+  op(Op.setData, 'SETD', 'write', setData, { committed: statCommitted }),
+  op(Op.setACL, 'SETA', 'write', setACL, { committed: statCommitted }),
+  op(Op.check, 'CHEC', 'write', check, { committed: emptyCommitted }),
+  op(Op.multi, 'MULT', 'write', multi, { committed: multiCommitted }),
   op(Op.reconfig, 'RECO', 'write', null, { prepped: false, txn: null }),
   op(Op.exists, 'EXIS', 'taggedRead', exists),
   op(Op.getData, 'GETD', 'taggedRead', getData),
@@ -86,7 +92,7 @@ const OPCODE_LIST: readonly Opcode[] = [
   // a session's first request arrives as the ConnectRequest (Pipeline.connect), never as a request
   op(Op.createSession, 'SESS', 'session', null, { txn: codecOf(Op.createSession) }),
   // closeSession is a write (a txn, refused while the log is unavailable) that the throttler never holds
-  op(Op.closeSession, 'CLOS', 'write', closeSessionReq, { prepped: false, throttlable: false }),
+  op(Op.closeSession, 'CLOS', 'write', closeSessionReq, { prepped: false, throttlable: false, committed: emptyCommitted }),
 ];
 
 /** Request opcodes by code. */

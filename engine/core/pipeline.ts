@@ -19,9 +19,10 @@ import {
   readConnectRequest, writeConnectResponse, beginReply, writeWatchEvent, TxnTooLargeError,
 } from '../protocol.ts';
 import { DataTree, ZNode, newStat, exceedsHardQuota } from './tree.ts';
-import { SessionTable, type Session } from './sessions.ts';
+import { SessionTable, sessionPassword, type Session } from './sessions.ts';
 import { checkAcl, allowed, fixupAcl } from './acl.ts';
-import { Authenticator, type AuthHolder, type SaslOptions } from './auth.ts';
+import { Authenticator } from './auth.ts';
+import type { PipelineOutputs, PipelineOptions, RepeatedWarning, Conn, PipelineCounters } from './types.ts';
 import { closeSessionOrder } from './javaorder.ts';
 import { type Txn, encodeTxn, decodeTxn, mutate, triggerWatches, txnBodyBytes } from './txn.ts';
 import { TXN_HEADER_BYTES } from '../persistence/txnlog.ts';
@@ -29,112 +30,10 @@ import { OPCODES, lastOperationOf } from './opcodes.ts';
 import { CommitStage, type HeldOutput } from './commit.ts';
 import { replayTxn } from './replay.ts';
 import { ContainerSweeper } from './containers.ts';
+import { Learner, applyWithStats, type LearnerOutputs } from './learner.ts';
 
-export interface PipelineOutputs {
-  /** Send a frame on a connection; `frame` is only valid during the call. */
-  send(conn: number, frame: Buffer): void;
-  /** Close a connection once what was sent before has been written. */
-  close(conn: number): void;
-  /** Append a txn (TxnHeader + record) to the log; `txn` is only valid during the call. */
-  appendLog(zxid: number, txn: Buffer): void;
-}
-
-export interface PipelineOptions {
-  tickMs: number;
-  minSessionTimeoutMs: number;
-  maxSessionTimeoutMs: number;
-  serverId: number;
-  superDigest: string | null;
-  /** zookeeper.X509AuthenticationProvider.superUser: a client whose x509 id is this is also super. */
-  x509SuperUser?: string | null;
-  /** zookeeper.extendedTypesEnabled: TTL nodes. */
-  extendedTypesEnabled: boolean;
-  /** jute.maxbuffer: the largest reply frame a client accepts. */
-  maxReplyBytes: number;
-  /**
-   * The largest txn (TxnHeader + record) a write may log: jute.maxbuffer +
-   * zookeeper.jute.maxbuffer.extrasize, the most ZooKeeper reads back from a log. A larger
-   * one is refused (MARSHALLINGERROR) before anything is applied or logged.
-   */
-  txnBytesMax: number;
-  /** zookeeper.enforceQuota: hard limits fail creates and setDatas with QUOTAEXCEEDED. */
-  enforceQuota: boolean;
-  /** Container and TTL node cleanup (ContainerManager). */
-  containerCheckIntervalMs: number;
-  containerMaxPerMinute: number;
-  containerMaxNeverUsedIntervalMs: number;
-  /** Monotonic milliseconds (session deadlines). */
-  nowMs: () => number;
-  /** Wall-clock milliseconds (ctime, mtime, txn time). */
-  wallMs: () => number;
-  /**
-   * `limit`: a warning a client can repeat (its kind, and the connection that caused it):
-   * the shell rate-limits those (engine/logger.ts limitedWarnings).
-   */
-  log?: (level: 'info' | 'warn', msg: string, limit?: RepeatedWarning) => void;
-  /** SASL authentication and the sasl ACL scheme; absent: neither. */
-  sasl?: SaslOptions;
-}
-
-/** A warning a client can cause over and over: `kind` names it, `conn` is the connection key. */
-export interface RepeatedWarning {
-  kind: string;
-  conn: number;
-}
-
+export type { PipelineOutputs, PipelineRole, PipelineOptions, RepeatedWarning, Conn, PipelineCounters } from './types.ts';
 export type { SaslOptions } from './auth.ts';
-
-export interface Conn extends AuthHolder {
-  session: Session | null;
-  /** Came in on secureClientPort (TLS). */
-  secure: boolean;
-  established: number;
-  packetsReceived: number;
-  packetsSent: number;
-  lastOp: string;
-  lastLatencyMs: number;
-  minLatencyMs: number;
-  maxLatencyMs: number;
-  totalLatencyMs: number;
-  latencyCount: number;
-  /** Monotonic ms when the last output was sent (cons lresp=), and the zxid it carried (lzxid=; -1 before any). */
-  lastResponseMs: number;
-  lastZxid: number;
-  /** Outputs of this connection waiting in the held FIFO. */
-  heldCount: number;
-}
-
-
-export interface PipelineCounters {
-  packetsReceived: number;
-  packetsSent: number;
-  minLatencyMs: number;
-  maxLatencyMs: number;
-  totalLatencyMs: number;
-  latencyCount: number;
-  connectionsRejected: number;
-  /** Frame bytes received, length prefixes included (zk_bytes_received_count; the 4lw code counts 4). */
-  bytesReceived: number;
-  /** ConnectRequests read (zk_connection_request_count). */
-  connectionRequests: number;
-  /** Frames sent to clients without their length prefix: last/min/max (-1 before any) and total (zk_response_bytes). */
-  responseBytesLast: number;
-  responseBytesMin: number;
-  responseBytesMax: number;
-  responseBytesTotal: number;
-  /** Failed authentication attempts (zk_auth_failed_count). */
-  authFailed: number;
-  /** Sessions closed by expiry (zk_stale_sessions_expired). */
-  sessionsExpired: number;
-  /** Stalls of the request throttler (zk_request_throttle_wait_count), counted by the worker shell. */
-  requestThrottleWaitCount: number;
-  /** Requests of closed (or too old) connections dropped by the throttler (zk_stale_requests_dropped). */
-  staleRequestsDropped: number;
-  /** Stale requests processed anyway, request_throttle_drop_stale=false (zk_stale_requests). */
-  staleRequests: number;
-  /** Requests answered THROTTLEDOP after waiting past throttled_op_wait_time (zk_throttled_ops). */
-  throttledOps: number;
-}
 
 export class Pipeline {
   readonly tree = new DataTree();
@@ -167,6 +66,8 @@ export class Pipeline {
   private readTag = -1;
   /** The ids connections hold: addauth, SASL, client certificates. */
   readonly auth: Authenticator;
+  /** A follower's or observer's state; null standalone. */
+  readonly learner: Learner | null;
 
   constructor(opts: PipelineOptions, out: PipelineOutputs) {
     this.opts = opts;
@@ -176,6 +77,9 @@ export class Pipeline {
       (level, msg, conn) => this.log(level, msg, level === 'warn' ? { kind: 'authentication failed', conn } : undefined),
     );
     this.commit = new CommitStage([opts.serverId]);
+    const role = opts.role ?? 'standalone';
+    if (role !== 'standalone' && out.learner === undefined) throw new Error(`pipeline: a ${role} needs learner outputs`);
+    this.learner = role === 'standalone' ? null : new Learner(out.learner!, role === 'observer');
     this.containers = new ContainerSweeper({
       checkIntervalMs: opts.containerCheckIntervalMs, maxPerMinute: opts.containerMaxPerMinute, maxNeverUsedIntervalMs: opts.containerMaxNeverUsedIntervalMs,
     });
@@ -235,6 +139,7 @@ export class Pipeline {
   /** Startup: state recovered from disk is durable by definition. */
   recovered(): void {
     this.commit.committedAt(this.tree.lastZxid);
+    this.learner?.startAt(this.tree.lastZxid);
     const now = this.opts.nowMs();
     for (const s of this.sessions.sessions.values()) this.sessions.touch(s, now);
   }
@@ -246,6 +151,9 @@ export class Pipeline {
 
   /** The log worker made everything up to zxid durable: this server's ack, which commits it standalone. */
   durable(zxid: number): void {
+    // a learner's durable zxid is its ACK to the leader (the quorum worker's business): what
+    // it has logged is not committed until the leader says so
+    if (this.learner !== null) return;
     this.commit.ack(this.opts.serverId, zxid, this.releaseOutput);
   }
 
@@ -261,7 +169,7 @@ export class Pipeline {
   };
 
   heldCount(): number {
-    return this.commit.size;
+    return this.commit.size + (this.learner?.pendingCount ?? 0);
   }
 
   /**
@@ -303,6 +211,10 @@ export class Pipeline {
       this.reject(conn, 'the transaction log does not take writes: no new session until it does');
       return;
     }
+    if (this.learner !== null) {
+      this.connectLearner(conn, req.sessionId, req.passwd, timeoutMs);
+      return;
+    }
     if (req.sessionId === 0n) {
       const id = this.sessions.newSessionId();
       const s = this.sessions.add(id, timeoutMs, now);
@@ -313,23 +225,9 @@ export class Pipeline {
       return;
     }
     const s = this.sessions.get(req.sessionId);
-    if (s === undefined || s.closing || !s.passwd.equals(req.passwd)) {
-      // expired or unknown session, or a wrong password: ZooKeeper answers timeout 0, id 0
-      this.log('info', `invalid session 0x${req.sessionId.toString(16)} for client ${addr}:${port}, probably expired`);
-      writeConnectResponse(this.w.reset(), 0, 0n, Buffer.alloc(16), false);
-      this.emit(key, this.tree.lastZxid);
-      this.closeConn(conn);
-      return;
-    }
-    if (s.conn !== -1 && s.conn !== key) {
-      const old = this.conns.get(s.conn);
-      if (old !== undefined) this.closeConn(old);
-    }
-    s.timeoutMs = timeoutMs;
-    this.bind(conn, s);
-    this.sessions.touch(s, now);
-    writeConnectResponse(this.w.reset(), timeoutMs, s.id, s.passwd, false);
-    this.emit(key, this.tree.lastZxid);
+    // expired or unknown session, or a wrong password
+    if (s === undefined || s.closing || !s.passwd.equals(req.passwd)) this.refuseSession(conn, req.sessionId);
+    else this.acceptSession(conn, s, timeoutMs);
   }
 
   /** The connection is gone (socket closed). Its session lives on until it expires. */
@@ -337,6 +235,7 @@ export class Pipeline {
     const conn = this.conns.get(key);
     if (conn === undefined) return;
     this.conns.delete(key);
+    this.learner?.disconnect(key);
     this.tree.removeWatcher(key);
     if (conn.session !== null && conn.session.conn === key) conn.session.conn = -1;
   }
@@ -345,6 +244,11 @@ export class Pipeline {
   request(key: number, frame: Buffer): void {
     const conn = this.conns.get(key);
     if (conn === undefined || conn.session === null) return;
+    if (this.learner !== null && this.learner.busy(key)) {
+      // writes of this connection are out at the leader: this request is answered after them
+      this.learner.wait(key, frame);
+      return;
+    }
     this.requestStartMs = this.opts.nowMs();
     conn.packetsReceived++;
     this.counters.packetsReceived++;
@@ -367,6 +271,7 @@ export class Pipeline {
       return;
     }
     this.sessions.touch(s, this.requestStartMs);
+    this.learner?.touch(s.id, s.timeoutMs);
     if (xid >= 0) s.lastCxid = xid;
     if (this.auth.requireClientSasl && type !== Op.sasl && type !== Op.auth && !conn.authIds.some((i) => i.scheme === 'sasl')) {
       // AuthenticationHelper.enforceAuthentication: answer, then close the connection
@@ -376,6 +281,10 @@ export class Pipeline {
       return;
     }
     const opcode = OPCODES.get(type);
+    if (this.learner !== null && (opcode?.write === true || type === Op.sync)) {
+      this.forwardToLeader(conn, s, xid, type, frame);
+      return;
+    }
     if (this.logUnavailable && opcode?.write === true) {
       // the log does not take writes (disk full): refuse them as a read-only server does
       this.replyError(key, xid, Err.NOTREADONLY);
@@ -454,6 +363,8 @@ export class Pipeline {
     const now = this.opts.nowMs();
     // without a writable log nothing expires (a closeSession is a txn): timeouts restart when it is back
     if (this.logUnavailable) return this.opts.tickMs;
+    // a learner's sessions expire at the leader, and its containers are the leader's to delete
+    if (this.learner !== null) return this.opts.tickMs;
     for (const s of this.sessions.expired(now)) {
       this.log('info', `expiring session 0x${s.id.toString(16)}, timeout of ${s.timeoutMs}ms exceeded`);
       this.counters.sessionsExpired++;
@@ -467,6 +378,128 @@ export class Pipeline {
     this.log('info', `deleting container or expired TTL node ${path}`);
     this.logTxn(0n, 0, Op.deleteContainer, { type: Op.deleteContainer, path });
   };
+
+  // ---------------------------------------------------------------- learner (engine/core/learner.ts)
+
+  /** A learner's connect: a new session is created by the leader, a reconnect revalidated with it. */
+  private connectLearner(conn: Conn, sessionId: bigint, passwd: Buffer, timeoutMs: number): void {
+    const learner = this.learner!;
+    if (sessionId === 0n) {
+      learner.createSession(this.sessions.newSessionId(), conn.key, timeoutMs);
+      return;
+    }
+    if (!sessionPassword(sessionId).equals(passwd)) {
+      this.refuseSession(conn, sessionId);
+      return;
+    }
+    learner.revalidate(sessionId, conn.key, timeoutMs);
+  }
+
+  /** ZooKeeper's answer to an expired or unknown session, or a wrong password: timeout 0, id 0, then close. */
+  private refuseSession(conn: Conn, sessionId: bigint): void {
+    this.log('info', `invalid session 0x${sessionId.toString(16)} for client ${conn.addr}:${conn.port}, probably expired`);
+    writeConnectResponse(this.w.reset(), 0, 0n, Buffer.alloc(16), false);
+    this.emit(conn.key, this.tree.lastZxid);
+    this.closeConn(conn);
+  }
+
+  /** Binds the connection to its session and answers the ConnectRequest. */
+  private acceptSession(conn: Conn, s: Session, timeoutMs: number): void {
+    if (s.conn !== -1 && s.conn !== conn.key) {
+      const old = this.conns.get(s.conn);
+      if (old !== undefined) this.closeConn(old);
+    }
+    s.timeoutMs = timeoutMs;
+    this.bind(conn, s);
+    this.sessions.touch(s, this.opts.nowMs());
+    writeConnectResponse(this.w.reset(), timeoutMs, s.id, s.passwd, false);
+    this.emit(conn.key, this.tree.lastZxid);
+  }
+
+  private forwardToLeader(conn: Conn, s: Session, xid: number, type: number, frame: Buffer): void {
+    const record = frame.subarray(8);
+    let path: string | undefined;
+    if (type === Op.sync) {
+      path = this.r.ustring(); // checked here: a sync the leader could not read would never be answered
+    }
+    this.learner!.forward({ sessionId: s.id, cxid: xid, type, conn: conn.key, startMs: this.requestStartMs, path }, record, conn.authIds);
+  }
+
+  /** PROPOSAL from the leader: logged now (the quorum worker ACKs it once durable), applied at its COMMIT. */
+  proposal(zxid: number, txn: Buffer): void {
+    this.learner!.proposed(zxid, txn);
+    this.out.appendLog(zxid, txn);
+  }
+
+  /** COMMIT from the leader: the oldest proposal is applied, and answered if it was forwarded from here. */
+  commitProposal(zxid: number): void {
+    const { hdr, txn } = this.learner!.committed(zxid);
+    this.applyCommitted(hdr, txn);
+  }
+
+  /** INFORM (an observer's): a committed txn, logged and applied at once. */
+  inform(zxid: number, txn: Buffer): void {
+    this.proposal(zxid, txn);
+    this.commitProposal(zxid);
+  }
+
+  /** The leader's answer to REVALIDATE. */
+  revalidated(sessionId: bigint, valid: boolean): void {
+    const pending = this.learner!.revalidated(sessionId);
+    const conn = pending === null ? undefined : this.conns.get(pending.conn);
+    if (pending === null || conn === undefined) return;
+    const s = valid ? this.sessions.get(sessionId) ?? this.sessions.add(sessionId, pending.timeoutMs, this.opts.nowMs()) : undefined;
+    if (s === undefined || s.closing) this.refuseSession(conn, sessionId);
+    else this.acceptSession(conn, s, pending.timeoutMs);
+  }
+
+  /** The leader's SYNC: the oldest forwarded sync is answered (the tree has caught up with the leader). */
+  synced(): void {
+    const f = this.learner!.synced();
+    if (f === null || !this.conns.has(f.conn)) return;
+    this.requestStartMs = f.startMs;
+    const at = this.beginOk(f.cxid);
+    this.w.string(f.path ?? '');
+    this.finish(f.conn, at);
+    this.runReleased(f.conn, f.sessionId);
+  }
+
+  private applyCommitted(hdr: TxnHeader, txn: Txn): void {
+    const tree = this.tree;
+    let deleted: readonly string[] | null = null;
+    if (txn.type === Op.closeSession) deleted = txn.paths.length > 0 ? txn.paths : [...(tree.ephemerals.get(hdr.sessionId) ?? [])];
+    const stats = applyWithStats(tree, hdr, txn);
+    tree.lastZxid = hdr.zxid;
+    this.commit.committedAt(hdr.zxid); // committed by the leader: what it reveals leaves at once
+    triggerWatches(tree, hdr, txn, deleted);
+    if (txn.type === Op.createSession) {
+      const s = this.sessions.add(hdr.sessionId, txn.timeoutMs, this.opts.nowMs());
+      const pending = this.learner!.connects.get(hdr.sessionId);
+      const conn = pending === undefined ? undefined : this.conns.get(pending.conn);
+      if (pending !== undefined && pending.created) this.learner!.connects.delete(hdr.sessionId);
+      if (conn !== undefined && pending?.created === true) this.acceptSession(conn, s, txn.timeoutMs);
+      return;
+    }
+    const f = this.learner!.answerFor(hdr);
+    if (f !== null && this.conns.has(f.conn)) {
+      this.requestStartMs = f.startMs;
+      const reply = OPCODES.get(f.type)?.committed;
+      if (reply != null) reply(this, f.conn, f.cxid, f.type, hdr, txn, stats);
+    }
+    if (txn.type === Op.closeSession) {
+      const s = this.sessions.get(hdr.sessionId);
+      this.sessions.remove(hdr.sessionId);
+      tree.ephemeralPeaks.delete(hdr.sessionId);
+      const bound = s === undefined ? undefined : this.conns.get(s.conn);
+      if (bound !== undefined) this.closeConn(bound);
+    }
+    if (f !== null) this.runReleased(f.conn, f.sessionId);
+  }
+
+  /** Runs the requests a connection kept while its writes were out, now that none is left. */
+  private runReleased(conn: number, sessionId: bigint): void {
+    for (const frame of this.learner!.release(conn, sessionId)) this.request(conn, frame);
+  }
 
   // ---------------------------------------------------------------- outputs
 

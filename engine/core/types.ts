@@ -1,0 +1,119 @@
+// The pipeline's interfaces: what it is built with (options), where its outputs go, and
+// the per-connection and server-wide state the operator surfaces read.
+import type { Id } from '../protocol.ts';
+import type { Session } from './sessions.ts';
+import type { AuthHolder, SaslOptions } from './auth.ts';
+import type { LearnerOutputs } from './learner.ts';
+
+export interface PipelineOutputs {
+  /** Send a frame on a connection; `frame` is only valid during the call. */
+  send(conn: number, frame: Buffer): void;
+  /** Close a connection once what was sent before has been written. */
+  close(conn: number): void;
+  /** Append a txn (TxnHeader + record) to the log; `txn` is only valid during the call. */
+  appendLog(zxid: number, txn: Buffer): void;
+  /** A follower's or observer's messages to its leader (required for those roles). */
+  learner?: LearnerOutputs;
+}
+
+/** standalone: this server decides alone; follower/observer: a leader prepares every write (engine/core/learner.ts). */
+export type PipelineRole = 'standalone' | 'follower' | 'observer';
+
+export interface PipelineOptions {
+  tickMs: number;
+  minSessionTimeoutMs: number;
+  maxSessionTimeoutMs: number;
+  serverId: number;
+  superDigest: string | null;
+  /** zookeeper.X509AuthenticationProvider.superUser: a client whose x509 id is this is also super. */
+  x509SuperUser?: string | null;
+  /** zookeeper.extendedTypesEnabled: TTL nodes. */
+  extendedTypesEnabled: boolean;
+  /** jute.maxbuffer: the largest reply frame a client accepts. */
+  maxReplyBytes: number;
+  /**
+   * The largest txn (TxnHeader + record) a write may log: jute.maxbuffer +
+   * zookeeper.jute.maxbuffer.extrasize, the most ZooKeeper reads back from a log. A larger
+   * one is refused (MARSHALLINGERROR) before anything is applied or logged.
+   */
+  txnBytesMax: number;
+  /** zookeeper.enforceQuota: hard limits fail creates and setDatas with QUOTAEXCEEDED. */
+  enforceQuota: boolean;
+  /** Container and TTL node cleanup (ContainerManager). */
+  containerCheckIntervalMs: number;
+  containerMaxPerMinute: number;
+  containerMaxNeverUsedIntervalMs: number;
+  /** Monotonic milliseconds (session deadlines). */
+  nowMs: () => number;
+  /** Wall-clock milliseconds (ctime, mtime, txn time). */
+  wallMs: () => number;
+  /**
+   * `limit`: a warning a client can repeat (its kind, and the connection that caused it):
+   * the shell rate-limits those (engine/logger.ts limitedWarnings).
+   */
+  log?: (level: 'info' | 'warn', msg: string, limit?: RepeatedWarning) => void;
+  /** SASL authentication and the sasl ACL scheme; absent: neither. */
+  sasl?: SaslOptions;
+  /** Default standalone. */
+  role?: PipelineRole;
+}
+
+/** A warning a client can cause over and over: `kind` names it, `conn` is the connection key. */
+export interface RepeatedWarning {
+  kind: string;
+  conn: number;
+}
+
+export type { SaslOptions } from './auth.ts';
+
+export interface Conn extends AuthHolder {
+  session: Session | null;
+  /** Came in on secureClientPort (TLS). */
+  secure: boolean;
+  established: number;
+  packetsReceived: number;
+  packetsSent: number;
+  lastOp: string;
+  lastLatencyMs: number;
+  minLatencyMs: number;
+  maxLatencyMs: number;
+  totalLatencyMs: number;
+  latencyCount: number;
+  /** Monotonic ms when the last output was sent (cons lresp=), and the zxid it carried (lzxid=; -1 before any). */
+  lastResponseMs: number;
+  lastZxid: number;
+  /** Outputs of this connection waiting in the held FIFO. */
+  heldCount: number;
+}
+
+
+export interface PipelineCounters {
+  packetsReceived: number;
+  packetsSent: number;
+  minLatencyMs: number;
+  maxLatencyMs: number;
+  totalLatencyMs: number;
+  latencyCount: number;
+  connectionsRejected: number;
+  /** Frame bytes received, length prefixes included (zk_bytes_received_count; the 4lw code counts 4). */
+  bytesReceived: number;
+  /** ConnectRequests read (zk_connection_request_count). */
+  connectionRequests: number;
+  /** Frames sent to clients without their length prefix: last/min/max (-1 before any) and total (zk_response_bytes). */
+  responseBytesLast: number;
+  responseBytesMin: number;
+  responseBytesMax: number;
+  responseBytesTotal: number;
+  /** Failed authentication attempts (zk_auth_failed_count). */
+  authFailed: number;
+  /** Sessions closed by expiry (zk_stale_sessions_expired). */
+  sessionsExpired: number;
+  /** Stalls of the request throttler (zk_request_throttle_wait_count), counted by the worker shell. */
+  requestThrottleWaitCount: number;
+  /** Requests of closed (or too old) connections dropped by the throttler (zk_stale_requests_dropped). */
+  staleRequestsDropped: number;
+  /** Stale requests processed anyway, request_throttle_drop_stale=false (zk_stale_requests). */
+  staleRequests: number;
+  /** Requests answered THROTTLEDOP after waiting past throttled_op_wait_time (zk_throttled_ops). */
+  throttledOps: number;
+}

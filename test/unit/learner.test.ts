@@ -1,0 +1,265 @@
+// A follower's and an observer's pipeline (engine/core/learner.ts), as the pure state
+// machine it is: client frames in, and the leader's stream (PROPOSAL, COMMIT, INFORM,
+// REVALIDATE answers, SYNC) played by the test with txns it encodes itself. What must hold:
+// writes go to the leader with the client's auth ids, nothing is applied before its COMMIT,
+// a session's replies keep their order across forwarded writes and local reads, replies are
+// made from the committed txn, and a COMMIT that does not match the proposals is refused.
+import { describe, it, expect, beforeEach } from 'vitest';
+import { Pipeline, type PipelineOptions, type PipelineRole } from '../../engine/core/pipeline.ts';
+import { LearnerDesyncError } from '../../engine/core/learner.ts';
+import { JuteReader, JuteWriter } from '../../native-free-io/jute.ts';
+import { type Id, type TxnHeader, Op, Err, OPEN_ACL_UNSAFE, writeAcls } from '../../engine/protocol.ts';
+import { type Txn, type CreateTxn, encodeTxn } from '../../engine/core/txn.ts';
+import { sessionPassword } from '../../engine/core/sessions.ts';
+
+interface Sent { conn: number; frame: Buffer }
+interface Forward { sessionId: bigint; cxid: number; type: number; record: Buffer; authIds: readonly Id[] }
+
+let now = 0;
+const WALL_MS = 1_700_000_000_000;
+let sent: Sent[];
+let closed: number[];
+let logged: number[];
+let forwards: Forward[];
+let revalidations: { sessionId: bigint; timeoutMs: number }[];
+let p: Pipeline;
+/** The leader's next zxid (epoch 1). */
+let nextZxid: number;
+
+function start(role: PipelineRole): void {
+  now = 0;
+  sent = [];
+  closed = [];
+  logged = [];
+  forwards = [];
+  revalidations = [];
+  nextZxid = 0x1_0000_0001;
+  const opts: PipelineOptions = {
+    tickMs: 100, minSessionTimeoutMs: 200, maxSessionTimeoutMs: 20_000, serverId: 2, superDigest: null,
+    extendedTypesEnabled: false, containerCheckIntervalMs: 60_000, containerMaxPerMinute: 10_000,
+    containerMaxNeverUsedIntervalMs: 0, enforceQuota: false, maxReplyBytes: 0xfffff, txnBytesMax: 2 * 0xfffff,
+    nowMs: () => now, wallMs: () => WALL_MS, role,
+  };
+  p = new Pipeline(opts, {
+    send: (conn, frame) => sent.push({ conn, frame: Buffer.from(frame) }),
+    close: (conn) => closed.push(conn),
+    appendLog: (zxid) => logged.push(zxid),
+    learner: {
+      forward: (sessionId, cxid, type, record, authIds) => forwards.push({ sessionId, cxid, type, record: Buffer.from(record), authIds: [...authIds] }),
+      revalidate: (sessionId, timeoutMs) => revalidations.push({ sessionId, timeoutMs }),
+    },
+  });
+  p.recovered();
+}
+
+function connectFrame(timeoutMs: number, sessionId = 0n, passwd: Uint8Array = Buffer.alloc(16)): Buffer {
+  return new JuteWriter(128).int(0).longNumber(0).int(timeoutMs).long(sessionId).buffer(passwd).bool(false).copy();
+}
+
+function request(xid: number, type: number, body: (w: JuteWriter) => void): Buffer {
+  const w = new JuteWriter(256);
+  w.int(xid).int(type);
+  body(w);
+  return w.copy();
+}
+
+function createRequest(xid: number, path: string, type: number = Op.create): Buffer {
+  return request(xid, type, (w) => {
+    w.string(path).buffer(Buffer.from('v'));
+    writeAcls(w, OPEN_ACL_UNSAFE);
+    w.int(0);
+  });
+}
+
+function header(frame: Buffer): { xid: number; zxid: number; err: number } {
+  const r = new JuteReader(frame, 4);
+  return { xid: r.int(), zxid: r.longNumber(), err: r.int() };
+}
+
+/** The leader proposes and commits txn (made for sessionId/cxid): returns its zxid. */
+function leaderCommits(sessionId: bigint, cxid: number, type: number, txn: Txn, commit = true): number {
+  const zxid = nextZxid++;
+  const hdr: TxnHeader = { sessionId, cxid, zxid, timeMs: WALL_MS, type };
+  const w = new JuteWriter(1024);
+  encodeTxn(w, hdr, txn);
+  p.proposal(zxid, w.copy());
+  if (commit) p.commitProposal(zxid);
+  return zxid;
+}
+
+/** A client session on connection conn, created through the leader. */
+function session(conn: number, timeoutMs = 4000): bigint {
+  p.connect(conn, '10.0.0.9', 4000 + conn, connectFrame(timeoutMs));
+  const f = forwards.pop()!;
+  expect(f.type).toBe(Op.createSession);
+  expect(f.cxid).toBe(0);
+  expect(f.record.readInt32BE(0)).toBe(timeoutMs);
+  expect(sent.filter((s) => s.conn === conn)).toEqual([]); // answered once the leader commits it
+  leaderCommits(f.sessionId, 0, Op.createSession, { type: Op.createSession, timeoutMs });
+  return f.sessionId;
+}
+
+describe('a follower', () => {
+  beforeEach(() => start('follower'));
+
+  it('creates sessions through the leader: ids of its own, ZooKeeper passwords, answered at the commit', () => {
+    const id = session(1);
+    expect(Number(BigInt.asUintN(64, id) >> 56n)).toBe(2); // this server's id in the top byte
+    const r = new JuteReader(sent[0].frame, 4);
+    expect([r.int(), r.int(), r.long(), r.buffer()]).toEqual([0, 4000, id, sessionPassword(id)]);
+    expect(logged).toEqual([0x1_0000_0001]);
+    expect(p.tree.lastZxid).toBe(0x1_0000_0001);
+  });
+
+  it('forwards writes with the client auth ids, applies nothing before the COMMIT, and answers from the committed txn', () => {
+    const id = session(1);
+    sent = [];
+    p.request(1, createRequest(7, '/a', Op.create2));
+    const f = forwards.pop()!;
+    expect([f.sessionId, f.cxid, f.type]).toEqual([id, 7, Op.create2]);
+    expect(f.record.equals(createRequest(7, '/a', Op.create2).subarray(8))).toBe(true);
+    expect(f.authIds).toEqual([{ scheme: 'ip', id: '10.0.0.9' }]);
+    // a read of the same session waits behind the write; another session's read does not
+    p.request(1, request(8, Op.exists, (w) => w.string('/a').bool(false)));
+    const other = session(2);
+    expect(other).not.toBe(id);
+    sent = [];
+    p.request(2, request(1, Op.exists, (w) => w.string('/a').bool(false)));
+    expect(sent.map((s) => [s.conn, header(s.frame).err])).toEqual([[2, Err.NONODE]]);
+    const zxid = leaderCommits(id, 7, Op.create2, { type: Op.create2, path: '/a', data: Buffer.from('v'), acls: [...OPEN_ACL_UNSAFE], ephemeral: false, parentCVersion: 1, ttlMs: 0 }, false);
+    expect(p.tree.get('/a')).toBeUndefined(); // proposed, logged, not applied
+    expect(logged).toContain(zxid);
+    p.commitProposal(zxid);
+    const mine = sent.filter((s) => s.conn === 1);
+    expect(mine.map((s) => header(s.frame))).toEqual([{ xid: 7, zxid, err: Err.OK }, { xid: 8, zxid, err: Err.OK }]);
+    const r = new JuteReader(mine[0].frame, 4 + 16);
+    expect(r.ustring()).toBe('/a');
+    expect(r.longNumber()).toBe(zxid); // create2's Stat: czxid
+  });
+
+  it('answers the leader error txn with its code', () => {
+    const id = session(1);
+    sent = [];
+    p.request(1, request(3, Op.setData, (w) => w.string('/nope').buffer(Buffer.from('x')).int(-1)));
+    const zxid = leaderCommits(id, 3, Op.error, { type: Op.error, err: Err.NONODE }); // an error txn's header names error
+    expect(sent.map((s) => header(s.frame))).toEqual([{ xid: 3, zxid, err: Err.NONODE }]);
+  });
+
+  it('answers a multi op by op, and a failed one with OK, its code, RUNTIMEINCONSISTENCY', () => {
+    const id = session(1);
+    sent = [];
+    p.request(1, request(4, Op.multi, (w) => w.int(-1).bool(true).int(-1))); // the body is the leader's to read
+    const create: CreateTxn = { type: Op.create2, path: '/m', data: Buffer.from('v'), acls: [...OPEN_ACL_UNSAFE], ephemeral: false, parentCVersion: 1, ttlMs: 0 };
+    const zxid = leaderCommits(id, 4, Op.multi, { type: Op.multi, txns: [create, { type: Op.setData, path: '/m', data: Buffer.from('vv'), version: 1 }] });
+    const r = new JuteReader(sent[0].frame, 4 + 16);
+    expect([r.int(), r.bool(), r.int(), r.ustring()]).toEqual([Op.create2, false, 0, '/m']);
+    const createStat = [r.longNumber(), r.longNumber(), r.longNumber(), r.longNumber(), r.int()];
+    expect(createStat).toEqual([zxid, zxid, WALL_MS, WALL_MS, 0]); // version 0: as the create left it
+    r.int(); r.int(); r.long(); r.int(); r.int(); r.longNumber();
+    expect([r.int(), r.bool(), r.int()]).toEqual([Op.setData, false, 0]);
+    r.longNumber(); r.longNumber(); r.longNumber(); r.longNumber();
+    expect(r.int()).toBe(1); // the setData's version
+    p.request(1, request(5, Op.multi, (w) => w.int(-1).bool(true).int(-1)));
+    sent = [];
+    leaderCommits(id, 5, Op.multi, { type: Op.multi, txns: [{ type: Op.check, path: '/m', version: 1 }, { type: Op.error, err: Err.BADVERSION }, { type: Op.error, err: Err.RUNTIMEINCONSISTENCY }] });
+    const f = new JuteReader(sent[0].frame, 4 + 16);
+    const results = [0, 1, 2].map(() => [f.int(), f.bool(), f.int(), f.int()]);
+    expect(results).toEqual([[Op.error, false, 0, 0], [Op.error, false, Err.BADVERSION, Err.BADVERSION], [Op.error, false, Err.RUNTIMEINCONSISTENCY, Err.RUNTIMEINCONSISTENCY]]);
+  });
+
+  it('fires watches when a commit changes what they watch', () => {
+    const writer = session(1);
+    session(2);
+    leaderCommits(writer, 1, Op.create, { type: Op.create, path: '/w', data: Buffer.from('1'), acls: [...OPEN_ACL_UNSAFE], ephemeral: false, parentCVersion: 1, ttlMs: 0 });
+    p.request(2, request(9, Op.getData, (w) => w.string('/w').bool(true)));
+    sent = [];
+    const zxid = leaderCommits(writer, 2, Op.setData, { type: Op.setData, path: '/w', data: Buffer.from('2'), version: 1 });
+    expect(sent.map((s) => [s.conn, header(s.frame)])).toEqual([[2, { xid: -1, zxid: -1, err: 0 }]]);
+    expect(p.tree.lastZxid).toBe(zxid);
+  });
+
+  it('revalidates a reconnect with the leader; a wrong password is refused here', () => {
+    const id = session(1);
+    p.disconnect(1);
+    sent = [];
+    p.connect(3, '10.0.0.9', 4003, connectFrame(6000, id, sessionPassword(id)));
+    expect(revalidations).toEqual([{ sessionId: id, timeoutMs: 6000 }]);
+    expect(sent).toEqual([]);
+    p.revalidated(id, true);
+    const r = new JuteReader(sent[0].frame, 4);
+    expect([r.int(), r.int(), r.long()]).toEqual([0, 6000, id]);
+    sent = [];
+    p.connect(4, '10.0.0.9', 4004, connectFrame(6000, id, Buffer.alloc(16)));
+    expect(new JuteReader(sent[0].frame, 8).int()).toBe(0); // timeout 0: invalid session
+    expect(closed).toContain(4);
+    p.connect(5, '10.0.0.9', 4005, connectFrame(6000, id, sessionPassword(id)));
+    sent = [];
+    p.revalidated(id, false); // expired at the leader
+    expect(new JuteReader(sent[0].frame, 8).int()).toBe(0);
+    expect(closed).toContain(5);
+  });
+
+  it('closes a session through the leader: the reply, then the connection, and its ephemerals gone', () => {
+    const id = session(1);
+    leaderCommits(id, 1, Op.create, { type: Op.create, path: '/e', data: Buffer.alloc(0), acls: [...OPEN_ACL_UNSAFE], ephemeral: true, parentCVersion: 1, ttlMs: 0 });
+    expect(p.tree.ephemerals.get(id)?.size).toBe(1);
+    sent = [];
+    p.request(1, request(2, Op.closeSession, () => {}));
+    const zxid = leaderCommits(id, 2, Op.closeSession, { type: Op.closeSession, paths: ['/e'], listed: true });
+    expect(sent.map((s) => header(s.frame))).toEqual([{ xid: 2, zxid, err: Err.OK }]);
+    expect(closed).toEqual([1]);
+    expect(p.tree.get('/e')).toBeUndefined();
+    expect(p.sessions.get(id)).toBeUndefined();
+  });
+
+  it('answers a sync when the leader says the tree has caught up', () => {
+    session(1);
+    sent = [];
+    p.request(1, request(6, Op.sync, (w) => w.string('/x')));
+    expect(forwards.pop()!.type).toBe(Op.sync);
+    expect(sent).toEqual([]);
+    p.synced();
+    const r = new JuteReader(sent[0].frame, 4);
+    expect([r.int(), r.longNumber(), r.int(), r.ustring()]).toEqual([6, p.tree.lastZxid, Err.OK, '/x']);
+  });
+
+  it('refuses a COMMIT that is not the oldest proposal, and one with no proposal', () => {
+    session(1);
+    const a = leaderCommits(5n, 1, Op.createSession, { type: Op.createSession, timeoutMs: 4000 }, false);
+    const b = leaderCommits(6n, 1, Op.createSession, { type: Op.createSession, timeoutMs: 4000 }, false);
+    expect(() => p.commitProposal(b)).toThrow(LearnerDesyncError);
+    p.commitProposal(a);
+    p.commitProposal(b);
+    expect(() => p.commitProposal(b + 1)).toThrow(LearnerDesyncError);
+    expect(() => p.proposal(a, Buffer.from(''))).toThrow(LearnerDesyncError);
+  });
+
+  it('expires nothing itself, ignores its own durable signal, and reports touched sessions', () => {
+    const id = session(1, 400);
+    p.learner!.takeTouches();
+    p.request(1, request(1, Op.ping, () => {}));
+    expect([...p.learner!.takeTouches()]).toEqual([[id, 400]]);
+    now = 60_000;
+    p.tick();
+    expect(p.sessions.get(id)).toBeDefined();
+    const committed = p.durableZxid;
+    p.durable(committed + 10);
+    expect(p.durableZxid).toBe(committed);
+  });
+});
+
+describe('an observer', () => {
+  beforeEach(() => start('observer'));
+
+  it('logs and applies an INFORM at once', () => {
+    const id = 0x0300_0000_0000_0001n;
+    const zxid = nextZxid++;
+    const w = new JuteWriter(256);
+    encodeTxn(w, { sessionId: id, cxid: 0, zxid, timeMs: WALL_MS, type: Op.createSession }, { type: Op.createSession, timeoutMs: 3000 });
+    p.inform(zxid, w.copy());
+    expect(logged).toEqual([zxid]);
+    expect(p.sessions.get(id)?.timeoutMs).toBe(3000);
+    expect(p.learner!.observer).toBe(true);
+    expect(p.learner!.uncommittedCount).toBe(0);
+  });
+});
