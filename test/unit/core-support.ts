@@ -83,23 +83,26 @@ export function treeState(tree: DataTree): unknown {
  */
 export function expectTreeConsistent(tree: DataTree, why: string): void {
   let size = 0;
+  const broken: string[] = [];
   const ephemerals = new Map<bigint, string[]>();
   const containers: string[] = [];
   const ttls: string[] = [];
   for (const [path, node] of tree.nodes) {
     size += (path === '/' ? 0 : path.length) + node.data.length;
-    for (const child of node.children ?? []) expect(tree.get(path === '/' ? `/${child}` : `${path}/${child}`), `${why}: child ${child} of ${path}`).toBeDefined();
-    if (path !== '/') expect(tree.get(parentOf(path))?.children?.has(baseName(path)), `${why}: ${path} listed by its parent`).toBe(true);
+    for (const child of node.children ?? []) if (!tree.nodes.has(path === '/' ? `/${child}` : `${path}/${child}`)) broken.push(`child ${child} of ${path} is missing`);
+    if (path !== '/' && tree.get(parentOf(path))?.children?.has(baseName(path)) !== true) broken.push(`${path} is not listed by its parent`);
     const owner = node.ephemeralOwner;
     if (owner > 0n) ephemerals.set(owner, [...(ephemerals.get(owner) ?? []), path]);
     else if (owner === CONTAINER_OWNER) containers.push(path);
     else if (owner < 0n) ttls.push(path);
   }
+  expect(broken, why).toEqual([]);
   expect(tree.approximateDataSize, `${why}: approximateDataSize`).toBe(size);
-  const indexed = new Map([...tree.ephemerals].map(([owner, paths]) => [owner, [...paths].sort()]));
-  expect(indexed, `${why}: ephemerals`).toEqual(new Map([...ephemerals].map(([owner, paths]) => [owner, paths.sort()])));
-  expect([...tree.containers].sort(), `${why}: containers`).toEqual(containers.sort());
-  expect([...tree.ttls].sort(), `${why}: ttls`).toEqual(ttls.sort());
-  const used = new Set([...tree.nodes.values()].map((n) => n.aclRef));
-  expect(new Set(tree.acls.entries().map(([ref]) => ref)), `${why}: ACL cache holds the lists in use`).toEqual(used);
+  // indexes compared as sorted text: this runs after every step of a random run
+  const text = (entries: Iterable<[bigint, Iterable<string>]>) => [...entries].map(([owner, paths]) => `${owner}:${[...paths].sort().join(',')}`).sort().join(' ');
+  expect(text(tree.ephemerals), `${why}: ephemerals`).toBe(text(ephemerals));
+  expect([...tree.containers].sort().join(' '), `${why}: containers`).toBe(containers.sort().join(' '));
+  expect([...tree.ttls].sort().join(' '), `${why}: ttls`).toBe(ttls.sort().join(' '));
+  const refs = (items: Iterable<number>) => [...new Set(items)].sort((a, b) => a - b).join(' ');
+  expect(refs(tree.acls.entries().map(([ref]) => ref)), `${why}: ACL cache holds the lists in use`).toBe(refs([...tree.nodes.values()].map((n) => n.aclRef)));
 }
