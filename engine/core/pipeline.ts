@@ -15,14 +15,14 @@
 // engine/core/tree.ts) → commit (engine/core/commit.ts) → reply and watch events.
 import { JuteReader, JuteWriter, JuteError } from '../../native-free-io/jute.ts';
 import {
-  type Acl, type Stat, type TxnHeader, Op, Err, Perm, KeeperError,
+  type Acl, type Id, type Stat, type TxnHeader, Op, Err, Perm, KeeperError,
   readConnectRequest, writeConnectResponse, beginReply, writeWatchEvent, TxnTooLargeError,
 } from '../protocol.ts';
-import { DataTree, ZNode, newStat, exceedsHardQuota } from './tree.ts';
+import { DataTree, ZNode, newStat, exceedsHardQuota, revealedZxid } from './tree.ts';
 import { SessionTable, sessionPassword, type Session } from './sessions.ts';
 import { checkAcl, allowed, fixupAcl } from './acl.ts';
 import { Authenticator } from './auth.ts';
-import type { PipelineOutputs, PipelineOptions, RepeatedWarning, Conn, PipelineCounters } from './types.ts';
+import { type PipelineOutputs, type PipelineOptions, type RepeatedWarning, type Conn, type PipelineCounters, noteLatency, noteResponseBytes } from './types.ts';
 import { closeSessionOrder } from './javaorder.ts';
 import { type Txn, encodeTxn, decodeTxn, mutate, triggerWatches, txnBodyBytes } from './txn.ts';
 import { TXN_HEADER_BYTES } from '../persistence/txnlog.ts';
@@ -30,7 +30,8 @@ import { OPCODES, lastOperationOf } from './opcodes.ts';
 import { CommitStage, type HeldOutput } from './commit.ts';
 import { replayTxn } from './replay.ts';
 import { ContainerSweeper } from './containers.ts';
-import { Learner, applyWithStats, type LearnerOutputs } from './learner.ts';
+import { Learner, applyWithStats } from './learner.ts';
+import { LeaderRole, REMOTE_CONN, EXPIRED_SESSION_ERR, remoteConn, forwardable } from './leader.ts';
 
 export type { PipelineOutputs, PipelineRole, PipelineOptions, RepeatedWarning, Conn, PipelineCounters } from './types.ts';
 export type { SaslOptions } from './auth.ts';
@@ -66,8 +67,10 @@ export class Pipeline {
   private readTag = -1;
   /** The ids connections hold: addauth, SASL, client certificates. */
   readonly auth: Authenticator;
-  /** A follower's or observer's state; null standalone. */
+  /** A follower's or observer's state; null otherwise. */
   readonly learner: Learner | null;
+  /** A leader's state; null otherwise. */
+  readonly leader: LeaderRole | null;
 
   constructor(opts: PipelineOptions, out: PipelineOutputs) {
     this.opts = opts;
@@ -76,10 +79,14 @@ export class Pipeline {
       { superDigest: opts.superDigest, x509SuperUser: opts.x509SuperUser ?? null, sasl: opts.sasl },
       (level, msg, conn) => this.log(level, msg, level === 'warn' ? { kind: 'authentication failed', conn } : undefined),
     );
-    this.commit = new CommitStage([opts.serverId]);
     const role = opts.role ?? 'standalone';
-    if (role !== 'standalone' && out.learner === undefined) throw new Error(`pipeline: a ${role} needs learner outputs`);
-    this.learner = role === 'standalone' ? null : new Learner(out.learner!, role === 'observer');
+    if ((role === 'follower' || role === 'observer') && out.learner === undefined) throw new Error(`pipeline: a ${role} needs learner outputs`);
+    if (role === 'leader' && (out.leader === undefined || opts.voters === undefined || !opts.voters.includes(opts.serverId))) {
+      throw new Error('pipeline: a leader needs leader outputs and the voters, itself among them');
+    }
+    this.commit = new CommitStage(role === 'leader' ? opts.voters! : [opts.serverId]);
+    this.learner = role === 'follower' || role === 'observer' ? new Learner(out.learner!, role === 'observer') : null;
+    this.leader = role === 'leader' ? new LeaderRole(out.leader!) : null;
     this.containers = new ContainerSweeper({
       checkIntervalMs: opts.containerCheckIntervalMs, maxPerMinute: opts.containerMaxPerMinute, maxNeverUsedIntervalMs: opts.containerMaxNeverUsedIntervalMs,
     });
@@ -154,7 +161,12 @@ export class Pipeline {
     // a learner's durable zxid is its ACK to the leader (the quorum worker's business): what
     // it has logged is not committed until the leader says so
     if (this.learner !== null) return;
-    this.commit.ack(this.opts.serverId, zxid, this.releaseOutput);
+    this.ack(this.opts.serverId, zxid);
+  }
+
+  /** A voter has everything up to zxid durable (a leader's followers ACK; standalone, the local log). */
+  ack(voter: number, zxid: number): void {
+    if (this.commit.ack(voter, zxid, this.releaseOutput)) this.leader?.committed(this.commit.committedZxid);
   }
 
   /** Sends (or closes) one output the commit stage released. */
@@ -280,11 +292,20 @@ export class Pipeline {
       this.dropConnection(conn);
       return;
     }
-    const opcode = OPCODES.get(type);
-    if (this.learner !== null && (opcode?.write === true || type === Op.sync)) {
+    if (this.learner !== null && (OPCODES.get(type)?.write === true || type === Op.sync)) {
       this.forwardToLeader(conn, s, xid, type, frame);
       return;
     }
+    this.dispatch(conn, s, xid, type);
+  }
+
+  /**
+   * Runs a request's handler: its record is in this.r, after the RequestHeader. `conn` is a
+   * client connection, or (on a leader) a learner's client, whose outputs go nowhere.
+   */
+  dispatch(conn: Conn, s: Session, xid: number, type: number): void {
+    const opcode = OPCODES.get(type);
+    const key = conn.key;
     if (this.logUnavailable && opcode?.write === true) {
       // the log does not take writes (disk full): refuse them as a read-only server does
       this.replyError(key, xid, Err.NOTREADONLY);
@@ -298,7 +319,7 @@ export class Pipeline {
         this.replyError(key, xid, Err.UNIMPLEMENTED);
         return;
       }
-      handler(this, conn, s, xid, r, type);
+      handler(this, conn, s, xid, this.r, type);
     } catch (e) {
       if (e instanceof KeeperError) this.replyError(key, xid, e.code);
       else if (e instanceof JuteError) this.malformed(conn, s, xid, type, opcode?.prepped === true, e);
@@ -501,10 +522,64 @@ export class Pipeline {
     for (const frame of this.learner!.release(conn, sessionId)) this.request(conn, frame);
   }
 
+  // ---------------------------------------------------------------- leader (engine/core/leader.ts)
+
+  /**
+   * A learner's REQUEST: a write (or createSession, closeSession, sync) one of its clients
+   * sent it, with that client's auth ids. Prepared here like a client's; its txn's COMMIT
+   * is the learner's answer to its client.
+   */
+  learnerRequest(sid: number, sessionId: bigint, cxid: number, type: number, record: Buffer, authIds: readonly Id[]): void {
+    const leader = this.leader!;
+    const now = this.opts.nowMs();
+    this.requestStartMs = now;
+    if (type === Op.createSession) {
+      if (record.length < 4) return this.log('warn', `createSession from server ${sid} without a timeout: ignored`);
+      const timeoutMs = Math.min(Math.max(record.readInt32BE(0), this.opts.minSessionTimeoutMs), this.opts.maxSessionTimeoutMs);
+      this.sessions.add(sessionId, timeoutMs, now);
+      this.logTxn(sessionId, 0, Op.createSession, { type: Op.createSession, timeoutMs });
+      return;
+    }
+    if (type === Op.sync) return leader.sync(sid, this.tree.lastZxid, this.durableZxid);
+    if (!forwardable(type, OPCODES.get(type)?.write === true)) {
+      return this.log('warn', `server ${sid} forwarded request type ${type}, which learners answer themselves: ignored`);
+    }
+    const s = this.sessions.get(sessionId);
+    if (s === undefined || s.closing) {
+      this.logTxn(sessionId, cxid, Op.error, { type: Op.error, err: EXPIRED_SESSION_ERR });
+      return;
+    }
+    this.sessions.touch(s, now);
+    const conn = remoteConn(authIds);
+    conn.session = s;
+    this.r.reset(record, 0, record.length);
+    this.dispatch(conn, s, cxid, type);
+  }
+
+  /** A learner's PING answer: the sessions its clients touched, with their timeouts. */
+  touchSessions(touches: ReadonlyMap<bigint, number>): void {
+    const now = this.opts.nowMs();
+    for (const [id, timeoutMs] of touches) {
+      const s = this.sessions.get(id);
+      if (s === undefined || s.closing) continue;
+      s.timeoutMs = timeoutMs;
+      this.sessions.touch(s, now);
+    }
+  }
+
+  /** A learner's REVALIDATE: whether the session lives (touched, with its new timeout, when it does). */
+  revalidateSession(sessionId: bigint, timeoutMs: number): boolean {
+    const s = this.sessions.get(sessionId);
+    if (s === undefined || s.closing) return false;
+    this.touchSessions(new Map([[sessionId, timeoutMs]]));
+    return true;
+  }
+
   // ---------------------------------------------------------------- outputs
 
   /** Sends what is in this.w to conn once zxid is durable. */
   emit(conn: number, zxid: number): void {
+    if (conn === REMOTE_CONN) return; // a learner's client: the learner answers it from the committed txn
     const c = this.conns.get(conn);
     if (c !== undefined) c.packetsSent++;
     this.counters.packetsSent++;
@@ -530,32 +605,12 @@ export class Pipeline {
     if (c !== undefined) c.heldCount++;
   }
 
-  /** ZooKeeper's client response sizes count replies and watch events (not the connect response); response_bytes replies only. */
   private noteResponseBytes(bytes: number, reply: boolean): void {
-    const k = this.counters;
-    k.responseBytesLast = bytes;
-    if (k.responseBytesMin === -1 || bytes < k.responseBytesMin) k.responseBytesMin = bytes;
-    if (bytes > k.responseBytesMax) k.responseBytesMax = bytes;
-    if (reply) k.responseBytesTotal += bytes;
+    noteResponseBytes(this.counters, bytes, reply);
   }
 
-  /** Whole ms, as ZooKeeper measures latency: the difference of two ms clock readings. */
   private noteLatency(conn: number, startMs: number, nowMs: number, zxid: number): void {
-    const ms = Math.floor(nowMs) - Math.floor(startMs);
-    const k = this.counters;
-    if (ms < k.minLatencyMs) k.minLatencyMs = ms;
-    if (ms > k.maxLatencyMs) k.maxLatencyMs = ms;
-    k.totalLatencyMs += ms;
-    k.latencyCount++;
-    const c = this.conns.get(conn);
-    if (c === undefined) return;
-    c.lastLatencyMs = ms;
-    if (ms < c.minLatencyMs) c.minLatencyMs = ms;
-    if (ms > c.maxLatencyMs) c.maxLatencyMs = ms;
-    c.totalLatencyMs += ms;
-    c.latencyCount++;
-    c.lastResponseMs = nowMs;
-    c.lastZxid = zxid;
+    noteLatency(this.counters, this.conns.get(conn), Math.floor(nowMs) - Math.floor(startMs), nowMs, zxid);
   }
 
   /** Closes a connection after what was queued for it (its session lives on). */
@@ -653,6 +708,7 @@ export class Pipeline {
     // callers bound what they build (fixupAcl, multi, closeSession); this is the last word
     if (this.txnW.offset > this.opts.txnBytesMax) throw new TxnTooLargeError(this.txnW.offset, this.opts.txnBytesMax);
     this.out.appendLog(zxid, this.txnW.view());
+    this.leader?.proposed(zxid, this.txnW.view());
     this.applyLive(hdr, txn);
     this.tree.lastZxid = zxid;
     return zxid;
@@ -740,24 +796,3 @@ export class Pipeline {
 
 /** Where a reply frame (length prefix included) keeps its header's zxid: [len][xid][zxid][err]. */
 const READ_REPLY_ZXID_AT = 8;
-
-/**
- * The newest zxid whose txn a read of path can reveal. A node: its data and Stat (mzxid),
- * its child list, cversion and numChildren (pzxid moves with every child create and
- * delete), its ACL and aversion (setACL moves no Stat zxid: the tree's last ACL change).
- * No node: the pzxid of the nearest existing ancestor — whatever removed the path (or
- * an ancestor of it) was a delete under that ancestor, and a child is deleted before its
- * parent. Under /zookeeper (quota stats change in place, without a zxid): the newest.
- */
-function revealedZxid(tree: DataTree, path: string, n: ZNode | undefined): number {
-  if (path === '/zookeeper' || path.startsWith('/zookeeper/')) return tree.lastZxid;
-  if (n !== undefined) return Math.max(n.mzxid, n.pzxid, tree.lastAclZxid);
-  let at = path;
-  while (at !== '/' && at.length > 0) {
-    const slash = at.lastIndexOf('/');
-    at = slash <= 0 ? '/' : at.slice(0, slash);
-    const ancestor = tree.get(at);
-    if (ancestor !== undefined) return ancestor.pzxid;
-  }
-  return tree.lastZxid;
-}

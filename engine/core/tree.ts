@@ -554,3 +554,24 @@ export function exceedsHardQuota(tree: DataTree, path: string, bytesDiff: number
   };
   return exceeds(countDiff, 'count', 'count', 'countHardLimit') || exceeds(bytesDiff, 'bytes', 'bytes', 'byteHardLimit');
 }
+
+/**
+ * The newest zxid whose txn a read of path can reveal. A node: its data and Stat (mzxid),
+ * its child list, cversion and numChildren (pzxid moves with every child create and
+ * delete), its ACL and aversion (setACL moves no Stat zxid: the tree's last ACL change).
+ * No node: the pzxid of the nearest existing ancestor — whatever removed the path (or
+ * an ancestor of it) was a delete under that ancestor, and a child is deleted before its
+ * parent. Under /zookeeper (quota stats change in place, without a zxid): the newest.
+ */
+export function revealedZxid(tree: DataTree, path: string, n: ZNode | undefined): number {
+  if (path === '/zookeeper' || path.startsWith('/zookeeper/')) return tree.lastZxid;
+  if (n !== undefined) return Math.max(n.mzxid, n.pzxid, tree.lastAclZxid);
+  let at = path;
+  while (at !== '/' && at.length > 0) {
+    const slash = at.lastIndexOf('/');
+    at = slash <= 0 ? '/' : at.slice(0, slash);
+    const ancestor = tree.get(at);
+    if (ancestor !== undefined) return ancestor.pzxid;
+  }
+  return tree.lastZxid;
+}

@@ -4,6 +4,7 @@ import type { Id } from '../protocol.ts';
 import type { Session } from './sessions.ts';
 import type { AuthHolder, SaslOptions } from './auth.ts';
 import type { LearnerOutputs } from './learner.ts';
+import type { LeaderOutputs } from './leader.ts';
 
 export interface PipelineOutputs {
   /** Send a frame on a connection; `frame` is only valid during the call. */
@@ -14,10 +15,16 @@ export interface PipelineOutputs {
   appendLog(zxid: number, txn: Buffer): void;
   /** A follower's or observer's messages to its leader (required for those roles). */
   learner?: LearnerOutputs;
+  /** A leader's messages to its learners (required for that role). */
+  leader?: LeaderOutputs;
 }
 
-/** standalone: this server decides alone; follower/observer: a leader prepares every write (engine/core/learner.ts). */
-export type PipelineRole = 'standalone' | 'follower' | 'observer';
+/**
+ * standalone: this server decides alone; leader: it prepares every write of the ensemble and
+ * commits on a quorum of acks (engine/core/leader.ts); follower/observer: a leader prepares
+ * every write (engine/core/learner.ts).
+ */
+export type PipelineRole = 'standalone' | 'leader' | 'follower' | 'observer';
 
 export interface PipelineOptions {
   tickMs: number;
@@ -56,6 +63,8 @@ export interface PipelineOptions {
   sasl?: SaslOptions;
   /** Default standalone. */
   role?: PipelineRole;
+  /** A leader's voting members' server ids, itself included (its commit stage's voters). */
+  voters?: readonly number[];
 }
 
 /** A warning a client can cause over and over: `kind` names it, `conn` is the connection key. */
@@ -116,4 +125,28 @@ export interface PipelineCounters {
   staleRequests: number;
   /** Requests answered THROTTLEDOP after waiting past throttled_op_wait_time (zk_throttled_ops). */
   throttledOps: number;
+}
+
+/** ZooKeeper's client response sizes count replies and watch events (not the connect response); response_bytes replies only. */
+export function noteResponseBytes(k: PipelineCounters, bytes: number, reply: boolean): void {
+  k.responseBytesLast = bytes;
+  if (k.responseBytesMin === -1 || bytes < k.responseBytesMin) k.responseBytesMin = bytes;
+  if (bytes > k.responseBytesMax) k.responseBytesMax = bytes;
+  if (reply) k.responseBytesTotal += bytes;
+}
+
+/** A reply left after `ms` (whole ms, as ZooKeeper measures latency: the difference of two ms clock readings). */
+export function noteLatency(k: PipelineCounters, c: Conn | undefined, ms: number, nowMs: number, zxid: number): void {
+  if (ms < k.minLatencyMs) k.minLatencyMs = ms;
+  if (ms > k.maxLatencyMs) k.maxLatencyMs = ms;
+  k.totalLatencyMs += ms;
+  k.latencyCount++;
+  if (c === undefined) return;
+  c.lastLatencyMs = ms;
+  if (ms < c.minLatencyMs) c.minLatencyMs = ms;
+  if (ms > c.maxLatencyMs) c.maxLatencyMs = ms;
+  c.totalLatencyMs += ms;
+  c.latencyCount++;
+  c.lastResponseMs = nowMs;
+  c.lastZxid = zxid;
 }
