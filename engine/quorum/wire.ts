@@ -8,7 +8,7 @@
 // all 64 bits. Stream decoders (`take*`) return null while the bytes are incomplete and
 // throw WireError when they can never form a valid message.
 //
-// Layouts (confirmed against bytes a real ZooKeeper 3.8.0 sent; see test/quorum/capture.test.ts):
+// Layouts (confirmed against bytes a real ZooKeeper 3.8.0 sent; see test/quorum/zookeeper.test.ts):
 //   initiation   [long protocolVersion -65536 (V1) | -65535 (V2)][long sid][int n]["host:port" UTF-8, n bytes]
 //                V2 sends every address joined by '|'; a pre-3.5 peer sends only [long sid] (≥ 0)
 //   election     [int length][message]            (0 < length ≤ 512 KiB)

@@ -1,6 +1,6 @@
 // engine/quorum/wire.ts against bytes Apache ZooKeeper 3.8.0 (Debian's package) sent: a
 // TCP listener on a peer's election port recorded them (the same capture runs live in
-// test/quorum/capture.test.ts). The ensemble was server.1..3 on 127.0.0.1 with election
+// test/quorum/zookeeper.test.ts). The ensemble was server.1..3 on 127.0.0.1 with election
 // ports 30012/30022/30032 (first capture) and 30112/30122/30132 (second).
 import { describe, it, expect } from 'vitest';
 import {
@@ -46,6 +46,14 @@ const ZK_LOOKING_FRAME = hex(`000000b6 00000000 0000000000000002 000000000000000
 // servers 1 and 2 after electing 2, answering a LOOKING server 3: peerEpoch is 1 (the new epoch)
 const ZK_LEADING_FRAME = hex(`000000b6 00000002 0000000000000002 0000000000000000 0000000000000001 0000000000000001 00000002 0000008a ${CONFIG_30100}`);
 const ZK_FOLLOWING_FRAME = hex(`000000b6 00000001 0000000000000002 0000000000000000 0000000000000001 0000000000000001 00000002 0000008a ${CONFIG_30100}`);
+
+// Zab discovery on a quorum port (test/quorum/zookeeper.test.ts): a ZooKeeper follower (sid 1)
+// registering with zooid, and a ZooKeeper leader answering zooid, all from epoch 0
+const ZK_FOLLOWERINFO = hex('0000000b 0000000000000000 00000014 0000000000000001 00010000 0000000000000000 ffffffff');
+const ZK_LEADERINFO = hex('00000011 0000000100000000 00000004 00010000 ffffffff');
+const ZK_ACKEPOCH = hex('00000012 0000000000000000 00000004 00000000 ffffffff');
+// the leader's first sync packet: SNAP at zxid 0x100000000 (a snapshot stream follows, not a packet)
+const ZK_SNAP = hex('0000000f 0000000100000000 ffffffff ffffffff');
 
 function frameMessage(frame: Buffer): Buffer {
   const taken = takeElectionFrame(frame, 0);
@@ -200,6 +208,23 @@ describe('quorum packets', () => {
     expect(() => takeQuorumPacket(head, 0, 1 << 20)).toThrow(/unreasonable data length/);
     head.writeInt32BE(-2, 12);
     expect(() => takeQuorumPacket(head, 0, 1 << 20)).toThrow(/unreasonable data length/);
+  });
+
+  it('decodes and re-encodes the discovery packets ZooKeeper 3.8 sent', () => {
+    const take = (b: Buffer) => {
+      const t = takeQuorumPacket(b, 0, 1 << 20)!;
+      expect(t.byteCount).toBe(b.length);
+      expect(encodeQuorumPacket(t.packet).toString('hex')).toBe(b.toString('hex'));
+      return t.packet;
+    };
+    const info = take(ZK_FOLLOWERINFO);
+    expect([info.type, info.zxid, info.authinfo]).toEqual([PacketType.FOLLOWERINFO, 0n, null]);
+    expect(decodeLearnerInfo(info.data)).toEqual({ sid: 1n, protocolVersion: ZAB_PROTOCOL_VERSION, configVersion: 0n });
+    const leaderInfo = take(ZK_LEADERINFO);
+    expect([leaderInfo.type, leaderInfo.zxid, decodeIntData(leaderInfo.data, 'LEADERINFO')]).toEqual([PacketType.LEADERINFO, makeZxid(1n, 0n), 0x10000]);
+    const ack = take(ZK_ACKEPOCH);
+    expect([ack.type, ack.zxid, decodeIntData(ack.data, 'ACKEPOCH')]).toEqual([PacketType.ACKEPOCH, 0n, 0]);
+    expect(take(ZK_SNAP)).toEqual({ type: PacketType.SNAP, zxid: makeZxid(1n, 0n), data: null, authinfo: null });
   });
 
   it('LearnerInfo, LEADERINFO and ACKEPOCH payloads', () => {
