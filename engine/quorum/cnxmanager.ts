@@ -6,7 +6,8 @@
 //   - one connection per pair of servers, the one the larger sid opened: a server that
 //     connects to a larger sid sends its initiation message and closes; a server accepting a
 //     connection from a smaller sid closes it and connects back (so both ends agree);
-//   - a connection from an observer without an id (Long.MAX_VALUE) gets a negative sid;
+//   - a connection from an observer without an id (Long.MAX_VALUE) gets a negative sid, which
+//     is smaller than ours: it is closed and, having no address, not connected back (as in 3.8);
 //   - one message waits per peer (SEND_CAPACITY 1): a newer one replaces it; when a
 //     connection opens with nothing waiting, the last message sent goes again (the peer may
 //     have lost it with the old connection; a duplicate vote is harmless);
