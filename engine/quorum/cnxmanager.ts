@@ -23,6 +23,7 @@ import {
   CONNECT_TIMEOUT_MS,
   HANDSHAKE_TIMEOUT_MS,
   INITIAL_MESSAGE_BYTES_MAX,
+  OUTSIDE_VIEW_CHANNELS_MAX,
   PENDING_HANDSHAKES_MAX,
   SEND_QUEUE_MESSAGES_MAX,
 } from './limits.ts';
@@ -222,9 +223,18 @@ export class QuorumCnxManager {
     } else if (sid === this.opts.mySid) {
       this.log.warn('connection request from a server with our own id: a configuration error', { remote: socket.remoteAddress });
       socket.destroy();
+    } else if (!this.opts.peers.has(sid) && !this.channels.has(sid) && this.outsideViewChannels() >= OUTSIDE_VIEW_CHANNELS_MAX) {
+      this.log.warn('too many election connections from servers outside the view', { sid: String(sid), remote: socket.remoteAddress });
+      socket.destroy();
     } else {
       this.establish(sid, socket, rest);
     }
+  }
+
+  private outsideViewChannels(): number {
+    let count = 0;
+    for (const sid of this.channels.keys()) if (!this.opts.peers.has(sid)) count++;
+    return count;
   }
 
   private establish(sid: bigint, socket: net.Socket, rest: Buffer): void {

@@ -48,3 +48,10 @@ export const HANDSHAKE_TIMEOUT_MS = 4_000;
  * most one, so this bounds what a misbehaving client of the election port can hold open.
  */
 export const PENDING_HANDSHAKES_MAX = 64;
+
+/**
+ * Open election connections from servers outside the view (a larger sid this server's
+ * config does not name: ZooKeeper accepts them for dynamic reconfiguration, which zooid
+ * does not do). They are answered, so a few are kept; more are closed.
+ */
+export const OUTSIDE_VIEW_CHANNELS_MAX = 8;

@@ -6,6 +6,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import * as net from 'node:net';
 import { QuorumCnxManager } from '../../engine/quorum/cnxmanager.ts';
 import { createLogger } from '../../engine/logger.ts';
+import { OUTSIDE_VIEW_CHANNELS_MAX } from '../../engine/quorum/limits.ts';
 import { OBSERVER_SID, encodeElectionFrame, encodeInitialMessage, takeElectionFrame, takeInitialMessage, type PeerAddress } from '../../engine/quorum/wire.ts';
 import { freePort } from '../support/servers.ts';
 import { waitFor, withDeadline } from '../support/wait.ts';
@@ -139,5 +140,13 @@ describe('QuorumCnxManager', () => {
       await waitFor(() => seen.closed(), { timeoutMs: DEADLINE_MS, what: `the manager to close after ${bytes.length} bytes` });
     }
     expect(cnx.isConnected(3n)).toBe(false);
+  });
+
+  it('keeps at most OUTSIDE_VIEW_CHANNELS_MAX connections from servers outside the view', async () => {
+    const { cnx, ports } = await managerWithPeers();
+    const outsiders: { sid: bigint; seen: ReturnType<typeof watch> }[] = [];
+    for (let sid = 100n; sid < 100n + BigInt(OUTSIDE_VIEW_CHANNELS_MAX) + 1n; sid++) outsiders.push({ sid, ...(await connectAs(ports.mine, sid, 1)) });
+    await waitFor(() => outsiders[outsiders.length - 1].seen.closed(), { timeoutMs: DEADLINE_MS, what: 'the connection over the bound to be closed' });
+    await waitFor(() => outsiders.slice(0, -1).every((o) => cnx.isConnected(o.sid)), { timeoutMs: DEADLINE_MS, what: 'the others to be kept' });
   });
 });
