@@ -163,10 +163,6 @@ export class FastLeaderElection {
     this.currentVote = this.voteOf(members.mySid, local.lastLoggedZxid, -1n, local.currentEpoch, ServerState.LOOKING);
   }
 
-  get stateName(): string {
-    return SERVER_STATE_NAMES[this.state];
-  }
-
   /** lookForLeader: start a round (at start, and whenever the server becomes LOOKING again). */
   lookForLeader(nowMs: number, local: LocalState = this.local): ElectionOutput {
     this.begin();
