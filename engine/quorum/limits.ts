@@ -1,0 +1,57 @@
+// Limits and timings of the quorum layer (election and peer connections), in one place
+// with the reason for each (STYLE.md §4). Values that ZooKeeper 3.8 fixes are copied so a
+// zooid peer accepts exactly what a ZooKeeper peer accepts.
+
+/** QuorumCnxManager.maxBuffer: the address string of a connection initiation message is at most this long. */
+export const INITIAL_MESSAGE_ADDRESS_BYTES_MAX = 2048;
+
+/** Bytes of a whole connection initiation message: protocol version, sid, address length and addresses. */
+export const INITIAL_MESSAGE_BYTES_MAX = 8 + 8 + 4 + INITIAL_MESSAGE_ADDRESS_BYTES_MAX;
+
+/** QuorumCnxManager.PACKETMAXSIZE: a length-prefixed election message is at most 512 KiB; a larger one breaks the connection. */
+export const ELECTION_MESSAGE_BYTES_MAX = 512 * 1024;
+
+/**
+ * QuorumCnxManager.SEND_CAPACITY: one message waits per peer. A newer notification
+ * supersedes the one waiting (a stale vote is worse than none), as in ZooKeeper.
+ */
+export const SEND_QUEUE_MESSAGES_MAX = 1;
+
+/**
+ * The election's own inbox (FastLeaderElection's recvqueue) is drained within every call,
+ * so it holds the notification being handled and the loopbacks it causes: a few per voter.
+ * This bound only catches a broken invariant.
+ */
+export const ELECTION_INBOX_NOTIFICATIONS_MAX = 1024;
+
+/** FastLeaderElection.finalizeWait: after a quorum agrees, wait this long for a better vote. */
+export const FINALIZE_WAIT_MS = 200;
+
+/** zookeeper.fastleader.minNotificationInterval (default finalizeWait): the first re-send interval. */
+export const MIN_NOTIFICATION_INTERVAL_MS = FINALIZE_WAIT_MS;
+
+/** zookeeper.fastleader.maxNotificationInterval: the re-send interval doubles up to this. */
+export const MAX_NOTIFICATION_INTERVAL_MS = 60_000;
+
+/** zookeeper.cnxTimeout: how long a connection attempt to a peer's election port may take. */
+export const CONNECT_TIMEOUT_MS = 5_000;
+
+/**
+ * How long an accepted election connection may take to send its initiation message.
+ * ZooKeeper uses the quorum socket timeout (tickTime × syncLimit, 4 s with the common
+ * 2000 × 2); a runner passes its own.
+ */
+export const HANDSHAKE_TIMEOUT_MS = 4_000;
+
+/**
+ * Accepted election connections still sending their initiation message. A peer keeps at
+ * most one, so this bounds what a misbehaving client of the election port can hold open.
+ */
+export const PENDING_HANDSHAKES_MAX = 64;
+
+/**
+ * Open election connections from servers outside the view (a larger sid this server's
+ * config does not name: ZooKeeper accepts them for dynamic reconfiguration, which zooid
+ * does not do). They are answered, so a few are kept; more are closed.
+ */
+export const OUTSIDE_VIEW_CHANNELS_MAX = 8;

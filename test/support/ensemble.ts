@@ -1,0 +1,126 @@
+// Ensembles for quorum tests: loopback ports for server.N lines, and Apache ZooKeeper 3.8
+// peers (QuorumPeerMain) that may never serve clients (their leader may be a zooid election
+// runner that does not speak Zab yet), so they are ready once `ruok` answers, not once
+// `srvr` shows a Mode as in servers.ts. Their election decisions are read from
+// FastLeaderElection's DEBUG line "About to leave FLE instance: leader=…, my state=…".
+
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fourLetterWord, freePort, NETTY_EXTRA_JARS } from './servers.ts';
+import { waitFor, withDeadline } from './wait.ts';
+
+export interface PeerPorts {
+  sid: number;
+  quorumPort: number;
+  electionPort: number;
+  clientPort: number;
+}
+
+/** Three distinct free loopback ports per sid. */
+export async function allocatePorts(sids: readonly number[]): Promise<PeerPorts[]> {
+  const taken = new Set<number>();
+  const next = async (): Promise<number> => {
+    for (;;) {
+      const port = await freePort();
+      if (!taken.has(port)) {
+        taken.add(port);
+        return port;
+      }
+    }
+  };
+  const out: PeerPorts[] = [];
+  for (const sid of sids) out.push({ sid, quorumPort: await next(), electionPort: await next(), clientPort: await next() });
+  return out;
+}
+
+export function serverLines(ports: readonly PeerPorts[], observers: readonly number[] = []): string[] {
+  return ports.map((p) => `server.${p.sid}=127.0.0.1:${p.quorumPort}:${p.electionPort}${observers.includes(p.sid) ? ':observer' : ''}`);
+}
+
+export interface FleExit {
+  leader: number;
+  myid: number;
+  state: string;
+}
+
+export interface ZooKeeperPeer {
+  sid: number;
+  clientPort: number;
+  dir: string;
+  logFile: string;
+  /** Every election this peer finished, in order. */
+  elections(): FleExit[];
+  /** `srvr`'s Mode line (leader, follower, observer), null while not serving. */
+  mode(): Promise<string | null>;
+  logTail(lineCount?: number): string;
+  stop(): Promise<void>;
+}
+
+const ZOOKEEPER_CLASSPATH = ['zookeeper.jar', 'slf4j-log4j12.jar', 'log4j-1.2.jar'].map((j) => path.join('/usr/share/java', j));
+const STOP_DEADLINE_MS = 10_000;
+const FLE_EXIT = /About to leave FLE instance: leader=(\d+), zxid=0x[0-9a-f]+, my id=(\d+), my state=(\w+)/g;
+
+/** log4j 1.2 settings: INFO to stdout, and the election at DEBUG for its exit line. */
+function log4jSettings(): string {
+  const layout = 'org.apache.log4j.PatternLayout';
+  return `log4j.rootLogger=INFO, out\nlog4j.appender.out=org.apache.log4j.ConsoleAppender\nlog4j.appender.out.layout=${layout}\n` +
+    'log4j.appender.out.layout.ConversionPattern=%d{ISO8601} %-5p [%t] %c{1} - %m%n\n' +
+    'log4j.logger.org.apache.zookeeper.server.quorum.FastLeaderElection=DEBUG\n';
+}
+
+/** Start QuorumPeerMain as server `sid` of `lines`; resolves once its client port answers ruok. */
+export async function startZooKeeperPeer(sid: number, clientPort: number, lines: readonly string[]): Promise<ZooKeeperPeer> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `zooid-zkpeer${sid}-`));
+  const dataDir = path.join(dir, 'data');
+  fs.mkdirSync(dataDir);
+  fs.writeFileSync(path.join(dataDir, 'myid'), `${sid}\n`);
+  fs.writeFileSync(path.join(dir, 'log4j.properties'), log4jSettings());
+  const cfg = [
+    'tickTime=1000', 'initLimit=5', 'syncLimit=2', `dataDir=${dataDir}`, `clientPort=${clientPort}`,
+    'clientPortAddress=127.0.0.1', 'admin.enableServer=false', '4lw.commands.whitelist=*', ...lines,
+  ];
+  fs.writeFileSync(path.join(dir, 'zoo.cfg'), cfg.join('\n') + '\n');
+  const logFile = path.join(dir, 'zookeeper.log');
+  const out = fs.openSync(logFile, 'w');
+  const child = spawn('java', [
+    '-Xmx128m', '-XX:+UseSerialGC', `-Dlog4j.configuration=file:${path.join(dir, 'log4j.properties')}`,
+    '-cp', [dir, ...ZOOKEEPER_CLASSPATH, ...NETTY_EXTRA_JARS].join(':'),
+    'org.apache.zookeeper.server.quorum.QuorumPeerMain', path.join(dir, 'zoo.cfg'),
+  ], { stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const readLog = () => fs.readFileSync(logFile, 'utf8');
+  const peer: ZooKeeperPeer = {
+    sid,
+    clientPort,
+    dir,
+    logFile,
+    elections: () => [...readLog().matchAll(FLE_EXIT)].map((m) => ({ leader: Number(m[1]), myid: Number(m[2]), state: m[3] })),
+    async mode() {
+      const m = /^Mode: (\w+)/m.exec(await fourLetterWord(clientPort, 'srvr', 1_000).catch(() => ''));
+      return m === null ? null : m[1];
+    },
+    logTail: (lineCount = 30) => readLog().split('\n').slice(-lineCount).join('\n'),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await withDeadline(exited, STOP_DEADLINE_MS, `ZooKeeper peer ${sid} to exit`);
+      }
+      if (process.env.ZOOID_TEST_KEEP_TMP !== '1') fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await waitFor(async () => child.exitCode === null && (await fourLetterWord(clientPort, 'ruok', 1_000)) === 'imok', {
+      timeoutMs: 30_000,
+      what: `ZooKeeper peer ${sid} to answer ruok on ${clientPort}`,
+      intervalMs: 100,
+    });
+  } catch (e) {
+    const tail = peer.logTail();
+    await peer.stop();
+    throw new Error(`${(e as Error).message}\n${tail}`);
+  }
+  return peer;
+}
