@@ -343,6 +343,7 @@ export function startZooid(options: StartOptions = {}): Promise<ServerHandle> {
       ),
     );
   }
+  // 30 s as for the JVM: a machine shared with other test runs (load 20 on 2 cores) has taken over 15 s to start a zooid
   return launch(
     {
       kind: 'zooid',
@@ -350,7 +351,7 @@ export function startZooid(options: StartOptions = {}): Promise<ServerHandle> {
       args: (configPath) => [ZOOID_CLI, 'server', configPath],
       acceptTcpAsReady: true,
     },
-    { readyTimeoutMs: 15_000, ...options },
+    { readyTimeoutMs: 30_000, ...options },
   );
 }
 
