@@ -6,7 +6,7 @@ import os from 'node:os';
 import { MessageChannel } from 'node:worker_threads';
 import type { Histogram } from 'hdr-histogram-js';
 import { Piscina } from 'piscina';
-import { type LoadOptions, type MixOp, describeLoad, readPctOf } from './options.ts';
+import { type LoadOptions, type MixOp, type TrafficMode, describeLoad, readPctOf } from './options.ts';
 import { type LatencySummary, type TimedOp, TIMED_OPS, cdfPoints, mergeEncoded, newLatencyHistogram, summarize } from './histogram.ts';
 import type { IntervalSample, WorkerResult, WorkloadPlan } from './workload.ts';
 import type { MainMessage, WorkerMessage, WorkerTask } from './worker.ts';
@@ -44,6 +44,7 @@ export interface RunResult {
     threads: number;
     outstanding: number;
     rateOpsPerSec: number | null;
+    traffic: TrafficMode;
     readPct: number;
     mix: Record<MixOp, number>;
     valueBytes: number;
@@ -164,6 +165,7 @@ export async function runLoad(o: LoadOptions, hooks: RunHooks = {}): Promise<Run
       workerCount: threads,
       globalSlots: slotsByWorker[w],
       outstanding: o.outstanding,
+      traffic: o.traffic,
       rateOpsPerSec: share,
       totalRateOpsPerSec: o.rateOpsPerSec,
       mix: o.mix,
@@ -317,6 +319,7 @@ function mergeResults(
       threads: o.threads,
       outstanding: o.outstanding,
       rateOpsPerSec: o.rateOpsPerSec,
+      traffic: o.traffic,
       readPct: Math.round(readPctOf(o.mix) * 100) / 100,
       mix: o.mix,
       valueBytes: o.valueBytes,

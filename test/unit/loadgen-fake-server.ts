@@ -10,19 +10,25 @@ export interface FakeBehaviour {
   dropAfterRequests?: number;
   /** Stop answering anything after this many requests in total. */
   stallAfterRequests?: number;
+  /** Hold each connection's replies until this many are ready, then send them in one write. */
+  replyBatch?: number;
 }
 
 export interface FakeServer {
   port: number;
   requests: number;
   connections: number;
+  /** 'data' events that carried at least one whole request (the handshake's excluded). */
+  requestChunks: number;
+  /** The most requests one 'data' event completed. */
+  requestsPerChunkMax: number;
   close(): Promise<void>;
 }
 
 export async function startFakeServer(behaviour: FakeBehaviour = {}): Promise<FakeServer> {
   const sockets = new Set<net.Socket>();
   let dropped = 0;
-  const state = { requests: 0, connections: 0 };
+  const state = { requests: 0, connections: 0, requestChunks: 0, requestsPerChunkMax: 0 };
   let nextSession = 1n;
   const server = net.createServer((socket) => {
     sockets.add(socket);
@@ -33,9 +39,11 @@ export async function startFakeServer(behaviour: FakeBehaviour = {}): Promise<Fa
     let handshaken = false;
     let requestsHere = 0;
     let droppedHere = false;
+    let held: Buffer[] = [];
     socket.on('data', (chunk) => {
       buf = Buffer.concat([buf, chunk]);
       const out: Buffer[] = [];
+      let requestsInChunk = 0;
       while (buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) {
         const len = buf.readInt32BE(0);
         const frame = buf.subarray(4, 4 + len);
@@ -55,6 +63,7 @@ export async function startFakeServer(behaviour: FakeBehaviour = {}): Promise<Fa
         const type = frame.readInt32BE(4);
         state.requests++;
         requestsHere++;
+        requestsInChunk++;
         if (behaviour.stallAfterRequests !== undefined && state.requests > behaviour.stallAfterRequests) continue;
         let err = 0;
         const e = behaviour.errorEvery;
@@ -67,7 +76,14 @@ export async function startFakeServer(behaviour: FakeBehaviour = {}): Promise<Fa
         reply.writeBigInt64BE(BigInt(state.requests), 8);
         reply.writeInt32BE(err, 16);
         body.copy(reply, 20);
-        out.push(reply);
+        if (behaviour.replyBatch !== undefined) {
+          held.push(reply);
+          if (held.length < behaviour.replyBatch) continue;
+          out.push(...held);
+          held = [];
+        } else {
+          out.push(reply);
+        }
         if (behaviour.dropAfterRequests !== undefined && !droppedHere && requestsHere >= behaviour.dropAfterRequests) {
           droppedHere = true;
           dropped++;
@@ -75,6 +91,10 @@ export async function startFakeServer(behaviour: FakeBehaviour = {}): Promise<Fa
           socket.destroy();
           return;
         }
+      }
+      if (requestsInChunk > 0) {
+        state.requestChunks++;
+        state.requestsPerChunkMax = Math.max(state.requestsPerChunkMax, requestsInChunk);
       }
       if (out.length > 0) socket.write(Buffer.concat(out));
     });
@@ -88,6 +108,12 @@ export async function startFakeServer(behaviour: FakeBehaviour = {}): Promise<Fa
     },
     get connections() {
       return state.connections;
+    },
+    get requestChunks() {
+      return state.requestChunks;
+    },
+    get requestsPerChunkMax() {
+      return state.requestsPerChunkMax;
     },
     close: async () => {
       for (const s of sockets) s.destroy();

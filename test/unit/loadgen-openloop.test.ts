@@ -52,6 +52,7 @@ function plan(overrides: Partial<WorkloadPlan>): WorkloadPlan {
     workerCount: 1,
     globalSlots: [0],
     outstanding: 1000,
+    traffic: 'per-request',
     rateOpsPerSec: 1000,
     totalRateOpsPerSec: 1000,
     mix: resolveMix(parseMix('get:1'), null),
