@@ -77,6 +77,12 @@ export const LIMITS = {
   durationMsMax: 24 * 3600_000,
   rateOpsPerSecMax: 100_000_000,
   threadsMax: 256,
+  /**
+   * Connection attempts in flight at once, over all threads. ZooKeeper listens with Java's
+   * default backlog of 50: a burst of SYNs beyond it is dropped and retried a second later,
+   * so 1,000 connections opened at once would take seconds and time out at random.
+   */
+  connectsInFlightMax: 32,
 } as const;
 
 export const DEFAULTS = {
@@ -104,7 +110,11 @@ connection
   --hosts h:p[,h:p...]     servers to drive, connections round-robin (default ${DEFAULTS.hosts})
   --connections N          sessions in total (default ${DEFAULTS.connections})
   --threads N              worker threads (default min(connections, cores))
-  --connect-timeout T      per connection attempt (default 5s)
+  --connect-timeout T      per connection attempt (default 5s); at most ${LIMITS.connectsInFlightMax} attempts are in
+                           flight over all threads (a listen backlog is 50 on ZooKeeper)
+  servers refuse more than maxClientCnxns connections from one client address (ZooKeeper and
+  zooid: 60 by default): set maxClientCnxns=0 in zoo.cfg to drive more from one machine
+  (bench:compare does); each connection is a file descriptor here and on the server (ulimit -n)
 load
   --traffic MODE           per-request: one socket write per request, as real clients send
                            (the Java, C, Go and Python clients; Nagle off) (default)

@@ -2,15 +2,16 @@
 // its share of the connections), start them together, print a line a second, then merge
 // their histograms exactly. The run ends by warm-up + duration + grace + a fixed slack
 // after the start, whatever the servers do (unfinished threads are abandoned and said so).
+import fs from 'node:fs';
 import os from 'node:os';
 import { MessageChannel } from 'node:worker_threads';
 import type { Histogram } from 'hdr-histogram-js';
 import { Piscina } from 'piscina';
-import { type LoadOptions, type MixOp, type TrafficMode, describeLoad, readPctOf } from './options.ts';
+import { type LoadOptions, type MixOp, type TrafficMode, LIMITS, describeLoad, readPctOf } from './options.ts';
 import { type LatencySummary, type TimedOp, TIMED_OPS, cdfPoints, mergeEncoded, newLatencyHistogram, summarize } from './histogram.ts';
 import type { IntervalSample, WorkerResult, WorkloadPlan } from './workload.ts';
 import type { MainMessage, WorkerMessage, WorkerTask } from './worker.ts';
-import { setupZnodes } from './setup.ts';
+import { LoadgenError, setupZnodes } from './setup.ts';
 
 /** Threads get this long after connecting to be told the start; the start is this far ahead. */
 const START_AHEAD_MS = 100;
@@ -18,6 +19,21 @@ const START_AHEAD_MS = 100;
 const FINISH_SLACK_MS = 3_000;
 /** Threads that have not said ready by the connect timeout plus this start anyway. */
 const READY_SLACK_MS = 5_000;
+/** File descriptors this process needs besides its connections (node, worker threads, stdio). */
+const FDS_BESIDES_CONNECTIONS = 128;
+/** ZooKeeper's (and zooid's) default maxClientCnxns: connections per client address. */
+const SERVER_CONNECTIONS_PER_ADDRESS_DEFAULT = 60;
+
+/** The soft limit on open files of this process (ulimit -n), from /proc; Infinity when unknown. */
+export function openFilesLimit(): number {
+  try {
+    const line = fs.readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
+    return soft === undefined || soft === 'unlimited' ? Infinity : Number(soft);
+  } catch {
+    return Infinity;
+  }
+}
 
 export interface TimelinePoint {
   second: number;
@@ -125,6 +141,10 @@ function formatMs(us: number): string {
 
 export async function runLoad(o: LoadOptions, hooks: RunHooks = {}): Promise<RunOutcome> {
   const notes: string[] = [];
+  const fdLimit = openFilesLimit();
+  if (o.connections + FDS_BESIDES_CONNECTIONS > fdLimit) {
+    throw new LoadgenError(`--connections ${o.connections} needs as many file descriptors (and the server as many): this process may open ${fdLimit} (ulimit -n); raise it to at least ${o.connections + FDS_BESIDES_CONNECTIONS}`);
+  }
   if (o.setup) await setupZnodes(o);
   const threads = o.threads;
   const runTag = `r${(Date.now() % 0x7fffffff).toString(36)}${o.seed.toString(36)}`;
@@ -137,6 +157,7 @@ export async function runLoad(o: LoadOptions, hooks: RunHooks = {}): Promise<Run
   const timeline = new Map<number, { ops: number; errors: number; histogram: Histogram; reports: number }>();
   const measured = newLatencyHistogram();
   let readyCount = 0;
+  let connectedAtReady = 0;
   let onAllReady: () => void = () => {};
   const allReady = new Promise<void>((resolve) => (onAllReady = resolve));
 
@@ -156,6 +177,7 @@ export async function runLoad(o: LoadOptions, hooks: RunHooks = {}): Promise<Run
     ports.push(channel);
     channel.port1.on('message', (msg: WorkerMessage) => {
       if (msg.type === 'ready') {
+        connectedAtReady += msg.connected;
         if (++readyCount === threads) onAllReady();
       } else if (msg.type === 'interval') onSample(msg.sample);
     });
@@ -185,6 +207,7 @@ export async function runLoad(o: LoadOptions, hooks: RunHooks = {}): Promise<Run
       connectTimeoutMs: o.connectTimeoutMs,
       sessionTimeoutMs: o.sessionTimeoutMs,
       graceMs: o.graceMs,
+      connectsInFlightMax: Math.max(1, Math.floor(LIMITS.connectsInFlightMax / threads)),
       port: channel.port2,
     };
     tasks.push(
@@ -203,6 +226,7 @@ export async function runLoad(o: LoadOptions, hooks: RunHooks = {}): Promise<Run
   await Promise.race([allReady, new Promise<void>((resolve) => (readyTimer = setTimeout(resolve, o.connectTimeoutMs + READY_SLACK_MS)))]);
   clearTimeout(readyTimer);
   if (readyCount < threads) notes.push(`${threads - readyCount} of ${threads} threads were not ready in time and started late`);
+  if (connectedAtReady < o.connections) notes.push(`${o.connections - connectedAtReady} of ${o.connections} connections were not up at the start (failed or not tried by --connect-timeout); they kept trying during the run`);
   const startAtEpochMs = Date.now() + START_AHEAD_MS;
   const startedAt = new Date(startAtEpochMs).toISOString();
   for (const ch of ports) ch.port1.postMessage({ type: 'start', startAtEpochMs } satisfies MainMessage);
@@ -302,6 +326,11 @@ function mergeResults(
   if (finished.some((r) => r.eventLoopUtilization > 0.9)) notes.push('a load generator thread was busy over 90% of the run: the client may be what limits throughput (add --threads, or run it elsewhere)');
   if (finished.length < threads) notes.push(`${threads - finished.length} of ${threads} threads returned no result`);
   if (errorsByOp.connect !== undefined) notes.push('some connection attempts failed (see errors: connect)');
+  const perHostMax = Math.ceil(o.connections / o.hosts.length);
+  const refused = ['CLOSED_IN_HANDSHAKE', 'ECONNRESET', 'EPIPE'].reduce((n, code) => n + (errorsByOp.connect?.[code] ?? 0), 0);
+  if (refused > 0 && perHostMax > SERVER_CONNECTIONS_PER_ADDRESS_DEFAULT) {
+    notes.push(`${refused} connections were closed before their session began, with up to ${perHostMax} per server from this one address: servers refuse more than maxClientCnxns per client address (${SERVER_CONNECTIONS_PER_ADDRESS_DEFAULT} by default in ZooKeeper and zooid); set maxClientCnxns=0 in zoo.cfg`);
+  }
   const points: TimelinePoint[] = [...timeline.entries()]
     .sort((a, b) => a[0] - b[0])
     .map(([second, pt]) => {

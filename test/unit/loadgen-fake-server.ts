@@ -12,6 +12,8 @@ export interface FakeBehaviour {
   stallAfterRequests?: number;
   /** Hold each connection's replies until this many are ready, then send them in one write. */
   replyBatch?: number;
+  /** Close connections past this many open ones before their handshake (as maxClientCnxns does). */
+  connectionsMax?: number;
 }
 
 export interface FakeServer {
@@ -22,21 +24,36 @@ export interface FakeServer {
   requestChunks: number;
   /** The most requests one 'data' event completed. */
   requestsPerChunkMax: number;
+  /** The most connections open at once that had not been sent their handshake reply. */
+  handshakesPendingMax: number;
+  /** Connections closed at once for being past connectionsMax. */
+  refused: number;
   close(): Promise<void>;
 }
 
 export async function startFakeServer(behaviour: FakeBehaviour = {}): Promise<FakeServer> {
   const sockets = new Set<net.Socket>();
   let dropped = 0;
-  const state = { requests: 0, connections: 0, requestChunks: 0, requestsPerChunkMax: 0 };
+  const state = { requests: 0, connections: 0, requestChunks: 0, requestsPerChunkMax: 0, handshakesPendingMax: 0, refused: 0 };
+  let handshakesPending = 0;
   let nextSession = 1n;
   const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    if (behaviour.connectionsMax !== undefined && sockets.size >= behaviour.connectionsMax) {
+      state.refused++;
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
     state.connections++;
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    let buf = Buffer.alloc(0);
     let handshaken = false;
+    handshakesPending++;
+    state.handshakesPendingMax = Math.max(state.handshakesPendingMax, handshakesPending);
+    socket.on('close', () => {
+      sockets.delete(socket);
+      if (!handshaken) handshakesPending--;
+    });
+    let buf = Buffer.alloc(0);
     let requestsHere = 0;
     let droppedHere = false;
     let held: Buffer[] = [];
@@ -50,6 +67,7 @@ export async function startFakeServer(behaviour: FakeBehaviour = {}): Promise<Fa
         buf = buf.subarray(4 + len);
         if (!handshaken) {
           handshaken = true;
+          handshakesPending--;
           const r = Buffer.alloc(4 + 4 + 4 + 8 + 4 + 16 + 1);
           r.writeInt32BE(r.length - 4, 0);
           r.writeInt32BE(0, 4);
@@ -114,6 +132,12 @@ export async function startFakeServer(behaviour: FakeBehaviour = {}): Promise<Fa
     },
     get requestsPerChunkMax() {
       return state.requestsPerChunkMax;
+    },
+    get handshakesPendingMax() {
+      return state.handshakesPendingMax;
+    },
+    get refused() {
+      return state.refused;
     },
     close: async () => {
       for (const s of sockets) s.destroy();
