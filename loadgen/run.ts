@@ -91,6 +91,8 @@ export interface RunResult {
   timeline: TimelinePoint[];
   /** Latency CDF points [µs, fraction] per op and for all ops. */
   cdf: Record<string, [number, number][]>;
+  /** Replies over the whole seconds of the measured window (null: shorter than a second). */
+  window: MeasuredWindow | null;
   /** False when a thread did not return in time (its final histograms are missing). */
   complete: boolean;
   notes: string[];
@@ -106,6 +108,30 @@ export interface RunOutcome {
 export interface RunHooks {
   /** A progress line each second (final: the run is over). */
   progress?: (line: string, final: boolean) => void;
+  /**
+   * At the start and the end of the measured window (see RunResult.window), on the main
+   * thread: bench compare reads the server's CPU time here. Not called if the window is
+   * shorter than a whole second, nor for an edge the run did not reach.
+   */
+  onWindowEdge?: (edge: 'start' | 'end') => void;
+}
+
+/**
+ * The measured window as the per-second samples cut it: whole seconds since the start,
+ * warm-up excluded. Replies (all requests, deletes included) completed in those seconds;
+ * the server's CPU time over the same span divided by them is its CPU per op.
+ */
+export interface MeasuredWindow {
+  startSecond: number;
+  endSecond: number;
+  replies: number;
+}
+
+/** The whole seconds of the measured window: from the first after the warm-up to the last before the end. */
+export function measuredWindowSeconds(warmupMs: number, durationMs: number): { startSecond: number; endSecond: number } | null {
+  const startSecond = Math.ceil(warmupMs / 1000);
+  const endSecond = Math.floor((warmupMs + durationMs) / 1000);
+  return endSecond > startSecond ? { startSecond, endSecond } : null;
 }
 
 let pool: Piscina | null = null;
@@ -252,6 +278,13 @@ export async function runLoad(o: LoadOptions, hooks: RunHooks = {}): Promise<Run
     return `${(elapsedMs / 1000).toFixed(0).padStart(4)}s/${(totalMs / 1000).toFixed(0)}s ${phase} ${rate.toLocaleString('en-US').padStart(9)} ops/s  errors ${errors}  ${lat}  remaining ${Math.max(0, Math.ceil((totalMs - elapsedMs) / 1000))}s`;
   };
   const progressTimer = hooks.progress === undefined ? null : setInterval(() => hooks.progress!(progressLine(false), false), 1000);
+  const windowSeconds = measuredWindowSeconds(o.warmupMs, o.durationMs);
+  const edgeTimers: NodeJS.Timeout[] = [];
+  if (hooks.onWindowEdge !== undefined && windowSeconds !== null) {
+    const edge = hooks.onWindowEdge;
+    edgeTimers.push(setTimeout(() => edge('start'), startAtEpochMs + windowSeconds.startSecond * 1000 - Date.now()));
+    edgeTimers.push(setTimeout(() => edge('end'), startAtEpochMs + windowSeconds.endSecond * 1000 - Date.now()));
+  }
 
   // every thread returns by the end plus grace plus slack, or is abandoned
   const hardDeadlineMs = startAtEpochMs + totalMs + o.graceMs + FINISH_SLACK_MS;
@@ -262,6 +295,7 @@ export async function runLoad(o: LoadOptions, hooks: RunHooks = {}): Promise<Run
   ]);
   clearTimeout(hardTimer);
   if (progressTimer !== null) clearInterval(progressTimer);
+  for (const t of edgeTimers) clearTimeout(t);
   let finished: WorkerResult[];
   if (results === null) {
     notes.push('threads did not finish by the deadline: they were stopped, results are partial');
@@ -277,6 +311,14 @@ export async function runLoad(o: LoadOptions, hooks: RunHooks = {}): Promise<Run
 
   const outcome = mergeResults(o, finished, timeline, threads, notes, startedAt);
   return outcome;
+}
+
+function windowOf(o: LoadOptions, timeline: Map<number, { ops: number }>): MeasuredWindow | null {
+  const seconds = measuredWindowSeconds(o.warmupMs, o.durationMs);
+  if (seconds === null) return null;
+  let replies = 0;
+  for (let second = seconds.startSecond; second < seconds.endSecond; second++) replies += timeline.get(second)?.ops ?? 0;
+  return { ...seconds, replies };
 }
 
 function mergeResults(
@@ -373,6 +415,7 @@ function mergeResults(
     disconnects: finished.reduce((s, r) => s + r.disconnects, 0),
     loadgenBusy: finished.map((r) => Math.round(r.eventLoopUtilization * 1000) / 1000),
     timeline: points,
+    window: windowOf(o, timeline),
     cdf,
     complete: finished.length === threads,
     notes,

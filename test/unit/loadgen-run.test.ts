@@ -78,16 +78,25 @@ describe('loadgen runs', () => {
     }
   });
 
-  it('opens many connections paced, at most LIMITS.connectsInFlightMax handshakes at once', async () => {
+  it('opens many connections paced, at most LIMITS.connectsInFlightMax handshakes at once; marks the measured window', async () => {
     const server = await startFakeServer();
     try {
-      const { result } = await runLoad(options('--hosts', `127.0.0.1:${server.port}`, '--connections', '300', '--outstanding', '1', '--read-pct', '100', '--no-setup'));
+      const edges: { edge: string; requests: number }[] = [];
+      const onWindowEdge = (edge: 'start' | 'end') => edges.push({ edge, requests: server.requests });
+      const { result } = await runLoad(options('--hosts', `127.0.0.1:${server.port}`, '--connections', '300', '--outstanding', '1', '--read-pct', '100', '--no-setup', '--warmup', '1s'), { onWindowEdge });
       expect(result.complete).toBe(true);
       expect(result.connects).toBe(300);
       expect(result.errors).toEqual({});
       expect(server.handshakesPendingMax).toBeGreaterThan(0);
       expect(server.handshakesPendingMax).toBeLessThanOrEqual(LIMITS.connectsInFlightMax);
       expect(openFilesLimit()).toBeGreaterThan(300);
+      // the window is second 1 (after the 1 s warm-up): its replies are about the requests the server
+      // read between the edges (not twice as many, as with the warm-up in it)
+      expect(edges.map((e) => e.edge)).toEqual(['start', 'end']);
+      expect(result.window).toMatchObject({ startSecond: 1, endSecond: 2 });
+      const servedInWindow = edges[1].requests - edges[0].requests;
+      expect(result.window!.replies).toBeGreaterThan(0);
+      expect(Math.abs(result.window!.replies - servedInWindow)).toBeLessThanOrEqual(Math.max(300 * 2, servedInWindow * 0.2)); // timers on a busy machine
     } finally {
       await server.close();
     }
