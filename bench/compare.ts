@@ -11,7 +11,7 @@
 // equal load. Writes bench/results/<date>.md, .json and .html with the machine facts.
 //
 //   npm run bench:compare                      full: 11 read %, 3 shapes, 10 s points, 3 repeats (~1 h)
-//   npm run bench:compare -- --quick           5 read %, 3 shapes, 2 s points, 2 repeats (~6 min)
+//   npm run bench:compare -- --quick           5 read %, 3 shapes, 2 s points, 2 repeats (~7 min)
 //   npm run bench:compare -- --read-pcts 0,50,90,100 --traffic per-request,batched --shapes 8x50,200x1
 //
 // The load generator runs on the same machine as the server (a 2-core box has nowhere else
@@ -52,7 +52,7 @@ export const SERVER_CONFIG: Readonly<Record<string, string>> = { forceSync: 'yes
 const DEFAULT_SHAPES = '8x50,200x1,1000x1';
 
 export const COMPARE_USAGE = `usage: npm run bench:compare -- [options]      (or: zooid bench compare [options])
-  --quick                 5 read %, 2 s points + 1 s warm-up, 3 latency rates, 2 repeats (~6 min)
+  --quick                 5 read %, 2 s points + 1 s warm-up, 3 latency rates, 2 repeats (~7 min)
   --repeats N             sweeps per server (default 3; --quick 2); order alternates
   --duration T --warmup T per point (default 10s and 2s); CPU per op counts the whole seconds
                           of the measured window
@@ -64,7 +64,8 @@ export const COMPARE_USAGE = `usage: npm run bench:compare -- [options]      (or
                           batched (all requests a reply chunk frees in one write); a sweep per
                           mode, every result labelled with it (default per-request)
   --shapes LIST           connections x requests in flight per connection, a sweep per shape
-                          (default ${DEFAULT_SHAPES}); the first shape also runs the latency points
+                          (default ${DEFAULT_SHAPES}); the first mode's first shape also runs the
+                          unloaded and the latency points
   --read-pcts LIST        closed-loop points of every sweep (default 0..100/10)
   --rates LIST            open-loop offered loads: ops/s, or fractions of ZooKeeper's peak (0.5x)
                           (default 0.25x,0.5x,0.75x,0.9x); first traffic mode and shape only
