@@ -16,6 +16,7 @@ export interface FakeBehaviour {
   connectionsMax?: number;
 }
 
+/** The server's counters, live (read them while it runs). */
 export interface FakeServer {
   port: number;
   requests: number;
@@ -34,7 +35,14 @@ export interface FakeServer {
 export async function startFakeServer(behaviour: FakeBehaviour = {}): Promise<FakeServer> {
   const sockets = new Set<net.Socket>();
   let dropped = 0;
-  const state = { requests: 0, connections: 0, requestChunks: 0, requestsPerChunkMax: 0, handshakesPendingMax: 0, refused: 0 };
+  const state: FakeServer = {
+    port: 0, requests: 0, connections: 0, requestChunks: 0, requestsPerChunkMax: 0, handshakesPendingMax: 0, refused: 0,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      void dropped;
+    },
+  };
   let handshakesPending = 0;
   let nextSession = 1n;
   const server = net.createServer((socket) => {
@@ -119,32 +127,8 @@ export async function startFakeServer(behaviour: FakeBehaviour = {}): Promise<Fa
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address() as net.AddressInfo;
-  return {
-    port: address.port,
-    get requests() {
-      return state.requests;
-    },
-    get connections() {
-      return state.connections;
-    },
-    get requestChunks() {
-      return state.requestChunks;
-    },
-    get requestsPerChunkMax() {
-      return state.requestsPerChunkMax;
-    },
-    get handshakesPendingMax() {
-      return state.handshakesPendingMax;
-    },
-    get refused() {
-      return state.refused;
-    },
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      void dropped;
-    },
-  };
+  state.port = address.port;
+  return state;
 }
 
 /** A port nothing listens on (bound, read, released). */

@@ -83,20 +83,20 @@ describe('loadgen runs', () => {
     try {
       const edges: { edge: string; requests: number }[] = [];
       const onWindowEdge = (edge: 'start' | 'end') => edges.push({ edge, requests: server.requests });
-      const { result } = await runLoad(options('--hosts', `127.0.0.1:${server.port}`, '--connections', '300', '--outstanding', '1', '--read-pct', '100', '--no-setup', '--warmup', '1s'), { onWindowEdge });
+      const { result } = await runLoad(options('--hosts', `127.0.0.1:${server.port}`, '--connections', '300', '--outstanding', '1', '--read-pct', '100', '--no-setup', '--warmup', '1s', '--duration', '2s', '--connect-timeout', '10s'), { onWindowEdge });
       expect(result.complete).toBe(true);
       expect(result.connects).toBe(300);
       expect(result.errors).toEqual({});
       expect(server.handshakesPendingMax).toBeGreaterThan(0);
       expect(server.handshakesPendingMax).toBeLessThanOrEqual(LIMITS.connectsInFlightMax);
       expect(openFilesLimit()).toBeGreaterThan(300);
-      // the window is second 1 (after the 1 s warm-up): its replies are about the requests the server
-      // read between the edges (not twice as many, as with the warm-up in it)
+      // the window is seconds 1 and 2 (after the 1 s warm-up): its replies are about the requests the
+      // server read between the edges (half as many again with the warm-up in it); timers on a busy machine run late
       expect(edges.map((e) => e.edge)).toEqual(['start', 'end']);
-      expect(result.window).toMatchObject({ startSecond: 1, endSecond: 2 });
+      expect(result.window).toMatchObject({ startSecond: 1, endSecond: 3 });
       const servedInWindow = edges[1].requests - edges[0].requests;
       expect(result.window!.replies).toBeGreaterThan(0);
-      expect(Math.abs(result.window!.replies - servedInWindow)).toBeLessThanOrEqual(Math.max(300 * 2, servedInWindow * 0.2)); // timers on a busy machine
+      expect(Math.abs(result.window!.replies - servedInWindow)).toBeLessThanOrEqual(Math.max(300 * 2, servedInWindow * 0.25));
     } finally {
       await server.close();
     }
@@ -105,7 +105,7 @@ describe('loadgen runs', () => {
   it('says to set maxClientCnxns=0 when a server closes connections past 60 from one address', async () => {
     const server = await startFakeServer({ connectionsMax: 60 });
     try {
-      const { result } = await runLoad(options('--hosts', `127.0.0.1:${server.port}`, '--connections', '64', '--outstanding', '1', '--read-pct', '100', '--no-setup', '--connect-timeout', '500ms'));
+      const { result } = await runLoad(options('--hosts', `127.0.0.1:${server.port}`, '--connections', '64', '--outstanding', '1', '--read-pct', '100', '--no-setup', '--connect-timeout', '2s'));
       expect(server.refused).toBeGreaterThanOrEqual(4);
       expect(result.okOps).toBeGreaterThan(0);
       expect(result.notes.join('\n')).toMatch(/closed before their session began, with up to 64 per server from this one address: .*set maxClientCnxns=0/);

@@ -12,6 +12,7 @@ import { LeanClient, type TaggedReplyHandler, type WatchEvent } from '../../clie
 import { type TaggedClient, type WorkloadPlan, Workload } from '../../loadgen/workload.ts';
 import { type TrafficMode, parseLoadOptions, parseMix, resolveMix } from '../../loadgen/options.ts';
 import { waitFor } from '../support/wait.ts';
+import { testPlan } from './loadgen-plan.ts';
 import { type FakeServer, startFakeServer } from './loadgen-fake-server.ts';
 
 /** Requests in flight per connection, and the fake server's reply burst: one burst frees them all. */
@@ -19,27 +20,9 @@ const OUTSTANDING = 8;
 /** Requests the real-socket runs send before they are looked at. */
 const REQUESTS_MIN = 400;
 
+/** Closed loop, OUTSTANDING in flight, for as long as a test runs. */
 function plan(traffic: TrafficMode, overrides: Partial<WorkloadPlan> = {}): WorkloadPlan {
-  return {
-    workerIndex: 0,
-    workerCount: 1,
-    globalSlots: [0],
-    outstanding: OUTSTANDING,
-    traffic,
-    rateOpsPerSec: null,
-    totalRateOpsPerSec: null,
-    mix: resolveMix(parseMix('get:1'), null),
-    keys: 10,
-    keyDistribution: 'uniform',
-    zipfTheta: 0.99,
-    valueBytes: 16,
-    root: '/lg',
-    runTag: 'test',
-    seed: 1,
-    warmupMs: 0,
-    durationMs: 60_000,
-    ...overrides,
-  };
+  return testPlan({ traffic, outstanding: OUTSTANDING, rateOpsPerSec: null, totalRateOpsPerSec: null, durationMs: 60_000, ...overrides });
 }
 
 /** Whole frames (4-byte length prefix + body) in the bytes of one write; throws on a partial frame. */
