@@ -24,6 +24,7 @@ const USAGE = `usage: npx node bench/profile.ts [options]     (or: zooid bench p
   --read-pcts LIST     one profiled server per read share (default 0,50,100)
   --duration T         measured load per server (default 10s; warm-up 2s)
   --connections N --outstanding N --value-bytes B --threads N   load shape (default 8 × 50, 1 KiB)
+  --traffic MODE       per-request (one socket write per request, the default) or batched
   --rate R             open loop at R ops/s instead of closed loop
   --keep DIR           keep the .cpuprofile files in DIR (open them in Chrome DevTools)
 `;
@@ -177,11 +178,11 @@ export async function profileMain(args: string[]): Promise<number> {
   let keepDir: string | null;
   let loadArgs: string[];
   try {
-    const flags = splitFlags(args, new Set(['read-pcts', 'duration', 'warmup', 'connections', 'outstanding', 'value-bytes', 'threads', 'rate', 'keep', 'seed']), new Set());
+    const flags = splitFlags(args, new Set(['read-pcts', 'duration', 'warmup', 'connections', 'outstanding', 'value-bytes', 'threads', 'rate', 'keep', 'seed', 'traffic']), new Set());
     readPcts = parsePercentList('read-pcts', flags.get('read-pcts') ?? '0,50,100');
     keepDir = flags.get('keep') ?? null;
     loadArgs = ['--duration', flags.get('duration') ?? '10s', '--warmup', flags.get('warmup') ?? '2s', '--no-progress'];
-    for (const f of ['connections', 'outstanding', 'value-bytes', 'threads', 'rate', 'seed']) {
+    for (const f of ['connections', 'outstanding', 'value-bytes', 'threads', 'rate', 'seed', 'traffic']) {
       const v = flags.get(f);
       if (v !== undefined) loadArgs.push(`--${f}`, v);
     }
@@ -202,18 +203,19 @@ export async function profileMain(args: string[]): Promise<number> {
     process.env.NODE_OPTIONS = `${savedOptions ?? ''} --cpu-prof --cpu-prof-dir=${profDir}`.trim();
     let handle;
     try {
-      handle = await startZooid({ config: { forceSync: 'yes', 'admin.enableServer': 'false' } });
+      // maxClientCnxns=0: every connection comes from 127.0.0.1 (the default allows 60)
+      handle = await startZooid({ config: { forceSync: 'yes', maxClientCnxns: '0', 'admin.enableServer': 'false' } });
     } finally {
       if (savedOptions === undefined) delete process.env.NODE_OPTIONS;
       else process.env.NODE_OPTIONS = savedOptions;
     }
     const { options } = parseLoadOptions([...loadArgs, '--hosts', `127.0.0.1:${handle.port}`, '--read-pct', String(readPct)]);
-    process.stderr.write(`profiling zooid at ${readPct}% reads: ${options.connections} × ${options.outstanding}, ${options.durationMs / 1000} s\n`);
+    process.stderr.write(`profiling zooid at ${readPct}% reads: ${options.connections} × ${options.outstanding}, ${options.traffic} writes, ${options.durationMs / 1000} s\n`);
     let summary = '';
     let window: Window | null = null;
     try {
       const { result } = await runLoad(options);
-      summary = `${result.throughputOpsPerSec.toLocaleString('en-US')} ops/s, p50 ${(result.all.p50Us / 1000).toFixed(3)} ms, p99 ${(result.all.p99Us / 1000).toFixed(3)} ms, errors ${result.errorCount}`;
+      summary = `${options.connections} × ${options.outstanding}, ${options.traffic} writes: ${result.throughputOpsPerSec.toLocaleString('en-US')} ops/s, p50 ${(result.all.p50Us / 1000).toFixed(3)} ms, p99 ${(result.all.p99Us / 1000).toFixed(3)} ms, errors ${result.errorCount}`;
       // the measured window in the profiles' clock (CLOCK_MONOTONIC µs, shared by every process)
       const nowHrUs = Number(process.hrtime.bigint() / 1000n);
       const hrOfEpoch = (epochMs: number) => nowHrUs - (Date.now() - epochMs) * 1000;

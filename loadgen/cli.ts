@@ -56,3 +56,8 @@ export async function main(args: string[]): Promise<number> {
     await closePool();
   }
 }
+
+// run directly (`node loadgen/cli.ts ...`), as well as through `zooid loadgen`
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.exitCode = await main(process.argv.slice(2));
+}

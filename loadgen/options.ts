@@ -10,6 +10,21 @@ export const MIX_OPS = ['get', 'exists', 'children', 'set', 'create', 'multi', '
 export type MixOp = (typeof MIX_OPS)[number];
 export const READ_OPS: readonly MixOp[] = ['get', 'exists', 'children'];
 
+/**
+ * How requests reach the socket. per-request: one socket write per request, as the Java, C,
+ * Go and Python clients do (Nagle off), even when one reply chunk frees several slots.
+ * batched: every request that a reply chunk (or a pump) frees goes out in one write — far
+ * fewer syscalls and wake-ups for client and server, so it flatters servers that read
+ * many requests per chunk; a separate, labelled mode.
+ */
+export const TRAFFIC_MODES = ['per-request', 'batched'] as const;
+export type TrafficMode = (typeof TRAFFIC_MODES)[number];
+
+export function parseTraffic(flag: string, text: string): TrafficMode {
+  if (!(TRAFFIC_MODES as readonly string[]).includes(text)) throw new OptionError(`--${flag} must be ${TRAFFIC_MODES.join(' or ')}, not '${text}'`);
+  return text as TrafficMode;
+}
+
 export interface HostPort {
   host: string;
   port: number;
@@ -23,6 +38,8 @@ export interface LoadOptions {
   outstanding: number;
   /** Open loop at this many ops/s in total, on a fixed schedule; null for closed loop. */
   rateOpsPerSec: number | null;
+  /** One socket write per request (real clients) or one per reply chunk (batched). */
+  traffic: TrafficMode;
   /** The mix as probabilities per op (sums to 1), after --read-pct was applied. */
   mix: Record<MixOp, number>;
   valueBytes: number;
@@ -60,6 +77,12 @@ export const LIMITS = {
   durationMsMax: 24 * 3600_000,
   rateOpsPerSecMax: 100_000_000,
   threadsMax: 256,
+  /**
+   * Connection attempts in flight at once, over all threads. ZooKeeper listens with Java's
+   * default backlog of 50: a burst of SYNs beyond it is dropped and retried a second later,
+   * so 1,000 connections opened at once would take seconds and time out at random.
+   */
+  connectsInFlightMax: 32,
 } as const;
 
 export const DEFAULTS = {
@@ -77,6 +100,7 @@ export const DEFAULTS = {
   sessionTimeoutMs: 30_000,
   root: '/zooid-loadgen',
   mix: 'get:1,set:1',
+  traffic: 'per-request',
 } as const;
 
 export const USAGE = `usage: zooid loadgen [options]            one run, live progress, summary
@@ -86,8 +110,16 @@ connection
   --hosts h:p[,h:p...]     servers to drive, connections round-robin (default ${DEFAULTS.hosts})
   --connections N          sessions in total (default ${DEFAULTS.connections})
   --threads N              worker threads (default min(connections, cores))
-  --connect-timeout T      per connection attempt (default 5s)
+  --connect-timeout T      per connection attempt (default 5s); at most ${LIMITS.connectsInFlightMax} attempts are in
+                           flight over all threads (a listen backlog is 50 on ZooKeeper)
+  servers refuse more than maxClientCnxns connections from one client address (ZooKeeper and
+  zooid: 60 by default): set maxClientCnxns=0 in zoo.cfg to drive more from one machine
+  (bench:compare does); each connection is a file descriptor here and on the server (ulimit -n)
 load
+  --traffic MODE           per-request: one socket write per request, as real clients send
+                           (the Java, C, Go and Python clients; Nagle off) (default)
+                           batched: all requests a reply chunk frees in one write (fewer
+                           syscalls and wake-ups on both sides; not what real clients do)
   --outstanding N          closed loop: requests in flight per connection (default ${DEFAULTS.outstanding});
                            with --rate: the cap on them (default ${DEFAULTS.openLoopOutstanding})
   --rate R                 open loop: R ops/s in total on a fixed schedule; latency counts
@@ -120,7 +152,7 @@ export const SWEEP_USAGE = `usage: zooid loadgen sweep [options above] [sweep op
 `;
 
 const FLAGS_WITH_VALUE = new Set([
-  'hosts', 'connections', 'threads', 'connect-timeout', 'session-timeout', 'outstanding', 'rate', 'read-pct', 'mix',
+  'traffic', 'hosts', 'connections', 'threads', 'connect-timeout', 'session-timeout', 'outstanding', 'rate', 'read-pct', 'mix',
   'value-bytes', 'keys', 'key-distribution', 'zipf-theta', 'duration', 'warmup', 'grace', 'seed', 'root', 'report',
 ]);
 const BOOLEAN_FLAGS = new Set(['json', 'no-progress', 'no-setup']);
@@ -269,6 +301,7 @@ export function parseLoadOptions(
   const readPctText = take('read-pct');
   const readPct = readPctText === undefined ? null : parseNumber('read-pct', readPctText, 0, 100);
   const mix = resolveMix(weights, readPct);
+  const traffic = parseTraffic('traffic', take('traffic') ?? DEFAULTS.traffic);
   if (outstanding < 2 && (mix.create > 0 || mix.watch > 0)) throw new OptionError('--outstanding must be >= 2 when the mix has create or watch (two requests each)');
   const valueBytes = parseInteger('value-bytes', take('value-bytes') ?? String(DEFAULTS.valueBytes), 0, LIMITS.valueBytesMax);
   const keys = parseInteger('keys', take('keys') ?? String(DEFAULTS.keys), 1, LIMITS.keysMax);
@@ -298,6 +331,7 @@ export function parseLoadOptions(
     connections,
     outstanding,
     rateOpsPerSec,
+    traffic,
     mix,
     valueBytes,
     keys,
@@ -325,5 +359,5 @@ export function describeLoad(o: LoadOptions): string {
   const mix = MIX_OPS.filter((op) => o.mix[op] > 0).map((op) => `${op} ${(o.mix[op] * 100).toFixed(o.mix[op] * 100 < 1 ? 2 : 0)}%`).join(', ');
   const loop = o.rateOpsPerSec === null ? `closed loop, ${o.outstanding} outstanding/conn` : `open loop at ${o.rateOpsPerSec} ops/s (cap ${o.outstanding}/conn)`;
   const keys = o.keyDistribution === 'zipf' ? `${o.keys} keys zipf(${o.zipfTheta})` : `${o.keys} keys uniform`;
-  return `${o.hosts.map((h) => `${h.host}:${h.port}`).join(',')} · ${o.connections} conns × ${o.threads} threads · ${loop} · ${mix} · ${o.valueBytes} B values · ${keys} · warmup ${o.warmupMs / 1000}s, duration ${o.durationMs / 1000}s · seed ${o.seed}`;
+  return `${o.hosts.map((h) => `${h.host}:${h.port}`).join(',')} · ${o.connections} conns × ${o.threads} threads · ${loop} · ${o.traffic} writes · ${mix} · ${o.valueBytes} B values · ${keys} · warmup ${o.warmupMs / 1000}s, duration ${o.durationMs / 1000}s · seed ${o.seed}`;
 }

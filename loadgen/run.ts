@@ -2,15 +2,16 @@
 // its share of the connections), start them together, print a line a second, then merge
 // their histograms exactly. The run ends by warm-up + duration + grace + a fixed slack
 // after the start, whatever the servers do (unfinished threads are abandoned and said so).
+import fs from 'node:fs';
 import os from 'node:os';
 import { MessageChannel } from 'node:worker_threads';
 import type { Histogram } from 'hdr-histogram-js';
 import { Piscina } from 'piscina';
-import { type LoadOptions, type MixOp, describeLoad, readPctOf } from './options.ts';
+import { type LoadOptions, type MixOp, type TrafficMode, LIMITS, describeLoad, readPctOf } from './options.ts';
 import { type LatencySummary, type TimedOp, TIMED_OPS, cdfPoints, mergeEncoded, newLatencyHistogram, summarize } from './histogram.ts';
 import type { IntervalSample, WorkerResult, WorkloadPlan } from './workload.ts';
 import type { MainMessage, WorkerMessage, WorkerTask } from './worker.ts';
-import { setupZnodes } from './setup.ts';
+import { LoadgenError, setupZnodes } from './setup.ts';
 
 /** Threads get this long after connecting to be told the start; the start is this far ahead. */
 const START_AHEAD_MS = 100;
@@ -18,6 +19,21 @@ const START_AHEAD_MS = 100;
 const FINISH_SLACK_MS = 3_000;
 /** Threads that have not said ready by the connect timeout plus this start anyway. */
 const READY_SLACK_MS = 5_000;
+/** File descriptors this process needs besides its connections (node, worker threads, stdio). */
+const FDS_BESIDES_CONNECTIONS = 128;
+/** ZooKeeper's (and zooid's) default maxClientCnxns: connections per client address. */
+const SERVER_CONNECTIONS_PER_ADDRESS_DEFAULT = 60;
+
+/** The soft limit on open files of this process (ulimit -n), from /proc; Infinity when unknown. */
+export function openFilesLimit(): number {
+  try {
+    const line = fs.readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
+    return soft === undefined || soft === 'unlimited' ? Infinity : Number(soft);
+  } catch {
+    return Infinity;
+  }
+}
 
 export interface TimelinePoint {
   second: number;
@@ -44,6 +60,7 @@ export interface RunResult {
     threads: number;
     outstanding: number;
     rateOpsPerSec: number | null;
+    traffic: TrafficMode;
     readPct: number;
     mix: Record<MixOp, number>;
     valueBytes: number;
@@ -74,6 +91,8 @@ export interface RunResult {
   timeline: TimelinePoint[];
   /** Latency CDF points [µs, fraction] per op and for all ops. */
   cdf: Record<string, [number, number][]>;
+  /** Replies over the whole seconds of the measured window (null: shorter than a second). */
+  window: MeasuredWindow | null;
   /** False when a thread did not return in time (its final histograms are missing). */
   complete: boolean;
   notes: string[];
@@ -89,6 +108,30 @@ export interface RunOutcome {
 export interface RunHooks {
   /** A progress line each second (final: the run is over). */
   progress?: (line: string, final: boolean) => void;
+  /**
+   * At the start and the end of the measured window (see RunResult.window), on the main
+   * thread: bench compare reads the server's CPU time here. Not called if the window is
+   * shorter than a whole second, nor for an edge the run did not reach.
+   */
+  onWindowEdge?: (edge: 'start' | 'end') => void;
+}
+
+/**
+ * The measured window as the per-second samples cut it: whole seconds since the start,
+ * warm-up excluded. Replies (all requests, deletes included) completed in those seconds;
+ * the server's CPU time over the same span divided by them is its CPU per op.
+ */
+export interface MeasuredWindow {
+  startSecond: number;
+  endSecond: number;
+  replies: number;
+}
+
+/** The whole seconds of the measured window: from the first after the warm-up to the last before the end. */
+export function measuredWindowSeconds(warmupMs: number, durationMs: number): { startSecond: number; endSecond: number } | null {
+  const startSecond = Math.ceil(warmupMs / 1000);
+  const endSecond = Math.floor((warmupMs + durationMs) / 1000);
+  return endSecond > startSecond ? { startSecond, endSecond } : null;
 }
 
 let pool: Piscina | null = null;
@@ -124,6 +167,10 @@ function formatMs(us: number): string {
 
 export async function runLoad(o: LoadOptions, hooks: RunHooks = {}): Promise<RunOutcome> {
   const notes: string[] = [];
+  const fdLimit = openFilesLimit();
+  if (o.connections + FDS_BESIDES_CONNECTIONS > fdLimit) {
+    throw new LoadgenError(`--connections ${o.connections} needs as many file descriptors (and the server as many): this process may open ${fdLimit} (ulimit -n); raise it to at least ${o.connections + FDS_BESIDES_CONNECTIONS}`);
+  }
   if (o.setup) await setupZnodes(o);
   const threads = o.threads;
   const runTag = `r${(Date.now() % 0x7fffffff).toString(36)}${o.seed.toString(36)}`;
@@ -136,6 +183,7 @@ export async function runLoad(o: LoadOptions, hooks: RunHooks = {}): Promise<Run
   const timeline = new Map<number, { ops: number; errors: number; histogram: Histogram; reports: number }>();
   const measured = newLatencyHistogram();
   let readyCount = 0;
+  let connectedAtReady = 0;
   let onAllReady: () => void = () => {};
   const allReady = new Promise<void>((resolve) => (onAllReady = resolve));
 
@@ -155,6 +203,7 @@ export async function runLoad(o: LoadOptions, hooks: RunHooks = {}): Promise<Run
     ports.push(channel);
     channel.port1.on('message', (msg: WorkerMessage) => {
       if (msg.type === 'ready') {
+        connectedAtReady += msg.connected;
         if (++readyCount === threads) onAllReady();
       } else if (msg.type === 'interval') onSample(msg.sample);
     });
@@ -164,6 +213,7 @@ export async function runLoad(o: LoadOptions, hooks: RunHooks = {}): Promise<Run
       workerCount: threads,
       globalSlots: slotsByWorker[w],
       outstanding: o.outstanding,
+      traffic: o.traffic,
       rateOpsPerSec: share,
       totalRateOpsPerSec: o.rateOpsPerSec,
       mix: o.mix,
@@ -183,6 +233,7 @@ export async function runLoad(o: LoadOptions, hooks: RunHooks = {}): Promise<Run
       connectTimeoutMs: o.connectTimeoutMs,
       sessionTimeoutMs: o.sessionTimeoutMs,
       graceMs: o.graceMs,
+      connectsInFlightMax: Math.max(1, Math.floor(LIMITS.connectsInFlightMax / threads)),
       port: channel.port2,
     };
     tasks.push(
@@ -201,6 +252,7 @@ export async function runLoad(o: LoadOptions, hooks: RunHooks = {}): Promise<Run
   await Promise.race([allReady, new Promise<void>((resolve) => (readyTimer = setTimeout(resolve, o.connectTimeoutMs + READY_SLACK_MS)))]);
   clearTimeout(readyTimer);
   if (readyCount < threads) notes.push(`${threads - readyCount} of ${threads} threads were not ready in time and started late`);
+  if (connectedAtReady < o.connections) notes.push(`${o.connections - connectedAtReady} of ${o.connections} connections were not up at the start (failed or not tried by --connect-timeout); they kept trying during the run`);
   const startAtEpochMs = Date.now() + START_AHEAD_MS;
   const startedAt = new Date(startAtEpochMs).toISOString();
   for (const ch of ports) ch.port1.postMessage({ type: 'start', startAtEpochMs } satisfies MainMessage);
@@ -226,6 +278,13 @@ export async function runLoad(o: LoadOptions, hooks: RunHooks = {}): Promise<Run
     return `${(elapsedMs / 1000).toFixed(0).padStart(4)}s/${(totalMs / 1000).toFixed(0)}s ${phase} ${rate.toLocaleString('en-US').padStart(9)} ops/s  errors ${errors}  ${lat}  remaining ${Math.max(0, Math.ceil((totalMs - elapsedMs) / 1000))}s`;
   };
   const progressTimer = hooks.progress === undefined ? null : setInterval(() => hooks.progress!(progressLine(false), false), 1000);
+  const windowSeconds = measuredWindowSeconds(o.warmupMs, o.durationMs);
+  const edgeTimers: NodeJS.Timeout[] = [];
+  if (hooks.onWindowEdge !== undefined && windowSeconds !== null) {
+    const edge = hooks.onWindowEdge;
+    edgeTimers.push(setTimeout(() => edge('start'), startAtEpochMs + windowSeconds.startSecond * 1000 - Date.now()));
+    edgeTimers.push(setTimeout(() => edge('end'), startAtEpochMs + windowSeconds.endSecond * 1000 - Date.now()));
+  }
 
   // every thread returns by the end plus grace plus slack, or is abandoned
   const hardDeadlineMs = startAtEpochMs + totalMs + o.graceMs + FINISH_SLACK_MS;
@@ -236,6 +295,7 @@ export async function runLoad(o: LoadOptions, hooks: RunHooks = {}): Promise<Run
   ]);
   clearTimeout(hardTimer);
   if (progressTimer !== null) clearInterval(progressTimer);
+  for (const t of edgeTimers) clearTimeout(t);
   let finished: WorkerResult[];
   if (results === null) {
     notes.push('threads did not finish by the deadline: they were stopped, results are partial');
@@ -251,6 +311,14 @@ export async function runLoad(o: LoadOptions, hooks: RunHooks = {}): Promise<Run
 
   const outcome = mergeResults(o, finished, timeline, threads, notes, startedAt);
   return outcome;
+}
+
+function windowOf(o: LoadOptions, timeline: Map<number, { ops: number }>): MeasuredWindow | null {
+  const seconds = measuredWindowSeconds(o.warmupMs, o.durationMs);
+  if (seconds === null) return null;
+  let replies = 0;
+  for (let second = seconds.startSecond; second < seconds.endSecond; second++) replies += timeline.get(second)?.ops ?? 0;
+  return { ...seconds, replies };
 }
 
 function mergeResults(
@@ -300,6 +368,11 @@ function mergeResults(
   if (finished.some((r) => r.eventLoopUtilization > 0.9)) notes.push('a load generator thread was busy over 90% of the run: the client may be what limits throughput (add --threads, or run it elsewhere)');
   if (finished.length < threads) notes.push(`${threads - finished.length} of ${threads} threads returned no result`);
   if (errorsByOp.connect !== undefined) notes.push('some connection attempts failed (see errors: connect)');
+  const perHostMax = Math.ceil(o.connections / o.hosts.length);
+  const refused = ['CLOSED_IN_HANDSHAKE', 'ECONNRESET', 'EPIPE'].reduce((n, code) => n + (errorsByOp.connect?.[code] ?? 0), 0);
+  if (refused > 0 && perHostMax > SERVER_CONNECTIONS_PER_ADDRESS_DEFAULT) {
+    notes.push(`${refused} connections were closed before their session began, with up to ${perHostMax} per server from this one address: servers refuse more than maxClientCnxns per client address (${SERVER_CONNECTIONS_PER_ADDRESS_DEFAULT} by default in ZooKeeper and zooid); set maxClientCnxns=0 in zoo.cfg`);
+  }
   const points: TimelinePoint[] = [...timeline.entries()]
     .sort((a, b) => a[0] - b[0])
     .map(([second, pt]) => {
@@ -317,6 +390,7 @@ function mergeResults(
       threads: o.threads,
       outstanding: o.outstanding,
       rateOpsPerSec: o.rateOpsPerSec,
+      traffic: o.traffic,
       readPct: Math.round(readPctOf(o.mix) * 100) / 100,
       mix: o.mix,
       valueBytes: o.valueBytes,
@@ -341,6 +415,7 @@ function mergeResults(
     disconnects: finished.reduce((s, r) => s + r.disconnects, 0),
     loadgenBusy: finished.map((r) => Math.round(r.eventLoopUtilization * 1000) / 1000),
     timeline: points,
+    window: windowOf(o, timeline),
     cdf,
     complete: finished.length === threads,
     notes,

@@ -76,11 +76,13 @@ export interface SweepHooks {
   /** Around each run (bench compare reads the server's CPU time here). */
   beforeRun?: () => void | Promise<void>;
   afterRun?: (result: RunResult) => void;
+  /** The measured window's edges within each run (RunHooks.onWindowEdge). */
+  onWindowEdge?: (edge: 'start' | 'end') => void;
 }
 
 async function hookedRun(o: LoadOptions, hooks: SweepHooks): Promise<RunResult> {
   await hooks.beforeRun?.();
-  const { result } = await runLoad(o, { progress: hooks.progress });
+  const { result } = await runLoad(o, { progress: hooks.progress, onWindowEdge: hooks.onWindowEdge });
   hooks.afterRun?.(result);
   return result;
 }

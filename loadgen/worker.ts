@@ -15,6 +15,8 @@ export interface WorkerTask {
   connectTimeoutMs: number;
   sessionTimeoutMs: number;
   graceMs: number;
+  /** Connection attempts this thread may have in flight at once (its share of LIMITS.connectsInFlightMax). */
+  connectsInFlightMax: number;
   port: MessagePort;
 }
 
@@ -107,12 +109,23 @@ export default async function runWorker(task: WorkerTask): Promise<WorkerResult>
     }
   };
 
-  const firstTry = await Promise.all(plan.globalSlots.map((_, i) => connectSlot(i, now() + task.connectTimeoutMs)));
+  // paced: a burst of SYNs past the server's listen backlog is dropped and retried a second later
+  const firstTryEndMs = now() + task.connectTimeoutMs;
+  const firstTry: boolean[] = plan.globalSlots.map(() => false);
+  let nextSlot = 0;
+  const connectLane = async (): Promise<void> => {
+    while (nextSlot < firstTry.length && !aborted && now() < firstTryEndMs) {
+      const i = nextSlot++;
+      firstTry[i] = await connectSlot(i, firstTryEndMs);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(task.connectsInFlightMax, firstTry.length) }, connectLane));
   port.postMessage({ type: 'ready', workerIndex: plan.workerIndex, connected: firstTry.filter(Boolean).length } satisfies WorkerMessage);
 
   const startMs = await startMessage;
   load.begin(startMs);
   endMs = load.runEndMs;
+  // slots that failed, or were not tried by the first try's deadline, keep trying during the run
   for (let i = 0; i < firstTry.length; i++) if (!firstTry[i] && !aborted) void maintain(i);
 
   // one interval sample per second of the run, aligned on the start

@@ -1,6 +1,8 @@
 // One worker thread's load: picks ops and keys, issues them on its connections (closed
 // loop: keep N in flight; open loop: on the schedule), and times every reply into
-// histograms. A synchronous state machine: the clock comes in as a function, connections
+// histograms. Per-request traffic writes each request to its socket as it is queued (one
+// write per request, as real clients do); batched traffic writes what one reply chunk or
+// one pump freed in a single write. A synchronous state machine: the clock comes in as a function, connections
 // as TaggedClients, so tests drive it with a fake clock and a fake server. The worker
 // shell (worker.ts) owns sockets, timers and reconnects.
 import type { Histogram } from 'hdr-histogram-js';
@@ -9,7 +11,7 @@ import { Err, Op } from '../engine/protocol.ts';
 import { type TaggedReplyHandler, type WatchEvent } from '../client/lean.ts';
 import { errorName } from '../client/errors.ts';
 import { type TimedOp, TIMED_OPS, newLatencyHistogram, recordNs, encodeHistogram } from './histogram.ts';
-import { MIX_OPS, type MixOp } from './options.ts';
+import { MIX_OPS, type MixOp, type TrafficMode } from './options.ts';
 import { type KeyPicker, type Random, deriveSeed, seededRandom, uniformKeys, zipfKeys } from './random.ts';
 import { OpenLoopSchedule } from './schedule.ts';
 
@@ -69,6 +71,7 @@ export interface WorkloadPlan {
   globalSlots: number[];
   /** Closed loop: in flight per connection; open loop: the cap. */
   outstanding: number;
+  traffic: TrafficMode;
   /** Open loop: this worker's share of the rate; null: closed loop. */
   rateOpsPerSec: number | null;
   /** The whole run's rate (open loop): workers' schedules interleave at 1/rate. */
@@ -185,14 +188,17 @@ export class Workload {
   private stopped = false;
   /** Open loop: ops are due but every connection is full or down (replies will pump). */
   blockedOnCapacity = false;
-  /** Slots written to since the last flushAll. */
+  /** Slots written to since the last flushAll (batched traffic only). */
   private readonly dirty: Slot[] = [];
+  /** Write each request as it is queued (per-request traffic). */
+  private readonly writeEachRequest: boolean;
 
   constructor(plan: WorkloadPlan, now: () => number) {
     if (plan.globalSlots.length === 0) throw new Error('a workload needs at least one connection');
     if (!(plan.outstanding >= 1)) throw new Error('outstanding must be >= 1');
     this.plan = plan;
     this.now = now;
+    this.writeEachRequest = plan.traffic === 'per-request';
     const capacity = plan.outstanding + 2; // a two-request op may overshoot by one
     this.slots = plan.globalSlots.map((g, i) => new Slot(i, g, capacity, plan.root));
     this.random = seededRandom(deriveSeed(plan.seed, 1, plan.workerIndex));
@@ -470,6 +476,10 @@ export class Workload {
     if (!client.endRequest(tag)) return false;
     slot.push(tag, startMs);
     slot.lastSendMs = startMs;
+    if (this.writeEachRequest) {
+      client.flush(); // this request alone, one socket write
+      return true;
+    }
     if (this.dirty.length === 0 || this.dirty[this.dirty.length - 1] !== slot) this.dirty.push(slot);
     return true;
   }
@@ -531,7 +541,8 @@ export class Workload {
     }
     if (this.schedule === null) {
       if (slot.client !== null && !this.stopped && now < this.endMs && now >= this.startMs) this.topUp(slot, now);
-      this.dirty.length = 0; // the client flushes at the end of the chunk it is handling
+      // batched: the client writes what this chunk freed at the end of it (per-request wrote each already)
+      this.dirty.length = 0;
     } else if (!this.stopped && this.schedule.nextIntendedMs() <= now) {
       // room opened up for ops that were waiting on the schedule
       this.pumpOpen(now);

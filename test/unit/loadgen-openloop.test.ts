@@ -6,10 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { JuteReader, JuteWriter } from '../../native-free-io/jute.ts';
 import { Err } from '../../engine/protocol.ts';
 import type { TaggedReplyHandler, WatchEvent } from '../../client/lean.ts';
-import { type TaggedClient, type WorkloadPlan, Workload } from '../../loadgen/workload.ts';
+import { type TaggedClient, Workload } from '../../loadgen/workload.ts';
 import { OpenLoopSchedule } from '../../loadgen/schedule.ts';
 import { decodeHistogram, newLatencyHistogram, recordNs, summarize } from '../../loadgen/histogram.ts';
 import { resolveMix, parseMix } from '../../loadgen/options.ts';
+import { testPlan } from './loadgen-plan.ts';
 
 class FakeClient implements TaggedClient {
   isClosed = false;
@@ -46,27 +47,7 @@ class FakeClient implements TaggedClient {
   }
 }
 
-function plan(overrides: Partial<WorkloadPlan>): WorkloadPlan {
-  return {
-    workerIndex: 0,
-    workerCount: 1,
-    globalSlots: [0],
-    outstanding: 1000,
-    rateOpsPerSec: 1000,
-    totalRateOpsPerSec: 1000,
-    mix: resolveMix(parseMix('get:1'), null),
-    keys: 10,
-    keyDistribution: 'uniform',
-    zipfTheta: 0.99,
-    valueBytes: 16,
-    root: '/lg',
-    runTag: 'test',
-    seed: 1,
-    warmupMs: 0,
-    durationMs: 100,
-    ...overrides,
-  };
-}
+const plan = testPlan;
 
 describe('open-loop schedule', () => {
   it('issues op k at start + k/rate, however late it is taken', () => {
