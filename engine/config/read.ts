@@ -1,6 +1,7 @@
 // Reading zoo.cfg text: java.util.Properties syntax, then every key and value trimmed as
 // QuorumPeerConfig does (`key=value`, `key: value`, `key value`, `#`/`!` comments,
-// backslash continuation, `\uXXXX` escapes). Errors name the file and the line. Pure.
+// backslash continuation, `\uXXXX` escapes), into the raw settings with their lines.
+// Errors and warnings name the file, the line and the key. Pure.
 
 export class ConfigError extends Error {
   key: string | null;
@@ -20,6 +21,16 @@ export interface PropertyEntry {
   value: string;
   line: number;  // 1-based line where the entry starts
 }
+
+/** One setting as written: the spelling of its key, its value and its line. */
+export interface Setting {
+  key: string;
+  value: string;
+  line: number;
+}
+
+/** Every key of the file with its last value (as in Properties) and the line it is on. */
+export type RawSettings = Map<string, { value: string; line: number }>;
 
 // ---------------------------------------------------------------------------------
 // Java .properties
@@ -139,6 +150,65 @@ function javaTrim(s: string): string {
   while (start < end && s.charCodeAt(start) <= 0x20) start++;
   while (end > start && s.charCodeAt(end - 1) <= 0x20) end--;
   return s.slice(start, end);
+}
+
+// ---------------------------------------------------------------------------------
+// The settings of one file
+
+/** The raw settings of one file, its warnings, and errors that name the file and line. */
+export class SettingsReader {
+  readonly source: string;
+  readonly raw: RawSettings;
+  readonly warnings: string[];
+
+  constructor(source: string, raw: RawSettings, warnings: string[]) {
+    this.source = source;
+    this.raw = raw;
+    this.warnings = warnings;
+  }
+
+  /** Parses the text into `raw` (the last value of each key wins, as in Properties). */
+  static of(text: string, source: string): SettingsReader {
+    const warnings: string[] = [];
+    const raw: RawSettings = new Map();
+    for (const e of parseProperties(text, source)) {
+      const earlier = raw.get(e.key);
+      if (earlier !== undefined) {
+        warnings.push(`${source}:${e.line}: ${e.key} is set again; this value replaces the one on line ${earlier.line}`);
+      }
+      raw.set(e.key, { value: e.value, line: e.line });
+    }
+    return new SettingsReader(source, raw, warnings);
+  }
+
+  fail(key: string | null, line: number | null, detail: string): ConfigError {
+    const where = line === null ? `${this.source}:` : `${this.source}:${line}:`;
+    const message = key === null ? `${where} ${detail}` : `${where} ${key}: ${detail}`;
+    return new ConfigError(message, key, line);
+  }
+
+  warn(line: number, message: string): void {
+    this.warnings.push(`${this.source}:${line}: ${message}`);
+  }
+
+  /** The last-written of the given spellings of one setting; a warning when several are written. */
+  take(names: readonly string[]): Setting | null {
+    let found: Setting | null = null;
+    for (const name of names) {
+      const entry = this.raw.get(name);
+      if (entry === undefined) continue;
+      const setting: Setting = { key: name, value: entry.value, line: entry.line };
+      if (found === null) {
+        found = setting;
+        continue;
+      }
+      const later: Setting = found.line < setting.line ? setting : found;
+      const earlier = later === setting ? found : setting;
+      this.warn(later.line, `${later.key} overrides ${earlier.key} on line ${earlier.line}`);
+      found = later;
+    }
+    return found;
+  }
 }
 
 /** The main file's warnings in line order, then those about other files (myid, dynamic config, JAAS). */
