@@ -42,31 +42,21 @@ import { createLogger, limitedWarnings } from '../logger.ts';
 import { StatsBlock, IO_STATS } from '../ops/stagestats.ts';
 import { type FourLetterWord, fourLetterWordOf, formatNotWhitelisted } from '../ops/fourlw.ts';
 import type { TlsServerOptions } from '../security/tls.ts';
+import type { OptionsFor } from '../config.ts';
 import { subjectRfc2253 } from '../security/x509.ts';
 
-export interface IoWorkerData {
+/**
+ * The config fields the schema gives the io workers (engine/config/schema.ts: clientPort -1 is
+ * no plain port, maxCnxns counts all io workers together, ...), and this worker's rings.
+ */
+export interface IoWorkerData extends OptionsFor<'io'> {
   index: number;
-  /** -1: no plain port (only secureClientPort is set). */
-  clientPort: number;
-  clientPortAddress: string | null;
-  secureClientPort: number | null;
-  secureClientPortAddress: string | null;
   /** Read and checked by the main thread (engine/security/tls.ts); null when secureClientPort is not set. */
   tls: TlsServerOptions | null;
-  juteMaxBufferBytes: number;
-  maxClientCnxns: number;
-  /** zookeeper.maxCnxns: client connections on all io workers together; 0 = unlimited. */
-  maxCnxns: number;
-  /** zookeeper.nio.sessionlessCnxnTimeout (ms). */
-  sessionlessCnxnTimeoutMs: number;
   /** Words shared by the io workers (engine/records.ts IO_WORDS): connections open, bytes queued per worker. */
   ioWordsSab: SharedArrayBuffer;
-  /** ZooKeeper's globalOutstandingLimit: requests in process or in flight above which connections stop being read. */
-  globalOutstandingLimit: number;
-  ioThreads: number;
   /** Throttle words shared with the pipeline and the other io workers (engine/records.ts). */
   throttleSab: SharedArrayBuffer;
-  fourLetterWordWhitelist: FourLetterWord[];
   reqRingSab: SharedArrayBuffer;
   pipelineBellSab: SharedArrayBuffer;
   respRingSab: SharedArrayBuffer;
