@@ -763,12 +763,16 @@ function pollForLoneClientReply(): void {
 
 const servers: net.Server[] = [];
 let listeningCount = 0;
+/** Pending connections the kernel queues when clientPortListenBacklog is -1 (or 0): Java's default would be 50. */
+const LISTEN_BACKLOG_DEFAULT = 1024;
+const listenBacklog = data.clientPortListenBacklog > 0 ? data.clientPortListenBacklog : LISTEN_BACKLOG_DEFAULT;
+
 function listen(server: net.Server, port: number, host: string | null): void {
   servers.push(server);
   server.on('error', (err) => {
     parentPort!.postMessage({ type: 'error', message: `io-${data.index}: cannot listen on ${host ?? '0.0.0.0'}:${port}: ${err.message}` });
   });
-  server.listen({ port, host: host ?? undefined, reusePort: true, backlog: 1024 }, () => {
+  server.listen({ port, host: host ?? undefined, reusePort: true, backlog: listenBacklog }, () => {
     if (++listeningCount === servers.length) parentPort!.postMessage({ type: 'listening' });
   });
 }
