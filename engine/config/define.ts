@@ -3,7 +3,7 @@
 // Only erasable TypeScript: the types are computed from the entries' literal types.
 
 import type { Setting } from './read.ts';
-import type { Parser } from './values.ts';
+import { text, type Parser } from './values.ts';
 
 /** The threads that read settings (DESIGN.md §2). The quorum worker joins with ensembles. */
 export type Thread = 'main' | 'io' | 'pipeline' | 'log' | 'snapshot';
@@ -178,17 +178,15 @@ export function systemProperty<const N extends string>(name: N): { key: N; alias
 
 /** Keys ZooKeeper knows and zooid takes as they are, warning that it does not use them. */
 export function knownKeys(status: 'accepted' | 'unsupported', names: readonly string[], note: string): KeyEntry<string, null, string | null, readonly []>[] {
-  return names.map((name) => key({ ...systemProperty(name), parser: textParser, default: null, status, note }));
+  return names.map((name) => key({ ...systemProperty(name), parser: text, default: null, status, note }));
 }
 
-/** Every key starting with one of the prefixes (either spelling): accepted with a warning. */
+/** Every key starting with one of the prefixes (either spelling), taken as it is with a warning. */
 export function knownPrefixes(status: 'accepted' | 'unsupported', prefixes: readonly string[], note: string): FamilyEntry<string, string>[] {
   return prefixes.map((prefix) => family({
-    key: `${prefix}*`, match: new RegExp(`^${prefix.replace(/[.]/g, '\\.')}`), systemProperty: true, parser: textParser, status, note,
+    key: `${prefix}*`, match: new RegExp(`^${prefix.replace(/[.]/g, '\\.')}`), systemProperty: true, parser: text, status, note,
   }));
 }
-
-const textParser: Parser<string> = { kind: 'text', parse: (s) => s.value };
 
 export function family<const K extends string, V>(spec: {
   key: K; match: RegExp; systemProperty: boolean; parser: Parser<V>; status: KeyStatus; feeds?: string; note: string;
