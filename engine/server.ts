@@ -1,11 +1,12 @@
 // The main thread: config, rings, worker lifecycle, signals. It never touches requests.
+import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Ring, Doorbell } from '../native-free-io/ring.ts';
 import { CONTROL_BYTES, CONTROL_STOP, IO_THREADS_MAX, IO_WORDS_BYTES, ringCapacityFor, throttleWordsBytes } from './records.ts';
 import { CLOSED_CONN_SLOTS } from './limits.ts';
-import type { ServerConfig } from './config.ts';
+import { optionsFor, type ServerConfig } from './config.ts';
 import type { PipelineWorkerData } from './workers/pipeline-worker.ts';
 import type { LogWorkerData } from './workers/log-worker.ts';
 import type { IoWorkerData } from './workers/io-worker.ts';
@@ -83,7 +84,8 @@ function waitFor(worker: Worker, what: string, types: string[]): Promise<Record<
 export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const tlsOptions = cfg.tls === null ? null : loadTlsServerOptions(cfg.tls, cfg.configPath ?? '(embedded default)');
   if (cfg.servers.size > 0) log.warn(`zoo.cfg lists ${cfg.servers.size} server.N lines: ensembles are not implemented yet; running standalone`);
-  const ioThreads = Math.min(cfg.ioThreads, IO_THREADS_MAX);
+  const ioThreads = cfg.ioThreads;
+  assert(ioThreads >= 1 && ioThreads <= IO_THREADS_MAX, 'io.threads is bounded by its schema entry');
   const logDir = path.join(cfg.dataLogDir, 'version-2');
   const snapDir = path.join(cfg.dataDir, 'version-2');
   for (const [dir, what] of [[logDir, 'data'], [snapDir, 'snap']] as const) {
@@ -120,7 +122,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const ioStats = Array.from({ length: ioThreads }, () => StatsBlock.create(IO_STATS));
 
   const pipelineData: PipelineWorkerData = {
-    config: cfg,
+    config: optionsFor(cfg, 'pipeline'),
     reqRingSabs: reqRings.map((r) => r.sab),
     respRingSabs: respRings.map((r) => r.sab),
     ioBellSabs: ioBells.map((b) => b.sab),
@@ -150,9 +152,8 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     logBellSab: logBell.sab,
     pipelineBellSab: pipelineBell.sab,
     controlSab,
+    ...optionsFor(cfg, 'log'),
     dir: logDir,
-    preAllocBytes: cfg.preAllocSizeBytes,
-    forceSync: cfg.forceSync,
     lastZxid,
     txnBytesMax,
     rollAfterTxns,
@@ -171,31 +172,20 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     pipelineBellSab: pipelineBell.sab,
     snapDir,
     logDir,
-    purgeIntervalHours: cfg.autopurgePurgeIntervalHours,
-    snapRetainCount: cfg.autopurgeSnapRetainCount,
+    ...optionsFor(cfg, 'snapshot'),
   };
   const snapshotWorker = new Worker(workerUrl('snapshot-worker'), { workerData: snapData, name: 'snapshot' });
   await waitFor(snapshotWorker, 'snapshot worker', ['ready']);
 
   const ios: Worker[] = [];
+  const ioOptions = optionsFor(cfg, 'io');
   for (let i = 0; i < ioThreads; i++) {
     const ioData: IoWorkerData = {
+      ...ioOptions,
       index: i,
-      clientPort: cfg.clientPort,
-      clientPortAddress: cfg.clientPortAddress,
-      secureClientPort: cfg.secureClientPort,
-      secureClientPortAddress: cfg.secureClientPortAddress,
       tls: tlsOptions,
-      juteMaxBufferBytes: cfg.juteMaxBufferBytes,
-      maxClientCnxns: cfg.maxClientCnxns,
-      maxCnxns: cfg.maxCnxns,
-      sessionlessCnxnTimeoutMs: cfg.sessionlessCnxnTimeoutMs,
       ioWordsSab,
-      globalOutstandingLimit: cfg.globalOutstandingLimit,
-      ioThreads,
       throttleSab,
-      fourLetterWordWhitelist: [...cfg.fourLetterWordWhitelist],
-      hostDirs: { dataDir: cfg.dataDir, dataLogDir: cfg.dataLogDir },
       reqRingSab: reqRings[i].sab,
       pipelineBellSab: pipelineBell.sab,
       respRingSab: respRings[i].sab,

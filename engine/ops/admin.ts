@@ -21,7 +21,7 @@ import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ServerConfig } from '../config.ts';
-import { EMBEDDED_DEFAULT_CONFIG } from '../config.ts';
+import { configurationJson, EMBEDDED_DEFAULT_CONFIG } from '../config.ts';
 import type { ControlChannel, StatsReply, StatsRequest } from './control.ts';
 import { type ConnectionInfo, type ServerStatsSnapshot, formatEnvi, formatMntr } from './fourlw.ts';
 import { collectEnvironment } from './environment.ts';
@@ -198,17 +198,7 @@ export function buildCommandResponse(name: string, kwargs: Readonly<Record<strin
     case 'ruok':
       return finish(primary, {});
     case 'configuration':
-      return finish(primary, {
-        client_port: cfg.clientPort,
-        data_dir: path.join(cfg.dataDir, 'version-2'),
-        data_log_dir: path.join(cfg.dataLogDir, 'version-2'),
-        tick_time: cfg.tickTimeMs,
-        max_client_cnxns: cfg.maxClientCnxns,
-        min_session_timeout: cfg.minSessionTimeoutMs,
-        max_session_timeout: cfg.maxSessionTimeoutMs,
-        server_id: cfg.myid ?? 0,
-        client_port_listen_backlog: cfg.clientPortListenBacklog,
-      });
+      return finish(primary, configurationJson(cfg));
     case 'connections': {
       const snap = need();
       return finish(primary, {

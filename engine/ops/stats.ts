@@ -29,7 +29,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Pipeline, Conn } from '../core/pipeline.ts';
-import type { ServerConfig } from '../config.ts';
+import type { OptionsFor } from '../config.ts';
 import type { StatsReply, StatsRequest } from './control.ts';
 import { formatConfigForConf } from '../config.ts';
 import type { StatsBlock } from './stagestats.ts';
@@ -282,7 +282,7 @@ const LIST_WORDS: ReadonlySet<FourLetterWord> = new Set(['stat', 'cons', 'dump',
  * taken now, the text of the long words is made as the caller takes it. Counts the word's
  * packet as ZooKeeper does (received before answering, sent after).
  */
-export function fourLetterWordReply(word: string, p: Pipeline, cfg: ServerConfig, asker: FourLetterAsker, host: HostFacts, keeper: KeeperLogAccess | null = null): Iterable<string> {
+export function fourLetterWordReply(word: string, p: Pipeline, cfg: OptionsFor<'pipeline'>, asker: FourLetterAsker, host: HostFacts, keeper: KeeperLogAccess | null = null): Iterable<string> {
   if (!isFourLetterWord(word)) return []; // the io worker only forwards known codes
   const k = p.counters;
   k.packetsReceived++;
@@ -319,7 +319,7 @@ export function fourLetterWordReply(word: string, p: Pipeline, cfg: ServerConfig
  * /metrics read the same snapshot as the words, without an asking connection. Applies
  * crst/srst/stmk first, as the words do, and shares their trace mask.
  */
-export function answerStatsRequest(req: StatsRequest, p: Pipeline, cfg: ServerConfig): StatsReply {
+export function answerStatsRequest(req: StatsRequest, p: Pipeline, cfg: OptionsFor<'pipeline'>): StatsReply {
   assert(req.op === 'stats', `unknown control op ${String((req as { op?: unknown }).op)}`);
   if (req.reset === 'crst') resetConnectionStats(p);
   if (req.reset === 'srst') resetServerStats(p);

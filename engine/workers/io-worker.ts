@@ -41,35 +41,23 @@ import { CLOSED_CONN_SLOTS, OUTBOUND_BYTES_MAX, GATHER_BYTES, REPLIES_PER_TURN, 
 import { createLogger, limitedWarnings } from '../logger.ts';
 import { StatsBlock, IO_STATS } from '../ops/stagestats.ts';
 import { type FourLetterWord, fourLetterWordOf, formatNotWhitelisted, hostNeedsOf } from '../ops/fourlw.ts';
-import { probeHost, NO_HOST_FACTS, NO_HOST_NEEDS, type HostDirs } from '../ops/probes.ts';
+import { probeHost, NO_HOST_FACTS, NO_HOST_NEEDS } from '../ops/probes.ts';
 import type { TlsServerOptions } from '../security/tls.ts';
+import type { OptionsFor } from '../config.ts';
 import { subjectRfc2253 } from '../security/x509.ts';
 
-export interface IoWorkerData {
+/**
+ * The config fields the schema gives the io workers (engine/config/schema.ts: clientPort -1 is
+ * no plain port, maxCnxns counts all io workers together, ...), and this worker's rings.
+ */
+export interface IoWorkerData extends OptionsFor<'io'> {
   index: number;
-  /** -1: no plain port (only secureClientPort is set). */
-  clientPort: number;
-  clientPortAddress: string | null;
-  secureClientPort: number | null;
-  secureClientPortAddress: string | null;
   /** Read and checked by the main thread (engine/security/tls.ts); null when secureClientPort is not set. */
   tls: TlsServerOptions | null;
-  juteMaxBufferBytes: number;
-  maxClientCnxns: number;
-  /** zookeeper.maxCnxns: client connections on all io workers together; 0 = unlimited. */
-  maxCnxns: number;
-  /** zookeeper.nio.sessionlessCnxnTimeout (ms). */
-  sessionlessCnxnTimeoutMs: number;
   /** Words shared by the io workers (engine/records.ts IO_WORDS): connections open, bytes queued per worker. */
   ioWordsSab: SharedArrayBuffer;
-  /** ZooKeeper's globalOutstandingLimit: requests in process or in flight above which connections stop being read. */
-  globalOutstandingLimit: number;
-  ioThreads: number;
   /** Throttle words shared with the pipeline and the other io workers (engine/records.ts). */
   throttleSab: SharedArrayBuffer;
-  fourLetterWordWhitelist: FourLetterWord[];
-  /** Where dirs, conf and lgif measure (engine/ops/probes.ts). */
-  hostDirs: HostDirs;
   reqRingSab: SharedArrayBuffer;
   pipelineBellSab: SharedArrayBuffer;
   respRingSab: SharedArrayBuffer;
@@ -312,7 +300,7 @@ function handleFourLetterWord(conn: Connection, word: FourLetterWord, mask: Buff
   }
   // directory sizes and descriptor counts are measured here (libuv's pool), never on the pipeline thread
   const maskCopy = mask === null ? null : Buffer.from(mask);
-  void probeHost(needs, data.hostDirs).then((facts) => {
+  void probeHost(needs, data).then((facts) => {
     if (conn.ended || conn.socket.destroyed) return;
     pushControl(ReqKind.FOURLW, conn.id, fourLetterWordTail(conn.addr, conn.port, word, facts, maskCopy));
   });
@@ -786,12 +774,16 @@ function pollForLoneClientReply(): void {
 
 const servers: net.Server[] = [];
 let listeningCount = 0;
+/** Pending connections the kernel queues when clientPortListenBacklog is -1 (or 0): Java's default would be 50. */
+const LISTEN_BACKLOG_DEFAULT = 1024;
+const listenBacklog = data.clientPortListenBacklog > 0 ? data.clientPortListenBacklog : LISTEN_BACKLOG_DEFAULT;
+
 function listen(server: net.Server, port: number, host: string | null): void {
   servers.push(server);
   server.on('error', (err) => {
     parentPort!.postMessage({ type: 'error', message: `io-${data.index}: cannot listen on ${host ?? '0.0.0.0'}:${port}: ${err.message}` });
   });
-  server.listen({ port, host: host ?? undefined, reusePort: true, backlog: 1024 }, () => {
+  server.listen({ port, host: host ?? undefined, reusePort: true, backlog: listenBacklog }, () => {
     if (++listeningCount === servers.length) parentPort!.postMessage({ type: 'listening' });
   });
 }

@@ -10,15 +10,15 @@ import { LogKind, recordZxid, txnRecordBytes } from '../rings/log-ring.ts';
 import { CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP } from '../records.ts';
 import { createLogger } from '../logger.ts';
 import { StatsBlock, LOG_STATS } from '../ops/stagestats.ts';
+import type { OptionsFor } from '../config.ts';
 
-export interface LogWorkerData {
+/** The config fields the schema gives the log worker (preAllocSizeBytes, forceSync), and its rings. */
+export interface LogWorkerData extends OptionsFor<'log'> {
   logRingSab: SharedArrayBuffer;
   logBellSab: SharedArrayBuffer;
   pipelineBellSab: SharedArrayBuffer;
   controlSab: SharedArrayBuffer;
   dir: string;
-  preAllocBytes: number;
-  forceSync: boolean;
   lastZxid: number;
   txnBytesMax: number;
   /** Roll to a new file after this many txns (snapCount/2 + random, as ZooKeeper). */
@@ -35,7 +35,7 @@ const ring = Ring.attach(data.logRingSab, Doorbell.attach(data.logBellSab));
 const pipelineBell = Doorbell.attach(data.pipelineBellSab);
 const control64 = new BigInt64Array(data.controlSab);
 const control32 = new Int32Array(data.controlSab);
-const writer = new TxnLogWriter({ dir: data.dir, preAllocBytes: data.preAllocBytes, forceSync: data.forceSync, lastLoggedZxid: data.lastZxid, txnBytesMax: data.txnBytesMax });
+const writer = new TxnLogWriter({ dir: data.dir, preAllocBytes: data.preAllocSizeBytes, forceSync: data.forceSync, lastLoggedZxid: data.lastZxid, txnBytesMax: data.txnBytesMax });
 
 let txnsInFile = 0;
 

@@ -26,10 +26,11 @@ import { fourLetterWordReply, answerStatsRequest, readIoCountersFrom, type Keepe
 import { SNAP_CONTROL_LAST_ZXID } from '../persistence/snapshotter.ts';
 import { ControlServer } from '../ops/control.ts';
 import { StatsBlock, PIPELINE_STATS, IO_STATS } from '../ops/stagestats.ts';
-import type { ServerConfig } from '../config.ts';
+import type { OptionsFor } from '../config.ts';
 
 export interface PipelineWorkerData {
-  config: ServerConfig;
+  /** The config fields the schema gives the pipeline (engine/config/schema.ts consumers). */
+  config: OptionsFor<'pipeline'>;
   reqRingSabs: SharedArrayBuffer[];
   respRingSabs: SharedArrayBuffer[];
   ioBellSabs: SharedArrayBuffer[];

@@ -11,8 +11,10 @@ import { purge } from '../persistence/purge.ts';
 import { SnapKind, SNAP_CONTROL_FINISHED, SNAP_CONTROL_FAILED, SNAP_CONTROL_PURGES, SNAP_CONTROL_LAST_ZXID } from '../persistence/snapshotter.ts';
 import { CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_STOP } from '../records.ts';
 import { createLogger } from '../logger.ts';
+import type { OptionsFor } from '../config.ts';
 
-export interface SnapshotWorkerData {
+/** The config fields the schema gives the snapshot worker (autopurge.*), and its rings. */
+export interface SnapshotWorkerData extends OptionsFor<'snapshot'> {
   snapRingSab: SharedArrayBuffer;
   snapControlSab: SharedArrayBuffer;
   /** The log worker's control words: durable zxid, log failures, stop flag. */
@@ -21,9 +23,6 @@ export interface SnapshotWorkerData {
   /** dataDir/version-2 and dataLogDir/version-2. */
   snapDir: string;
   logDir: string;
-  /** autopurge.purgeInterval in hours (0: off) and autopurge.snapRetainCount. */
-  purgeIntervalHours: number;
-  snapRetainCount: number;
 }
 
 /** While sealing, how often to look at the durable zxid. */
@@ -138,14 +137,14 @@ function maybeCommit(): void {
   }
 }
 
-const purgeIntervalMs = data.purgeIntervalHours * 3_600_000;
+const purgeIntervalMs = data.autopurgePurgeIntervalHours * 3_600_000;
 let nextPurgeAtMs = purgeIntervalMs > 0 ? performance.now() : Infinity;
 
 function maybePurge(now: number): void {
   if (now < nextPurgeAtMs) return;
   nextPurgeAtMs = now + purgeIntervalMs;
   try {
-    const result = purge(data.snapDir, data.logDir, data.snapRetainCount);
+    const result = purge(data.snapDir, data.logDir, data.autopurgeSnapRetainCount);
     Atomics.add(snap32, SNAP_CONTROL_PURGES, 1);
     log.info(`autopurge: kept ${result.keptSnapshots.length} snapshots from zxid 0x${Math.max(0, result.oldestKeptZxid).toString(16)}, deleted ${result.deleted.length} files${result.deleted.length > 0 ? `: ${result.deleted.join(', ')}` : ''}`);
   } catch (err) {

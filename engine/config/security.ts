@@ -1,0 +1,226 @@
+// The settings behind secureClientPort (ZooKeeper's client-port X509Util, the `ssl.*` keys)
+// and SASL (the JAAS file, its section, the auth providers): their parsers and the two
+// derived fields, `tls` and `sasl`. TLS files are read later, by engine/security/tls.ts;
+// the JAAS file is read here, so its errors are config errors with file and line.
+
+import { readFileSync, statSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { JAAS_FILE_BYTES_MAX, JaasError, parseJaas, saslUsersOf } from '../security/sasl.ts';
+import { ConfigError, type Setting, type SettingsReader } from './read.ts';
+import { oneOf, type Parser } from './values.ts';
+import type { KeyReads } from './schema.ts';
+
+export interface SaslConfig {
+  /** The JAAS file and the section read (zookeeper.sasl.serverconfig, default Server). */
+  jaasFile: string;
+  section: string;
+  /** user name → password (user_<name>="<password>"). */
+  users: Map<string, string>;
+}
+
+export type TlsStoreType = 'PEM' | 'PKCS12' | 'JKS';
+export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+
+/** Where a setting came from, for errors found when its files are read (engine/security/tls.ts). */
+export interface SettingSource {
+  key: string;
+  line: number;
+}
+
+export interface TlsStoreConfig {
+  path: string;                  // absolute
+  location: SettingSource;
+  type: TlsStoreType;            // ssl.*.type, or inferred from the file name as ZooKeeper does
+  /** The password, or the file holding it (ssl.*.passwordPath); null when neither is set. */
+  password: string | null;
+  passwordPath: string | null;
+  passwordSource: SettingSource | null;
+}
+
+export interface TlsConfig {
+  keyStore: TlsStoreConfig;
+  trustStore: TlsStoreConfig | null; // null: the platform's default CAs, as Java's default trust store
+  clientAuth: 'need' | 'want' | 'none';
+  minVersion: TlsVersion;
+  maxVersion: TlsVersion;
+  /** ssl.ciphersuites as written (Java/IANA names); null: the platform's defaults. */
+  cipherSuites: { names: string[]; source: SettingSource } | null;
+}
+
+// ---------------------------------------------------------------------------------
+// Parsers
+
+const TLS_VERSIONS: readonly TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+const DEFAULT_TLS_VERSIONS: readonly TlsVersion[] = ['TLSv1.2', 'TLSv1.3'];
+
+function tlsVersionOf(s: Setting, text: string, fail: (s: Setting, detail: string) => ConfigError): TlsVersion {
+  const v = TLS_VERSIONS.find((t) => t.toLowerCase() === text.trim().toLowerCase());
+  if (v === undefined) throw fail(s, `'${text.trim()}' is not a TLS protocol zooid offers (${TLS_VERSIONS.join(', ')})`);
+  return v;
+}
+
+/** ssl.protocol: one protocol name, any case. */
+export const tlsVersion: Parser<TlsVersion> = { kind: TLS_VERSIONS.join('|'), parse: (s, c) => tlsVersionOf(s, s.value, c.fail) };
+
+/** ssl.enabledProtocols: a comma-separated list of protocol names. */
+export const tlsVersions: Parser<TlsVersion[]> = {
+  kind: `list of ${TLS_VERSIONS.join('|')}`,
+  parse: (s, c) => s.value.split(',').filter((p) => p.trim() !== '').map((p) => tlsVersionOf(s, p, c.fail)),
+};
+
+/** ssl.*.type: a store type zooid reads. */
+export const storeType = oneOf(['PEM', 'PKCS12', 'JKS'], {
+  fold: 'upper', error: (v) => `'${v}' is not a key store type zooid reads (PEM, PKCS12 or JKS)`,
+});
+
+/** ssl.authProvider: x509 is what zooid does; anything else is warned about. */
+export const sslAuthProvider: Parser<string> = {
+  kind: 'x509',
+  parse(s, c) {
+    if (s.value !== 'x509') c.warn(s, `${s.key}=${s.value}: zooid authenticates TLS clients with its built-in x509 provider only`);
+    return s.value;
+  },
+};
+
+const SASL_AUTH_PROVIDER = 'org.apache.zookeeper.server.auth.SASLAuthenticationProvider';
+/** Providers zooid has built in: naming them in authProvider.N is accepted silently (x509 needs no registration in zooid). */
+const BUILT_IN_AUTH_PROVIDERS = new Set([
+  'org.apache.zookeeper.server.auth.IPAuthenticationProvider',
+  'org.apache.zookeeper.server.auth.DigestAuthenticationProvider',
+  'org.apache.zookeeper.server.auth.X509AuthenticationProvider',
+]);
+
+/** authProvider.N: true for SASLAuthenticationProvider; a class zooid cannot load is warned about. */
+export const authProviderClass: Parser<boolean> = {
+  kind: 'class name',
+  parse(s, c) {
+    if (s.value === SASL_AUTH_PROVIDER) return true;
+    if (!BUILT_IN_AUTH_PROVIDERS.has(s.value)) c.warn(s, `${s.key}: ${s.value} cannot be loaded by zooid (it knows ip, digest, sasl and x509); ignored`);
+    return false;
+  },
+};
+
+// ---------------------------------------------------------------------------------
+// tls
+
+function sourceOf(s: Setting): SettingSource {
+  return { key: s.key, line: s.line };
+}
+
+/** KeyStoreFileType.fromPropertyValueOrFileName: the .type setting, else the file name's extension. */
+function storeTypeOf(r: SettingsReader, location: Setting, type: TlsStoreType | null): TlsStoreType {
+  if (type !== null) return type;
+  const ext = /\.([^./]*)$/.exec(location.value)?.[1]?.toLowerCase() ?? '';
+  if (ext === 'pem') return 'PEM';
+  if (ext === 'p12' || ext === 'pfx') return 'PKCS12';
+  if (ext === 'jks') return 'JKS';
+  throw r.fail(location.key, location.line, `cannot tell the store type from the file name '${location.value}' (.pem, .p12, .pfx or .jks); set ${location.key.replace(/location$/, 'type')}`);
+}
+
+function storeOf(r: SettingsReader, k: KeyReads, which: 'keyStore' | 'trustStore'): TlsStoreConfig | null {
+  const v = k.values;
+  const path = which === 'keyStore' ? v['ssl.keyStore.location'] : v['ssl.trustStore.location'];
+  const location = k.at(`ssl.${which}.location`);
+  if (path === null || location === null) return null;
+  const passwordSource = k.at(`ssl.${which}.passwordPath`) ?? k.at(`ssl.${which}.password`);
+  return {
+    path,
+    location: sourceOf(location),
+    type: storeTypeOf(r, location, which === 'keyStore' ? v['ssl.keyStore.type'] : v['ssl.trustStore.type']),
+    password: which === 'keyStore' ? v['ssl.keyStore.password'] : v['ssl.trustStore.password'],
+    passwordPath: which === 'keyStore' ? v['ssl.keyStore.passwordPath'] : v['ssl.trustStore.passwordPath'],
+    passwordSource: passwordSource === null ? null : sourceOf(passwordSource),
+  };
+}
+
+/** X509Util's client-port settings; null without secureClientPort. */
+export function deriveTls(r: SettingsReader, k: KeyReads): TlsConfig | null {
+  const v = k.values;
+  if (v.secureClientPort === null) return null;
+  const keyStore = storeOf(r, k, 'keyStore');
+  const trustStore = storeOf(r, k, 'trustStore');
+  if (keyStore === null) {
+    throw r.fail('ssl.keyStore.location', null, 'is not set; secureClientPort needs a key store with the server\'s key and certificate');
+  }
+  // ZooKeeper enables ssl.enabledProtocols, else just ssl.protocol
+  const enabled = v['ssl.enabledProtocols'];
+  const protocol = v['ssl.protocol'];
+  let versions = [...DEFAULT_TLS_VERSIONS];
+  if (enabled !== null && enabled.length > 0) versions = [...enabled];
+  else if (protocol !== null) versions = [protocol];
+  versions.sort((a, b) => TLS_VERSIONS.indexOf(a) - TLS_VERSIONS.indexOf(b));
+  const names = v['ssl.ciphersuites'];
+  const ciphers = k.at('ssl.ciphersuites');
+  return {
+    keyStore,
+    trustStore,
+    clientAuth: v['ssl.clientAuth'],
+    minVersion: versions[0],
+    maxVersion: versions[versions.length - 1],
+    cipherSuites: names === null || names.length === 0 || ciphers === null ? null : { names, source: sourceOf(ciphers) },
+  };
+}
+
+// ---------------------------------------------------------------------------------
+// sasl
+
+const JAAS_PROPERTY = 'java.security.auth.login.config';
+
+/** -Djava.security.auth.login.config=… in SERVER_JVMFLAGS or JVMFLAGS (as zkServer.sh passes them to the JVM). */
+function jaasFileFromEnv(env: Readonly<Record<string, string | undefined>>): { file: string; from: string } | null {
+  for (const name of ['SERVER_JVMFLAGS', 'JVMFLAGS']) {
+    const flags = env[name];
+    if (flags === undefined) continue;
+    let found: string | null = null;
+    const re = /(?:^|\s)-Djava\.security\.auth\.login\.config=("[^"]*"|'[^']*'|\S+)/g;
+    for (let m = re.exec(flags); m !== null; m = re.exec(flags)) found = m[1].replace(/^(["'])(.*)\1$/, '$2'); // the last one wins, as in the JVM
+    if (found !== null) return { file: found, from: name };
+  }
+  return null;
+}
+
+/**
+ * The JAAS file is named by the zoo.cfg key java.security.auth.login.config (zooid's: for
+ * ZooKeeper it is a JVM flag), else by -Djava.security.auth.login.config=… in
+ * SERVER_JVMFLAGS or JVMFLAGS. Like the JVM, a leading '=' and a file: URL are accepted.
+ * Without one, the keys that only matter to it are warned about.
+ */
+export function deriveSasl(r: SettingsReader, k: KeyReads, cwd: string, env: Readonly<Record<string, string | undefined>>): SaslConfig | null {
+  const jaasSetting = k.at(JAAS_PROPERTY);
+  const fromEnv = jaasFileFromEnv(env);
+  const section = k.values['sasl.serverconfig'];
+  const spelled = k.values[JAAS_PROPERTY] ?? fromEnv?.file ?? null;
+  if (spelled === null) {
+    for (const name of ['sasl.serverconfig', 'SASLAuthenticationProvider.superPassword'] as const) {
+      const s = k.at(name);
+      if (s !== null) r.warn(s.line, `${s.key} is ignored without a JAAS file (${JAAS_PROPERTY})`);
+    }
+    return null;
+  }
+  const where = jaasSetting !== null ? { key: jaasSetting.key, line: jaasSetting.line } : { key: `${JAAS_PROPERTY} (from ${fromEnv?.from})`, line: null };
+  if (jaasSetting !== null && fromEnv !== null && fromEnv.file !== jaasSetting.value) {
+    r.warn(jaasSetting.line, `${JAAS_PROPERTY} overrides -D${JAAS_PROPERTY}=${fromEnv.file} in ${fromEnv.from}`);
+  }
+  let file = spelled.startsWith('=') ? spelled.slice(1) : spelled;
+  if (file.startsWith('file:')) file = decodeURIComponent(file.slice('file:'.length).replace(/^\/\/(localhost)?(?=\/)/, ''));
+  file = resolvePath(cwd, file);
+  let text: string;
+  try {
+    if (statSync(file).size > JAAS_FILE_BYTES_MAX) throw new Error(`larger than ${JAAS_FILE_BYTES_MAX} bytes`);
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw r.fail(where.key, where.line, `cannot read the JAAS file ${file}: ${(err as Error).message}`);
+  }
+  let users: Map<string, string>;
+  try {
+    const found = saslUsersOf(parseJaas(text, file), section, file);
+    for (const w of found.warnings) r.warnings.push(w);
+    users = found.users;
+  } catch (err) {
+    if (err instanceof JaasError) throw new ConfigError(`${err.message} (the JAAS file named by ${where.key})`, where.key, err.line);
+    throw err;
+  }
+  const superPassword = k.values['SASLAuthenticationProvider.superPassword'];
+  if (superPassword !== null) users.set('super', superPassword);
+  return { jaasFile: file, section, users };
+}
