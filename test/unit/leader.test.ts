@@ -5,10 +5,11 @@
 // the test says so). What must hold: a txn commits only on a quorum of durable copies, the
 // leader's own included; no client on any server sees what is not committed; a follower's
 // client is answered from the committed txn; sessions live and die at the leader.
+import { connectFrame, request, createRequest, replyHeader } from '../support/frames.ts';
 import { describe, it, expect } from 'vitest';
 import { Pipeline, type PipelineOptions, type PipelineRole } from '../../engine/core/pipeline.ts';
-import { JuteReader, JuteWriter } from '../../native-free-io/jute.ts';
-import { type Id, Op, Err, OPEN_ACL_UNSAFE, writeAcls, type Acl } from '../../engine/protocol.ts';
+import { JuteReader } from '../../native-free-io/jute.ts';
+import { type Id, Op, Err } from '../../engine/protocol.ts';
 import { generateDigest } from '../../engine/core/acl.ts';
 
 const WALL_MS = 1_700_000_000_000;
@@ -133,32 +134,12 @@ function nextProposalZxid(p: Pipeline, upTo: number): number {
   return next;
 }
 
-function connectFrame(timeoutMs: number): Buffer {
-  return new JuteWriter(128).int(0).longNumber(0).int(timeoutMs).long(0n).buffer(Buffer.alloc(16)).bool(false).copy();
-}
 
-function request(xid: number, type: number, body: (w: JuteWriter) => void): Buffer {
-  const w = new JuteWriter(256);
-  w.int(xid).int(type);
-  body(w);
-  return w.copy();
-}
 
-function createRequest(xid: number, path: string, acls: readonly Acl[] = OPEN_ACL_UNSAFE): Buffer {
-  return request(xid, Op.create, (w) => {
-    w.string(path).buffer(Buffer.from('v'));
-    writeAcls(w, acls);
-    w.int(0);
-  });
-}
 
-function header(frame: Buffer): { xid: number; zxid: number; err: number } {
-  const r = new JuteReader(frame, 4);
-  return { xid: r.int(), zxid: r.longNumber(), err: r.int() };
-}
 
 function replies(s: Server, conn: number): { xid: number; zxid: number; err: number }[] {
-  return s.sent.filter((x) => x.conn === conn).map((x) => header(x.frame));
+  return s.sent.filter((x) => x.conn === conn).map((x) => replyHeader(x.frame));
 }
 
 /** A client session on server sid, connection conn: made through the leader, durable on a quorum. */
@@ -216,7 +197,7 @@ describe('a leader', () => {
     session(e, 1, 1);
     const digestId = generateDigest('alice:secret');
     // /locked: only alice may create under it
-    e.servers.get(1)!.p.request(1, createRequest(1, '/locked', [{ perms: 0x1f, id: { scheme: 'digest', id: digestId } }]));
+    e.servers.get(1)!.p.request(1, createRequest(1, '/locked', Op.create, [{ perms: 0x1f, id: { scheme: 'digest', id: digestId } }]));
     e.pump();
     e.syncAll();
     session(e, 2, 8);

@@ -4,11 +4,12 @@
 // writes go to the leader with the client's auth ids, nothing is applied before its COMMIT,
 // a session's replies keep their order across forwarded writes and local reads, replies are
 // made from the committed txn, and a COMMIT that does not match the proposals is refused.
+import { connectFrame, request, createRequest, replyHeader } from '../support/frames.ts';
 import { describe, it, expect, beforeEach } from 'vitest';
 import { Pipeline, type PipelineOptions, type PipelineRole } from '../../engine/core/pipeline.ts';
 import { LearnerDesyncError } from '../../engine/core/learner.ts';
 import { JuteReader, JuteWriter } from '../../native-free-io/jute.ts';
-import { type Id, type TxnHeader, Op, Err, OPEN_ACL_UNSAFE, writeAcls } from '../../engine/protocol.ts';
+import { type Id, type TxnHeader, Op, Err, OPEN_ACL_UNSAFE } from '../../engine/protocol.ts';
 import { type Txn, type CreateTxn, encodeTxn } from '../../engine/core/txn.ts';
 import { sessionPassword } from '../../engine/core/sessions.ts';
 
@@ -52,29 +53,9 @@ function start(role: PipelineRole): void {
   p.recovered();
 }
 
-function connectFrame(timeoutMs: number, sessionId = 0n, passwd: Uint8Array = Buffer.alloc(16)): Buffer {
-  return new JuteWriter(128).int(0).longNumber(0).int(timeoutMs).long(sessionId).buffer(passwd).bool(false).copy();
-}
 
-function request(xid: number, type: number, body: (w: JuteWriter) => void): Buffer {
-  const w = new JuteWriter(256);
-  w.int(xid).int(type);
-  body(w);
-  return w.copy();
-}
 
-function createRequest(xid: number, path: string, type: number = Op.create): Buffer {
-  return request(xid, type, (w) => {
-    w.string(path).buffer(Buffer.from('v'));
-    writeAcls(w, OPEN_ACL_UNSAFE);
-    w.int(0);
-  });
-}
 
-function header(frame: Buffer): { xid: number; zxid: number; err: number } {
-  const r = new JuteReader(frame, 4);
-  return { xid: r.int(), zxid: r.longNumber(), err: r.int() };
-}
 
 /** The leader proposes and commits txn (made for sessionId/cxid): returns its zxid. */
 function leaderCommits(sessionId: bigint, cxid: number, type: number, txn: Txn, commit = true): number {
@@ -125,13 +106,13 @@ describe('a follower', () => {
     expect(other).not.toBe(id);
     sent = [];
     p.request(2, request(1, Op.exists, (w) => w.string('/a').bool(false)));
-    expect(sent.map((s) => [s.conn, header(s.frame).err])).toEqual([[2, Err.NONODE]]);
+    expect(sent.map((s) => [s.conn, replyHeader(s.frame).err])).toEqual([[2, Err.NONODE]]);
     const zxid = leaderCommits(id, 7, Op.create2, { type: Op.create2, path: '/a', data: Buffer.from('v'), acls: [...OPEN_ACL_UNSAFE], ephemeral: false, parentCVersion: 1, ttlMs: 0 }, false);
     expect(p.tree.get('/a')).toBeUndefined(); // proposed, logged, not applied
     expect(logged).toContain(zxid);
     p.commitProposal(zxid);
     const mine = sent.filter((s) => s.conn === 1);
-    expect(mine.map((s) => header(s.frame))).toEqual([{ xid: 7, zxid, err: Err.OK }, { xid: 8, zxid, err: Err.OK }]);
+    expect(mine.map((s) => replyHeader(s.frame))).toEqual([{ xid: 7, zxid, err: Err.OK }, { xid: 8, zxid, err: Err.OK }]);
     const r = new JuteReader(mine[0].frame, 4 + 16);
     expect(r.ustring()).toBe('/a');
     expect(r.longNumber()).toBe(zxid); // create2's Stat: czxid
@@ -142,7 +123,7 @@ describe('a follower', () => {
     sent = [];
     p.request(1, request(3, Op.setData, (w) => w.string('/nope').buffer(Buffer.from('x')).int(-1)));
     const zxid = leaderCommits(id, 3, Op.error, { type: Op.error, err: Err.NONODE }); // an error txn's header names error
-    expect(sent.map((s) => header(s.frame))).toEqual([{ xid: 3, zxid, err: Err.NONODE }]);
+    expect(sent.map((s) => replyHeader(s.frame))).toEqual([{ xid: 3, zxid, err: Err.NONODE }]);
   });
 
   it('answers a multi op by op, and a failed one with OK, its code, RUNTIMEINCONSISTENCY', () => {
@@ -174,7 +155,7 @@ describe('a follower', () => {
     p.request(2, request(9, Op.getData, (w) => w.string('/w').bool(true)));
     sent = [];
     const zxid = leaderCommits(writer, 2, Op.setData, { type: Op.setData, path: '/w', data: Buffer.from('2'), version: 1 });
-    expect(sent.map((s) => [s.conn, header(s.frame)])).toEqual([[2, { xid: -1, zxid: -1, err: 0 }]]);
+    expect(sent.map((s) => [s.conn, replyHeader(s.frame)])).toEqual([[2, { xid: -1, zxid: -1, err: 0 }]]);
     expect(p.tree.lastZxid).toBe(zxid);
   });
 
@@ -206,7 +187,7 @@ describe('a follower', () => {
     sent = [];
     p.request(1, request(2, Op.closeSession, () => {}));
     const zxid = leaderCommits(id, 2, Op.closeSession, { type: Op.closeSession, paths: ['/e'], listed: true });
-    expect(sent.map((s) => header(s.frame))).toEqual([{ xid: 2, zxid, err: Err.OK }]);
+    expect(sent.map((s) => replyHeader(s.frame))).toEqual([{ xid: 2, zxid, err: Err.OK }]);
     expect(closed).toEqual([1]);
     expect(p.tree.get('/e')).toBeUndefined();
     expect(p.sessions.get(id)).toBeUndefined();
