@@ -343,6 +343,7 @@ export class ZabLearner {
         this.writeToTxnLog = false;
         this.out.truncateLog(zxid);
         this.appliedZxid = zxid;
+        this.durableZxid = Math.min(this.durableZxid, zxid);
         this.phaseNow = 'sync';
         return;
       case PacketType.SNAP:
@@ -366,6 +367,7 @@ export class ZabLearner {
     this.snap = null;
     this.out.loadSnapshotEnd(this.snapZxid);
     this.appliedZxid = this.snapZxid;
+    this.durableZxid = Math.min(this.durableZxid, this.snapZxid);
     this.phaseNow = 'sync';
   }
 
@@ -420,26 +422,27 @@ export class ZabLearner {
     if (p.zxid !== this.newLeaderZxid) this.out.warn(`NEWLEADER 0x${p.zxid.toString(16)}, LEADERINFO said 0x${this.newLeaderZxid.toString(16)}`);
     this.phaseNow = 'newLeader';
     this.silentTicks = 0;
-    if (!this.writeToTxnLog) {
-      this.awaitSnapshotZxid = this.appliedZxid;
-      this.out.takeSnapshot(this.appliedZxid);
-    }
-    this.writeToTxnLog = true;
-    if (!this.cfg.observer) {
-      // ZOOKEEPER-3911: the txns held are durable before the NEWLEADER ACK
-      for (const h of this.notCommitted) {
-        this.out.logProposal(h.zxid, h.txn);
-        this.ackAfterUpToDate.push(h.zxid);
-      }
-      if (this.notCommitted.length > 0) this.awaitDurableZxid = this.notCommitted[this.notCommitted.length - 1].zxid;
+    // ZOOKEEPER-3911: a follower's held txns are durable before the NEWLEADER ACK. What the
+    // ACK waits for is set before any effect: the shell may answer from inside one.
+    const held = this.cfg.observer ? [] : this.notCommitted;
+    if (held.length > 0) {
       this.notCommitted = [];
       this.heldBytes = 0; // commits hold no bytes
+      this.awaitDurableZxid = held[held.length - 1].zxid;
+    }
+    const snapshotNeeded = !this.writeToTxnLog;
+    if (snapshotNeeded) this.awaitSnapshotZxid = this.appliedZxid;
+    this.writeToTxnLog = true;
+    if (snapshotNeeded) this.out.takeSnapshot(this.appliedZxid);
+    for (const h of held) {
+      this.out.logProposal(h.zxid, h.txn);
+      this.ackAfterUpToDate.push(h.zxid);
     }
     this.maybeAckNewLeader();
   }
 
   private maybeAckNewLeader(): void {
-    if (this.awaitSnapshotZxid !== null) return;
+    if (this.phaseNow !== 'newLeader' || this.awaitSnapshotZxid !== null) return;
     if (this.awaitDurableZxid !== null && this.durableZxid < this.awaitDurableZxid) return;
     this.awaitDurableZxid = null;
     this.currentEpoch = this.newEpoch;
@@ -513,7 +516,7 @@ export class ZabLearner {
       case PacketType.INFORM:
       case PacketType.INFORMANDACTIVATE: {
         if (p.type === PacketType.INFORMANDACTIVATE) this.out.warn(`INFORMANDACTIVATE 0x${p.zxid.toString(16)}: reconfig is not supported, applied without activating`);
-        const { zxid, txn } = this.txnOf(p, p.type === PacketType.INFORM ? p.data : afterLeaderId(p.data), false);
+        const { zxid, txn } = this.txnOf(p, p.type === PacketType.INFORM ? p.data : afterLeaderId(p.data), false, false);
         this.out.inform(zxid, txn);
         this.appliedZxid = zxid;
         return;
@@ -580,14 +583,21 @@ export class ZabLearner {
   // ------------------------------------------------------------------ helpers
 
   /** The txn a PROPOSAL or INFORM carries, with the zxid of its TxnHeader (as ZooKeeper takes it). copy: for holding. */
-  private txnOf(p: QuorumPacket, data: Buffer | null, copy = true): Held {
+  private txnOf(p: QuorumPacket, data: Buffer | null, copy = true, checkOrder = true): Held {
     if (data === null || data.length < TXN_HEADER_BYTES) throw new ZabProtocolError(`${packetTypeName(p.type)} with a txn of ${data?.length ?? 'no'} bytes`);
     const zxid = Number(data.readBigInt64BE(TXN_HEADER_ZXID_AT));
-    if (zxid !== this.lastQueuedZxid + 1 && this.lastQueuedZxid !== 0) {
-      this.out.warn(`got zxid 0x${zxid.toString(16)}, expected 0x${(this.lastQueuedZxid + 1).toString(16)}`);
+    if (checkOrder) this.checkOrder(zxid);
+    return { zxid, txn: copy ? Buffer.from(data) : data };
+  }
+
+  /** ZooKeeper warns (only) when a txn is not the one after the last; a new epoch's first is expected too. */
+  private checkOrder(zxid: number): void {
+    const last = this.lastQueuedZxid;
+    const newEpochFirst = zxid % 0x1_0000_0000 === 1 && zxid > last;
+    if (last !== 0 && zxid !== last + 1 && !newEpochFirst) {
+      this.out.warn(`got zxid 0x${zxid.toString(16)}, expected 0x${(last + 1).toString(16)}`);
     }
     this.lastQueuedZxid = zxid;
-    return { zxid, txn: copy ? Buffer.from(data) : data };
   }
 
   private hold(h: Held): void {
