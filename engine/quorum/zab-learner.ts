@@ -244,6 +244,11 @@ export class ZabLearner {
     if (this.silentTicks > limit) this.fail(`leader silent for ${this.silentTicks} ticks (limit ${limit})`);
   }
 
+  /** The connection to the leader is gone (closed, reset, refused). */
+  connectionLost(reason: string): void {
+    this.fail(reason);
+  }
+
   /** The local log has every txn up to zxid on disk. */
   durable(zxid: number): void {
     if (zxid <= this.durableZxid) return;
