@@ -15,7 +15,7 @@ import type { ZabLearnerConfig } from '../../engine/quorum/zab-learner.ts';
 import { PacketType, takeQuorumPacket, packetTypeName } from '../../engine/quorum/wire.ts';
 import { newStat } from '../../engine/core/tree.ts';
 import { createLogger } from '../../engine/logger.ts';
-import { allocatePorts, serverLines, startZooKeeperPeer, type PeerPorts, type ZooKeeperPeer } from '../support/ensemble.ts';
+import { Cleanups, allocatePorts, serverLines, type PeerPorts, type ZooKeeperPeer } from '../support/ensemble.ts';
 import { ZkSession, CreateMode, showData, type Stat } from '../support/zkclient.ts';
 import { ZabHost } from '../support/zab-host.ts';
 import { waitFor, withDeadline } from '../support/wait.ts';
@@ -25,16 +25,9 @@ const TICK_MS = 1000; // ensemble.ts: tickTime=1000, initLimit=5, syncLimit=2
 const PACKET_BYTES_MAX = 0xfffff + 1024; // jute.maxbuffer + zookeeper.jute.maxbuffer.extrasize
 const log = createLogger('zab-learner-test');
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await withDeadline(c(), DEADLINE_MS, 'a cleanup').catch((e: Error) => console.error(`cleanup: ${e.message}`));
-});
-
-async function zookeeper(ports: PeerPorts, lines: string[]): Promise<ZooKeeperPeer> {
-  const peer = await startZooKeeperPeer(ports.sid, ports.clientPort, lines);
-  cleanups.push(() => peer.stop());
-  return peer;
-}
+const cleanups = new Cleanups();
+afterEach(() => cleanups.run(DEADLINE_MS));
+const zookeeper = (ports: PeerPorts, lines: string[]): Promise<ZooKeeperPeer> => cleanups.zookeeper(ports, lines);
 
 /** The ZooKeeper pair once one leads and the other follows. */
 async function pair(ports: PeerPorts[], lines: string[]): Promise<{ leader: ZooKeeperPeer; follower: ZooKeeperPeer; leaderPorts: PeerPorts }> {
