@@ -34,15 +34,14 @@ export class SnapStreamDecoder {
   sessionCount = 0;
   aclCount = 0;
   nodeCount = 0;
-  /** Bytes consumed so far. */
-  byteCount = 0;
   private stage: Stage = 'sessionCount';
   private left = 0;
   private readonly sink: SnapshotSink;
+  /** The longest path, data or ACL list accepted (jute.maxbuffer + extra, as BinaryInputArchive). */
   private readonly recordBytesMax: number;
 
-  /** recordBytesMax: the longest path, data or ACL list accepted (jute.maxbuffer + extra, as BinaryInputArchive). */
   constructor(sink: SnapshotSink, recordBytesMax: number) {
+    assert(recordBytesMax > 0, `recordBytesMax ${recordBytesMax}`);
     this.sink = sink;
     this.recordBytesMax = recordBytesMax;
   }
@@ -61,7 +60,6 @@ export class SnapStreamDecoder {
       at += used;
       if (this.stage === 'done') break;
     }
-    this.byteCount += at - offset;
     return at - offset;
   }
 
@@ -176,4 +174,8 @@ function statPersistedNode(buf: Buffer, at: number, data: Buffer): ZNode {
   node.aversion = buf.readInt32BE(at + 8 + 40);
   node.pzxid = long(52);
   return node;
+}
+
+function assert(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error(`snapshot stream: ${message}`);
 }

@@ -144,8 +144,7 @@ export class ZabLearner {
 
   // broadcast
   /** Proposals logged, oldest first, not yet ACKed: ACKed in order as they become durable. */
-  private readonly acksPending: number[] = [];
-  private acksPendingHead = 0;
+  private readonly acksPending = new ZxidQueue(ACKS_PENDING_MAX);
   private durableZxid = 0;
   /** Sessions touched since the last PING answer, with their timeouts. */
   private touches = new Map<bigint, number>();
@@ -177,7 +176,7 @@ export class ZabLearner {
 
   /** Proposals logged and not yet acknowledged. */
   get acksPendingCount(): number {
-    return this.acksPending.length - this.acksPendingHead;
+    return this.acksPending.length;
   }
 
   /** Connected: register with the leader (Learner.registerWithLeader). */
@@ -306,7 +305,7 @@ export class ZabLearner {
       case 'synced':
         return this.onSyncPacket(p);
       case 'broadcast':
-        return this.cfg.observer ? this.onObserverPacket(p) : this.onFollowerPacket(p);
+        return this.onBroadcastPacket(p);
       default:
         throw new Error(`zab learner: a packet in phase ${this.phaseNow}`);
     }
@@ -489,50 +488,11 @@ export class ZabLearner {
 
   // ------------------------------------------------------------------ broadcast
 
-  private onFollowerPacket(p: QuorumPacket): void {
+  /** Follower.processPacket and Observer.processPacket: what both do, then each one's txns. */
+  private onBroadcastPacket(p: QuorumPacket): void {
     switch (p.type) {
       case PacketType.PING:
         return this.answerPing(p);
-      case PacketType.PROPOSAL: {
-        const { zxid, txn } = this.txnOf(p, p.data, false);
-        return this.logAndAwaitAck(zxid, txn);
-      }
-      case PacketType.COMMIT:
-      case PacketType.COMMITANDACTIVATE: {
-        // COMMITANDACTIVATE's data names the next leader of a reconfig; zooid does not reconfigure
-        if (p.type === PacketType.COMMITANDACTIVATE) this.out.warn(`COMMITANDACTIVATE 0x${p.zxid.toString(16)}: reconfig is not supported, committed without activating`);
-        const zxid = Number(p.zxid);
-        this.out.commit(zxid);
-        this.appliedZxid = zxid;
-        return;
-      }
-      default:
-        return this.onCommonPacket(p);
-    }
-  }
-
-  private onObserverPacket(p: QuorumPacket): void {
-    switch (p.type) {
-      case PacketType.PING:
-        return this.answerPing(p);
-      case PacketType.PROPOSAL:
-      case PacketType.COMMIT:
-        return; // an observer learns from INFORM only
-      case PacketType.INFORM:
-      case PacketType.INFORMANDACTIVATE: {
-        if (p.type === PacketType.INFORMANDACTIVATE) this.out.warn(`INFORMANDACTIVATE 0x${p.zxid.toString(16)}: reconfig is not supported, applied without activating`);
-        const { zxid, txn } = this.txnOf(p, p.type === PacketType.INFORM ? p.data : afterLeaderId(p.data), false, false);
-        this.out.inform(zxid, txn);
-        this.appliedZxid = zxid;
-        return;
-      }
-      default:
-        return this.onCommonPacket(p);
-    }
-  }
-
-  private onCommonPacket(p: QuorumPacket): void {
-    switch (p.type) {
       case PacketType.REVALIDATE: {
         if (p.data === null || p.data.length < 9) throw new ZabProtocolError(`REVALIDATE answer of ${p.data?.length ?? 'no'} bytes`);
         this.out.revalidated(p.data.readBigInt64BE(0), p.data[8] !== 0);
@@ -544,9 +504,35 @@ export class ZabLearner {
       case PacketType.UPTODATE:
         this.out.warn('UPTODATE after the learner started');
         return;
-      default:
-        this.out.warn(`unknown packet ${packetTypeName(p.type)} (${p.type}) 0x${p.zxid.toString(16)}`);
     }
+    const known = this.cfg.observer ? this.observerTxn(p) : this.followerTxn(p);
+    if (!known) this.out.warn(`unknown packet ${packetTypeName(p.type)} (${p.type}) 0x${p.zxid.toString(16)}`);
+  }
+
+  /** PROPOSAL → log (ACK once durable); COMMIT → apply. False for anything else. */
+  private followerTxn(p: QuorumPacket): boolean {
+    if (p.type === PacketType.PROPOSAL) {
+      const { zxid, txn } = this.txnOf(p, p.data, false);
+      this.logAndAwaitAck(zxid, txn);
+      return true;
+    }
+    if (p.type !== PacketType.COMMIT && p.type !== PacketType.COMMITANDACTIVATE) return false;
+    // COMMITANDACTIVATE's data names the next leader of a reconfig; zooid does not reconfigure
+    if (p.type === PacketType.COMMITANDACTIVATE) this.out.warn(`COMMITANDACTIVATE 0x${p.zxid.toString(16)}: reconfig is not supported, committed without activating`);
+    this.appliedZxid = Number(p.zxid);
+    this.out.commit(this.appliedZxid);
+    return true;
+  }
+
+  /** INFORM → log and apply; PROPOSAL and COMMIT are ignored (an observer learns from INFORM only). False for anything else. */
+  private observerTxn(p: QuorumPacket): boolean {
+    if (p.type === PacketType.PROPOSAL || p.type === PacketType.COMMIT) return true;
+    if (p.type !== PacketType.INFORM && p.type !== PacketType.INFORMANDACTIVATE) return false;
+    if (p.type === PacketType.INFORMANDACTIVATE) this.out.warn(`INFORMANDACTIVATE 0x${p.zxid.toString(16)}: reconfig is not supported, applied without activating`);
+    const { zxid, txn } = this.txnOf(p, p.type === PacketType.INFORM ? p.data : afterLeaderId(p.data), false, false);
+    this.appliedZxid = zxid;
+    this.out.inform(zxid, txn);
+    return true;
   }
 
   /** Learner.ping: the same packet back, its data the touched sessions ([long id][int timeout]…). */
@@ -573,15 +559,8 @@ export class ZabLearner {
   }
 
   private sendDurableAcks(): void {
-    while (this.acksPendingHead < this.acksPending.length && this.acksPending[this.acksPendingHead] <= this.durableZxid) {
-      this.send(PacketType.ACK, BigInt(this.acksPending[this.acksPendingHead++]), null);
-    }
-    if (this.acksPendingHead === this.acksPending.length) {
-      this.acksPending.length = 0;
-      this.acksPendingHead = 0;
-    } else if (this.acksPendingHead > 1024 && this.acksPendingHead * 2 > this.acksPending.length) {
-      this.acksPending.splice(0, this.acksPendingHead);
-      this.acksPendingHead = 0;
+    while (this.acksPending.length > 0 && this.acksPending.peek() <= this.durableZxid) {
+      this.send(PacketType.ACK, BigInt(this.acksPending.shift()), null);
     }
   }
 
@@ -638,6 +617,42 @@ export class ZabLearner {
     this.committed = [];
     this.touches = new Map();
     this.out.fail(reason);
+  }
+}
+
+/** A FIFO of zxids in a ring that doubles up to a fixed capacity (no garbage per entry). */
+class ZxidQueue {
+  length = 0;
+  private ring = new Float64Array(64);
+  private head = 0;
+  private readonly capacity: number;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+
+  push(zxid: number): void {
+    assert(this.length < this.capacity, `zxid queue over ${this.capacity}`);
+    if (this.length === this.ring.length) {
+      const bigger = new Float64Array(Math.min(this.ring.length * 2, this.capacity));
+      for (let i = 0; i < this.length; i++) bigger[i] = this.ring[(this.head + i) % this.ring.length];
+      this.ring = bigger;
+      this.head = 0;
+    }
+    this.ring[(this.head + this.length) % this.ring.length] = zxid;
+    this.length++;
+  }
+
+  peek(): number {
+    assert(this.length > 0, 'peek of an empty zxid queue');
+    return this.ring[this.head];
+  }
+
+  shift(): number {
+    const zxid = this.peek();
+    this.head = (this.head + 1) % this.ring.length;
+    this.length--;
+    return zxid;
   }
 }
 
