@@ -55,3 +55,30 @@ export const PENDING_HANDSHAKES_MAX = 64;
  * does not do). They are answered, so a few are kept; more are closed.
  */
 export const OUTSIDE_VIEW_CHANNELS_MAX = 8;
+
+// ---------------------------------------------------------------------------------
+// Zab, learner side (zab-learner.ts)
+
+/**
+ * Proposals, INFORMs and COMMITs a learner holds between the sync packet (DIFF/TRUNC/SNAP)
+ * and UPTODATE. ZooKeeper keeps them in unbounded deques; a leader sends at most its
+ * committed log (zookeeper.commitLogCount, 500) or a txn-log diff no larger than a third of
+ * its snapshot (zookeeper.snapshotSizeFactor), plus what is proposed during the sync. A
+ * sync larger than this is refused (the learner goes back to election, as if the leader
+ * failed) rather than let memory grow without bound.
+ */
+export const SYNC_QUEUE_PACKETS_MAX = 1_000_000;
+export const SYNC_QUEUE_BYTES_MAX = 512 * 1024 * 1024;
+
+/**
+ * Proposals a follower has handed to its log and not yet acknowledged (not durable yet).
+ * The log ring's capacity bounds this in practice; a leader running further ahead than this
+ * of a follower's disk ends the follower's session with it.
+ */
+export const ACKS_PENDING_MAX = 1 << 20;
+
+/** Sessions touched since the last PING: at most one entry per session the server holds. */
+export const TOUCHED_SESSIONS_MAX = 1 << 20;
+
+/** A PING answer's touch: long sessionId, int timeout. The answer fits in what the leader reads (jute.maxbuffer); the rest waits for the next PING. */
+export const TOUCH_BYTES = 12;

@@ -15,7 +15,7 @@ import type { Decision } from '../../engine/quorum/election.ts';
 import { quorumViewOf, serversFromLines } from '../../engine/quorum/view.ts';
 import * as wire from '../../engine/quorum/wire.ts';
 import { createLogger } from '../../engine/logger.ts';
-import { allocatePorts, serverLines, startZooKeeperPeer, type PeerPorts, type ZooKeeperPeer } from '../support/ensemble.ts';
+import { Cleanups, allocatePorts, serverLines, type PeerPorts, type ZooKeeperPeer } from '../support/ensemble.ts';
 import { waitFor, withDeadline } from '../support/wait.ts';
 
 const DEADLINE_MS = 30_000;
@@ -23,16 +23,9 @@ const PACKET_BYTES_MAX = 1 << 20;
 const ZERO_HISTORY = { lastLoggedZxid: 0n, currentEpoch: 0n };
 const log = createLogger('quorum-compat');
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await withDeadline(c(), DEADLINE_MS, 'a cleanup').catch((e: Error) => console.error(`cleanup: ${e.message}`));
-});
-
-async function zookeeper(ports: PeerPorts, lines: string[]): Promise<ZooKeeperPeer> {
-  const peer = await startZooKeeperPeer(ports.sid, ports.clientPort, lines);
-  cleanups.push(() => peer.stop());
-  return peer;
-}
+const cleanups = new Cleanups();
+afterEach(() => cleanups.run(DEADLINE_MS));
+const zookeeper = (ports: PeerPorts, lines: string[]): Promise<ZooKeeperPeer> => cleanups.zookeeper(ports, lines);
 
 async function zooid(lines: string[], myid: number): Promise<ElectionRunner> {
   const runner = await ElectionRunner.start({ servers: serversFromLines(lines), myid, local: ZERO_HISTORY, log });

@@ -124,3 +124,24 @@ export async function startZooKeeperPeer(sid: number, clientPort: number, lines:
   }
   return peer;
 }
+
+/** What a test started, stopped after it newest first; a cleanup that fails or hangs is reported, not thrown. */
+export class Cleanups {
+  private readonly list: (() => Promise<void>)[] = [];
+
+  push(cleanup: () => Promise<void>): void {
+    this.list.push(cleanup);
+  }
+
+  /** For afterEach. */
+  async run(deadlineMs = 30_000): Promise<void> {
+    for (const c of this.list.splice(0).reverse()) await withDeadline(c(), deadlineMs, 'a cleanup').catch((e: Error) => console.error(`cleanup: ${e.message}`));
+  }
+
+  /** A ZooKeeper peer (startZooKeeperPeer) stopped after the test. */
+  async zookeeper(ports: PeerPorts, lines: readonly string[]): Promise<ZooKeeperPeer> {
+    const peer = await startZooKeeperPeer(ports.sid, ports.clientPort, lines);
+    this.push(() => peer.stop());
+    return peer;
+  }
+}

@@ -1,0 +1,115 @@
+// A socket around the learner's Zab state machine (zab-learner.ts): connects to the
+// leader's quorum port, feeds it the bytes that arrive and a tick every tickMs, writes the
+// packets it sends, and closes the connection when it fails. Everything else it does (epoch
+// files, log, tree) goes to the caller's effects. This is only the piece the tests need; the
+// quorum worker will own the socket and carry the effects over its rings to the pipeline
+// and the log worker.
+
+import * as net from 'node:net';
+import type { Logger } from '../logger.ts';
+import { ZabLearner, type ZabLearnerConfig, type ZabLearnerOutputs } from './zab-learner.ts';
+import { JuteWriter } from '../../native-free-io/jute.ts';
+import { encodeQuorumPacket, type QuorumPacket } from './wire.ts';
+
+export interface LearnerShellOptions {
+  host: string;
+  port: number;
+  config: ZabLearnerConfig;
+  /** Told of every packet sent (send) and of the end (fail) as well as every effect. */
+  effects: ZabLearnerOutputs;
+  tickMs: number;
+  log: Logger;
+  /** Sees every chunk read from the leader (tests record the bytes). */
+  tap?: (chunk: Buffer) => void;
+}
+
+export class LearnerShell {
+  readonly machine: ZabLearner;
+  /** Resolves with the reason once the session with the leader is over. */
+  readonly ended: Promise<string>;
+  private readonly socket: net.Socket;
+  private readonly writer = new JuteWriter(64 * 1024);
+  private pending: Buffer = Buffer.alloc(0);
+  private timer: NodeJS.Timeout | null = null;
+  private endWith: (reason: string) => void = () => {};
+  private over = false;
+
+  constructor(opts: LearnerShellOptions) {
+    const e = opts.effects;
+    const outputs: ZabLearnerOutputs = {
+      send: (p) => this.write(p, e),
+      writeAcceptedEpoch: (x) => e.writeAcceptedEpoch(x),
+      writeCurrentEpoch: (x) => e.writeCurrentEpoch(x),
+      truncateLog: (z) => e.truncateLog(z),
+      loadSnapshotBegin: (z) => e.loadSnapshotBegin(z),
+      loadSnapshotSession: (id, t) => e.loadSnapshotSession(id, t),
+      loadSnapshotAcl: (ref, acls) => e.loadSnapshotAcl(ref, acls),
+      loadSnapshotNode: (path, node) => e.loadSnapshotNode(path, node),
+      loadSnapshotEnd: (z) => e.loadSnapshotEnd(z),
+      applyTxn: (z, t) => e.applyTxn(z, t),
+      takeSnapshot: (z) => e.takeSnapshot(z),
+      logProposal: (z, t) => e.logProposal(z, t),
+      commit: (z) => e.commit(z),
+      inform: (z, t) => e.inform(z, t),
+      revalidated: (id, v) => e.revalidated(id, v),
+      synced: () => e.synced(),
+      startServing: (z) => e.startServing(z),
+      warn: (m) => {
+        opts.log.warn(m);
+        e.warn(m);
+      },
+      fail: (reason) => {
+        e.fail(reason);
+        this.end(reason);
+      },
+    };
+    this.machine = new ZabLearner(opts.config, outputs);
+    this.ended = new Promise((resolve) => (this.endWith = resolve));
+    this.socket = net.connect({ host: opts.host, port: opts.port, noDelay: true });
+    this.socket.on('connect', () => {
+      opts.log.info(`connected to the leader at ${opts.host}:${opts.port}`);
+      this.timer = setInterval(() => this.machine.tick(), opts.tickMs);
+      this.machine.start();
+    });
+    this.socket.on('data', (chunk) => {
+      opts.tap?.(chunk);
+      this.onData(chunk);
+    });
+    this.socket.on('error', (err) => this.lost(`socket error: ${err.message}`));
+    this.socket.on('close', () => this.lost('the leader closed the connection'));
+  }
+
+  /** Ends the session from this side. */
+  close(): Promise<string> {
+    this.lost('closed by this server');
+    return this.ended;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.over) return;
+    // what is kept between chunks is at most one unfinished packet or snapshot item
+    const bytes = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    const used = this.machine.receive(bytes);
+    this.pending = used === bytes.length ? Buffer.alloc(0) : Buffer.from(bytes.subarray(used));
+  }
+
+  private write(p: QuorumPacket, e: ZabLearnerOutputs): void {
+    e.send(p);
+    if (!this.over) this.socket.write(encodeQuorumPacket(p, this.writer));
+  }
+
+  /** The socket went away: the machine fails (and so ends this). */
+  private lost(reason: string): void {
+    if (this.over) return;
+    this.machine.connectionLost(reason);
+    this.end(reason);
+  }
+
+  private end(reason: string): void {
+    if (this.over) return;
+    this.over = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.socket.destroy();
+    this.endWith(reason);
+  }
+}
