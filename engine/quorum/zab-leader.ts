@@ -101,7 +101,8 @@ export class ZabLeader {
   private outstanding: Proposal[] = [];
   private outstandingHead = 0;
   private effects: ZabEffect[] = [];
-  private phaseDeadlineMs = 0;
+  /** The current phase's end (initLimit ticks); none before start(). */
+  private phaseDeadlineMs = Number.POSITIVE_INFINITY;
   private nextHalfTickMs = 0;
   private tickSkip = true;
   private nextAnonymousSid = -1;
@@ -187,12 +188,12 @@ export class ZabLeader {
   /** When tick next has something to do. */
   nextDeadlineMs(): number | null {
     if (this.phase === 'stopped') return null;
-    let at = this.phase === 'broadcast' ? this.nextHalfTickMs : this.phaseDeadlineMs;
+    let at: number = this.phase === 'broadcast' ? this.nextHalfTickMs : this.phaseDeadlineMs;
     for (const h of this.handlers.values()) {
       const limit = h.silenceLimitMs();
       if (limit !== null) at = Math.min(at, h.lastHeardMs + limit);
     }
-    return at;
+    return Number.isFinite(at) ? at : null;
   }
 
   /** The pipeline logged a txn: PROPOSAL to the followers forwarding (observers hear of it at commit). */

@@ -94,8 +94,13 @@ describe('zab leader: discovery', () => {
     expect(sent(up, 2)).toEqual(['UPTODATE -1']);
   });
 
-  it('steps down when no quorum sends FOLLOWERINFO within initLimit ticks', () => {
+  it('steps down when no quorum sends FOLLOWERINFO within initLimit ticks, counted from start', () => {
     const leader = leaderOf();
+    leader.connected(1, 0); // a learner may connect before the leader starts (it decided first)
+    expect(leader.nextDeadlineMs()).toBe(5000); // its read timeout; the leader's own deadline is not set yet
+    expect(leader.tick(0)).toEqual([]);
+    leader.disconnected(1, 0);
+    expect(leader.nextDeadlineMs()).toBeNull();
     leader.start(0);
     expect(leader.nextDeadlineMs()).toBe(5000);
     expect(leader.tick(4999)).toEqual([]);
