@@ -19,7 +19,7 @@
 // Zxids are numbers (epoch × 2^32 + counter), as in the pipeline; packets carry bigints.
 
 import { COMMIT_LOG_COUNT, LEARNER_CONNECTIONS_MAX, OUTSTANDING_PROPOSALS_MAX } from './zab-leader-limits.ts';
-import { LearnerHandler, NO_HISTORY, epochOf, zxidOf, type CommittedTxn, type StateSummary, type TxnHistory } from './zab-learner-handler.ts';
+import { LearnerHandler, NO_HISTORY, zxidOf, type CommittedTxn, type StateSummary, type TxnHistory } from './zab-learner-handler.ts';
 import { PacketType, type AuthId, type QuorumPacket } from './wire.ts';
 
 export type ZabEffect =
@@ -433,5 +433,3 @@ export class ZabLeader {
     return out;
   }
 }
-
-export { epochOf, zxidOf };

@@ -19,7 +19,7 @@
 
 import type { ZabLeader } from './zab-leader.ts';
 import { SYNC_PACKETS_MAX } from './zab-leader-limits.ts';
-import { PacketType, ZAB_PROTOCOL_VERSION, decodeIntData, decodeLearnerInfo, encodeLeaderInfoData, type AuthId, type QuorumPacket } from './wire.ts';
+import { PacketType, ZAB_PROTOCOL_VERSION, decodeIntData, decodeLearnerInfo, encodeLeaderInfoData, type QuorumPacket } from './wire.ts';
 
 /** A committed txn: its zxid and its PROPOSAL data (TxnHeader + record). */
 export interface CommittedTxn {
@@ -375,5 +375,3 @@ function packetZxid(p: QuorumPacket): number | null {
   if (p.zxid > BigInt(Number.MAX_SAFE_INTEGER) || p.zxid < -1n) return null;
   return Number(p.zxid);
 }
-
-export type { AuthId };
