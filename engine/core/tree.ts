@@ -5,6 +5,25 @@ import { WatchTable, type WatcherKey } from './watches.ts';
 
 /** EphemeralType.CONTAINER_EPHEMERAL_OWNER: Long.MIN_VALUE. */
 export const CONTAINER_OWNER = -0x8000000000000000n;
+
+/** What a node's ephemeralOwner makes it, as ZooKeeper's EphemeralType. */
+export const EphemeralType = { void: 0, normal: 1, container: 2, ttl: 3 } as const;
+
+/**
+ * EphemeralType.get. With zookeeper.extendedTypesEnabled, an owner whose high byte is 0xFF is
+ * an extended type: TTL, the only one, has 0 in the next two bytes (any other value is an
+ * error, as in Java). Long.MIN_VALUE is a container either way. Any other non-zero owner is a
+ * session, negative ones too: server ids 128..255 put the top bit of a session id in its sign
+ * (SessionTrackerImpl.initializeNextSessionId), and with extended types off 0xFF.. is one.
+ */
+export function ephemeralTypeOf(owner: bigint, extendedTypesEnabled: boolean): number {
+  if (extendedTypesEnabled && owner >> 56n === -1n) {
+    if (((owner >> 40n) & 0xffffn) !== 0n) throw new Error(`Invalid ephemeralOwner. [${BigInt.asUintN(64, owner).toString(16)}]`);
+    return EphemeralType.ttl;
+  }
+  if (owner === CONTAINER_OWNER) return EphemeralType.container;
+  return owner === 0n ? EphemeralType.void : EphemeralType.normal;
+}
 const NO_OWNER = 0n;
 const EMPTY_DATA = Buffer.alloc(0);
 
@@ -19,6 +38,11 @@ export class ZNode {
   cversion = 0;
   aversion = 0;
   ephemeralOwner: bigint;
+  /**
+   * EphemeralType of the owner, as the tree filed the node (it knows whether extended types
+   * are on); until then as with them off, ZooKeeper's default.
+   */
+  ephemeralType: number;
   pzxid: number;
   children: Set<string> | null = null;
 
@@ -26,6 +50,7 @@ export class ZNode {
     this.data = data;
     this.aclRef = aclRef;
     this.ephemeralOwner = owner;
+    this.ephemeralType = ephemeralTypeOf(owner, false);
     this.czxid = zxid;
     this.mzxid = zxid;
     this.pzxid = zxid;
@@ -47,8 +72,8 @@ export class ZNode {
     // semantics): every create has a delete except for the children still present
     s.cversion = this.cversion * 2 - this.numChildren();
     s.aversion = this.aversion;
-    // containers and TTL nodes show 0 to clients (DataNode.getClientEphemeralOwner)
-    s.ephemeralOwner = this.ephemeralOwner > 0n ? this.ephemeralOwner : 0n;
+    // only a session's node shows its owner; containers and TTL nodes show 0 (DataNode.getClientEphemeralOwner)
+    s.ephemeralOwner = this.ephemeralType === EphemeralType.normal ? this.ephemeralOwner : 0n;
     s.dataLength = this.data.length;
     s.numChildren = this.numChildren();
     s.pzxid = this.pzxid;
@@ -205,6 +230,8 @@ export class DataTree {
   readonly ephemeralPeaks = new Map<bigint, number>();
   readonly dataWatches = new WatchTable();
   readonly childWatches = new WatchTable();
+  /** zookeeper.extendedTypesEnabled: whether an owner of 0xFF.. is a TTL node or a session (ephemeralTypeOf). */
+  readonly extendedTypesEnabled: boolean;
   lastZxid = 0;
   /**
    * The newest zxid that changed an ACL (setACL changes no zxid field of a Stat): a read
@@ -217,7 +244,8 @@ export class DataTree {
   /** ACLs of watched nodes just deleted, kept for the READ check of their NodeDeleted events until their trigger. */
   private readonly deletedAcls = new Map<string, readonly Acl[]>();
 
-  constructor() {
+  constructor(options: { extendedTypesEnabled?: boolean } = {}) {
+    this.extendedTypesEnabled = options.extendedTypesEnabled ?? false;
     const openRef = this.acls.intern(OPEN_ACL_UNSAFE);
     const root = new ZNode(EMPTY_DATA, openRef, NO_OWNER, 0, 0);
     this.nodes.set('/', root);
@@ -269,7 +297,7 @@ export class DataTree {
     children.add(name);
     this.nodes.set(path, node);
     this.approximateDataSize += path.length + data.length;
-    this.indexOwner(path, owner);
+    this.indexOwner(path, node);
     if (parentPath.startsWith(QUOTA_ROOT)) this.quotaNodeCreated(parentPath, baseName(path));
     this.updateQuotaStat(path, data.length, 1);
     return node;
@@ -289,7 +317,7 @@ export class DataTree {
     if (parentPath.startsWith(QUOTA_ROOT) && baseName(path) === QUOTA_LIMITS) this.quotaPaths.delete(parentPath.slice(QUOTA_ROOT.length));
     this.updateQuotaStat(path, -node.data.length, -1);
     this.acls.release(node.aclRef);
-    this.dropEphemeral(node.ephemeralOwner, path);
+    this.dropEphemeral(node, path);
     return node;
   }
 
@@ -426,7 +454,7 @@ export class DataTree {
     parent.pzxid = parentPzxid;
     this.approximateDataSize -= path.length + node.data.length;
     this.acls.release(node.aclRef);
-    this.dropEphemeral(node.ephemeralOwner, path);
+    this.dropEphemeral(node, path);
   }
 
   /** Reverts deleteNode with the node object it returned and the acls it held. */
@@ -440,7 +468,7 @@ export class DataTree {
     parent.cversion = parentCversion;
     parent.pzxid = parentPzxid;
     this.approximateDataSize += path.length + node.data.length;
-    this.indexOwner(path, node.ephemeralOwner);
+    this.indexOwner(path, node);
   }
 
   // ---- snapshot load (engine/persistence/snapshot.ts): the whole content is replaced
@@ -473,8 +501,7 @@ export class DataTree {
       if (parent === undefined) throw new Error(`invalid data tree: no parent ${parentPath} for ${path}`);
       const name = baseName(path);
       (parent.children ??= new Set()).add(name);
-      const owner = node.ephemeralOwner;
-      this.indexOwner(path, owner);
+      this.indexOwner(path, node);
       if (name === QUOTA_LIMITS && parentPath.startsWith(QUOTA_ROOT)) this.quotaPaths.add(parentPath.slice(QUOTA_ROOT.length));
     }
     this.nodes.set(path, node);
@@ -488,21 +515,28 @@ export class DataTree {
     this.acls.purgeUnused();
   }
 
-  /** Files a node under its owner: a session's ephemerals, the containers or the TTL nodes. */
-  private indexOwner(path: string, owner: bigint): void {
-    if (owner > 0n) {
+  /**
+   * Files a node under its owner, by its EphemeralType (DataTree.createNode and
+   * deserialize): a session's ephemerals, the containers or the TTL nodes.
+   */
+  private indexOwner(path: string, node: ZNode): void {
+    const owner = node.ephemeralOwner;
+    node.ephemeralType = ephemeralTypeOf(owner, this.extendedTypesEnabled);
+    if (node.ephemeralType === EphemeralType.normal) {
       let set = this.ephemerals.get(owner);
       if (set === undefined) this.ephemerals.set(owner, (set = new Set()));
       set.add(path);
       if (set.size > (this.ephemeralPeaks.get(owner) ?? 0)) this.ephemeralPeaks.set(owner, set.size);
-    } else if (owner === CONTAINER_OWNER) this.containers.add(path);
-    else if (owner < 0n) this.ttls.add(path);
+    } else if (node.ephemeralType === EphemeralType.container) this.containers.add(path);
+    else if (node.ephemeralType === EphemeralType.ttl) this.ttls.add(path);
   }
 
-  private dropEphemeral(owner: bigint, path: string): void {
-    if (owner === CONTAINER_OWNER) this.containers.delete(path);
-    else if (owner < 0n) this.ttls.delete(path);
-    if (owner <= 0n) return;
+  /** Takes a node out of the index indexOwner filed it in. */
+  private dropEphemeral(node: ZNode, path: string): void {
+    if (node.ephemeralType === EphemeralType.container) this.containers.delete(path);
+    else if (node.ephemeralType === EphemeralType.ttl) this.ttls.delete(path);
+    if (node.ephemeralType !== EphemeralType.normal) return;
+    const owner = node.ephemeralOwner;
     const set = this.ephemerals.get(owner);
     if (set === undefined) return;
     set.delete(path);

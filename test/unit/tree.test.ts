@@ -5,7 +5,7 @@
 // against a recount after every step.
 import { describe, it, expect } from 'vitest';
 import { type Acl, Err, KeeperError, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, Perm, parentOf } from '../../engine/protocol.ts';
-import { DataTree, AclCache, ZNode, CONTAINER_OWNER, QUOTA_ROOT, parseStatsTrack, formatStatsTrack } from '../../engine/core/tree.ts';
+import { DataTree, AclCache, ZNode, CONTAINER_OWNER, EphemeralType, ephemeralTypeOf, QUOTA_ROOT, parseStatsTrack, formatStatsTrack } from '../../engine/core/tree.ts';
 import { closeSessionOrder } from '../../engine/core/javaorder.ts';
 import { seededRandom, testSeed } from '../support/random.ts';
 import { statOf, treeState, subtreeCounts, expectTreeConsistent } from './core-support.ts';
@@ -14,6 +14,9 @@ const T0 = 1_700_000_000_000;
 const DIGEST_ACL: Acl[] = [{ perms: Perm.ALL, id: { scheme: 'digest', id: 'u:hash=' } }];
 /** EphemeralType.TTL.toEphemeralOwner(1000): 0xFF << 56 | ttl. */
 const TTL_OWNER = BigInt.asIntN(64, (0xffn << 56n) | 1000n);
+/** The first session ids of servers 200 and 255 at 1700000000000 ms (JavaOrders.java "sessionId" lines). */
+const SESSION_OF_SERVER_200 = -3995871660161892352n;
+const SESSION_OF_SERVER_255 = -32703988075855872n;
 
 /** Creates path at zxid (time T0 + zxid) with the parent's cversion counted up, as a live create. */
 function mk(tree: DataTree, path: string, zxid: number, data = '', owner = 0n, acls: readonly Acl[] = OPEN_ACL_UNSAFE) {
@@ -186,7 +189,7 @@ describe('DataTree: the ACL cache', () => {
 
 describe('DataTree: ephemerals, containers and TTL nodes', () => {
   it('indexes ephemerals by session, containers and TTL nodes in their own sets; clients see 0 as their owner', () => {
-    const tree = new DataTree();
+    const tree = new DataTree({ extendedTypesEnabled: true });
     mk(tree, '/e1', 1, '', 0x11n);
     mk(tree, '/e2', 2, '', 0x11n);
     mk(tree, '/e3', 3, '', 0x22n);
@@ -206,6 +209,63 @@ describe('DataTree: ephemerals, containers and TTL nodes', () => {
     expect(tree.ephemerals.has(0x22n)).toBe(false);
     expect(tree.containers.size + tree.ttls.size).toBe(0);
     expectTreeConsistent(tree, 'after deletes');
+  });
+
+  it('EphemeralType.get: an owner is a TTL only with extended types on, a container always, else a session, negative or not', () => {
+    // TxnRecords.java "ephemeralType" lines (the type; then what DataNode.copyStat shows)
+    const java: [bigint, string, string, bigint | null][] = [
+      [0n, 'VOID', 'VOID', 0n], [0x11n, 'NORMAL', 'NORMAL', 0x11n],
+      [SESSION_OF_SERVER_200, 'NORMAL', 'NORMAL', SESSION_OF_SERVER_200],
+      [SESSION_OF_SERVER_255, 'NORMAL', 'IllegalArgumentException', null],
+      [TTL_OWNER, 'NORMAL', 'TTL', 0n], [CONTAINER_OWNER, 'CONTAINER', 'CONTAINER', 0n],
+    ];
+    const names = ['VOID', 'NORMAL', 'CONTAINER', 'TTL'];
+    const typeName = (owner: bigint, extended: boolean) => {
+      try {
+        return names[ephemeralTypeOf(owner, extended)];
+      } catch {
+        return 'IllegalArgumentException';
+      }
+    };
+    for (const [owner, off, on, shownOn] of java) {
+      expect(typeName(owner, false), `${owner} with extended types off`).toBe(off);
+      expect(typeName(owner, true), `${owner} with extended types on`).toBe(on);
+      // extended types off, every non-container owner is shown (the TTL-shaped one is a session of server 255)
+      const plain = new DataTree();
+      mk(plain, '/n', 1, '', owner);
+      expect(statOf(plain, '/n').ephemeralOwner, `${owner} shown, extended types off`).toBe(owner === CONTAINER_OWNER ? 0n : owner);
+      if (shownOn === null) continue;
+      const extended = new DataTree({ extendedTypesEnabled: true });
+      mk(extended, '/n', 1, '', owner);
+      expect(statOf(extended, '/n').ephemeralOwner, `${owner} shown, extended types on`).toBe(shownOn);
+    }
+    expect(EphemeralType).toEqual({ void: 0, normal: 1, container: 2, ttl: 3 });
+  });
+
+  it('files a negative session id\'s nodes as that session\'s ephemerals (servers 128..255), not as TTL nodes', () => {
+    for (const extendedTypesEnabled of [false, true]) {
+      const tree = new DataTree({ extendedTypesEnabled });
+      mk(tree, '/p', 1);
+      mk(tree, '/p/e', 2, '', SESSION_OF_SERVER_200);
+      expect([...tree.ephemerals.get(SESSION_OF_SERVER_200)!]).toEqual(['/p/e']);
+      expect(tree.ttls.size + tree.containers.size).toBe(0);
+      expect(tree.get('/p/e')!.ephemeralType).toBe(EphemeralType.normal);
+      tree.deleteNode('/p/e', 3);
+      expect(tree.ephemerals.has(SESSION_OF_SERVER_200)).toBe(false);
+      expectTreeConsistent(tree, `extended types ${extendedTypesEnabled}`);
+    }
+    // with extended types off, an owner of 0xFF.. is a session too (server 255), and a TTL node
+    // restored from a snapshot becomes one: ZooKeeper deletes it with the dead sessions at startup
+    const tree = new DataTree();
+    mk(tree, '/e', 1, '', SESSION_OF_SERVER_255);
+    mk(tree, '/t', 2, '', TTL_OWNER);
+    expect([...tree.ephemerals.keys()]).toEqual([SESSION_OF_SERVER_255, TTL_OWNER]);
+    expect(tree.ttls.size).toBe(0);
+  });
+
+  it('refuses an extended owner of no known type with extended types on, as EphemeralType.get', () => {
+    const tree = new DataTree({ extendedTypesEnabled: true });
+    expect(() => mk(tree, '/e', 1, '', SESSION_OF_SERVER_255)).toThrow(/Invalid ephemeralOwner/);
   });
 
   it('remembers the largest ephemeral set each session reached (the capacity of Java\'s HashSet)', () => {
@@ -424,8 +484,8 @@ describe('DataTree: a seeded random run', () => {
     const seed = testSeed();
     const random = seededRandom(seed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
-    const tree = new DataTree();
-    const owners = [0n, 0n, 0x11n, 0x22n, CONTAINER_OWNER, TTL_OWNER];
+    const tree = new DataTree({ extendedTypesEnabled: true });
+    const owners = [0n, 0n, 0x11n, 0x22n, SESSION_OF_SERVER_200, CONTAINER_OWNER, TTL_OWNER];
     const aclLists: readonly Acl[][] = [[...OPEN_ACL_UNSAFE], DIGEST_ACL, [...READ_ACL_UNSAFE, ...DIGEST_ACL]];
     mk(tree, '/s', 1);
     for (let zxid = 2; zxid < 400; zxid++) {
