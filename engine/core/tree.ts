@@ -213,7 +213,8 @@ export function formatStatsTrack(stats: Map<string, number>): Buffer {
  * Receives watch events as the tree triggers them, with the ACL the watcher must be able to
  * READ for the event to be delivered (ZooKeeper 3.8.4's ServerCnxn.process, the
  * CVE-2024-23944 family), as DataTree passes it: the created, changed or deleted node's
- * ACL, or for NodeChildrenChanged the parent's. null: nothing to check.
+ * ACL, or for NodeChildrenChanged the parent's, as the op that decided the event left it
+ * (within a multi, a later op may delete the node). null: nothing to check.
  */
 export type WatchSink = (watcher: WatcherKey, type: number, path: string, zxid: number, acl: readonly Acl[] | null) => void;
 
@@ -241,8 +242,17 @@ export class DataTree {
   /** Bytes of paths and data, as ZooKeeper's approximateDataSize. */
   approximateDataSize = 0;
   private sink: WatchSink = () => {};
-  /** ACLs of watched nodes just deleted, kept for the READ check of their NodeDeleted events until their trigger. */
-  private readonly deletedAcls = new Map<string, readonly Acl[]>();
+  /**
+   * The events the mutations of txn eventsZxid decided, in the order they applied, each with
+   * the ACL its watchers must READ as that op left it (ZooKeeper's DataTree triggers as each
+   * op applies; here they wait for fireEvents, after the txn is logged). Only events some
+   * watch may fire are kept. Parallel arrays reused across txns: a multi's ops at most.
+   */
+  private eventsZxid = -1;
+  private eventCount = 0;
+  private readonly eventTypes: number[] = [];
+  private readonly eventPaths: string[] = [];
+  private readonly eventAcls: (readonly Acl[])[] = [];
 
   constructor(options: { extendedTypesEnabled?: boolean } = {}) {
     this.extendedTypesEnabled = options.extendedTypesEnabled ?? false;
@@ -300,6 +310,8 @@ export class DataTree {
     this.indexOwner(path, node);
     if (parentPath.startsWith(QUOTA_ROOT)) this.quotaNodeCreated(parentPath, baseName(path));
     this.updateQuotaStat(path, data.length, 1);
+    if (this.dataWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeCreated, path, this.acls.get(aclRef));
+    if (this.childWatches.mayFire(parentPath)) this.noteEvent(zxid, EventType.NodeChildrenChanged, parentPath, this.acls.get(parent.aclRef));
     return node;
   }
 
@@ -313,7 +325,8 @@ export class DataTree {
     // the stored cversion counts creates only (see statInto); a delete moves pzxid
     if (zxid > parent.pzxid) parent.pzxid = zxid;
     this.approximateDataSize -= path.length + node.data.length;
-    if (this.dataWatches.hasRecursive() || this.dataWatches.watches(path) || this.childWatches.watches(path)) this.deletedAcls.set(path, this.acls.get(node.aclRef));
+    if (this.dataWatches.mayFire(path) || this.childWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeDeleted, path, this.acls.get(node.aclRef));
+    if (this.childWatches.mayFire(parentPath)) this.noteEvent(zxid, EventType.NodeChildrenChanged, parentPath, this.acls.get(parent.aclRef));
     if (parentPath.startsWith(QUOTA_ROOT) && baseName(path) === QUOTA_LIMITS) this.quotaPaths.delete(parentPath.slice(QUOTA_ROOT.length));
     this.updateQuotaStat(path, -node.data.length, -1);
     this.acls.release(node.aclRef);
@@ -330,6 +343,7 @@ export class DataTree {
     node.version = version;
     node.mzxid = zxid;
     node.mtime = timeMs;
+    if (this.dataWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeDataChanged, path, this.acls.get(node.aclRef));
     return node;
   }
 
@@ -343,32 +357,41 @@ export class DataTree {
     return node;
   }
 
-  // ---- watch triggers, in ZooKeeper's order; called after a txn (or a whole multi) applied
+  // ---- watch events: decided as each mutation applies, fired once its txn is logged
 
-  triggerCreated(path: string, zxid: number): void {
-    const parentPath = parentOf(path);
-    // (a multi can delete what it created before its triggers run: then the deleted node's ACL)
-    this.trigger(this.dataWatches, path, EventType.NodeCreated, zxid, null, this.aclAt(path) ?? this.deletedAcls.get(path) ?? null);
-    this.trigger(this.childWatches, parentPath, EventType.NodeChildrenChanged, zxid, null, this.aclAt(parentPath));
+  /** Keeps one event of txn zxid; a mutation of another zxid first forgets those of the last. */
+  private noteEvent(zxid: number, type: number, path: string, acl: readonly Acl[]): void {
+    if (zxid !== this.eventsZxid) {
+      this.eventsZxid = zxid;
+      this.eventCount = 0;
+    }
+    const i = this.eventCount++;
+    this.eventTypes[i] = type;
+    this.eventPaths[i] = path;
+    this.eventAcls[i] = acl;
   }
 
-  triggerDeleted(path: string, zxid: number): void {
-    const acl = this.deletedAcls.get(path) ?? null;
-    this.deletedAcls.delete(path);
-    const parentPath = parentOf(path);
-    const notified = this.trigger(this.dataWatches, path, EventType.NodeDeleted, zxid, null, acl);
-    this.trigger(this.childWatches, path, EventType.NodeDeleted, zxid, notified, acl);
-    this.trigger(this.childWatches, parentPath, EventType.NodeChildrenChanged, zxid, null, this.aclAt(parentPath));
+  /**
+   * Fires the watches of the events txn zxid's mutations decided, in ZooKeeper's order: a
+   * NodeDeleted goes to the node's data watchers, then to its child watchers not yet told.
+   */
+  fireEvents(zxid: number): void {
+    const count = zxid === this.eventsZxid ? this.eventCount : 0;
+    this.dropEvents();
+    for (let i = 0; i < count; i++) {
+      const type = this.eventTypes[i];
+      const path = this.eventPaths[i];
+      const acl = this.eventAcls[i];
+      if (type === EventType.NodeChildrenChanged) this.trigger(this.childWatches, path, type, zxid, null, acl);
+      else if (type !== EventType.NodeDeleted) this.trigger(this.dataWatches, path, type, zxid, null, acl);
+      else this.trigger(this.childWatches, path, type, zxid, this.trigger(this.dataWatches, path, type, zxid, null, acl), acl);
+    }
   }
 
-  triggerDataChanged(path: string, zxid: number): void {
-    this.trigger(this.dataWatches, path, EventType.NodeDataChanged, zxid, null, this.aclAt(path));
-  }
-
-  /** The ACL of the node at path, or null when there is none. */
-  private aclAt(path: string): readonly Acl[] | null {
-    const node = this.nodes.get(path);
-    return node === undefined ? null : this.acls.get(node.aclRef);
+  /** Forgets the events kept (a failed multi's, undone: ZooKeeper never applied them). */
+  dropEvents(): void {
+    this.eventsZxid = -1;
+    this.eventCount = 0;
   }
 
   // ---- quotas (/zookeeper/quota/<path>/zookeeper_limits and zookeeper_stats), as DataTree
@@ -433,6 +456,7 @@ export class DataTree {
 
   /** Restores a node's data fields (a multi's setData undone). */
   restoreData(path: string, node: ZNode, data: Buffer, version: number, mzxid: number, mtime: number): void {
+    this.dropEvents();
     this.approximateDataSize += data.length - node.data.length;
     this.updateQuotaStat(path, data.length - node.data.length, 0);
     node.data = data;
@@ -445,6 +469,7 @@ export class DataTree {
 
   /** Reverts createNode: the node goes, the parent's cversion and pzxid are restored. */
   undoCreate(path: string, parentCversion: number, parentPzxid: number): void {
+    this.dropEvents();
     const node = this.nodes.get(path)!;
     const parent = this.nodes.get(parentOf(path))!;
     this.updateQuotaStat(path, -node.data.length, -1);
@@ -460,7 +485,7 @@ export class DataTree {
   /** Reverts deleteNode with the node object it returned and the acls it held. */
   undoDelete(path: string, node: ZNode, acls: readonly Acl[], parentCversion: number, parentPzxid: number): void {
     const parent = this.nodes.get(parentOf(path))!;
-    this.deletedAcls.delete(path);
+    this.dropEvents();
     node.aclRef = this.acls.intern(acls);
     this.nodes.set(path, node);
     this.updateQuotaStat(path, node.data.length, 1);
@@ -482,7 +507,7 @@ export class DataTree {
     this.quotaPaths.clear();
     this.containers.clear();
     this.ttls.clear();
-    this.deletedAcls.clear();
+    this.dropEvents();
     this.approximateDataSize = 0;
     this.lastZxid = 0;
     this.lastAclZxid = 0;

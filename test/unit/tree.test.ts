@@ -4,11 +4,12 @@
 // size; undo and snapshot restore; and a seeded random run that checks the bookkeeping
 // against a recount after every step.
 import { describe, it, expect } from 'vitest';
-import { type Acl, Err, KeeperError, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, Perm, parentOf } from '../../engine/protocol.ts';
+import { type Acl, Err, EventType, KeeperError, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, Perm, parentOf } from '../../engine/protocol.ts';
+import { WatchMode } from '../../engine/core/watches.ts';
 import { DataTree, AclCache, ZNode, CONTAINER_OWNER, EphemeralType, ephemeralTypeOf, QUOTA_ROOT, parseStatsTrack, formatStatsTrack } from '../../engine/core/tree.ts';
 import { closeSessionOrder } from '../../engine/core/javaorder.ts';
 import { seededRandom, testSeed } from '../support/random.ts';
-import { statOf, treeState, subtreeCounts, expectTreeConsistent } from './core-support.ts';
+import { statOf, treeState, subtreeCounts, expectTreeConsistent, recordEvents } from './core-support.ts';
 
 const T0 = 1_700_000_000_000;
 const DIGEST_ACL: Acl[] = [{ perms: Perm.ALL, id: { scheme: 'digest', id: 'u:hash=' } }];
@@ -408,6 +409,27 @@ describe('DataTree: undo (a failed multi) and snapshot restore', () => {
     tree.restoreData('/q/d', d, data, version, mzxid, mtime);
     expect(treeState(tree)).toEqual(before);
     expectTreeConsistent(tree, 'after undo');
+  });
+
+  it('an undone mutation\'s watch events never fire (ZooKeeper never applied the failed multi)', () => {
+    const tree = populated();
+    const events = recordEvents(tree);
+    tree.dataWatches.add('/q/d', 1, WatchMode.persistent);
+    tree.childWatches.add('/q', 2, WatchMode.persistent);
+    const parent = tree.get('/q')!;
+    const [cv, pz] = [parent.cversion, parent.pzxid];
+    const d = tree.get('/q/d')!;
+    const { data, version, mzxid, mtime } = d;
+    tree.setData('/q/d', Buffer.from('new'), 1, 8, T0 + 8);
+    mk(tree, '/q/new', 8);
+    tree.undoCreate('/q/new', cv, pz);
+    tree.restoreData('/q/d', d, data, version, mzxid, mtime);
+    tree.fireEvents(8);
+    expect(events).toEqual([]);
+    // the next txn's events are its own
+    mk(tree, '/q/next', 9);
+    tree.fireEvents(9);
+    expect(events.map((e) => [e.watcher, e.type, e.path, e.zxid])).toEqual([[2, EventType.NodeChildrenChanged, '/q', 9]]);
   });
 
   /** A session (0x11) with 12 ephemerals under /q, two of them in one bin of Java's HashSet. */
