@@ -4,7 +4,6 @@
 // SASLAuthenticationProvider is configured, as ZooKeeper's ProviderRegistry only knows the
 // providers named by authProvider.N).
 import { createHash } from 'node:crypto';
-import { isIP } from 'node:net';
 import { type Acl, type Id, Err, KeeperError, TxnTooLargeError } from '../protocol.ts';
 import { saslIdMatches, saslIdValid } from '../security/sasl.ts';
 import { isValidX500Name } from '../security/x509.ts';
@@ -14,44 +13,6 @@ export function generateDigest(idPassword: string): string {
   const colon = idPassword.indexOf(':');
   const user = colon < 0 ? idPassword : idPassword.slice(0, colon);
   return `${user}:${createHash('sha1').update(idPassword, 'utf8').digest('base64')}`;
-}
-
-function ipToBytes(ip: string): Buffer | null {
-  const kind = isIP(ip);
-  if (kind === 4) return Buffer.from(ip.split('.').map((p) => Number(p)));
-  if (kind !== 6) return null;
-  // expand :: and an embedded IPv4 tail
-  let head = ip;
-  let v4: number[] = [];
-  const lastColon = head.lastIndexOf(':');
-  if (head.slice(lastColon + 1).includes('.')) {
-    v4 = head.slice(lastColon + 1).split('.').map((p) => Number(p));
-    head = head.slice(0, lastColon + 1) + '0:0';
-  }
-  const [l, r] = head.split('::');
-  const left = l ? l.split(':') : [];
-  const right = r !== undefined && r !== '' ? r.split(':') : [];
-  const groups = [...left, ...new Array(8 - left.length - right.length).fill('0'), ...right];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16) || 0, i * 2));
-  if (v4.length === 4) out.set(v4, 12);
-  return out;
-}
-
-/** IPAuthenticationProvider.matches: aclExpr is an address with an optional /bits. */
-export function ipMatches(address: string, aclExpr: string): boolean {
-  const slash = aclExpr.indexOf('/');
-  const base = ipToBytes(slash < 0 ? aclExpr : aclExpr.slice(0, slash));
-  let addr = ipToBytes(address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address);
-  if (base === null || addr === null || base.length !== addr.length) return false;
-  let bits = slash < 0 ? base.length * 8 : Number(aclExpr.slice(slash + 1));
-  if (!Number.isInteger(bits) || bits < 0) return false;
-  if (bits > base.length * 8) bits = base.length * 8;
-  for (let i = 0; i < base.length && bits > 0; i++, bits -= 8) {
-    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if ((base[i] & mask) !== (addr[i] & mask)) return false;
-  }
-  return true;
 }
 
 /** Java's Integer.parseInt of a decimal string (an optional sign, digits, int range); null where it throws. */
@@ -73,13 +34,38 @@ function javaSplitCount(text: string, separator: string): number {
   return n;
 }
 
-/** IPAuthenticationProvider.v4addr2Bytes: four dot-separated ints in 0..255 (3.8 knows no IPv6). */
-function ipv4Valid(addr: string): boolean {
+/**
+ * IPAuthenticationProvider.v4addr2Bytes: four dot-separated Java ints in 0..255 ("010" and
+ * "+10" are 10), or null (3.8 knows no IPv6).
+ */
+function ipv4Bytes(addr: string): number[] | null {
   const parts = addr.split('.');
-  if (parts.length !== 4) return false;
+  if (parts.length !== 4) return null;
+  const bytes: number[] = [];
   for (const part of parts) {
     const v = javaParseInt(part);
-    if (v === null || v < 0 || v > 255) return false;
+    if (v === null || v < 0 || v > 255) return null;
+    bytes.push(v);
+  }
+  return bytes;
+}
+
+/**
+ * IPAuthenticationProvider.matches: aclExpr is an IPv4 address with an optional /bits, both
+ * read as isValid reads them; the client's address is its host address (an IPv4 client on an
+ * IPv6 socket in its IPv4 form, as Java's InetAddress gives it).
+ */
+export function ipMatches(address: string, aclExpr: string): boolean {
+  const slash = aclExpr.indexOf('/');
+  const aclAddr = ipv4Bytes(slash < 0 ? aclExpr : aclExpr.slice(0, slash));
+  const remote = ipv4Bytes(address.startsWith('::ffff:') ? address.slice(7) : address);
+  if (aclAddr === null || remote === null) return false;
+  let bits = slash < 0 ? 32 : Number(aclExpr.slice(slash + 1));
+  if (!Number.isInteger(bits) || bits < 0) return false;
+  if (bits > 32) bits = 32;
+  for (let i = 0; i < 4 && bits > 0; i++, bits -= 8) {
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if ((aclAddr[i] & mask) !== (remote[i] & mask)) return false;
   }
   return true;
 }
@@ -87,7 +73,7 @@ function ipv4Valid(addr: string): boolean {
 /** IPAuthenticationProvider.isValid: an IPv4 address, optionally /bits with bits in 0..32. */
 function ipValid(expr: string): boolean {
   const slash = expr.indexOf('/');
-  if (!ipv4Valid(slash < 0 ? expr : expr.slice(0, slash))) return false;
+  if (ipv4Bytes(slash < 0 ? expr : expr.slice(0, slash)) === null) return false;
   if (slash < 0) return true;
   const bits = javaParseInt(expr.slice(slash + 1));
   return bits !== null && bits >= 0 && bits <= 32;

@@ -631,6 +631,11 @@ export const scenarios: Scenario[] = [
       await s3.create('/acl-ip-other', 'x', { acl: [{ perms: Perms.ALL, scheme: 'ip', id: '10.1.2.3' }] });
       await s3.getData('/acl-ip-other');
       await s3.getACL('/acl-ip-other');
+      // IPAuthenticationProvider reads each octet with Integer.parseInt, to validate and to match
+      await s3.create('/acl-ip-zeros', 'x', { acl: [{ perms: Perms.ALL, scheme: 'ip', id: '127.000.000.001' }] });
+      await s3.getData('/acl-ip-zeros');
+      await s3.create('/acl-ip-plus', 'x', { acl: [{ perms: Perms.ALL, scheme: 'ip', id: '+127.0.0.1/+8' }] });
+      await s3.getData('/acl-ip-plus');
       await s3.create('/acl-mixed', 'x', {
         acl: [
           { perms: Perms.READ, scheme: 'world', id: 'anyone' },

@@ -110,15 +110,15 @@ describe('ipMatches (IPAuthenticationProvider.matches)', () => {
       ['192.168.1.77', '192.168.1.76/31', true], ['192.168.1.77', '192.168.1.76/32', false], ['192.168.1.77', '192.168.1.77', true],
       ['8.8.8.8', '0.0.0.0/0', true], ['10.0.0.1', '10.0.0.0/08', true], ['10.0.0.1', '10.0.0.1/-1', false], ['::1', '127.0.0.1', false],
       ['10.0.0.1', '10.0.0.256', false], ['10.0.0.1', '10.0.0', false],
+      ['0.0.0.1', '-0.0.0.1', true], ['10.0.0.1', '10.0.0.1/8/9', false], ['10.0.0.1', '10.0.0.1.', false], ['11.0.0.1', '10.0.0.1/7', true],
+      ['11.0.0.1', '10.0.0.1/8', false], ['10.0.0.1', '4294967306.0.0.1', false], ['010.0.0.1', '10.0.0.1', true],
     ];
     for (const [address, expr, matches] of java) expect(ipMatches(address, expr), `${address} ~ ${expr}`).toBe(matches);
   });
 
-  // Bug: fixupAcl accepts octets the way Java's Integer.parseInt reads them ("010", "+10"),
-  // so an ACL ip:010.0.0.1 is stored, but ipMatches parses the expression with node's isIP,
-  // which refuses leading zeros and signs: the ACL then matches no one, where ZooKeeper
-  // matches the client 10.0.0.1.
-  it.fails('matches an ACL address written with leading zeros or a plus sign, as ZooKeeper stores and matches it', () => {
+  // fixupAcl accepts octets the way Java's Integer.parseInt reads them ("010", "+10"), and
+  // matches reads them the same way (IPAuthenticationProvider.v4addr2Bytes for both).
+  it('matches an ACL address written with leading zeros or a plus sign, as ZooKeeper stores and matches it', () => {
     expect(validId('ip', '010.0.0.1')).toBe(true);
     expect(ipMatches('10.0.0.1', '010.0.0.1')).toBe(true);
     expect(ipMatches('10.0.0.1', '+10.0.0.1')).toBe(true);
