@@ -51,32 +51,36 @@ function ipv4Bytes(addr: string): number[] | null {
 }
 
 /**
- * IPAuthenticationProvider.matches: aclExpr is an IPv4 address with an optional /bits, both
- * read as isValid reads them; the client's address is its host address (an IPv4 client on an
- * IPv6 socket in its IPv4 form, as Java's InetAddress gives it).
+ * An ip ACL id as IPAuthenticationProvider reads it (split("/", 2)): an IPv4 address and
+ * the mask's bits, a Java int in 0..32 (32 without a mask); null where isValid says no and
+ * matches answers false.
+ */
+function ipExpr(expr: string): { addr: number[]; bits: number } | null {
+  const slash = expr.indexOf('/');
+  const addr = ipv4Bytes(slash < 0 ? expr : expr.slice(0, slash));
+  if (addr === null) return null;
+  const bits = slash < 0 ? 32 : javaParseInt(expr.slice(slash + 1));
+  return bits === null || bits < 0 || bits > 32 ? null : { addr, bits };
+}
+
+/**
+ * IPAuthenticationProvider.matches: the client's address (its host address: an IPv4 client
+ * on an IPv6 socket in its IPv4 form, as Java's InetAddress gives it) under the ACL's mask.
  */
 export function ipMatches(address: string, aclExpr: string): boolean {
-  const slash = aclExpr.indexOf('/');
-  const aclAddr = ipv4Bytes(slash < 0 ? aclExpr : aclExpr.slice(0, slash));
+  const acl = ipExpr(aclExpr);
   const remote = ipv4Bytes(address.startsWith('::ffff:') ? address.slice(7) : address);
-  if (aclAddr === null || remote === null) return false;
-  let bits = slash < 0 ? 32 : Number(aclExpr.slice(slash + 1));
-  if (!Number.isInteger(bits) || bits < 0) return false;
-  if (bits > 32) bits = 32;
-  for (let i = 0; i < 4 && bits > 0; i++, bits -= 8) {
+  if (acl === null || remote === null) return false;
+  for (let i = 0, bits = acl.bits; i < 4 && bits > 0; i++, bits -= 8) {
     const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if ((aclAddr[i] & mask) !== (remote[i] & mask)) return false;
+    if ((acl.addr[i] & mask) !== (remote[i] & mask)) return false;
   }
   return true;
 }
 
 /** IPAuthenticationProvider.isValid: an IPv4 address, optionally /bits with bits in 0..32. */
 function ipValid(expr: string): boolean {
-  const slash = expr.indexOf('/');
-  if (ipv4Bytes(slash < 0 ? expr : expr.slice(0, slash)) === null) return false;
-  if (slash < 0) return true;
-  const bits = javaParseInt(expr.slice(slash + 1));
-  return bits !== null && bits >= 0 && bits <= 32;
+  return ipExpr(expr) !== null;
 }
 
 /** DigestAuthenticationProvider.isValid: id.split(":") has exactly two parts (Java drops trailing empty ones). */

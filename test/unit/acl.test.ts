@@ -112,6 +112,7 @@ describe('ipMatches (IPAuthenticationProvider.matches)', () => {
       ['10.0.0.1', '10.0.0.256', false], ['10.0.0.1', '10.0.0', false],
       ['0.0.0.1', '-0.0.0.1', true], ['10.0.0.1', '10.0.0.1/8/9', false], ['10.0.0.1', '10.0.0.1.', false], ['11.0.0.1', '10.0.0.1/7', true],
       ['11.0.0.1', '10.0.0.1/8', false], ['10.0.0.1', '4294967306.0.0.1', false], ['010.0.0.1', '10.0.0.1', true],
+      ['10.0.0.1', '10.0.0.1/-0', true], ['10.0.0.1', '10.0.0.1/+8', true], ['10.0.0.1', '10.0.0.1/ 8', false], ['10.0.0.1', '10.0.0.1/8e0', false],
     ];
     for (const [address, expr, matches] of java) expect(ipMatches(address, expr), `${address} ~ ${expr}`).toBe(matches);
   });
@@ -124,10 +125,9 @@ describe('ipMatches (IPAuthenticationProvider.matches)', () => {
     expect(ipMatches('10.0.0.1', '+10.0.0.1')).toBe(true);
   });
 
-  // Bug (not reachable through fixupAcl, which refuses both expressions): a mask past 32
-  // bits is clamped to 32 and an empty mask reads as 0 bits (matching everyone), where
-  // IPAuthenticationProvider.matches answers false for both.
-  it.fails('refuses a mask past the address\'s bits and an empty mask', () => {
+  // (Not reachable through fixupAcl, which refuses both expressions.) The mask is a Java int
+  // in 0..32 for matches as for isValid.
+  it('refuses a mask past the address\'s bits and an empty mask', () => {
     expect(ipMatches('10.0.0.1', '10.0.0.1/33')).toBe(false);
     expect(ipMatches('10.0.0.1', '10.0.0.1/')).toBe(false);
   });
