@@ -15,11 +15,34 @@ export function generateDigest(idPassword: string): string {
   return `${user}:${createHash('sha1').update(idPassword, 'utf8').digest('base64')}`;
 }
 
-/** Java's Integer.parseInt of a decimal string (an optional sign, digits, int range); null where it throws. */
+const DECIMAL_DIGIT = /\p{Nd}/u;
+
+/**
+ * Character.digit(ch, 10) of one UTF-16 unit: its value when it is a Unicode decimal digit
+ * (general category Nd, which comes in runs of ten from zero: "١" and "１" are 1), else -1.
+ */
+function javaDigit(unit: number): number {
+  if (unit >= 0x30 && unit <= 0x39) return unit - 0x30;
+  if (!DECIMAL_DIGIT.test(String.fromCharCode(unit))) return -1;
+  let below = 0;
+  while (DECIMAL_DIGIT.test(String.fromCharCode(unit - below - 1))) below++;
+  return below % 10;
+}
+
+/** Java's Integer.parseInt(text): an optional sign, then digits (javaDigit), in int range; null where it throws. */
 function javaParseInt(text: string): number | null {
-  if (!/^[+-]?[0-9]+$/.test(text)) return null;
-  const v = Number(text);
-  return v >= -0x80000000 && v <= 0x7fffffff ? v : null;
+  const negative = text.startsWith('-');
+  let i = negative || text.startsWith('+') ? 1 : 0;
+  if (i === text.length) return null;
+  let magnitude = 0;
+  for (; i < text.length; i++) {
+    const digit = javaDigit(text.charCodeAt(i));
+    if (digit < 0) return null;
+    magnitude = magnitude * 10 + digit;
+    if (magnitude > 0x80000000) return null;
+  }
+  if (!negative && magnitude > 0x7fffffff) return null;
+  return negative ? -magnitude + 0 : magnitude; // (+ 0: Java has no -0)
 }
 
 /**

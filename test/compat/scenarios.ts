@@ -636,6 +636,8 @@ export const scenarios: Scenario[] = [
       await s3.getData('/acl-ip-zeros');
       await s3.create('/acl-ip-plus', 'x', { acl: [{ perms: Perms.ALL, scheme: 'ip', id: '+127.0.0.1/+8' }] });
       await s3.getData('/acl-ip-plus');
+      await s3.create('/acl-ip-digits', 'x', { acl: [{ perms: Perms.ALL, scheme: 'ip', id: '\u0661\u0662\u0667.0.0.\uff11' }] });
+      await s3.getData('/acl-ip-digits');
       await s3.create('/acl-mixed', 'x', {
         acl: [
           { perms: Perms.READ, scheme: 'world', id: 'anyone' },

@@ -113,6 +113,8 @@ describe('ipMatches (IPAuthenticationProvider.matches)', () => {
       ['0.0.0.1', '-0.0.0.1', true], ['10.0.0.1', '10.0.0.1/8/9', false], ['10.0.0.1', '10.0.0.1.', false], ['11.0.0.1', '10.0.0.1/7', true],
       ['11.0.0.1', '10.0.0.1/8', false], ['10.0.0.1', '4294967306.0.0.1', false], ['010.0.0.1', '10.0.0.1', true],
       ['10.0.0.1', '10.0.0.1/-0', true], ['10.0.0.1', '10.0.0.1/+8', true], ['10.0.0.1', '10.0.0.1/ 8', false], ['10.0.0.1', '10.0.0.1/8e0', false],
+      // Integer.parseInt reads any Unicode decimal digit (Character.digit)
+      ['10.0.0.1', '\u0661\u0660.0.0.1', true], ['10.0.0.1', '\uff11\uff10.0.0.1', true], ['10.0.0.1', '10.0.0.1/\u0668', true],
     ];
     for (const [address, expr, matches] of java) expect(ipMatches(address, expr), `${address} ~ ${expr}`).toBe(matches);
   });
@@ -171,7 +173,8 @@ describe('fixupAcl (PrepRequestProcessor.fixupACL)', () => {
     const ip: [string, boolean][] = [
       ['10.0.0.1', true], ['10.0.0.0/8', true], ['10.0.0.0/0', true], ['10.0.0.0/32', true], ['10.0.0.0/33', false], ['10.0.0.0/-1', false],
       ['10.0.0.0/', false], ['010.0.0.1', true], ['+10.0.0.1', true], ['10.0.0', false], ['10.0.0.256', false], ['::1', false],
-      ['10.0.0.1/ 8', false], ['a.b.c.d', false],
+      ['10.0.0.1/ 8', false], ['a.b.c.d', false], ['-0.0.0.1', true], ['10.0.0.1/+8', true], ['\u0661\u0660.0.0.1', true],
+      ['10.0.0.1/\u0668', true], ['10.0.0.1/8/9', false], ['10.0.0.1.', false],
     ];
     for (const [text, valid] of digest) expect(validId('digest', text), `digest:${text}`).toBe(valid);
     for (const [text, valid] of ip) expect(validId('ip', text), `ip:${text}`).toBe(valid);
