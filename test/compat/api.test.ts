@@ -309,13 +309,20 @@ describe('compat, ZooKeeper API beyond the basics: Apache ZooKeeper vs zooid', (
       await s1.strings('getEphemerals /nope', Op.getEphemerals, '/nope');
       await s1.op('getAllChildrenNumber /ge', Op.getAllChildrenNumber, (w) => w.string('/ge'), (r) => r.int());
       await s1.op('getAllChildrenNumber /nope', Op.getAllChildrenNumber, (w) => w.string('/nope'), (r) => r.int());
-      await s1.op('addauth digest', Op.auth, (w) => w.int(0).string('digest').buffer(Buffer.from('carol:pw')), () => ({}), -4);
-      await s1.op('whoAmI', Op.whoAmI, () => {}, (r) => {
+      const whoAmI = () => s1.op('whoAmI', Op.whoAmI, () => {}, (r) => {
         const n = r.int();
         const out: string[] = [];
         for (let i = 0; i < n; i++) out.push(`${r.ustring()}:${r.ustring()}`);
         return out;
       });
+      const addAuth = (user: string) => s1.op(`addauth digest ${user}`, Op.auth, (w) => w.int(0).string('digest').buffer(Buffer.from(`${user}:pw`)), () => ({}), -4);
+      await addAuth('carol');
+      await whoAmI();
+      // the ids are a set over a ConcurrentHashMap, which doubles its 16 bins at the 12th id and its 32 at the 24th
+      for (let i = 0; i < 10; i++) await addAuth(`user${i}`);
+      await whoAmI();
+      for (let i = 10; i < 22; i++) await addAuth(`user${i}`);
+      await whoAmI();
       await s1.close();
     });
   });
