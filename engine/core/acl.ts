@@ -139,26 +139,36 @@ export function checkAcl(acls: readonly Acl[], perm: number, ids: readonly Id[],
   if (!allowed(acls, perm, ids, saslScheme)) throw new KeeperError(Err.NOAUTH);
 }
 
+/** PrepRequestProcessor.removeDuplicates: the request's entries, each once, where it first appears. */
+function withoutRepeats(acls: readonly Acl[]): Acl[] {
+  const seen = new Set<string>();
+  const out: Acl[] = [];
+  for (const a of acls) {
+    const key = `${a.perms}\u0000${a.id.scheme}\u0000${a.id.id}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(a);
+  }
+  return out;
+}
+
 /**
- * PrepRequestProcessor.fixupACL: dedupe, expand "auth", validate ids. "auth" entries copy
- * every id the connection holds, so the result can be far larger than the request: past
- * bytesMax (as jute encodes the list) it throws TxnTooLargeError before growing further.
+ * PrepRequestProcessor.fixupACL: drop the request's repeated entries, then expand "auth" and
+ * validate ids. What "auth" expands to is kept as it comes, even where it repeats an entry
+ * (getACL shows both). "auth" entries copy every id the connection holds, so the result can
+ * be far larger than the request: past bytesMax (as jute encodes the list) it throws
+ * TxnTooLargeError before growing further.
  */
 export function fixupAcl(acls: readonly Acl[], ids: readonly Id[], saslScheme = false, bytesMax = Infinity): Acl[] {
   if (acls.length === 0) throw new KeeperError(Err.INVALIDACL);
-  const seen = new Set<string>();
   const out: Acl[] = [];
   let bytes = 4;
   const push = (a: Acl) => {
-    const key = `${a.perms}\u0000${a.id.scheme}\u0000${a.id.id}`;
-    if (!seen.has(key)) {
-      bytes += 4 + 4 + Buffer.byteLength(a.id.scheme, 'utf8') + 4 + Buffer.byteLength(a.id.id, 'utf8');
-      if (bytes > bytesMax) throw new TxnTooLargeError(bytes, bytesMax);
-      seen.add(key);
-      out.push(a);
-    }
+    bytes += 4 + 4 + Buffer.byteLength(a.id.scheme, 'utf8') + 4 + Buffer.byteLength(a.id.id, 'utf8');
+    if (bytes > bytesMax) throw new TxnTooLargeError(bytes, bytesMax);
+    out.push(a);
   };
-  for (const a of acls) {
+  for (const a of withoutRepeats(acls)) {
     const { scheme, id } = a.id;
     if (scheme === 'world' && id === 'anyone') {
       push(a);

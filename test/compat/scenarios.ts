@@ -618,6 +618,13 @@ export const scenarios: Scenario[] = [
       await s2.getData('/acl-digest');
       await s1.setACL('/acl-digest', [{ perms: Perms.READ | Perms.ADMIN, scheme: 'auth', id: '' }], -1);
       await s1.getACL('/acl-digest');
+      // repeats go before "auth" expands: its expansion and an equal explicit entry are both stored
+      await s1.setACL('/acl-digest', [
+        { perms: Perms.READ | Perms.ADMIN, scheme: 'auth', id: '' },
+        { perms: Perms.READ | Perms.ADMIN, scheme: 'digest', id: digestId('alice:secret') },
+        { perms: Perms.READ | Perms.ADMIN, scheme: 'digest', id: digestId('alice:secret') },
+      ], -1);
+      await s1.getACL('/acl-digest');
 
       const s3 = await env.connect('s3');
       await s3.create('/acl-creator', 'x', { acl: CREATOR_ALL_ACL });

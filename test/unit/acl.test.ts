@@ -157,12 +157,14 @@ describe('fixupAcl (PrepRequestProcessor.fixupACL)', () => {
     expect(fixup([ANYONE_READ, acl(Perm.ALL, 'world', 'anyone'), ANYONE_READ])).toEqual([ANYONE_READ, acl(Perm.ALL, 'world', 'anyone')]);
   });
 
-  // Bug: ZooKeeper drops repeats from the request before it expands "auth", not after: an
-  // "auth" entry whose expansion equals an explicit entry leaves both in the stored ACL
+  // ZooKeeper drops repeats from the request before it expands "auth", not after: an "auth"
+  // entry whose expansion equals an explicit entry leaves both in the stored ACL
   // (AclOracle.java "fixup": [31 digest u:h, 31 digest u:h]), which getACL then shows.
-  it.fails('keeps an "auth" expansion that repeats an explicit entry, as ZooKeeper stores it', () => {
+  it('keeps an "auth" expansion that repeats an explicit entry, as ZooKeeper stores it', () => {
     const acls = [acl(31, 'auth', ''), acl(31, 'digest', 'u:h'), acl(31, 'digest', 'u:h')];
     expect(fixup(acls, [id('ip', '10.0.0.1'), id('digest', 'u:h'), id('super', '')])).toEqual([acl(31, 'digest', 'u:h'), acl(31, 'digest', 'u:h')]);
+    // repeated "auth" entries are one; "auth" entries with other perms expand each ("fixup auth-repeats")
+    expect(fixup([acl(1, 'auth', ''), acl(1, 'auth', ''), acl(3, 'auth', 'x')], [id('digest', 'u:h')])).toEqual([acl(1, 'digest', 'u:h'), acl(3, 'digest', 'u:h')]);
   });
 
   it('validates digest and ip ids as their providers\' isValid', () => {
