@@ -154,7 +154,8 @@ function withoutRepeats(acls: readonly Acl[]): Acl[] {
 
 /**
  * PrepRequestProcessor.fixupACL: drop the request's repeated entries, then expand "auth" and
- * validate ids. What "auth" expands to is kept as it comes, even where it repeats an entry
+ * validate ids. ids: the connection's, in the order getAuthInfo lists them (AuthHolder.authIds
+ * is kept so): "auth" expands in that order. What "auth" expands to is kept as it comes, even where it repeats an entry
  * (getACL shows both). "auth" entries copy every id the connection holds, so the result can
  * be far larger than the request: past bytesMax (as jute encodes the list) it throws
  * TxnTooLargeError before growing further.

@@ -7,6 +7,7 @@ import { describe, it, expect } from 'vitest';
 import { JuteWriter } from '../../native-free-io/jute.ts';
 import { type Acl, type Id, Err, KeeperError, TxnTooLargeError, Perm, writeAcls } from '../../engine/protocol.ts';
 import { allowed, checkAcl, fixupAcl, generateDigest, ipMatches } from '../../engine/core/acl.ts';
+import { Authenticator } from '../../engine/core/auth.ts';
 
 const acl = (perms: number, scheme: string, id: string): Acl => ({ perms, id: { scheme, id } });
 const id = (scheme: string, text: string): Id => ({ scheme, id: text });
@@ -165,6 +166,18 @@ describe('fixupAcl (PrepRequestProcessor.fixupACL)', () => {
     expect(fixup(acls, [id('ip', '10.0.0.1'), id('digest', 'u:h'), id('super', '')])).toEqual([acl(31, 'digest', 'u:h'), acl(31, 'digest', 'u:h')]);
     // repeated "auth" entries are one; "auth" entries with other perms expand each ("fixup auth-repeats")
     expect(fixup([acl(1, 'auth', ''), acl(1, 'auth', ''), acl(3, 'auth', 'x')], [id('digest', 'u:h')])).toEqual([acl(1, 'digest', 'u:h'), acl(3, 'digest', 'u:h')]);
+  });
+
+  it('expands "auth" in the order the connection holds its ids, ServerCnxn.getAuthInfo\'s (Authenticator keeps authIds so)', () => {
+    const auth = new Authenticator({ superDigest: null, x509SuperUser: null, sasl: undefined }, () => {});
+    const conn = { key: 1, addr: '10.0.0.1', port: 1, authIds: [id('ip', '10.0.0.1')], saslServer: null };
+    for (let i = 0; i < 12; i++) expect(auth.hold(conn, 'digest', `u${i}:hash${i}`)).toBe(true);
+    expect(auth.hold(conn, 'digest', 'u3:hash3')).toBe(true); // held already: no change
+    // AclOracle.java "fixup auth13": fixupACL over getAuthInfo() of these ids, added in this order
+    const java = [2, 9, 10, 11, 3, 7, 6, 0, 4, 8, 1, 5].map((i) => acl(31, 'digest', `u${i}:hash${i}`));
+    expect(fixup([acl(31, 'auth', '')], conn.authIds)).toEqual(java);
+    expect(conn.authIds).toHaveLength(13);
+    expect(conn.authIds[5]).toEqual(id('ip', '10.0.0.1'));
   });
 
   it('validates digest and ip ids as their providers\' isValid', () => {
