@@ -209,10 +209,11 @@ describe('fixupAcl (PrepRequestProcessor.fixupACL)', () => {
     expect(validId('sasl', 'alice', false)).toBe(false);
   });
 
-  // Bug (engine/security/x509.ts isValidX500Name): a name of blanks only is taken for the
-  // empty name and accepted; X500Principal refuses it (AclOracle.java x509Valid '  ' false).
-  it.fails('refuses an x509 id of blanks only, as X500Principal does', () => {
-    expect(validId('x509', '  ')).toBe(false);
+  // engine/security/x509.ts isValidX500Name: only "" is the empty name; X500Principal refuses
+  // a name of blanks only (AclOracle.java x509Valid '  ' false, and ' ', '\t', '\n').
+  it('refuses an x509 id of blanks only, as X500Principal does', () => {
+    for (const blank of ['  ', ' ', '\t', '\n']) expect(validId('x509', blank), JSON.stringify(blank)).toBe(false);
+    for (const padded of [' CN=a', 'CN=a ', '\tCN=a']) expect(validId('x509', padded), JSON.stringify(padded)).toBe(true);
   });
 
   it('bounds the list at bytesMax as jute encodes it, refusing with TxnTooLargeError (MARSHALLINGERROR) past it', () => {
