@@ -18,6 +18,12 @@ const MIN_TREEIFY_CAPACITY = 64;
 /** A tree bin split by a resize into this many entries or fewer becomes a list again. */
 const UNTREEIFY_THRESHOLD = 6;
 
+/** HashMap.hash: the high half folded into the low one; the bin is its low bits. */
+function hashMapBin(key: string, capacity: number): number {
+  const h = javaStringHash(key);
+  return (h ^ (h >>> 16)) & (capacity - 1);
+}
+
 /** The table capacity a HashMap reaches holding `size` entries (default 16, load 0.75). */
 export function hashMapCapacityFor(peakSize: number): number {
   let cap = 16;
@@ -25,27 +31,78 @@ export function hashMapCapacityFor(peakSize: number): number {
   return cap;
 }
 
+/** The least size hashMapCapacityFor takes to this capacity: what a table of that many bins is sized for. */
+export function hashMapSizeFor(capacity: number): number {
+  return capacity <= 16 ? 0 : (capacity / 2) * 0.75 + 1;
+}
+
 /** Orders items as a Java HashSet of this capacity iterates them, given insertion order. */
 export function javaHashSetOrder(items: readonly string[], capacity: number): string[] {
-  const keyed = items.map((s, i) => {
-    const h = javaStringHash(s);
-    return { s, i, bucket: (h ^ (h >>> 16)) & (capacity - 1) };
-  });
+  const keyed = items.map((s, i) => ({ s, i, bucket: hashMapBin(s, capacity) }));
   keyed.sort((a, b) => a.bucket - b.bucket || a.i - b.i);
   return keyed.map((k) => k.s);
 }
 
 /**
- * The order of CloseSessionTxn.paths2Delete: the session's ephemeral HashSet (whose
- * capacity grew with its peak size) is cloned — HashMap.clone sizes the copy for its
- * current size — and the clone is iterated.
+ * How a Java HashMap with String keys and default sizing spreads them, as far as its order
+ * depends on it: its bins and how many keys each holds. A key goes to the end of its bin and
+ * a resize keeps each bin's order, so the keys iterate bin by bin in the order they were put
+ * (javaHashSetOrder). Not modeled: a bin made a tree (a key put where eight or more are, in
+ * a table of 64 bins or more), whose keys iterate in HashMap.TreeNode's order.
  */
-export function closeSessionOrder(paths: readonly string[], peakSize: number): string[] {
-  const source = javaHashSetOrder(paths, hashMapCapacityFor(peakSize));
-  let cloneCap = 1;
+export class HashMapBins {
+  capacity: number;
+  private counts: Int32Array;
+
+  constructor(capacity: number, keys: Iterable<string>) {
+    this.capacity = capacity;
+    this.counts = new Int32Array(capacity);
+    this.recount(keys);
+  }
+
+  /**
+   * HashMap.putVal of a key not in the map, whose size is sizeAfter with it: a ninth key in a
+   * bin of a table under 64 bins doubles the table (treeifyBin resizes instead of making a
+   * tree), and so does a size past 0.75 of the bins. True when the table grew: recount then.
+   */
+  put(key: string, sizeAfter: number): boolean {
+    const before = this.counts[hashMapBin(key, this.capacity)]++;
+    let capacity = this.capacity;
+    if (before >= TREEIFY_THRESHOLD && capacity < MIN_TREEIFY_CAPACITY) capacity *= 2;
+    if (sizeAfter > capacity * 0.75) capacity *= 2;
+    if (capacity === this.capacity) return false;
+    this.capacity = capacity;
+    return true;
+  }
+
+  /** HashMap.remove of a key in the map: its bin holds one fewer; the table stays. */
+  remove(key: string): void {
+    this.counts[hashMapBin(key, this.capacity)]--;
+  }
+
+  /** Counts the keys per bin again (the map's keys, after the table grew). */
+  recount(keys: Iterable<string>): void {
+    if (this.counts.length !== this.capacity) this.counts = new Int32Array(this.capacity);
+    else this.counts.fill(0);
+    for (const key of keys) this.counts[hashMapBin(key, this.capacity)]++;
+  }
+}
+
+/**
+ * The order of CloseSessionTxn.paths2Delete: the session's ephemeral HashSet, whose table is
+ * sized for sizedFor entries (DataTree.ephemeralPeaks), is cloned and the clone iterated.
+ * HashMap.clone (OpenJDK 17's putMapEntries) sizes the copy's table for the current size,
+ * tableSizeFor(size / 0.75 + 1), then puts the keys in the source's order, where a crowded
+ * bin may double it again.
+ */
+export function closeSessionOrder(paths: readonly string[], sizedFor: number): string[] {
+  const source = javaHashSetOrder(paths, hashMapCapacityFor(sizedFor));
+  let capacity = 1;
   const wanted = Math.floor(paths.length / 0.75 + 1);
-  while (cloneCap < wanted) cloneCap *= 2;
-  return javaHashSetOrder(source, cloneCap);
+  while (capacity < wanted) capacity *= 2;
+  const clone = new HashMapBins(capacity, []);
+  for (let i = 0; i < source.length; i++) if (clone.put(source[i], i + 1)) clone.recount(source.slice(0, i + 1));
+  return javaHashSetOrder(source, clone.capacity);
 }
 
 /** org.apache.zookeeper.data.Id.hashCode (jute-generated): 37 × (37 × 17 + scheme) + id. */

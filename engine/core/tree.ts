@@ -2,6 +2,7 @@
 // the one-shot watches they trigger. Synchronous; owned by the pipeline worker alone.
 import { type Acl, type Stat, EventType, KeeperError, Err, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, parentOf, baseName } from '../protocol.ts';
 import { WatchTable, type WatcherKey } from './watches.ts';
+import { HashMapBins, hashMapCapacityFor, hashMapSizeFor } from './javaorder.ts';
 
 /** EphemeralType.CONTAINER_EPHEMERAL_OWNER: Long.MIN_VALUE. */
 export const CONTAINER_OWNER = -0x8000000000000000n;
@@ -227,8 +228,14 @@ export class DataTree {
   /** Container nodes and TTL nodes, for the ContainerManager's sweep. */
   readonly containers = new Set<string>();
   readonly ttls = new Set<string>();
-  /** Largest size each session's ephemeral set reached (fixes Java's HashSet order). */
+  /**
+   * The size each session's ephemeral HashSet (in ZooKeeper's DataTree) has its table sized
+   * for, which fixes its order (closeSessionOrder): the largest size it reached, or more where
+   * a crowded bin doubled the table. Kept after the set empties, until the session closes.
+   */
   readonly ephemeralPeaks = new Map<bigint, number>();
+  /** The bins of those HashSets, while a session has ephemerals. */
+  private readonly ephemeralBins = new Map<bigint, HashMapBins>();
   readonly dataWatches = new WatchTable();
   readonly childWatches = new WatchTable();
   /** zookeeper.extendedTypesEnabled: whether an owner of 0xFF.. is a TTL node or a session (ephemeralTypeOf). */
@@ -504,6 +511,7 @@ export class DataTree {
     this.acls.clear();
     this.ephemerals.clear();
     this.ephemeralPeaks.clear();
+    this.ephemeralBins.clear();
     this.quotaPaths.clear();
     this.containers.clear();
     this.ttls.clear();
@@ -550,8 +558,15 @@ export class DataTree {
     if (node.ephemeralType === EphemeralType.normal) {
       let set = this.ephemerals.get(owner);
       if (set === undefined) this.ephemerals.set(owner, (set = new Set()));
+      if (set.has(path)) return; // (a snapshot repeating a path)
+      const peak = this.ephemeralPeaks.get(owner) ?? 0;
+      let bins = this.ephemeralBins.get(owner);
+      if (bins === undefined) this.ephemeralBins.set(owner, (bins = new HashMapBins(hashMapCapacityFor(peak), set)));
+      const grew = bins.put(path, set.size + 1);
       set.add(path);
-      if (set.size > (this.ephemeralPeaks.get(owner) ?? 0)) this.ephemeralPeaks.set(owner, set.size);
+      if (grew) bins.recount(set);
+      const sizedFor = Math.max(peak, set.size, hashMapSizeFor(bins.capacity));
+      if (sizedFor !== peak) this.ephemeralPeaks.set(owner, sizedFor);
     } else if (node.ephemeralType === EphemeralType.container) this.containers.add(path);
     else if (node.ephemeralType === EphemeralType.ttl) this.ttls.add(path);
   }
@@ -563,9 +578,11 @@ export class DataTree {
     if (node.ephemeralType !== EphemeralType.normal) return;
     const owner = node.ephemeralOwner;
     const set = this.ephemerals.get(owner);
-    if (set === undefined) return;
-    set.delete(path);
-    if (set.size === 0) this.ephemerals.delete(owner);
+    if (set === undefined || !set.delete(path)) return;
+    this.ephemeralBins.get(owner)?.remove(path);
+    if (set.size > 0) return;
+    this.ephemerals.delete(owner);
+    this.ephemeralBins.delete(owner);
   }
 
   /** Fires the watches of one event; returns who was notified (for the delete dedupe). */

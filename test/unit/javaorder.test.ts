@@ -87,13 +87,28 @@ describe('closeSessionOrder: a closed session\'s ephemerals as CloseSessionTxn l
     expect(closeOrderAfter(['/r/a', '/r/b', '/r/c', '/r/d', '/r/e'], ['/r/a'], ['/r/a'])).toEqual(['/r/c', '/r/b', '/r/a', '/r/e', '/r/d']);
   });
 
-  // Bug: nine strings in one bin. Java's HashMap.putVal calls treeifyBin when a bin passes 8
+  // Nine strings in one bin: Java's HashMap.putVal calls treeifyBin when a bin passes 8
   // entries, and below 64 bins that resizes the table instead: the set (and its clone) has 32
   // bins, not the 16 hashMapCapacityFor(9) gives, and the bin splits in two. A client picks
   // its ephemeral names, so it can make this happen.
-  it.fails('nine paths in one bin: Java resizes instead of treeifying ("collide9")', () => {
-    const paths = ['/q/e-120', '/q/e-14', '/q/e-131', '/q/e-25', '/q/e-36', '/q/e-142', '/q/e-47', '/q/e-58', '/q/e-69'];
-    expect(closeOrderAfter(paths)).toEqual(['/q/e-14', '/q/e-25', '/q/e-36', '/q/e-47', '/q/e-58', '/q/e-69', '/q/e-120', '/q/e-131', '/q/e-142']);
+  const collide9 = ['/q/e-120', '/q/e-14', '/q/e-131', '/q/e-25', '/q/e-36', '/q/e-142', '/q/e-47', '/q/e-58', '/q/e-69'];
+
+  it('nine paths in one bin: Java resizes instead of treeifying ("collide9")', () => {
+    expect(closeOrderAfter(collide9)).toEqual(['/q/e-14', '/q/e-25', '/q/e-36', '/q/e-47', '/q/e-58', '/q/e-69', '/q/e-120', '/q/e-131', '/q/e-142']);
+  });
+
+  it('the table nine in a bin doubled stays doubled when they go ("collide9left5")', () => {
+    expect(closeOrderAfter(collide9, ['/q/e-36', '/q/e-47', '/q/e-58', '/q/e-69'])).toEqual(['/q/e-14', '/q/e-25', '/q/e-120', '/q/e-131', '/q/e-142']);
+  });
+
+  // Not modeled (HashMapBins): ten paths in one bin of 64. The set doubles its table twice
+  // (16 to 32 to 64), and the clone, sized for 32 bins, doubles once and then makes the bin a
+  // tree, whose keys iterate in HashMap.TreeNode's order (here /c/n-239 first).
+  it.fails('ten paths in one bin of 64: the clone makes the bin a tree ("collide10")', () => {
+    const paths = ['/c/b3', '/c/a6', '/c/b80', '/c/a7', '/c/n-71', '/c/n-93', '/c/n-118', '/c/n-217', '/c/n-239', '/c/n-316', '/c/n-338', '/c/n-415', '/c/n-437', '/c/n-459'];
+    expect(closeOrderAfter(paths)).toEqual([
+      '/c/n-239', '/c/n-71', '/c/n-93', '/c/n-118', '/c/n-217', '/c/n-316', '/c/n-338', '/c/n-415', '/c/n-437', '/c/n-459', '/c/a6', '/c/a7', '/c/b80', '/c/b3',
+    ]);
   });
 });
 
