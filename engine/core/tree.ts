@@ -236,6 +236,9 @@ export class DataTree {
   readonly ephemeralPeaks = new Map<bigint, number>();
   /** The bins of those HashSets, while a session has ephemerals. */
   private readonly ephemeralBins = new Map<bigint, HashMapBins>();
+  /** The ephemeralPeaks the creates of txn peaksZxid replaced, in their order, for undoCreate. */
+  private peaksZxid = -1;
+  private readonly peaksReplaced: { path: string; owner: bigint; sizedFor: number | undefined }[] = [];
   readonly dataWatches = new WatchTable();
   readonly childWatches = new WatchTable();
   /** zookeeper.extendedTypesEnabled: whether an owner of 0xFF.. is a TTL node or a session (ephemeralTypeOf). */
@@ -314,7 +317,9 @@ export class DataTree {
     children.add(name);
     this.nodes.set(path, node);
     this.approximateDataSize += path.length + data.length;
+    const sizedFor = this.ephemeralPeaks.get(owner);
     this.indexOwner(path, node);
+    if (this.ephemeralPeaks.get(owner) !== sizedFor) this.notePeakReplaced(zxid, path, owner, sizedFor);
     if (parentPath.startsWith(QUOTA_ROOT)) this.quotaNodeCreated(parentPath, baseName(path));
     this.updateQuotaStat(path, data.length, 1);
     if (this.dataWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeCreated, path, this.acls.get(aclRef));
@@ -487,6 +492,13 @@ export class DataTree {
     this.approximateDataSize -= path.length + node.data.length;
     this.acls.release(node.aclRef);
     this.dropEphemeral(node, path);
+    // the session's HashSet is as before: ZooKeeper never applied the create
+    const replaced = this.peaksReplaced.at(-1);
+    if (replaced === undefined || replaced.path !== path || node.czxid !== this.peaksZxid) return;
+    this.peaksReplaced.pop();
+    if (replaced.sizedFor === undefined) this.ephemeralPeaks.delete(replaced.owner);
+    else this.ephemeralPeaks.set(replaced.owner, replaced.sizedFor);
+    this.ephemeralBins.delete(replaced.owner); // counted again at the next create, for the table as it was
   }
 
   /** Reverts deleteNode with the node object it returned and the acls it held. */
@@ -512,6 +524,7 @@ export class DataTree {
     this.ephemerals.clear();
     this.ephemeralPeaks.clear();
     this.ephemeralBins.clear();
+    this.peaksReplaced.length = 0;
     this.quotaPaths.clear();
     this.containers.clear();
     this.ttls.clear();
@@ -558,7 +571,7 @@ export class DataTree {
     if (node.ephemeralType === EphemeralType.normal) {
       let set = this.ephemerals.get(owner);
       if (set === undefined) this.ephemerals.set(owner, (set = new Set()));
-      if (set.has(path)) return; // (a snapshot repeating a path)
+      if (set.has(path)) return; // (a snapshot repeating a path: the set keeps its place)
       const peak = this.ephemeralPeaks.get(owner) ?? 0;
       let bins = this.ephemeralBins.get(owner);
       if (bins === undefined) this.ephemeralBins.set(owner, (bins = new HashMapBins(hashMapCapacityFor(peak), set)));
@@ -569,6 +582,15 @@ export class DataTree {
       if (sizedFor !== peak) this.ephemeralPeaks.set(owner, sizedFor);
     } else if (node.ephemeralType === EphemeralType.container) this.containers.add(path);
     else if (node.ephemeralType === EphemeralType.ttl) this.ttls.add(path);
+  }
+
+  /** Keeps what a create of txn zxid replaced in ephemeralPeaks, for undoCreate; forgets those of earlier txns. */
+  private notePeakReplaced(zxid: number, path: string, owner: bigint, sizedFor: number | undefined): void {
+    if (zxid !== this.peaksZxid) {
+      this.peaksZxid = zxid;
+      this.peaksReplaced.length = 0;
+    }
+    this.peaksReplaced.push({ path, owner, sizedFor });
   }
 
   /** Takes a node out of the index indexOwner filed it in. */

@@ -444,16 +444,21 @@ describe('DataTree: undo (a failed multi) and snapshot restore', () => {
     return { tree, order, cv: parent.cversion, pz: parent.pzxid };
   }
 
-  // Bug: undoCreate leaves ephemeralPeaks raised. ZooKeeper never touches its DataTree for
-  // a failed multi, so the session's ephemeral HashSet keeps 16 bins; here the peak goes
-  // 12 → 13 and closeSessionOrder then emulates a 32-bin table.
-  it.fails('undoCreate leaves the session\'s ephemeral peak (Java\'s HashSet capacity) as it was', () => {
+  // ZooKeeper never touches its DataTree for a failed multi, so the session's ephemeral
+  // HashSet keeps 16 bins: the peak that went 12 → 13 with the create goes back to 12.
+  it('undoCreate leaves the session\'s ephemeral peak (Java\'s HashSet capacity) as it was', () => {
     const { tree, order, cv, pz } = sessionOf12();
     const before = order();
     mk(tree, '/q/g', 20, '', 0x11n);
     tree.undoCreate('/q/g', cv, pz);
     expect(tree.ephemeralPeaks.get(0x11n)).toBe(12);
     expect(order()).toEqual(before);
+    // a later create of the same path that raises nothing is undone without the earlier txn's note
+    mk(tree, '/q/g', 21, '', 0x11n);
+    tree.deleteNode('/q/g', 22);
+    mk(tree, '/q/g', 23, '', 0x11n);
+    tree.undoCreate('/q/g', cv, pz);
+    expect(tree.ephemeralPeaks.get(0x11n)).toBe(13);
   });
 
   // Bug: undoDelete re-adds the path at the end of the session's set, so within a HashSet bin
