@@ -75,6 +75,11 @@ export class HashMapBins {
     return true;
   }
 
+  /** A key removed and put back where it was (a remove undone): its bin holds one more; the table stays. */
+  restore(key: string): void {
+    this.counts[hashMapBin(key, this.capacity)]++;
+  }
+
   /** HashMap.remove of a key in the map: its bin holds one fewer; the table stays. */
   remove(key: string): void {
     this.counts[hashMapBin(key, this.capacity)]--;

@@ -44,6 +44,8 @@ export class ZNode {
    * are on); until then as with them off, ZooKeeper's default.
    */
   ephemeralType: number;
+  /** When a session's node joined the session's ephemerals, in the tree's count (their order in the set); 0 otherwise. */
+  ephemeralSeq = 0;
   pzxid: number;
   children: Set<string> | null = null;
 
@@ -236,6 +238,8 @@ export class DataTree {
   readonly ephemeralPeaks = new Map<bigint, number>();
   /** The bins of those HashSets, while a session has ephemerals. */
   private readonly ephemeralBins = new Map<bigint, HashMapBins>();
+  /** The last ZNode.ephemeralSeq given. */
+  private ephemeralSeqLast = 0;
   /** The ephemeralPeaks the creates of txn peaksZxid replaced, in their order, for undoCreate. */
   private peaksZxid = -1;
   private readonly peaksReplaced: { path: string; owner: bigint; sizedFor: number | undefined }[] = [];
@@ -512,7 +516,25 @@ export class DataTree {
     parent.cversion = parentCversion;
     parent.pzxid = parentPzxid;
     this.approximateDataSize += path.length + node.data.length;
-    this.indexOwner(path, node);
+    if (node.ephemeralType === EphemeralType.normal) this.refileEphemeral(path, node);
+    else this.indexOwner(path, node);
+  }
+
+  /**
+   * Puts a session's node back among its ephemerals where it was (ZooKeeper never applied
+   * the delete): before those that joined after it, as its bin holds them. Its HashSet's
+   * table is as it was.
+   */
+  private refileEphemeral(path: string, node: ZNode): void {
+    const owner = node.ephemeralOwner;
+    let set = this.ephemerals.get(owner);
+    if (set === undefined) this.ephemerals.set(owner, (set = new Set()));
+    const later: string[] = [];
+    for (const p of set) if (later.length > 0 || this.nodes.get(p)!.ephemeralSeq > node.ephemeralSeq) later.push(p);
+    for (const p of later) set.delete(p);
+    set.add(path);
+    for (const p of later) set.add(p);
+    this.ephemeralBins.get(owner)?.restore(path);
   }
 
   // ---- snapshot load (engine/persistence/snapshot.ts): the whole content is replaced
@@ -571,12 +593,17 @@ export class DataTree {
     if (node.ephemeralType === EphemeralType.normal) {
       let set = this.ephemerals.get(owner);
       if (set === undefined) this.ephemerals.set(owner, (set = new Set()));
-      if (set.has(path)) return; // (a snapshot repeating a path: the set keeps its place)
+      if (set.has(path)) {
+        // a snapshot repeating a path: the set keeps its place
+        node.ephemeralSeq = this.nodes.get(path)?.ephemeralSeq ?? 0;
+        return;
+      }
       const peak = this.ephemeralPeaks.get(owner) ?? 0;
       let bins = this.ephemeralBins.get(owner);
       if (bins === undefined) this.ephemeralBins.set(owner, (bins = new HashMapBins(hashMapCapacityFor(peak), set)));
       const grew = bins.put(path, set.size + 1);
       set.add(path);
+      node.ephemeralSeq = ++this.ephemeralSeqLast;
       if (grew) bins.recount(set);
       const sizedFor = Math.max(peak, set.size, hashMapSizeFor(bins.capacity));
       if (sizedFor !== peak) this.ephemeralPeaks.set(owner, sizedFor);

@@ -700,6 +700,32 @@ export const scenarios: Scenario[] = [
     },
   },
   {
+    // ZooKeeper deletes a closed session's ephemerals in the order of a clone of its HashSet,
+    // which these names make crowd bins; a failed multi leaves that set as it was
+    name: 'a closed session\'s ephemerals go in ZooKeeper\'s hash order, after failed multis and crowded bins',
+    async run(env) {
+      const s1 = await env.connect('s1');
+      const s2 = await env.connect('s2');
+      await s1.create('/q', 'p');
+      const twelve = ['/q/e-14', '/q/e-25', ...Array.from({ length: 10 }, (_, i) => `/q/f${i}`)];
+      for (const path of twelve) await s1.create(path, 'e', { mode: CreateMode.EPHEMERAL });
+      // a thirteenth would double the set's table; a delete would move /q/e-14 behind /q/e-25
+      await s1.multi([{ op: 'create', path: '/q/g', data: 'g', mode: CreateMode.EPHEMERAL }, { op: 'check', path: '/q', version: 99 }]);
+      await s1.multi([{ op: 'delete', path: '/q/e-14', version: -1 }, { op: 'check', path: '/q', version: 99 }]);
+      for (const path of twelve) await s2.exists(path, true);
+      await s1.close();
+      await s2.getData('/q');
+      // nine in one bin: the set's table doubles to 32 bins, and so does its clone's
+      const s3 = await env.connect('s3');
+      const collide9 = ['/q/e-120', '/q/e-14', '/q/e-131', '/q/e-25', '/q/e-36', '/q/e-142', '/q/e-47', '/q/e-58', '/q/e-69'];
+      for (const path of collide9) await s3.create(path, 'e', { mode: CreateMode.EPHEMERAL });
+      for (const path of collide9) await s2.exists(path, true);
+      await s3.close();
+      await s2.getData('/q');
+      await s2.close();
+    },
+  },
+  {
     name: 'session expiry by the server (client cut off, never reconnects in time)',
     timeoutMs: 60_000,
     async run(env) {

@@ -461,16 +461,55 @@ describe('DataTree: undo (a failed multi) and snapshot restore', () => {
     expect(tree.ephemeralPeaks.get(0x11n)).toBe(13);
   });
 
-  // Bug: undoDelete re-adds the path at the end of the session's set, so within a HashSet bin
-  // it now comes after paths created later ('/q/e-25' before '/q/e-14'); ZooKeeper's set,
-  // never touched by the failed multi, keeps the creation order.
-  it.fails('undoDelete leaves the order closeSessionOrder gives the session\'s ephemerals', () => {
+  // ZooKeeper's set, never touched by the failed multi, keeps the creation order: undoDelete
+  // puts the path back before those created after it ('/q/e-14' before '/q/e-25', one bin).
+  it('undoDelete leaves the order closeSessionOrder gives the session\'s ephemerals', () => {
     const { tree, order, cv, pz } = sessionOf12();
     const before = order();
     const node = tree.get('/q/e-14')!;
     tree.deleteNode('/q/e-14', 21);
     tree.undoDelete('/q/e-14', node, OPEN_ACL_UNSAFE, cv, pz);
     expect(order()).toEqual(before);
+  });
+
+  it('a failed multi\'s creates and deletes, undone in reverse, leave the session\'s ephemerals and peak as they were', () => {
+    const { tree, order } = sessionOf12();
+    const before = { order: order(), set: [...tree.ephemerals.get(0x11n)!], peak: tree.ephemeralPeaks.get(0x11n) };
+    const parent = tree.get('/q')!;
+    const undo: (() => void)[] = [];
+    const create = (path: string, zxid: number) => {
+      const [cv, pz] = [parent.cversion, parent.pzxid];
+      mk(tree, path, zxid, '', 0x11n);
+      undo.push(() => tree.undoCreate(path, cv, pz));
+    };
+    const remove = (path: string, zxid: number) => {
+      const [cv, pz, node] = [parent.cversion, parent.pzxid, tree.get(path)!];
+      const acls = tree.acls.get(node.aclRef);
+      tree.deleteNode(path, zxid);
+      undo.push(() => tree.undoDelete(path, node, acls, cv, pz));
+    };
+    create('/q/g', 30); // 13 ephemerals: the table doubles
+    remove('/q/e-14', 30);
+    remove('/q/f3', 30);
+    remove('/q/e-25', 30);
+    create('/q/h', 30);
+    for (let i = undo.length - 1; i >= 0; i--) undo[i]();
+    expect({ order: order(), set: [...tree.ephemerals.get(0x11n)!], peak: tree.ephemeralPeaks.get(0x11n) }).toEqual(before);
+    expectTreeConsistent(tree, 'after undo');
+  });
+
+  it('undoing the create of a session\'s first ephemeral forgets the session; undoing the delete of its last one keeps its peak', () => {
+    const tree = new DataTree();
+    mk(tree, '/q', 1);
+    mk(tree, '/q/only', 2, '', 0x22n);
+    tree.undoCreate('/q/only', 1, 1);
+    expect(tree.ephemerals.has(0x22n) || tree.ephemeralPeaks.has(0x22n)).toBe(false);
+    mk(tree, '/q/only', 3, '', 0x22n);
+    const node = tree.get('/q/only')!;
+    tree.deleteNode('/q/only', 4);
+    tree.undoDelete('/q/only', node, OPEN_ACL_UNSAFE, 2, 3);
+    expect([...tree.ephemerals.get(0x22n)!]).toEqual(['/q/only']);
+    expect(tree.ephemeralPeaks.get(0x22n)).toBe(1);
   });
 
   it('restore: nodes in parent-first order rebuild the indexes; a repeated path replaces the first', () => {
