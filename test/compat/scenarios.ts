@@ -638,13 +638,12 @@ export const scenarios: Scenario[] = [
       await s3.create('/acl-ip-other', 'x', { acl: [{ perms: Perms.ALL, scheme: 'ip', id: '10.1.2.3' }] });
       await s3.getData('/acl-ip-other');
       await s3.getACL('/acl-ip-other');
-      // IPAuthenticationProvider reads each octet with Integer.parseInt, to validate and to match
-      await s3.create('/acl-ip-zeros', 'x', { acl: [{ perms: Perms.ALL, scheme: 'ip', id: '127.000.000.001' }] });
-      await s3.getData('/acl-ip-zeros');
-      await s3.create('/acl-ip-plus', 'x', { acl: [{ perms: Perms.ALL, scheme: 'ip', id: '+127.0.0.1/+8' }] });
-      await s3.getData('/acl-ip-plus');
-      await s3.create('/acl-ip-digits', 'x', { acl: [{ perms: Perms.ALL, scheme: 'ip', id: '\u0661\u0662\u0667.0.0.\uff11' }] });
-      await s3.getData('/acl-ip-digits');
+      // IPAuthenticationProvider reads each octet and the mask with Integer.parseInt (signs, leading
+      // zeros, any Unicode decimal digit), to validate and to match
+      for (const [name, ip] of [['zeros', '127.000.000.001'], ['plus', '+127.0.0.1/+8'], ['digits', '\u0661\u0662\u0667.0.0.\uff11']]) {
+        await s3.create(`/acl-ip-${name}`, 'x', { acl: [{ perms: Perms.ALL, scheme: 'ip', id: ip }] });
+        await s3.getData(`/acl-ip-${name}`);
+      }
       await s3.create('/acl-mixed', 'x', {
         acl: [
           { perms: Perms.READ, scheme: 'world', id: 'anyone' },
