@@ -4,7 +4,6 @@
 // SASLAuthenticationProvider is configured, as ZooKeeper's ProviderRegistry only knows the
 // providers named by authProvider.N).
 import { createHash } from 'node:crypto';
-import { isIP } from 'node:net';
 import { type Acl, type Id, Err, KeeperError, TxnTooLargeError } from '../protocol.ts';
 import { saslIdMatches, saslIdValid } from '../security/sasl.ts';
 import { isValidX500Name } from '../security/x509.ts';
@@ -16,49 +15,34 @@ export function generateDigest(idPassword: string): string {
   return `${user}:${createHash('sha1').update(idPassword, 'utf8').digest('base64')}`;
 }
 
-function ipToBytes(ip: string): Buffer | null {
-  const kind = isIP(ip);
-  if (kind === 4) return Buffer.from(ip.split('.').map((p) => Number(p)));
-  if (kind !== 6) return null;
-  // expand :: and an embedded IPv4 tail
-  let head = ip;
-  let v4: number[] = [];
-  const lastColon = head.lastIndexOf(':');
-  if (head.slice(lastColon + 1).includes('.')) {
-    v4 = head.slice(lastColon + 1).split('.').map((p) => Number(p));
-    head = head.slice(0, lastColon + 1) + '0:0';
-  }
-  const [l, r] = head.split('::');
-  const left = l ? l.split(':') : [];
-  const right = r !== undefined && r !== '' ? r.split(':') : [];
-  const groups = [...left, ...new Array(8 - left.length - right.length).fill('0'), ...right];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16) || 0, i * 2));
-  if (v4.length === 4) out.set(v4, 12);
-  return out;
+const DECIMAL_DIGIT = /\p{Nd}/u;
+
+/**
+ * Character.digit(ch, 10) of one UTF-16 unit: its value when it is a Unicode decimal digit
+ * (general category Nd, which comes in runs of ten from zero: "١" and "１" are 1), else -1.
+ */
+function javaDigit(unit: number): number {
+  if (unit >= 0x30 && unit <= 0x39) return unit - 0x30;
+  if (!DECIMAL_DIGIT.test(String.fromCharCode(unit))) return -1;
+  let below = 0;
+  while (DECIMAL_DIGIT.test(String.fromCharCode(unit - below - 1))) below++;
+  return below % 10;
 }
 
-/** IPAuthenticationProvider.matches: aclExpr is an address with an optional /bits. */
-export function ipMatches(address: string, aclExpr: string): boolean {
-  const slash = aclExpr.indexOf('/');
-  const base = ipToBytes(slash < 0 ? aclExpr : aclExpr.slice(0, slash));
-  let addr = ipToBytes(address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address);
-  if (base === null || addr === null || base.length !== addr.length) return false;
-  let bits = slash < 0 ? base.length * 8 : Number(aclExpr.slice(slash + 1));
-  if (!Number.isInteger(bits) || bits < 0) return false;
-  if (bits > base.length * 8) bits = base.length * 8;
-  for (let i = 0; i < base.length && bits > 0; i++, bits -= 8) {
-    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if ((base[i] & mask) !== (addr[i] & mask)) return false;
-  }
-  return true;
-}
-
-/** Java's Integer.parseInt of a decimal string (an optional sign, digits, int range); null where it throws. */
+/** Java's Integer.parseInt(text): an optional sign, then digits (javaDigit), in int range; null where it throws. */
 function javaParseInt(text: string): number | null {
-  if (!/^[+-]?[0-9]+$/.test(text)) return null;
-  const v = Number(text);
-  return v >= -0x80000000 && v <= 0x7fffffff ? v : null;
+  const negative = text.startsWith('-');
+  let i = negative || text.startsWith('+') ? 1 : 0;
+  if (i === text.length) return null;
+  let magnitude = 0;
+  for (; i < text.length; i++) {
+    const digit = javaDigit(text.charCodeAt(i));
+    if (digit < 0) return null;
+    magnitude = magnitude * 10 + digit;
+    if (magnitude > 0x80000000) return null;
+  }
+  if (!negative && magnitude > 0x7fffffff) return null;
+  return negative ? -magnitude + 0 : magnitude; // (+ 0: Java has no -0)
 }
 
 /**
@@ -73,24 +57,53 @@ function javaSplitCount(text: string, separator: string): number {
   return n;
 }
 
-/** IPAuthenticationProvider.v4addr2Bytes: four dot-separated ints in 0..255 (3.8 knows no IPv6). */
-function ipv4Valid(addr: string): boolean {
+/**
+ * IPAuthenticationProvider.v4addr2Bytes: four dot-separated Java ints in 0..255 ("010" and
+ * "+10" are 10), or null (3.8 knows no IPv6).
+ */
+function ipv4Bytes(addr: string): number[] | null {
   const parts = addr.split('.');
-  if (parts.length !== 4) return false;
+  if (parts.length !== 4) return null;
+  const bytes: number[] = [];
   for (const part of parts) {
     const v = javaParseInt(part);
-    if (v === null || v < 0 || v > 255) return false;
+    if (v === null || v < 0 || v > 255) return null;
+    bytes.push(v);
+  }
+  return bytes;
+}
+
+/**
+ * An ip ACL id as IPAuthenticationProvider reads it (split("/", 2)): an IPv4 address and
+ * the mask's bits, a Java int in 0..32 (32 without a mask); null where isValid says no and
+ * matches answers false.
+ */
+function ipExpr(expr: string): { addr: number[]; bits: number } | null {
+  const slash = expr.indexOf('/');
+  const addr = ipv4Bytes(slash < 0 ? expr : expr.slice(0, slash));
+  if (addr === null) return null;
+  const bits = slash < 0 ? 32 : javaParseInt(expr.slice(slash + 1));
+  return bits === null || bits < 0 || bits > 32 ? null : { addr, bits };
+}
+
+/**
+ * IPAuthenticationProvider.matches: the client's address (its host address: an IPv4 client
+ * on an IPv6 socket in its IPv4 form, as Java's InetAddress gives it) under the ACL's mask.
+ */
+export function ipMatches(address: string, aclExpr: string): boolean {
+  const acl = ipExpr(aclExpr);
+  const remote = ipv4Bytes(address.startsWith('::ffff:') ? address.slice(7) : address);
+  if (acl === null || remote === null) return false;
+  for (let i = 0, bits = acl.bits; i < 4 && bits > 0; i++, bits -= 8) {
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if ((acl.addr[i] & mask) !== (remote[i] & mask)) return false;
   }
   return true;
 }
 
 /** IPAuthenticationProvider.isValid: an IPv4 address, optionally /bits with bits in 0..32. */
 function ipValid(expr: string): boolean {
-  const slash = expr.indexOf('/');
-  if (!ipv4Valid(slash < 0 ? expr : expr.slice(0, slash))) return false;
-  if (slash < 0) return true;
-  const bits = javaParseInt(expr.slice(slash + 1));
-  return bits !== null && bits >= 0 && bits <= 32;
+  return ipExpr(expr) !== null;
 }
 
 /** DigestAuthenticationProvider.isValid: id.split(":") has exactly two parts (Java drops trailing empty ones). */
@@ -126,26 +139,37 @@ export function checkAcl(acls: readonly Acl[], perm: number, ids: readonly Id[],
   if (!allowed(acls, perm, ids, saslScheme)) throw new KeeperError(Err.NOAUTH);
 }
 
+/** PrepRequestProcessor.removeDuplicates: the request's entries, each once, where it first appears. */
+function withoutRepeats(acls: readonly Acl[]): Acl[] {
+  const seen = new Set<string>();
+  const out: Acl[] = [];
+  for (const a of acls) {
+    const key = `${a.perms}\u0000${a.id.scheme}\u0000${a.id.id}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(a);
+  }
+  return out;
+}
+
 /**
- * PrepRequestProcessor.fixupACL: dedupe, expand "auth", validate ids. "auth" entries copy
- * every id the connection holds, so the result can be far larger than the request: past
- * bytesMax (as jute encodes the list) it throws TxnTooLargeError before growing further.
+ * PrepRequestProcessor.fixupACL: drop the request's repeated entries, then expand "auth" and
+ * validate ids. ids: the connection's, in the order getAuthInfo lists them (AuthHolder.authIds
+ * is kept so): "auth" expands in that order. What "auth" expands to is kept as it comes, even where it repeats an entry
+ * (getACL shows both). "auth" entries copy every id the connection holds, so the result can
+ * be far larger than the request: past bytesMax (as jute encodes the list) it throws
+ * TxnTooLargeError before growing further.
  */
 export function fixupAcl(acls: readonly Acl[], ids: readonly Id[], saslScheme = false, bytesMax = Infinity): Acl[] {
   if (acls.length === 0) throw new KeeperError(Err.INVALIDACL);
-  const seen = new Set<string>();
   const out: Acl[] = [];
   let bytes = 4;
   const push = (a: Acl) => {
-    const key = `${a.perms}\u0000${a.id.scheme}\u0000${a.id.id}`;
-    if (!seen.has(key)) {
-      bytes += 4 + 4 + Buffer.byteLength(a.id.scheme, 'utf8') + 4 + Buffer.byteLength(a.id.id, 'utf8');
-      if (bytes > bytesMax) throw new TxnTooLargeError(bytes, bytesMax);
-      seen.add(key);
-      out.push(a);
-    }
+    bytes += 4 + 4 + Buffer.byteLength(a.id.scheme, 'utf8') + 4 + Buffer.byteLength(a.id.id, 'utf8');
+    if (bytes > bytesMax) throw new TxnTooLargeError(bytes, bytesMax);
+    out.push(a);
   };
-  for (const a of acls) {
+  for (const a of withoutRepeats(acls)) {
     const { scheme, id } = a.id;
     if (scheme === 'world' && id === 'anyone') {
       push(a);

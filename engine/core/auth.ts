@@ -5,6 +5,7 @@
 // records ids; the session handlers (engine/core/handlers/session.ts) write the replies.
 import type { Id } from '../protocol.ts';
 import { generateDigest } from './acl.ts';
+import { authInfoOrder } from './javaorder.ts';
 import { DigestMd5Server } from '../security/sasl.ts';
 import { AUTH_IDS_PER_CONN_MAX, AUTH_ID_BYTES_PER_CONN_MAX } from '../limits.ts';
 
@@ -37,6 +38,11 @@ export interface AuthHolder {
   key: number;
   addr: string;
   port: number;
+  /**
+   * The ids the connection holds, in the order ZooKeeper's ServerCnxn.getAuthInfo lists them
+   * (a set over a ConcurrentHashMap, authInfoOrder): whoAmI shows it, an "auth" ACL expands in
+   * it, and a learner forwards it with a write. hold() keeps it so.
+   */
   authIds: Id[];
   /** The connection's DIGEST-MD5 exchange, from its first sasl request. */
   saslServer: DigestMd5Server | null;
@@ -59,6 +65,8 @@ export class Authenticator {
   private readonly log: AuthLog;
   /** The sasl ACL scheme is known (SASLAuthenticationProvider configured). */
   readonly saslScheme: boolean;
+  /** Each connection's ids in the order it gained them, which fixes the order of its authIds. */
+  private readonly idsAdded = new WeakMap<AuthHolder, Id[]>();
 
   constructor(opts: AuthOptions, log: AuthLog) {
     this.opts = opts;
@@ -103,7 +111,13 @@ export class Authenticator {
       this.log('warn', `refusing auth id ${scheme} for ${conn.addr}:${conn.port}: a connection holds at most ${AUTH_IDS_PER_CONN_MAX} ids of ${AUTH_ID_BYTES_PER_CONN_MAX} bytes in all`, conn.key);
       return false;
     }
-    conn.authIds.push({ scheme, id });
+    // the ids the connection was made with (its ip) came before any hold
+    const added = this.idsAdded.get(conn) ?? [...conn.authIds];
+    added.push({ scheme, id });
+    this.idsAdded.set(conn, added);
+    const listed = authInfoOrder(added);
+    conn.authIds.length = 0;
+    for (const x of listed) conn.authIds.push(x);
     return true;
   }
 

@@ -37,7 +37,7 @@ export type { PipelineOutputs, PipelineRole, PipelineOptions, RepeatedWarning, C
 export type { SaslOptions } from './auth.ts';
 
 export class Pipeline {
-  readonly tree = new DataTree();
+  readonly tree: DataTree;
   readonly sessions: SessionTable;
   readonly conns = new Map<number, Conn>();
   readonly counters: PipelineCounters = { packetsReceived: 0, packetsSent: 0, minLatencyMs: Infinity, maxLatencyMs: 0, totalLatencyMs: 0, latencyCount: 0, connectionsRejected: 0,
@@ -75,6 +75,7 @@ export class Pipeline {
   constructor(opts: PipelineOptions, out: PipelineOutputs) {
     this.opts = opts;
     this.out = out;
+    this.tree = new DataTree({ extendedTypesEnabled: opts.extendedTypesEnabled });
     this.auth = new Authenticator(
       { superDigest: opts.superDigest, x509SuperUser: opts.x509SuperUser ?? null, sasl: opts.sasl },
       (level, msg, conn) => this.log(level, msg, level === 'warn' ? { kind: 'authentication failed', conn } : undefined),
@@ -90,7 +91,7 @@ export class Pipeline {
     this.containers = new ContainerSweeper({
       checkIntervalMs: opts.containerCheckIntervalMs, maxPerMinute: opts.containerMaxPerMinute, maxNeverUsedIntervalMs: opts.containerMaxNeverUsedIntervalMs,
     });
-    this.sessions = new SessionTable(opts.tickMs, opts.serverId, opts.wallMs());
+    this.sessions = new SessionTable(opts.tickMs, opts.serverId, opts.wallMs(), opts.extendedTypesEnabled);
     this.tree.quotaWarning = (msg) => this.log('warn', msg);
     this.tree.setWatchSink((watcher, type, path, zxid, acl) => {
       // an event reaches only a watcher that may READ the node it is about (ZooKeeper 3.8.4's

@@ -1,6 +1,7 @@
 // Sessions and their expiry, as ZooKeeper's SessionTrackerImpl: deadlines rounded up to
 // the next tick, kept in buckets so each tick looks only at the sessions due then.
 import type { Id } from '../protocol.ts';
+import { CONTAINER_OWNER } from './tree.ts';
 
 export interface Session {
   id: bigint;
@@ -42,26 +43,41 @@ export function javaRandomBytes(seed: bigint, count: number): Buffer {
   return out;
 }
 
+/** EphemeralType.MAX_EXTENDED_SERVER_ID: with extended types on, a session id's top byte must not be a TTL's 0xFF. */
+export const EXTENDED_SERVER_ID_MAX = 254;
+
 export class SessionTable {
   readonly sessions = new Map<bigint, Session>();
   private buckets = new Map<number, Set<Session>>();
   private nextId: bigint;
   readonly tickMs: number;
 
-  constructor(tickMs: number, serverId: number, nowWallMs: number) {
+  /**
+   * Throws, as SessionTrackerImpl's constructor (EphemeralType.validateServerId), for a
+   * server id above 254 with extended types on: its sessions' ids would read as TTL owners.
+   */
+  constructor(tickMs: number, serverId: number, nowWallMs: number, extendedTypesEnabled = false) {
+    if (extendedTypesEnabled && serverId > EXTENDED_SERVER_ID_MAX) {
+      throw new Error(`extendedTypesEnabled is true but Server ID is too large. Cannot be larger than ${EXTENDED_SERVER_ID_MAX}`);
+    }
     this.tickMs = tickMs;
-    // SessionTrackerImpl.initializeNextSessionId: (time << 24 >>> 8) | (sid << 56)
+    // SessionTrackerImpl.initializeNextSessionId in Java's long arithmetic:
+    // (time << 24 >>> 8) | (sid << 56). The server id's low 8 bits make the top byte, so
+    // for ids 128..255 the session ids are negative; 256 leaves no trace.
     const time = BigInt.asUintN(64, BigInt(nowWallMs) << 24n) >> 8n;
-    this.nextId = time | (BigInt(serverId) << 56n);
+    this.nextId = BigInt.asIntN(64, time | (BigInt(serverId) << 56n));
+    if (this.nextId === CONTAINER_OWNER) this.nextId++;
   }
 
   private bucketOf(atMs: number): number {
     return (Math.floor(atMs / this.tickMs) + 1) * this.tickMs;
   }
 
+  /** The next id not in the table, counting up as a Java long (wrapping at 2^63). */
   newSessionId(): bigint {
-    let id = this.nextId++;
-    while (this.sessions.has(id)) id = this.nextId++;
+    let id = this.nextId;
+    while (this.sessions.has(id)) id = BigInt.asIntN(64, id + 1n);
+    this.nextId = BigInt.asIntN(64, id + 1n);
     return id;
   }
 

@@ -2,9 +2,29 @@
 // the one-shot watches they trigger. Synchronous; owned by the pipeline worker alone.
 import { type Acl, type Stat, EventType, KeeperError, Err, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, parentOf, baseName } from '../protocol.ts';
 import { WatchTable, type WatcherKey } from './watches.ts';
+import { HashMapBins, hashMapCapacityFor, hashMapSizeFor } from './javaorder.ts';
 
 /** EphemeralType.CONTAINER_EPHEMERAL_OWNER: Long.MIN_VALUE. */
 export const CONTAINER_OWNER = -0x8000000000000000n;
+
+/** What a node's ephemeralOwner makes it, as ZooKeeper's EphemeralType. */
+export const EphemeralType = { void: 0, normal: 1, container: 2, ttl: 3 } as const;
+
+/**
+ * EphemeralType.get. With zookeeper.extendedTypesEnabled, an owner whose high byte is 0xFF is
+ * an extended type: TTL, the only one, has 0 in the next two bytes (any other value is an
+ * error, as in Java). Long.MIN_VALUE is a container either way. Any other non-zero owner is a
+ * session, negative ones too: server ids 128..255 put the top bit of a session id in its sign
+ * (SessionTrackerImpl.initializeNextSessionId), and with extended types off 0xFF.. is one.
+ */
+export function ephemeralTypeOf(owner: bigint, extendedTypesEnabled: boolean): number {
+  if (extendedTypesEnabled && owner >> 56n === -1n) {
+    if (((owner >> 40n) & 0xffffn) !== 0n) throw new Error(`Invalid ephemeralOwner. [${BigInt.asUintN(64, owner).toString(16)}]`);
+    return EphemeralType.ttl;
+  }
+  if (owner === CONTAINER_OWNER) return EphemeralType.container;
+  return owner === 0n ? EphemeralType.void : EphemeralType.normal;
+}
 const NO_OWNER = 0n;
 const EMPTY_DATA = Buffer.alloc(0);
 
@@ -19,6 +39,13 @@ export class ZNode {
   cversion = 0;
   aversion = 0;
   ephemeralOwner: bigint;
+  /**
+   * EphemeralType of the owner, as the tree filed the node (it knows whether extended types
+   * are on); until then as with them off, ZooKeeper's default.
+   */
+  ephemeralType: number;
+  /** When a session's node joined the session's ephemerals, in the tree's count (their order in the set); 0 otherwise. */
+  ephemeralSeq = 0;
   pzxid: number;
   children: Set<string> | null = null;
 
@@ -26,6 +53,7 @@ export class ZNode {
     this.data = data;
     this.aclRef = aclRef;
     this.ephemeralOwner = owner;
+    this.ephemeralType = ephemeralTypeOf(owner, false);
     this.czxid = zxid;
     this.mzxid = zxid;
     this.pzxid = zxid;
@@ -47,8 +75,8 @@ export class ZNode {
     // semantics): every create has a delete except for the children still present
     s.cversion = this.cversion * 2 - this.numChildren();
     s.aversion = this.aversion;
-    // containers and TTL nodes show 0 to clients (DataNode.getClientEphemeralOwner)
-    s.ephemeralOwner = this.ephemeralOwner > 0n ? this.ephemeralOwner : 0n;
+    // only a session's node shows its owner; containers and TTL nodes show 0 (DataNode.getClientEphemeralOwner)
+    s.ephemeralOwner = this.ephemeralType === EphemeralType.normal ? this.ephemeralOwner : 0n;
     s.dataLength = this.data.length;
     s.numChildren = this.numChildren();
     s.pzxid = this.pzxid;
@@ -188,7 +216,8 @@ export function formatStatsTrack(stats: Map<string, number>): Buffer {
  * Receives watch events as the tree triggers them, with the ACL the watcher must be able to
  * READ for the event to be delivered (ZooKeeper 3.8.4's ServerCnxn.process, the
  * CVE-2024-23944 family), as DataTree passes it: the created, changed or deleted node's
- * ACL, or for NodeChildrenChanged the parent's. null: nothing to check.
+ * ACL, or for NodeChildrenChanged the parent's, as the op that decided the event left it
+ * (within a multi, a later op may delete the node). null: nothing to check.
  */
 export type WatchSink = (watcher: WatcherKey, type: number, path: string, zxid: number, acl: readonly Acl[] | null) => void;
 
@@ -201,10 +230,23 @@ export class DataTree {
   /** Container nodes and TTL nodes, for the ContainerManager's sweep. */
   readonly containers = new Set<string>();
   readonly ttls = new Set<string>();
-  /** Largest size each session's ephemeral set reached (fixes Java's HashSet order). */
+  /**
+   * The size each session's ephemeral HashSet (in ZooKeeper's DataTree) has its table sized
+   * for, which fixes its order (closeSessionOrder): the largest size it reached, or more where
+   * a crowded bin doubled the table. Kept after the set empties, until the session closes.
+   */
   readonly ephemeralPeaks = new Map<bigint, number>();
+  /** The bins of those HashSets, while a session has ephemerals. */
+  private readonly ephemeralBins = new Map<bigint, HashMapBins>();
+  /** The last ZNode.ephemeralSeq given. */
+  private ephemeralSeqLast = 0;
+  /** The ephemeralPeaks the creates of txn peaksZxid replaced, in their order, for undoCreate. */
+  private peaksZxid = -1;
+  private readonly peaksReplaced: { path: string; owner: bigint; sizedFor: number | undefined }[] = [];
   readonly dataWatches = new WatchTable();
   readonly childWatches = new WatchTable();
+  /** zookeeper.extendedTypesEnabled: whether an owner of 0xFF.. is a TTL node or a session (ephemeralTypeOf). */
+  readonly extendedTypesEnabled: boolean;
   lastZxid = 0;
   /**
    * The newest zxid that changed an ACL (setACL changes no zxid field of a Stat): a read
@@ -214,10 +256,20 @@ export class DataTree {
   /** Bytes of paths and data, as ZooKeeper's approximateDataSize. */
   approximateDataSize = 0;
   private sink: WatchSink = () => {};
-  /** ACLs of watched nodes just deleted, kept for the READ check of their NodeDeleted events until their trigger. */
-  private readonly deletedAcls = new Map<string, readonly Acl[]>();
+  /**
+   * The events the mutations of txn eventsZxid decided, in the order they applied, each with
+   * the ACL its watchers must READ as that op left it (ZooKeeper's DataTree triggers as each
+   * op applies; here they wait for fireEvents, after the txn is logged). Only events some
+   * watch may fire are kept. Parallel arrays reused across txns: a multi's ops at most.
+   */
+  private eventsZxid = -1;
+  private eventCount = 0;
+  private readonly eventTypes: number[] = [];
+  private readonly eventPaths: string[] = [];
+  private readonly eventAcls: (readonly Acl[])[] = [];
 
-  constructor() {
+  constructor(options: { extendedTypesEnabled?: boolean } = {}) {
+    this.extendedTypesEnabled = options.extendedTypesEnabled ?? false;
     const openRef = this.acls.intern(OPEN_ACL_UNSAFE);
     const root = new ZNode(EMPTY_DATA, openRef, NO_OWNER, 0, 0);
     this.nodes.set('/', root);
@@ -269,9 +321,13 @@ export class DataTree {
     children.add(name);
     this.nodes.set(path, node);
     this.approximateDataSize += path.length + data.length;
-    this.indexOwner(path, owner);
+    const sizedFor = this.ephemeralPeaks.get(owner);
+    this.indexOwner(path, node);
+    if (this.ephemeralPeaks.get(owner) !== sizedFor) this.notePeakReplaced(zxid, path, owner, sizedFor);
     if (parentPath.startsWith(QUOTA_ROOT)) this.quotaNodeCreated(parentPath, baseName(path));
     this.updateQuotaStat(path, data.length, 1);
+    if (this.dataWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeCreated, path, this.acls.get(aclRef));
+    if (this.childWatches.mayFire(parentPath)) this.noteEvent(zxid, EventType.NodeChildrenChanged, parentPath, this.acls.get(parent.aclRef));
     return node;
   }
 
@@ -285,11 +341,12 @@ export class DataTree {
     // the stored cversion counts creates only (see statInto); a delete moves pzxid
     if (zxid > parent.pzxid) parent.pzxid = zxid;
     this.approximateDataSize -= path.length + node.data.length;
-    if (this.dataWatches.hasRecursive() || this.dataWatches.watches(path) || this.childWatches.watches(path)) this.deletedAcls.set(path, this.acls.get(node.aclRef));
+    if (this.dataWatches.mayFire(path) || this.childWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeDeleted, path, this.acls.get(node.aclRef));
+    if (this.childWatches.mayFire(parentPath)) this.noteEvent(zxid, EventType.NodeChildrenChanged, parentPath, this.acls.get(parent.aclRef));
     if (parentPath.startsWith(QUOTA_ROOT) && baseName(path) === QUOTA_LIMITS) this.quotaPaths.delete(parentPath.slice(QUOTA_ROOT.length));
     this.updateQuotaStat(path, -node.data.length, -1);
     this.acls.release(node.aclRef);
-    this.dropEphemeral(node.ephemeralOwner, path);
+    this.dropEphemeral(node, path);
     return node;
   }
 
@@ -302,6 +359,7 @@ export class DataTree {
     node.version = version;
     node.mzxid = zxid;
     node.mtime = timeMs;
+    if (this.dataWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeDataChanged, path, this.acls.get(node.aclRef));
     return node;
   }
 
@@ -315,32 +373,41 @@ export class DataTree {
     return node;
   }
 
-  // ---- watch triggers, in ZooKeeper's order; called after a txn (or a whole multi) applied
+  // ---- watch events: decided as each mutation applies, fired once its txn is logged
 
-  triggerCreated(path: string, zxid: number): void {
-    const parentPath = parentOf(path);
-    // (a multi can delete what it created before its triggers run: then the deleted node's ACL)
-    this.trigger(this.dataWatches, path, EventType.NodeCreated, zxid, null, this.aclAt(path) ?? this.deletedAcls.get(path) ?? null);
-    this.trigger(this.childWatches, parentPath, EventType.NodeChildrenChanged, zxid, null, this.aclAt(parentPath));
+  /** Keeps one event of txn zxid; a mutation of another zxid first forgets those of the last. */
+  private noteEvent(zxid: number, type: number, path: string, acl: readonly Acl[]): void {
+    if (zxid !== this.eventsZxid) {
+      this.eventsZxid = zxid;
+      this.eventCount = 0;
+    }
+    const i = this.eventCount++;
+    this.eventTypes[i] = type;
+    this.eventPaths[i] = path;
+    this.eventAcls[i] = acl;
   }
 
-  triggerDeleted(path: string, zxid: number): void {
-    const acl = this.deletedAcls.get(path) ?? null;
-    this.deletedAcls.delete(path);
-    const parentPath = parentOf(path);
-    const notified = this.trigger(this.dataWatches, path, EventType.NodeDeleted, zxid, null, acl);
-    this.trigger(this.childWatches, path, EventType.NodeDeleted, zxid, notified, acl);
-    this.trigger(this.childWatches, parentPath, EventType.NodeChildrenChanged, zxid, null, this.aclAt(parentPath));
+  /**
+   * Fires the watches of the events txn zxid's mutations decided, in ZooKeeper's order: a
+   * NodeDeleted goes to the node's data watchers, then to its child watchers not yet told.
+   */
+  fireEvents(zxid: number): void {
+    const count = zxid === this.eventsZxid ? this.eventCount : 0;
+    this.dropEvents();
+    for (let i = 0; i < count; i++) {
+      const type = this.eventTypes[i];
+      const path = this.eventPaths[i];
+      const acl = this.eventAcls[i];
+      if (type === EventType.NodeChildrenChanged) this.trigger(this.childWatches, path, type, zxid, null, acl);
+      else if (type !== EventType.NodeDeleted) this.trigger(this.dataWatches, path, type, zxid, null, acl);
+      else this.trigger(this.childWatches, path, type, zxid, this.trigger(this.dataWatches, path, type, zxid, null, acl), acl);
+    }
   }
 
-  triggerDataChanged(path: string, zxid: number): void {
-    this.trigger(this.dataWatches, path, EventType.NodeDataChanged, zxid, null, this.aclAt(path));
-  }
-
-  /** The ACL of the node at path, or null when there is none. */
-  private aclAt(path: string): readonly Acl[] | null {
-    const node = this.nodes.get(path);
-    return node === undefined ? null : this.acls.get(node.aclRef);
+  /** Forgets the events kept (a failed multi's, undone: ZooKeeper never applied them). */
+  dropEvents(): void {
+    this.eventsZxid = -1;
+    this.eventCount = 0;
   }
 
   // ---- quotas (/zookeeper/quota/<path>/zookeeper_limits and zookeeper_stats), as DataTree
@@ -405,6 +472,7 @@ export class DataTree {
 
   /** Restores a node's data fields (a multi's setData undone). */
   restoreData(path: string, node: ZNode, data: Buffer, version: number, mzxid: number, mtime: number): void {
+    this.dropEvents();
     this.approximateDataSize += data.length - node.data.length;
     this.updateQuotaStat(path, data.length - node.data.length, 0);
     node.data = data;
@@ -417,6 +485,7 @@ export class DataTree {
 
   /** Reverts createNode: the node goes, the parent's cversion and pzxid are restored. */
   undoCreate(path: string, parentCversion: number, parentPzxid: number): void {
+    this.dropEvents();
     const node = this.nodes.get(path)!;
     const parent = this.nodes.get(parentOf(path))!;
     this.updateQuotaStat(path, -node.data.length, -1);
@@ -426,13 +495,20 @@ export class DataTree {
     parent.pzxid = parentPzxid;
     this.approximateDataSize -= path.length + node.data.length;
     this.acls.release(node.aclRef);
-    this.dropEphemeral(node.ephemeralOwner, path);
+    this.dropEphemeral(node, path);
+    // the session's HashSet is as before: ZooKeeper never applied the create
+    const replaced = this.peaksReplaced.at(-1);
+    if (replaced === undefined || replaced.path !== path || node.czxid !== this.peaksZxid) return;
+    this.peaksReplaced.pop();
+    if (replaced.sizedFor === undefined) this.ephemeralPeaks.delete(replaced.owner);
+    else this.ephemeralPeaks.set(replaced.owner, replaced.sizedFor);
+    this.ephemeralBins.delete(replaced.owner); // counted again at the next create, for the table as it was
   }
 
   /** Reverts deleteNode with the node object it returned and the acls it held. */
   undoDelete(path: string, node: ZNode, acls: readonly Acl[], parentCversion: number, parentPzxid: number): void {
     const parent = this.nodes.get(parentOf(path))!;
-    this.deletedAcls.delete(path);
+    this.dropEvents();
     node.aclRef = this.acls.intern(acls);
     this.nodes.set(path, node);
     this.updateQuotaStat(path, node.data.length, 1);
@@ -440,7 +516,25 @@ export class DataTree {
     parent.cversion = parentCversion;
     parent.pzxid = parentPzxid;
     this.approximateDataSize += path.length + node.data.length;
-    this.indexOwner(path, node.ephemeralOwner);
+    if (node.ephemeralType === EphemeralType.normal) this.refileEphemeral(path, node);
+    else this.indexOwner(path, node);
+  }
+
+  /**
+   * Puts a session's node back among its ephemerals where it was (ZooKeeper never applied
+   * the delete): before those that joined after it, as its bin holds them. Its HashSet's
+   * table is as it was.
+   */
+  private refileEphemeral(path: string, node: ZNode): void {
+    const owner = node.ephemeralOwner;
+    let set = this.ephemerals.get(owner);
+    if (set === undefined) this.ephemerals.set(owner, (set = new Set()));
+    const later: string[] = [];
+    for (const p of set) if (later.length > 0 || this.nodes.get(p)!.ephemeralSeq > node.ephemeralSeq) later.push(p);
+    for (const p of later) set.delete(p);
+    set.add(path);
+    for (const p of later) set.add(p);
+    this.ephemeralBins.get(owner)?.restore(path);
   }
 
   // ---- snapshot load (engine/persistence/snapshot.ts): the whole content is replaced
@@ -451,10 +545,12 @@ export class DataTree {
     this.acls.clear();
     this.ephemerals.clear();
     this.ephemeralPeaks.clear();
+    this.ephemeralBins.clear();
+    this.peaksReplaced.length = 0;
     this.quotaPaths.clear();
     this.containers.clear();
     this.ttls.clear();
-    this.deletedAcls.clear();
+    this.dropEvents();
     this.approximateDataSize = 0;
     this.lastZxid = 0;
     this.lastAclZxid = 0;
@@ -473,8 +569,7 @@ export class DataTree {
       if (parent === undefined) throw new Error(`invalid data tree: no parent ${parentPath} for ${path}`);
       const name = baseName(path);
       (parent.children ??= new Set()).add(name);
-      const owner = node.ephemeralOwner;
-      this.indexOwner(path, owner);
+      this.indexOwner(path, node);
       if (name === QUOTA_LIMITS && parentPath.startsWith(QUOTA_ROOT)) this.quotaPaths.add(parentPath.slice(QUOTA_ROOT.length));
     }
     this.nodes.set(path, node);
@@ -488,25 +583,55 @@ export class DataTree {
     this.acls.purgeUnused();
   }
 
-  /** Files a node under its owner: a session's ephemerals, the containers or the TTL nodes. */
-  private indexOwner(path: string, owner: bigint): void {
-    if (owner > 0n) {
+  /**
+   * Files a node under its owner, by its EphemeralType (DataTree.createNode and
+   * deserialize): a session's ephemerals, the containers or the TTL nodes.
+   */
+  private indexOwner(path: string, node: ZNode): void {
+    const owner = node.ephemeralOwner;
+    node.ephemeralType = ephemeralTypeOf(owner, this.extendedTypesEnabled);
+    if (node.ephemeralType === EphemeralType.normal) {
       let set = this.ephemerals.get(owner);
       if (set === undefined) this.ephemerals.set(owner, (set = new Set()));
+      if (set.has(path)) {
+        // a snapshot repeating a path: the set keeps its place
+        node.ephemeralSeq = this.nodes.get(path)?.ephemeralSeq ?? 0;
+        return;
+      }
+      const peak = this.ephemeralPeaks.get(owner) ?? 0;
+      let bins = this.ephemeralBins.get(owner);
+      if (bins === undefined) this.ephemeralBins.set(owner, (bins = new HashMapBins(hashMapCapacityFor(peak), set)));
+      const grew = bins.put(path, set.size + 1);
       set.add(path);
-      if (set.size > (this.ephemeralPeaks.get(owner) ?? 0)) this.ephemeralPeaks.set(owner, set.size);
-    } else if (owner === CONTAINER_OWNER) this.containers.add(path);
-    else if (owner < 0n) this.ttls.add(path);
+      node.ephemeralSeq = ++this.ephemeralSeqLast;
+      if (grew) bins.recount(set);
+      const sizedFor = Math.max(peak, set.size, hashMapSizeFor(bins.capacity));
+      if (sizedFor !== peak) this.ephemeralPeaks.set(owner, sizedFor);
+    } else if (node.ephemeralType === EphemeralType.container) this.containers.add(path);
+    else if (node.ephemeralType === EphemeralType.ttl) this.ttls.add(path);
   }
 
-  private dropEphemeral(owner: bigint, path: string): void {
-    if (owner === CONTAINER_OWNER) this.containers.delete(path);
-    else if (owner < 0n) this.ttls.delete(path);
-    if (owner <= 0n) return;
+  /** Keeps what a create of txn zxid replaced in ephemeralPeaks, for undoCreate; forgets those of earlier txns. */
+  private notePeakReplaced(zxid: number, path: string, owner: bigint, sizedFor: number | undefined): void {
+    if (zxid !== this.peaksZxid) {
+      this.peaksZxid = zxid;
+      this.peaksReplaced.length = 0;
+    }
+    this.peaksReplaced.push({ path, owner, sizedFor });
+  }
+
+  /** Takes a node out of the index indexOwner filed it in. */
+  private dropEphemeral(node: ZNode, path: string): void {
+    if (node.ephemeralType === EphemeralType.container) this.containers.delete(path);
+    else if (node.ephemeralType === EphemeralType.ttl) this.ttls.delete(path);
+    if (node.ephemeralType !== EphemeralType.normal) return;
+    const owner = node.ephemeralOwner;
     const set = this.ephemerals.get(owner);
-    if (set === undefined) return;
-    set.delete(path);
-    if (set.size === 0) this.ephemerals.delete(owner);
+    if (set === undefined || !set.delete(path)) return;
+    this.ephemeralBins.get(owner)?.remove(path);
+    if (set.size > 0) return;
+    this.ephemerals.delete(owner);
+    this.ephemeralBins.delete(owner);
   }
 
   /** Fires the watches of one event; returns who was notified (for the delete dedupe). */

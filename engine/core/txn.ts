@@ -348,30 +348,13 @@ export function multiError(txn: MultiTxn): number {
   return Err.OK;
 }
 
-/** Triggers the watches a txn fires, after it applied. closeSession paths are passed in. */
-export function triggerWatches(tree: DataTree, hdr: TxnHeader, txn: Txn, deletedEphemerals: readonly string[] | null): void {
-  switch (txn.type) {
-    case Op.create:
-    case Op.create2:
-    case Op.createContainer:
-    case Op.createTTL:
-      tree.triggerCreated(txn.path, hdr.zxid);
-      return;
-    case Op.delete:
-    case Op.deleteContainer:
-      tree.triggerDeleted(txn.path, hdr.zxid);
-      return;
-    case Op.setData:
-      tree.triggerDataChanged(txn.path, hdr.zxid);
-      return;
-    case Op.closeSession:
-      if (deletedEphemerals !== null) for (const p of deletedEphemerals) tree.triggerDeleted(p, hdr.zxid);
-      return;
-    case Op.multi:
-      if (multiError(txn) !== Err.OK) return;
-      for (const sub of txn.txns) triggerWatches(tree, hdr, sub, null);
-      return;
-    default:
-      return;
-  }
+/**
+ * Fires the watches of a txn once it is logged: the events its mutations decided as each op
+ * applied (DataTree.fireEvents), so a multi's events carry the ACLs as its ops left them.
+ * An error txn and a failed multi fire nothing. deletedEphemerals is not needed any more (a
+ * closeSession's events are those of its deletes, in their order) and is ignored.
+ */
+export function triggerWatches(tree: DataTree, hdr: TxnHeader, txn: Txn, _deletedEphemerals?: readonly string[] | null): void {
+  if (txn.type === Op.error || (txn.type === Op.multi && multiError(txn) !== Err.OK)) tree.dropEvents();
+  else tree.fireEvents(hdr.zxid);
 }

@@ -36,6 +36,11 @@ export class WatchTable {
     return this.recursiveCount > 0;
   }
 
+  /** Whether a change at path may fire a watch: one set on path, or any recursive one. */
+  mayFire(path: string): boolean {
+    return this.recursiveCount > 0 || this.byPath.has(path);
+  }
+
   /** Whether any watch is set on path itself. */
   watches(path: string): boolean {
     return this.byPath.has(path);

@@ -177,10 +177,11 @@ export function subjectRfc2253(certDer: Buffer): string {
 /**
  * X509AuthenticationProvider.isValid: `new X500Principal(id)` accepts it. An approximation:
  * comma- (or semicolon-) separated RDNs of `+`-joined `type=value`, the type a keyword or an
- * OID; backslash escapes and quoted values allowed. The empty name is valid.
+ * OID; backslash escapes and quoted values allowed. The empty name is valid; one of blanks
+ * only is not (X500Name.parseDN takes only "" for the empty name).
  */
 export function isValidX500Name(name: string): boolean {
-  if (name.trim() === '') return true;
+  if (name === '') return true;
   const avas: string[] = [];
   let cur = '';
   let quoted = false;

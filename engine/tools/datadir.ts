@@ -148,7 +148,8 @@ export function dumpSnapshot(file: string, json: boolean, withData: boolean, out
     session: (id, timeoutMs) => sessions.push([id, timeoutMs]),
     acl: (ref, list) => acls.set(ref, list),
     node: (p: string, n: ZNode) => {
-      if (n.ephemeralOwner > 0n) ephemeralCounts.set(n.ephemeralOwner, (ephemeralCounts.get(n.ephemeralOwner) ?? 0) + 1);
+      // by owner, sessions or not: the listing below looks up session ids (negative ones too)
+      if (n.ephemeralOwner !== 0n) ephemeralCounts.set(n.ephemeralOwner, (ephemeralCounts.get(n.ephemeralOwner) ?? 0) + 1);
       const stat = { czxid: hex(n.czxid), ctime: n.ctime, mzxid: hex(n.mzxid), mtime: n.mtime, pzxid: hex(n.pzxid), cversion: n.cversion, version: n.version, aversion: n.aversion, ephemeralOwner: hex(n.ephemeralOwner), dataLength: n.data.length };
       if (json) {
         nodeLines.push(JSON.stringify({ path: p, acl: n.aclRef, ...stat, ...(withData ? { data: n.data === NULL_DATA ? null : n.data.toString('base64') } : {}) }));

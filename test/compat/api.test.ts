@@ -8,7 +8,7 @@ import { startZooKeeper, startZooid, compatTarget, type ServerHandle } from '../
 import { Transcript, compareOnBoth, type TranscriptEntry } from '../support/transcript.ts';
 import { waitFor } from '../support/wait.ts';
 import { LeanClient, ZkError, readStat, type WatchEvent } from '../../client/lean.ts';
-import { Op, OPEN_ACL_UNSAFE, writeAcls } from '../../engine/protocol.ts';
+import { Op, OPEN_ACL_UNSAFE, readAcls, writeAcls } from '../../engine/protocol.ts';
 import { errorName } from '../../client/errors.ts';
 import type { JuteReader } from '../../native-free-io/jute.ts';
 
@@ -309,13 +309,27 @@ describe('compat, ZooKeeper API beyond the basics: Apache ZooKeeper vs zooid', (
       await s1.strings('getEphemerals /nope', Op.getEphemerals, '/nope');
       await s1.op('getAllChildrenNumber /ge', Op.getAllChildrenNumber, (w) => w.string('/ge'), (r) => r.int());
       await s1.op('getAllChildrenNumber /nope', Op.getAllChildrenNumber, (w) => w.string('/nope'), (r) => r.int());
-      await s1.op('addauth digest', Op.auth, (w) => w.int(0).string('digest').buffer(Buffer.from('carol:pw')), () => ({}), -4);
-      await s1.op('whoAmI', Op.whoAmI, () => {}, (r) => {
+      const whoAmI = () => s1.op('whoAmI', Op.whoAmI, () => {}, (r) => {
         const n = r.int();
         const out: string[] = [];
         for (let i = 0; i < n; i++) out.push(`${r.ustring()}:${r.ustring()}`);
         return out;
       });
+      const addAuth = (user: string) => s1.op(`addauth digest ${user}`, Op.auth, (w) => w.int(0).string('digest').buffer(Buffer.from(`${user}:pw`)), () => ({}), -4);
+      await addAuth('carol');
+      await whoAmI();
+      // the ids are a set over a ConcurrentHashMap, which doubles its 16 bins at the 12th id and its 32 at the 24th
+      for (let i = 0; i < 10; i++) await addAuth(`user${i}`);
+      await whoAmI();
+      // an "auth" ACL expands in that order (PrepRequestProcessor.fixupACL over getAuthInfo)
+      await s1.op('create /ge-auth auth:31', Op.create, (w) => {
+        w.string('/ge-auth').buffer(Buffer.from('x'));
+        writeAcls(w, [{ perms: 31, id: { scheme: 'auth', id: '' } }]);
+        w.int(0);
+      }, (r) => r.ustring());
+      await s1.op('getACL /ge-auth', Op.getACL, (w) => w.string('/ge-auth'), (r) => readAcls(r).map((a) => `${a.id.scheme}:${a.id.id}:${a.perms}`));
+      for (let i = 10; i < 22; i++) await addAuth(`user${i}`);
+      await whoAmI();
       await s1.close();
     });
   });

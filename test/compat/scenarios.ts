@@ -618,6 +618,13 @@ export const scenarios: Scenario[] = [
       await s2.getData('/acl-digest');
       await s1.setACL('/acl-digest', [{ perms: Perms.READ | Perms.ADMIN, scheme: 'auth', id: '' }], -1);
       await s1.getACL('/acl-digest');
+      // repeats go before "auth" expands: its expansion and an equal explicit entry are both stored
+      await s1.setACL('/acl-digest', [
+        { perms: Perms.READ | Perms.ADMIN, scheme: 'auth', id: '' },
+        { perms: Perms.READ | Perms.ADMIN, scheme: 'digest', id: digestId('alice:secret') },
+        { perms: Perms.READ | Perms.ADMIN, scheme: 'digest', id: digestId('alice:secret') },
+      ], -1);
+      await s1.getACL('/acl-digest');
 
       const s3 = await env.connect('s3');
       await s3.create('/acl-creator', 'x', { acl: CREATOR_ALL_ACL });
@@ -631,6 +638,12 @@ export const scenarios: Scenario[] = [
       await s3.create('/acl-ip-other', 'x', { acl: [{ perms: Perms.ALL, scheme: 'ip', id: '10.1.2.3' }] });
       await s3.getData('/acl-ip-other');
       await s3.getACL('/acl-ip-other');
+      // IPAuthenticationProvider reads each octet and the mask with Integer.parseInt (signs, leading
+      // zeros, any Unicode decimal digit), to validate and to match
+      for (const [name, ip] of [['zeros', '127.000.000.001'], ['plus', '+127.0.0.1/+8'], ['digits', '\u0661\u0662\u0667.0.0.\uff11']]) {
+        await s3.create(`/acl-ip-${name}`, 'x', { acl: [{ perms: Perms.ALL, scheme: 'ip', id: ip }] });
+        await s3.getData(`/acl-ip-${name}`);
+      }
       await s3.create('/acl-mixed', 'x', {
         acl: [
           { perms: Perms.READ, scheme: 'world', id: 'anyone' },
@@ -682,6 +695,32 @@ export const scenarios: Scenario[] = [
       await s2.exists('/eph/e1');
       await s2.getData('/eph');
       await s1.getData('/eph');
+      await s2.close();
+    },
+  },
+  {
+    // ZooKeeper deletes a closed session's ephemerals in the order of a clone of its HashSet,
+    // which these names make crowd bins; a failed multi leaves that set as it was
+    name: 'a closed session\'s ephemerals go in ZooKeeper\'s hash order, after failed multis and crowded bins',
+    async run(env) {
+      const s1 = await env.connect('s1');
+      const s2 = await env.connect('s2');
+      await s1.create('/q', 'p');
+      const twelve = ['/q/e-14', '/q/e-25', ...Array.from({ length: 10 }, (_, i) => `/q/f${i}`)];
+      for (const path of twelve) await s1.create(path, 'e', { mode: CreateMode.EPHEMERAL });
+      // a thirteenth would double the set's table; a delete would move /q/e-14 behind /q/e-25
+      await s1.multi([{ op: 'create', path: '/q/g', data: 'g', mode: CreateMode.EPHEMERAL }, { op: 'check', path: '/q', version: 99 }]);
+      await s1.multi([{ op: 'delete', path: '/q/e-14', version: -1 }, { op: 'check', path: '/q', version: 99 }]);
+      for (const path of twelve) await s2.exists(path, true);
+      await s1.close();
+      await s2.getData('/q');
+      // nine in one bin: the set's table doubles to 32 bins, and so does its clone's
+      const s3 = await env.connect('s3');
+      const collide9 = ['/q/e-120', '/q/e-14', '/q/e-131', '/q/e-25', '/q/e-36', '/q/e-142', '/q/e-47', '/q/e-58', '/q/e-69'];
+      for (const path of collide9) await s3.create(path, 'e', { mode: CreateMode.EPHEMERAL });
+      for (const path of collide9) await s2.exists(path, true);
+      await s3.close();
+      await s2.getData('/q');
       await s2.close();
     },
   },

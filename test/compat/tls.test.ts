@@ -14,6 +14,7 @@ import * as net from 'node:net';
 import { makeTlsMaterial, tlsServerConfig, TlsZkClient, STORE_PASSWORD, type ClientCert, type TlsMaterial } from '../support/tls.ts';
 import { assertSameTranscript, Masker, maybeDumpTranscript, type TranscriptEntry, zkCliLines } from '../support/transcript.ts';
 import { withDeadline } from '../support/wait.ts';
+import { Err } from '../../engine/protocol.ts';
 
 const CLASSPATH = ['/usr/share/java/zookeeper.jar', ...NETTY_EXTRA_JARS, '/usr/share/java/slf4j-nop.jar'].join(':');
 const SEPARATOR_COMMAND = 'printwatches';
@@ -210,7 +211,10 @@ describe(`compat, TLS and x509 through zkCli: Apache ZooKeeper vs ${targetKind}`
       });
       const garbage = await raw(Buffer.from('\x00\x00\x00\x2chello, this is not TLS at all\r\n\r\n'));
       const ruok = await raw(Buffer.from('ruok'));
-      return { noCert, untrusted, garbage, ruok, afterwards: await good.whoAmI() };
+      // x509 ids are checked as X500Principal reads them: "" is the empty name, blanks are no name
+      const x509Id = (id: string) => good.create(`/x509-id-${id.length}`, 'x', [{ perms: 31, id: { scheme: 'x509', id } }]);
+      const x509Ids = { empty: await x509Id(''), blank: await x509Id('  ') };
+      return { noCert, untrusted, garbage, ruok, x509Ids, afterwards: await good.whoAmI() };
     } finally {
       good.close();
     }
@@ -221,7 +225,7 @@ describe(`compat, TLS and x509 through zkCli: Apache ZooKeeper vs ${targetKind}`
     const [expected, actual] = await Promise.all([refusals(oracle.securePort, m!), refusals(target.securePort, m!)]);
     // ZooKeeper closes on bytes that are no TLS record, and waits for more after a 4-byte word
     expect(expected).toEqual({ noCert: 'refused', untrusted: 'refused', garbage: 'closed', ruok: 'still open after 5 s',
-      afterwards: ['x509:CN=zkclient', 'ip:127.0.0.1'] });
+      x509Ids: { empty: Err.OK, blank: Err.INVALIDACL }, afterwards: ['x509:CN=zkclient', 'ip:127.0.0.1'] });
     expect(actual).toEqual(expected);
   }, 60_000);
 

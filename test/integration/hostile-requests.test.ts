@@ -8,13 +8,15 @@
 // - data whose getData reply could never be sent is refused up front;
 // - a session whose ephemeral paths do not fit a closeSession txn still closes (logged
 //   without its path list, as ZooKeeper's closeSessionTxn.enabled=false form);
-// - watch events reach only watchers that may READ the node (every kind of watch).
+// - watch events reach only watchers that may READ the node (every kind of watch; in a
+//   multi, the node as the op that fired the event left it).
 import { describe, it, expect, afterEach } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startZooid, startZooKeeper, type ServerHandle } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
 import { LeanClient, ZkError, type WatchEvent } from '../../client/lean.ts';
+import type { JuteWriter } from '../../native-free-io/jute.ts';
 import { Op, Err, Xid, writeAcls, type Acl } from '../../engine/protocol.ts';
 import { GET_DATA_REPLY_OVERHEAD_BYTES } from '../../engine/limits.ts';
 import { generateDigest } from '../../engine/core/acl.ts';
@@ -170,14 +172,19 @@ describe('hostile requests', () => {
     expect(await (await client(zk.port)).getChildren('/eph')).toEqual(['after']);
   });
 
-  it('delivers no watch event to a watcher that cannot READ the node, whatever the kind of watch', async () => {
+  /** A zooid with three sessions: alice and control logged in as digest alice, anon not; digestOnly lets alice alone in. */
+  async function aliceAnonControl(): Promise<{ alice: LeanClient; anon: LeanClient; control: LeanClient; digestOnly: Acl[] }> {
     const server = await zooid();
     const alice = await client(server.port);
     const anon = await client(server.port);
     const control = await client(server.port);
     expect(await addAuth(alice, 'digest', 'alice:secret')).toBe(Err.OK);
     expect(await addAuth(control, 'digest', 'alice:secret')).toBe(Err.OK);
-    const digestOnly: Acl[] = [{ perms: 31, id: { scheme: 'digest', id: generateDigest('alice:secret') } }];
+    return { alice, anon, control, digestOnly: [{ perms: 31, id: { scheme: 'digest', id: generateDigest('alice:secret') } }] };
+  }
+
+  it('delivers no watch event to a watcher that cannot READ the node, whatever the kind of watch', async () => {
+    const { alice, anon, control, digestOnly } = await aliceAnonControl();
     expect(await createWith(alice, '/sw', digestOnly)).toBe(Err.OK);
     expect(await errOf(anon.getChildren('/sw'))).toBe(Err.NOAUTH);
 
@@ -213,6 +220,35 @@ describe('hostile requests', () => {
     expect(controlSeen).toContain('3 /sw');
     expect(controlSeen).toContain('2 /sw/k');
     expect(controlSeen).toContain('1 /open');
+  });
+
+  it('checks a multi\'s events against the ACLs as its ops left them, also for a node or parent the multi deletes', async () => {
+    const { alice, anon, control, digestOnly } = await aliceAnonControl();
+    const seen = new Map<LeanClient, WatchEvent[]>([[anon, []], [control, []]]);
+    for (const [c, list] of seen) {
+      c.onWatch = (e) => list.push(e);
+      await c.call(Op.addWatch, (w) => w.string('/mx').int(0), () => null, 'addWatch persistent');
+    }
+    // create /mx (alice only), change it, give it a child and take it away, delete /mx
+    const create = (w: JuteWriter, p: string, acls: readonly Acl[]) => {
+      w.int(Op.create).bool(false).int(-1).string(p).buffer(Buffer.from('x'));
+      writeAcls(w, acls);
+      w.int(0);
+    };
+    const open: Acl[] = [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }];
+    expect(await errOf(alice.call(Op.multi, (w) => {
+      create(w, '/mx', digestOnly);
+      w.int(Op.setData).bool(false).int(-1).string('/mx').buffer(Buffer.from('changed')).int(-1);
+      create(w, '/mx/c', open);
+      w.int(Op.delete).bool(false).int(-1).string('/mx/c').int(-1);
+      w.int(Op.delete).bool(false).int(-1).string('/mx').int(-1);
+      w.int(-1).bool(true).int(-1);
+    }, () => null, 'multi'))).toBe(Err.OK);
+    await anon.ping();
+    await control.ping();
+    // anon may READ no version of /mx: none of its events; control sees them all, in op order
+    expect(seen.get(anon)!.map((e) => `${e.type} ${e.path}`)).toEqual([]);
+    expect(seen.get(control)!.map((e) => `${e.type} ${e.path}`)).toEqual(['1 /mx', '3 /mx', '4 /mx', '4 /mx', '2 /mx']);
   });
 });
 

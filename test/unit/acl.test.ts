@@ -7,6 +7,7 @@ import { describe, it, expect } from 'vitest';
 import { JuteWriter } from '../../native-free-io/jute.ts';
 import { type Acl, type Id, Err, KeeperError, TxnTooLargeError, Perm, writeAcls } from '../../engine/protocol.ts';
 import { allowed, checkAcl, fixupAcl, generateDigest, ipMatches } from '../../engine/core/acl.ts';
+import { Authenticator } from '../../engine/core/auth.ts';
 
 const acl = (perms: number, scheme: string, id: string): Acl => ({ perms, id: { scheme, id } });
 const id = (scheme: string, text: string): Id => ({ scheme, id: text });
@@ -110,24 +111,26 @@ describe('ipMatches (IPAuthenticationProvider.matches)', () => {
       ['192.168.1.77', '192.168.1.76/31', true], ['192.168.1.77', '192.168.1.76/32', false], ['192.168.1.77', '192.168.1.77', true],
       ['8.8.8.8', '0.0.0.0/0', true], ['10.0.0.1', '10.0.0.0/08', true], ['10.0.0.1', '10.0.0.1/-1', false], ['::1', '127.0.0.1', false],
       ['10.0.0.1', '10.0.0.256', false], ['10.0.0.1', '10.0.0', false],
+      ['0.0.0.1', '-0.0.0.1', true], ['10.0.0.1', '10.0.0.1/8/9', false], ['10.0.0.1', '10.0.0.1.', false], ['11.0.0.1', '10.0.0.1/7', true],
+      ['11.0.0.1', '10.0.0.1/8', false], ['10.0.0.1', '4294967306.0.0.1', false], ['010.0.0.1', '10.0.0.1', true],
+      ['10.0.0.1', '10.0.0.1/-0', true], ['10.0.0.1', '10.0.0.1/+8', true], ['10.0.0.1', '10.0.0.1/ 8', false], ['10.0.0.1', '10.0.0.1/8e0', false],
+      // Integer.parseInt reads any Unicode decimal digit (Character.digit)
+      ['10.0.0.1', '\u0661\u0660.0.0.1', true], ['10.0.0.1', '\uff11\uff10.0.0.1', true], ['10.0.0.1', '10.0.0.1/\u0668', true],
     ];
     for (const [address, expr, matches] of java) expect(ipMatches(address, expr), `${address} ~ ${expr}`).toBe(matches);
   });
 
-  // Bug: fixupAcl accepts octets the way Java's Integer.parseInt reads them ("010", "+10"),
-  // so an ACL ip:010.0.0.1 is stored, but ipMatches parses the expression with node's isIP,
-  // which refuses leading zeros and signs: the ACL then matches no one, where ZooKeeper
-  // matches the client 10.0.0.1.
-  it.fails('matches an ACL address written with leading zeros or a plus sign, as ZooKeeper stores and matches it', () => {
+  // fixupAcl accepts octets the way Java's Integer.parseInt reads them ("010", "+10"), and
+  // matches reads them the same way (IPAuthenticationProvider.v4addr2Bytes for both).
+  it('matches an ACL address written with leading zeros or a plus sign, as ZooKeeper stores and matches it', () => {
     expect(validId('ip', '010.0.0.1')).toBe(true);
     expect(ipMatches('10.0.0.1', '010.0.0.1')).toBe(true);
     expect(ipMatches('10.0.0.1', '+10.0.0.1')).toBe(true);
   });
 
-  // Bug (not reachable through fixupAcl, which refuses both expressions): a mask past 32
-  // bits is clamped to 32 and an empty mask reads as 0 bits (matching everyone), where
-  // IPAuthenticationProvider.matches answers false for both.
-  it.fails('refuses a mask past the address\'s bits and an empty mask', () => {
+  // (Not reachable through fixupAcl, which refuses both expressions.) The mask is a Java int
+  // in 0..32 for matches as for isValid.
+  it('refuses a mask past the address\'s bits and an empty mask', () => {
     expect(ipMatches('10.0.0.1', '10.0.0.1/33')).toBe(false);
     expect(ipMatches('10.0.0.1', '10.0.0.1/')).toBe(false);
   });
@@ -155,12 +158,26 @@ describe('fixupAcl (PrepRequestProcessor.fixupACL)', () => {
     expect(fixup([ANYONE_READ, acl(Perm.ALL, 'world', 'anyone'), ANYONE_READ])).toEqual([ANYONE_READ, acl(Perm.ALL, 'world', 'anyone')]);
   });
 
-  // Bug: ZooKeeper drops repeats from the request before it expands "auth", not after: an
-  // "auth" entry whose expansion equals an explicit entry leaves both in the stored ACL
+  // ZooKeeper drops repeats from the request before it expands "auth", not after: an "auth"
+  // entry whose expansion equals an explicit entry leaves both in the stored ACL
   // (AclOracle.java "fixup": [31 digest u:h, 31 digest u:h]), which getACL then shows.
-  it.fails('keeps an "auth" expansion that repeats an explicit entry, as ZooKeeper stores it', () => {
+  it('keeps an "auth" expansion that repeats an explicit entry, as ZooKeeper stores it', () => {
     const acls = [acl(31, 'auth', ''), acl(31, 'digest', 'u:h'), acl(31, 'digest', 'u:h')];
     expect(fixup(acls, [id('ip', '10.0.0.1'), id('digest', 'u:h'), id('super', '')])).toEqual([acl(31, 'digest', 'u:h'), acl(31, 'digest', 'u:h')]);
+    // repeated "auth" entries are one; "auth" entries with other perms expand each ("fixup auth-repeats")
+    expect(fixup([acl(1, 'auth', ''), acl(1, 'auth', ''), acl(3, 'auth', 'x')], [id('digest', 'u:h')])).toEqual([acl(1, 'digest', 'u:h'), acl(3, 'digest', 'u:h')]);
+  });
+
+  it('expands "auth" in the order the connection holds its ids, ServerCnxn.getAuthInfo\'s (Authenticator keeps authIds so)', () => {
+    const auth = new Authenticator({ superDigest: null, x509SuperUser: null, sasl: undefined }, () => {});
+    const conn = { key: 1, addr: '10.0.0.1', port: 1, authIds: [id('ip', '10.0.0.1')], saslServer: null };
+    for (let i = 0; i < 12; i++) expect(auth.hold(conn, 'digest', `u${i}:hash${i}`)).toBe(true);
+    expect(auth.hold(conn, 'digest', 'u3:hash3')).toBe(true); // held already: no change
+    // AclOracle.java "fixup auth13": fixupACL over getAuthInfo() of these ids, added in this order
+    const java = [2, 9, 10, 11, 3, 7, 6, 0, 4, 8, 1, 5].map((i) => acl(31, 'digest', `u${i}:hash${i}`));
+    expect(fixup([acl(31, 'auth', '')], conn.authIds)).toEqual(java);
+    expect(conn.authIds).toHaveLength(13);
+    expect(conn.authIds[5]).toEqual(id('ip', '10.0.0.1'));
   });
 
   it('validates digest and ip ids as their providers\' isValid', () => {
@@ -171,7 +188,8 @@ describe('fixupAcl (PrepRequestProcessor.fixupACL)', () => {
     const ip: [string, boolean][] = [
       ['10.0.0.1', true], ['10.0.0.0/8', true], ['10.0.0.0/0', true], ['10.0.0.0/32', true], ['10.0.0.0/33', false], ['10.0.0.0/-1', false],
       ['10.0.0.0/', false], ['010.0.0.1', true], ['+10.0.0.1', true], ['10.0.0', false], ['10.0.0.256', false], ['::1', false],
-      ['10.0.0.1/ 8', false], ['a.b.c.d', false],
+      ['10.0.0.1/ 8', false], ['a.b.c.d', false], ['-0.0.0.1', true], ['10.0.0.1/+8', true], ['\u0661\u0660.0.0.1', true],
+      ['10.0.0.1/\u0668', true], ['10.0.0.1/8/9', false], ['10.0.0.1.', false],
     ];
     for (const [text, valid] of digest) expect(validId('digest', text), `digest:${text}`).toBe(valid);
     for (const [text, valid] of ip) expect(validId('ip', text), `ip:${text}`).toBe(valid);
@@ -191,10 +209,11 @@ describe('fixupAcl (PrepRequestProcessor.fixupACL)', () => {
     expect(validId('sasl', 'alice', false)).toBe(false);
   });
 
-  // Bug (engine/security/x509.ts isValidX500Name): a name of blanks only is taken for the
-  // empty name and accepted; X500Principal refuses it (AclOracle.java x509Valid '  ' false).
-  it.fails('refuses an x509 id of blanks only, as X500Principal does', () => {
-    expect(validId('x509', '  ')).toBe(false);
+  // engine/security/x509.ts isValidX500Name: only "" is the empty name; X500Principal refuses
+  // a name of blanks only (AclOracle.java x509Valid '  ' false, and ' ', '\t', '\n').
+  it('refuses an x509 id of blanks only, as X500Principal does', () => {
+    for (const blank of ['  ', ' ', '\t', '\n']) expect(validId('x509', blank), JSON.stringify(blank)).toBe(false);
+    for (const padded of [' CN=a', 'CN=a ', '\tCN=a']) expect(validId('x509', padded), JSON.stringify(padded)).toBe(true);
   });
 
   it('bounds the list at bytesMax as jute encodes it, refusing with TxnTooLargeError (MARSHALLINGERROR) past it', () => {

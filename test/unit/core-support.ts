@@ -3,7 +3,7 @@
 // and fixture helpers. Only the modules' exported APIs are used.
 import { expect } from 'vitest';
 import { type Acl, type Stat, type TxnHeader, parentOf, baseName } from '../../engine/protocol.ts';
-import { DataTree, AclCache, CONTAINER_OWNER, newStat } from '../../engine/core/tree.ts';
+import { DataTree, AclCache, EphemeralType, ephemeralTypeOf, newStat } from '../../engine/core/tree.ts';
 import type { WatcherKey } from '../../engine/core/watches.ts';
 
 export const SESSION = 0x0100a2b3c4d50000n;
@@ -92,9 +92,11 @@ export function expectTreeConsistent(tree: DataTree, why: string): void {
     for (const child of node.children ?? []) if (!tree.nodes.has(path === '/' ? `/${child}` : `${path}/${child}`)) broken.push(`child ${child} of ${path} is missing`);
     if (path !== '/' && tree.get(parentOf(path))?.children?.has(baseName(path)) !== true) broken.push(`${path} is not listed by its parent`);
     const owner = node.ephemeralOwner;
-    if (owner > 0n) ephemerals.set(owner, [...(ephemerals.get(owner) ?? []), path]);
-    else if (owner === CONTAINER_OWNER) containers.push(path);
-    else if (owner < 0n) ttls.push(path);
+    const type = ephemeralTypeOf(owner, tree.extendedTypesEnabled);
+    if (node.ephemeralType !== type) broken.push(`${path} is filed as EphemeralType ${node.ephemeralType}, its owner makes it ${type}`);
+    if (type === EphemeralType.normal) ephemerals.set(owner, [...(ephemerals.get(owner) ?? []), path]);
+    else if (type === EphemeralType.container) containers.push(path);
+    else if (type === EphemeralType.ttl) ttls.push(path);
   }
   expect(broken, why).toEqual([]);
   expect(tree.approximateDataSize, `${why}: approximateDataSize`).toBe(size);

@@ -87,13 +87,28 @@ describe('closeSessionOrder: a closed session\'s ephemerals as CloseSessionTxn l
     expect(closeOrderAfter(['/r/a', '/r/b', '/r/c', '/r/d', '/r/e'], ['/r/a'], ['/r/a'])).toEqual(['/r/c', '/r/b', '/r/a', '/r/e', '/r/d']);
   });
 
-  // Bug: nine strings in one bin. Java's HashMap.putVal calls treeifyBin when a bin passes 8
+  // Nine strings in one bin: Java's HashMap.putVal calls treeifyBin when a bin passes 8
   // entries, and below 64 bins that resizes the table instead: the set (and its clone) has 32
   // bins, not the 16 hashMapCapacityFor(9) gives, and the bin splits in two. A client picks
   // its ephemeral names, so it can make this happen.
-  it.fails('nine paths in one bin: Java resizes instead of treeifying ("collide9")', () => {
-    const paths = ['/q/e-120', '/q/e-14', '/q/e-131', '/q/e-25', '/q/e-36', '/q/e-142', '/q/e-47', '/q/e-58', '/q/e-69'];
-    expect(closeOrderAfter(paths)).toEqual(['/q/e-14', '/q/e-25', '/q/e-36', '/q/e-47', '/q/e-58', '/q/e-69', '/q/e-120', '/q/e-131', '/q/e-142']);
+  const collide9 = ['/q/e-120', '/q/e-14', '/q/e-131', '/q/e-25', '/q/e-36', '/q/e-142', '/q/e-47', '/q/e-58', '/q/e-69'];
+
+  it('nine paths in one bin: Java resizes instead of treeifying ("collide9")', () => {
+    expect(closeOrderAfter(collide9)).toEqual(['/q/e-14', '/q/e-25', '/q/e-36', '/q/e-47', '/q/e-58', '/q/e-69', '/q/e-120', '/q/e-131', '/q/e-142']);
+  });
+
+  it('the table nine in a bin doubled stays doubled when they go ("collide9left5")', () => {
+    expect(closeOrderAfter(collide9, ['/q/e-36', '/q/e-47', '/q/e-58', '/q/e-69'])).toEqual(['/q/e-14', '/q/e-25', '/q/e-120', '/q/e-131', '/q/e-142']);
+  });
+
+  // Not modeled (HashMapBins): ten paths in one bin of 64. The set doubles its table twice
+  // (16 to 32 to 64), and the clone, sized for 32 bins, doubles once and then makes the bin a
+  // tree, whose keys iterate in HashMap.TreeNode's order (here /c/n-239 first).
+  it.fails('ten paths in one bin of 64: the clone makes the bin a tree ("collide10")', () => {
+    const paths = ['/c/b3', '/c/a6', '/c/b80', '/c/a7', '/c/n-71', '/c/n-93', '/c/n-118', '/c/n-217', '/c/n-239', '/c/n-316', '/c/n-338', '/c/n-415', '/c/n-437', '/c/n-459'];
+    expect(closeOrderAfter(paths)).toEqual([
+      '/c/n-239', '/c/n-71', '/c/n-93', '/c/n-118', '/c/n-217', '/c/n-316', '/c/n-338', '/c/n-415', '/c/n-437', '/c/n-459', '/c/a6', '/c/a7', '/c/b80', '/c/b3',
+    ]);
   });
 });
 
@@ -110,12 +125,35 @@ describe('authInfoOrder: a connection\'s ids as ServerCnxn.getAuthInfo lists the
     for (const [digests, order] of java) expect(listed(authInfoOrder(ipAndDigests(digests))), `${digests + 1} ids`).toEqual(idsInOrder(order));
   });
 
-  // Bug: getAuthInfo lists a set over a ConcurrentHashMap, not a HashMap. Its addCount resizes
-  // when the count reaches 0.75 of the bins (12 of 16, 24 of 32), a HashMap only past it: at
-  // exactly 12 or 24 ids Java iterates twice the bins authInfoOrder assumes.
-  it.fails('as Java for 12 and 24 ids, where ConcurrentHashMap has already doubled ("auth12", "auth24")', () => {
+  // getAuthInfo lists a set over a ConcurrentHashMap, not a HashMap: its addCount resizes when
+  // the count reaches 0.75 of the bins (12 of 16, 24 of 32), a HashMap only past it.
+  it('as Java for 12 and 24 ids, where ConcurrentHashMap has already doubled ("auth12", "auth24")', () => {
     expect(listed(authInfoOrder(ipAndDigests(11)))).toEqual(idsInOrder([2, 9, 10, 3, -1, 7, 6, 0, 4, 8, 1, 5]));
     expect(listed(authInfoOrder(ipAndDigests(23)))).toEqual(idsInOrder([20, 21, 22, 3, -1, 0, 8, 5, 2, 9, 10, 11, 12, 13, 14, 15, 16, 17, 7, 18, 19, 6, 4, 1]));
+  });
+
+
+  it('as Java where ids collide: a transfer reverses the head of a bin, nine in a bin presize the table, a TreeBin puts the newest first', () => {
+    const ipAnd = (...digests: string[]) => [{ scheme: 'ip', id: '10.0.0.1' }, ...digests.map((id) => ({ scheme: 'digest', id }))];
+    // JavaOrders.java "authReversed": a19 and a191 share a bin of 16 and of 32 (with a0 in the other half); the transfer at 12 ids reverses them
+    expect(listed(authInfoOrder(ipAnd('a19:h', 'a191:h', 'a0:h', 'f0:h', 'f1:h', 'f3:h', 'f4:h', 'f5:h', 'f6:h', 'f7:h', 'f8:h')))).toEqual([
+      'digest:f1:h', 'digest:a191:h', 'digest:a19:h', 'digest:f0:h', 'digest:f5:h', 'digest:f6:h', 'digest:f3:h', 'digest:f4:h', 'ip:10.0.0.1',
+      'digest:f7:h', 'digest:f8:h', 'digest:a0:h',
+    ]);
+    // "authCollide9": the ninth id in one bin of 16 makes tryPresize grow the table to 128
+    expect(listed(authInfoOrder(ipAnd('c11:h', 'c22:h', 'c32:h', 'c43:h', 'c53:h', 'c64:h', 'c106:h', 'c117:h', 'c138:h')))).toEqual([
+      'digest:c106:h', 'digest:c53:h', 'digest:c32:h', 'digest:c11:h', 'digest:c117:h', 'digest:c138:h', 'ip:10.0.0.1', 'digest:c22:h', 'digest:c43:h', 'digest:c64:h',
+    ]);
+    // "authTree": eleven in one bin of 128; the tenth makes it a TreeBin, and the eleventh goes first
+    expect(listed(authInfoOrder(ipAnd('t202:h', 't223:h', 't244:h', 't265:h', 't478:h', 't499:h', 't515:h', 't728:h', 't749:h', 't1170:h', 't1420:h')))).toEqual([
+      'digest:t1420:h', 'digest:t202:h', 'digest:t223:h', 'digest:t244:h', 'digest:t265:h', 'digest:t478:h', 'digest:t499:h', 'digest:t515:h', 'digest:t728:h',
+      'digest:t749:h', 'digest:t1170:h', 'ip:10.0.0.1',
+    ]);
+  });
+
+  it('lists an id given twice once, where it was first added', () => {
+    const ids = [{ scheme: 'ip', id: '127.0.0.1' }, { scheme: 'digest', id: 'alice:xx' }, { scheme: 'digest', id: 'bob:yy' }, { scheme: 'digest', id: 'alice:xx' }];
+    expect(listed(authInfoOrder(ids))).toEqual(['digest:alice:xx', 'digest:bob:yy', 'ip:127.0.0.1']);
   });
 });
 

@@ -3,6 +3,7 @@
 // rounded up to the next tick, a touch moving a session to a later bucket, each due
 // session handed out once. Time is a parameter: no clock runs here.
 import { describe, it, expect } from 'vitest';
+import { JuteWriter } from '../../native-free-io/jute.ts';
 import { SessionTable, sessionPassword } from '../../engine/core/sessions.ts';
 
 const WALL = 1_700_000_000_000;
@@ -33,16 +34,32 @@ describe('SessionTable: ids', () => {
     expect(table.newSessionId()).toBe(c);
   });
 
-  // Bug: Java's `(long) sid << 56` keeps the id's low 8 bits and wraps into the sign bit: for
+  // Java's `(long) sid << 56` keeps the id's low 8 bits and wraps into the sign bit: for
   // myid 128..255 ZooKeeper's session ids are negative longs (and myid 256 leaves no trace).
-  // Here the BigInt shift does not wrap: myid 200 gives an id of 2^63 or more, which no jute
-  // long can carry (JuteWriter.long throws a RangeError on the ConnectResponse), though
-  // config.ts accepts myid up to 255 silently. A fix must also teach the tree that a negative
-  // owner below CONTAINER/TTL can be a session (it files owner < 0 as a TTL node today).
-  it.fails('for server ids 128..256, are the signed 64-bit longs Java computes', () => {
+  // (The tree files a negative owner as a session's: tree.test.ts, EphemeralType.)
+  it('for server ids 128..256, are the signed 64-bit longs Java computes', () => {
     // JavaOrders.java: sessionId lines
     const java: [number, bigint][] = [[128, -9184018430892703744n], [200, -3995871660161892352n], [255, -32703988075855872n], [256, 39353605962072064n]];
-    for (const [serverId, id] of java) expect(new SessionTable(2000, serverId, WALL).newSessionId(), `server ${serverId}`).toBe(id);
+    for (const [serverId, id] of java) {
+      const first = new SessionTable(2000, serverId, WALL).newSessionId();
+      expect(first, `server ${serverId}`).toBe(id);
+      // what the ConnectResponse carries: a jute long
+      expect(new JuteWriter(8).long(first).buf.readBigInt64BE(0)).toBe(id);
+    }
+  });
+
+  it('never start at the container owner (Long.MIN_VALUE): initializeNextSessionId steps past it', () => {
+    // server 128 at a clock whose low 40 bits are 0
+    const table = new SessionTable(2000, 128, 2 ** 40);
+    expect(table.newSessionId()).toBe(-0x8000000000000000n + 1n);
+    expect(table.newSessionId()).toBe(-0x8000000000000000n + 2n);
+  });
+
+  it('refuse a server id above 254 with extended types on, as EphemeralType.validateServerId', () => {
+    // TxnRecords.java "validateServerId" lines
+    expect(() => new SessionTable(2000, 255, WALL, true)).toThrow('extendedTypesEnabled is true but Server ID is too large. Cannot be larger than 254');
+    expect(new SessionTable(2000, 254, WALL, true).newSessionId() >> 56n).toBe(-2n);
+    expect(new SessionTable(2000, 255, WALL, false).newSessionId()).toBe(-32703988075855872n);
   });
 
   it('give each session a 16-byte password derived from its id alone (valid after a restart)', () => {

@@ -4,16 +4,20 @@
 // size; undo and snapshot restore; and a seeded random run that checks the bookkeeping
 // against a recount after every step.
 import { describe, it, expect } from 'vitest';
-import { type Acl, Err, KeeperError, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, Perm, parentOf } from '../../engine/protocol.ts';
-import { DataTree, AclCache, ZNode, CONTAINER_OWNER, QUOTA_ROOT, parseStatsTrack, formatStatsTrack } from '../../engine/core/tree.ts';
+import { type Acl, Err, EventType, KeeperError, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, Perm, parentOf } from '../../engine/protocol.ts';
+import { WatchMode } from '../../engine/core/watches.ts';
+import { DataTree, AclCache, ZNode, CONTAINER_OWNER, EphemeralType, ephemeralTypeOf, QUOTA_ROOT, parseStatsTrack, formatStatsTrack } from '../../engine/core/tree.ts';
 import { closeSessionOrder } from '../../engine/core/javaorder.ts';
 import { seededRandom, testSeed } from '../support/random.ts';
-import { statOf, treeState, subtreeCounts, expectTreeConsistent } from './core-support.ts';
+import { statOf, treeState, subtreeCounts, expectTreeConsistent, recordEvents } from './core-support.ts';
 
 const T0 = 1_700_000_000_000;
 const DIGEST_ACL: Acl[] = [{ perms: Perm.ALL, id: { scheme: 'digest', id: 'u:hash=' } }];
 /** EphemeralType.TTL.toEphemeralOwner(1000): 0xFF << 56 | ttl. */
 const TTL_OWNER = BigInt.asIntN(64, (0xffn << 56n) | 1000n);
+/** The first session ids of servers 200 and 255 at 1700000000000 ms (JavaOrders.java "sessionId" lines). */
+const SESSION_OF_SERVER_200 = -3995871660161892352n;
+const SESSION_OF_SERVER_255 = -32703988075855872n;
 
 /** Creates path at zxid (time T0 + zxid) with the parent's cversion counted up, as a live create. */
 function mk(tree: DataTree, path: string, zxid: number, data = '', owner = 0n, acls: readonly Acl[] = OPEN_ACL_UNSAFE) {
@@ -186,7 +190,7 @@ describe('DataTree: the ACL cache', () => {
 
 describe('DataTree: ephemerals, containers and TTL nodes', () => {
   it('indexes ephemerals by session, containers and TTL nodes in their own sets; clients see 0 as their owner', () => {
-    const tree = new DataTree();
+    const tree = new DataTree({ extendedTypesEnabled: true });
     mk(tree, '/e1', 1, '', 0x11n);
     mk(tree, '/e2', 2, '', 0x11n);
     mk(tree, '/e3', 3, '', 0x22n);
@@ -206,6 +210,63 @@ describe('DataTree: ephemerals, containers and TTL nodes', () => {
     expect(tree.ephemerals.has(0x22n)).toBe(false);
     expect(tree.containers.size + tree.ttls.size).toBe(0);
     expectTreeConsistent(tree, 'after deletes');
+  });
+
+  it('EphemeralType.get: an owner is a TTL only with extended types on, a container always, else a session, negative or not', () => {
+    // TxnRecords.java "ephemeralType" lines (the type; then what DataNode.copyStat shows)
+    const java: [bigint, string, string, bigint | null][] = [
+      [0n, 'VOID', 'VOID', 0n], [0x11n, 'NORMAL', 'NORMAL', 0x11n],
+      [SESSION_OF_SERVER_200, 'NORMAL', 'NORMAL', SESSION_OF_SERVER_200],
+      [SESSION_OF_SERVER_255, 'NORMAL', 'IllegalArgumentException', null],
+      [TTL_OWNER, 'NORMAL', 'TTL', 0n], [CONTAINER_OWNER, 'CONTAINER', 'CONTAINER', 0n],
+    ];
+    const names = ['VOID', 'NORMAL', 'CONTAINER', 'TTL'];
+    const typeName = (owner: bigint, extended: boolean) => {
+      try {
+        return names[ephemeralTypeOf(owner, extended)];
+      } catch {
+        return 'IllegalArgumentException';
+      }
+    };
+    for (const [owner, off, on, shownOn] of java) {
+      expect(typeName(owner, false), `${owner} with extended types off`).toBe(off);
+      expect(typeName(owner, true), `${owner} with extended types on`).toBe(on);
+      // extended types off, every non-container owner is shown (the TTL-shaped one is a session of server 255)
+      const plain = new DataTree();
+      mk(plain, '/n', 1, '', owner);
+      expect(statOf(plain, '/n').ephemeralOwner, `${owner} shown, extended types off`).toBe(owner === CONTAINER_OWNER ? 0n : owner);
+      if (shownOn === null) continue;
+      const extended = new DataTree({ extendedTypesEnabled: true });
+      mk(extended, '/n', 1, '', owner);
+      expect(statOf(extended, '/n').ephemeralOwner, `${owner} shown, extended types on`).toBe(shownOn);
+    }
+    expect(EphemeralType).toEqual({ void: 0, normal: 1, container: 2, ttl: 3 });
+  });
+
+  it('files a negative session id\'s nodes as that session\'s ephemerals (servers 128..255), not as TTL nodes', () => {
+    for (const extendedTypesEnabled of [false, true]) {
+      const tree = new DataTree({ extendedTypesEnabled });
+      mk(tree, '/p', 1);
+      mk(tree, '/p/e', 2, '', SESSION_OF_SERVER_200);
+      expect([...tree.ephemerals.get(SESSION_OF_SERVER_200)!]).toEqual(['/p/e']);
+      expect(tree.ttls.size + tree.containers.size).toBe(0);
+      expect(tree.get('/p/e')!.ephemeralType).toBe(EphemeralType.normal);
+      tree.deleteNode('/p/e', 3);
+      expect(tree.ephemerals.has(SESSION_OF_SERVER_200)).toBe(false);
+      expectTreeConsistent(tree, `extended types ${extendedTypesEnabled}`);
+    }
+    // with extended types off, an owner of 0xFF.. is a session too (server 255), and a TTL node
+    // restored from a snapshot becomes one: ZooKeeper deletes it with the dead sessions at startup
+    const tree = new DataTree();
+    mk(tree, '/e', 1, '', SESSION_OF_SERVER_255);
+    mk(tree, '/t', 2, '', TTL_OWNER);
+    expect([...tree.ephemerals.keys()]).toEqual([SESSION_OF_SERVER_255, TTL_OWNER]);
+    expect(tree.ttls.size).toBe(0);
+  });
+
+  it('refuses an extended owner of no known type with extended types on, as EphemeralType.get', () => {
+    const tree = new DataTree({ extendedTypesEnabled: true });
+    expect(() => mk(tree, '/e', 1, '', SESSION_OF_SERVER_255)).toThrow(/Invalid ephemeralOwner/);
   });
 
   it('remembers the largest ephemeral set each session reached (the capacity of Java\'s HashSet)', () => {
@@ -350,6 +411,27 @@ describe('DataTree: undo (a failed multi) and snapshot restore', () => {
     expectTreeConsistent(tree, 'after undo');
   });
 
+  it('an undone mutation\'s watch events never fire (ZooKeeper never applied the failed multi)', () => {
+    const tree = populated();
+    const events = recordEvents(tree);
+    tree.dataWatches.add('/q/d', 1, WatchMode.persistent);
+    tree.childWatches.add('/q', 2, WatchMode.persistent);
+    const parent = tree.get('/q')!;
+    const [cv, pz] = [parent.cversion, parent.pzxid];
+    const d = tree.get('/q/d')!;
+    const { data, version, mzxid, mtime } = d;
+    tree.setData('/q/d', Buffer.from('new'), 1, 8, T0 + 8);
+    mk(tree, '/q/new', 8);
+    tree.undoCreate('/q/new', cv, pz);
+    tree.restoreData('/q/d', d, data, version, mzxid, mtime);
+    tree.fireEvents(8);
+    expect(events).toEqual([]);
+    // the next txn's events are its own
+    mk(tree, '/q/next', 9);
+    tree.fireEvents(9);
+    expect(events.map((e) => [e.watcher, e.type, e.path, e.zxid])).toEqual([[2, EventType.NodeChildrenChanged, '/q', 9]]);
+  });
+
   /** A session (0x11) with 12 ephemerals under /q, two of them in one bin of Java's HashSet. */
   function sessionOf12(): { tree: DataTree; order: () => string[]; cv: number; pz: number } {
     const tree = new DataTree();
@@ -362,28 +444,72 @@ describe('DataTree: undo (a failed multi) and snapshot restore', () => {
     return { tree, order, cv: parent.cversion, pz: parent.pzxid };
   }
 
-  // Bug: undoCreate leaves ephemeralPeaks raised. ZooKeeper never touches its DataTree for
-  // a failed multi, so the session's ephemeral HashSet keeps 16 bins; here the peak goes
-  // 12 → 13 and closeSessionOrder then emulates a 32-bin table.
-  it.fails('undoCreate leaves the session\'s ephemeral peak (Java\'s HashSet capacity) as it was', () => {
+  // ZooKeeper never touches its DataTree for a failed multi, so the session's ephemeral
+  // HashSet keeps 16 bins: the peak that went 12 → 13 with the create goes back to 12.
+  it('undoCreate leaves the session\'s ephemeral peak (Java\'s HashSet capacity) as it was', () => {
     const { tree, order, cv, pz } = sessionOf12();
     const before = order();
     mk(tree, '/q/g', 20, '', 0x11n);
     tree.undoCreate('/q/g', cv, pz);
     expect(tree.ephemeralPeaks.get(0x11n)).toBe(12);
     expect(order()).toEqual(before);
+    // a later create of the same path that raises nothing is undone without the earlier txn's note
+    mk(tree, '/q/g', 21, '', 0x11n);
+    tree.deleteNode('/q/g', 22);
+    mk(tree, '/q/g', 23, '', 0x11n);
+    tree.undoCreate('/q/g', cv, pz);
+    expect(tree.ephemeralPeaks.get(0x11n)).toBe(13);
   });
 
-  // Bug: undoDelete re-adds the path at the end of the session's set, so within a HashSet bin
-  // it now comes after paths created later ('/q/e-25' before '/q/e-14'); ZooKeeper's set,
-  // never touched by the failed multi, keeps the creation order.
-  it.fails('undoDelete leaves the order closeSessionOrder gives the session\'s ephemerals', () => {
+  // ZooKeeper's set, never touched by the failed multi, keeps the creation order: undoDelete
+  // puts the path back before those created after it ('/q/e-14' before '/q/e-25', one bin).
+  it('undoDelete leaves the order closeSessionOrder gives the session\'s ephemerals', () => {
     const { tree, order, cv, pz } = sessionOf12();
     const before = order();
     const node = tree.get('/q/e-14')!;
     tree.deleteNode('/q/e-14', 21);
     tree.undoDelete('/q/e-14', node, OPEN_ACL_UNSAFE, cv, pz);
     expect(order()).toEqual(before);
+  });
+
+  it('a failed multi\'s creates and deletes, undone in reverse, leave the session\'s ephemerals and peak as they were', () => {
+    const { tree, order } = sessionOf12();
+    const before = { order: order(), set: [...tree.ephemerals.get(0x11n)!], peak: tree.ephemeralPeaks.get(0x11n) };
+    const parent = tree.get('/q')!;
+    const undo: (() => void)[] = [];
+    const create = (path: string, zxid: number) => {
+      const [cv, pz] = [parent.cversion, parent.pzxid];
+      mk(tree, path, zxid, '', 0x11n);
+      undo.push(() => tree.undoCreate(path, cv, pz));
+    };
+    const remove = (path: string, zxid: number) => {
+      const [cv, pz, node] = [parent.cversion, parent.pzxid, tree.get(path)!];
+      const acls = tree.acls.get(node.aclRef);
+      tree.deleteNode(path, zxid);
+      undo.push(() => tree.undoDelete(path, node, acls, cv, pz));
+    };
+    create('/q/g', 30); // 13 ephemerals: the table doubles
+    remove('/q/e-14', 30);
+    remove('/q/f3', 30);
+    remove('/q/e-25', 30);
+    create('/q/h', 30);
+    for (let i = undo.length - 1; i >= 0; i--) undo[i]();
+    expect({ order: order(), set: [...tree.ephemerals.get(0x11n)!], peak: tree.ephemeralPeaks.get(0x11n) }).toEqual(before);
+    expectTreeConsistent(tree, 'after undo');
+  });
+
+  it('undoing the create of a session\'s first ephemeral forgets the session; undoing the delete of its last one keeps its peak', () => {
+    const tree = new DataTree();
+    mk(tree, '/q', 1);
+    mk(tree, '/q/only', 2, '', 0x22n);
+    tree.undoCreate('/q/only', 1, 1);
+    expect(tree.ephemerals.has(0x22n) || tree.ephemeralPeaks.has(0x22n)).toBe(false);
+    mk(tree, '/q/only', 3, '', 0x22n);
+    const node = tree.get('/q/only')!;
+    tree.deleteNode('/q/only', 4);
+    tree.undoDelete('/q/only', node, OPEN_ACL_UNSAFE, 2, 3);
+    expect([...tree.ephemerals.get(0x22n)!]).toEqual(['/q/only']);
+    expect(tree.ephemeralPeaks.get(0x22n)).toBe(1);
   });
 
   it('restore: nodes in parent-first order rebuild the indexes; a repeated path replaces the first', () => {
@@ -424,8 +550,8 @@ describe('DataTree: a seeded random run', () => {
     const seed = testSeed();
     const random = seededRandom(seed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
-    const tree = new DataTree();
-    const owners = [0n, 0n, 0x11n, 0x22n, CONTAINER_OWNER, TTL_OWNER];
+    const tree = new DataTree({ extendedTypesEnabled: true });
+    const owners = [0n, 0n, 0x11n, 0x22n, SESSION_OF_SERVER_200, CONTAINER_OWNER, TTL_OWNER];
     const aclLists: readonly Acl[][] = [[...OPEN_ACL_UNSAFE], DIGEST_ACL, [...READ_ACL_UNSAFE, ...DIGEST_ACL]];
     mk(tree, '/s', 1);
     for (let zxid = 2; zxid < 400; zxid++) {

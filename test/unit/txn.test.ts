@@ -429,7 +429,7 @@ describe('triggerWatches: the events a txn fires once applied', () => {
     expect(events[2].acl).toEqual(DIGEST_ACL);
   });
 
-  it('closeSession: NodeDeleted for the paths it was handed, in their order; none without them', () => {
+  it('closeSession: NodeDeleted for each node it deletes, in its order, listed or not', () => {
     const { tree, events, run } = setup();
     for (const [i, p] of ['/a/b/e1', '/a/b/e2'].entries()) run(3 + i, mkTxn(p, undefined, true));
     for (const p of ['/a/b/e1', '/a/b/e2']) tree.dataWatches.add(p, W1);
@@ -440,10 +440,12 @@ describe('triggerWatches: the events a txn fires once applied', () => {
       [W1, EventType.NodeDeleted, '/a/b/e2'], [W2, EventType.NodeChildrenChanged, '/a/b'],
       [W1, EventType.NodeDeleted, '/a/b/e1'], [W2, EventType.NodeChildrenChanged, '/a/b'],
     ]);
+    // logged without its list, a closeSession deletes what the tree holds for the session, and
+    // those deletes fire as any (DataTree.killSession triggers as each node goes)
     run(11, mkTxn('/a/b/e3', undefined, true));
     events.length = 0;
-    run(12, { type: Op.closeSession, paths: ['/a/b/e3'], listed: true }, null);
-    expect(events).toEqual([]);
+    run(12, { type: Op.closeSession, paths: [], listed: false });
+    expect(events.map((e) => [e.watcher, e.type, e.path])).toEqual([[W2, EventType.NodeChildrenChanged, '/a/b']]);
   });
 
   /** A multi that creates /x (ACL DIGEST_ACL), changes it and deletes it, watched persistently on /x and once on /. */
@@ -467,14 +469,33 @@ describe('triggerWatches: the events a txn fires once applied', () => {
     expect([events[0].acl, events[1].acl, events[3].acl]).toEqual([DIGEST_ACL, [...OPEN_ACL_UNSAFE], DIGEST_ACL]);
   });
 
-  // Bug: a multi's triggers run after all its ops applied, and triggerDataChanged reads the
-  // ACL of a node the multi has deleted by then: null, so the event goes out with no READ
-  // check. ZooKeeper 3.8.4's DataTree.setData triggers with the node's ACL as it applies the
-  // op, so a watcher that may not READ /x never sees its NodeDataChanged. (Likewise
-  // NodeChildrenChanged for a parent the same multi deletes.)
-  it.fails('a multi\'s NodeDataChanged for a node it then deletes is checked against that node\'s ACL', () => {
+  // ZooKeeper 3.8.4's DataTree triggers as each op applies, with the ACL that op left (then
+  // ServerCnxn.process checks READ against it): a node the multi deletes later still has one.
+  it('a multi\'s NodeDataChanged for a node it then deletes is checked against that node\'s ACL', () => {
     const events = createChangeDelete();
     expect(events[2]).toEqual({ watcher: W1, type: EventType.NodeDataChanged, path: '/x', zxid: 3, acl: DIGEST_ACL });
+  });
+
+  it('a multi\'s NodeChildrenChanged for a parent it then deletes is checked against the parent\'s ACL', () => {
+    const { tree, events, run } = setup();
+    tree.childWatches.add('/p', W2, WatchMode.persistent);
+    run(3, { type: Op.multi, txns: [mkTxn('/p', DIGEST_ACL), mkTxn('/p/c'), { type: Op.delete, path: '/p/c' }, { type: Op.delete, path: '/p' }] });
+    expect(events).toEqual([
+      { watcher: W2, type: EventType.NodeChildrenChanged, path: '/p', zxid: 3, acl: DIGEST_ACL },
+      { watcher: W2, type: EventType.NodeChildrenChanged, path: '/p', zxid: 3, acl: DIGEST_ACL },
+      { watcher: W2, type: EventType.NodeDeleted, path: '/p', zxid: 3, acl: DIGEST_ACL },
+    ]);
+  });
+
+  it('a multi that deletes a node and creates it again with another ACL checks each event against the ACL of its time', () => {
+    const { tree, events, run } = setup();
+    tree.dataWatches.add('/a/b', W1, WatchMode.persistent);
+    run(3, { type: Op.multi, txns: [{ type: Op.setData, path: '/a/b', data: Buffer.from('1'), version: 1 }, { type: Op.delete, path: '/a/b' }, mkTxn('/a/b', DIGEST_ACL)] });
+    expect(events.map((e) => [e.type, e.acl])).toEqual([
+      [EventType.NodeDataChanged, [...OPEN_ACL_UNSAFE]],
+      [EventType.NodeDeleted, [...OPEN_ACL_UNSAFE]],
+      [EventType.NodeCreated, DIGEST_ACL],
+    ]);
   });
 
   it('a failed multi, an error, check, createSession and setACL fire nothing', () => {

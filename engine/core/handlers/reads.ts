@@ -3,7 +3,6 @@
 // p.lookup(), so their replies can leave as soon as the state they reveal is durable.
 import type { JuteReader } from '../../../native-free-io/jute.ts';
 import { Op, Err, Perm, KeeperError, writeStat, writeAcls, writeData } from '../../protocol.ts';
-import { authInfoOrder } from '../javaorder.ts';
 import type { Handler } from '../opcodes.ts';
 export const exists: Handler = (p, conn, _s, xid, r) => {
   const path = r.ustring();
@@ -131,8 +130,8 @@ export const getEphemerals: Handler = (p, conn, s, xid, r) => {
 
 export const whoAmI: Handler = (p, conn, _s, xid) => {
   const at = p.beginOk(xid);
-  // ZooKeeper keeps a connection's ids (super included) in a hash set and shows its iteration order
-  const ids = authInfoOrder(conn.authIds);
+  // ZooKeeper keeps a connection's ids (super included) in a hash set and shows its iteration order: authIds' (auth.ts)
+  const ids = conn.authIds;
   p.writer.int(ids.length);
   for (const i of ids) p.writer.string(i.scheme).string(p.auth.userOf(i));
   p.finish(conn.key, at);

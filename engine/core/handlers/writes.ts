@@ -5,6 +5,7 @@
 import type { JuteReader } from '../../../native-free-io/jute.ts';
 import { type Acl, type Stat, type TxnHeader, Op, Err, Perm, CreateFlag, KeeperError, TxnTooLargeError, beginReply, writeStat, readAcls, invalidPathReason, parentOf, readData } from '../../protocol.ts';
 import { type Txn, type CreateTxn, mutate, txnBodyBytes } from '../txn.ts';
+import { EphemeralType } from '../tree.ts';
 import { TXN_HEADER_BYTES } from '../../persistence/txnlog.ts';
 import { GET_DATA_REPLY_OVERHEAD_BYTES } from '../../limits.ts';
 import type { Pipeline, Conn } from '../pipeline.ts';
@@ -61,7 +62,7 @@ function prepCreate(p: Pipeline, conn: Conn, type: number, req: CreateReq): Crea
   if (sequential) path += String(parent.cversion).padStart(10, '0');
   validPath(path);
   if (p.tree.get(path) !== undefined) throw new KeeperError(Err.NODEEXISTS);
-  if (parent.ephemeralOwner > 0n) throw new KeeperError(Err.NOCHILDRENFOREPHEMERALS);
+  if (parent.ephemeralType === EphemeralType.normal) throw new KeeperError(Err.NOCHILDRENFOREPHEMERALS);
   checkDataBytes(p, req.data);
   p.checkQuota(path, req.data.length, 1);
   const txnType = type === Op.create2 || type === Op.createContainer || type === Op.createTTL ? type : Op.create;
