@@ -488,12 +488,10 @@ export class Pipeline {
 
   private applyCommitted(hdr: TxnHeader, txn: Txn): void {
     const tree = this.tree;
-    let deleted: readonly string[] | null = null;
-    if (txn.type === Op.closeSession) deleted = txn.paths.length > 0 ? txn.paths : [...(tree.ephemerals.get(hdr.sessionId) ?? [])];
     const stats = applyWithStats(tree, hdr, txn);
     tree.lastZxid = hdr.zxid;
     this.commit.committedAt(hdr.zxid); // committed by the leader: what it reveals leaves at once
-    triggerWatches(tree, hdr, txn, deleted);
+    triggerWatches(tree, hdr, txn);
     if (txn.type === Op.createSession) {
       const s = this.sessions.add(hdr.sessionId, txn.timeoutMs, this.opts.nowMs());
       const pending = this.learner!.connects.get(hdr.sessionId);
@@ -716,11 +714,9 @@ export class Pipeline {
   }
 
   private applyLive(hdr: TxnHeader, txn: Txn): void {
-    let deleted: string[] | null = null;
-    if (txn.type === Op.closeSession) deleted = txn.paths;
     if (txn.type !== Op.multi) mutate(this.tree, hdr, txn);
     // a live multi was mutated op by op while it was prepared
-    triggerWatches(this.tree, hdr, txn, deleted);
+    triggerWatches(this.tree, hdr, txn);
     if (txn.type === Op.createSession) this.sessions.add(hdr.sessionId, txn.timeoutMs, this.opts.nowMs());
     if (txn.type === Op.closeSession) {
       this.sessions.remove(hdr.sessionId);

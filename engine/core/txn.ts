@@ -351,10 +351,10 @@ export function multiError(txn: MultiTxn): number {
 /**
  * Fires the watches of a txn once it is logged: the events its mutations decided as each op
  * applied (DataTree.fireEvents), so a multi's events carry the ACLs as its ops left them.
- * An error txn and a failed multi fire nothing. deletedEphemerals is not needed any more (a
- * closeSession's events are those of its deletes, in their order) and is ignored.
+ * An error txn and a failed multi fire nothing; a closeSession's events are those of its
+ * deletes, in their order.
  */
-export function triggerWatches(tree: DataTree, hdr: TxnHeader, txn: Txn, _deletedEphemerals?: readonly string[] | null): void {
+export function triggerWatches(tree: DataTree, hdr: TxnHeader, txn: Txn): void {
   if (txn.type === Op.error || (txn.type === Op.multi && multiError(txn) !== Err.OK)) tree.dropEvents();
   else tree.fireEvents(hdr.zxid);
 }

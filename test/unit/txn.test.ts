@@ -354,10 +354,10 @@ describe('triggerWatches: the events a txn fires once applied', () => {
   function setup() {
     const tree = new DataTree();
     const events = recordEvents(tree);
-    const run = (zxid: number, txn: Txn, deleted: string[] | null = null, sessionId = SESSION) => {
+    const run = (zxid: number, txn: Txn, sessionId = SESSION) => {
       const hdr = hdrAt(zxid, txn.type, sessionId);
       mutate(tree, hdr, txn);
-      triggerWatches(tree, hdr, txn, deleted);
+      triggerWatches(tree, hdr, txn);
     };
     run(1, { type: Op.create, path: '/a', data: NULL_DATA, acls: DIGEST_ACL, ephemeral: false, parentCVersion: -1, ttlMs: 0 });
     run(2, { type: Op.create, path: '/a/b', data: NULL_DATA, acls: [...OPEN_ACL_UNSAFE], ephemeral: false, parentCVersion: -1, ttlMs: 0 });
@@ -435,7 +435,7 @@ describe('triggerWatches: the events a txn fires once applied', () => {
     for (const p of ['/a/b/e1', '/a/b/e2']) tree.dataWatches.add(p, W1);
     tree.childWatches.add('/a/b', W2, WatchMode.persistent);
     events.length = 0;
-    run(10, { type: Op.closeSession, paths: ['/a/b/e2', '/a/b/e1'], listed: true }, ['/a/b/e2', '/a/b/e1']);
+    run(10, { type: Op.closeSession, paths: ['/a/b/e2', '/a/b/e1'], listed: true });
     expect(events.map((e) => [e.watcher, e.type, e.path])).toEqual([
       [W1, EventType.NodeDeleted, '/a/b/e2'], [W2, EventType.NodeChildrenChanged, '/a/b'],
       [W1, EventType.NodeDeleted, '/a/b/e1'], [W2, EventType.NodeChildrenChanged, '/a/b'],
