@@ -3,6 +3,7 @@
 // bounded per connection (engine/limits.ts). ZooKeeper's AuthenticationProvider
 // .handleAuthentication and ZooKeeperServer.processSasl, as a pure class: it decides and
 // records ids; the session handlers (engine/core/handlers/session.ts) write the replies.
+import { hex64 } from '../ops/java.ts';
 import type { Id } from '../protocol.ts';
 import { generateDigest } from './acl.ts';
 import { authInfoOrder } from './javaorder.ts';
@@ -130,7 +131,7 @@ export class Authenticator {
     const step = conn.saslServer.evaluate(token);
     let held = true;
     if (step.kind === 'success') {
-      this.log('info', `session 0x${sessionId.toString(16)}: adding SASL authorization for authorizationID: ${step.authorizationId}`, conn.key);
+      this.log('info', `session 0x${hex64(sessionId)}: adding SASL authorization for authorizationID: ${step.authorizationId}`, conn.key);
       held = this.hold(conn, 'sasl', step.authorizationId);
       if (held && cfg.superUser !== null && cfg.superUser === step.authorizationId) held = this.hold(conn, 'super', '');
     }

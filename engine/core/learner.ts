@@ -15,6 +15,7 @@
 // so a request that comes while the same connection has writes out at the leader waits
 // behind them (its frame is kept) and runs once they are answered. Sessions are the
 // leader's: nothing expires here; the sessions that clients touched are reported on PING.
+import { hex64 } from '../ops/java.ts';
 import { type Id, type TxnHeader, type Stat, Op, Err } from '../protocol.ts';
 import { type Txn, decodeTxn, mutate, multiError } from './txn.ts';
 import { type DataTree, newStat } from './tree.ts';
@@ -203,7 +204,7 @@ export class Learner {
     const f = q[0];
     if (f.cxid !== hdr.cxid) {
       // ZooKeeper's CommitProcessor treats this as fatal: the session's order broke
-      throw new LearnerDesyncError(`session 0x${hdr.sessionId.toString(16)} committed cxid ${hdr.cxid}, its oldest forwarded request is cxid ${f.cxid}`);
+      throw new LearnerDesyncError(`session 0x${hex64(hdr.sessionId)} committed cxid ${hdr.cxid}, its oldest forwarded request is cxid ${f.cxid}`);
     }
     q.shift();
     this.forwardedCount--;

@@ -13,6 +13,7 @@
 // client. Stages, each in its own module: prep (engine/core/handlers, one per opcode,
 // described in engine/core/opcodes.ts) → log (logTxn) → apply (engine/core/txn.ts mutate,
 // engine/core/tree.ts) → commit (engine/core/commit.ts) → reply and watch events.
+import { hex64 } from '../ops/java.ts';
 import { JuteReader, JuteWriter, JuteError } from '../../native-free-io/jute.ts';
 import {
   type Acl, type Id, type Stat, type TxnHeader, Op, Err, Perm, KeeperError,
@@ -288,7 +289,7 @@ export class Pipeline {
     if (xid >= 0) s.lastCxid = xid;
     if (this.auth.requireClientSasl && type !== Op.sasl && type !== Op.auth && !conn.authIds.some((i) => i.scheme === 'sasl')) {
       // AuthenticationHelper.enforceAuthentication: answer, then close the connection
-      this.log('warn', `closing connection ${conn.addr}:${conn.port}: zookeeper.sessionRequireClientSASLAuth is set and session 0x${s.id.toString(16)} has not authenticated with SASL`);
+      this.log('warn', `closing connection ${conn.addr}:${conn.port}: zookeeper.sessionRequireClientSASLAuth is set and session 0x${hex64(s.id)} has not authenticated with SASL`);
       this.finish(key, beginReply(this.w.reset(), xid, 0, Err.SESSIONCLOSEDREQUIRESASLAUTH));
       this.dropConnection(conn);
       return;
@@ -316,7 +317,7 @@ export class Pipeline {
     try {
       const handler = opcode?.handler;
       if (handler === undefined || handler === null) {
-        this.log('warn', `unknown request type ${type} from session 0x${s.id.toString(16)}`, { kind: 'unknown request type', conn: key });
+        this.log('warn', `unknown request type ${type} from session 0x${hex64(s.id)}`, { kind: 'unknown request type', conn: key });
         this.replyError(key, xid, Err.UNIMPLEMENTED);
         return;
       }
@@ -341,7 +342,7 @@ export class Pipeline {
       this.reject(conn, `malformed request (type ${type}): ${e.message}`);
       return;
     }
-    this.log('warn', `malformed request (type ${type}) from session 0x${s.id.toString(16)}: ${e.message}; answering MARSHALLINGERROR`, { kind: 'malformed request', conn: conn.key });
+    this.log('warn', `malformed request (type ${type}) from session 0x${hex64(s.id)}: ${e.message}; answering MARSHALLINGERROR`, { kind: 'malformed request', conn: conn.key });
     if (prepped) this.failWrite(conn.key, s, xid, Err.MARSHALLINGERROR);
     else this.replyError(conn.key, xid, Err.MARSHALLINGERROR);
   }
@@ -388,7 +389,7 @@ export class Pipeline {
     // a learner's sessions expire at the leader, and its containers are the leader's to delete
     if (this.learner !== null) return this.opts.tickMs;
     for (const s of this.sessions.expired(now)) {
-      this.log('info', `expiring session 0x${s.id.toString(16)}, timeout of ${s.timeoutMs}ms exceeded`);
+      this.log('info', `expiring session 0x${hex64(s.id)}, timeout of ${s.timeoutMs}ms exceeded`);
       this.counters.sessionsExpired++;
       this.closeSession(s, 0);
     }
@@ -419,7 +420,7 @@ export class Pipeline {
 
   /** ZooKeeper's answer to an expired or unknown session, or a wrong password: timeout 0, id 0, then close. */
   private refuseSession(conn: Conn, sessionId: bigint): void {
-    this.log('info', `invalid session 0x${sessionId.toString(16)} for client ${conn.addr}:${conn.port}, probably expired`);
+    this.log('info', `invalid session 0x${hex64(sessionId)} for client ${conn.addr}:${conn.port}, probably expired`);
     writeConnectResponse(this.w.reset(), 0, 0n, Buffer.alloc(16), false);
     this.emit(conn.key, this.tree.lastZxid);
     this.closeConn(conn);

@@ -137,7 +137,8 @@ const pipeline = new Pipeline(
     tickMs: cfg.tickTimeMs,
     minSessionTimeoutMs: cfg.minSessionTimeoutMs,
     maxSessionTimeoutMs: cfg.maxSessionTimeoutMs,
-    serverId: cfg.myid ?? 1,
+    // standalone ZooKeeper makes session ids with server id 1 whatever myid says (createSessionTrackerServerId)
+    serverId: 1,
     superDigest: cfg.superDigest,
     sasl: {
       users: cfg.sasl === null ? null : cfg.sasl.users,
