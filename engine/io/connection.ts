@@ -21,7 +21,7 @@ import { type FourLetterWord, formatNotWhitelisted } from '../ops/fourlw.ts';
 import type { StatsBlock } from '../ops/stagestats.ts';
 import { Cut, FrameCut, FRAME_LENGTH_BYTES, cutFrame } from './framer.ts';
 import type { GlobalOutstanding } from './outstanding.ts';
-import { Outbound, OutboundLedger, type OutboundBounds } from './outbound-limits.ts';
+import { OutboundLedger, type OutboundBounds } from './outbound-limits.ts';
 import { SessionlessQueue } from './sessionless.ts';
 
 /** One client connection's state; the shell extends it with its socket and peer. */
@@ -360,15 +360,14 @@ export class IoConnections<C extends Connection> {
 
   /** After a write left `queuedBytes` queued: close it past connBytesMax, stop reading it past connPauseBytes. */
   afterWrite(conn: C, queuedBytes: number): void {
-    const verdict = this.outbound.afterWrite(conn, queuedBytes);
-    if (verdict === Outbound.OK) return;
-    if (verdict === Outbound.CLOSE) {
+    if (this.outbound.overflows(queuedBytes)) {
       this.stats.add(this.OVERFLOW_CLOSES, 1);
       conn.pending = null;
       this.ports.destroy(conn, 'outbound', `${queuedBytes} bytes of replies and watch events queued and not read ` +
         `(over ${this.options.outbound.connBytesMax}); its session lives on`);
       return;
     }
+    if (!this.outbound.pausesAfterWrite(conn, queuedBytes)) return;
     conn.writeFull = true;
     this.ports.pauseReading(conn);
     this.stats.add(this.WRITE_PAUSES, 1);

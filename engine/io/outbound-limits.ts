@@ -26,16 +26,6 @@ export interface OutboundConnection {
   closed: boolean;
 }
 
-/** afterWrite's verdict on one connection. */
-export const Outbound = {
-  OK: 0,
-  /** Past connPauseBytes: stop reading it until it drains. */
-  PAUSE: 1,
-  /** Past connBytesMax: close it. */
-  CLOSE: 2,
-} as const;
-export type OutboundVerdict = (typeof Outbound)[keyof typeof Outbound];
-
 export class OutboundLedger<C extends OutboundConnection> {
   readonly bounds: OutboundBounds;
   /** Connections that had bytes queued when last looked at. */
@@ -59,11 +49,14 @@ export class OutboundLedger<C extends OutboundConnection> {
     else this.queuedConns.delete(conn);
   }
 
-  /** After a write that left `queuedBytes` queued on a connection. */
-  afterWrite(conn: C, queuedBytes: number): OutboundVerdict {
-    if (queuedBytes > this.bounds.connBytesMax) return Outbound.CLOSE;
-    if (queuedBytes > this.bounds.connPauseBytes && !conn.writeFull) return Outbound.PAUSE;
-    return Outbound.OK;
+  /** After a write left `queuedBytes` queued on a connection: past connBytesMax it must be closed. */
+  overflows(queuedBytes: number): boolean {
+    return queuedBytes > this.bounds.connBytesMax;
+  }
+
+  /** After a write left `queuedBytes` queued on a connection still read: past connPauseBytes it stops being read until it drains. */
+  pausesAfterWrite(conn: C, queuedBytes: number): boolean {
+    return queuedBytes > this.bounds.connPauseBytes && !conn.writeFull;
   }
 
   /** After its socket drained down to `queuedBytes`: whether a connection paused for writing may be read again. */
