@@ -24,7 +24,7 @@ import { checkAcl, allowed, fixupAcl, generateDigest } from './acl.ts';
 import { closeSessionOrder } from './javaorder.ts';
 import { DigestMd5Server } from '../security/sasl.ts';
 import { type Txn, encodeTxn, decodeTxn, mutate, triggerWatches, txnBodyBytes } from './txn.ts';
-import { TXN_HEADER_BYTES } from '../persistence/txnlog.ts';
+import { TXN_HEADER_BYTES } from '../persistence/txnlog-format.ts';
 import { AUTH_IDS_PER_CONN_MAX, AUTH_ID_BYTES_PER_CONN_MAX } from '../limits.ts';
 import { OPCODES, lastOperationOf } from './opcodes.ts';
 import { CommitStage, type HeldOutput } from './commit.ts';

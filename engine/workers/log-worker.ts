@@ -5,7 +5,7 @@
 // sync publishes its durable zxid and rings the pipeline. A thin shell over TxnLogWriter.
 import { workerData, parentPort } from 'node:worker_threads';
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
-import { TxnLogWriter } from '../persistence/txnlog.ts';
+import { TxnLogWriter } from '../persistence/txnlog-writer.ts';
 import { LogFailures } from '../persistence/log-failures.ts';
 import { LogKind, recordZxid, txnRecordBytes } from '../rings/log-ring.ts';
 import { CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP } from '../records.ts';
