@@ -9,7 +9,7 @@ import { Ring, Doorbell } from '../../native-free-io/ring.ts';
 import { Pipeline } from '../core/pipeline.ts';
 import { recoverState } from '../persistence/recovery.ts';
 import { Snapshotter } from '../persistence/snapshotter.ts';
-import { writeSnapshotNow } from '../persistence/snapshot.ts';
+import { writeSnapshotNow } from '../persistence/snapshot-writer.ts';
 import {
   CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP, connKey, ioIndexOf, connIdOf,
   THROTTLE_IN_PROCESS, throttleClosedIndex, throttleTakenIndex,
