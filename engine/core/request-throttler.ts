@@ -88,17 +88,17 @@ export class RequestThrottler {
 
   /** A request taken off ring `ioIndex` after waiting `waitedMs` on it: what to do with it. */
   admit(ioIndex: number, connId: number, key: number, frame: Buffer, waitedMs: number): ThrottleVerdict {
-    if (frame.length < HEADER_BYTES) return Throttle.PROCEED;
+    const o = this.options;
+    if ((o.maxRequests <= 0 && o.throttledOpWaitTimeMs <= 0) || frame.length < HEADER_BYTES) return Throttle.PROCEED;
     const type = frame.readInt32BE(TYPE_OFFSET);
-    if (this.options.maxRequests > 0 && this.isStale(ioIndex, connId, key, type, waitedMs)) {
-      if (this.options.dropStale) {
+    if (o.maxRequests > 0 && this.isStale(ioIndex, connId, key, type, waitedMs)) {
+      if (o.dropStale) {
         this.counters.staleRequestsDropped++;
         return Throttle.DROP;
       }
       this.counters.staleRequests++;
     }
-    const waitMs = this.options.throttledOpWaitTimeMs;
-    if (waitMs > 0 && waitedMs > waitMs && isThrottlable(type)) return Throttle.THROTTLED_OP;
+    if (o.throttledOpWaitTimeMs > 0 && waitedMs > o.throttledOpWaitTimeMs && isThrottlable(type)) return Throttle.THROTTLED_OP;
     return Throttle.PROCEED;
   }
 
