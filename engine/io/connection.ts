@@ -19,7 +19,7 @@
 // frame's view and what Node hands in; the ports object is made once by the shell.
 import { type FourLetterWord, formatNotWhitelisted } from '../ops/fourlw.ts';
 import type { StatsBlock } from '../ops/stagestats.ts';
-import { Cut, FrameCut, FRAME_LENGTH_BYTES, cutFrame } from './framer.ts';
+import { Cut, FrameCut, FRAME_LENGTH_BYTES, cutFrame, cutFourLetterWord } from './framer.ts';
 import type { GlobalOutstanding } from './outstanding.ts';
 import { OutboundLedger, type OutboundBounds } from './outbound-limits.ts';
 import { SessionlessQueue } from './sessionless.ts';
@@ -230,13 +230,17 @@ export class IoConnections<C extends Connection> {
         this.ports.pauseReading(conn);
         break;
       }
-      const kind = cutFrame(b, off, !conn.handshaken && off === 0, this.stmkEnabled, frameBytesMax, cut);
-      if (kind === Cut.NEED_MORE) break;
-      if (kind === Cut.FOUR_LETTER_WORD) {
-        conn.pending = null;
-        this.fourLetterWord(conn, cut.word!, cut.maskStart < 0 ? null : b.subarray(cut.maskStart, cut.maskStart + STMK_MASK_BYTES));
-        return;
+      if (!conn.handshaken && off === 0) {
+        const word = cutFourLetterWord(b, off, this.stmkEnabled, cut);
+        if (word === Cut.NEED_MORE) break;
+        if (word === Cut.FOUR_LETTER_WORD) {
+          conn.pending = null;
+          this.fourLetterWord(conn, cut.word!, cut.maskStart < 0 ? null : b.subarray(cut.maskStart, cut.maskStart + STMK_MASK_BYTES));
+          return;
+        }
       }
+      const kind = cutFrame(b, off, frameBytesMax, cut);
+      if (kind === Cut.NEED_MORE) break;
       if (kind === Cut.BAD_LENGTH) {
         this.bad(conn, `frame length ${cut.length} is outside 0..${frameBytesMax} (jute.maxbuffer)`);
         return;

@@ -1,4 +1,4 @@
-// Cutting client frames out of received bytes: a pure function over a buffer, apart from
+// Cutting client frames out of received bytes: pure functions over a buffer, apart from
 // sockets and rings (STYLE.md rule 8). A client sends `[int32 length][length bytes]`
 // frames; the first 4 bytes of a connection may instead be a four-letter word
 // (engine/ops/fourlw.ts has ZooKeeper's rules: only the connection's first int is checked,
@@ -6,16 +6,17 @@
 // 8-byte trace mask after the word. A length outside 0..jute.maxbuffer closes the
 // connection (ZooKeeper's "Len error").
 //
-// cutFrame allocates nothing: it reports into a FrameCut the caller reuses.
+// Neither allocates: they report into a FrameCut the caller reuses. cutFourLetterWord runs
+// once per connection, cutFrame once per frame (kept small: it is the hottest code there is).
 import { type FourLetterWord, fourLetterWordOf } from '../ops/fourlw.ts';
 
-/** What cutFrame found at the offset it was given. */
+/** What cutFrame or cutFourLetterWord found at the offset it was given. */
 export const Cut = {
   /** Fewer bytes than the next frame (or stmk's mask) needs: keep them, read more. */
   NEED_MORE: 0,
-  /** A whole frame: its body is buf[frameStart, frameEnd); the next one starts at frameEnd. */
+  /** cutFrame: a whole frame, its body buf[frameStart, frameEnd) (the next one starts at frameEnd); cutFourLetterWord: no word, a frame length. */
   FRAME: 1,
-  /** The connection opens with a four-letter word (FrameCut.word, and maskStart for stmk). */
+  /** cutFourLetterWord: the connection opens with a four-letter word (FrameCut.word, and maskStart for stmk). */
   FOUR_LETTER_WORD: 2,
   /** A length outside 0..frameBytesMax (FrameCut.length): the connection must be closed. */
   BAD_LENGTH: 3,
@@ -27,7 +28,7 @@ export const FRAME_LENGTH_BYTES = 4;
 /** stmk's word and its 8-byte trace mask. */
 const STMK_BYTES = 12;
 
-/** cutFrame's result, reused across calls. */
+/** What the cut found, reused across calls. */
 export class FrameCut {
   frameStart = 0;
   frameEnd = 0;
@@ -39,24 +40,27 @@ export class FrameCut {
 }
 
 /**
- * Looks at buf[offset, buf.length). `connectionStart`: offset is the connection's first
- * byte and no frame came before (only then can a four-letter word appear). `stmkEnabled`:
- * the whitelist enables stmk, whose mask must then arrive before it is answered.
+ * The four-letter word a connection opens with, when buf[offset..] is its first byte:
+ * FOUR_LETTER_WORD (out.word, out.maskStart), NEED_MORE (an enabled stmk's mask has not all
+ * arrived, or not even 4 bytes have), or FRAME when the first int is a frame length.
  */
-export function cutFrame(buf: Buffer, offset: number, connectionStart: boolean, stmkEnabled: boolean, frameBytesMax: number, out: FrameCut): CutKind {
+export function cutFourLetterWord(buf: Buffer, offset: number, stmkEnabled: boolean, out: FrameCut): CutKind {
+  const available = buf.length - offset;
+  if (available < FRAME_LENGTH_BYTES) return Cut.NEED_MORE;
+  const word = fourLetterWordOf(buf.readInt32BE(offset));
+  if (word === null) return Cut.FRAME;
+  const withMask = word === 'stmk' && stmkEnabled;
+  if (withMask && available < STMK_BYTES) return Cut.NEED_MORE;
+  out.word = word;
+  out.maskStart = withMask ? offset + FRAME_LENGTH_BYTES : -1;
+  return Cut.FOUR_LETTER_WORD;
+}
+
+/** The frame at buf[offset..]: FRAME (out.frameStart, out.frameEnd), NEED_MORE, or BAD_LENGTH (out.length). */
+export function cutFrame(buf: Buffer, offset: number, frameBytesMax: number, out: FrameCut): CutKind {
   const available = buf.length - offset;
   if (available < FRAME_LENGTH_BYTES) return Cut.NEED_MORE;
   const length = buf.readInt32BE(offset);
-  if (connectionStart) {
-    const word = fourLetterWordOf(length);
-    if (word !== null) {
-      const withMask = word === 'stmk' && stmkEnabled;
-      if (withMask && available < STMK_BYTES) return Cut.NEED_MORE;
-      out.word = word;
-      out.maskStart = withMask ? offset + FRAME_LENGTH_BYTES : -1;
-      return Cut.FOUR_LETTER_WORD;
-    }
-  }
   out.length = length;
   if (length < 0 || length > frameBytesMax) return Cut.BAD_LENGTH;
   if (available - FRAME_LENGTH_BYTES < length) return Cut.NEED_MORE;

@@ -36,8 +36,11 @@ export class GlobalOutstanding {
     const words = this.words;
     if (Atomics.load(words, THROTTLE_IN_PROCESS) > this.limit) return true;
     let inFlight = 0;
-    for (let i = 0; i < this.ioThreads; i++) {
-      inFlight += (Atomics.load(words, throttlePushedIndex(i)) - Atomics.load(words, throttleTakenIndex(i))) | 0;
+    const pushed0 = throttlePushedIndex(0);
+    const taken0 = throttleTakenIndex(0);
+    const n = this.ioThreads;
+    for (let i = 0; i < n; i++) {
+      inFlight += (Atomics.load(words, pushed0 + i) - Atomics.load(words, taken0 + i)) | 0;
     }
     return inFlight > this.limit;
   }

@@ -6,7 +6,7 @@
 // the sessionless timeout, and maxCnxns / maxClientCnxns admission.
 import { describe, it, expect } from 'vitest';
 import { Connection, IoConnections, type IoPorts, type CloseReason } from '../../engine/io/connection.ts';
-import { Cut, FrameCut, cutFrame } from '../../engine/io/framer.ts';
+import { Cut, FrameCut, cutFrame, cutFourLetterWord } from '../../engine/io/framer.ts';
 import { GlobalOutstanding } from '../../engine/io/outstanding.ts';
 import { StatsBlock, IO_STATS } from '../../engine/ops/stagestats.ts';
 import { FOUR_LETTER_WORDS, type FourLetterWord } from '../../engine/ops/fourlw.ts';
@@ -133,15 +133,18 @@ function wordBytes(word: FourLetterWord): Buffer {
   return b;
 }
 
-describe('cutFrame', () => {
+describe('cutFrame and cutFourLetterWord', () => {
   it('needs four bytes, then the whole body; reports where the body is', () => {
     const cut = new FrameCut();
     const stream = framed(Buffer.from('hello'));
     for (let end = 0; end < stream.length; end++) {
-      expect(cutFrame(stream.subarray(0, end), 0, false, false, FRAME_BYTES_MAX, cut)).toBe(Cut.NEED_MORE);
+      expect(cutFrame(stream.subarray(0, end), 0, FRAME_BYTES_MAX, cut)).toBe(Cut.NEED_MORE);
     }
-    expect(cutFrame(stream, 0, false, false, FRAME_BYTES_MAX, cut)).toBe(Cut.FRAME);
+    expect(cutFrame(stream, 0, FRAME_BYTES_MAX, cut)).toBe(Cut.FRAME);
     expect([cut.frameStart, cut.frameEnd]).toEqual([4, 9]);
+    const two = Buffer.concat([stream, stream]);
+    expect(cutFrame(two, 9, FRAME_BYTES_MAX, cut)).toBe(Cut.FRAME);
+    expect([cut.frameStart, cut.frameEnd]).toEqual([13, 18]);
   });
 
   it('refuses a length outside 0..frameBytesMax before its body arrives, and takes exactly the maximum', () => {
@@ -149,31 +152,32 @@ describe('cutFrame', () => {
     const head = Buffer.alloc(4);
     for (const length of [-1, -0x80000000, FRAME_BYTES_MAX + 1, 0x7fffffff]) {
       head.writeInt32BE(length, 0);
-      expect(cutFrame(head, 0, false, false, FRAME_BYTES_MAX, cut)).toBe(Cut.BAD_LENGTH);
+      expect(cutFrame(head, 0, FRAME_BYTES_MAX, cut)).toBe(Cut.BAD_LENGTH);
       expect(cut.length).toBe(length);
     }
     head.writeInt32BE(FRAME_BYTES_MAX, 0);
-    expect(cutFrame(head, 0, false, false, FRAME_BYTES_MAX, cut)).toBe(Cut.NEED_MORE);
-    expect(cutFrame(framed(Buffer.alloc(0)), 0, false, false, FRAME_BYTES_MAX, cut)).toBe(Cut.FRAME);
+    expect(cutFrame(head, 0, FRAME_BYTES_MAX, cut)).toBe(Cut.NEED_MORE);
+    expect(cutFrame(framed(Buffer.alloc(0)), 0, FRAME_BYTES_MAX, cut)).toBe(Cut.FRAME);
   });
 
-  it('sees a four-letter word only at the start of a connection', () => {
+  it('tells a four-letter word from a frame length; as a length a word is far over jute.maxbuffer', () => {
     const cut = new FrameCut();
     const ruok = wordBytes('ruok');
-    expect(cutFrame(ruok, 0, true, false, FRAME_BYTES_MAX, cut)).toBe(Cut.FOUR_LETTER_WORD);
+    for (let end = 0; end < 4; end++) expect(cutFourLetterWord(ruok.subarray(0, end), 0, false, cut)).toBe(Cut.NEED_MORE);
+    expect(cutFourLetterWord(ruok, 0, false, cut)).toBe(Cut.FOUR_LETTER_WORD);
     expect([cut.word, cut.maskStart]).toEqual(['ruok', -1]);
-    expect(cutFrame(ruok, 0, false, false, FRAME_BYTES_MAX, cut)).toBe(Cut.BAD_LENGTH); // as a length: far over jute.maxbuffer
-    const unknown = Buffer.from('xxxx');
-    expect(cutFrame(unknown, 0, true, false, FRAME_BYTES_MAX, cut)).toBe(Cut.BAD_LENGTH);
+    expect(cutFrame(ruok, 0, FRAME_BYTES_MAX, cut)).toBe(Cut.BAD_LENGTH);
+    expect(cutFourLetterWord(Buffer.from('xxxx'), 0, false, cut)).toBe(Cut.FRAME); // unknown: a length (and a bad one)
+    expect(cutFourLetterWord(framed(CONNECT_BODY), 0, false, cut)).toBe(Cut.FRAME);
   });
 
   it('waits for an enabled stmk mask, and takes a disabled stmk without one', () => {
     const cut = new FrameCut();
     const stmk = Buffer.concat([wordBytes('stmk'), Buffer.from([1, 2, 3, 4, 5, 6, 7, 8])]);
-    for (let end = 4; end < 12; end++) expect(cutFrame(stmk.subarray(0, end), 0, true, true, FRAME_BYTES_MAX, cut)).toBe(Cut.NEED_MORE);
-    expect(cutFrame(stmk, 0, true, true, FRAME_BYTES_MAX, cut)).toBe(Cut.FOUR_LETTER_WORD);
+    for (let end = 4; end < 12; end++) expect(cutFourLetterWord(stmk.subarray(0, end), 0, true, cut)).toBe(Cut.NEED_MORE);
+    expect(cutFourLetterWord(stmk, 0, true, cut)).toBe(Cut.FOUR_LETTER_WORD);
     expect(cut.maskStart).toBe(4);
-    expect(cutFrame(stmk.subarray(0, 4), 0, true, false, FRAME_BYTES_MAX, cut)).toBe(Cut.FOUR_LETTER_WORD);
+    expect(cutFourLetterWord(stmk.subarray(0, 4), 0, false, cut)).toBe(Cut.FOUR_LETTER_WORD);
     expect(cut.maskStart).toBe(-1);
   });
 });
