@@ -26,7 +26,7 @@ import { Authenticator } from './auth.ts';
 import { type PipelineOutputs, type PipelineOptions, type RepeatedWarning, type Conn, type PipelineCounters, noteLatency, noteResponseBytes } from './types.ts';
 import { closeSessionOrder } from './javaorder.ts';
 import { type Txn, encodeTxn, decodeTxn, mutate, triggerWatches, txnBodyBytes } from './txn.ts';
-import { TXN_HEADER_BYTES } from '../persistence/txnlog.ts';
+import { TXN_HEADER_BYTES } from '../persistence/txnlog-format.ts';
 import { OPCODES, lastOperationOf } from './opcodes.ts';
 import { CommitStage, type HeldOutput } from './commit.ts';
 import { replayTxn } from './replay.ts';

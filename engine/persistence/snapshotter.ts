@@ -25,7 +25,7 @@
 //   big[2]  zxid of the last committed snapshot
 import type { Ring } from '../../native-free-io/ring.ts';
 import type { DataTree } from '../core/tree.ts';
-import { SnapshotSerializer } from './snapshot.ts';
+import { SnapshotSerializer } from './snapshot-serializer.ts';
 
 export const SnapKind = { BEGIN: 1, BYTES: 2, END: 3, ABORT: 4 } as const;
 

@@ -17,7 +17,7 @@ import { hex } from '../logger.ts';
 import path from 'node:path';
 import {
   parseEntry, newParsedEntry, LOG_HEADER_BYTES, TXNLOG_MAGIC, TXNLOG_VERSION, ENTRY_FRAME_BYTES, TXN_BYTES_MAX_DEFAULT,
-} from '../persistence/txnlog.ts';
+} from '../persistence/txnlog-format.ts';
 import { readSnapshot, parseSnapshotFileName, type SnapshotSink } from '../persistence/snapshot.ts';
 import { purge, SNAP_RETAIN_COUNT_MIN } from '../persistence/purge.ts';
 import { decodeTxn, showTxn, type Txn } from '../core/txn.ts';

@@ -5,7 +5,8 @@
 // sync publishes its durable zxid and rings the pipeline. A thin shell over TxnLogWriter.
 import { workerData, parentPort } from 'node:worker_threads';
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
-import { TxnLogWriter } from '../persistence/txnlog.ts';
+import { TxnLogWriter } from '../persistence/txnlog-writer.ts';
+import { LogFailures } from '../persistence/log-failures.ts';
 import { LogKind, recordZxid, txnRecordBytes } from '../rings/log-ring.ts';
 import { CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP } from '../records.ts';
 import { createLogger } from '../logger.ts';
@@ -135,71 +136,33 @@ async function settleSync(): Promise<void> {
 
 parentPort!.postMessage({ type: 'ready' });
 
-// After a write fails (ENOSPC, EIO) the worker cuts the log back to what was durable,
-// tells the pipeline (failure count), drops the records the pipeline queued before it
-// reloaded its state (up to RESUME), then creates the next log file every RETRY_MS until
-// the disk takes it, and tells the pipeline writes may resume (recovery count).
-const RETRY_MS = 500;
-type State = 'writing' | 'discarding' | 'retrying';
-let state: State = 'writing';
-let resumeZxid = 0;
-let nextRetryAt = 0;
-let retries = 0;
-
-function failed(err: Error): void {
-  log.error(`transaction log write failed: ${err.message}; writes are refused until it works again, reads go on`);
-  try {
-    writer.abandon();
-    log.warn(`transaction log cut back to zxid 0x${writer.lastFlushedZxid.toString(16)}, the last durable txn`);
-  } catch (cleanup) {
-    // the log cannot even be cut back: nothing is safe any more
-    log.error(`cannot cut the transaction log back after the failure: ${(cleanup as Error).message}`);
-    throw cleanup;
-  }
-  Atomics.add(control64, CONTROL_LOG_FAILURES, 1n);
-  pipelineBell.ring();
-  parentPort!.postMessage({ type: 'failed', message: err.message });
-  state = 'discarding';
-}
+// After a write fails (ENOSPC, EIO): engine/persistence/log-failures.ts (cut back, tell the
+// pipeline, drop records up to its RESUME, retry the disk until it takes a new file).
+const failures = new LogFailures(writer, {
+  failed(message) {
+    Atomics.add(control64, CONTROL_LOG_FAILURES, 1n);
+    pipelineBell.ring();
+    parentPort!.postMessage({ type: 'failed', message });
+  },
+  recovered() {
+    txnsInFile = 0;
+    Atomics.add(control64, CONTROL_LOG_RECOVERIES, 1n);
+    pipelineBell.ring();
+  },
+  log: (level, message) => log[level](message),
+});
 
 /** Drops records up to RESUME. Returns how many it looked at. */
 function discard(): number {
   let n = 0;
   while (ring.poll()) {
     n++;
-    if (ring.kind === LogKind.RESUME) {
-      resumeZxid = recordZxid(ring);
-      if (resumeZxid !== writer.lastFlushedZxid) throw new Error(`log: the pipeline resumes at 0x${resumeZxid.toString(16)}, the log is durable to 0x${writer.lastFlushedZxid.toString(16)}`);
-      ring.release();
-      state = 'retrying';
-      nextRetryAt = 0;
-      retries = 0;
-      return n;
-    }
+    const resume = ring.kind === LogKind.RESUME;
+    if (resume) failures.resumed(recordZxid(ring));
     ring.release();
+    if (resume) return n;
   }
   return n;
-}
-
-function retry(now: number): void {
-  if (now < nextRetryAt) return;
-  try {
-    writer.openNext(resumeZxid + 1);
-  } catch (err) {
-    if (retries++ % 20 === 0) log.warn(`transaction log still not writable: ${(err as Error).message}`);
-    try {
-      writer.abandon();
-    } catch (cleanup) {
-      log.error(`cannot clean up after a failed log file creation: ${(cleanup as Error).message}`);
-    }
-    nextRetryAt = now + RETRY_MS;
-    return;
-  }
-  log.info(`transaction log writable again: log.${(resumeZxid + 1).toString(16)} created; writes resume`);
-  state = 'writing';
-  txnsInFile = 0;
-  Atomics.add(control64, CONTROL_LOG_RECOVERIES, 1n);
-  pipelineBell.ring();
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -214,9 +177,10 @@ async function run(): Promise<void> {
     if (syncFailure !== null) {
       const err = syncFailure;
       syncFailure = null;
-      failed(err);
+      failures.failed(err);
       continue;
     }
+    const state = failures.state;
     if (state === 'writing') {
       try {
         n = drainOnce();
@@ -224,13 +188,14 @@ async function run(): Promise<void> {
       } catch (err) {
         await settleSync();
         syncFailure = null; // the first failure is the one reported; abandon() cuts back to what was durable
-        failed(err as Error);
+        failures.failed(err as Error);
         continue;
       }
     } else if (state === 'discarding') {
       n = discard();
     } else {
-      retry(performance.now());
+      failures.retry(performance.now());
+      // the pipeline refuses writes until the recovery: nothing comes meanwhile
       if (ring.poll()) throw new Error(`log ring: record kind ${ring.kind} while the log is not writable`);
     }
     if (n > 0) {
@@ -240,7 +205,7 @@ async function run(): Promise<void> {
     }
     if (Atomics.load(control32, CONTROL_STOP) !== 0 && syncing === null) break;
     const parkedAt = performance.now();
-    const timeoutMs = (state as State) === 'retrying' ? Math.max(1, nextRetryAt - parkedAt) : 1000;
+    const timeoutMs = failures.state === 'retrying' ? failures.retryInMs(parkedAt) : 1000;
     const woken = ring.dataBell.waitAsync(seq, timeoutMs);
     await (syncing === null ? woken : Promise.race([woken, syncing]));
     const after = performance.now();

@@ -9,15 +9,14 @@ import { Ring, Doorbell } from '../../native-free-io/ring.ts';
 import { Pipeline } from '../core/pipeline.ts';
 import { recoverState } from '../persistence/recovery.ts';
 import { Snapshotter } from '../persistence/snapshotter.ts';
-import { writeSnapshotNow } from '../persistence/snapshot.ts';
+import { writeSnapshotNow } from '../persistence/snapshot-writer.ts';
 import {
   CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP, connKey, ioIndexOf, connIdOf,
   THROTTLE_IN_PROCESS, throttleClosedIndex, throttleTakenIndex,
 } from '../records.ts';
 import { CLOSED_CONN_SLOTS, FOURLW_SLICE_CHARS, FOURLW_SLICES_IN_FLIGHT_MAX, FOURLW_STREAMS_MAX, FOURLW_STREAM_IDLE_MS } from '../limits.ts';
 import { TextStreams } from '../ops/textstream.ts';
-import { Op } from '../protocol.ts';
-import { isThrottlable } from '../core/opcodes.ts';
+import { RequestThrottler, Throttle } from '../core/request-throttler.ts';
 import { ReqKind, connIdOf as requestConnIdOf, readConnect, readFourLetterWord, requestEnqueuedAtMs, requestFrame } from '../rings/request-ring.ts';
 import { RespKind, SEND_HEADER_BYTES, writeSend, writeConnIdOnly, writeText } from '../rings/reply-ring.ts';
 import { LogKind, TXN_RECORD_HEADER_BYTES, writeTxnRecord, writeResume } from '../rings/log-ring.ts';
@@ -264,41 +263,25 @@ const textStreams = new TextStreams(
   },
 );
 
-// ---- ZooKeeper 3.8's RequestThrottler, as a gate in front of dispatch
+// ---- ZooKeeper 3.8's RequestThrottler, as a gate in front of dispatch (engine/core/request-throttler.ts)
 const throttleWords = new Int32Array(data.throttleSab);
 /** REQUEST records taken from each ring (wraps as int32): the io workers subtract it from what they pushed. */
 const takenCounts = new Int32Array(reqRings.length);
-const throttleMaxRequests = cfg.requestThrottleMaxRequests;
-
-/**
- * Request.isStale: its connection is closed (request_stale_connection_check, always on), or
- * with request_stale_latency_check it waited longer than its session timeout. closeSession
- * is never stale (it must clean up).
- */
-function isStale(ioIndex: number, connId: number, key: number, type: number, waitedMs: number): boolean {
-  if (type === Op.closeSession) return false;
-  if (Atomics.load(throttleWords, throttleClosedIndex(ioIndex, connId, CLOSED_CONN_SLOTS)) === (connId | 0)) return true;
-  if (!cfg.requestStaleLatencyCheck) return false;
-  const timeoutMs = pipeline.sessionTimeoutMsOf(key);
-  return timeoutMs >= 0 && waitedMs > timeoutMs;
-}
-
-/** What the throttler does with one request before the pipeline sees it: true when it was dropped. */
-function throttlerDrops(ioIndex: number, connId: number, key: number, frame: Buffer, waitedMs: number): boolean {
-  if (throttleMaxRequests <= 0 || frame.length < 8) return false;
-  const type = frame.readInt32BE(4);
-  if (!isStale(ioIndex, connId, key, type, waitedMs)) return false;
-  if (!cfg.requestThrottleDropStale) {
-    pipeline.counters.staleRequests++;
-    return false;
-  }
-  // RequestThrottler.dropRequest: the connection is made invalid (closed), so that its later requests are
-  // dropped too and the session's order holds; a closed connection's DISCONNECT follows on the ring anyway
-  pipeline.counters.staleRequestsDropped++;
-  const conn = pipeline.conns.get(key);
-  if (conn !== undefined && conn.session !== null) pipeline.dropConnection(conn);
-  return true;
-}
+const throttler = new RequestThrottler(
+  {
+    maxRequests: cfg.requestThrottleMaxRequests,
+    stallTimeMs: cfg.requestThrottleStallTimeMs,
+    dropStale: cfg.requestThrottleDropStale,
+    staleLatencyCheck: cfg.requestStaleLatencyCheck,
+    throttledOpWaitTimeMs: cfg.throttledOpWaitTimeMs,
+  },
+  {
+    inProcess: () => pipeline.heldCount(),
+    connectionClosed: (ioIndex, connId) => Atomics.load(throttleWords, throttleClosedIndex(ioIndex, connId, CLOSED_CONN_SLOTS)) === (connId | 0),
+    sessionTimeoutMsOf: (key) => pipeline.sessionTimeoutMsOf(key),
+  },
+  pipeline.counters,
+);
 
 function publishInProcess(): void {
   Atomics.store(throttleWords, THROTTLE_IN_PROCESS, pipeline.heldCount());
@@ -315,8 +298,15 @@ function dispatch(ioIndex: number, ring: Ring): void {
       const waitedMs = stampMs - requestEnqueuedAtMs(ring);
       ringWaitUs.observe(waitedMs * 1000);
       const frame = requestFrame(ring);
-      if (throttlerDrops(ioIndex, connId, key, frame, waitedMs)) return;
-      if (cfg.throttledOpWaitTimeMs > 0 && waitedMs > cfg.throttledOpWaitTimeMs && frame.length >= 8 && isThrottlable(frame.readInt32BE(4))) {
+      const verdict = throttler.admit(ioIndex, connId, key, frame, waitedMs);
+      if (verdict === Throttle.DROP) {
+        // RequestThrottler.dropRequest: the connection is made invalid (closed), so that its later requests are
+        // dropped too and the session's order holds; a closed connection's DISCONNECT follows on the ring anyway
+        const conn = pipeline.conns.get(key);
+        if (conn !== undefined && conn.session !== null) pipeline.dropConnection(conn);
+        return;
+      }
+      if (verdict === Throttle.THROTTLED_OP) {
         pipeline.requestThrottled(key, frame);
         return;
       }
@@ -382,6 +372,7 @@ let wokeAt = performance.now();
 for (;;) {
   const seq = bell.sequence();
   let work = 0;
+  throttler.beginTurn();
   clockMs = performance.now();
   const durable = Number(Atomics.load(control64, CONTROL_DURABLE_ZXID));
   if (durable > pipeline.durableZxid) {
@@ -405,17 +396,13 @@ for (;;) {
   }
   // globalOutstandingLimit is the io workers' (they stop reading connections); here the RequestThrottler:
   // with request_throttle_max_requests set, no request is taken while that many are in process
-  let stalled = false;
   for (let i = 0; i < reqRings.length; i++) {
     const ring = reqRings[i];
     let n = 0;
     let taken = 0;
     while (n < RECORDS_PER_RING_TURN && ring.poll()) {
       if (ring.kind === ReqKind.REQUEST) {
-        if (throttleMaxRequests > 0 && pipeline.heldCount() >= throttleMaxRequests) {
-          stalled = true; // left on the ring (poll again returns it): the io workers see it in flight
-          break;
-        }
+        if (!throttler.mayTake()) break; // left on the ring (poll again returns it): the io workers see it in flight
         taken++;
       }
       dispatch(i, ring);
@@ -455,8 +442,7 @@ for (;;) {
   if (work > 0) continue;
   if (Atomics.load(control32, CONTROL_STOP) !== 0) break;
   // RequestThrottler.throttleSleep: a stall waits for a durable signal (our bell), at most stall_time
-  if (stalled) pipeline.counters.requestThrottleWaitCount++;
-  const stallMs = stalled ? cfg.requestThrottleStallTimeMs : Infinity;
+  const stallMs = throttler.parkMs();
   // a control reply part-way out waits for the main thread to drain the reply ring: look again soon
   bell.wait(seq, controlServer.hasOutput() ? 1 : Math.max(1, Math.min(stallMs, nextTickAt - now)));
   const after = performance.now();

@@ -6,7 +6,7 @@
 import { workerData, parentPort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
-import { SnapshotFileWriter } from '../persistence/snapshot.ts';
+import { SnapshotFileWriter } from '../persistence/snapshot-writer.ts';
 import { purge } from '../persistence/purge.ts';
 import { SnapKind, SNAP_CONTROL_FINISHED, SNAP_CONTROL_FAILED, SNAP_CONTROL_PURGES, SNAP_CONTROL_LAST_ZXID } from '../persistence/snapshotter.ts';
 import { CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_STOP } from '../records.ts';

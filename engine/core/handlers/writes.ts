@@ -6,7 +6,7 @@ import type { JuteReader } from '../../../native-free-io/jute.ts';
 import { type Acl, type Stat, type TxnHeader, Op, Err, Perm, CreateFlag, KeeperError, TxnTooLargeError, beginReply, writeStat, readAcls, invalidPathReason, parentOf, readData } from '../../protocol.ts';
 import { type Txn, type CreateTxn, mutate, txnBodyBytes } from '../txn.ts';
 import { EphemeralType } from '../tree.ts';
-import { TXN_HEADER_BYTES } from '../../persistence/txnlog.ts';
+import { TXN_HEADER_BYTES } from '../../persistence/txnlog-format.ts';
 import { GET_DATA_REPLY_OVERHEAD_BYTES } from '../../limits.ts';
 import type { Pipeline, Conn } from '../pipeline.ts';
 import type { Session } from '../sessions.ts';
