@@ -3,23 +3,21 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Ring, Doorbell } from '../native-free-io/ring.ts';
-import { CONTROL_BYTES, CONTROL_STOP, IO_THREADS_MAX, IO_WORDS_BYTES, ringCapacityFor, throttleWordsBytes } from './records.ts';
-import { CLOSED_CONN_SLOTS } from './limits.ts';
+import { buildTopology, ringSpecs, attachBell, attachRing, attachStats, observeRing, wordsOf } from './rings/topology.ts';
+import { CONTROL_STOP, IO_THREADS_MAX } from './records.ts';
 import { optionsFor, type ServerConfig } from './config.ts';
 import type { PipelineWorkerData } from './workers/pipeline-worker.ts';
 import type { LogWorkerData } from './workers/log-worker.ts';
 import type { IoWorkerData } from './workers/io-worker.ts';
 import type { SnapshotWorkerData } from './workers/snapshot-worker.ts';
-import { SNAP_CONTROL_BYTES } from './persistence/snapshotter.ts';
 import { createLogger } from './logger.ts';
-import { ControlChannel, CONTROL_RING_BYTES } from './ops/control.ts';
-import { StatsBlock, PIPELINE_STATS, LOG_STATS, IO_STATS } from './ops/stagestats.ts';
+import { ControlChannel } from './ops/control.ts';
+import { PIPELINE_STATS, LOG_STATS, IO_STATS } from './ops/stagestats.ts';
 import { startAdminServer } from './ops/admin.ts';
 import { MetricsCollector, startMetricsServer } from './ops/metrics.ts';
 import type http from 'node:http';
 import { loadTlsServerOptions } from './security/tls.ts';
-import { CONN_COUNT_SLOTS, LOG_BATCH_BYTES_MAX, LOG_RING_BYTES_MIN, REQ_RING_BYTES_MIN, RESP_RING_BYTES_MIN, SNAP_RING_BYTES_MIN } from './limits.ts';
+import { LOG_BATCH_BYTES_MAX } from './limits.ts';
 
 const log = createLogger('main');
 
@@ -102,44 +100,23 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   // the pipeline refuses txns over jute.maxbuffer + extrasize (what ZooKeeper can read back);
   // the log reads and writes entries up to this, a little more, for logs of other writers
   const txnBytesMax = Math.max(2 * maxFrame, cfg.juteMaxBufferBytes + cfg.juteMaxBufferExtraBytes + TXN_EXTRA_BYTES);
-  const pipelineBell = Doorbell.create();
-  const logBell = Doorbell.create();
-  const ioBells = Array.from({ length: ioThreads }, () => Doorbell.create());
-  const reqRings = Array.from({ length: ioThreads }, () => Ring.create(ringCapacityFor(maxFrame, REQ_RING_BYTES_MIN), pipelineBell));
-  const respRings = ioBells.map((b) => Ring.create(ringCapacityFor(maxFrame, RESP_RING_BYTES_MIN), b));
-  const logRing = Ring.create(ringCapacityFor(txnBytesMax, LOG_RING_BYTES_MIN), logBell);
-  const controlSab = new SharedArrayBuffer(CONTROL_BYTES);
-  const snapRing = Ring.create(ringCapacityFor(txnBytesMax, SNAP_RING_BYTES_MIN));
-  const snapControlSab = new SharedArrayBuffer(SNAP_CONTROL_BYTES);
-  const connCountSab = new SharedArrayBuffer(CONN_COUNT_SLOTS * 4);
-  const ioWordsSab = new SharedArrayBuffer(IO_WORDS_BYTES);
-  const throttleSab = new SharedArrayBuffer(throttleWordsBytes(CLOSED_CONN_SLOTS));
-  // control path main ⇄ pipeline (engine/ops/control.ts): requests ring the pipeline's doorbell
-  const controlReqRing = Ring.create(CONTROL_RING_BYTES, pipelineBell);
-  const controlReplyRing = Ring.create(CONTROL_RING_BYTES);
-  const pipelineStats = StatsBlock.create(PIPELINE_STATS);
-  const logStats = StatsBlock.create(LOG_STATS);
-  const ioStats = Array.from({ length: ioThreads }, () => StatsBlock.create(IO_STATS));
+  // every ring, bell and shared word block, from one table (engine/rings/topology.ts); each
+  // worker gets the whole topology and attaches its own by name
+  const topology = buildTopology({ ioThreads, maxFrameBytes: maxFrame, txnBytesMax });
+  const pipelineBell = attachBell(topology, 'pipeline');
+  const logBell = attachBell(topology, 'log');
+  const snapshotBell = attachBell(topology, 'snapshot');
+  const controlSab = wordsOf(topology, 'control');
+  const pipelineStats = attachStats(topology, 'pipeline', PIPELINE_STATS);
+  const logStats = attachStats(topology, 'log', LOG_STATS);
+  const ioStats = Array.from({ length: ioThreads }, (_, i) => attachStats(topology, `io/${i}`, IO_STATS));
 
   const pipelineData: PipelineWorkerData = {
     config: optionsFor(cfg, 'pipeline'),
-    reqRingSabs: reqRings.map((r) => r.sab),
-    respRingSabs: respRings.map((r) => r.sab),
-    ioBellSabs: ioBells.map((b) => b.sab),
-    pipelineBellSab: pipelineBell.sab,
-    logRingSab: logRing.sab,
-    logBellSab: logBell.sab,
-    controlSab,
+    topology,
     logDir,
     snapDir,
-    snapRingSab: snapRing.sab,
-    snapControlSab,
     txnBytesMax,
-    controlReqRingSab: controlReqRing.sab,
-    controlReplyRingSab: controlReplyRing.sab,
-    statsSab: pipelineStats.sab,
-    ioStatsSabs: ioStats.map((b) => b.sab),
-    throttleSab,
   };
   const pipeline = new Worker(workerUrl('pipeline-worker'), { workerData: pipelineData, name: 'pipeline' });
   const ready = await waitFor(pipeline, 'pipeline worker', ['ready']);
@@ -148,17 +125,13 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   // the pipeline rolls the log when it starts a snapshot (engine/persistence/snapshotter.ts), as ZooKeeper
   const rollAfterTxns = Number.MAX_SAFE_INTEGER;
   const logData: LogWorkerData = {
-    logRingSab: logRing.sab,
-    logBellSab: logBell.sab,
-    pipelineBellSab: pipelineBell.sab,
-    controlSab,
+    topology,
     ...optionsFor(cfg, 'log'),
     dir: logDir,
     lastZxid,
     txnBytesMax,
     rollAfterTxns,
     batchBytesMax: LOG_BATCH_BYTES_MAX,
-    statsSab: logStats.sab,
   };
   const logWorker = new Worker(workerUrl('log-worker'), { workerData: logData, name: 'log' });
   await waitFor(logWorker, 'log worker', ['ready']);
@@ -166,10 +139,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     if (msg.type === 'failed') log.error(`log worker: ${msg.message}`);
   });
   const snapData: SnapshotWorkerData = {
-    snapRingSab: snapRing.sab,
-    snapControlSab,
-    controlSab,
-    pipelineBellSab: pipelineBell.sab,
+    topology,
     snapDir,
     logDir,
     ...optionsFor(cfg, 'snapshot'),
@@ -184,14 +154,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       ...ioOptions,
       index: i,
       tls: tlsOptions,
-      ioWordsSab,
-      throttleSab,
-      reqRingSab: reqRings[i].sab,
-      pipelineBellSab: pipelineBell.sab,
-      respRingSab: respRings[i].sab,
-      ioBellSab: ioBells[i].sab,
-      connCountSab,
-      statsSab: ioStats[i].sab,
+      topology,
     };
     ios.push(new Worker(workerUrl('io-worker'), { workerData: ioData, name: `io-${i}` }));
   }
@@ -223,7 +186,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       `sasl ACL scheme ${cfg.saslAuthProvider ? 'on' : 'off (no authProvider.N=org.apache.zookeeper.server.auth.SASLAuthenticationProvider)'}`);
   }
 
-  const control = new ControlChannel(controlReqRing, controlReplyRing);
+  const control = new ControlChannel(attachRing(topology, 'control/request', 'main'), attachRing(topology, 'control/reply', 'main'));
   const httpServers: http.Server[] = [];
   const portOf = (srv: http.Server): number => {
     const a = srv.address();
@@ -240,13 +203,12 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       adminPort = portOf(admin);
     }
     if (cfg.metricsHttpPort !== null) {
-      const rings = [
-        ...reqRings.map((r, i) => ({ ring: 'request', io: i, r })),
-        ...respRings.map((r, i) => ({ ring: 'reply', io: i, r })),
-        { ring: 'log', io: null, r: logRing },
-        { ring: 'control_request', io: null, r: controlReqRing },
-        { ring: 'control_reply', io: null, r: controlReplyRing },
-      ];
+      // every ring but the snapshot's (its occupancy says nothing: it fills and drains per snapshot)
+      const rings = ringSpecs({ ioThreads, maxFrameBytes: maxFrame, txnBytesMax }).filter((r) => r.name !== 'snapshot').map((r) => {
+        const [ring, index] = r.name.split('/');
+        const io = ring === 'request' || ring === 'reply' ? Number(index) : null;
+        return { ring: io === null && index !== undefined ? `${ring}_${index}` : ring, io, r: observeRing(topology, r.name) };
+      });
       const workers = [{ thread: 'pipeline', worker: pipeline }, { thread: 'log', worker: logWorker }, { thread: 'snapshot', worker: snapshotWorker },
         ...ios.map((worker, i) => ({ thread: `io-${i}`, worker }))];
       const collector = new MetricsCollector({ control, dirs: cfg, pipelineStats, logStats, ioStats, rings, ioWorkers: ios, workers });
@@ -280,7 +242,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       await waitFor(pipeline, 'pipeline worker', ['stopped']).catch(() => {});
       logBell.ring();
       await waitFor(logWorker, 'log worker', ['stopped']).catch(() => {});
-      snapRing.dataBell.ring();
+      snapshotBell.ring();
       await waitFor(snapshotWorker, 'snapshot worker', ['stopped']).catch(() => {});
       await Promise.all([pipeline, logWorker, snapshotWorker, ...ios].map((w) => w.terminate()));
     })();

@@ -9,9 +9,10 @@
 //   main ──control/request──► pipeline ──control/reply──► main   (admin, /metrics)
 //
 // Word blocks (not rings) shared by several threads: `control` (durable zxid, log
-// failures, stop), `snapshot-control`, `throttle`, `io-words`, `conn-counts`, and one stats
-// block per stage thread. A worker that attaches a ring it is not an end of, or a name
-// that does not exist, is a bug: attach throws.
+// failures, stop), `snapshot-control`, `throttle`, `io-words`, `conn-counts`; and one stats
+// block per stage thread (`pipeline`, `log`, `io/N`: engine/ops/stagestats.ts). A worker
+// that attaches a ring it is not an end of, or a name that does not exist, is a bug: attach
+// throws. The main thread also watches every ring's occupancy for /metrics (observeRing).
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
 import { CONTROL_BYTES, IO_THREADS_MAX, IO_WORDS_BYTES, ringCapacityFor, throttleWordsBytes } from '../records.ts';
 import {
@@ -19,6 +20,7 @@ import {
 } from '../limits.ts';
 import { SNAP_CONTROL_BYTES } from '../persistence/snapshotter.ts';
 import { CONTROL_RING_BYTES } from '../ops/control.ts';
+import { StatsBlock, PIPELINE_STATS, LOG_STATS, IO_STATS, type StatsBlockSpec } from '../ops/stagestats.ts';
 
 /** A thread of the server, as rings name their ends. */
 export type ThreadName = 'main' | 'pipeline' | 'log' | 'snapshot' | `io-${number}`;
@@ -60,7 +62,7 @@ export function ringSpecs(spec: TopologySpec): RingSpec[] {
   }
   rings.push(
     { name: 'log', producer: 'pipeline', consumer: 'log', bell: 'log', capacityBytes: ringCapacityFor(spec.txnBytesMax, LOG_RING_BYTES_MIN), records: 'engine/rings/log-ring.ts' },
-    { name: 'snapshot', producer: 'pipeline', consumer: 'snapshot', bell: null, capacityBytes: ringCapacityFor(spec.txnBytesMax, SNAP_RING_BYTES_MIN), records: 'engine/persistence/snapshotter.ts' },
+    { name: 'snapshot', producer: 'pipeline', consumer: 'snapshot', bell: 'snapshot', capacityBytes: ringCapacityFor(spec.txnBytesMax, SNAP_RING_BYTES_MIN), records: 'engine/persistence/snapshotter.ts' },
     { name: 'control/request', producer: 'main', consumer: 'pipeline', bell: 'pipeline', capacityBytes: CONTROL_RING_BYTES, records: 'engine/ops/control.ts' },
     { name: 'control/reply', producer: 'pipeline', consumer: 'main', bell: null, capacityBytes: CONTROL_RING_BYTES, records: 'engine/ops/control.ts' },
   );
@@ -84,6 +86,8 @@ export interface Topology {
   rings: Record<string, { spec: RingSpec; sab: SharedArrayBuffer }>;
   bells: Record<string, SharedArrayBuffer>;
   words: Record<string, SharedArrayBuffer>;
+  /** Stage statistics blocks: `pipeline`, `log`, `io/N`. */
+  stats: Record<string, SharedArrayBuffer>;
 }
 
 /** Builds every ring, bell and word block (main thread, once). */
@@ -106,7 +110,9 @@ export function buildTopology(spec: TopologySpec): Topology {
   for (const [name, b] of bellObjects) bells[name] = b.sab;
   const words: Topology['words'] = {};
   for (const [name, bytes] of Object.entries(wordSpecs())) words[name] = new SharedArrayBuffer(bytes);
-  return { ioThreads: spec.ioThreads, rings, bells, words };
+  const stats: Topology['stats'] = { pipeline: StatsBlock.create(PIPELINE_STATS).sab, log: StatsBlock.create(LOG_STATS).sab };
+  for (let i = 0; i < spec.ioThreads; i++) stats[`io/${i}`] = StatsBlock.create(IO_STATS).sab;
+  return { ioThreads: spec.ioThreads, rings, bells, words, stats };
 }
 
 /** Attaches ring `name` for `thread`, which must be one of its ends. */
@@ -117,6 +123,23 @@ export function attachRing(t: Topology, name: string, thread: ThreadName): Ring 
     throw new Error(`topology: ${thread} is neither end of ring ${name} (${r.spec.producer} → ${r.spec.consumer})`);
   }
   return r.spec.bell === null ? Ring.attach(r.sab) : Ring.attach(r.sab, attachBell(t, r.spec.bell));
+}
+
+/**
+ * Ring `name` for watching its occupancy only (the main thread's /metrics): never produce
+ * into or consume from it.
+ */
+export function observeRing(t: Topology, name: string): Ring {
+  const r = t.rings[name];
+  if (r === undefined) throw new Error(`topology: no ring ${name}`);
+  return r.spec.bell === null ? Ring.attach(r.sab) : Ring.attach(r.sab, attachBell(t, r.spec.bell));
+}
+
+/** Stage statistics block `name` (pipeline, log, io/N) with the spec its thread writes. */
+export function attachStats(t: Topology, name: string, spec: StatsBlockSpec): StatsBlock {
+  const sab = t.stats[name];
+  if (sab === undefined) throw new Error(`topology: no stats block ${name}`);
+  return StatsBlock.attach(sab, spec);
 }
 
 /** Doorbells attached in this thread, one object per bell (rings sharing a bell share it). */

@@ -20,7 +20,6 @@
 import { workerData, parentPort } from 'node:worker_threads';
 import net from 'node:net';
 import tls from 'node:tls';
-import { Ring, Doorbell } from '../../native-free-io/ring.ts';
 import { connKey, throttleClosedIndex, ioQueuedBytesIndex } from '../records.ts';
 import {
   OUTBOUND_TOTAL_BYTES_SOFT, OUTBOUND_TOTAL_BYTES_HARD, OUTBOUND_HEAVY_CONN_BYTES_MIN, OUTBOUND_SLAB_BYTES, OUTBOUND_SLAB_PIECE_BYTES_MIN,
@@ -33,10 +32,11 @@ import {
   X509_ID_BYTES_MAX, inboundPendingBytesMax,
 } from '../limits.ts';
 import { createLogger, limitedWarnings } from '../logger.ts';
-import { StatsBlock, IO_STATS } from '../ops/stagestats.ts';
+import { IO_STATS } from '../ops/stagestats.ts';
 import { type FourLetterWord, hostNeedsOf } from '../ops/fourlw.ts';
 import { probeHost, NO_HOST_FACTS, NO_HOST_NEEDS } from '../ops/probes.ts';
 import type { OptionsFor } from '../config.ts';
+import { type Topology, type ThreadName, attachRing, attachStats, wordsOf } from '../rings/topology.ts';
 import type { TlsServerOptions } from '../security/tls.ts';
 import { subjectRfc2253 } from '../security/x509.ts';
 import { Connection, IoConnections } from '../io/connection.ts';
@@ -51,18 +51,12 @@ export interface IoWorkerData extends OptionsFor<'io'> {
   index: number;
   /** Read and checked by the main thread (engine/security/tls.ts); null when secureClientPort is not set. */
   tls: TlsServerOptions | null;
-  /** Words shared by the io workers (engine/records.ts IO_WORDS): connections open, bytes queued per worker. */
-  ioWordsSab: SharedArrayBuffer;
-  /** Throttle words shared with the pipeline and the other io workers (engine/records.ts). */
-  throttleSab: SharedArrayBuffer;
-  reqRingSab: SharedArrayBuffer;
-  pipelineBellSab: SharedArrayBuffer;
-  respRingSab: SharedArrayBuffer;
-  ioBellSab: SharedArrayBuffer;
-  /** Connection counts per client address hash, shared by the io workers (maxClientCnxns). */
-  connCountSab: SharedArrayBuffer;
-  /** This worker's stage statistics (engine/ops/stagestats.ts IO_STATS), read by /metrics. */
-  statsSab: SharedArrayBuffer;
+  /**
+   * Every ring, bell and shared word block (engine/rings/topology.ts): this worker's request
+   * and reply rings, the io words (connections open, bytes queued per worker), the throttle
+   * words, the connection counts per address hash (maxClientCnxns), its stats block.
+   */
+  topology: Topology;
 }
 
 const data = workerData as IoWorkerData;
@@ -70,12 +64,13 @@ const log = createLogger(`io-${data.index}`);
 /** Warnings a client can repeat (bad frames, refused TLS handshakes and certificates), rate-limited; summaries at least once a window. */
 const repeated = limitedWarnings(log);
 setInterval(() => repeated.flush(), 1000).unref();
-const req = Ring.attach(data.reqRingSab, Doorbell.attach(data.pipelineBellSab));
-const resp = Ring.attach(data.respRingSab, Doorbell.attach(data.ioBellSab));
-const ioWords = new Int32Array(data.ioWordsSab);
+const self: ThreadName = `io-${data.index}`;
+const req = attachRing(data.topology, `request/${data.index}`, self);
+const resp = attachRing(data.topology, `reply/${data.index}`, self);
+const ioWords = new Int32Array(wordsOf(data.topology, 'io-words'));
 const QUEUED_BYTES = ioQueuedBytesIndex(data.index);
 // Stage statistics: counters and one histogram in a SharedArrayBuffer, nothing allocated per frame.
-const stats = StatsBlock.attach(data.statsSab, IO_STATS);
+const stats = attachStats(data.topology, `io/${data.index}`, IO_STATS);
 const ACCEPTED = stats.counterIndex('connections_accepted');
 const REJECTED = stats.counterIndex('connections_rejected');
 const OPEN = stats.counterIndex('connections_open');
@@ -83,12 +78,12 @@ const REPLIES_OUT = stats.counterIndex('replies_out');
 const BYTES_OUT = stats.counterIndex('bytes_out');
 const QUEUED_GAUGE = stats.counterIndex('outbound_queued_bytes');
 const SLAB_GAUGE = stats.counterIndex('outbound_slab_bytes');
-const throttleWords = new Int32Array(data.throttleSab);
+const throttleWords = new Int32Array(wordsOf(data.topology, 'throttle'));
 const replyWaitUs = stats.histogram('reply_wait_us');
 const originMs = performance.timeOrigin;
 /** The shared clock (ms since the epoch, the same in every thread): REQUEST records carry it. */
 const clockMs = (): number => originMs + performance.now();
-const admission = new Admission(ioWords, new Int32Array(data.connCountSab), data.maxCnxns, data.maxClientCnxns);
+const admission = new Admission(ioWords, new Int32Array(wordsOf(data.topology, 'conn-counts')), data.maxCnxns, data.maxClientCnxns);
 
 /** A connection with its socket and peer (engine/io/connection.ts has its state). */
 class ClientConnection extends Connection {

@@ -4,21 +4,19 @@
 // moment the previous one returns, covering everything written meanwhile. Each finished
 // sync publishes its durable zxid and rings the pipeline. A thin shell over TxnLogWriter.
 import { workerData, parentPort } from 'node:worker_threads';
-import { Ring, Doorbell } from '../../native-free-io/ring.ts';
 import { TxnLogWriter } from '../persistence/txnlog-writer.ts';
 import { LogFailures } from '../persistence/log-failures.ts';
 import { LogKind, recordZxid, txnRecordBytes } from '../rings/log-ring.ts';
 import { CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP } from '../records.ts';
 import { createLogger } from '../logger.ts';
-import { StatsBlock, LOG_STATS } from '../ops/stagestats.ts';
+import { LOG_STATS } from '../ops/stagestats.ts';
 import type { OptionsFor } from '../config.ts';
+import { type Topology, attachBell, attachRing, attachStats, wordsOf } from '../rings/topology.ts';
 
 /** The config fields the schema gives the log worker (preAllocSizeBytes, forceSync), and its rings. */
 export interface LogWorkerData extends OptionsFor<'log'> {
-  logRingSab: SharedArrayBuffer;
-  logBellSab: SharedArrayBuffer;
-  pipelineBellSab: SharedArrayBuffer;
-  controlSab: SharedArrayBuffer;
+  /** Every ring, bell and shared word block (engine/rings/topology.ts); this thread attaches its own by name. */
+  topology: Topology;
   dir: string;
   lastZxid: number;
   txnBytesMax: number;
@@ -26,23 +24,21 @@ export interface LogWorkerData extends OptionsFor<'log'> {
   rollAfterTxns: number;
   /** Stop draining and flush once a batch holds this many bytes. */
   batchBytesMax: number;
-  /** This thread's stage statistics (engine/ops/stagestats.ts LOG_STATS), read by /metrics. */
-  statsSab: SharedArrayBuffer;
 }
 
 const data = workerData as LogWorkerData;
 const log = createLogger('log');
-const ring = Ring.attach(data.logRingSab, Doorbell.attach(data.logBellSab));
-const pipelineBell = Doorbell.attach(data.pipelineBellSab);
-const control64 = new BigInt64Array(data.controlSab);
-const control32 = new Int32Array(data.controlSab);
+const ring = attachRing(data.topology, 'log', 'log');
+const pipelineBell = attachBell(data.topology, 'pipeline');
+const control64 = new BigInt64Array(wordsOf(data.topology, 'control'));
+const control32 = new Int32Array(wordsOf(data.topology, 'control'));
 const writer = new TxnLogWriter({ dir: data.dir, preAllocBytes: data.preAllocSizeBytes, forceSync: data.forceSync, lastLoggedZxid: data.lastZxid, txnBytesMax: data.txnBytesMax });
 
 let txnsInFile = 0;
 
 // Stage statistics: group-commit sizes and the write/fdatasync split, published in a
 // SharedArrayBuffer (no messages); the main thread reads them for /metrics.
-const stats = StatsBlock.attach(data.statsSab, LOG_STATS);
+const stats = attachStats(data.topology, 'log', LOG_STATS);
 const batchTxns = stats.histogram('batch_txns');
 const batchBytes = stats.histogram('batch_bytes');
 const writeUs = stats.histogram('write_us');

@@ -5,7 +5,7 @@
 import { workerData, parentPort } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { Ring, Doorbell } from '../../native-free-io/ring.ts';
+import { Ring } from '../../native-free-io/ring.ts';
 import { Pipeline } from '../core/pipeline.ts';
 import { recoverState } from '../persistence/recovery.ts';
 import { Snapshotter } from '../persistence/snapshotter.ts';
@@ -24,34 +24,19 @@ import { createLogger, idsInMessage, limitedWarnings } from '../logger.ts';
 import { fourLetterWordReply, answerStatsRequest, readIoCountersFrom, type KeeperLogAccess } from '../ops/stats.ts';
 import { SNAP_CONTROL_LAST_ZXID } from '../persistence/snapshotter.ts';
 import { ControlServer } from '../ops/control.ts';
-import { StatsBlock, PIPELINE_STATS, IO_STATS } from '../ops/stagestats.ts';
+import { PIPELINE_STATS, IO_STATS } from '../ops/stagestats.ts';
+import { type Topology, attachBell, attachRing, attachStats, wordsOf } from '../rings/topology.ts';
 import type { OptionsFor } from '../config.ts';
 
 export interface PipelineWorkerData {
   /** The config fields the schema gives the pipeline (engine/config/schema.ts consumers). */
   config: OptionsFor<'pipeline'>;
-  reqRingSabs: SharedArrayBuffer[];
-  respRingSabs: SharedArrayBuffer[];
-  ioBellSabs: SharedArrayBuffer[];
-  pipelineBellSab: SharedArrayBuffer;
-  logRingSab: SharedArrayBuffer;
-  logBellSab: SharedArrayBuffer;
-  controlSab: SharedArrayBuffer;
+  /** Every ring, bell and shared word block (engine/rings/topology.ts); this thread attaches its own by name. */
+  topology: Topology;
   logDir: string;
-  /** dataDir/version-2, and the snapshot worker's ring and control words (engine/persistence/snapshotter.ts). */
+  /** dataDir/version-2 (engine/persistence/snapshotter.ts). */
   snapDir: string;
-  snapRingSab: SharedArrayBuffer;
-  snapControlSab: SharedArrayBuffer;
   txnBytesMax: number;
-  /** The control path (engine/ops/control.ts): requests from the main thread (data bell: ours), replies to it. */
-  controlReqRingSab: SharedArrayBuffer;
-  controlReplyRingSab: SharedArrayBuffer;
-  /** This thread's stage statistics (engine/ops/stagestats.ts PIPELINE_STATS), read by /metrics. */
-  statsSab: SharedArrayBuffer;
-  /** The io workers' stage statistics (IO_STATS): mntr reports their connection counters. */
-  ioStatsSabs: SharedArrayBuffer[];
-  /** Throttle words shared with the io workers (engine/records.ts): in process, taken counts, closed connections. */
-  throttleSab: SharedArrayBuffer;
 }
 
 const data = workerData as PipelineWorkerData;
@@ -59,18 +44,20 @@ const cfg = data.config;
 const log = createLogger('pipeline');
 /** Warnings a client can repeat (unknown request types, malformed requests, failed auth), rate-limited. */
 const repeated = limitedWarnings(log);
-const bell = Doorbell.attach(data.pipelineBellSab);
-const reqRings = data.reqRingSabs.map((sab) => Ring.attach(sab, bell));
-const respRings = data.respRingSabs.map((sab, i) => Ring.attach(sab, Doorbell.attach(data.ioBellSabs[i])));
-const logRing = Ring.attach(data.logRingSab, Doorbell.attach(data.logBellSab));
-const control64 = new BigInt64Array(data.controlSab);
-const control32 = new Int32Array(data.controlSab);
-const controlServer = new ControlServer(Ring.attach(data.controlReqRingSab, bell), Ring.attach(data.controlReplyRingSab));
+const topology = data.topology;
+const bell = attachBell(topology, 'pipeline');
+const ioIndexes = Array.from({ length: topology.ioThreads }, (_, i) => i);
+const reqRings = ioIndexes.map((i) => attachRing(topology, `request/${i}`, 'pipeline'));
+const respRings = ioIndexes.map((i) => attachRing(topology, `reply/${i}`, 'pipeline'));
+const logRing = attachRing(topology, 'log', 'pipeline');
+const control64 = new BigInt64Array(wordsOf(topology, 'control'));
+const control32 = new Int32Array(wordsOf(topology, 'control'));
+const controlServer = new ControlServer(attachRing(topology, 'control/request', 'pipeline'), attachRing(topology, 'control/reply', 'pipeline'));
 
 // Stage statistics: clock reads and Float64Array increments, nothing allocated per request.
 // Stamps that cross threads are ms since the epoch (timeOrigin + now), comparable in every thread.
-const stats = StatsBlock.attach(data.statsSab, PIPELINE_STATS);
-readIoCountersFrom(data.ioStatsSabs.map((sab) => StatsBlock.attach(sab, IO_STATS)));
+const stats = attachStats(topology, 'pipeline', PIPELINE_STATS);
+readIoCountersFrom(ioIndexes.map((i) => attachStats(topology, `io/${i}`, IO_STATS)));
 const ringWaitUs = stats.histogram('ring_wait_us');
 const readUs = stats.histogram('read_us');
 const writeUs = stats.histogram('write_us');
@@ -110,8 +97,8 @@ const snapshotter = new Snapshotter({
   random: Math.random,
   nowMs: () => performance.now(),
   sliceMs: SNAPSHOT_SLICE_MS,
-  ring: Ring.attach(data.snapRingSab),
-  controlSab: data.snapControlSab,
+  ring: attachRing(topology, 'snapshot', 'pipeline'),
+  controlSab: wordsOf(topology, 'snapshot-control'),
   log: (level, msg) => log[level](msg),
 });
 /** Set when the txns in the current log reach the snapshot trigger: roll the log, start a snapshot. */
@@ -217,7 +204,7 @@ function rollLogAndSnapshot(): boolean {
 }
 
 // ---- ClickHouse Keeper's csnp and lgif (engine/ops/fourlw.ts formatLgif has the mapping)
-const snapControl64 = new BigInt64Array(data.snapControlSab);
+const snapControl64 = new BigInt64Array(wordsOf(topology, 'snapshot-control'));
 
 const keeperLog: KeeperLogAccess = {
   scheduleSnapshot(): number {
@@ -264,7 +251,7 @@ const textStreams = new TextStreams(
 );
 
 // ---- ZooKeeper 3.8's RequestThrottler, as a gate in front of dispatch (engine/core/request-throttler.ts)
-const throttleWords = new Int32Array(data.throttleSab);
+const throttleWords = new Int32Array(wordsOf(topology, 'throttle'));
 /** REQUEST records taken from each ring (wraps as int32): the io workers subtract it from what they pushed. */
 const takenCounts = new Int32Array(reqRings.length);
 const throttler = new RequestThrottler(

@@ -5,21 +5,18 @@
 // a time; no event-loop duties, so it parks in Atomics.wait on its ring's doorbell.
 import { workerData, parentPort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { Ring, Doorbell } from '../../native-free-io/ring.ts';
 import { SnapshotFileWriter } from '../persistence/snapshot-writer.ts';
 import { purge } from '../persistence/purge.ts';
 import { SnapKind, SNAP_CONTROL_FINISHED, SNAP_CONTROL_FAILED, SNAP_CONTROL_PURGES, SNAP_CONTROL_LAST_ZXID } from '../persistence/snapshotter.ts';
 import { CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_STOP } from '../records.ts';
 import { createLogger } from '../logger.ts';
 import type { OptionsFor } from '../config.ts';
+import { type Topology, attachBell, attachRing, wordsOf } from '../rings/topology.ts';
 
 /** The config fields the schema gives the snapshot worker (autopurge.*), and its rings. */
 export interface SnapshotWorkerData extends OptionsFor<'snapshot'> {
-  snapRingSab: SharedArrayBuffer;
-  snapControlSab: SharedArrayBuffer;
-  /** The log worker's control words: durable zxid, log failures, stop flag. */
-  controlSab: SharedArrayBuffer;
-  pipelineBellSab: SharedArrayBuffer;
+  /** Every ring, bell and shared word block (engine/rings/topology.ts): the snapshot ring, its control words, the log worker's (durable zxid, log failures, stop). */
+  topology: Topology;
   /** dataDir/version-2 and dataLogDir/version-2. */
   snapDir: string;
   logDir: string;
@@ -32,12 +29,12 @@ const IDLE_WAIT_MS = 1000;
 
 const data = workerData as SnapshotWorkerData;
 const log = createLogger('snapshot');
-const ring = Ring.attach(data.snapRingSab);
-const pipelineBell = Doorbell.attach(data.pipelineBellSab);
-const snap32 = new Int32Array(data.snapControlSab);
-const snap64 = new BigInt64Array(data.snapControlSab);
-const control64 = new BigInt64Array(data.controlSab);
-const control32 = new Int32Array(data.controlSab);
+const ring = attachRing(data.topology, 'snapshot', 'snapshot');
+const pipelineBell = attachBell(data.topology, 'pipeline');
+const snap32 = new Int32Array(wordsOf(data.topology, 'snapshot-control'));
+const snap64 = new BigInt64Array(wordsOf(data.topology, 'snapshot-control'));
+const control64 = new BigInt64Array(wordsOf(data.topology, 'control'));
+const control32 = new Int32Array(wordsOf(data.topology, 'control'));
 
 let writer: SnapshotFileWriter | null = null;
 /** Why the snapshot in progress cannot be committed (its bytes are then ignored until END). */

@@ -13,7 +13,7 @@ describe('ring topology', () => {
     expect(names).toEqual([
       'request/0 io-0→pipeline bell=pipeline', 'reply/0 pipeline→io-0 bell=io-0',
       'request/1 io-1→pipeline bell=pipeline', 'reply/1 pipeline→io-1 bell=io-1',
-      'log pipeline→log bell=log', 'snapshot pipeline→snapshot bell=own',
+      'log pipeline→log bell=log', 'snapshot pipeline→snapshot bell=snapshot',
       'control/request main→pipeline bell=pipeline', 'control/reply pipeline→main bell=own',
     ]);
     for (const r of ringSpecs(SPEC)) {
