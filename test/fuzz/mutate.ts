@@ -11,7 +11,7 @@
 import type { JuteWriter } from '../../native-free-io/jute.ts';
 import type { Random } from '../../loadgen/random.ts';
 import { Op } from '../../engine/protocol.ts';
-import { type Field, type Frame, i32, u8, pick, intBelow, interestingInt, interestingLong, randomBytes } from './records.ts';
+import { type Field, type Frame, i32, u8, pick, intBelow, interestingInt, interestingLong, randomBytes, writeRaw } from './records.ts';
 
 /** Where a field sits: mutations replace, drop or repeat it in place. */
 interface Slot {
@@ -130,23 +130,22 @@ export function mutateStructure(random: Random, frame: Frame): void {
 
 /**
  * Mutates the frame just encoded at w.buf[at, w.offset) (length prefix first): truncates or
- * extends its body (the prefix follows), flips bytes, or makes the prefix lie.
+ * extends its body (the prefix follows), flips bytes, or makes the prefix lie. Returns true
+ * for a lying prefix: where the server cuts the stream from there on is anyone's guess.
  */
-export function mutateBytes(random: Random, w: JuteWriter, at: number, juteMaxBufferBytes: number): void {
+export function mutateBytes(random: Random, w: JuteWriter, at: number, juteMaxBufferBytes: number): boolean {
   const bodyAt = at + 4;
   const bodyBytes = w.offset - bodyAt;
   const x = random();
-  if (x < 0.3 && bodyBytes > 0) {
-    w.offset = bodyAt + intBelow(random, bodyBytes);
+  if (x < 0.35 && bodyBytes > 0) {
+    // mostly past the RequestHeader: a record cut short rather than a header
+    const keep = bodyBytes > 8 && random() < 0.9 ? 8 + intBelow(random, bodyBytes - 8) : intBelow(random, bodyBytes);
+    w.offset = bodyAt + keep;
     w.buf.writeInt32BE(w.offset - bodyAt, at);
-  } else if (x < 0.5) {
-    const extra = randomBytes(random, 1 + intBelow(random, 64));
-    const start = w.offset;
-    w.buffer(extra);
-    w.buf.copyWithin(start, start + 4, w.offset);
-    w.offset -= 4;
+  } else if (x < 0.6) {
+    writeRaw(w, randomBytes(random, 1 + intBelow(random, 64)));
     w.buf.writeInt32BE(w.offset - bodyAt, at);
-  } else if (x < 0.8 && bodyBytes > 0) {
+  } else if (x < 0.95 && bodyBytes > 0) {
     const flips = 1 + intBelow(random, 8);
     for (let i = 0; i < flips; i++) w.buf[bodyAt + intBelow(random, bodyBytes)] ^= 1 + intBelow(random, 255);
   } else {
@@ -158,5 +157,7 @@ export function mutateBytes(random: Random, w: JuteWriter, at: number, juteMaxBu
       : y < 0.9 ? juteMaxBufferBytes + 1 + intBelow(random, 1024)
       : 0;
     w.buf.writeInt32BE(len | 0, at);
+    return true;
   }
+  return false;
 }
