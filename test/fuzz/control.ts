@@ -22,9 +22,13 @@ export const SUPER_USER = `super:${SUPER_PASSWORD}`;
 
 const REGISTER = `${CONTROL_ROOT}/register`;
 const CONTROL_ACL: readonly Acl[] = [{ perms: Perm.ALL, id: { scheme: 'auth', id: '' } }];
+/** Reconnects one control round may need before it fails (ZooKeeper closes a session's connection whenever anyone asks for that session with a wrong password). */
+const RECOVERIES_PER_ROUND_MAX = 20;
 /** Children of / and /zookeeper that are not the fuzzers' to keep. */
 const KEPT_AT_ROOT = new Set(['zookeeper', CONTROL_ROOT.slice(1)]);
 const KEPT_IN_ZOOKEEPER = new Set(['quota', 'config']);
+/** Nodes the server makes, open to all: the fuzzers change their data and ACLs, the janitor puts both back. */
+const RESET_NODES = ['/', '/zookeeper', '/zookeeper/quota'];
 
 export interface ControlOptions {
   host: string;
@@ -41,6 +45,9 @@ export interface ControlStats {
   latencyMsMax: number;
   /** The writer's own watch event arrived after its setData reply (ZooKeeper sends it before). */
   ownEventsAfterReply: number;
+  /** Connections the server closed under a control session (each reopened with the session). */
+  reconnects: number;
+  lostConnections: string[];
 }
 
 async function addAuth(c: LeanClient, scheme: string, auth: string): Promise<void> {
@@ -55,40 +62,59 @@ function createWithAcl(c: LeanClient, path: string, data: Buffer, acls: readonly
   }, (r) => r.ustring(), 'create');
 }
 
-/** A session's watch events, and whoever waits for the next one. */
-class Inbox {
+/** A control session: its connection (replaced after a loss) and the watch events it got. */
+class ControlSession {
+  client: LeanClient;
   readonly events: WatchEvent[] = [];
   private wake: (() => void) | null = null;
 
-  constructor(c: LeanClient) {
-    c.onWatch = (e) => {
+  constructor(client: LeanClient) {
+    this.client = client;
+    this.watch(client);
+  }
+
+  private watch(client: LeanClient): void {
+    client.onWatch = (e) => {
       this.events.push(e);
       this.wake?.();
     };
+    client.onClose = () => this.wake?.();
   }
 
-  /** Resolves once more than `count` events are in. */
-  async beyond(count: number): Promise<void> {
-    while (this.events.length <= count) await new Promise<void>((resolve) => (this.wake = resolve));
-    this.wake = null;
+  /** The same session on a new connection, with its digest id again (auth belongs to a connection). */
+  async reopen(o: ControlOptions): Promise<void> {
+    const old = this.client;
+    old.disconnect();
+    this.client = await LeanClient.connect({ host: o.host, port: o.port, sessionTimeoutMs: o.sessionTimeoutMs, sessionId: old.sessionId, passwd: old.passwd });
+    this.watch(this.client);
+    this.events.length = 0;
+    await addAuth(this.client, 'digest', CONTROL_USER);
+  }
+
+  /** Resolves once an event is in; rejects when the connection is lost first. */
+  async nextEvent(): Promise<WatchEvent> {
+    while (this.events.length === 0) {
+      if (this.client.isClosed) throw new ZkError(Err.CONNECTIONLOSS, 'watch');
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = null;
+    }
+    return this.events.shift()!;
   }
 }
 
 export class ControlClient {
-  readonly stats: ControlStats = { rounds: 0, requests: 0, watchEvents: 0, latencyMsMax: 0, ownEventsAfterReply: 0 };
-  private readonly writer: LeanClient;
-  private readonly reader: LeanClient;
+  readonly stats: ControlStats = { rounds: 0, requests: 0, watchEvents: 0, latencyMsMax: 0, ownEventsAfterReply: 0, reconnects: 0, lostConnections: [] };
+  private readonly writer: ControlSession;
+  private readonly reader: ControlSession;
   private readonly o: ControlOptions;
-  private readonly inboxes: Map<LeanClient, Inbox>;
   private value = 0;
   private version = 0;
   private ephemeral = '';
 
   private constructor(writer: LeanClient, reader: LeanClient, o: ControlOptions) {
-    this.writer = writer;
-    this.reader = reader;
+    this.writer = new ControlSession(writer);
+    this.reader = new ControlSession(reader);
     this.o = o;
-    this.inboxes = new Map([writer, reader].map((c) => [c, new Inbox(c)]));
   }
 
   static async start(o: ControlOptions): Promise<ControlClient> {
@@ -102,8 +128,9 @@ export class ControlClient {
     return control;
   }
 
+  /** The writer's session (the one with the ephemeral). */
   get sessionId(): bigint {
-    return this.writer.sessionId;
+    return this.writer.client.sessionId;
   }
 
   /** Runs a control request under the deadline; its latency counts. */
@@ -116,7 +143,7 @@ export class ControlClient {
   }
 
   private async setUp(): Promise<void> {
-    const w = this.writer;
+    const w = this.writer.client;
     const existing = (e: unknown) => { if (!(e instanceof ZkError && e.code === Err.NODEEXISTS)) throw e; };
     await createWithAcl(w, CONTROL_ROOT, Buffer.alloc(0), CONTROL_ACL).catch(existing);
     await createWithAcl(w, REGISTER, Buffer.from('0'), CONTROL_ACL).catch(existing);
@@ -127,15 +154,49 @@ export class ControlClient {
   }
 
   /**
-   * One round: both sessions read the register with a watch, the writer writes the next
-   * value at the version it expects, both watches fire, the ephemeral is still the
-   * writer's. Throws (naming what was wrong) on any deviation.
+   * One round (see roundOnce). A connection the server closed is reopened with the same
+   * session, counted, and the register read back: it must hold the value the round began
+   * with or the one it was writing. A round gives up after RECOVERIES_PER_ROUND_MAX
+   * reconnects in a row.
    */
   async round(): Promise<void> {
-    const w = this.writer;
-    for (const c of [w, this.reader]) {
-      if (c.isClosed) throw new Error(`control session 0x${c.sessionId.toString(16)} lost its connection`);
-      const got = await this.timed('getData', c.getData(REGISTER, true));
+    for (let recoveries = 0; ; recoveries++) {
+      try {
+        if (recoveries > 0) await this.recover();
+        await this.roundOnce();
+        return;
+      } catch (e) {
+        const lost = (e instanceof ZkError && e.code === Err.CONNECTIONLOSS) || this.writer.client.isClosed || this.reader.client.isClosed;
+        if (!lost || recoveries >= RECOVERIES_PER_ROUND_MAX) throw e;
+      }
+    }
+  }
+
+  /** Reopens the lost connections with their sessions and reads the register back. */
+  private async recover(): Promise<void> {
+    for (const s of [this.writer, this.reader]) {
+      if (!s.client.isClosed) continue;
+      this.stats.reconnects++;
+      if (this.stats.lostConnections.length < 10) this.stats.lostConnections.push(`0x${s.client.sessionId.toString(16)} at round ${this.stats.rounds}`);
+      await this.timed('reconnect', s.reopen(this.o));
+    }
+    const { data, stat } = await this.timed('getData', this.writer.client.getData(REGISTER));
+    const value = Number(data.toString());
+    if (value !== this.value && value !== this.value + 1) throw new Error(`control register reads ${value} after a reconnect, expected ${this.value} or ${this.value + 1}`);
+    this.value = value;
+    this.version = stat.version;
+  }
+
+  /**
+   * Both sessions read the register with a watch, the writer writes the next value at the
+   * version it expects, both watches fire, the ephemeral is still the writer's. Throws
+   * (naming what was wrong) on any deviation.
+   */
+  private async roundOnce(): Promise<void> {
+    const w = this.writer.client;
+    for (const s of [this.writer, this.reader]) {
+      s.events.length = 0;
+      const got = await this.timed('getData', s.client.getData(REGISTER, true));
       const text = got.data.toString();
       if (text !== String(this.value) || got.stat.version !== this.version) {
         throw new Error(`control register reads ${JSON.stringify(text)} version ${got.stat.version}, expected ${this.value} version ${this.version}`);
@@ -145,12 +206,11 @@ export class ControlClient {
     const stat = await this.timed('setData', w.setData(REGISTER, Buffer.from(String(next)), this.version));
     this.value = next;
     this.version = stat.version;
-    if (this.inboxes.get(w)!.events.length === 0) this.stats.ownEventsAfterReply++;
-    for (const [c, inbox] of this.inboxes) {
-      await this.timed(`watch event on 0x${c.sessionId.toString(16)}`, inbox.beyond(0));
-      const e = inbox.events.shift()!;
-      if (e.type !== EventType.NodeDataChanged || e.path !== REGISTER || inbox.events.length > 0) {
-        throw new Error(`control watch got ${JSON.stringify([e, ...inbox.events])}, expected one NodeDataChanged ${REGISTER}`);
+    if (this.writer.events.length === 0) this.stats.ownEventsAfterReply++;
+    for (const s of [this.writer, this.reader]) {
+      const e = await this.timed(`watch event on 0x${s.client.sessionId.toString(16)}`, s.nextEvent());
+      if (e.type !== EventType.NodeDataChanged || e.path !== REGISTER || s.events.length > 0) {
+        throw new Error(`control watch got ${JSON.stringify([e, ...s.events])}, expected one NodeDataChanged ${REGISTER}`);
       }
       this.stats.watchEvents++;
     }
@@ -160,7 +220,7 @@ export class ControlClient {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.writer.close(), this.reader.close()]);
+    await Promise.all([this.writer.client.close(), this.reader.client.close()]);
   }
 }
 
@@ -203,9 +263,12 @@ export class Janitor {
     }
   }
 
-  /** One pass: / open again, /f emptied, anything else the fuzzers made at the root or as quotas removed. */
+  /** One pass: the server's own nodes open and empty again, anything the fuzzers made at the root or under /zookeeper removed. */
   async pass(): Promise<void> {
-    await withDeadline(this.c.call(Op.setACL, (w) => { w.string('/'); writeAcls(w, OPEN_ACL_UNSAFE); w.int(-1); }, () => null, 'setACL'), this.requestDeadlineMs, 'janitor setACL /');
+    for (const path of RESET_NODES) {
+      await withDeadline(this.c.call(Op.setACL, (w) => { w.string(path); writeAcls(w, OPEN_ACL_UNSAFE); w.int(-1); }, () => null, 'setACL'), this.requestDeadlineMs, `janitor setACL ${path}`);
+      await withDeadline(this.c.setData(path, Buffer.alloc(0)), this.requestDeadlineMs, `janitor setData ${path}`);
+    }
     for (const child of await this.children('/')) if (!KEPT_AT_ROOT.has(child)) await this.removeTree(`/${child}`);
     for (const path of await this.strays()) await this.removeTree(path);
     this.stats.passes++;
