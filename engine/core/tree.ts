@@ -273,7 +273,7 @@ export class DataTree {
     const openRef = this.acls.intern(OPEN_ACL_UNSAFE);
     const root = new ZNode(EMPTY_DATA, openRef, NO_OWNER, 0, 0);
     this.nodes.set('/', root);
-    this.insertSystemNode('/zookeeper', openRef);
+    this.insertSystemNode('/zookeeper', this.acls.intern(OPEN_ACL_UNSAFE));
     this.insertSystemNode('/zookeeper/quota', this.acls.intern(OPEN_ACL_UNSAFE));
     this.insertSystemNode('/zookeeper/config', this.acls.intern(READ_ACL_UNSAFE));
     // ZooKeeper sets the config node's ACL with version -1, so its aversion shows -1

@@ -51,8 +51,8 @@ export const getACL: Handler = (p, conn, _s, xid, r) => {
   const n = p.node(path);
   const acls = p.aclOf(n);
   p.checkAcl(acls, Perm.READ | Perm.ADMIN, conn);
-  // without ADMIN, digest hashes are masked (CVE-2019-0201)
-  const shown = p.allowed(acls, Perm.ADMIN, conn) ? acls : acls.map((a) => (a.id.scheme === 'digest' ? { perms: a.perms, id: { scheme: 'digest', id: a.id.id.replace(/:.*/, ':x') } } : a));
+  // without ADMIN, digest hashes are masked (CVE-2019-0201) as Java's id.replaceAll(":.*", ":x"): every match, "." stopping at \n \r \u0085 \u2028 \u2029
+  const shown = p.allowed(acls, Perm.ADMIN, conn) ? acls : acls.map((a) => (a.id.scheme === 'digest' ? { perms: a.perms, id: { scheme: 'digest', id: a.id.id.replace(/:[^\n\r\u0085\u2028\u2029]*/g, ':x') } } : a));
   const at = p.beginOk(xid);
   writeAcls(p.writer, shown);
   writeStat(p.writer, p.statOf(n));
