@@ -23,6 +23,7 @@ import { Err } from '../../engine/protocol.ts';
 import { deriveSeed, freshSeed, seededRandom } from '../../loadgen/random.ts';
 import { connectWhenServing, startServer, type ServerHandle, type ServerKind } from '../support/servers.ts';
 import { waitFor, withDeadline } from '../support/wait.ts';
+import { parseSeed } from '../support/random.ts';
 import { checkHistory, formatViolation, type RegisterState } from './checker.ts';
 import { HistoryRecorder, type InvariantViolation } from './history.ts';
 import { checkAckedWritesKept, checkSeqCreates } from './invariants.ts';
@@ -361,12 +362,6 @@ export async function runCampaign(c: CampaignOptions): Promise<RunResult[]> {
     if (c.stopOnFailure === true && r.verdict !== 'ok') break;
   }
   return results;
-}
-
-function parseSeed(text: string): number {
-  const n = text.startsWith('0x') ? parseInt(text.slice(2), 16) : Number(text);
-  if (!Number.isFinite(n)) throw new Error(`not a seed: ${text}`);
-  return n >>> 0;
 }
 
 async function main(): Promise<void> {

@@ -31,6 +31,8 @@ import { freshSeed } from '../../loadgen/random.ts';
 import { connectWhenServing, fourLetterWord, freePort, startServer, type ServerHandle, type ServerKind } from '../support/servers.ts';
 import { rssBytes, mntrValue } from '../support/probes.ts';
 import { waitFor, withDeadline, describeError } from '../support/wait.ts';
+import { parseSeed } from '../support/random.ts';
+import { isRunning } from '../fault/nemesis.ts';
 import { ControlClient, Janitor, SUPER_USER, type ControlStats, type JanitorStats } from './control.ts';
 import { DEFAULT_FUZZER_OPTIONS, Fuzzer, type FuzzerStats } from './fuzzer.ts';
 
@@ -130,15 +132,6 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function serverErrorLines(server: ServerHandle): number {
   let text = '';
   try {
@@ -231,7 +224,7 @@ class Run {
     let lastFrames = 0;
     let lastMs = performance.now();
     const sampler = setInterval(() => {
-      if (!isAlive(server.pid)) {
+      if (!isRunning(server)) {
         this.fail(`the server (pid ${server.pid}) exited`);
         return;
       }
@@ -261,7 +254,7 @@ class Run {
       clearInterval(sampler);
     }
     this.fuzzMs = performance.now() - startMs;
-    if (isAlive(server.pid)) this.cpu.server = Math.round((cpuSeconds(server.pid) - serverCpuBefore) * 10) / 10;
+    if (isRunning(server)) this.cpu.server = Math.round((cpuSeconds(server.pid) - serverCpuBefore) * 10) / 10;
     const ownCpu = process.cpuUsage(ownCpuBefore);
     this.cpu.fuzzer = Math.round((ownCpu.user + ownCpu.system) / 1e5) / 10;
     this.fuzzing = false;
@@ -272,7 +265,7 @@ class Run {
   async checkAfter(): Promise<void> {
     const { o, server, rss, janitor } = this;
     const f = this.fuzzer!;
-    if (!isAlive(server.pid)) return this.fail(`the server (pid ${server.pid}) exited`);
+    if (!isRunning(server)) return this.fail(`the server (pid ${server.pid}) exited`);
     if (f.stats.protectedTaken > 0) this.fail(`a fuzzer was handed the control client's session ${f.stats.protectedTaken} times`);
     if (f.stats.stalls > 0) this.deviation(`${f.stats.stalls} connections stalled: requests unanswered or the connection not closed for ${DEFAULT_FUZZER_OPTIONS.stallMs} ms (after ${f.stats.stalledAfter.join(' | ')})`);
     rss.end = rssBytes(server.pid);
@@ -388,12 +381,6 @@ export function summarize(r: FuzzRunResult): string {
     `counts before ${JSON.stringify(r.state.before)} after ${JSON.stringify(r.state.after)}; server error lines ${r.serverErrorLines}` +
     (r.recorded.length > 0 ? `\nrecorded (ZooKeeper):\n  ${r.recorded.join('\n  ')}` : '') +
     (r.failures.length > 0 ? `\nfailures:\n  ${r.failures.join('\n  ')}` : '');
-}
-
-function parseSeed(text: string): number {
-  const n = text.startsWith('0x') ? parseInt(text, 16) : Number(text);
-  if (!Number.isInteger(n)) throw new Error(`--seed must be an integer, not ${text}`);
-  return n >>> 0;
 }
 
 async function main(): Promise<void> {

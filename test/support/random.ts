@@ -10,3 +10,10 @@ export function testSeed(): number {
   if (fromEnv !== undefined && fromEnv !== '') return Number(fromEnv) >>> 0;
   return (Date.now() ^ (process.pid << 16)) >>> 0;
 }
+
+/** A seed as given on a command line: decimal or 0x-prefixed hex, taken as an unsigned 32-bit value. */
+export function parseSeed(text: string): number {
+  const n = text.startsWith('0x') ? parseInt(text.slice(2), 16) : Number(text);
+  if (!Number.isFinite(n)) throw new Error(`not a seed: ${text}`);
+  return n >>> 0;
+}
