@@ -331,12 +331,16 @@ describe('four-letter-word whitelist', () => {
   let zooidRuok: ServerHandle;
   let zooidDefault: ServerHandle;
   beforeAll(async () => {
-    [zkRuok, zooidRuok, zooidDefault] = await Promise.all([
+    // allSettled: when one server fails to start, the ones that did are still stopped
+    const started = await Promise.allSettled([
       startZooKeeper({ config: { '4lw.commands.whitelist': 'ruok' } }),
       startZooid({ config: { '4lw.commands.whitelist': 'ruok' } }),
       startZooid({ config: { '4lw.commands.whitelist': '' } }),
     ]);
-    handles.push(zkRuok, zooidRuok, zooidDefault);
+    for (const s of started) if (s.status === 'fulfilled') handles.push(s.value);
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+    [zkRuok, zooidRuok, zooidDefault] = started.map((s) => (s as PromiseFulfilledResult<ServerHandle>).value);
   }, 90_000);
 
   it('answers srvr (always enabled) and refuses the rest with ZooKeeper\'s sentence', async () => {
