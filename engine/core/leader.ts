@@ -11,7 +11,7 @@
 // outputs go nowhere — the learner answers its client from the committed txn. Sessions are
 // the leader's: learners report touches on PING and ask on REVALIDATE; expiry happens here.
 import type { Id } from '../protocol.ts';
-import { Op, Err } from '../protocol.ts';
+import { Op } from '../protocol.ts';
 import type { Conn } from './types.ts';
 
 /** What a leader sends its learners (the quorum worker turns them into QuorumPackets). */
@@ -71,9 +71,6 @@ export function remoteConn(sessionAuthIds: readonly Id[]): Conn {
     totalLatencyMs: 0, latencyCount: 0, lastResponseMs: 0, lastZxid: -1, heldCount: 0,
   };
 }
-
-/** The error a forwarded write of an unknown or closing session becomes (PrepRequestProcessor's checkSession). */
-export const EXPIRED_SESSION_ERR = Err.SESSIONEXPIRED;
 
 /** Whether a learner may forward this request type (what a learner's FollowerRequestProcessor sends). */
 export function forwardable(type: number, write: boolean): boolean {

@@ -32,7 +32,7 @@ import { CommitStage, type HeldOutput } from './commit.ts';
 import { replayTxn } from './replay.ts';
 import { ContainerSweeper } from './containers.ts';
 import { Learner, applyWithStats } from './learner.ts';
-import { LeaderRole, REMOTE_CONN, EXPIRED_SESSION_ERR, remoteConn, forwardable } from './leader.ts';
+import { LeaderRole, REMOTE_CONN, remoteConn, forwardable } from './leader.ts';
 
 export type { PipelineOutputs, PipelineRole, PipelineOptions, RepeatedWarning, Conn, PipelineCounters } from './types.ts';
 export type { SaslOptions } from './auth.ts';
@@ -546,7 +546,8 @@ export class Pipeline {
     }
     const s = this.sessions.get(sessionId);
     if (s === undefined || s.closing) {
-      this.logTxn(sessionId, cxid, Op.error, { type: Op.error, err: EXPIRED_SESSION_ERR });
+      // PrepRequestProcessor's checkSession: an unknown or closing session's write is an error txn
+      this.logTxn(sessionId, cxid, Op.error, { type: Op.error, err: Err.SESSIONEXPIRED });
       return;
     }
     this.sessions.touch(s, now);

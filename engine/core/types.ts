@@ -1,6 +1,5 @@
 // The pipeline's interfaces: what it is built with (options), where its outputs go, and
 // the per-connection and server-wide state the operator surfaces read.
-import type { Id } from '../protocol.ts';
 import type { Session } from './sessions.ts';
 import type { AuthHolder, SaslOptions } from './auth.ts';
 import type { LearnerOutputs } from './learner.ts';
