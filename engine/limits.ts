@@ -135,6 +135,13 @@ export const LOG_RING_BYTES_MIN = 16 * 1024 * 1024;
 /** Snapshot slices are about 1 MiB (engine/persistence/snapshotter.ts): room for several in flight. */
 export const SNAP_RING_BYTES_MIN = 16 * 1024 * 1024;
 
+/**
+ * The rings between the pipeline and the quorum worker (ensembles) carry what the log ring
+ * carries (every proposal, on a leader and on a learner) plus small control records: sized
+ * like the log ring.
+ */
+export const QUORUM_RING_BYTES_MIN = 16 * 1024 * 1024;
+
 /** The log worker stops draining and writes once a batch holds this much. */
 export const LOG_BATCH_BYTES_MAX = 4 * 1024 * 1024;
 

@@ -10,6 +10,7 @@ import type { PipelineWorkerData } from './workers/pipeline-worker.ts';
 import type { LogWorkerData } from './workers/log-worker.ts';
 import type { IoWorkerData } from './workers/io-worker.ts';
 import type { SnapshotWorkerData } from './workers/snapshot-worker.ts';
+import type { QuorumWorkerData } from './workers/quorum-worker.ts';
 import { createLogger } from './logger.ts';
 import { ControlChannel } from './ops/control.ts';
 import { PIPELINE_STATS, LOG_STATS, IO_STATS } from './ops/stagestats.ts';
@@ -81,7 +82,8 @@ function waitFor(worker: Worker, what: string, types: string[]): Promise<Record<
 /** Throws ConfigError (exit 2) when secureClientPort's key or trust store cannot be used. */
 export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const tlsOptions = cfg.tls === null ? null : loadTlsServerOptions(cfg.tls, cfg.configPath ?? '(embedded default)');
-  if (cfg.servers.size > 0) log.warn(`zoo.cfg lists ${cfg.servers.size} server.N lines: ensembles are not implemented yet; running standalone`);
+  // an ensemble server (QuorumPeerConfig.isDistributed): the quorum worker elects, leads or follows
+  const ensemble = !cfg.standalone;
   const ioThreads = cfg.ioThreads;
   assert(ioThreads >= 1 && ioThreads <= IO_THREADS_MAX, 'io.threads is bounded by its schema entry');
   const logDir = path.join(cfg.dataLogDir, 'version-2');
@@ -102,7 +104,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const txnBytesMax = Math.max(2 * maxFrame, cfg.juteMaxBufferBytes + cfg.juteMaxBufferExtraBytes + TXN_EXTRA_BYTES);
   // every ring, bell and shared word block, from one table (engine/rings/topology.ts); each
   // worker gets the whole topology and attaches its own by name
-  const topology = buildTopology({ ioThreads, maxFrameBytes: maxFrame, txnBytesMax });
+  const topology = buildTopology({ ioThreads, maxFrameBytes: maxFrame, txnBytesMax, quorum: ensemble });
   const pipelineBell = attachBell(topology, 'pipeline');
   const logBell = attachBell(topology, 'log');
   const snapshotBell = attachBell(topology, 'snapshot');
@@ -164,8 +166,22 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     for (const w of [...ios, pipeline, logWorker, snapshotWorker]) void w.terminate();
     throw err;
   }
+  // ensembles: the quorum worker owns the election and quorum ports; the pipeline serves
+  // clients once it has a role (until then a client connection is closed at once)
+  let quorumWorker: Worker | null = null;
+  if (ensemble) {
+    const quorumData: QuorumWorkerData = { config: optionsFor(cfg, 'quorum'), topology, snapDir, logDir, txnBytesMax, lastZxid };
+    quorumWorker = new Worker(workerUrl('quorum-worker'), { workerData: quorumData, name: 'quorum' });
+    try {
+      await waitFor(quorumWorker, 'quorum worker', ['ready']);
+    } catch (err) {
+      for (const w of [...ios, pipeline, logWorker, snapshotWorker, quorumWorker]) void w.terminate();
+      throw err;
+    }
+  }
+  const workersToWatch = quorumWorker === null ? [] : [quorumWorker];
   let exiting = false;
-  for (const w of [pipeline, logWorker, snapshotWorker, ...ios]) {
+  for (const w of [pipeline, logWorker, snapshotWorker, ...ios, ...workersToWatch]) {
     w.on('error', (err) => {
       log.error(`worker ${w.threadId} failed: ${err.stack ?? err.message}`);
       process.exit(1);
@@ -180,7 +196,13 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const secureText = cfg.secureClientPort === null ? ''
     : ` and TLS on ${cfg.secureClientPortAddress ?? '0.0.0.0'}:${cfg.secureClientPort} (clientAuth=${cfg.tls?.clientAuth})`;
   const plainText = cfg.clientPort > 0 ? `${cfg.clientPortAddress ?? '0.0.0.0'}:${cfg.clientPort}` : 'no plain client port';
-  log.info(`serving on ${plainText}${secureText} (${ioThreads} io threads, dataDir ${cfg.dataDir}, last zxid 0x${lastZxid.toString(16)})`);
+  if (ensemble) {
+    const peers = [...cfg.servers.entries()].map(([id, s]) => `${id}=${s.host}:${s.quorumPort}:${s.electionPort}${s.role === 'observer' ? ':observer' : ''}`).join(' ');
+    log.info(`ensemble server ${cfg.myid} of ${peers}: clients on ${plainText}${secureText} once a leader is established ` +
+      `(${ioThreads} io threads, dataDir ${cfg.dataDir}, last zxid 0x${lastZxid.toString(16)})`);
+  } else {
+    log.info(`serving on ${plainText}${secureText} (${ioThreads} io threads, dataDir ${cfg.dataDir}, last zxid 0x${lastZxid.toString(16)})`);
+  }
   if (cfg.sasl !== null) {
     log.info(`SASL DIGEST-MD5 logins: ${cfg.sasl.users.size} users from section ${cfg.sasl.section} of ${cfg.sasl.jaasFile}; ` +
       `sasl ACL scheme ${cfg.saslAuthProvider ? 'on' : 'off (no authProvider.N=org.apache.zookeeper.server.auth.SASLAuthenticationProvider)'}`);
@@ -204,13 +226,13 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     }
     if (cfg.metricsHttpPort !== null) {
       // every ring but the snapshot's (its occupancy says nothing: it fills and drains per snapshot)
-      const rings = ringSpecs({ ioThreads, maxFrameBytes: maxFrame, txnBytesMax }).filter((r) => r.name !== 'snapshot').map((r) => {
+      const rings = ringSpecs({ ioThreads, maxFrameBytes: maxFrame, txnBytesMax, quorum: ensemble }).filter((r) => r.name !== 'snapshot').map((r) => {
         const [ring, index] = r.name.split('/');
         const io = ring === 'request' || ring === 'reply' ? Number(index) : null;
         return { ring: io === null && index !== undefined ? `${ring}_${index}` : ring, io, r: observeRing(topology, r.name) };
       });
       const workers = [{ thread: 'pipeline', worker: pipeline }, { thread: 'log', worker: logWorker }, { thread: 'snapshot', worker: snapshotWorker },
-        ...ios.map((worker, i) => ({ thread: `io-${i}`, worker }))];
+        ...ios.map((worker, i) => ({ thread: `io-${i}`, worker })), ...workersToWatch.map((worker) => ({ thread: 'quorum', worker }))];
       const collector = new MetricsCollector({ control, dirs: cfg, pipelineStats, logStats, ioStats, rings, ioWorkers: ios, workers });
       const metrics = await startMetricsServer(cfg, collector, log).catch((err: Error) => {
         throw new SurfaceStartError(`Cannot boot MetricsProvider: ${err.message}`, 1);
@@ -222,7 +244,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     exiting = true;
     for (const srv of httpServers) srv.close();
     await control.close();
-    for (const w of [...ios, pipeline, logWorker, snapshotWorker]) void w.terminate();
+    for (const w of [...ios, pipeline, logWorker, snapshotWorker, ...workersToWatch]) void w.terminate();
     throw err;
   }
 
@@ -235,6 +257,11 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
         srv.closeAllConnections();
       }
       await control.close();
+      if (quorumWorker !== null) {
+        // peers first: this server leaves the ensemble before it stops serving
+        quorumWorker.postMessage({ type: 'stop' });
+        await waitFor(quorumWorker, 'quorum worker', ['stopped']).catch(() => {});
+      }
       await Promise.all(ios.map((w) => { w.postMessage({ type: 'stop' }); return waitFor(w, 'io worker', ['stopped']).catch(() => {}); }));
       const control32 = new Int32Array(controlSab);
       Atomics.store(control32, CONTROL_STOP, 1);
@@ -244,7 +271,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       await waitFor(logWorker, 'log worker', ['stopped']).catch(() => {});
       snapshotBell.ring();
       await waitFor(snapshotWorker, 'snapshot worker', ['stopped']).catch(() => {});
-      await Promise.all([pipeline, logWorker, snapshotWorker, ...ios].map((w) => w.terminate()));
+      await Promise.all([pipeline, logWorker, snapshotWorker, ...ios, ...workersToWatch].map((w) => w.terminate()));
     })();
     return stopping;
   };

@@ -5,9 +5,9 @@
 import type { Setting } from './read.ts';
 import { text, type Parser } from './values.ts';
 
-/** The threads that read settings (DESIGN.md §2). The quorum worker joins with ensembles. */
-export type Thread = 'main' | 'io' | 'pipeline' | 'log' | 'snapshot';
-export const THREADS: readonly Thread[] = ['main', 'io', 'pipeline', 'log', 'snapshot'];
+/** The threads that read settings (DESIGN.md §2); the quorum worker runs in ensembles only. */
+export type Thread = 'main' | 'io' | 'pipeline' | 'log' | 'snapshot' | 'quorum';
+export const THREADS: readonly Thread[] = ['main', 'io', 'pipeline', 'log', 'snapshot', 'quorum'];
 
 /**
  * What zooid does with a key:

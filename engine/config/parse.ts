@@ -287,11 +287,13 @@ function checkEnsembleShape(r: SettingsReader, k: KeyReads, e: Ensemble, myid: n
   if (participants === 0 && observers > 0) {
     throw r.fail(null, e.serversLine, 'observers without participants is an invalid configuration');
   }
-  if (participants === 1) {
+  // QuorumPeerConfig.isDistributed: two participants or more, or any with standaloneEnabled=false
+  const standaloneEnabled = k.values.standaloneEnabled;
+  if (participants === 1 && standaloneEnabled) {
     if (observers > 0) throw r.fail(null, e.serversLine, 'observers without a quorum is an invalid configuration');
     r.warn(e.serversLine ?? 0, 'only one server.N is given: running standalone, as ZooKeeper does');
   }
-  const standalone = participants <= 1;
+  const standalone = participants === 0 || (participants === 1 && standaloneEnabled);
   if (standalone) return true;
   const myidFile = javaChildPath(k.values.dataDir, 'myid');
   if (k.values.initLimit === 0) throw r.fail('initLimit', k.at('initLimit')?.line ?? null, 'is not set (an ensemble needs it)');

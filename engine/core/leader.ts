@@ -36,6 +36,8 @@ interface PendingSync {
 export class LeaderRole {
   private readonly out: LeaderOutputs;
   private readonly syncs: PendingSync[] = [];
+  /** Sizes of the txns proposed (srvr's "Proposal sizes last/min/max", ZooKeeper's BufferStats: -1 before any). */
+  readonly proposalBytes = { last: -1, min: -1, max: -1 };
 
   constructor(out: LeaderOutputs) {
     this.out = out;
@@ -43,6 +45,10 @@ export class LeaderRole {
 
   /** A txn logged here goes to the followers. */
   proposed(zxid: number, txn: Buffer): void {
+    const p = this.proposalBytes;
+    p.last = txn.length;
+    if (p.min === -1 || txn.length < p.min) p.min = txn.length;
+    if (txn.length > p.max) p.max = txn.length;
     this.out.propose(zxid, txn);
   }
 

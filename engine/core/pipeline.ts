@@ -23,7 +23,7 @@ import { DataTree, ZNode, newStat, exceedsHardQuota, revealedZxid } from './tree
 import { SessionTable, sessionPassword, type Session } from './sessions.ts';
 import { checkAcl, allowed, fixupAcl } from './acl.ts';
 import { Authenticator } from './auth.ts';
-import { type PipelineOutputs, type PipelineOptions, type RepeatedWarning, type Conn, type PipelineCounters, noteLatency, noteResponseBytes } from './types.ts';
+import { type PipelineOutputs, type PipelineOptions, type PipelineRole, type RepeatedWarning, type Conn, type PipelineCounters, noteLatency, noteResponseBytes } from './types.ts';
 import { closeSessionOrder } from './javaorder.ts';
 import { type Txn, encodeTxn, decodeTxn, mutate, triggerWatches, txnBodyBytes } from './txn.ts';
 import { TXN_HEADER_BYTES } from '../persistence/txnlog-format.ts';
@@ -48,7 +48,7 @@ export class Pipeline {
    * The commit stage: outputs held until the state they reveal is committed. Standalone,
    * this server is the one voter and the log worker's durable zxid its only ack.
    */
-  readonly commit: CommitStage;
+  commit: CommitStage;
   /** Set while the log does not take writes (abandonUndurable .. logAvailable). */
   logUnavailable = false;
   private readonly opts: PipelineOptions;
@@ -69,9 +69,11 @@ export class Pipeline {
   /** The ids connections hold: addauth, SASL, client certificates. */
   readonly auth: Authenticator;
   /** A follower's or observer's state; null otherwise. */
-  readonly learner: Learner | null;
+  learner: Learner | null = null;
   /** A leader's state; null otherwise. */
-  readonly leader: LeaderRole | null;
+  leader: LeaderRole | null = null;
+  /** The role this pipeline plays now (assumeRole changes it in an ensemble). */
+  private roleNow: PipelineRole = 'standalone';
 
   constructor(opts: PipelineOptions, out: PipelineOutputs) {
     this.opts = opts;
@@ -81,14 +83,8 @@ export class Pipeline {
       { superDigest: opts.superDigest, x509SuperUser: opts.x509SuperUser ?? null, sasl: opts.sasl },
       (level, msg, conn) => this.log(level, msg, level === 'warn' ? { kind: 'authentication failed', conn } : undefined),
     );
-    const role = opts.role ?? 'standalone';
-    if ((role === 'follower' || role === 'observer') && out.learner === undefined) throw new Error(`pipeline: a ${role} needs learner outputs`);
-    if (role === 'leader' && (out.leader === undefined || opts.voters === undefined || !opts.voters.includes(opts.serverId))) {
-      throw new Error('pipeline: a leader needs leader outputs and the voters, itself among them');
-    }
-    this.commit = new CommitStage(role === 'leader' ? opts.voters! : [opts.serverId]);
-    this.learner = role === 'follower' || role === 'observer' ? new Learner(out.learner!, role === 'observer') : null;
-    this.leader = role === 'leader' ? new LeaderRole(out.leader!) : null;
+    this.commit = new CommitStage([opts.serverId]);
+    this.setRole(opts.role ?? 'standalone', opts.voters);
     this.containers = new ContainerSweeper({
       checkIntervalMs: opts.containerCheckIntervalMs, maxPerMinute: opts.containerMaxPerMinute, maxNeverUsedIntervalMs: opts.containerMaxNeverUsedIntervalMs,
     });
@@ -130,6 +126,11 @@ export class Pipeline {
   abandonUndurable(): void {
     this.logUnavailable = true;
     this.commit.dropAll();
+    this.closeAllAtOnce();
+  }
+
+  /** Every connection closed now, its watches gone; sessions live on. */
+  private closeAllAtOnce(): void {
     for (const conn of this.conns.values()) {
       this.out.close(conn.key);
       this.tree.removeWatcher(conn.key);
@@ -151,6 +152,56 @@ export class Pipeline {
     this.learner?.startAt(this.tree.lastZxid);
     const now = this.opts.nowMs();
     for (const s of this.sessions.sessions.values()) this.sessions.touch(s, now);
+  }
+
+  /** The role this pipeline plays: standalone, or its part in an ensemble. */
+  get role(): PipelineRole {
+    return this.roleNow;
+  }
+
+  /**
+   * An ensemble server takes a role (the quorum worker decided it): the commit stage gets
+   * the role's voters, a learner's stream starts after the tree's last zxid, and every
+   * session's timeout restarts now. Only between roles: no connection, nothing held.
+   */
+  assumeRole(role: PipelineRole, voters?: readonly number[]): void {
+    if (this.conns.size !== 0 || this.commit.size !== 0) throw new Error(`pipeline: ${role} assumed with ${this.conns.size} connections and ${this.commit.size} outputs held`);
+    this.setRole(role, voters);
+    this.recovered();
+  }
+
+  /**
+   * A leader's new epoch is established: its txns are numbered after zxid (the epoch's
+   * zxid 0), and everything before it is committed (Zab's NEWLEADER quorum).
+   */
+  beginEpoch(zxid: number): void {
+    if (this.leader === null || zxid <= this.tree.lastZxid) throw new Error(`pipeline: epoch start 0x${zxid.toString(16)} (role ${this.roleNow}, last zxid 0x${this.tree.lastZxid.toString(16)})`);
+    this.tree.lastZxid = zxid;
+    this.commit.committedAt(zxid);
+  }
+
+  /**
+   * The server leaves its ensemble role (election, a failed sync, a leader that lost its
+   * quorum): every connection is closed at once and every held output dropped, so nothing
+   * uncommitted is seen; the caller reloads the tree and sessions from disk before the next
+   * role. Until then the pipeline is a placeholder standalone one that must not serve.
+   */
+  leaveRole(): void {
+    this.commit.dropAll();
+    this.closeAllAtOnce();
+    this.setRole('standalone');
+  }
+
+  private setRole(role: PipelineRole, voters?: readonly number[]): void {
+    const out = this.out;
+    if ((role === 'follower' || role === 'observer') && out.learner === undefined) throw new Error(`pipeline: a ${role} needs learner outputs`);
+    if (role === 'leader' && (out.leader === undefined || voters === undefined || !voters.includes(this.opts.serverId))) {
+      throw new Error('pipeline: a leader needs leader outputs and the voters, itself among them');
+    }
+    this.commit = new CommitStage(role === 'leader' ? voters! : [this.opts.serverId]);
+    this.learner = role === 'follower' || role === 'observer' ? new Learner(out.learner!, role === 'observer') : null;
+    this.leader = role === 'leader' ? new LeaderRole(out.leader!) : null;
+    this.roleNow = role;
   }
 
   /** The newest committed zxid (standalone: durable in the local log). Outputs up to it have left. */

@@ -116,6 +116,20 @@ export interface MonitorSnapshot {
   readPerNamespace?: readonly NamespaceSummary[];
   /** Txn bytes of writes per namespace. */
   writePerNamespace?: readonly NamespaceSummary[];
+  /** An ensemble server's: QuorumPeer.getDetailedPeerState and, on a leader, LeaderZooKeeperServer's gauges. */
+  quorum?: QuorumMonitor;
+}
+
+/** mntr's ensemble lines (zk_peer_state, and a leader's zk_learners, zk_synced_followers, ...). */
+export interface QuorumMonitor {
+  peerState: string;
+  leader?: {
+    learners: number;
+    syncedFollowers: number;
+    syncedObservers: number;
+    pendingSyncs: number;
+    proposalSizesBytes: { last: number; min: number; max: number };
+  };
 }
 
 /**

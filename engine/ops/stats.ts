@@ -41,6 +41,8 @@ import {
 } from './fourlw.ts';
 import { collectEnvironment } from './environment.ts';
 import type { HostFacts } from './probes.ts';
+import type { QuorumMonitor } from './model.ts';
+import { QuorumWord, detailedPeerState } from '../rings/quorum-ring.ts';
 
 /** The connection asking the word, as the io worker saw it. */
 export interface FourLetterAsker {
@@ -115,7 +117,8 @@ export function buildServerStatsSnapshot(p: Pipeline, asker: FourLetterAsker | n
 
   return {
     version: o.version,
-    mode: 'standalone', // server.N lines are warned about and ignored: zooid runs standalone
+    mode: p.role,
+    proposalSizesBytes: p.leader === null ? undefined : { ...p.leader.proposalBytes },
     requestLatencyMs: summaryOf(k.latencyCount, k.totalLatencyMs, k.minLatencyMs, k.maxLatencyMs),
     packetsReceived: k.packetsReceived,
     packetsSent: k.packetsSent,
@@ -151,8 +154,21 @@ export function buildServerStatsSnapshot(p: Pipeline, asker: FourLetterAsker | n
         connection_rejected: o.io.connectionRejected,
         sessionless_connections_expired: o.io.sessionlessConnectionsExpired,
       },
+      quorum: quorumWords === null ? undefined : quorumMonitor(p, quorumWords),
     },
   };
+}
+
+/** The ensemble's mntr lines: the quorum worker's words, the pipeline's pending syncs and proposal sizes. */
+function quorumMonitor(p: Pipeline, words: Int32Array): QuorumMonitor {
+  const leader = p.leader === null ? undefined : {
+    learners: Atomics.load(words, QuorumWord.LEARNERS),
+    syncedFollowers: Atomics.load(words, QuorumWord.SYNCED_FOLLOWERS),
+    syncedObservers: Atomics.load(words, QuorumWord.SYNCED_OBSERVERS),
+    pendingSyncs: p.leader.pendingSyncs,
+    proposalSizesBytes: { ...p.leader.proposalBytes },
+  };
+  return { peerState: detailedPeerState(words), leader };
 }
 
 function connectionInfo(c: Conn, wallOf: (monoMs: number) => number, wallNowMs: number): ConnectionInfo {
@@ -235,6 +251,13 @@ export function readIoCountersFrom(blocks: readonly StatsBlock[]): void {
   ioBlocks = blocks;
 }
 
+/** The quorum worker's published state (an ensemble server's pipeline attaches it at start; null standalone). */
+let quorumWords: Int32Array | null = null;
+
+export function readQuorumStateFrom(words: Int32Array): void {
+  quorumWords = words;
+}
+
 function ioCountersSinceStart(): IoCounters {
   let connectionRejected = 0;
   let sessionlessConnectionsExpired = 0;
@@ -282,7 +305,8 @@ const LIST_WORDS: ReadonlySet<FourLetterWord> = new Set(['stat', 'cons', 'dump',
  * taken now, the text of the long words is made as the caller takes it. Counts the word's
  * packet as ZooKeeper does (received before answering, sent after).
  */
-export function fourLetterWordReply(word: string, p: Pipeline, cfg: OptionsFor<'pipeline'>, asker: FourLetterAsker, host: HostFacts, keeper: KeeperLogAccess | null = null): Iterable<string> {
+export function fourLetterWordReply(word: string, p: Pipeline, cfg: OptionsFor<'pipeline'>, asker: FourLetterAsker, host: HostFacts,
+  keeper: KeeperLogAccess | null = null, serving = true): Iterable<string> {
   if (!isFourLetterWord(word)) return []; // the io worker only forwards known codes
   const k = p.counters;
   k.packetsReceived++;
@@ -291,7 +315,8 @@ export function fourLetterWordReply(word: string, p: Pipeline, cfg: OptionsFor<'
   if (word === 'srst') resetServerStats(p);
   if (word === 'stmk' && asker.traceMask !== null) traceMask = asker.traceMask;
   const { version, zooidVersion } = versions();
-  const server = buildServerStatsSnapshot(p, asker, {
+  // an ensemble server between roles is not running: the words that need it say so (ZK_NOT_SERVING)
+  const server = !serving ? null : buildServerStatsSnapshot(p, asker, {
     monoNowMs: performance.now(),
     wallNowMs: Date.now(),
     uptimeMs: performance.now() - STARTED_AT_MS,
@@ -303,11 +328,11 @@ export function fourLetterWordReply(word: string, p: Pipeline, cfg: OptionsFor<'
   const pieces = fourLetterWordPieces(word, {
     whitelist: cfg.fourLetterWordWhitelist,
     server,
-    confText: word === 'conf' ? formatConfigForConf(cfg, { dataDirSizeBytes: server.dataDirSizeBytes, dataLogSizeBytes: server.logDirSizeBytes }) : '',
+    confText: word === 'conf' && server !== null ? formatConfigForConf(cfg, { dataDirSizeBytes: server.dataDirSizeBytes, dataLogSizeBytes: server.logDirSizeBytes }) : '',
     environment,
     traceMask,
     digests: [], // zooid keeps no digest log: hash answers with nothing
-    snapshotScheduledIndex: word === 'csnp' && keeper !== null ? keeper.scheduleSnapshot() : 0,
+    snapshotScheduledIndex: word === 'csnp' && keeper !== null && serving ? keeper.scheduleSnapshot() : 0,
     keeperLog: word === 'lgif' && keeper !== null ? keeper.logInfo(host.firstLogZxid) : undefined,
   });
   k.packetsSent++;

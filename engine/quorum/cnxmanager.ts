@@ -40,8 +40,10 @@ import {
 
 export interface CnxManagerOptions {
   mySid: bigint;
-  /** Where to listen: this server's election address. */
+  /** This server's election address: announced to peers, and listened on unless bindHost says otherwise. */
   listenAddress: PeerAddress;
+  /** quorumListenOnAllIPs: listen on this host (0.0.0.0) instead of listenAddress's. */
+  bindHost?: string;
   /** The other servers' election addresses. */
   peers: ReadonlyMap<bigint, PeerAddress>;
   /** A message arrived from sid (a copy the callee may keep). */
@@ -87,7 +89,8 @@ export class QuorumCnxManager {
 
   /** Listen on the election port; resolves with the bound port. */
   listen(): Promise<number> {
-    const { host, port } = this.opts.listenAddress;
+    const port = this.opts.listenAddress.port;
+    const host = this.opts.bindHost ?? this.opts.listenAddress.host;
     return new Promise<number>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen({ host, port, exclusive: true }, () => {

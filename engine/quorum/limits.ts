@@ -82,3 +82,16 @@ export const TOUCHED_SESSIONS_MAX = 1 << 20;
 
 /** A PING answer's touch: long sessionId, int timeout. The answer fits in what the leader reads (jute.maxbuffer); the rest waits for the next PING. */
 export const TOUCH_BYTES = 12;
+
+// ---------------------------------------------------------------------------------
+// The quorum worker (engine/workers/quorum-worker.ts)
+
+/** Learner.connectToLeader sleeps a second between attempts; zooid tries until initLimit ticks have passed. */
+export const LEARNER_CONNECT_RETRY_MS = 1_000;
+
+/**
+ * Messages for the pipeline that quorum/out had no room for. The ring holds at least two of
+ * the largest txn; a pipeline that falls this far behind its quorum worker is stuck, and the
+ * worker stops (a crash is better than memory without bound).
+ */
+export const PIPELINE_BACKLOG_BYTES_MAX = 256 * 1024 * 1024;

@@ -1,9 +1,8 @@
 // A socket around the learner's Zab state machine (zab-learner.ts): connects to the
-// leader's quorum port, feeds it the bytes that arrive and a tick every tickMs, writes the
-// packets it sends, and closes the connection when it fails. Everything else it does (epoch
-// files, log, tree) goes to the caller's effects. This is only the piece the tests need; the
-// quorum worker will own the socket and carry the effects over its rings to the pipeline
-// and the log worker.
+// leader's quorum port (or takes a connected socket), feeds it the bytes that arrive and a
+// tick every tickMs, writes the packets it sends, and closes the connection when it fails.
+// Everything else it does (epoch files, log, tree) goes to the caller's effects; the quorum
+// worker carries them over its rings to the pipeline.
 
 import * as net from 'node:net';
 import type { Logger } from '../logger.ts';
@@ -14,6 +13,8 @@ import { encodeQuorumPacket, type QuorumPacket } from './wire.ts';
 export interface LearnerShellOptions {
   host: string;
   port: number;
+  /** A socket already connected to the leader (host and port then only name it in logs). */
+  socket?: net.Socket;
   config: ZabLearnerConfig;
   /** Told of every packet sent (send) and of the end (fail) as well as every effect. */
   effects: ZabLearnerOutputs;
@@ -65,12 +66,19 @@ export class LearnerShell {
     };
     this.machine = new ZabLearner(opts.config, outputs);
     this.ended = new Promise((resolve) => (this.endWith = resolve));
-    this.socket = net.connect({ host: opts.host, port: opts.port, noDelay: true });
-    this.socket.on('connect', () => {
+    const started = () => {
       opts.log.info(`connected to the leader at ${opts.host}:${opts.port}`);
       this.timer = setInterval(() => this.machine.tick(), opts.tickMs);
       this.machine.start();
-    });
+    };
+    if (opts.socket !== undefined) {
+      this.socket = opts.socket;
+      this.socket.setNoDelay(true);
+      queueMicrotask(started);
+    } else {
+      this.socket = net.connect({ host: opts.host, port: opts.port, noDelay: true });
+      this.socket.on('connect', started);
+    }
     this.socket.on('data', (chunk) => {
       opts.tap?.(chunk);
       this.onData(chunk);

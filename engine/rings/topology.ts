@@ -7,23 +7,26 @@
 //              pipeline ──log──► log worker                (txns, ROLL, RESUME)
 //              pipeline ──snapshot──► snapshot worker      (a snapshot's bytes)
 //   main ──control/request──► pipeline ──control/reply──► main   (admin, /metrics)
+//   pipeline ──quorum/in──► quorum worker ──quorum/out──► pipeline (ensembles only: Zab's seam)
 //
 // Word blocks (not rings) shared by several threads: `control` (durable zxid, log
-// failures, stop), `snapshot-control`, `throttle`, `io-words`, `conn-counts`; and one stats
+// failures, stop), `snapshot-control`, `throttle`, `io-words`, `conn-counts`, in an ensemble
+// `quorum-words` (the peer state the quorum worker publishes for mntr); and one stats
 // block per stage thread (`pipeline`, `log`, `io/N`: engine/ops/stagestats.ts). A worker
 // that attaches a ring it is not an end of, or a name that does not exist, is a bug: attach
 // throws. The main thread also watches every ring's occupancy for /metrics (observeRing).
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
 import { CONTROL_BYTES, IO_THREADS_MAX, IO_WORDS_BYTES, ringCapacityFor, throttleWordsBytes } from '../records.ts';
 import {
-  CLOSED_CONN_SLOTS, CONN_COUNT_SLOTS, LOG_RING_BYTES_MIN, REQ_RING_BYTES_MIN, RESP_RING_BYTES_MIN, SNAP_RING_BYTES_MIN,
+  CLOSED_CONN_SLOTS, CONN_COUNT_SLOTS, LOG_RING_BYTES_MIN, QUORUM_RING_BYTES_MIN, REQ_RING_BYTES_MIN, RESP_RING_BYTES_MIN, SNAP_RING_BYTES_MIN,
 } from '../limits.ts';
+import { QUORUM_WORDS_BYTES } from './quorum-ring.ts';
 import { SNAP_CONTROL_BYTES } from '../persistence/snapshotter.ts';
 import { CONTROL_RING_BYTES } from '../ops/control.ts';
 import { StatsBlock, PIPELINE_STATS, LOG_STATS, IO_STATS, type StatsBlockSpec } from '../ops/stagestats.ts';
 
 /** A thread of the server, as rings name their ends. */
-export type ThreadName = 'main' | 'pipeline' | 'log' | 'snapshot' | `io-${number}`;
+export type ThreadName = 'main' | 'pipeline' | 'log' | 'snapshot' | 'quorum' | `io-${number}`;
 
 export interface RingSpec {
   name: string;
@@ -42,6 +45,8 @@ export interface TopologySpec {
   maxFrameBytes: number;
   /** The largest txn the log and snapshot rings carry. */
   txnBytesMax: number;
+  /** An ensemble server: the quorum worker's rings, doorbell and words too. */
+  quorum?: boolean;
 }
 
 /** The rings of a server with spec's io threads, in the order metrics list them. */
@@ -66,23 +71,34 @@ export function ringSpecs(spec: TopologySpec): RingSpec[] {
     { name: 'control/request', producer: 'main', consumer: 'pipeline', bell: 'pipeline', capacityBytes: CONTROL_RING_BYTES, records: 'engine/ops/control.ts' },
     { name: 'control/reply', producer: 'pipeline', consumer: 'main', bell: null, capacityBytes: CONTROL_RING_BYTES, records: 'engine/ops/control.ts' },
   );
+  if (spec.quorum === true) {
+    const capacityBytes = ringCapacityFor(spec.txnBytesMax, QUORUM_RING_BYTES_MIN);
+    rings.push(
+      { name: 'quorum/in', producer: 'pipeline', consumer: 'quorum', bell: 'quorum', capacityBytes, records: 'engine/rings/quorum-ring.ts' },
+      { name: 'quorum/out', producer: 'quorum', consumer: 'pipeline', bell: 'pipeline', capacityBytes, records: 'engine/rings/quorum-ring.ts' },
+    );
+  }
   return rings;
 }
 
 /** The shared word blocks and their sizes. */
-function wordSpecs(): Record<string, number> {
-  return {
+function wordSpecs(spec: TopologySpec): Record<string, number> {
+  const words: Record<string, number> = {
     control: CONTROL_BYTES,
     'snapshot-control': SNAP_CONTROL_BYTES,
     throttle: throttleWordsBytes(CLOSED_CONN_SLOTS),
     'io-words': IO_WORDS_BYTES,
     'conn-counts': CONN_COUNT_SLOTS * 4,
   };
+  if (spec.quorum === true) words['quorum-words'] = QUORUM_WORDS_BYTES;
+  return words;
 }
 
 /** Everything shared, as plain data (structured-clones into workerData: SharedArrayBuffers are shared, not copied). */
 export interface Topology {
   ioThreads: number;
+  /** Whether the quorum worker's rings are there (an ensemble server). */
+  quorum: boolean;
   rings: Record<string, { spec: RingSpec; sab: SharedArrayBuffer }>;
   bells: Record<string, SharedArrayBuffer>;
   words: Record<string, SharedArrayBuffer>;
@@ -109,10 +125,10 @@ export function buildTopology(spec: TopologySpec): Topology {
   const bells: Topology['bells'] = {};
   for (const [name, b] of bellObjects) bells[name] = b.sab;
   const words: Topology['words'] = {};
-  for (const [name, bytes] of Object.entries(wordSpecs())) words[name] = new SharedArrayBuffer(bytes);
+  for (const [name, bytes] of Object.entries(wordSpecs(spec))) words[name] = new SharedArrayBuffer(bytes);
   const stats: Topology['stats'] = { pipeline: StatsBlock.create(PIPELINE_STATS).sab, log: StatsBlock.create(LOG_STATS).sab };
   for (let i = 0; i < spec.ioThreads; i++) stats[`io/${i}`] = StatsBlock.create(IO_STATS).sab;
-  return { ioThreads: spec.ioThreads, rings, bells, words, stats };
+  return { ioThreads: spec.ioThreads, quorum: spec.quorum === true, rings, bells, words, stats };
 }
 
 /** Attaches ring `name` for `thread`, which must be one of its ends. */

@@ -30,6 +30,8 @@ const data = workerData as LogWorkerData;
 const log = createLogger('log');
 const ring = attachRing(data.topology, 'log', 'log');
 const pipelineBell = attachBell(data.topology, 'pipeline');
+// in an ensemble the quorum worker ACKs what is durable (a learner's) : it is rung too
+const quorumBell = data.topology.quorum ? attachBell(data.topology, 'quorum') : null;
 const control64 = new BigInt64Array(wordsOf(data.topology, 'control'));
 const control32 = new Int32Array(wordsOf(data.topology, 'control'));
 const writer = new TxnLogWriter({ dir: data.dir, preAllocBytes: data.preAllocSizeBytes, forceSync: data.forceSync, lastLoggedZxid: data.lastZxid, txnBytesMax: data.txnBytesMax });
@@ -101,6 +103,7 @@ function publishDurable(): void {
   publishedZxid = zxid;
   Atomics.store(control64, CONTROL_DURABLE_ZXID, BigInt(zxid));
   pipelineBell.ring();
+  quorumBell?.ring();
 }
 
 /** Starts the next fdatasync when none is in flight and something was written since the last. */

@@ -2,6 +2,13 @@
 // request rings and the durable-zxid signal that feeds the Pipeline state machine and
 // moves its outputs to the reply rings and the log ring. Parks in Atomics.wait on its
 // doorbell (rung by io workers and the log worker) until the next session tick.
+//
+// In an ensemble it also drains quorum/out (the quorum worker's decisions and the leader's
+// or learners' messages) and fills quorum/in (docs/ensemble.md's seam): it serves clients
+// only while its role is established (leader) or synced (learner); otherwise a new client
+// connection is closed at once, as ZooKeeper's "ZooKeeperServer not running", and the
+// serving four-letter words answer "not currently serving". Leaving a role closes every
+// connection and reloads the tree from disk.
 import { workerData, parentPort } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -20,8 +27,11 @@ import { RequestThrottler, Throttle } from '../core/request-throttler.ts';
 import { ReqKind, connIdOf as requestConnIdOf, readConnect, readFourLetterWord, requestEnqueuedAtMs, requestFrame } from '../rings/request-ring.ts';
 import { RespKind, SEND_HEADER_BYTES, writeSend, writeConnIdOnly, writeText } from '../rings/reply-ring.ts';
 import { LogKind, TXN_RECORD_HEADER_BYTES, writeTxnRecord, writeResume } from '../rings/log-ring.ts';
+import { FromQuorum, ToQuorum, decodeFromQuorum, encodeToQuorum, type FromQuorumMessage, type ToQuorumMessage } from '../rings/quorum-ring.ts';
+import { LearnerDesyncError } from '../core/learner.ts';
+import { JuteWriter } from '../../native-free-io/jute.ts';
 import { createLogger, idsInMessage, limitedWarnings } from '../logger.ts';
-import { fourLetterWordReply, answerStatsRequest, readIoCountersFrom, type KeeperLogAccess } from '../ops/stats.ts';
+import { fourLetterWordReply, answerStatsRequest, readIoCountersFrom, readQuorumStateFrom, type KeeperLogAccess } from '../ops/stats.ts';
 import { SNAP_CONTROL_LAST_ZXID } from '../persistence/snapshotter.ts';
 import { ControlServer } from '../ops/control.ts';
 import { PIPELINE_STATS, IO_STATS } from '../ops/stagestats.ts';
@@ -53,6 +63,15 @@ const logRing = attachRing(topology, 'log', 'pipeline');
 const control64 = new BigInt64Array(wordsOf(topology, 'control'));
 const control32 = new Int32Array(wordsOf(topology, 'control'));
 const controlServer = new ControlServer(attachRing(topology, 'control/request', 'pipeline'), attachRing(topology, 'control/reply', 'pipeline'));
+// ensembles: the quorum worker's rings (null standalone: nothing below runs then)
+const quorumIn = topology.quorum ? attachRing(topology, 'quorum/in', 'pipeline') : null;
+const quorumOut = topology.quorum ? attachRing(topology, 'quorum/out', 'pipeline') : null;
+if (topology.quorum) readQuorumStateFrom(new Int32Array(wordsOf(topology, 'quorum-words')));
+/** Whether clients are served: always standalone; in an ensemble only while a role is established or synced. */
+let serving = quorumIn === null;
+const quorumWriter = new JuteWriter(64 * 1024);
+/** The newest zxid handed to the log (leaving a role waits until it is durable). */
+let lastAppendedZxid = 0;
 
 // Stage statistics: clock reads and Float64Array increments, nothing allocated per request.
 // Stamps that cross threads are ms since the epoch (timeOrigin + now), comparable in every thread.
@@ -118,13 +137,23 @@ function reserveBlocking(ring: Ring, bytes: number): number {
   }
 }
 
+/** Sends a message to the quorum worker (quorum/in), waiting while the ring is full. */
+function toQuorum(m: ToQuorumMessage): void {
+  const ring = quorumIn!;
+  const payload = encodeToQuorum(quorumWriter, m);
+  const at = reserveBlocking(ring, payload.length);
+  ring.data.set(payload, at);
+  ring.commitQuiet(m.kind, payload.length);
+}
+
 const pipeline = new Pipeline(
   {
     tickMs: cfg.tickTimeMs,
     minSessionTimeoutMs: cfg.minSessionTimeoutMs,
     maxSessionTimeoutMs: cfg.maxSessionTimeoutMs,
-    // standalone ZooKeeper makes session ids with server id 1 whatever myid says (createSessionTrackerServerId)
-    serverId: 1,
+    // standalone ZooKeeper makes session ids with server id 1 whatever myid says (createSessionTrackerServerId);
+    // an ensemble's servers use their myid, so that the ids each one makes never collide
+    serverId: quorumIn === null ? 1 : cfg.myid!,
     superDigest: cfg.superDigest,
     sasl: {
       users: cfg.sasl === null ? null : cfg.sasl.users,
@@ -162,6 +191,7 @@ const pipeline = new Pipeline(
       ring.commitQuiet(RespKind.CLOSE, 4);
     },
     appendLog(zxid, txn) {
+      lastAppendedZxid = zxid;
       const at = reserveBlocking(logRing, TXN_RECORD_HEADER_BYTES + txn.length);
       writeTxnRecord(logRing, at, zxid, txn);
       logRing.commitQuiet(LogKind.TXN, TXN_RECORD_HEADER_BYTES + txn.length);
@@ -172,6 +202,15 @@ const pipeline = new Pipeline(
         appendedAtMs[i] = stampMs;
         appendedCount++;
       }
+    },
+    leader: {
+      propose: (zxid, txn) => toQuorum({ kind: ToQuorum.PROPOSE, zxid, txn }),
+      commit: (zxid) => toQuorum({ kind: ToQuorum.COMMIT, zxid }),
+      synced: (sid) => toQuorum({ kind: ToQuorum.SYNCED, sid }),
+    },
+    learner: {
+      forward: (sessionId, cxid, type, record, authIds) => toQuorum({ kind: ToQuorum.FORWARD, sessionId, cxid, type, record, authIds: [...authIds] }),
+      revalidate: (sessionId, timeoutMs) => toQuorum({ kind: ToQuorum.REVALIDATE, sessionId, timeoutMs }),
     },
   },
 );
@@ -191,6 +230,7 @@ snapshotter.setTxnsInLog(recovered.txnCount);
 /** zxid of the newest snapshot on disk at start (the snapshot worker's control word has the ones written since). */
 const startSnapshotZxid = recovered.snapshot === null ? pipeline.tree.lastZxid : recovered.snapshot.zxid;
 Atomics.store(control64, CONTROL_DURABLE_ZXID, BigInt(pipeline.tree.lastZxid));
+lastAppendedZxid = pipeline.tree.lastZxid;
 parentPort!.postMessage({ type: 'ready', lastZxid: pipeline.tree.lastZxid });
 
 /**
@@ -305,6 +345,13 @@ function dispatch(ioIndex: number, ring: Ring): void {
       return;
     }
     case ReqKind.CONNECT: {
+      if (!serving) {
+        // ZooKeeper closes a connection that comes while its server is not running (no role yet)
+        const reply = respRings[ioIndex];
+        writeConnIdOnly(reply, reserveBlocking(reply, 4), connId);
+        reply.commitQuiet(RespKind.CLOSE, 4);
+        return;
+      }
       const c = readConnect(ring);
       pipeline.connect(key, c.addr, c.port, c.frame, c.tls);
       return;
@@ -315,7 +362,7 @@ function dispatch(ioIndex: number, ring: Ring): void {
       return;
     case ReqKind.FOURLW: {
       const w = readFourLetterWord(ring);
-      textStreams.start(key, fourLetterWordReply(w.word, pipeline, cfg, { addr: w.addr, port: w.port, traceMask: w.traceMask }, w.host, keeperLog), clockMs);
+      textStreams.start(key, fourLetterWordReply(w.word, pipeline, cfg, { addr: w.addr, port: w.port, traceMask: w.traceMask }, w.host, keeperLog, serving), clockMs);
       return;
     }
     case ReqKind.TEXT_MORE:
@@ -352,6 +399,134 @@ function reloadAfterLogFailure(): void {
   logRing.commit(LogKind.RESUME, 8);
 }
 
+// ---- ensembles: the quorum worker's messages (engine/rings/quorum-ring.ts)
+
+/** The durable zxid last acted on (it goes down after a TRUNC: compared for change, not order). */
+let lastDurableSeen = Number(Atomics.load(control64, CONTROL_DURABLE_ZXID));
+/** How often a learner hands the sessions its clients touched to the quorum worker (for the next PING answer). */
+const TOUCH_INTERVAL_MS = Math.max(1, Math.floor(cfg.tickTimeMs / 2));
+let nextTouchAt = 0;
+
+/** Reloads the tree and sessions from disk (snapshot + whole log), keeping the role. */
+function reloadFromDisk(why: string): void {
+  const startedMs = performance.now();
+  const reloaded = recoverState(pipeline, {
+    snapDir: data.snapDir, logDir: data.logDir, txnBytesMax: data.txnBytesMax, nowMs: performance.now(), warn: (w) => log.warn(w), reload: true,
+  });
+  snapshotter.setTxnsInLog(reloaded.txnCount);
+  lastDurableSeen = Number(Atomics.load(control64, CONTROL_DURABLE_ZXID));
+  lastAppendedZxid = Math.max(lastAppendedZxid, pipeline.tree.lastZxid);
+  log.info(`${why}: tree reloaded from disk to zxid 0x${pipeline.tree.lastZxid.toString(16)} in ${(performance.now() - startedMs).toFixed(0)} ms`);
+}
+
+/**
+ * The role ends (election, a failed sync, a leader that lost its quorum): every client
+ * connection is closed at once and every held output dropped, the log is let finish what
+ * it was given, and the tree is reloaded from disk — ZooKeeper's fastForwardDataBase: the
+ * snapshot and the whole log, so what a leader applied at prep and never logged is gone,
+ * and what it logged stays for the next leader's sync to keep or TRUNC. RELOADED tells the
+ * quorum worker the last logged zxid for its next election.
+ */
+function leaveRole(why: string): void {
+  serving = false;
+  snapshotter.abort();
+  rollWanted = false;
+  pipeline.leaveRole();
+  for (let i = 0; i < respRings.length; i++) respRings[i].flushDataBell();
+  logRing.flushDataBell();
+  for (;;) {
+    const seq = bell.sequence();
+    if (Number(Atomics.load(control64, CONTROL_DURABLE_ZXID)) >= lastAppendedZxid) break;
+    if (Atomics.load(control64, CONTROL_LOG_FAILURES) !== logFailures) break;
+    bell.wait(seq, 100);
+  }
+  appendedCount = 0;
+  const failures = Atomics.load(control64, CONTROL_LOG_FAILURES);
+  if (failures !== logFailures) {
+    logFailures = failures;
+    reloadAfterLogFailure();
+  } else {
+    reloadFromDisk(why);
+  }
+  lastAppendedZxid = pipeline.tree.lastZxid;
+  toQuorum({ kind: ToQuorum.RELOADED, lastZxid: pipeline.tree.lastZxid });
+}
+
+function fromQuorum(m: FromQuorumMessage): void {
+  switch (m.kind) {
+    case FromQuorum.LEAVE:
+      return leaveRole('left the ensemble role');
+    case FromQuorum.LEAD:
+      pipeline.assumeRole('leader', m.voters);
+      pipeline.beginEpoch(m.zxid);
+      serving = true;
+      log.info(`leading epoch ${Math.floor(m.zxid / 0x1_0000_0000)} with voters ${m.voters.join(',')}: serving clients`);
+      return;
+    case FromQuorum.ACK:
+      if (pipeline.leader !== null) pipeline.ack(m.sid, m.zxid);
+      return;
+    case FromQuorum.LEARNER_REQUEST:
+      if (pipeline.leader !== null) pipeline.learnerRequest(m.sid, m.sessionId, m.cxid, m.type, m.record, m.authIds);
+      return;
+    case FromQuorum.TOUCH_SESSIONS:
+      if (pipeline.leader !== null) pipeline.touchSessions(m.touches);
+      return;
+    case FromQuorum.REVALIDATE_SESSION:
+      if (pipeline.leader !== null) toQuorum({ kind: ToQuorum.REVALIDATE_ANSWER, sid: m.sid, sessionId: m.sessionId, valid: pipeline.revalidateSession(m.sessionId, m.timeoutMs) });
+      return;
+    case FromQuorum.FOLLOW:
+      pipeline.assumeRole(m.observer ? 'observer' : 'follower');
+      return;
+    case FromQuorum.TRUNCATE:
+      // the log worker's TRUNCATE is the persistence branch's (docs/ensemble.md); until it is here a TRUNC fails the sync
+      log.warn(`TRUNC to zxid 0x${m.zxid.toString(16)}: the log cannot be truncated yet`);
+      toQuorum({ kind: ToQuorum.TRUNCATED, zxid: m.zxid, ok: false });
+      return;
+    case FromQuorum.RELOAD:
+      reloadFromDisk('synced by snapshot');
+      return;
+    case FromQuorum.PROPOSAL:
+      pipeline.proposal(m.zxid, m.txn);
+      return;
+    case FromQuorum.COMMIT_PROPOSAL:
+      pipeline.commitProposal(m.zxid);
+      return;
+    case FromQuorum.INFORM:
+      pipeline.inform(m.zxid, m.txn);
+      return;
+    case FromQuorum.REVALIDATED:
+      pipeline.revalidated(m.sessionId, m.valid);
+      return;
+    case FromQuorum.SYNCED:
+      pipeline.synced();
+      return;
+    case FromQuorum.SERVE:
+      if (m.zxid !== pipeline.tree.lastZxid) log.warn(`serving from zxid 0x${m.zxid.toString(16)}, the tree is at 0x${pipeline.tree.lastZxid.toString(16)}`);
+      serving = true;
+      log.info(`${pipeline.role} synced with the leader at zxid 0x${pipeline.tree.lastZxid.toString(16)}: serving clients`);
+      return;
+  }
+}
+
+/** Drains quorum/out; a learner whose stream breaks (LearnerDesyncError) leaves its role. */
+function pollQuorum(ring: Ring): number {
+  let n = 0;
+  while (n < RECORDS_PER_RING_TURN && ring.poll()) {
+    const m = decodeFromQuorum(ring.kind, ring.data.subarray(ring.payloadStart, ring.payloadStart + ring.payloadLength));
+    ring.releaseQuiet();
+    n++;
+    try {
+      fromQuorum(m);
+    } catch (e) {
+      if (!(e instanceof LearnerDesyncError)) throw e;
+      log.error(`the leader's stream and this server disagree: ${e.message}; leaving the role`);
+      leaveRole('desynchronized from the leader');
+    }
+  }
+  ring.flushSpaceBell();
+  return n;
+}
+
 const RECORDS_PER_RING_TURN = 256;
 let nextTickAt = 0;
 let logFailures = 0n;
@@ -362,7 +537,8 @@ for (;;) {
   throttler.beginTurn();
   clockMs = performance.now();
   const durable = Number(Atomics.load(control64, CONTROL_DURABLE_ZXID));
-  if (durable > pipeline.durableZxid) {
+  if (durable > lastDurableSeen) {
+    lastDurableSeen = durable;
     const startMs = clockMs;
     stampMs = originMs + startMs;
     noteDurable(durable, stampMs);
@@ -403,6 +579,7 @@ for (;;) {
     ring.flushSpaceBell();
     work += n;
   }
+  if (quorumOut !== null) work += pollQuorum(quorumOut);
   publishInProcess();
   if (rollWanted) {
     rollWanted = false;
@@ -419,19 +596,27 @@ for (;;) {
   clockMs = now;
   if (now >= nextTickAt) {
     stampMs = originMs + now;
-    nextTickAt = now + pipeline.tick();
+    // an ensemble server not serving expires nothing: sessions are the next leader's
+    nextTickAt = now + (serving ? pipeline.tick() : cfg.tickTimeMs);
     if (textStreams.size > 0) textStreams.expire(now);
     repeated.flush();
+  }
+  if (quorumIn !== null && pipeline.learner !== null && serving && now >= nextTouchAt) {
+    nextTouchAt = now + TOUCH_INTERVAL_MS;
+    const touches = pipeline.learner.takeTouches();
+    if (touches.size > 0) toQuorum({ kind: ToQuorum.TOUCHES, touches });
   }
   // one doorbell per ring per turn, not one per record (replies and txns went out quietly)
   for (let i = 0; i < respRings.length; i++) respRings[i].flushDataBell();
   logRing.flushDataBell();
+  quorumIn?.flushDataBell();
   if (work > 0) continue;
   if (Atomics.load(control32, CONTROL_STOP) !== 0) break;
   // RequestThrottler.throttleSleep: a stall waits for a durable signal (our bell), at most stall_time
   const stallMs = throttler.parkMs();
   // a control reply part-way out waits for the main thread to drain the reply ring: look again soon
-  bell.wait(seq, controlServer.hasOutput() ? 1 : Math.max(1, Math.min(stallMs, nextTickAt - now)));
+  const touchInMs = quorumIn !== null && pipeline.learner !== null ? nextTouchAt - now : Infinity;
+  bell.wait(seq, controlServer.hasOutput() ? 1 : Math.max(1, Math.min(stallMs, nextTickAt - now, touchInMs)));
   const after = performance.now();
   stats.add(BUSY_US, (now - wokeAt) * 1000);
   stats.add(PARKED_US, (after - now) * 1000);

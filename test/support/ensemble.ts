@@ -1,5 +1,5 @@
-// Ensembles for quorum tests: loopback ports for server.N lines, and Apache ZooKeeper 3.8
-// peers (QuorumPeerMain) that may never serve clients (their leader may be a zooid election
+// Ensembles for quorum tests: loopback ports for server.N lines, zooid members (startZooidPeer),
+// and Apache ZooKeeper 3.8 peers (QuorumPeerMain) that may never serve clients (their leader may be a zooid election
 // runner that does not speak Zab yet), so they are ready once `ruok` answers, not once
 // `srvr` shows a Mode as in servers.ts. Their election decisions are read from
 // FastLeaderElection's DEBUG line "About to leave FLE instance: leader=…, my state=…".
@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fourLetterWord, freePort, NETTY_EXTRA_JARS } from './servers.ts';
+import { fourLetterWord, freePort, startZooid, NETTY_EXTRA_JARS, type ServerHandle } from './servers.ts';
 import { waitFor, withDeadline } from './wait.ts';
 
 export interface PeerPorts {
@@ -98,10 +98,7 @@ export async function startZooKeeperPeer(sid: number, clientPort: number, lines:
     dir,
     logFile,
     elections: () => [...readLog().matchAll(FLE_EXIT)].map((m) => ({ leader: Number(m[1]), myid: Number(m[2]), state: m[3] })),
-    async mode() {
-      const m = /^Mode: (\w+)/m.exec(await fourLetterWord(clientPort, 'srvr', 1_000).catch(() => ''));
-      return m === null ? null : m[1];
-    },
+    mode: () => srvrMode(clientPort),
     logTail: (lineCount = 30) => readLog().split('\n').slice(-lineCount).join('\n'),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
@@ -144,4 +141,58 @@ export class Cleanups {
     this.push(() => peer.stop());
     return peer;
   }
+}
+
+/** `srvr`'s Mode line on a client port (leader, follower, observer, standalone), null while not serving. */
+export async function srvrMode(clientPort: number): Promise<string | null> {
+  const m = /^Mode: (\w+)/m.exec(await fourLetterWord(clientPort, 'srvr', 1_000).catch(() => ''));
+  return m === null ? null : m[1];
+}
+
+/** zoo.cfg timing for every member of a test ensemble (ZooKeeper peers above use the same). */
+export const ENSEMBLE_TIMING = { tickTime: '1000', initLimit: '5', syncLimit: '2' } as const;
+
+export interface ZooidPeer {
+  sid: number;
+  clientPort: number;
+  dataDir: string;
+  /** The running process (replaced by restart()). */
+  handle: ServerHandle;
+  /** `srvr`'s Mode (leader, follower, observer), null while not serving. */
+  mode(): Promise<string | null>;
+  /** kill -9; the dataDir stays for restart(). */
+  kill9(): Promise<void>;
+  /** Start again on the same dataDir and ports. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+  logTail(lineCount?: number): string;
+}
+
+/** A zooid ensemble member (`zooid server zoo.cfg` with the server.N lines, myid in a dataDir of its own). */
+export async function startZooidPeer(ports: PeerPorts, lines: readonly string[], extra: Record<string, string> = {}): Promise<ZooidPeer> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `zooid-peer${ports.sid}-`));
+  fs.writeFileSync(path.join(dataDir, 'myid'), `${ports.sid}\n`);
+  const config: Record<string, string> = { ...ENSEMBLE_TIMING, ...extra };
+  for (const line of lines) {
+    const at = line.indexOf('=');
+    config[line.slice(0, at)] = line.slice(at + 1);
+  }
+  const start = () => startZooid({ port: ports.clientPort, dataDir, config });
+  const peer: ZooidPeer = {
+    sid: ports.sid,
+    clientPort: ports.clientPort,
+    dataDir,
+    handle: await start(),
+    mode: () => srvrMode(ports.clientPort),
+    kill9: () => peer.handle.kill9(),
+    async restart() {
+      peer.handle = await start();
+    },
+    async stop() {
+      await peer.handle.stop();
+      if (process.env.ZOOID_TEST_KEEP_TMP !== '1') fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+    logTail: (lineCount = 40) => peer.handle.logTail(lineCount),
+  };
+  return peer;
 }

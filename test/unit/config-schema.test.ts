@@ -121,24 +121,27 @@ describe('statuses', () => {
   });
 
   it('ensemble: read and checked, no warning', () => {
-    expect(statusOf('initLimit')).toBe('ensemble');
-    expect(statusOf('server.7')).toBe('ensemble');
-    const cfg = parse(`${MINIMAL}initLimit=5\n`);
+    expect(statusOf('electionAlg')).toBe('ensemble');
+    expect(statusOf('peerType')).toBe('ensemble');
+    expect(statusOf('initLimit')).toBe('honoured'); // the quorum worker reads it
+    expect(statusOf('server.7')).toBe('honoured');
+    const cfg = parse(`${MINIMAL}initLimit=5\npeerType=observer\n`);
     expect(cfg.initLimit).toBe(5);
     expect(cfg.warnings).toEqual([]);
     expect(() => parse(`${MINIMAL}initLimit=soon\n`)).toThrow(/initLimit: 'soon' is not a number of ticks/);
+    expect(() => parse(`${MINIMAL}peerType=boss\n`)).toThrow(/peerType: 'boss' is not participant or observer/);
   });
 
   it('accepted: a warning; a value the key carries is still checked', () => {
     expect(statusOf('skipACL')).toBe('accepted');
     expect(statusOf('zookeeper.quorum.auth.enableSasl')).toBe('accepted');
-    const cfg = parse(`${MINIMAL}skipACL=yes\nzookeeper.standaloneEnabled=false\n`);
-    expect(cfg.standaloneEnabled).toBe(false);
+    const cfg = parse(`${MINIMAL}skipACL=yes\nzookeeper.syncEnabled=false\n`);
+    expect(cfg.syncEnabled).toBe(false);
     expect(cfg.warnings).toEqual([
       'zoo.cfg:3: skipACL is accepted but not used by zooid yet',
-      'zoo.cfg:4: zookeeper.standaloneEnabled is accepted but not used by zooid yet',
+      'zoo.cfg:4: zookeeper.syncEnabled is accepted but not used by zooid yet',
     ]);
-    expect(() => parse(`${MINIMAL}standaloneEnabled=maybe\n`)).toThrow(/standaloneEnabled: 'maybe' is not true or false/);
+    expect(() => parse(`${MINIMAL}syncEnabled=maybe\n`)).toThrow(/syncEnabled: 'maybe' is not true or false/);
     // readonlymode.enabled=false asks for nothing zooid lacks
     expect(parse(`${MINIMAL}readonlymode.enabled=false\n`).warnings).toEqual([]);
   });

@@ -401,10 +401,10 @@ describe('warnings', () => {
     // (authProvider.N is read: test/unit/sasl.test.ts)
     const known = [
       'reconfigEnabled=false',
-      'standaloneEnabled=true',
+      'leaderServes=yes',
       'audit.enable=true',
       'ssl.keyStore.location=/etc/zk/keystore.jks',
-      'quorumListenOnAllIPs=true',
+      'electionPortBindRetry=5',
       'snapshot.trust.empty=true',
       'zookeeper.snapshot.trust.empty=true',
       'localSessionsEnabled=true',
@@ -562,6 +562,14 @@ describe('server.N lines', () => {
       .toBe('zoo.cfg:3: observers without a quorum is an invalid configuration');
     expect(errorOf(`${MINIMAL}server.2=b:2888:3888:observer\n`).message)
       .toBe('zoo.cfg:3: observers without participants is an invalid configuration');
+  });
+
+  it('runs a single server.N line as an ensemble of one with standaloneEnabled=false (QuorumPeerConfig.isDistributed)', () => {
+    const one = `dataDir=/d\nclientPort=2181\ninitLimit=5\nsyncLimit=2\nstandaloneEnabled=false\nserver.1=localhost:2888:3888\n`;
+    const cfg = parseConfig(one, { path: 'zoo.cfg', readMyid: false });
+    expect(cfg.standalone).toBe(false);
+    expect(cfg.warnings).toEqual([]);
+    expect(errorOf(`dataDir=/d\nclientPort=2181\nstandaloneEnabled=false\nserver.1=localhost:2888:3888\n`).message).toMatch(/initLimit: is not set/);
   });
 
   it('reads server.N lines from a dynamicConfigFile', () => {

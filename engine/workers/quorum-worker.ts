@@ -1,0 +1,603 @@
+// Quorum worker (ensembles only): owns the election port and, while it leads or follows,
+// the quorum port, and joins them to the pipeline by two rings (engine/rings/quorum-ring.ts,
+// docs/ensemble.md). A shell around pure machines: FastLeaderElection (election.ts) over
+// QuorumCnxManager, ZabLeader over ZabLeaderShell, ZabLearner over LearnerShell. What it
+// adds is the role's life:
+//
+//   looking ──decision──► leading   ZabLeader: discovery, sync, established ──LEAD──► pipeline serves
+//      ▲                  following ZabLearner: FOLLOW ──► pipeline; sync effects; SERVE at UPTODATE
+//      │                      │
+//      └── RELOADED ◄── LEAVE ┘  a step-down, a lost leader, a failed sync: the pipeline closes its
+//                                clients, reloads from disk, and says how far its log goes
+//
+// The election's starting state is the pipeline's last logged zxid (recovery, or RELOADED) and
+// the currentEpoch file. The log worker's durable zxid (a shared word; the log worker rings
+// this thread's bell too) is what a learner ACKs; on a leader the pipeline counts it itself.
+//
+// A learner's sync by SNAP or TRUNC builds the synced tree here (the SNAP stream decoded, or
+// the truncated log loaded), applies what the leader commits during the sync, writes it as a
+// snapshot at NEWLEADER and tells the pipeline to load it (RELOAD): the disk is the channel,
+// and the pipeline's reload is the one it uses for every role change. A TRUNC first goes
+// through the pipeline to the log worker (TRUNCATE/TRUNCATED); the learner's effects wait in
+// order until it is done.
+import { workerData, parentPort } from 'node:worker_threads';
+import net from 'node:net';
+import fs from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { JuteWriter } from '../../native-free-io/jute.ts';
+import { type Topology, attachBell, attachRing, wordsOf } from '../rings/topology.ts';
+import {
+  FromQuorum, QuorumWord, ToQuorum, decodeToQuorum, encodeFromQuorum, type FromQuorumMessage, type ToQuorumMessage,
+} from '../rings/quorum-ring.ts';
+import { CONTROL_DURABLE_ZXID } from '../records.ts';
+import { createLogger } from '../logger.ts';
+import type { OptionsFor } from '../config.ts';
+import { QuorumCnxManager } from '../quorum/cnxmanager.ts';
+import { DEFAULT_ELECTION_TIMING, FastLeaderElection, type Decision, type ElectionOutput, type LocalState } from '../quorum/election.ts';
+import { quorumViewOf, electionAddressOf } from '../quorum/view.ts';
+import { WireError, decodeNotification, encodeNotification, ServerState, type PeerAddress } from '../quorum/wire.ts';
+import { ZabLeader } from '../quorum/zab-leader.ts';
+import { ZabLeaderShell } from '../quorum/zab-leader-shell.ts';
+import { NO_HISTORY, epochOf } from '../quorum/zab-learner-handler.ts';
+import { LearnerShell } from '../quorum/zab-learner-shell.ts';
+import type { ZabLearnerOutputs } from '../quorum/zab-learner.ts';
+import type { Pipeline } from '../core/pipeline.ts';
+import { TreeLoader, listSnapshots, writeSnapshotNow } from '../persistence/snapshot.ts';
+import { recoverState, stateHolder } from '../persistence/recovery.ts';
+import { CommittedReplica } from '../persistence/committed-replica.ts';
+import { readEpochs, writeEpochFile } from '../persistence/epochs.ts';
+import { fsyncDirectory } from '../../native-free-io/logfile.ts';
+import { LEARNER_CONNECT_RETRY_MS, PIPELINE_BACKLOG_BYTES_MAX } from '../quorum/limits.ts';
+
+export interface QuorumWorkerData {
+  /** The config fields the schema gives the quorum worker (servers, myid, tickTime, initLimit, syncLimit, ...). */
+  config: OptionsFor<'quorum'>;
+  topology: Topology;
+  /** dataDir/version-2 and dataLogDir/version-2. */
+  snapDir: string;
+  logDir: string;
+  txnBytesMax: number;
+  /** The newest zxid the pipeline recovered (snapshot + whole log): the first election's last logged zxid. */
+  lastZxid: number;
+}
+
+const data = workerData as QuorumWorkerData;
+const cfg = data.config;
+if (cfg.myid === null) throw new Error('quorum worker: an ensemble server needs a myid');
+const myid = cfg.myid;
+const log = createLogger('quorum');
+const topology = data.topology;
+const bell = attachBell(topology, 'quorum');
+const fromPipeline = attachRing(topology, 'quorum/in', 'quorum');
+const toPipelineRing = attachRing(topology, 'quorum/out', 'quorum');
+const control64 = new BigInt64Array(wordsOf(topology, 'control'));
+const words = new Int32Array(wordsOf(topology, 'quorum-words'));
+const view = quorumViewOf(cfg.servers, myid);
+const voters = [...view.voters].map(Number);
+const me = cfg.servers.get(myid)!;
+const bindHost = cfg.quorumListenOnAllIPs ? '0.0.0.0' : me.host;
+const packetBytesMax = cfg.juteMaxBufferBytes + cfg.juteMaxBufferExtraBytes;
+const timing = { tickMs: cfg.tickTimeMs, initLimit: cfg.initLimit, syncLimit: cfg.syncLimit };
+
+// ---------------------------------------------------------------- the pipeline's rings
+
+const writer = new JuteWriter(64 * 1024);
+/** Records quorum/out had no room for, in order (a full ring is backpressure: they go first when it drains). */
+const backlog: { kind: number; payload: Buffer }[] = [];
+let backlogBytes = 0;
+let waitingForSpace = false;
+
+function toPipeline(m: FromQuorumMessage): void {
+  const payload = encodeFromQuorum(writer, m);
+  if (backlog.length === 0 && toPipelineRing.tryPush(m.kind, payload)) return;
+  backlog.push({ kind: m.kind, payload: Buffer.from(payload) });
+  backlogBytes += payload.length;
+  if (backlogBytes > PIPELINE_BACKLOG_BYTES_MAX) throw new Error(`the pipeline has not taken ${backlogBytes} bytes of quorum messages`);
+  if (!waitingForSpace) {
+    waitingForSpace = true;
+    void toPipelineRing.spaceBell.waitAsync(toPipelineRing.spaceBell.sequence(), 10).then(flushBacklog);
+  }
+}
+
+function flushBacklog(): void {
+  waitingForSpace = false;
+  while (backlog.length > 0 && toPipelineRing.tryPush(backlog[0].kind, backlog[0].payload)) backlogBytes -= backlog.shift()!.payload.length;
+  if (backlog.length > 0) {
+    waitingForSpace = true;
+    void toPipelineRing.spaceBell.waitAsync(toPipelineRing.spaceBell.sequence(), 10).then(flushBacklog);
+  }
+}
+
+function durableZxid(): number {
+  return Number(Atomics.load(control64, CONTROL_DURABLE_ZXID));
+}
+
+// ---------------------------------------------------------------- epochs (QuorumPeer.loadDataBase)
+
+/** The epoch files, made from the last zxid when missing, as ZooKeeper does at start. */
+function loadEpochs(lastZxid: number): { acceptedEpoch: number; currentEpoch: number } {
+  const e = readEpochs(cfg.dataDir);
+  const fromZxid = epochOf(lastZxid);
+  let currentEpoch = e.currentEpoch;
+  if (currentEpoch === null) {
+    currentEpoch = fromZxid;
+    log.info(`${path.join(cfg.dataDir, 'currentEpoch')} not found: creating it with the last zxid's epoch ${currentEpoch}`);
+    writeEpochFile(cfg.dataDir, 'currentEpoch', currentEpoch);
+  }
+  if (fromZxid > currentEpoch) throw new Error(`the current epoch, ${currentEpoch}, is older than the last zxid, 0x${lastZxid.toString(16)}`);
+  let acceptedEpoch = e.acceptedEpoch;
+  if (acceptedEpoch === null) {
+    acceptedEpoch = fromZxid;
+    log.info(`${path.join(cfg.dataDir, 'acceptedEpoch')} not found: creating it with the last zxid's epoch ${acceptedEpoch}`);
+    writeEpochFile(cfg.dataDir, 'acceptedEpoch', acceptedEpoch);
+  }
+  if (acceptedEpoch < currentEpoch) throw new Error(`the accepted epoch, ${acceptedEpoch}, is less than the current epoch, ${currentEpoch}`);
+  return { acceptedEpoch, currentEpoch };
+}
+
+// ---------------------------------------------------------------- election
+
+let lastLoggedZxid = data.lastZxid;
+let epochs = loadEpochs(lastLoggedZxid);
+
+function localState(): LocalState {
+  return { lastLoggedZxid: BigInt(lastLoggedZxid), currentEpoch: BigInt(epochs.currentEpoch) };
+}
+
+const election = new FastLeaderElection(view, localState(), DEFAULT_ELECTION_TIMING);
+const peers = new Map<bigint, PeerAddress>();
+for (const sid of view.members.keys()) if (sid !== view.mySid) peers.set(sid, electionAddressOf(view, sid)!);
+const cnx = new QuorumCnxManager({
+  mySid: view.mySid,
+  listenAddress: electionAddressOf(view, view.mySid)!,
+  bindHost: cfg.quorumListenOnAllIPs ? '0.0.0.0' : undefined,
+  peers,
+  onMessage: onNotification,
+  log,
+  connectTimeoutMs: cfg.cnxTimeoutMs,
+  handshakeTimeoutMs: cfg.tickTimeMs * cfg.syncLimit,
+});
+let electionTimer: NodeJS.Timeout | null = null;
+let electionStartedMs = 0;
+
+function onNotification(from: bigint, message: Buffer): void {
+  if (stopping) return;
+  let n;
+  try {
+    n = decodeNotification(message);
+  } catch (e) {
+    if (!(e instanceof WireError)) throw e;
+    log.warn('skipping a malformed notification', { sid: String(from), error: e.message });
+    return;
+  }
+  applyElection(election.receive(performance.now(), from, n));
+}
+
+function applyElection(out: ElectionOutput): void {
+  for (const { to, notification } of out.send) cnx.toSend(to, encodeNotification(notification));
+  if (out.decision !== null && phase === 'looking') startRole(out.decision);
+  if (electionTimer !== null) clearTimeout(electionTimer);
+  electionTimer = null;
+  const deadline = election.nextDeadlineMs();
+  if (deadline === null || stopping) return;
+  electionTimer = setTimeout(() => {
+    electionTimer = null;
+    applyElection(election.tick(performance.now()));
+  }, Math.max(0, Math.ceil(deadline - performance.now())));
+}
+
+function lookForLeader(): void {
+  phase = 'looking';
+  publish();
+  electionStartedMs = performance.now();
+  log.info(`looking for a leader: last zxid 0x${lastLoggedZxid.toString(16)}, current epoch ${epochs.currentEpoch}`);
+  applyElection(election.lookForLeader(performance.now(), localState()));
+}
+
+// ---------------------------------------------------------------- roles
+
+/** looking: electing; reloading: LEAVE sent, waiting for RELOADED; leading/following: a role is running. */
+let phase: 'looking' | 'reloading' | 'leading' | 'following' = 'looking';
+let leading: LeaderRun | null = null;
+let following: LearnerRun | null = null;
+let stopping = false;
+
+function startRole(d: Decision): void {
+  const ms = (performance.now() - electionStartedMs).toFixed(0);
+  log.info(`elected in ${ms} ms: ${d.role}, leader ${d.leader}, round ${d.electionEpoch}, peer epoch ${d.peerEpoch}`);
+  epochs = loadEpochs(lastLoggedZxid);
+  if (d.role === 'LEADING') {
+    phase = 'leading';
+    leading = new LeaderRun();
+  } else {
+    phase = 'following';
+    following = new LearnerRun(Number(d.leader), d.role === 'OBSERVING');
+  }
+  publish();
+}
+
+/** The role is over: close its sockets, have the pipeline close its clients and reload, then elect again. */
+function endRole(reason: string): void {
+  if (phase !== 'leading' && phase !== 'following') return;
+  log.warn(`leaving the ${phase === 'leading' ? 'leader' : 'learner'} role: ${reason}`);
+  closeRole();
+  phase = 'reloading';
+  publish();
+  toPipeline({ kind: FromQuorum.LEAVE });
+}
+
+function closeRole(): void {
+  leading?.close();
+  following?.close();
+  leading = null;
+  following = null;
+}
+
+function onPipeline(m: ToQuorumMessage): void {
+  if (m.kind === ToQuorum.RELOADED) {
+    // answers LEAVE; unasked, the pipeline left its role itself (its learner lost step with the leader)
+    if (phase === 'leading' || phase === 'following') {
+      log.warn('the pipeline left its role');
+      closeRole();
+    }
+    lastLoggedZxid = m.lastZxid;
+    epochs = loadEpochs(lastLoggedZxid);
+    if (!stopping) lookForLeader();
+    return;
+  }
+  // anything else belongs to the role that sent it; between roles it is stale
+  if (leading !== null) leading.fromPipeline(m);
+  else if (following !== null) following.fromPipeline(m);
+}
+
+/** What mntr and srvr show (engine/rings/quorum-ring.ts QuorumWord). */
+function publish(): void {
+  let peerState: number = ServerState.LOOKING;
+  let zab = 0;
+  let sync = 0;
+  let learners = 0;
+  let syncedFollowers = 0;
+  let syncedObservers = 0;
+  if (leading !== null) {
+    peerState = ServerState.LEADING;
+    const p = leading.zab.phase;
+    zab = p === 'broadcast' ? 3 : p === 'newLeader' ? 2 : 1;
+    for (const l of leading.zab.learners()) {
+      learners++;
+      if (l.phase === 'broadcast' && l.observer) syncedObservers++;
+      else if (l.phase === 'broadcast') syncedFollowers++;
+    }
+  } else if (following !== null) {
+    peerState = following.observer ? ServerState.OBSERVING : ServerState.FOLLOWING;
+    const p = following.phase();
+    zab = p === 'broadcast' ? 3 : p === 'discovery' || p === 'syncStart' || p === 'connecting' ? 1 : 2;
+    const t = following.syncType();
+    sync = t === 'DIFF' ? 1 : t === 'SNAP' ? 2 : t === 'TRUNC' ? 3 : 0;
+  }
+  Atomics.store(words, QuorumWord.PEER_STATE, peerState);
+  Atomics.store(words, QuorumWord.ZAB_STATE, zab);
+  Atomics.store(words, QuorumWord.SYNC_MODE, zab === 3 ? 0 : sync);
+  Atomics.store(words, QuorumWord.LEARNERS, learners);
+  Atomics.store(words, QuorumWord.SYNCED_FOLLOWERS, syncedFollowers);
+  Atomics.store(words, QuorumWord.SYNCED_OBSERVERS, syncedObservers);
+}
+
+/** Leading: ZabLeader on the quorum port, the committed replica for SNAPs, the pipeline's seam. */
+class LeaderRun {
+  readonly zab: ZabLeader;
+  private readonly shell: ZabLeaderShell;
+  private readonly replica: CommittedReplica;
+  /** Proposals not yet committed, oldest first: the replica takes them at COMMIT. */
+  private proposed: { zxid: number; txn: Buffer }[] = [];
+  private closed = false;
+
+  constructor() {
+    this.replica = CommittedReplica.fromDisk({ snapDir: data.snapDir, logDir: data.logDir, txnBytesMax: data.txnBytesMax, warn: (w) => log.warn(w) });
+    if (this.replica.lastZxid !== lastLoggedZxid) log.warn(`the committed replica loaded zxid 0x${this.replica.lastZxid.toString(16)}, the pipeline 0x${lastLoggedZxid.toString(16)}`);
+    this.zab = new ZabLeader({
+      mySid: myid, voters, timing, acceptedEpoch: epochs.acceptedEpoch, currentEpoch: epochs.currentEpoch,
+      lastZxid: this.replica.lastZxid, history: NO_HISTORY, configBytes: view.configBytes, configVersion: view.version,
+    });
+    this.shell = new ZabLeaderShell(this.zab, {
+      host: bindHost, port: me.quorumPort, log, packetBytesMax,
+      hooks: {
+        snapshot: (zxid) => {
+          if (zxid !== this.replica.lastZxid) throw new Error(`SNAP at 0x${zxid.toString(16)}, the committed replica is at 0x${this.replica.lastZxid.toString(16)}`);
+          return this.replica.serialize();
+        },
+        acceptedEpoch: (epoch) => writeEpochFile(cfg.dataDir, 'acceptedEpoch', epoch),
+        currentEpoch: (epoch) => {
+          writeEpochFile(cfg.dataDir, 'currentEpoch', epoch);
+          epochs = { acceptedEpoch: Math.max(epochs.acceptedEpoch, epoch), currentEpoch: epoch };
+          election.updateElectionVotePeerEpoch(BigInt(epoch));
+        },
+        established: (zxid) => {
+          log.info(`leading epoch ${epochOf(zxid)}: a quorum acknowledged NEWLEADER; serving`);
+          toPipeline({ kind: FromQuorum.LEAD, zxid, voters });
+          publish();
+        },
+        stepDown: (reason) => queueMicrotask(() => endRole(reason)),
+        ack: (sid, zxid) => toPipeline({ kind: FromQuorum.ACK, sid, zxid }),
+        request: (sid, sessionId, cxid, type, record, authIds) => toPipeline({ kind: FromQuorum.LEARNER_REQUEST, sid, sessionId, cxid, type, record, authIds }),
+        touch: (_sid, touches) => toPipeline({ kind: FromQuorum.TOUCH_SESSIONS, touches }),
+        revalidate: (sid, sessionId, timeoutMs) => toPipeline({ kind: FromQuorum.REVALIDATE_SESSION, sid, sessionId, timeoutMs }),
+      },
+    });
+    this.shell.listen().then(() => {
+      if (this.closed) return;
+      log.info(`leading: accepting learners on ${bindHost}:${me.quorumPort}`);
+      this.shell.start();
+      publish();
+    }, (err: Error) => queueMicrotask(() => endRole(`cannot listen on the quorum port ${me.quorumPort}: ${err.message}`)));
+  }
+
+  fromPipeline(m: ToQuorumMessage): void {
+    const now = this.zab.phase;
+    switch (m.kind) {
+      case ToQuorum.PROPOSE:
+        if (now !== 'broadcast') return; // the role is ending: the pipeline has not heard yet
+        this.proposed.push({ zxid: m.zxid, txn: m.txn });
+        this.shell.proposed(m.zxid, m.txn);
+        return;
+      case ToQuorum.COMMIT: {
+        // the replica first: a SNAP streamed from here on holds this commit
+        let i = 0;
+        while (i < this.proposed.length && this.proposed[i].zxid <= m.zxid) {
+          this.replica.apply(this.proposed[i].zxid, this.proposed[i].txn);
+          i++;
+        }
+        this.proposed = i === this.proposed.length ? [] : this.proposed.slice(i);
+        if (now === 'broadcast') this.shell.committed(m.zxid);
+        return;
+      }
+      case ToQuorum.SYNCED:
+        return this.shell.synced(m.sid);
+      case ToQuorum.REVALIDATE_ANSWER:
+        return this.shell.revalidated(m.sid, m.sessionId, m.valid);
+      default:
+        return;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    void this.shell.close();
+  }
+}
+
+/** Following (or observing): LearnerShell on a connection to the leader; its effects carried to the pipeline in order. */
+class LearnerRun {
+  readonly observer: boolean;
+  private shell: LearnerShell | null = null;
+  private closed = false;
+  /** The tree being synced by SNAP or TRUNC (a placeholder pipeline holds tree and sessions), written at NEWLEADER. */
+  private syncState: Pipeline | null = null;
+  private loader: TreeLoader | null = null;
+  /** While a TRUNCATE is with the log worker: the learner's later effects wait here, in order. */
+  private truncatingTo: number | null = null;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(leaderSid: number, observer: boolean) {
+    this.observer = observer;
+    toPipeline({ kind: FromQuorum.FOLLOW, observer });
+    const leader = cfg.servers.get(leaderSid);
+    if (leader === undefined) {
+      queueMicrotask(() => endRole(`the elected leader ${leaderSid} is not in the config`));
+      return;
+    }
+    const deadline = performance.now() + cfg.initLimit * cfg.tickTimeMs;
+    void connectToLeader(leader.host, leader.quorumPort, deadline, () => this.closed).then((socket) => {
+      if (this.closed) return void socket?.destroy();
+      if (socket === null) return endRole(`cannot connect to leader ${leaderSid} at ${leader.host}:${leader.quorumPort}`);
+      this.shell = new LearnerShell({
+        host: leader.host, port: leader.quorumPort, socket, tickMs: cfg.tickTimeMs, log,
+        config: {
+          sid: BigInt(myid), observer, lastLoggedZxid, acceptedEpoch: epochs.acceptedEpoch, currentEpoch: epochs.currentEpoch,
+          configVersion: view.version, initLimitTicks: cfg.initLimit, syncLimitTicks: cfg.syncLimit, packetBytesMax,
+        },
+        effects: this.effects(),
+      });
+    });
+  }
+
+  phase(): string {
+    return this.shell === null ? 'connecting' : this.shell.machine.phase;
+  }
+
+  syncType(): string | null {
+    return this.shell?.machine.syncType ?? null;
+  }
+
+  /** The log's durable zxid to the learner, once its log is the leader's (after the sync's TRUNC). */
+  noteDurable(): void {
+    const m = this.shell?.machine;
+    if (m === undefined || this.truncatingTo !== null) return;
+    if (m.phase === 'newLeader' || m.phase === 'synced' || m.phase === 'broadcast') m.durable(durableZxid());
+  }
+
+  fromPipeline(m: ToQuorumMessage): void {
+    const machine = this.shell?.machine;
+    if (machine === undefined) return;
+    switch (m.kind) {
+      case ToQuorum.FORWARD:
+        if (machine.phase === 'broadcast') machine.forward(m.sessionId, m.cxid, m.type, m.record, m.authIds);
+        return;
+      case ToQuorum.REVALIDATE:
+        if (machine.phase === 'broadcast') machine.revalidate(m.sessionId, m.timeoutMs);
+        return;
+      case ToQuorum.TOUCHES:
+        for (const [id, timeoutMs] of m.touches) machine.touch(id, timeoutMs);
+        return;
+      case ToQuorum.TRUNCATED:
+        return this.truncated(m.zxid, m.ok);
+      default:
+        return;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    void this.shell?.close();
+  }
+
+  /** Runs an effect now, or after the TRUNC under way. */
+  private inOrder(effect: () => void): void {
+    if (this.truncatingTo === null) effect();
+    else this.waiting.push(effect);
+  }
+
+  private truncated(zxid: number, ok: boolean): void {
+    if (this.truncatingTo !== zxid) return;
+    if (!ok) return endRole(`the log could not be truncated to zxid 0x${zxid.toString(16)}`);
+    // zooid's snapshots are of the pipeline's tree, which may hold what the TRUNC removed
+    for (const s of listSnapshots(data.snapDir)) {
+      if (s.zxid <= zxid) continue;
+      log.warn(`TRUNC to 0x${zxid.toString(16)}: removing ${s.path}`);
+      fs.rmSync(s.path);
+    }
+    fsyncDirectory(data.snapDir);
+    this.syncState = stateHolder(data.txnBytesMax, myid);
+    recoverState(this.syncState, { snapDir: data.snapDir, logDir: data.logDir, txnBytesMax: data.txnBytesMax, nowMs: 0, warn: (w) => log.warn(w), reload: true });
+    if (this.syncState.tree.lastZxid !== zxid) return endRole(`after TRUNC to 0x${zxid.toString(16)} the disk holds 0x${this.syncState.tree.lastZxid.toString(16)}`);
+    this.truncatingTo = null;
+    while (this.waiting.length > 0 && this.truncatingTo === null && !this.closed) this.waiting.shift()!();
+    this.noteDurable();
+  }
+
+  private effects(): ZabLearnerOutputs {
+    const copy = (b: Buffer): Buffer => (this.truncatingTo === null ? b : Buffer.from(b));
+    return {
+      send: () => {},
+      writeAcceptedEpoch: (epoch) => {
+        writeEpochFile(cfg.dataDir, 'acceptedEpoch', epoch);
+        epochs = { ...epochs, acceptedEpoch: epoch };
+      },
+      writeCurrentEpoch: (epoch) => {
+        writeEpochFile(cfg.dataDir, 'currentEpoch', epoch);
+        epochs = { ...epochs, currentEpoch: epoch };
+        election.updateElectionVotePeerEpoch(BigInt(epoch));
+      },
+      truncateLog: (zxid) => this.inOrder(() => {
+        log.info(`TRUNC: cutting the log after zxid 0x${zxid.toString(16)}`);
+        this.truncatingTo = zxid;
+        toPipeline({ kind: FromQuorum.TRUNCATE, zxid });
+      }),
+      loadSnapshotBegin: (zxid) => this.inOrder(() => {
+        log.info(`SNAP: loading the leader's snapshot at zxid 0x${zxid.toString(16)}`);
+        this.syncState = stateHolder(data.txnBytesMax, myid);
+        this.loader = new TreeLoader(this.syncState.tree, (w) => log.warn(w));
+      }),
+      loadSnapshotSession: (id, timeoutMs) => this.inOrder(() => void this.syncState!.sessions.add(id, timeoutMs, 0)),
+      loadSnapshotAcl: (ref, acls) => this.inOrder(() => this.loader!.acl(ref, acls)),
+      loadSnapshotNode: (p, node) => this.inOrder(() => this.loader!.node(p, node)),
+      loadSnapshotEnd: (zxid) => this.inOrder(() => {
+        this.loader!.finish(zxid);
+        this.loader = null;
+      }),
+      applyTxn: (_zxid, txn) => {
+        const t = copy(txn);
+        this.inOrder(() => this.syncState!.replay(t));
+      },
+      takeSnapshot: (zxid) => this.inOrder(() => {
+        const state = this.syncState;
+        if (state === null) throw new Error('takeSnapshot without a synced tree');
+        if (state.tree.lastZxid !== zxid) throw new Error(`snapshot at 0x${zxid.toString(16)}, the synced tree is at 0x${state.tree.lastZxid.toString(16)}`);
+        const sessions: [bigint, number][] = [];
+        for (const s of state.sessions.sessions.values()) sessions.push([s.id, s.timeoutMs]);
+        const written = writeSnapshotNow(data.snapDir, state.tree, sessions);
+        log.info(`synced tree written to ${written.path} (${written.nodes} znodes, ${written.bytes} bytes)`);
+        this.syncState = null;
+        toPipeline({ kind: FromQuorum.RELOAD });
+        this.shell?.machine.snapshotSaved(zxid);
+      }),
+      logProposal: (zxid, txn) => {
+        const t = copy(txn);
+        this.inOrder(() => toPipeline({ kind: FromQuorum.PROPOSAL, zxid, txn: t }));
+      },
+      commit: (zxid) => this.inOrder(() => toPipeline({ kind: FromQuorum.COMMIT_PROPOSAL, zxid })),
+      inform: (zxid, txn) => {
+        const t = copy(txn);
+        this.inOrder(() => toPipeline({ kind: FromQuorum.INFORM, zxid, txn: t }));
+      },
+      revalidated: (sessionId, valid) => this.inOrder(() => toPipeline({ kind: FromQuorum.REVALIDATED, sessionId, valid })),
+      synced: () => this.inOrder(() => toPipeline({ kind: FromQuorum.SYNCED })),
+      startServing: (zxid) => this.inOrder(() => {
+        log.info(`${this.observer ? 'observing' : 'following'}: synced with the leader (${this.syncType()}) up to zxid 0x${zxid.toString(16)}; serving`);
+        toPipeline({ kind: FromQuorum.SERVE, zxid });
+        publish();
+      }),
+      warn: () => {}, // LearnerShell logs them
+      fail: (reason) => queueMicrotask(() => endRole(reason)),
+    };
+  }
+}
+
+/**
+ * Learner.connectToLeader: the leader may not listen yet when its followers decide, so a
+ * refused connection is tried again every LEARNER_CONNECT_RETRY_MS until the deadline
+ * (initLimit ticks). Null when it never connects or the role ended meanwhile.
+ */
+async function connectToLeader(host: string, port: number, deadlineMs: number, gone: () => boolean): Promise<net.Socket | null> {
+  for (;;) {
+    const socket = await new Promise<net.Socket | null>((resolve) => {
+      const s = net.connect({ host, port, timeout: Math.max(1, deadlineMs - performance.now()) });
+      const fail = () => {
+        s.destroy();
+        resolve(null);
+      };
+      s.once('connect', () => {
+        s.off('error', fail);
+        s.setTimeout(0);
+        resolve(s);
+      });
+      s.once('error', fail);
+      s.once('timeout', fail);
+    });
+    if (socket !== null || gone() || performance.now() + LEARNER_CONNECT_RETRY_MS >= deadlineMs) return socket;
+    await new Promise((resolve) => setTimeout(resolve, LEARNER_CONNECT_RETRY_MS));
+    if (gone()) return null;
+  }
+}
+
+// ---------------------------------------------------------------- the loop
+
+/** Drains quorum/in and feeds the durable zxid, parked on this thread's bell (rung by the pipeline and the log worker). */
+async function pump(): Promise<void> {
+  while (!stopping) {
+    const seq = bell.sequence();
+    while (fromPipeline.poll()) {
+      const m = decodeToQuorum(fromPipeline.kind, fromPipeline.data.subarray(fromPipeline.payloadStart, fromPipeline.payloadStart + fromPipeline.payloadLength));
+      fromPipeline.releaseQuiet();
+      onPipeline(m);
+    }
+    fromPipeline.flushSpaceBell();
+    following?.noteDurable();
+    await bell.waitAsync(seq, 1000);
+  }
+}
+
+parentPort!.on('message', (msg: { type: string }) => {
+  if (msg.type !== 'stop') return;
+  stopping = true;
+  bell.ring();
+  if (electionTimer !== null) clearTimeout(electionTimer);
+  closeRole();
+  void cnx.close().then(() => parentPort!.postMessage({ type: 'stopped' }));
+});
+
+const publishTimer = setInterval(publish, Math.max(1, Math.floor(cfg.tickTimeMs / 2)));
+publishTimer.unref();
+
+try {
+  await cnx.listen();
+} catch (err) {
+  parentPort!.postMessage({ type: 'error', message: `cannot listen on the election port ${me.electionPort}: ${(err as Error).message}` });
+  throw err;
+}
+parentPort!.postMessage({ type: 'ready' });
+lookForLeader();
+void pump().catch((err: Error) => {
+  log.error(`quorum worker failed: ${err.stack ?? err.message}`);
+  throw err;
+});
