@@ -83,6 +83,12 @@ export type TxnLogReadOptions = {
   txnBytesMax?: number;
   /** Called for a torn tail or torn last-file creation (readTxnLog does not repair). */
   onWarning?: (message: string) => void;
+  /**
+   * Yield every entry of the files read, from the first entry of the file that can hold
+   * fromZxid on, not only those after fromZxid (ZooKeeper's FileTxnIterator without its fast
+   * forward: what a leader's DIFF from the log starts with).
+   */
+  wholeFiles?: boolean;
 };
 
 /** How a scanned file ended. */
@@ -289,7 +295,7 @@ export function* readTxnLog(dir: string, fromZxid: number, options: TxnLogReadOp
   const buf = readBufferFor(txnBytesMax);
   const last = files[files.length - 1];
   for (const f of selected) {
-    const outcome = yield* scanLogFile(f.path, f === last, fromZxid, txnBytesMax, buf);
+    const outcome = yield* scanLogFile(f.path, f === last, options.wholeFiles === true ? -1 : fromZxid, txnBytesMax, buf);
     if (outcome.tornCreation) options.onWarning?.(`transaction log ${f.path}: torn creation (${outcome.fileBytes} bytes, no header); no entries`);
     else if (outcome.tornOffset >= 0) options.onWarning?.(tornTailMessage(f.path, outcome, 'replay ends'));
   }

@@ -39,7 +39,7 @@ export interface ZkSyncDecision {
   snap: boolean;
   /** The zxid LearnerMaster.startForwarding was called with. */
   forwardFrom: number;
-  /** Queued packets: "13:<zxid hex>" DIFF, "14:" TRUNC, "2:" PROPOSAL, "4:" COMMIT. */
+  /** Queued packets: "13:<zxid hex>" DIFF, "14:" TRUNC, "2:<zxid hex>:<Adler32 of the data, hex>" PROPOSAL, "4:" COMMIT. */
   packets: string[];
 }
 

@@ -7,8 +7,8 @@
 //   sync <dataDir> <dataLogDir> <peer zxid hex>...
 //       ZKDatabase.loadDataBase (the committed log is what the restore replayed), then for
 //       each peer zxid a fresh LearnerHandler's syncFollower: one line per peer,
-//       "<peer> <SNAP|-> fwd <startForwarding zxid> <type>:<zxid> ..." with the packets queued
-//       (PROPOSAL data left out). The first line is "loaded <lastProcessed> <min> <max>".
+//       "<peer> <SNAP|-> fwd <startForwarding zxid> <type>:<zxid>[:<Adler32 of its data>] ..."
+//       with the packets queued. The first line is "loaded <lastProcessed> <min> <max>".
 package org.apache.zookeeper.server.quorum;
 
 import java.io.BufferedInputStream;
@@ -19,6 +19,7 @@ import java.net.Socket;
 import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.zip.Adler32;
 import org.apache.zookeeper.server.Request;
 import org.apache.zookeeper.server.ZKDatabase;
 import org.apache.zookeeper.server.persistence.FileTxnLog;
@@ -106,7 +107,14 @@ public class ZkOracle {
                 Handler h = new Handler(m);
                 boolean needSnap = h.syncFollower(Long.parseLong(args[i], 16), m);
                 StringBuilder line = new StringBuilder(args[i]).append(needSnap ? " SNAP" : " -").append(" fwd ").append(hex(m.forwardedFrom));
-                for (QuorumPacket p : h.packets) line.append(' ').append(p.getType()).append(':').append(hex(p.getZxid()));
+                for (QuorumPacket p : h.packets) {
+                    line.append(' ').append(p.getType()).append(':').append(hex(p.getZxid()));
+                    if (p.getData() != null) {
+                        Adler32 sum = new Adler32();
+                        sum.update(p.getData());
+                        line.append(':').append(Long.toHexString(sum.getValue()));
+                    }
+                }
                 System.out.println(line);
             }
             snapLog.close();
