@@ -130,6 +130,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     topology,
     ...optionsFor(cfg, 'log'),
     dir: logDir,
+    snapDir,
     lastZxid,
     txnBytesMax,
     rollAfterTxns,

@@ -18,7 +18,7 @@ import { recoverState } from '../persistence/recovery.ts';
 import { Snapshotter } from '../persistence/snapshotter.ts';
 import { writeSnapshotNow } from '../persistence/snapshot-writer.ts';
 import {
-  CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP, connKey, ioIndexOf, connIdOf,
+  CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_LOG_TRUNCATED_ZXID, CONTROL_LOG_TRUNCATIONS, CONTROL_STOP, connKey, ioIndexOf, connIdOf,
   THROTTLE_IN_PROCESS, throttleClosedIndex, throttleTakenIndex,
 } from '../records.ts';
 import { CLOSED_CONN_SLOTS, FOURLW_SLICE_CHARS, FOURLW_SLICES_IN_FLIGHT_MAX, FOURLW_STREAMS_MAX, FOURLW_STREAM_IDLE_MS } from '../limits.ts';
@@ -26,7 +26,7 @@ import { TextStreams } from '../ops/textstream.ts';
 import { RequestThrottler, Throttle } from '../core/request-throttler.ts';
 import { ReqKind, connIdOf as requestConnIdOf, readConnect, readFourLetterWord, requestEnqueuedAtMs, requestFrame } from '../rings/request-ring.ts';
 import { RespKind, SEND_HEADER_BYTES, writeSend, writeConnIdOnly, writeText } from '../rings/reply-ring.ts';
-import { LogKind, TXN_RECORD_HEADER_BYTES, writeTxnRecord, writeResume } from '../rings/log-ring.ts';
+import { LogKind, TXN_RECORD_HEADER_BYTES, writeTxnRecord, writeResume, writeTruncate } from '../rings/log-ring.ts';
 import { FromQuorum, ToQuorum, decodeFromQuorum, encodeToQuorum, type FromQuorumMessage, type ToQuorumMessage } from '../rings/quorum-ring.ts';
 import { LearnerDesyncError } from '../core/learner.ts';
 import { JuteWriter } from '../../native-free-io/jute.ts';
@@ -452,6 +452,28 @@ function leaveRole(why: string): void {
   toQuorum({ kind: ToQuorum.RELOADED, lastZxid: pipeline.tree.lastZxid });
 }
 
+/**
+ * A learner's TRUNC: the log worker cuts the log after zxid (engine/workers/log-worker.ts)
+ * and sets the durable zxid back; this waits for it (nothing else is logged meanwhile: the
+ * learner is syncing, not serving). The quorum worker loads the tree it syncs from disk.
+ */
+function truncateLog(zxid: number): void {
+  const before = Atomics.load(control64, CONTROL_LOG_TRUNCATIONS);
+  writeTruncate(logRing, reserveBlocking(logRing, 8), zxid);
+  logRing.commit(LogKind.TRUNCATE, 8);
+  for (;;) {
+    const seq = bell.sequence();
+    if (Atomics.load(control64, CONTROL_LOG_TRUNCATIONS) !== before) break;
+    bell.wait(seq, 100);
+  }
+  const to = Number(Atomics.load(control64, CONTROL_LOG_TRUNCATED_ZXID));
+  lastDurableSeen = Number(Atomics.load(control64, CONTROL_DURABLE_ZXID));
+  lastAppendedZxid = to;
+  snapshotter.setTxnsInLog(0);
+  if (to !== zxid) log.warn(`TRUNC to zxid 0x${zxid.toString(16)}: the log reached only 0x${to.toString(16)}`);
+  toQuorum({ kind: ToQuorum.TRUNCATED, zxid, ok: to === zxid });
+}
+
 function fromQuorum(m: FromQuorumMessage): void {
   switch (m.kind) {
     case FromQuorum.LEAVE:
@@ -478,10 +500,7 @@ function fromQuorum(m: FromQuorumMessage): void {
       pipeline.assumeRole(m.observer ? 'observer' : 'follower');
       return;
     case FromQuorum.TRUNCATE:
-      // the log worker's TRUNCATE is the persistence branch's (docs/ensemble.md); until it is here a TRUNC fails the sync
-      log.warn(`TRUNC to zxid 0x${m.zxid.toString(16)}: the log cannot be truncated yet`);
-      toQuorum({ kind: ToQuorum.TRUNCATED, zxid: m.zxid, ok: false });
-      return;
+      return truncateLog(m.zxid);
     case FromQuorum.RELOAD:
       reloadFromDisk('synced by snapshot');
       return;

@@ -39,16 +39,18 @@ import { quorumViewOf, electionAddressOf } from '../quorum/view.ts';
 import { WireError, decodeNotification, encodeNotification, ServerState, type PeerAddress } from '../quorum/wire.ts';
 import { ZabLeader } from '../quorum/zab-leader.ts';
 import { ZabLeaderShell } from '../quorum/zab-leader-shell.ts';
-import { NO_HISTORY, epochOf } from '../quorum/zab-learner-handler.ts';
+import { epochOf } from '../quorum/zab-learner-handler.ts';
 import { LearnerShell } from '../quorum/zab-learner-shell.ts';
 import type { ZabLearnerOutputs } from '../quorum/zab-learner.ts';
 import type { Pipeline } from '../core/pipeline.ts';
 import { TreeLoader, listSnapshots, writeSnapshotNow } from '../persistence/snapshot.ts';
 import { recoverState, stateHolder } from '../persistence/recovery.ts';
 import { CommittedReplica } from '../persistence/committed-replica.ts';
-import { readEpochs, writeEpochFile } from '../persistence/epochs.ts';
+import { loadEpochs as loadPersistedEpochs, writeEpochFile } from '../persistence/epochs.ts';
+import { TxnHistory } from '../persistence/txn-history.ts';
 import { fsyncDirectory } from '../../native-free-io/logfile.ts';
 import { LEARNER_CONNECT_RETRY_MS, PIPELINE_BACKLOG_BYTES_MAX } from '../quorum/limits.ts';
+import { COMMIT_LOG_COUNT, SNAPSHOT_SIZE_FACTOR } from '../quorum/zab-leader-limits.ts';
 
 export interface QuorumWorkerData {
   /** The config fields the schema gives the quorum worker (servers, myid, tickTime, initLimit, syncLimit, ...). */
@@ -113,32 +115,13 @@ function durableZxid(): number {
   return Number(Atomics.load(control64, CONTROL_DURABLE_ZXID));
 }
 
-// ---------------------------------------------------------------- epochs (QuorumPeer.loadDataBase)
-
-/** The epoch files, made from the last zxid when missing, as ZooKeeper does at start. */
-function loadEpochs(lastZxid: number): { acceptedEpoch: number; currentEpoch: number } {
-  const e = readEpochs(cfg.dataDir);
-  const fromZxid = epochOf(lastZxid);
-  let currentEpoch = e.currentEpoch;
-  if (currentEpoch === null) {
-    currentEpoch = fromZxid;
-    log.info(`${path.join(cfg.dataDir, 'currentEpoch')} not found: creating it with the last zxid's epoch ${currentEpoch}`);
-    writeEpochFile(cfg.dataDir, 'currentEpoch', currentEpoch);
-  }
-  if (fromZxid > currentEpoch) throw new Error(`the current epoch, ${currentEpoch}, is older than the last zxid, 0x${lastZxid.toString(16)}`);
-  let acceptedEpoch = e.acceptedEpoch;
-  if (acceptedEpoch === null) {
-    acceptedEpoch = fromZxid;
-    log.info(`${path.join(cfg.dataDir, 'acceptedEpoch')} not found: creating it with the last zxid's epoch ${acceptedEpoch}`);
-    writeEpochFile(cfg.dataDir, 'acceptedEpoch', acceptedEpoch);
-  }
-  if (acceptedEpoch < currentEpoch) throw new Error(`the accepted epoch, ${acceptedEpoch}, is less than the current epoch, ${currentEpoch}`);
-  return { acceptedEpoch, currentEpoch };
-}
-
 // ---------------------------------------------------------------- election
 
 let lastLoggedZxid = data.lastZxid;
+/** The epoch files (QuorumPeer.loadDataBase's rules: made from the last zxid when missing). */
+function loadEpochs(lastZxid: number): { acceptedEpoch: number; currentEpoch: number } {
+  return loadPersistedEpochs(data.snapDir, lastZxid, (m) => log.info(m));
+}
 let epochs = loadEpochs(lastLoggedZxid);
 
 function localState(): LocalState {
@@ -297,7 +280,11 @@ class LeaderRun {
     if (this.replica.lastZxid !== lastLoggedZxid) log.warn(`the committed replica loaded zxid 0x${this.replica.lastZxid.toString(16)}, the pipeline 0x${lastLoggedZxid.toString(16)}`);
     this.zab = new ZabLeader({
       mySid: myid, voters, timing, acceptedEpoch: epochs.acceptedEpoch, currentEpoch: epochs.currentEpoch,
-      lastZxid: this.replica.lastZxid, history: NO_HISTORY, configBytes: view.configBytes, configVersion: view.version,
+      lastZxid: this.replica.lastZxid, configBytes: view.configBytes, configVersion: view.version,
+      // a learner behind gets a DIFF from the txn log files when they are small enough (ZKDatabase.getProposalsFromTxnLog)
+      history: new TxnHistory(data.logDir, {
+        snapDir: data.snapDir, committedLogMax: COMMIT_LOG_COUNT, snapshotSizeFactor: SNAPSHOT_SIZE_FACTOR, txnBytesMax: data.txnBytesMax, warn: (w) => log.warn(w),
+      }),
     });
     this.shell = new ZabLeaderShell(this.zab, {
       host: bindHost, port: me.quorumPort, log, packetBytesMax,
@@ -306,9 +293,9 @@ class LeaderRun {
           if (zxid !== this.replica.lastZxid) throw new Error(`SNAP at 0x${zxid.toString(16)}, the committed replica is at 0x${this.replica.lastZxid.toString(16)}`);
           return this.replica.serialize();
         },
-        acceptedEpoch: (epoch) => writeEpochFile(cfg.dataDir, 'acceptedEpoch', epoch),
+        acceptedEpoch: (epoch) => writeEpochFile(data.snapDir, 'acceptedEpoch', epoch),
         currentEpoch: (epoch) => {
-          writeEpochFile(cfg.dataDir, 'currentEpoch', epoch);
+          writeEpochFile(data.snapDir, 'currentEpoch', epoch);
           epochs = { acceptedEpoch: Math.max(epochs.acceptedEpoch, epoch), currentEpoch: epoch };
           election.updateElectionVotePeerEpoch(BigInt(epoch));
         },
@@ -450,13 +437,6 @@ class LearnerRun {
   private truncated(zxid: number, ok: boolean): void {
     if (this.truncatingTo !== zxid) return;
     if (!ok) return endRole(`the log could not be truncated to zxid 0x${zxid.toString(16)}`);
-    // zooid's snapshots are of the pipeline's tree, which may hold what the TRUNC removed
-    for (const s of listSnapshots(data.snapDir)) {
-      if (s.zxid <= zxid) continue;
-      log.warn(`TRUNC to 0x${zxid.toString(16)}: removing ${s.path}`);
-      fs.rmSync(s.path);
-    }
-    fsyncDirectory(data.snapDir);
     this.syncState = stateHolder(data.txnBytesMax, myid);
     recoverState(this.syncState, { snapDir: data.snapDir, logDir: data.logDir, txnBytesMax: data.txnBytesMax, nowMs: 0, warn: (w) => log.warn(w), reload: true });
     if (this.syncState.tree.lastZxid !== zxid) return endRole(`after TRUNC to 0x${zxid.toString(16)} the disk holds 0x${this.syncState.tree.lastZxid.toString(16)}`);
@@ -470,16 +450,24 @@ class LearnerRun {
     return {
       send: () => {},
       writeAcceptedEpoch: (epoch) => {
-        writeEpochFile(cfg.dataDir, 'acceptedEpoch', epoch);
+        writeEpochFile(data.snapDir, 'acceptedEpoch', epoch);
         epochs = { ...epochs, acceptedEpoch: epoch };
       },
       writeCurrentEpoch: (epoch) => {
-        writeEpochFile(cfg.dataDir, 'currentEpoch', epoch);
+        writeEpochFile(data.snapDir, 'currentEpoch', epoch);
         epochs = { ...epochs, currentEpoch: epoch };
         election.updateElectionVotePeerEpoch(BigInt(epoch));
       },
       truncateLog: (zxid) => this.inOrder(() => {
         log.info(`TRUNC: cutting the log after zxid 0x${zxid.toString(16)}`);
+        // zooid's snapshots are of the pipeline's tree, which on a leader runs ahead of commit:
+        // one may hold what this TRUNC removes (the log worker refuses to truncate under one)
+        for (const snap of listSnapshots(data.snapDir)) {
+          if (snap.zxid <= zxid) continue;
+          log.warn(`TRUNC to 0x${zxid.toString(16)}: removing ${snap.path}`);
+          fs.rmSync(snap.path);
+        }
+        fsyncDirectory(data.snapDir);
         this.truncatingTo = zxid;
         toPipeline({ kind: FromQuorum.TRUNCATE, zxid });
       }),
