@@ -55,6 +55,8 @@ export interface ZooKeeperPeer {
   /** `srvr`'s Mode line (leader, follower, observer), null while not serving. */
   mode(): Promise<string | null>;
   logTail(lineCount?: number): string;
+  /** SIGKILL; the dir stays (startZooKeeperPeer(..., peer.dir) starts it again). */
+  kill9(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -70,11 +72,14 @@ function log4jSettings(): string {
     'log4j.logger.org.apache.zookeeper.server.quorum.FastLeaderElection=DEBUG\n';
 }
 
-/** Start QuorumPeerMain as server `sid` of `lines`; resolves once its client port answers ruok. */
-export async function startZooKeeperPeer(sid: number, clientPort: number, lines: readonly string[]): Promise<ZooKeeperPeer> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `zooid-zkpeer${sid}-`));
+/**
+ * Start QuorumPeerMain as server `sid` of `lines`; resolves once its client port answers ruok.
+ * `reuseDir`: the dir of a peer killed with kill9(), to start again on its dataDir.
+ */
+export async function startZooKeeperPeer(sid: number, clientPort: number, lines: readonly string[], reuseDir?: string): Promise<ZooKeeperPeer> {
+  const dir = reuseDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `zooid-zkpeer${sid}-`));
   const dataDir = path.join(dir, 'data');
-  fs.mkdirSync(dataDir);
+  fs.mkdirSync(dataDir, { recursive: true });
   fs.writeFileSync(path.join(dataDir, 'myid'), `${sid}\n`);
   fs.writeFileSync(path.join(dir, 'log4j.properties'), log4jSettings());
   const cfg = [
@@ -83,7 +88,7 @@ export async function startZooKeeperPeer(sid: number, clientPort: number, lines:
   ];
   fs.writeFileSync(path.join(dir, 'zoo.cfg'), cfg.join('\n') + '\n');
   const logFile = path.join(dir, 'zookeeper.log');
-  const out = fs.openSync(logFile, 'w');
+  const out = fs.openSync(logFile, 'a');
   const child = spawn('java', [
     '-Xmx128m', '-XX:+UseSerialGC', `-Dlog4j.configuration=file:${path.join(dir, 'log4j.properties')}`,
     '-cp', [dir, ...ZOOKEEPER_CLASSPATH, ...NETTY_EXTRA_JARS].join(':'),
@@ -100,6 +105,12 @@ export async function startZooKeeperPeer(sid: number, clientPort: number, lines:
     elections: () => [...readLog().matchAll(FLE_EXIT)].map((m) => ({ leader: Number(m[1]), myid: Number(m[2]), state: m[3] })),
     mode: () => srvrMode(clientPort),
     logTail: (lineCount = 30) => readLog().split('\n').slice(-lineCount).join('\n'),
+    async kill9() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await withDeadline(exited, STOP_DEADLINE_MS, `ZooKeeper peer ${sid} to exit`);
+      }
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGKILL');

@@ -1,0 +1,145 @@
+// Mixed ensembles: zooid processes and Apache ZooKeeper 3.8 (Debian's QuorumPeerMain) in one
+// ensemble of three, all from zoo.cfg files with the same server.N lines, started empty.
+// With equal histories the highest sid leads — when it is up before the others decide: sid 3
+// starts first and the others once its election port takes connections. So:
+//   1 zooid (sid 3) + 2 ZooKeeper: zooid leads ZooKeeper followers;
+//   2 zooid + 1 ZooKeeper (sid 3): zooid servers follow a ZooKeeper leader.
+// In both, srvr shows one leader and two followers, and a write through any server is read
+// through every other after sync. Then the leader is killed: the other two elect a new leader
+// of the other kind, and the killed server comes back as its follower with every write.
+import { describe, it, expect, afterEach } from 'vitest';
+import * as net from 'node:net';
+import { allocatePorts, serverLines, startZooKeeperPeer, startZooidPeer, srvrMode, type PeerPorts } from '../support/ensemble.ts';
+import { ZkSession } from '../support/zkclient.ts';
+import { waitFor, withDeadline } from '../support/wait.ts';
+
+const DEADLINE_MS = 60_000;
+
+type Kind = 'zooid' | 'zookeeper';
+
+interface Member {
+  sid: number;
+  kind: Kind;
+  clientPort: number;
+  kill9(): Promise<void>;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+  logTail(): string;
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await withDeadline(c(), DEADLINE_MS, 'a cleanup').catch((e: Error) => console.error(`cleanup: ${e.message}`));
+}, 60_000);
+
+async function session(name: string, port: number): Promise<ZkSession> {
+  const s = await ZkSession.connect(name, port, { sessionTimeoutMs: 10_000, connectTimeoutMs: DEADLINE_MS, requestTimeoutMs: 20_000 });
+  cleanups.push(() => s.dispose());
+  return s;
+}
+
+/** Starts sids 1..3 as `kinds` says, the last one first; every member is stopped after the test. */
+async function ensemble(kinds: readonly Kind[]): Promise<Member[]> {
+  const ports = await allocatePorts(kinds.map((_, i) => i + 1));
+  const lines = serverLines(ports);
+  const start = async (p: PeerPorts, i: number): Promise<Member> => {
+    if (kinds[i] === 'zooid') {
+      const peer = await startZooidPeer(p, lines);
+      cleanups.push(() => peer.stop());
+      return { sid: p.sid, kind: 'zooid', clientPort: p.clientPort, kill9: () => peer.kill9(), restart: () => peer.restart(), stop: () => peer.stop(), logTail: () => peer.logTail(20) };
+    }
+    // a ZooKeeper peer restarted runs as a new process on the same dataDir
+    let zk = await startZooKeeperPeer(p.sid, p.clientPort, lines);
+    const member: Member = {
+      sid: p.sid, kind: 'zookeeper', clientPort: p.clientPort,
+      kill9: () => zk.kill9(),
+      restart: async () => {
+        zk = await startZooKeeperPeer(p.sid, p.clientPort, lines, zk.dir);
+      },
+      stop: () => zk.stop(),
+      logTail: () => zk.logTail(20),
+    };
+    cleanups.push(() => member.stop());
+    return member;
+  };
+  const last = ports.length - 1;
+  const first = await start(ports[last], last);
+  await waitFor(() => tcpAccepts(ports[last].electionPort), { timeoutMs: DEADLINE_MS, what: `server ${ports[last].sid}'s election port` });
+  const rest = await Promise.all(ports.slice(0, last).map((p, i) => start(p, i)));
+  return [...rest, first];
+}
+
+function tcpAccepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function settled(members: readonly Member[], what: string): Promise<Member> {
+  let seen: (string | null)[] = [];
+  await waitFor(async () => {
+    seen = await Promise.all(members.map((m) => srvrMode(m.clientPort)));
+    return seen.filter((m) => m === 'leader').length === 1 && seen.every((m) => m === 'leader' || m === 'follower');
+  }, { timeoutMs: DEADLINE_MS, what: `${what} (modes ${JSON.stringify(seen)})\n${members.map((m) => `--- ${m.kind} ${m.sid}\n${m.logTail()}`).join('\n')}`, intervalMs: 200 });
+  return members[seen.indexOf('leader')];
+}
+
+/** A write through each member, read through each member after sync. */
+async function everyWriteEverywhere(members: readonly Member[], tag: string): Promise<void> {
+  const clients = await Promise.all(members.map((m) => session(`${tag}-${m.kind}-${m.sid}`, m.clientPort)));
+  for (let i = 0; i < members.length; i++) {
+    expect(await clients[i].create(`/${tag}-${members[i].sid}`, `${tag} via ${members[i].kind} ${members[i].sid}`)).toMatchObject({ err: 'OK' });
+  }
+  for (let j = 0; j < members.length; j++) {
+    for (let i = 0; i < members.length; i++) {
+      expect(await clients[j].sync(`/${tag}-${members[i].sid}`)).toMatchObject({ err: 'OK' });
+      expect(await clients[j].getData(`/${tag}-${members[i].sid}`), `${tag}: written via ${members[i].sid}, read via ${members[j].sid}`)
+        .toMatchObject({ err: 'OK', data: `${tag} via ${members[i].kind} ${members[i].sid}` });
+    }
+  }
+}
+
+async function scenario(kinds: readonly Kind[], firstLeader: Kind): Promise<void> {
+  const members = await ensemble(kinds);
+  const leader = await settled(members, 'one leader and two followers');
+  expect(leader.kind).toBe(firstLeader);
+  expect(leader.sid).toBe(3);
+  await everyWriteEverywhere(members, 'first');
+
+  // the leader dies: the two others elect one of themselves (the higher sid: 2), of the other kind here
+  await leader.kill9();
+  const survivors = members.filter((m) => m !== leader);
+  const next = await settled(survivors, 'a new leader among the survivors');
+  expect(next.sid).toBe(2);
+  expect(next.kind).not.toBe(firstLeader);
+  await everyWriteEverywhere(survivors, 'second');
+
+  // the old leader comes back on its dataDir and follows the new one, with everything
+  await leader.restart();
+  const again = await settled(members, `the old leader ${leader.sid} to rejoin`);
+  expect(again).toBe(next);
+  expect(await srvrMode(leader.clientPort)).toBe('follower');
+  await everyWriteEverywhere(members, 'third');
+  const back = await session('back', leader.clientPort);
+  for (const tag of ['first', 'second']) {
+    for (const m of members) {
+      if (tag === 'second' && m === leader) continue;
+      expect(await back.getData(`/${tag}-${m.sid}`)).toMatchObject({ err: 'OK' });
+    }
+  }
+}
+
+describe('mixed ensembles of zooid and Apache ZooKeeper 3.8', () => {
+  it('1 zooid + 2 ZooKeeper: zooid leads; after it dies a ZooKeeper leads and zooid rejoins as its follower', async () => {
+    await scenario(['zookeeper', 'zookeeper', 'zooid'], 'zooid');
+  }, 300_000);
+
+  it('2 zooid + 1 ZooKeeper: ZooKeeper leads zooid followers; after it dies a zooid leads and ZooKeeper rejoins as its follower', async () => {
+    await scenario(['zooid', 'zooid', 'zookeeper'], 'zookeeper');
+  }, 300_000);
+});
