@@ -14,13 +14,21 @@ import { decodeTxn, mutate, type Txn } from '../core/txn.ts';
 import { replayTxn } from '../core/replay.ts';
 import type { TxnHeader } from '../protocol.ts';
 import { serializeForLearner } from '../quorum/zab-leader-shell.ts';
-import { recoverState, type RecoveryOptions, type RecoveryReport } from './recovery.ts';
+import { recoverState, type RecoveryReport } from './recovery.ts';
 
 export interface ReplicaSeed {
   /** A tree no one else changes from now on (the replica owns it). */
   tree: DataTree;
   /** Session id → timeout (ms), as the snapshot and the log left them. */
   sessions: Iterable<[bigint, number]>;
+}
+
+/** Where the committed state is on disk (the version-2 directories). */
+export interface ReplicaDiskOptions {
+  snapDir: string;
+  logDir: string;
+  txnBytesMax: number;
+  warn: (msg: string) => void;
 }
 
 export class CommittedReplica {
@@ -35,10 +43,16 @@ export class CommittedReplica {
   }
 
   /**
-   * The committed state on disk (snapshot + log), read without changing any file: for a
-   * replica made while the server's own recovery is done and the log worker may append.
+   * The committed state on disk (snapshot + log, recoverState's rules), read without changing
+   * any file: for a replica made while the server's own recovery is done and the log worker
+   * may append (a torn tail ends the replay with a warning; it is not cut).
    */
-  static recover(opts: Omit<RecoveryOptions, 'repair' | 'reload' | 'nowMs'>): { replica: CommittedReplica; report: RecoveryReport } {
+  static fromDisk(opts: ReplicaDiskOptions): CommittedReplica {
+    return CommittedReplica.recover(opts).replica;
+  }
+
+  /** fromDisk, with recovery's report (what was loaded, how long it took). */
+  static recover(opts: ReplicaDiskOptions): { replica: CommittedReplica; report: RecoveryReport } {
     const tree = new DataTree();
     const sessions = new Map<bigint, number>();
     const target = {

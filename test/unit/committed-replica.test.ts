@@ -3,7 +3,7 @@
 // setACL, deletes, multis that fail, closes and expiries), its SNAP body is byte for byte what
 // the pipeline's own tree serializes at the same zxid; behind the pipeline (txns not committed
 // yet) it is the state at its own zxid; a learner's decoder reads it back to the same tree;
-// recover() loads a dataDir without changing a file.
+// fromDisk() loads a dataDir without changing a file.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -222,7 +222,7 @@ describe(`CommittedReplica (seed ${seed})`, () => {
   });
 });
 
-describe('CommittedReplica.recover', () => {
+describe('CommittedReplica.fromDisk', () => {
   let dir: string;
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zooid-replica-'));
@@ -251,5 +251,7 @@ describe('CommittedReplica.recover', () => {
     expect(read.sessions).toEqual(w.sessions());
     expect(warnings.join('\n')).toMatch(/torn tail/);
     expect(new Map(fs.readdirSync(dir).map((n) => [n, fs.readFileSync(path.join(dir, n))]))).toEqual(before);
+    const again = CommittedReplica.fromDisk({ snapDir: dir, logDir: dir, txnBytesMax: TXN_BYTES_MAX, warn: () => {} });
+    expect(bytesOf(again.serialize())).toEqual(bytesOf(replica.serialize()));
   });
 });
