@@ -48,6 +48,8 @@ export interface StartOptions {
   keepDir?: boolean;
   /** Java system properties for Apache ZooKeeper (-Dkey=value); zooid reads the same keys from zoo.cfg. */
   systemProperties?: Record<string, string>;
+  /** zooid only: run the zooid under this root instead of this repository's (test/fault/broken-build.ts). */
+  zooidRoot?: string;
 }
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -212,7 +214,7 @@ async function launch(spec: Launch, options: StartOptions): Promise<ServerHandle
     fs.appendFileSync(logFile, `==== starting ${spec.kind} on port ${port} (attempt ${attempt}) ====\n`);
     const logFd = fs.openSync(logFile, 'a');
     const child = spawn(spec.command, spec.args(configPath, dir), {
-      cwd: spec.kind === 'zooid' ? REPO_ROOT : dir,
+      cwd: spec.kind === 'zooid' ? (options.zooidRoot ?? REPO_ROOT) : dir,
       stdio: ['ignore', logFd, logFd],
       env: process.env,
     });
@@ -348,7 +350,7 @@ export function startZooid(options: StartOptions = {}): Promise<ServerHandle> {
     {
       kind: 'zooid',
       command: process.execPath,
-      args: (configPath) => [ZOOID_CLI, 'server', configPath],
+      args: (configPath) => [options.zooidRoot === undefined ? ZOOID_CLI : path.join(options.zooidRoot, 'engine', 'cli.ts'), 'server', configPath],
       acceptTcpAsReady: true,
     },
     { readyTimeoutMs: 30_000, ...options },
