@@ -26,7 +26,8 @@ import { DEFAULTS, LIMITS, OptionError, parseLoadOptions, parseMix, parseInteger
 import { runSweep, parsePercentList, parseRates, sweepCharts, findKnee, type SweepResult, type SweepPlan, type LatencyPoint } from '../loadgen/sweep.ts';
 import { closePool, runLoad, type MeasuredWindow } from '../loadgen/run.ts';
 import { formatTable } from '../loadgen/summary.ts';
-import { escapeHtml, page } from '../loadgen/report.ts';
+import { page, percentileChart } from '../loadgen/report.ts';
+import { markdownToHtml } from '../loadgen/markdown.ts';
 import { machineFacts, formatMachine, type MachineFacts } from './machine.ts';
 import { machineBusyMs, processCpuMs, threadCpu, threadCpuBetween, type ThreadGroupCpu, type ThreadSample } from './proc.ts';
 
@@ -659,11 +660,38 @@ export function renderMarkdown(cfg: CompareConfig, out: Awaited<ReturnType<typeo
 }
 
 function renderHtml(cfg: CompareConfig, runs: ServerRun[], md: string, startedAt: string): string {
-  const named = cfg.servers.flatMap((server) => {
+  const lastOf = (server: string) => {
     const mine = runs.filter((r) => r.server === server);
-    return mine[mine.length - 1].series.map((x) => ({ name: `${server} ${x.traffic} ${x.connections}×${x.outstanding}`, sweep: x.sweep }));
-  });
-  return page(`zooid vs Apache ZooKeeper ${startedAt.slice(0, 10)}`, `<pre>${escapeHtml(md)}</pre>\n<p>Charts: the last repeat of each server.</p>\n${sweepCharts(named)}`);
+    return mine[mine.length - 1];
+  };
+  const named = cfg.servers.flatMap((server) => lastOf(server).series.map((x) => ({ name: `${server} ${x.traffic} ${x.connections}×${x.outstanding}`, sweep: x.sweep })));
+  return page(
+    `zooid vs Apache ZooKeeper ${startedAt.slice(0, 10)}`,
+    [markdownToHtml(md), '<h2>Charts</h2>', '<p>The last repeat of each server.</p>', sweepCharts(named), percentileCharts(cfg, lastOf)].join('\n'),
+  );
+}
+
+/**
+ * One HdrHistogram-style percentile chart per closed-loop point (a shape and a read share),
+ * the servers side by side: the latency distribution of the measured window of each
+ * server's last repeat. Results written before the distributions were kept have none.
+ */
+function percentileCharts(cfg: CompareConfig, lastOf: (server: string) => ServerRun): string {
+  const figures: string[] = [];
+  const first = lastOf(cfg.servers[0]);
+  for (let s = 0; s < first.series.length; s++) {
+    const x = first.series[s];
+    for (let i = 0; i < x.sweep.throughput.length; i++) {
+      const cdf: Record<string, [number, number][]> = {};
+      for (const server of cfg.servers) {
+        const points = lastOf(server).series[s]?.sweep.runs[i]?.cdf?.all;
+        if (points !== undefined && points.length > 0) cdf[server === 'zookeeper' ? 'ZooKeeper' : server] = points;
+      }
+      if (Object.keys(cdf).length === 0) continue;
+      figures.push(`<figure>${percentileChart(`Latency by percentile: ${x.traffic} ${x.connections}×${x.outstanding}, ${x.sweep.throughput[i].readPct}% reads`, cdf)}</figure>`);
+    }
+  }
+  return figures.length === 0 ? '' : ['<h2>Latency distributions (closed loop)</h2>', ...figures].join('\n');
 }
 
 /** A results JSON's runs; those written before traffic modes and shapes had one batched series each. */
@@ -749,7 +777,7 @@ export async function compareMain(args: string[]): Promise<number> {
       servers: cfg.servers, serverWarmupMs: cfg.serverWarmupMs, idleWaitMs: cfg.idleWaitMs, repeats: cfg.repeats, traffics: cfg.traffics, shapes: cfg.shapes, threads: cfg.threads,
       readPcts: cfg.readPcts, latencyReadPct: cfg.latencyReadPct, offeredLoads: out.rates, serverConfig: cfg.serverConfig, load: { ...cfg.base, hosts: undefined },
     },
-    runs: out.runs.map((r) => ({ ...r, series: r.series.map((x) => ({ ...x, sweep: { ...x.sweep, runs: x.sweep.runs.map((run) => ({ ...run, timeline: undefined, cdf: undefined })) } })) })),
+    runs: out.runs.map((r) => ({ ...r, series: r.series.map((x) => ({ ...x, sweep: { ...x.sweep, runs: x.sweep.runs.map((run) => ({ ...run, timeline: undefined })) } })) })),
   };
   fs.writeFileSync(path.join(cfg.outDir, `${name}.md`), md);
   fs.writeFileSync(path.join(cfg.outDir, `${name}.json`), JSON.stringify(json, null, 2) + '\n');
