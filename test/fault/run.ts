@@ -28,7 +28,7 @@ import { parseSeed } from '../support/random.ts';
 import { checkHistory, formatViolation, type RegisterState } from './checker.ts';
 import { HistoryRecorder, type InvariantViolation } from './history.ts';
 import { checkAckedWritesKept, checkSeqCreates } from './invariants.ts';
-import { ALL_NEMESIS_KINDS, NEMESIS_KINDS, eraseLogTail, isRunning, parseNemeses, runNemesis, type NemesisEvent, type NemesisKind } from './nemesis.ts';
+import { ALL_NEMESIS_KINDS, NEMESIS_KINDS, eraseLogTail, faketimeEnv, isRunning, parseNemeses, runNemesis, type NemesisEvent, type NemesisKind } from './nemesis.ts';
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import { PLANTED_BUGS, startFaultProxy, type PlantedBug } from './proxy.ts';
@@ -148,6 +148,9 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   };
   let proxy: Awaited<ReturnType<typeof startFaultProxy>> | null = null;
   let disk: string | null = null;
+  let clockDir: string | null = null;
+  let clockFile: string | undefined;
+  let env: Record<string, string> | undefined;
   let config = SERVER_CONFIG;
   try {
     let dataDir: string | undefined;
@@ -165,7 +168,12 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     }
     if (isBrokenBuild(o.plant) && o.target !== 'zooid') throw new Error(`the broken build ${o.plant} is a build of zooid: --target zooid`);
     const zooidRoot = isBrokenBuild(o.plant) ? brokenBuildRoot(o.plant) : undefined;
-    current = await startServer(o.target, { config, keepDir: true, dataDir, zooidRoot });
+    if (o.nemeses.includes('clock-jump')) {
+      clockDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zooid-fault-clock-'));
+      clockFile = path.join(clockDir, 'offset');
+      env = faketimeEnv(clockFile);
+    }
+    current = await startServer(o.target, { config, keepDir: true, dataDir, zooidRoot, env });
     handles.push(current);
     const first = current;
     const setup = await connectWhenServing(current);
@@ -200,7 +208,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     workers.push(ephemeralWorker('e0', base(400), ephemeralStats));
 
     const restart = async (): Promise<void> => {
-      current = await startServer(o.target, { config, keepDir: true, dataDir: first.dataDir, port: first.port, zooidRoot });
+      current = await startServer(o.target, { config, keepDir: true, dataDir: first.dataDir, port: first.port, zooidRoot, env });
       handles.push(current);
     };
     await runNemesis(
@@ -210,6 +218,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
         proxy,
         sessionTimeoutMs: o.sessionTimeoutMs,
         diskDir: disk ?? undefined,
+        clockFile,
         afterKill: o.plant === 'lost-tail' ? (dataDir) => eraseLogTail(dataDir, LOST_TAIL_ENTRIES) : undefined,
       },
       o.nemeses,
@@ -318,6 +327,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       fs.rmSync(disk, { recursive: true, force: true });
     }
     if (!keep) for (const h of handles) fs.rmSync(h.dir, { recursive: true, force: true });
+    if (clockDir !== null) fs.rmSync(clockDir, { recursive: true, force: true });
     result.wallMs = Math.round(performance.now() - startedMs);
   }
   return result;

@@ -10,7 +10,7 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { removeBrokenBuilds } from './broken-build.ts';
 import { DEFAULT_RUN_OPTIONS, runCampaign, summarize, type RunResult } from './run.ts';
-import { NEMESIS_KINDS } from './nemesis.ts';
+import { NEMESIS_KINDS, faketimeAvailable } from './nemesis.ts';
 import { testSeed } from '../support/random.ts';
 import type { ServerKind } from '../support/servers.ts';
 
@@ -54,6 +54,14 @@ describe('short fault campaign', () => {
   it('finds no violation in Apache ZooKeeper 3.8 (the control)', { timeout: 240_000 }, async () => {
     const { results, report } = await campaign('zookeeper', 2);
     expectCleanAndExercised(results, report);
+  });
+
+  // wall-clock jumps (libfaketime preloaded into the server; .ci/run installs Debian's faketime):
+  // only the wall clock moves, so no session may expire and nothing may be lost
+  it.skipIf(!faketimeAvailable())('finds no violation in zooid while its wall clock jumps back and forth', { timeout: 240_000 }, async () => {
+    const { results, report } = await campaign('zooid', 2, { nemeses: ['clock-jump'] });
+    expectCleanAndExercised(results, report);
+    expect(results.flatMap((r) => r.events).some((e) => e.kind === 'clock-jump'), report).toBe(true);
   });
 
   // fake-ack: writes acknowledged by the proxy and never made; stale-read: reads answered

@@ -50,6 +50,8 @@ export interface StartOptions {
   systemProperties?: Record<string, string>;
   /** zooid only: run the zooid under this root instead of this repository's (test/fault/broken-build.ts). */
   zooidRoot?: string;
+  /** Extra environment for the server process (the fault harness's clock-jump preloads libfaketime). */
+  env?: Record<string, string>;
 }
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -216,7 +218,7 @@ async function launch(spec: Launch, options: StartOptions): Promise<ServerHandle
     const child = spawn(spec.command, spec.args(configPath, dir), {
       cwd: spec.kind === 'zooid' ? (options.zooidRoot ?? REPO_ROOT) : dir,
       stdio: ['ignore', logFd, logFd],
-      env: process.env,
+      env: options.env === undefined ? process.env : { ...process.env, ...options.env },
     });
     fs.closeSync(logFd);
     track(child);
