@@ -9,6 +9,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { JuteWriter } from '../../native-free-io/jute.ts';
 import { LOG_HEADER_BYTES, TxnLogTruncateError, TxnLogWriter, listLogFiles, readTxnLog, truncateTxnLog } from '../../engine/persistence/txnlog.ts';
 import { zkTruncate } from '../support/zk-oracle.ts';
+import { Pipeline, type PipelineOptions } from '../../engine/core/pipeline.ts';
+import { Op, OPEN_ACL_UNSAFE, writeAcls } from '../../engine/protocol.ts';
+import { SnapshotFileWriter, SnapshotSerializer } from '../../engine/persistence/snapshot.ts';
+import { recoverState } from '../../engine/persistence/recovery.ts';
 
 const E1 = 0x1_0000_0000;
 const E2 = 0x2_0000_0000;
@@ -187,5 +191,56 @@ describe('truncateTxnLog', () => {
     fs.mkdirSync(dir);
     expect(truncateTxnLog(dir, 5)).toEqual({ removed: [], cut: null });
     expect(listLogFiles(dir)).toEqual([]);
+  });
+});
+
+// Why a leader may only seal snapshots that hold committed txns (docs/ensemble.md): truncation
+// goes by file names, and a fuzzy snapshot named at or below the zxid can still hold a txn after
+// it. This is what truncateTxnLog cannot undo; the fix belongs to whoever seals leader snapshots.
+describe('a fuzzy snapshot and truncation', () => {
+  it('a snapshot named at zxid that saw a later txn brings it back after the log is truncated to zxid', () => {
+    const dir = path.join(root, `fuzzy${n++}`);
+    fs.mkdirSync(dir);
+    const logged: { zxid: number; bytes: Buffer }[] = [];
+    const opts: PipelineOptions = {
+      tickMs: 100, minSessionTimeoutMs: 200, maxSessionTimeoutMs: 5000, serverId: 1, superDigest: null, extendedTypesEnabled: false,
+      containerCheckIntervalMs: 60_000, containerMaxPerMinute: 10_000, containerMaxNeverUsedIntervalMs: 0, enforceQuota: false,
+      maxReplyBytes: 0xfffff, txnBytesMax: 2 * 0xfffff, nowMs: () => 0, wallMs: () => 1_700_000_000_000,
+    };
+    const leader = new Pipeline(opts, { send: () => {}, close: () => {}, appendLog: (zxid, bytes) => logged.push({ zxid, bytes: Buffer.from(bytes) }) });
+    leader.recovered();
+    const w = new JuteWriter(256);
+    w.int(0).longNumber(0).int(3000).long(0n).buffer(Buffer.alloc(16)).bool(false);
+    leader.connect(1, '127.0.0.1', 5001, w.copy());
+    const request = (type: number, body: (w: JuteWriter) => void) => {
+      w.reset().int(logged.length + 1).int(type);
+      body(w);
+      leader.request(1, w.copy());
+      leader.durable(leader.tree.lastZxid);
+    };
+    for (const name of ['/a', '/b', '/c']) request(Op.create, (x) => { x.string(name).buffer(Buffer.from('committed')); writeAcls(x, OPEN_ACL_UNSAFE); x.int(0); });
+    const committedZxid = leader.tree.lastZxid;
+    // a snapshot starts at the committed zxid; before its walk reaches /c, a write to /c is applied (not committed)
+    const serializer = new SnapshotSerializer(leader.tree, [], committedZxid);
+    const file = new SnapshotFileWriter(dir, committedZxid);
+    const buf = Buffer.alloc(1 << 16);
+    let end = serializer.fill(buf, 0, buf.length, 2);
+    file.append(buf, 0, end);
+    request(Op.setData, (x) => x.string('/c').buffer(Buffer.from('never committed')).int(-1));
+    while (!serializer.done) {
+      end = serializer.fill(buf, 0, buf.length, Number.MAX_SAFE_INTEGER);
+      file.append(buf, 0, end);
+    }
+    file.finish();
+    file.commit();
+    const log = new TxnLogWriter({ dir, preAllocBytes: 0, forceSync: false, lastLoggedZxid: 0 });
+    for (const t of logged) log.append(t.zxid, t.bytes);
+    log.close();
+    // TRUNC to the committed zxid: no snapshot is named above it, so nothing refuses
+    truncateTxnLog(dir, committedZxid, { snapDir: dir });
+    const restarted = new Pipeline(opts, { send: () => {}, close: () => {}, appendLog: () => {} });
+    recoverState(restarted, { snapDir: dir, logDir: dir, txnBytesMax: 2 * 0xfffff, nowMs: 0, warn: () => {} });
+    expect(restarted.tree.lastZxid).toBe(committedZxid);
+    expect(restarted.tree.get('/c')!.data.toString()).toBe('never committed');
   });
 });
