@@ -11,6 +11,9 @@
 //   big[5]  log truncations done (a TRUNCATE record finished), published by the log worker
 //           after big[6]: the pipeline waits for it to move past the count it saw
 //   big[6]  the zxid the log was last truncated to (the durable zxid was set back to it too)
+//   big[7]  ensembles: the commit stage's zxid, published by the pipeline while it serves; the
+//           snapshot worker seals a snapshot only once it has reached the END zxid (a leader's
+//           tree runs ahead of commit: a snapshot of uncommitted txns could outlive a TRUNC)
 //
 // Throttle words (Int32Array over their own SharedArrayBuffer, throttleWordsBytes()):
 // what an io worker needs to apply globalOutstandingLimit as ZooKeeper's shouldThrottle
@@ -38,6 +41,7 @@ export const CONTROL_LOG_RECOVERIES = 3; // BigInt64 index
 export const CONTROL_STOP = 4; // Int32 index
 export const CONTROL_LOG_TRUNCATIONS = 5; // BigInt64 index
 export const CONTROL_LOG_TRUNCATED_ZXID = 6; // BigInt64 index
+export const CONTROL_COMMITTED_ZXID = 7; // BigInt64 index
 
 export const THROTTLE_IN_PROCESS = 0;
 

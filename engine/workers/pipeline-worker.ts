@@ -18,7 +18,8 @@ import { recoverState } from '../persistence/recovery.ts';
 import { Snapshotter } from '../persistence/snapshotter.ts';
 import { writeSnapshotNow } from '../persistence/snapshot-writer.ts';
 import {
-  CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_LOG_TRUNCATED_ZXID, CONTROL_LOG_TRUNCATIONS, CONTROL_STOP, connKey, ioIndexOf, connIdOf,
+  CONTROL_COMMITTED_ZXID, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_LOG_TRUNCATED_ZXID, CONTROL_LOG_TRUNCATIONS, CONTROL_STOP,
+  connKey, ioIndexOf, connIdOf,
   THROTTLE_IN_PROCESS, throttleClosedIndex, throttleTakenIndex,
 } from '../records.ts';
 import { CLOSED_CONN_SLOTS, FOURLW_SLICE_CHARS, FOURLW_SLICES_IN_FLIGHT_MAX, FOURLW_STREAMS_MAX, FOURLW_STREAM_IDLE_MS } from '../limits.ts';
@@ -406,6 +407,8 @@ let lastDurableSeen = Number(Atomics.load(control64, CONTROL_DURABLE_ZXID));
 /** How often a learner hands the sessions its clients touched to the quorum worker (for the next PING answer). */
 const TOUCH_INTERVAL_MS = Math.max(1, Math.floor(cfg.tickTimeMs / 2));
 let nextTouchAt = 0;
+/** The commit stage's zxid as last published for the snapshot worker (ensembles, while serving). */
+let publishedCommittedZxid = -1;
 
 /** Reloads the tree and sessions from disk (snapshot + whole log), keeping the role. */
 function reloadFromDisk(why: string): void {
@@ -619,6 +622,11 @@ for (;;) {
     nextTickAt = now + (serving ? pipeline.tick() : cfg.tickTimeMs);
     if (textStreams.size > 0) textStreams.expire(now);
     repeated.flush();
+  }
+  if (quorumIn !== null && serving && pipeline.durableZxid !== publishedCommittedZxid) {
+    // only while a role serves: between roles the commit stage is a reload's, not a quorum's
+    publishedCommittedZxid = pipeline.durableZxid;
+    Atomics.store(control64, CONTROL_COMMITTED_ZXID, BigInt(publishedCommittedZxid));
   }
   if (quorumIn !== null && pipeline.learner !== null && serving && now >= nextTouchAt) {
     nextTouchAt = now + TOUCH_INTERVAL_MS;

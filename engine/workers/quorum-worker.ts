@@ -22,7 +22,6 @@
 // order until it is done.
 import { workerData, parentPort } from 'node:worker_threads';
 import net from 'node:net';
-import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { JuteWriter } from '../../native-free-io/jute.ts';
@@ -43,12 +42,11 @@ import { epochOf } from '../quorum/zab-learner-handler.ts';
 import { LearnerShell } from '../quorum/zab-learner-shell.ts';
 import type { ZabLearnerOutputs } from '../quorum/zab-learner.ts';
 import type { Pipeline } from '../core/pipeline.ts';
-import { TreeLoader, listSnapshots, writeSnapshotNow } from '../persistence/snapshot.ts';
+import { TreeLoader, writeSnapshotNow } from '../persistence/snapshot.ts';
 import { recoverState, stateHolder } from '../persistence/recovery.ts';
 import { CommittedReplica } from '../persistence/committed-replica.ts';
 import { loadEpochs as loadPersistedEpochs, writeEpochFile } from '../persistence/epochs.ts';
 import { TxnHistory } from '../persistence/txn-history.ts';
-import { fsyncDirectory } from '../../native-free-io/logfile.ts';
 import { LEARNER_CONNECT_RETRY_MS, PIPELINE_BACKLOG_BYTES_MAX } from '../quorum/limits.ts';
 import { COMMIT_LOG_COUNT, SNAPSHOT_SIZE_FACTOR } from '../quorum/zab-leader-limits.ts';
 
@@ -459,15 +457,9 @@ class LearnerRun {
         election.updateElectionVotePeerEpoch(BigInt(epoch));
       },
       truncateLog: (zxid) => this.inOrder(() => {
+        // a snapshot is sealed only once what it holds is committed (engine/workers/snapshot-worker.ts),
+        // so none is newer than a TRUNC's zxid; the log worker refuses to truncate under one
         log.info(`TRUNC: cutting the log after zxid 0x${zxid.toString(16)}`);
-        // zooid's snapshots are of the pipeline's tree, which on a leader runs ahead of commit:
-        // one may hold what this TRUNC removes (the log worker refuses to truncate under one)
-        for (const snap of listSnapshots(data.snapDir)) {
-          if (snap.zxid <= zxid) continue;
-          log.warn(`TRUNC to 0x${zxid.toString(16)}: removing ${snap.path}`);
-          fs.rmSync(snap.path);
-        }
-        fsyncDirectory(data.snapDir);
         this.truncatingTo = zxid;
         toPipeline({ kind: FromQuorum.TRUNCATE, zxid });
       }),

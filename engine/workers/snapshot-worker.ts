@@ -1,14 +1,16 @@
 // Snapshot worker: writes the snapshot bytes the pipeline hands over (engine/persistence/snapshotter.ts)
 // to tmp.snapshot.<zxid> with a running Adler32, seals and fsyncs the file, waits until
-// the log is durable up to the END record's zxid, renames it to snapshot.<zxid> and fsyncs
-// the directory. Also runs autopurge every autopurge.purgeInterval hours. One snapshot at
+// the log is durable up to the END record's zxid (in an ensemble also until the commit stage
+// has reached it: a leader's tree holds txns that are not committed yet, and a snapshot of
+// one that never commits would outlive the TRUNC that removes it from the log), renames it
+// to snapshot.<zxid> and fsyncs the directory. Also runs autopurge every autopurge.purgeInterval hours. One snapshot at
 // a time; no event-loop duties, so it parks in Atomics.wait on its ring's doorbell.
 import { workerData, parentPort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { SnapshotFileWriter } from '../persistence/snapshot-writer.ts';
 import { purge } from '../persistence/purge.ts';
 import { SnapKind, SNAP_CONTROL_FINISHED, SNAP_CONTROL_FAILED, SNAP_CONTROL_PURGES, SNAP_CONTROL_LAST_ZXID } from '../persistence/snapshotter.ts';
-import { CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_STOP } from '../records.ts';
+import { CONTROL_COMMITTED_ZXID, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_STOP } from '../records.ts';
 import { createLogger } from '../logger.ts';
 import type { OptionsFor } from '../config.ts';
 import { type Topology, attachBell, attachRing, wordsOf } from '../rings/topology.ts';
@@ -125,6 +127,7 @@ function maybeCommit(): void {
     return;
   }
   if (Number(Atomics.load(control64, CONTROL_DURABLE_ZXID)) < sealAtZxid) return;
+  if (data.topology.quorum && Number(Atomics.load(control64, CONTROL_COMMITTED_ZXID)) < sealAtZxid) return;
   try {
     writer!.commit();
     finish(true);
