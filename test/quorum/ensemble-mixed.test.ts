@@ -7,8 +7,12 @@
 // In both, srvr shows one leader and two followers, and a write through any server is read
 // through every other after sync. Then the leader is killed: the other two elect a new leader
 // of the other kind, and the killed server comes back as its follower with every write.
+// Migration: in an ensemble of three ZooKeeper servers with data, a follower and then the
+// leader are replaced by zooid on their own dataDirs (snapshots, logs, epoch files as
+// ZooKeeper left them): each rejoins with everything, and the ensemble serves throughout.
 import { describe, it, expect, afterEach } from 'vitest';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import { allocatePorts, serverLines, startZooKeeperPeer, startZooidPeer, srvrMode, type PeerPorts } from '../support/ensemble.ts';
 import { ZkSession } from '../support/zkclient.ts';
 import { waitFor, withDeadline } from '../support/wait.ts';
@@ -141,5 +145,43 @@ describe('mixed ensembles of zooid and Apache ZooKeeper 3.8', () => {
 
   it('2 zooid + 1 ZooKeeper: ZooKeeper leads zooid followers; after it dies a zooid leads and ZooKeeper rejoins as its follower', async () => {
     await scenario(['zooid', 'zooid', 'zookeeper'], 'zookeeper');
+  }, 300_000);
+});
+
+describe('migrating a ZooKeeper 3.8 ensemble to zooid a server at a time', () => {
+  it('replaces a follower, then the leader, each by zooid on its own dataDir; every write is everywhere throughout', async () => {
+    const ports = await allocatePorts([1, 2, 3]);
+    const lines = serverLines(ports);
+    const zks = await Promise.all(ports.map((p) => startZooKeeperPeer(p.sid, p.clientPort, lines)));
+    for (const zk of zks) cleanups.push(() => zk.stop());
+    const members: Member[] = zks.map((zk) => ({
+      sid: zk.sid, kind: 'zookeeper', clientPort: zk.clientPort, kill9: () => zk.kill9(), restart: async () => {}, stop: () => zk.stop(), logTail: () => zk.logTail(20),
+    }));
+    let leader = await settled(members, 'the ZooKeeper ensemble to form');
+    await everyWriteEverywhere(members, 'zk-only');
+    const tags = ['zk-only'];
+
+    for (const which of ['follower', 'leader'] as const) {
+      const i = which === 'leader' ? members.indexOf(leader) : members.findIndex((m) => m !== leader && m.kind === 'zookeeper');
+      const old = zks[i];
+      await old.kill9();
+      // the ensemble serves without it (two of three)
+      const others = members.filter((_, j) => j !== i);
+      await settled(others, `the ensemble without ZooKeeper ${old.sid}`);
+      const peer = await startZooidPeer(ports[i], lines, {}, path.join(old.dir, 'data'));
+      cleanups.push(() => peer.stop());
+      members[i] = { sid: old.sid, kind: 'zooid', clientPort: peer.clientPort, kill9: () => peer.kill9(), restart: () => peer.restart(), stop: () => peer.stop(), logTail: () => peer.logTail(20) };
+      leader = await settled(members, `zooid ${old.sid} on ZooKeeper's dataDir to join`);
+      const onZooid = await session(`zooid-${old.sid}`, peer.clientPort);
+      for (const tag of tags) {
+        for (const m of members) {
+          expect(await onZooid.sync(`/${tag}-${m.sid}`)).toMatchObject({ err: 'OK' });
+          expect(await onZooid.getData(`/${tag}-${m.sid}`), `${tag}-${m.sid} on zooid ${old.sid}`).toMatchObject({ err: 'OK' });
+        }
+      }
+      await everyWriteEverywhere(members, `after-${which}`);
+      tags.push(`after-${which}`);
+    }
+    expect(members.map((m) => m.kind).filter((k) => k === 'zooid')).toHaveLength(2);
   }, 300_000);
 });

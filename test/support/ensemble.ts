@@ -179,9 +179,12 @@ export interface ZooidPeer {
   logTail(lineCount?: number): string;
 }
 
-/** A zooid ensemble member (`zooid server zoo.cfg` with the server.N lines, myid in a dataDir of its own). */
-export async function startZooidPeer(ports: PeerPorts, lines: readonly string[], extra: Record<string, string> = {}): Promise<ZooidPeer> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `zooid-peer${ports.sid}-`));
+/**
+ * A zooid ensemble member (`zooid server zoo.cfg` with the server.N lines, myid in a dataDir of
+ * its own, or in `dataDir`: another server's, e.g. a ZooKeeper peer's being replaced).
+ */
+export async function startZooidPeer(ports: PeerPorts, lines: readonly string[], extra: Record<string, string> = {}, existingDataDir?: string): Promise<ZooidPeer> {
+  const dataDir = existingDataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `zooid-peer${ports.sid}-`));
   fs.writeFileSync(path.join(dataDir, 'myid'), `${ports.sid}\n`);
   const config: Record<string, string> = { ...ENSEMBLE_TIMING, ...extra };
   for (const line of lines) {
