@@ -196,8 +196,18 @@ const pathWatch = (random: Random): Field[] => [text(path(random)), u8(random() 
 const pathOnly = (random: Random): Field[] => [text(path(random))];
 const pathVersion = (random: Random): Field[] => [text(path(random)), version(random)];
 const setDataRecord = (random: Random): Field[] => [text(path(random)), data(random), version(random)];
-// WatcherType {Children 1, Data 2, Any 3}: out-of-range values are the mutator's (ZooKeeper cannot read them: MARSHALLINGERROR)
-const removeWatchesRecord = (random: Random): Field[] => [text(path(random)), i32(1 + intBelow(random, 3))];
+// WatcherType {Children 1, Data 2, Any 3}: out-of-range values are the mutator's (ZooKeeper's WatcherType.fromInt
+// throws on them: MARSHALLINGERROR)
+const watcherType = (random: Random): Field => i32(1 + intBelow(random, 3));
+const removeWatchesRecord = (random: Random): Field[] => [text(path(random)), watcherType(random)];
+// ZooKeeper 3.8 answers checkWatches by walking the path towards / (WatchManager.containsWatcher,
+// PathParentIterator), which throws on a non-empty path with no '/' (StringIndexOutOfBounds:
+// MARSHALLINGERROR); removeWatches looks the path up as it is. Clients validate paths before
+// sending either, so such a path is the mutator's: here a relative one is made absolute.
+const checkWatchesRecord = (random: Random): Field[] => {
+  const p = path(random);
+  return [text(p === '' || p.startsWith('/') ? p : `/${p}`), watcherType(random)];
+};
 
 /** The ops a multi may hold (and what a fuzzed one may hold instead). */
 const MULTI_OPS: readonly [number, RecordMaker][] = [
@@ -256,7 +266,7 @@ export const REQUEST_RECORDS: ReadonlyMap<number, RecordMaker> = new Map<number,
   // AddWatchMode {PERSISTENT 0, PERSISTENT_RECURSIVE 1}
   [Op.addWatch, (random) => [text(path(random)), i32(intBelow(random, 2))]],
   [Op.removeWatches, removeWatchesRecord],
-  [Op.checkWatches, removeWatchesRecord],
+  [Op.checkWatches, checkWatchesRecord],
   [Op.auth, (random) => {
     // mostly ids a server accepts: a failed addauth closes the connection
     if (random() < 0.8) return [i32(0), text('digest'), text(pick(random, ['fuzz:pw', 'other:pw', 'fuzz:other', 'a:']))];
