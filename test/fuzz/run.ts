@@ -35,6 +35,7 @@ import { parseSeed } from '../support/random.ts';
 import { isRunning } from '../fault/nemesis.ts';
 import { ControlClient, Janitor, SUPER_USER, type ControlStats, type JanitorStats } from './control.ts';
 import { DEFAULT_FUZZER_OPTIONS, Fuzzer, type FuzzerStats } from './fuzzer.ts';
+import { stopsZooKeeper } from './zookeeper-bugs.ts';
 
 const MiB = 1024 * 1024;
 
@@ -219,6 +220,8 @@ class Run {
     this.fuzzer = new Fuzzer({
       ...DEFAULT_FUZZER_OPTIONS, host: '127.0.0.1', port: server.port, seed: o.seed, frameCount: o.frameCount, slotCount: o.slotCount,
       validShare: o.validShare, structureShare: o.structureShare, protectedSessionId: this.control.sessionId,
+      // ZooKeeper is the control: frames that stop it (its bugs) are not sent to it
+      withhold: o.target === 'zookeeper' ? stopsZooKeeper : null,
     });
     this.fuzzing = this.controlling = true;
     const control = this.control;
@@ -284,6 +287,7 @@ class Run {
     const { o, server, rss, janitor } = this;
     const f = this.fuzzer!;
     if (!isRunning(server)) return this.fail(`the server (pid ${server.pid}) exited`);
+    for (const [why, count] of Object.entries(f.stats.withheld)) this.recorded.push(`${count} frames withheld: they stop ZooKeeper 3.8 (${why})`);
     if (f.stats.protectedTaken > 0) this.fail(`a fuzzer was handed the control client's session ${f.stats.protectedTaken} times`);
     if (f.stats.stalls > 0) this.deviation(`${f.stats.stalls} connections stalled: requests unanswered or the connection not closed for ${DEFAULT_FUZZER_OPTIONS.stallMs} ms (after ${f.stats.stalledAfter.join(' | ')})`);
     rss.end = rssBytes(server.pid);
