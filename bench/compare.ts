@@ -21,12 +21,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { fourLetterWord, startServer, type ServerHandle, type ServerKind } from '../test/support/servers.ts';
+import { fourLetterWord, type ServerKind } from '../test/support/servers.ts';
+import { deploy } from './deploy.ts';
 import { DEFAULTS, LIMITS, OptionError, parseLoadOptions, parseMix, parseInteger, parseDurationMs, parseTraffic, resolveMix, splitFlags, type LoadOptions, type TrafficMode } from '../loadgen/options.ts';
 import { runSweep, parsePercentList, parseRates, sweepCharts, findKnee, type SweepResult, type SweepPlan, type LatencyPoint } from '../loadgen/sweep.ts';
 import { closePool, runLoad, type MeasuredWindow } from '../loadgen/run.ts';
 import { formatTable } from '../loadgen/summary.ts';
-import { escapeHtml, page } from '../loadgen/report.ts';
+import { page, percentileChart } from '../loadgen/report.ts';
+import { markdownToHtml } from '../loadgen/markdown.ts';
 import { machineFacts, formatMachine, type MachineFacts } from './machine.ts';
 import { machineBusyMs, processCpuMs, threadCpu, threadCpuBetween, type ThreadGroupCpu, type ThreadSample } from './proc.ts';
 
@@ -74,6 +76,9 @@ export const COMPARE_USAGE = `usage: npm run bench:compare -- [options]      (or
   --connections N --outstanding N   one shape (instead of --shapes)
   --value-bytes B --keys N --threads N --seed S   load (default 1 KiB, 10000 keys,
                           threads = min(connections, cores))
+  --ensemble N            N servers of each kind as an ensemble (server.N lines on loopback), the
+                          load's connections spread over them, CPU summed over them (default 1:
+                          standalone)
   --out-dir DIR           where results go (default bench/results)
   --label TEXT            appended to the file name
   --render FILE.json      rewrite FILE.md and FILE.html from a results JSON (no servers run)
@@ -121,6 +126,8 @@ interface CompareConfig {
   shapes: Shape[];
   /** --threads as given; null: min(connections, cores) per shape. */
   threads: number | null;
+  /** Servers of each kind: 1 standalone, 3 or 5 an ensemble on loopback with the load spread over its members. */
+  ensembleSize: number;
   /** The zoo.cfg lines both servers got over their defaults. */
   serverConfig: Readonly<Record<string, string>>;
   readPcts: number[];
@@ -134,7 +141,7 @@ interface CompareConfig {
 export function parseCompareArgs(args: string[]): CompareConfig {
   const flags = splitFlags(
     args,
-    new Set(['repeats', 'duration', 'warmup', 'server-warmup', 'idle-wait', 'traffic', 'shapes', 'read-pcts', 'rates', 'latency-read-pct', 'servers', 'connections', 'outstanding', 'value-bytes', 'keys', 'threads', 'seed', 'out-dir', 'label']),
+    new Set(['repeats', 'duration', 'warmup', 'server-warmup', 'idle-wait', 'traffic', 'shapes', 'read-pcts', 'rates', 'latency-read-pct', 'servers', 'connections', 'outstanding', 'value-bytes', 'keys', 'threads', 'seed', 'out-dir', 'label', 'ensemble']),
     new Set(['quick']),
   );
   const quick = flags.has('quick');
@@ -179,6 +186,7 @@ export function parseCompareArgs(args: string[]): CompareConfig {
     rates: parseRates(flags.get('rates') ?? (quick ? '0.25x,0.5x,0.9x' : '0.25x,0.5x,0.75x,0.9x')),
     outDir: flags.get('out-dir') ?? RESULTS_DIR,
     label: flags.get('label') ?? '',
+    ensembleSize: parseInteger('ensemble', flags.get('ensemble') ?? '1', 1, 7),
     command: `npm run bench:compare${args.length > 0 ? ' -- ' + args.join(' ') : ''}`,
   };
 }
@@ -229,8 +237,11 @@ export interface CpuSample {
   machineMs: number;
 }
 
-function sampleCpu(serverPid: number): CpuSample {
-  return { wallMs: performance.now(), serverMs: processCpuMs(serverPid), serverThreads: threadCpu(serverPid), selfMs: selfCpuMs(), machineMs: machineBusyMs() };
+/** The servers' CPU: every member's process (an ensemble's threads of one name sum across members). */
+const serversCpuMs = (pids: readonly number[]) => pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
+
+function sampleCpu(serverPids: readonly number[]): CpuSample {
+  return { wallMs: performance.now(), serverMs: serversCpuMs(serverPids), serverThreads: serverPids.flatMap(threadCpu), selfMs: selfCpuMs(), machineMs: machineBusyMs() };
 }
 
 /** A point's CPU between its window's edges; NaN throughout when an edge was not sampled. */
@@ -264,12 +275,12 @@ const IDLE_SAMPLE_MS = 1000;
  * not land in a measurement. The point runs after the wait either way; its "other cores"
  * column tells what it got.
  */
-async function waitForOthersIdle(serverPid: number, maxWaitMs: number): Promise<{ waitedMs: number; otherCores: number }> {
+async function waitForOthersIdle(serverPids: readonly number[], maxWaitMs: number): Promise<{ waitedMs: number; otherCores: number }> {
   const t0 = Date.now();
   for (;;) {
-    const a = { m: machineBusyMs(), s: processCpuMs(serverPid), me: selfCpuMs(), t: Date.now() };
+    const a = { m: machineBusyMs(), s: serversCpuMs(serverPids), me: selfCpuMs(), t: Date.now() };
     await new Promise((resolve) => setTimeout(resolve, IDLE_SAMPLE_MS));
-    const otherCores = (machineBusyMs() - a.m - (processCpuMs(serverPid) - a.s) - (selfCpuMs() - a.me)) / (Date.now() - a.t);
+    const otherCores = (machineBusyMs() - a.m - (serversCpuMs(serverPids) - a.s) - (selfCpuMs() - a.me)) / (Date.now() - a.t);
     if (!Number.isFinite(otherCores) || otherCores <= OTHERS_IDLE_CORES_MAX || Date.now() - t0 >= maxWaitMs) return { waitedMs: Date.now() - t0 - IDLE_SAMPLE_MS, otherCores };
   }
 }
@@ -293,13 +304,9 @@ function log(line: string): void {
   process.stderr.write(`[compare ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
 
-function startKind(kind: ServerKind, config: Readonly<Record<string, string>>): Promise<ServerHandle> {
-  return startServer(kind, { config: { ...config } });
-}
-
-async function versionOf(h: ServerHandle): Promise<string> {
+async function versionOf(port: number): Promise<string> {
   try {
-    const srvr = await fourLetterWord(h.port, 'srvr');
+    const srvr = await fourLetterWord(port, 'srvr');
     return /version:\s*(.*)/i.exec(srvr)?.[1]?.trim() ?? 'unknown';
   } catch {
     return 'unknown';
@@ -329,21 +336,22 @@ export async function runCompare(cfg: CompareConfig): Promise<{ runs: ServerRun[
     for (const server of servers) {
       const loadBefore = os.loadavg()[0];
       log(`repeat ${repeat + 1}/${cfg.repeats}: starting ${server} (load ${loadBefore.toFixed(2)})`);
-      const handle = await startKind(server, cfg.serverConfig);
+      const deployment = await deploy(server, cfg.ensembleSize, cfg.serverConfig);
       try {
-        const version = await versionOf(handle);
-        const host = { host: '127.0.0.1', port: handle.port };
+        const version = await versionOf(deployment.ports[0]);
+        if (cfg.ensembleSize > 1) log(`${server}: ${cfg.ensembleSize} servers serving as ${deployment.modes.join(', ')}`);
+        const hosts = deployment.ports.map((port) => ({ host: '127.0.0.1', port }));
         let setup = true;
         if (cfg.serverWarmupMs > 0) {
           log(`${server}: ${cfg.serverWarmupMs / 1000} s of unmeasured load to warm it up`);
-          await runLoad({ ...cfg.base, hosts: [host], setup, rateOpsPerSec: null, warmupMs: 0, durationMs: cfg.serverWarmupMs, mix: resolveMix(GET_SET, 50) });
+          await runLoad({ ...cfg.base, hosts, setup, rateOpsPerSec: null, warmupMs: 0, durationMs: cfg.serverWarmupMs, mix: resolveMix(GET_SET, 50) });
           setup = false;
         }
         const series: SeriesRun[] = [];
         for (const { traffic, shape } of seriesPlan(cfg)) {
           const first = series.length === 0;
           const label = `${server}, ${traffic}, ${shapeName(shape)}`;
-          const base: LoadOptions = { ...cfg.base, hosts: [host], setup, traffic, connections: shape.connections, outstanding: shape.outstanding, threads: threadsFor(cfg, shape) };
+          const base: LoadOptions = { ...cfg.base, hosts, setup, traffic, connections: shape.connections, outstanding: shape.outstanding, threads: threadsFor(cfg, shape) };
           setup = false;
           // before ZooKeeper's peak is known (or without ZooKeeper): fractions of the server's own peak
           const rates = !first ? [] : fixedRates === null ? cfg.rates : fixedRates.map((value) => ({ value, fraction: false }));
@@ -355,13 +363,13 @@ export async function runCompare(cfg: CompareConfig): Promise<{ runs: ServerRun[
               log: (line) => log(`${label}: ${line}`),
               beforeRun: async () => {
                 if (cfg.idleWaitMs > 0) {
-                  const waited = await waitForOthersIdle(handle.pid, cfg.idleWaitMs);
+                  const waited = await waitForOthersIdle(deployment.pids, cfg.idleWaitMs);
                   if (waited.waitedMs >= 1000) log(`${server}: waited ${(waited.waitedMs / 1000).toFixed(0)} s for other processes to quiet down (now ${waited.otherCores.toFixed(2)} cores)`);
                 }
                 edges = { start: null, end: null };
               },
               onWindowEdge: (edge) => {
-                edges[edge] = sampleCpu(handle.pid);
+                edges[edge] = sampleCpu(deployment.pids);
               },
               afterRun: (result) => {
                 const point = pointCpuOf(edges.start, edges.end, result.window);
@@ -379,7 +387,7 @@ export async function runCompare(cfg: CompareConfig): Promise<{ runs: ServerRun[
         }
         runs.push({ server, repeat, version, loadBefore, loadAfter: os.loadavg()[0], series });
       } finally {
-        await handle.stop();
+        await deployment.stop();
       }
     }
   }
@@ -531,7 +539,7 @@ export function renderMarkdown(cfg: CompareConfig, out: Awaited<ReturnType<typeo
   const loads = out.runs.map((r) => `${r.server}#${r.repeat + 1} ${r.loadBefore.toFixed(2)}→${r.loadAfter.toFixed(2)}`).join(', ');
   const versions = [...new Set(out.runs.map((r) => `${r.server}: ${r.version}`))].join('; ');
   const lines: string[] = [];
-  lines.push(`# zooid vs Apache ZooKeeper — ${startedAt.slice(0, 10)}`);
+  lines.push(`# zooid vs Apache ZooKeeper${cfg.ensembleSize > 1 ? `, ensembles of ${cfg.ensembleSize}` : ''} — ${startedAt.slice(0, 10)}`);
   lines.push('');
   lines.push(`Command: \`${cfg.command}\``);
   lines.push(`Started ${startedAt}, finished ${out.finishedAt}.`);
@@ -546,7 +554,7 @@ export function renderMarkdown(cfg: CompareConfig, out: Awaited<ReturnType<typeo
   lines.push('');
   lines.push('## Setup');
   const unlimited = cfg.serverConfig.maxClientCnxns === '0' ? '; no per-address connection limit, as every connection comes from 127.0.0.1' : '';
-  lines.push(`- servers: ${versions}; standalone, fresh dataDir per run in ${os.tmpdir()} (same disk); zoo.cfg over the defaults: ${Object.entries(cfg.serverConfig).map(([k, v]) => `${k}=${v}`).join(', ')} (fsync on every commit${unlimited}; globalOutstandingLimit at its default 1000)`);
+  lines.push(`- servers: ${versions}; ${cfg.ensembleSize === 1 ? 'standalone' : `ensembles of ${cfg.ensembleSize} on loopback (the load's connections round-robin over the members, CPU summed over them)`}, fresh dataDir per run in ${os.tmpdir()} (same disk); zoo.cfg over the defaults: ${Object.entries(cfg.serverConfig).map(([k, v]) => `${k}=${v}`).join(', ')} (fsync on every commit${unlimited}; globalOutstandingLimit at its default 1000)`);
   lines.push('- Apache ZooKeeper is started as the test harness starts it (test/support/servers.ts: QuorumPeerMain, -Xmx256m -XX:+UseSerialGC, log4j INFO to a file); zooid as `node engine/cli.ts server zoo.cfg`');
   lines.push(`- traffic: ${cfg.traffics.map((t) => (t === 'per-request' ? 'per-request = one socket write per request, as the Java, C, Go and Python clients send (Nagle off)' : 'batched = every request a reply chunk frees in one socket write (not what real clients do; fewer syscalls and wake-ups on both sides)')).join('; ')}`);
   lines.push(`- shapes (connections × requests in flight on each, closed loop): ${cfg.shapes.map((sh) => `${shapeName(sh)} (${threadsFor(cfg, sh)} load generator threads)`).join(', ')}; ${b.valueBytes} B values, ${b.keys} keys uniform, reads = getData, writes = setData; the load generator on the same machine`);
@@ -659,11 +667,38 @@ export function renderMarkdown(cfg: CompareConfig, out: Awaited<ReturnType<typeo
 }
 
 function renderHtml(cfg: CompareConfig, runs: ServerRun[], md: string, startedAt: string): string {
-  const named = cfg.servers.flatMap((server) => {
+  const lastOf = (server: string) => {
     const mine = runs.filter((r) => r.server === server);
-    return mine[mine.length - 1].series.map((x) => ({ name: `${server} ${x.traffic} ${x.connections}×${x.outstanding}`, sweep: x.sweep }));
-  });
-  return page(`zooid vs Apache ZooKeeper ${startedAt.slice(0, 10)}`, `<pre>${escapeHtml(md)}</pre>\n<p>Charts: the last repeat of each server.</p>\n${sweepCharts(named)}`);
+    return mine[mine.length - 1];
+  };
+  const named = cfg.servers.flatMap((server) => lastOf(server).series.map((x) => ({ name: `${server} ${x.traffic} ${x.connections}×${x.outstanding}`, sweep: x.sweep })));
+  return page(
+    `zooid vs Apache ZooKeeper ${startedAt.slice(0, 10)}`,
+    [markdownToHtml(md), '<h2>Charts</h2>', '<p>The last repeat of each server.</p>', sweepCharts(named), percentileCharts(cfg, lastOf)].join('\n'),
+  );
+}
+
+/**
+ * One HdrHistogram-style percentile chart per closed-loop point (a shape and a read share),
+ * the servers side by side: the latency distribution of the measured window of each
+ * server's last repeat. Results written before the distributions were kept have none.
+ */
+function percentileCharts(cfg: CompareConfig, lastOf: (server: string) => ServerRun): string {
+  const figures: string[] = [];
+  const first = lastOf(cfg.servers[0]);
+  for (let s = 0; s < first.series.length; s++) {
+    const x = first.series[s];
+    for (let i = 0; i < x.sweep.throughput.length; i++) {
+      const cdf: Record<string, [number, number][]> = {};
+      for (const server of cfg.servers) {
+        const points = lastOf(server).series[s]?.sweep.runs[i]?.cdf?.all;
+        if (points !== undefined && points.length > 0) cdf[server === 'zookeeper' ? 'ZooKeeper' : server] = points;
+      }
+      if (Object.keys(cdf).length === 0) continue;
+      figures.push(`<figure>${percentileChart(`Latency by percentile: ${x.traffic} ${x.connections}×${x.outstanding}, ${x.sweep.throughput[i].readPct}% reads`, cdf)}</figure>`);
+    }
+  }
+  return figures.length === 0 ? '' : ['<h2>Latency distributions (closed loop)</h2>', ...figures].join('\n');
 }
 
 /** A results JSON's runs; those written before traffic modes and shapes had one batched series each. */
@@ -694,6 +729,7 @@ function renderFromJson(file: string | undefined): number {
     shapes: j.config.shapes ?? [{ connections: load.connections, outstanding: load.outstanding }],
     threads: j.config.threads ?? load.threads,
     serverConfig: j.config.serverConfig ?? { forceSync: 'yes', snapCount: '100000', 'admin.enableServer': 'false' },
+    ensembleSize: j.config.ensembleSize ?? 1,
     readPcts: j.config.readPcts,
     latencyReadPct: j.config.latencyReadPct,
     rates: [],
@@ -747,9 +783,9 @@ export async function compareMain(args: string[]): Promise<number> {
     machine: out.machine,
     config: {
       servers: cfg.servers, serverWarmupMs: cfg.serverWarmupMs, idleWaitMs: cfg.idleWaitMs, repeats: cfg.repeats, traffics: cfg.traffics, shapes: cfg.shapes, threads: cfg.threads,
-      readPcts: cfg.readPcts, latencyReadPct: cfg.latencyReadPct, offeredLoads: out.rates, serverConfig: cfg.serverConfig, load: { ...cfg.base, hosts: undefined },
+      readPcts: cfg.readPcts, latencyReadPct: cfg.latencyReadPct, offeredLoads: out.rates, serverConfig: cfg.serverConfig, ensembleSize: cfg.ensembleSize, load: { ...cfg.base, hosts: undefined },
     },
-    runs: out.runs.map((r) => ({ ...r, series: r.series.map((x) => ({ ...x, sweep: { ...x.sweep, runs: x.sweep.runs.map((run) => ({ ...run, timeline: undefined, cdf: undefined })) } })) })),
+    runs: out.runs.map((r) => ({ ...r, series: r.series.map((x) => ({ ...x, sweep: { ...x.sweep, runs: x.sweep.runs.map((run) => ({ ...run, timeline: undefined })) } })) })),
   };
   fs.writeFileSync(path.join(cfg.outDir, `${name}.md`), md);
   fs.writeFileSync(path.join(cfg.outDir, `${name}.json`), JSON.stringify(json, null, 2) + '\n');

@@ -10,7 +10,12 @@
 //   fsynced) is lost: the server must drop the torn entry and serve everything acknowledged;
 // - disk-full (opt-in: the run puts the dataDir on a small tmpfs of its own, which needs
 //   the right to mount): fill the filesystem, hold, free it; a server that stopped on the
-//   full disk (Apache ZooKeeper 3.8 does) is restarted on the same dataDir.
+//   full disk (Apache ZooKeeper 3.8 does) is restarted on the same dataDir;
+// - clock-jump (opt-in: needs Debian's libfaketime, preloaded into the server process): the
+//   server's wall clock jumps by minutes to a day, forwards or backwards, holds, and jumps
+//   back, as a bad NTP step or an operator's `date -s` does. Only the wall clock moves (the
+//   monotonic clock does not), so timeouts must not notice: no session may expire and
+//   nothing acknowledged may be lost.
 // The gaps and holds are the faults' durations (what the nemesis does), not waits for a
 // condition; readiness after a restart is waited for as a condition (servers.ts).
 
@@ -23,7 +28,7 @@ import * as path from 'node:path';
 /** The default set (what the recorded campaigns ran). */
 export const NEMESIS_KINDS = ['kill9', 'pause', 'proxy-cut', 'proxy-delay', 'torn-tail'] as const;
 /** Every nemesis, including the opt-in ones. */
-export const ALL_NEMESIS_KINDS = [...NEMESIS_KINDS, 'disk-full'] as const;
+export const ALL_NEMESIS_KINDS = [...NEMESIS_KINDS, 'disk-full', 'clock-jump'] as const;
 export type NemesisKind = (typeof ALL_NEMESIS_KINDS)[number];
 
 export interface NemesisEvent {
@@ -38,6 +43,8 @@ export interface NemesisEvent {
   /** disk-full: bytes the filler took, and whether the server had stopped and was restarted. */
   filledBytes?: number;
   restarted?: boolean;
+  /** clock-jump: the wall clock's offset from the true time during the hold, seconds. */
+  offsetS?: number;
   /** The planted bug lost-tail: the complete entries it erased after the kill. */
   lost?: { file: string; offset: number; entryCount: number } | { skipped: string };
 }
@@ -50,6 +57,8 @@ export interface NemesisTarget {
   sessionTimeoutMs: number;
   /** The directory on the dataDir's own small filesystem, for disk-full. */
   diskDir?: string;
+  /** clock-jump: the libfaketime offset file the server process reads (faketimeEnv). */
+  clockFile?: string;
   /** The planted bug lost-tail: called on the dataDir after each kill -9, before the restart. */
   afterKill?: (dataDir: string) => NemesisEvent['lost'];
 }
@@ -120,6 +129,18 @@ export async function runNemesis(
       const restarted = !isRunning(target.server());
       events.push({ kind, atMs, holdMs, filledBytes, restarted });
       if (restarted) await target.restart();
+    } else if (kind === 'clock-jump') {
+      if (target.clockFile === undefined) throw new Error('clock-jump needs the server started with libfaketime (clockFile)');
+      const holdMs = Math.floor(300 + random() * 1700);
+      const magnitudeS = CLOCK_JUMPS_S[Math.floor(random() * CLOCK_JUMPS_S.length)];
+      const offsetS = random() < 0.5 ? -magnitudeS : magnitudeS;
+      setClockOffset(target.clockFile, offsetS);
+      try {
+        await sleep(holdMs + FAKETIME_CACHE_S * 1000); // the server rereads the file at most once per cache period
+      } finally {
+        setClockOffset(target.clockFile, 0);
+      }
+      events.push({ kind, atMs, holdMs, offsetS });
     } else if (kind === 'proxy-cut') {
       const holdMs = Math.floor(100 + random() * 1500);
       await target.proxy.cut();
@@ -230,4 +251,38 @@ export function fillDisk(file: string): number {
     fs.closeSync(fd);
   }
   return size;
+}
+
+/** Where Debian's libfaketime (package faketime) puts the library. */
+export const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
+/** How long the server may keep a clock offset before it rereads the file (FAKETIME_CACHE_DURATION). */
+const FAKETIME_CACHE_S = 1;
+/** The jumps clock-jump makes: a minute, an hour, two hours, a day. */
+const CLOCK_JUMPS_S = [60, 3600, 7200, 86_400];
+
+/** Is libfaketime installed, so clock-jump can run? */
+export function faketimeAvailable(): boolean {
+  return fs.existsSync(LIBFAKETIME);
+}
+
+/**
+ * The environment that puts a server process's wall clock under `clockFile` (an offset such
+ * as "+3600" or "-60", reread at most once a second); its monotonic clock stays true.
+ */
+export function faketimeEnv(clockFile: string): Record<string, string> {
+  if (!faketimeAvailable()) throw new Error(`clock-jump needs libfaketime (${LIBFAKETIME}): apt-get install faketime`);
+  setClockOffset(clockFile, 0);
+  return {
+    LD_PRELOAD: LIBFAKETIME,
+    FAKETIME_TIMESTAMP_FILE: clockFile,
+    FAKETIME_CACHE_DURATION: String(FAKETIME_CACHE_S),
+    FAKETIME_DONT_FAKE_MONOTONIC: '1',
+  };
+}
+
+function setClockOffset(clockFile: string, offsetS: number): void {
+  // written whole and renamed: the server never reads half a line
+  const tmp = `${clockFile}.tmp`;
+  fs.writeFileSync(tmp, `${offsetS >= 0 ? '+' : ''}${offsetS}\n`);
+  fs.renameSync(tmp, clockFile);
 }

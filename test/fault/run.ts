@@ -8,6 +8,7 @@
 //   npm run fault -- --runs 200 --seed 12345 --target zooid --nemesis kill9,pause,proxy-cut,proxy-delay --duration 4000
 //   npm run fault -- --run-seed 0x1234abcd --target zooid      (replay one run)
 //   npm run fault -- --plant fake-ack --runs 3                  (a planted bug the checker must catch; also stale-read)
+//   npm run fault -- --plant ack-before-write --nemesis kill9 --runs 3   (a broken build of zooid: test/fault/broken-build.ts)
 //   npm run fault -- --runs 1000 --minutes 60                   (stop starting runs after an hour)
 //   node test/fault/summary.ts test/fault/results/*.jsonl       (totals of recorded campaigns)
 //
@@ -27,10 +28,16 @@ import { parseSeed } from '../support/random.ts';
 import { checkHistory, formatViolation, type RegisterState } from './checker.ts';
 import { HistoryRecorder, type InvariantViolation } from './history.ts';
 import { checkAckedWritesKept, checkSeqCreates } from './invariants.ts';
-import { ALL_NEMESIS_KINDS, NEMESIS_KINDS, eraseLogTail, isRunning, parseNemeses, runNemesis, type NemesisEvent, type NemesisKind } from './nemesis.ts';
+import { ALL_NEMESIS_KINDS, NEMESIS_KINDS, eraseLogTail, faketimeEnv, isRunning, parseNemeses, runNemesis, type NemesisEvent, type NemesisKind } from './nemesis.ts';
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import { PLANTED_BUGS, startFaultProxy, type PlantedBug } from './proxy.ts';
+import { BROKEN_BUILD_NAMES, brokenBuildRoot, type BrokenBuildName } from './broken-build.ts';
+
+/** A bug planted on purpose: in the fault proxy (proxy.ts), in the dataDir after kill -9 (lost-tail), or in a broken build of zooid (broken-build.ts). */
+export type Plant = PlantedBug | BrokenBuildName;
+export const PLANTS: readonly Plant[] = [...PLANTED_BUGS, ...BROKEN_BUILD_NAMES];
+const isBrokenBuild = (plant: Plant): plant is BrokenBuildName => (BROKEN_BUILD_NAMES as readonly string[]).includes(plant);
 import {
   EPHEMERAL_PARENT,
   FAULT_ROOT,
@@ -56,7 +63,7 @@ export interface RunOptions {
   registerWorkerCount: number;
   registerCount: number;
   seqWorkerCount: number;
-  plant: PlantedBug;
+  plant: Plant;
   plantRate: number;
   sessionTimeoutMs: number;
   requestTimeoutMs: number;
@@ -93,7 +100,7 @@ export interface RunResult {
   seed: string;
   target: ServerKind;
   nemeses: readonly NemesisKind[];
-  plant: PlantedBug;
+  plant: Plant;
   durationMs: number;
   wallMs: number;
   events: NemesisEvent[];
@@ -141,6 +148,9 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   };
   let proxy: Awaited<ReturnType<typeof startFaultProxy>> | null = null;
   let disk: string | null = null;
+  let clockDir: string | null = null;
+  let clockFile: string | undefined;
+  let env: Record<string, string> | undefined;
   let config = SERVER_CONFIG;
   try {
     let dataDir: string | undefined;
@@ -156,7 +166,14 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       fs.mkdirSync(dataDir);
       config = { ...SERVER_CONFIG, ...DISK_CONFIG };
     }
-    current = await startServer(o.target, { config, keepDir: true, dataDir });
+    if (isBrokenBuild(o.plant) && o.target !== 'zooid') throw new Error(`the broken build ${o.plant} is a build of zooid: --target zooid`);
+    const zooidRoot = isBrokenBuild(o.plant) ? brokenBuildRoot(o.plant) : undefined;
+    if (o.nemeses.includes('clock-jump')) {
+      clockDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zooid-fault-clock-'));
+      clockFile = path.join(clockDir, 'offset');
+      env = faketimeEnv(clockFile);
+    }
+    current = await startServer(o.target, { config, keepDir: true, dataDir, zooidRoot, env });
     handles.push(current);
     const first = current;
     const setup = await connectWhenServing(current);
@@ -167,7 +184,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     await setup.create(EPHEMERAL_PARENT);
     await setup.close();
 
-    proxy = await startFaultProxy(current.port, { plant: o.plant, plantRate: o.plantRate, random: seededRandom(deriveSeed(o.seed, 1)) });
+    proxy = await startFaultProxy(current.port, { plant: isBrokenBuild(o.plant) ? 'none' : o.plant, plantRate: o.plantRate, random: seededRandom(deriveSeed(o.seed, 1)) });
     const history = new HistoryRecorder(() => performance.now());
     const untilMs = history.now() + o.durationMs;
     const base = (stream: number): WorkloadOptions => ({
@@ -191,7 +208,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     workers.push(ephemeralWorker('e0', base(400), ephemeralStats));
 
     const restart = async (): Promise<void> => {
-      current = await startServer(o.target, { config, keepDir: true, dataDir: first.dataDir, port: first.port });
+      current = await startServer(o.target, { config, keepDir: true, dataDir: first.dataDir, port: first.port, zooidRoot, env });
       handles.push(current);
     };
     await runNemesis(
@@ -201,6 +218,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
         proxy,
         sessionTimeoutMs: o.sessionTimeoutMs,
         diskDir: disk ?? undefined,
+        clockFile,
         afterKill: o.plant === 'lost-tail' ? (dataDir) => eraseLogTail(dataDir, LOST_TAIL_ENTRIES) : undefined,
       },
       o.nemeses,
@@ -309,6 +327,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       fs.rmSync(disk, { recursive: true, force: true });
     }
     if (!keep) for (const h of handles) fs.rmSync(h.dir, { recursive: true, force: true });
+    if (clockDir !== null) fs.rmSync(clockDir, { recursive: true, force: true });
     result.wallMs = Math.round(performance.now() - startedMs);
   }
   return result;
@@ -384,8 +403,8 @@ async function main(): Promise<void> {
   });
   const target = values.target as ServerKind;
   if (target !== 'zooid' && target !== 'zookeeper') throw new Error(`--target must be zooid or zookeeper, not ${values.target}`);
-  const plant = values.plant as PlantedBug;
-  if (!PLANTED_BUGS.includes(plant)) throw new Error(`--plant must be one of ${PLANTED_BUGS.join(', ')}, not ${values.plant}`);
+  const plant = values.plant as Plant;
+  if (!PLANTS.includes(plant)) throw new Error(`--plant must be one of ${PLANTS.join(', ')}, not ${values.plant}`);
   const campaignSeed = values.seed !== undefined ? parseSeed(values.seed) : freshSeed();
   const runSeed = values['run-seed'] !== undefined ? parseSeed(values['run-seed']) : undefined;
   const runCount = runSeed !== undefined ? 1 : Number(values.runs);

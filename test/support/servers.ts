@@ -48,6 +48,10 @@ export interface StartOptions {
   keepDir?: boolean;
   /** Java system properties for Apache ZooKeeper (-Dkey=value); zooid reads the same keys from zoo.cfg. */
   systemProperties?: Record<string, string>;
+  /** zooid only: run the zooid under this root instead of this repository's (test/fault/broken-build.ts). */
+  zooidRoot?: string;
+  /** Extra environment for the server process (the fault harness's clock-jump preloads libfaketime). */
+  env?: Record<string, string>;
 }
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -212,9 +216,9 @@ async function launch(spec: Launch, options: StartOptions): Promise<ServerHandle
     fs.appendFileSync(logFile, `==== starting ${spec.kind} on port ${port} (attempt ${attempt}) ====\n`);
     const logFd = fs.openSync(logFile, 'a');
     const child = spawn(spec.command, spec.args(configPath, dir), {
-      cwd: spec.kind === 'zooid' ? REPO_ROOT : dir,
+      cwd: spec.kind === 'zooid' ? (options.zooidRoot ?? REPO_ROOT) : dir,
       stdio: ['ignore', logFd, logFd],
-      env: process.env,
+      env: options.env === undefined ? process.env : { ...process.env, ...options.env },
     });
     fs.closeSync(logFd);
     track(child);
@@ -348,7 +352,7 @@ export function startZooid(options: StartOptions = {}): Promise<ServerHandle> {
     {
       kind: 'zooid',
       command: process.execPath,
-      args: (configPath) => [ZOOID_CLI, 'server', configPath],
+      args: (configPath) => [options.zooidRoot === undefined ? ZOOID_CLI : path.join(options.zooidRoot, 'engine', 'cli.ts'), 'server', configPath],
       acceptTcpAsReady: true,
     },
     { readyTimeoutMs: 30_000, ...options },

@@ -1,0 +1,78 @@
+// What bench compare measures: one standalone server, or an ensemble of N servers of one
+// kind on this machine (server.N lines on loopback, a myid in each dataDir), started with
+// the same zoo.cfg settings as the standalone one. The load is spread over every member's
+// client port, and the CPU is the sum of the members' processes.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fourLetterWord, startServer, type ServerHandle, type ServerKind } from '../test/support/servers.ts';
+import { allocatePorts, serverLines } from '../test/support/ensemble.ts';
+import { waitFor } from '../test/support/wait.ts';
+
+export interface Deployment {
+  kind: ServerKind;
+  /** Every member's process (one when standalone). */
+  pids: number[];
+  /** Every member's client port, in server id order. */
+  ports: number[];
+  /** `srvr`'s Mode of each member as it was once all served (standalone, leader, follower). */
+  modes: string[];
+  stop(): Promise<void>;
+}
+
+/** Ensemble timing in ticks of the compare's tickTime (ZooKeeper's sample zoo.cfg has 10 and 5). */
+const ENSEMBLE_LIMITS = { initLimit: '10', syncLimit: '5' };
+/** From the first start to every member serving in a role. */
+const ENSEMBLE_READY_MS = 60_000;
+
+async function modeOf(port: number): Promise<string | null> {
+  const m = /^Mode: (\w+)/m.exec(await fourLetterWord(port, 'srvr', 1_000).catch(() => ''));
+  return m === null ? null : m[1];
+}
+
+/** Starts `size` servers of `kind` (1: standalone) with `config`; stop() stops them all. */
+export async function deploy(kind: ServerKind, size: number, config: Readonly<Record<string, string>>): Promise<Deployment> {
+  if (!(Number.isInteger(size) && size >= 1)) throw new Error(`an ensemble has 1 server or more, not ${size}`);
+  if (size === 1) {
+    const h = await startServer(kind, { config: { ...config } });
+    return { kind, pids: [h.pid], ports: [h.port], modes: [(await modeOf(h.port)) ?? 'unknown'], stop: () => h.stop() };
+  }
+  const sids = Array.from({ length: size }, (_, i) => i + 1);
+  const ports = await allocatePorts(sids);
+  const lines = serverLines(ports);
+  const members: Record<string, string> = {};
+  for (const line of lines) members[line.slice(0, line.indexOf('='))] = line.slice(line.indexOf('=') + 1);
+  const dataDirs = sids.map((sid) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${kind}-${sid}-`));
+    fs.writeFileSync(path.join(dir, 'myid'), `${sid}\n`);
+    return dir;
+  });
+  // all at once: a member serves only once a quorum has formed
+  const started = await Promise.allSettled(
+    ports.map((p, i) => startServer(kind, { port: p.clientPort, dataDir: dataDirs[i], readyTimeoutMs: ENSEMBLE_READY_MS, config: { ...config, ...ENSEMBLE_LIMITS, ...members } })),
+  );
+  const handles = started.filter((s): s is PromiseFulfilledResult<ServerHandle> => s.status === 'fulfilled').map((s) => s.value);
+  const stop = async () => {
+    await Promise.all(handles.map((h) => h.stop().catch(() => undefined)));
+    for (const dir of dataDirs) fs.rmSync(dir, { recursive: true, force: true });
+  };
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed !== undefined) {
+    await stop();
+    throw failed.reason;
+  }
+  let modes: (string | null)[] = [];
+  try {
+    await waitFor(
+      async () => {
+        modes = await Promise.all(ports.map((p) => modeOf(p.clientPort)));
+        return modes.every((m) => m === 'leader' || m === 'follower') && modes.filter((m) => m === 'leader').length === 1;
+      },
+      { timeoutMs: ENSEMBLE_READY_MS, what: `a ${size}-server ${kind} ensemble to serve with one leader`, intervalMs: 200 },
+    );
+  } catch (e) {
+    await stop();
+    throw new Error(`${(e as Error).message} (modes: ${modes.join(', ')})`);
+  }
+  return { kind, pids: handles.map((h) => h.pid), ports: ports.map((p) => p.clientPort), modes: modes as string[], stop };
+}
