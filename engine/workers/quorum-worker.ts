@@ -143,7 +143,9 @@ let electionTimer: NodeJS.Timeout | null = null;
 let electionStartedMs = 0;
 
 function onNotification(from: bigint, message: Buffer): void {
-  if (stopping) return;
+  // between a role and the next election the decided vote is stale: say nothing rather than
+  // tell LOOKING peers this server still leads or follows (the next round announces itself)
+  if (stopping || phase === 'reloading') return;
   let n;
   try {
     n = decodeNotification(message);
