@@ -9,6 +9,8 @@
 // - the janitor (the super user) keeps the fuzzers' namespace bounded: it empties /f and
 //   removes whatever else they created at the root or under /zookeeper/quota, and gives /
 //   back its open ACL, so the server's memory can be judged apart from the data it holds.
+// All three sessions ping while idle (keepAlive): the run counts them after the fuzzers'
+// sessions expired, and an idle one would expire in the same tick.
 import { LeanClient, ZkError, type WatchEvent } from '../../client/lean.ts';
 import { Err, EventType, Op, Perm, Xid, OPEN_ACL_UNSAFE, writeAcls, readStrings, type Acl } from '../../engine/protocol.ts';
 import { withDeadline } from '../support/wait.ts';
@@ -62,15 +64,31 @@ function createWithAcl(c: LeanClient, path: string, data: Buffer, acls: readonly
   }, (r) => r.ustring(), 'create');
 }
 
+/**
+ * Pings the connection every third of its session timeout, as ZooKeeper's own client does
+ * when idle: a witness keeps its session while it waits (the janitor while the fuzzers'
+ * sessions expire, which takes a session timeout; the control client while memory
+ * settles). Without it an idle witness expires with them. Returns the stop.
+ */
+function keepAlive(c: LeanClient): () => void {
+  const timer = setInterval(() => {
+    if (!c.isClosed) c.ping().catch(() => undefined); // a lost connection is the next request's to find
+  }, Math.max(1, Math.floor(c.timeoutMs / 3)));
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** A control session: its connection (replaced after a loss) and the watch events it got. */
 class ControlSession {
   client: LeanClient;
   readonly events: WatchEvent[] = [];
   private wake: (() => void) | null = null;
+  private stopPinging: () => void;
 
   constructor(client: LeanClient) {
     this.client = client;
     this.watch(client);
+    this.stopPinging = keepAlive(client);
   }
 
   private watch(client: LeanClient): void {
@@ -84,9 +102,11 @@ class ControlSession {
   /** The same session on a new connection, with its digest id again (auth belongs to a connection). */
   async reopen(o: ControlOptions): Promise<void> {
     const old = this.client;
+    this.stopPinging();
     old.disconnect();
     this.client = await LeanClient.connect({ host: o.host, port: o.port, sessionTimeoutMs: o.sessionTimeoutMs, sessionId: old.sessionId, passwd: old.passwd });
     this.watch(this.client);
+    this.stopPinging = keepAlive(this.client);
     this.events.length = 0;
     await addAuth(this.client, 'digest', CONTROL_USER);
   }
@@ -99,6 +119,11 @@ class ControlSession {
       this.wake = null;
     }
     return this.events.shift()!;
+  }
+
+  close(): Promise<void> {
+    this.stopPinging();
+    return this.client.close();
   }
 }
 
@@ -131,6 +156,11 @@ export class ControlClient {
   /** The writer's session (the one with the ephemeral). */
   get sessionId(): bigint {
     return this.writer.client.sessionId;
+  }
+
+  /** Both sessions: the writer's, the reader's. */
+  get sessionIds(): bigint[] {
+    return [this.writer.client.sessionId, this.reader.client.sessionId];
   }
 
   /** Runs a control request under the deadline; its latency counts. */
@@ -220,7 +250,7 @@ export class ControlClient {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.writer.client.close(), this.reader.client.close()]);
+    await Promise.all([this.writer.close(), this.reader.close()]);
   }
 }
 
@@ -235,16 +265,22 @@ export class Janitor {
 
   private readonly c: LeanClient;
   private readonly requestDeadlineMs: number;
+  private readonly stopPinging: () => void;
 
   private constructor(c: LeanClient, requestDeadlineMs: number) {
     this.c = c;
     this.requestDeadlineMs = requestDeadlineMs;
+    this.stopPinging = keepAlive(c);
   }
 
   static async start(host: string, port: number, requestDeadlineMs: number): Promise<Janitor> {
     const c = await LeanClient.connect({ host, port, sessionTimeoutMs: 30_000 });
     await addAuth(c, 'digest', SUPER_USER);
     return new Janitor(c, requestDeadlineMs);
+  }
+
+  get sessionId(): bigint {
+    return this.c.sessionId;
   }
 
   private children(path: string): Promise<string[]> {
@@ -289,6 +325,7 @@ export class Janitor {
   }
 
   close(): Promise<void> {
+    this.stopPinging();
     return this.c.close();
   }
 }

@@ -7,13 +7,14 @@
 // Seeds are printed; TEST_SEED=<n> replays a run's frames.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { JuteWriter } from '../../native-free-io/jute.ts';
-import { Err, Op } from '../../engine/protocol.ts';
+import { CreateFlag, Err, Op } from '../../engine/protocol.ts';
 import { LeanClient, ZkError } from '../../client/lean.ts';
 import { seededRandom, deriveSeed } from '../../loadgen/random.ts';
 import { connectWhenServing, startServer, type ServerHandle, type ServerKind } from '../support/servers.ts';
 import { testSeed } from '../support/random.ts';
 import { WaitTimeoutError, withDeadline } from '../support/wait.ts';
-import { REQUEST_RECORDS, encodeFields, encodeFrame, requestFrame } from './records.ts';
+import { REQUEST_RECORDS, bytes, encodeFields, encodeFrame, i32, i64, rec, requestFrame, text, u8, vec, type Field } from './records.ts';
+import { stopsZooKeeper } from './zookeeper-bugs.ts';
 import { mutateBytes, mutateStructure } from './mutate.ts';
 import { DEFAULT_RUN_OPTIONS, runFuzz, summarize, type FuzzRunResult } from './run.ts';
 
@@ -41,6 +42,39 @@ describe('fuzzed frames', () => {
     const seed = testSeed();
     expect(bytesOf(seed).equals(bytesOf(seed)), `seed ${seed}`).toBe(true);
     expect(bytesOf(seed).equals(bytesOf(deriveSeed(seed, 1))), `seed ${seed}`).toBe(false);
+  });
+});
+
+describe('frames withheld from ZooKeeper 3.8 (they stop it)', () => {
+  const frameOf = (fields: Field[]) => {
+    const w = new JuteWriter();
+    encodeFrame(w, { kind: 'request', op: (fields[1] as { v: number }).v, fields });
+    return w.copy();
+  };
+  const createTtl = (flags: number, ttl: bigint) => [text('/f/t'), bytes(Buffer.from('x')), vec([[rec('acl', [i32(31), text('world'), text('anyone')])]]), i32(flags), i64(ttl)];
+  const multiOf = (...ops: [number, Field[]][]) => frameOf([i32(7), i32(Op.multi), ...ops.map(([type, f]) => rec('multiOp', [i32(type), u8(0), i32(-1), ...f])), rec('multiEnd', [i32(-1), u8(1), i32(-1)])]);
+
+  it('are createTTLs with a mode that is not a TTL mode and a negative ttl, alone or in a multi; their siblings are sent', () => {
+    for (const flags of [CreateFlag.persistent, CreateFlag.ephemeral, CreateFlag.container]) {
+      expect(stopsZooKeeper(frameOf([i32(7), i32(Op.createTTL), ...createTtl(flags, -1n)]))).not.toBeNull();
+      expect(stopsZooKeeper(multiOf([Op.check, [text('/f'), i32(-1)]], [Op.createTTL, createTtl(flags, -0x8000000000000000n)]))).not.toBeNull();
+    }
+    for (const [flags, ttl] of [[CreateFlag.persistentWithTtl, 1000n], [CreateFlag.persistentWithTtl, -1n], [CreateFlag.persistent, 0n], [CreateFlag.persistent, 1000n], [-1, -1n], [7, -1n]] as const) {
+      expect(stopsZooKeeper(frameOf([i32(7), i32(Op.createTTL), ...createTtl(flags, ttl)])), `flags ${flags} ttl ${ttl}`).toBeNull();
+      expect(stopsZooKeeper(multiOf([Op.createTTL, createTtl(flags, ttl)])), `flags ${flags} ttl ${ttl}`).toBeNull();
+    }
+    // the same record under another opcode, or cut short
+    expect(stopsZooKeeper(frameOf([i32(7), i32(Op.create2), ...createTtl(CreateFlag.persistent, -1n)]))).toBeNull();
+    expect(stopsZooKeeper(frameOf([i32(7), i32(Op.createTTL), ...createTtl(CreateFlag.persistent, -1n)]).subarray(0, 40))).toBeNull();
+  });
+
+  it('are no unmutated frame', () => {
+    const seed = testSeed();
+    const random = seededRandom(seed);
+    for (let i = 0; i < 10_000; i++) {
+      const frame = requestFrame(random, i % 2 === 0 ? Op.createTTL : Op.multi, i + 1);
+      expect(stopsZooKeeper(frameOf(frame.fields)), `seed ${seed}, frame ${i}`).toBeNull();
+    }
   });
 });
 

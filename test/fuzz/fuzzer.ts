@@ -47,6 +47,8 @@ export interface FuzzerOptions {
   structureShare: number;
   /** Share of ConnectRequests that ask for the protected session with a wrong password. */
   protectedShare: number;
+  /** Says why a request frame (length prefix first) must not be sent, or null: frames that stop the target itself (zookeeper-bugs.ts). */
+  withhold: ((frame: Buffer) => string | null) | null;
 }
 
 export const DEFAULT_FUZZER_OPTIONS: Omit<FuzzerOptions, 'host' | 'port' | 'seed' | 'frameCount' | 'protectedSessionId'> = {
@@ -58,6 +60,7 @@ export const DEFAULT_FUZZER_OPTIONS: Omit<FuzzerOptions, 'host' | 'port' | 'seed
   validShare: 0.45,
   structureShare: 0.45,
   protectedShare: 0.002,
+  withhold: null,
 };
 
 export interface FuzzerStats {
@@ -87,6 +90,8 @@ export interface FuzzerStats {
   errors: Record<string, number>;
   /** Request frames by opcode as generated (before a mutation swapped it). */
   byOpcode: Record<string, number>;
+  /** Frames generated and not sent, by the reason `withhold` gave. */
+  withheld: Record<string, number>;
 }
 
 /** Largest batch of frames per write. */
@@ -128,7 +133,7 @@ export class Fuzzer {
   readonly stats: FuzzerStats = {
     framesWritten: 0, bytesWritten: 0, connections: 0, wordConnections: 0, sessionsOpened: 0, sessionsRefused: 0, resumeAttempts: 0,
     protectedAttempts: 0, protectedTaken: 0, closedByServer: 0, closedOn: {}, desynchronised: 0, stalls: 0, stalledAfter: [], replies: 0, events: 0,
-    errors: {}, byOpcode: {},
+    errors: {}, byOpcode: {}, withheld: {},
   };
   private readonly o: FuzzerOptions;
   private readonly known: SessionCredentials[] = [];
@@ -274,11 +279,13 @@ export class Fuzzer {
       const ops: string[] = [];
       let lyingAt = -1;
       for (let i = 0; i < batch && lyingAt < 0; i++) {
-        const { op, at, desynchronising } = this.frame(random, xid++);
+        budget--;
+        const written = this.frame(random, xid++);
+        if (written === null) continue;
+        const { op, at, desynchronising } = written;
         ops.push(op);
         if (desynchronising) lyingAt = at;
         else c.inFlight.push(op);
-        budget--;
       }
       lastOps = ops.join(',');
       if (lyingAt >= 0) {
@@ -331,8 +338,8 @@ export class Fuzzer {
     return true;
   }
 
-  /** Appends one request frame (valid or mutated) to this.w at `at`; says whether its length prefix lies. */
-  private frame(random: Random, xid: number): { op: string; at: number; desynchronising: boolean } {
+  /** Appends one request frame (valid or mutated) to this.w at `at`; says whether its length prefix lies. Null: withheld. */
+  private frame(random: Random, xid: number): { op: string; at: number; desynchronising: boolean } | null {
     const code = random() < 0.02 ? (random() < 0.5 ? intBelow(random, 130) - 15 : (random() * 0x1_0000_0000) | 0) : pickOpcode(random);
     const frame: Frame = OP_NAMES.has(code) && code !== Op.notification && code !== Op.error
       ? requestFrame(random, code, xid)
@@ -352,6 +359,13 @@ export class Fuzzer {
     if (x >= this.o.validShare + this.o.structureShare) {
       desynchronising = mutateBytes(random, this.w, at, this.o.juteMaxBufferBytes);
       mutation = '#';
+    }
+    // (a frame whose length prefix lies is read elsewhere: not checked)
+    const withheld = desynchronising || this.o.withhold === null ? null : this.o.withhold(this.w.buf.subarray(at, this.w.offset));
+    if (withheld !== null) {
+      this.w.offset = at;
+      this.count(this.stats.withheld, withheld);
+      return null;
     }
     this.stats.framesWritten++;
     return { op: op + mutation, at, desynchronising };

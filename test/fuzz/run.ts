@@ -35,6 +35,7 @@ import { parseSeed } from '../support/random.ts';
 import { isRunning } from '../fault/nemesis.ts';
 import { ControlClient, Janitor, SUPER_USER, type ControlStats, type JanitorStats } from './control.ts';
 import { DEFAULT_FUZZER_OPTIONS, Fuzzer, type FuzzerStats } from './fuzzer.ts';
+import { stopsZooKeeper } from './zookeeper-bugs.ts';
 
 const MiB = 1024 * 1024;
 
@@ -115,6 +116,7 @@ export interface FuzzRunResult {
 }
 
 const hex = (n: number) => '0x' + (n >>> 0).toString(16).padStart(8, '0');
+const hex64 = (id: bigint) => '0x' + BigInt.asUintN(64, id).toString(16);
 const mib = (bytes: number) => Math.round((bytes / MiB) * 10) / 10;
 
 /** zooid's V8 heaps per thread (MiB), from /metrics: `<thread>.used`, `.total`, `.external`. */
@@ -132,14 +134,25 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
-function serverErrorLines(server: ServerHandle): number {
-  let text = '';
+function serverLog(server: ServerHandle): string {
   try {
-    text = fs.readFileSync(server.logFile, 'utf8');
+    return fs.readFileSync(server.logFile, 'utf8');
   } catch {
-    return 0;
+    return '';
   }
-  return text.split('\n').filter((l) => /\bERROR\b|uncaught|Unhandled|FATAL|RangeError|TypeError/.test(l)).length;
+}
+
+function serverErrorLines(server: ServerHandle): number {
+  return serverLog(server).split('\n').filter((l) => /\bERROR\b|uncaught|Unhandled|FATAL|RangeError|TypeError/.test(l)).length;
+}
+
+/** The server's log lines that expire one of these sessions (zooid: "expiring session 0x…", ZooKeeper: "Expiring session 0x…"). */
+function expiryLines(server: ServerHandle, sessionIds: readonly bigint[]): string[] {
+  const ids = new Set(sessionIds.map((id) => BigInt.asUintN(64, id).toString(16)));
+  return serverLog(server).split('\n').filter((l) => {
+    const m = /[Ee]xpiring session 0x([0-9a-f]+)/.exec(l);
+    return m !== null && ids.has(m[1]);
+  });
 }
 
 async function serverState(server: ServerHandle): Promise<Record<string, number>> {
@@ -174,6 +187,11 @@ class Run {
     this.metricsPort = metricsPort;
   }
 
+  /** The sessions the run holds open throughout: the control client's two and the janitor's. */
+  get baselineSessionIds(): bigint[] {
+    return [...(this.control?.sessionIds ?? []), ...(this.janitor === null ? [] : [this.janitor.sessionId])];
+  }
+
   fail(what: string): void {
     if (this.failures.length === 0) this.fuzzer?.stop();
     this.failures.push(what);
@@ -197,10 +215,13 @@ class Run {
     // the readiness probe's session is gone when the counts are taken
     await waitFor(async () => mntrValue(await fourLetterWord(server.port, 'mntr'), 'zk_global_sessions') === 3, { timeoutMs: SETTLE_TIMEOUT_MS, what: 'the readiness probe\'s session to expire' });
     this.state.before = await serverState(server);
+    o.log(`baseline sessions: control ${this.control.sessionIds.map(hex64).join(', ')}, janitor ${hex64(this.janitor.sessionId)}`);
     this.rss.start = this.rss.warm = this.rss.peak = rssBytes(server.pid);
     this.fuzzer = new Fuzzer({
       ...DEFAULT_FUZZER_OPTIONS, host: '127.0.0.1', port: server.port, seed: o.seed, frameCount: o.frameCount, slotCount: o.slotCount,
       validShare: o.validShare, structureShare: o.structureShare, protectedSessionId: this.control.sessionId,
+      // ZooKeeper is the control: frames that stop it (its bugs) are not sent to it
+      withhold: o.target === 'zookeeper' ? stopsZooKeeper : null,
     });
     this.fuzzing = this.controlling = true;
     const control = this.control;
@@ -266,6 +287,7 @@ class Run {
     const { o, server, rss, janitor } = this;
     const f = this.fuzzer!;
     if (!isRunning(server)) return this.fail(`the server (pid ${server.pid}) exited`);
+    for (const [why, count] of Object.entries(f.stats.withheld)) this.recorded.push(`${count} frames withheld: they stop ZooKeeper 3.8 (${why})`);
     if (f.stats.protectedTaken > 0) this.fail(`a fuzzer was handed the control client's session ${f.stats.protectedTaken} times`);
     if (f.stats.stalls > 0) this.deviation(`${f.stats.stalls} connections stalled: requests unanswered or the connection not closed for ${DEFAULT_FUZZER_OPTIONS.stallMs} ms (after ${f.stats.stalledAfter.join(' | ')})`);
     rss.end = rssBytes(server.pid);
@@ -300,6 +322,8 @@ class Run {
     }
     if (this.metricsPort !== 0) Object.assign(this.heaps.settled, await threadHeapsMiB(this.metricsPort));
     if (this.failures.length === 0) await this.control!.round();
+    // a baseline session gone: the server's log says which and when
+    for (const line of expiryLines(server, this.baselineSessionIds)) this.deviation(`a baseline session expired: ${line}`);
     if (this.control!.stats.reconnects > 0) this.deviation(`the server closed control connections ${this.control!.stats.reconnects} times (${this.control!.stats.lostConnections.join(', ')})`);
   }
 

@@ -50,6 +50,10 @@ function prepCreate(p: Pipeline, conn: Conn, type: number, req: CreateReq): Crea
   const isTtl = flags === CreateFlag.persistentWithTtl || flags === CreateFlag.persistentSequentialWithTtl;
   if (isTtl && !p.extendedTypesEnabled) throw new KeeperError(Err.UNIMPLEMENTED);
   if (isTtl ? req.ttlMs <= 0 || req.ttlMs > TTL_MS_MAX : req.ttlMs >= 0) throw new KeeperError(Err.BADARGUMENTS);
+  // createTTL makes a TTL node whatever the mode. ZooKeeper 3.8 lets one with another mode and a
+  // negative ttl through to a CreateTTLTxn that its DataTree cannot apply (TTL.toEphemeralOwner
+  // throws): the SyncThread dies with the txn logged. Refused here, as validateTTL means to.
+  if (type === Op.createTTL && !isTtl) throw new KeeperError(Err.BADARGUMENTS);
   const sequential = flags === CreateFlag.persistentSequential || flags === CreateFlag.ephemeralSequential || flags === CreateFlag.persistentSequentialWithTtl;
   const ephemeral = flags === CreateFlag.ephemeral || flags === CreateFlag.ephemeralSequential;
   let path = req.path;
