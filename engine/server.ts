@@ -1,6 +1,7 @@
 // The main thread: config, rings, worker lifecycle, signals. It never touches requests.
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
+import { enableCompileCache } from './compile-cache.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildTopology, ringSpecs, attachBell, attachRing, attachStats, observeRing, wordsOf } from './rings/topology.ts';
@@ -46,6 +47,7 @@ export class SurfaceStartError extends Error {
 function workerUrl(name: string): URL {
   return new URL(`./workers/${name}.ts`, import.meta.url);
 }
+
 
 /** Waits for a worker's first message of one of the given types; rejects on error/exit. */
 function waitFor(worker: Worker, what: string, types: string[]): Promise<Record<string, unknown>> {
@@ -118,6 +120,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     snapDir,
     txnBytesMax,
   };
+  enableCompileCache();
   const pipeline = new Worker(workerUrl('pipeline-worker'), { workerData: pipelineData, name: 'pipeline' });
   const ready = await waitFor(pipeline, 'pipeline worker', ['ready']);
   const lastZxid = Number(ready.lastZxid);
