@@ -9,6 +9,10 @@
 //                                              getData(watch) + setData), then idle
 //   node bench/memory.ts sessions [--count N]  N sessions held open (loadgen, 1 op/s each),
 //                                              then closed, then idle
+//   node bench/memory.ts znodes [--count N]    a server started on a dataDir holding a
+//                                              snapshot of N znodes of 100 bytes (as
+//                                              bench/persistence.ts's), idle once serving;
+//                                              RSS per znode over the same server empty
 //
 // Each prints one line per sample (seconds, RSS, per-thread heap in use / reserved /
 // external) and a summary line: RSS at start, at the end of the load, peak, and after
@@ -22,6 +26,10 @@ import { parseArgs } from 'node:util';
 import { freePort, startZooid, REPO_ROOT, type ServerHandle } from '../test/support/servers.ts';
 import { rssBytes } from '../test/support/probes.ts';
 import fs from 'node:fs';
+import os from 'node:os';
+import { DataTree } from '../engine/core/tree.ts';
+import { writeSnapshotNow } from '../engine/persistence/snapshot-writer.ts';
+import { OPEN_ACL_UNSAFE } from '../engine/protocol.ts';
 
 const MiB = 1024 * 1024;
 const mib = (b: number): number => Math.round((b / MiB) * 10) / 10;
@@ -108,6 +116,7 @@ async function main(): Promise<void> {
   });
   const scenario = positionals[0] ?? 'idle';
   const metricsPort = await freePort();
+  const dataDir = scenario === 'znodes' ? snapshotDataDir(Number(values.count), 100) : undefined;
   const extra = Object.fromEntries(values.cfg.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   const server = await startZooid({
     config: {
@@ -117,6 +126,8 @@ async function main(): Promise<void> {
       maxClientCnxns: '0',
       ...extra,
     },
+    dataDir,
+    readyTimeoutMs: 120_000,
   });
   const rec = new Recorder(server, metricsPort, values.json);
   const idleS = Number(values.idle);
@@ -144,8 +155,8 @@ async function main(): Promise<void> {
       const run = loadgen(server.port, ['--connections', String(count), '--threads', '1', '--rate', String(Math.max(1, Math.floor(count / 10))), '--mix', 'get:1', '--keys', '100', '--value-bytes', '100', '--duration', `${seconds}s`, '--warmup', '0s', '--connect-timeout', '30s']);
       await rec.during(run, 2000);
       loadSummary = summaryLine(await run);
-    } else if (scenario !== 'idle') {
-      throw new Error(`unknown scenario ${scenario} (idle, churn, watches, sessions)`);
+    } else if (scenario !== 'idle' && scenario !== 'znodes') {
+      throw new Error(`unknown scenario ${scenario} (idle, churn, watches, sessions, znodes)`);
     }
     const end = rec.samples.at(-1)!;
     rec.phase = 'idle';
@@ -165,6 +176,7 @@ async function main(): Promise<void> {
     throw err;
   } finally {
     await server.stop();
+    if (dataDir !== undefined) fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -183,6 +195,28 @@ function residentByMapping(pid: number): Record<string, number> {
   }
   for (const k of Object.keys(out)) out[k] = Math.round(out[k] * 10) / 10;
   return out;
+}
+
+/** A fresh dataDir holding one snapshot of `znodes` znodes of `bytes` bytes (/bench/pXXXX/nXXXX, 1000 per parent). */
+function snapshotDataDir(znodes: number, bytes: number): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zooid-memory-znodes-'));
+  const v2 = path.join(dir, 'version-2');
+  fs.mkdirSync(v2);
+  const t = new DataTree();
+  const now = Date.now();
+  let zxid = 1;
+  t.createNode('/bench', Buffer.alloc(0), t.acls.intern(OPEN_ACL_UNSAFE), 0n, -1, zxid++, now);
+  const data = Buffer.alloc(bytes, 0x61);
+  for (let p = 0; p * 1000 < znodes; p++) {
+    const parent = `/bench/p${String(p).padStart(4, '0')}`;
+    t.createNode(parent, Buffer.alloc(0), t.acls.intern(OPEN_ACL_UNSAFE), 0n, -1, zxid++, now);
+    for (let i = 0; i < 1000 && p * 1000 + i < znodes; i++) {
+      t.createNode(`${parent}/n${String(i).padStart(4, '0')}`, data, t.acls.intern(OPEN_ACL_UNSAFE), 0n, -1, zxid++, now);
+    }
+  }
+  t.lastZxid = zxid - 1;
+  writeSnapshotNow(v2, t, []);
+  return dir;
 }
 
 /** loadgen's throughput line, for the summary. */
