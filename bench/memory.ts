@@ -25,6 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { freePort, startZooid, REPO_ROOT, type ServerHandle } from '../test/support/servers.ts';
 import { rssBytes } from '../test/support/probes.ts';
+import { processCpuMs } from './proc.ts';
 import fs from 'node:fs';
 import os from 'node:os';
 import { DataTree } from '../engine/core/tree.ts';
@@ -135,6 +136,7 @@ async function main(): Promise<void> {
   try {
     await new Promise((r) => setTimeout(r, 2000));
     const start = await rec.sample();
+    const cpuAtStartMs = processCpuMs(server.pid);
     if (scenario === 'churn') {
       rec.phase = 'load';
       const run = loadgen(server.port, ['--connections', '16', '--outstanding', '20', '--mix', 'set:1', '--keys', '10000', '--value-bytes', '1024', '--duration', `${values.seconds}s`, '--warmup', '0s']);
@@ -159,6 +161,7 @@ async function main(): Promise<void> {
       throw new Error(`unknown scenario ${scenario} (idle, churn, watches, sessions, znodes)`);
     }
     const end = rec.samples.at(-1)!;
+    const loadCpuS = (processCpuMs(server.pid) - cpuAtStartMs) / 1000;
     rec.phase = 'idle';
     const idleUntil = performance.now() + idleS * 1000;
     while (performance.now() < idleUntil) {
@@ -169,7 +172,7 @@ async function main(): Promise<void> {
     const map = residentByMapping(server.pid);
     const peak = Math.max(...rec.samples.map((s) => s.rssMiB));
     if (values.json) console.log(JSON.stringify({ scenario, samples: rec.samples }));
-    console.log(`${scenario}: RSS start ${start.rssMiB} MiB, end of load ${end.rssMiB}, peak ${peak}, after ${idleS} s idle ${last.rssMiB}` +
+    console.log(`${scenario}: RSS start ${start.rssMiB} MiB, end of load ${end.rssMiB}, peak ${peak}, after ${idleS} s idle ${last.rssMiB}; server CPU during the load ${loadCpuS.toFixed(1)} s` +
       `${loadSummary === '' ? '' : ` (${loadSummary})`}; heaps then: ${formatHeaps(last.heaps)}; resident by mapping (MiB): ${JSON.stringify(map)}`);
   } catch (err) {
     console.error(`server log tail:\n${server.logTail(40)}`);

@@ -1,8 +1,7 @@
 // Pipeline worker: the single owner of the tree, sessions and watches. A loop over the
 // request rings and the durable-zxid signal that feeds the Pipeline state machine and
 // moves its outputs to the reply rings and the log ring. Parks in Atomics.wait on its
-// doorbell (rung by io workers and the log worker) until the next session tick, and lets
-// its event loop turn now and then so that V8's garbage collector tasks run (run()).
+// doorbell (rung by io workers and the log worker) until the next session tick.
 import { workerData, parentPort } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -357,40 +356,8 @@ const RECORDS_PER_RING_TURN = 256;
 let nextTickAt = 0;
 let logFailures = 0n;
 let wokeAt = performance.now();
-/** How often at most the pipeline lets its event loop turn (run()). */
-const EVENT_LOOP_TURN_MS = 10;
-/** When this thread last let its event loop turn (run()'s start). */
-let loopTurnAt = 0;
-
-/**
- * The pipeline's loop. It returns to the event loop (setImmediate) at most every
- * EVENT_LOOP_TURN_MS, busy or idle: V8 runs its garbage collector's tasks there (incremental
- * marking steps and finalization, the scavenge job, the memory reducer that shrinks a heap a
- * burst grew). A thread that never turns its loop keeps a burst's garbage — and the memory
- * behind it — until V8's allocation limits force a collection, which an idle thread never
- * reaches. One turn costs a few µs (an epoll_wait with no timeout); an idle pipeline turns
- * it once per wake-up (the session tick), a busy one once per EVENT_LOOP_TURN_MS.
- */
-function run(): void {
-  loopTurnAt = performance.now();
-  for (;;) {
-    const worked = turn();
-    if (!worked && Atomics.load(control32, CONTROL_STOP) !== 0) {
-      parentPort!.postMessage({ type: 'stopped' });
-      return;
-    }
-    if (clockMs - loopTurnAt >= EVENT_LOOP_TURN_MS) {
-      setImmediate(run);
-      return;
-    }
-    if (!worked) park();
-  }
-}
-
-let seq = 0;
-/** One pass over every source of work; false when there was none. */
-function turn(): boolean {
-  seq = bell.sequence();
+for (;;) {
+  const seq = bell.sequence();
   let work = 0;
   throttler.beginTurn();
   clockMs = performance.now();
@@ -459,12 +426,8 @@ function turn(): boolean {
   // one doorbell per ring per turn, not one per record (replies and txns went out quietly)
   for (let i = 0; i < respRings.length; i++) respRings[i].flushDataBell();
   logRing.flushDataBell();
-  return work > 0;
-}
-
-/** Parks on the bell until a producer rings it, the next session tick, or a stall's end. */
-function park(): void {
-  const now = clockMs;
+  if (work > 0) continue;
+  if (Atomics.load(control32, CONTROL_STOP) !== 0) break;
   // RequestThrottler.throttleSleep: a stall waits for a durable signal (our bell), at most stall_time
   const stallMs = throttler.parkMs();
   // a control reply part-way out waits for the main thread to drain the reply ring: look again soon
@@ -474,5 +437,4 @@ function park(): void {
   stats.add(PARKED_US, (after - now) * 1000);
   wokeAt = after;
 }
-
-run();
+parentPort!.postMessage({ type: 'stopped' });
