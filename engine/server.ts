@@ -18,7 +18,7 @@ import { startAdminServer } from './ops/admin.ts';
 import { MetricsCollector, startMetricsServer } from './ops/metrics.ts';
 import type http from 'node:http';
 import { loadTlsServerOptions } from './security/tls.ts';
-import { LOG_BATCH_BYTES_MAX } from './limits.ts';
+import { LOG_BATCH_BYTES_MAX, WORKER_YOUNG_GENERATION_MB } from './limits.ts';
 
 const log = createLogger('main');
 
@@ -121,7 +121,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     txnBytesMax,
   };
   enableCompileCache();
-  const pipeline = new Worker(workerUrl('pipeline-worker'), { workerData: pipelineData, name: 'pipeline' });
+  const pipeline = new Worker(workerUrl('pipeline-worker'), { workerData: pipelineData, name: 'pipeline', resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
   const ready = await waitFor(pipeline, 'pipeline worker', ['ready']);
   const lastZxid = Number(ready.lastZxid);
 
@@ -159,7 +159,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       tls: tlsOptions,
       topology,
     };
-    ios.push(new Worker(workerUrl('io-worker'), { workerData: ioData, name: `io-${i}` }));
+    ios.push(new Worker(workerUrl('io-worker'), { workerData: ioData, name: `io-${i}`, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } }));
   }
   try {
     await Promise.all(ios.map((w, i) => waitFor(w, `io worker ${i}`, ['listening'])));
