@@ -24,7 +24,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { freePort, startZooid, REPO_ROOT, type ServerHandle } from '../test/support/servers.ts';
-import { rssBytes } from '../test/support/probes.ts';
+import { rssBytes, threadHeapsMiB } from '../test/support/probes.ts';
 import { processCpuMs } from './proc.ts';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -42,17 +42,10 @@ interface Sample {
   heaps: Record<string, number>;
 }
 
-async function threadHeapsMiB(metricsPort: number): Promise<Record<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const names: Record<string, string> = { heap_used: 'used', heap_total: 'total', external: 'ext' };
-  const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^zooid_thread_(heap_used|heap_total|external)_bytes\{thread="([^"]+)"\} (\S+)$/gm)) out[`${m[2]}.${names[m[1]]}`] = mib(Number(m[3]));
-  return out;
-}
 
 function formatHeaps(h: Record<string, number>): string {
   const threads = [...new Set(Object.keys(h).map((k) => k.slice(0, k.lastIndexOf('.'))))];
-  return threads.map((t) => `${t} ${h[`${t}.used`]}/${h[`${t}.total`]}/${h[`${t}.ext`]}`).join('  ');
+  return threads.map((t) => `${t} ${h[`${t}.used`]}/${h[`${t}.total`]}/${h[`${t}.external`]}`).join('  ');
 }
 
 class Recorder {
