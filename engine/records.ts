@@ -8,6 +8,9 @@
 //   big[3]  log recovery count: failures the log worker got past (the disk takes writes
 //           again); while it is below the failure count the pipeline refuses writes
 //   i32[4]  stop flag for the pipeline and log workers
+//   big[5]  log truncations done (a TRUNCATE record finished), published by the log worker
+//           after big[6]: the pipeline waits for it to move past the count it saw
+//   big[6]  the zxid the log was last truncated to (the durable zxid was set back to it too)
 //
 // Throttle words (Int32Array over their own SharedArrayBuffer, throttleWordsBytes()):
 // what an io worker needs to apply globalOutstandingLimit as ZooKeeper's shouldThrottle
@@ -33,6 +36,8 @@ export const CONTROL_DURABLE_ZXID = 0; // BigInt64 index
 export const CONTROL_LOG_FAILURES = 1; // BigInt64 index
 export const CONTROL_LOG_RECOVERIES = 3; // BigInt64 index
 export const CONTROL_STOP = 4; // Int32 index
+export const CONTROL_LOG_TRUNCATIONS = 5; // BigInt64 index
+export const CONTROL_LOG_TRUNCATED_ZXID = 6; // BigInt64 index
 
 export const THROTTLE_IN_PROCESS = 0;
 

@@ -17,9 +17,18 @@
 //   5. Sessions come back with their timeouts restarting now (Pipeline.recovered).
 import { recoverTxnLogs, readTxnLog, listLogFiles } from './txnlog.ts';
 import { listSnapshots, looksComplete, readSnapshot, removeTempSnapshots, TreeLoader, SNAPSHOTS_TRIED_MAX, type SnapshotFile } from './snapshot.ts';
-import type { Pipeline } from '../core/pipeline.ts';
+import type { DataTree } from '../core/tree.ts';
 
 export class RecoveryError extends Error {}
+
+/** What recovery fills: the pipeline, or a committed replica (engine/persistence/committed-replica.ts). */
+export interface RecoveryTarget {
+  readonly tree: DataTree;
+  readonly sessions: { clear(): void; add(id: bigint, timeoutMs: number, nowMs: number): unknown };
+  /** One logged txn (TxnHeader + record) after the snapshot; txns are idempotent. */
+  replay(bytes: Buffer): void;
+  recovered(): void;
+}
 
 export type RecoveryOptions = {
   /** dataDir/version-2 and dataLogDir/version-2. */
@@ -31,6 +40,11 @@ export type RecoveryOptions = {
   warn: (msg: string) => void;
   /** A reload after a log failure while running: the snapshot worker owns tmp.snapshot.* files. */
   reload?: boolean;
+  /**
+   * false: only read (no torn tail cut, no temporary snapshot removed): a second reader of
+   * a dataDir the server's own recovery already repaired, while the log worker appends.
+   */
+  repair?: boolean;
 };
 
 export type RecoveryReport = {
@@ -49,9 +63,10 @@ function hex(zxid: number): string {
   return `0x${zxid.toString(16)}`;
 }
 
-export function recoverState(pipeline: Pipeline, opts: RecoveryOptions): RecoveryReport {
+export function recoverState(pipeline: RecoveryTarget, opts: RecoveryOptions): RecoveryReport {
   const { snapDir, logDir, txnBytesMax, warn } = opts;
-  if (opts.reload !== true) for (const name of removeTempSnapshots(snapDir)) warn(`removed ${name}: a snapshot a crash left unfinished`);
+  const repair = opts.repair !== false;
+  if (opts.reload !== true && repair) for (const name of removeTempSnapshots(snapDir)) warn(`removed ${name}: a snapshot a crash left unfinished`);
 
   const loadStarted = performance.now();
   const candidates = listSnapshots(snapDir).slice(0, SNAPSHOTS_TRIED_MAX);
@@ -91,8 +106,10 @@ export function recoverState(pipeline: Pipeline, opts: RecoveryOptions): Recover
   const loadMs = performance.now() - loadStarted;
 
   const replayStarted = performance.now();
-  const { warnings } = recoverTxnLogs(logDir, { fromZxid, txnBytesMax });
-  for (const w of warnings) warn(w);
+  if (repair) {
+    const { warnings } = recoverTxnLogs(logDir, { fromZxid, txnBytesMax });
+    for (const w of warnings) warn(w);
+  }
   let txnCount = 0;
   let prev = fromZxid;
   for (const entry of readTxnLog(logDir, fromZxid, { txnBytesMax, onWarning: warn })) {

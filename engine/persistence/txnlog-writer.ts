@@ -285,6 +285,22 @@ export class TxnLogWriter {
     }
   }
 
+  /**
+   * The log was truncated to zxid (truncateTxnLog, after roll()): appends continue after
+   * zxid, in a new file. zxid must not be above what was durable.
+   */
+  truncatedTo(zxid: number): void {
+    this.assertUsable();
+    this.assertNotSyncing('truncatedTo');
+    if (this.file !== null || this.batchBytes !== 0) throw new Error('truncatedTo with a file open: roll() first');
+    if (!(Number.isSafeInteger(zxid) && zxid >= 0 && zxid <= this.flushedZxid)) {
+      throw new Error(`truncated to zxid 0x${zxid.toString(16)}, the log was durable to 0x${this.flushedZxid.toString(16)}`);
+    }
+    this.appendedZxid = zxid;
+    this.flushedZxid = zxid;
+    this.writtenZxid = zxid;
+  }
+
   /** Writes and syncs what is buffered, then closes the file. */
   close(): void {
     if (this.failure !== null) {

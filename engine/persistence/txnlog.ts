@@ -29,6 +29,7 @@ import {
   ENTRY_FRAME_BYTES, ENTRY_PREFIX_BYTES, LOG_HEADER_BYTES, TXN_BYTES_MAX_DEFAULT, TXN_HEADER_BYTES, TxnLogCorruptError,
   headerProblem, newParsedEntry, parseEntry, zxidFromLogFileName,
 } from './txnlog-format.ts';
+import { parseSnapshotFileName } from './snapshot-format.ts';
 
 export * from './txnlog-format.ts';
 export { TxnLogWriter, type TxnLogWriterOptions } from './txnlog-writer.ts';
@@ -82,6 +83,12 @@ export type TxnLogReadOptions = {
   txnBytesMax?: number;
   /** Called for a torn tail or torn last-file creation (readTxnLog does not repair). */
   onWarning?: (message: string) => void;
+  /**
+   * Yield every entry of the files read, from the first entry of the file that can hold
+   * fromZxid on, not only those after fromZxid (ZooKeeper's FileTxnIterator without its fast
+   * forward: what a leader's DIFF from the log starts with).
+   */
+  wholeFiles?: boolean;
 };
 
 /** How a scanned file ended. */
@@ -288,7 +295,7 @@ export function* readTxnLog(dir: string, fromZxid: number, options: TxnLogReadOp
   const buf = readBufferFor(txnBytesMax);
   const last = files[files.length - 1];
   for (const f of selected) {
-    const outcome = yield* scanLogFile(f.path, f === last, fromZxid, txnBytesMax, buf);
+    const outcome = yield* scanLogFile(f.path, f === last, options.wholeFiles === true ? -1 : fromZxid, txnBytesMax, buf);
     if (outcome.tornCreation) options.onWarning?.(`transaction log ${f.path}: torn creation (${outcome.fileBytes} bytes, no header); no entries`);
     else if (outcome.tornOffset >= 0) options.onWarning?.(tornTailMessage(f.path, outcome, 'replay ends'));
   }
@@ -339,6 +346,84 @@ export function recoverTxnLogs(dir: string, options: RecoverOptions = {}): { las
     }
   }
   return { lastZxid, warnings };
+}
+
+// ---------------------------------------------------------------------------------------
+// Truncation (a follower's TRUNC)
+
+export class TxnLogTruncateError extends Error {}
+
+export type TruncateOptions = {
+  txnBytesMax?: number;
+  /**
+   * The snapshot directory: with it, a snapshot newer than zxid refuses the truncation
+   * before anything changes (its data reaches past zxid, so a restart would bring the
+   * removed txns back whatever the log says).
+   */
+  snapDir?: string;
+};
+
+export type TruncateReport = {
+  /** Files removed whole, newest first. */
+  removed: string[];
+  /** The file cut, and its new length; null when no file was cut. */
+  cut: { file: string; lengthBytes: number } | null;
+};
+
+/**
+ * Removes every entry with a zxid above `zxid` from the log files in dir, durably, as
+ * ZooKeeper's FileTxnLog.truncate: the file holding the last entry at or below zxid is cut
+ * right after it (its zero preallocation goes too) and every later file is deleted. A file
+ * left with no entry is deleted as well (our writer never reopens a file; it starts
+ * log.<zxid + 1> at the next append).
+ *
+ * Crash safety: later files go first, newest first, each removal made durable by a fsync
+ * of the directory, then the cut is fsynced — whatever a crash leaves is a prefix of the
+ * log without gaps, longer than wanted at worst (the leader sends TRUNC again).
+ *
+ * Where ZooKeeper differs: with zxid not in the log (a gap, or zxid before the first entry)
+ * FileTxnLog.truncate keeps the first entry above zxid, and with zxid after the last entry
+ * it fails ("No log files found to truncate!"); here neither happens — entries above zxid
+ * are removed and nothing else. Entries at or below zxid must be valid: corruption there
+ * throws TxnLogCorruptError and nothing is changed.
+ */
+export function truncateTxnLog(dir: string, zxid: number, options: TruncateOptions = {}): TruncateReport {
+  if (!Number.isSafeInteger(zxid) || zxid < 0) throw new RangeError(`truncate to zxid ${zxid}`);
+  const txnBytesMax = options.txnBytesMax ?? TXN_BYTES_MAX_DEFAULT;
+  if (options.snapDir !== undefined) {
+    const newer = fs.readdirSync(options.snapDir).filter((name) => (parseSnapshotFileName(name)?.zxid ?? -1) > zxid).sort();
+    if (newer.length > 0) {
+      throw new TxnLogTruncateError(`cannot truncate the log to zxid 0x${zxid.toString(16)}: snapshot ${newer.join(', ')} in ${options.snapDir} holds later txns`);
+    }
+  }
+  const files = listLogFiles(dir);
+  const selected = selectLogFiles(files, zxid);
+  const report: TruncateReport = { removed: [], cut: null };
+  if (selected.length === 0) return report;
+  // the first selected file starts at or before zxid (unless every file starts after it):
+  // it is cut at the end of its last entry at or below zxid
+  const first = selected[0];
+  let cutAt = LOG_HEADER_BYTES;
+  if (first.zxid <= zxid) {
+    // for…of closes the file when it stops early; a torn tail or torn creation just ends the entries
+    for (const entry of scanLogFile(first.path, first === files[files.length - 1], -1, txnBytesMax, readBufferFor(txnBytesMax))) {
+      if (entry.zxid > zxid) break;
+      cutAt = entry.offset + ENTRY_FRAME_BYTES + entry.bytes.length;
+    }
+  }
+  for (const f of selected.slice(first.zxid <= zxid ? 1 : 0).reverse()) {
+    removeLogFile(f.path);
+    report.removed.push(f.path);
+  }
+  if (first.zxid > zxid) return report;
+  if (cutAt === LOG_HEADER_BYTES) {
+    removeLogFile(first.path);
+    report.removed.push(first.path);
+  } else if (cutAt < fs.statSync(first.path).size) {
+    truncateLogFile(first.path, cutAt);
+    report.cut = { file: first.path, lengthBytes: cutAt };
+  }
+  return report;
 }
 
 function truncateLogFile(filePath: string, lengthBytes: number): void {

@@ -3,11 +3,16 @@
 // runs, the next batch is encoded (Adler32) and written, and the next sync starts the
 // moment the previous one returns, covering everything written meanwhile. Each finished
 // sync publishes its durable zxid and rings the pipeline. A thin shell over TxnLogWriter.
+// A TRUNCATE record (a follower's TRUNC) stops the draining: once no sync is in flight, what
+// came before it is synced, the files are cut back (truncateTxnLog) and the pipeline is told.
 import { workerData, parentPort } from 'node:worker_threads';
 import { TxnLogWriter } from '../persistence/txnlog-writer.ts';
+import { truncateTxnLog } from '../persistence/txnlog.ts';
 import { LogFailures } from '../persistence/log-failures.ts';
 import { LogKind, recordZxid, txnRecordBytes } from '../rings/log-ring.ts';
-import { CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_STOP } from '../records.ts';
+import {
+  CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_LOG_TRUNCATED_ZXID, CONTROL_LOG_TRUNCATIONS, CONTROL_STOP,
+} from '../records.ts';
 import { createLogger } from '../logger.ts';
 import { LOG_STATS } from '../ops/stagestats.ts';
 import type { OptionsFor } from '../config.ts';
@@ -24,6 +29,11 @@ export interface LogWorkerData extends OptionsFor<'log'> {
   rollAfterTxns: number;
   /** Stop draining and flush once a batch holds this many bytes. */
   batchBytesMax: number;
+  /**
+   * dataDir/version-2: given, a TRUNCATE refuses (the worker fails, the server exits) while a
+   * snapshot newer than its zxid exists, since a restart would load the txns it removes.
+   */
+  snapDir?: string;
 }
 
 const data = workerData as LogWorkerData;
@@ -51,6 +61,8 @@ const BYTES = stats.counterIndex('bytes');
 
 /** Set when the txn count or a ROLL record asks for a new file while a sync is in flight. */
 let rollPending = false;
+/** A TRUNCATE taken off the ring and not yet carried out: its zxid. Nothing is drained meanwhile. */
+let truncatePending: number | null = null;
 let publishedZxid = data.lastZxid;
 let syncing: Promise<void> | null = null;
 let syncFailure: Error | null = null;
@@ -62,7 +74,7 @@ let unsyncedBytes = 0;
 function drainOnce(): number {
   let taken = 0;
   let bytes = 0;
-  while (bytes < data.batchBytesMax) {
+  while (bytes < data.batchBytesMax && truncatePending === null) {
     if (rollPending) {
       if (writer.syncInFlight) break;
       writer.roll();
@@ -79,6 +91,8 @@ function drainOnce(): number {
       if (++txnsInFile >= data.rollAfterTxns) rollPending = true;
     } else if (kind === LogKind.ROLL) {
       rollPending = true;
+    } else if (kind === LogKind.TRUNCATE) {
+      truncatePending = recordZxid(ring);
     } else {
       throw new Error(`log ring: unknown record kind ${kind}`);
     }
@@ -123,6 +137,29 @@ function maybeStartSync(): void {
     syncing = null;
     syncFailure = err;
   });
+}
+
+/**
+ * A TRUNCATE, with no sync in flight: what came before it is written and synced, every entry
+ * after zxid is removed from the files, and appends continue after zxid in a new file. The
+ * durable zxid moves back to zxid (or stays, when the log did not reach it), then the
+ * truncation count tells the pipeline. A failure here is fatal (ZooKeeper's learner exits when
+ * it cannot truncate): it is thrown out of the worker's loop.
+ */
+function truncateNow(zxid: number): void {
+  writer.roll();
+  const to = Math.min(zxid, writer.lastFlushedZxid);
+  const report = truncateTxnLog(data.dir, to, { txnBytesMax: data.txnBytesMax, snapDir: data.snapDir });
+  writer.truncatedTo(to);
+  rollPending = false;
+  txnsInFile = 0;
+  publishedZxid = to;
+  Atomics.store(control64, CONTROL_DURABLE_ZXID, BigInt(to));
+  Atomics.store(control64, CONTROL_LOG_TRUNCATED_ZXID, BigInt(to));
+  Atomics.add(control64, CONTROL_LOG_TRUNCATIONS, 1n);
+  pipelineBell.ring();
+  const cut = report.cut === null ? '' : `; ${report.cut.file} cut to ${report.cut.lengthBytes} bytes`;
+  log.warn(`transaction log truncated to zxid 0x${to.toString(16)}: ${report.removed.length} files removed${cut}`);
 }
 
 /** Waits for the sync in flight, if any, whatever its outcome. */
@@ -177,6 +214,15 @@ async function run(): Promise<void> {
       continue;
     }
     const state = failures.state;
+    if (state === 'writing' && truncatePending !== null) {
+      // outside the write-failure handling below: a truncation that fails stops the worker
+      await settleSync();
+      if (syncFailure === null) {
+        truncateNow(truncatePending);
+        truncatePending = null;
+      }
+      continue;
+    }
     if (state === 'writing') {
       try {
         n = drainOnce();
