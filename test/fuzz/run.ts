@@ -9,9 +9,10 @@
 //   sessions expired, the server's own counts (mntr: znodes, watches, ephemerals, data
 //   size, sessions, connections, open files) are what they were before the first frame;
 // - its resident memory settles within a bound of its level after warm-up. The bound is
-//   loose on purpose: the pipeline worker never returns to its event loop, so V8 never
-//   shrinks its heap once a burst grew it (its heap in use stays flat; /metrics shows
-//   each thread's, printed with the progress lines). The counts above are the exact check.
+//   loose on purpose: V8 never shrinks a worker's heap once a burst grew it, event loop or
+//   not (bench/idle-gc.ts; only a memory-reducing collection does), so RSS settles high
+//   (its heap in use stays flat; /metrics shows each thread's, printed with the progress
+//   lines). The counts above are the exact check.
 //
 //   npm run fuzz -- --frames 10000000 --seed 12345                  (zooid; a full run)
 //   npm run fuzz -- --frames 200000 --target zookeeper              (the control)
