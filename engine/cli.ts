@@ -2,9 +2,14 @@
 // zooid: one command, subcommands. `zooid server [zoo.cfg]` runs in the foreground like
 // ZooKeeper's QuorumPeerMain; with no file it serves an embedded default (port 2181,
 // dataDir ./data).
-import { loadConfigOrExit, ConfigError } from './config.ts';
-import { startServer, SurfaceStartError } from './server.ts';
-import { createLogger, configureLogging } from './logger.ts';
+import { enableCompileCache } from './compile-cache.ts';
+
+// before the server's modules load: with the cache warm they are not type-stripped again
+// (engine/compile-cache.ts says what that saves), so they are imported dynamically
+enableCompileCache();
+const { loadConfigOrExit, ConfigError } = await import('./config.ts');
+const { startServer, SurfaceStartError } = await import('./server.ts');
+const { createLogger, configureLogging } = await import('./logger.ts');
 
 const log = createLogger('main');
 

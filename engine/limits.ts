@@ -142,6 +142,17 @@ export const SNAP_RING_BYTES_MIN = 16 * 1024 * 1024;
  */
 export const QUORUM_RING_BYTES_MIN = 16 * 1024 * 1024;
 
+/**
+ * The young generation (V8's new space) of the pipeline and io workers, in MiB (Worker
+ * resourceLimits.maxYoungGenerationSizeMb). V8 sizes it from the heap limit: 128 MiB of new
+ * space per thread on a 24 GB machine, which a busy thread grows to and keeps for good — V8
+ * shrinks it only in a memory-reducing collection, which never comes to an idle worker. 32
+ * bounds what a burst leaves committed (setData churn: RSS after it 390-406 MiB by default,
+ * 359-369 with 32). Scavenges come about 4× as often; each costs what its survivors cost,
+ * so their total stays about the same (bench/results/memory-2026-12-05.md).
+ */
+export const WORKER_YOUNG_GENERATION_MB = 32;
+
 /** The log worker stops draining and writes once a batch holds this much. */
 export const LOG_BATCH_BYTES_MAX = 4 * 1024 * 1024;
 

@@ -1,6 +1,7 @@
 // The main thread: config, rings, worker lifecycle, signals. It never touches requests.
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
+import { enableCompileCache } from './compile-cache.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildTopology, ringSpecs, attachBell, attachRing, attachStats, observeRing, wordsOf } from './rings/topology.ts';
@@ -18,7 +19,7 @@ import { startAdminServer } from './ops/admin.ts';
 import { MetricsCollector, startMetricsServer } from './ops/metrics.ts';
 import type http from 'node:http';
 import { loadTlsServerOptions } from './security/tls.ts';
-import { LOG_BATCH_BYTES_MAX } from './limits.ts';
+import { LOG_BATCH_BYTES_MAX, WORKER_YOUNG_GENERATION_MB } from './limits.ts';
 
 const log = createLogger('main');
 
@@ -47,6 +48,7 @@ export class SurfaceStartError extends Error {
 function workerUrl(name: string): URL {
   return new URL(`./workers/${name}.ts`, import.meta.url);
 }
+
 
 /** Waits for a worker's first message of one of the given types; rejects on error/exit. */
 function waitFor(worker: Worker, what: string, types: string[]): Promise<Record<string, unknown>> {
@@ -120,7 +122,8 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     snapDir,
     txnBytesMax,
   };
-  const pipeline = new Worker(workerUrl('pipeline-worker'), { workerData: pipelineData, name: 'pipeline' });
+  enableCompileCache();
+  const pipeline = new Worker(workerUrl('pipeline-worker'), { workerData: pipelineData, name: 'pipeline', resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
   const ready = await waitFor(pipeline, 'pipeline worker', ['ready']);
   const lastZxid = Number(ready.lastZxid);
 
@@ -159,7 +162,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       tls: tlsOptions,
       topology,
     };
-    ios.push(new Worker(workerUrl('io-worker'), { workerData: ioData, name: `io-${i}` }));
+    ios.push(new Worker(workerUrl('io-worker'), { workerData: ioData, name: `io-${i}`, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } }));
   }
   try {
     await Promise.all(ios.map((w, i) => waitFor(w, `io worker ${i}`, ['listening'])));

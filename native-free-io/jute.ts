@@ -168,6 +168,19 @@ export class JuteWriter {
     return this;
   }
 
+  /**
+   * A buffer held as a one-byte string (one character per byte, latin1: engine/core/tree.ts
+   * keeps znode data so); null writes length -1.
+   */
+  latin1Buffer(s: string | null): this {
+    if (s === null) return this.int(-1);
+    this.int(s.length);
+    this.ensure(s.length);
+    if (s.length > 0) this.buf.write(s, this.offset, s.length, 'latin1');
+    this.offset += s.length;
+    return this;
+  }
+
   string(s: string | null): this {
     if (s === null) return this.int(-1);
     const max = s.length * 3;

@@ -1,6 +1,7 @@
 // The data tree: znodes by path, their Stat, the ACL cache, ephemerals by session, and
 // the one-shot watches they trigger. Synchronous; owned by the pipeline worker alone.
-import { type Acl, type Stat, EventType, KeeperError, Err, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, parentOf, baseName } from '../protocol.ts';
+import { type Acl, type Stat, EventType, KeeperError, Err, NULL_DATA, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, parentOf, baseName } from '../protocol.ts';
+import type { JuteWriter } from '../../native-free-io/jute.ts';
 import { WatchTable, type WatcherKey } from './watches.ts';
 import { HashMapBins, hashMapCapacityFor, hashMapSizeFor } from './javaorder.ts';
 
@@ -28,8 +29,23 @@ export function ephemeralTypeOf(owner: bigint, extendedTypesEnabled: boolean): n
 const NO_OWNER = 0n;
 const EMPTY_DATA = Buffer.alloc(0);
 
+/**
+ * A node's data as the tree keeps it: one byte per character in a V8 one-byte string
+ * (latin1 maps bytes 0..255 to U+0000..U+00FF and back exactly), null for null data. A
+ * string lives in the V8 heap, 16 bytes of header, moved and compacted by the collector; a
+ * Buffer costs a typed-array object (~90 bytes) plus its bytes in an 8 KiB pool slab that
+ * any one live slice keeps whole (setData churn over 10,000 keys of 1 KiB pinned ~80 MiB
+ * of slabs for 10 MiB of data).
+ */
+type DataBytes = string | null;
+
+function dataBytesOf(data: Buffer): DataBytes {
+  if (data === NULL_DATA) return null;
+  return data.length === 0 ? '' : data.toString('latin1');
+}
+
 export class ZNode {
-  data: Buffer;
+  private bytes: DataBytes;
   aclRef: number;
   czxid: number;
   mzxid: number;
@@ -50,7 +66,7 @@ export class ZNode {
   children: Set<string> | null = null;
 
   constructor(data: Buffer, aclRef: number, owner: bigint, zxid: number, timeMs: number) {
-    this.data = data;
+    this.bytes = dataBytesOf(data);
     this.aclRef = aclRef;
     this.ephemeralOwner = owner;
     this.ephemeralType = ephemeralTypeOf(owner, false);
@@ -59,6 +75,38 @@ export class ZNode {
     this.pzxid = zxid;
     this.ctime = timeMs;
     this.mtime = timeMs;
+  }
+
+  /** The data as a Buffer: NULL_DATA for null, a new copy otherwise (hot paths use dataLength and writeData). */
+  get data(): Buffer {
+    const b = this.bytes;
+    if (b === null) return NULL_DATA;
+    return b.length === 0 ? EMPTY_DATA : Buffer.from(b, 'latin1');
+  }
+
+  set data(data: Buffer) {
+    this.bytes = dataBytesOf(data);
+  }
+
+  /** Bytes of data (0 for null data). */
+  get dataLength(): number {
+    return this.bytes === null ? 0 : this.bytes.length;
+  }
+
+  /** Whether the data is null (jute length -1), as apart from empty. */
+  get dataIsNull(): boolean {
+    return this.bytes === null;
+  }
+
+  /** Writes the data as jute writes a buffer (length, then the bytes; -1 for null). */
+  writeData(w: JuteWriter): void {
+    w.latin1Buffer(this.bytes);
+  }
+
+  /** Copies the data's bytes into buf at `at` (nothing for null data); returns how many. */
+  copyDataTo(buf: Buffer, at: number): number {
+    const b = this.bytes;
+    return b === null || b.length === 0 ? 0 : buf.write(b, at, b.length, 'latin1');
   }
 
   numChildren(): number {
@@ -77,7 +125,7 @@ export class ZNode {
     s.aversion = this.aversion;
     // only a session's node shows its owner; containers and TTL nodes show 0 (DataNode.getClientEphemeralOwner)
     s.ephemeralOwner = this.ephemeralType === EphemeralType.normal ? this.ephemeralOwner : 0n;
-    s.dataLength = this.data.length;
+    s.dataLength = this.dataLength;
     s.numChildren = this.numChildren();
     s.pzxid = this.pzxid;
     return s;
@@ -340,11 +388,11 @@ export class DataTree {
     parent.children!.delete(baseName(path));
     // the stored cversion counts creates only (see statInto); a delete moves pzxid
     if (zxid > parent.pzxid) parent.pzxid = zxid;
-    this.approximateDataSize -= path.length + node.data.length;
+    this.approximateDataSize -= path.length + node.dataLength;
     if (this.dataWatches.mayFire(path) || this.childWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeDeleted, path, this.acls.get(node.aclRef));
     if (this.childWatches.mayFire(parentPath)) this.noteEvent(zxid, EventType.NodeChildrenChanged, parentPath, this.acls.get(parent.aclRef));
     if (parentPath.startsWith(QUOTA_ROOT) && baseName(path) === QUOTA_LIMITS) this.quotaPaths.delete(parentPath.slice(QUOTA_ROOT.length));
-    this.updateQuotaStat(path, -node.data.length, -1);
+    this.updateQuotaStat(path, -node.dataLength, -1);
     this.acls.release(node.aclRef);
     this.dropEphemeral(node, path);
     return node;
@@ -353,8 +401,8 @@ export class DataTree {
   setData(path: string, data: Buffer, version: number, zxid: number, timeMs: number): ZNode {
     const node = this.nodes.get(path);
     if (node === undefined) throw new KeeperError(Err.NONODE, path);
-    this.approximateDataSize += data.length - node.data.length;
-    this.updateQuotaStat(path, data.length - node.data.length, 0);
+    this.approximateDataSize += data.length - node.dataLength;
+    this.updateQuotaStat(path, data.length - node.dataLength, 0);
     node.data = data;
     node.version = version;
     node.mzxid = zxid;
@@ -434,7 +482,7 @@ export class DataTree {
         const n = this.nodes.get(p);
         if (n === undefined) return;
         count++;
-        bytes += n.data.length;
+        bytes += n.dataLength;
         if (n.children !== null) for (const c of n.children) walk(p === '/' ? `/${c}` : `${p}/${c}`);
       };
       walk(quotaPath);
@@ -463,7 +511,7 @@ export class DataTree {
   }
 
   private replaceQuotaData(node: ZNode, data: Buffer): void {
-    this.approximateDataSize += data.length - node.data.length;
+    this.approximateDataSize += data.length - node.dataLength;
     node.data = data;
   }
 
@@ -473,8 +521,8 @@ export class DataTree {
   /** Restores a node's data fields (a multi's setData undone). */
   restoreData(path: string, node: ZNode, data: Buffer, version: number, mzxid: number, mtime: number): void {
     this.dropEvents();
-    this.approximateDataSize += data.length - node.data.length;
-    this.updateQuotaStat(path, data.length - node.data.length, 0);
+    this.approximateDataSize += data.length - node.dataLength;
+    this.updateQuotaStat(path, data.length - node.dataLength, 0);
     node.data = data;
     node.version = version;
     node.mzxid = mzxid;
@@ -488,12 +536,12 @@ export class DataTree {
     this.dropEvents();
     const node = this.nodes.get(path)!;
     const parent = this.nodes.get(parentOf(path))!;
-    this.updateQuotaStat(path, -node.data.length, -1);
+    this.updateQuotaStat(path, -node.dataLength, -1);
     this.nodes.delete(path);
     parent.children!.delete(baseName(path));
     parent.cversion = parentCversion;
     parent.pzxid = parentPzxid;
-    this.approximateDataSize -= path.length + node.data.length;
+    this.approximateDataSize -= path.length + node.dataLength;
     this.acls.release(node.aclRef);
     this.dropEphemeral(node, path);
     // the session's HashSet is as before: ZooKeeper never applied the create
@@ -511,11 +559,11 @@ export class DataTree {
     this.dropEvents();
     node.aclRef = this.acls.intern(acls);
     this.nodes.set(path, node);
-    this.updateQuotaStat(path, node.data.length, 1);
+    this.updateQuotaStat(path, node.dataLength, 1);
     (parent.children ??= new Set()).add(baseName(path));
     parent.cversion = parentCversion;
     parent.pzxid = parentPzxid;
-    this.approximateDataSize += path.length + node.data.length;
+    this.approximateDataSize += path.length + node.dataLength;
     if (node.ephemeralType === EphemeralType.normal) this.refileEphemeral(path, node);
     else this.indexOwner(path, node);
   }
@@ -562,7 +610,7 @@ export class DataTree {
    */
   restoreNode(path: string, node: ZNode): void {
     const old = this.nodes.get(path);
-    if (old !== undefined) this.approximateDataSize -= (path === '/' ? 0 : path.length) + old.data.length;
+    if (old !== undefined) this.approximateDataSize -= (path === '/' ? 0 : path.length) + old.dataLength;
     if (path !== '/') {
       const parentPath = parentOf(path);
       const parent = this.nodes.get(parentPath);
@@ -574,7 +622,7 @@ export class DataTree {
     }
     this.nodes.set(path, node);
     // the root's path is "" in ZooKeeper's accounting
-    this.approximateDataSize += (path === '/' ? 0 : path.length) + node.data.length;
+    this.approximateDataSize += (path === '/' ? 0 : path.length) + node.dataLength;
   }
 
   /** Snapshot load done: drops ACL lists no node uses; the root must be there. */

@@ -5,7 +5,7 @@
 // lastZxid when they start; restore replays the log from there (txns are idempotent).
 // SnapshotSerializer makes that safe for zooid's tree (see its comment).
 
-import { type Acl, NULL_DATA } from '../protocol.ts';
+import type { Acl } from '../protocol.ts';
 import { AclCache, type ZNode, type DataTree } from '../core/tree.ts';
 import { SNAP_HEADER_BYTES, STAT_PERSISTED_BYTES, encodeSnapshotHeader, writeLongNumber } from './snapshot-format.ts';
 
@@ -145,21 +145,21 @@ export class SnapshotSerializer {
               this.nodesSkipped++;
               continue;
             }
-            const data = node.data;
+            const dataLength = node.dataLength;
             const pathBytesMax = p.length * 3;
-            const recordBytesMax = 4 + pathBytesMax + 4 + data.length + 8 + STAT_PERSISTED_BYTES;
-            if (end - at < recordBytesMax && end - at < 4 + Buffer.byteLength(p) + 4 + data.length + 8 + STAT_PERSISTED_BYTES) {
+            const recordBytesMax = 4 + pathBytesMax + 4 + dataLength + 8 + STAT_PERSISTED_BYTES;
+            if (end - at < recordBytesMax && end - at < 4 + Buffer.byteLength(p) + 4 + dataLength + 8 + STAT_PERSISTED_BYTES) {
               this.pending = entry;
               return at;
             }
             this.pending = null;
             at = p === '/' ? writeString(buf, at, '') : writeString(buf, at, p);
-            if (data === NULL_DATA) {
+            if (node.dataIsNull) {
               buf.writeInt32BE(-1, at);
               at += 4;
             } else {
-              buf.writeInt32BE(data.length, at);
-              at += 4 + data.copy(buf, at + 4);
+              buf.writeInt32BE(dataLength, at);
+              at += 4 + node.copyDataTo(buf, at + 4);
             }
             writeLongNumber(buf, at, this.aclRefFor(node.aclRef));
             writeLongNumber(buf, at + 8, node.czxid);

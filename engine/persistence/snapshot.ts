@@ -306,7 +306,8 @@ export function readSnapshot(file: SnapshotFile, sink: SnapshotSink, options: Sn
       need(Math.max(0, dataLength) + 8 + STAT_PERSISTED_BYTES, `node ${p}`);
       const b = input.buf;
       let at = input.pos;
-      const data = dataLength === -1 ? NULL_DATA : dataLength === 0 ? EMPTY_DATA : Buffer.from(b.subarray(at, at + dataLength));
+      // a view: the node keeps its own copy of the bytes (ZNode)
+      const data = dataLength === -1 ? NULL_DATA : dataLength === 0 ? EMPTY_DATA : b.subarray(at, at + dataLength);
       at += Math.max(0, dataLength);
       const aclRef = readLongNumber(b, at);
       const czxid = readLongNumber(b, at + 8);

@@ -150,7 +150,7 @@ export function dumpSnapshot(file: string, json: boolean, withData: boolean, out
     node: (p: string, n: ZNode) => {
       // by owner, sessions or not: the listing below looks up session ids (negative ones too)
       if (n.ephemeralOwner !== 0n) ephemeralCounts.set(n.ephemeralOwner, (ephemeralCounts.get(n.ephemeralOwner) ?? 0) + 1);
-      const stat = { czxid: hex(n.czxid), ctime: n.ctime, mzxid: hex(n.mzxid), mtime: n.mtime, pzxid: hex(n.pzxid), cversion: n.cversion, version: n.version, aversion: n.aversion, ephemeralOwner: hex(n.ephemeralOwner), dataLength: n.data.length };
+      const stat = { czxid: hex(n.czxid), ctime: n.ctime, mzxid: hex(n.mzxid), mtime: n.mtime, pzxid: hex(n.pzxid), cversion: n.cversion, version: n.version, aversion: n.aversion, ephemeralOwner: hex(n.ephemeralOwner), dataLength: n.dataLength };
       if (json) {
         nodeLines.push(JSON.stringify({ path: p, acl: n.aclRef, ...stat, ...(withData ? { data: n.data === NULL_DATA ? null : n.data.toString('base64') } : {}) }));
         return;
@@ -160,7 +160,7 @@ export function dumpSnapshot(file: string, json: boolean, withData: boolean, out
         `  cZxid = ${stat.czxid}`, `  ctime = ${new Date(n.ctime).toISOString()}`, `  mZxid = ${stat.mzxid}`, `  mtime = ${new Date(n.mtime).toISOString()}`,
         `  pZxid = ${stat.pzxid}`, `  cversion = ${n.cversion}`, `  dataVersion = ${n.version}`, `  aclVersion = ${n.aversion}`,
         `  ephemeralOwner = ${stat.ephemeralOwner}`, `  aclRef = ${n.aclRef}`,
-        withData ? `  data = ${n.data === NULL_DATA ? '' : n.data.toString('base64')}` : `  dataLength = ${n.data.length}`,
+        withData ? `  data = ${n.data === NULL_DATA ? '' : n.data.toString('base64')}` : `  dataLength = ${n.dataLength}`,
         '----',
       ].join('\n'));
     },

@@ -9,9 +9,10 @@
 //   sessions expired, the server's own counts (mntr: znodes, watches, ephemerals, data
 //   size, sessions, connections, open files) are what they were before the first frame;
 // - its resident memory settles within a bound of its level after warm-up. The bound is
-//   loose on purpose: the pipeline worker never returns to its event loop, so V8 never
-//   shrinks its heap once a burst grew it (its heap in use stays flat; /metrics shows
-//   each thread's, printed with the progress lines). The counts above are the exact check.
+//   loose on purpose: V8 never shrinks a worker's heap once a burst grew it, event loop or
+//   not (bench/idle-gc.ts; only a memory-reducing collection does), so RSS settles high
+//   (its heap in use stays flat; /metrics shows each thread's, printed with the progress
+//   lines). The counts above are the exact check.
 //
 //   npm run fuzz -- --frames 10000000 --seed 12345                  (zooid; a full run)
 //   npm run fuzz -- --frames 200000 --target zookeeper              (the control)
@@ -29,7 +30,7 @@ import { LeanClient } from '../../client/lean.ts';
 import { generateDigest } from '../../engine/core/acl.ts';
 import { freshSeed } from '../../loadgen/random.ts';
 import { connectWhenServing, fourLetterWord, freePort, startServer, type ServerHandle, type ServerKind } from '../support/servers.ts';
-import { rssBytes, mntrValue } from '../support/probes.ts';
+import { rssBytes, mntrValue, threadHeapsMiB } from '../support/probes.ts';
 import { waitFor, withDeadline, describeError } from '../support/wait.ts';
 import { parseSeed } from '../support/random.ts';
 import { isRunning } from '../fault/nemesis.ts';
@@ -119,14 +120,6 @@ const hex = (n: number) => '0x' + (n >>> 0).toString(16).padStart(8, '0');
 const hex64 = (id: bigint) => '0x' + BigInt.asUintN(64, id).toString(16);
 const mib = (bytes: number) => Math.round((bytes / MiB) * 10) / 10;
 
-/** zooid's V8 heaps per thread (MiB), from /metrics: `<thread>.used`, `.total`, `.external`. */
-async function threadHeapsMiB(metricsPort: number): Promise<Record<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const names: Record<string, string> = { heap_used: 'used', heap_total: 'total', external: 'external' };
-  const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^zooid_thread_(heap_used|heap_total|external)_bytes\{thread="([^"]+)"\} (\S+)$/gm)) out[`${m[2]}.${names[m[1]]}`] = mib(Number(m[3]));
-  return out;
-}
 
 /** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
 function cpuSeconds(pid: number): number {

@@ -25,3 +25,14 @@ export function mntrValue(text: string, key: string): number {
   if (line === undefined) throw new Error(`mntr has no ${key}`);
   return Number(line.split('\t')[1]);
 }
+
+/** zooid's V8 heaps per thread (MiB, one decimal), from /metrics: `<thread>.used`, `.total`, `.external`. */
+export async function threadHeapsMiB(metricsPort: number): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const names: Record<string, string> = { heap_used: 'used', heap_total: 'total', external: 'external' };
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^zooid_thread_(heap_used|heap_total|external)_bytes\{thread="([^"]+)"\} (\S+)$/gm)) {
+    out[`${m[2]}.${names[m[1]]}`] = Math.round((Number(m[3]) / (1024 * 1024)) * 10) / 10;
+  }
+  return out;
+}

@@ -4,7 +4,8 @@
 // size; undo and snapshot restore; and a seeded random run that checks the bookkeeping
 // against a recount after every step.
 import { describe, it, expect } from 'vitest';
-import { type Acl, Err, EventType, KeeperError, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, Perm, parentOf } from '../../engine/protocol.ts';
+import { type Acl, Err, EventType, KeeperError, NULL_DATA, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, Perm, parentOf } from '../../engine/protocol.ts';
+import { JuteWriter } from '../../native-free-io/jute.ts';
 import { WatchMode } from '../../engine/core/watches.ts';
 import { DataTree, AclCache, ZNode, CONTAINER_OWNER, EphemeralType, ephemeralTypeOf, QUOTA_ROOT, parseStatsTrack, formatStatsTrack } from '../../engine/core/tree.ts';
 import { closeSessionOrder } from '../../engine/core/javaorder.ts';
@@ -580,5 +581,51 @@ describe('DataTree: a seeded random run', () => {
       }
       expectTreeConsistent(tree, why);
     }
+  });
+});
+
+describe('DataTree: znode data kept as one-byte strings', () => {
+  // every byte value, null apart from empty, through each way data enters and leaves a node
+  const everyByte = Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 7) & 0xff));
+
+  it('reads back every byte exactly: data getter, dataLength, writeData, copyDataTo; after create, setData and restoreData', () => {
+    const tree = new DataTree();
+    const n = tree.createNode('/bin', Buffer.from(everyByte), tree.acls.intern(OPEN_ACL_UNSAFE), 0n, -1, 1, T0);
+    const w = new JuteWriter(16);
+    const check = (expected: Buffer) => {
+      expect(n.data.equals(expected)).toBe(true);
+      expect(n.dataLength).toBe(expected.length);
+      expect(n.dataIsNull).toBe(false);
+      n.writeData(w.reset());
+      expect(w.view().equals(new JuteWriter().buffer(expected).view())).toBe(true);
+      const out = Buffer.alloc(expected.length + 3, 0xee);
+      expect(n.copyDataTo(out, 3)).toBe(expected.length);
+      expect(out.subarray(3).equals(expected)).toBe(true);
+    };
+    check(everyByte);
+    const reversed = Buffer.from(everyByte).reverse();
+    tree.setData('/bin', reversed, 1, 2, T0 + 2);
+    reversed.fill(0); // the node kept its own copy
+    check(Buffer.from(everyByte).reverse());
+    tree.restoreData('/bin', n, everyByte, 0, 1, T0);
+    check(everyByte);
+    expect(tree.approximateDataSize).toBe(new DataTree().approximateDataSize + '/bin'.length + everyByte.length);
+  });
+
+  it('null data stays null (jute length -1) and empty stays empty (length 0)', () => {
+    const tree = new DataTree();
+    const nul = tree.createNode('/null', NULL_DATA, tree.acls.intern(OPEN_ACL_UNSAFE), 0n, -1, 1, T0);
+    const empty = tree.createNode('/empty', Buffer.alloc(0), tree.acls.intern(OPEN_ACL_UNSAFE), 0n, -1, 2, T0);
+    expect(nul.data).toBe(NULL_DATA);
+    expect(nul.dataIsNull).toBe(true);
+    expect(empty.data).not.toBe(NULL_DATA);
+    expect(empty.dataIsNull).toBe(false);
+    expect([nul.dataLength, empty.dataLength]).toEqual([0, 0]);
+    expect(new JuteWriter(8).latin1Buffer(null).view()).toEqual(Buffer.from([0xff, 0xff, 0xff, 0xff]));
+    const w = new JuteWriter(8);
+    nul.writeData(w);
+    empty.writeData(w);
+    expect(w.view()).toEqual(Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]));
+    expect(nul.copyDataTo(Buffer.alloc(4), 0)).toBe(0);
   });
 });

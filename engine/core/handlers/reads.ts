@@ -2,7 +2,7 @@
 // The tagged reads (engine/core/opcodes.ts) look at the tree only through p.node() and
 // p.lookup(), so their replies can leave as soon as the state they reveal is durable.
 import type { JuteReader } from '../../../native-free-io/jute.ts';
-import { Op, Err, Perm, KeeperError, writeStat, writeAcls, writeData } from '../../protocol.ts';
+import { Op, Err, Perm, KeeperError, writeStat, writeAcls } from '../../protocol.ts';
 import type { Handler } from '../opcodes.ts';
 export const exists: Handler = (p, conn, _s, xid, r) => {
   const path = r.ustring();
@@ -25,7 +25,7 @@ export const getData: Handler = (p, conn, _s, xid, r) => {
   p.checkAcl(p.aclOf(n), Perm.READ, conn);
   if (watch) p.tree.dataWatches.add(path, conn.key);
   const at = p.beginOk(xid);
-  writeData(p.writer, n.data);
+  n.writeData(p.writer);
   writeStat(p.writer, p.statOf(n));
   p.finish(conn.key, at);
 };
@@ -94,7 +94,7 @@ export const multiRead: Handler = (p, conn, _s, xid, r) => {
     w.int(op.type).bool(false).int(0);
     if (op.type === Op.getData) {
       if (op.watch) p.tree.dataWatches.add(op.path, conn.key);
-      writeData(w, n.data);
+      n.writeData(w);
       writeStat(w, p.statOf(n));
     } else {
       if (op.watch) p.tree.childWatches.add(op.path, conn.key);
