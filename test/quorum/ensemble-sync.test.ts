@@ -10,7 +10,7 @@
 // Each server's own log line says which sync it got ("synced with the leader (DIFF)").
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as path from 'node:path';
-import { allocatePorts, serverLines, startZooidPeer, type ZooidPeer } from '../support/ensemble.ts';
+import { allocatePorts, oneLeader, serverLines, startZooidPeer, type ZooidPeer } from '../support/ensemble.ts';
 import { ZkSession } from '../support/zkclient.ts';
 import { waitFor, withDeadline } from '../support/wait.ts';
 import { readTxnLog } from '../../engine/persistence/txnlog.ts';
@@ -26,14 +26,7 @@ async function session(name: string, port: number, sessionTimeoutMs = 10_000): P
   return s;
 }
 
-async function settled(peers: readonly ZooidPeer[], what: string): Promise<ZooidPeer> {
-  let seen: (string | null)[] = [];
-  await waitFor(async () => {
-    seen = await Promise.all(peers.map((p) => p.mode()));
-    return seen.filter((m) => m === 'leader').length === 1 && seen.every((m) => m === 'leader' || m === 'follower');
-  }, { timeoutMs: DEADLINE_MS, what: `${what} (modes ${JSON.stringify(seen)})\n${peers.map((p) => `--- server ${p.sid}\n${p.logTail(15)}`).join('\n')}`, intervalMs: 100 });
-  return peers[seen.indexOf('leader')];
-}
+const settled = (peers: readonly ZooidPeer[], what: string) => oneLeader(peers, what, DEADLINE_MS);
 
 /** The sync a server's last "synced with the leader (KIND)" line names. */
 function lastSync(p: ZooidPeer): string | null {

@@ -9,7 +9,7 @@
 //   (d) the killed server restarts on its dataDir, rejoins as a follower and has every
 //       acknowledged write, and a write through it reaches the others.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { allocatePorts, serverLines, startZooidPeer, type ZooidPeer } from '../support/ensemble.ts';
+import { allocatePorts, oneLeader, serverLines, startZooidPeer, type ZooidPeer } from '../support/ensemble.ts';
 import { fourLetterWord } from '../support/servers.ts';
 import { ZkSession } from '../support/zkclient.ts';
 import { waitFor, withDeadline } from '../support/wait.ts';
@@ -25,15 +25,7 @@ async function session(name: string, port: number): Promise<ZkSession> {
   return s;
 }
 
-/** Waits until exactly one of `peers` leads and the others follow; returns the leader. */
-async function settled(peers: readonly ZooidPeer[], what: string): Promise<ZooidPeer> {
-  let seen: (string | null)[] = [];
-  await waitFor(async () => {
-    seen = await Promise.all(peers.map((p) => p.mode()));
-    return seen.filter((m) => m === 'leader').length === 1 && seen.every((m) => m === 'leader' || m === 'follower');
-  }, { timeoutMs: DEADLINE_MS, what: `${what} (modes ${JSON.stringify(seen)})\n${peers.map((p) => `--- server ${p.sid}\n${p.logTail(15)}`).join('\n')}`, intervalMs: 100 });
-  return peers[seen.indexOf('leader')];
-}
+const settled = (peers: readonly ZooidPeer[], what: string) => oneLeader(peers, what, DEADLINE_MS);
 
 describe('a zooid ensemble of three', () => {
   let peers: ZooidPeer[] = [];

@@ -210,3 +210,13 @@ export async function startZooidPeer(ports: PeerPorts, lines: readonly string[],
   };
   return peer;
 }
+
+/** Waits until exactly one of `peers` leads and the others follow; returns the leader (the failure names the modes and each log's tail). */
+export async function oneLeader(peers: readonly ZooidPeer[], what: string, timeoutMs: number): Promise<ZooidPeer> {
+  let seen: (string | null)[] = [];
+  await waitFor(async () => {
+    seen = await Promise.all(peers.map((p) => p.mode()));
+    return seen.filter((m) => m === 'leader').length === 1 && seen.every((m) => m === 'leader' || m === 'follower');
+  }, { timeoutMs, what: `${what} (modes ${JSON.stringify(seen)})\n${peers.map((p) => `--- server ${p.sid}\n${p.logTail(15)}`).join('\n')}`, intervalMs: 100 });
+  return peers[seen.indexOf('leader')];
+}
