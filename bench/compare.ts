@@ -79,6 +79,8 @@ export const COMPARE_USAGE = `usage: npm run bench:compare -- [options]      (or
   --ensemble N            N servers of each kind as an ensemble (server.N lines on loopback), the
                           load's connections spread over them, CPU summed over them (default 1:
                           standalone)
+  --zooid-root DIR        run zooid from another checkout (its engine/cli.ts; node_modules linked
+                          or installed there), for a before/after against the same ZooKeeper
   --out-dir DIR           where results go (default bench/results)
   --label TEXT            appended to the file name
   --render FILE.json      rewrite FILE.md and FILE.html from a results JSON (no servers run)
@@ -128,6 +130,8 @@ interface CompareConfig {
   threads: number | null;
   /** Servers of each kind: 1 standalone, 3 or 5 an ensemble on loopback with the load spread over its members. */
   ensembleSize: number;
+  /** Run zooid from this checkout instead of this one (an A/B of two zooid trees against the same ZooKeeper); null: this tree. */
+  zooidRoot: string | null;
   /** The zoo.cfg lines both servers got over their defaults. */
   serverConfig: Readonly<Record<string, string>>;
   readPcts: number[];
@@ -141,7 +145,7 @@ interface CompareConfig {
 export function parseCompareArgs(args: string[]): CompareConfig {
   const flags = splitFlags(
     args,
-    new Set(['repeats', 'duration', 'warmup', 'server-warmup', 'idle-wait', 'traffic', 'shapes', 'read-pcts', 'rates', 'latency-read-pct', 'servers', 'connections', 'outstanding', 'value-bytes', 'keys', 'threads', 'seed', 'out-dir', 'label', 'ensemble']),
+    new Set(['repeats', 'duration', 'warmup', 'server-warmup', 'idle-wait', 'traffic', 'shapes', 'read-pcts', 'rates', 'latency-read-pct', 'servers', 'connections', 'outstanding', 'value-bytes', 'keys', 'threads', 'seed', 'out-dir', 'label', 'ensemble', 'zooid-root']),
     new Set(['quick']),
   );
   const quick = flags.has('quick');
@@ -187,6 +191,7 @@ export function parseCompareArgs(args: string[]): CompareConfig {
     outDir: flags.get('out-dir') ?? RESULTS_DIR,
     label: flags.get('label') ?? '',
     ensembleSize: parseInteger('ensemble', flags.get('ensemble') ?? '1', 1, 7),
+    zooidRoot: flags.get('zooid-root') ?? null,
     command: `npm run bench:compare${args.length > 0 ? ' -- ' + args.join(' ') : ''}`,
   };
 }
@@ -336,7 +341,7 @@ export async function runCompare(cfg: CompareConfig): Promise<{ runs: ServerRun[
     for (const server of servers) {
       const loadBefore = os.loadavg()[0];
       log(`repeat ${repeat + 1}/${cfg.repeats}: starting ${server} (load ${loadBefore.toFixed(2)})`);
-      const deployment = await deploy(server, cfg.ensembleSize, cfg.serverConfig);
+      const deployment = await deploy(server, cfg.ensembleSize, cfg.serverConfig, cfg.zooidRoot ?? undefined);
       try {
         const version = await versionOf(deployment.ports[0]);
         if (cfg.ensembleSize > 1) log(`${server}: ${cfg.ensembleSize} servers serving as ${deployment.modes.join(', ')}`);
@@ -554,7 +559,7 @@ export function renderMarkdown(cfg: CompareConfig, out: Awaited<ReturnType<typeo
   lines.push('');
   lines.push('## Setup');
   const unlimited = cfg.serverConfig.maxClientCnxns === '0' ? '; no per-address connection limit, as every connection comes from 127.0.0.1' : '';
-  lines.push(`- servers: ${versions}; ${cfg.ensembleSize === 1 ? 'standalone' : `ensembles of ${cfg.ensembleSize} on loopback (the load's connections round-robin over the members, CPU summed over them)`}, fresh dataDir per run in ${os.tmpdir()} (same disk); zoo.cfg over the defaults: ${Object.entries(cfg.serverConfig).map(([k, v]) => `${k}=${v}`).join(', ')} (fsync on every commit${unlimited}; globalOutstandingLimit at its default 1000)`);
+  lines.push(`- servers: ${versions}${cfg.zooidRoot === null ? '' : ` (zooid run from ${cfg.zooidRoot})`}; ${cfg.ensembleSize === 1 ? 'standalone' : `ensembles of ${cfg.ensembleSize} on loopback (the load's connections round-robin over the members, CPU summed over them)`}, fresh dataDir per run in ${os.tmpdir()} (same disk); zoo.cfg over the defaults: ${Object.entries(cfg.serverConfig).map(([k, v]) => `${k}=${v}`).join(', ')} (fsync on every commit${unlimited}; globalOutstandingLimit at its default 1000)`);
   lines.push('- Apache ZooKeeper is started as the test harness starts it (test/support/servers.ts: QuorumPeerMain, -Xmx256m -XX:+UseSerialGC, log4j INFO to a file); zooid as `node engine/cli.ts server zoo.cfg`');
   lines.push(`- traffic: ${cfg.traffics.map((t) => (t === 'per-request' ? 'per-request = one socket write per request, as the Java, C, Go and Python clients send (Nagle off)' : 'batched = every request a reply chunk frees in one socket write (not what real clients do; fewer syscalls and wake-ups on both sides)')).join('; ')}`);
   lines.push(`- shapes (connections × requests in flight on each, closed loop): ${cfg.shapes.map((sh) => `${shapeName(sh)} (${threadsFor(cfg, sh)} load generator threads)`).join(', ')}; ${b.valueBytes} B values, ${b.keys} keys uniform, reads = getData, writes = setData; the load generator on the same machine`);
@@ -730,6 +735,7 @@ function renderFromJson(file: string | undefined): number {
     threads: j.config.threads ?? load.threads,
     serverConfig: j.config.serverConfig ?? { forceSync: 'yes', snapCount: '100000', 'admin.enableServer': 'false' },
     ensembleSize: j.config.ensembleSize ?? 1,
+    zooidRoot: j.config.zooidRoot ?? null,
     readPcts: j.config.readPcts,
     latencyReadPct: j.config.latencyReadPct,
     rates: [],
@@ -783,7 +789,7 @@ export async function compareMain(args: string[]): Promise<number> {
     machine: out.machine,
     config: {
       servers: cfg.servers, serverWarmupMs: cfg.serverWarmupMs, idleWaitMs: cfg.idleWaitMs, repeats: cfg.repeats, traffics: cfg.traffics, shapes: cfg.shapes, threads: cfg.threads,
-      readPcts: cfg.readPcts, latencyReadPct: cfg.latencyReadPct, offeredLoads: out.rates, serverConfig: cfg.serverConfig, ensembleSize: cfg.ensembleSize, load: { ...cfg.base, hosts: undefined },
+      readPcts: cfg.readPcts, latencyReadPct: cfg.latencyReadPct, offeredLoads: out.rates, serverConfig: cfg.serverConfig, ensembleSize: cfg.ensembleSize, zooidRoot: cfg.zooidRoot, load: { ...cfg.base, hosts: undefined },
     },
     runs: out.runs.map((r) => ({ ...r, series: r.series.map((x) => ({ ...x, sweep: { ...x.sweep, runs: x.sweep.runs.map((run) => ({ ...run, timeline: undefined })) } })) })),
   };

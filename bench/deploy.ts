@@ -30,11 +30,11 @@ async function modeOf(port: number): Promise<string | null> {
   return m === null ? null : m[1];
 }
 
-/** Starts `size` servers of `kind` (1: standalone) with `config`; stop() stops them all. */
-export async function deploy(kind: ServerKind, size: number, config: Readonly<Record<string, string>>): Promise<Deployment> {
+/** Starts `size` servers of `kind` (1: standalone) with `config` (zooid from `zooidRoot`, another checkout, when given); stop() stops them all. */
+export async function deploy(kind: ServerKind, size: number, config: Readonly<Record<string, string>>, zooidRoot?: string): Promise<Deployment> {
   if (!(Number.isInteger(size) && size >= 1)) throw new Error(`an ensemble has 1 server or more, not ${size}`);
   if (size === 1) {
-    const h = await startServer(kind, { config: { ...config } });
+    const h = await startServer(kind, { config: { ...config }, zooidRoot });
     return { kind, pids: [h.pid], ports: [h.port], modes: [(await modeOf(h.port)) ?? 'unknown'], stop: () => h.stop() };
   }
   const sids = Array.from({ length: size }, (_, i) => i + 1);
@@ -49,7 +49,7 @@ export async function deploy(kind: ServerKind, size: number, config: Readonly<Re
   });
   // all at once: a member serves only once a quorum has formed
   const started = await Promise.allSettled(
-    ports.map((p, i) => startServer(kind, { port: p.clientPort, dataDir: dataDirs[i], readyTimeoutMs: ENSEMBLE_READY_MS, config: { ...config, ...ENSEMBLE_LIMITS, ...members } })),
+    ports.map((p, i) => startServer(kind, { port: p.clientPort, dataDir: dataDirs[i], readyTimeoutMs: ENSEMBLE_READY_MS, zooidRoot, config: { ...config, ...ENSEMBLE_LIMITS, ...members } })),
   );
   const handles = started.filter((s): s is PromiseFulfilledResult<ServerHandle> => s.status === 'fulfilled').map((s) => s.value);
   const stop = async () => {
