@@ -5,8 +5,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fourLetterWord, startServer, type ServerHandle, type ServerKind } from '../test/support/servers.ts';
-import { allocatePorts, serverLines } from '../test/support/ensemble.ts';
+import { startServer, type ServerHandle, type ServerKind } from '../test/support/servers.ts';
+import { allocatePorts, serverLines, srvrMode } from '../test/support/ensemble.ts';
 import { waitFor } from '../test/support/wait.ts';
 
 export interface Deployment {
@@ -25,17 +25,12 @@ const ENSEMBLE_LIMITS = { initLimit: '10', syncLimit: '5' };
 /** From the first start to every member serving in a role. */
 const ENSEMBLE_READY_MS = 60_000;
 
-async function modeOf(port: number): Promise<string | null> {
-  const m = /^Mode: (\w+)/m.exec(await fourLetterWord(port, 'srvr', 1_000).catch(() => ''));
-  return m === null ? null : m[1];
-}
-
 /** Starts `size` servers of `kind` (1: standalone) with `config` (zooid from `zooidRoot`, another checkout, when given); stop() stops them all. */
 export async function deploy(kind: ServerKind, size: number, config: Readonly<Record<string, string>>, zooidRoot?: string): Promise<Deployment> {
   if (!(Number.isInteger(size) && size >= 1)) throw new Error(`an ensemble has 1 server or more, not ${size}`);
   if (size === 1) {
     const h = await startServer(kind, { config: { ...config }, zooidRoot });
-    return { kind, pids: [h.pid], ports: [h.port], modes: [(await modeOf(h.port)) ?? 'unknown'], stop: () => h.stop() };
+    return { kind, pids: [h.pid], ports: [h.port], modes: [(await srvrMode(h.port)) ?? 'unknown'], stop: () => h.stop() };
   }
   const sids = Array.from({ length: size }, (_, i) => i + 1);
   const ports = await allocatePorts(sids);
@@ -65,7 +60,7 @@ export async function deploy(kind: ServerKind, size: number, config: Readonly<Re
   try {
     await waitFor(
       async () => {
-        modes = await Promise.all(ports.map((p) => modeOf(p.clientPort)));
+        modes = await Promise.all(ports.map((p) => srvrMode(p.clientPort)));
         return modes.every((m) => m === 'leader' || m === 'follower') && modes.filter((m) => m === 'leader').length === 1;
       },
       { timeoutMs: ENSEMBLE_READY_MS, what: `a ${size}-server ${kind} ensemble to serve with one leader`, intervalMs: 200 },
