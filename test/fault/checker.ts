@@ -35,6 +35,8 @@ export const SEARCH_STEPS_MAX = 500_000;
 /** Linearizability checks the shrinker may run for one failing register (each bounded as above, with a smaller budget). */
 export const SHRINK_CHECKS_MAX = 400;
 const SHRINK_STEPS_MAX = 100_000;
+/** Rounds of "trim the start, drop the reads" the shrinker repeats while they still remove ops. */
+const SHRINK_ROUNDS_MAX = 8;
 
 export type KeyVerdict =
   | { verdict: 'ok'; steps: number }
@@ -316,33 +318,50 @@ export function shrinkRegister(
   let fromInitialState = true;
   if (!check(best, initial)) return { ops: [...ops], fromInitialState: true, shrinkChecks: checks };
 
-  // 2. the latest invocation time t0 from which the window still fails from an unknown state
-  if (check(windowOf(ops, -Infinity, toMs), UNKNOWN_STATE)) {
-    const starts = [...new Set(best.map((op) => op.invokeMs))].sort((a, b) => a - b);
-    let lo2 = 0;
-    let hi2 = starts.length - 1;
-    while (lo2 < hi2 && checks < SHRINK_CHECKS_MAX) {
-      const mid = (lo2 + hi2 + 1) >> 1;
-      if (check(windowOf(ops, starts[mid], toMs), UNKNOWN_STATE)) lo2 = mid;
-      else hi2 = mid - 1;
-    }
-    const candidate = windowOf(ops, starts[lo2], toMs);
-    if (check(candidate, UNKNOWN_STATE)) {
-      best = candidate;
+  // 2 and 3 again until neither removes anything: dropping a read can free a later start
+  for (let round = 0; round < SHRINK_ROUNDS_MAX && checks < SHRINK_CHECKS_MAX; round++) {
+    const sizeBefore = best.length;
+    // 2. the latest invocation time t0 from which the window still fails from an unknown state
+    const trimmed = latestFailingStart(best, toMs, check);
+    if (trimmed !== undefined) {
+      best = trimmed;
       fromInitialState = false;
     }
-  }
-  const from = fromInitialState ? initial : UNKNOWN_STATE;
-
-  // 3. drop reads and BADVERSION'd cas ops (they change no state) one at a time, newest first
-  for (let i = best.length - 1; i >= 0 && checks < SHRINK_CHECKS_MAX; i--) {
-    const op = best[i];
-    if (op.kind !== 'read' && op.outcome !== 'fail') continue;
-    const candidate = best.filter((_, j) => j !== i);
-    if (check(candidate, from)) best = candidate;
+    // 3. drop reads and BADVERSION'd cas ops (they change no state) one at a time, newest first
+    const from = fromInitialState ? initial : UNKNOWN_STATE;
+    for (let i = best.length - 1; i >= 0 && checks < SHRINK_CHECKS_MAX; i--) {
+      const op = best[i];
+      if (op.kind !== 'read' && op.outcome !== 'fail') continue;
+      const candidate = best.filter((_, j) => j !== i);
+      if (check(candidate, from)) best = candidate;
+    }
+    if (best.length === sizeBefore) break;
   }
   best.sort((a, b) => a.invokeMs - b.invokeMs || a.id - b.id);
   return { ops: best, fromInitialState, shrinkChecks: checks };
+}
+
+/**
+ * The window of `ops` from the latest invocation time that still fails from an unknown
+ * state (binary search over invocation times), or undefined when even the whole of `ops`
+ * passes from an unknown state.
+ */
+function latestFailingStart(
+  ops: readonly RegisterOp[],
+  toMs: number,
+  check: (candidate: RegisterOp[], from: RegisterState) => boolean,
+): RegisterOp[] | undefined {
+  if (!check(windowOf(ops, -Infinity, toMs), UNKNOWN_STATE)) return undefined;
+  const starts = [...new Set(ops.map((op) => op.invokeMs))].sort((a, b) => a - b);
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (check(windowOf(ops, starts[mid], toMs), UNKNOWN_STATE)) lo = mid;
+    else hi = mid - 1;
+  }
+  const candidate = windowOf(ops, starts[lo], toMs);
+  return check(candidate, UNKNOWN_STATE) ? candidate : undefined;
 }
 
 /** A violation as lines to print: what failed, from which state, and the sub-history. */
