@@ -19,7 +19,7 @@ export type { ConfDirSizes, KeyStatus, Thread } from './config/define.ts';
 export { configurationJson, formatConfigForConf, type ConfView } from './config/print.ts';
 export { optionsFor } from './config/options.ts';
 export { parseServerLine, ServerLineError, type QuorumServerConfig, type ServerRole } from './config/servers.ts';
-export type { SaslConfig, SettingSource, TlsConfig, TlsStoreConfig, TlsStoreType, TlsVersion } from './config/security.ts';
+export type { QuorumTlsConfig, SaslConfig, SettingSource, TlsConfig, TlsStoreConfig, TlsStoreType, TlsVersion } from './config/security.ts';
 
 export function loadConfig(path: string | null): ServerConfig {
   if (path === null) return parseConfig(EMBEDDED_DEFAULT_CONFIG, { path: null });

@@ -18,7 +18,7 @@ import { PIPELINE_STATS, LOG_STATS, IO_STATS } from './ops/stagestats.ts';
 import { startAdminServer } from './ops/admin.ts';
 import { MetricsCollector, startMetricsServer } from './ops/metrics.ts';
 import type http from 'node:http';
-import { loadTlsServerOptions } from './security/tls.ts';
+import { loadPeerTlsOptions, loadTlsServerOptions } from './security/tls.ts';
 import { LOG_BATCH_BYTES_MAX, WORKER_YOUNG_GENERATION_MB } from './limits.ts';
 
 const log = createLogger('main');
@@ -81,9 +81,10 @@ function waitFor(worker: Worker, what: string, types: string[]): Promise<Record<
   });
 }
 
-/** Throws ConfigError (exit 2) when secureClientPort's key or trust store cannot be used. */
+/** Throws ConfigError (exit 2) when secureClientPort's or the quorum's key or trust store cannot be used. */
 export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const tlsOptions = cfg.tls === null ? null : loadTlsServerOptions(cfg.tls, cfg.configPath ?? '(embedded default)');
+  const peerTls = cfg.quorumTls === null ? null : loadPeerTlsOptions(cfg.quorumTls, cfg.configPath ?? '(embedded default)');
   // an ensemble server (QuorumPeerConfig.isDistributed): the quorum worker elects, leads or follows
   const ensemble = !cfg.standalone;
   const ioThreads = cfg.ioThreads;
@@ -174,7 +175,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   // clients once it has a role (until then a client connection is closed at once)
   let quorumWorker: Worker | null = null;
   if (ensemble) {
-    const quorumData: QuorumWorkerData = { config: optionsFor(cfg, 'quorum'), topology, snapDir, logDir, txnBytesMax, lastZxid };
+    const quorumData: QuorumWorkerData = { config: optionsFor(cfg, 'quorum'), topology, snapDir, logDir, txnBytesMax, lastZxid, peerTls };
     quorumWorker = new Worker(workerUrl('quorum-worker'), { workerData: quorumData, name: 'quorum' });
     try {
       await waitFor(quorumWorker, 'quorum worker', ['ready']);

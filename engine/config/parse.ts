@@ -19,7 +19,7 @@ import { parseFourLetterWordWhitelist } from '../ops/fourlw.ts';
 import { NOT_USED, REQUIRED, type AnyEntry, type FamilyEntry, type FamilyItem, type KeyEntry } from './define.ts';
 import { ConfigError, SettingsReader, sortWarnings, type Setting } from './read.ts';
 import { DEFAULT_METRICS_PROVIDER, SCHEMA, type DerivedFields, type KeyFields, type KeyReads, type KeyValues, type ServerConfig, type TableKey } from './schema.ts';
-import { deriveSasl, deriveTls } from './security.ts';
+import { deriveQuorumTls, deriveSasl, deriveTls } from './security.ts';
 import { addServer, readDynamicConfig, type QuorumServerConfig } from './servers.ts';
 import { contextOf, javaChildPath, type ParseContext } from './values.ts';
 
@@ -60,6 +60,7 @@ export function parseConfig(text: string, opts: ParseOptions): ServerConfig {
   const standalone = checkEnsembleShape(r, reads, ensemble, myid, opts.readMyid !== false);
   const client = resolveClientPort(r, reads, ensemble.servers, myid, clientPortAddress);
   const tls = deriveTls(r, reads);
+  const quorumTls = deriveQuorumTls(r, reads);
   warnAboutUnknownKeys(r, taken);
   sortWarnings(r.warnings, source);
 
@@ -73,6 +74,7 @@ export function parseConfig(text: string, opts: ParseOptions): ServerConfig {
     juteMaxBufferExtraBytes,
     fourLetterWordWhitelist,
     tls,
+    quorumTls,
     sasl,
     saslAuthProvider,
     metricsHttpPort,

@@ -21,7 +21,7 @@ import { bool, clamped, int, javaChildPath, list, nonEmpty, oneOf, path as pathP
 import { serverLine, type QuorumServerConfig } from './servers.ts';
 import {
   authProviderClass, sslAuthProvider, storeType, tlsVersion, tlsVersions,
-  type SaslConfig, type TlsConfig,
+  type SaslConfig, type TlsConfig, type QuorumTlsConfig,
 } from './security.ts';
 import type { RawSettings, Setting } from './read.ts';
 
@@ -74,14 +74,19 @@ const WITH_TRUST_STORE: Condition = { key: 'ssl.trustStore.location', otherwise:
 const versionDir = (dir: string): string => javaChildPath(dir, 'version-2');
 const versionDirJson = (dir: string): string => path.join(dir, 'version-2');
 
-function tlsStoreKeys<const W extends 'keyStore' | 'trustStore'>(which: W) {
-  const onlyWith = which === 'keyStore' ? [WITH_SECURE_PORT] : [WITH_SECURE_PORT, WITH_TRUST_STORE];
-  const note = 'X509Util (ZooKeeper\'s client-port TLS); the files are read by engine/security/tls.ts';
+/** The ssl.quorum.* keys are QuorumX509Util's: used with sslQuorum or portUnification (engine/config/security.ts). */
+const QUORUM_TLS_NOTE = 'QuorumX509Util (TLS between ensemble servers): read with sslQuorum=true or portUnification=true';
+
+function tlsStoreKeys<const P extends 'ssl.' | 'ssl.quorum.', const W extends 'keyStore' | 'trustStore'>(prefix: P, which: W) {
+  const client = prefix === 'ssl.';
+  const onlyWith = !client ? [] : which === 'keyStore' ? [WITH_SECURE_PORT] : [WITH_SECURE_PORT, WITH_TRUST_STORE];
+  const feeds = client ? 'tls' : 'quorumTls';
+  const note = client ? 'X509Util (ZooKeeper\'s client-port TLS); the files are read by engine/security/tls.ts' : QUORUM_TLS_NOTE;
   return [
-    key({ ...systemProperty(`ssl.${which}.location`), parser: pathParser, default: null, emptyIsUnset: true, status: 'honoured', feeds: 'tls', onlyWith: [WITH_SECURE_PORT], note }),
-    key({ ...systemProperty(`ssl.${which}.type`), parser: storeType, default: null, emptyIsUnset: true, status: 'honoured', feeds: 'tls', onlyWith, note: `${note}; without it, the file name's extension tells` }),
-    key({ ...systemProperty(`ssl.${which}.password`), parser: text, default: null, status: 'honoured', feeds: 'tls', onlyWith, note }),
-    key({ ...systemProperty(`ssl.${which}.passwordPath`), parser: pathParser, default: null, emptyIsUnset: true, status: 'honoured', feeds: 'tls', onlyWith, note }),
+    key({ ...systemProperty(`${prefix}${which}.location`), parser: pathParser, default: null, emptyIsUnset: true, status: 'honoured', feeds, onlyWith: client ? [WITH_SECURE_PORT] : [], note }),
+    key({ ...systemProperty(`${prefix}${which}.type`), parser: storeType, default: null, emptyIsUnset: true, status: 'honoured', feeds, onlyWith, note: `${note}; without it, the file name's extension tells` }),
+    key({ ...systemProperty(`${prefix}${which}.password`), parser: text, default: null, status: 'honoured', feeds, onlyWith, note }),
+    key({ ...systemProperty(`${prefix}${which}.passwordPath`), parser: pathParser, default: null, emptyIsUnset: true, status: 'honoured', feeds, onlyWith, note }),
   ] as const;
 }
 
@@ -228,6 +233,20 @@ export const SCHEMA = [
     note: 'QuorumPeerConfig: the election and quorum ports listen on 0.0.0.0' }),
   key({ ...systemProperty('cnxTimeout'), field: 'cnxTimeoutMs', parser: int({ decode: true, min: 1, what: ms }), default: '5000', status: 'honoured', consumers: ['quorum'],
     note: 'QuorumCnxManager: connect timeout to peers' }),
+  // TLS between ensemble servers (engine/quorum/peer-transport.ts)
+  key({ ...systemProperty('sslQuorum'), parser: bool, default: 'false', status: 'honoured', feeds: 'quorumTls',
+    note: 'QuorumPeerConfig: the election and quorum connections this server opens are TLS, and it accepts only TLS unless portUnification' }),
+  key({ ...systemProperty('portUnification'), parser: bool, default: 'false', status: 'honoured', feeds: 'quorumTls',
+    note: 'QuorumPeerConfig: the election and quorum ports accept TLS and plain connections both (UnifiedServerSocket), for a rolling switch' }),
+  ...tlsStoreKeys('ssl.quorum.', 'keyStore'),
+  ...tlsStoreKeys('ssl.quorum.', 'trustStore'),
+  key({ ...systemProperty('ssl.quorum.clientAuth'), parser: oneOf(['need', 'want', 'none'], { fold: 'lower', error: (v) => `'${v}' is not need, want or none` }),
+    default: 'need', emptyIsUnset: true, status: 'honoured', feeds: 'quorumTls', note: QUORUM_TLS_NOTE }),
+  key({ ...systemProperty('ssl.quorum.protocol'), parser: tlsVersion, default: null, emptyIsUnset: true, status: 'honoured', feeds: 'quorumTls', note: QUORUM_TLS_NOTE }),
+  key({ ...systemProperty('ssl.quorum.enabledProtocols'), parser: tlsVersions, default: null, emptyIsUnset: true, status: 'honoured', feeds: 'quorumTls', note: QUORUM_TLS_NOTE }),
+  key({ ...systemProperty('ssl.quorum.ciphersuites'), parser: list, default: null, emptyIsUnset: true, status: 'honoured', feeds: 'quorumTls', note: QUORUM_TLS_NOTE }),
+  key({ ...systemProperty('ssl.quorum.hostnameVerification'), parser: bool, default: 'true', status: 'honoured', feeds: 'quorumTls',
+    note: 'ZKTrustManager: both ends check that the peer\'s certificate names the address it connects from or to (zooid: the IP address only, no reverse DNS)' }),
   key({ ...systemProperty('electionPortBindRetry'), field: 'electionPortBindRetry', parser: int({ decode: true, min: 0 }), default: '3', status: 'accepted',
     note: 'QuorumCnxManager.Listener: 0 = retry forever (ensemble, issue 10)' }),
   key({ ...systemProperty('syncEnabled'), field: 'syncEnabled', parser: bool, default: 'true', status: 'accepted',
@@ -239,8 +258,8 @@ export const SCHEMA = [
   ...knownPrefixes('accepted', ['group.', 'weight.'], 'QuorumHierarchical: group.N and weight.N (ensemble, issue 10)'),
 
   // TLS on secureClientPort
-  ...tlsStoreKeys('keyStore'),
-  ...tlsStoreKeys('trustStore'),
+  ...tlsStoreKeys('ssl.', 'keyStore'),
+  ...tlsStoreKeys('ssl.', 'trustStore'),
   key({ ...systemProperty('ssl.clientAuth'), parser: oneOf(['need', 'want', 'none'], { fold: 'lower', error: (v) => `'${v}' is not need, want or none` }),
     default: 'need', emptyIsUnset: true, status: 'honoured', feeds: 'tls', onlyWith: [WITH_SECURE_PORT], note: 'X509Util' }),
   key({ ...systemProperty('ssl.protocol'), parser: tlsVersion, default: null, emptyIsUnset: true, status: 'honoured', feeds: 'tls', onlyWith: [WITH_SECURE_PORT],
@@ -258,8 +277,8 @@ export const SCHEMA = [
 
   // known to ZooKeeper, not used by zooid
   ...knownKeys('accepted', [
-    'localSessionsEnabled', 'localSessionsUpgradingEnabled', 'observerMasterPort', 'connectToLearnerMasterLimit', 'reconfigEnabled', 'sslQuorum',
-    'portUnification', 'sslQuorumReloadCertFiles', 'quorum.cnxn.threads.size', 'oraclePath', 'version',
+    'localSessionsEnabled', 'localSessionsUpgradingEnabled', 'observerMasterPort', 'connectToLearnerMasterLimit', 'reconfigEnabled',
+    'sslQuorumReloadCertFiles', 'quorum.cnxn.threads.size', 'oraclePath', 'version',
   ], 'parsed by QuorumPeerConfig'),
   ...knownKeys('accepted', [
     'snapshot.trust.empty', 'snapshot.compression.method', 'skipACL', 'snapSizeLimitInKb', 'txnLogSizeLimitInKb', 'commitLogCount', 'traceFile',
@@ -304,6 +323,8 @@ export const SCHEMA = [
     note: 'srvr always, isro with readonlymode.enabled (engine/ops/fourlw.ts parses it)' }),
   derived<TlsConfig | null>()({ field: 'tls', consumers: ['main'], from: ['secureClientPort', 'ssl.*'],
     note: 'null without secureClientPort; the files are read by engine/security/tls.ts at start' }),
+  derived<QuorumTlsConfig | null>()({ field: 'quorumTls', consumers: ['main'], from: ['sslQuorum', 'portUnification', 'ssl.quorum.*'],
+    note: 'null unless sslQuorum or portUnification; the files are read by engine/security/tls.ts at start' }),
   derived<SaslConfig | null>()({ field: 'sasl', consumers: ['main', 'pipeline'],
     from: ['java.security.auth.login.config', 'sasl.serverconfig', 'SASLAuthenticationProvider.superPassword'],
     note: 'DIGEST-MD5 users from the JAAS file\'s section; null without a JAAS file' }),

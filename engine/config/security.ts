@@ -47,6 +47,16 @@ export interface TlsConfig {
   cipherSuites: { names: string[]; source: SettingSource } | null;
 }
 
+/** TLS between ensemble servers (sslQuorum, portUnification, ssl.quorum.*). */
+export interface QuorumTlsConfig extends TlsConfig {
+  /** sslQuorum: the connections this server opens to its peers are TLS. */
+  connectWithTls: boolean;
+  /** portUnification: plain peers are accepted too (TLS ones always are). */
+  acceptPlain: boolean;
+  /** ssl.quorum.hostnameVerification: each end checks the other's certificate names its address. */
+  hostnameVerification: boolean;
+}
+
 // ---------------------------------------------------------------------------------
 // Parsers
 
@@ -117,47 +127,65 @@ function storeTypeOf(r: SettingsReader, location: Setting, type: TlsStoreType | 
   throw r.fail(location.key, location.line, `cannot tell the store type from the file name '${location.value}' (.pem, .p12, .pfx or .jks); set ${location.key.replace(/location$/, 'type')}`);
 }
 
-function storeOf(r: SettingsReader, k: KeyReads, which: 'keyStore' | 'trustStore'): TlsStoreConfig | null {
+type TlsPrefix = 'ssl.' | 'ssl.quorum.';
+
+function storeOf(r: SettingsReader, k: KeyReads, prefix: TlsPrefix, which: 'keyStore' | 'trustStore'): TlsStoreConfig | null {
   const v = k.values;
-  const path = which === 'keyStore' ? v['ssl.keyStore.location'] : v['ssl.trustStore.location'];
-  const location = k.at(`ssl.${which}.location`);
+  const store = `${prefix}${which}` as const;
+  const path = v[`${store}.location`];
+  const location = k.at(`${store}.location`);
   if (path === null || location === null) return null;
-  const passwordSource = k.at(`ssl.${which}.passwordPath`) ?? k.at(`ssl.${which}.password`);
+  const passwordSource = k.at(`${store}.passwordPath`) ?? k.at(`${store}.password`);
   return {
     path,
     location: sourceOf(location),
-    type: storeTypeOf(r, location, which === 'keyStore' ? v['ssl.keyStore.type'] : v['ssl.trustStore.type']),
-    password: which === 'keyStore' ? v['ssl.keyStore.password'] : v['ssl.trustStore.password'],
-    passwordPath: which === 'keyStore' ? v['ssl.keyStore.passwordPath'] : v['ssl.trustStore.passwordPath'],
+    type: storeTypeOf(r, location, v[`${store}.type`]),
+    password: v[`${store}.password`],
+    passwordPath: v[`${store}.passwordPath`],
     passwordSource: passwordSource === null ? null : sourceOf(passwordSource),
+  };
+}
+
+/** The settings of one X509Util (client port: `ssl.`, quorum: `ssl.quorum.`), its key store required. */
+function tlsOf(r: SettingsReader, k: KeyReads, prefix: TlsPrefix, needs: string): TlsConfig {
+  const v = k.values;
+  const keyStore = storeOf(r, k, prefix, 'keyStore');
+  const trustStore = storeOf(r, k, prefix, 'trustStore');
+  if (keyStore === null) throw r.fail(`${prefix}keyStore.location`, null, `is not set; ${needs} needs a key store with the server's key and certificate`);
+  // ZooKeeper enables ssl.enabledProtocols, else just ssl.protocol
+  const enabled = v[`${prefix}enabledProtocols`];
+  const protocol = v[`${prefix}protocol`];
+  let versions = [...DEFAULT_TLS_VERSIONS];
+  if (enabled !== null && enabled.length > 0) versions = [...enabled];
+  else if (protocol !== null) versions = [protocol];
+  versions.sort((a, b) => TLS_VERSIONS.indexOf(a) - TLS_VERSIONS.indexOf(b));
+  const names = v[`${prefix}ciphersuites`];
+  const ciphers = k.at(`${prefix}ciphersuites`);
+  return {
+    keyStore,
+    trustStore,
+    clientAuth: v[`${prefix}clientAuth`],
+    minVersion: versions[0],
+    maxVersion: versions[versions.length - 1],
+    cipherSuites: names === null || names.length === 0 || ciphers === null ? null : { names, source: sourceOf(ciphers) },
   };
 }
 
 /** X509Util's client-port settings; null without secureClientPort. */
 export function deriveTls(r: SettingsReader, k: KeyReads): TlsConfig | null {
+  if (k.values.secureClientPort === null) return null;
+  return tlsOf(r, k, 'ssl.', 'secureClientPort');
+}
+
+/** QuorumX509Util's settings; null unless sslQuorum or portUnification. */
+export function deriveQuorumTls(r: SettingsReader, k: KeyReads): QuorumTlsConfig | null {
   const v = k.values;
-  if (v.secureClientPort === null) return null;
-  const keyStore = storeOf(r, k, 'keyStore');
-  const trustStore = storeOf(r, k, 'trustStore');
-  if (keyStore === null) {
-    throw r.fail('ssl.keyStore.location', null, 'is not set; secureClientPort needs a key store with the server\'s key and certificate');
-  }
-  // ZooKeeper enables ssl.enabledProtocols, else just ssl.protocol
-  const enabled = v['ssl.enabledProtocols'];
-  const protocol = v['ssl.protocol'];
-  let versions = [...DEFAULT_TLS_VERSIONS];
-  if (enabled !== null && enabled.length > 0) versions = [...enabled];
-  else if (protocol !== null) versions = [protocol];
-  versions.sort((a, b) => TLS_VERSIONS.indexOf(a) - TLS_VERSIONS.indexOf(b));
-  const names = v['ssl.ciphersuites'];
-  const ciphers = k.at('ssl.ciphersuites');
+  if (!v.sslQuorum && !v.portUnification) return null;
   return {
-    keyStore,
-    trustStore,
-    clientAuth: v['ssl.clientAuth'],
-    minVersion: versions[0],
-    maxVersion: versions[versions.length - 1],
-    cipherSuites: names === null || names.length === 0 || ciphers === null ? null : { names, source: sourceOf(ciphers) },
+    ...tlsOf(r, k, 'ssl.quorum.', v.sslQuorum ? 'sslQuorum=true' : 'portUnification=true'),
+    connectWithTls: v.sslQuorum,
+    acceptPlain: v.portUnification,
+    hostnameVerification: v['ssl.quorum.hostnameVerification'],
   };
 }
 

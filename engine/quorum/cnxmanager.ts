@@ -19,6 +19,7 @@
 
 import * as net from 'node:net';
 import type { Logger } from '../logger.ts';
+import { PLAIN_PEERS, type PeerTransport } from './peer-transport.ts';
 import {
   CONNECT_TIMEOUT_MS,
   HANDSHAKE_TIMEOUT_MS,
@@ -51,6 +52,8 @@ export interface CnxManagerOptions {
   log: Logger;
   connectTimeoutMs?: number;
   handshakeTimeoutMs?: number;
+  /** Plain TCP, TLS or both (sslQuorum, portUnification); default plain. */
+  transport?: PeerTransport;
 }
 
 interface Channel {
@@ -66,6 +69,7 @@ export class QuorumCnxManager {
   private readonly opts: CnxManagerOptions;
   private readonly log: Logger;
   private readonly server: net.Server;
+  private readonly transport: PeerTransport;
   /** Established connections, one per peer. */
   private readonly channels = new Map<bigint, Channel>();
   /** Messages waiting per peer (queueSendMap), at most SEND_QUEUE_MESSAGES_MAX each. */
@@ -84,7 +88,8 @@ export class QuorumCnxManager {
     if (opts.peers.has(opts.mySid)) throw new Error(`cnxmanager: peers include this server (${opts.mySid})`);
     this.opts = opts;
     this.log = opts.log;
-    this.server = net.createServer((socket) => this.accept(socket));
+    this.transport = opts.transport ?? PLAIN_PEERS;
+    this.server = this.transport.createServer((socket) => this.accept(socket), this.log, 'election');
   }
 
   /** Listen on the election port; resolves with the bound port. */
@@ -130,7 +135,7 @@ export class QuorumCnxManager {
       this.log.debug('no election address for server', { sid: String(sid) });
       return;
     }
-    const socket = net.connect({ host: address.host, port: address.port });
+    const { socket, readyEvent } = this.transport.connect(address.host, address.port);
     this.connecting.set(sid, socket);
     const timer = setTimeout(() => socket.destroy(new Error(`no connection within ${this.connectTimeout()} ms`)), this.connectTimeout());
     const giveUp = (e: Error) => this.log.debug('cannot open channel to server', { sid: String(sid), address: formatAddress(address), error: e.message });
@@ -139,7 +144,7 @@ export class QuorumCnxManager {
       clearTimeout(timer);
       if (this.connecting.get(sid) === socket) this.connecting.delete(sid);
     });
-    socket.once('connect', () => {
+    socket.once(readyEvent, () => {
       clearTimeout(timer);
       this.connecting.delete(sid);
       socket.off('error', giveUp);

@@ -11,6 +11,7 @@
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logger.ts';
+import { PLAIN_PEERS, type PeerTransport } from './peer-transport.ts';
 import { JuteWriter } from '../../native-free-io/jute.ts';
 import { SNAP_HEADER_BYTES, SnapshotSerializer } from '../persistence/snapshot.ts';
 import type { DataTree } from '../core/tree.ts';
@@ -41,6 +42,8 @@ export interface ZabLeaderShellOptions {
   log: Logger;
   /** jute.maxbuffer plus its extra: the largest packet a learner may send. */
   packetBytesMax: number;
+  /** Plain TCP, TLS or both (sslQuorum, portUnification); default plain. */
+  transport?: PeerTransport;
 }
 
 interface Learner {
@@ -66,7 +69,7 @@ export class ZabLeaderShell {
   constructor(leader: ZabLeader, opts: ZabLeaderShellOptions) {
     this.leader = leader;
     this.opts = opts;
-    this.server = net.createServer((socket) => this.accept(socket));
+    this.server = (opts.transport ?? PLAIN_PEERS).createServer((socket) => this.accept(socket), opts.log, 'quorum');
   }
 
   listen(): Promise<void> {

@@ -9,7 +9,8 @@
 import fs from 'node:fs';
 import tls from 'node:tls';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { ConfigError, type SettingSource, type TlsConfig, type TlsStoreConfig } from '../config.ts';
+import { ConfigError, type QuorumTlsConfig, type SettingSource, type TlsConfig, type TlsStoreConfig } from '../config.ts';
+import type { PeerTlsOptions } from '../quorum/peer-transport.ts';
 import { BadPasswordError, derToPem, pkcs12Certificates, readJks } from './x509.ts';
 
 /** What an io worker needs to serve TLS: plain data (it crosses to the worker in workerData). */
@@ -67,6 +68,11 @@ function fail(source: string, setting: SettingSource | null, fallbackKey: string
   return new ConfigError(`${where} ${key}: ${detail}`, key, setting?.line ?? null);
 }
 
+/** The setting prefix a store was configured under: `ssl.` (client port) or `ssl.quorum.` (peers). */
+function prefixOf(store: TlsStoreConfig): string {
+  return store.location.key.replace(/^zookeeper\./, '').replace(/(keyStore|trustStore)\.location$/, '');
+}
+
 function readStoreFile(source: string, store: TlsStoreConfig): Buffer {
   try {
     const size = fs.statSync(store.path).size;
@@ -83,7 +89,7 @@ function passwordOf(source: string, store: TlsStoreConfig): string | null {
   try {
     return fs.readFileSync(store.passwordPath, 'utf8').replace(/\r?\n$/, '');
   } catch (err) {
-    throw fail(source, store.passwordSource, 'ssl.keyStore.passwordPath', `cannot read ${store.passwordPath}: ${(err as Error).message}`);
+    throw fail(source, store.passwordSource, `${prefixOf(store)}keyStore.passwordPath`, `cannot read ${store.passwordPath}: ${(err as Error).message}`);
   }
 }
 
@@ -101,7 +107,7 @@ function isPasswordError(err: unknown): boolean {
 
 function storeError(source: string, store: TlsStoreConfig, which: string, err: unknown): ConfigError {
   if (isPasswordError(err)) {
-    return fail(source, store.passwordSource, `ssl.${which}.password`, `cannot open ${store.path} (${store.type}) with this password: ${(err as Error).message}`);
+    return fail(source, store.passwordSource, `${prefixOf(store)}${which}.password`, `cannot open ${store.path} (${store.type}) with this password: ${(err as Error).message}`);
   }
   return fail(source, store.location, store.location.key, `${store.path} is not a usable ${store.type} ${which}: ${(err as Error).message}`);
 }
@@ -180,4 +186,17 @@ export function loadTlsServerOptions(cfgTls: TlsConfig, source: string): TlsServ
     throw storeError(source, cfgTls.keyStore, 'keyStore', err);
   }
   return options;
+}
+
+/**
+ * Reads the ssl.quorum.* stores for TLS between ensemble servers (engine/quorum/peer-transport.ts):
+ * the same key store serves both ends of a peer connection, and the trust store checks both.
+ */
+export function loadPeerTlsOptions(cfg: QuorumTlsConfig, source: string): PeerTlsOptions {
+  return {
+    tls: loadTlsServerOptions(cfg, source),
+    connectWithTls: cfg.connectWithTls,
+    acceptPlain: cfg.acceptPlain,
+    hostnameVerification: cfg.hostnameVerification,
+  };
 }

@@ -49,6 +49,7 @@ import { loadEpochs as loadPersistedEpochs, writeEpochFile } from '../persistenc
 import { TxnHistory } from '../persistence/txn-history.ts';
 import { LEARNER_CONNECT_RETRY_MS, PIPELINE_BACKLOG_BYTES_MAX } from '../quorum/limits.ts';
 import { COMMIT_LOG_COUNT, SNAPSHOT_SIZE_FACTOR } from '../quorum/zab-leader-limits.ts';
+import { PeerTransport, type PeerTlsOptions } from '../quorum/peer-transport.ts';
 
 export interface QuorumWorkerData {
   /** The config fields the schema gives the quorum worker (servers, myid, tickTime, initLimit, syncLimit, ...). */
@@ -60,6 +61,8 @@ export interface QuorumWorkerData {
   txnBytesMax: number;
   /** The newest zxid the pipeline recovered (snapshot + whole log): the first election's last logged zxid. */
   lastZxid: number;
+  /** sslQuorum / portUnification with the ssl.quorum.* stores read (engine/security/tls.ts); null: plain TCP. */
+  peerTls: PeerTlsOptions | null;
 }
 
 const data = workerData as QuorumWorkerData;
@@ -127,6 +130,8 @@ function localState(): LocalState {
 }
 
 const election = new FastLeaderElection(view, localState(), DEFAULT_ELECTION_TIMING);
+/** The election and quorum connections: plain, TLS (sslQuorum) or both (portUnification). */
+const peerTransport = new PeerTransport(data.peerTls);
 const peers = new Map<bigint, PeerAddress>();
 for (const sid of view.members.keys()) if (sid !== view.mySid) peers.set(sid, electionAddressOf(view, sid)!);
 const cnx = new QuorumCnxManager({
@@ -138,6 +143,7 @@ const cnx = new QuorumCnxManager({
   log,
   connectTimeoutMs: cfg.cnxTimeoutMs,
   handshakeTimeoutMs: cfg.tickTimeMs * cfg.syncLimit,
+  transport: peerTransport,
 });
 let electionTimer: NodeJS.Timeout | null = null;
 let electionStartedMs = 0;
@@ -287,7 +293,7 @@ class LeaderRun {
       }),
     });
     this.shell = new ZabLeaderShell(this.zab, {
-      host: bindHost, port: me.quorumPort, log, packetBytesMax,
+      host: bindHost, port: me.quorumPort, log, packetBytesMax, transport: peerTransport,
       hooks: {
         snapshot: (zxid) => {
           if (zxid !== this.replica.lastZxid) throw new Error(`SNAP at 0x${zxid.toString(16)}, the committed replica is at 0x${this.replica.lastZxid.toString(16)}`);
@@ -523,12 +529,12 @@ class LearnerRun {
 async function connectToLeader(host: string, port: number, deadlineMs: number, gone: () => boolean): Promise<net.Socket | null> {
   for (;;) {
     const socket = await new Promise<net.Socket | null>((resolve) => {
-      const s = net.connect({ host, port, timeout: Math.max(1, deadlineMs - performance.now()) });
+      const { socket: s, readyEvent } = peerTransport.connect(host, port, Math.max(1, deadlineMs - performance.now()));
       const fail = () => {
         s.destroy();
         resolve(null);
       };
-      s.once('connect', () => {
+      s.once(readyEvent, () => {
         s.off('error', fail);
         s.setTimeout(0);
         resolve(s);

@@ -458,6 +458,28 @@ describe('warnings', () => {
     expectError(`${MINIMAL}secureClientPortAddress=127.0.0.1\n`, 'secureClientPortAddress', 3, /secureClientPort is not set/);
   });
 
+  it('reads TLS between ensemble servers from sslQuorum, portUnification and ssl.quorum.*, apart from the client port\'s', () => {
+    expect(parse(MINIMAL).quorumTls).toBeNull();
+    // ssl.quorum.* alone does nothing, as in ZooKeeper
+    expect(parse(`${MINIMAL}ssl.quorum.keyStore.location=/q.pem\n`).quorumTls).toBeNull();
+    const cfg = parse(`${MINIMAL}sslQuorum=true\nssl.quorum.keyStore.location=/q.p12\nzookeeper.ssl.quorum.keyStore.password=pw\n` +
+      `ssl.quorum.trustStore.location=/t.jks\nssl.quorum.hostnameVerification=false\nssl.quorum.enabledProtocols=TLSv1.3\n`);
+    expect(cfg.tls).toBeNull();
+    expect(cfg.quorumTls).toMatchObject({
+      keyStore: { path: '/q.p12', type: 'PKCS12', password: 'pw', location: { key: 'ssl.quorum.keyStore.location', line: 4 } },
+      trustStore: { path: '/t.jks', type: 'JKS', password: null },
+      clientAuth: 'need', minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3',
+      connectWithTls: true, acceptPlain: false, hostnameVerification: false,
+    });
+    const unified = parse(`${MINIMAL}portUnification=true\nssl.quorum.keyStore.location=/q.pem\n`).quorumTls;
+    expect(unified).toMatchObject({ connectWithTls: false, acceptPlain: true, hostnameVerification: true, trustStore: null });
+    expect(parse(`${MINIMAL}sslQuorum=true\nportUnification=true\nssl.quorum.keyStore.location=/q.pem\n`).quorumTls)
+      .toMatchObject({ connectWithTls: true, acceptPlain: true });
+    expectError(`${MINIMAL}sslQuorum=true\n`, 'ssl.quorum.keyStore.location', null, /is not set; sslQuorum=true needs a key store/);
+    expectError(`${MINIMAL}sslQuorum=yes\n`, 'sslQuorum', 3, /./);
+    expectError(`${MINIMAL}sslQuorum=true\nssl.quorum.keyStore.location=/q.pem\nssl.quorum.clientAuth=maybe\n`, 'ssl.quorum.clientAuth', 5, /is not need, want or none/);
+  });
+
   it('accepts unknown keys with a warning, as ZooKeeper turns them into system properties and goes on', () => {
     const cfg = parse(`${MINIMAL}foo=bar\nzookeeper.tickTime=5\n`);
     expect(cfg.tickTimeMs).toBe(3000);
