@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { enableCompileCache } from './compile-cache.ts';
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildTopology, ringSpecs, attachBell, attachRing, attachStats, observeRing, wordsOf } from './rings/topology.ts';
+import { buildTopology, ringSpecs, attachBell, attachQuorumStats, attachRing, attachStats, observeRing, wordsOf } from './rings/topology.ts';
 import { CONTROL_STOP, IO_THREADS_MAX } from './records.ts';
 import { optionsFor, type ServerConfig } from './config.ts';
 import type { PipelineWorkerData } from './workers/pipeline-worker.ts';
@@ -106,7 +106,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const txnBytesMax = Math.max(2 * maxFrame, cfg.juteMaxBufferBytes + cfg.juteMaxBufferExtraBytes + TXN_EXTRA_BYTES);
   // every ring, bell and shared word block, from one table (engine/rings/topology.ts); each
   // worker gets the whole topology and attaches its own by name
-  const topology = buildTopology({ ioThreads, maxFrameBytes: maxFrame, txnBytesMax, quorum: ensemble });
+  const topology = buildTopology({ ioThreads, maxFrameBytes: maxFrame, txnBytesMax, quorum: ensemble, quorumSids: [...cfg.servers.keys()] });
   const pipelineBell = attachBell(topology, 'pipeline');
   const logBell = attachBell(topology, 'log');
   const snapshotBell = attachBell(topology, 'snapshot');
@@ -237,7 +237,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       });
       const workers = [{ thread: 'pipeline', worker: pipeline }, { thread: 'log', worker: logWorker }, { thread: 'snapshot', worker: snapshotWorker },
         ...ios.map((worker, i) => ({ thread: `io-${i}`, worker })), ...workersToWatch.map((worker) => ({ thread: 'quorum', worker }))];
-      const collector = new MetricsCollector({ control, dirs: cfg, pipelineStats, logStats, ioStats, rings, ioWorkers: ios, workers });
+      const collector = new MetricsCollector({ control, dirs: cfg, pipelineStats, logStats, ioStats, quorumStats: ensemble ? attachQuorumStats(topology) : undefined, rings, ioWorkers: ios, workers });
       const metrics = await startMetricsServer(cfg, collector, log).catch((err: Error) => {
         throw new SurfaceStartError(`Cannot boot MetricsProvider: ${err.message}`, 1);
       });

@@ -118,13 +118,16 @@ export function formatMntr(s: Pick<ServerStatsSnapshot, MntrFields>): string {
   // QuorumZooKeeperServer.dumpMonitorValues adds peer_state right after server_state
   if (q !== undefined) out += line('peer_state', q.peerState);
   for (const g of MNTR_GAUGES) out += line(g, gaugeValue(g, s));
+  // QuorumZooKeeperServer's gauge (a follower prints it right after the standalone ones)
+  if (q !== undefined) out += line('quorum_size', integer(q.quorumSize));
   if (q?.leader !== undefined) {
     // LeaderZooKeeperServer's gauges (after the standalone ones here; ZooKeeper's registry order differs)
     const l = q.leader;
     out += line('learners', integer(l.learners)) + line('synced_followers', integer(l.syncedFollowers))
       + line('synced_non_voting_followers', '0') + line('synced_observers', integer(l.syncedObservers))
       + line('pending_syncs', integer(l.pendingSyncs)) + line('last_proposal_size', integer(l.proposalSizesBytes.last))
-      + line('max_proposal_size', integer(l.proposalSizesBytes.max)) + line('min_proposal_size', integer(l.proposalSizesBytes.min));
+      + line('max_proposal_size', integer(l.proposalSizesBytes.max)) + line('min_proposal_size', integer(l.proposalSizesBytes.min))
+      + line('leader_uptime', integer(l.uptimeMs));
   }
   for (const c of MNTR_COUNTERS) out += line(c, integer(m.counters?.[c] ?? 0));
   for (const name of MNTR_SUMMARIES) out += summaryLines(name, m.summaries?.[name] ?? EMPTY_SUMMARY);

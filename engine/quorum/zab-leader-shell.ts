@@ -16,6 +16,7 @@ import { SNAP_HEADER_BYTES, SnapshotSerializer } from '../persistence/snapshot.t
 import type { DataTree } from '../core/tree.ts';
 import { LEARNER_SEND_BYTES_MAX } from './zab-leader-limits.ts';
 import type { ZabEffect, ZabLeader } from './zab-leader.ts';
+import type { SyncKind } from './zab-learner-handler.ts';
 import { PacketType, WireError, encodeQuorumPacket, packetTypeName, takeQuorumPacket, type AuthId, type QuorumPacket } from './wire.ts';
 
 /** What the shell asks of its owner (pipeline calls, files). Each runs synchronously, in effect order. */
@@ -30,6 +31,8 @@ export interface ZabLeaderHooks {
   request(sid: number, sessionId: bigint, cxid: number, type: number, record: Buffer, authIds: AuthId[]): void;
   touch(sid: number, touches: Map<bigint, number>): void;
   revalidate(sid: number, sessionId: bigint, timeoutMs: number): void;
+  /** A learner's sync began: its kind, and the syncs in progress with it (metrics). */
+  syncStarted?(sid: number, kind: SyncKind, inflight: number): void;
   /** Every packet in and out (tests record them). */
   trace?(direction: 'in' | 'out', conn: number, packet: QuorumPacket): void;
 }
@@ -187,6 +190,7 @@ export class ZabLeaderShell {
       case 'request': return h.request(e.sid, e.sessionId, e.cxid, e.type, e.record, e.authIds);
       case 'touch': return h.touch(e.sid, e.touches);
       case 'revalidate': return h.revalidate(e.sid, e.sessionId, e.timeoutMs);
+      case 'syncStarted': return h.syncStarted?.(e.sid, e.syncKind, e.inflight);
     }
   }
 

@@ -277,6 +277,7 @@ export class LearnerHandler {
     leader.send(this.conn, { type: PacketType.NEWLEADER, zxid: BigInt(leader.newLeaderZxid), data: leader.configBytes, authinfo: null });
     this.pinged = true;
     this.phase = 'newLeaderAck';
+    leader.effect({ kind: 'syncStarted', sid: this.sid!, syncKind: plan.kind, inflight: leader.syncsInProgress() });
   }
 
   private onNewLeaderAck(p: QuorumPacket): void {
