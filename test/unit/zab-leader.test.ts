@@ -86,7 +86,9 @@ describe('zab leader: discovery', () => {
     const ahead = leader.packet(1, ackEpoch(1, zxidOf(1, 9)), 0);
     expect(ahead).toEqual([{ kind: 'close', conn: 1, reason: 'Follower is ahead of the leader' }]);
     const fx = leader.packet(2, ackEpoch(1, zxidOf(1, 5)), 0);
-    expect(kinds(fx)).toEqual(['currentEpoch']);
+    expect(kinds(fx)).toEqual(['currentEpoch', 'syncStarted']);
+    // LearnerHandler's DIFF_COUNT / INFLIGHT_DIFF_COUNT: one sync, this one, in progress
+    expect(fx.find((e) => e.kind === 'syncStarted')).toEqual({ kind: 'syncStarted', sid: 2, syncKind: 'DIFF', inflight: 1 });
     expect(sent(fx, 2)).toEqual([`DIFF ${zxidOf(1, 5).toString(16)}`, `NEWLEADER ${zxidOf(2, 0).toString(16)}`]);
     expect(leader.phase).toBe('newLeader');
     const up = leader.packet(2, pkt(PacketType.ACK, zxidOf(2, 0)), 0);
