@@ -8,7 +8,10 @@
 //   filled from the pipeline's ServerStatsSnapshot (the same numbers mntr prints). Of the
 //   summaries zooid measures fsynctime (ms per fdatasync) and sync_processor_batch_size
 //   (txns per group commit); the others are exported empty (NaN quantiles, count 0), as
-//   ZooKeeper exports a summary nobody observed. connection_rejected and
+//   ZooKeeper exports a summary nobody observed. An ensemble server adds the quorum
+//   gauges (quorum_size; a leader's learners, synced_followers, leader_uptime, ...) and the
+//   quorum worker's summaries (election_time, quorum_ack_latency, ...: engine/ops/quorumstats.ts)
+//   and, as zooid's own, zooid_quorum_ack_seconds{sid}. connection_rejected and
 //   sessionless_connections_expired come from the io workers' stats blocks (through the
 //   pipeline's snapshot, as mntr shows them).
 // - zooid's own (zooid_*): per-stage histograms in seconds, log batch sizes, ring

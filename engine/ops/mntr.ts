@@ -36,9 +36,11 @@ export const MNTR_GAUGES = [
  * honestly: bytes_received_count, response_bytes, commit_count, snap_count,
  * connection_request_count, connection_rejected, unsuccessful_handshake,
  * large_requests_rejected, stale_sessions_expired, sessionless_connections_expired,
- * digest_mismatches_count, unrecoverable_error_count. Ensemble-only ones
- * (proposal_count, learner_*, diff_count, looking_count, ensemble_auth_*,
- * quit_leading_due_to_disloyal_voter) stay 0 standalone; ZooKeeper-internal ones
+ * digest_mismatches_count, unrecoverable_error_count. Ensemble-only ones stay 0 standalone;
+ * in an ensemble the quorum worker counts proposal_count, commit_count, learner_*_count,
+ * diff_count, snap_count and looking_count (engine/ops/quorumstats.ts), while
+ * ensemble_auth_* (no quorum SASL) and quit_leading_due_to_disloyal_voter (no reconfig)
+ * stay 0; ZooKeeper-internal ones
  * (response_packet_*cache*, outstanding_changes_*, *_commit_processor, dead_watchers_*,
  * watch_bytes, revalidate_count, ...) have no zooid counterpart and stay 0. The request
  * throttler's request_throttle_wait_count, stale_requests, stale_requests_dropped and
