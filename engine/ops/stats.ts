@@ -17,7 +17,10 @@
 //   connection_request_count, response_bytes, stale_sessions_expired, and the request
 //   throttler's request_throttle_wait_count, stale_requests(_dropped), throttled_ops, and
 //   from the io workers' stats blocks connection_rejected (zookeeper.maxCnxns,
-//   maxClientCnxns and client-certificate refusals) and sessionless_connections_expired.
+//   maxClientCnxns and client-certificate refusals) and sessionless_connections_expired;
+//   in an ensemble, from the quorum worker's words and stats block (engine/ops/quorumstats.ts),
+//   the peer state, quorum_size, a leader's gauges and leader_uptime, and ZooKeeper's ensemble
+//   counters and summaries (proposal_count, learner_*, diff/snap_count, election_time, ...).
 // - 0 for now: per-connection queued= (the pipeline does not count held replies per
 //   connection; they are released within one fsync), the summaries that belong
 //   to the log worker (fsynctime, sync_processor_batch_size…) and the percentile latencies
