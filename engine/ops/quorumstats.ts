@@ -38,8 +38,8 @@ export const QUORUM_SUMMARIES = {
   observer_sync_time: 'ms', // the same for an observer
   unavailable_time: 'ms', // the first LOOKING → broadcast (QuorumPeer.setZabState)
   leader_unavailable_time: 'ms', // the same, when it ends leading
-  inflight_diff_count: 'count', // leader: syncs in progress when a DIFF/TRUNC sync starts
-  inflight_snap_count: 'count', // leader: syncs in progress when a SNAP sync starts
+  inflight_diff_count: 'count', // leader: DIFF/TRUNC syncs in progress when one begins (itself included) and ends (not)
+  inflight_snap_count: 'count', // leader: SNAP syncs in progress, the same way
 } as const;
 
 /** ZooKeeper's summaries with percentiles the quorum worker fills (all in ms). */

@@ -31,8 +31,8 @@ export interface ZabLeaderHooks {
   request(sid: number, sessionId: bigint, cxid: number, type: number, record: Buffer, authIds: AuthId[]): void;
   touch(sid: number, touches: Map<bigint, number>): void;
   revalidate(sid: number, sessionId: bigint, timeoutMs: number): void;
-  /** A learner's sync began: its kind, and the syncs in progress with it (metrics). */
-  syncStarted?(sid: number, kind: SyncKind, inflight: number): void;
+  /** A learner's sync began (ended: false) or ended: its kind, and the syncs of that class in progress (metrics). */
+  syncProgress?(sid: number, kind: SyncKind, inflight: number, ended: boolean): void;
   /** Every packet in and out (tests record them). */
   trace?(direction: 'in' | 'out', conn: number, packet: QuorumPacket): void;
 }
@@ -190,7 +190,8 @@ export class ZabLeaderShell {
       case 'request': return h.request(e.sid, e.sessionId, e.cxid, e.type, e.record, e.authIds);
       case 'touch': return h.touch(e.sid, e.touches);
       case 'revalidate': return h.revalidate(e.sid, e.sessionId, e.timeoutMs);
-      case 'syncStarted': return h.syncStarted?.(e.sid, e.syncKind, e.inflight);
+      case 'syncStarted': return h.syncProgress?.(e.sid, e.syncKind, e.inflight, false);
+      case 'syncEnded': return h.syncProgress?.(e.sid, e.syncKind, e.inflight, true);
     }
   }
 

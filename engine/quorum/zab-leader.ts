@@ -41,8 +41,11 @@ export type ZabEffect =
   | { kind: 'request'; sid: number; sessionId: bigint; cxid: number; type: number; record: Buffer; authIds: AuthId[] }
   | { kind: 'touch'; sid: number; touches: Map<bigint, number> }
   | { kind: 'revalidate'; sid: number; sessionId: bigint; timeoutMs: number }
-  /** A learner's sync began (LearnerHandler's DIFF_COUNT / SNAP_COUNT); inflight: syncs in progress, this one included. */
-  | { kind: 'syncStarted'; sid: number; syncKind: SyncKind; inflight: number };
+  /**
+   * A learner's sync began (LearnerHandler's DIFF_COUNT / SNAP_COUNT) or ended (UPTODATE);
+   * inflight: the syncs of its class (SNAP, or DIFF/TRUNC) in progress after it began or ended.
+   */
+  | { kind: 'syncStarted' | 'syncEnded'; sid: number; syncKind: SyncKind; inflight: number };
 
 export interface ZabTiming {
   tickMs: number;
@@ -284,10 +287,12 @@ export class ZabLeader {
     return [...this.handlers.values()].map((h) => ({ sid: h.sid, conn: h.conn, phase: h.phase, observer: h.observer, syncKind: h.syncKind }));
   }
 
-  /** Learners whose sync has started and not reached broadcast (LearnerSyncThrottler.getSyncInProgress). */
-  syncsInProgress(): number {
+  /** Learners whose SNAP (or DIFF/TRUNC) sync has started and not reached UPTODATE (LearnerSyncThrottler.getSyncInProgress). */
+  syncsInProgress(snap: boolean): number {
     let count = 0;
-    for (const h of this.handlers.values()) if (h.phase === 'newLeaderAck' || h.phase === 'startup') count++;
+    for (const h of this.handlers.values()) {
+      if ((h.phase === 'newLeaderAck' || h.phase === 'startup') && (h.syncKind === 'SNAP') === snap) count++;
+    }
     return count;
   }
 

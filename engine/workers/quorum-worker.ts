@@ -367,8 +367,9 @@ class LeaderRun {
           if (!Number.isNaN(proposedMs)) ackUsBySid.get(sid)?.observe((performance.now() - proposedMs) * 1000);
           toPipeline({ kind: FromQuorum.ACK, sid, zxid });
         },
-        syncStarted: (_sid, kind, inflight) => {
-          qstats.add(kind === 'SNAP' ? SNAP_COUNT : DIFF_COUNT, 1);
+        syncProgress: (_sid, kind, inflight, ended) => {
+          // LearnerHandler: counted when it begins; the syncs in progress sampled when one begins and ends
+          if (!ended) qstats.add(kind === 'SNAP' ? SNAP_COUNT : DIFF_COUNT, 1);
           (kind === 'SNAP' ? metrics.inflightSnap : metrics.inflightDiff).observe(inflight);
         },
         request: (sid, sessionId, cxid, type, record, authIds) => toPipeline({ kind: FromQuorum.LEARNER_REQUEST, sid, sessionId, cxid, type, record, authIds }),

@@ -275,7 +275,9 @@ describe('an ensemble\'s mntr, AdminServer, /metrics and status, next to a ZooKe
     await oneLeader(zooid.map((m) => m.peer), 'the follower to rejoin', DEADLINE_MS);
     const after = await mntr(zooidLeader.peer.clientPort);
     expect(num(after, 'zk_snap_count') - num(before, 'zk_snap_count')).toBe(1);
-    expect(num(after, 'zk_cnt_inflight_snap_count') - num(before, 'zk_cnt_inflight_snap_count')).toBe(1);
+    // sampled when the SNAP began (1 in progress: itself) and when it ended (0)
+    expect(num(after, 'zk_cnt_inflight_snap_count') - num(before, 'zk_cnt_inflight_snap_count')).toBe(2);
+    expect(num(after, 'zk_max_inflight_snap_count')).toBe(1);
     expect(num(after, 'zk_diff_count')).toBe(num(before, 'zk_diff_count'));
     const rejoined = await mntr(f.peer.clientPort);
     expect(num(rejoined, 'zk_cnt_follower_sync_time')).toBe(1); // a new process: its first sync

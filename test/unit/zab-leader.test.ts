@@ -259,7 +259,10 @@ describe('zab leader: failures', () => {
       leader.packet(sid, followerInfo(sid, 1), 0);
     }
     for (const sid of [1, 2]) leader.packet(sid, ackEpoch(1, zxidOf(1, 5)), 0);
-    expect(kinds(leader.packet(2, pkt(PacketType.ACK, zxidOf(2, 0)), 100))).toEqual(['established']);
+    const established = leader.packet(2, pkt(PacketType.ACK, zxidOf(2, 0)), 100);
+    expect(kinds(established)).toEqual(['established', 'syncEnded']);
+    // LearnerHandler's endSync: learner 1 still syncs (a DIFF), learner 2 no longer
+    expect(established[established.length - 1]).toEqual({ kind: 'syncEnded', sid: 2, syncKind: 'DIFF', inflight: 1 });
     let closes: ZabEffect[] = [];
     for (let t = 500; t <= 6000; t += 500) {
       leader.packet(2, pkt(PacketType.PING, 0), t);
