@@ -15,7 +15,7 @@ import type { QuorumWorkerData } from './workers/quorum-worker.ts';
 import { createLogger } from './logger.ts';
 import { ControlChannel } from './ops/control.ts';
 import { PIPELINE_STATS, LOG_STATS, IO_STATS } from './ops/stagestats.ts';
-import { startAdminServer } from './ops/admin.ts';
+import { startAdminServer, type JsonValue, type QuorumQueries } from './ops/admin.ts';
 import { MetricsCollector, startMetricsServer } from './ops/metrics.ts';
 import type http from 'node:http';
 import { loadTlsServerOptions } from './security/tls.ts';
@@ -51,6 +51,32 @@ function workerUrl(name: string): URL {
 
 
 /** Waits for a worker's first message of one of the given types; rejects on error/exit. */
+/** How long the AdminServer waits for the quorum worker's answer (it answers from memory, at once). */
+const QUORUM_QUERY_TIMEOUT_MS = 2_000;
+
+/** The AdminServer's questions to the quorum worker, by postMessage (a cold path: an operator's request). */
+function quorumQueries(worker: Worker): QuorumQueries {
+  let nextId = 1;
+  return {
+    observers(): Promise<Record<string, JsonValue>[]> {
+      const id = nextId++;
+      return new Promise((resolve) => {
+        const done = (list: Record<string, JsonValue>[]) => {
+          clearTimeout(timer);
+          worker.off('message', onMessage);
+          resolve(list);
+        };
+        const onMessage = (msg: { type?: string; id?: number; observers?: Record<string, JsonValue>[] }) => {
+          if (msg.type === 'observers' && msg.id === id) done(msg.observers ?? []);
+        };
+        const timer = setTimeout(() => done([]), QUORUM_QUERY_TIMEOUT_MS);
+        worker.on('message', onMessage);
+        worker.postMessage({ type: 'observers', id });
+      });
+    },
+  };
+}
+
 function waitFor(worker: Worker, what: string, types: string[]): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const onMessage = (msg: Record<string, unknown>) => {
@@ -222,7 +248,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   let metricsPort: number | null = null;
   try {
     if (cfg.adminEnableServer) {
-      const admin = await startAdminServer(cfg, control, log).catch((err: Error) => {
+      const admin = await startAdminServer(cfg, control, log, quorumWorker === null ? null : quorumQueries(quorumWorker)).catch((err: Error) => {
         throw new SurfaceStartError(`Unable to start AdminServer, exiting abnormally: ${err.message}`, 4);
       });
       httpServers.push(admin);

@@ -150,6 +150,14 @@ export interface AdminEnvironment {
   environmentText: string;
   /** system_properties: zooid's counterpart of Java's system properties. */
   systemProperties: Readonly<Record<string, string>>;
+  /** observers: a leader's synced observers as LearnerHandler.getLearnerHandlerInfo shows each (the quorum worker's answer). */
+  observers?: readonly Response[];
+}
+
+/** What the AdminServer asks the quorum worker (ensembles only). */
+export interface QuorumQueries {
+  /** A leader's synced observers' LearnerHandler info; [] on a follower. */
+  observers(): Promise<Response[]>;
 }
 
 type Response = Record<string, JsonValue>;
@@ -267,8 +275,7 @@ export function buildCommandResponse(name: string, kwargs: Readonly<Record<strin
       });
     }
     case 'observers':
-      // a leader's synced observers; their LearnerHandler details (packets, queue) are not kept: the list stays empty
-      return finish(primary, { synced_observers: need().monitor.quorum?.leader?.syncedObservers ?? 0, observers: [] });
+      return finish(primary, { synced_observers: need().monitor.quorum?.leader?.syncedObservers ?? 0, observers: [...(env.observers ?? [])] });
     case 'system_properties':
       return finish(primary, { ...env.systemProperties });
     case 'voting_view':
@@ -534,7 +541,8 @@ export function adminEnvironment(cfg: ServerConfig): AdminEnvironment {
 }
 
 /** Runs one command: asks the pipeline when the command needs it. */
-export async function runAdminCommand(name: string, kwargs: Readonly<Record<string, string>>, cfg: ServerConfig, control: ControlChannel): Promise<{ status: number; body: Response }> {
+export async function runAdminCommand(name: string, kwargs: Readonly<Record<string, string>>, cfg: ServerConfig, control: ControlChannel,
+  quorum: QuorumQueries | null = null): Promise<{ status: number; body: Response }> {
   if (!isAdminCommand(name)) return { status: 200, body: unknownCommandResponse(name) };
   const need = needOf(name, kwargs);
   let stats: StatsReply | null = null;
@@ -544,7 +552,9 @@ export async function runAdminCommand(name: string, kwargs: Readonly<Record<stri
     if (!reply.ok) return { status: 503, body: { command: name, error: reply.error } };
     stats = reply.value;
   }
-  return { status: 200, body: buildCommandResponse(name, kwargs, adminEnvironment(cfg), stats) };
+  const env = adminEnvironment(cfg);
+  if (quorum !== null && BY_NAME.get(name)?.names[0] === 'observers') env.observers = await quorum.observers();
+  return { status: 200, body: buildCommandResponse(name, kwargs, env, stats) };
 }
 
 function commandLinksHtml(commandUrl: string): string {
@@ -554,7 +564,7 @@ function commandLinksHtml(commandUrl: string): string {
 }
 
 /** Starts the AdminServer; resolves once it listens (rejects when the port is taken). */
-export function startAdminServer(cfg: ServerConfig, control: ControlChannel, log: Logger): Promise<http.Server> {
+export function startAdminServer(cfg: ServerConfig, control: ControlChannel, log: Logger, quorum: QuorumQueries | null = null): Promise<http.Server> {
   const base = cfg.adminCommandUrl.replace(/\/+$/, '') || '';
   const server = http.createServer((req, res) => {
     // the peer as the socket reports it; forwarding headers are never consulted
@@ -593,7 +603,7 @@ export function startAdminServer(cfg: ServerConfig, control: ControlChannel, log
     }
     const kwargs: Record<string, string> = {};
     for (const [k, v] of url.searchParams) if (!(k in kwargs)) kwargs[k] = v; // the first value, as Jetty's getParameterMap()[k][0]
-    const { status, body } = await runAdminCommand(cmd, kwargs, cfg, control);
+    const { status, body } = await runAdminCommand(cmd, kwargs, cfg, control, quorum);
     const text = formatJackson(body);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(req.method === 'HEAD' ? undefined : text);

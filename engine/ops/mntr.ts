@@ -119,6 +119,8 @@ export function formatMntr(s: Pick<ServerStatsSnapshot, MntrFields>): string {
   const q = m.quorum;
   // QuorumZooKeeperServer.dumpMonitorValues adds peer_state right after server_state
   if (q !== undefined) out += line('peer_state', q.peerState);
+  // ObserverZooKeeperServer.dumpMonitorValues: the sid of the server it learns from
+  if (q !== undefined && s.mode === 'observer') out += line('observer_master_id', integer(q.leaderSid));
   for (const g of MNTR_GAUGES) out += line(g, gaugeValue(g, s));
   // QuorumZooKeeperServer's gauge (a follower prints it right after the standalone ones)
   if (q !== undefined) out += line('quorum_size', integer(q.quorumSize));

@@ -49,6 +49,26 @@ export interface ZabLeaderShellOptions {
 interface Learner {
   socket: net.Socket;
   pending: Buffer;
+  /** LearnerHandler's counters (the AdminServer's observers command). */
+  establishedMs: number;
+  packetsReceived: number;
+  packetsSent: number;
+  requests: number;
+  /** The zxid of the last packet sent that had one (> 0); -1 before. */
+  lastZxid: number;
+}
+
+/** LearnerHandler.getLearnerHandlerInfo's keys, for one connection. */
+export interface LearnerConnectionInfo {
+  remote_socket_address: string;
+  sid: number;
+  established: number;
+  queued_packets: number;
+  queued_packets_size: number;
+  packets_received: number;
+  packets_sent: number;
+  requests: number;
+  last_zxid: number;
 }
 
 /** The signature LearnerHandler writes after the snapshot, as a jute string. */
@@ -100,6 +120,20 @@ export class ZabLeaderShell {
     this.apply(this.leader.revalidated(sid, sessionId, valid, performance.now()));
   }
 
+  /**
+   * LearnerHandler.getLearnerHandlerInfo for connection conn as sid (null: not connected).
+   * queued_packets and its size are 0: packets go to the socket as they are made, nothing queues.
+   */
+  connectionInfo(conn: number, sid: number): LearnerConnectionInfo | null {
+    const l = this.learners.get(conn);
+    if (l === undefined) return null;
+    const addr = (l.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    return {
+      remote_socket_address: `/${addr}:${l.socket.remotePort ?? 0}`, sid, established: l.establishedMs, queued_packets: 0, queued_packets_size: 0,
+      packets_received: l.packetsReceived, packets_sent: l.packetsSent, requests: l.requests, last_zxid: l.lastZxid,
+    };
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer !== null) clearTimeout(this.timer);
@@ -112,7 +146,7 @@ export class ZabLeaderShell {
     if (this.closed) return void socket.destroy();
     const conn = this.nextConn++;
     socket.setNoDelay(true);
-    this.learners.set(conn, { socket, pending: Buffer.alloc(0) });
+    this.learners.set(conn, { socket, pending: Buffer.alloc(0), establishedMs: Date.now(), packetsReceived: 0, packetsSent: 0, requests: 0, lastZxid: -1 });
     socket.on('data', (chunk) => this.onData(conn, chunk));
     socket.on('error', (e) => this.opts.log.info('learner connection error', { conn, error: e.message }));
     socket.on('close', () => {
@@ -132,6 +166,8 @@ export class ZabLeaderShell {
         const taken = takeQuorumPacket(buf, at, this.opts.packetBytesMax);
         if (taken === null) break;
         at += taken.byteCount;
+        l.packetsReceived++;
+        if (taken.packet.type === PacketType.REQUEST) l.requests++;
         this.opts.hooks.trace?.('in', conn, taken.packet);
         this.apply(this.leader.packet(conn, taken.packet, performance.now()));
         if (!this.learners.has(conn)) return;
@@ -199,6 +235,8 @@ export class ZabLeaderShell {
     const l = this.learners.get(conn);
     if (l === undefined) return;
     this.opts.hooks.trace?.('out', conn, packet);
+    l.packetsSent++;
+    if (packet.zxid > 0n) l.lastZxid = Number(packet.zxid);
     l.socket.write(encodeQuorumPacket(packet, this.w));
     if (l.socket.writableLength > LEARNER_SEND_BYTES_MAX) {
       this.drop(conn, `${l.socket.writableLength} bytes unsent (over ${LEARNER_SEND_BYTES_MAX}): ${packetTypeName(packet.type)} backlog`);

@@ -39,7 +39,7 @@ import { DEFAULT_ELECTION_TIMING, FastLeaderElection, type Decision, type Electi
 import { quorumViewOf, electionAddressOf } from '../quorum/view.ts';
 import { WireError, decodeNotification, encodeNotification, ServerState, type PeerAddress } from '../quorum/wire.ts';
 import { ZabLeader } from '../quorum/zab-leader.ts';
-import { ZabLeaderShell } from '../quorum/zab-leader-shell.ts';
+import { ZabLeaderShell, type LearnerConnectionInfo } from '../quorum/zab-leader-shell.ts';
 import { epochOf } from '../quorum/zab-learner-handler.ts';
 import { LearnerShell } from '../quorum/zab-learner-shell.ts';
 import type { ZabLearnerOutputs } from '../quorum/zab-learner.ts';
@@ -417,6 +417,17 @@ class LeaderRun {
     }
   }
 
+  /** Leader.getObservingLearnersInfo: the observers that are synced (forwarding). */
+  observersInfo(): LearnerConnectionInfo[] {
+    const out: LearnerConnectionInfo[] = [];
+    for (const l of this.zab.learners()) {
+      if (!l.observer || l.phase !== 'broadcast' || l.sid === null) continue;
+      const info = this.shell.connectionInfo(l.conn, l.sid);
+      if (info !== null) out.push(info);
+    }
+    return out;
+  }
+
   close(): void {
     this.closed = true;
     void this.shell.close();
@@ -660,7 +671,12 @@ async function pump(): Promise<void> {
   }
 }
 
-parentPort!.on('message', (msg: { type: string }) => {
+parentPort!.on('message', (msg: { type: string; id?: number }) => {
+  if (msg.type === 'observers') {
+    // the AdminServer's observers command (main thread): a follower's list is empty, as ZooKeeper's without an ObserverMaster
+    parentPort!.postMessage({ type: 'observers', id: msg.id, observers: leading?.observersInfo() ?? [] });
+    return;
+  }
   if (msg.type !== 'stop') return;
   stopping = true;
   bell.ring();

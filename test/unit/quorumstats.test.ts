@@ -135,6 +135,13 @@ describe('mntr in an ensemble', () => {
     expect(zooid.indexOf('zk_quorum_size')).toBe(zk.indexOf('zk_quorum_size'));
     expect(formatMntr(snapshot('leader', LEADER))).toContain('zk_leader_uptime\t6163\n');
   });
+
+  it('an observer names the server it learns from right after zk_peer_state (ObserverZooKeeperServer.dumpMonitorValues)', () => {
+    const observer: QuorumMonitor = { peerState: 'observing - broadcast', zabState: 'broadcast', leaderSid: 2, quorumSize: 2 };
+    const lines = formatMntr({ ...snapshot('follower', observer), mode: 'observer' }).split('\n');
+    expect(lines.slice(1, 4)).toEqual(['zk_server_state\tobserver', 'zk_peer_state\tobserving - broadcast', 'zk_observer_master_id\t2']);
+    expect(formatMntr(snapshot('follower', FOLLOWER))).not.toContain('observer_master_id');
+  });
 });
 
 describe('AdminServer ensemble commands', () => {
@@ -163,6 +170,15 @@ describe('AdminServer ensemble commands', () => {
     });
     expect(z.quorum_address).toMatchObject({ one: '127.0.0.1:2888', wildcard_addresses: ['0.0.0.0:2888'], all_ports: [2888] });
     expect(z.election_address).toMatchObject({ reachable_or_one: '127.0.0.1:3888' });
+  });
+
+  it('observers: the synced observers the quorum worker reports, LearnerHandler\'s keys', () => {
+    const info = { remote_socket_address: '/127.0.0.1:40446', sid: 3, established: 1796471463554, queued_packets: 0, queued_packets_size: 0, packets_received: 23, packets_sent: 23, requests: 0, last_zxid: 4294967296 };
+    const leader = { ...LEADER, leader: { ...LEADER.leader!, syncedObservers: 1 } };
+    expect(buildCommandResponse('obsr', {}, { ...env, observers: [info] }, stats(snapshot('leader', leader)))).toEqual({
+      synced_observers: 1, observers: [info], command: 'observers', error: null,
+    });
+    expect(buildCommandResponse('observers', {}, env, stats(snapshot('follower', FOLLOWER)))).toMatchObject({ synced_observers: 0, observers: [] });
   });
 
   it('voting_view: every participant, with the client address this server knows', () => {
