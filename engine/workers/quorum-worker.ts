@@ -371,6 +371,8 @@ class LeaderRun {
           // LearnerHandler: counted when it begins; the syncs in progress sampled when one begins and ends
           if (!ended) qstats.add(kind === 'SNAP' ? SNAP_COUNT : DIFF_COUNT, 1);
           (kind === 'SNAP' ? metrics.inflightSnap : metrics.inflightDiff).observe(inflight);
+          // a learner synced (UPTODATE is on its way): mntr's zk_synced_followers counts it before it can serve
+          if (ended) publish();
         },
         request: (sid, sessionId, cxid, type, record, authIds) => toPipeline({ kind: FromQuorum.LEARNER_REQUEST, sid, sessionId, cxid, type, record, authIds }),
         touch: (_sid, touches) => toPipeline({ kind: FromQuorum.TOUCH_SESSIONS, touches }),
