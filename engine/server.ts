@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { enableCompileCache } from './compile-cache.ts';
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildTopology, ringSpecs, attachBell, attachRing, attachStats, observeRing, wordsOf } from './rings/topology.ts';
+import { buildTopology, ringSpecs, attachBell, attachQuorumStats, attachRing, attachStats, observeRing, wordsOf } from './rings/topology.ts';
 import { CONTROL_STOP, IO_THREADS_MAX } from './records.ts';
 import { optionsFor, type ServerConfig } from './config.ts';
 import type { PipelineWorkerData } from './workers/pipeline-worker.ts';
@@ -15,7 +15,7 @@ import type { QuorumWorkerData } from './workers/quorum-worker.ts';
 import { createLogger } from './logger.ts';
 import { ControlChannel } from './ops/control.ts';
 import { PIPELINE_STATS, LOG_STATS, IO_STATS } from './ops/stagestats.ts';
-import { startAdminServer } from './ops/admin.ts';
+import { startAdminServer, type JsonValue, type QuorumQueries } from './ops/admin.ts';
 import { MetricsCollector, startMetricsServer } from './ops/metrics.ts';
 import type http from 'node:http';
 import { loadPeerTlsOptions, loadTlsServerOptions } from './security/tls.ts';
@@ -51,6 +51,32 @@ function workerUrl(name: string): URL {
 
 
 /** Waits for a worker's first message of one of the given types; rejects on error/exit. */
+/** How long the AdminServer waits for the quorum worker's answer (it answers from memory, at once). */
+const QUORUM_QUERY_TIMEOUT_MS = 2_000;
+
+/** The AdminServer's questions to the quorum worker, by postMessage (a cold path: an operator's request). */
+function quorumQueries(worker: Worker): QuorumQueries {
+  let nextId = 1;
+  return {
+    observers(): Promise<Record<string, JsonValue>[]> {
+      const id = nextId++;
+      return new Promise((resolve) => {
+        const done = (list: Record<string, JsonValue>[]) => {
+          clearTimeout(timer);
+          worker.off('message', onMessage);
+          resolve(list);
+        };
+        const onMessage = (msg: { type?: string; id?: number; observers?: Record<string, JsonValue>[] }) => {
+          if (msg.type === 'observers' && msg.id === id) done(msg.observers ?? []);
+        };
+        const timer = setTimeout(() => done([]), QUORUM_QUERY_TIMEOUT_MS);
+        worker.on('message', onMessage);
+        worker.postMessage({ type: 'observers', id });
+      });
+    },
+  };
+}
+
 function waitFor(worker: Worker, what: string, types: string[]): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const onMessage = (msg: Record<string, unknown>) => {
@@ -107,7 +133,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const txnBytesMax = Math.max(2 * maxFrame, cfg.juteMaxBufferBytes + cfg.juteMaxBufferExtraBytes + TXN_EXTRA_BYTES);
   // every ring, bell and shared word block, from one table (engine/rings/topology.ts); each
   // worker gets the whole topology and attaches its own by name
-  const topology = buildTopology({ ioThreads, maxFrameBytes: maxFrame, txnBytesMax, quorum: ensemble });
+  const topology = buildTopology({ ioThreads, maxFrameBytes: maxFrame, txnBytesMax, quorum: ensemble, quorumSids: [...cfg.servers.keys()] });
   const pipelineBell = attachBell(topology, 'pipeline');
   const logBell = attachBell(topology, 'log');
   const snapshotBell = attachBell(topology, 'snapshot');
@@ -223,7 +249,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   let metricsPort: number | null = null;
   try {
     if (cfg.adminEnableServer) {
-      const admin = await startAdminServer(cfg, control, log).catch((err: Error) => {
+      const admin = await startAdminServer(cfg, control, log, quorumWorker === null ? null : quorumQueries(quorumWorker)).catch((err: Error) => {
         throw new SurfaceStartError(`Unable to start AdminServer, exiting abnormally: ${err.message}`, 4);
       });
       httpServers.push(admin);
@@ -238,7 +264,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       });
       const workers = [{ thread: 'pipeline', worker: pipeline }, { thread: 'log', worker: logWorker }, { thread: 'snapshot', worker: snapshotWorker },
         ...ios.map((worker, i) => ({ thread: `io-${i}`, worker })), ...workersToWatch.map((worker) => ({ thread: 'quorum', worker }))];
-      const collector = new MetricsCollector({ control, dirs: cfg, pipelineStats, logStats, ioStats, rings, ioWorkers: ios, workers });
+      const collector = new MetricsCollector({ control, dirs: cfg, pipelineStats, logStats, ioStats, quorumStats: ensemble ? attachQuorumStats(topology) : undefined, rings, ioWorkers: ios, workers });
       const metrics = await startMetricsServer(cfg, collector, log).catch((err: Error) => {
         throw new SurfaceStartError(`Cannot boot MetricsProvider: ${err.message}`, 1);
       });

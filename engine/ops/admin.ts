@@ -102,7 +102,7 @@ export const ADMIN_COMMANDS: readonly CommandDef[] = [
   { names: ['initial_configuration', 'icfg'], need: () => null },
   { names: ['is_read_only', 'isro'], need: () => null },
   { names: ['last_snapshot', 'lsnp'], need: () => null },
-  { names: ['leader', 'lead'], need: () => null },
+  { names: ['leader', 'lead'], need: () => PLAIN },
   { names: ['monitor', 'mntr'], need: () => ({ ...PLAIN, fds: true }) },
   { names: ['observer_connection_stat_reset', 'orst'], need: () => null },
   { names: ['ruok'], need: () => null },
@@ -116,13 +116,13 @@ export const ADMIN_COMMANDS: readonly CommandDef[] = [
   { names: ['server_stats', 'srvr'], need: () => ({ ...PLAIN, dirs: true }) },
   { names: ['stats', 'stat'], need: () => ({ ...PLAIN, dirs: true, lists: true }) },
   { names: ['stat_reset', 'srst'], need: () => ({ ...PLAIN, reset: 'srst' }) },
-  { names: ['observers', 'obsr'], need: () => null },
+  { names: ['observers', 'obsr'], need: () => PLAIN },
   { names: ['system_properties', 'sysp'], need: () => null },
   { names: ['voting_view'], need: () => null },
   { names: ['watches', 'wchc'], need: () => ({ ...PLAIN, lists: true }) },
   { names: ['watches_by_path', 'wchp'], need: () => ({ ...PLAIN, lists: true }) },
   { names: ['watch_summary', 'wchs'], need: () => ({ ...PLAIN, lists: true }) },
-  { names: ['zabstate'], need: () => null },
+  { names: ['zabstate'], need: () => PLAIN },
 ];
 
 const BY_NAME = new Map<string, CommandDef>();
@@ -150,6 +150,14 @@ export interface AdminEnvironment {
   environmentText: string;
   /** system_properties: zooid's counterpart of Java's system properties. */
   systemProperties: Readonly<Record<string, string>>;
+  /** observers: a leader's synced observers as LearnerHandler.getLearnerHandlerInfo shows each (the quorum worker's answer). */
+  observers?: readonly Response[];
+}
+
+/** What the AdminServer asks the quorum worker (ensembles only). */
+export interface QuorumQueries {
+  /** A leader's synced observers' LearnerHandler info; [] on a follower. */
+  observers(): Promise<Response[]>;
 }
 
 type Response = Record<string, JsonValue>;
@@ -254,7 +262,7 @@ export function buildCommandResponse(name: string, kwargs: Readonly<Record<strin
         timestamp: env.lastSnapshot === null ? -1 : env.lastSnapshot.timestampSec,
       });
     case 'leader':
-      return finish(primary, { error: 'server is not initialized' }); // standalone: not a QuorumZooKeeperServer
+      return finish(primary, leaderJson(cfg, need()));
     case 'monitor':
       return finish(primary, monitorJson(need()));
     case 'server_stats':
@@ -267,11 +275,11 @@ export function buildCommandResponse(name: string, kwargs: Readonly<Record<strin
       });
     }
     case 'observers':
-      return finish(primary, { synced_observers: 0, observers: [] });
+      return finish(primary, { synced_observers: need().monitor.quorum?.leader?.syncedObservers ?? 0, observers: [...(env.observers ?? [])] });
     case 'system_properties':
       return finish(primary, { ...env.systemProperties });
     case 'voting_view':
-      return finish(primary, { current_config: {} });
+      return finish(primary, { current_config: cfg.standalone ? {} : votingViewJson(cfg) });
     case 'watches': {
       const bySession = new Map<bigint, string[]>();
       for (const w of need().dataWatches) {
@@ -303,10 +311,83 @@ export function buildCommandResponse(name: string, kwargs: Readonly<Record<strin
       return finish(primary, { num_connections: sessions.size, num_paths: paths.size, num_total_watches: snap.dataWatches.length });
     }
     case 'zabstate':
-      return finish(primary, { voting: false, zabstate: '' });
+      return finish(primary, zabStateJson(cfg, need()));
     default:
       throw new Error(`admin command ${primary} has no handler`);
   }
+}
+
+/** LeaderCommand: who leads, as this server knows it; standalone is not a QuorumZooKeeperServer. */
+function leaderJson(cfg: ServerConfig, s: ServerStatsSnapshot): Response {
+  const q = s.monitor.quorum;
+  if (cfg.standalone || q === undefined) return { error: 'server is not initialized' };
+  const leader = cfg.servers.get(q.leaderSid);
+  return { is_leader: s.mode === 'leader', leader_id: q.leaderSid, leader_ip: leader === undefined ? '' : leader.host };
+}
+
+/** InetSocketAddress as Jackson prints it: host:port, an IPv6 host in brackets. */
+function socketAddressText(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** MultipleAddresses (a one-address server line) as Jackson serializes its getters. */
+function multipleAddressesJson(host: string, port: number): Response {
+  const one = socketAddressText(host, port);
+  return {
+    empty: false,
+    all_addresses: [one],
+    all_reachable_addresses: [one],
+    one,
+    reachable_address: one,
+    wildcard_addresses: [socketAddressText('0.0.0.0', port)],
+    all_ports: [port],
+    all_host_strings: [host],
+    all_reachable_addresses_or_all: [one],
+    reachable_or_one: one,
+  };
+}
+
+/** QuorumPeer.getClientAddress: this server's client port address. */
+function clientAddressText(cfg: ServerConfig): string {
+  return socketAddressText(cfg.clientPortAddress ?? '0.0.0.0', cfg.clientPort);
+}
+
+/** VotingViewCommand's QuorumServerView per voting member; only this server's client address is known (unless a line gives one). */
+function votingViewJson(cfg: ServerConfig): Response {
+  const out: Response = {};
+  for (const [sid, server] of [...cfg.servers].sort((a, b) => a[0] - b[0])) {
+    if (server.role !== 'participant') continue;
+    let client = '';
+    if (sid === cfg.myid) client = clientAddressText(cfg);
+    else if (server.clientPort !== null) client = socketAddressText(server.clientAddress ?? '0.0.0.0', server.clientPort);
+    out[String(sid)] = {
+      server_addresses: [socketAddressText(server.host, server.quorumPort)],
+      election_addresses: [socketAddressText(server.host, server.electionPort)],
+      client_address: client,
+      learner_type: 'participant',
+    };
+  }
+  return out;
+}
+
+/** ZabStateCommand: this peer's addresses, its last processed zxid and its Zab phase. */
+function zabStateJson(cfg: ServerConfig, s: ServerStatsSnapshot): Response {
+  const q = s.monitor.quorum;
+  const me = cfg.myid === null ? undefined : cfg.servers.get(cfg.myid);
+  if (cfg.standalone || q === undefined || me === undefined) return { voting: false, zabstate: '' };
+  const zxid = s.lastProcessedZxid;
+  return {
+    myid: cfg.myid!,
+    is_leader: s.mode === 'leader',
+    quorum_address: multipleAddressesJson(me.host, me.quorumPort),
+    election_address: multipleAddressesJson(me.host, me.electionPort),
+    client_address: clientAddressText(cfg),
+    voting: me.role === 'participant',
+    last_zxid: `0x${zxid.toString(16)}`,
+    zab_epoch: Math.floor(zxid / 0x1_0000_0000),
+    zab_counter: zxid % 0x1_0000_0000,
+    zabstate: q.zabState,
+  };
 }
 
 function latencyMin(count: number, min: number): number {
@@ -460,7 +541,8 @@ export function adminEnvironment(cfg: ServerConfig): AdminEnvironment {
 }
 
 /** Runs one command: asks the pipeline when the command needs it. */
-export async function runAdminCommand(name: string, kwargs: Readonly<Record<string, string>>, cfg: ServerConfig, control: ControlChannel): Promise<{ status: number; body: Response }> {
+export async function runAdminCommand(name: string, kwargs: Readonly<Record<string, string>>, cfg: ServerConfig, control: ControlChannel,
+  quorum: QuorumQueries | null = null): Promise<{ status: number; body: Response }> {
   if (!isAdminCommand(name)) return { status: 200, body: unknownCommandResponse(name) };
   const need = needOf(name, kwargs);
   let stats: StatsReply | null = null;
@@ -470,7 +552,9 @@ export async function runAdminCommand(name: string, kwargs: Readonly<Record<stri
     if (!reply.ok) return { status: 503, body: { command: name, error: reply.error } };
     stats = reply.value;
   }
-  return { status: 200, body: buildCommandResponse(name, kwargs, adminEnvironment(cfg), stats) };
+  const env = adminEnvironment(cfg);
+  if (quorum !== null && BY_NAME.get(name)?.names[0] === 'observers') env.observers = await quorum.observers();
+  return { status: 200, body: buildCommandResponse(name, kwargs, env, stats) };
 }
 
 function commandLinksHtml(commandUrl: string): string {
@@ -480,7 +564,7 @@ function commandLinksHtml(commandUrl: string): string {
 }
 
 /** Starts the AdminServer; resolves once it listens (rejects when the port is taken). */
-export function startAdminServer(cfg: ServerConfig, control: ControlChannel, log: Logger): Promise<http.Server> {
+export function startAdminServer(cfg: ServerConfig, control: ControlChannel, log: Logger, quorum: QuorumQueries | null = null): Promise<http.Server> {
   const base = cfg.adminCommandUrl.replace(/\/+$/, '') || '';
   const server = http.createServer((req, res) => {
     // the peer as the socket reports it; forwarding headers are never consulted
@@ -519,7 +603,7 @@ export function startAdminServer(cfg: ServerConfig, control: ControlChannel, log
     }
     const kwargs: Record<string, string> = {};
     for (const [k, v] of url.searchParams) if (!(k in kwargs)) kwargs[k] = v; // the first value, as Jetty's getParameterMap()[k][0]
-    const { status, body } = await runAdminCommand(cmd, kwargs, cfg, control);
+    const { status, body } = await runAdminCommand(cmd, kwargs, cfg, control, quorum);
     const text = formatJackson(body);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(req.method === 'HEAD' ? undefined : text);

@@ -8,7 +8,10 @@
 //   filled from the pipeline's ServerStatsSnapshot (the same numbers mntr prints). Of the
 //   summaries zooid measures fsynctime (ms per fdatasync) and sync_processor_batch_size
 //   (txns per group commit); the others are exported empty (NaN quantiles, count 0), as
-//   ZooKeeper exports a summary nobody observed. connection_rejected and
+//   ZooKeeper exports a summary nobody observed. An ensemble server adds the quorum
+//   gauges (quorum_size; a leader's learners, synced_followers, leader_uptime, ...) and the
+//   quorum worker's summaries (election_time, quorum_ack_latency, ...: engine/ops/quorumstats.ts)
+//   and, as zooid's own, zooid_quorum_ack_seconds{sid}. connection_rejected and
 //   sessionless_connections_expired come from the io workers' stats blocks (through the
 //   pipeline's snapshot, as mntr shows them).
 // - zooid's own (zooid_*): per-stage histograms in seconds, log batch sizes, ring
@@ -26,9 +29,12 @@ import type { Ring } from '../../native-free-io/ring.ts';
 import type { ServerConfig } from '../config.ts';
 import type { ControlChannel, StatsReply } from './control.ts';
 import { MNTR_COUNTERS, MNTR_PERCENTILE_SUMMARIES, MNTR_SUMMARIES } from './fourlw.ts';
+import { QUORUM_SUMMARIES, type QuorumSummaryName } from './quorumstats.ts';
 import { monitorJson, JavaDouble } from './admin.ts';
 import { probeHost, type HostDirs } from './probes.ts';
-import type { HistogramSnapshot, StatsBlock } from './stagestats.ts';
+import { histogramQuantile, type HistogramSnapshot, type StatsBlock } from './stagestats.ts';
+
+export { histogramQuantile };
 import type { Logger } from '../logger.ts';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -40,6 +46,15 @@ const ZK_GAUGES = [
   'global_sessions', 'local_sessions', 'open_file_descriptor_count', 'max_file_descriptor_count',
   'connection_drop_probability', 'last_client_response_size', 'max_client_response_size', 'min_client_response_size',
   'outstanding_tls_handshake', 'auth_failed_count', 'non_mtls_remote_conn_count', 'non_mtls_local_conn_count',
+] as const;
+
+/**
+ * The gauges an ensemble server adds: QuorumZooKeeperServer's quorum_size, then
+ * LeaderZooKeeperServer's (a leader only). Exported when mntr shows them.
+ */
+const ZK_QUORUM_GAUGES = [
+  'quorum_size', 'learners', 'synced_followers', 'synced_non_voting_followers', 'synced_observers', 'pending_syncs',
+  'leader_uptime', 'last_proposal_size', 'max_proposal_size', 'min_proposal_size',
 ] as const;
 
 export interface ThreadLoad {
@@ -65,6 +80,8 @@ export interface MetricsInput {
   pipelineHistograms: Readonly<Record<string, HistogramSnapshot>>;
   log: Readonly<Record<string, number>>;
   logHistograms: Readonly<Record<string, HistogramSnapshot>>;
+  /** The quorum worker's histograms (engine/ops/quorumstats.ts); empty standalone. */
+  quorumHistograms?: Readonly<Record<string, HistogramSnapshot>>;
   io: readonly { counters: Readonly<Record<string, number>>; histograms: Readonly<Record<string, HistogramSnapshot>> }[];
   rings: readonly RingLoad[];
   threads: readonly ThreadLoad[];
@@ -120,24 +137,6 @@ function boundText(x: number): string {
   return String(Number(x.toPrecision(12)));
 }
 
-/** The q-quantile of a log2 histogram, interpolated inside its bucket; NaN when empty (as simpleclient). */
-export function histogramQuantile(h: HistogramSnapshot, q: number): number {
-  if (h.count === 0) return NaN;
-  const rank = q * h.count;
-  let seen = 0;
-  for (let i = 0; i < h.counts.length; i++) {
-    const c = h.counts[i];
-    if (c > 0 && seen + c >= rank) {
-      if (i >= h.bounds.length) return h.bounds[h.bounds.length - 1]; // overflow: the largest bound is all we know
-      // bucket 0 holds values ≤ 1: whole counts there are 1 (or 0), so report its bound
-      const lower = i === 0 ? h.bounds[0] : h.bounds[i - 1];
-      return lower + (h.bounds[i] - lower) * ((rank - seen) / c);
-    }
-    seen += c;
-  }
-  return h.bounds[h.bounds.length - 1];
-}
-
 const BASIC_QUANTILES = [0.5];
 const ADVANCED_QUANTILES = [0.5, 0.9, 0.99];
 
@@ -156,7 +155,14 @@ export function renderMetrics(m: MetricsInput): string {
       w.family(g, 'gauge', g);
       w.sample(g, v instanceof JavaDouble ? v.value : Number(v ?? 0));
     }
+    for (const g of ZK_QUORUM_GAUGES) {
+      const v = mon[g];
+      if (v === undefined) continue;
+      w.family(g, 'gauge', g);
+      w.sample(g, Number(v));
+    }
   }
+  const qh = m.quorumHistograms ?? {};
   for (const c of MNTR_COUNTERS) {
     const v = Number(m.stats?.snapshot.monitor.counters?.[c] ?? 0);
     w.family(c, 'counter', c);
@@ -166,6 +172,10 @@ export function renderMetrics(m: MetricsInput): string {
     fsynctime: { h: m.logHistograms.fsync_us, scale: 1e-3 }, // ms, as ZooKeeper's
     sync_processor_batch_size: { h: m.logHistograms.batch_txns, scale: 1 },
   };
+  // the quorum worker's: durations observed in µs, exported in ms as ZooKeeper's; counts as they are
+  for (const name of Object.keys(QUORUM_SUMMARIES) as QuorumSummaryName[]) {
+    if (qh[name] !== undefined) zooidSummaries[name] = { h: qh[name], scale: QUORUM_SUMMARIES[name] === 'count' ? 1 : 1e-3 };
+  }
   for (const name of MNTR_SUMMARIES) {
     const filled = zooidSummaries[name];
     w.family(name, 'summary', name);
@@ -173,7 +183,7 @@ export function renderMetrics(m: MetricsInput): string {
   }
   for (const name of MNTR_PERCENTILE_SUMMARIES) {
     w.family(name, 'summary', name);
-    summaryFromHistogram(w, name, undefined, 1, ADVANCED_QUANTILES);
+    summaryFromHistogram(w, name, qh[name], 1e-3, ADVANCED_QUANTILES);
   }
 
   // ---- zooid's own
@@ -196,6 +206,13 @@ export function renderMetrics(m: MetricsInput): string {
     m.io.forEach((x, i) => {
       if (x.histograms.reply_wait_us !== undefined) w.histogram('zooid_reply_wait_seconds', x.histograms.reply_wait_us, 1e-6, { io: i });
     });
+  }
+
+  // only the followers that acked something: a follower's own block, and the leader's own sid, have none
+  const acks = Object.entries(qh).filter(([name, h]) => name.startsWith('ack_us/') && h.count > 0);
+  if (acks.length > 0) {
+    w.family('zooid_quorum_ack_seconds', 'histogram', 'Leader: time from a PROPOSAL to its ACK, per follower (sid).');
+    for (const [name, h] of acks) w.histogram('zooid_quorum_ack_seconds', h, 1e-6, { sid: name.slice('ack_us/'.length) });
   }
 
   w.family('zooid_ring_used_bytes', 'gauge', 'Bytes between a ring\'s tail and head (records waiting for their consumer).');
@@ -279,6 +296,8 @@ export interface MetricsSources {
   pipelineStats: StatsBlock;
   logStats: StatsBlock;
   ioStats: readonly StatsBlock[];
+  /** The quorum worker's block (ensembles only). */
+  quorumStats?: StatsBlock;
   rings: readonly { ring: string; io: number | null; r: Ring }[];
   ioWorkers: readonly Worker[];
   /** Every worker thread by name, for its heap statistics. */
@@ -347,6 +366,7 @@ export class MetricsCollector {
       pipelineHistograms: blockHistograms(src.pipelineStats),
       log,
       logHistograms: blockHistograms(src.logStats),
+      quorumHistograms: src.quorumStats === undefined ? {} : blockHistograms(src.quorumStats),
       io: src.ioStats.map((b) => ({ counters: blockCounters(b), histograms: blockHistograms(b) })),
       rings: src.rings.map((x) => ({ ring: x.ring, io: x.io, usedBytes: x.r.usedBytes(), capacityBytes: x.r.capacityBytes })),
       threads,

@@ -36,9 +36,11 @@ export const MNTR_GAUGES = [
  * honestly: bytes_received_count, response_bytes, commit_count, snap_count,
  * connection_request_count, connection_rejected, unsuccessful_handshake,
  * large_requests_rejected, stale_sessions_expired, sessionless_connections_expired,
- * digest_mismatches_count, unrecoverable_error_count. Ensemble-only ones
- * (proposal_count, learner_*, diff_count, looking_count, ensemble_auth_*,
- * quit_leading_due_to_disloyal_voter) stay 0 standalone; ZooKeeper-internal ones
+ * digest_mismatches_count, unrecoverable_error_count. Ensemble-only ones stay 0 standalone;
+ * in an ensemble the quorum worker counts proposal_count, commit_count, learner_*_count,
+ * diff_count, snap_count and looking_count (engine/ops/quorumstats.ts), while
+ * ensemble_auth_* (no quorum SASL) and quit_leading_due_to_disloyal_voter (no reconfig)
+ * stay 0; ZooKeeper-internal ones
  * (response_packet_*cache*, outstanding_changes_*, *_commit_processor, dead_watchers_*,
  * watch_bytes, revalidate_count, ...) have no zooid counterpart and stay 0. The request
  * throttler's request_throttle_wait_count, stale_requests, stale_requests_dropped and
@@ -117,14 +119,19 @@ export function formatMntr(s: Pick<ServerStatsSnapshot, MntrFields>): string {
   const q = m.quorum;
   // QuorumZooKeeperServer.dumpMonitorValues adds peer_state right after server_state
   if (q !== undefined) out += line('peer_state', q.peerState);
+  // ObserverZooKeeperServer.dumpMonitorValues: the sid of the server it learns from
+  if (q !== undefined && s.mode === 'observer') out += line('observer_master_id', integer(q.leaderSid));
   for (const g of MNTR_GAUGES) out += line(g, gaugeValue(g, s));
+  // QuorumZooKeeperServer's gauge (a follower prints it right after the standalone ones)
+  if (q !== undefined) out += line('quorum_size', integer(q.quorumSize));
   if (q?.leader !== undefined) {
     // LeaderZooKeeperServer's gauges (after the standalone ones here; ZooKeeper's registry order differs)
     const l = q.leader;
     out += line('learners', integer(l.learners)) + line('synced_followers', integer(l.syncedFollowers))
       + line('synced_non_voting_followers', '0') + line('synced_observers', integer(l.syncedObservers))
       + line('pending_syncs', integer(l.pendingSyncs)) + line('last_proposal_size', integer(l.proposalSizesBytes.last))
-      + line('max_proposal_size', integer(l.proposalSizesBytes.max)) + line('min_proposal_size', integer(l.proposalSizesBytes.min));
+      + line('max_proposal_size', integer(l.proposalSizesBytes.max)) + line('min_proposal_size', integer(l.proposalSizesBytes.min))
+      + line('leader_uptime', integer(l.uptimeMs));
   }
   for (const c of MNTR_COUNTERS) out += line(c, integer(m.counters?.[c] ?? 0));
   for (const name of MNTR_SUMMARIES) out += summaryLines(name, m.summaries?.[name] ?? EMPTY_SUMMARY);

@@ -123,7 +123,15 @@ export interface MonitorSnapshot {
 /** mntr's ensemble lines (zk_peer_state, and a leader's zk_learners, zk_synced_followers, ...). */
 export interface QuorumMonitor {
   peerState: string;
+  /** QuorumPeer.getZabState as the zabstate command prints it: election, discovery, synchronization, broadcast. */
+  zabState: string;
+  /** The leader this server follows, or this server when it leads; -1 while looking (QuorumPeer.getLeaderId). */
+  leaderSid: number;
+  /** Voting members (zk_quorum_size). */
+  quorumSize: number;
   leader?: {
+    /** ms since it started serving as leader (zk_leader_uptime). */
+    uptimeMs: number;
     learners: number;
     syncedFollowers: number;
     syncedObservers: number;

@@ -91,6 +91,24 @@ export interface HistogramSnapshot {
   count: number;
 }
 
+/** The q-quantile of a log2 histogram, interpolated inside its bucket; NaN when empty (as simpleclient). */
+export function histogramQuantile(h: HistogramSnapshot, q: number): number {
+  if (h.count === 0) return NaN;
+  const rank = q * h.count;
+  let seen = 0;
+  for (let i = 0; i < h.counts.length; i++) {
+    const c = h.counts[i];
+    if (c > 0 && seen + c >= rank) {
+      if (i >= h.bounds.length) return h.bounds[h.bounds.length - 1]; // overflow: the largest bound is all we know
+      // bucket 0 holds values ≤ 1: whole counts there are 1 (or 0), so report its bound
+      const lower = i === 0 ? h.bounds[0] : h.bounds[i - 1];
+      return lower + (h.bounds[i] - lower) * ((rank - seen) / c);
+    }
+    seen += c;
+  }
+  return h.bounds[h.bounds.length - 1];
+}
+
 const OVERFLOW_FROM = 2 ** 31; // clz32 works on uint32: larger values go straight to overflow
 
 export class Histogram {
@@ -180,6 +198,11 @@ export class StatsBlock {
 
   counter(name: string): number {
     return this.a[this.counterIndex(name)];
+  }
+
+  /** A counter by its index (counterIndex). */
+  counterOf(index: number): number {
+    return this.a[index];
   }
 
   histogram(name: string): Histogram {

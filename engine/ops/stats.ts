@@ -17,7 +17,10 @@
 //   connection_request_count, response_bytes, stale_sessions_expired, and the request
 //   throttler's request_throttle_wait_count, stale_requests(_dropped), throttled_ops, and
 //   from the io workers' stats blocks connection_rejected (zookeeper.maxCnxns,
-//   maxClientCnxns and client-certificate refusals) and sessionless_connections_expired.
+//   maxClientCnxns and client-certificate refusals) and sessionless_connections_expired;
+//   in an ensemble, from the quorum worker's words and stats block (engine/ops/quorumstats.ts),
+//   the peer state, quorum_size, a leader's gauges and leader_uptime, and ZooKeeper's ensemble
+//   counters and summaries (proposal_count, learner_*, diff/snap_count, election_time, ...).
 // - 0 for now: per-connection queued= (the pipeline does not count held replies per
 //   connection; they are released within one fsync), the summaries that belong
 //   to the log worker (fsynctime, sync_processor_batch_size…) and the percentile latencies
@@ -32,7 +35,7 @@ import type { Pipeline, Conn } from '../core/pipeline.ts';
 import type { OptionsFor } from '../config.ts';
 import type { StatsReply, StatsRequest } from './control.ts';
 import { formatConfigForConf } from '../config.ts';
-import type { StatsBlock } from './stagestats.ts';
+import { sharedClockMs, type StatsBlock } from './stagestats.ts';
 import {
   type ConnectionInfo, type DataWatch, type EnvironmentInfo, type FourLetterWord, type ServerStatsSnapshot,
   type SessionEphemerals, type KeeperLogInfo, type SessionExpiry, type Summary,
@@ -42,7 +45,12 @@ import {
 import { collectEnvironment } from './environment.ts';
 import type { HostFacts } from './probes.ts';
 import type { QuorumMonitor } from './model.ts';
-import { QuorumWord, detailedPeerState } from '../rings/quorum-ring.ts';
+import { QuorumWord, ZAB_STATES, detailedPeerState } from '../rings/quorum-ring.ts';
+import {
+  QUORUM_COUNTERS, QUORUM_PERCENTILE_SUMMARIES, QUORUM_SUMMARIES, readPercentileSummary, readSummary, type QuorumSummaryName,
+} from './quorumstats.ts';
+import type { MntrCounter, MntrPercentileSummary, MntrSummary } from './mntr.ts';
+import type { PercentileSummary } from './model.ts';
 
 /** The connection asking the word, as the io worker saw it. */
 export interface FourLetterAsker {
@@ -153,22 +161,51 @@ export function buildServerStatsSnapshot(p: Pipeline, asker: FourLetterAsker | n
         throttled_ops: k.throttledOps,
         connection_rejected: o.io.connectionRejected,
         sessionless_connections_expired: o.io.sessionlessConnectionsExpired,
+        ...quorumCounters(),
       },
-      quorum: quorumWords === null ? undefined : quorumMonitor(p, quorumWords),
+      ...quorumSummaries(),
+      quorum: quorumWords === null ? undefined : quorumMonitor(p, quorumWords, o.monoNowMs),
     },
   };
 }
 
-/** The ensemble's mntr lines: the quorum worker's words, the pipeline's pending syncs and proposal sizes. */
-function quorumMonitor(p: Pipeline, words: Int32Array): QuorumMonitor {
+/** The ensemble's mntr lines: the quorum worker's words and stats block, the pipeline's pending syncs and proposal sizes. */
+function quorumMonitor(p: Pipeline, words: Int32Array, monoNowMs: number): QuorumMonitor {
+  const block = quorumBlock!;
+  const startedMs = block.counter('leader_started_ms');
   const leader = p.leader === null ? undefined : {
+    uptimeMs: startedMs === 0 ? 0 : Math.max(0, Math.floor(sharedClockMs(performance.timeOrigin, monoNowMs) - startedMs)),
     learners: Atomics.load(words, QuorumWord.LEARNERS),
     syncedFollowers: Atomics.load(words, QuorumWord.SYNCED_FOLLOWERS),
     syncedObservers: Atomics.load(words, QuorumWord.SYNCED_OBSERVERS),
     pendingSyncs: p.leader.pendingSyncs,
     proposalSizesBytes: { ...p.leader.proposalBytes },
   };
-  return { peerState: detailedPeerState(words), leader };
+  return {
+    peerState: detailedPeerState(words),
+    zabState: ZAB_STATES[Atomics.load(words, QuorumWord.ZAB_STATE)] ?? 'election',
+    leaderSid: block.counter('leader_sid'),
+    quorumSize: block.counter('quorum_size'),
+    leader,
+  };
+}
+
+/** The quorum worker's counters, as mntr's counters (none standalone); since the last srst. */
+function quorumCounters(): Partial<Record<MntrCounter, number>> {
+  if (quorumBlock === null) return {};
+  const out: Partial<Record<MntrCounter, number>> = {};
+  for (const name of QUORUM_COUNTERS) out[name] = quorumBlock.counter(name) - (quorumCounterBaseline[name] ?? 0);
+  return out;
+}
+
+/** The quorum worker's summaries (election_time, quorum_ack_latency, ...); none standalone. */
+function quorumSummaries(): { summaries?: Partial<Record<MntrSummary, Summary>>; percentileSummaries?: Partial<Record<MntrPercentileSummary, PercentileSummary>> } {
+  if (quorumBlock === null) return {};
+  const summaries: Partial<Record<MntrSummary, Summary>> = {};
+  for (const name of Object.keys(QUORUM_SUMMARIES) as QuorumSummaryName[]) summaries[name] = readSummary(quorumBlock, name);
+  const percentileSummaries: Partial<Record<MntrPercentileSummary, PercentileSummary>> = {};
+  for (const name of QUORUM_PERCENTILE_SUMMARIES) percentileSummaries[name] = readPercentileSummary(quorumBlock, name);
+  return { summaries, percentileSummaries };
 }
 
 function connectionInfo(c: Conn, wallOf: (monoMs: number) => number, wallNowMs: number): ConnectionInfo {
@@ -237,6 +274,8 @@ export function resetServerStats(p: Pipeline): void {
   k.staleRequests = 0;
   k.throttledOps = 0;
   ioBaseline = ioCountersSinceStart(); // the io workers own their counters: mntr shows them from here
+  // the quorum worker owns its counters too (ServerMetrics.resetAll zeroes them in ZooKeeper); its summaries are not reset
+  if (quorumBlock !== null) for (const name of QUORUM_COUNTERS) quorumCounterBaseline[name] = quorumBlock.counter(name);
   // auth failures are ServerStats' own counter, which reset() leaves alone
 }
 
@@ -251,11 +290,14 @@ export function readIoCountersFrom(blocks: readonly StatsBlock[]): void {
   ioBlocks = blocks;
 }
 
-/** The quorum worker's published state (an ensemble server's pipeline attaches it at start; null standalone). */
+/** The quorum worker's published state and stats block (an ensemble server's pipeline attaches them at start; null standalone). */
 let quorumWords: Int32Array | null = null;
+let quorumBlock: StatsBlock | null = null;
+const quorumCounterBaseline: Partial<Record<string, number>> = {};
 
-export function readQuorumStateFrom(words: Int32Array): void {
+export function readQuorumStateFrom(words: Int32Array, block: StatsBlock): void {
   quorumWords = words;
+  quorumBlock = block;
 }
 
 function ioCountersSinceStart(): IoCounters {

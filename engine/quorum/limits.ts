@@ -95,3 +95,10 @@ export const LEARNER_CONNECT_RETRY_MS = 1_000;
  * worker stops (a crash is better than memory without bound).
  */
 export const PIPELINE_BACKLOG_BYTES_MAX = 256 * 1024 * 1024;
+
+/**
+ * Proposals whose time the quorum worker remembers for the latency metrics (proposal →
+ * ACK, → COMMIT, per-follower ack): 16 bytes each. An ACK or COMMIT for one pushed out by
+ * 4096 newer proposals is not measured (engine/ops/quorumstats.ts ProposalTimes).
+ */
+export const PROPOSAL_TIMES_MAX = 4096;

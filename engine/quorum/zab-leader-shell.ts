@@ -17,6 +17,7 @@ import { SNAP_HEADER_BYTES, SnapshotSerializer } from '../persistence/snapshot.t
 import type { DataTree } from '../core/tree.ts';
 import { LEARNER_SEND_BYTES_MAX } from './zab-leader-limits.ts';
 import type { ZabEffect, ZabLeader } from './zab-leader.ts';
+import type { SyncKind } from './zab-learner-handler.ts';
 import { PacketType, WireError, encodeQuorumPacket, packetTypeName, takeQuorumPacket, type AuthId, type QuorumPacket } from './wire.ts';
 
 /** What the shell asks of its owner (pipeline calls, files). Each runs synchronously, in effect order. */
@@ -31,6 +32,8 @@ export interface ZabLeaderHooks {
   request(sid: number, sessionId: bigint, cxid: number, type: number, record: Buffer, authIds: AuthId[]): void;
   touch(sid: number, touches: Map<bigint, number>): void;
   revalidate(sid: number, sessionId: bigint, timeoutMs: number): void;
+  /** A learner's sync began (ended: false) or ended: its kind, and the syncs of that class in progress (metrics). */
+  syncProgress?(sid: number, kind: SyncKind, inflight: number, ended: boolean): void;
   /** Every packet in and out (tests record them). */
   trace?(direction: 'in' | 'out', conn: number, packet: QuorumPacket): void;
 }
@@ -49,6 +52,26 @@ export interface ZabLeaderShellOptions {
 interface Learner {
   socket: net.Socket;
   pending: Buffer;
+  /** LearnerHandler's counters (the AdminServer's observers command). */
+  establishedMs: number;
+  packetsReceived: number;
+  packetsSent: number;
+  requests: number;
+  /** The zxid of the last packet sent that had one (> 0); -1 before. */
+  lastZxid: number;
+}
+
+/** LearnerHandler.getLearnerHandlerInfo's keys, for one connection. */
+export interface LearnerConnectionInfo {
+  remote_socket_address: string;
+  sid: number;
+  established: number;
+  queued_packets: number;
+  queued_packets_size: number;
+  packets_received: number;
+  packets_sent: number;
+  requests: number;
+  last_zxid: number;
 }
 
 /** The signature LearnerHandler writes after the snapshot, as a jute string. */
@@ -100,6 +123,20 @@ export class ZabLeaderShell {
     this.apply(this.leader.revalidated(sid, sessionId, valid, performance.now()));
   }
 
+  /**
+   * LearnerHandler.getLearnerHandlerInfo for connection conn as sid (null: not connected).
+   * queued_packets and its size are 0: packets go to the socket as they are made, nothing queues.
+   */
+  connectionInfo(conn: number, sid: number): LearnerConnectionInfo | null {
+    const l = this.learners.get(conn);
+    if (l === undefined) return null;
+    const addr = (l.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    return {
+      remote_socket_address: `/${addr}:${l.socket.remotePort ?? 0}`, sid, established: l.establishedMs, queued_packets: 0, queued_packets_size: 0,
+      packets_received: l.packetsReceived, packets_sent: l.packetsSent, requests: l.requests, last_zxid: l.lastZxid,
+    };
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer !== null) clearTimeout(this.timer);
@@ -112,7 +149,7 @@ export class ZabLeaderShell {
     if (this.closed) return void socket.destroy();
     const conn = this.nextConn++;
     socket.setNoDelay(true);
-    this.learners.set(conn, { socket, pending: Buffer.alloc(0) });
+    this.learners.set(conn, { socket, pending: Buffer.alloc(0), establishedMs: Date.now(), packetsReceived: 0, packetsSent: 0, requests: 0, lastZxid: -1 });
     socket.on('data', (chunk) => this.onData(conn, chunk));
     socket.on('error', (e) => this.opts.log.info('learner connection error', { conn, error: e.message }));
     socket.on('close', () => {
@@ -132,6 +169,8 @@ export class ZabLeaderShell {
         const taken = takeQuorumPacket(buf, at, this.opts.packetBytesMax);
         if (taken === null) break;
         at += taken.byteCount;
+        l.packetsReceived++;
+        if (taken.packet.type === PacketType.REQUEST) l.requests++;
         this.opts.hooks.trace?.('in', conn, taken.packet);
         this.apply(this.leader.packet(conn, taken.packet, performance.now()));
         if (!this.learners.has(conn)) return;
@@ -190,6 +229,8 @@ export class ZabLeaderShell {
       case 'request': return h.request(e.sid, e.sessionId, e.cxid, e.type, e.record, e.authIds);
       case 'touch': return h.touch(e.sid, e.touches);
       case 'revalidate': return h.revalidate(e.sid, e.sessionId, e.timeoutMs);
+      case 'syncStarted': return h.syncProgress?.(e.sid, e.syncKind, e.inflight, false);
+      case 'syncEnded': return h.syncProgress?.(e.sid, e.syncKind, e.inflight, true);
     }
   }
 
@@ -197,6 +238,8 @@ export class ZabLeaderShell {
     const l = this.learners.get(conn);
     if (l === undefined) return;
     this.opts.hooks.trace?.('out', conn, packet);
+    l.packetsSent++;
+    if (packet.zxid > 0n) l.lastZxid = Number(packet.zxid);
     l.socket.write(encodeQuorumPacket(packet, this.w));
     if (l.socket.writableLength > LEARNER_SEND_BYTES_MAX) {
       this.drop(conn, `${l.socket.writableLength} bytes unsent (over ${LEARNER_SEND_BYTES_MAX}): ${packetTypeName(packet.type)} backlog`);

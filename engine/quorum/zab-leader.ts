@@ -19,7 +19,7 @@
 // Zxids are numbers (epoch × 2^32 + counter), as in the pipeline; packets carry bigints.
 
 import { COMMIT_LOG_COUNT, LEARNER_CONNECTIONS_MAX, OUTSTANDING_PROPOSALS_MAX } from './zab-leader-limits.ts';
-import { LearnerHandler, NO_HISTORY, zxidOf, type CommittedTxn, type StateSummary, type TxnHistory } from './zab-learner-handler.ts';
+import { LearnerHandler, NO_HISTORY, zxidOf, type CommittedTxn, type StateSummary, type SyncKind, type TxnHistory } from './zab-learner-handler.ts';
 import { PacketType, type AuthId, type QuorumPacket } from './wire.ts';
 
 export type ZabEffect =
@@ -40,7 +40,12 @@ export type ZabEffect =
   | { kind: 'ack'; sid: number; zxid: number }
   | { kind: 'request'; sid: number; sessionId: bigint; cxid: number; type: number; record: Buffer; authIds: AuthId[] }
   | { kind: 'touch'; sid: number; touches: Map<bigint, number> }
-  | { kind: 'revalidate'; sid: number; sessionId: bigint; timeoutMs: number };
+  | { kind: 'revalidate'; sid: number; sessionId: bigint; timeoutMs: number }
+  /**
+   * A learner's sync began (LearnerHandler's DIFF_COUNT / SNAP_COUNT) or ended (UPTODATE);
+   * inflight: the syncs of its class (SNAP, or DIFF/TRUNC) in progress after it began or ended.
+   */
+  | { kind: 'syncStarted' | 'syncEnded'; sid: number; syncKind: SyncKind; inflight: number };
 
 export interface ZabTiming {
   tickMs: number;
@@ -280,6 +285,15 @@ export class ZabLeader {
   /** Learners by sid with their phase and sync (tests, mntr's zk_synced_followers). */
   learners(): { sid: number | null; conn: number; phase: string; observer: boolean; syncKind: string | null }[] {
     return [...this.handlers.values()].map((h) => ({ sid: h.sid, conn: h.conn, phase: h.phase, observer: h.observer, syncKind: h.syncKind }));
+  }
+
+  /** Learners whose SNAP (or DIFF/TRUNC) sync has started and not reached UPTODATE (LearnerSyncThrottler.getSyncInProgress). */
+  syncsInProgress(snap: boolean): number {
+    let count = 0;
+    for (const h of this.handlers.values()) {
+      if ((h.phase === 'newLeaderAck' || h.phase === 'startup') && (h.syncKind === 'SNAP') === snap) count++;
+    }
+    return count;
   }
 
   // ------------------------------------------------------------------ for the learner handlers

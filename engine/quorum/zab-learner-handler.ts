@@ -277,6 +277,7 @@ export class LearnerHandler {
     leader.send(this.conn, { type: PacketType.NEWLEADER, zxid: BigInt(leader.newLeaderZxid), data: leader.configBytes, authinfo: null });
     this.pinged = true;
     this.phase = 'newLeaderAck';
+    leader.effect({ kind: 'syncStarted', sid: this.sid!, syncKind: plan.kind, inflight: leader.syncsInProgress(plan.kind === 'SNAP') });
   }
 
   private onNewLeaderAck(p: QuorumPacket): void {
@@ -298,6 +299,9 @@ export class LearnerHandler {
     if (this.phase !== 'startup') throw new Error(`learner handler: UPTODATE in phase ${this.phase}`);
     this.phase = 'broadcast';
     this.leader.send(this.conn, { type: PacketType.UPTODATE, zxid: -1n, data: null, authinfo: null });
+    // LearnerHandler's endSync: the syncs of this kind still in progress (this one no longer)
+    const snap = this.syncKind === 'SNAP';
+    this.leader.effect({ kind: 'syncEnded', sid: this.sid!, syncKind: this.syncKind ?? 'DIFF', inflight: this.leader.syncsInProgress(snap) });
   }
 
   private onBroadcast(p: QuorumPacket): void {

@@ -227,7 +227,7 @@ export const QuorumWord = {
 export const QUORUM_WORDS_BYTES = 64;
 
 const PEER_STATES = ['looking', 'following', 'leading', 'observing'];
-const ZAB_STATES = ['election', 'discovery', 'synchronization', 'broadcast'];
+export const ZAB_STATES = ['election', 'discovery', 'synchronization', 'broadcast'];
 const SYNC_MODES = ['none', 'diff', 'snap', 'trunc'];
 
 /** QuorumPeer.getDetailedPeerState: "following - broadcast", "leading - synchronization - diff", "looking". */

@@ -12,7 +12,7 @@
 // Word blocks (not rings) shared by several threads: `control` (durable zxid, log
 // failures, stop), `snapshot-control`, `throttle`, `io-words`, `conn-counts`, in an ensemble
 // `quorum-words` (the peer state the quorum worker publishes for mntr); and one stats
-// block per stage thread (`pipeline`, `log`, `io/N`: engine/ops/stagestats.ts). A worker
+// block per stage thread (`pipeline`, `log`, `io/N`, in an ensemble `quorum`: engine/ops/stagestats.ts). A worker
 // that attaches a ring it is not an end of, or a name that does not exist, is a bug: attach
 // throws. The main thread also watches every ring's occupancy for /metrics (observeRing).
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
@@ -24,6 +24,7 @@ import { QUORUM_WORDS_BYTES } from './quorum-ring.ts';
 import { SNAP_CONTROL_BYTES } from '../persistence/snapshotter.ts';
 import { CONTROL_RING_BYTES } from '../ops/control.ts';
 import { StatsBlock, PIPELINE_STATS, LOG_STATS, IO_STATS, type StatsBlockSpec } from '../ops/stagestats.ts';
+import { quorumStatsSpec } from '../ops/quorumstats.ts';
 
 /** A thread of the server, as rings name their ends. */
 export type ThreadName = 'main' | 'pipeline' | 'log' | 'snapshot' | 'quorum' | `io-${number}`;
@@ -47,6 +48,8 @@ export interface TopologySpec {
   txnBytesMax: number;
   /** An ensemble server: the quorum worker's rings, doorbell and words too. */
   quorum?: boolean;
+  /** An ensemble's server ids (the quorum stats block has a per-follower histogram for each). */
+  quorumSids?: readonly number[];
 }
 
 /** The rings of a server with spec's io threads, in the order metrics list them. */
@@ -102,8 +105,10 @@ export interface Topology {
   rings: Record<string, { spec: RingSpec; sab: SharedArrayBuffer }>;
   bells: Record<string, SharedArrayBuffer>;
   words: Record<string, SharedArrayBuffer>;
-  /** Stage statistics blocks: `pipeline`, `log`, `io/N`. */
+  /** Stage statistics blocks: `pipeline`, `log`, `io/N`, in an ensemble `quorum` (engine/ops/quorumstats.ts). */
   stats: Record<string, SharedArrayBuffer>;
+  /** The server ids the `quorum` stats block was laid out for (quorumStatsSpec); empty standalone. */
+  quorumSids: number[];
 }
 
 /** Builds every ring, bell and word block (main thread, once). */
@@ -128,7 +133,9 @@ export function buildTopology(spec: TopologySpec): Topology {
   for (const [name, bytes] of Object.entries(wordSpecs(spec))) words[name] = new SharedArrayBuffer(bytes);
   const stats: Topology['stats'] = { pipeline: StatsBlock.create(PIPELINE_STATS).sab, log: StatsBlock.create(LOG_STATS).sab };
   for (let i = 0; i < spec.ioThreads; i++) stats[`io/${i}`] = StatsBlock.create(IO_STATS).sab;
-  return { ioThreads: spec.ioThreads, quorum: spec.quorum === true, rings, bells, words, stats };
+  const quorumSids = spec.quorum === true ? [...(spec.quorumSids ?? [])] : [];
+  if (spec.quorum === true) stats.quorum = StatsBlock.create(quorumStatsSpec(quorumSids)).sab;
+  return { ioThreads: spec.ioThreads, quorum: spec.quorum === true, rings, bells, words, stats, quorumSids };
 }
 
 /** Attaches ring `name` for `thread`, which must be one of its ends. */
@@ -149,6 +156,11 @@ export function observeRing(t: Topology, name: string): Ring {
   const r = t.rings[name];
   if (r === undefined) throw new Error(`topology: no ring ${name}`);
   return r.spec.bell === null ? Ring.attach(r.sab) : Ring.attach(r.sab, attachBell(t, r.spec.bell));
+}
+
+/** The quorum worker's stats block (ensembles only). */
+export function attachQuorumStats(t: Topology): StatsBlock {
+  return attachStats(t, 'quorum', quorumStatsSpec(t.quorumSids));
 }
 
 /** Stage statistics block `name` (pipeline, log, io/N) with the spec its thread writes. */

@@ -36,7 +36,7 @@ import { fourLetterWordReply, answerStatsRequest, readIoCountersFrom, readQuorum
 import { SNAP_CONTROL_LAST_ZXID } from '../persistence/snapshotter.ts';
 import { ControlServer } from '../ops/control.ts';
 import { PIPELINE_STATS, IO_STATS } from '../ops/stagestats.ts';
-import { type Topology, attachBell, attachRing, attachStats, wordsOf } from '../rings/topology.ts';
+import { type Topology, attachBell, attachQuorumStats, attachRing, attachStats, wordsOf } from '../rings/topology.ts';
 import type { OptionsFor } from '../config.ts';
 
 export interface PipelineWorkerData {
@@ -67,7 +67,7 @@ const controlServer = new ControlServer(attachRing(topology, 'control/request', 
 // ensembles: the quorum worker's rings (null standalone: nothing below runs then)
 const quorumIn = topology.quorum ? attachRing(topology, 'quorum/in', 'pipeline') : null;
 const quorumOut = topology.quorum ? attachRing(topology, 'quorum/out', 'pipeline') : null;
-if (topology.quorum) readQuorumStateFrom(new Int32Array(wordsOf(topology, 'quorum-words')));
+if (topology.quorum) readQuorumStateFrom(new Int32Array(wordsOf(topology, 'quorum-words')), attachQuorumStats(topology));
 /** Whether clients are served: always standalone; in an ensemble only while a role is established or synced. */
 let serving = quorumIn === null;
 const quorumWriter = new JuteWriter(64 * 1024);
@@ -262,7 +262,8 @@ const keeperLog: KeeperLogAccess = {
   },
   logInfo(firstLogIndex: number) {
     const lastSnapshotIndex = Math.max(startSnapshotZxid, Number(Atomics.load(snapControl64, SNAP_CONTROL_LAST_ZXID)));
-    const lastLogIndex = pipeline.tree.lastZxid;
+    // a learner logs a PROPOSAL at once and applies it at COMMIT: its log runs ahead of its tree
+    const lastLogIndex = Math.max(pipeline.tree.lastZxid, lastAppendedZxid);
     return {
       firstLogIndex: firstLogIndex === -1 ? lastSnapshotIndex + 1 : firstLogIndex,
       lastLogIndex,

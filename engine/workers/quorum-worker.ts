@@ -25,7 +25,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { JuteWriter } from '../../native-free-io/jute.ts';
-import { type Topology, attachBell, attachRing, wordsOf } from '../rings/topology.ts';
+import { type Topology, attachBell, attachQuorumStats, attachRing, wordsOf } from '../rings/topology.ts';
+import { ProposalTimes, SummaryRecorder, ackHistogramName, txnHeaderTimeMs } from '../ops/quorumstats.ts';
+import { sharedClockMs, type Histogram } from '../ops/stagestats.ts';
 import {
   FromQuorum, QuorumWord, ToQuorum, decodeToQuorum, encodeFromQuorum, type FromQuorumMessage, type ToQuorumMessage,
 } from '../rings/quorum-ring.ts';
@@ -37,7 +39,7 @@ import { DEFAULT_ELECTION_TIMING, FastLeaderElection, type Decision, type Electi
 import { quorumViewOf, electionAddressOf } from '../quorum/view.ts';
 import { WireError, decodeNotification, encodeNotification, ServerState, type PeerAddress } from '../quorum/wire.ts';
 import { ZabLeader } from '../quorum/zab-leader.ts';
-import { ZabLeaderShell } from '../quorum/zab-leader-shell.ts';
+import { ZabLeaderShell, type LearnerConnectionInfo } from '../quorum/zab-leader-shell.ts';
 import { epochOf } from '../quorum/zab-learner-handler.ts';
 import { LearnerShell } from '../quorum/zab-learner-shell.ts';
 import type { ZabLearnerOutputs } from '../quorum/zab-learner.ts';
@@ -47,7 +49,7 @@ import { recoverState, stateHolder } from '../persistence/recovery.ts';
 import { CommittedReplica } from '../persistence/committed-replica.ts';
 import { loadEpochs as loadPersistedEpochs, writeEpochFile } from '../persistence/epochs.ts';
 import { TxnHistory } from '../persistence/txn-history.ts';
-import { LEARNER_CONNECT_RETRY_MS, PIPELINE_BACKLOG_BYTES_MAX } from '../quorum/limits.ts';
+import { LEARNER_CONNECT_RETRY_MS, PIPELINE_BACKLOG_BYTES_MAX, PROPOSAL_TIMES_MAX } from '../quorum/limits.ts';
 import { COMMIT_LOG_COUNT, SNAPSHOT_SIZE_FACTOR } from '../quorum/zab-leader-limits.ts';
 import { PeerTransport, type PeerTlsOptions } from '../quorum/peer-transport.ts';
 
@@ -82,6 +84,51 @@ const me = cfg.servers.get(myid)!;
 const bindHost = cfg.quorumListenOnAllIPs ? '0.0.0.0' : me.host;
 const packetBytesMax = cfg.juteMaxBufferBytes + cfg.juteMaxBufferExtraBytes;
 const timing = { tickMs: cfg.tickTimeMs, initLimit: cfg.initLimit, syncLimit: cfg.syncLimit };
+
+// ---------------------------------------------------------------- metrics (engine/ops/quorumstats.ts)
+
+const qstats = attachQuorumStats(topology);
+const counterAt = (name: string): number => qstats.counterIndex(name);
+const PROPOSAL_COUNT = counterAt('proposal_count');
+const COMMIT_COUNT = counterAt('commit_count');
+const LEARNER_PROPOSALS = counterAt('learner_proposal_received_count');
+const LEARNER_COMMITS = counterAt('learner_commit_received_count');
+const DIFF_COUNT = counterAt('diff_count');
+const SNAP_COUNT = counterAt('snap_count');
+const LOOKING_COUNT = counterAt('looking_count');
+const LEADER_STARTED_MS = counterAt('leader_started_ms');
+const LEADER_SID = counterAt('leader_sid');
+const metrics = {
+  electionTime: new SummaryRecorder(qstats, 'election_time'),
+  followerSyncTime: new SummaryRecorder(qstats, 'follower_sync_time'),
+  observerSyncTime: new SummaryRecorder(qstats, 'observer_sync_time'),
+  unavailableTime: new SummaryRecorder(qstats, 'unavailable_time'),
+  leaderUnavailableTime: new SummaryRecorder(qstats, 'leader_unavailable_time'),
+  inflightDiff: new SummaryRecorder(qstats, 'inflight_diff_count'),
+  inflightSnap: new SummaryRecorder(qstats, 'inflight_snap_count'),
+  quorumAck: new SummaryRecorder(qstats, 'quorum_ack_latency'),
+  proposalLatency: new SummaryRecorder(qstats, 'proposal_latency'),
+  commitPropagation: new SummaryRecorder(qstats, 'commit_propagation_latency'),
+  ackCreation: new SummaryRecorder(qstats, 'proposal_ack_creation_latency'),
+};
+/** Per follower: its ACK's delay after the PROPOSAL (zooid's own metric). */
+const ackUsBySid = new Map<number, Histogram>();
+for (const sid of topology.quorumSids) ackUsBySid.set(sid, qstats.histogram(ackHistogramName(sid)));
+/** When the recent proposals were proposed (leader) or received (learner), for the latencies above. */
+const proposalTimes = new ProposalTimes(PROPOSAL_TIMES_MAX);
+/** Since the first LOOKING not yet followed by broadcast (QuorumPeer.unavailableStartTime); 0: available. */
+let unavailableSinceMs = 0;
+qstats.set(counterAt('quorum_size'), voters.length);
+qstats.set(LEADER_SID, -1);
+
+/** The peer serves (broadcast): the time it was unavailable ends (QuorumPeer.setZabState(BROADCAST)). */
+function noteAvailable(leader: boolean): void {
+  if (unavailableSinceMs === 0) return;
+  const ms = performance.now() - unavailableSinceMs;
+  metrics.unavailableTime.observe(ms);
+  if (leader) metrics.leaderUnavailableTime.observe(ms);
+  unavailableSinceMs = 0;
+}
 
 // ---------------------------------------------------------------- the pipeline's rings
 
@@ -180,6 +227,9 @@ function lookForLeader(): void {
   phase = 'looking';
   publish();
   electionStartedMs = performance.now();
+  if (unavailableSinceMs === 0) unavailableSinceMs = electionStartedMs;
+  qstats.add(LOOKING_COUNT, 1);
+  qstats.set(LEADER_SID, -1);
   log.info(`looking for a leader: last zxid 0x${lastLoggedZxid.toString(16)}, current epoch ${epochs.currentEpoch}`);
   applyElection(election.lookForLeader(performance.now(), localState()));
 }
@@ -195,6 +245,10 @@ let stopping = false;
 function startRole(d: Decision): void {
   const ms = (performance.now() - electionStartedMs).toFixed(0);
   log.info(`elected in ${ms} ms: ${d.role}, leader ${d.leader}, round ${d.electionEpoch}, peer epoch ${d.peerEpoch}`);
+  // Leader.lead and Follower.followLeader count the election (an Observer does not)
+  if (d.role !== 'OBSERVING') metrics.electionTime.observe(performance.now() - electionStartedMs);
+  qstats.set(LEADER_SID, Number(d.leader));
+  proposalTimes.clear();
   epochs = loadEpochs(lastLoggedZxid);
   if (d.role === 'LEADING') {
     phase = 'leading';
@@ -217,6 +271,7 @@ function endRole(reason: string): void {
 }
 
 function closeRole(): void {
+  qstats.set(LEADER_STARTED_MS, 0);
   leading?.close();
   following?.close();
   leading = null;
@@ -307,11 +362,24 @@ class LeaderRun {
         },
         established: (zxid) => {
           log.info(`leading epoch ${epochOf(zxid)}: a quorum acknowledged NEWLEADER; serving`);
+          qstats.set(LEADER_STARTED_MS, sharedClockMs(performance.timeOrigin, performance.now()));
+          noteAvailable(true);
           toPipeline({ kind: FromQuorum.LEAD, zxid, voters });
           publish();
         },
         stepDown: (reason) => queueMicrotask(() => endRole(reason)),
-        ack: (sid, zxid) => toPipeline({ kind: FromQuorum.ACK, sid, zxid }),
+        ack: (sid, zxid) => {
+          const proposedMs = proposalTimes.timeOf(zxid);
+          if (!Number.isNaN(proposedMs)) ackUsBySid.get(sid)?.observe((performance.now() - proposedMs) * 1000);
+          toPipeline({ kind: FromQuorum.ACK, sid, zxid });
+        },
+        syncProgress: (_sid, kind, inflight, ended) => {
+          // LearnerHandler: counted when it begins; the syncs in progress sampled when one begins and ends
+          if (!ended) qstats.add(kind === 'SNAP' ? SNAP_COUNT : DIFF_COUNT, 1);
+          (kind === 'SNAP' ? metrics.inflightSnap : metrics.inflightDiff).observe(inflight);
+          // a learner synced (UPTODATE is on its way): mntr's zk_synced_followers counts it before it can serve
+          if (ended) publish();
+        },
         request: (sid, sessionId, cxid, type, record, authIds) => toPipeline({ kind: FromQuorum.LEARNER_REQUEST, sid, sessionId, cxid, type, record, authIds }),
         touch: (_sid, touches) => toPipeline({ kind: FromQuorum.TOUCH_SESSIONS, touches }),
         revalidate: (sid, sessionId, timeoutMs) => toPipeline({ kind: FromQuorum.REVALIDATE_SESSION, sid, sessionId, timeoutMs }),
@@ -330,6 +398,8 @@ class LeaderRun {
     switch (m.kind) {
       case ToQuorum.PROPOSE:
         if (now !== 'broadcast') return; // the role is ending: the pipeline has not heard yet
+        qstats.add(PROPOSAL_COUNT, 1);
+        proposalTimes.push(m.zxid, performance.now());
         this.proposed.push({ zxid: m.zxid, txn: m.txn });
         this.shell.proposed(m.zxid, m.txn);
         return;
@@ -341,6 +411,8 @@ class LeaderRun {
           i++;
         }
         this.proposed = i === this.proposed.length ? [] : this.proposed.slice(i);
+        qstats.add(COMMIT_COUNT, i);
+        proposalTimes.committedUpTo(m.zxid, performance.now(), metrics.quorumAck);
         if (now === 'broadcast') this.shell.committed(m.zxid);
         return;
       }
@@ -351,6 +423,17 @@ class LeaderRun {
       default:
         return;
     }
+  }
+
+  /** Leader.getObservingLearnersInfo: the observers that are synced (forwarding). */
+  observersInfo(): LearnerConnectionInfo[] {
+    const out: LearnerConnectionInfo[] = [];
+    for (const l of this.zab.learners()) {
+      if (!l.observer || l.phase !== 'broadcast' || l.sid === null) continue;
+      const info = this.shell.connectionInfo(l.conn, l.sid);
+      if (info !== null) out.push(info);
+    }
+    return out;
   }
 
   close(): void {
@@ -370,6 +453,8 @@ class LearnerRun {
   /** While a TRUNCATE is with the log worker: the learner's later effects wait here, in order. */
   private truncatingTo: number | null = null;
   private readonly waiting: (() => void)[] = [];
+  /** When the connection to the leader was made (the sync time runs from there to UPTODATE). */
+  private connectedMs = 0;
 
   constructor(leaderSid: number, observer: boolean) {
     this.observer = observer;
@@ -383,6 +468,7 @@ class LearnerRun {
     void connectToLeader(leader.host, leader.quorumPort, deadline, () => this.closed).then((socket) => {
       if (this.closed) return void socket?.destroy();
       if (socket === null) return endRole(`cannot connect to leader ${leaderSid} at ${leader.host}:${leader.quorumPort}`);
+      this.connectedMs = performance.now();
       this.shell = new LearnerShell({
         host: leader.host, port: leader.quorumPort, socket, tickMs: cfg.tickTimeMs, log,
         config: {
@@ -406,7 +492,10 @@ class LearnerRun {
   noteDurable(): void {
     const m = this.shell?.machine;
     if (m === undefined || this.truncatingTo !== null) return;
-    if (m.phase === 'newLeader' || m.phase === 'synced' || m.phase === 'broadcast') m.durable(durableZxid());
+    if (m.phase !== 'newLeader' && m.phase !== 'synced' && m.phase !== 'broadcast') return;
+    const zxid = durableZxid();
+    if (m.phase === 'broadcast') proposalTimes.durableUpTo(zxid, performance.now(), metrics.ackCreation);
+    m.durable(zxid);
   }
 
   fromPipeline(m: ToQuorumMessage): void {
@@ -432,6 +521,22 @@ class LearnerRun {
   close(): void {
     this.closed = true;
     void this.shell?.close();
+  }
+
+  /** Follower.processPacket's PROPOSAL: counted, its age since the leader stamped it, its time kept for the ACK and COMMIT. */
+  private proposalReceived(zxid: number, txn: Buffer): void {
+    const nowMs = performance.now();
+    qstats.add(LEARNER_PROPOSALS, 1);
+    const stampedMs = txnHeaderTimeMs(txn);
+    const latencyMs = Date.now() - stampedMs;
+    if (latencyMs >= 0) metrics.proposalLatency.observe(latencyMs); // wall clocks of two hosts: a negative age is skew
+    proposalTimes.push(zxid, nowMs);
+  }
+
+  /** Follower.processPacket's COMMIT: counted, and how long after its PROPOSAL it came. */
+  private commitReceived(zxid: number): void {
+    qstats.add(LEARNER_COMMITS, 1);
+    proposalTimes.committedUpTo(zxid, performance.now(), metrics.commitPropagation);
   }
 
   /** Runs an effect now, or after the TRUNC under way. */
@@ -500,11 +605,16 @@ class LearnerRun {
         this.shell?.machine.snapshotSaved(zxid);
       }),
       logProposal: (zxid, txn) => {
+        if (this.shell?.machine.phase === 'broadcast') this.proposalReceived(zxid, txn);
         const t = copy(txn);
         this.inOrder(() => toPipeline({ kind: FromQuorum.PROPOSAL, zxid, txn: t }));
       },
-      commit: (zxid) => this.inOrder(() => toPipeline({ kind: FromQuorum.COMMIT_PROPOSAL, zxid })),
+      commit: (zxid) => {
+        if (this.shell?.machine.phase === 'broadcast') this.commitReceived(zxid);
+        this.inOrder(() => toPipeline({ kind: FromQuorum.COMMIT_PROPOSAL, zxid }));
+      },
       inform: (zxid, txn) => {
+        if (this.shell?.machine.phase === 'broadcast') qstats.add(LEARNER_COMMITS, 1);
         const t = copy(txn);
         this.inOrder(() => toPipeline({ kind: FromQuorum.INFORM, zxid, txn: t }));
       },
@@ -512,6 +622,8 @@ class LearnerRun {
       synced: () => this.inOrder(() => toPipeline({ kind: FromQuorum.SYNCED })),
       startServing: (zxid) => this.inOrder(() => {
         log.info(`${this.observer ? 'observing' : 'following'}: synced with the leader (${this.syncType()}) up to zxid 0x${zxid.toString(16)}; serving`);
+        (this.observer ? metrics.observerSyncTime : metrics.followerSyncTime).observe(performance.now() - this.connectedMs);
+        noteAvailable(false);
         toPipeline({ kind: FromQuorum.SERVE, zxid });
         publish();
       }),
@@ -561,11 +673,18 @@ async function pump(): Promise<void> {
     }
     fromPipeline.flushSpaceBell();
     following?.noteDurable();
+    // the leader's own log: AckRequestProcessor's proposal_ack_creation_latency
+    if (leading !== null) proposalTimes.durableUpTo(durableZxid(), performance.now(), metrics.ackCreation);
     await bell.waitAsync(seq, 1000);
   }
 }
 
-parentPort!.on('message', (msg: { type: string }) => {
+parentPort!.on('message', (msg: { type: string; id?: number }) => {
+  if (msg.type === 'observers') {
+    // the AdminServer's observers command (main thread): a follower's list is empty, as ZooKeeper's without an ObserverMaster
+    parentPort!.postMessage({ type: 'observers', id: msg.id, observers: leading?.observersInfo() ?? [] });
+    return;
+  }
   if (msg.type !== 'stop') return;
   stopping = true;
   bell.ring();

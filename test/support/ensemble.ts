@@ -60,7 +60,8 @@ export interface ZooKeeperPeer {
   stop(): Promise<void>;
 }
 
-const ZOOKEEPER_CLASSPATH = ['zookeeper.jar', 'slf4j-log4j12.jar', 'log4j-1.2.jar'].map((j) => path.join('/usr/share/java', j));
+// servlet-api for the AdminServer's Jetty (tests that pass admin.enableServer=true)
+const ZOOKEEPER_CLASSPATH = ['zookeeper.jar', 'slf4j-log4j12.jar', 'log4j-1.2.jar', 'servlet-api.jar'].map((j) => path.join('/usr/share/java', j)).filter((j) => fs.existsSync(j));
 const STOP_DEADLINE_MS = 10_000;
 const FLE_EXIT = /About to leave FLE instance: leader=(\d+), zxid=0x[0-9a-f]+, my id=(\d+), my state=(\w+)/g;
 
@@ -75,8 +76,10 @@ function log4jSettings(): string {
 /**
  * Start QuorumPeerMain as server `sid` of `lines`; resolves once its client port answers ruok.
  * `reuseDir`: the dir of a peer killed with kill9(), to start again on its dataDir.
+ * `extra`: zoo.cfg keys written after the defaults (a later line wins: admin.enableServer=true, ...).
  */
-export async function startZooKeeperPeer(sid: number, clientPort: number, lines: readonly string[], reuseDir?: string): Promise<ZooKeeperPeer> {
+export async function startZooKeeperPeer(sid: number, clientPort: number, lines: readonly string[], reuseDir?: string,
+  extra: Readonly<Record<string, string>> = {}): Promise<ZooKeeperPeer> {
   const dir = reuseDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `zooid-zkpeer${sid}-`));
   const dataDir = path.join(dir, 'data');
   fs.mkdirSync(dataDir, { recursive: true });
@@ -85,6 +88,7 @@ export async function startZooKeeperPeer(sid: number, clientPort: number, lines:
   const cfg = [
     'tickTime=1000', 'initLimit=5', 'syncLimit=2', `dataDir=${dataDir}`, `clientPort=${clientPort}`,
     'clientPortAddress=127.0.0.1', 'admin.enableServer=false', '4lw.commands.whitelist=*', ...lines,
+    ...Object.entries(extra).map(([k, v]) => `${k}=${v}`),
   ];
   fs.writeFileSync(path.join(dir, 'zoo.cfg'), cfg.join('\n') + '\n');
   const logFile = path.join(dir, 'zookeeper.log');

@@ -86,7 +86,9 @@ describe('zab leader: discovery', () => {
     const ahead = leader.packet(1, ackEpoch(1, zxidOf(1, 9)), 0);
     expect(ahead).toEqual([{ kind: 'close', conn: 1, reason: 'Follower is ahead of the leader' }]);
     const fx = leader.packet(2, ackEpoch(1, zxidOf(1, 5)), 0);
-    expect(kinds(fx)).toEqual(['currentEpoch']);
+    expect(kinds(fx)).toEqual(['currentEpoch', 'syncStarted']);
+    // LearnerHandler's DIFF_COUNT / INFLIGHT_DIFF_COUNT: one sync, this one, in progress
+    expect(fx.find((e) => e.kind === 'syncStarted')).toEqual({ kind: 'syncStarted', sid: 2, syncKind: 'DIFF', inflight: 1 });
     expect(sent(fx, 2)).toEqual([`DIFF ${zxidOf(1, 5).toString(16)}`, `NEWLEADER ${zxidOf(2, 0).toString(16)}`]);
     expect(leader.phase).toBe('newLeader');
     const up = leader.packet(2, pkt(PacketType.ACK, zxidOf(2, 0)), 0);
@@ -257,7 +259,10 @@ describe('zab leader: failures', () => {
       leader.packet(sid, followerInfo(sid, 1), 0);
     }
     for (const sid of [1, 2]) leader.packet(sid, ackEpoch(1, zxidOf(1, 5)), 0);
-    expect(kinds(leader.packet(2, pkt(PacketType.ACK, zxidOf(2, 0)), 100))).toEqual(['established']);
+    const established = leader.packet(2, pkt(PacketType.ACK, zxidOf(2, 0)), 100);
+    expect(kinds(established)).toEqual(['established', 'syncEnded']);
+    // LearnerHandler's endSync: learner 1 still syncs (a DIFF), learner 2 no longer
+    expect(established[established.length - 1]).toEqual({ kind: 'syncEnded', sid: 2, syncKind: 'DIFF', inflight: 1 });
     let closes: ZabEffect[] = [];
     for (let t = 500; t <= 6000; t += 500) {
       leader.packet(2, pkt(PacketType.PING, 0), t);
