@@ -88,9 +88,16 @@ const backlog: { kind: number; payload: Buffer }[] = [];
 let backlogBytes = 0;
 let waitingForSpace = false;
 
+/** Whether quorum/out has records the pipeline's bell has not been rung for (rung once, when the task ends). */
+let bellQueued = false;
+const ringPipelineBell = () => {
+  bellQueued = false;
+  toPipelineRing.flushDataBell();
+};
+
 function toPipeline(m: FromQuorumMessage): void {
   const payload = encodeFromQuorum(writer, m);
-  if (backlog.length === 0 && toPipelineRing.tryPush(m.kind, payload)) return;
+  if (backlog.length === 0 && pushQuiet(m.kind, payload)) return;
   backlog.push({ kind: m.kind, payload: Buffer.from(payload) });
   backlogBytes += payload.length;
   if (backlogBytes > PIPELINE_BACKLOG_BYTES_MAX) throw new Error(`the pipeline has not taken ${backlogBytes} bytes of quorum messages`);
@@ -100,9 +107,22 @@ function toPipeline(m: FromQuorumMessage): void {
   }
 }
 
+/** A record on quorum/out without a doorbell per record: one Atomics.notify per task, not per ACK or PROPOSAL. */
+function pushQuiet(kind: number, payload: Buffer): boolean {
+  const at = toPipelineRing.reserve(payload.length);
+  if (at < 0) return false;
+  toPipelineRing.data.set(payload, at);
+  toPipelineRing.commitQuiet(kind, payload.length);
+  if (!bellQueued) {
+    bellQueued = true;
+    queueMicrotask(ringPipelineBell);
+  }
+  return true;
+}
+
 function flushBacklog(): void {
   waitingForSpace = false;
-  while (backlog.length > 0 && toPipelineRing.tryPush(backlog[0].kind, backlog[0].payload)) backlogBytes -= backlog.shift()!.payload.length;
+  while (backlog.length > 0 && pushQuiet(backlog[0].kind, backlog[0].payload)) backlogBytes -= backlog.shift()!.payload.length;
   if (backlog.length > 0) {
     waitingForSpace = true;
     void toPipelineRing.spaceBell.waitAsync(toPipelineRing.spaceBell.sequence(), 10).then(flushBacklog);
