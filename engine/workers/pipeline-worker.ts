@@ -410,11 +410,16 @@ let nextTouchAt = 0;
 /** The commit stage's zxid as last published for the snapshot worker (ensembles, while serving). */
 let publishedCommittedZxid = -1;
 
-/** Reloads the tree and sessions from disk (snapshot + whole log), keeping the role. */
+/**
+ * Reloads the tree and sessions from disk (snapshot + whole log), keeping the role. Only
+ * reads: the log worker has written all it was given and owns the files (a log failure
+ * reloads through reloadAfterLogFailure), so the startup repair pass — a second read of
+ * every entry, most of a reload — has nothing to do.
+ */
 function reloadFromDisk(why: string): void {
   const startedMs = performance.now();
   const reloaded = recoverState(pipeline, {
-    snapDir: data.snapDir, logDir: data.logDir, txnBytesMax: data.txnBytesMax, nowMs: performance.now(), warn: (w) => log.warn(w), reload: true,
+    snapDir: data.snapDir, logDir: data.logDir, txnBytesMax: data.txnBytesMax, nowMs: performance.now(), warn: (w) => log.warn(w), reload: true, repair: false,
   });
   snapshotter.setTxnsInLog(reloaded.txnCount);
   lastDurableSeen = Number(Atomics.load(control64, CONTROL_DURABLE_ZXID));

@@ -162,10 +162,18 @@ const cnx = new QuorumCnxManager({
 let electionTimer: NodeJS.Timeout | null = null;
 let electionStartedMs = 0;
 
+/** Notifications that came while the pipeline reloaded, the newest per peer: the next election starts with them. */
+const deferredNotifications = new Map<bigint, Buffer>();
+
 function onNotification(from: bigint, message: Buffer): void {
-  // between a role and the next election the decided vote is stale: say nothing rather than
-  // tell LOOKING peers this server still leads or follows (the next round announces itself)
-  if (stopping || phase === 'reloading') return;
+  if (stopping) return;
+  if (phase === 'reloading') {
+    // between a role and the next election the decided vote is stale: answer nothing rather
+    // than tell LOOKING peers this server still leads or follows, but keep what they said —
+    // dropped, a peer that started looking first waits out its notification timeouts (800 ms)
+    deferredNotifications.set(from, message);
+    return;
+  }
   let n;
   try {
     n = decodeNotification(message);
@@ -196,6 +204,9 @@ function lookForLeader(): void {
   electionStartedMs = performance.now();
   log.info(`looking for a leader: last zxid 0x${lastLoggedZxid.toString(16)}, current epoch ${epochs.currentEpoch}`);
   applyElection(election.lookForLeader(performance.now(), localState()));
+  const deferred = [...deferredNotifications];
+  deferredNotifications.clear();
+  for (const [from, message] of deferred) if (phase === 'looking') onNotification(from, message);
 }
 
 // ---------------------------------------------------------------- roles
