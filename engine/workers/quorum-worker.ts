@@ -305,6 +305,9 @@ class LeaderRun {
   /** Proposals not yet committed, oldest first: the replica takes them at COMMIT. */
   private proposed: { zxid: number; txn: Buffer }[] = [];
   private closed = false;
+  /** ACKs heard in this task, the newest zxid per follower (noteAck). */
+  private readonly acks = new Map<number, number>();
+  private acksQueued = false;
 
   constructor() {
     this.replica = CommittedReplica.fromDisk({ snapDir: data.snapDir, logDir: data.logDir, txnBytesMax: data.txnBytesMax, warn: (w) => log.warn(w) });
@@ -336,7 +339,7 @@ class LeaderRun {
           publish();
         },
         stepDown: (reason) => queueMicrotask(() => endRole(reason)),
-        ack: (sid, zxid) => toPipeline({ kind: FromQuorum.ACK, sid, zxid }),
+        ack: (sid, zxid) => this.noteAck(sid, zxid),
         request: (sid, sessionId, cxid, type, record, authIds) => toPipeline({ kind: FromQuorum.LEARNER_REQUEST, sid, sessionId, cxid, type, record, authIds }),
         touch: (_sid, touches) => toPipeline({ kind: FromQuorum.TOUCH_SESSIONS, touches }),
         revalidate: (sid, sessionId, timeoutMs) => toPipeline({ kind: FromQuorum.REVALIDATE_SESSION, sid, sessionId, timeoutMs }),
@@ -349,6 +352,25 @@ class LeaderRun {
       publish();
     }, (err: Error) => queueMicrotask(() => endRole(`cannot listen on the quorum port ${me.quorumPort}: ${err.message}`)));
   }
+
+  /**
+   * A follower's ACK, passed on once per task with its newest zxid: an ACK says everything up
+   * to its zxid is durable there (a learner acks in order), so the commit stage needs only the
+   * last of a burst — one ring record and one quorum count instead of one per proposal.
+   */
+  private noteAck(sid: number, zxid: number): void {
+    const before = this.acks.get(sid);
+    if (before === undefined || zxid > before) this.acks.set(sid, zxid);
+    if (this.acksQueued) return;
+    this.acksQueued = true;
+    queueMicrotask(this.passAcks);
+  }
+
+  private readonly passAcks = (): void => {
+    this.acksQueued = false;
+    if (!this.closed) for (const [sid, zxid] of this.acks) toPipeline({ kind: FromQuorum.ACK, sid, zxid });
+    this.acks.clear();
+  };
 
   fromPipeline(m: ToQuorumMessage): void {
     const now = this.zab.phase;
