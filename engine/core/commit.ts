@@ -28,12 +28,15 @@ export class CommitStage {
   private readonly acked = new Map<number, number>();
   private held: HeldOutput[] = [];
   private head = 0;
+  /** quorumZxid's working array (one slot per voter, reused: it runs at every ack). */
+  private readonly ackScratch: Float64Array;
 
   /** `voters`: the server ids of the voting members (standalone: just this server's). */
   constructor(voters: readonly number[]) {
     if (voters.length === 0) throw new Error('commit stage: an ensemble has at least one voter');
     this.voters = new Set(voters);
     this.quorumSize = Math.floor(this.voters.size / 2) + 1;
+    this.ackScratch = new Float64Array(this.voters.size);
   }
 
   /** Outputs waiting. */
@@ -94,9 +97,10 @@ export class CommitStage {
 
   /** The zxid a quorum of voters has durable: the quorumSize-th highest ack. */
   private quorumZxid(): number {
-    const acks: number[] = [];
-    for (const voter of this.voters) acks.push(this.acked.get(voter) ?? 0);
-    acks.sort((a, b) => b - a);
-    return acks[this.quorumSize - 1];
+    const acks = this.ackScratch;
+    let i = 0;
+    for (const voter of this.voters) acks[i++] = this.acked.get(voter) ?? 0;
+    acks.sort(); // numeric, ascending
+    return acks[acks.length - this.quorumSize];
   }
 }

@@ -11,10 +11,13 @@
 //   INFORM        ──► (observer) log and apply at once
 //   SYNC answer   ──► reply to the oldest sync this server forwarded
 //
-// Order (ZooKeeper's CommitProcessor): a session's requests are answered in the order sent,
-// so a request that comes while the same connection has writes out at the leader waits
-// behind them (its frame is kept) and runs once they are answered. Sessions are the
-// leader's: nothing expires here; the sessions that clients touched are reported on PING.
+// Order (ZooKeeper's FollowerRequestProcessor and CommitProcessor): a connection's writes
+// go to the leader as they come, many in flight (the leader keeps a session's order, so
+// they commit in the order sent); a read that comes while the connection has writes out
+// waits behind them (its frame is kept) and runs once the write before it is answered. A
+// sync is forwarded only when nothing is out, and everything after it waits for its answer
+// (the leader answers a sync after COMMITs of later txns). Sessions are the leader's:
+// nothing expires here; the sessions that clients touched are reported on PING.
 import { hex64 } from '../ops/java.ts';
 import { type Id, type TxnHeader, type Stat, Op, Err } from '../protocol.ts';
 import { type Txn, decodeTxn, mutate, multiError } from './txn.ts';
@@ -45,6 +48,20 @@ interface Proposal {
   bytes: Buffer;
 }
 
+/** A write or sync of one connection out at the leader, and the frames that came after it and wait for its answer. */
+interface OutAtLeader {
+  sync: boolean;
+  held: Buffer[];
+}
+
+/** A connection's requests out at the leader, oldest first (only the newest has frames held after it, unless they are reads). */
+interface ConnLine {
+  sessionId: bigint;
+  out: OutAtLeader[];
+  /** A sync, or a frame that is not a read, is held or out: later writes wait too. */
+  barrier: boolean;
+}
+
 /** A connection waiting for the leader to answer its session (createSession committed, or REVALIDATE). */
 export interface PendingConnect {
   conn: number;
@@ -69,8 +86,8 @@ export class Learner {
   private forwardedCount = 0;
   /** Syncs forwarded, oldest first: the leader answers them in order. */
   private readonly syncs: Forwarded[] = [];
-  /** Request frames of connections with writes out at the leader, kept in order. */
-  private readonly waiting = new Map<number, Buffer[]>();
+  /** Connections with writes (or a sync) out at the leader: what is out and what waits behind it, in order. */
+  private readonly lines = new Map<number, ConnLine>();
   private waitingCount = 0;
   readonly connects = new Map<bigint, PendingConnect>();
   /** Sessions touched since the last PING (their timeouts), for the leader's expiry. */
@@ -100,28 +117,41 @@ export class Learner {
 
   // ---------------------------------------------------------------- the client side
 
-  /** Whether the connection has writes out at the leader (a new request of its must wait). */
+  /** Whether the connection has writes out at the leader (a new read of its must wait). */
   busy(conn: number): boolean {
-    return this.waiting.has(conn);
+    return this.lines.has(conn);
   }
 
-  /** Keeps a request of a busy connection until its writes are answered. `frame` is copied. */
-  wait(conn: number, frame: Buffer): void {
-    assert(this.waiting.has(conn), `connection ${conn} is not waiting`);
-    this.waiting.get(conn)!.push(Buffer.from(frame));
+  /** Whether a write of a busy connection may go to the leader now, behind the ones out (no sync or held write before it). */
+  mayPipeline(conn: number): boolean {
+    const line = this.lines.get(conn);
+    return line !== undefined && !line.barrier;
+  }
+
+  /** Keeps a request of a busy connection until the request out before it is answered. `frame` is copied. */
+  wait(conn: number, frame: Buffer, read: boolean): void {
+    const line = this.lines.get(conn);
+    assert(line !== undefined, `connection ${conn} is not waiting`);
+    line.out[line.out.length - 1].held.push(Buffer.from(frame));
+    if (!read) line.barrier = true;
     this.waitingCount++;
   }
 
-  /** Sends a write (or sync) to the leader and holds the connection's next requests behind it. */
+  /** Sends a write (or sync) to the leader; the connection's next reads are held behind it. */
   forward(f: Forwarded, record: Buffer, authIds: readonly Id[]): void {
-    if (f.type === Op.sync) this.syncs.push(f);
+    const sync = f.type === Op.sync;
+    let line = this.lines.get(f.conn);
+    assert(line === undefined || (!sync && !line.barrier), `connection ${f.conn} forwards past a sync or a held write`);
+    if (sync) this.syncs.push(f);
     else {
       let q = this.forwarded.get(f.sessionId);
       if (q === undefined) this.forwarded.set(f.sessionId, (q = []));
       q.push(f);
       this.forwardedCount++;
     }
-    if (!this.waiting.has(f.conn)) this.waiting.set(f.conn, []);
+    if (line === undefined) this.lines.set(f.conn, (line = { sessionId: f.sessionId, out: [], barrier: false }));
+    line.out.push({ sync, held: [] });
+    if (sync) line.barrier = true;
     this.out.forward(f.sessionId, f.cxid, f.type, record, authIds);
   }
 
@@ -161,10 +191,10 @@ export class Learner {
 
   /** The connection went away: its waiting frames go; its forwarded writes are still answered to nobody. */
   disconnect(conn: number): void {
-    const w = this.waiting.get(conn);
-    if (w !== undefined) {
-      this.waitingCount -= w.length;
-      this.waiting.delete(conn);
+    const line = this.lines.get(conn);
+    if (line !== undefined) {
+      for (const o of line.out) this.waitingCount -= o.held.length;
+      this.lines.delete(conn);
     }
     for (const [id, c] of this.connects) if (c.conn === conn) this.connects.delete(id);
   }
@@ -218,17 +248,20 @@ export class Learner {
   }
 
   /**
-   * The frames a connection kept while its writes were out, once none is left; the caller
-   * runs them in order (one may forward again, and the rest wait once more).
+   * The oldest request the connection had out was answered: the frames held behind it, in
+   * order. While more is out (busy() stays true) they are reads the caller runs at once;
+   * when nothing is, the caller runs them as new requests (one may forward again, and the
+   * rest wait once more).
    */
-  release(conn: number, sessionId: bigint): Buffer[] {
-    if ((this.forwarded.get(sessionId)?.length ?? 0) > 0) return [];
-    if (this.syncs.some((s) => s.conn === conn)) return [];
-    const w = this.waiting.get(conn);
-    if (w === undefined) return [];
-    this.waiting.delete(conn);
-    this.waitingCount -= w.length;
-    return w;
+  release(conn: number, sessionId: bigint, sync: boolean): Buffer[] {
+    const line = this.lines.get(conn);
+    if (line === undefined || line.sessionId !== sessionId) return [];
+    const done = line.out.shift()!;
+    assert(done.sync === sync, `connection ${conn}: a ${sync ? 'sync' : 'write'} answered while its oldest request out is not one`);
+    this.waitingCount -= done.held.length;
+    if (line.out.length === 0) this.lines.delete(conn);
+    else assert(!done.sync, `connection ${conn} had requests out after a sync`);
+    return done.held;
   }
 }
 

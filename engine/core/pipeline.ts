@@ -309,11 +309,29 @@ export class Pipeline {
   request(key: number, frame: Buffer): void {
     const conn = this.conns.get(key);
     if (conn === undefined || conn.session === null) return;
-    if (this.learner !== null && this.learner.busy(key)) {
-      // writes of this connection are out at the leader: this request is answered after them
-      this.learner.wait(key, frame);
+    if (this.learner !== null && this.learner.busy(key) && !this.mayPipeline(key, conn.session, frame)) {
+      // this connection has requests out at the leader: this one is answered after them
+      this.learner.wait(key, frame, isPlainRead(frame));
       return;
     }
+    this.serve(conn, conn.session, frame);
+  }
+
+  /**
+   * On a learner with writes of this connection out at the leader: a write that can follow
+   * them there at once (FollowerRequestProcessor forwards every write as it comes). Not
+   * when it would be answered here (a closing session's, one needing SASL first) before them.
+   */
+  private mayPipeline(key: number, s: Session, frame: Buffer): boolean {
+    if (frame.length < 8 || !this.learner!.mayPipeline(key)) return false;
+    const type = frame.readInt32BE(4);
+    if (type === Op.sync || OPCODES.get(type)?.write !== true) return false;
+    return !s.closing && this.sessions.get(s.id) === s && !this.auth.requireClientSasl;
+  }
+
+  /** Runs a request frame of a connection bound to session s. */
+  private serve(conn: Conn, s: Session, frame: Buffer): void {
+    const key = conn.key;
     this.requestStartMs = this.opts.nowMs();
     conn.packetsReceived++;
     this.counters.packetsReceived++;
@@ -329,7 +347,6 @@ export class Pipeline {
       this.reject(conn, 'request shorter than its header');
       return;
     }
-    const s = conn.session;
     conn.lastOp = lastOperationOf(type);
     if (s.closing || this.sessions.get(s.id) !== s) {
       this.replyError(key, xid, Err.SESSIONEXPIRED);
@@ -535,7 +552,7 @@ export class Pipeline {
     const at = this.beginOk(f.cxid);
     this.w.string(f.path ?? '');
     this.finish(f.conn, at);
-    this.runReleased(f.conn, f.sessionId);
+    this.runReleased(f.conn, f.sessionId, true);
   }
 
   private applyCommitted(hdr: TxnHeader, txn: Txn): void {
@@ -565,12 +582,27 @@ export class Pipeline {
       const bound = s === undefined ? undefined : this.conns.get(s.conn);
       if (bound !== undefined) this.closeConn(bound);
     }
-    if (f !== null) this.runReleased(f.conn, f.sessionId);
+    if (f !== null) this.runReleased(f.conn, f.sessionId, false);
   }
 
-  /** Runs the requests a connection kept while its writes were out, now that none is left. */
-  private runReleased(conn: number, sessionId: bigint): void {
-    for (const frame of this.learner!.release(conn, sessionId)) this.request(conn, frame);
+  /**
+   * Runs the requests a connection kept behind the write (or sync) just answered: at once
+   * while later writes of it are still out (they are reads that come before those), else as
+   * new requests.
+   */
+  private runReleased(key: number, sessionId: bigint, sync: boolean): void {
+    const learner = this.learner!;
+    const frames = learner.release(key, sessionId, sync);
+    if (frames.length === 0) return;
+    if (!learner.busy(key)) {
+      for (const frame of frames) this.request(key, frame);
+      return;
+    }
+    for (const frame of frames) {
+      const conn = this.conns.get(key);
+      if (conn === undefined || conn.session === null) return;
+      this.serve(conn, conn.session, frame);
+    }
   }
 
   // ---------------------------------------------------------------- leader (engine/core/leader.ts)
@@ -846,3 +878,14 @@ export class Pipeline {
 
 /** Where a reply frame (length prefix included) keeps its header's zxid: [len][xid][zxid][err]. */
 const READ_REPLY_ZXID_AT = 8;
+
+/**
+ * A request a learner answers from its own tree and that changes nothing a later write
+ * depends on (not a write, sync, auth or SASL step): later writes may pass it to the leader.
+ */
+function isPlainRead(frame: Buffer): boolean {
+  if (frame.length < 8) return false;
+  const type = frame.readInt32BE(4);
+  const opcode = OPCODES.get(type);
+  return opcode !== undefined && !opcode.write && opcode.throttlable && type !== Op.sync;
+}

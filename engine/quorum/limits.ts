@@ -86,8 +86,13 @@ export const TOUCH_BYTES = 12;
 // ---------------------------------------------------------------------------------
 // The quorum worker (engine/workers/quorum-worker.ts)
 
-/** Learner.connectToLeader sleeps a second between attempts; zooid tries until initLimit ticks have passed. */
-export const LEARNER_CONNECT_RETRY_MS = 1_000;
+/**
+ * Learner.connectToLeader sleeps zookeeper.leaderConnectDelayDuringRetryMs (100 ms) between
+ * attempts; zooid tries until initLimit ticks have passed. The new leader listens only once it
+ * has loaded its committed replica, so its followers' first attempt is often refused: a second
+ * here was most of a failover.
+ */
+export const LEARNER_CONNECT_RETRY_MS = 100;
 
 /**
  * Messages for the pipeline that quorum/out had no room for. The ring holds at least two of

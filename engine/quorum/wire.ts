@@ -278,14 +278,19 @@ export interface QuorumPacket {
 }
 
 export function encodeQuorumPacket(p: QuorumPacket, w: JuteWriter = new JuteWriter(64 + (p.data?.length ?? 0))): Buffer {
-  w.reset().int(p.type).long(p.zxid).buffer(p.data);
+  appendQuorumPacket(p, w.reset());
+  return w.copy();
+}
+
+/** Appends p's bytes after what w holds (not reset): a socket's packets batched into one write. */
+export function appendQuorumPacket(p: QuorumPacket, w: JuteWriter): void {
+  w.int(p.type).long(p.zxid).buffer(p.data);
   if (p.authinfo === null) {
     w.int(-1);
   } else {
     w.int(p.authinfo.length);
     for (const a of p.authinfo) w.string(a.scheme).string(a.id);
   }
-  return w.copy();
 }
 
 /**

@@ -6,7 +6,9 @@
 //
 // Effects run from one FIFO: an effect whose hook calls back into the leader (a REQUEST
 // the pipeline proposes at once) appends the new effects behind the ones already due, so
-// packets to a learner leave in the order the state machine made them.
+// packets to a learner leave in the order the state machine made them. They are encoded
+// into one buffer per learner and leave in one socket write when the current task ends
+// (a microtask): a burst of PROPOSALs and COMMITs costs one syscall, not one per packet.
 
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -18,7 +20,7 @@ import type { DataTree } from '../core/tree.ts';
 import { LEARNER_SEND_BYTES_MAX } from './zab-leader-limits.ts';
 import type { ZabEffect, ZabLeader } from './zab-leader.ts';
 import type { SyncKind } from './zab-learner-handler.ts';
-import { PacketType, WireError, encodeQuorumPacket, packetTypeName, takeQuorumPacket, type AuthId, type QuorumPacket } from './wire.ts';
+import { PacketType, WireError, appendQuorumPacket, packetTypeName, takeQuorumPacket, type AuthId, type QuorumPacket } from './wire.ts';
 
 /** What the shell asks of its owner (pipeline calls, files). Each runs synchronously, in effect order. */
 export interface ZabLeaderHooks {
@@ -52,6 +54,8 @@ export interface ZabLeaderShellOptions {
 interface Learner {
   socket: net.Socket;
   pending: Buffer;
+  /** Packets encoded and not yet written (flushed at the end of the task, or once this is large). */
+  unsent: JuteWriter;
   /** LearnerHandler's counters (the AdminServer's observers command). */
   establishedMs: number;
   packetsReceived: number;
@@ -74,6 +78,11 @@ export interface LearnerConnectionInfo {
   last_zxid: number;
 }
 
+/** A learner's batch is written at once past this size, not at the end of the task. */
+const BATCH_BYTES_MAX = 256 * 1024;
+/** A batch buffer that grew past this is replaced by a small one after its write. */
+const BATCH_BUFFER_BYTES_KEEP = 1024 * 1024;
+
 /** The signature LearnerHandler writes after the snapshot, as a jute string. */
 const SNAPSHOT_SIGNATURE = 'BenWasHere';
 
@@ -86,7 +95,13 @@ export class ZabLeaderShell {
   private running = false;
   private nextConn = 1;
   private timer: NodeJS.Timeout | null = null;
+  /** When the armed timer fires (it may fire before the machine's deadline: tick then does nothing and re-arms). */
+  private timerAtMs = Infinity;
   private closed = false;
+  /** Learners with packets in their batch, and whether the flush microtask is queued. */
+  private readonly batched = new Set<Learner>();
+  private flushQueued = false;
+  private readonly flushBatches = () => this.flush();
   private readonly w = new JuteWriter(1 << 16);
 
   constructor(leader: ZabLeader, opts: ZabLeaderShellOptions) {
@@ -149,7 +164,7 @@ export class ZabLeaderShell {
     if (this.closed) return void socket.destroy();
     const conn = this.nextConn++;
     socket.setNoDelay(true);
-    this.learners.set(conn, { socket, pending: Buffer.alloc(0), establishedMs: Date.now(), packetsReceived: 0, packetsSent: 0, requests: 0, lastZxid: -1 });
+    this.learners.set(conn, { socket, pending: Buffer.alloc(0), unsent: new JuteWriter(16 * 1024), establishedMs: Date.now(), packetsReceived: 0, packetsSent: 0, requests: 0, lastZxid: -1 });
     socket.on('data', (chunk) => this.onData(conn, chunk));
     socket.on('error', (e) => this.opts.log.info('learner connection error', { conn, error: e.message }));
     socket.on('close', () => {
@@ -216,6 +231,7 @@ export class ZabLeaderShell {
         this.learners.delete(e.conn);
         if (l !== undefined) {
           this.opts.log.info('closing learner connection', { conn: e.conn, reason: e.reason });
+          this.writeBatch(l);
           l.socket.end();
           l.socket.destroySoon();
         }
@@ -240,10 +256,40 @@ export class ZabLeaderShell {
     this.opts.hooks.trace?.('out', conn, packet);
     l.packetsSent++;
     if (packet.zxid > 0n) l.lastZxid = Number(packet.zxid);
-    l.socket.write(encodeQuorumPacket(packet, this.w));
-    if (l.socket.writableLength > LEARNER_SEND_BYTES_MAX) {
-      this.drop(conn, `${l.socket.writableLength} bytes unsent (over ${LEARNER_SEND_BYTES_MAX}): ${packetTypeName(packet.type)} backlog`);
+    appendQuorumPacket(packet, l.unsent);
+    if (l.unsent.offset >= BATCH_BYTES_MAX) {
+      this.writeBatch(l);
+      if (l.socket.writableLength > LEARNER_SEND_BYTES_MAX) {
+        this.drop(conn, `${l.socket.writableLength} bytes unsent (over ${LEARNER_SEND_BYTES_MAX}): ${packetTypeName(packet.type)} backlog`);
+      }
+      return;
     }
+    this.batched.add(l);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flushBatches);
+    }
+  }
+
+  /** The end of the task: every learner's batch in one write each. */
+  private flush(): void {
+    this.flushQueued = false;
+    for (const l of this.batched) {
+      this.writeBatch(l);
+      if (l.socket.writableLength > LEARNER_SEND_BYTES_MAX) {
+        for (const [conn, other] of this.learners) if (other === l) this.drop(conn, `${l.socket.writableLength} bytes unsent (over ${LEARNER_SEND_BYTES_MAX})`);
+      }
+    }
+    this.batched.clear();
+  }
+
+  /** Writes what l has batched (before anything written to its socket directly: a snapshot, the end). */
+  private writeBatch(l: Learner): void {
+    this.batched.delete(l);
+    if (l.unsent.offset === 0 || l.socket.destroyed) return void l.unsent.reset();
+    l.socket.write(l.unsent.copy());
+    if (l.unsent.buf.length > BATCH_BUFFER_BYTES_KEEP) l.unsent = new JuteWriter(16 * 1024);
+    else l.unsent.reset();
   }
 
   /** LearnerHandler: SNAP(zxid), ZKDatabase.serializeSnapshot, the "BenWasHere" signature. */
@@ -251,6 +297,7 @@ export class ZabLeaderShell {
     const l = this.learners.get(conn);
     if (l === undefined) return;
     this.write(conn, { type: PacketType.SNAP, zxid: BigInt(zxid), data: null, authinfo: null });
+    this.writeBatch(l);
     let bytes = 0;
     for (const chunk of this.opts.hooks.snapshot(zxid)) {
       bytes += chunk.length;
@@ -262,12 +309,16 @@ export class ZabLeaderShell {
 
   /** One timer, at the state machine's next deadline. */
   private arm(): void {
+    const at = this.leader.nextDeadlineMs();
+    if (at !== null && !this.closed && this.timer !== null && this.timerAtMs <= at) return; // fires in time (not re-made per packet)
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    const at = this.leader.nextDeadlineMs();
+    this.timerAtMs = Infinity;
     if (at === null || this.closed) return;
+    this.timerAtMs = at;
     this.timer = setTimeout(() => {
       this.timer = null;
+      this.timerAtMs = Infinity;
       this.apply(this.leader.tick(performance.now()));
     }, Math.max(0, Math.ceil(at - performance.now())));
   }

@@ -2,13 +2,14 @@
 // leader's quorum port (or takes a connected socket), feeds it the bytes that arrive and a
 // tick every tickMs, writes the packets it sends, and closes the connection when it fails.
 // Everything else it does (epoch files, log, tree) goes to the caller's effects; the quorum
-// worker carries them over its rings to the pipeline.
+// worker carries them over its rings to the pipeline. Packets sent in one task (the ACKs of
+// a durable batch, REQUESTs forwarded together) leave in one socket write when it ends.
 
 import * as net from 'node:net';
 import type { Logger } from '../logger.ts';
 import { ZabLearner, type ZabLearnerConfig, type ZabLearnerOutputs } from './zab-learner.ts';
 import { JuteWriter } from '../../native-free-io/jute.ts';
-import { encodeQuorumPacket, type QuorumPacket } from './wire.ts';
+import { appendQuorumPacket, type QuorumPacket } from './wire.ts';
 
 export interface LearnerShellOptions {
   host: string;
@@ -24,12 +25,20 @@ export interface LearnerShellOptions {
   tap?: (chunk: Buffer) => void;
 }
 
+/** The batch is written at once past this size, not at the end of the task. */
+const BATCH_BYTES_MAX = 256 * 1024;
+/** A batch buffer that grew past this is replaced by a small one after its write. */
+const BATCH_BUFFER_BYTES_KEEP = 1024 * 1024;
+
 export class LearnerShell {
   readonly machine: ZabLearner;
   /** Resolves with the reason once the session with the leader is over. */
   readonly ended: Promise<string>;
   private readonly socket: net.Socket;
-  private readonly writer = new JuteWriter(64 * 1024);
+  /** Packets encoded and not yet written: flushed when the task ends, or once this is large. */
+  private unsent = new JuteWriter(64 * 1024);
+  private flushQueued = false;
+  private readonly flushUnsent = () => this.flush();
   private pending: Buffer = Buffer.alloc(0);
   private timer: NodeJS.Timeout | null = null;
   private endWith: (reason: string) => void = () => {};
@@ -103,7 +112,21 @@ export class LearnerShell {
 
   private write(p: QuorumPacket, e: ZabLearnerOutputs): void {
     e.send(p);
-    if (!this.over) this.socket.write(encodeQuorumPacket(p, this.writer));
+    if (this.over) return;
+    appendQuorumPacket(p, this.unsent);
+    if (this.unsent.offset >= BATCH_BYTES_MAX) this.flush();
+    else if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flushUnsent);
+    }
+  }
+
+  private flush(): void {
+    this.flushQueued = false;
+    if (this.unsent.offset === 0 || this.over) return void this.unsent.reset();
+    this.socket.write(this.unsent.copy());
+    if (this.unsent.buf.length > BATCH_BUFFER_BYTES_KEEP) this.unsent = new JuteWriter(64 * 1024);
+    else this.unsent.reset();
   }
 
   /** The socket went away: the machine fails (and so ends this). */

@@ -403,6 +403,8 @@ function reloadAfterLogFailure(): void {
 
 // ---- ensembles: the quorum worker's messages (engine/rings/quorum-ring.ts)
 
+/** Leaving a role waits for the log to finish what it was given; past this, it says so (and again every this long). */
+const LEAVE_WAIT_REPORT_MS = 5_000;
 /** The durable zxid last acted on (it goes down after a TRUNC: compared for change, not order). */
 let lastDurableSeen = Number(Atomics.load(control64, CONTROL_DURABLE_ZXID));
 /** How often a learner hands the sessions its clients touched to the quorum worker (for the next PING answer). */
@@ -411,11 +413,16 @@ let nextTouchAt = 0;
 /** The commit stage's zxid as last published for the snapshot worker (ensembles, while serving). */
 let publishedCommittedZxid = -1;
 
-/** Reloads the tree and sessions from disk (snapshot + whole log), keeping the role. */
+/**
+ * Reloads the tree and sessions from disk (snapshot + whole log), keeping the role. Only
+ * reads: the log worker has written all it was given and owns the files (a log failure
+ * reloads through reloadAfterLogFailure), so the startup repair pass — a second read of
+ * every entry, most of a reload — has nothing to do.
+ */
 function reloadFromDisk(why: string): void {
   const startedMs = performance.now();
   const reloaded = recoverState(pipeline, {
-    snapDir: data.snapDir, logDir: data.logDir, txnBytesMax: data.txnBytesMax, nowMs: performance.now(), warn: (w) => log.warn(w), reload: true,
+    snapDir: data.snapDir, logDir: data.logDir, txnBytesMax: data.txnBytesMax, nowMs: performance.now(), warn: (w) => log.warn(w), reload: true, repair: false,
   });
   snapshotter.setTxnsInLog(reloaded.txnCount);
   lastDurableSeen = Number(Atomics.load(control64, CONTROL_DURABLE_ZXID));
@@ -438,10 +445,18 @@ function leaveRole(why: string): void {
   pipeline.leaveRole();
   for (let i = 0; i < respRings.length; i++) respRings[i].flushDataBell();
   logRing.flushDataBell();
+  const waitStartedMs = performance.now();
+  let waitReportAtMs = waitStartedMs + LEAVE_WAIT_REPORT_MS;
   for (;;) {
     const seq = bell.sequence();
-    if (Number(Atomics.load(control64, CONTROL_DURABLE_ZXID)) >= lastAppendedZxid) break;
+    const durable = Number(Atomics.load(control64, CONTROL_DURABLE_ZXID));
+    if (durable >= lastAppendedZxid) break;
     if (Atomics.load(control64, CONTROL_LOG_FAILURES) !== logFailures) break;
+    if (performance.now() >= waitReportAtMs) {
+      // nothing else runs meanwhile: say why the role change does not finish (a stalled disk)
+      log.warn(`${why}: waiting ${((performance.now() - waitStartedMs) / 1000).toFixed(0)} s for the log to make zxid 0x${lastAppendedZxid.toString(16)} durable (durable: 0x${durable.toString(16)})`);
+      waitReportAtMs += LEAVE_WAIT_REPORT_MS;
+    }
     bell.wait(seq, 100);
   }
   appendedCount = 0;

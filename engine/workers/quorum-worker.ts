@@ -138,9 +138,16 @@ const backlog: { kind: number; payload: Buffer }[] = [];
 let backlogBytes = 0;
 let waitingForSpace = false;
 
+/** Whether quorum/out has records the pipeline's bell has not been rung for (rung once, when the task ends). */
+let bellQueued = false;
+const ringPipelineBell = () => {
+  bellQueued = false;
+  toPipelineRing.flushDataBell();
+};
+
 function toPipeline(m: FromQuorumMessage): void {
   const payload = encodeFromQuorum(writer, m);
-  if (backlog.length === 0 && toPipelineRing.tryPush(m.kind, payload)) return;
+  if (backlog.length === 0 && pushQuiet(m.kind, payload)) return;
   backlog.push({ kind: m.kind, payload: Buffer.from(payload) });
   backlogBytes += payload.length;
   if (backlogBytes > PIPELINE_BACKLOG_BYTES_MAX) throw new Error(`the pipeline has not taken ${backlogBytes} bytes of quorum messages`);
@@ -150,9 +157,22 @@ function toPipeline(m: FromQuorumMessage): void {
   }
 }
 
+/** A record on quorum/out without a doorbell per record: one Atomics.notify per task, not per ACK or PROPOSAL. */
+function pushQuiet(kind: number, payload: Buffer): boolean {
+  const at = toPipelineRing.reserve(payload.length);
+  if (at < 0) return false;
+  toPipelineRing.data.set(payload, at);
+  toPipelineRing.commitQuiet(kind, payload.length);
+  if (!bellQueued) {
+    bellQueued = true;
+    queueMicrotask(ringPipelineBell);
+  }
+  return true;
+}
+
 function flushBacklog(): void {
   waitingForSpace = false;
-  while (backlog.length > 0 && toPipelineRing.tryPush(backlog[0].kind, backlog[0].payload)) backlogBytes -= backlog.shift()!.payload.length;
+  while (backlog.length > 0 && pushQuiet(backlog[0].kind, backlog[0].payload)) backlogBytes -= backlog.shift()!.payload.length;
   if (backlog.length > 0) {
     waitingForSpace = true;
     void toPipelineRing.spaceBell.waitAsync(toPipelineRing.spaceBell.sequence(), 10).then(flushBacklog);
@@ -195,10 +215,18 @@ const cnx = new QuorumCnxManager({
 let electionTimer: NodeJS.Timeout | null = null;
 let electionStartedMs = 0;
 
+/** Notifications that came while the pipeline reloaded, the newest per peer: the next election starts with them. */
+const deferredNotifications = new Map<bigint, Buffer>();
+
 function onNotification(from: bigint, message: Buffer): void {
-  // between a role and the next election the decided vote is stale: say nothing rather than
-  // tell LOOKING peers this server still leads or follows (the next round announces itself)
-  if (stopping || phase === 'reloading') return;
+  if (stopping) return;
+  if (phase === 'reloading') {
+    // between a role and the next election the decided vote is stale: answer nothing rather
+    // than tell LOOKING peers this server still leads or follows, but keep what they said —
+    // dropped, a peer that started looking first waits out its notification timeouts (800 ms)
+    deferredNotifications.set(from, message);
+    return;
+  }
   let n;
   try {
     n = decodeNotification(message);
@@ -232,6 +260,9 @@ function lookForLeader(): void {
   qstats.set(LEADER_SID, -1);
   log.info(`looking for a leader: last zxid 0x${lastLoggedZxid.toString(16)}, current epoch ${epochs.currentEpoch}`);
   applyElection(election.lookForLeader(performance.now(), localState()));
+  const deferred = [...deferredNotifications];
+  deferredNotifications.clear();
+  for (const [from, message] of deferred) if (phase === 'looking') onNotification(from, message);
 }
 
 // ---------------------------------------------------------------- roles
@@ -335,6 +366,9 @@ class LeaderRun {
   /** Proposals not yet committed, oldest first: the replica takes them at COMMIT. */
   private proposed: { zxid: number; txn: Buffer }[] = [];
   private closed = false;
+  /** ACKs heard in this task, the newest zxid per follower (noteAck). */
+  private readonly acks = new Map<number, number>();
+  private acksQueued = false;
 
   constructor() {
     this.replica = CommittedReplica.fromDisk({ snapDir: data.snapDir, logDir: data.logDir, txnBytesMax: data.txnBytesMax, warn: (w) => log.warn(w) });
@@ -368,11 +402,7 @@ class LeaderRun {
           publish();
         },
         stepDown: (reason) => queueMicrotask(() => endRole(reason)),
-        ack: (sid, zxid) => {
-          const proposedMs = proposalTimes.timeOf(zxid);
-          if (!Number.isNaN(proposedMs)) ackUsBySid.get(sid)?.observe((performance.now() - proposedMs) * 1000);
-          toPipeline({ kind: FromQuorum.ACK, sid, zxid });
-        },
+        ack: (sid, zxid) => this.noteAck(sid, zxid),
         syncProgress: (_sid, kind, inflight, ended) => {
           // LearnerHandler: counted when it begins; the syncs in progress sampled when one begins and ends
           if (!ended) qstats.add(kind === 'SNAP' ? SNAP_COUNT : DIFF_COUNT, 1);
@@ -392,6 +422,27 @@ class LeaderRun {
       publish();
     }, (err: Error) => queueMicrotask(() => endRole(`cannot listen on the quorum port ${me.quorumPort}: ${err.message}`)));
   }
+
+  /**
+   * A follower's ACK, passed on once per task with its newest zxid: an ACK says everything up
+   * to its zxid is durable there (a learner acks in order), so the commit stage needs only the
+   * last of a burst — one ring record and one quorum count instead of one per proposal.
+   */
+  private noteAck(sid: number, zxid: number): void {
+    const proposedMs = proposalTimes.timeOf(zxid);
+    if (!Number.isNaN(proposedMs)) ackUsBySid.get(sid)?.observe((performance.now() - proposedMs) * 1000);
+    const before = this.acks.get(sid);
+    if (before === undefined || zxid > before) this.acks.set(sid, zxid);
+    if (this.acksQueued) return;
+    this.acksQueued = true;
+    queueMicrotask(this.passAcks);
+  }
+
+  private readonly passAcks = (): void => {
+    this.acksQueued = false;
+    if (!this.closed) for (const [sid, zxid] of this.acks) toPipeline({ kind: FromQuorum.ACK, sid, zxid });
+    this.acks.clear();
+  };
 
   fromPipeline(m: ToQuorumMessage): void {
     const now = this.zab.phase;

@@ -204,6 +204,52 @@ describe('a follower', () => {
     expect([r.int(), r.longNumber(), r.int(), r.ustring()]).toEqual([6, p.tree.lastZxid, Err.OK, '/x']);
   });
 
+
+  it('keeps many writes of a connection out at the leader, answering reads between them in order', () => {
+    const id = session(1);
+    sent = [];
+    forwards = [];
+    const create = (path: string): Txn => ({ type: Op.create, path, data: Buffer.from('v'), acls: [...OPEN_ACL_UNSAFE], ephemeral: false, parentCVersion: 1, ttlMs: 0 });
+    p.request(1, createRequest(7, '/a'));
+    p.request(1, request(8, Op.exists, (w) => w.string('/a').bool(false))); // held behind 7
+    p.request(1, createRequest(9, '/b')); // forwarded at once, behind 7
+    p.request(1, request(10, Op.exists, (w) => w.string('/b').bool(false))); // held behind 9
+    expect(forwards.map((f) => f.cxid)).toEqual([7, 9]);
+    expect(sent).toEqual([]);
+    const a = leaderCommits(id, 7, Op.create, create('/a'));
+    // 8 sees /a and not /b: it runs at 7's commit, before 9's
+    expect(sent.map((s) => replyHeader(s.frame))).toEqual([{ xid: 7, zxid: a, err: Err.OK }, { xid: 8, zxid: a, err: Err.OK }]);
+    sent = [];
+    const b = leaderCommits(id, 9, Op.create, create('/b'));
+    expect(sent.map((s) => replyHeader(s.frame))).toEqual([{ xid: 9, zxid: b, err: Err.OK }, { xid: 10, zxid: b, err: Err.OK }]);
+    expect(p.learner!.pendingCount).toBe(0);
+    expect(p.learner!.busy(1)).toBe(false);
+  });
+
+  it('holds writes behind a sync (and the sync behind writes) until it is answered', () => {
+    const id = session(1);
+    sent = [];
+    forwards = [];
+    p.request(1, createRequest(11, '/c'));
+    p.request(1, request(12, Op.sync, (w) => w.string('/')));
+    p.request(1, createRequest(13, '/d'));
+    expect(forwards.map((f) => f.cxid)).toEqual([11]);
+    leaderCommits(id, 11, Op.create, { type: Op.create, path: '/c', data: Buffer.alloc(0), acls: [...OPEN_ACL_UNSAFE], ephemeral: false, parentCVersion: 1, ttlMs: 0 });
+    expect(sent.map((s) => replyHeader(s.frame).xid)).toEqual([11]);
+    expect(forwards.map((f) => [f.cxid, f.type])).toEqual([[11, Op.create], [12, Op.sync]]);
+    p.synced();
+    expect(sent.map((s) => replyHeader(s.frame).xid)).toEqual([11, 12]);
+    expect(forwards.map((f) => f.cxid)).toEqual([11, 12, 13]);
+  });
+
+  it('holds writes behind an auth held behind a write (they carry its ids)', () => {
+    session(1);
+    forwards = [];
+    p.request(1, createRequest(21, '/e'));
+    p.request(1, request(22, Op.auth, (w) => w.int(0).string('digest').buffer(Buffer.from('u:p'))));
+    p.request(1, createRequest(23, '/f'));
+    expect(forwards.map((f) => f.cxid)).toEqual([21]);
+  });
   it('refuses a COMMIT that is not the oldest proposal, and one with no proposal', () => {
     session(1);
     const a = leaderCommits(5n, 1, Op.createSession, { type: Op.createSession, timeoutMs: 4000 }, false);
