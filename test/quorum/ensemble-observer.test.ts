@@ -1,0 +1,118 @@
+// Observers (issue 10): three zooid participants and a zooid observer (server.4=...:observer,
+// peerType=observer), real processes on loopback. What must hold, as in ZooKeeper:
+//   (a) srvr says Mode: observer on it; the leader counts it in zk_synced_observers;
+//   (b) it syncs: a write through a participant is read through the observer after sync;
+//   (c) a write through the observer is forwarded: its reply comes once committed, and every
+//       participant then has it;
+//   (d) it does not vote: killing it never stops writes (a quorum of three participants is two);
+//       with two participants killed writes stop although the observer is up.
+// Then a mixed case: an Apache ZooKeeper observer on a zooid-led ensemble syncs, serves and forwards.
+import { describe, it, expect, afterEach } from 'vitest';
+import { allocatePorts, Cleanups, oneLeader, serverLines, srvrMode } from '../support/ensemble.ts';
+import { fourLetterWord } from '../support/servers.ts';
+import { waitFor } from '../support/wait.ts';
+
+const DEADLINE_MS = 60_000;
+
+const cleanups = new Cleanups();
+afterEach(() => cleanups.run(), 60_000);
+
+describe('observers', () => {
+  it('a zooid observer syncs, serves reads, forwards writes and does not vote', async () => {
+    const { peers } = await cleanups.zooidEnsemble([1, 2, 3, 4], [4]);
+    const observer = peers[3];
+    const participants = peers.slice(0, 3);
+    const leader = await oneLeader(peers, 'one leader, two followers and an observer', DEADLINE_MS, [4]);
+    expect(await observer.mode()).toBe('observer');
+    await waitFor(async () => (await fourLetterWord(leader.clientPort, 'mntr')).includes('zk_synced_observers\t1\n'), {
+      timeoutMs: DEADLINE_MS, what: 'the leader to count one synced observer',
+    });
+
+    // (b) and (c)
+    const onObserver = await cleanups.session('on-observer', observer.clientPort);
+    const onParticipants = await Promise.all(participants.map((p) => cleanups.session(`on-${p.sid}`, p.clientPort)));
+    expect(await onParticipants[0].create('/via-participant', 'p')).toMatchObject({ err: 'OK' });
+    expect(await onObserver.sync('/via-participant')).toMatchObject({ err: 'OK' });
+    expect(await onObserver.getData('/via-participant')).toMatchObject({ err: 'OK', data: 'p' });
+    expect(await onObserver.create('/via-observer', 'o')).toMatchObject({ err: 'OK' });
+    expect(await onObserver.setData('/via-observer', 'o2')).toMatchObject({ err: 'OK' });
+    expect(await onObserver.getData('/via-observer')).toMatchObject({ err: 'OK', data: 'o2' });
+    for (const s of onParticipants) {
+      expect(await s.sync('/via-observer')).toMatchObject({ err: 'OK' });
+      expect(await s.getData('/via-observer')).toMatchObject({ err: 'OK', data: 'o2' });
+    }
+
+    // (d) the observer and a follower die: two of three participants are a quorum, writes go on
+    // (were the observer a voter, two of four would not be)
+    const followers = participants.filter((p) => p !== leader);
+    await observer.kill9();
+    await followers[0].kill9();
+    const live = participants.filter((p) => p !== followers[0]);
+    for (const p of live) {
+      const s = onParticipants[participants.indexOf(p)];
+      expect(await s.create(`/without-observer-${p.sid}`, ''), `a write through ${p.sid} without the observer`).toMatchObject({ err: 'OK' });
+    }
+    await Promise.all([observer.restart(), followers[0].restart()]);
+    await oneLeader(peers, 'the observer and the follower to rejoin', DEADLINE_MS, [4]);
+    const back = await cleanups.session('observer-back', observer.clientPort);
+    for (const p of live) {
+      expect(await back.sync(`/without-observer-${p.sid}`)).toMatchObject({ err: 'OK' });
+      expect(await back.exists(`/without-observer-${p.sid}`)).toMatchObject({ err: 'OK' });
+    }
+
+    // two participants die (the leader among them): one participant and the observer are no quorum
+    const lastParticipant = followers[0];
+    await leader.kill9();
+    await followers[1].kill9();
+    await waitFor(async () => (await srvrMode(observer.clientPort)) === null && (await srvrMode(lastParticipant.clientPort)) === null, {
+      timeoutMs: DEADLINE_MS, what: 'the observer and the last participant to stop serving',
+    });
+    const refused = await cleanups.session('no-quorum', observer.clientPort, { waitConnected: false, requestTimeoutMs: 5_000 });
+    const reply = await refused.create('/no-quorum', '', {}).catch((e: Error) => ({ err: e.message }));
+    expect(reply.err).not.toBe('OK');
+    // a participant back: two of three participants, writes again, through the observer too
+    await followers[1].restart();
+    await oneLeader([lastParticipant, followers[1], observer], 'two participants and the observer', DEADLINE_MS, [4]);
+    const again = await cleanups.session('quorum-again', observer.clientPort);
+    expect(await again.create('/quorum-again', 'q')).toMatchObject({ err: 'OK' });
+    expect(await again.exists(`/without-observer-${live[0].sid}`)).toMatchObject({ err: 'OK' });
+  }, 180_000);
+
+  it('an Apache ZooKeeper observer on a zooid-led ensemble syncs, serves and forwards', async () => {
+    const ports = await allocatePorts([1, 2, 3, 4]);
+    const lines = serverLines(ports, [4]);
+    const zooids = await Promise.all(ports.slice(0, 3).map((p) => cleanups.zooid(p, lines)));
+    await oneLeader(zooids, 'three zooid participants', DEADLINE_MS);
+    const zk = await cleanups.zookeeper(ports[3], lines, { peerType: 'observer' });
+    await waitFor(async () => (await zk.mode()) === 'observer', { timeoutMs: DEADLINE_MS, what: `the ZooKeeper observer to serve\n${zk.logTail()}` });
+    const onZooid = await cleanups.session('on-zooid', zooids[0].clientPort);
+    const onZk = await cleanups.session('on-zk-observer', zk.clientPort);
+    expect(await onZooid.create('/to-zk', 'a')).toMatchObject({ err: 'OK' });
+    expect(await onZk.sync('/to-zk')).toMatchObject({ err: 'OK' });
+    expect(await onZk.getData('/to-zk')).toMatchObject({ err: 'OK', data: 'a' });
+    expect(await onZk.create('/from-zk', 'b')).toMatchObject({ err: 'OK' });
+    expect(await onZooid.sync('/from-zk')).toMatchObject({ err: 'OK' });
+    expect(await onZooid.getData('/from-zk')).toMatchObject({ err: 'OK', data: 'b' });
+  }, 120_000);
+});
+
+describe('a zooid observer on a ZooKeeper-led ensemble', () => {
+  it('syncs from a ZooKeeper leader, serves reads and forwards writes', async () => {
+    const ports = await allocatePorts([1, 2, 3, 4]);
+    const lines = serverLines(ports, [4]);
+    const zks = await Promise.all(ports.slice(0, 3).map((p) => cleanups.zookeeper(p, lines)));
+    await waitFor(async () => (await Promise.all(zks.map((z) => z.mode()))).filter((m) => m === 'leader').length === 1, {
+      timeoutMs: DEADLINE_MS, what: 'a ZooKeeper leader',
+    });
+    const observer = await cleanups.zooid(ports[3], lines, { peerType: 'observer' });
+    await waitFor(async () => (await observer.mode()) === 'observer', { timeoutMs: DEADLINE_MS, what: `the zooid observer to serve\n${observer.logTail()}` });
+    const onZk = await cleanups.session('on-zk', zks[0].clientPort);
+    const onObserver = await cleanups.session('on-zooid-observer', observer.clientPort);
+    expect(await onZk.create('/to-zooid', 'a')).toMatchObject({ err: 'OK' });
+    expect(await onObserver.sync('/to-zooid')).toMatchObject({ err: 'OK' });
+    expect(await onObserver.getData('/to-zooid')).toMatchObject({ err: 'OK', data: 'a' });
+    expect(await onObserver.create('/from-zooid', 'b')).toMatchObject({ err: 'OK' });
+    expect(await onZk.sync('/from-zooid')).toMatchObject({ err: 'OK' });
+    expect(await onZk.getData('/from-zooid')).toMatchObject({ err: 'OK', data: 'b' });
+  }, 120_000);
+});
