@@ -3,7 +3,8 @@
 //   (a) srvr says Mode: observer on it; the leader counts it in zk_synced_observers;
 //   (b) it syncs: a write through a participant is read through the observer after sync;
 //   (c) a write through the observer is forwarded: its reply comes once committed, and every
-//       participant then has it;
+//       participant then has it; a session on the observer outlives its timeout while its client
+//       pings, and its ephemeral goes when it closes;
 //   (d) it does not vote: killing it never stops writes (a quorum of three participants is two);
 //       with two participants killed writes stop although the observer is up.
 // Then a mixed case: an Apache ZooKeeper observer on a zooid-led ensemble syncs, serves and forwards.
@@ -13,6 +14,8 @@ import { fourLetterWord } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
 
 const DEADLINE_MS = 60_000;
+/** The shortest session timeout tickTime 1000 allows (2 ticks). */
+const SHORT_SESSION_MS = 2_000;
 
 const cleanups = new Cleanups();
 afterEach(() => cleanups.run(), 60_000);
@@ -41,6 +44,22 @@ describe('observers', () => {
       expect(await s.sync('/via-observer')).toMatchObject({ err: 'OK' });
       expect(await s.getData('/via-observer')).toMatchObject({ err: 'OK', data: 'o2' });
     }
+
+    // a session on the observer lives as long as its client pings (the observer reports the touches
+    // to the leader, which expires sessions), and its ephemeral goes when it closes
+    const shortSession = await cleanups.session('short-on-observer', observer.clientPort, { sessionTimeoutMs: SHORT_SESSION_MS });
+    expect(shortSession.negotiatedTimeoutMs).toBe(SHORT_SESSION_MS);
+    expect(await shortSession.create('/observer-eph', '', { mode: 1 })).toMatchObject({ err: 'OK' });
+    const onLeader = onParticipants[participants.indexOf(leader)];
+    const aliveSinceMs = performance.now();
+    while (performance.now() - aliveSinceMs < 3 * SHORT_SESSION_MS) {
+      expect(await onLeader.sync('/observer-eph')).toMatchObject({ err: 'OK' });
+      expect(await onLeader.exists('/observer-eph'), 'the ephemeral of a live session on the observer').toMatchObject({ err: 'OK' });
+      await new Promise((resolve) => setTimeout(resolve, 200)); // how often we look, not what we wait for
+    }
+    expect(await shortSession.close()).toMatchObject({ err: 'OK' });
+    expect(await onLeader.sync('/observer-eph')).toMatchObject({ err: 'OK' });
+    expect(await onLeader.exists('/observer-eph')).toMatchObject({ err: 'NONODE' });
 
     // (d) the observer and a follower die: two of three participants are a quorum, writes go on
     // (were the observer a voter, two of four would not be)
