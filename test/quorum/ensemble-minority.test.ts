@@ -3,8 +3,8 @@
 // through a client. ZooKeeper's rules: a follower that hears nothing from its leader for
 // syncLimit ticks goes LOOKING and drops its clients; a leader without a quorum of synced
 // followers for syncLimit ticks steps down and drops its clients. Either way the isolated
-// server stops serving: a write in flight gets no success (the client sees CONNECTIONLOSS), a
-// new client is not let in, so nothing stale is served as current.
+// server stops serving: a write and a sync in flight get no success (the client sees
+// CONNECTIONLOSS), a new client is not let in, so nothing stale is served as current.
 //
 // The same scenario runs on three Apache ZooKeeper 3.8 peers and on three zooid servers (tickTime
 // 1000, syncLimit 2 for both), twice each: a follower isolated, then the leader isolated. What
@@ -36,6 +36,8 @@ interface Observation {
   /** The reply to a create sent right after the cut. */
   inFlightErr: string;
   inFlightMs: number;
+  /** The reply to a sync sent after it (a follower forwards it to its leader; a leader answers it once the create commits). */
+  inFlightSyncErr: string;
   /** When srvr stopped showing a Mode. */
   notServingMs: number;
   /** A new client, once it stopped serving: 'refused' or 'connected'. */
@@ -82,17 +84,19 @@ async function cutOff(kind: Kind, members: readonly Member[], isolated: Member, 
   for (const m of others) m.signal('SIGSTOP');
   try {
     const inFlight = client.create(`/during-cut-${isolated.sid}`, '').then((r) => ({ err: r.err, ms: performance.now() - cutAtMs }));
+    const inFlightSync = client.sync('/');
     let notServingMs = 0;
     await waitFor(async () => (await srvrMode(isolated.clientPort)) === null && (notServingMs = performance.now() - cutAtMs), {
       timeoutMs: DEADLINE_MS, what: `${kind} server ${isolated.sid} to stop serving\n${isolated.logTail(20)}`, intervalMs: 50,
     });
     const reply = await inFlight;
+    const syncReply = await inFlightSync;
     const freshClient = await ZkSession.connect(`${kind}-fresh`, isolated.clientPort, { connectTimeoutMs: FRESH_CONNECT_MS, sessionTimeoutMs: 10_000 })
       .then((s) => {
         cleanups.push(() => s.dispose());
         return (srvrMode(isolated.clientPort).then((m) => `connected (mode ${m})`));
       }, () => 'refused');
-    return { inFlightErr: reply.err, inFlightMs: reply.ms, notServingMs, freshClient };
+    return { inFlightErr: reply.err, inFlightMs: reply.ms, inFlightSyncErr: syncReply.err, notServingMs, freshClient };
   } finally {
     for (const m of others) m.signal('SIGCONT');
     await client.dispose();
@@ -142,11 +146,13 @@ describe('a minority cut off: zooid as ZooKeeper', () => {
       const zk = seen.zookeeper?.[role];
       const mine = seen.zooid[role];
       expect(mine.inFlightErr, `the write in flight on an isolated ${role}`).not.toBe('OK');
+      expect(mine.inFlightSyncErr, `the sync in flight on an isolated ${role}`).not.toBe('OK');
       expect(mine.freshClient, `a new client of an isolated ${role}`).toBe('refused');
       // no sooner than the rule allows (half of syncLimit: the leader counts from the last ack), no much later than ZooKeeper
       expect(mine.notServingMs, `an isolated ${role} stops serving after about syncLimit ticks`).toBeGreaterThanOrEqual(SYNC_LIMIT_MS / 2);
       if (zk === undefined) continue;
       expect(mine.inFlightErr, `the write in flight on an isolated ${role}, as ZooKeeper`).toBe(zk.inFlightErr);
+      expect(mine.inFlightSyncErr, `the sync in flight on an isolated ${role}, as ZooKeeper`).toBe(zk.inFlightSyncErr);
       expect(mine.freshClient).toBe(zk.freshClient);
       expect(mine.notServingMs, `an isolated ${role} stops serving about as soon as ZooKeeper's (${zk.notServingMs.toFixed(0)} ms)`)
         .toBeLessThanOrEqual(Math.max(2 * zk.notServingMs, zk.notServingMs + 3 * SYNC_LIMIT_MS / 2));
