@@ -64,10 +64,14 @@ async function startEnsemble(kind: Kind): Promise<Member[]> {
 
 async function settled(members: readonly Member[], what: string): Promise<Member> {
   let seen: (string | null)[] = [];
-  await waitFor(async () => {
-    seen = await Promise.all(members.map((m) => srvrMode(m.clientPort)));
-    return seen.filter((m) => m === 'leader').length === 1 && seen.every((m) => m === 'leader' || m === 'follower');
-  }, { timeoutMs: DEADLINE_MS, what: `${what} (modes ${JSON.stringify(seen)})\n${members.map((m) => `--- ${m.sid}\n${m.logTail(15)}`).join('\n')}`, intervalMs: 100 });
+  try {
+    await waitFor(async () => {
+      seen = await Promise.all(members.map((m) => srvrMode(m.clientPort)));
+      return seen.filter((m) => m === 'leader').length === 1 && seen.every((m) => m === 'leader' || m === 'follower');
+    }, { timeoutMs: DEADLINE_MS, what, intervalMs: 100 });
+  } catch (e) {
+    throw new Error(`${(e as Error).message} (modes ${JSON.stringify(seen)})\n${members.map((m) => `--- ${m.sid}\n${m.logTail(15)}`).join('\n')}`);
+  }
   return members[seen.indexOf('leader')];
 }
 

@@ -262,10 +262,15 @@ export async function startZooidPeer(ports: PeerPorts, lines: readonly string[],
  */
 export async function oneLeader(peers: readonly ZooidPeer[], what: string, timeoutMs: number, observers: readonly number[] = []): Promise<ZooidPeer> {
   let seen: (string | null)[] = [];
-  await waitFor(async () => {
-    seen = await Promise.all(peers.map((p) => p.mode()));
-    return seen.filter((m) => m === 'leader').length === 1 &&
-      seen.every((m, i) => (observers.includes(peers[i].sid) ? m === 'observer' : m === 'leader' || m === 'follower'));
-  }, { timeoutMs, what: `${what} (modes ${JSON.stringify(seen)})\n${peers.map((p) => `--- server ${p.sid}\n${p.logTail(15)}`).join('\n')}`, intervalMs: 100 });
+  try {
+    await waitFor(async () => {
+      seen = await Promise.all(peers.map((p) => p.mode()));
+      return seen.filter((m) => m === 'leader').length === 1 &&
+        seen.every((m, i) => (observers.includes(peers[i].sid) ? m === 'observer' : m === 'leader' || m === 'follower'));
+    }, { timeoutMs, what, intervalMs: 100 });
+  } catch (e) {
+    // the modes and logs as they were at the deadline
+    throw new Error(`${(e as Error).message} (modes ${JSON.stringify(seen)})\n${peers.map((p) => `--- server ${p.sid}\n${p.logTail(15)}`).join('\n')}`);
+  }
   return peers[seen.indexOf('leader')];
 }
