@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Ring } from '../../native-free-io/ring.ts';
 import { Pipeline } from '../core/pipeline.ts';
-import { recoverState } from '../persistence/recovery.ts';
+import { recoverState, type RecoveryReport } from '../persistence/recovery.ts';
 import { Snapshotter } from '../persistence/snapshotter.ts';
 import { writeSnapshotNow } from '../persistence/snapshot-writer.ts';
 import {
@@ -419,7 +419,7 @@ let publishedCommittedZxid = -1;
  * reloads through reloadAfterLogFailure), so the startup repair pass — a second read of
  * every entry, most of a reload — has nothing to do.
  */
-function reloadFromDisk(why: string): void {
+function reloadFromDisk(why: string): RecoveryReport {
   const startedMs = performance.now();
   const reloaded = recoverState(pipeline, {
     snapDir: data.snapDir, logDir: data.logDir, txnBytesMax: data.txnBytesMax, nowMs: performance.now(), warn: (w) => log.warn(w), reload: true, repair: false,
@@ -428,6 +428,29 @@ function reloadFromDisk(why: string): void {
   lastDurableSeen = Number(Atomics.load(control64, CONTROL_DURABLE_ZXID));
   lastAppendedZxid = Math.max(lastAppendedZxid, pipeline.tree.lastZxid);
   log.info(`${why}: tree reloaded from disk to zxid 0x${pipeline.tree.lastZxid.toString(16)} in ${(performance.now() - startedMs).toFixed(0)} ms`);
+  return reloaded;
+}
+
+/**
+ * A learner synced by SNAP (or TRUNC): the quorum worker wrote the synced tree as a snapshot
+ * (fsynced); load it. What the snapshot holds is on disk, so the durable zxid is at least its
+ * zxid, as at startup: the log never logs those txns, and leaving the role before it logs a
+ * later one would otherwise wait for them forever (leaveRole waits for the durable zxid to
+ * reach the last appended one, which the reload raised to the snapshot's).
+ */
+function reloadSyncedSnapshot(): void {
+  const reloaded = reloadFromDisk('synced by snapshot');
+  if (reloaded.snapshot === null) throw new Error('RELOAD: no snapshot on disk');
+  raiseDurableZxid(reloaded.snapshot.zxid);
+}
+
+/** The durable zxid up to `zxid` if it is below (the log worker only publishes zxids it logs after this, all later). */
+function raiseDurableZxid(zxid: number): void {
+  const to = BigInt(zxid);
+  for (;;) {
+    const now = Atomics.load(control64, CONTROL_DURABLE_ZXID);
+    if (now >= to || Atomics.compareExchange(control64, CONTROL_DURABLE_ZXID, now, to) === now) return;
+  }
 }
 
 /**
@@ -521,8 +544,7 @@ function fromQuorum(m: FromQuorumMessage): void {
     case FromQuorum.TRUNCATE:
       return truncateLog(m.zxid);
     case FromQuorum.RELOAD:
-      reloadFromDisk('synced by snapshot');
-      return;
+      return reloadSyncedSnapshot();
     case FromQuorum.PROPOSAL:
       pipeline.proposal(m.zxid, m.txn);
       return;

@@ -215,16 +215,20 @@ const cnx = new QuorumCnxManager({
 let electionTimer: NodeJS.Timeout | null = null;
 let electionStartedMs = 0;
 
-/** Notifications that came while the pipeline reloaded, the newest per peer: the next election starts with them. */
-const deferredNotifications = new Map<bigint, Buffer>();
+/**
+ * Notifications that came while the pipeline reloads between roles, the newest per peer (so at
+ * most one per server line): the next round takes them. ZooKeeper's peer is LOOKING by then and
+ * queues them; dropped, a peer that went LOOKING first (its vote the best) was not heard until it
+ * sent again, and the others could settle on a worse leader that never got a quorum (initLimit lost).
+ */
+const heldNotifications = new Map<bigint, Buffer>();
 
 function onNotification(from: bigint, message: Buffer): void {
   if (stopping) return;
+  // between a role and the next election the decided vote is stale: say nothing rather than
+  // tell LOOKING peers this server still leads or follows (the next round announces itself)
   if (phase === 'reloading') {
-    // between a role and the next election the decided vote is stale: answer nothing rather
-    // than tell LOOKING peers this server still leads or follows, but keep what they said —
-    // dropped, a peer that started looking first waits out its notification timeouts (800 ms)
-    deferredNotifications.set(from, message);
+    if (view.members.has(from)) heldNotifications.set(from, Buffer.from(message));
     return;
   }
   let n;
@@ -260,9 +264,9 @@ function lookForLeader(): void {
   qstats.set(LEADER_SID, -1);
   log.info(`looking for a leader: last zxid 0x${lastLoggedZxid.toString(16)}, current epoch ${epochs.currentEpoch}`);
   applyElection(election.lookForLeader(performance.now(), localState()));
-  const deferred = [...deferredNotifications];
-  deferredNotifications.clear();
-  for (const [from, message] of deferred) if (phase === 'looking') onNotification(from, message);
+  const held = [...heldNotifications];
+  heldNotifications.clear();
+  for (const [from, message] of held) onNotification(from, message);
 }
 
 // ---------------------------------------------------------------- roles

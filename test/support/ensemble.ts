@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fourLetterWord, freePort, startZooid, NETTY_EXTRA_JARS, type ServerHandle } from './servers.ts';
 import { waitFor, withDeadline } from './wait.ts';
+import { ZkSession, type ConnectOptions } from './zkclient.ts';
 
 export interface PeerPorts {
   sid: number;
@@ -55,6 +56,8 @@ export interface ZooKeeperPeer {
   /** `srvr`'s Mode line (leader, follower, observer), null while not serving. */
   mode(): Promise<string | null>;
   logTail(lineCount?: number): string;
+  /** SIGSTOP / SIGCONT: freeze the process (a partition that keeps its sockets open) and thaw it. */
+  signal(signal: 'SIGSTOP' | 'SIGCONT'): void;
   /** SIGKILL; the dir stays (startZooKeeperPeer(..., peer.dir) starts it again). */
   kill9(): Promise<void>;
   stop(): Promise<void>;
@@ -78,8 +81,9 @@ function log4jSettings(): string {
  * `reuseDir`: the dir of a peer killed with kill9(), to start again on its dataDir.
  * `extra`: zoo.cfg keys written after the defaults (a later line wins: admin.enableServer=true, ...).
  */
-export async function startZooKeeperPeer(sid: number, clientPort: number, lines: readonly string[], reuseDir?: string,
-  extra: Readonly<Record<string, string>> = {}): Promise<ZooKeeperPeer> {
+export async function startZooKeeperPeer(
+  sid: number, clientPort: number, lines: readonly string[], reuseDir?: string, extra: Record<string, string> = {},
+): Promise<ZooKeeperPeer> {
   const dir = reuseDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `zooid-zkpeer${sid}-`));
   const dataDir = path.join(dir, 'data');
   fs.mkdirSync(dataDir, { recursive: true });
@@ -109,7 +113,11 @@ export async function startZooKeeperPeer(sid: number, clientPort: number, lines:
     elections: () => [...readLog().matchAll(FLE_EXIT)].map((m) => ({ leader: Number(m[1]), myid: Number(m[2]), state: m[3] })),
     mode: () => srvrMode(clientPort),
     logTail: (lineCount = 30) => readLog().split('\n').slice(-lineCount).join('\n'),
+    signal(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
     async kill9() {
+      child.kill('SIGCONT');
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGKILL');
         await withDeadline(exited, STOP_DEADLINE_MS, `ZooKeeper peer ${sid} to exit`);
@@ -151,10 +159,32 @@ export class Cleanups {
   }
 
   /** A ZooKeeper peer (startZooKeeperPeer) stopped after the test. */
-  async zookeeper(ports: PeerPorts, lines: readonly string[]): Promise<ZooKeeperPeer> {
-    const peer = await startZooKeeperPeer(ports.sid, ports.clientPort, lines);
+  async zookeeper(ports: PeerPorts, lines: readonly string[], extra: Record<string, string> = {}): Promise<ZooKeeperPeer> {
+    const peer = await startZooKeeperPeer(ports.sid, ports.clientPort, lines, undefined, extra);
     this.push(() => peer.stop());
     return peer;
+  }
+
+  /** A zooid member (startZooidPeer) stopped after the test. */
+  async zooid(ports: PeerPorts, lines: readonly string[], extra: Record<string, string> = {}): Promise<ZooidPeer> {
+    const peer = await startZooidPeer(ports, lines, extra);
+    this.push(() => peer.stop());
+    return peer;
+  }
+
+  /** A zooid ensemble of `sids` (those in `observers` as server.N=...:observer with peerType=observer), all started at once. */
+  async zooidEnsemble(sids: readonly number[], observers: readonly number[] = []): Promise<{ peers: ZooidPeer[]; ports: PeerPorts[]; lines: string[] }> {
+    const ports = await allocatePorts(sids);
+    const lines = serverLines(ports, observers);
+    const peers = await Promise.all(ports.map((p) => this.zooid(p, lines, observers.includes(p.sid) ? { peerType: 'observer' } : {})));
+    return { peers, ports, lines };
+  }
+
+  /** A ZkSession (test/support/zkclient.ts) disposed after the test. */
+  async session(name: string, port: number, options: ConnectOptions = {}): Promise<ZkSession> {
+    const s = await ZkSession.connect(name, port, { sessionTimeoutMs: 10_000, connectTimeoutMs: 60_000, requestTimeoutMs: 20_000, ...options });
+    this.push(() => s.dispose());
+    return s;
   }
 }
 
@@ -177,6 +207,8 @@ export interface ZooidPeer {
   mode(): Promise<string | null>;
   /** kill -9; the dataDir stays for restart(). */
   kill9(): Promise<void>;
+  /** SIGSTOP / SIGCONT: freeze the process (a partition that keeps its sockets open) and thaw it. */
+  signal(signal: 'SIGSTOP' | 'SIGCONT'): void;
   /** Start again on the same dataDir and ports. */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -202,11 +234,22 @@ export async function startZooidPeer(ports: PeerPorts, lines: readonly string[],
     dataDir,
     handle: await start(),
     mode: () => srvrMode(ports.clientPort),
-    kill9: () => peer.handle.kill9(),
+    kill9: () => {
+      peer.signal('SIGCONT'); // a stopped process is killed all the same, but its exit is only reaped once it runs
+      return peer.handle.kill9();
+    },
+    signal(signal) {
+      try {
+        process.kill(peer.handle.pid, signal);
+      } catch {
+        // gone already
+      }
+    },
     async restart() {
       peer.handle = await start();
     },
     async stop() {
+      peer.signal('SIGCONT');
       await peer.handle.stop();
       if (process.env.ZOOID_TEST_KEEP_TMP !== '1') fs.rmSync(dataDir, { recursive: true, force: true });
     },
@@ -215,12 +258,21 @@ export async function startZooidPeer(ports: PeerPorts, lines: readonly string[],
   return peer;
 }
 
-/** Waits until exactly one of `peers` leads and the others follow; returns the leader (the failure names the modes and each log's tail). */
-export async function oneLeader(peers: readonly ZooidPeer[], what: string, timeoutMs: number): Promise<ZooidPeer> {
+/**
+ * Waits until exactly one of `peers` leads, those in `observers` (sids) observe and the others follow;
+ * returns the leader (the failure names the modes and each log's tail).
+ */
+export async function oneLeader(peers: readonly ZooidPeer[], what: string, timeoutMs: number, observers: readonly number[] = []): Promise<ZooidPeer> {
   let seen: (string | null)[] = [];
-  await waitFor(async () => {
-    seen = await Promise.all(peers.map((p) => p.mode()));
-    return seen.filter((m) => m === 'leader').length === 1 && seen.every((m) => m === 'leader' || m === 'follower');
-  }, { timeoutMs, what: `${what} (modes ${JSON.stringify(seen)})\n${peers.map((p) => `--- server ${p.sid}\n${p.logTail(15)}`).join('\n')}`, intervalMs: 100 });
+  try {
+    await waitFor(async () => {
+      seen = await Promise.all(peers.map((p) => p.mode()));
+      return seen.filter((m) => m === 'leader').length === 1 &&
+        seen.every((m, i) => (observers.includes(peers[i].sid) ? m === 'observer' : m === 'leader' || m === 'follower'));
+    }, { timeoutMs, what, intervalMs: 100 });
+  } catch (e) {
+    // the modes and logs as they were at the deadline
+    throw new Error(`${(e as Error).message} (modes ${JSON.stringify(seen)})\n${peers.map((p) => `--- server ${p.sid}\n${p.logTail(15)}`).join('\n')}`);
+  }
   return peers[seen.indexOf('leader')];
 }

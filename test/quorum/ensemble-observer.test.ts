@@ -1,0 +1,100 @@
+// Observers (issue 10): three zooid participants and a zooid observer (server.4=...:observer,
+// peerType=observer), real processes on loopback. What must hold, as in ZooKeeper:
+//   (a) srvr says Mode: observer on it; the leader counts it in zk_synced_observers;
+//   (b) it syncs: a write through a participant is read through the observer after sync;
+//   (c) a write through the observer is forwarded: its reply comes once committed, and every
+//       participant then has it; a session on the observer outlives its timeout while its client
+//       pings, and its ephemeral goes when it closes;
+//   (d) it does not vote: with it and a follower killed the two participants left still write
+//       (were it a voter, two of four would be no quorum); with two participants killed writes
+//       stop although the observer is up; one participant back and they go on.
+// Mixed cases (a ZooKeeper observer of zooid, a zooid observer of ZooKeeper): ensemble-observer-mixed.test.ts.
+import { describe, it, expect, afterEach } from 'vitest';
+import { Cleanups, oneLeader, srvrMode } from '../support/ensemble.ts';
+import { fourLetterWord } from '../support/servers.ts';
+import { waitFor } from '../support/wait.ts';
+
+const DEADLINE_MS = 60_000;
+/** The shortest session timeout tickTime 1000 allows (2 ticks). */
+const SHORT_SESSION_MS = 2_000;
+
+const cleanups = new Cleanups();
+afterEach(() => cleanups.run(), 60_000);
+
+describe('observers', () => {
+  it('a zooid observer syncs, serves reads, forwards writes and does not vote', async () => {
+    const { peers } = await cleanups.zooidEnsemble([1, 2, 3, 4], [4]);
+    const observer = peers[3];
+    const participants = peers.slice(0, 3);
+    const leader = await oneLeader(peers, 'one leader, two followers and an observer', DEADLINE_MS, [4]);
+    expect(await observer.mode()).toBe('observer');
+    await waitFor(async () => (await fourLetterWord(leader.clientPort, 'mntr')).includes('zk_synced_observers\t1\n'), {
+      timeoutMs: DEADLINE_MS, what: 'the leader to count one synced observer',
+    });
+
+    // (b) and (c)
+    const onObserver = await cleanups.session('on-observer', observer.clientPort);
+    const onParticipants = await Promise.all(participants.map((p) => cleanups.session(`on-${p.sid}`, p.clientPort)));
+    expect(await onParticipants[0].create('/via-participant', 'p')).toMatchObject({ err: 'OK' });
+    expect(await onObserver.sync('/via-participant')).toMatchObject({ err: 'OK' });
+    expect(await onObserver.getData('/via-participant')).toMatchObject({ err: 'OK', data: 'p' });
+    expect(await onObserver.create('/via-observer', 'o')).toMatchObject({ err: 'OK' });
+    expect(await onObserver.setData('/via-observer', 'o2')).toMatchObject({ err: 'OK' });
+    expect(await onObserver.getData('/via-observer')).toMatchObject({ err: 'OK', data: 'o2' });
+    for (const s of onParticipants) {
+      expect(await s.sync('/via-observer')).toMatchObject({ err: 'OK' });
+      expect(await s.getData('/via-observer')).toMatchObject({ err: 'OK', data: 'o2' });
+    }
+
+    // a session on the observer lives as long as its client pings (the observer reports the touches
+    // to the leader, which expires sessions), and its ephemeral goes when it closes
+    const shortSession = await cleanups.session('short-on-observer', observer.clientPort, { sessionTimeoutMs: SHORT_SESSION_MS });
+    expect(shortSession.negotiatedTimeoutMs).toBe(SHORT_SESSION_MS);
+    expect(await shortSession.create('/observer-eph', '', { mode: 1 })).toMatchObject({ err: 'OK' });
+    const onLeader = onParticipants[participants.indexOf(leader)];
+    const aliveSinceMs = performance.now();
+    while (performance.now() - aliveSinceMs < 3 * SHORT_SESSION_MS) {
+      expect(await onLeader.sync('/observer-eph')).toMatchObject({ err: 'OK' });
+      expect(await onLeader.exists('/observer-eph'), 'the ephemeral of a live session on the observer').toMatchObject({ err: 'OK' });
+      await new Promise((resolve) => setTimeout(resolve, 200)); // how often we look, not what we wait for
+    }
+    expect(await shortSession.close()).toMatchObject({ err: 'OK' });
+    expect(await onLeader.sync('/observer-eph')).toMatchObject({ err: 'OK' });
+    expect(await onLeader.exists('/observer-eph')).toMatchObject({ err: 'NONODE' });
+
+    // (d) the observer and a follower die: two of three participants are a quorum, writes go on
+    // (were the observer a voter, two of four would not be)
+    const followers = participants.filter((p) => p !== leader);
+    await observer.kill9();
+    await followers[0].kill9();
+    const live = participants.filter((p) => p !== followers[0]);
+    for (const p of live) {
+      const s = onParticipants[participants.indexOf(p)];
+      expect(await s.create(`/without-observer-${p.sid}`, ''), `a write through ${p.sid} without the observer`).toMatchObject({ err: 'OK' });
+    }
+    await Promise.all([observer.restart(), followers[0].restart()]);
+    await oneLeader(peers, 'the observer and the follower to rejoin', DEADLINE_MS, [4]);
+    const back = await cleanups.session('observer-back', observer.clientPort);
+    for (const p of live) {
+      expect(await back.sync(`/without-observer-${p.sid}`)).toMatchObject({ err: 'OK' });
+      expect(await back.exists(`/without-observer-${p.sid}`)).toMatchObject({ err: 'OK' });
+    }
+
+    // two participants die (the leader among them): one participant and the observer are no quorum
+    const lastParticipant = followers[0];
+    await leader.kill9();
+    await followers[1].kill9();
+    await waitFor(async () => (await srvrMode(observer.clientPort)) === null && (await srvrMode(lastParticipant.clientPort)) === null, {
+      timeoutMs: DEADLINE_MS, what: 'the observer and the last participant to stop serving',
+    });
+    const refused = await cleanups.session('no-quorum', observer.clientPort, { waitConnected: false, requestTimeoutMs: 5_000 });
+    const reply = await refused.create('/no-quorum', '', {}).catch((e: Error) => ({ err: e.message }));
+    expect(reply.err).not.toBe('OK');
+    // a participant back: two of three participants, writes again, through the observer too
+    await followers[1].restart();
+    await oneLeader([lastParticipant, followers[1], observer], 'two participants and the observer', DEADLINE_MS, [4]);
+    const again = await cleanups.session('quorum-again', observer.clientPort);
+    expect(await again.create('/quorum-again', 'q')).toMatchObject({ err: 'OK' });
+    expect(await again.exists(`/without-observer-${live[0].sid}`)).toMatchObject({ err: 'OK' });
+  }, 180_000);
+});
