@@ -1,24 +1,32 @@
 // The short ensemble fault campaign CI runs (issue 12): a few seeded runs against an ensemble
-// of three zooid servers and one against three Apache ZooKeeper 3.8 servers (the control),
-// with every ensemble nemesis (kill -9 and SIGSTOP of a member or the leader, partitions
-// through the peer fault proxy: the leader isolated, a minority of one, a bridge; client
-// proxy cuts and delays). Neither may show a violation. The long campaign is
-// `npm run fault -- --runs 30 --target zooid-ensemble` (results in test/fault/results/).
+// of three zooid servers with every ensemble nemesis (kill -9 and SIGSTOP of a member or the
+// leader, partitions through the peer fault proxy: the leader isolated, a minority of one, a
+// bridge; client proxy cuts and delays), and one against three Apache ZooKeeper 3.8 servers
+// (the control). Neither may show a violation. The control leaves out the faults aimed at
+// the leader: ZooKeeper 3.8.0 itself diverges after some of them (a deposed leader that
+// leads again for a moment snapshots its uncommitted txns, and a later TRUNC does not remove
+// them from that snapshot: test/fault/results/README.md), which the long campaign records.
+// The long campaign is `npm run fault -- --runs 30 --target zooid-ensemble`.
 // Seeds are printed; TEST_SEED=<n> replays a campaign's choices.
 import { describe, it, expect } from 'vitest';
 import { DEFAULT_RUN_OPTIONS, ENSEMBLE_RUN_OPTIONS, runCampaign, type FaultTarget, type RunResult } from './run.ts';
 import { testSeed } from '../support/random.ts';
+import type { NemesisKind } from './nemesis.ts';
 
 /** Shorter than a recorded campaign's 8 s: the test's budget is a couple of minutes in all. */
 const RUN_DURATION_MS = 6_000;
 
-async function campaign(target: FaultTarget, runCount: number): Promise<{ results: RunResult[]; report: string }> {
+/** ZooKeeper 3.8.0's control: faults on random members only (see the header). */
+const CONTROL_NEMESES = ['kill9', 'pause', 'bridge', 'proxy-cut', 'proxy-delay'] as const;
+
+async function campaign(target: FaultTarget, runCount: number, nemeses: readonly NemesisKind[] = ENSEMBLE_RUN_OPTIONS.nemeses): Promise<{ results: RunResult[]; report: string }> {
   const seed = testSeed();
   const lines: string[] = [];
   const results = await runCampaign({
     ...DEFAULT_RUN_OPTIONS,
     ...ENSEMBLE_RUN_OPTIONS,
     target,
+    nemeses,
     durationMs: RUN_DURATION_MS,
     campaignSeed: seed,
     runCount,
@@ -45,7 +53,7 @@ describe('short ensemble fault campaign', () => {
   });
 
   it('finds no violation in an Apache ZooKeeper 3.8 ensemble (the control)', { timeout: 300_000 }, async () => {
-    const { results, report } = await campaign('zookeeper-ensemble', 1);
+    const { results, report } = await campaign('zookeeper-ensemble', 1, CONTROL_NEMESES);
     expectCleanAndExercised(results, report);
   });
 });
