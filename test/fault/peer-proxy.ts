@@ -11,9 +11,10 @@
 // therefore rewrites the announced address to the b → a election proxy's, so the
 // connection back passes a proxy too. Nothing else in the peer protocols names an address.
 //
-// cut(a, b) drops the open connections of the pair (both directions, both ports), and its
-// hops stop listening, so new ones are refused, until heal(). A hop whose target is down
-// (killed, not leading: only a leader listens on its quorum port) refuses too (Hop).
+// cut(a, b) drops the open connections of the pair (both directions, both ports) and makes
+// each new one close as soon as it is accepted, until heal(). A connection to a target that
+// does not listen (killed, or not leading: only a leader listens on its quorum port) waits a
+// moment for it (UPSTREAM_RETRY_MS), then closes.
 
 import * as net from 'node:net';
 import { PROTOCOL_VERSION_V1, PROTOCOL_VERSION_V2 } from '../../engine/quorum/wire.ts';
@@ -41,94 +42,31 @@ export interface PeerMesh {
 
 /** Bytes of an initiation message the election proxy reads before it forwards anything (ZooKeeper's maxBuffer plus the header). */
 const INITIATION_BYTES_MAX = 8 + 8 + 4 + 2048;
-/** While a hop's target refuses connections, how often the hop tries it again (each try is one connection, closed at once). */
-const TARGET_PROBE_INTERVAL_MS = 50;
-/** How long an accepted connection waits for its target to listen (well inside initLimit, 5 ticks of 1 s). */
+/** While a hop's target refuses connections, how often an accepted connection tries it again. */
+const UPSTREAM_RETRY_INTERVAL_MS = 50;
+/**
+ * How long an accepted connection waits for its target to listen (well inside initLimit, 5
+ * ticks of 1 s). A hop accepts before it knows whether its target listens; on a real network
+ * a learner that reaches a new leader a moment before it listens is refused and tries again a
+ * second later (Learner.connectToLeader, zooid's learner alike), while one whose connection
+ * opens and then closes gives that leader up and elects again: without this wait every
+ * failover through the proxy took 6 to 60 s instead of under 2. Hops keep listening
+ * throughout (a port let go is soon some outgoing connection's local port, and could not
+ * be listened on again).
+ */
 const UPSTREAM_RETRY_MS = 2_000;
 
 const linkKey = (a: number, b: number): string => (a < b ? `${a}-${b}` : `${b}-${a}`);
 
-/**
- * One direction of one link for one port. It listens only while its link is not cut and its
- * target takes connections, so a connection to a dead or partitioned peer is refused, as on
- * a real network, and never accepted and then closed: a learner whose connection to the
- * leader opens and then closes gives the leader up and elects again, where a refused one
- * retries (Learner.connectToLeader, zooid's learner alike), so accepting would slow every
- * failover. A hop finds its target down when forwarding to it is refused, and tries it
- * every TARGET_PROBE_INTERVAL_MS until it takes connections again.
- */
-class Hop {
-  readonly from: number;
-  readonly to: number;
-  readonly kind: 'quorum' | 'election';
-  readonly key: string;
-  readonly targetPort: number;
-  server!: net.Server;
-  port = 0;
-  targetUp = false;
-  private listening = false;
-  private changing: Promise<void> = Promise.resolve();
-  private probeTimer: NodeJS.Timeout | null = null;
-  private probing = false;
-  closed = false;
-
-  constructor(from: number, to: PeerEndpoints, kind: 'quorum' | 'election') {
-    this.from = from;
-    this.to = to.sid;
-    this.kind = kind;
-    this.key = linkKey(from, to.sid);
-    this.targetPort = kind === 'quorum' ? to.quorumPort : to.electionPort;
-  }
-
-  /** Takes a port, then listens on it only once the target takes connections. */
-  async start(isCut: () => boolean): Promise<void> {
-    this.port = await listenOn(this.server, 0);
-    this.listening = true;
-    this.targetDown(isCut);
-  }
-
-  /** Listens or stops as `open` says (changes run one after another). */
-  setOpen(open: boolean): Promise<void> {
-    this.changing = this.changing.then(async () => {
-      const want = open && this.targetUp && !this.closed;
-      if (want === this.listening) return;
-      this.listening = want;
-      // close() stops accepting at once; its callback would wait for the open connections
-      if (want) await listenOn(this.server, this.port);
-      else this.server.close();
-    });
-    return this.changing;
-  }
-
-  /** The target refused (or has not been seen up yet): stop listening and try it until it answers. */
-  targetDown(isCut: () => boolean): void {
-    if (this.probing || this.closed) return;
-    this.probing = true;
-    this.targetUp = false;
-    void this.setOpen(false);
-    const probe = (): void => {
-      this.probeTimer = null;
-      if (this.closed) return;
-      const socket = net.connect({ host: '127.0.0.1', port: this.targetPort });
-      socket.once('connect', () => {
-        socket.destroy();
-        this.probing = false;
-        this.targetUp = true;
-        void this.setOpen(!isCut());
-      });
-      socket.once('error', () => {
-        socket.destroy();
-        if (!this.closed) this.probeTimer = setTimeout(probe, TARGET_PROBE_INTERVAL_MS);
-      });
-    };
-    this.probeTimer = setTimeout(probe, 0);
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.probeTimer !== null) clearTimeout(this.probeTimer);
-    await this.setOpen(false);
-  }
+/** One direction of one link for one port. */
+interface Hop {
+  from: number;
+  to: number;
+  kind: 'quorum' | 'election';
+  key: string;
+  targetPort: number;
+  server: net.Server;
+  port: number;
 }
 
 function listenOn(server: net.Server, port: number): Promise<number> {
@@ -155,13 +93,7 @@ export async function startPeerMesh(peers: readonly PeerEndpoints[]): Promise<Pe
     socket.once('close', () => set.delete(socket));
   };
 
-  /**
-   * The hop's target, tried again while it refuses, for up to UPSTREAM_RETRY_MS: a hop may
-   * accept a moment before it learns its target stopped listening, or before a new leader
-   * listens, and a learner whose accepted connection closes gives that leader up, where on
-   * a real network it would have been refused and tried again. Null: still refused (or the
-   * client went, or the link was cut).
-   */
+  /** The hop's target, tried again while it refuses, for up to UPSTREAM_RETRY_MS. Null: still refused (or the client went, or the link was cut). */
   const connectUpstream = (hop: Hop, client: net.Socket): Promise<net.Socket | null> =>
     new Promise((resolve) => {
       const deadlineMs = Date.now() + UPSTREAM_RETRY_MS;
@@ -169,7 +101,7 @@ export async function startPeerMesh(peers: readonly PeerEndpoints[]): Promise<Pe
         const upstream = net.connect({ host: '127.0.0.1', port: hop.targetPort });
         const onError = (e: NodeJS.ErrnoException): void => {
           upstream.destroy();
-          if (e.code === 'ECONNREFUSED' && Date.now() < deadlineMs && !client.destroyed && !cut.has(hop.key)) setTimeout(attempt, TARGET_PROBE_INTERVAL_MS);
+          if (e.code === 'ECONNREFUSED' && Date.now() < deadlineMs && !client.destroyed && !cut.has(hop.key)) setTimeout(attempt, UPSTREAM_RETRY_INTERVAL_MS);
           else resolve(null);
         };
         upstream.once('error', onError);
@@ -193,7 +125,6 @@ export async function startPeerMesh(peers: readonly PeerEndpoints[]): Promise<Pe
     if (upstream === null || client.destroyed) {
       upstream?.destroy();
       client.destroy();
-      if (upstream === null) hop.targetDown(() => cut.has(hop.key));
       return;
     }
     forwardedCount++;
@@ -229,9 +160,8 @@ export async function startPeerMesh(peers: readonly PeerEndpoints[]): Promise<Pe
     for (const b of peers) {
       if (a.sid === b.sid) continue;
       for (const kind of ['quorum', 'election'] as const) {
-        const hop = new Hop(a.sid, b, kind);
-        hop.server = net.createServer((client) => void forward(hop, client));
-        await hop.start(() => cut.has(hop.key));
+        const server = net.createServer((client) => void forward(hop, client));
+        const hop: Hop = { from: a.sid, to: b.sid, kind, key: linkKey(a.sid, b.sid), targetPort: kind === 'quorum' ? b.quorumPort : b.electionPort, server, port: await listenOn(server, 0) };
         hops.push(hop);
       }
     }
@@ -252,7 +182,6 @@ export async function startPeerMesh(peers: readonly PeerEndpoints[]): Promise<Pe
     cut(a: number, b: number): void {
       const key = linkKey(a, b);
       cut.add(key);
-      for (const h of hops) if (h.key === key) void h.setOpen(false);
       dropLink(key);
     },
     partition(groups: readonly (readonly number[])[]): void {
@@ -264,15 +193,14 @@ export async function startPeerMesh(peers: readonly PeerEndpoints[]): Promise<Pe
     },
     heal(): void {
       cut.clear();
-      for (const h of hops) void h.setOpen(true);
     },
     cutLinks: () => [...cut].sort(),
     get forwardedCount() {
       return forwardedCount;
     },
     async close(): Promise<void> {
-      await Promise.all(hops.map((h) => h.close()));
       for (const key of open.keys()) dropLink(key);
+      await Promise.all(hops.map((h) => new Promise<void>((resolve) => h.server.close(() => resolve()))));
     },
   };
   return mesh;
