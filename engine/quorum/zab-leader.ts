@@ -201,7 +201,12 @@ export class ZabLeader {
     return Number.isFinite(at) ? at : null;
   }
 
-  /** The pipeline logged a txn: PROPOSAL to the followers forwarding (observers hear of it at commit). */
+  /**
+   * The pipeline logged a txn: PROPOSAL to every forwarding learner that is not an observer
+   * (observers hear of it at commit). As in ZooKeeper (Leader.sendPacket to the forwarding
+   * followers), a follower outside the voting view gets PROPOSALs too: it is sent COMMITs, and
+   * a COMMIT without its PROPOSAL stops a ZooKeeper follower. Its ACKs never count (ackProposal).
+   */
   proposed(zxid: number, txn: Buffer, nowMs: number): ZabEffect[] {
     this.nowMs = nowMs;
     if (this.phase !== 'broadcast') throw new Error(`zab leader: proposal 0x${zxid.toString(16)} in phase ${this.phase}`);
@@ -215,7 +220,7 @@ export class ZabLeader {
     this.lastProposedZxid = zxid;
     const packet: QuorumPacket = { type: PacketType.PROPOSAL, zxid: BigInt(zxid), data, authinfo: null };
     for (const h of this.handlers.values()) {
-      if (!h.forwarding || !h.participant) continue;
+      if (!h.forwarding || h.observer) continue;
       this.send(h.conn, packet);
       h.proposalSent(zxid, nowMs);
     }
@@ -346,7 +351,7 @@ export class ZabLeader {
 
   /** LearnerMaster.startForwarding: what was proposed after the sync point, then every new proposal and commit. */
   startForwarding(h: LearnerHandler, syncedZxid: number): void {
-    if (h.participant) {
+    if (!h.observer) {
       for (let i = this.outstandingHead; i < this.outstanding.length; i++) {
         const p = this.outstanding[i];
         if (p.zxid <= syncedZxid) continue;

@@ -335,14 +335,15 @@ export class LearnerHandler {
   }
 
   private ackProposal(zxid: number): void {
-    // NEWLEADER and UPTODATE ACKs (counter 0) are not proposals; observers ACK nothing that counts
-    if (zxid % EPOCH_UNIT === 0 || !this.participant) return;
+    // NEWLEADER and UPTODATE ACKs (counter 0) are not proposals; observers are sent none
+    if (zxid % EPOCH_UNIT === 0 || this.observer) return;
     while (this.unackedHead < this.unacked.length && this.unacked[this.unackedHead].zxid <= zxid) this.unackedHead++;
     if (this.unackedHead === this.unacked.length) {
       this.unacked.length = 0;
       this.unackedHead = 0;
     }
-    this.leader.effect({ kind: 'ack', sid: this.sid!, zxid });
+    // a follower outside the voting view is sent proposals and times its ACKs, but never counts
+    if (this.participant) this.leader.effect({ kind: 'ack', sid: this.sid!, zxid });
   }
 
   /** A PROPOSAL went out to it: timed from its NEWLEADER ACK on (SyncLimitCheck.start). */

@@ -64,7 +64,12 @@ export interface InvariantViolation {
     | 'watch-order'
     | 'ephemeral-lost'
     | 'ephemeral-outlived-session'
-    | 'check-gave-up';
+    | 'check-gave-up'
+    // ensembles (ensemble-checks.ts): reads are sequentially consistent, not linearizable, in ZooKeeper
+    | 'read-unwritten'
+    | 'read-version-conflict'
+    | 'session-read-order'
+    | 'replicas-diverge';
   detail: string;
   /** The smallest failing sub-history, already formatted, when there is one. */
   history?: string[];

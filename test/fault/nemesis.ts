@@ -27,8 +27,13 @@ import * as path from 'node:path';
 
 /** The default set (what the recorded campaigns ran). */
 export const NEMESIS_KINDS = ['kill9', 'pause', 'proxy-cut', 'proxy-delay', 'torn-tail'] as const;
+/**
+ * The nemeses of ensemble targets (ensemble-nemesis.ts): kill -9 / SIGSTOP of a random member
+ * or of the leader, partitions through the peer fault proxy, and the client proxies' cuts and delays.
+ */
+export const ENSEMBLE_NEMESIS_KINDS = ['kill9', 'kill9-leader', 'pause', 'pause-leader', 'isolate-leader', 'partition', 'bridge', 'proxy-cut', 'proxy-delay'] as const;
 /** Every nemesis, including the opt-in ones. */
-export const ALL_NEMESIS_KINDS = [...NEMESIS_KINDS, 'disk-full', 'clock-jump'] as const;
+export const ALL_NEMESIS_KINDS = [...NEMESIS_KINDS, 'disk-full', 'clock-jump', 'kill9-leader', 'pause-leader', 'isolate-leader', 'partition', 'bridge'] as const;
 export type NemesisKind = (typeof ALL_NEMESIS_KINDS)[number];
 
 export interface NemesisEvent {
@@ -45,6 +50,11 @@ export interface NemesisEvent {
   restarted?: boolean;
   /** clock-jump: the wall clock's offset from the true time during the hold, seconds. */
   offsetS?: number;
+  /** Ensembles: the member the fault hit (kill, pause, client proxy), and the peer links a partition cut. */
+  sid?: number;
+  links?: string[];
+  /** Ensembles: was the member hit the leader when it was hit? */
+  wasLeader?: boolean;
   /** The planted bug lost-tail: the complete entries it erased after the kill. */
   lost?: { file: string; offset: number; entryCount: number } | { skipped: string };
 }
@@ -147,13 +157,15 @@ export async function runNemesis(
       await sleep(holdMs);
       await target.proxy.restore();
       events.push({ kind, atMs, holdMs });
-    } else {
+    } else if (kind === 'proxy-delay') {
       const holdMs = Math.floor(300 + random() * 1500);
       const delayMs = Math.floor(20 + random() * 600);
       target.proxy.setDelayMs(delayMs);
       await sleep(holdMs);
       target.proxy.setDelayMs(0);
       events.push({ kind, atMs, holdMs, delayMs });
+    } else {
+      throw new Error(`the nemesis ${kind} needs an ensemble target`);
     }
   }
   return events;

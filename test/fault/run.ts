@@ -10,6 +10,8 @@
 //   npm run fault -- --plant fake-ack --runs 3                  (a planted bug the checker must catch; also stale-read)
 //   npm run fault -- --plant ack-before-write --nemesis kill9 --runs 3   (a broken build of zooid: test/fault/broken-build.ts)
 //   npm run fault -- --runs 1000 --minutes 60                   (stop starting runs after an hour)
+//   npm run fault -- --runs 30 --target zooid-ensemble          (an ensemble of three: also zookeeper-ensemble, mixed-ensemble;
+//                                                                nemeses ensemble-nemesis.ts; runs ensemble-run.ts)
 //   node test/fault/summary.ts test/fault/results/*.jsonl       (totals of recorded campaigns)
 //
 // Exit code: 0 when no run found a violation or failed, 1 otherwise.
@@ -28,11 +30,13 @@ import { parseSeed } from '../support/random.ts';
 import { checkHistory, formatViolation, type RegisterState } from './checker.ts';
 import { HistoryRecorder, type InvariantViolation } from './history.ts';
 import { checkAckedWritesKept, checkSeqCreates } from './invariants.ts';
-import { ALL_NEMESIS_KINDS, NEMESIS_KINDS, eraseLogTail, faketimeEnv, isRunning, parseNemeses, runNemesis, type NemesisEvent, type NemesisKind } from './nemesis.ts';
+import { ALL_NEMESIS_KINDS, ENSEMBLE_NEMESIS_KINDS, NEMESIS_KINDS, eraseLogTail, faketimeEnv, isRunning, parseNemeses, runNemesis, type NemesisEvent, type NemesisKind } from './nemesis.ts';
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import { PLANTED_BUGS, startFaultProxy, type PlantedBug } from './proxy.ts';
 import { BROKEN_BUILD_NAMES, brokenBuildRoot, type BrokenBuildName } from './broken-build.ts';
+import { ENSEMBLE_TARGETS, isEnsembleTarget, type EnsembleTarget } from './ensemble-target.ts';
+import { runEnsembleOnce } from './ensemble-run.ts';
 
 /** A bug planted on purpose: in the fault proxy (proxy.ts), in the dataDir after kill -9 (lost-tail), or in a broken build of zooid (broken-build.ts). */
 export type Plant = PlantedBug | BrokenBuildName;
@@ -55,8 +59,12 @@ import {
   type WorkloadOptions,
 } from './workload.ts';
 
+/** A standalone server, or an ensemble of three (ensemble-target.ts). */
+export type FaultTarget = ServerKind | EnsembleTarget;
+export const FAULT_TARGETS: readonly FaultTarget[] = ['zooid', 'zookeeper', ...ENSEMBLE_TARGETS];
+
 export interface RunOptions {
-  target: ServerKind;
+  target: FaultTarget;
   seed: number;
   nemeses: readonly NemesisKind[];
   durationMs: number;
@@ -86,6 +94,11 @@ export const DEFAULT_RUN_OPTIONS: Omit<RunOptions, 'target' | 'seed'> = {
   keepFailed: true,
 };
 const SERVER_CONFIG: Record<string, string> = { tickTime: '500' };
+/**
+ * Ensembles run tickTime 1000 (test/support/ensemble.ts), so sessions of 4 s: some outlive
+ * an election; and longer runs, so several faults (each up to seconds) land in one.
+ */
+export const ENSEMBLE_RUN_OPTIONS = { durationMs: 8_000, sessionTimeoutMs: 4_000, nemeses: ENSEMBLE_NEMESIS_KINDS } as const;
 /** disk-full runs: the dataDir's own tmpfs, and log files preallocated in 1 MiB steps (ZooKeeper takes preAllocSize from zoo.cfg as zookeeper.preAllocSize) so a few MiB hold a run. */
 const DISK_BYTES = 48 << 20;
 const DISK_CONFIG: Record<string, string> = { preAllocSize: '1024' };
@@ -98,7 +111,7 @@ const WIND_DOWN_MS = 20_000;
 
 export interface RunResult {
   seed: string;
-  target: ServerKind;
+  target: FaultTarget;
   nemeses: readonly NemesisKind[];
   plant: Plant;
   durationMs: number;
@@ -130,6 +143,11 @@ export interface RunResult {
 const hex = (n: number) => '0x' + (n >>> 0).toString(16).padStart(8, '0');
 
 export async function runOnce(o: RunOptions): Promise<RunResult> {
+  if (isEnsembleTarget(o.target)) return runEnsembleOnce({ ...o, target: o.target });
+  return runStandaloneOnce({ ...o, target: o.target });
+}
+
+async function runStandaloneOnce(o: RunOptions & { target: ServerKind }): Promise<RunResult> {
   const startedMs = performance.now();
   const handles: ServerHandle[] = [];
   let current: ServerHandle | null = null;
@@ -390,8 +408,8 @@ async function main(): Promise<void> {
       seed: { type: 'string' },
       'run-seed': { type: 'string' },
       target: { type: 'string', default: 'zooid' },
-      nemesis: { type: 'string', default: NEMESIS_KINDS.join(',') },
-      duration: { type: 'string', default: String(DEFAULT_RUN_OPTIONS.durationMs) },
+      nemesis: { type: 'string' },
+      duration: { type: 'string' },
       workers: { type: 'string', default: String(DEFAULT_RUN_OPTIONS.registerWorkerCount) },
       registers: { type: 'string', default: String(DEFAULT_RUN_OPTIONS.registerCount) },
       plant: { type: 'string', default: 'none' },
@@ -401,8 +419,11 @@ async function main(): Promise<void> {
       minutes: { type: 'string' },
     },
   });
-  const target = values.target as ServerKind;
-  if (target !== 'zooid' && target !== 'zookeeper') throw new Error(`--target must be zooid or zookeeper, not ${values.target}`);
+  const target = values.target as FaultTarget;
+  if (!FAULT_TARGETS.includes(target)) throw new Error(`--target must be one of ${FAULT_TARGETS.join(', ')}, not ${values.target}`);
+  const ensemble = isEnsembleTarget(target);
+  values.nemesis ??= (ensemble ? ENSEMBLE_RUN_OPTIONS.nemeses : NEMESIS_KINDS).join(',');
+  values.duration ??= String(ensemble ? ENSEMBLE_RUN_OPTIONS.durationMs : DEFAULT_RUN_OPTIONS.durationMs);
   const plant = values.plant as Plant;
   if (!PLANTS.includes(plant)) throw new Error(`--plant must be one of ${PLANTS.join(', ')}, not ${values.plant}`);
   const campaignSeed = values.seed !== undefined ? parseSeed(values.seed) : freshSeed();
@@ -415,6 +436,7 @@ async function main(): Promise<void> {
   const startedMs = performance.now();
   const results = await runCampaign({
     ...DEFAULT_RUN_OPTIONS,
+    ...(ensemble ? { sessionTimeoutMs: ENSEMBLE_RUN_OPTIONS.sessionTimeoutMs } : {}),
     target,
     nemeses,
     durationMs: Number(values.duration),

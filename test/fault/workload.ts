@@ -39,6 +39,8 @@ const SESSION_LOST_ERRORS: ReadonlySet<number> = new Set([Err.CONNECTIONLOSS, Er
 export interface WorkloadOptions {
   host: string;
   port: number;
+  /** Ensembles: the client ports to spread over; each new session picks one (`port` is then unused). */
+  ports?: readonly number[];
   sessionTimeoutMs: number;
   /** A request not answered within this is abandoned as unknown (and its connection dropped). */
   requestTimeoutMs: number;
@@ -72,7 +74,9 @@ class Session {
     while (this.client === null || this.client.isClosed) {
       if (this.options.isStopped()) return null;
       try {
-        this.client = await LeanClient.connect({ host: this.options.host, port: this.options.port, sessionTimeoutMs: this.options.sessionTimeoutMs, connectTimeoutMs: 2_000 });
+        const { ports } = this.options;
+        const port = ports === undefined ? this.options.port : ports[Math.floor(this.options.random() * ports.length)];
+        this.client = await LeanClient.connect({ host: this.options.host, port, sessionTimeoutMs: this.options.sessionTimeoutMs, connectTimeoutMs: 2_000 });
         this.generation++;
         this.lastReplyZxid = 0;
       } catch {

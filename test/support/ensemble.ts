@@ -51,6 +51,10 @@ export interface ZooKeeperPeer {
   clientPort: number;
   dir: string;
   logFile: string;
+  /** The JVM's process id (the fault harness stops and continues it). */
+  pid: number;
+  /** Has the JVM exited? */
+  hasExited(): boolean;
   /** Every election this peer finished, in order. */
   elections(): FleExit[];
   /** `srvr`'s Mode line (leader, follower, observer), null while not serving. */
@@ -110,6 +114,8 @@ export async function startZooKeeperPeer(
     clientPort,
     dir,
     logFile,
+    pid: child.pid ?? -1,
+    hasExited: () => child.exitCode !== null || child.signalCode !== null,
     elections: () => [...readLog().matchAll(FLE_EXIT)].map((m) => ({ leader: Number(m[1]), myid: Number(m[2]), state: m[3] })),
     mode: () => srvrMode(clientPort),
     logTail: (lineCount = 30) => readLog().split('\n').slice(-lineCount).join('\n'),
