@@ -6,7 +6,9 @@
 //       only configured identities join), and no quorum SASL at all (CVE-2018-8012: with
 //       serverRequireSasl=true a server without credentials does not join) — each refusal
 //       logged, the ensemble serving throughout; with its right password it joins;
-//   (b) a mixed ensemble, two zooids and Apache ZooKeeper 3.8, all requiring quorum SASL:
+//   (b) mid rolling switch (enableSasl everywhere, learnerRequireSasl on some): servers that
+//       authenticate and one that does not form one ensemble, as ZooKeeper's steps allow;
+//   (c) a mixed ensemble, two zooids and Apache ZooKeeper 3.8, all requiring quorum SASL:
 //       ZooKeeper follows a zooid leader, then leads a zooid follower (its leader stopped),
 //       and the stopped zooid rejoins ZooKeeper's ensemble.
 import { afterAll, describe, expect, it } from 'vitest';
@@ -116,6 +118,25 @@ describe('quorum SASL', () => {
     await writeAndReadEverywhere(third.clientPort, all.map((p) => p.clientPort), '/sasl-a-joined');
     expect(logOf(third)).toMatch(/quorum SASL \(DIGEST-MD5\)/);
   }, 85_000);
+
+  it('mid rolling switch (ZooKeeper\'s steps: enableSasl, then learnerRequireSasl): servers that do and do not authenticate form one ensemble', async () => {
+    const ports = await allocatePorts([1, 2, 3]);
+    const lines = serverLines(ports);
+    const jaas = (sid: number) => jaasFile(`rolling${sid}`, `zk${sid}`, PEERS[`zk${sid}`]);
+    const enabled = (sid: number) => ({ 'quorum.auth.enableSasl': 'true', 'java.security.auth.login.config': jaas(sid) });
+    const peers = await Promise.all([
+      startZooidPeer(ports[0], lines, enabled(1)), // offers SASL, authenticates to nobody
+      ...ports.slice(1).map((p) => startZooidPeer(p, lines, { ...enabled(p.sid), 'quorum.auth.learnerRequireSasl': 'true' })),
+    ]);
+    cleanups.push(async () => void (await Promise.all(peers.map((p) => p.stop()))));
+    const leader = await oneLeader(peers, 'servers with and without learnerRequireSasl', DEADLINE_MS);
+    expect(leader.sid).toBe(3);
+    await writeAndReadEverywhere(peers[0].clientPort, peers.map((p) => p.clientPort), '/sasl-rolling');
+    // server 2 authenticated to the leader; server 1's FOLLOWERINFO came through the peek unauthenticated
+    expect(logOf(leader)).toMatch(/learner authenticated .*user=zk2/);
+    expect(logOf(leader)).not.toMatch(/user=zk1/);
+    expect(logOf(peers[0])).toMatch(/election connection authenticated .*user=zk3/);
+  }, 60_000);
 
   it('Apache ZooKeeper 3.8 with quorum SASL follows a zooid leader, then leads a zooid follower', async () => {
     const ports = await allocatePorts([1, 2, 3]);
