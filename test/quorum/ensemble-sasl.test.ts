@@ -11,7 +11,7 @@
 //   (c) a mixed ensemble, two zooids and Apache ZooKeeper 3.8, all requiring quorum SASL:
 //       ZooKeeper follows a zooid leader, then leads a zooid follower (its leader stopped),
 //       and the stopped zooid rejoins ZooKeeper's ensemble.
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -27,10 +27,11 @@ const PEERS: Record<string, string> = { zk1: 'pw-one', zk2: 'pw-two', zk3: 'pw-t
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zooid-quorum-sasl-'));
 const cleanups: (() => Promise<void>)[] = [];
 
-afterAll(async () => {
+afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await withDeadline(c(), DEADLINE_MS, 'a cleanup').catch((e: Error) => console.error(`cleanup: ${e.message}`));
-  fs.rmSync(dir, { recursive: true, force: true });
 }, 60_000);
+
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 /** A JAAS file: the QuorumServer users above, and this server's QuorumLearner identity. */
 function jaasFile(name: string, username: string, password: string): string {
