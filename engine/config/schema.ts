@@ -338,7 +338,7 @@ export const SCHEMA = [
     note: 'null without secureClientPort; the files are read by engine/security/tls.ts at start' }),
   derived<QuorumTlsConfig | null>()({ field: 'quorumTls', consumers: ['main'], from: ['sslQuorum', 'portUnification', 'ssl.quorum.*'],
     note: 'null unless sslQuorum or portUnification; the files are read by engine/security/tls.ts at start' }),
-  derived<QuorumSaslConfig | null>()({ field: 'quorumSasl', consumers: ['main', 'quorum'], from: ['quorum.auth.enableSasl', 'quorum.auth.learnerRequireSasl', 'quorum.auth.serverRequireSasl',
+  derived<QuorumSaslConfig | null>()({ field: 'quorumSasl', consumers: ['quorum'], from: ['quorum.auth.enableSasl', 'quorum.auth.learnerRequireSasl', 'quorum.auth.serverRequireSasl',
     'quorum.auth.learner.saslLoginContext', 'quorum.auth.server.saslLoginContext', 'java.security.auth.login.config'],
     note: 'null without quorum.auth.enableSasl; the QuorumServer users and the QuorumLearner identity from the JAAS file' }),
   derived<SaslConfig | null>()({ field: 'sasl', consumers: ['main', 'pipeline'],
