@@ -9,8 +9,9 @@
 //   (b) mid rolling switch (enableSasl everywhere, learnerRequireSasl on some): servers that
 //       authenticate and one that does not form one ensemble, as ZooKeeper's steps allow;
 //   (c) a mixed ensemble, two zooids and Apache ZooKeeper 3.8, all requiring quorum SASL:
-//       ZooKeeper follows a zooid leader, then leads a zooid follower (its leader stopped),
-//       and the stopped zooid rejoins ZooKeeper's ensemble.
+//       ZooKeeper follows a zooid leader, then leads a zooid follower (its leader stopped);
+//       the stopped zooid, back with a wrong password, is refused by ZooKeeper, and with the
+//       right one rejoins ZooKeeper's ensemble.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -165,6 +166,16 @@ describe('quorum SASL', () => {
     await writeAndReadEverywhere(zooids[0].clientPort, [zk.clientPort], '/sasl-b-zk-leads');
     // zooid 1 authenticated to ZooKeeper's LearnerCnxAcceptor
     expect(zk.logTail(1000)).toMatch(/LearnerCnxAcceptorHandler.*Successfully authenticated learner: authenticationID=zk1;/);
+    // zooid 2 back with a wrong password: ZooKeeper's election port refuses it (ERROR), so it never hears a vote
+    const wrong = await startZooidPeer(ports[1], lines, zooidSasl(jaasFile('zooid2-wrong', 'zk2', 'guess')), leader.dataDir);
+    cleanups.push(() => wrong.handle.stop());
+    const refusedBy3 = /election connection to server not authenticated: closing it sid=3 why="the server refused our credentials \(status ERROR\)"/;
+    await waitFor(() => refusedBy3.test(logOf(wrong)) && /SaslQuorumAuthServer - Failed to authenticate using SASL/.test(zk.logTail(2000)), {
+      timeoutMs: DEADLINE_MS, what: `ZooKeeper to refuse zooid 2's wrong password\n${wrong.logTail(20)}`,
+    });
+    expect(await wrong.mode()).toBeNull();
+    await writeAndReadEverywhere(zk.clientPort, [zooids[0].clientPort], '/sasl-b-refused');
+    await wrong.handle.stop();
     await leader.restart();
     await waitFor(async () => (await leader.mode()) === 'follower', { timeoutMs: DEADLINE_MS, what: `zooid 2 to rejoin\n${leader.logTail(20)}` });
     await writeAndReadEverywhere(zk.clientPort, [...zooids.map((p) => p.clientPort), zk.clientPort], '/sasl-b-rejoined');
