@@ -6,9 +6,10 @@
 //       only configured identities join), and no quorum SASL at all (CVE-2018-8012: with
 //       serverRequireSasl=true a server without credentials does not join) — each refusal
 //       logged, the ensemble serving throughout; with its right password it joins;
-//   (b) mid rolling switch (enableSasl everywhere, learnerRequireSasl on some): servers that
+//   (b) quorum SASL inside quorum TLS (sslQuorum): the exchange runs on the TLS connection;
+//   (c) mid rolling switch (enableSasl everywhere, learnerRequireSasl on some): servers that
 //       authenticate and one that does not form one ensemble, as ZooKeeper's steps allow;
-//   (c) a mixed ensemble, two zooids and Apache ZooKeeper 3.8, all requiring quorum SASL:
+//   (d) a mixed ensemble, two zooids and Apache ZooKeeper 3.8, all requiring quorum SASL:
 //       ZooKeeper follows a zooid leader, then leads a zooid follower (its leader stopped);
 //       the stopped zooid, back with a wrong password, is refused by ZooKeeper, and with the
 //       right one rejoins ZooKeeper's ensemble.
@@ -17,6 +18,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { allocatePorts, oneLeader, serverLines, srvrMode, startZooKeeperPeer, startZooidPeer, type PeerPorts, type ZooidPeer } from '../support/ensemble.ts';
+import { makeTlsMaterial } from '../support/tls.ts';
 import { ZkSession } from '../support/zkclient.ts';
 import { waitFor, withDeadline } from '../support/wait.ts';
 
@@ -120,6 +122,20 @@ describe('quorum SASL', () => {
     await writeAndReadEverywhere(third.clientPort, all.map((p) => p.clientPort), '/sasl-a-joined');
     expect(logOf(third)).toMatch(/quorum SASL \(DIGEST-MD5\)/);
   }, 85_000);
+
+  it('quorum SASL runs inside quorum TLS (sslQuorum): three zooids authenticate over TLS and replicate', async () => {
+    const material = makeTlsMaterial();
+    cleanups.push(async () => material.cleanup());
+    const tlsSettings = { sslQuorum: 'true', 'ssl.quorum.keyStore.location': material.serverPem, 'ssl.quorum.trustStore.location': material.trustPem };
+    const ports = await allocatePorts([1, 2, 3]);
+    const lines = serverLines(ports);
+    const peers = await Promise.all(ports.map((p) =>
+      startZooidPeer(p, lines, { ...zooidSasl(jaasFile(`tls${p.sid}`, `zk${p.sid}`, PEERS[`zk${p.sid}`])), ...tlsSettings })));
+    cleanups.push(async () => void (await Promise.all(peers.map((p) => p.stop()))));
+    const leader = await oneLeader(peers, 'three zooids with quorum TLS and SASL', DEADLINE_MS);
+    await writeAndReadEverywhere(peers[0].clientPort, peers.map((p) => p.clientPort), '/sasl-tls');
+    expect(logOf(leader)).toMatch(/learner authenticated .*user=zk/);
+  }, 60_000);
 
   it('mid rolling switch (ZooKeeper\'s steps: enableSasl, then learnerRequireSasl): servers that do and do not authenticate form one ensemble', async () => {
     const ports = await allocatePorts([1, 2, 3]);
