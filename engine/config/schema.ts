@@ -21,7 +21,7 @@ import { bool, clamped, int, javaChildPath, list, nonEmpty, oneOf, path as pathP
 import { serverLine, type QuorumServerConfig } from './servers.ts';
 import {
   authProviderClass, sslAuthProvider, storeType, tlsVersion, tlsVersions,
-  type SaslConfig, type TlsConfig, type QuorumTlsConfig,
+  type SaslConfig, type TlsConfig, type QuorumTlsConfig, type QuorumSaslConfig,
 } from './security.ts';
 import type { RawSettings, Setting } from './read.ts';
 
@@ -247,6 +247,19 @@ export const SCHEMA = [
   key({ ...systemProperty('ssl.quorum.ciphersuites'), parser: list, default: null, emptyIsUnset: true, status: 'honoured', feeds: 'quorumTls', note: QUORUM_TLS_NOTE }),
   key({ ...systemProperty('ssl.quorum.hostnameVerification'), parser: bool, default: 'true', status: 'honoured', feeds: 'quorumTls',
     note: 'ZKTrustManager: both ends check that the peer\'s certificate names the address it connects from or to (zooid: the IP address only, no reverse DNS)' }),
+  // SASL between ensemble servers (engine/quorum/quorum-auth.ts): QuorumPeerConfig parses these itself
+  key({ key: 'quorum.auth.enableSasl', parser: bool, default: 'false', status: 'honoured', feeds: 'quorumSasl',
+    note: 'QuorumAuth: quorum SASL (DIGEST-MD5) on; without the two below a server authenticates nobody and lets everyone in' }),
+  key({ key: 'quorum.auth.learnerRequireSasl', parser: bool, default: 'false', status: 'honoured', feeds: 'quorumSasl',
+    note: 'SaslQuorumAuthLearner: authenticate to every server this one connects to (election and leader), as the QuorumLearner user' }),
+  key({ key: 'quorum.auth.serverRequireSasl', parser: bool, default: 'false', status: 'honoured', feeds: 'quorumSasl',
+    note: 'SaslQuorumAuthServer: refuse peers that do not authenticate as a QuorumServer user (needs learnerRequireSasl)' }),
+  key({ key: 'quorum.auth.learner.saslLoginContext', parser: nonEmpty, default: 'QuorumLearner', status: 'honoured', feeds: 'quorumSasl',
+    note: 'QuorumAuth: the JAAS section with this server\'s username and password' }),
+  key({ key: 'quorum.auth.server.saslLoginContext', parser: nonEmpty, default: 'QuorumServer', status: 'honoured', feeds: 'quorumSasl',
+    note: 'QuorumAuth: the JAAS section whose user_<name> options are the peers that may join' }),
+  key({ key: 'quorum.auth.kerberos.servicePrincipal', parser: text, default: null, status: 'unsupported',
+    note: 'SaslQuorumAuthLearner: Kerberos (GSSAPI) quorum authentication is not implemented by zooid, only DIGEST-MD5' }),
   key({ ...systemProperty('electionPortBindRetry'), field: 'electionPortBindRetry', parser: int({ decode: true, min: 0 }), default: '3', status: 'accepted',
     note: 'QuorumCnxManager.Listener: 0 = retry forever (ensemble, issue 10)' }),
   key({ ...systemProperty('syncEnabled'), field: 'syncEnabled', parser: bool, default: 'true', status: 'accepted',
@@ -294,7 +307,7 @@ export const SCHEMA = [
   ...knownKeys('unsupported', ['client.secure', 'clientCnxnSocket', 'sasl.client.id', 'sasl.clientconfig', 'disableAutoWatchReset'],
     'a property of ZooKeeper\'s Java client, which a server does not read'),
   ...knownPrefixes('accepted', [
-    'authProvider.', 'ssl.', 'quorum.auth.', 'jvm.pause.', 'multiAddress.', 'metricsProvider.', 'admin.', 'audit.', 'kerberos.', 'sasl.',
+    'authProvider.', 'ssl.', 'jvm.pause.', 'multiAddress.', 'metricsProvider.', 'admin.', 'audit.', 'kerberos.', 'sasl.',
     'commitProcessor.', 'nio.', 'netty.', 'connection_throttle_', 'fastleader.', 'learner.', 'leader.', 'observer.', 'watcher',
     'maxInProcessingDeadWatchers', 'X509AuthenticationProvider.', 'DigestAuthenticationProvider.', 'enforce.', 'messageTracker.',
     'pathStats.', 'largeRequest', 'requestThrottle', 'snapshot.',
@@ -325,6 +338,9 @@ export const SCHEMA = [
     note: 'null without secureClientPort; the files are read by engine/security/tls.ts at start' }),
   derived<QuorumTlsConfig | null>()({ field: 'quorumTls', consumers: ['main'], from: ['sslQuorum', 'portUnification', 'ssl.quorum.*'],
     note: 'null unless sslQuorum or portUnification; the files are read by engine/security/tls.ts at start' }),
+  derived<QuorumSaslConfig | null>()({ field: 'quorumSasl', consumers: ['quorum'], from: ['quorum.auth.enableSasl', 'quorum.auth.learnerRequireSasl', 'quorum.auth.serverRequireSasl',
+    'quorum.auth.learner.saslLoginContext', 'quorum.auth.server.saslLoginContext', 'java.security.auth.login.config'],
+    note: 'null without quorum.auth.enableSasl; the QuorumServer users and the QuorumLearner identity from the JAAS file' }),
   derived<SaslConfig | null>()({ field: 'sasl', consumers: ['main', 'pipeline'],
     from: ['java.security.auth.login.config', 'sasl.serverconfig', 'SASLAuthenticationProvider.superPassword'],
     note: 'DIGEST-MD5 users from the JAAS file\'s section; null without a JAAS file' }),

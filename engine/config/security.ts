@@ -5,7 +5,7 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { JAAS_FILE_BYTES_MAX, JaasError, parseJaas, saslUsersOf } from '../security/sasl.ts';
+import { JAAS_FILE_BYTES_MAX, JaasError, parseJaas, saslCredentialsOf, saslUsersOf, type JaasSection } from '../security/sasl.ts';
 import { ConfigError, type Setting, type SettingsReader } from './read.ts';
 import { oneOf, type Parser } from './values.ts';
 import type { KeyReads } from './schema.ts';
@@ -16,6 +16,21 @@ export interface SaslConfig {
   section: string;
   /** user name → password (user_<name>="<password>"). */
   users: Map<string, string>;
+}
+
+/** SASL between ensemble servers (quorum.auth.*): DIGEST-MD5 users and identity from the JAAS file. */
+export interface QuorumSaslConfig {
+  jaasFile: string;
+  /** quorum.auth.learnerRequireSasl: this server authenticates to the servers it connects to. */
+  learnerRequired: boolean;
+  /** quorum.auth.serverRequireSasl: peers that do not authenticate are refused. */
+  serverRequired: boolean;
+  /** quorum.auth.server.saslLoginContext (QuorumServer): its user_<name> options, the peers that may join. */
+  serverSection: string;
+  users: Map<string, string>;
+  /** quorum.auth.learner.saslLoginContext (QuorumLearner): the identity this server logs in with; null when it never does. */
+  learnerSection: string;
+  learner: { username: string; password: string } | null;
 }
 
 export type TlsStoreType = 'PEM' | 'PKCS12' | 'JKS';
@@ -207,24 +222,24 @@ function jaasFileFromEnv(env: Readonly<Record<string, string | undefined>>): { f
   return null;
 }
 
+/** The JAAS file as read: its sections, and the setting that named it (for errors). */
+export interface JaasFile {
+  file: string;
+  sections: JaasSection[];
+  where: { key: string; line: number | null };
+}
+
 /**
  * The JAAS file is named by the zoo.cfg key java.security.auth.login.config (zooid's: for
  * ZooKeeper it is a JVM flag), else by -Djava.security.auth.login.config=… in
  * SERVER_JVMFLAGS or JVMFLAGS. Like the JVM, a leading '=' and a file: URL are accepted.
- * Without one, the keys that only matter to it are warned about.
+ * Null without one.
  */
-export function deriveSasl(r: SettingsReader, k: KeyReads, cwd: string, env: Readonly<Record<string, string | undefined>>): SaslConfig | null {
+export function readJaasFile(r: SettingsReader, k: KeyReads, cwd: string, env: Readonly<Record<string, string | undefined>>): JaasFile | null {
   const jaasSetting = k.at(JAAS_PROPERTY);
   const fromEnv = jaasFileFromEnv(env);
-  const section = k.values['sasl.serverconfig'];
   const spelled = k.values[JAAS_PROPERTY] ?? fromEnv?.file ?? null;
-  if (spelled === null) {
-    for (const name of ['sasl.serverconfig', 'SASLAuthenticationProvider.superPassword'] as const) {
-      const s = k.at(name);
-      if (s !== null) r.warn(s.line, `${s.key} is ignored without a JAAS file (${JAAS_PROPERTY})`);
-    }
-    return null;
-  }
+  if (spelled === null) return null;
   const where = jaasSetting !== null ? { key: jaasSetting.key, line: jaasSetting.line } : { key: `${JAAS_PROPERTY} (from ${fromEnv?.from})`, line: null };
   if (jaasSetting !== null && fromEnv !== null && fromEnv.file !== jaasSetting.value) {
     r.warn(jaasSetting.line, `${JAAS_PROPERTY} overrides -D${JAAS_PROPERTY}=${fromEnv.file} in ${fromEnv.from}`);
@@ -239,16 +254,86 @@ export function deriveSasl(r: SettingsReader, k: KeyReads, cwd: string, env: Rea
   } catch (err) {
     throw r.fail(where.key, where.line, `cannot read the JAAS file ${file}: ${(err as Error).message}`);
   }
+  try {
+    return { file, sections: parseJaas(text, file), where };
+  } catch (err) {
+    throw jaasConfigError(err, where.key);
+  }
+}
+
+/** A JaasError as a ConfigError naming `key`; `why` says how the key led to the file (default: it names it). */
+function jaasConfigError(err: unknown, key: string, why = `the JAAS file named by ${key}`): unknown {
+  if (err instanceof JaasError) return new ConfigError(`${err.message} (${why})`, key, err.line);
+  return err;
+}
+
+/**
+ * The client port's DIGEST-MD5 users: the JAAS file's section sasl.serverconfig (Server).
+ * Without a JAAS file, the keys that only matter to it are warned about; a file without
+ * the default Server section (one for quorum SASL only) leaves client SASL off, as
+ * ServerCnxnFactory.configureSaslLogin does.
+ */
+export function deriveSasl(r: SettingsReader, k: KeyReads, jaas: JaasFile | null): SaslConfig | null {
+  const section = k.values['sasl.serverconfig'];
+  if (jaas === null) {
+    for (const name of ['sasl.serverconfig', 'SASLAuthenticationProvider.superPassword'] as const) {
+      const s = k.at(name);
+      if (s !== null) r.warn(s.line, `${s.key} is ignored without a JAAS file (${JAAS_PROPERTY})`);
+    }
+    return null;
+  }
+  if (k.at('sasl.serverconfig') === null && !jaas.sections.some((s) => s.name === section)) return null;
   let users: Map<string, string>;
   try {
-    const found = saslUsersOf(parseJaas(text, file), section, file);
+    const found = saslUsersOf(jaas.sections, section, jaas.file);
     for (const w of found.warnings) r.warnings.push(w);
     users = found.users;
   } catch (err) {
-    if (err instanceof JaasError) throw new ConfigError(`${err.message} (the JAAS file named by ${where.key})`, where.key, err.line);
-    throw err;
+    throw jaasConfigError(err, jaas.where.key);
   }
   const superPassword = k.values['SASLAuthenticationProvider.superPassword'];
   if (superPassword !== null) users.set('super', superPassword);
-  return { jaasFile: file, section, users };
+  return { jaasFile: jaas.file, section, users };
 }
+
+/**
+ * QuorumPeerConfig's quorum.auth.* checks, then the JAAS sections SaslQuorumAuthServer and
+ * SaslQuorumAuthLearner log in with; null without quorum.auth.enableSasl.
+ */
+export function deriveQuorumSasl(r: SettingsReader, k: KeyReads, jaas: JaasFile | null): QuorumSaslConfig | null {
+  const v = k.values;
+  const enabled = v['quorum.auth.enableSasl'];
+  const learnerRequired = v['quorum.auth.learnerRequireSasl'];
+  const serverRequired = v['quorum.auth.serverRequireSasl'];
+  const lineOf = (key: TableKeyOfQuorumSasl) => k.at(key)?.line ?? null;
+  if (!enabled && serverRequired) throw r.fail('quorum.auth.serverRequireSasl', lineOf('quorum.auth.serverRequireSasl'), 'quorum.auth.enableSasl is disabled, so cannot enable quorum.auth.serverRequireSasl');
+  if (!enabled && learnerRequired) throw r.fail('quorum.auth.learnerRequireSasl', lineOf('quorum.auth.learnerRequireSasl'), 'quorum.auth.enableSasl is disabled, so cannot enable quorum.auth.learnerRequireSasl');
+  // a server that requires SASL of others but does not authenticate itself could never join
+  if (!learnerRequired && serverRequired) throw r.fail('quorum.auth.serverRequireSasl', lineOf('quorum.auth.serverRequireSasl'), 'quorum.auth.learnerRequireSasl is disabled, so cannot enable quorum.auth.serverRequireSasl');
+  if (!enabled) return null;
+  if (jaas === null) {
+    throw r.fail('quorum.auth.enableSasl', lineOf('quorum.auth.enableSasl'), `needs a JAAS file (${JAAS_PROPERTY}, or -D${JAAS_PROPERTY}=… in SERVER_JVMFLAGS)`);
+  }
+  const serverSection = v['quorum.auth.server.saslLoginContext'];
+  const learnerSection = v['quorum.auth.learner.saslLoginContext'];
+  let users: Map<string, string>;
+  try {
+    const found = saslUsersOf(jaas.sections, serverSection, jaas.file);
+    for (const w of found.warnings) r.warnings.push(w);
+    users = found.users;
+  } catch (err) {
+    throw jaasConfigError(err, 'quorum.auth.server.saslLoginContext', `quorum.auth.server.saslLoginContext=${serverSection}; the JAAS file named by ${jaas.where.key}`);
+  }
+  let learner: QuorumSaslConfig['learner'] = null;
+  try {
+    // SaslQuorumAuthLearner needs its section; the identity only when it authenticates
+    if (learnerRequired) learner = saslCredentialsOf(jaas.sections, learnerSection, jaas.file);
+    else if (!jaas.sections.some((s) => s.name === learnerSection)) saslCredentialsOf(jaas.sections, learnerSection, jaas.file);
+  } catch (err) {
+    throw jaasConfigError(err, 'quorum.auth.learner.saslLoginContext', `quorum.auth.learner.saslLoginContext=${learnerSection}; the JAAS file named by ${jaas.where.key}`);
+  }
+  return { jaasFile: jaas.file, learnerRequired, serverRequired, serverSection, users, learnerSection, learner };
+}
+
+type TableKeyOfQuorumSasl = 'quorum.auth.enableSasl' | 'quorum.auth.learnerRequireSasl' | 'quorum.auth.serverRequireSasl'
+  | 'quorum.auth.server.saslLoginContext' | 'quorum.auth.learner.saslLoginContext';

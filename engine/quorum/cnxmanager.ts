@@ -20,6 +20,7 @@
 import * as net from 'node:net';
 import type { Logger } from '../logger.ts';
 import { PLAIN_PEERS, type PeerTransport } from './peer-transport.ts';
+import { authenticatePeer, authenticateToPeer, closeRefused, NO_QUORUM_AUTH, type QuorumAuth } from './quorum-auth-shell.ts';
 import {
   CONNECT_TIMEOUT_MS,
   HANDSHAKE_TIMEOUT_MS,
@@ -54,6 +55,8 @@ export interface CnxManagerOptions {
   handshakeTimeoutMs?: number;
   /** Plain TCP, TLS or both (sslQuorum, portUnification); default plain. */
   transport?: PeerTransport;
+  /** Quorum SASL after the initiation message (quorum.auth.*); default none. */
+  auth?: QuorumAuth;
 }
 
 interface Channel {
@@ -146,18 +149,50 @@ export class QuorumCnxManager {
     });
     socket.once(readyEvent, () => {
       clearTimeout(timer);
-      this.connecting.delete(sid);
-      socket.off('error', giveUp);
       socket.setNoDelay(true);
       socket.write(encodeInitialMessage(this.opts.mySid, [this.opts.listenAddress]));
-      if (sid > this.opts.mySid) {
-        // we lost the challenge: the larger sid connects back
-        this.log.debug('have a smaller server id, dropping the connection', { sid: String(sid) });
-        socket.end();
-        socket.on('error', () => socket.destroy());
-        return;
+      this.authenticateOut(sid, socket, () => this.connected(sid, socket, giveUp));
+    });
+  }
+
+  /** startConnection after the initiation message and SASL: keep the connection if our sid is larger. */
+  private connected(sid: bigint, socket: net.Socket, giveUp: (e: Error) => void): void {
+    if (this.connecting.get(sid) === socket) this.connecting.delete(sid);
+    socket.off('error', giveUp);
+    if (this.closed || socket.destroyed) return void socket.destroy();
+    if (sid > this.opts.mySid) {
+      // we lost the challenge: the larger sid connects back
+      this.log.debug('have a smaller server id, dropping the connection', { sid: String(sid) });
+      socket.end();
+      socket.on('error', () => socket.destroy());
+      return;
+    }
+    this.establish(sid, socket, Buffer.alloc(0));
+  }
+
+  /** SaslQuorumAuthLearner on an election connection we opened (learnerRequireSasl); `then` at once without it. */
+  private authenticateOut(sid: bigint, socket: net.Socket, then: () => void): void {
+    const learner = (this.opts.auth ?? NO_QUORUM_AUTH).learner;
+    if (learner === null) return then();
+    void authenticateToPeer(socket, learner, this.handshakeTimeout()).then((outcome) => {
+      if (outcome.kind === 'pass') return then();
+      this.log.warn('election connection to server not authenticated: closing it', { sid: String(sid), why: outcome.reason });
+      closeRefused(socket);
+    });
+  }
+
+  /** SaslQuorumAuthServer on an election connection we accepted; `then` gets the bytes that follow. */
+  private authenticateIn(socket: net.Socket, remote: string, sid: bigint, rest: Buffer, then: (rest: Buffer) => void): void {
+    const server = (this.opts.auth ?? NO_QUORUM_AUTH).server;
+    if (server === null) return then(rest);
+    void authenticatePeer(socket, server, rest, this.handshakeTimeout()).then((outcome) => {
+      if (outcome.kind === 'pass') {
+        if (outcome.warning !== null) this.log.warn('election connection let in', { remote, sid: String(sid), why: outcome.warning });
+        else if (outcome.authenticatedAs !== null) this.log.info('election connection authenticated', { remote, sid: String(sid), user: outcome.authenticatedAs });
+        return then(outcome.rest);
       }
-      this.establish(sid, socket, Buffer.alloc(0));
+      this.log.warn('election connection refused', { remote, sid: String(sid), why: `quorum SASL: ${outcome.reason}` });
+      closeRefused(socket);
     });
   }
 
@@ -177,6 +212,10 @@ export class QuorumCnxManager {
 
   private connectTimeout(): number {
     return this.opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+  }
+
+  private handshakeTimeout(): number {
+    return this.opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
   }
 
   private accept(socket: net.Socket): void {
@@ -210,8 +249,11 @@ export class QuorumCnxManager {
       }
       socket.off('data', onData);
       socket.setTimeout(0);
-      this.handshaking.delete(socket);
-      this.admit(socket, taken.message.sid, taken.message.addresses, received.subarray(taken.byteCount));
+      const { sid, addresses } = taken.message;
+      this.authenticateIn(socket, remote, sid, received.subarray(taken.byteCount), (rest) => {
+        this.handshaking.delete(socket);
+        if (!this.closed) this.admit(socket, sid, addresses, rest);
+      });
     };
     socket.on('data', onData);
   }
@@ -234,7 +276,7 @@ export class QuorumCnxManager {
     } else if (!this.opts.peers.has(sid) && !this.channels.has(sid) && this.outsideViewChannels() >= OUTSIDE_VIEW_CHANNELS_MAX) {
       this.log.warn('too many election connections from servers outside the view', { sid: String(sid), remote: socket.remoteAddress });
       socket.destroy();
-    } else {
+    } else if (!socket.destroyed) {
       this.establish(sid, socket, rest);
     }
   }
@@ -271,6 +313,7 @@ export class QuorumCnxManager {
     if ((queue === undefined || queue.length === 0) && last !== undefined) this.write(channel, last);
     this.flush(channel);
     if (rest.length > 0) this.receive(channel, rest);
+    socket.resume(); // paused by quorum SASL, if it ran
   }
 
   private receive(channel: Channel, chunk: Buffer): void {

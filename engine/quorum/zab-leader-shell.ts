@@ -14,6 +14,8 @@ import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logger.ts';
 import { PLAIN_PEERS, type PeerTransport } from './peer-transport.ts';
+import { authenticatePeer, closeRefused } from './quorum-auth-shell.ts';
+import type { QuorumAuthServerOptions } from './quorum-auth.ts';
 import { JuteWriter } from '../../native-free-io/jute.ts';
 import { SNAP_HEADER_BYTES, SnapshotSerializer } from '../persistence/snapshot.ts';
 import type { DataTree } from '../core/tree.ts';
@@ -49,7 +51,16 @@ export interface ZabLeaderShellOptions {
   packetBytesMax: number;
   /** Plain TCP, TLS or both (sslQuorum, portUnification); default plain. */
   transport?: PeerTransport;
+  /** Quorum SASL before FOLLOWERINFO (LearnerHandler's authServer); null or absent: none. */
+  auth?: QuorumAuthServerOptions | null;
+  /** How long a learner may take to authenticate (the quorum socket timeout). */
+  authTimeoutMs?: number;
 }
+
+/** Learners still authenticating: a learner has one at a time, so this bounds what strangers on the quorum port hold open. */
+const AUTHENTICATING_MAX = 64;
+/** Without authTimeoutMs: ZooKeeper's quorum socket timeout with the common tickTime 2000 × initLimit 10. */
+const AUTH_TIMEOUT_MS_DEFAULT = 20_000;
 
 interface Learner {
   socket: net.Socket;
@@ -103,11 +114,12 @@ export class ZabLeaderShell {
   private flushQueued = false;
   private readonly flushBatches = () => this.flush();
   private readonly w = new JuteWriter(1 << 16);
+  private readonly authenticating = new Set<net.Socket>();
 
   constructor(leader: ZabLeader, opts: ZabLeaderShellOptions) {
     this.leader = leader;
     this.opts = opts;
-    this.server = (opts.transport ?? PLAIN_PEERS).createServer((socket) => this.accept(socket), opts.log, 'quorum');
+    this.server = (opts.transport ?? PLAIN_PEERS).createServer((socket) => this.authenticate(socket), opts.log, 'quorum');
   }
 
   listen(): Promise<void> {
@@ -157,10 +169,34 @@ export class ZabLeaderShell {
     if (this.timer !== null) clearTimeout(this.timer);
     for (const l of this.learners.values()) l.socket.destroy();
     this.learners.clear();
+    for (const s of this.authenticating) s.destroy();
+    this.authenticating.clear();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private accept(socket: net.Socket): void {
+  /** LearnerHandler's authServer.authenticate, before FOLLOWERINFO; without quorum SASL, accepted at once. */
+  private authenticate(socket: net.Socket): void {
+    const auth = this.opts.auth ?? null;
+    if (auth === null) return this.accept(socket, Buffer.alloc(0));
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    if (this.closed || this.authenticating.size >= AUTHENTICATING_MAX) return void socket.destroy();
+    this.authenticating.add(socket);
+    socket.on('error', () => socket.destroy());
+    void authenticatePeer(socket, auth, Buffer.alloc(0), this.opts.authTimeoutMs ?? AUTH_TIMEOUT_MS_DEFAULT).then((outcome) => {
+      this.authenticating.delete(socket);
+      if (outcome.kind === 'refuse') {
+        this.opts.log.warn('learner connection refused', { remote, why: `quorum SASL: ${outcome.reason}` });
+        return closeRefused(socket);
+      }
+      if (outcome.warning !== null) this.opts.log.warn('learner connection let in', { remote, why: outcome.warning });
+      else if (outcome.authenticatedAs !== null) this.opts.log.info('learner authenticated', { remote, user: outcome.authenticatedAs });
+      if (socket.destroyed) return;
+      this.accept(socket, outcome.rest);
+      socket.resume();
+    });
+  }
+
+  private accept(socket: net.Socket, rest: Buffer): void {
     if (this.closed) return void socket.destroy();
     const conn = this.nextConn++;
     socket.setNoDelay(true);
@@ -172,6 +208,7 @@ export class ZabLeaderShell {
       this.apply(this.leader.disconnected(conn, performance.now()));
     });
     this.apply(this.leader.connected(conn, performance.now()));
+    if (rest.length > 0) this.onData(conn, rest);
   }
 
   private onData(conn: number, chunk: Buffer): void {

@@ -4,9 +4,11 @@
 // clients send SASL tokens in `sasl` requests (opcode 102, GetSASLRequest {token}) and
 // get the server's next token back (SetSASLResponse {token}).
 //
-// Three pure pieces: the JAAS file parser (Java's ConfigFile grammar), the parser of
-// DIGEST-MD5 directive lists, and the server's per-connection state machine. The nonce
-// comes from an injected source of random bytes, so tests can fix it.
+// Four pure pieces: the JAAS file parser (Java's ConfigFile grammar), the parser of
+// DIGEST-MD5 directive lists, the server's per-connection state machine and the client's
+// (quorum SASL: a learner authenticating to a server, engine/quorum/quorum-auth.ts). Realm
+// and digest-uri are parameters (the client port's and the quorum's differ). Nonces come
+// from an injected source of random bytes, so tests can fix them.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 
@@ -17,10 +19,21 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 export const SASL_PROTOCOL = 'zookeeper';
 export const SASL_REALM = 'zk-sasl-md5';
 export const DIGEST_URI = `${SASL_PROTOCOL}/${SASL_REALM}`;
+/** Where a DIGEST-MD5 exchange runs: the server's realm and the digest-uri (protocol "/" server name) both ends use. */
+export interface DigestMd5Service {
+  realm: string;
+  digestUri: string;
+}
+/** The client port's (ZooKeeperSaslServer). */
+export const CLIENT_SASL_SERVICE: DigestMd5Service = { realm: SASL_REALM, digestUri: DIGEST_URI };
 /** RFC 2831 §2.1.2: the digest-response must be shorter than 4096 bytes (Java's server refuses longer ones). */
 export const DIGEST_RESPONSE_BYTES_MAX = 4096;
-/** Java's DigestMD5Base: 30 random bytes, base64-encoded into a 40-character nonce. */
-const NONCE_RANDOM_BYTES = 30;
+/** RFC 2831 §2.1.1: a digest-challenge is shorter than 2048 bytes (Java's client refuses longer ones). */
+const DIGEST_CHALLENGE_BYTES_MAX = 2048;
+/** Java's DigestMD5Base: 30 random bytes, base64-encoded into a 40-character nonce (the client's cnonce too). */
+export const NONCE_RANDOM_BYTES = 30;
+/** The maxbuf Java's DigestMD5Client announces (its default receive buffer). */
+const CLIENT_MAXBUF_BYTES = 65536;
 /** More directives than RFC 2831 defines (13) twice over is not a client talking DIGEST-MD5. */
 const DIRECTIVES_MAX = 32;
 /** The login module ZooKeeper's server uses for DIGEST-MD5 users. */
@@ -212,6 +225,31 @@ export function saslUsersOf(sections: readonly JaasSection[], sectionName: strin
   return { users, warnings };
 }
 
+/**
+ * The DIGEST-MD5 identity a section logs in with (DigestLoginModule's username and
+ * password options, as ZooKeeper's learner reads them for the QuorumLearner section).
+ */
+export function saslCredentialsOf(sections: readonly JaasSection[], sectionName: string, source: string): { username: string; password: string } {
+  const section = sections.find((s) => s.name === sectionName);
+  if (section === undefined) {
+    const found = sections.length === 0 ? 'it has no sections' : `it has ${sections.map((s) => s.name).join(', ')}`;
+    throw new JaasError(source, 1, `no JAAS configuration section named '${sectionName}' (${found})`);
+  }
+  const entry = section.entries.find((e) => e.module === DIGEST_LOGIN_MODULE);
+  const other = section.entries.find((e) => e.module !== DIGEST_LOGIN_MODULE);
+  if (other !== undefined || entry === undefined) {
+    const line = other?.line ?? section.line;
+    throw new JaasError(source, line, `section ${sectionName} needs ${DIGEST_LOGIN_MODULE} (SASL DIGEST-MD5)` +
+      (other === undefined ? '' : `; ${other.module} (Kerberos, GSSAPI) is not implemented by zooid`));
+  }
+  const username = entry.options.get('username');
+  const password = entry.options.get('password');
+  if (username === undefined || password === undefined) {
+    throw new JaasError(source, entry.line, `section ${sectionName}: ${DIGEST_LOGIN_MODULE} needs username="…" and password="…" options`);
+  }
+  return { username, password };
+}
+
 // ---------------------------------------------------------------------------------
 // DIGEST-MD5 directive lists (RFC 2831 §7.1: #rule lists of name=value, value a token
 // or a quoted-string with backslash escapes)
@@ -309,15 +347,27 @@ const SINGLE_DIRECTIVES = ['username', 'realm', 'nonce', 'cnonce', 'nc', 'qop', 
  * token gets the challenge, the digest-response gets rspauth and completes. Any other
  * token, or a second exchange, fails with the reason Java's server would give.
  */
+export interface DigestMd5ServerOptions extends DigestMd5Service {
+  /**
+   * The authorization callback: true refuses an authzid other than the user name (as
+   * SaslQuorumServerCallbackHandler, authenticationID.equals(authorizationID)); false takes
+   * the user name as the id whatever authzid says (as the client port's SaslServerCallbackHandler).
+   */
+  authzidMustMatch: boolean;
+}
+
 export class DigestMd5Server {
   private state: 'initial' | 'challenged' | 'complete' | 'failed' = 'initial';
   private nonce = '';
   private readonly users: ReadonlyMap<string, string>;
   private readonly randomBytes: (count: number) => Buffer;
+  private readonly service: DigestMd5ServerOptions;
 
-  constructor(users: ReadonlyMap<string, string>, randomBytes: (count: number) => Buffer) {
+  constructor(users: ReadonlyMap<string, string>, randomBytes: (count: number) => Buffer,
+    service: DigestMd5ServerOptions = { ...CLIENT_SASL_SERVICE, authzidMustMatch: false }) {
     this.users = users;
     this.randomBytes = randomBytes;
+    this.service = service;
   }
 
   get complete(): boolean {
@@ -337,7 +387,7 @@ export class DigestMd5Server {
       if (random.length !== NONCE_RANDOM_BYTES) throw new Error(`nonce source gave ${random.length} bytes, not ${NONCE_RANDOM_BYTES}`);
       this.nonce = random.toString('base64');
       this.state = 'challenged';
-      return { kind: 'challenge', token: Buffer.from(`realm="${SASL_REALM}",nonce="${this.nonce}",charset=utf-8,algorithm=md5-sess`, 'utf8') };
+      return { kind: 'challenge', token: Buffer.from(`realm="${this.service.realm}",nonce="${this.nonce}",charset=utf-8,algorithm=md5-sess`, 'utf8') };
     }
     if (this.state !== 'challenged') return { kind: 'failure', reason: 'DIGEST-MD5: authentication already completed or failed' };
     return this.verify(token);
@@ -368,7 +418,7 @@ export class DigestMd5Server {
     const username = one.get('username');
     if (username === undefined) return fail('missing username');
     const realm = one.get('realm') ?? '';
-    if (realm !== SASL_REALM) return fail(`Nonexistent realm: ${realm}`);
+    if (realm !== this.service.realm) return fail(`Nonexistent realm: ${realm}`);
     if (one.get('nonce') !== this.nonce) return fail('Mismatched nonce.');
     const nc = one.get('nc');
     if (nc === undefined || !/^[0-9a-fA-F]{8}$/.test(nc) || parseInt(nc, 16) !== 1) return fail('Nonce count does not match: ' + (nc ?? 'missing'));
@@ -380,19 +430,129 @@ export class DigestMd5Server {
     if (maxbuf !== undefined && !/^[0-9]{1,10}$/.test(maxbuf)) return fail(`maxbuf ${maxbuf}`);
     const digestUri = one.get('digest-uri');
     if (digestUri === undefined) return fail('Missing digest-uri');
-    if (digestUri.toLowerCase() !== DIGEST_URI) return fail(`Mismatched URI: ${digestUri}; expecting: ${DIGEST_URI}`);
+    const expectedUri = this.service.digestUri;
+    if (digestUri.toLowerCase() !== expectedUri.toLowerCase()) return fail(`Mismatched URI: ${digestUri}; expecting: ${expectedUri}`);
     const response = one.get('response');
     if (response === undefined || !/^[0-9a-fA-F]{32}$/.test(response)) return fail('Missing or malformed response');
     const password = this.users.get(username);
-    if (password === undefined) return { kind: 'failure', reason: `DIGEST-MD5: cannot acquire password for ${username} in realm : ${SASL_REALM}` };
+    if (password === undefined) return { kind: 'failure', reason: `DIGEST-MD5: cannot acquire password for ${username} in realm : ${this.service.realm}` };
     const authzid = one.get('authzid') ?? null;
     const fields = { username, realm, password, nonce: this.nonce, cnonce, nc, qop, digestUri, authzid };
     const expected = Buffer.from(digestResponseValue({ ...fields, a2Prefix: 'AUTHENTICATE' }), 'latin1');
     if (!timingSafeEqual(expected, Buffer.from(response.toLowerCase(), 'latin1'))) return fail('Mismatched response.');
+    // DigestMD5Server: without authzid the authorization id is the user name
+    if (this.service.authzidMustMatch && authzid !== null && authzid !== username) {
+      return { kind: 'failure', reason: `DIGEST-MD5: ${username} is not authorized to act as ${authzid}` };
+    }
     this.state = 'complete';
     const rspauth = digestResponseValue({ ...fields, a2Prefix: '' });
     // SaslServerCallbackHandler.handleAuthorizeCallback: the id is the authentication id (user name)
     return { kind: 'success', token: Buffer.from(`rspauth=${rspauth}`, 'latin1'), authorizationId: username };
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// The client's DIGEST-MD5 state machine (what Java's DigestMD5Client does for a quorum
+// learner: no initial response, one digest-response, then the server's rspauth checked)
+
+export type SaslClientStep =
+  | { kind: 'response'; token: Buffer }
+  | { kind: 'complete' }
+  | { kind: 'failure'; reason: string };
+
+/** The directives of a challenge that may appear once (RFC 2831 §2.1.1; realm may repeat). */
+const CHALLENGE_SINGLE_DIRECTIVES = ['nonce', 'qop', 'stale', 'maxbuf', 'charset', 'algorithm', 'cipher'];
+
+/** RFC 2831 quoted-string: backslash before '"' and '\\'. */
+function quoted(value: string): string {
+  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
+
+export interface DigestMd5ClientOptions extends DigestMd5Service {
+  username: string;
+  password: string;
+}
+
+/**
+ * DIGEST-MD5 client, answering as Java's DigestMD5Client does (charset=utf-8, qop=auth,
+ * md5-sess, nc=00000001, authzid = the user name, maxbuf=65536). The first server token
+ * is the challenge; the second carries rspauth, which must prove the server knew the password.
+ */
+export class DigestMd5Client {
+  private state: 'initial' | 'responded' | 'complete' | 'failed' = 'initial';
+  private readonly opts: DigestMd5ClientOptions;
+  private readonly randomBytes: (count: number) => Buffer;
+  private expectedRspauth = '';
+
+  constructor(opts: DigestMd5ClientOptions, randomBytes: (count: number) => Buffer) {
+    this.opts = opts;
+    this.randomBytes = randomBytes;
+  }
+
+  get complete(): boolean {
+    return this.state === 'complete';
+  }
+
+  evaluate(token: Buffer): SaslClientStep {
+    const step = this.state === 'initial' ? this.respond(token) : this.state === 'responded' ? this.checkRspauth(token)
+      : { kind: 'failure' as const, reason: 'DIGEST-MD5: authentication already completed or failed' };
+    if (step.kind === 'failure') this.state = 'failed';
+    return step;
+  }
+
+  private respond(token: Buffer): SaslClientStep {
+    const fail = (detail: string): SaslClientStep => ({ kind: 'failure', reason: `DIGEST-MD5: digest challenge format violation. ${detail}` });
+    if (token.length === 0 || token.length >= DIGEST_CHALLENGE_BYTES_MAX) return fail(`challenge length ${token.length} bytes`);
+    let text: string;
+    try {
+      text = utf8Strict.decode(token);
+    } catch {
+      return fail('not UTF-8');
+    }
+    const parsed = parseDirectives(text);
+    if (parsed === null) return fail('not a directive list');
+    const one = new Map<string, string>();
+    for (const name of CHALLENGE_SINGLE_DIRECTIVES) {
+      const values = parsed.get(name);
+      if (values === undefined) continue;
+      if (values.length > 1) return fail(`more than one ${name} directive`);
+      one.set(name, values[0]);
+    }
+    const nonce = one.get('nonce');
+    if (nonce === undefined || nonce === '') return fail('Missing nonce');
+    if (one.get('algorithm') !== 'md5-sess') return fail(`algorithm ${one.get('algorithm') ?? 'missing'} (md5-sess is required)`);
+    const qops = (one.get('qop') ?? 'auth').split(',').map((q) => q.trim());
+    if (!qops.includes('auth')) return fail(`the server offers qop ${qops.join(',')}, not auth`);
+    const realms = parsed.get('realm') ?? [];
+    if (realms.length > 0 && !realms.includes(this.opts.realm)) return fail(`the server offers realm ${realms.join(',')}, not ${this.opts.realm}`);
+    const random = this.randomBytes(NONCE_RANDOM_BYTES);
+    if (random.length !== NONCE_RANDOM_BYTES) throw new Error(`cnonce source gave ${random.length} bytes, not ${NONCE_RANDOM_BYTES}`);
+    const cnonce = random.toString('base64');
+    const { username, password, digestUri } = this.opts;
+    const realm = realms.length > 0 ? this.opts.realm : '';
+    const fields = { username, realm, password, nonce, cnonce, nc: '00000001', qop: 'auth', digestUri, authzid: username };
+    const response = digestResponseValue({ ...fields, a2Prefix: 'AUTHENTICATE' });
+    this.expectedRspauth = digestResponseValue({ ...fields, a2Prefix: '' });
+    this.state = 'responded';
+    const realmDirective = realms.length > 0 ? `realm=${quoted(realm)},` : '';
+    return {
+      kind: 'response',
+      token: Buffer.from(`charset=utf-8,username=${quoted(username)},${realmDirective}nonce=${quoted(nonce)},nc=00000001,cnonce=${quoted(cnonce)},` +
+        `digest-uri=${quoted(digestUri)},maxbuf=${CLIENT_MAXBUF_BYTES},response=${response},qop=auth,authzid=${quoted(username)}`, 'utf8'),
+    };
+  }
+
+  private checkRspauth(token: Buffer): SaslClientStep {
+    const parsed = parseDirectives(token.toString('latin1'));
+    const rspauth = parsed?.get('rspauth');
+    if (rspauth === undefined || rspauth.length !== 1) return { kind: 'failure', reason: 'DIGEST-MD5: the server sent no rspauth' };
+    const got = Buffer.from(rspauth[0].toLowerCase(), 'latin1');
+    const want = Buffer.from(this.expectedRspauth, 'latin1');
+    if (got.length !== want.length || !timingSafeEqual(got, want)) {
+      return { kind: 'failure', reason: 'DIGEST-MD5: mismatched rspauth: the server does not know this password' };
+    }
+    this.state = 'complete';
+    return { kind: 'complete' };
   }
 }
 

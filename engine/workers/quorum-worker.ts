@@ -52,6 +52,7 @@ import { TxnHistory } from '../persistence/txn-history.ts';
 import { LEARNER_CONNECT_RETRY_MS, PIPELINE_BACKLOG_BYTES_MAX, PROPOSAL_TIMES_MAX } from '../quorum/limits.ts';
 import { COMMIT_LOG_COUNT, SNAPSHOT_SIZE_FACTOR } from '../quorum/zab-leader-limits.ts';
 import { PeerTransport, type PeerTlsOptions } from '../quorum/peer-transport.ts';
+import { authenticateToPeer, closeRefused, quorumAuthOf } from '../quorum/quorum-auth-shell.ts';
 
 export interface QuorumWorkerData {
   /** The config fields the schema gives the quorum worker (servers, myid, tickTime, initLimit, syncLimit, ...). */
@@ -199,6 +200,15 @@ function localState(): LocalState {
 const election = new FastLeaderElection(view, localState(), DEFAULT_ELECTION_TIMING);
 /** The election and quorum connections: plain, TLS (sslQuorum) or both (portUnification). */
 const peerTransport = new PeerTransport(data.peerTls);
+/** Quorum SASL on those connections (quorum.auth.*), after TLS. */
+const quorumAuth = quorumAuthOf(cfg.quorumSasl);
+if (cfg.quorumSasl !== null) {
+  const q = cfg.quorumSasl;
+  log.info('quorum SASL (DIGEST-MD5)', {
+    learnerRequireSasl: q.learnerRequired, serverRequireSasl: q.serverRequired, jaasFile: q.jaasFile,
+    peers: `${q.users.size} users in ${q.serverSection}`, identity: q.learner === null ? 'none' : `${q.learner.username} from ${q.learnerSection}`,
+  });
+}
 const peers = new Map<bigint, PeerAddress>();
 for (const sid of view.members.keys()) if (sid !== view.mySid) peers.set(sid, electionAddressOf(view, sid)!);
 const cnx = new QuorumCnxManager({
@@ -211,6 +221,7 @@ const cnx = new QuorumCnxManager({
   connectTimeoutMs: cfg.cnxTimeoutMs,
   handshakeTimeoutMs: cfg.tickTimeMs * cfg.syncLimit,
   transport: peerTransport,
+  auth: quorumAuth,
 });
 let electionTimer: NodeJS.Timeout | null = null;
 let electionStartedMs = 0;
@@ -387,6 +398,7 @@ class LeaderRun {
     });
     this.shell = new ZabLeaderShell(this.zab, {
       host: bindHost, port: me.quorumPort, log, packetBytesMax, transport: peerTransport,
+      auth: quorumAuth.server, authTimeoutMs: cfg.initLimit * cfg.tickTimeMs,
       hooks: {
         snapshot: (zxid) => {
           if (zxid !== this.replica.lastZxid) throw new Error(`SNAP at 0x${zxid.toString(16)}, the committed replica is at 0x${this.replica.lastZxid.toString(16)}`);
@@ -520,9 +532,12 @@ class LearnerRun {
       return;
     }
     const deadline = performance.now() + cfg.initLimit * cfg.tickTimeMs;
-    void connectToLeader(leader.host, leader.quorumPort, deadline, () => this.closed).then((socket) => {
+    void connectToLeader(leader.host, leader.quorumPort, deadline, () => this.closed).then(async (socket) => {
       if (this.closed) return void socket?.destroy();
       if (socket === null) return endRole(`cannot connect to leader ${leaderSid} at ${leader.host}:${leader.quorumPort}`);
+      const refused = await authenticateToLeader(socket);
+      if (this.closed) return void socket.destroy();
+      if (refused !== null) return endRole(`quorum SASL with leader ${leaderSid} at ${leader.host}:${leader.quorumPort} failed: ${refused}`);
       this.connectedMs = performance.now();
       this.shell = new LearnerShell({
         host: leader.host, port: leader.quorumPort, socket, tickMs: cfg.tickTimeMs, log,
@@ -532,6 +547,7 @@ class LearnerRun {
         },
         effects: this.effects(),
       });
+      socket.resume(); // paused by quorum SASL, if it ran
     });
   }
 
@@ -713,6 +729,15 @@ async function connectToLeader(host: string, port: number, deadlineMs: number, g
     await new Promise((resolve) => setTimeout(resolve, LEARNER_CONNECT_RETRY_MS));
     if (gone()) return null;
   }
+}
+
+/** Learner.connectToLeader's authLearner.authenticate, before FOLLOWERINFO: null when it passed (or is not asked for), else why not. */
+async function authenticateToLeader(socket: net.Socket): Promise<string | null> {
+  if (quorumAuth.learner === null) return null;
+  const outcome = await authenticateToPeer(socket, quorumAuth.learner, cfg.initLimit * cfg.tickTimeMs);
+  if (outcome.kind === 'pass') return null;
+  closeRefused(socket);
+  return outcome.reason;
 }
 
 // ---------------------------------------------------------------- the loop

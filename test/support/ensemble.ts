@@ -84,10 +84,10 @@ function log4jSettings(): string {
  * Start QuorumPeerMain as server `sid` of `lines`; resolves once its client port answers ruok.
  * `reuseDir`: the dir of a peer killed with kill9(), to start again on its dataDir.
  * `extra`: zoo.cfg keys written after the defaults (a later line wins: admin.enableServer=true, ...).
+ * `jvmFlags`: more JVM flags (-Djava.security.auth.login.config=… for quorum SASL).
  */
-export async function startZooKeeperPeer(
-  sid: number, clientPort: number, lines: readonly string[], reuseDir?: string, extra: Record<string, string> = {},
-): Promise<ZooKeeperPeer> {
+export async function startZooKeeperPeer(sid: number, clientPort: number, lines: readonly string[], reuseDir?: string,
+  extra: Readonly<Record<string, string>> = {}, jvmFlags: readonly string[] = []): Promise<ZooKeeperPeer> {
   const dir = reuseDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `zooid-zkpeer${sid}-`));
   const dataDir = path.join(dir, 'data');
   fs.mkdirSync(dataDir, { recursive: true });
@@ -102,7 +102,7 @@ export async function startZooKeeperPeer(
   const logFile = path.join(dir, 'zookeeper.log');
   const out = fs.openSync(logFile, 'a');
   const child = spawn('java', [
-    '-Xmx128m', '-XX:+UseSerialGC', `-Dlog4j.configuration=file:${path.join(dir, 'log4j.properties')}`,
+    '-Xmx128m', '-XX:+UseSerialGC', `-Dlog4j.configuration=file:${path.join(dir, 'log4j.properties')}`, ...jvmFlags,
     '-cp', [dir, ...ZOOKEEPER_CLASSPATH, ...NETTY_EXTRA_JARS].join(':'),
     'org.apache.zookeeper.server.quorum.QuorumPeerMain', path.join(dir, 'zoo.cfg'),
   ], { stdio: ['ignore', out, out] });

@@ -134,7 +134,8 @@ describe('statuses', () => {
 
   it('accepted: a warning; a value the key carries is still checked', () => {
     expect(statusOf('skipACL')).toBe('accepted');
-    expect(statusOf('zookeeper.quorum.auth.enableSasl')).toBe('accepted');
+    expect(statusOf('zookeeper.audit.enable')).toBe('accepted');
+    expect(statusOf('quorum.auth.kerberos.servicePrincipal')).toBe('unsupported');
     const cfg = parse(`${MINIMAL}skipACL=yes\nzookeeper.syncEnabled=false\n`);
     expect(cfg.syncEnabled).toBe(false);
     expect(cfg.warnings).toEqual([
