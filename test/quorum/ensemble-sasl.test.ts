@@ -87,7 +87,7 @@ function countIn(peer: ZooidPeer, re: RegExp): number {
 }
 
 describe('quorum SASL', () => {
-  it('zooids requiring quorum SASL replicate, and refuse a server with a wrong password, an unknown user or no credentials', async () => {
+  it('zooids requiring quorum SASL replicate, and refuse a server with a wrong password, an unknown user (CVE-2023-44981) or no credentials (CVE-2018-8012)', async () => {
     const ports = await allocatePorts([1, 2, 3]);
     const lines = serverLines(ports);
     const pair = await Promise.all(ports.slice(0, 2).map((p) => startSaslZooid(p, lines)));
