@@ -68,8 +68,13 @@ const controlServer = new ControlServer(attachRing(topology, 'control/request', 
 const quorumIn = topology.quorum ? attachRing(topology, 'quorum/in', 'pipeline') : null;
 const quorumOut = topology.quorum ? attachRing(topology, 'quorum/out', 'pipeline') : null;
 if (topology.quorum) readQuorumStateFrom(new Int32Array(wordsOf(topology, 'quorum-words')), attachQuorumStats(topology));
-/** Whether clients are served: always standalone; in an ensemble only while a role is established or synced. */
+/** Whether a role is running: always standalone; in an ensemble only while a role is established or synced. */
 let serving = quorumIn === null;
+/**
+ * Whether clients are taken: while serving, except on a leader with leaderServes=no (Leader.lead
+ * then never gives its server to the client port: connections close, words say not serving).
+ */
+let clientsServed = serving;
 const quorumWriter = new JuteWriter(64 * 1024);
 /** The newest zxid handed to the log (leaving a role waits until it is durable). */
 let lastAppendedZxid = 0;
@@ -347,7 +352,7 @@ function dispatch(ioIndex: number, ring: Ring): void {
       return;
     }
     case ReqKind.CONNECT: {
-      if (!serving) {
+      if (!clientsServed) {
         // ZooKeeper closes a connection that comes while its server is not running (no role yet)
         const reply = respRings[ioIndex];
         writeConnIdOnly(reply, reserveBlocking(reply, 4), connId);
@@ -364,7 +369,7 @@ function dispatch(ioIndex: number, ring: Ring): void {
       return;
     case ReqKind.FOURLW: {
       const w = readFourLetterWord(ring);
-      textStreams.start(key, fourLetterWordReply(w.word, pipeline, cfg, { addr: w.addr, port: w.port, traceMask: w.traceMask }, w.host, keeperLog, serving), clockMs);
+      textStreams.start(key, fourLetterWordReply(w.word, pipeline, cfg, { addr: w.addr, port: w.port, traceMask: w.traceMask }, w.host, keeperLog, clientsServed), clockMs);
       return;
     }
     case ReqKind.TEXT_MORE:
@@ -463,6 +468,7 @@ function raiseDurableZxid(zxid: number): void {
  */
 function leaveRole(why: string): void {
   serving = false;
+  clientsServed = false;
   snapshotter.abort();
   rollWanted = false;
   pipeline.leaveRole();
@@ -524,7 +530,8 @@ function fromQuorum(m: FromQuorumMessage): void {
       pipeline.assumeRole('leader', m.voters);
       pipeline.beginEpoch(m.zxid);
       serving = true;
-      log.info(`leading epoch ${Math.floor(m.zxid / 0x1_0000_0000)} with voters ${m.voters.join(',')}: serving clients`);
+      clientsServed = cfg.leaderServes;
+      log.info(`leading epoch ${Math.floor(m.zxid / 0x1_0000_0000)} with voters ${m.voters.join(',')}: ${clientsServed ? 'serving clients' : 'not taking clients (leaderServes=no)'}`);
       return;
     case FromQuorum.ACK:
       if (pipeline.leader !== null) pipeline.ack(m.sid, m.zxid);
@@ -563,6 +570,7 @@ function fromQuorum(m: FromQuorumMessage): void {
     case FromQuorum.SERVE:
       if (m.zxid !== pipeline.tree.lastZxid) log.warn(`serving from zxid 0x${m.zxid.toString(16)}, the tree is at 0x${pipeline.tree.lastZxid.toString(16)}`);
       serving = true;
+      clientsServed = true;
       log.info(`${pipeline.role} synced with the leader at zxid 0x${pipeline.tree.lastZxid.toString(16)}: serving clients`);
       return;
   }

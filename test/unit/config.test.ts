@@ -401,7 +401,7 @@ describe('warnings', () => {
     // (authProvider.N is read: test/unit/sasl.test.ts)
     const known = [
       'reconfigEnabled=false',
-      'leaderServes=yes',
+      'syncEnabled=true',
       'audit.enable=true',
       'ssl.keyStore.location=/etc/zk/keystore.jks',
       'electionPortBindRetry=5',
