@@ -82,7 +82,7 @@ function waitFor(worker: Worker, what: string, types: string[]): Promise<Record<
     const onMessage = (msg: Record<string, unknown>) => {
       if (msg.type === 'error') {
         cleanup();
-        reject(new Error(String(msg.message)));
+        reject(typeof msg.exitCode === 'number' ? new SurfaceStartError(String(msg.message), msg.exitCode) : new Error(String(msg.message)));
       } else if (types.includes(String(msg.type))) {
         cleanup();
         resolve(msg);

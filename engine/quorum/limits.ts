@@ -107,3 +107,8 @@ export const PIPELINE_BACKLOG_BYTES_MAX = 256 * 1024 * 1024;
  * 4096 newer proposals is not measured (engine/ops/quorumstats.ts ProposalTimes).
  */
 export const PROPOSAL_TIMES_MAX = 4096;
+
+/** QuorumCnxManager.Listener: a second between attempts to bind the election port (electionPortBindRetry of them). */
+export const ELECTION_BIND_RETRY_MS = 1000;
+/** ZooKeeper's ExitCode.UNABLE_TO_BIND_QUORUM_PORT: the election port never bound. */
+export const EXIT_UNABLE_TO_BIND_QUORUM_PORT = 14;

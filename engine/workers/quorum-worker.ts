@@ -49,7 +49,7 @@ import { recoverState, stateHolder } from '../persistence/recovery.ts';
 import { CommittedReplica } from '../persistence/committed-replica.ts';
 import { loadEpochs as loadPersistedEpochs, writeEpochFile } from '../persistence/epochs.ts';
 import { TxnHistory } from '../persistence/txn-history.ts';
-import { LEARNER_CONNECT_RETRY_MS, PIPELINE_BACKLOG_BYTES_MAX, PROPOSAL_TIMES_MAX } from '../quorum/limits.ts';
+import { ELECTION_BIND_RETRY_MS, EXIT_UNABLE_TO_BIND_QUORUM_PORT, LEARNER_CONNECT_RETRY_MS, PIPELINE_BACKLOG_BYTES_MAX, PROPOSAL_TIMES_MAX } from '../quorum/limits.ts';
 import { COMMIT_LOG_COUNT, SNAPSHOT_SIZE_FACTOR } from '../quorum/zab-leader-limits.ts';
 import { PeerTransport, type PeerTlsOptions } from '../quorum/peer-transport.ts';
 import { authenticateToPeer, closeRefused, quorumAuthOf } from '../quorum/quorum-auth-shell.ts';
@@ -773,18 +773,37 @@ parentPort!.on('message', (msg: { type: string; id?: number }) => {
   void cnx.close().then(() => parentPort!.postMessage({ type: 'stopped' }));
 });
 
+/**
+ * QuorumCnxManager.Listener: the election port is tried electionPortBindRetry times (0: until
+ * it binds), a second apart; a server that cannot bind it cannot take part in elections and
+ * exits with ZooKeeper's UNABLE_TO_BIND_QUORUM_PORT (the main thread maps `exitCode`).
+ */
+async function listenForElections(): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await cnx.listen();
+      return true;
+    } catch (err) {
+      const why = `cannot listen on the election port ${me.electionPort} (attempt ${attempt}): ${(err as Error).message}`;
+      if (cfg.electionPortBindRetry !== 0 && attempt >= cfg.electionPortBindRetry) {
+        // the main thread exits on this message (a throw here could reach it first, as a plain worker error)
+        parentPort!.postMessage({ type: 'error', message: why, exitCode: EXIT_UNABLE_TO_BIND_QUORUM_PORT });
+        return false;
+      }
+      log.error(why);
+      await new Promise((resolve) => setTimeout(resolve, ELECTION_BIND_RETRY_MS));
+    }
+  }
+}
+
 const publishTimer = setInterval(publish, Math.max(1, Math.floor(cfg.tickTimeMs / 2)));
 publishTimer.unref();
 
-try {
-  await cnx.listen();
-} catch (err) {
-  parentPort!.postMessage({ type: 'error', message: `cannot listen on the election port ${me.electionPort}: ${(err as Error).message}` });
-  throw err;
+if (await listenForElections()) {
+  parentPort!.postMessage({ type: 'ready' });
+  lookForLeader();
+  void pump().catch((err: Error) => {
+    log.error(`quorum worker failed: ${err.stack ?? err.message}`);
+    throw err;
+  });
 }
-parentPort!.postMessage({ type: 'ready' });
-lookForLeader();
-void pump().catch((err: Error) => {
-  log.error(`quorum worker failed: ${err.stack ?? err.message}`);
-  throw err;
-});
