@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { allocatePorts, serverLines, startZooKeeperPeer, startZooidPeer, srvrMode, type PeerPorts } from '../support/ensemble.ts';
 import { ZkSession } from '../support/zkclient.ts';
 import { waitFor, withDeadline } from '../support/wait.ts';
+import { readTxnLog } from '../../engine/persistence/txnlog.ts';
 
 const DEADLINE_MS = 60_000;
 
@@ -28,7 +29,9 @@ interface Member {
   kill9(): Promise<void>;
   restart(): Promise<void>;
   stop(): Promise<void>;
-  logTail(): string;
+  logTail(lineCount?: number): string;
+  /** A zooid member's dataDir (its txn log is read by the TRUNC case); null for ZooKeeper. */
+  dataDir: string | null;
 }
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -50,7 +53,10 @@ async function ensemble(kinds: readonly Kind[]): Promise<Member[]> {
     if (kinds[i] === 'zooid') {
       const peer = await startZooidPeer(p, lines);
       cleanups.push(() => peer.stop());
-      return { sid: p.sid, kind: 'zooid', clientPort: p.clientPort, kill9: () => peer.kill9(), restart: () => peer.restart(), stop: () => peer.stop(), logTail: () => peer.logTail(20) };
+      return {
+        sid: p.sid, kind: 'zooid', clientPort: p.clientPort, kill9: () => peer.kill9(), restart: () => peer.restart(), stop: () => peer.stop(),
+        logTail: (lineCount = 20) => peer.logTail(lineCount), dataDir: peer.dataDir,
+      };
     }
     // a ZooKeeper peer restarted runs as a new process on the same dataDir
     let zk = await startZooKeeperPeer(p.sid, p.clientPort, lines);
@@ -61,7 +67,8 @@ async function ensemble(kinds: readonly Kind[]): Promise<Member[]> {
         zk = await startZooKeeperPeer(p.sid, p.clientPort, lines, zk.dir);
       },
       stop: () => zk.stop(),
-      logTail: () => zk.logTail(20),
+      logTail: (lineCount = 20) => zk.logTail(lineCount),
+      dataDir: null,
     };
     cleanups.push(() => member.stop());
     return member;
@@ -148,6 +155,47 @@ describe('mixed ensembles of zooid and Apache ZooKeeper 3.8', () => {
   }, 300_000);
 });
 
+describe('a zooid server synced by a ZooKeeper leader', () => {
+  // zooid (sid 3) leads two ZooKeeper followers, logs a txn after both were killed (no quorum
+  // ever has it) and dies; the ZooKeeper servers come back and elect one of themselves; zooid
+  // comes back and the ZooKeeper leader's LearnerHandler cuts that txn from its log (TRUNC)
+  it('has a txn no quorum logged cut from its log by a ZooKeeper leader (TRUNC)', async () => {
+    const members = await ensemble(['zookeeper', 'zookeeper', 'zooid']);
+    const leader = await settled(members, 'one leader and two followers');
+    expect(leader.kind).toBe('zooid');
+    await everyWriteEverywhere(members, 'before');
+    const followers = members.filter((m) => m !== leader);
+    const s = await ZkSession.connect('trunc-writer', leader.clientPort, { sessionTimeoutMs: 20_000, connectTimeoutMs: DEADLINE_MS, requestTimeoutMs: 30_000 });
+    cleanups.push(() => s.dispose());
+    for (const f of followers) await f.kill9();
+    const pending = s.create('/uncommitted', 'never acknowledged').catch(() => ({ err: 'TIMEOUT' }));
+    const logDir = path.join(leader.dataDir!, 'version-2');
+    let uncommittedZxid = -1;
+    await waitFor(() => {
+      for (const e of readTxnLog(logDir, 0)) if (e.bytes.includes(Buffer.from('/uncommitted'))) uncommittedZxid = e.zxid;
+      return uncommittedZxid > 0;
+    }, { timeoutMs: DEADLINE_MS, what: 'the zooid leader to log /uncommitted' });
+    await leader.kill9();
+    expect((await pending).err).not.toBe('OK');
+    await Promise.all(followers.map((f) => f.restart()));
+    await settled(followers, 'the two ZooKeeper servers to elect a leader between them');
+
+    await leader.restart();
+    await settled(members, 'zooid to rejoin as a follower of the ZooKeeper leader');
+    expect(await srvrMode(leader.clientPort)).toBe('follower');
+    expect(leader.logTail(10_000)).toMatch(/synced with the leader \(TRUNC\)/);
+    expect([...readTxnLog(logDir, 0)].map((e) => e.zxid)).not.toContain(uncommittedZxid);
+    for (const m of members) {
+      const c = await session(`check-${m.sid}`, m.clientPort);
+      expect(await c.sync('/')).toMatchObject({ err: 'OK' });
+      const children = (await c.getChildren('/')).children as string[];
+      expect(children, `server ${m.sid}`).not.toContain('uncommitted');
+      for (const f of members) expect(children, `server ${m.sid}`).toContain(`before-${f.sid}`);
+    }
+    await everyWriteEverywhere(members, 'after');
+  }, 240_000);
+});
+
 describe('migrating a ZooKeeper 3.8 ensemble to zooid a server at a time', () => {
   it('replaces a follower, then the leader, each by zooid on its own dataDir; every write is everywhere throughout', async () => {
     const ports = await allocatePorts([1, 2, 3]);
@@ -155,7 +203,7 @@ describe('migrating a ZooKeeper 3.8 ensemble to zooid a server at a time', () =>
     const zks = await Promise.all(ports.map((p) => startZooKeeperPeer(p.sid, p.clientPort, lines)));
     for (const zk of zks) cleanups.push(() => zk.stop());
     const members: Member[] = zks.map((zk) => ({
-      sid: zk.sid, kind: 'zookeeper', clientPort: zk.clientPort, kill9: () => zk.kill9(), restart: async () => {}, stop: () => zk.stop(), logTail: () => zk.logTail(20),
+      sid: zk.sid, kind: 'zookeeper', clientPort: zk.clientPort, kill9: () => zk.kill9(), restart: async () => {}, stop: () => zk.stop(), logTail: () => zk.logTail(20), dataDir: null,
     }));
     let leader = await settled(members, 'the ZooKeeper ensemble to form');
     await everyWriteEverywhere(members, 'zk-only');
@@ -170,7 +218,10 @@ describe('migrating a ZooKeeper 3.8 ensemble to zooid a server at a time', () =>
       await settled(others, `the ensemble without ZooKeeper ${old.sid}`);
       const peer = await startZooidPeer(ports[i], lines, {}, path.join(old.dir, 'data'));
       cleanups.push(() => peer.stop());
-      members[i] = { sid: old.sid, kind: 'zooid', clientPort: peer.clientPort, kill9: () => peer.kill9(), restart: () => peer.restart(), stop: () => peer.stop(), logTail: () => peer.logTail(20) };
+      members[i] = {
+        sid: old.sid, kind: 'zooid', clientPort: peer.clientPort, kill9: () => peer.kill9(), restart: () => peer.restart(), stop: () => peer.stop(),
+        logTail: () => peer.logTail(20), dataDir: peer.dataDir,
+      };
       leader = await settled(members, `zooid ${old.sid} on ZooKeeper's dataDir to join`);
       const onZooid = await session(`zooid-${old.sid}`, peer.clientPort);
       for (const tag of tags) {
