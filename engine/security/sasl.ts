@@ -339,6 +339,29 @@ export function digestResponseValue(f: {
 
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * A DIGEST-MD5 token's directives that may appear once (`names`) by name, and all of them; or, when the token
+ * is not UTF-8, not a directive list, or repeats one of them, what is wrong with it.
+ */
+function singleDirectives(token: Buffer, names: readonly string[]): { one: Map<string, string>; all: Map<string, string[]> } | string {
+  let text: string;
+  try {
+    text = utf8Strict.decode(token);
+  } catch {
+    return 'not UTF-8';
+  }
+  const parsed = parseDirectives(text);
+  if (parsed === null) return 'not a directive list';
+  const one = new Map<string, string>();
+  for (const name of names) {
+    const values = parsed.get(name);
+    if (values === undefined) continue;
+    if (values.length > 1) return `more than one ${name} directive`;
+    one.set(name, values[0]);
+  }
+  return { one, all: parsed };
+}
+
 /** The directives of a digest-response that may appear once (RFC 2831 §2.1.2). */
 const SINGLE_DIRECTIVES = ['username', 'realm', 'nonce', 'cnonce', 'nc', 'qop', 'digest-uri', 'response', 'maxbuf', 'charset', 'cipher', 'authzid'];
 
@@ -398,21 +421,9 @@ export class DigestMd5Server {
     if (token.length === 0 || token.length >= DIGEST_RESPONSE_BYTES_MAX) {
       return { kind: 'failure', reason: `DIGEST-MD5: invalid digest response length: ${token.length} bytes` };
     }
-    let text: string;
-    try {
-      text = utf8Strict.decode(token);
-    } catch {
-      return fail('not UTF-8');
-    }
-    const parsed = parseDirectives(text);
-    if (parsed === null) return fail('not a directive list');
-    const one = new Map<string, string>();
-    for (const name of SINGLE_DIRECTIVES) {
-      const values = parsed.get(name);
-      if (values === undefined) continue;
-      if (values.length > 1) return fail(`more than one ${name} directive`);
-      one.set(name, values[0]);
-    }
+    const directives = singleDirectives(token, SINGLE_DIRECTIVES);
+    if (typeof directives === 'string') return fail(directives);
+    const one = directives.one;
     const charset = one.get('charset');
     if (charset !== undefined && charset.toLowerCase() !== 'utf-8') return fail(`charset ${charset} (utf-8 was offered)`);
     const username = one.get('username');
@@ -503,21 +514,9 @@ export class DigestMd5Client {
   private respond(token: Buffer): SaslClientStep {
     const fail = (detail: string): SaslClientStep => ({ kind: 'failure', reason: `DIGEST-MD5: digest challenge format violation. ${detail}` });
     if (token.length === 0 || token.length >= DIGEST_CHALLENGE_BYTES_MAX) return fail(`challenge length ${token.length} bytes`);
-    let text: string;
-    try {
-      text = utf8Strict.decode(token);
-    } catch {
-      return fail('not UTF-8');
-    }
-    const parsed = parseDirectives(text);
-    if (parsed === null) return fail('not a directive list');
-    const one = new Map<string, string>();
-    for (const name of CHALLENGE_SINGLE_DIRECTIVES) {
-      const values = parsed.get(name);
-      if (values === undefined) continue;
-      if (values.length > 1) return fail(`more than one ${name} directive`);
-      one.set(name, values[0]);
-    }
+    const directives = singleDirectives(token, CHALLENGE_SINGLE_DIRECTIVES);
+    if (typeof directives === 'string') return fail(directives);
+    const { one, all: parsed } = directives;
     const nonce = one.get('nonce');
     if (nonce === undefined || nonce === '') return fail('Missing nonce');
     if (one.get('algorithm') !== 'md5-sess') return fail(`algorithm ${one.get('algorithm') ?? 'missing'} (md5-sess is required)`);
