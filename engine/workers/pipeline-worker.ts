@@ -197,6 +197,9 @@ const pipeline = new Pipeline(
       ring.commitQuiet(RespKind.CLOSE, 4);
     },
     appendLog(zxid, txn) {
+      // syncEnabled=false: an observer keeps no log and takes no snapshots (ObserverZooKeeperServer
+      // without its SyncRequestProcessor); it ACKs nothing, and after a restart the leader syncs it again
+      if (!cfg.syncEnabled && pipeline.role === 'observer') return;
       lastAppendedZxid = zxid;
       const at = reserveBlocking(logRing, TXN_RECORD_HEADER_BYTES + txn.length);
       writeTxnRecord(logRing, at, zxid, txn);

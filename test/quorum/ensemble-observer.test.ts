@@ -10,7 +10,9 @@
 //       stop although the observer is up; one participant back and they go on.
 // Mixed cases (a ZooKeeper observer of zooid, a zooid observer of ZooKeeper): ensemble-observer-mixed.test.ts.
 import { describe, it, expect, afterEach } from 'vitest';
-import { Cleanups, oneLeader, srvrMode } from '../support/ensemble.ts';
+import * as path from 'node:path';
+import { Cleanups, allocatePorts, oneLeader, serverLines, srvrMode, type ZooidPeer } from '../support/ensemble.ts';
+import { readTxnLog } from '../../engine/persistence/txnlog.ts';
 import { fourLetterWord } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -96,5 +98,36 @@ describe('observers', () => {
     const again = await cleanups.session('quorum-again', observer.clientPort);
     expect(await again.create('/quorum-again', 'q')).toMatchObject({ err: 'OK' });
     expect(await again.exists(`/without-observer-${live[0].sid}`)).toMatchObject({ err: 'OK' });
+  }, 180_000);
+  // syncEnabled=false (QuorumPeerConfig): an observer keeps neither txn log nor snapshots of its
+  // own; it serves all the same, and after a restart the leader syncs it again
+  it('a zooid observer with syncEnabled=false serves without logging, and is synced again after a restart', async () => {
+    const ports = await allocatePorts([1, 2, 3]);
+    const lines = serverLines(ports, [3]);
+    const participants = await Promise.all(ports.slice(0, 2).map((p) => cleanups.zooid(p, lines)));
+    const observer = await cleanups.zooid(ports[2], lines, { peerType: 'observer', syncEnabled: 'false' });
+    const peers = [...participants, observer];
+    await oneLeader(peers, 'one leader, a follower and an observer', DEADLINE_MS, [3]);
+    const writer = await cleanups.session('writer', participants[0].clientPort);
+    const onObserver = await cleanups.session('on-observer', observer.clientPort);
+    for (let i = 0; i < 20; i++) expect(await writer.create(`/nosync-${i}`, 'p')).toMatchObject({ err: 'OK' });
+    expect(await onObserver.create('/nosync-via-observer', 'o')).toMatchObject({ err: 'OK' });
+    expect(await onObserver.sync('/nosync-19')).toMatchObject({ err: 'OK' });
+    expect(await onObserver.getData('/nosync-19')).toMatchObject({ err: 'OK', data: 'p' });
+    // the participants logged those txns; the observer did not
+    const logged = (p: ZooidPeer) => [...readTxnLog(path.join(p.dataDir, 'version-2'), 0)].length;
+    for (const p of participants) expect(logged(p), `server ${p.sid}`).toBeGreaterThanOrEqual(21);
+    expect(logged(observer), 'the observer').toBe(0);
+    // back after kill -9: synced from the leader, it has everything
+    await observer.kill9();
+    expect(await writer.create('/nosync-while-down', 'p')).toMatchObject({ err: 'OK' });
+    await observer.restart();
+    await oneLeader(peers, 'the observer back', DEADLINE_MS, [3]);
+    const again = await cleanups.session('on-observer-again', observer.clientPort);
+    expect(await again.sync('/nosync-while-down')).toMatchObject({ err: 'OK' });
+    for (const p of ['/nosync-0', '/nosync-19', '/nosync-via-observer', '/nosync-while-down']) {
+      expect(await again.exists(p), p).toMatchObject({ err: 'OK' });
+    }
+    expect(logged(observer), 'the observer, after its sync').toBe(0);
   }, 180_000);
 });

@@ -401,7 +401,7 @@ describe('warnings', () => {
     // (authProvider.N is read: test/unit/sasl.test.ts)
     const known = [
       'reconfigEnabled=false',
-      'syncEnabled=true',
+      'connectToLearnerMasterLimit=5',
       'audit.enable=true',
       'ssl.keyStore.location=/etc/zk/keystore.jks',
       'observerMasterPort=2191',
