@@ -28,7 +28,7 @@ export interface PeerLog {
 /** The first byte of a TLS record carrying a handshake (a ClientHello opens every TLS connection). */
 const TLS_HANDSHAKE_RECORD = 0x16;
 /** A peer that neither sends its first bytes nor finishes the TLS handshake in this time is dropped. */
-export const PEER_HANDSHAKE_TIMEOUT_MS = 10_000;
+const PEER_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** A connection being opened: `readyEvent` fires on `socket` once bytes may flow (TCP connected, or TLS established and checked). */
 export interface PeerConnection {
@@ -44,10 +44,6 @@ export class PeerTransport {
   constructor(opts: PeerTlsOptions | null) {
     this.opts = opts;
     this.context = opts === null ? null : tls.createSecureContext(opts.tls);
-  }
-
-  get connectsWithTls(): boolean {
-    return this.opts?.connectWithTls === true;
   }
 
   /**
