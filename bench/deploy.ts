@@ -1,7 +1,8 @@
 // What bench compare measures: one standalone server, or an ensemble of N servers of one
 // kind on this machine (server.N lines on loopback, a myid in each dataDir), started with
 // the same zoo.cfg settings as the standalone one. The load is spread over every member's
-// client port, and the CPU is the sum of the members' processes.
+// client port, and the CPU is the sum of the members' processes. The last members can be
+// observers (bench/observers.ts).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,16 +26,22 @@ const ENSEMBLE_LIMITS = { initLimit: '10', syncLimit: '5' };
 /** From the first start to every member serving in a role. */
 const ENSEMBLE_READY_MS = 60_000;
 
-/** Starts `size` servers of `kind` (1: standalone) with `config` (zooid from `zooidRoot`, another checkout, when given); stop() stops them all. */
-export async function deploy(kind: ServerKind, size: number, config: Readonly<Record<string, string>>, zooidRoot?: string): Promise<Deployment> {
+/**
+ * Starts `size` servers of `kind` (1: standalone) with `config` (zooid from `zooidRoot`, another
+ * checkout, when given), the last `observers` of them as observers (server.N=...:observer,
+ * peerType=observer); stop() stops them all.
+ */
+export async function deploy(kind: ServerKind, size: number, config: Readonly<Record<string, string>>, zooidRoot?: string, observers = 0): Promise<Deployment> {
   if (!(Number.isInteger(size) && size >= 1)) throw new Error(`an ensemble has 1 server or more, not ${size}`);
+  if (!(Number.isInteger(observers) && observers >= 0 && size - observers >= (size === 1 ? 1 : 2))) throw new Error(`${observers} observers of ${size} servers leave too few voters`);
   if (size === 1) {
     const h = await startServer(kind, { config: { ...config }, zooidRoot });
     return { kind, pids: [h.pid], ports: [h.port], modes: [(await srvrMode(h.port)) ?? 'unknown'], stop: () => h.stop() };
   }
   const sids = Array.from({ length: size }, (_, i) => i + 1);
   const ports = await allocatePorts(sids);
-  const lines = serverLines(ports);
+  const observerSids = sids.slice(size - observers);
+  const lines = serverLines(ports, observerSids);
   const members: Record<string, string> = {};
   for (const line of lines) members[line.slice(0, line.indexOf('='))] = line.slice(line.indexOf('=') + 1);
   const dataDirs = sids.map((sid) => {
@@ -44,7 +51,7 @@ export async function deploy(kind: ServerKind, size: number, config: Readonly<Re
   });
   // all at once: a member serves only once a quorum has formed
   const started = await Promise.allSettled(
-    ports.map((p, i) => startServer(kind, { port: p.clientPort, dataDir: dataDirs[i], readyTimeoutMs: ENSEMBLE_READY_MS, zooidRoot, config: { ...config, ...ENSEMBLE_LIMITS, ...members } })),
+    ports.map((p, i) => startServer(kind, { port: p.clientPort, dataDir: dataDirs[i], readyTimeoutMs: ENSEMBLE_READY_MS, zooidRoot, config: { ...config, ...ENSEMBLE_LIMITS, ...members, ...(observerSids.includes(i + 1) ? { peerType: 'observer' } : {}) } })),
   );
   const handles = started.filter((s): s is PromiseFulfilledResult<ServerHandle> => s.status === 'fulfilled').map((s) => s.value);
   const stop = async () => {
@@ -61,7 +68,8 @@ export async function deploy(kind: ServerKind, size: number, config: Readonly<Re
     await waitFor(
       async () => {
         modes = await Promise.all(ports.map((p) => srvrMode(p.clientPort)));
-        return modes.every((m) => m === 'leader' || m === 'follower') && modes.filter((m) => m === 'leader').length === 1;
+        const roleRight = (m: string | null, i: number) => (observerSids.includes(i + 1) ? m === 'observer' : m === 'leader' || m === 'follower');
+        return modes.every(roleRight) && modes.filter((m) => m === 'leader').length === 1;
       },
       { timeoutMs: ENSEMBLE_READY_MS, what: `a ${size}-server ${kind} ensemble to serve with one leader`, intervalMs: 200 },
     );
