@@ -8,6 +8,7 @@
 //   (d) it does not vote: with it and a follower killed the two participants left still write
 //       (were it a voter, two of four would be no quorum); with two participants killed writes
 //       stop although the observer is up; one participant back and they go on.
+//   (e) an observer killed under a steady write load through the voters fails no write (issue 11).
 // Mixed cases (a ZooKeeper observer of zooid, a zooid observer of ZooKeeper): ensemble-observer-mixed.test.ts.
 import { describe, it, expect, afterEach } from 'vitest';
 import * as path from 'node:path';
@@ -129,5 +130,40 @@ describe('observers', () => {
       expect(await again.exists(p), p).toMatchObject({ err: 'OK' });
     }
     expect(logged(observer), 'the observer, after its sync').toBe(0);
+  }, 180_000);
+
+  // issue 11: an observer's failure never affects writes. Writers on the three voters keep
+  // writing while the observer is killed under them; not one write fails or goes missing.
+  it('writes through the voters go on, every one acknowledged, while an observer is killed under them', async () => {
+    const { peers } = await cleanups.zooidEnsemble([1, 2, 3, 4], [4]);
+    const observer = peers[3];
+    await oneLeader(peers, 'one leader, two followers and an observer', DEADLINE_MS, [4]);
+    const writers = await Promise.all(peers.slice(0, 3).map((p) => cleanups.session(`writer-${p.sid}`, p.clientPort)));
+    const reader = await cleanups.session('reader-on-observer', observer.clientPort);
+    const written: string[] = [];
+    const failures: string[] = [];
+    let killed = false;
+    let writtenAfterKill = 0;
+    const writeLoop = async (s: (typeof writers)[number], sid: number) => {
+      for (let i = 0; !killed || writtenAfterKill < 60; i++) {
+        const p = `/obs-kill-${sid}-${i}`;
+        const reply = await s.create(p, 'w').catch((e: Error) => ({ err: e.message }));
+        if (reply.err !== 'OK') failures.push(`${p}: ${reply.err}`);
+        else written.push(p);
+        if (killed) writtenAfterKill++;
+      }
+    };
+    const loops = writers.map((s, i) => writeLoop(s, i + 1));
+    await waitFor(() => written.length >= 60, { timeoutMs: DEADLINE_MS, what: '60 writes before the kill' });
+    expect(await reader.getData('/zookeeper')).toMatchObject({ err: 'OK' });
+    await observer.kill9();
+    killed = true;
+    await Promise.all(loops);
+    expect(failures, 'writes that failed').toEqual([]);
+    expect(writtenAfterKill).toBeGreaterThanOrEqual(60);
+    for (const s of writers) {
+      expect(await s.sync('/')).toMatchObject({ err: 'OK' });
+      for (const p of written) expect((await s.exists(p)).err, p).toBe('OK');
+    }
   }, 180_000);
 });
