@@ -8,7 +8,7 @@
 //     with that real leader (LEADERINFO and the first sync packet decoded here);
 //   - zooid started after the ZooKeeper pair formed a quorum learns the established leader.
 // A ZooKeeper peer's decision is its FastLeaderElection DEBUG line; its Mode comes from srvr.
-// zooid does not serve Zab yet: a ZooKeeper follower of zooid gets no further than ACKEPOCH.
+// zooid's side here is its election alone (ElectionRunner); Zab with ZooKeeper: zab-*-zookeeper.test.ts.
 import { describe, it, expect, afterEach } from 'vitest';
 import * as net from 'node:net';
 import { ElectionRunner } from '../../engine/quorum/elect.ts';
