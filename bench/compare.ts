@@ -26,7 +26,6 @@ import { deploy } from './deploy.ts';
 import { DEFAULTS, LIMITS, OptionError, parseLoadOptions, parseMix, parseInteger, parseDurationMs, parseTraffic, resolveMix, splitFlags, type LoadOptions, type TrafficMode } from '../loadgen/options.ts';
 import { runSweep, parsePercentList, parseRates, sweepCharts, findKnee, type SweepResult, type SweepPlan, type LatencyPoint } from '../loadgen/sweep.ts';
 import { closePool, runLoad, type MeasuredWindow } from '../loadgen/run.ts';
-import { formatTable } from '../loadgen/summary.ts';
 import { page, percentileChart } from '../loadgen/report.ts';
 import { markdownToHtml } from '../loadgen/markdown.ts';
 import { machineFacts, formatMachine, type MachineFacts } from './machine.ts';
@@ -649,25 +648,23 @@ export function renderMarkdown(cfg: CompareConfig, out: Awaited<ReturnType<typeo
   lines.push('');
   lines.push('## Every run');
   lines.push('');
-  lines.push('```');
   for (const r of out.runs) {
-    lines.push(`${r.server} repeat ${r.repeat + 1} (load ${r.loadBefore.toFixed(2)} → ${r.loadAfter.toFixed(2)})`);
+    lines.push(`### ${r.server} repeat ${r.repeat + 1} (load ${r.loadBefore.toFixed(2)} → ${r.loadAfter.toFixed(2)})`);
+    lines.push('');
     for (const x of r.series) {
       const coresOf = (i: number) => {
         const c = x.cpu[i];
         return c === undefined ? ['–', '–', '–', '–'] : [usText(c.usPerReply), c.serverCores.toFixed(2), c.loadgenCores.toFixed(2), c.otherCores.toFixed(2)];
       };
-      lines.push(`  ${seriesTitle(x)}`);
-      lines.push(formatTable(['reads %', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'CPU µs/op', 'server cores', 'loadgen cores', 'other cores'], x.sweep.throughput.map((t, i) => [String(t.readPct), int(t.opsPerSec), msText(t.p50Us), msText(t.p99Us), msText(t.p999Us), int(t.errors), ...coresOf(i)])));
-      if (x.sweep.unloaded !== null) lines.push(`unloaded read p50 ${msText(x.sweep.unloaded.readP50Us)} ms, p99 ${msText(x.sweep.unloaded.readP99Us)} ms`);
+      lines.push(`**${seriesTitle(x)}**`, '');
+      lines.push(mdTable(['reads %', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'CPU µs/op', 'server cores', 'loadgen cores', 'other cores'], x.sweep.throughput.map((t, i) => [String(t.readPct), int(t.opsPerSec), msText(t.p50Us), msText(t.p99Us), msText(t.p999Us), int(t.errors), ...coresOf(i)])), '');
+      if (x.sweep.unloaded !== null) lines.push(`Unloaded read p50 ${msText(x.sweep.unloaded.readP50Us)} ms, p99 ${msText(x.sweep.unloaded.readP99Us)} ms.`, '');
       if (x.sweep.latency.length > 0) {
         const firstLatency = x.sweep.runs.length - x.sweep.latency.length; // latency runs come last
-        lines.push(formatTable(['offered', 'achieved', 'p50 ms', 'p99 ms', 'p99.9 ms', 'unsent', 'send lag p99 ms', 'CPU µs/op', 'server cores', 'loadgen cores', 'other cores'], x.sweep.latency.map((l, i) => [int(l.offeredOpsPerSec), int(l.achievedOpsPerSec), msText(l.p50Us), msText(l.p99Us), msText(l.p999Us), int(l.unsent), msText(l.sendLagP99Us), ...coresOf(firstLatency + i)])));
+        lines.push(mdTable(['offered', 'achieved', 'p50 ms', 'p99 ms', 'p99.9 ms', 'unsent', 'send lag p99 ms', 'CPU µs/op', 'server cores', 'loadgen cores', 'other cores'], x.sweep.latency.map((l, i) => [int(l.offeredOpsPerSec), int(l.achievedOpsPerSec), msText(l.p50Us), msText(l.p99Us), msText(l.p999Us), int(l.unsent), msText(l.sendLagP99Us), ...coresOf(firstLatency + i)])), '');
       }
     }
-    lines.push('');
   }
-  lines.push('```');
   return lines.join('\n') + '\n';
 }
 
