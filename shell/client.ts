@@ -165,6 +165,18 @@ export class ShellClient {
     });
   }
 
+  /**
+   * reconfig (ZooKeeperAdmin.reconfigure): incremental (joining, leaving) or a new membership;
+   * fromConfig -1 for any current version. The new config and /zookeeper/config's stat; an
+   * error rejects with KeeperError(code, '') as ZooKeeperAdmin throws it.
+   */
+  reconfig(joining: string | null, leaving: string | null, members: string | null, fromConfig: bigint): Promise<{ data: Buffer | null; stat: Stat }> {
+    return this.call(Op.reconfig, '', (w) => w.string(joining).string(leaving).string(members).long(fromConfig), (r) => {
+      const b = r.buffer();
+      return { data: b === null ? null : Buffer.from(b), stat: readStat(r) };
+    });
+  }
+
   /** multi of deletes (ZKUtil.deleteRecursive's batches); rejects with the first failing op's error. */
   deleteMulti(paths: readonly string[]): Promise<void> {
     return this.call(Op.multi, paths[0] ?? null, (w) => {

@@ -36,6 +36,9 @@ export function wrap(err: unknown): CliError {
       case Err.BADARGUMENTS: return new CliError(`Arguments are not valid : ${p}`);
       case Err.BADVERSION: return new CliError(`version No is not valid : ${p}`);
       case Err.QUOTAEXCEEDED: return new CliError(`Quota has exceeded : ${p}`);
+      case Err.RECONFIGINPROGRESS: return new CliError('Another reconfiguration is in progress -- concurrent reconfigs not supported (yet)');
+      // sic: "commmitted", as CliWrapperException spells it
+      case Err.NEWCONFIGNOQUORUM: return new CliError('No quorum of new config is connected and up-to-date with the leader of last commmitted config - try invoking reconfiguration after new servers are connected and synced');
       default: return new CliError(err.message);
     }
   }
@@ -67,6 +70,10 @@ export interface Parsed {
 }
 
 /** Short options anywhere after the command: `flags` take no value, `valued` take the next token. */
+/** What zkCli prints for commons-cli's parse errors: CliParseException(cause) carries the cause's toString(). */
+export const UNRECOGNIZED_OPTION = 'org.apache.commons.cli.UnrecognizedOptionException: Unrecognized option: ';
+export const MISSING_ARGUMENT = 'org.apache.commons.cli.MissingArgumentException: Missing argument for option: ';
+
 export function parseOptions(tokens: readonly string[], flags: string, valued: string, usage: string): Parsed {
   const p: Parsed = { args: [tokens[0]], flags: new Set(), values: new Map() };
   for (let i = 1; i < tokens.length; i++) {
@@ -78,7 +85,7 @@ export function parseOptions(tokens: readonly string[], flags: string, valued: s
         continue;
       }
       if (name.length === 1 && valued.includes(name)) {
-        if (i + 1 >= tokens.length) throw new CliError(`Missing argument for option: ${name}`);
+        if (i + 1 >= tokens.length) throw new CliError(`${MISSING_ARGUMENT}${name}`);
         p.values.set(name, tokens[++i]);
         continue;
       }
@@ -86,7 +93,7 @@ export function parseOptions(tokens: readonly string[], flags: string, valued: s
         p.values.set(name[0], name.slice(1));
         continue;
       }
-      throw new CliError(`Unrecognized option: ${t}`);
+      throw new CliError(`${UNRECOGNIZED_OPTION}${t}`);
     }
     p.args.push(t);
   }

@@ -2,19 +2,10 @@
 // same commands piped to both, each against its own fresh Apache ZooKeeper (so only the
 // clients differ), transcripts compared after masking zxids, times and session ids. Then
 // one-shot mode (`zooid shell -server h:p cmd args`) against zooid: output and exit codes.
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, ZOOID_CLI, startZooKeeper, startZooid, type ServerHandle } from '../support/servers.ts';
+import { startZooKeeper, startZooid, type ServerHandle } from '../support/servers.ts';
 import { Masker, zkCliLines } from '../support/transcript.ts';
-import { withDeadline } from '../support/wait.ts';
-
-const ZKCLI_CLASSPATH = '/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-nop.jar';
-const SEPARATOR_COMMAND = 'printwatches';
-const SEPARATOR_LINE = 'printwatches is on';
-const RUN_TIMEOUT_MS = 45_000;
+import { zkCli, zooidShell, SHELL_RUN_TIMEOUT_MS as RUN_TIMEOUT_MS, SEPARATOR_COMMAND, SEPARATOR_LINE } from '../support/shells.ts';
 
 // No watches here: zkCli prints events from its event thread, so where they land among
 // the command output is a race (the zooid-vs-ZooKeeper zkCli transcript covers them).
@@ -66,39 +57,6 @@ const COMMANDS = [
   'ls /',
 ];
 
-
-interface Run {
-  output: string;
-  code: number | null;
-}
-
-function run(command: string, args: string[], input: string | null, cwd = REPO_ROOT): Promise<Run> {
-  // stdout and stderr share one file descriptor, so their lines keep the order they were written in
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zooid-shell-'));
-  const outFile = path.join(dir, 'out.txt');
-  const fd = fs.openSync(outFile, 'w');
-  const child = spawn(command, args, { cwd, stdio: ['pipe', fd, fd] });
-  fs.closeSync(fd);
-  child.stdin!.end(input ?? '');
-  const read = () => {
-    const text = fs.readFileSync(outFile, 'utf8');
-    fs.rmSync(dir, { recursive: true, force: true });
-    return text;
-  };
-  const exited = new Promise<Run>((resolve, reject) => {
-    child.once('exit', (code) => resolve({ output: read(), code }));
-    child.once('error', reject);
-  });
-  return withDeadline(exited, RUN_TIMEOUT_MS, `${args.join(' ')} to finish`).catch((err: Error) => {
-    child.kill('SIGKILL');
-    throw new Error(`${err.message}; output so far:\n${fs.existsSync(outFile) ? read() : ''}`);
-  });
-}
-
-const zkCli = (port: number, input: string | null, cmd: string[] = []) =>
-  run('java', ['-Xshare:auto', '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-cp', ZKCLI_CLASSPATH, 'org.apache.zookeeper.ZooKeeperMain', '-server', `127.0.0.1:${port}`, ...cmd], input);
-const zooidShell = (port: number, input: string | null, cmd: string[] = []) =>
-  run(process.execPath, [ZOOID_CLI, 'shell', '-server', `127.0.0.1:${port}`, ...cmd], input);
 
 /** One block of lines per command, split at the separator lines; zxids, times and session ids masked. */
 function blocks(output: string): string[] {

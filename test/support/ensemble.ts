@@ -268,7 +268,7 @@ export async function startZooidPeer(ports: PeerPorts, lines: readonly string[],
  * Waits until exactly one of `peers` leads, those in `observers` (sids) observe and the others follow;
  * returns the leader (the failure names the modes and each log's tail).
  */
-export async function oneLeader(peers: readonly ZooidPeer[], what: string, timeoutMs: number, observers: readonly number[] = []): Promise<ZooidPeer> {
+export async function oneLeader<P extends Pick<ZooidPeer, 'sid' | 'mode' | 'logTail'>>(peers: readonly P[], what: string, timeoutMs: number, observers: readonly number[] = []): Promise<P> {
   let seen: (string | null)[] = [];
   try {
     await waitFor(async () => {
