@@ -47,7 +47,7 @@ async function startMember(kind: Kind, p: PeerPorts, lines: string[], readOnly: 
     return peer;
   }
   const flags = readOnly ? ['-Dreadonlymode.enabled=true'] : [];
-  const extra = { localSessionsEnabled: 'true' };
+  const extra = { localSessionsEnabled: 'true', localSessionsUpgradingEnabled: 'true' };
   let peer = await startZooKeeperPeer(p.sid, p.clientPort, lines, undefined, extra, flags);
   cleanups.push(() => peer.stop());
   return {
@@ -125,7 +125,7 @@ class RawClient {
   }
 
   /** ConnectRequest with the readOnly byte; the ConnectResponse, or null when the server closed instead. */
-  async connect(readOnly: boolean, sessionId = 0n, passwd: Buffer = Buffer.alloc(16)): Promise<{ sessionId: bigint; readOnly: boolean } | null> {
+  async connect(readOnly: boolean, sessionId = 0n, passwd: Buffer = Buffer.alloc(16)): Promise<{ sessionId: bigint; passwd: Buffer; readOnly: boolean } | null> {
     this.send((w) => w.int(0).longNumber(0).int(10_000).long(sessionId).buffer(passwd).bool(readOnly));
     const f = await this.next();
     if (f === null) return null;
@@ -133,8 +133,8 @@ class RawClient {
     r.int();
     r.int();
     const id = r.long();
-    r.buffer();
-    return { sessionId: id, readOnly: r.bool() };
+    const sessionPasswd = Buffer.from(r.buffer() ?? Buffer.alloc(0));
+    return { sessionId: id, passwd: sessionPasswd, readOnly: r.bool() };
   }
 
   /** A request; its reply header's err and zxid, and the rest of the reply. */
@@ -180,6 +180,11 @@ function runKazoo(port: number): KazooRun {
   return { lines, ready: Promise.race([ready, done]), done };
 }
 
+/** A ConnectRequest's outcome: closed without an answer, answered as expired (session 0), or a session. */
+function answerKind(hello: { sessionId: bigint } | null): string {
+  return hello === null ? 'closed' : hello.sessionId === 0n ? 'expired' : 'session';
+}
+
 /** What clients of the survivor saw, to compare zooid with ZooKeeper. */
 async function scenario(kind: Kind): Promise<Record<string, unknown>> {
   const seen: Record<string, unknown> = {};
@@ -190,14 +195,20 @@ async function scenario(kind: Kind): Promise<Record<string, unknown>> {
   const port = survivor.clientPort;
   const writer = await ZkSession.connect('writer', port, { sessionTimeoutMs: 30_000, connectTimeoutMs: 30_000, requestTimeoutMs: 10_000 });
   expect((await writer.create('/a', 'hello')).err).toBe('OK');
-  const globalSession = { id: writer.sessionId, passwd: Buffer.from(writer.sessionPassword) };
   seen.isroBefore = await fourLetterWord(port, 'isro');
   await writer.dispose();
+  // a session of the ensemble, its connection open until the cut (so it neither closes nor expires); its
+  // ephemeral makes it global on ZooKeeper too (with localSessionsEnabled a session starts local to its server)
+  const globalHolder = await RawClient.open(port);
+  const globalSession = (await globalHolder.connect(false))!;
+  expect(globalSession.readOnly).toBe(false);
+  expect((await globalHolder.call(1, Op.create, (w) => w.string('/holder').buffer(null).int(1).int(31).string('world').string('anyone').int(1))).err).toBe(Err.OK);
 
   const cutAt = performance.now();
   await Promise.all(others.map((m) => m.kill9()));
   await waitFor(async () => (await fourLetterWord(port, 'isro', 1_000).catch(() => '')) === 'ro', { timeoutMs: DEADLINE_MS, what: `${kind}: isro ro`, intervalMs: 50 });
   const readOnlyAfterMs = performance.now() - cutAt;
+  globalHolder.destroy();
   console.log(`${kind}: read-only ${readOnlyAfterMs.toFixed(0)} ms after the cut`);
   expect(readOnlyAfterMs).toBeGreaterThanOrEqual(1_900);
   const srvr = await fourLetterWord(port, 'srvr');
@@ -208,9 +219,9 @@ async function scenario(kind: Kind): Promise<Record<string, unknown>> {
   seen.mntrPeerState = /^zk_peer_state\t/m.test(mntr);
 
   const notReadOnly = await RawClient.open(port);
-  seen.notReadOnlyClient = (await notReadOnly.connect(false)) === null ? 'closed' : 'answered';
+  seen.notReadOnlyClient = answerKind(await notReadOnly.connect(false));
   const global = await RawClient.open(port);
-  seen.globalSessionReconnect = (await global.connect(true, globalSession.id, globalSession.passwd)) === null ? 'closed' : 'answered';
+  seen.globalSessionReconnect = answerKind(await global.connect(true, globalSession.sessionId, globalSession.passwd));
 
   const ro = await RawClient.open(port);
   const hello = await ro.connect(true);
@@ -232,7 +243,7 @@ async function scenario(kind: Kind): Promise<Record<string, unknown>> {
   const closeReply = await second.call(7, Op.closeSession, () => {});
   seen.closeReadOnlySession = [closeReply.err, await second.next()];
   const reattach = await RawClient.open(port);
-  seen.reattachClosedSession = (await reattach.connect(true, secondHello!.sessionId, Buffer.alloc(16)))?.sessionId === 0n ? 'expired' : 'other';
+  seen.reattachClosedSession = answerKind(await reattach.connect(true, secondHello!.sessionId, secondHello!.passwd));
 
   const kazoo = runKazoo(port);
   await withDeadline(kazoo.ready, DEADLINE_MS, `${kind}: kazoo read-only`);
@@ -261,7 +272,7 @@ describe('read-only mode (readonlymode.enabled), zooid beside ZooKeeper 3.8', ()
     expect(zooid).toEqual(zk);
     expect(zooid).toMatchObject({
       isroBefore: 'rw', srvrMode: 'read-only', srvrBanner: true, mntrState: 'read-only', notReadOnlyClient: 'closed',
-      globalSessionReconnect: 'closed', connectReadOnly: true, getData: [Err.OK, 'hello'], create: Err.NOTREADONLY, sync: Err.NOTREADONLY,
+      globalSessionReconnect: 'closed', reattachClosedSession: 'expired', connectReadOnly: true, getData: [Err.OK, 'hello'], create: Err.NOTREADONLY, sync: Err.NOTREADONLY,
       setData: Err.NOTREADONLY, readOnlyConnectionAfterRejoin: 'closed', isroAfter: 'rw',
     });
   }, 400_000);
