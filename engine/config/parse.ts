@@ -185,8 +185,8 @@ function valueOf(e: KeyEntry, s: Setting | null, values: Record<string, unknown>
     throw r.fail(e.key, null, 'is not set (ZooKeeper requires it)');
   }
   const unmet = e.onlyWith.find((cond) => {
-    assert(cond.key in values, `schema: ${e.key} is only used with ${cond.key}, which must come before it`);
-    return values[cond.key] === null;
+    assert(cond.key in values && (cond.orKey === undefined || cond.orKey in values), `schema: ${e.key} is only used with ${cond.key}, which must come before it`);
+    return values[cond.key] === null && (cond.orKey === undefined || values[cond.orKey] !== true);
   });
   if (unmet !== undefined) {
     c.warn(s, `${s.key} ${unmet.otherwise ?? NOT_USED}`);

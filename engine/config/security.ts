@@ -188,8 +188,9 @@ function tlsOf(r: SettingsReader, k: KeyReads, prefix: TlsPrefix, needs: string)
 
 /** X509Util's client-port settings; null without secureClientPort. */
 export function deriveTls(r: SettingsReader, k: KeyReads): TlsConfig | null {
-  if (k.values.secureClientPort === null) return null;
-  return tlsOf(r, k, 'ssl.', 'secureClientPort');
+  const v = k.values;
+  if (v.secureClientPort === null && !v['client.portUnification']) return null;
+  return tlsOf(r, k, 'ssl.', v.secureClientPort !== null ? 'secureClientPort' : 'client.portUnification=true');
 }
 
 /** QuorumX509Util's settings; null unless sslQuorum or portUnification. */
