@@ -217,6 +217,8 @@ async function scenario(kind: Kind): Promise<Record<string, unknown>> {
   const mntr = await fourLetterWord(port, 'mntr');
   seen.mntrState = /^zk_server_state\t(.*)$/m.exec(mntr)?.[1];
   seen.mntrPeerState = /^zk_peer_state\t/m.test(mntr);
+  seen.mntrQuorumSize = /^zk_quorum_size\t/m.test(mntr);
+  seen.statBanner = (await fourLetterWord(port, 'stat')).includes('READ-ONLY mode; serving only read-only clients');
 
   const notReadOnly = await RawClient.open(port);
   seen.notReadOnlyClient = answerKind(await notReadOnly.connect(false));
@@ -288,5 +290,6 @@ describe('read-only mode (readonlymode.enabled), zooid beside ZooKeeper 3.8', ()
     expect(await ro.connect(true)).toBeNull();
     ro.destroy();
     expect(await mode(survivor.clientPort)).toBeNull();
+    expect(await fourLetterWord(survivor.clientPort, 'isro')).toBe('null'); // IsroCommand while no server runs
   }, 120_000);
 });
