@@ -111,7 +111,7 @@ export const SCHEMA = [
   key({ key: 'secureClientPort', field: 'secureClientPort', parser: optionalPort, default: null, status: 'honoured', consumers: ['main', 'io', 'pipeline'],
     conf: { word: { name: 'secureClientPort', order: 2, text: (p) => String(p ?? -1) } }, note: 'QuorumPeerConfig; TLS from the ssl.* keys' }),
   key({ key: 'client.portUnification', aliases: ['zookeeper.client.portUnification'], field: 'clientPortUnification', parser: bool, default: 'false',
-    status: 'honoured', consumers: ['io'], feeds: 'tls',
+    status: 'honoured', consumers: ['main', 'io'], feeds: 'tls',
     note: 'NettyServerCnxnFactory: clientPort takes TLS clients too (first byte 0x16), with the ssl.* stores; ZooKeeper needs its Netty factory for it' }),
   key({ key: 'secureClientPortAddress', field: 'secureClientPortAddress', parser: nonEmpty, default: null, status: 'honoured', consumers: ['main', 'io'],
     note: 'QuorumPeerConfig; needs secureClientPort' }),
