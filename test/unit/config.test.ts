@@ -242,6 +242,12 @@ describe('every key', () => {
     expect(ro.readonlyModeEnabled).toBe(true);
     expect(ro.fourLetterWordWhitelist).toEqual(new Set(['ruok', 'isro', 'srvr']));
     expect(ro.warnings).toEqual([]);
+    // ZooKeeper's own switch is the JVM flag: zooid reads it from SERVER_JVMFLAGS / JVMFLAGS too
+    const flagged = parseConfig(MINIMAL, { path: 'zoo.cfg', env: { SERVER_JVMFLAGS: '-Xmx1g -Dreadonlymode.enabled=true' }, readMyid: false });
+    expect(flagged.readonlyModeEnabled).toBe(true);
+    expect(flagged.fourLetterWordWhitelist.has('isro')).toBe(true);
+    expect(parseConfig(MINIMAL, { path: 'zoo.cfg', env: { JVMFLAGS: '-Dreadonlymode.enabled=false' }, readMyid: false }).readonlyModeEnabled).toBe(false);
+    expect(parseConfig(MINIMAL, { path: 'zoo.cfg', env: { JVMFLAGS: '-Dxreadonlymode.enabled=true' }, readMyid: false }).readonlyModeEnabled).toBe(false);
   });
 
   it('clamps snapCount and autopurge.snapRetainCount as ZooKeeper does, with warnings', () => {
