@@ -5,7 +5,8 @@
 // too (ReadOnlyZooKeeperServer.validateSession), `isro` "ro", srvr/mntr Mode "read-only". The two
 // come back: the survivor rejoins, its read-only connections are closed, a kazoo client with
 // read_only=True reconnects (its read-only session is unknown to the ensemble: expired, a new
-// session) and writes. Without readonlymode.enabled the survivor serves nothing.
+// session) and writes; the C client (cli_mt -r) reads and is refused a create. Without
+// readonlymode.enabled the survivor serves nothing.
 //
 // ZooKeeper reads only the JVM flag -Dreadonlymode.enabled=true (zoo.cfg's key becomes the
 // zookeeper.-prefixed property, which QuorumPeer does not read), and its read-only server needs
@@ -24,6 +25,7 @@ import { waitFor, withDeadline } from '../support/wait.ts';
 import { ZkSession } from '../support/zkclient.ts';
 
 const PYTHON = '/usr/bin/python3'; // Debian's python, where python3-kazoo is installed
+const CLI_MT = '/usr/lib/zookeeper/bin/cli_mt';
 const KAZOO_SCRIPT = path.join(import.meta.dirname, 'kazoo_readonly.py');
 const DEADLINE_MS = 60_000;
 
@@ -152,6 +154,35 @@ class RawClient {
   }
 }
 
+/**
+ * The C client with -r (read-only): its session state, then a get of /a and a create, each written
+ * once the previous answer is printed. The state, the get's rc and value, the create's rc.
+ */
+async function runCliMtReadOnly(port: number): Promise<string[]> {
+  const child = spawn(CLI_MT, ['-h', `127.0.0.1:${port}`, '-r'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  cleanups.push(async () => void child.kill('SIGKILL'));
+  let output = '';
+  child.stdout.on('data', (b: Buffer) => (output += b.toString('utf8')));
+  child.stderr.on('data', (b: Buffer) => (output += b.toString('utf8')));
+  const seen: string[] = [];
+  const step = async (command: string | null, until: RegExp): Promise<void> => {
+    const from = output.length;
+    if (command !== null) child.stdin.write(`${command}\n`);
+    const m = await waitFor(() => output.slice(from).match(until), { timeoutMs: DEADLINE_MS, what: `cli_mt: ${command} → ${until}` })
+      .catch((e: Error) => Promise.reject(new Error(`${e.message}\noutput:\n${output}`)));
+    seen.push(...m.slice(1));
+  };
+  try {
+    await step(null, /SESSION_EVENT state = (\w+)/);
+    await step('get /a', /\/a: rc = (-?\d+)\n value_len = \d+\n(.*)\n/);
+    await step('create /d x', /\[\/d x\]: rc = (-?\d+)/);
+    child.stdin.end('quit\n');
+  } finally {
+    child.kill('SIGKILL');
+  }
+  return seen;
+}
+
 interface KazooRun {
   lines: Record<string, unknown>[];
   ready: Promise<void>;
@@ -247,6 +278,8 @@ async function scenario(kind: Kind): Promise<Record<string, unknown>> {
   const reattach = await RawClient.open(port);
   seen.reattachClosedSession = answerKind(await reattach.connect(true, secondHello!.sessionId, secondHello!.passwd));
 
+  seen.cliMt = await runCliMtReadOnly(port);
+
   const kazoo = runKazoo(port);
   await withDeadline(kazoo.ready, DEADLINE_MS, `${kind}: kazoo read-only`);
 
@@ -275,7 +308,7 @@ describe('read-only mode (readonlymode.enabled), zooid beside ZooKeeper 3.8', ()
     expect(zooid).toMatchObject({
       isroBefore: 'rw', srvrMode: 'read-only', srvrBanner: true, mntrState: 'read-only', notReadOnlyClient: 'closed',
       globalSessionReconnect: 'closed', reattachClosedSession: 'expired', connectReadOnly: true, getData: [Err.OK, 'hello'], create: Err.NOTREADONLY, sync: Err.NOTREADONLY,
-      setData: Err.NOTREADONLY, readOnlyConnectionAfterRejoin: 'closed', isroAfter: 'rw',
+      setData: Err.NOTREADONLY, readOnlyConnectionAfterRejoin: 'closed', isroAfter: 'rw', cliMt: ['READONLY_STATE', '0', 'hello', String(Err.NOTREADONLY)],
     });
   }, 400_000);
 
