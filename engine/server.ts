@@ -226,7 +226,8 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   }
   const secureText = cfg.secureClientPort === null ? ''
     : ` and TLS on ${cfg.secureClientPortAddress ?? '0.0.0.0'}:${cfg.secureClientPort} (clientAuth=${cfg.tls?.clientAuth})`;
-  const plainText = cfg.clientPort > 0 ? `${cfg.clientPortAddress ?? '0.0.0.0'}:${cfg.clientPort}` : 'no plain client port';
+  const unifiedText = cfg.clientPortUnification ? ` (plain and TLS, client.portUnification, clientAuth=${cfg.tls?.clientAuth})` : '';
+  const plainText = cfg.clientPort > 0 ? `${cfg.clientPortAddress ?? '0.0.0.0'}:${cfg.clientPort}${unifiedText}` : 'no plain client port';
   if (ensemble) {
     const peers = [...cfg.servers.entries()].map(([id, s]) => `${id}=${s.host}:${s.quorumPort}:${s.electionPort}${s.role === 'observer' ? ':observer' : ''}`).join(' ');
     log.info(`ensemble server ${cfg.myid} of ${peers}: clients on ${plainText}${secureText} once a leader is established ` +

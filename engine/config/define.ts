@@ -62,6 +62,8 @@ export interface ConfRule<V> {
  */
 export interface Condition {
   key: string;
+  /** A boolean key whose true value meets the condition too. */
+  orKey?: string;
   otherwise?: string;
 }
 

@@ -19,7 +19,7 @@ import { parseFourLetterWordWhitelist } from '../ops/fourlw.ts';
 import { NOT_USED, REQUIRED, type AnyEntry, type FamilyEntry, type FamilyItem, type KeyEntry } from './define.ts';
 import { ConfigError, SettingsReader, sortWarnings, type Setting } from './read.ts';
 import { DEFAULT_METRICS_PROVIDER, SCHEMA, type DerivedFields, type KeyFields, type KeyReads, type KeyValues, type ServerConfig, type TableKey } from './schema.ts';
-import { deriveQuorumSasl, deriveQuorumTls, deriveSasl, deriveTls, readJaasFile } from './security.ts';
+import { deriveQuorumSasl, deriveQuorumTls, deriveSasl, deriveTls, jvmFlagFromEnv, readJaasFile } from './security.ts';
 import { addServer, readDynamicConfig, type QuorumServerConfig } from './servers.ts';
 import { contextOf, javaChildPath, type ParseContext } from './values.ts';
 
@@ -50,7 +50,9 @@ export function parseConfig(text: string, opts: ParseOptions): ServerConfig {
   const clientPortAddress = checkClientAddresses(r, reads);
   const { minSessionTimeoutMs, maxSessionTimeoutMs } = sessionTimeouts(r, reads);
   const juteMaxBufferExtraBytes = Math.max(JUTE_EXTRA_BYTES_MIN, v['zookeeper.jute.maxbuffer.extrasize'] ?? v['jute.maxbuffer']);
-  const fourLetterWordWhitelist = parseFourLetterWordWhitelist(v['4lw.commands.whitelist'] ?? undefined, v['readonlymode.enabled']);
+  // ZooKeeper reads only the JVM flag (Boolean.getBoolean); zooid the key as well
+  const readonlyModeEnabled = v['readonlymode.enabled'] || jvmFlagFromEnv(opts.env ?? {}, 'readonlymode.enabled')?.value.toLowerCase() === 'true';
+  const fourLetterWordWhitelist = parseFourLetterWordWhitelist(v['4lw.commands.whitelist'] ?? undefined, readonlyModeEnabled);
   const jaas = readJaasFile(r, reads, cwd, opts.env ?? {});
   const sasl = deriveSasl(r, reads, jaas);
   const quorumSasl = deriveQuorumSasl(r, reads, jaas);
@@ -74,6 +76,7 @@ export function parseConfig(text: string, opts: ParseOptions): ServerConfig {
     minSessionTimeoutMs,
     maxSessionTimeoutMs,
     juteMaxBufferExtraBytes,
+    readonlyModeEnabled,
     fourLetterWordWhitelist,
     tls,
     quorumTls,
@@ -185,8 +188,8 @@ function valueOf(e: KeyEntry, s: Setting | null, values: Record<string, unknown>
     throw r.fail(e.key, null, 'is not set (ZooKeeper requires it)');
   }
   const unmet = e.onlyWith.find((cond) => {
-    assert(cond.key in values, `schema: ${e.key} is only used with ${cond.key}, which must come before it`);
-    return values[cond.key] === null;
+    assert(cond.key in values && (cond.orKey === undefined || cond.orKey in values), `schema: ${e.key} is only used with ${cond.key}, which must come before it`);
+    return values[cond.key] === null && (cond.orKey === undefined || values[cond.orKey] !== true);
   });
   if (unmet !== undefined) {
     c.warn(s, `${s.key} ${unmet.otherwise ?? NOT_USED}`);

@@ -67,8 +67,8 @@ const SNAP_RETAIN_COUNT_MIN = 3;      // PurgeTxnLog refuses to keep fewer
 const PRE_ALLOC_SIZE_KB_MAX = 4 * 1024 * 1024; // 4 GiB per log file: beyond that it is a typo
 const ms = 'a number of milliseconds';
 
-/** The ssl.* keys are X509Util's client-port settings: unused without secureClientPort. */
-const WITH_SECURE_PORT: Condition = { key: 'secureClientPort' };
+/** The ssl.* keys are X509Util's client-port settings: unused without secureClientPort or client.portUnification. */
+const WITH_SECURE_PORT: Condition = { key: 'secureClientPort', orKey: 'client.portUnification' };
 const WITH_TRUST_STORE: Condition = { key: 'ssl.trustStore.location', otherwise: 'is ignored without ssl.trustStore.location' };
 
 const versionDir = (dir: string): string => javaChildPath(dir, 'version-2');
@@ -110,6 +110,9 @@ export const SCHEMA = [
   key({ key: 'clientPortAddress', parser: nonEmpty, default: null, status: 'honoured', feeds: 'clientPortAddress', note: 'QuorumPeerConfig' }),
   key({ key: 'secureClientPort', field: 'secureClientPort', parser: optionalPort, default: null, status: 'honoured', consumers: ['main', 'io', 'pipeline'],
     conf: { word: { name: 'secureClientPort', order: 2, text: (p) => String(p ?? -1) } }, note: 'QuorumPeerConfig; TLS from the ssl.* keys' }),
+  key({ key: 'client.portUnification', aliases: ['zookeeper.client.portUnification'], field: 'clientPortUnification', parser: bool, default: 'false',
+    status: 'honoured', consumers: ['main', 'io'], feeds: 'tls',
+    note: 'NettyServerCnxnFactory: clientPort takes TLS clients too (first byte 0x16), with the ssl.* stores; ZooKeeper needs its Netty factory for it' }),
   key({ key: 'secureClientPortAddress', field: 'secureClientPortAddress', parser: nonEmpty, default: null, status: 'honoured', consumers: ['main', 'io'],
     note: 'QuorumPeerConfig; needs secureClientPort' }),
   key({ key: 'clientPortListenBacklog', field: 'clientPortListenBacklog', parser: int({ min: -1 }), default: '-1', status: 'honoured', consumers: ['io', 'pipeline'],
@@ -169,8 +172,9 @@ export const SCHEMA = [
     parser: int({ min: 0, what: ms }), default: '0', status: 'honoured', consumers: ['pipeline'], note: 'ContainerManager: 0 keeps never-used containers' }),
   key({ ...systemProperty('enforceQuota'), field: 'enforceQuota', parser: bool, default: 'false', status: 'honoured', consumers: ['pipeline'],
     note: 'ZooKeeperServer: hard quota limits fail writes with QUOTAEXCEEDED' }),
-  key({ key: 'readonlymode.enabled', aliases: ['zookeeper.readonlymode.enabled'], field: 'readonlyModeEnabled', parser: bool, default: 'false',
-    status: 'accepted', honours: (on) => !on, feeds: 'fourLetterWordWhitelist', note: 'QuorumPeer: zooid has no read-only mode yet; isro is whitelisted as in ZooKeeper' }),
+  key({ key: 'readonlymode.enabled', aliases: ['zookeeper.readonlymode.enabled'], parser: bool, default: 'false',
+    status: 'honoured', feeds: 'readonlyModeEnabled',
+    note: 'QuorumPeer/ReadOnlyZooKeeperServer: a server looking for a leader for max(2 s, tickTime) serves read-only clients (reads; writes NOTREADONLY); isro whitelisted' }),
   key({ ...systemProperty('DigestAuthenticationProvider.superDigest'), field: 'superDigest', parser: superDigest, default: null, status: 'honoured',
     consumers: ['pipeline'], note: 'DigestAuthenticationProvider' }),
   key({ ...systemProperty('4lw.commands.whitelist'), parser: text, default: null, status: 'honoured', feeds: 'fourLetterWordWhitelist',
@@ -332,10 +336,12 @@ export const SCHEMA = [
     conf: { word: { name: 'maxSessionTimeout', order: 10 }, admin: { name: 'max_session_timeout', order: 7 } }, note: '-1: 20 × tickTime' }),
   derived<number>()({ field: 'juteMaxBufferExtraBytes', consumers: ['main', 'pipeline', 'quorum'], from: ['zookeeper.jute.maxbuffer.extrasize', 'jute.maxbuffer'],
     note: 'ZooKeeper reads a log entry of at most jute.maxbuffer + this: zooid refuses larger txns (MARSHALLINGERROR)' }),
+  derived<boolean>()({ field: 'readonlyModeEnabled', consumers: ['quorum'], from: ['readonlymode.enabled'],
+    note: 'the key, or -Dreadonlymode.enabled=true in SERVER_JVMFLAGS/JVMFLAGS: the JVM flag ZooKeeper reads (its zoo.cfg key becomes zookeeper.readonlymode.enabled, which QuorumPeer ignores)' }),
   derived<ReadonlySet<FourLetterWord>>()({ field: 'fourLetterWordWhitelist', consumers: ['io', 'pipeline'], from: ['4lw.commands.whitelist', 'readonlymode.enabled'],
     note: 'srvr always, isro with readonlymode.enabled (engine/ops/fourlw.ts parses it)' }),
-  derived<TlsConfig | null>()({ field: 'tls', consumers: ['main'], from: ['secureClientPort', 'ssl.*'],
-    note: 'null without secureClientPort; the files are read by engine/security/tls.ts at start' }),
+  derived<TlsConfig | null>()({ field: 'tls', consumers: ['main'], from: ['secureClientPort', 'client.portUnification', 'ssl.*'],
+    note: 'null without secureClientPort or client.portUnification; the files are read by engine/security/tls.ts at start' }),
   derived<QuorumTlsConfig | null>()({ field: 'quorumTls', consumers: ['main'], from: ['sslQuorum', 'portUnification', 'ssl.quorum.*'],
     note: 'null unless sslQuorum or portUnification; the files are read by engine/security/tls.ts at start' }),
   derived<QuorumSaslConfig | null>()({ field: 'quorumSasl', consumers: ['quorum'], from: ['quorum.auth.enableSasl', 'quorum.auth.learnerRequireSasl', 'quorum.auth.serverRequireSasl',

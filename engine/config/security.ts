@@ -188,8 +188,9 @@ function tlsOf(r: SettingsReader, k: KeyReads, prefix: TlsPrefix, needs: string)
 
 /** X509Util's client-port settings; null without secureClientPort. */
 export function deriveTls(r: SettingsReader, k: KeyReads): TlsConfig | null {
-  if (k.values.secureClientPort === null) return null;
-  return tlsOf(r, k, 'ssl.', 'secureClientPort');
+  const v = k.values;
+  if (v.secureClientPort === null && !v['client.portUnification']) return null;
+  return tlsOf(r, k, 'ssl.', v.secureClientPort !== null ? 'secureClientPort' : 'client.portUnification=true');
 }
 
 /** QuorumX509Util's settings; null unless sslQuorum or portUnification. */
@@ -209,17 +210,23 @@ export function deriveQuorumTls(r: SettingsReader, k: KeyReads): QuorumTlsConfig
 
 const JAAS_PROPERTY = 'java.security.auth.login.config';
 
-/** -Djava.security.auth.login.config=… in SERVER_JVMFLAGS or JVMFLAGS (as zkServer.sh passes them to the JVM). */
-function jaasFileFromEnv(env: Readonly<Record<string, string | undefined>>): { file: string; from: string } | null {
+/** -D<property>=… in SERVER_JVMFLAGS or JVMFLAGS (as zkServer.sh passes them to the JVM): its value and the variable, or null. */
+export function jvmFlagFromEnv(env: Readonly<Record<string, string | undefined>>, property: string): { value: string; from: string } | null {
+  const re = new RegExp(`(?:^|\\s)-D${property.replace(/\./g, '\\.')}=("[^"]*"|'[^']*'|\\S+)`, 'g');
   for (const name of ['SERVER_JVMFLAGS', 'JVMFLAGS']) {
     const flags = env[name];
     if (flags === undefined) continue;
     let found: string | null = null;
-    const re = /(?:^|\s)-Djava\.security\.auth\.login\.config=("[^"]*"|'[^']*'|\S+)/g;
+    re.lastIndex = 0;
     for (let m = re.exec(flags); m !== null; m = re.exec(flags)) found = m[1].replace(/^(["'])(.*)\1$/, '$2'); // the last one wins, as in the JVM
-    if (found !== null) return { file: found, from: name };
+    if (found !== null) return { value: found, from: name };
   }
   return null;
+}
+
+function jaasFileFromEnv(env: Readonly<Record<string, string | undefined>>): { file: string; from: string } | null {
+  const flag = jvmFlagFromEnv(env, JAAS_PROPERTY);
+  return flag === null ? null : { file: flag.value, from: flag.from };
 }
 
 /** The JAAS file as read: its sections, and the setting that named it (for errors). */

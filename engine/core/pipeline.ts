@@ -33,6 +33,7 @@ import { replayTxn } from './replay.ts';
 import { ContainerSweeper } from './containers.ts';
 import { Learner, applyWithStats } from './learner.ts';
 import { LeaderRole, REMOTE_CONN, remoteConn, forwardable } from './leader.ts';
+import { ReadOnlySessions, refusedWhileReadOnly } from './read-only.ts';
 
 export type { PipelineOutputs, PipelineRole, PipelineOptions, RepeatedWarning, Conn, PipelineCounters } from './types.ts';
 export type { SaslOptions } from './auth.ts';
@@ -74,6 +75,8 @@ export class Pipeline {
   leader: LeaderRole | null = null;
   /** The role this pipeline plays now (assumeRole changes it in an ensemble). */
   private roleNow: PipelineRole = 'standalone';
+  /** Sessions made in read-only mode: local, dropped when it ends. */
+  private readonly readOnlySessions = new ReadOnlySessions();
 
   constructor(opts: PipelineOptions, out: PipelineOutputs) {
     this.opts = opts;
@@ -189,6 +192,7 @@ export class Pipeline {
   leaveRole(): void {
     this.commit.dropAll();
     this.closeAllAtOnce();
+    for (const id of this.readOnlySessions.takeAll()) this.sessions.remove(id);
     this.setRole('standalone');
   }
 
@@ -267,6 +271,12 @@ export class Pipeline {
       return;
     }
     this.counters.connectionRequests++;
+    if (!req.readOnly && this.roleNow === 'read-only') {
+      // ZooKeeperServer.processConnectRequest: CloseRequestException(NOT_READ_ONLY_CLIENT), no answer
+      this.log('info', `refusing session request for not-read-only client ${conn.addr}:${conn.port}`);
+      this.closeConn(conn);
+      return;
+    }
     if (req.lastZxidSeen > this.tree.lastZxid) {
       this.reject(conn, `refusing session request: client has seen zxid 0x${req.lastZxidSeen.toString(16)}, our last zxid is 0x${this.tree.lastZxid.toString(16)}; client must try another server`);
       return;
@@ -278,6 +288,10 @@ export class Pipeline {
     }
     if (this.learner !== null) {
       this.connectLearner(conn, req.sessionId, req.passwd, timeoutMs);
+      return;
+    }
+    if (this.roleNow === 'read-only') {
+      this.connectReadOnly(conn, req.sessionId, req.passwd, timeoutMs);
       return;
     }
     if (req.sessionId === 0n) {
@@ -376,6 +390,11 @@ export class Pipeline {
   dispatch(conn: Conn, s: Session, xid: number, type: number): void {
     const opcode = OPCODES.get(type);
     const key = conn.key;
+    if (this.roleNow === 'read-only' && (refusedWhileReadOnly(type) || type === Op.closeSession)) {
+      if (type === Op.closeSession) this.closeReadOnlySession(s, xid, key);
+      else this.replyError(key, xid, Err.NOTREADONLY);
+      return;
+    }
     if (this.logUnavailable && opcode?.write === true) {
       // the log does not take writes (disk full): refuse them as a read-only server does
       this.replyError(key, xid, Err.NOTREADONLY);
@@ -456,6 +475,7 @@ export class Pipeline {
     if (this.logUnavailable) return this.opts.tickMs;
     // a learner's sessions expire at the leader, and its containers are the leader's to delete
     if (this.learner !== null) return this.opts.tickMs;
+    if (this.roleNow === 'read-only') return this.tickReadOnly(now);
     for (const s of this.sessions.expired(now)) {
       this.log('info', `expiring session 0x${hex64(s.id)}, timeout of ${s.timeoutMs}ms exceeded`);
       this.counters.sessionsExpired++;
@@ -489,7 +509,7 @@ export class Pipeline {
   /** ZooKeeper's answer to an expired or unknown session, or a wrong password: timeout 0, id 0, then close. */
   private refuseSession(conn: Conn, sessionId: bigint): void {
     this.log('info', `invalid session 0x${hex64(sessionId)} for client ${conn.addr}:${conn.port}, probably expired`);
-    writeConnectResponse(this.w.reset(), 0, 0n, Buffer.alloc(16), false);
+    writeConnectResponse(this.w.reset(), 0, 0n, Buffer.alloc(16), this.roleNow === 'read-only');
     this.emit(conn.key, this.tree.lastZxid);
     this.closeConn(conn);
   }
@@ -503,8 +523,53 @@ export class Pipeline {
     s.timeoutMs = timeoutMs;
     this.bind(conn, s);
     this.sessions.touch(s, this.opts.nowMs());
-    writeConnectResponse(this.w.reset(), timeoutMs, s.id, s.passwd, false);
+    writeConnectResponse(this.w.reset(), timeoutMs, s.id, s.passwd, this.roleNow === 'read-only');
     this.emit(conn.key, this.tree.lastZxid);
+  }
+
+  /**
+   * A read-only client's connect in read-only mode: a new session is this server's own (never
+   * logged); one of those reconnects; an ensemble session is refused by closing the connection
+   * (ReadOnlyZooKeeperServer.validateSession), an unknown one answered as expired.
+   */
+  private connectReadOnly(conn: Conn, sessionId: bigint, passwd: Buffer, timeoutMs: number): void {
+    if (sessionId === 0n) {
+      const s = this.sessions.add(this.sessions.newSessionId(), timeoutMs, this.opts.nowMs());
+      this.readOnlySessions.add(s.id);
+      this.acceptSession(conn, s, timeoutMs);
+      return;
+    }
+    const s = this.sessions.get(sessionId);
+    if (s !== undefined && !this.readOnlySessions.has(sessionId)) {
+      this.log('info', `refusing global session reconnection in read-only mode for ${conn.addr}:${conn.port}`);
+      this.closeConn(conn);
+      return;
+    }
+    if (s === undefined || s.closing || !s.passwd.equals(passwd)) this.refuseSession(conn, sessionId);
+    else this.acceptSession(conn, s, timeoutMs);
+  }
+
+  /** A read-only session ends (its client closed it, or it expired): no txn, the connection closed. */
+  private closeReadOnlySession(s: Session, xid: number, replyTo: number): void {
+    this.readOnlySessions.delete(s.id);
+    this.sessions.remove(s.id);
+    if (replyTo !== -1) this.finish(replyTo, beginReply(this.w.reset(), xid, this.tree.lastZxid, Err.OK));
+    const bound = this.conns.get(s.conn);
+    if (bound !== undefined) this.closeConn(bound);
+  }
+
+  /** Read-only mode's tick: its own sessions expire; the ensemble's are not this server's to expire (kept alive). */
+  private tickReadOnly(now: number): number {
+    for (const s of this.sessions.expired(now)) {
+      if (!this.readOnlySessions.has(s.id)) {
+        this.sessions.touch(s, now);
+        continue;
+      }
+      this.log('info', `expiring read-only session 0x${hex64(s.id)}, timeout of ${s.timeoutMs}ms exceeded`);
+      this.counters.sessionsExpired++;
+      this.closeReadOnlySession(s, 0, -1);
+    }
+    return this.sessions.msUntilNextExpiry(now);
   }
 
   private forwardToLeader(conn: Conn, s: Session, xid: number, type: number, frame: Buffer): void {

@@ -21,9 +21,10 @@ export interface PipelineOutputs {
 /**
  * standalone: this server decides alone; leader: it prepares every write of the ensemble and
  * commits on a quorum of acks (engine/core/leader.ts); follower/observer: a leader prepares
- * every write (engine/core/learner.ts).
+ * every write (engine/core/learner.ts); read-only: an ensemble server without a quorum serving
+ * read-only clients, its own sessions only (engine/core/read-only.ts).
  */
-export type PipelineRole = 'standalone' | 'leader' | 'follower' | 'observer';
+export type PipelineRole = 'standalone' | 'leader' | 'follower' | 'observer' | 'read-only';
 
 export interface PipelineOptions {
   tickMs: number;

@@ -288,7 +288,6 @@ export class IoConnections<C extends Connection> {
     if (!this.options.whitelist.has(word)) return this.end(conn, formatNotWhitelisted(word));
     if (word === 'telnet close') return this.end(conn, ''); // enabled: ZooKeeper closes without a word
     if (word === 'ruok') return this.end(conn, 'imok');
-    if (word === 'isro') return this.end(conn, 'rw');
     conn.handshaken = true; // no frames follow; the pipeline answers and we close
     conn.awaitingText = true;
     this.ports.pauseReading(conn);

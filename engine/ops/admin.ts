@@ -100,7 +100,7 @@ export const ADMIN_COMMANDS: readonly CommandDef[] = [
   { names: ['environment', 'env', 'envi'], need: () => null },
   { names: ['get_trace_mask', 'gtmk'], need: () => PLAIN },
   { names: ['initial_configuration', 'icfg'], need: () => null },
-  { names: ['is_read_only', 'isro'], need: () => null },
+  { names: ['is_read_only', 'isro'], need: () => PLAIN },
   { names: ['last_snapshot', 'lsnp'], need: () => null },
   { names: ['leader', 'lead'], need: () => PLAIN },
   { names: ['monitor', 'mntr'], need: () => ({ ...PLAIN, fds: true }) },
@@ -255,7 +255,7 @@ export function buildCommandResponse(name: string, kwargs: Readonly<Record<strin
     case 'initial_configuration':
       return finish(primary, { initial_configuration: env.initialConfig });
     case 'is_read_only':
-      return finish(primary, { read_only: false });
+      return finish(primary, { read_only: need().mode === 'read-only' });
     case 'last_snapshot':
       return finish(primary, {
         zxid: env.lastSnapshot === null ? 'ffffffffffffffff' : env.lastSnapshot.zxid.toString(16),
@@ -439,7 +439,7 @@ function serverStatsJson(s: ServerStatsSnapshot): Response {
   });
   return {
     version: s.version,
-    read_only: false,
+    read_only: s.mode === 'read-only',
     server_stats: {
       packets_sent: s.packetsSent,
       packets_received: s.packetsReceived,

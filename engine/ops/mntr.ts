@@ -116,7 +116,8 @@ type MntrFields = StatFields | 'monitor';
 export function formatMntr(s: Pick<ServerStatsSnapshot, MntrFields>): string {
   const m = s.monitor;
   let out = line('version', s.version) + line('server_state', s.mode);
-  const q = m.quorum;
+  // a ReadOnlyZooKeeperServer is no QuorumZooKeeperServer: no peer_state, no quorum_size
+  const q = s.mode === 'read-only' ? undefined : m.quorum;
   // QuorumZooKeeperServer.dumpMonitorValues adds peer_state right after server_state
   if (q !== undefined) out += line('peer_state', q.peerState);
   // ObserverZooKeeperServer.dumpMonitorValues: the sid of the server it learns from

@@ -1,5 +1,5 @@
 // Four-letter words that need the server's state, answered on the pipeline worker (the
-// io worker answers ruok, isro, telnet close and not-whitelisted words itself). Only runs
+// io worker answers ruok, telnet close and not-whitelisted words itself). Only runs
 // when a word is asked: nothing here is on the request path, and the filesystem reads
 // (data directory sizes, /proc/self/fd, package.json) happen only then.
 //
@@ -27,7 +27,7 @@
 //   (updatelatency, readlatency: the pipeline keeps no histogram), per-namespace read/write
 //   bytes (the tree keeps none, so those mntr lines are absent, as on a ZooKeeper nobody
 //   has read from), and ZooKeeper-internal queues and caches that zooid does not have.
-// - four-letter words answered by the io worker (ruok, isro, refused words) are not
+// - four-letter words answered by the io worker (ruok, refused words) are not
 //   counted in Received/Sent; ZooKeeper counts them.
 import { readFileSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';

@@ -28,6 +28,8 @@
 //     REVALIDATED        [sessionId][u8 valid]                learner
 //     SYNCED             (empty)                              learner
 //     SERVE              [zxid]                               learner: UPTODATE, serve from zxid
+//     READ_ONLY          [u8 on]                              readonlymode.enabled: looking for long, serve read-only clients
+//                                                             (on), or an election decided: stop, close them (off)
 //
 // Fields are jute: zxid and sid are longs (numbers within 2^53), sessionId a long (bigint),
 // cxid, type, timeoutMs and counts ints, ids a count then (scheme, id) string pairs; a txn
@@ -45,7 +47,7 @@ export const ToQuorum = {
 
 export const FromQuorum = {
   LEAVE: 1, LEAD: 2, ACK: 3, LEARNER_REQUEST: 4, TOUCH_SESSIONS: 5, REVALIDATE_SESSION: 6, FOLLOW: 7, TRUNCATE: 8, RELOAD: 9,
-  PROPOSAL: 10, COMMIT_PROPOSAL: 11, INFORM: 12, REVALIDATED: 13, SYNCED: 14, SERVE: 15,
+  PROPOSAL: 10, COMMIT_PROPOSAL: 11, INFORM: 12, REVALIDATED: 13, SYNCED: 14, SERVE: 15, READ_ONLY: 16,
 } as const;
 
 export type ToQuorumMessage =
@@ -74,7 +76,8 @@ export type FromQuorumMessage =
   | { kind: typeof FromQuorum.INFORM; zxid: number; txn: Buffer }
   | { kind: typeof FromQuorum.REVALIDATED; sessionId: bigint; valid: boolean }
   | { kind: typeof FromQuorum.SYNCED }
-  | { kind: typeof FromQuorum.SERVE; zxid: number };
+  | { kind: typeof FromQuorum.SERVE; zxid: number }
+  | { kind: typeof FromQuorum.READ_ONLY; on: boolean };
 
 /** Writes msg's payload into w (reset first); the kind is the ring record's. */
 export function encodeToQuorum(w: JuteWriter, m: ToQuorumMessage): Buffer {
@@ -131,6 +134,7 @@ export function encodeFromQuorum(w: JuteWriter, m: FromQuorumMessage): Buffer {
     case FromQuorum.TRUNCATE: case FromQuorum.COMMIT_PROPOSAL: case FromQuorum.SERVE: return w.longNumber(m.zxid).view();
     case FromQuorum.PROPOSAL: case FromQuorum.INFORM: return raw(w.longNumber(m.zxid), m.txn);
     case FromQuorum.REVALIDATED: return w.long(m.sessionId).bool(m.valid).view();
+    case FromQuorum.READ_ONLY: return w.bool(m.on).view();
   }
 }
 
@@ -160,6 +164,7 @@ export function decodeFromQuorum(kind: number, payload: Buffer): FromQuorumMessa
     case FromQuorum.TRUNCATE: case FromQuorum.COMMIT_PROPOSAL: case FromQuorum.SERVE: return { kind, zxid: r.longNumber() };
     case FromQuorum.PROPOSAL: case FromQuorum.INFORM: return { kind, zxid: r.longNumber(), txn: rest(r, payload) };
     case FromQuorum.REVALIDATED: return { kind, sessionId: r.long(), valid: r.bool() };
+    case FromQuorum.READ_ONLY: return { kind, on: r.bool() };
     default: throw new Error(`quorum/out: unknown record kind ${kind}`);
   }
 }

@@ -49,7 +49,7 @@ import { Admission, REFUSED_MAX_CNXNS, REFUSED_MAX_CLIENT_CNXNS } from '../io/ad
  */
 export interface IoWorkerData extends OptionsFor<'io'> {
   index: number;
-  /** Read and checked by the main thread (engine/security/tls.ts); null when secureClientPort is not set. */
+  /** Read and checked by the main thread (engine/security/tls.ts); null without secureClientPort and client.portUnification. */
   tls: TlsServerOptions | null;
   /**
    * Every ring, bell and shared word block (engine/rings/topology.ts): this worker's request
@@ -516,19 +516,50 @@ function listen(server: net.Server, port: number, host: string | null): void {
   });
 }
 
-if (data.clientPort > 0) {
-  listen(net.createServer({ noDelay: true, pauseOnConnect: false, allowHalfOpen: true }, (s) => onConnection(s, false)), data.clientPort, data.clientPortAddress);
-}
-if (data.secureClientPort !== null && data.tls !== null) {
-  const secure = tls.createServer({ ...data.tls, noDelay: true, allowHalfOpen: true, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, (s) => onConnection(s, true));
+/** The TLS side of the client ports: secureClientPort listens with it, client.portUnification hands it TLS connections. */
+function createSecureServer(tlsOptions: TlsServerOptions): tls.Server {
+  const secure = tls.createServer({ ...tlsOptions, noDelay: true, allowHalfOpen: true, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, (s) => onConnection(s, true));
   // a failed handshake (no or untrusted certificate with clientAuth=need, plain bytes, wrong protocol): Node closes it
   secure.on('tlsClientError', (err: Error, s: tls.TLSSocket) => {
     stats.add(REJECTED, 1);
     const addr = (s.remoteAddress ?? '').replace(/^::ffff:/, '');
-    repeated.warn('TLS handshake failed', addr, `closing connection from ${addr}:${s.remotePort ?? 0} on secureClientPort: TLS handshake failed: ${err.message}`);
+    repeated.warn('TLS handshake failed', addr, `closing connection from ${addr}:${s.remotePort ?? 0}: TLS handshake failed: ${err.message}`);
   });
+  return secure;
+}
+
+/** The first byte of a TLS record carrying a handshake: every TLS client opens with one (its ClientHello). */
+const TLS_HANDSHAKE_RECORD = 0x16;
+
+/**
+ * client.portUnification (NettyServerCnxnFactory's DualModeSslHandler): a connection on clientPort
+ * whose first byte opens a TLS handshake goes to the TLS side, any other is served plain (the
+ * byte put back). One that sends nothing for the handshake timeout is dropped.
+ */
+function unifiedConnection(raw: net.Socket, secure: tls.Server): void {
+  raw.setTimeout(TLS_HANDSHAKE_TIMEOUT_MS, () => raw.destroy());
+  raw.on('error', () => {}); // a reset before the first byte: nothing to serve, nothing to say
+  raw.once('data', (first: Buffer) => {
+    raw.pause();
+    raw.unshift(first);
+    raw.setTimeout(0);
+    // the TLS server reads the socket itself (resumed here, the ClientHello would flow past it)
+    if (first[0] === TLS_HANDSHAKE_RECORD) return void secure.emit('connection', raw);
+    onConnection(raw, false);
+    raw.resume();
+  });
+}
+
+const secureServer = data.tls === null ? null : createSecureServer(data.tls);
+if (data.clientPort > 0) {
+  const unified = data.clientPortUnification ? secureServer : null;
+  if (data.clientPortUnification && unified === null) throw new Error('io worker: client.portUnification without the ssl.* stores');
+  const onPlain = unified === null ? (s: net.Socket) => onConnection(s, false) : (s: net.Socket) => unifiedConnection(s, unified);
+  listen(net.createServer({ noDelay: true, pauseOnConnect: false, allowHalfOpen: true }, onPlain), data.clientPort, data.clientPortAddress);
+}
+if (data.secureClientPort !== null && secureServer !== null) {
   // ZooKeeper 3.8 binds secureClientPort on every address unless secureClientPortAddress says otherwise
-  listen(secure, data.secureClientPort, data.secureClientPortAddress);
+  listen(secureServer, data.secureClientPort, data.secureClientPortAddress);
 }
 if (servers.length === 0) throw new Error('io worker: neither clientPort nor secureClientPort to listen on');
 void drainReplies();

@@ -525,6 +525,36 @@ function truncateLog(zxid: number): void {
   toQuorum({ kind: ToQuorum.TRUNCATED, zxid, ok: to === zxid });
 }
 
+/** The tree's zxid when read-only mode began: nothing may change it until the mode ends. */
+let readOnlyZxid = -1;
+
+/**
+ * readonlymode.enabled and no leader for the grace (the quorum worker says): read-only clients are
+ * served, reads only, with sessions of this server's own (ReadOnlyZooKeeperServer.startup).
+ */
+function beginReadOnly(): void {
+  pipeline.assumeRole('read-only');
+  readOnlyZxid = pipeline.tree.lastZxid;
+  serving = true;
+  clientsServed = true;
+  log.info(`Read-only server started: serving read-only clients at zxid 0x${readOnlyZxid.toString(16)}`);
+}
+
+/**
+ * An election decided: read-only mode ends before the role starts (ReadOnlyZooKeeperServer.shutdown):
+ * every connection is closed (the clients reconnect, to a read-write server), its sessions are gone.
+ * Nothing was logged or applied meanwhile, so the tree needs no reload.
+ */
+function endReadOnly(): void {
+  if (pipeline.role !== 'read-only') throw new Error(`READ_ONLY off in role ${pipeline.role}`);
+  if (pipeline.tree.lastZxid !== readOnlyZxid) throw new Error(`read-only mode moved the tree from 0x${readOnlyZxid.toString(16)} to 0x${pipeline.tree.lastZxid.toString(16)}`);
+  serving = false;
+  clientsServed = false;
+  pipeline.leaveRole();
+  for (let i = 0; i < respRings.length; i++) respRings[i].flushDataBell();
+  log.info('Read-only server stopped: its client connections are closed');
+}
+
 function fromQuorum(m: FromQuorumMessage): void {
   switch (m.kind) {
     case FromQuorum.LEAVE:
@@ -570,6 +600,8 @@ function fromQuorum(m: FromQuorumMessage): void {
     case FromQuorum.SYNCED:
       pipeline.synced();
       return;
+    case FromQuorum.READ_ONLY:
+      return m.on ? beginReadOnly() : endReadOnly();
     case FromQuorum.SERVE:
       if (m.zxid !== pipeline.tree.lastZxid) log.warn(`serving from zxid 0x${m.zxid.toString(16)}, the tree is at 0x${pipeline.tree.lastZxid.toString(16)}`);
       serving = true;

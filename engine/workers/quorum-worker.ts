@@ -269,6 +269,7 @@ function applyElection(out: ElectionOutput): void {
 function lookForLeader(): void {
   phase = 'looking';
   publish();
+  armReadOnly();
   electionStartedMs = performance.now();
   if (unavailableSinceMs === 0) unavailableSinceMs = electionStartedMs;
   qstats.add(LOOKING_COUNT, 1);
@@ -280,6 +281,40 @@ function lookForLeader(): void {
   for (const [from, message] of held) onNotification(from, message);
 }
 
+// ---------------------------------------------------------------- read-only mode
+
+/** QuorumPeer's grace before a LOOKING server takes itself for partitioned: max(2 s, tickTime). */
+const READ_ONLY_GRACE_MS = Math.max(2_000, cfg.tickTimeMs);
+let readOnlyTimer: NodeJS.Timeout | null = null;
+/** READ_ONLY on was sent to the pipeline and off not yet. */
+let readOnlyServing = false;
+
+/**
+ * readonlymode.enabled: an election still undecided after the grace has the pipeline serve
+ * read-only clients (QuorumPeer's LOOKING case starting its ReadOnlyZooKeeperServer).
+ */
+function armReadOnly(): void {
+  if (!cfg.readonlyModeEnabled || readOnlyServing) return;
+  if (readOnlyTimer !== null) clearTimeout(readOnlyTimer);
+  readOnlyTimer = setTimeout(() => {
+    readOnlyTimer = null;
+    if (phase !== 'looking' || stopping || readOnlyServing) return;
+    readOnlyServing = true;
+    log.info(`no leader for ${READ_ONLY_GRACE_MS} ms: serving read-only clients until an election decides`);
+    toPipeline({ kind: FromQuorum.READ_ONLY, on: true });
+  }, READ_ONLY_GRACE_MS);
+}
+
+/** An election decided (or the server stops): read-only mode ends before the role starts, its clients are closed. */
+function disarmReadOnly(): void {
+  if (readOnlyTimer !== null) clearTimeout(readOnlyTimer);
+  readOnlyTimer = null;
+  if (!readOnlyServing) return;
+  readOnlyServing = false;
+  log.info('read-only mode ends: its client connections are closed');
+  toPipeline({ kind: FromQuorum.READ_ONLY, on: false });
+}
+
 // ---------------------------------------------------------------- roles
 
 /** looking: electing; reloading: LEAVE sent, waiting for RELOADED; leading/following: a role is running. */
@@ -289,6 +324,7 @@ let following: LearnerRun | null = null;
 let stopping = false;
 
 function startRole(d: Decision): void {
+  disarmReadOnly();
   const ms = (performance.now() - electionStartedMs).toFixed(0);
   log.info(`elected in ${ms} ms: ${d.role}, leader ${d.leader}, round ${d.electionEpoch}, peer epoch ${d.peerEpoch}`);
   // Leader.lead and Follower.followLeader count the election (an Observer does not)
@@ -769,6 +805,7 @@ parentPort!.on('message', (msg: { type: string; id?: number }) => {
   stopping = true;
   bell.ring();
   if (electionTimer !== null) clearTimeout(electionTimer);
+  if (readOnlyTimer !== null) clearTimeout(readOnlyTimer);
   closeRole();
   void cnx.close().then(() => parentPort!.postMessage({ type: 'stopped' }));
 });

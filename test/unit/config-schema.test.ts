@@ -177,7 +177,7 @@ describe('options per thread', () => {
     expect(fieldsOf('log')).toEqual(['forceSync', 'preAllocSizeBytes']);
     expect(fieldsOf('snapshot')).toEqual(['autopurgePurgeIntervalHours', 'autopurgeSnapRetainCount']);
     expect(fieldsOf('io')).toEqual([
-      'clientPort', 'clientPortAddress', 'clientPortListenBacklog', 'dataDir', 'dataLogDir', 'fourLetterWordWhitelist', 'globalOutstandingLimit',
+      'clientPort', 'clientPortAddress', 'clientPortListenBacklog', 'clientPortUnification', 'dataDir', 'dataLogDir', 'fourLetterWordWhitelist', 'globalOutstandingLimit',
       'ioThreads', 'juteMaxBufferBytes', 'maxClientCnxns', 'maxCnxns', 'secureClientPort', 'secureClientPortAddress', 'sessionlessCnxnTimeoutMs',
     ]); // dataDir, dataLogDir: the io worker measures their sizes for dirs and conf (engine/ops/probes.ts)
     const cfg = parse(`${MINIMAL}preAllocSize=16\nforceSync=no\n`);

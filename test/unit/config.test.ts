@@ -241,7 +241,13 @@ describe('every key', () => {
     const ro = parse(`${MINIMAL}readonlymode.enabled=true\n4lw.commands.whitelist=ruok\n`);
     expect(ro.readonlyModeEnabled).toBe(true);
     expect(ro.fourLetterWordWhitelist).toEqual(new Set(['ruok', 'isro', 'srvr']));
-    expect(ro.warnings).toEqual(['zoo.cfg:3: readonlymode.enabled is accepted but not used by zooid yet']);
+    expect(ro.warnings).toEqual([]);
+    // ZooKeeper's own switch is the JVM flag: zooid reads it from SERVER_JVMFLAGS / JVMFLAGS too
+    const flagged = parseConfig(MINIMAL, { path: 'zoo.cfg', env: { SERVER_JVMFLAGS: '-Xmx1g -Dreadonlymode.enabled=true' }, readMyid: false });
+    expect(flagged.readonlyModeEnabled).toBe(true);
+    expect(flagged.fourLetterWordWhitelist.has('isro')).toBe(true);
+    expect(parseConfig(MINIMAL, { path: 'zoo.cfg', env: { JVMFLAGS: '-Dreadonlymode.enabled=false' }, readMyid: false }).readonlyModeEnabled).toBe(false);
+    expect(parseConfig(MINIMAL, { path: 'zoo.cfg', env: { JVMFLAGS: '-Dxreadonlymode.enabled=true' }, readMyid: false }).readonlyModeEnabled).toBe(false);
   });
 
   it('clamps snapCount and autopurge.snapRetainCount as ZooKeeper does, with warnings', () => {
@@ -446,6 +452,20 @@ describe('warnings', () => {
     expect(defaults.tls).toMatchObject({ clientAuth: 'need', minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', trustStore: null, cipherSuites: null });
     expect(defaults.tls?.keyStore.type).toBe('PEM');
     expect(formatConfigForConf(defaults)).toContain('\nsecureClientPort=2281\n');
+  });
+
+  it('reads the ssl.* keys for client.portUnification too (TLS on clientPort, no secureClientPort)', () => {
+    const cfg = parse(`${MINIMAL}client.portUnification=true\nssl.keyStore.location=/k.pem\nssl.trustStore.location=/t.pem\n`);
+    expect(cfg.clientPortUnification).toBe(true);
+    expect(cfg.secureClientPort).toBeNull();
+    expect(cfg.warnings).toEqual([]);
+    expect(cfg.tls).toMatchObject({ keyStore: { path: '/k.pem', type: 'PEM' }, trustStore: { path: '/t.pem' }, clientAuth: 'need' });
+    expect(parse(`${MINIMAL}zookeeper.client.portUnification=true\nssl.keyStore.location=/k.pem\n`).clientPortUnification).toBe(true);
+    expectError(`${MINIMAL}client.portUnification=true\n`, 'ssl.keyStore.location', null, /is not set; client.portUnification=true needs a key store/);
+    // without either key the ssl.* keys are not used, as before
+    const neither = parse(`${MINIMAL}ssl.keyStore.location=/k.pem\n`);
+    expect(neither.tls).toBeNull();
+    expect(neither.warnings).toHaveLength(1);
   });
 
   it('rejects TLS settings it cannot use, naming key and line', () => {
