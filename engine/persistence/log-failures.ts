@@ -116,6 +116,19 @@ export class LogFailures {
     return true;
   }
 
+  /**
+   * One turn of the log worker while retrying: tries the disk if due; 'writing' once it takes
+   * the log. The pipeline is told at once and its next write may be on the ring before the
+   * worker looks again: that record is the writer's to drain, not a fault. While still
+   * retrying nothing may come (the pipeline refuses writes): a record then throws.
+   */
+  retryTurn(nowMs: number, recordWaiting: () => number | null): 'writing' | 'retrying' {
+    if (this.retry(nowMs)) return 'writing';
+    const kind = recordWaiting();
+    if (kind !== null) throw new Error(`log ring: record kind ${kind} while the log is not writable`);
+    return 'retrying';
+  }
+
   /** While retrying: ms from nowMs to the next retry, at least 1. */
   retryInMs(nowMs: number): number {
     return Math.max(1, this.nextRetryAtMs - nowMs);

@@ -238,10 +238,8 @@ async function run(): Promise<void> {
       }
     } else if (state === 'discarding') {
       n = discard();
-    } else {
-      failures.retry(performance.now());
-      // the pipeline refuses writes until the recovery: nothing comes meanwhile
-      if (ring.poll()) throw new Error(`log ring: record kind ${ring.kind} while the log is not writable`);
+    } else if (failures.retryTurn(performance.now(), () => (ring.poll() ? ring.kind : null)) === 'writing') {
+      continue; // what the pipeline sent since it was told is drained as a writer
     }
     if (n > 0) {
       // a sync in flight finishes through the event loop: let it in between batches

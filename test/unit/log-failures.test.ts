@@ -132,4 +132,25 @@ describe('LogFailures', () => {
     }
     expect([failures.failures, failures.recoveries, signals.failed.length, signals.recovered]).toEqual([50, 50, 50, 50]);
   });
+
+  // found by the fault campaign (seed 0xc0762f12): the pipeline, told the log takes writes again,
+  // put its next write on the ring before the worker looked; the worker threw and died
+  it('a write the pipeline sends as soon as it is told of the recovery is not a fault (retryTurn)', () => {
+    const { writer, signals, failures } = setup();
+    failures.failed(enospc());
+    failures.resumed(0x105);
+    writer.openOutcomes.push(enospc());
+    // a TXN record (kind 1) is on the ring as soon as the pipeline has been told
+    const onTheRing = () => (signals.recovered > 0 ? 1 : null);
+    expect(failures.retryTurn(0, onTheRing)).toBe('retrying');
+    expect(failures.retryTurn(LOG_RETRY_MS, onTheRing)).toBe('writing');
+    expect(failures.state).toBe('writing');
+    expect(signals.recovered).toBe(1);
+    // while still retrying, a record is a broken protocol
+    const other = setup();
+    other.failures.failed(enospc());
+    other.failures.resumed(0x105);
+    other.writer.openOutcomes.push(enospc());
+    expect(() => other.failures.retryTurn(0, () => 1)).toThrow('log ring: record kind 1 while the log is not writable');
+  });
 });
