@@ -18,7 +18,7 @@ import { recoverState, type RecoveryReport } from '../persistence/recovery.ts';
 import { Snapshotter } from '../persistence/snapshotter.ts';
 import { writeSnapshotNow } from '../persistence/snapshot-writer.ts';
 import {
-  CONTROL_COMMITTED_ZXID, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_LOG_TRUNCATED_ZXID, CONTROL_LOG_TRUNCATIONS, CONTROL_STOP,
+  CONTROL_COMMITTED_ZXID, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_LOG_TRUNCATED_ZXID, CONTROL_LOG_TRUNCATIONS, CONTROL_STOP, STOP_PIPELINE,
   connKey, ioIndexOf, connIdOf,
   THROTTLE_IN_PROCESS, throttleClosedIndex, throttleTakenIndex,
 } from '../records.ts';
@@ -687,7 +687,7 @@ for (;;) {
   logRing.flushDataBell();
   quorumIn?.flushDataBell();
   if (work > 0) continue;
-  if (Atomics.load(control32, CONTROL_STOP) !== 0) break;
+  if (Atomics.load(control32, CONTROL_STOP) >= STOP_PIPELINE) break;
   // RequestThrottler.throttleSleep: a stall waits for a durable signal (our bell), at most stall_time
   const stallMs = throttler.parkMs();
   // a control reply part-way out waits for the main thread to drain the reply ring: look again soon

@@ -61,7 +61,9 @@ async function loadProgresses(writers: readonly Writer[], count: number, what: s
 /** Replace `member`'s server by `kind` on its files; resolves once it serves with a write made after it stopped. */
 async function switchOne(members: readonly SwitchableMember[], member: SwitchableMember, kind: MemberKind, probe: ZkSession, step: string): Promise<StepTiming> {
   const stopAt = Date.now();
-  await member.stop();
+  const from = member.kind();
+  // zooid, like ZooKeeper, exits on SIGTERM (a lost 'stopped' message once left it hanging until SIGKILL)
+  expect(await member.stop(), `${from} ${member.sid} to exit on SIGTERM within the deadline\n${member.logTail()}`).toBe(true);
   const stopMs = Date.now() - stopAt;
   // a write the new server must get from the leader (DIFF or SNAP) before it can answer it
   const others = members.filter((m) => m !== member);

@@ -27,8 +27,8 @@ export interface SwitchableMember {
   kind(): MemberKind | null;
   /** Start `kind` on this member's zoo.cfg; resolves once its client port answers ruok. */
   start(kind: MemberKind): Promise<void>;
-  /** SIGTERM and wait for the exit (SIGKILL past a deadline); the files stay. */
-  stop(): Promise<void>;
+  /** SIGTERM and wait for the exit (SIGKILL past a deadline): true if it exited by itself. The files stay. */
+  stop(): Promise<boolean>;
   /** `srvr`'s Mode (leader, follower), null while not serving. */
   mode(): Promise<string | null>;
   /** The current (or last) run's output. */
@@ -107,16 +107,19 @@ export function createMember(ports: PeerPorts, lines: readonly string[], extra: 
     },
     async stop() {
       const c = child;
-      if (c === null) return;
+      if (c === null) return true;
+      let byItself = true;
       if (c.exitCode === null && c.signalCode === null) {
         c.kill('SIGTERM');
         await withDeadline(exited, STOP_DEADLINE_MS, `${currentKind} ${ports.sid} to exit after SIGTERM`).catch(async () => {
+          byItself = false;
           c.kill('SIGKILL');
           await exited;
         });
       }
       child = null;
       currentKind = null;
+      return byItself;
     },
     mode: () => srvrMode(ports.clientPort),
     logTail(lineCount = 30) {
