@@ -95,8 +95,10 @@ export interface MonitorSnapshot {
   watchCount: number;
   /** Ephemeral znodes, all sessions. */
   ephemeralsCount: number;
-  /** Sessions the database knows (zk_global_sessions). zooid has no local sessions: zk_local_sessions is 0. */
+  /** Sessions the database knows (zk_global_sessions). */
   globalSessionCount: number;
+  /** Sessions local to this server (zk_local_sessions; localSessionsEnabled). */
+  localSessionCount: number;
   /** Sum over znodes of path length + data length, as DataTree's nodeDataSize (root counted twice: a fresh server has 44). */
   approximateDataSizeBytes: number;
   /** /proc/self/fd entries and RLIMIT_NOFILE soft limit; -1 when unknown (non-Unix), like OSMXBean. */

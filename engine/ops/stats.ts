@@ -144,7 +144,8 @@ export function buildServerStatsSnapshot(p: Pipeline, asker: FourLetterAsker | n
       uptimeMs: Math.floor(o.uptimeMs),
       watchCount: tree.dataWatches.watchCount() + tree.childWatches.watchCount(),
       ephemeralsCount: tree.ephemeralCount(),
-      globalSessionCount: p.sessions.size(),
+      globalSessionCount: p.sessions.globalCount(),
+      localSessionCount: p.sessions.localSessionCount(),
       approximateDataSizeBytes: tree.approximateDataSize + 1, // the root's "/" once more, as above
       openFileDescriptorCount: o.host.openFileDescriptors,
       maxFileDescriptorCount: o.host.maxFileDescriptors,

@@ -130,7 +130,8 @@ const snapshotter = new Snapshotter({
 let rollWanted = false;
 
 function* sessionTimeouts(): Generator<[bigint, number]> {
-  for (const s of pipeline.sessions.sessions.values()) yield [s.id, s.timeoutMs];
+  // local sessions are this server's alone and never logged: a snapshot has the global ones
+  for (const s of pipeline.sessions.sessions.values()) if (!s.local) yield [s.id, s.timeoutMs];
 }
 
 /** Reserve in a ring, waiting (parked) while it is full: the consumer always drains. */
@@ -171,6 +172,8 @@ const pipeline = new Pipeline(
     },
     x509SuperUser: cfg.x509SuperUser,
     extendedTypesEnabled: cfg.extendedTypesEnabled,
+    localSessionsEnabled: cfg.localSessionsEnabled,
+    localSessionsUpgradingEnabled: cfg.localSessionsUpgradingEnabled,
     enforceQuota: cfg.enforceQuota,
     maxReplyBytes: cfg.juteMaxBufferBytes,
     txnBytesMax: cfg.juteMaxBufferBytes + cfg.juteMaxBufferExtraBytes,

@@ -43,7 +43,7 @@ function bareConnection(remotePort: number, over: Partial<ConnectionInfo> = {}):
 }
 
 const EMPTY_MONITOR: MonitorSnapshot = {
-  uptimeMs: 0, watchCount: 0, ephemeralsCount: 0, globalSessionCount: 0, approximateDataSizeBytes: 0,
+  uptimeMs: 0, watchCount: 0, ephemeralsCount: 0, globalSessionCount: 0, localSessionCount: 0, approximateDataSizeBytes: 0,
   openFileDescriptorCount: 0, maxFileDescriptorCount: 0, clientResponseBytes: { last: -1, min: -1, max: -1 },
   authFailedCount: 0,
 };
@@ -357,7 +357,7 @@ describe('mntr', () => {
       outstandingRequestCount: num(kv, 'outstanding_requests'), nodeCount: num(kv, 'znode_count'),
       monitor: {
         uptimeMs: num(kv, 'uptime'), watchCount: num(kv, 'watch_count'), ephemeralsCount: num(kv, 'ephemerals_count'),
-        globalSessionCount: num(kv, 'global_sessions'), approximateDataSizeBytes: num(kv, 'approximate_data_size'),
+        globalSessionCount: num(kv, 'global_sessions'), localSessionCount: num(kv, 'local_sessions'), approximateDataSizeBytes: num(kv, 'approximate_data_size'),
         openFileDescriptorCount: num(kv, 'open_file_descriptor_count'), maxFileDescriptorCount: num(kv, 'max_file_descriptor_count'),
         clientResponseBytes: {
           last: num(kv, 'last_client_response_size'), min: num(kv, 'min_client_response_size'), max: num(kv, 'max_client_response_size'),
