@@ -440,10 +440,11 @@ export class Pipeline {
   /** A leader's view of a session a learner's client uses and this leader does not know: another server's local session, or none. */
   private otherServersLocalSession(sessionId: bigint): Session | undefined {
     if (this.opts.localSessionsEnabled !== true || serverIdOfSession(sessionId) === this.opts.serverId) return undefined;
-    // not in the table: it is never touched, expired or logged here
+    // not in the table: it is never touched, expired or logged here, and an ephemeral of its is
+    // refused SESSIONEXPIRED (checkGlobalSession; `local` is for this server's own local sessions)
     return {
       id: sessionId, timeoutMs: 0, passwd: sessionPassword(sessionId), conn: -1, expiresAtMs: 0, closing: false, authIds: [],
-      lastCxid: 0, lastZxid: 0, local: true,
+      lastCxid: 0, lastZxid: 0, local: false,
     };
   }
 
