@@ -403,7 +403,7 @@ export class Pipeline {
    */
   private maybeUpgrade(s: Session): number | undefined {
     if (this.opts.localSessionsUpgradingEnabled !== true) return Err.EPHEMERALONLOCALSESSION;
-    if (this.logUnavailable) return undefined; // the write is refused NOTREADONLY (dispatch): nothing to upgrade for
+    if (this.learner === null && this.logUnavailable) return undefined; // a leader refuses the write NOTREADONLY (dispatch): nothing to upgrade for
     this.log('info', `upgrading session 0x${hex64(s.id)}`);
     this.sessions.makeGlobal(s);
     if (this.learner !== null) {
