@@ -10,10 +10,23 @@
 // server is told SESSIONEXPIRED there. What the pipeline does with these: engine/core/pipeline.ts.
 import { JuteReader } from '../../native-free-io/jute.ts';
 import { CreateFlag, Op } from '../protocol.ts';
+import { sessionPassword, type Session } from './sessions.ts';
 
 /** The server id in a session id's top byte (SessionTrackerImpl.initializeNextSessionId). */
 export function serverIdOfSession(sessionId: bigint): number {
   return Number((BigInt.asUintN(64, sessionId) >> 56n) & 0xffn);
+}
+
+/**
+ * What a leader prepares another server's local session's write with: a Session outside its
+ * table, so never touched, expired or logged there; not `local` (that is for a server's own
+ * local sessions), so an ephemeral of its is refused SESSIONEXPIRED (checkGlobalSession).
+ */
+export function standInSession(sessionId: bigint): Session {
+  return {
+    id: sessionId, timeoutMs: 0, passwd: sessionPassword(sessionId), conn: -1, expiresAtMs: 0, closing: false, authIds: [],
+    lastCxid: 0, lastZxid: 0, local: false,
+  };
 }
 
 function isEphemeral(flags: number): boolean {

@@ -32,7 +32,7 @@ import { CommitStage, type HeldOutput } from './commit.ts';
 import { replayTxn } from './replay.ts';
 import { ContainerSweeper } from './containers.ts';
 import { Learner, applyWithStats } from './learner.ts';
-import { createsEphemeral, serverIdOfSession } from './local-sessions.ts';
+import { createsEphemeral, serverIdOfSession, standInSession } from './local-sessions.ts';
 import { LeaderRole, REMOTE_CONN, remoteConn, forwardable } from './leader.ts';
 
 export type { PipelineOutputs, PipelineRole, PipelineOptions, RepeatedWarning, Conn, PipelineCounters } from './types.ts';
@@ -441,12 +441,7 @@ export class Pipeline {
   /** A leader's view of a session a learner's client uses and this leader does not know: another server's local session, or none. */
   private otherServersLocalSession(sessionId: bigint): Session | undefined {
     if (this.opts.localSessionsEnabled !== true || serverIdOfSession(sessionId) === this.opts.serverId) return undefined;
-    // not in the table: it is never touched, expired or logged here, and an ephemeral of its is
-    // refused SESSIONEXPIRED (checkGlobalSession; `local` is for this server's own local sessions)
-    return {
-      id: sessionId, timeoutMs: 0, passwd: sessionPassword(sessionId), conn: -1, expiresAtMs: 0, closing: false, authIds: [],
-      lastCxid: 0, lastZxid: 0, local: false,
-    };
+    return standInSession(sessionId);
   }
 
   /**
