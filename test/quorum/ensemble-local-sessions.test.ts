@@ -11,8 +11,9 @@
 //   know the session); on the leader EPHEMERALONLOCALSESSION;
 // - a local session's client that moves to another server is told its session expired (timeOut
 //   0); back on its own server it is accepted; closing one spends no zxid.
-// Then a mixed ensemble (ZooKeeper leader, a zooid follower; zooid leader, a ZooKeeper
-// follower) with local sessions upgrades a local session of each kind of follower.
+// Then mixed ensembles (a ZooKeeper leader with a zooid and a ZooKeeper follower; a zooid
+// leader with a ZooKeeper and a zooid follower): a local session on each follower writes; its
+// ephemeral is refused without upgrading, and upgrades it with.
 import { describe, it, expect, afterEach } from 'vitest';
 import * as net from 'node:net';
 import { allocatePorts, serverLines, startZooKeeperPeer, startZooidPeer, srvrMode, Cleanups, type PeerPorts } from '../support/ensemble.ts';
@@ -173,6 +174,20 @@ describe('local sessions, as ZooKeeper 3.8 has them', () => {
 
 describe('local sessions in a mixed ensemble', () => {
   for (const kinds of [['zooid', 'zookeeper', 'zookeeper'], ['zookeeper', 'zooid', 'zooid']] as const) {
+    it(`${kinds.join(' + ')}, upgrading off: a local session on a follower of each kind writes, and its ephemeral is refused`, async () => {
+      const { leader, followers } = await ensemble(kinds, false);
+      expect(leader.kind).toBe(kinds[2]);
+      for (const f of followers) {
+        const s = await session(`on-${f.kind}-${f.sid}`, f);
+        const p = await s.create(`/p-${f.sid}`, 'x'); // the leader lets another server's local session write
+        expect(p.err).toBe('OK');
+        expect(rel(await s.create(`/e-${f.sid}`, 'x', { mode: CreateMode.EPHEMERAL }), p.zxid!), `${f.kind} follower under a ${leader.kind} leader`)
+          .toEqual({ err: 'EPHEMERALONLOCALSESSION', dz: 1 });
+        expect(await s.exists(`/e-${f.sid}`)).toMatchObject({ err: 'NONODE' });
+        expect(await sessionCounts(leader)).toEqual({ global: 0, local: 0 });
+      }
+    }, 300_000);
+
     it(`${kinds.join(' + ')}: a local session on a follower of each kind is upgraded by its ephemeral`, async () => {
       const { leader, followers } = await ensemble(kinds, true);
       expect(leader.kind).toBe(kinds[2]);
