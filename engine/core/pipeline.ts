@@ -382,7 +382,7 @@ export class Pipeline {
   // ---------------------------------------------------------------- local sessions (engine/core/local-sessions.ts)
 
   /** localSessionsEnabled, on a server with an ensemble role (ZooKeeper's standalone server has no local sessions). */
-  private get localSessionsOn(): boolean {
+  get localSessionsOn(): boolean {
     return this.opts.localSessionsEnabled === true && (this.leader !== null || this.learner !== null);
   }
 

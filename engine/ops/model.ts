@@ -65,6 +65,8 @@ export interface ConnectionInfo {
 
 export interface SessionExpiry {
   sessionId: bigint;
+  /** A local session (localSessionsEnabled): a leader's dump lists it apart. */
+  local?: boolean;
   /** Wall-clock ms of the session-expiry bucket (ZooKeeper rounds up to tickTime); dump groups by it. */
   expireAtMs: number;
 }
@@ -168,6 +170,8 @@ export interface ServerStatsSnapshot {
   connections: readonly ConnectionInfo[];
   /** dump. */
   sessions: readonly SessionExpiry[];
+  /** dump: a leader with local sessions on keeps two trackers (LeaderSessionTracker): Local and Global session sets. */
+  localSessionTracker?: boolean;
   /** dump: sessions owning ephemeral znodes, each with its paths. */
   ephemerals: readonly SessionEphemerals[];
   /** wchs, wchc, wchp: data watches only — ZooKeeper's 4lw never show child watches. */

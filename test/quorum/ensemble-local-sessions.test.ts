@@ -1,7 +1,7 @@
 // Local sessions (localSessionsEnabled, localSessionsUpgradingEnabled), side by side with
 // Apache ZooKeeper 3.8: the same steps against three zooid servers and three ZooKeeper servers
 // give the same transcript (errors, zxids relative to the first write, mntr's session counts,
-// whether the leader's dump names a session). What it shows:
+// whether the leader's dump names a session, the leader's dump's Local and Global session sets). What it shows:
 // - a session on a follower costs the leader nothing: the leader's global and local session
 //   counts stay 0 and its dump does not name it; the follower counts one local session;
 // - upgrading on: its first ephemeral create makes it global (two zxids: createSession, then
@@ -81,6 +81,12 @@ async function sessionCounts(s: Server): Promise<{ global: number; local: number
   return { global: value('global_sessions'), local: value('local_sessions') };
 }
 
+/** The session set lines of a dump, bucket counts left out ("Local Session Sets (0)/(0):" → "Local Session Sets /(0)"). */
+async function dumpSessionSets(s: Server): Promise<string[]> {
+  const dump = await fourLetterWord(s.clientPort, 'dump');
+  return [...dump.matchAll(/^((?:Local |Global )?Session Sets) \(\d+\)\/\((\d+)\):$/gm)].map((m) => `${m[1]} /(${m[2]})`);
+}
+
 async function dumpNames(s: Server, session: ZkSession): Promise<boolean> {
   return (await fourLetterWord(s.clientPort, 'dump')).includes(`0x${session.sessionId.toString(16)}`);
 }
@@ -111,12 +117,14 @@ async function transcript(kind: Kind, upgrading: boolean): Promise<Record<string
   const t: Record<string, unknown> = {};
   const s = await session('on-follower', f1);
   t.afterConnect = { leader: await sessionCounts(leader), follower: await sessionCounts(f1), leaderDumpNamesIt: await dumpNames(leader, s) };
+  t.leaderDumpSets = await dumpSessionSets(leader);
   const first = await s.create('/p', 'x');
   const base = first.zxid!;
   t.persistent = rel(first, base);
   t.ephemeral = rel(await s.create('/e', 'x', { mode: CreateMode.EPHEMERAL }), base);
   t.ephemeralExists = (await s.exists('/e')).err;
   t.afterEphemeral = { leader: await sessionCounts(leader), follower: await sessionCounts(f1), leaderDumpNamesIt: await dumpNames(leader, s) };
+  t.leaderDumpSetsAfterEphemeral = await dumpSessionSets(leader);
   t.multi = rel(await s.multi([{ op: 'create', path: '/m1' }, { op: 'create', path: '/m2', mode: CreateMode.EPHEMERAL }]), base);
   t.multiPersistentExists = (await s.exists('/m1')).err;
 
@@ -152,6 +160,7 @@ describe('local sessions, as ZooKeeper 3.8 has them', () => {
       expect(zooid).toEqual(zookeeper);
       // the facts, stated
       expect(zooid.afterConnect).toEqual({ leader: { global: 0, local: 0 }, follower: { global: 0, local: 1 }, leaderDumpNamesIt: false });
+      expect(zooid.leaderDumpSets).toEqual(['Local Session Sets /(0)', 'Global Session Sets /(0)']);
       expect(zooid.movedToFollower).toMatchObject({ timeOut: 0 });
       expect(zooid.movedToLeader).toMatchObject({ timeOut: 0 });
       expect(zooid.backToItsServer).toEqual({ timeOut: 10_000, sameId: true });

@@ -284,6 +284,19 @@ describe('dump', () => {
     });
     expect(text).toBe(fixture('populated/dump.txt'));
   });
+
+  it('on a leader with local sessions: the Local session sets, then the Global ones (LeaderSessionTracker)', () => {
+    const text = formatDump({
+      sessions: [
+        { sessionId: SID_B, expireAtMs: utc('2026-11-21T22:20:33Z'), local: true },
+        { sessionId: SID_A, expireAtMs: utc('2026-11-21T22:20:23Z') },
+      ],
+      localSessionTracker: true, ephemerals: [], connections: [],
+    });
+    expect(text.split('ephemeral nodes dump:')[0]).toBe('SessionTracker dump:\n' +
+      `Local Session Sets (1)/(1):\n1 expire at ${javaDateString(utc('2026-11-21T22:20:33Z'))}:\n\t0x${hex64(SID_B)}\n` +
+      `Global Session Sets (1)/(1):\n1 expire at ${javaDateString(utc('2026-11-21T22:20:23Z'))}:\n\t0x${hex64(SID_A)}\n`);
+  });
 });
 
 describe('watches', () => {
