@@ -38,7 +38,11 @@ export const CONTROL_BYTES = 64;
 export const CONTROL_DURABLE_ZXID = 0; // BigInt64 index
 export const CONTROL_LOG_FAILURES = 1; // BigInt64 index
 export const CONTROL_LOG_RECOVERIES = 3; // BigInt64 index
-export const CONTROL_STOP = 4; // Int32 index
+export const CONTROL_STOP = 4; // Int32 index: the shutdown stage reached, one stage a worker
+/** CONTROL_STOP's stages, in order: each worker stops once its stage is reached, after the one before it stopped. */
+export const STOP_PIPELINE = 1;
+export const STOP_LOG = 2;
+export const STOP_SNAPSHOT = 3;
 export const CONTROL_LOG_TRUNCATIONS = 5; // BigInt64 index
 export const CONTROL_LOG_TRUNCATED_ZXID = 6; // BigInt64 index
 export const CONTROL_COMMITTED_ZXID = 7; // BigInt64 index

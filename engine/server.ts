@@ -5,7 +5,7 @@ import { enableCompileCache } from './compile-cache.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildTopology, ringSpecs, attachBell, attachQuorumStats, attachRing, attachStats, observeRing, wordsOf } from './rings/topology.ts';
-import { CONTROL_STOP, IO_THREADS_MAX } from './records.ts';
+import { CONTROL_STOP, IO_THREADS_MAX, STOP_LOG, STOP_PIPELINE, STOP_SNAPSHOT } from './records.ts';
 import { optionsFor, type ServerConfig } from './config.ts';
 import type { PipelineWorkerData } from './workers/pipeline-worker.ts';
 import type { LogWorkerData } from './workers/log-worker.ts';
@@ -295,14 +295,18 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
         await waitFor(quorumWorker, 'quorum worker', ['stopped']).catch(() => {});
       }
       await Promise.all(ios.map((w) => { w.postMessage({ type: 'stop' }); return waitFor(w, 'io worker', ['stopped']).catch(() => {}); }));
+      // one stage at a time, each worker's 'stopped' listened for before its stage is set (a message
+      // posted before there is a listener is lost, and the shutdown would hang on it)
       const control32 = new Int32Array(controlSab);
-      Atomics.store(control32, CONTROL_STOP, 1);
-      pipelineBell.ring();
-      await waitFor(pipeline, 'pipeline worker', ['stopped']).catch(() => {});
-      logBell.ring();
-      await waitFor(logWorker, 'log worker', ['stopped']).catch(() => {});
-      snapshotBell.ring();
-      await waitFor(snapshotWorker, 'snapshot worker', ['stopped']).catch(() => {});
+      const stages: [number, Worker, string, ReturnType<typeof attachBell>][] = [
+        [STOP_PIPELINE, pipeline, 'pipeline worker', pipelineBell], [STOP_LOG, logWorker, 'log worker', logBell], [STOP_SNAPSHOT, snapshotWorker, 'snapshot worker', snapshotBell],
+      ];
+      for (const [stage, worker, what, bell] of stages) {
+        const stopped = waitFor(worker, what, ['stopped']).catch(() => {});
+        Atomics.store(control32, CONTROL_STOP, stage);
+        bell.ring();
+        await stopped;
+      }
       await Promise.all([pipeline, logWorker, snapshotWorker, ...ios, ...workersToWatch].map((w) => w.terminate()));
     })();
     return stopping;

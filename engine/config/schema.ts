@@ -268,6 +268,12 @@ export const SCHEMA = [
     note: 'QuorumCnxManager.Listener: attempts to bind the election port, a second apart (0: until it binds); then exit 14' }),
   key({ ...systemProperty('syncEnabled'), field: 'syncEnabled', parser: bool, default: 'true', status: 'honoured', consumers: ['pipeline'],
     note: 'QuorumPeerConfig: observers log and snapshot; false: an observer writes neither (it is synced again after a restart)' }),
+  key({ key: 'localSessionsEnabled', field: 'localSessionsEnabled', parser: bool, default: 'false', status: 'honoured', consumers: ['pipeline'],
+    note: 'LeaderSessionTracker/LearnerSessionTracker: a new session is local to its server (no createSession txn, no pings to the leader); ' +
+      'it closes and expires there; another server answers it SESSIONEXPIRED' }),
+  key({ key: 'localSessionsUpgradingEnabled', field: 'localSessionsUpgradingEnabled', parser: bool, default: 'false', status: 'honoured', consumers: ['pipeline'],
+    note: 'ZooKeeperServer.checkUpgradeSession: a local session\'s first ephemeral create makes it global (createSession, then the create); ' +
+      'false: that create fails with EPHEMERALONLOCALSESSION' }),
   key({ ...systemProperty('leaderServes'), field: 'leaderServes', parser: yesNo, default: 'yes', status: 'honoured', consumers: ['pipeline'],
     note: 'Leader.lead: with no, the leader takes no client connections (they close; four-letter words say it is not serving)' }),
   key({ ...systemProperty('standaloneEnabled'), field: 'standaloneEnabled', parser: bool, default: 'true', status: 'honoured', consumers: ['main'],
@@ -294,7 +300,7 @@ export const SCHEMA = [
 
   // known to ZooKeeper, not used by zooid
   ...knownKeys('accepted', [
-    'localSessionsEnabled', 'localSessionsUpgradingEnabled', 'observerMasterPort', 'connectToLearnerMasterLimit', 'reconfigEnabled',
+    'observerMasterPort', 'connectToLearnerMasterLimit', 'reconfigEnabled',
     'sslQuorumReloadCertFiles', 'quorum.cnxn.threads.size', 'oraclePath', 'version',
   ], 'parsed by QuorumPeerConfig'),
   ...knownKeys('accepted', [

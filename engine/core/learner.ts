@@ -40,6 +40,8 @@ export interface Forwarded {
   startMs: number;
   /** A sync's path (its answer repeats it). */
   path?: string;
+  /** The error the client is answered whatever the leader commits (a local session's ephemeral create, upgrading off). */
+  err?: number;
 }
 
 /** A proposal logged here, waiting for the leader's COMMIT. */
@@ -158,6 +160,13 @@ export class Learner {
   /** A new session: createSession goes to the leader; the client is answered when it commits. */
   createSession(sessionId: bigint, conn: number, timeoutMs: number): void {
     this.connects.set(sessionId, { conn, timeoutMs, created: true });
+    const record = Buffer.alloc(4);
+    record.writeInt32BE(timeoutMs, 0);
+    this.out.forward(sessionId, 0, Op.createSession, record, []);
+  }
+
+  /** A local session's upgrade: createSession to the leader, before the request that needs it; nobody waits for its answer. */
+  upgradeSession(sessionId: bigint, timeoutMs: number): void {
     const record = Buffer.alloc(4);
     record.writeInt32BE(timeoutMs, 0);
     this.out.forward(sessionId, 0, Op.createSession, record, []);

@@ -32,6 +32,7 @@ import { CommitStage, type HeldOutput } from './commit.ts';
 import { replayTxn } from './replay.ts';
 import { ContainerSweeper } from './containers.ts';
 import { Learner, applyWithStats } from './learner.ts';
+import { createsEphemeral, serverIdOfSession, standInSession } from './local-sessions.ts';
 import { LeaderRole, REMOTE_CONN, remoteConn, forwardable } from './leader.ts';
 import { ReadOnlySessions, refusedWhileReadOnly } from './read-only.ts';
 
@@ -286,6 +287,10 @@ export class Pipeline {
       this.reject(conn, 'the transaction log does not take writes: no new session until it does');
       return;
     }
+    if (req.sessionId === 0n && this.localSessionsOn) {
+      this.createLocalSession(conn, timeoutMs, now);
+      return;
+    }
     if (this.learner !== null) {
       this.connectLearner(conn, req.sessionId, req.passwd, timeoutMs);
       return;
@@ -367,7 +372,7 @@ export class Pipeline {
       return;
     }
     this.sessions.touch(s, this.requestStartMs);
-    this.learner?.touch(s.id, s.timeoutMs);
+    if (!s.local) this.learner?.touch(s.id, s.timeoutMs);
     if (xid >= 0) s.lastCxid = xid;
     if (this.auth.requireClientSasl && type !== Op.sasl && type !== Op.auth && !conn.authIds.some((i) => i.scheme === 'sasl')) {
       // AuthenticationHelper.enforceAuthentication: answer, then close the connection
@@ -376,11 +381,81 @@ export class Pipeline {
       this.dropConnection(conn);
       return;
     }
+    if (s.local && type === Op.closeSession) {
+      this.closeLocalSession(s, xid, key);
+      return;
+    }
+    const refusal = s.local && createsEphemeral(type, frame.subarray(8)) ? this.maybeUpgrade(s) : undefined;
     if (this.learner !== null && (OPCODES.get(type)?.write === true || type === Op.sync)) {
-      this.forwardToLeader(conn, s, xid, type, frame);
+      this.forwardToLeader(conn, s, xid, type, frame, refusal);
       return;
     }
     this.dispatch(conn, s, xid, type);
+  }
+
+  // ---------------------------------------------------------------- local sessions (engine/core/local-sessions.ts)
+
+  /** localSessionsEnabled, on a server with an ensemble role (ZooKeeper's standalone server has no local sessions). */
+  get localSessionsOn(): boolean {
+    return this.opts.localSessionsEnabled === true && (this.leader !== null || this.learner !== null);
+  }
+
+  /** A new session known to this server only: answered at once, nothing logged, nothing sent to the leader. */
+  private createLocalSession(conn: Conn, timeoutMs: number, nowMs: number): void {
+    const s = this.sessions.add(this.sessions.newSessionId(), timeoutMs, nowMs, true);
+    this.bind(conn, s);
+    writeConnectResponse(this.w.reset(), timeoutMs, s.id, s.passwd, false);
+    this.emit(conn.key, this.tree.lastZxid);
+  }
+
+  /**
+   * A local session's ephemeral create (checkUpgradeSession): with upgrading on, the session
+   * becomes global first — a createSession txn here on a leader, forwarded before the create on
+   * a learner; with it off, the create fails: a learner forwards it all the same (the leader
+   * answers an error txn, the client EPHEMERALONLOCALSESSION: the returned code), a leader's
+   * prep refuses it (checkGlobalSession).
+   */
+  private maybeUpgrade(s: Session): number | undefined {
+    if (this.opts.localSessionsUpgradingEnabled !== true) return Err.EPHEMERALONLOCALSESSION;
+    if (this.learner === null && this.logUnavailable) return undefined; // a leader refuses the write NOTREADONLY (dispatch): nothing to upgrade for
+    this.log('info', `upgrading session 0x${hex64(s.id)}`);
+    this.sessions.makeGlobal(s);
+    if (this.learner !== null) {
+      this.learner.upgradeSession(s.id, s.timeoutMs);
+      this.learner.touch(s.id, s.timeoutMs);
+    } else {
+      this.logTxn(s.id, 0, Op.createSession, { type: Op.createSession, timeoutMs: s.timeoutMs });
+    }
+    return undefined;
+  }
+
+  /** A local session closed by its client (xid, reply to replyTo) or expired (replyTo -1): here only, no txn. */
+  private closeLocalSession(s: Session, xid: number, replyTo: number): void {
+    s.closing = true;
+    this.sessions.remove(s.id);
+    if (replyTo !== -1) {
+      const at = beginReply(this.w.reset(), xid, this.tree.lastZxid, Err.OK);
+      this.finish(replyTo, at);
+    }
+    const bound = this.conns.get(s.conn);
+    if (bound !== undefined) this.closeConn(bound);
+  }
+
+  /**
+   * validateCreateRequest for an ephemeral: its owner must be a global session —
+   * EPHEMERALONLOCALSESSION for this server's local one (upgrading off), SESSIONEXPIRED for
+   * one this leader does not know (another server's local session).
+   */
+  checkGlobalSession(s: Session | null): void {
+    if (s === null) return;
+    if (s.local) throw new KeeperError(Err.EPHEMERALONLOCALSESSION);
+    if (this.sessions.get(s.id) !== s) throw new KeeperError(Err.SESSIONEXPIRED);
+  }
+
+  /** A leader's view of a session a learner's client uses and this leader does not know: another server's local session, or none. */
+  private otherServersLocalSession(sessionId: bigint): Session | undefined {
+    if (this.opts.localSessionsEnabled !== true || serverIdOfSession(sessionId) === this.opts.serverId) return undefined;
+    return standInSession(sessionId);
   }
 
   /**
@@ -473,8 +548,11 @@ export class Pipeline {
     const now = this.opts.nowMs();
     // without a writable log nothing expires (a closeSession is a txn): timeouts restart when it is back
     if (this.logUnavailable) return this.opts.tickMs;
-    // a learner's sessions expire at the leader, and its containers are the leader's to delete
-    if (this.learner !== null) return this.opts.tickMs;
+    // a learner's sessions expire at the leader (but its local ones here), and its containers are the leader's to delete
+    if (this.learner !== null) {
+      if (this.opts.localSessionsEnabled === true) this.expireLocalSessions(now);
+      return this.opts.tickMs;
+    }
     if (this.roleNow === 'read-only') return this.tickReadOnly(now);
     for (const s of this.sessions.expired(now)) {
       this.log('info', `expiring session 0x${hex64(s.id)}, timeout of ${s.timeoutMs}ms exceeded`);
@@ -483,6 +561,19 @@ export class Pipeline {
     }
     this.containers.maybeSweep(this.tree, now, this.opts.wallMs(), this.deleteContainer);
     return Math.min(this.sessions.msUntilNextExpiry(now), this.containers.msUntilDue(now));
+  }
+
+  /** A learner's tick: its local sessions past their deadline close; the global ones go back in their buckets. */
+  private expireLocalSessions(nowMs: number): void {
+    for (const s of this.sessions.expired(nowMs)) {
+      if (!s.local) {
+        this.sessions.touch(s, nowMs);
+        continue;
+      }
+      this.log('info', `expiring local session 0x${hex64(s.id)}, timeout of ${s.timeoutMs}ms exceeded`);
+      this.counters.sessionsExpired++;
+      this.closeLocalSession(s, 0, -1);
+    }
   }
 
   private readonly deleteContainer = (path: string): void => {
@@ -501,6 +592,13 @@ export class Pipeline {
     }
     if (!sessionPassword(sessionId).equals(passwd)) {
       this.refuseSession(conn, sessionId);
+      return;
+    }
+    const local = this.sessions.get(sessionId);
+    if (local !== undefined && local.local) {
+      // LearnerZooKeeperServer.revalidateSession: this server's local session is checked here
+      if (local.closing) this.refuseSession(conn, sessionId);
+      else this.acceptSession(conn, local, timeoutMs);
       return;
     }
     learner.revalidate(sessionId, conn.key, timeoutMs);
@@ -572,13 +670,15 @@ export class Pipeline {
     return this.sessions.msUntilNextExpiry(now);
   }
 
-  private forwardToLeader(conn: Conn, s: Session, xid: number, type: number, frame: Buffer): void {
+  private forwardToLeader(conn: Conn, s: Session, xid: number, type: number, frame: Buffer, refusal?: number): void {
     const record = frame.subarray(8);
     let path: string | undefined;
     if (type === Op.sync) {
       path = this.r.ustring(); // checked here: a sync the leader could not read would never be answered
     }
-    this.learner!.forward({ sessionId: s.id, cxid: xid, type, conn: conn.key, startMs: this.requestStartMs, path }, record, conn.authIds);
+    // a multi carries the leader's per-op results, not the refusal (FinalRequestProcessor throws it for other types only)
+    const err = type === Op.multi ? undefined : refusal;
+    this.learner!.forward({ sessionId: s.id, cxid: xid, type, conn: conn.key, startMs: this.requestStartMs, path, err }, record, conn.authIds);
   }
 
   /** PROPOSAL from the leader: logged now (the quorum worker ACKs it once durable), applied at its COMMIT. */
@@ -638,7 +738,8 @@ export class Pipeline {
     if (f !== null && this.conns.has(f.conn)) {
       this.requestStartMs = f.startMs;
       const reply = OPCODES.get(f.type)?.committed;
-      if (reply != null) reply(this, f.conn, f.cxid, f.type, hdr, txn, stats);
+      if (f.err !== undefined) this.replyError(f.conn, f.cxid, f.err, hdr.zxid);
+      else if (reply != null) reply(this, f.conn, f.cxid, f.type, hdr, txn, stats);
     }
     if (txn.type === Op.closeSession) {
       const s = this.sessions.get(hdr.sessionId);
@@ -692,13 +793,14 @@ export class Pipeline {
     if (!forwardable(type, OPCODES.get(type)?.write === true)) {
       return this.log('warn', `server ${sid} forwarded request type ${type}, which learners answer themselves: ignored`);
     }
-    const s = this.sessions.get(sessionId);
+    const known = this.sessions.get(sessionId);
+    const s = known ?? this.otherServersLocalSession(sessionId);
     if (s === undefined || s.closing) {
       // PrepRequestProcessor's checkSession: an unknown or closing session's write is an error txn
       this.logTxn(sessionId, cxid, Op.error, { type: Op.error, err: Err.SESSIONEXPIRED });
       return;
     }
-    this.sessions.touch(s, now);
+    if (known !== undefined) this.sessions.touch(known, now);
     const conn = remoteConn(authIds);
     conn.session = s;
     this.r.reset(record, 0, record.length);
@@ -719,7 +821,8 @@ export class Pipeline {
   /** A learner's REVALIDATE: whether the session lives (touched, with its new timeout, when it does). */
   revalidateSession(sessionId: bigint, timeoutMs: number): boolean {
     const s = this.sessions.get(sessionId);
-    if (s === undefined || s.closing) return false;
+    // checkIfValidGlobalSession: this leader's local sessions are not another server's to take
+    if (s === undefined || s.closing || s.local) return false;
     this.touchSessions(new Map([[sessionId, timeoutMs]]));
     return true;
   }
@@ -882,6 +985,10 @@ export class Pipeline {
 
   /** closeSession: by request (xid >= 0, replies) or by expiry (xid 0, no reply). */
   closeSession(s: Session, xid: number, replyTo = -1): void {
+    if (s.local) {
+      this.closeLocalSession(s, xid, replyTo);
+      return;
+    }
     s.closing = true;
     const set = this.tree.ephemerals.get(s.id);
     const paths = set === undefined ? [] : closeSessionOrder([...set], this.tree.ephemeralPeaks.get(s.id) ?? set.size);

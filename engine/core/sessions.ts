@@ -15,6 +15,11 @@ export interface Session {
   /** Bookkeeping for cons / stat. */
   lastCxid: number;
   lastZxid: number;
+  /**
+   * A local session (localSessionsEnabled): known to this server only, never logged, closed
+   * and expired here; made global by its first ephemeral create (engine/core/local-sessions.ts).
+   */
+  local: boolean;
 }
 
 // ZooKeeperServer.generatePasswd: a session's password is 16 bytes of java.util.Random
@@ -50,6 +55,7 @@ export class SessionTable {
   readonly sessions = new Map<bigint, Session>();
   private buckets = new Map<number, Set<Session>>();
   private nextId: bigint;
+  private localCount = 0;
   readonly tickMs: number;
 
   /**
@@ -81,9 +87,10 @@ export class SessionTable {
     return id;
   }
 
-  add(id: bigint, timeoutMs: number, nowMs: number): Session {
+  add(id: bigint, timeoutMs: number, nowMs: number, local = false): Session {
     const existing = this.sessions.get(id);
     if (existing !== undefined) return existing;
+    if (local) this.localCount++;
     const s: Session = {
       id,
       timeoutMs,
@@ -94,6 +101,7 @@ export class SessionTable {
       authIds: [],
       lastCxid: 0,
       lastZxid: 0,
+      local,
     };
     this.sessions.set(id, s);
     this.touch(s, nowMs);
@@ -114,10 +122,18 @@ export class SessionTable {
     b.add(s);
   }
 
+  /** A local session becomes global (UpgradeableSessionTracker.upgradeSession). */
+  makeGlobal(s: Session): void {
+    if (!s.local) return;
+    s.local = false;
+    this.localCount--;
+  }
+
   remove(id: bigint): void {
     const s = this.sessions.get(id);
     if (s === undefined) return;
     this.sessions.delete(id);
+    if (s.local) this.localCount--;
     const b = this.buckets.get(s.expiresAtMs);
     b?.delete(s);
     if (b !== undefined && b.size === 0) this.buckets.delete(s.expiresAtMs);
@@ -145,9 +161,20 @@ export class SessionTable {
   clear(): void {
     this.sessions.clear();
     this.buckets.clear();
+    this.localCount = 0;
   }
 
   size(): number {
     return this.sessions.size;
+  }
+
+  /** Global sessions (mntr's zk_global_sessions): the ones every server knows. */
+  globalCount(): number {
+    return this.sessions.size - this.localCount;
+  }
+
+  /** Local sessions (zk_local_sessions). */
+  localSessionCount(): number {
+    return this.localCount;
   }
 }

@@ -65,6 +65,10 @@ export interface PipelineOptions {
   role?: PipelineRole;
   /** A leader's voting members' server ids, itself included (its commit stage's voters). */
   voters?: readonly number[];
+  /** localSessionsEnabled: in an ensemble a new session is local to its server (engine/core/local-sessions.ts). */
+  localSessionsEnabled?: boolean;
+  /** localSessionsUpgradingEnabled: a local session's first ephemeral create makes it global. */
+  localSessionsUpgradingEnabled?: boolean;
 }
 
 /** A warning a client can cause over and over: `kind` names it, `conn` is the connection key. */

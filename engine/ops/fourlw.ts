@@ -30,7 +30,7 @@
 
 import assert from 'node:assert/strict';
 import { summaryAvg, summaryMin, summaryMax, javaDouble, integer, hex64, javaDateString, javaSocketAddress, pad2 } from './java.ts';
-import type { ConnectionInfo, EnvironmentInfo, ServerStatsSnapshot, StatFields } from './model.ts';
+import type { ConnectionInfo, EnvironmentInfo, ServerStatsSnapshot, SessionExpiry, StatFields } from './model.ts';
 import { formatMntr } from './mntr.ts';
 import { NO_HOST_NEEDS, type HostNeeds } from './probes.ts';
 
@@ -278,7 +278,7 @@ export function formatEnvi(e: EnvironmentInfo): string {
  * (ExpiryQueue.dump: buckets ascending by time, "N expire at <Java Date, UTC>:" and one
  * tab-indented element per line). Bucket times are printed in UTC.
  */
-export function formatDump(s: Pick<ServerStatsSnapshot, 'sessions' | 'ephemerals' | 'connections'>): string {
+export function formatDump(s: Pick<ServerStatsSnapshot, 'sessions' | 'ephemerals' | 'connections' | 'localSessionTracker'>): string {
   return joinPieces(dumpPieces(s));
 }
 
@@ -287,10 +287,19 @@ export function formatDump(s: Pick<ServerStatsSnapshot, 'sessions' | 'ephemerals
  * pipeline worker hands a long answer out in slices across loop turns (engine/limits.ts
  * FOURLW_SLICE_CHARS) instead of building megabytes of text at once.
  */
-export function* dumpPieces(s: Pick<ServerStatsSnapshot, 'sessions' | 'ephemerals' | 'connections'>): Generator<string, void, undefined> {
+export function* dumpPieces(s: Pick<ServerStatsSnapshot, 'sessions' | 'ephemerals' | 'connections' | 'localSessionTracker'>): Generator<string, void, undefined> {
   yield 'SessionTracker dump:\n';
-  yield 'Session ';
-  yield* expiryQueuePieces(s.sessions.map((x) => [x.expireAtMs, `0x${hex64(x.sessionId)}`] as const));
+  const entry = (x: SessionExpiry) => [x.expireAtMs, `0x${hex64(x.sessionId)}`] as const;
+  if (s.localSessionTracker === true) {
+    // LeaderSessionTracker.dumpSessions: the local tracker's sets, then the global one's
+    yield 'Local Session ';
+    yield* expiryQueuePieces(s.sessions.filter((x) => x.local === true).map(entry));
+    yield 'Global Session ';
+    yield* expiryQueuePieces(s.sessions.filter((x) => x.local !== true).map(entry));
+  } else {
+    yield 'Session ';
+    yield* expiryQueuePieces(s.sessions.map(entry));
+  }
   yield 'ephemeral nodes dump:\n';
   yield `Sessions with Ephemerals (${s.ephemerals.length}):\n`;
   for (const e of s.ephemerals) {

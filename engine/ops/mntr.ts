@@ -13,10 +13,10 @@ import type { PercentileSummary, ServerStatsSnapshot, StatFields, Summary } from
  * per-namespace summary sets. Standalone keys only: leaders and followers add more.
  *
  * Gauges zooid fills from the snapshot: ephemerals_count, num_alive_connections,
- * avg/min/max_latency, outstanding_requests, znode_count, global_sessions,
+ * avg/min/max_latency, outstanding_requests, znode_count, global_sessions, local_sessions,
  * packets_sent/received, watch_count, approximate_data_size, open/max_file_descriptor_count,
  * uptime, last/min/max_client_response_size, auth_failed_count.
- * Gauges that are honestly constant in zooid: local_sessions 0 (no local sessions),
+ * Gauges that are honestly constant in zooid:
  * connection_drop_probability 0.0 (zooid never drops connections at random),
  * outstanding_tls_handshake / non_mtls_remote_conn_count / non_mtls_local_conn_count 0
  * (no TLS client port yet).
@@ -174,7 +174,7 @@ function gaugeValue(g: MntrGauge, s: Pick<ServerStatsSnapshot, MntrFields>): str
     case 'max_file_descriptor_count': return integer(m.maxFileDescriptorCount);
     case 'approximate_data_size': return integer(m.approximateDataSizeBytes);
     case 'open_file_descriptor_count': return integer(m.openFileDescriptorCount);
-    case 'local_sessions': return '0';
+    case 'local_sessions': return integer(m.localSessionCount);
     case 'uptime': return integer(m.uptimeMs);
     case 'max_latency': return integer(summaryMax(s.requestLatencyMs));
     case 'outstanding_tls_handshake': return '0';

@@ -65,6 +65,8 @@ export interface ConnectionInfo {
 
 export interface SessionExpiry {
   sessionId: bigint;
+  /** A local session (localSessionsEnabled): a leader's dump lists it apart. */
+  local?: boolean;
   /** Wall-clock ms of the session-expiry bucket (ZooKeeper rounds up to tickTime); dump groups by it. */
   expireAtMs: number;
 }
@@ -95,8 +97,10 @@ export interface MonitorSnapshot {
   watchCount: number;
   /** Ephemeral znodes, all sessions. */
   ephemeralsCount: number;
-  /** Sessions the database knows (zk_global_sessions). zooid has no local sessions: zk_local_sessions is 0. */
+  /** Sessions the database knows (zk_global_sessions). */
   globalSessionCount: number;
+  /** Sessions local to this server (zk_local_sessions; localSessionsEnabled). */
+  localSessionCount: number;
   /** Sum over znodes of path length + data length, as DataTree's nodeDataSize (root counted twice: a fresh server has 44). */
   approximateDataSizeBytes: number;
   /** /proc/self/fd entries and RLIMIT_NOFILE soft limit; -1 when unknown (non-Unix), like OSMXBean. */
@@ -166,6 +170,8 @@ export interface ServerStatsSnapshot {
   connections: readonly ConnectionInfo[];
   /** dump. */
   sessions: readonly SessionExpiry[];
+  /** dump: a leader with local sessions on keeps two trackers (LeaderSessionTracker): Local and Global session sets. */
+  localSessionTracker?: boolean;
   /** dump: sessions owning ephemeral znodes, each with its paths. */
   ephemerals: readonly SessionEphemerals[];
   /** wchs, wchc, wchp: data watches only — ZooKeeper's 4lw never show child watches. */

@@ -115,7 +115,7 @@ export function buildServerStatsSnapshot(p: Pipeline, asker: FourLetterAsker | n
     for (const c of p.conns.values()) connections.push(connectionInfo(c, wallOf, o.wallNowMs));
     for (const s of p.sessions.sessions.values()) {
       if (s.closing) continue; // ZooKeeper takes an expiring session off its queue before closing it
-      sessions.push({ sessionId: s.id, expireAtMs: wallOf(s.expiresAtMs) });
+      sessions.push({ sessionId: s.id, expireAtMs: wallOf(s.expiresAtMs), local: s.local });
     }
     for (const [sessionId, paths] of tree.ephemerals) ephemerals.push({ sessionId, paths: [...paths] });
     for (const [watchedPath, watchers] of tree.dataWatches.entriesByPath()) {
@@ -136,6 +136,7 @@ export function buildServerStatsSnapshot(p: Pipeline, asker: FourLetterAsker | n
     nodeCount: tree.nodeCount() + 1, // ZooKeeper's map holds the root twice, as "" and "/"
     connections,
     sessions,
+    localSessionTracker: p.role === 'leader' && p.localSessionsOn,
     ephemerals,
     dataWatches,
     dataDirSizeBytes: Math.max(0, o.host.dataDirSizeBytes),
@@ -144,7 +145,8 @@ export function buildServerStatsSnapshot(p: Pipeline, asker: FourLetterAsker | n
       uptimeMs: Math.floor(o.uptimeMs),
       watchCount: tree.dataWatches.watchCount() + tree.childWatches.watchCount(),
       ephemeralsCount: tree.ephemeralCount(),
-      globalSessionCount: p.sessions.size(),
+      globalSessionCount: p.sessions.globalCount(),
+      localSessionCount: p.sessions.localSessionCount(),
       approximateDataSizeBytes: tree.approximateDataSize + 1, // the root's "/" once more, as above
       openFileDescriptorCount: o.host.openFileDescriptors,
       maxFileDescriptorCount: o.host.maxFileDescriptors,

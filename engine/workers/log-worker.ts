@@ -11,7 +11,7 @@ import { truncateTxnLog } from '../persistence/txnlog.ts';
 import { LogFailures } from '../persistence/log-failures.ts';
 import { LogKind, recordZxid, txnRecordBytes } from '../rings/log-ring.ts';
 import {
-  CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_LOG_TRUNCATED_ZXID, CONTROL_LOG_TRUNCATIONS, CONTROL_STOP,
+  CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_LOG_TRUNCATED_ZXID, CONTROL_LOG_TRUNCATIONS, CONTROL_STOP, STOP_LOG,
 } from '../records.ts';
 import { createLogger } from '../logger.ts';
 import { LOG_STATS } from '../ops/stagestats.ts';
@@ -246,7 +246,8 @@ async function run(): Promise<void> {
       if (syncing !== null) await yieldToEventLoop();
       continue;
     }
-    if (Atomics.load(control32, CONTROL_STOP) !== 0 && syncing === null) break;
+    // only once the pipeline has stopped: what it logged before stopping is written first
+    if (Atomics.load(control32, CONTROL_STOP) >= STOP_LOG && syncing === null) break;
     const parkedAt = performance.now();
     const timeoutMs = failures.state === 'retrying' ? failures.retryInMs(parkedAt) : 1000;
     const woken = ring.dataBell.waitAsync(seq, timeoutMs);

@@ -18,7 +18,7 @@ import { recoverState, type RecoveryReport } from '../persistence/recovery.ts';
 import { Snapshotter } from '../persistence/snapshotter.ts';
 import { writeSnapshotNow } from '../persistence/snapshot-writer.ts';
 import {
-  CONTROL_COMMITTED_ZXID, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_LOG_TRUNCATED_ZXID, CONTROL_LOG_TRUNCATIONS, CONTROL_STOP,
+  CONTROL_COMMITTED_ZXID, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_LOG_TRUNCATED_ZXID, CONTROL_LOG_TRUNCATIONS, CONTROL_STOP, STOP_PIPELINE,
   connKey, ioIndexOf, connIdOf,
   THROTTLE_IN_PROCESS, throttleClosedIndex, throttleTakenIndex,
 } from '../records.ts';
@@ -130,7 +130,8 @@ const snapshotter = new Snapshotter({
 let rollWanted = false;
 
 function* sessionTimeouts(): Generator<[bigint, number]> {
-  for (const s of pipeline.sessions.sessions.values()) yield [s.id, s.timeoutMs];
+  // local sessions are this server's alone and never logged: a snapshot has the global ones
+  for (const s of pipeline.sessions.sessions.values()) if (!s.local) yield [s.id, s.timeoutMs];
 }
 
 /** Reserve in a ring, waiting (parked) while it is full: the consumer always drains. */
@@ -171,6 +172,8 @@ const pipeline = new Pipeline(
     },
     x509SuperUser: cfg.x509SuperUser,
     extendedTypesEnabled: cfg.extendedTypesEnabled,
+    localSessionsEnabled: cfg.localSessionsEnabled,
+    localSessionsUpgradingEnabled: cfg.localSessionsUpgradingEnabled,
     enforceQuota: cfg.enforceQuota,
     maxReplyBytes: cfg.juteMaxBufferBytes,
     txnBytesMax: cfg.juteMaxBufferBytes + cfg.juteMaxBufferExtraBytes,
@@ -719,7 +722,7 @@ for (;;) {
   logRing.flushDataBell();
   quorumIn?.flushDataBell();
   if (work > 0) continue;
-  if (Atomics.load(control32, CONTROL_STOP) !== 0) break;
+  if (Atomics.load(control32, CONTROL_STOP) >= STOP_PIPELINE) break;
   // RequestThrottler.throttleSleep: a stall waits for a durable signal (our bell), at most stall_time
   const stallMs = throttler.parkMs();
   // a control reply part-way out waits for the main thread to drain the reply ring: look again soon

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { SnapshotFileWriter } from '../persistence/snapshot-writer.ts';
 import { purge } from '../persistence/purge.ts';
 import { SnapKind, SNAP_CONTROL_FINISHED, SNAP_CONTROL_FAILED, SNAP_CONTROL_PURGES, SNAP_CONTROL_LAST_ZXID } from '../persistence/snapshotter.ts';
-import { CONTROL_COMMITTED_ZXID, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_STOP } from '../records.ts';
+import { CONTROL_COMMITTED_ZXID, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_STOP, STOP_SNAPSHOT } from '../records.ts';
 import { createLogger } from '../logger.ts';
 import type { OptionsFor } from '../config.ts';
 import { type Topology, attachBell, attachRing, wordsOf } from '../rings/topology.ts';
@@ -167,7 +167,7 @@ for (;;) {
   const now = performance.now();
   if (!inProgress) maybePurge(now);
   if (n > 0) continue;
-  if (Atomics.load(control32, CONTROL_STOP) !== 0) break;
+  if (Atomics.load(control32, CONTROL_STOP) >= STOP_SNAPSHOT) break;
   const waitMs = sealAtZxid >= 0 ? DURABLE_POLL_MS : Math.max(1, Math.min(IDLE_WAIT_MS, nextPurgeAtMs - now));
   ring.dataBell.wait(seq, waitMs);
 }

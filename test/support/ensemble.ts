@@ -68,12 +68,12 @@ export interface ZooKeeperPeer {
 }
 
 // servlet-api for the AdminServer's Jetty (tests that pass admin.enableServer=true)
-const ZOOKEEPER_CLASSPATH = ['zookeeper.jar', 'slf4j-log4j12.jar', 'log4j-1.2.jar', 'servlet-api.jar'].map((j) => path.join('/usr/share/java', j)).filter((j) => fs.existsSync(j));
+export const ZOOKEEPER_CLASSPATH = ['zookeeper.jar', 'slf4j-log4j12.jar', 'log4j-1.2.jar', 'servlet-api.jar'].map((j) => path.join('/usr/share/java', j)).filter((j) => fs.existsSync(j));
 const STOP_DEADLINE_MS = 10_000;
 const FLE_EXIT = /About to leave FLE instance: leader=(\d+), zxid=0x[0-9a-f]+, my id=(\d+), my state=(\w+)/g;
 
 /** log4j 1.2 settings: INFO to stdout, and the election at DEBUG for its exit line. */
-function log4jSettings(): string {
+export function log4jSettings(): string {
   const layout = 'org.apache.log4j.PatternLayout';
   return `log4j.rootLogger=INFO, out\nlog4j.appender.out=org.apache.log4j.ConsoleAppender\nlog4j.appender.out.layout=${layout}\n` +
     'log4j.appender.out.layout.ConversionPattern=%d{ISO8601} %-5p [%t] %c{1} - %m%n\n' +

@@ -413,7 +413,7 @@ describe('warnings', () => {
       'observerMasterPort=2191',
       'snapshot.trust.empty=true',
       'zookeeper.snapshot.trust.empty=true',
-      'localSessionsEnabled=true',
+      'oraclePath=/etc/zk/oracle',
       'skipACL=yes',
       'admin.idleTimeout=30000',
       'metricsProvider.exportJvmInfo=true',
@@ -425,6 +425,13 @@ describe('warnings', () => {
     const cfg = parse(MINIMAL + known.join('\n'));
     expect(cfg.warnings).toEqual(known.map((l, i) => `zoo.cfg:${i + 3}: ${l.slice(0, l.indexOf('='))} is accepted but not used by zooid yet`));
     expect(cfg.raw.get('skipACL')).toEqual({ value: 'yes', line: 11 });
+  });
+
+  it('reads localSessionsEnabled and localSessionsUpgradingEnabled (both false by default, as QuorumPeerConfig)', () => {
+    expect(parse(MINIMAL)).toMatchObject({ localSessionsEnabled: false, localSessionsUpgradingEnabled: false });
+    const cfg = parse(`${MINIMAL}localSessionsEnabled=true\nlocalSessionsUpgradingEnabled=true\n`);
+    expect(cfg).toMatchObject({ localSessionsEnabled: true, localSessionsUpgradingEnabled: true, warnings: [] });
+    expect(() => parse(`${MINIMAL}localSessionsEnabled=yes\n`)).toThrow(/localSessionsEnabled.*'yes' is not true or false/);
   });
 
   it('reads secureClientPort and its ssl.* keys (ZooKeeper\'s client-port X509Util settings)', () => {

@@ -43,7 +43,7 @@ function bareConnection(remotePort: number, over: Partial<ConnectionInfo> = {}):
 }
 
 const EMPTY_MONITOR: MonitorSnapshot = {
-  uptimeMs: 0, watchCount: 0, ephemeralsCount: 0, globalSessionCount: 0, approximateDataSizeBytes: 0,
+  uptimeMs: 0, watchCount: 0, ephemeralsCount: 0, globalSessionCount: 0, localSessionCount: 0, approximateDataSizeBytes: 0,
   openFileDescriptorCount: 0, maxFileDescriptorCount: 0, clientResponseBytes: { last: -1, min: -1, max: -1 },
   authFailedCount: 0,
 };
@@ -284,6 +284,19 @@ describe('dump', () => {
     });
     expect(text).toBe(fixture('populated/dump.txt'));
   });
+
+  it('on a leader with local sessions: the Local session sets, then the Global ones (LeaderSessionTracker)', () => {
+    const text = formatDump({
+      sessions: [
+        { sessionId: SID_B, expireAtMs: utc('2026-11-21T22:20:33Z'), local: true },
+        { sessionId: SID_A, expireAtMs: utc('2026-11-21T22:20:23Z') },
+      ],
+      localSessionTracker: true, ephemerals: [], connections: [],
+    });
+    expect(text.split('ephemeral nodes dump:')[0]).toBe('SessionTracker dump:\n' +
+      `Local Session Sets (1)/(1):\n1 expire at ${javaDateString(utc('2026-11-21T22:20:33Z'))}:\n\t0x${hex64(SID_B)}\n` +
+      `Global Session Sets (1)/(1):\n1 expire at ${javaDateString(utc('2026-11-21T22:20:23Z'))}:\n\t0x${hex64(SID_A)}\n`);
+  });
 });
 
 describe('watches', () => {
@@ -357,7 +370,7 @@ describe('mntr', () => {
       outstandingRequestCount: num(kv, 'outstanding_requests'), nodeCount: num(kv, 'znode_count'),
       monitor: {
         uptimeMs: num(kv, 'uptime'), watchCount: num(kv, 'watch_count'), ephemeralsCount: num(kv, 'ephemerals_count'),
-        globalSessionCount: num(kv, 'global_sessions'), approximateDataSizeBytes: num(kv, 'approximate_data_size'),
+        globalSessionCount: num(kv, 'global_sessions'), localSessionCount: num(kv, 'local_sessions'), approximateDataSizeBytes: num(kv, 'approximate_data_size'),
         openFileDescriptorCount: num(kv, 'open_file_descriptor_count'), maxFileDescriptorCount: num(kv, 'max_file_descriptor_count'),
         clientResponseBytes: {
           last: num(kv, 'last_client_response_size'), min: num(kv, 'min_client_response_size'), max: num(kv, 'max_client_response_size'),

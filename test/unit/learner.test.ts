@@ -27,7 +27,7 @@ let p: Pipeline;
 /** The leader's next zxid (epoch 1). */
 let nextZxid: number;
 
-function start(role: PipelineRole): void {
+function start(role: PipelineRole, extra: Partial<PipelineOptions> = {}): void {
   now = 0;
   sent = [];
   closed = [];
@@ -39,7 +39,7 @@ function start(role: PipelineRole): void {
     tickMs: 100, minSessionTimeoutMs: 200, maxSessionTimeoutMs: 20_000, serverId: 2, superDigest: null,
     extendedTypesEnabled: false, containerCheckIntervalMs: 60_000, containerMaxPerMinute: 10_000,
     containerMaxNeverUsedIntervalMs: 0, enforceQuota: false, maxReplyBytes: 0xfffff, txnBytesMax: 2 * 0xfffff,
-    nowMs: () => now, wallMs: () => WALL_MS, role,
+    nowMs: () => now, wallMs: () => WALL_MS, role, ...extra,
   };
   p = new Pipeline(opts, {
     send: (conn, frame) => sent.push({ conn, frame: Buffer.from(frame) }),
@@ -79,6 +79,69 @@ function session(conn: number, timeoutMs = 4000): bigint {
   leaderCommits(f.sessionId, 0, Op.createSession, { type: Op.createSession, timeoutMs });
   return f.sessionId;
 }
+
+describe('a follower with local sessions (localSessionsEnabled)', () => {
+  /** An ephemeral create request. */
+  const ephemeralCreate = (xid: number, path: string) => request(xid, Op.create, (w) => {
+    w.string(path).buffer(Buffer.from('v')).int(1).int(31).string('world').string('anyone').int(1);
+  });
+  /** A local session on conn: answered at once, nothing forwarded, nothing logged. */
+  function localSession(conn: number, timeoutMs = 400): bigint {
+    p.connect(conn, '10.0.0.9', 4000 + conn, connectFrame(timeoutMs));
+    expect(forwards).toEqual([]);
+    expect(logged).toEqual([]);
+    const r = new JuteReader(sent.filter((s) => s.conn === conn)[0].frame, 4);
+    r.int();
+    expect(r.int()).toBe(timeoutMs);
+    return r.long();
+  }
+
+  it('keeps a session to itself: answered at once, reported on no PING, expired here with no txn', () => {
+    start('follower', { localSessionsEnabled: true });
+    const id = localSession(1);
+    expect(Number(BigInt.asUintN(64, id) >> 56n)).toBe(2);
+    p.request(1, request(1, Op.exists, (w) => w.string('/').bool(false)));
+    expect(p.learner!.takeTouches().size).toBe(0); // nothing for the leader's PING
+    expect([p.sessions.localSessionCount(), p.sessions.globalCount()]).toEqual([1, 0]);
+    now += 1_000; // past its 400 ms timeout, no request
+    p.tick();
+    expect(closed).toEqual([1]);
+    expect(p.sessions.size()).toBe(0);
+    expect([forwards, logged]).toEqual([[], []]);
+  });
+
+  it('closes a local session here: the reply names the last zxid, nothing goes to the leader', () => {
+    start('follower', { localSessionsEnabled: true });
+    localSession(1);
+    sent = [];
+    p.request(1, request(5, Op.closeSession, () => {}));
+    expect(sent.map((s) => replyHeader(s.frame))).toEqual([{ xid: 5, zxid: p.tree.lastZxid, err: Err.OK }]);
+    expect([forwards, closed, p.sessions.size()]).toEqual([[], [1], 0]);
+  });
+
+  it('upgrades a local session on its first ephemeral create: createSession goes to the leader first, then the create', () => {
+    start('follower', { localSessionsEnabled: true, localSessionsUpgradingEnabled: true });
+    const id = localSession(1, 4000);
+    p.request(1, createRequest(2, '/p'));
+    expect(forwards.map((f) => f.type)).toEqual([Op.create]); // a persistent node needs no global session
+    p.request(1, ephemeralCreate(3, '/e'));
+    expect(forwards.slice(1).map((f) => [f.sessionId, f.cxid, f.type])).toEqual([[id, 0, Op.createSession], [id, 3, Op.create]]);
+    expect(forwards[1].record.readInt32BE(0)).toBe(4000);
+    expect(p.learner!.takeTouches().get(id)).toBe(4000); // global now: the leader hears of it
+    expect([p.sessions.localSessionCount(), p.sessions.globalCount()]).toEqual([0, 1]);
+  });
+
+  it('without upgrading, answers the ephemeral create EPHEMERALONLOCALSESSION once the leader\'s error txn commits', () => {
+    start('follower', { localSessionsEnabled: true });
+    const id = localSession(1);
+    sent = [];
+    p.request(1, ephemeralCreate(3, '/e'));
+    expect(forwards.map((f) => [f.cxid, f.type])).toEqual([[3, Op.create]]);
+    const zxid = leaderCommits(id, 3, Op.error, { type: Op.error, err: Err.SESSIONEXPIRED });
+    expect(sent.map((s) => replyHeader(s.frame))).toEqual([{ xid: 3, zxid, err: Err.EPHEMERALONLOCALSESSION }]);
+    expect(p.sessions.localSessionCount()).toBe(1);
+  });
+});
 
 describe('a follower', () => {
   beforeEach(() => start('follower'));

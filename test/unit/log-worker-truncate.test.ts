@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { JuteWriter } from '../../native-free-io/jute.ts';
 import { buildTopology, attachRing, type Topology } from '../../engine/rings/topology.ts';
 import { LogKind, TXN_RECORD_HEADER_BYTES, writeTruncate, writeTxnRecord } from '../../engine/rings/log-ring.ts';
-import { CONTROL_DURABLE_ZXID, CONTROL_LOG_TRUNCATED_ZXID, CONTROL_LOG_TRUNCATIONS, CONTROL_STOP } from '../../engine/records.ts';
+import { CONTROL_DURABLE_ZXID, CONTROL_LOG_TRUNCATED_ZXID, CONTROL_LOG_TRUNCATIONS, CONTROL_STOP, STOP_LOG } from '../../engine/records.ts';
 import { readTxnLog } from '../../engine/persistence/txnlog.ts';
 import type { LogWorkerData } from '../../engine/workers/log-worker.ts';
 import type { Ring } from '../../native-free-io/ring.ts';
@@ -87,7 +87,7 @@ async function start(lastZxid: number, prepare?: (dir: string) => void, snapDir?
     truncations: () => Number(Atomics.load(control64, CONTROL_LOG_TRUNCATIONS)),
     async stop() {
       const stopped = new Promise<void>((resolve) => worker.on('message', (m: { type: string }) => m.type === 'stopped' && resolve()));
-      Atomics.store(control32, CONTROL_STOP, 1);
+      Atomics.store(control32, CONTROL_STOP, STOP_LOG);
       ring.dataBell.ring();
       await stopped;
     },

@@ -99,7 +99,7 @@ describe('ProposalTimes', () => {
 
 const EMPTY = { count: 0, sum: 0, min: 0, max: 0 };
 const MONITOR: MonitorSnapshot = {
-  uptimeMs: 0, watchCount: 0, ephemeralsCount: 0, globalSessionCount: 0, approximateDataSizeBytes: 0,
+  uptimeMs: 0, watchCount: 0, ephemeralsCount: 0, globalSessionCount: 0, localSessionCount: 0, approximateDataSizeBytes: 0,
   openFileDescriptorCount: 0, maxFileDescriptorCount: 0, clientResponseBytes: { last: -1, min: -1, max: -1 }, authFailedCount: 0,
 };
 

@@ -54,8 +54,10 @@ function prepCreate(p: Pipeline, conn: Conn, type: number, req: CreateReq): Crea
   // negative ttl through to a CreateTTLTxn that its DataTree cannot apply (TTL.toEphemeralOwner
   // throws): the SyncThread dies with the txn logged. Refused here, as validateTTL means to.
   if (type === Op.createTTL && !isTtl) throw new KeeperError(Err.BADARGUMENTS);
-  const sequential = flags === CreateFlag.persistentSequential || flags === CreateFlag.ephemeralSequential || flags === CreateFlag.persistentSequentialWithTtl;
   const ephemeral = flags === CreateFlag.ephemeral || flags === CreateFlag.ephemeralSequential;
+  // validateCreateRequest's last check: an ephemeral's owner is a global session (local sessions: engine/core/local-sessions.ts)
+  if (ephemeral) p.checkGlobalSession(conn.session);
+  const sequential = flags === CreateFlag.persistentSequential || flags === CreateFlag.ephemeralSequential || flags === CreateFlag.persistentSequentialWithTtl;
   let path = req.path;
   const slash = path.lastIndexOf('/');
   if (slash === -1 || path.includes('\u0000')) throw new KeeperError(Err.BADARGUMENTS);
