@@ -225,8 +225,12 @@ export const SCHEMA = [
   key({ key: 'peerType', field: 'peerType', default: null, status: 'ensemble',
     parser: oneOf(['participant', 'observer'], { fold: 'lower', error: (v) => `'${v}' is not participant or observer` }),
     note: 'QuorumPeerConfig: this server\'s server.N line wins' }),
-  key({ key: 'dynamicConfigFile', field: 'dynamicConfigFile', parser: pathParser, default: null, status: 'ensemble',
-    note: 'QuorumPeerConfig: the server.N lines live there' }),
+  key({ key: 'dynamicConfigFile', field: 'dynamicConfigFile', parser: pathParser, default: null, status: 'honoured', consumers: ['quorum'],
+    note: 'QuorumPeerConfig: the server.N lines (and version=) live there; with reconfigEnabled zooid writes zoo.cfg.dynamic.<version> and points zoo.cfg at it' }),
+  key({ ...systemProperty('reconfigEnabled'), field: 'reconfigEnabled', parser: bool, default: 'false', status: 'honoured', consumers: ['pipeline', 'quorum'],
+    note: 'QuorumPeerConfig: the reconfig op (RECONFIGDISABLED without it), the dynamic config files, the config version set at NEWLEADER' }),
+  key({ ...systemProperty('skipACL'), field: 'skipAcl', parser: yesNo, default: 'no', status: 'honoured', consumers: ['pipeline'],
+    note: 'ZooKeeperServer.skipACL: "yes" skips every ACL check (reconfig included)' }),
   family({ key: 'server.N', match: /^server\./, systemProperty: false, parser: serverLine, status: 'honoured', feeds: 'servers',
     note: 'QuorumPeer.QuorumServer: host:quorumPort:electionPort[:role][;[clientHost:]clientPort]' }),
   key({ ...systemProperty('quorumListenOnAllIPs'), field: 'quorumListenOnAllIPs', parser: bool, default: 'false', status: 'honoured', consumers: ['quorum'],
@@ -266,7 +270,7 @@ export const SCHEMA = [
     note: 'QuorumPeerConfig: observers log and snapshot; false: an observer writes neither (it is synced again after a restart)' }),
   key({ ...systemProperty('leaderServes'), field: 'leaderServes', parser: yesNo, default: 'yes', status: 'honoured', consumers: ['pipeline'],
     note: 'Leader.lead: with no, the leader takes no client connections (they close; four-letter words say it is not serving)' }),
-  key({ ...systemProperty('standaloneEnabled'), field: 'standaloneEnabled', parser: bool, default: 'true', status: 'honoured', consumers: ['main'],
+  key({ ...systemProperty('standaloneEnabled'), field: 'standaloneEnabled', parser: bool, default: 'true', status: 'honoured', consumers: ['main', 'pipeline'],
     note: 'QuorumPeerConfig: false runs one server.N line as an ensemble of one' }),
   ...knownPrefixes('accepted', ['group.', 'weight.'], 'QuorumHierarchical: group.N and weight.N (ensemble, issue 10)'),
 
@@ -290,11 +294,11 @@ export const SCHEMA = [
 
   // known to ZooKeeper, not used by zooid
   ...knownKeys('accepted', [
-    'localSessionsEnabled', 'localSessionsUpgradingEnabled', 'observerMasterPort', 'connectToLearnerMasterLimit', 'reconfigEnabled',
+    'localSessionsEnabled', 'localSessionsUpgradingEnabled', 'observerMasterPort', 'connectToLearnerMasterLimit',
     'sslQuorumReloadCertFiles', 'quorum.cnxn.threads.size', 'oraclePath', 'version',
   ], 'parsed by QuorumPeerConfig'),
   ...knownKeys('accepted', [
-    'snapshot.trust.empty', 'snapshot.compression.method', 'skipACL', 'snapSizeLimitInKb', 'txnLogSizeLimitInKb', 'commitLogCount', 'traceFile',
+    'snapshot.trust.empty', 'snapshot.compression.method', 'snapSizeLimitInKb', 'txnLogSizeLimitInKb', 'commitLogCount', 'traceFile',
     'maxWriteQueuePollTime', 'maxResponseCacheSize', 'maxGetChildrenResponseCacheSize', 'emulate353TTLNodes', 'bitHashCacheSize',
     'quorumCnxnTimeoutMs', 'tcpKeepAlive', 'clientTcpKeepAlive', 'forward_learner_requests_to_commit_processor_disabled', 'enableEagerACLCheck',
     'intBufferStartingSizeBytes', 'ensembleAuthName', 'db.autocreate', 'fips-mode', 'maxConcurrentSnapSyncs', 'maxConcurrentDiffSyncs',
@@ -314,17 +318,17 @@ export const SCHEMA = [
   ], 'a family of ZooKeeper settings zooid does not use yet'),
 
   // fields computed from several keys (engine/config/parse.ts)
-  derived<string | null>()({ field: 'configPath', consumers: ['main'], from: [], note: 'the zoo.cfg read, absolute; null for the embedded default' }),
+  derived<string | null>()({ field: 'configPath', consumers: ['main', 'quorum'], from: [], note: 'the zoo.cfg read, absolute; null for the embedded default' }),
   derived<string>()({ field: 'dataLogDir', consumers: ['main', 'io', 'pipeline'], from: ['dataLogDir', 'dataDir'],
     conf: {
       word: { name: 'dataLogDir', order: 5, text: versionDir, then: { name: 'dataLogSize', text: (sizes) => String(sizes.dataLogSizeBytes ?? 0) } },
       admin: { name: 'data_log_dir', order: 3, json: versionDirJson },
     },
     note: 'dataLogDir, else dataDir' }),
-  derived<number>()({ field: 'clientPort', consumers: ['main', 'io', 'pipeline'], from: ['clientPort', 'secureClientPort', 'server.N'],
+  derived<number>()({ field: 'clientPort', consumers: ['main', 'io', 'pipeline', 'quorum'], from: ['clientPort', 'secureClientPort', 'server.N'],
     conf: { word: { name: 'clientPort', order: 1 }, admin: { name: 'client_port', order: 1 } },
     note: 'QuorumPeerConfig.setupClientPort: clientPort or this server\'s server.N line; -1 when only secureClientPort is set' }),
-  derived<string | null>()({ field: 'clientPortAddress', consumers: ['main', 'io'], from: ['clientPortAddress', 'server.N'],
+  derived<string | null>()({ field: 'clientPortAddress', consumers: ['main', 'io', 'quorum'], from: ['clientPortAddress', 'server.N'],
     note: 'clientPortAddress or this server\'s server.N line' }),
   derived<number>()({ field: 'minSessionTimeoutMs', consumers: ['main', 'pipeline'], from: ['minSessionTimeout', 'tickTime'],
     conf: { word: { name: 'minSessionTimeout', order: 9 }, admin: { name: 'min_session_timeout', order: 6 } }, note: '-1: 2 × tickTime' }),
@@ -352,6 +356,8 @@ export const SCHEMA = [
     note: '<dataDir>/myid when it is a file; conf prints serverId=0 standalone (ZooKeeper\'s standalone ServerConfig does not read it)' }),
   derived<Map<number, QuorumServerConfig>>()({ field: 'servers', consumers: ['main', 'quorum'], from: ['server.N', 'dynamicConfigFile'],
     note: 'the ensemble\'s members' }),
+  derived<bigint>()({ field: 'configVersion', consumers: ['quorum'], from: ['dynamicConfigFile'],
+    note: 'the dynamic config file\'s version= (hex; QuorumMaj.getVersion), 0 without one' }),
   derived<boolean>()({ field: 'standalone', consumers: ['main'], from: ['server.N', 'dynamicConfigFile', 'standaloneEnabled'],
     note: '!QuorumPeerConfig.isDistributed(): fewer than two participants, unless standaloneEnabled=false' }),
   derived<RawSettings>()({ field: 'raw', consumers: ['main'], from: [], note: 'every key as written, with its line' }),

@@ -64,6 +64,10 @@ export interface PipelineOptions {
   role?: PipelineRole;
   /** A leader's voting members' server ids, itself included (its commit stage's voters). */
   voters?: readonly number[];
+  /** reconfigEnabled, standaloneEnabled (engine/core/reconfig.ts); skipACL=yes: no ACL is checked. */
+  reconfigEnabled?: boolean;
+  standaloneEnabled?: boolean;
+  skipAcl?: boolean;
 }
 
 /** A warning a client can cause over and over: `kind` names it, `conn` is the connection key. */

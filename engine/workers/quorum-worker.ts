@@ -37,6 +37,8 @@ import type { OptionsFor } from '../config.ts';
 import { QuorumCnxManager } from '../quorum/cnxmanager.ts';
 import { DEFAULT_ELECTION_TIMING, FastLeaderElection, type Decision, type ElectionOutput, type LocalState } from '../quorum/election.ts';
 import { quorumViewOf, electionAddressOf } from '../quorum/view.ts';
+import { EnsembleConfig } from '../quorum/ensemble-config.ts';
+import type { QuorumConfig } from '../quorum/dynamic-config.ts';
 import { WireError, decodeNotification, encodeNotification, ServerState, type PeerAddress } from '../quorum/wire.ts';
 import { ZabLeader } from '../quorum/zab-leader.ts';
 import { ZabLeaderShell, type LearnerConnectionInfo } from '../quorum/zab-leader-shell.ts';
@@ -79,8 +81,12 @@ const fromPipeline = attachRing(topology, 'quorum/in', 'quorum');
 const toPipelineRing = attachRing(topology, 'quorum/out', 'quorum');
 const control64 = new BigInt64Array(wordsOf(topology, 'control'));
 const words = new Int32Array(wordsOf(topology, 'quorum-words'));
-const view = quorumViewOf(cfg.servers, myid);
-const voters = [...view.voters].map(Number);
+const ensemble = new EnsembleConfig({
+  myid, servers: cfg.servers, version: cfg.configVersion, clientPort: cfg.clientPort, clientPortAddress: cfg.clientPortAddress,
+  reconfigEnabled: cfg.reconfigEnabled, configPath: cfg.configPath, log: (m) => log.info(m),
+});
+let view = quorumViewOf(ensemble.active.members, myid, ensemble.active.version);
+let voters = ensemble.voters();
 const me = cfg.servers.get(myid)!;
 const bindHost = cfg.quorumListenOnAllIPs ? '0.0.0.0' : me.host;
 const packetBytesMax = cfg.juteMaxBufferBytes + cfg.juteMaxBufferExtraBytes;
@@ -197,7 +203,7 @@ function localState(): LocalState {
   return { lastLoggedZxid: BigInt(lastLoggedZxid), currentEpoch: BigInt(epochs.currentEpoch) };
 }
 
-const election = new FastLeaderElection(view, localState(), DEFAULT_ELECTION_TIMING);
+let election = new FastLeaderElection(view, localState(), DEFAULT_ELECTION_TIMING);
 /** The election and quorum connections: plain, TLS (sslQuorum) or both (portUnification). */
 const peerTransport = new PeerTransport(data.peerTls);
 /** Quorum SASL on those connections (quorum.auth.*), after TLS. */
@@ -269,6 +275,9 @@ function applyElection(out: ElectionOutput): void {
 function lookForLeader(): void {
   phase = 'looking';
   publish();
+  if (ensemble.removed) return void log.warn(`not in config version ${ensemble.active.version.toString(16)}: removed from the ensemble, not serving`);
+  if (electionStale) election = new FastLeaderElection(view, localState(), DEFAULT_ELECTION_TIMING);
+  electionStale = false;
   electionStartedMs = performance.now();
   if (unavailableSinceMs === 0) unavailableSinceMs = electionStartedMs;
   qstats.add(LOOKING_COUNT, 1);
@@ -278,6 +287,29 @@ function lookForLeader(): void {
   const held = [...heldNotifications];
   heldNotifications.clear();
   for (const [from, message] of held) onNotification(from, message);
+}
+
+// ---------------------------------------------------------------- dynamic reconfiguration (engine/quorum/ensemble-config.ts)
+
+/** The next election is run over the view of a config activated since the last one. */
+let electionStale = false;
+
+/** The config this server runs becomes the pipeline's /zookeeper/config (ZKDatabase.initConfigInZKDatabase). */
+function tellPipelineConfig(): void {
+  toPipeline({ kind: FromQuorum.CONFIG, version: ensemble.active.version, text: ensemble.text() });
+}
+
+/** QuorumPeer.processReconfig: a newer config runs from now on (its files, /zookeeper/config, the next election's view). */
+function activateConfig(c: QuorumConfig): void {
+  if (!ensemble.activate(c)) return;
+  voters = ensemble.voters();
+  qstats.set(counterAt('quorum_size'), voters.length);
+  tellPipelineConfig();
+  if (ensemble.removed) return;
+  view = quorumViewOf(c.members, myid, c.version);
+  for (const sid of [...peers.keys()]) if (!view.members.has(sid)) peers.delete(sid);
+  for (const sid of view.members.keys()) if (sid !== view.mySid) peers.set(sid, electionAddressOf(view, sid)!);
+  electionStale = true;
 }
 
 // ---------------------------------------------------------------- roles
@@ -371,6 +403,7 @@ function publish(): void {
   Atomics.store(words, QuorumWord.LEARNERS, learners);
   Atomics.store(words, QuorumWord.SYNCED_FOLLOWERS, syncedFollowers);
   Atomics.store(words, QuorumWord.SYNCED_OBSERVERS, syncedObservers);
+  if (leading !== null && leading.zab.phase === 'broadcast') leading.tellSynced();
 }
 
 /** Leading: ZabLeader on the quorum port, the committed replica for SNAPs, the pipeline's seam. */
@@ -384,6 +417,10 @@ class LeaderRun {
   /** ACKs heard in this task, the newest zxid per follower (noteAck). */
   private readonly acks = new Map<number, number>();
   private acksQueued = false;
+  /** A config to activate: the epoch's (version 0 re-versioned, at NEWLEADER) or a reconfig's (at its commit). */
+  private pendingConfig: { zxid: number; config: QuorumConfig } | null = null;
+  /** The synced followers the pipeline was last told (LEARNERS). */
+  private syncedTold = '';
 
   constructor() {
     this.replica = CommittedReplica.fromDisk({ snapDir: data.snapDir, logDir: data.logDir, txnBytesMax: data.txnBytesMax, warn: (w) => log.warn(w) });
@@ -404,7 +441,13 @@ class LeaderRun {
           if (zxid !== this.replica.lastZxid) throw new Error(`SNAP at 0x${zxid.toString(16)}, the committed replica is at 0x${this.replica.lastZxid.toString(16)}`);
           return this.replica.serialize();
         },
-        acceptedEpoch: (epoch) => writeEpochFile(data.snapDir, 'acceptedEpoch', epoch),
+        acceptedEpoch: (epoch) => {
+          writeEpochFile(data.snapDir, 'acceptedEpoch', epoch);
+          const config = ensemble.leaderConfigFor(BigInt(epoch) << 32n);
+          if (config === null) return;
+          this.zab.configBytes = Buffer.from(ensemble.text(config), 'utf8');
+          this.pendingConfig = { zxid: epoch * 0x1_0000_0000, config };
+        },
         currentEpoch: (epoch) => {
           writeEpochFile(data.snapDir, 'currentEpoch', epoch);
           epochs = { acceptedEpoch: Math.max(epochs.acceptedEpoch, epoch), currentEpoch: epoch };
@@ -414,6 +457,9 @@ class LeaderRun {
           log.info(`leading epoch ${epochOf(zxid)}: a quorum acknowledged NEWLEADER; serving`);
           qstats.set(LEADER_STARTED_MS, sharedClockMs(performance.timeOrigin, performance.now()));
           noteAvailable(true);
+          if (this.pendingConfig !== null) activateConfig(this.pendingConfig.config);
+          else tellPipelineConfig();
+          this.pendingConfig = null;
           toPipeline({ kind: FromQuorum.LEAD, zxid, voters });
           publish();
         },
@@ -468,6 +514,7 @@ class LeaderRun {
         qstats.add(PROPOSAL_COUNT, 1);
         proposalTimes.push(m.zxid, performance.now());
         this.proposed.push({ zxid: m.zxid, txn: m.txn });
+        this.noteReconfig(m.zxid, m.txn);
         this.shell.proposed(m.zxid, m.txn);
         return;
       case ToQuorum.COMMIT: {
@@ -481,6 +528,7 @@ class LeaderRun {
         qstats.add(COMMIT_COUNT, i);
         proposalTimes.committedUpTo(m.zxid, performance.now(), metrics.quorumAck);
         if (now === 'broadcast') this.shell.committed(m.zxid);
+        if (this.pendingConfig !== null && m.zxid >= this.pendingConfig.zxid) this.activateReconfig();
         return;
       }
       case ToQuorum.SYNCED:
@@ -490,6 +538,38 @@ class LeaderRun {
       default:
         return;
     }
+  }
+
+  /** Leader.propose of a reconfig: its commit will activate the config it proposes (COMMITANDACTIVATE). */
+  private noteReconfig(zxid: number, txn: Buffer): void {
+    const config = ensemble.reconfigOf(txn);
+    if (config === null) return;
+    this.pendingConfig = { zxid, config };
+    this.zab.reconfigProposed(zxid, ensemble.designatedLeader(config, this.syncedFollowers()));
+  }
+
+  /** Leader.tryToCommit of a reconfig: the new voters count from now on; a leader that no longer votes steps down. */
+  private activateReconfig(): void {
+    const { config } = this.pendingConfig!;
+    this.pendingConfig = null;
+    activateConfig(config);
+    if (ensemble.removed || !voters.includes(myid)) return void queueMicrotask(() => endRole('not a voter in the new config'));
+    this.zab.setVoters(voters);
+  }
+
+  /** The followers synced now (Leader.isQuorumSynced's candidates). */
+  syncedFollowers(): number[] {
+    const sids: number[] = [];
+    for (const l of this.zab.learners()) if (!l.observer && l.phase === 'broadcast' && l.sid !== null) sids.push(l.sid);
+    return sids.sort((a, b) => a - b);
+  }
+
+  /** LEARNERS to the pipeline when the synced followers changed (the reconfig opcode's NEWCONFIGNOQUORUM check). */
+  tellSynced(): void {
+    const sids = this.syncedFollowers();
+    if (sids.join(',') === this.syncedTold) return;
+    this.syncedTold = sids.join(',');
+    toPipeline({ kind: FromQuorum.LEARNERS, sids });
   }
 
   /** Leader.getObservingLearnersInfo: the observers that are synced (forwarding). */
@@ -522,11 +602,17 @@ class LearnerRun {
   private readonly waiting: (() => void)[] = [];
   /** When the connection to the leader was made (the sync time runs from there to UPTODATE). */
   private connectedMs = 0;
+  /** NEWLEADER's config, newer than this server's: activated at UPTODATE. */
+  private leaderConfig: QuorumConfig | null = null;
+  /** Reconfig txns received and not yet activated, by zxid. */
+  private readonly reconfigs = new Map<number, QuorumConfig>();
+  private readonly leaderSid: number;
 
   constructor(leaderSid: number, observer: boolean) {
+    this.leaderSid = leaderSid;
     this.observer = observer;
     toPipeline({ kind: FromQuorum.FOLLOW, observer });
-    const leader = cfg.servers.get(leaderSid);
+    const leader = ensemble.active.members.get(leaderSid);
     if (leader === undefined) {
       queueMicrotask(() => endRole(`the elected leader ${leaderSid} is not in the config`));
       return;
@@ -610,6 +696,23 @@ class LearnerRun {
     proposalTimes.committedUpTo(zxid, performance.now(), metrics.commitPropagation);
   }
 
+  private noteReconfig(zxid: number, txn: Buffer): void {
+    const config = ensemble.reconfigOf(txn);
+    if (config !== null) this.reconfigs.set(zxid, config);
+  }
+
+  /** Follower/Observer processPacket's ACTIVATE: the config runs; a server removed, made to change role or led by another leaves. */
+  private activate(zxid: number, designated: bigint): void {
+    const config = this.reconfigs.get(zxid);
+    this.reconfigs.clear();
+    if (config === undefined) return log.warn(`ACTIVATE 0x${zxid.toString(16)} without its reconfig txn`);
+    activateConfig(config);
+    const role = config.members.get(myid)?.role;
+    if (ensemble.removed) endRole(`removed by the config of zxid 0x${zxid.toString(16)}`);
+    else if ((role === 'observer') !== this.observer) endRole(`made ${role} by the config of zxid 0x${zxid.toString(16)}`);
+    else if (designated !== BigInt(this.leaderSid)) endRole(`the config of zxid 0x${zxid.toString(16)} designates leader ${designated}`);
+  }
+
   /** Runs an effect now, or after the TRUNC under way. */
   private inOrder(effect: () => void): void {
     if (this.truncatingTo === null) effect();
@@ -675,7 +778,10 @@ class LearnerRun {
         toPipeline({ kind: FromQuorum.RELOAD });
         this.shell?.machine.snapshotSaved(zxid);
       }),
+      leaderConfig: (config) => void (this.leaderConfig = ensemble.fromNewLeader(config)),
+      activate: (zxid, designated) => this.inOrder(() => this.activate(zxid, designated)),
       logProposal: (zxid, txn) => {
+        this.noteReconfig(zxid, txn);
         if (this.shell?.machine.phase === 'broadcast') this.proposalReceived(zxid, txn);
         const t = copy(txn);
         this.inOrder(() => toPipeline({ kind: FromQuorum.PROPOSAL, zxid, txn: t }));
@@ -685,6 +791,7 @@ class LearnerRun {
         this.inOrder(() => toPipeline({ kind: FromQuorum.COMMIT_PROPOSAL, zxid }));
       },
       inform: (zxid, txn) => {
+        this.noteReconfig(zxid, txn);
         if (this.shell?.machine.phase === 'broadcast') qstats.add(LEARNER_COMMITS, 1);
         const t = copy(txn);
         this.inOrder(() => toPipeline({ kind: FromQuorum.INFORM, zxid, txn: t }));
@@ -695,6 +802,9 @@ class LearnerRun {
         log.info(`${this.observer ? 'observing' : 'following'}: synced with the leader (${this.syncType()}) up to zxid 0x${zxid.toString(16)}; serving`);
         (this.observer ? metrics.observerSyncTime : metrics.followerSyncTime).observe(performance.now() - this.connectedMs);
         noteAvailable(false);
+        if (this.leaderConfig !== null) activateConfig(this.leaderConfig);
+        else tellPipelineConfig();
+        this.leaderConfig = null;
         toPipeline({ kind: FromQuorum.SERVE, zxid });
         publish();
       }),

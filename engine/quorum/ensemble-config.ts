@@ -1,0 +1,111 @@
+// The quorum worker's config (QuorumPeer's quorumVerifier and lastSeenQuorumVerifier): the one
+// it runs with, a reconfig proposed and not yet committed, and the files that record them when
+// reconfigEnabled (engine/quorum/dynamic-config.ts). It decides nothing about roles: the worker
+// asks it what a txn proposes, tells it what to activate, and acts on the answer.
+
+import { decodeTxn, type SetDataTxn } from '../core/txn.ts';
+import { Op } from '../protocol.ts';
+import type { QuorumServerConfig } from '../config/servers.ts';
+import { configText, parseConfigText, votersOf, writeConfigFiles, writeNextConfigFile, type QuorumConfig } from './dynamic-config.ts';
+
+export interface EnsembleConfigOptions {
+  myid: number;
+  servers: ReadonlyMap<number, QuorumServerConfig>;
+  /** The dynamic config file's version (0: a static config). */
+  version: bigint;
+  /** This server's clientPort and clientPortAddress (QuorumPeerConfig.setupClientPort). */
+  clientPort: number;
+  clientPortAddress: string | null;
+  reconfigEnabled: boolean;
+  /** zoo.cfg's path (the dynamic files go next to it); null: none are written. */
+  configPath: string | null;
+  log: (message: string) => void;
+}
+
+export class EnsembleConfig {
+  /** The config activated (QuorumPeer.getQuorumVerifier). */
+  active: QuorumConfig;
+  /** Set once a config without this server is activated: it no longer takes part. */
+  removed = false;
+  private readonly opts: EnsembleConfigOptions;
+  /** This server's line gave its client address (so zoo.cfg's clientPort lines are erased when rewritten). */
+  private readonly clientFromLine: boolean;
+
+  constructor(opts: EnsembleConfigOptions) {
+    this.opts = opts;
+    const members = new Map(opts.servers);
+    const mine = members.get(opts.myid);
+    this.clientFromLine = mine?.clientPort !== undefined && mine.clientPort !== null;
+    // setupClientPort: a server line without a client address takes the static one
+    if (mine !== undefined && !this.clientFromLine) {
+      members.set(opts.myid, { ...mine, clientPort: opts.clientPort, clientAddress: opts.clientPortAddress ?? '0.0.0.0' });
+    }
+    this.active = { members, version: opts.version };
+  }
+
+  get reconfigEnabled(): boolean {
+    return this.opts.reconfigEnabled;
+  }
+
+  text(c: QuorumConfig = this.active): string {
+    return configText(c);
+  }
+
+  voters(c: QuorumConfig = this.active): number[] {
+    return votersOf(c);
+  }
+
+  /**
+   * Leader.lead (ZOOKEEPER-1783): with reconfigEnabled, a config never established (version 0)
+   * is proposed again with the new epoch's zxid as its version, in NEWLEADER; null otherwise.
+   */
+  leaderConfigFor(newLeaderZxid: bigint): QuorumConfig | null {
+    if (!this.opts.reconfigEnabled || this.active.version !== 0n) return null;
+    const c = { members: this.active.members, version: newLeaderZxid };
+    this.proposed(c);
+    return c;
+  }
+
+  /** NEWLEADER's data: the leader's config when it is newer than this one (activated at UPTODATE), else null. */
+  fromNewLeader(data: Buffer | null): QuorumConfig | null {
+    if (!this.opts.reconfigEnabled || data === null || data.length <= 1) return null;
+    const c = parseConfigText(data.toString('utf8'));
+    if (c.version <= this.active.version) return null;
+    this.proposed(c);
+    return c;
+  }
+
+  /** The config a logged txn proposes (a reconfig's SetDataTxn), or null for any other txn. */
+  reconfigOf(txn: Buffer): QuorumConfig | null {
+    if (txn.length < 32 || txn.readInt32BE(28) !== Op.reconfig) return null;
+    const { txn: record } = decodeTxn(txn);
+    const c = parseConfigText((record as SetDataTxn).data.toString('utf8'));
+    this.proposed(c);
+    return c;
+  }
+
+  /** QuorumPeer.setLastSeenQuorumVerifier(qv, true): the `.next` file. */
+  private proposed(c: QuorumConfig): void {
+    if (this.opts.reconfigEnabled && this.opts.configPath !== null) writeNextConfigFile(this.opts.configPath, c);
+  }
+
+  /** QuorumPeer.setQuorumVerifier(qv, true): the config runs from now on; returns false for one not newer. */
+  activate(c: QuorumConfig): boolean {
+    if (c.version <= this.active.version) return false;
+    this.active = c;
+    this.removed = !c.members.has(this.opts.myid);
+    if (this.opts.reconfigEnabled && this.opts.configPath !== null) {
+      const file = writeConfigFiles(this.opts.configPath, c, this.clientFromLine);
+      this.opts.log(`config version ${c.version.toString(16)} activated (${this.voters(c).join(',')} vote): ${file}`);
+    }
+    return true;
+  }
+
+  /** getDesignatedLeader: this leader when it still votes in c, else the lowest voter among `synced`. */
+  designatedLeader(c: QuorumConfig, synced: Iterable<number>): bigint {
+    const voters = this.voters(c);
+    if (voters.includes(this.opts.myid)) return BigInt(this.opts.myid);
+    const candidates = [...synced].filter((sid) => voters.includes(sid)).sort((a, b) => a - b);
+    return BigInt(candidates[0] ?? voters[0]);
+  }
+}
