@@ -18,6 +18,12 @@ function lines(ports: readonly PeerPorts[]): string[] {
   return ports.map((p) => `server.${p.sid}=127.0.0.1:${p.quorumPort}:${p.electionPort};127.0.0.1:${p.clientPort}`);
 }
 
+/** A reply's data as text (zkclient shows data with newlines as hex:). */
+function textOf(data: unknown): string | null {
+  if (typeof data !== 'string') return null;
+  return data.startsWith('hex:') ? Buffer.from(data.slice(4), 'hex').toString('utf8') : data;
+}
+
 /** QuorumMaj.toString for these members (participants) and version. */
 function configOf(ports: readonly PeerPorts[], version: string): string {
   return ports.map((p) => `server.${p.sid}=127.0.0.1:${p.quorumPort}:${p.electionPort}:participant;127.0.0.1:${p.clientPort}\n`).join('') + `version=${version}`;
@@ -32,7 +38,7 @@ describe('reconfig on a zooid ensemble', () => {
     const epochVersion = '100000000';
     for (const p of peers) {
       const s = await cleanups.session(`c${p.sid}`, p.clientPort);
-      await waitFor(async () => (await s.getData('/zookeeper/config')).data === configOf(ports, epochVersion), { timeoutMs: 20_000, what: `server ${p.sid}'s config` });
+      await waitFor(async () => textOf((await s.getData('/zookeeper/config')).data) === configOf(ports, epochVersion), { timeoutMs: 20_000, what: `server ${p.sid}'s config` });
       const stat = (await s.getData('/zookeeper/config')).stat as Record<string, unknown>;
       expect(stat.version).toBe(-1);
       expect(BigInt(stat.mzxid as bigint)).toBe(0x100000000n);
@@ -58,7 +64,7 @@ describe('reconfig on a zooid ensemble', () => {
     const strangers = `server.${leader.sid}=127.0.0.1:${ports[leader.sid - 1].quorumPort}:${ports[leader.sid - 1].electionPort};${leader.clientPort},` +
       'server.8=127.0.0.1:1001:1002;1003,server.9=127.0.0.1:1004:1005;1006';
     expect((await admin.reconfig(null, null, strangers)).err).toBe('NEWCONFIGNOQUORUM');
-    expect((await admin.getData('/zookeeper/config')).data).toBe(configOf(ports, epochVersion));
+    expect(textOf((await admin.getData('/zookeeper/config')).data)).toBe(configOf(ports, epochVersion));
 
     // remove a follower: every member's config changes, the watch fires, the removed one stops serving
     const watcher = await cleanups.session('watcher', leader.clientPort);
@@ -67,12 +73,12 @@ describe('reconfig on a zooid ensemble', () => {
     expect(done.err).toBe('OK');
     const version = BigInt(done.zxid!).toString(16);
     const kept = ports.filter((p) => p.sid !== removed.sid);
-    expect(done.data).toBe(configOf(kept, version));
+    expect(textOf(done.data)).toBe(configOf(kept, version));
     const event = await watcher.observe((e) => e.kind === 'event' && (e as Record<string, unknown>).path === '/zookeeper/config', 'the config watch');
     expect(event.err).toBe('OK');
     for (const p of [leader, follower]) {
       const s = await cleanups.session(`after${p.sid}`, p.clientPort);
-      await waitFor(async () => (await s.getData('/zookeeper/config')).data === configOf(kept, version), { timeoutMs: 20_000, what: `server ${p.sid}'s new config` });
+      await waitFor(async () => textOf((await s.getData('/zookeeper/config')).data) === configOf(kept, version), { timeoutMs: 20_000, what: `server ${p.sid}'s new config` });
       await waitFor(() => fs.existsSync(`${p.handle.configPath}.dynamic.${version}`), { timeoutMs: 10_000, what: 'the new dynamic file' });
     }
     await waitFor(async () => (await removed.mode()) === null, { timeoutMs: 20_000, what: 'the removed server to stop serving' });
