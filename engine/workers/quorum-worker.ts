@@ -701,14 +701,18 @@ class LearnerRun {
     if (config !== null) this.reconfigs.set(zxid, config);
   }
 
-  /** Follower/Observer processPacket's ACTIVATE: the config runs; a server removed, made to change role or led by another leaves. */
+  /**
+   * Follower/Observer processPacket's ACTIVATE (QuorumPeer.processReconfig): the config runs; a
+   * server made to change role or led by another leaves its role. One the config removed stays
+   * with its leader as a non-voting learner, as ZooKeeper 3.8's does, until the role ends.
+   */
   private activate(zxid: number, designated: bigint): void {
     const config = this.reconfigs.get(zxid);
     this.reconfigs.clear();
     if (config === undefined) return log.warn(`ACTIVATE 0x${zxid.toString(16)} without its reconfig txn`);
     activateConfig(config);
     const role = config.members.get(myid)?.role;
-    if (ensemble.removed) endRole(`removed by the config of zxid 0x${zxid.toString(16)}`);
+    if (ensemble.removed) log.warn(`not in the config of zxid 0x${zxid.toString(16)}: a non-voting ${this.observer ? 'observer' : 'follower'} until this role ends`);
     else if ((role === 'observer') !== this.observer) endRole(`made ${role} by the config of zxid 0x${zxid.toString(16)}`);
     else if (designated !== BigInt(this.leaderSid)) endRole(`the config of zxid 0x${zxid.toString(16)} designates leader ${designated}`);
   }

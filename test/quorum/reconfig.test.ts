@@ -1,12 +1,14 @@
-// Dynamic reconfiguration (reconfigEnabled=true) on a three-zooid ensemble, as ZooKeeper 3.8
-// does it: /zookeeper/config's text and the zoo.cfg.dynamic.<version> files once the first
-// leader is established, the reconfig opcode's errors (NOAUTH, BADVERSION, BADARGUMENTS,
-// NEWCONFIGNOQUORUM) that change nothing, and removing a follower: the config changes on every
-// member (the watch fires), the removed server stops serving and writes go on with two.
+// Dynamic reconfiguration (reconfigEnabled=true), the same scenario on three zooids and on
+// three Apache ZooKeeper 3.8 servers: /zookeeper/config's text and Stat and the
+// zoo.cfg.dynamic.<version>, zoo.cfg and zoo.cfg.bak files once the first leader is established,
+// the reconfig opcode's errors (NOAUTH, BADVERSION, BADARGUMENTS, NEWCONFIGNOQUORUM) that change
+// nothing, a follower removed (the config changes on every member, the watch fires; the removed
+// server stays a non-voting follower, as ZooKeeper's does) and added back (it votes again: writes
+// go on with the leader and it once the other follower is killed).
 
 import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
-import { allocatePorts, Cleanups, oneLeader, type PeerPorts } from '../support/ensemble.ts';
+import { allocatePorts, Cleanups, oneLeader, startZooKeeperPeer, type PeerPorts } from '../support/ensemble.ts';
 import { waitFor } from '../support/wait.ts';
 import { generateDigest } from '../../engine/core/acl.ts';
 
@@ -29,12 +31,41 @@ function configOf(ports: readonly PeerPorts[], version: string): string {
   return ports.map((p) => `server.${p.sid}=127.0.0.1:${p.quorumPort}:${p.electionPort}:participant;127.0.0.1:${p.clientPort}\n`).join('') + `version=${version}`;
 }
 
-describe('reconfig on a zooid ensemble', () => {
-  it('serves /zookeeper/config, writes the dynamic files, refuses bad reconfigs and removes a follower', async () => {
-    const ports = await allocatePorts([1, 2, 3]);
-    const extra = { reconfigEnabled: 'true', 'DigestAuthenticationProvider.superDigest': generateDigest(SUPER) };
+/** A member of either kind: what the scenario needs of it. */
+interface Member {
+  sid: number;
+  clientPort: number;
+  configPath: string;
+  mode(): Promise<string | null>;
+  stop(): Promise<void>;
+}
+
+async function startEnsemble(kind: 'zooid' | 'zookeeper', ports: readonly PeerPorts[], extra: Record<string, string>): Promise<{ members: Member[]; leader: Member }> {
+  if (kind === 'zooid') {
     const peers = await Promise.all(ports.map((p) => cleanups.zooid(p, lines(ports), extra)));
     const leader = await oneLeader(peers, 'a leader', 60_000);
+    const members = peers.map((p) => ({ sid: p.sid, clientPort: p.clientPort, configPath: p.handle.configPath, mode: () => p.mode(), stop: () => p.kill9() }));
+    return { members, leader: members[peers.indexOf(leader)] };
+  }
+  const peers = await Promise.all(ports.map(async (p) => {
+    const peer = await startZooKeeperPeer(p.sid, p.clientPort, lines(ports), undefined, extra);
+    cleanups.push(() => peer.stop());
+    return peer;
+  }));
+  const members = peers.map((p) => ({ sid: p.sid, clientPort: p.clientPort, configPath: `${p.dir}/zoo.cfg`, mode: () => p.mode(), stop: () => p.kill9() }));
+  let modes: (string | null)[] = [];
+  await waitFor(async () => {
+    modes = await Promise.all(members.map((m) => m.mode()));
+    return modes.filter((m) => m === 'leader').length === 1 && modes.filter((m) => m === 'follower').length === 2;
+  }, { timeoutMs: 60_000, what: 'a ZooKeeper leader' });
+  return { members, leader: members[modes.indexOf('leader')] };
+}
+
+describe.each(['zooid', 'zookeeper'] as const)('reconfig on a %s ensemble', (kind) => {
+  it('serves /zookeeper/config, writes the dynamic files, refuses bad reconfigs, removes a follower and adds it back', async () => {
+    const ports = await allocatePorts([1, 2, 3]);
+    const extra = { reconfigEnabled: 'true', 'DigestAuthenticationProvider.superDigest': generateDigest(SUPER) };
+    const { members: peers, leader } = await startEnsemble(kind, ports, extra);
     const epochVersion = '100000000';
     for (const p of peers) {
       const s = await cleanups.session(`c${p.sid}`, p.clientPort);
@@ -42,7 +73,8 @@ describe('reconfig on a zooid ensemble', () => {
       const stat = (await s.getData('/zookeeper/config')).stat as Record<string, unknown>;
       expect(stat.version).toBe(-1);
       expect(BigInt(stat.mzxid as bigint)).toBe(0x100000000n);
-      const cfgPath = p.handle.configPath;
+      const cfgPath = p.configPath;
+      await waitFor(() => fs.existsSync(`${cfgPath}.dynamic.${epochVersion}`), { timeoutMs: 10_000, what: 'the dynamic file' });
       expect(fs.readFileSync(`${cfgPath}.dynamic.${epochVersion}`, 'utf8')).toBe(configOf(ports, epochVersion).split('\n').slice(0, 3).join('\n'));
       expect(fs.readFileSync(cfgPath, 'utf8')).toMatch(new RegExp(`^dynamicConfigFile=${cfgPath}\\.dynamic\\.${epochVersion}$`, 'm'));
       expect(fs.readFileSync(cfgPath, 'utf8')).not.toMatch(/^server\./m);
@@ -61,7 +93,7 @@ describe('reconfig on a zooid ensemble', () => {
     expect((await admin.reconfig('server.9=127.0.0.1:1:x;7', null, null)).err).toBe('BADARGUMENTS');
     expect((await admin.reconfig('server.9=127.0.0.1:1:2', null, null)).err).toBe('BADARGUMENTS'); // no client port
     expect((await admin.reconfig(null, `${follower.sid},${removed.sid}`, null)).err).toBe('BADARGUMENTS'); // one voter left
-    const strangers = `server.${leader.sid}=127.0.0.1:${ports[leader.sid - 1].quorumPort}:${ports[leader.sid - 1].electionPort};${leader.clientPort},` +
+    const strangers = `server.${leader.sid}=127.0.0.1:${ports[leader.sid - 1].quorumPort}:${ports[leader.sid - 1].electionPort};127.0.0.1:${leader.clientPort},` +
       'server.8=127.0.0.1:1001:1002;1003,server.9=127.0.0.1:1004:1005;1006';
     expect((await admin.reconfig(null, null, strangers)).err).toBe('NEWCONFIGNOQUORUM');
     expect(textOf((await admin.getData('/zookeeper/config')).data)).toBe(configOf(ports, epochVersion));
@@ -79,11 +111,23 @@ describe('reconfig on a zooid ensemble', () => {
     for (const p of [leader, follower]) {
       const s = await cleanups.session(`after${p.sid}`, p.clientPort);
       await waitFor(async () => textOf((await s.getData('/zookeeper/config')).data) === configOf(kept, version), { timeoutMs: 20_000, what: `server ${p.sid}'s new config` });
-      await waitFor(() => fs.existsSync(`${p.handle.configPath}.dynamic.${version}`), { timeoutMs: 10_000, what: 'the new dynamic file' });
+      await waitFor(() => fs.existsSync(`${p.configPath}.dynamic.${version}`), { timeoutMs: 10_000, what: 'the new dynamic file' });
     }
-    await waitFor(async () => (await removed.mode()) === null, { timeoutMs: 20_000, what: 'the removed server to stop serving' });
-    const writer = await cleanups.session('writer', follower.clientPort);
-    expect((await writer.create('/after-remove', 'x')).err).toBe('OK');
+    // as in ZooKeeper 3.8, the removed server stays with its leader as a non-voting follower
+    const removedSession = await cleanups.session('removed', removed.clientPort);
+    await waitFor(async () => textOf((await removedSession.getData('/zookeeper/config')).data) === configOf(kept, version), { timeoutMs: 20_000, what: 'the removed server\'s config' });
+    expect(await removed.mode()).toBe('follower');
     expect((await admin.reconfig(null, String(removed.sid), null, 0x100000000n)).err).toBe('BADVERSION');
+
+    // added back: it votes again (writes go on with the leader and it once the other follower is gone)
+    const back = await admin.reconfig(lines(ports)[removed.sid - 1], null, null, BigInt(`0x${version}`));
+    expect(back.err).toBe('OK');
+    const version2 = BigInt(back.zxid!).toString(16);
+    const all = [...ports].sort((a, b) => a.sid - b.sid);
+    expect(textOf(back.data)).toBe(configOf(all, version2));
+    await waitFor(async () => textOf((await removedSession.getData('/zookeeper/config')).data) === configOf(all, version2), { timeoutMs: 20_000, what: 'the re-added server\'s config' });
+    await follower.stop();
+    const writer = await cleanups.session('writer', leader.clientPort);
+    expect((await writer.create('/with-the-readded', 'x')).err).toBe('OK');
   }, 150_000);
 });
