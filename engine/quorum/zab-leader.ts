@@ -84,7 +84,8 @@ export class ZabLeader {
   readonly timing: ZabTiming;
   /** NEWLEADER's data: the last seen config (with reconfigEnabled the quorum worker sets its version once the epoch is known). */
   configBytes: Buffer;
-  readonly configVersion: bigint;
+  /** The config activated: a learner with a later one is refused (LearnerHandler). */
+  configVersion: bigint;
   readonly history: TxnHistory;
   phase: LeaderPhase = 'discovery';
   stepDownReason: string | null = null;
@@ -287,9 +288,11 @@ export class ZabLeader {
     this.activations.set(zxid, designatedLeader);
   }
 
-  /** A reconfig committed: these voters count for the quorum from now on. */
-  setVoters(voters: readonly number[]): void {
+  /** A config activated (a reconfig committed): its voters count from now on; NEWLEADER carries it to learners that sync later. */
+  activated(voters: readonly number[], configBytes: Buffer, configVersion: bigint): void {
     this.voters = new Set(voters);
+    this.configBytes = configBytes;
+    this.configVersion = configVersion;
   }
 
   // ------------------------------------------------------------------ views

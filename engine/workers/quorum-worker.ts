@@ -460,6 +460,7 @@ class LeaderRun {
           if (this.pendingConfig !== null) activateConfig(this.pendingConfig.config);
           else tellPipelineConfig();
           this.pendingConfig = null;
+          this.zab.activated(voters, Buffer.from(ensemble.text(), 'utf8'), ensemble.active.version);
           toPipeline({ kind: FromQuorum.LEAD, zxid, voters });
           publish();
         },
@@ -554,7 +555,7 @@ class LeaderRun {
     this.pendingConfig = null;
     activateConfig(config);
     if (ensemble.removed || !voters.includes(myid)) return void queueMicrotask(() => endRole('not a voter in the new config'));
-    this.zab.setVoters(voters);
+    this.zab.activated(voters, Buffer.from(ensemble.text(), 'utf8'), ensemble.active.version);
   }
 
   /** The followers synced now (Leader.isQuorumSynced's candidates). */

@@ -131,3 +131,36 @@ describe.each(['zooid', 'zookeeper'] as const)('reconfig on a %s ensemble', (kin
     expect((await writer.create('/with-the-readded', 'x')).err).toBe('OK');
   }, 150_000);
 });
+
+describe('reconfig: a new server joins a zooid ensemble', () => {
+  it('starts with the members and itself, observes, is added as an observer, then made a participant', async () => {
+    const ports = await allocatePorts([1, 2, 3, 4]);
+    const three = ports.slice(0, 3);
+    const extra = { reconfigEnabled: 'true', 'DigestAuthenticationProvider.superDigest': generateDigest(SUPER) };
+    const { leader } = await startEnsemble('zooid', three, extra);
+    const p4 = ports[3];
+    const observerLine = `server.4=127.0.0.1:${p4.quorumPort}:${p4.electionPort}:observer;127.0.0.1:${p4.clientPort}`;
+    const joiner = await cleanups.zooid(p4, [...lines(three), observerLine], { ...extra, peerType: 'observer' });
+    await waitFor(async () => (await joiner.mode()) === 'observer', { timeoutMs: 30_000, what: 'the joiner to observe' });
+    const admin = await cleanups.session('admin', leader.clientPort);
+    expect((await admin.addAuth('digest', SUPER)).err).toBe('OK');
+    const added = await admin.reconfig(observerLine, null, null);
+    expect(added.err).toBe('OK');
+    const version = BigInt(added.zxid!).toString(16);
+    const observed = configOf(three, version).replace('\nversion=', `\nserver.4=127.0.0.1:${p4.quorumPort}:${p4.electionPort}:observer;127.0.0.1:${p4.clientPort}\nversion=`);
+    expect(textOf(added.data)).toBe(observed);
+    const s4 = await cleanups.session('s4', p4.clientPort);
+    await waitFor(async () => textOf((await s4.getData('/zookeeper/config')).data) === observed, { timeoutMs: 20_000, what: 'the observer\'s config' });
+    await waitFor(() => fs.existsSync(`${joiner.handle.configPath}.dynamic.${version}`), { timeoutMs: 10_000, what: 'the observer\'s dynamic file' });
+
+    const participant = await admin.reconfig(observerLine.replace(':observer;', ':participant;'), null, null);
+    expect(participant.err).toBe('OK');
+    const version2 = BigInt(participant.zxid!).toString(16);
+    expect(textOf(participant.data)).toBe(configOf(ports, version2));
+    await waitFor(async () => (await joiner.mode()) === 'follower', { timeoutMs: 30_000, what: 'the joiner to follow' })
+      .catch((e: Error) => { throw new Error(`${e.message}\n${joiner.logTail(40)}`); });
+    await waitFor(async () => textOf((await s4.getData('/zookeeper/config')).data) === configOf(ports, version2), { timeoutMs: 20_000, what: 'the new participant\'s config' });
+    const writer = await cleanups.session('writer', p4.clientPort);
+    expect((await writer.create('/from-the-joiner', 'x')).err).toBe('OK');
+  }, 150_000);
+});
