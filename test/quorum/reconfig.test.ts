@@ -7,9 +7,11 @@
 // go on with the leader and it once the other follower is killed).
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { allocatePorts, Cleanups, oneLeader, startZooKeeperPeer, type PeerPorts } from '../support/ensemble.ts';
-import { waitFor } from '../support/wait.ts';
+import { waitFor, withDeadline } from '../support/wait.ts';
+import { ZOOID_CLI } from '../support/servers.ts';
 import { generateDigest } from '../../engine/core/acl.ts';
 
 const SUPER = 'super:reconfig';
@@ -29,6 +31,21 @@ function textOf(data: unknown): string | null {
 /** QuorumMaj.toString for these members (participants) and version. */
 function configOf(ports: readonly PeerPorts[], version: string): string {
   return ports.map((p) => `server.${p.sid}=127.0.0.1:${p.quorumPort}:${p.electionPort}:participant;127.0.0.1:${p.clientPort}\n`).join('') + `version=${version}`;
+}
+
+/** What a shell printed for commands piped to it, without the connection's chatter (zkCli and `zooid shell` alike). */
+async function shellOutput(kind: 'zkCli' | 'zooid', port: number, commands: readonly string[]): Promise<string[]> {
+  const [command, args] = kind === 'zkCli'
+    ? ['java', ['-XX:+UseSerialGC', '-cp', '/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-nop.jar', 'org.apache.zookeeper.ZooKeeperMain', '-server', `127.0.0.1:${port}`]]
+    : [process.execPath, [ZOOID_CLI, 'shell', '-server', `127.0.0.1:${port}`]];
+  const child = spawn(command, args as string[], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString('utf8')));
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString('utf8')));
+  child.stdin!.end(`${commands.join('\n')}\nquit\n`);
+  await withDeadline(new Promise((resolve) => child.once('exit', resolve)), 60_000, `${kind} to finish`);
+  const chatter = /^(Connecting to |Welcome to ZooKeeper!|JLine support|WATCHER::|WatchedEvent |$)/;
+  return out.split('\n').filter((l) => !chatter.test(l));
 }
 
 /** A member of either kind: what the scenario needs of it. */
@@ -133,7 +150,7 @@ describe.each(['zooid', 'zookeeper'] as const)('reconfig on a %s ensemble', (kin
 });
 
 describe('reconfig: a new server joins a zooid ensemble', () => {
-  it('starts with the members and itself, observes, is added as an observer, then made a participant', async () => {
+  it('starts with the members and itself, observes, is added as an observer (with zooid shell, which prints what zkCli prints), then made a participant', async () => {
     const ports = await allocatePorts([1, 2, 3, 4]);
     const three = ports.slice(0, 3);
     const extra = { reconfigEnabled: 'true', 'DigestAuthenticationProvider.superDigest': generateDigest(SUPER) };
@@ -144,11 +161,18 @@ describe('reconfig: a new server joins a zooid ensemble', () => {
     await waitFor(async () => (await joiner.mode()) === 'observer', { timeoutMs: 30_000, what: 'the joiner to observe' });
     const admin = await cleanups.session('admin', leader.clientPort);
     expect((await admin.addAuth('digest', SUPER)).err).toBe('OK');
-    const added = await admin.reconfig(observerLine, null, null);
-    expect(added.err).toBe('OK');
-    const version = BigInt(added.zxid!).toString(16);
+    // zooid shell prints what zkCli prints: config, config -c, config -s and refused reconfigs
+    const asked = ['config', 'config -c', 'config -s', 'reconfig -v 1 -remove 3', 'reconfig -add server.9=x', 'reconfig -members x -add y', 'reconfig'];
+    const zkCliSaid = await shellOutput('zkCli', leader.clientPort, asked);
+    expect(zkCliSaid).toEqual(expect.arrayContaining(['version No is not valid : ', 'Arguments are not valid : ', 'dataVersion = -1']));
+    expect(await shellOutput('zooid', leader.clientPort, asked)).toEqual(zkCliSaid);
+    // the observer added with the shell
+    const said = await shellOutput('zooid', leader.clientPort, [`addauth digest ${SUPER}`, `reconfig -add ${observerLine}`]);
+    expect(said[0]).toBe('Committed new configuration:');
+    const observedText = said.slice(1).join('\n');
+    const version = /version=([0-9a-f]+)$/.exec(observedText)![1];
     const observed = configOf(three, version).replace('\nversion=', `\nserver.4=127.0.0.1:${p4.quorumPort}:${p4.electionPort}:observer;127.0.0.1:${p4.clientPort}\nversion=`);
-    expect(textOf(added.data)).toBe(observed);
+    expect(observedText).toBe(observed);
     const s4 = await cleanups.session('s4', p4.clientPort);
     await waitFor(async () => textOf((await s4.getData('/zookeeper/config')).data) === observed, { timeoutMs: 20_000, what: 'the observer\'s config' });
     await waitFor(() => fs.existsSync(`${joiner.handle.configPath}.dynamic.${version}`), { timeoutMs: 10_000, what: 'the observer\'s dynamic file' });
