@@ -13,9 +13,6 @@ export interface EnsembleConfigOptions {
   servers: ReadonlyMap<number, QuorumServerConfig>;
   /** The dynamic config file's version (0: a static config). */
   version: bigint;
-  /** This server's clientPort and clientPortAddress (QuorumPeerConfig.setupClientPort). */
-  clientPort: number;
-  clientPortAddress: string | null;
   reconfigEnabled: boolean;
   /** zoo.cfg's path (the dynamic files go next to it); null: none are written. */
   configPath: string | null;
@@ -33,14 +30,11 @@ export class EnsembleConfig {
 
   constructor(opts: EnsembleConfigOptions) {
     this.opts = opts;
-    const members = new Map(opts.servers);
-    const mine = members.get(opts.myid);
+    // setupClientPort gives a server line without a client address the static one, marked
+    // isClientAddrFromStatic: QuorumServer.toString leaves it out, so it is left out here
+    const mine = opts.servers.get(opts.myid);
     this.clientFromLine = mine?.clientPort !== undefined && mine.clientPort !== null;
-    // setupClientPort: a server line without a client address takes the static one
-    if (mine !== undefined && !this.clientFromLine) {
-      members.set(opts.myid, { ...mine, clientPort: opts.clientPort, clientAddress: opts.clientPortAddress ?? '0.0.0.0' });
-    }
-    this.active = { members, version: opts.version };
+    this.active = { members: new Map(opts.servers), version: opts.version };
   }
 
   get reconfigEnabled(): boolean {

@@ -82,7 +82,7 @@ const toPipelineRing = attachRing(topology, 'quorum/out', 'quorum');
 const control64 = new BigInt64Array(wordsOf(topology, 'control'));
 const words = new Int32Array(wordsOf(topology, 'quorum-words'));
 const ensemble = new EnsembleConfig({
-  myid, servers: cfg.servers, version: cfg.configVersion, clientPort: cfg.clientPort, clientPortAddress: cfg.clientPortAddress,
+  myid, servers: cfg.servers, version: cfg.configVersion,
   reconfigEnabled: cfg.reconfigEnabled, configPath: cfg.configPath, log: (m) => log.info(m),
 });
 let view = quorumViewOf(ensemble.active.members, myid, ensemble.active.version);

@@ -188,3 +188,20 @@ describe('reconfig: a new server joins a zooid ensemble', () => {
     expect((await writer.create('/from-the-joiner', 'x')).err).toBe('OK');
   }, 150_000);
 });
+
+describe.each(['zooid', 'zookeeper'] as const)('without reconfigEnabled, a %s ensemble', (kind) => {
+  it('serves its static config as /zookeeper/config (version 0) and refuses reconfig with RECONFIGDISABLED', async () => {
+    const ports = await allocatePorts([1, 2, 3]);
+    const plain = ports.map((p) => `server.${p.sid}=127.0.0.1:${p.quorumPort}:${p.electionPort}`);
+    const peers = kind === 'zooid'
+      ? await Promise.all(ports.map((p) => cleanups.zooid(p, plain)))
+      : await Promise.all(ports.map((p) => cleanups.zookeeper(p, plain)));
+    const s = await cleanups.session('client', peers[0].clientPort);
+    const expected = ports.map((p) => `server.${p.sid}=127.0.0.1:${p.quorumPort}:${p.electionPort}:participant\n`).join('') + 'version=0';
+    await waitFor(async () => textOf((await s.getData('/zookeeper/config')).data) === expected, { timeoutMs: 60_000, what: 'the static config' });
+    const stat = (await s.getData('/zookeeper/config')).stat as Record<string, unknown>;
+    expect([stat.mzxid, stat.version]).toEqual([0n, -1]);
+    expect((await s.reconfig(null, '2', null)).err).toBe('RECONFIGDISABLED');
+    expect(fs.readdirSync(kind === 'zooid' ? (peers[0] as { handle: { dir: string } }).handle.dir : (peers[0] as { dir: string }).dir).filter((f) => f.includes('dynamic'))).toEqual([]);
+  }, 120_000);
+});
