@@ -146,6 +146,17 @@ describe.each(['zooid', 'zookeeper'] as const)('reconfig on a %s ensemble', (kin
     await follower.stop();
     const writer = await cleanups.session('writer', leader.clientPort);
     expect((await writer.create('/with-the-readded', 'x')).err).toBe('OK');
+    if (kind === 'zooid') {
+      // restarted from its rewritten zoo.cfg: the dynamic file's members and version, the txns replayed
+      const rewritten = fs.readFileSync(follower.configPath, 'utf8');
+      expect(rewritten).toContain(`dynamicConfigFile=${follower.configPath}.dynamic.${version2}`);
+      const child = spawn(process.execPath, [ZOOID_CLI, 'server', follower.configPath], { stdio: 'ignore' });
+      cleanups.push(async () => void child.kill('SIGKILL'));
+      await waitFor(async () => (await follower.mode()) === 'follower', { timeoutMs: 60_000, what: 'the restarted follower' });
+      const again = await cleanups.session('again', follower.clientPort);
+      expect(textOf((await again.getData('/zookeeper/config')).data)).toBe(configOf(all, version2));
+      expect((await again.exists('/with-the-readded')).err).toBe('OK');
+    }
   }, 150_000);
 });
 
