@@ -216,3 +216,42 @@ describe.each(['zooid', 'zookeeper'] as const)('without reconfigEnabled, a %s en
     expect(fs.readdirSync(kind === 'zooid' ? (peers[0] as { handle: { dir: string } }).handle.dir : (peers[0] as { dir: string }).dir).filter((f) => f.includes('dynamic'))).toEqual([]);
   }, 120_000);
 });
+
+describe.each([3, 1])('reconfig in a mixed ensemble, zooid as server %i of 3 (the others ZooKeeper 3.8)', (zooidSid) => {
+  it('agrees on /zookeeper/config, removes a follower of the other kind than the leader and adds it back', async () => {
+    const ports = await allocatePorts([1, 2, 3]);
+    const extra = { reconfigEnabled: 'true', 'DigestAuthenticationProvider.superDigest': generateDigest(SUPER) };
+    // the zooid starts first, so server 3 leads: the zooid as server 3, ZooKeeper when the zooid is server 1
+    const z = await cleanups.zooid(ports[zooidSid - 1], lines(ports), extra);
+    const others = await Promise.all(ports.filter((p) => p.sid !== zooidSid).map((p) => cleanups.zookeeper(p, lines(ports), extra)));
+    const members: Member[] = [
+      { sid: zooidSid, clientPort: z.clientPort, configPath: z.handle.configPath, mode: () => z.mode(), stop: () => z.kill9() },
+      ...others.map((k) => ({ sid: k.sid, clientPort: k.clientPort, configPath: `${k.dir}/zoo.cfg`, mode: () => k.mode(), stop: () => k.kill9() })),
+    ].sort((a, b) => a.sid - b.sid);
+    let modes: (string | null)[] = [];
+    await waitFor(async () => {
+      modes = await Promise.all(members.map((m) => m.mode()));
+      return modes.filter((m) => m === 'leader').length === 1 && modes.filter((m) => m === 'follower').length === 2;
+    }, { timeoutMs: 60_000, what: 'a leader and two followers' });
+    const leader = members[modes.indexOf('leader')];
+    const sessions = await Promise.all(members.map((m) => cleanups.session(`m${m.sid}`, m.clientPort)));
+    const allAt = async (text: string, what: string) => {
+      for (const s of sessions) await waitFor(async () => textOf((await s.getData('/zookeeper/config')).data) === text, { timeoutMs: 20_000, what });
+    };
+    await allAt(configOf(ports, '100000000'), 'the first config on every member');
+    const leaderIsZooid = leader.sid === zooidSid;
+    expect(leader.sid).toBe(3);
+    const removed = members.find((m) => m !== leader && (m.sid === zooidSid) !== leaderIsZooid) ?? members.find((m) => m !== leader)!;
+    const admin = await cleanups.session('admin', leader.clientPort);
+    expect((await admin.addAuth('digest', SUPER)).err).toBe('OK');
+    const gone = await admin.reconfig(null, String(removed.sid), null);
+    expect(gone.err).toBe('OK');
+    const kept = ports.filter((p) => p.sid !== removed.sid);
+    await allAt(configOf(kept, BigInt(gone.zxid!).toString(16)), 'the config without the removed server');
+    const back = await admin.reconfig(lines(ports)[removed.sid - 1], null, null);
+    expect(back.err).toBe('OK');
+    await allAt(configOf(ports, BigInt(back.zxid!).toString(16)), 'the config with it again');
+    const writer = await cleanups.session('writer', removed.clientPort);
+    expect((await writer.create('/mixed', 'x')).err).toBe('OK');
+  }, 150_000);
+});
