@@ -103,3 +103,79 @@ export class EnsembleConfig {
     return BigInt(candidates[0] ?? voters[0]);
   }
 }
+
+/** A leader's configs to activate: the epoch's re-versioned one at NEWLEADER, a reconfig's at its commit (Leader.lead, tryToCommit). */
+export class LeaderConfigs {
+  private readonly ensemble: EnsembleConfig;
+  private pending: { zxid: number; config: QuorumConfig } | null = null;
+
+  constructor(ensemble: EnsembleConfig) {
+    this.ensemble = ensemble;
+  }
+
+  /** The epoch is decided: NEWLEADER's data when the config is proposed again with the epoch's zxid as its version, else null. */
+  epochDecided(epoch: number): Buffer | null {
+    const config = this.ensemble.leaderConfigFor(BigInt(epoch) << 32n);
+    if (config === null) return null;
+    this.pending = { zxid: epoch * 0x1_0000_0000, config };
+    return Buffer.from(configText(config), 'utf8');
+  }
+
+  /** NEWLEADER acknowledged by a quorum: the config to activate now, if one waits. */
+  established(): QuorumConfig | null {
+    const config = this.pending?.config ?? null;
+    this.pending = null;
+    return config;
+  }
+
+  /** A txn proposed: for a reconfig, the designated leader its COMMITANDACTIVATE names; null for any other txn. */
+  proposed(zxid: number, txn: Buffer, syncedFollowers: Iterable<number>): bigint | null {
+    const config = this.ensemble.reconfigOf(txn);
+    if (config === null) return null;
+    this.pending = { zxid, config };
+    return this.ensemble.designatedLeader(config, syncedFollowers);
+  }
+
+  /** The commit stage moved to zxid: the reconfig's config when it is committed now, else null. */
+  committed(zxid: number): QuorumConfig | null {
+    if (this.pending === null || zxid < this.pending.zxid) return null;
+    const { config } = this.pending;
+    this.pending = null;
+    return config;
+  }
+}
+
+/** A learner's configs to activate: NEWLEADER's at UPTODATE, a reconfig txn's at its ACTIVATE packet. */
+export class LearnerConfigs {
+  private readonly ensemble: EnsembleConfig;
+  private fromLeader: QuorumConfig | null = null;
+  private readonly reconfigs = new Map<number, QuorumConfig>();
+
+  constructor(ensemble: EnsembleConfig) {
+    this.ensemble = ensemble;
+  }
+
+  newLeader(data: Buffer | null): void {
+    this.fromLeader = this.ensemble.fromNewLeader(data);
+  }
+
+  /** UPTODATE: the leader's config to activate, if newer than this server's. */
+  upToDate(): QuorumConfig | null {
+    const config = this.fromLeader;
+    this.fromLeader = null;
+    return config;
+  }
+
+  /** A txn received (PROPOSAL, INFORM): a reconfig's config is kept for its ACTIVATE. */
+  txn(zxid: number, txn: Buffer): void {
+    const config = this.ensemble.reconfigOf(txn);
+    if (config !== null) this.reconfigs.set(zxid, config);
+  }
+
+  /** COMMITANDACTIVATE / INFORMANDACTIVATE of zxid: its config (undefined when its txn never came). */
+  activated(zxid: number): QuorumConfig | undefined {
+    const config = this.reconfigs.get(zxid);
+    this.reconfigs.clear();
+    return config;
+  }
+}

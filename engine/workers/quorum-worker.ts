@@ -37,7 +37,7 @@ import type { OptionsFor } from '../config.ts';
 import { QuorumCnxManager } from '../quorum/cnxmanager.ts';
 import { DEFAULT_ELECTION_TIMING, FastLeaderElection, type Decision, type ElectionOutput, type LocalState } from '../quorum/election.ts';
 import { quorumViewOf, electionAddressOf } from '../quorum/view.ts';
-import { EnsembleConfig } from '../quorum/ensemble-config.ts';
+import { EnsembleConfig, LeaderConfigs, LearnerConfigs } from '../quorum/ensemble-config.ts';
 import type { QuorumConfig } from '../quorum/dynamic-config.ts';
 import { WireError, decodeNotification, encodeNotification, ServerState, type PeerAddress } from '../quorum/wire.ts';
 import { ZabLeader } from '../quorum/zab-leader.ts';
@@ -417,8 +417,7 @@ class LeaderRun {
   /** ACKs heard in this task, the newest zxid per follower (noteAck). */
   private readonly acks = new Map<number, number>();
   private acksQueued = false;
-  /** A config to activate: the epoch's (version 0 re-versioned, at NEWLEADER) or a reconfig's (at its commit). */
-  private pendingConfig: { zxid: number; config: QuorumConfig } | null = null;
+  private readonly configs = new LeaderConfigs(ensemble);
   /** The synced followers the pipeline was last told (LEARNERS). */
   private syncedTold = '';
 
@@ -443,10 +442,7 @@ class LeaderRun {
         },
         acceptedEpoch: (epoch) => {
           writeEpochFile(data.snapDir, 'acceptedEpoch', epoch);
-          const config = ensemble.leaderConfigFor(BigInt(epoch) << 32n);
-          if (config === null) return;
-          this.zab.configBytes = Buffer.from(ensemble.text(config), 'utf8');
-          this.pendingConfig = { zxid: epoch * 0x1_0000_0000, config };
+          this.zab.configBytes = this.configs.epochDecided(epoch) ?? this.zab.configBytes;
         },
         currentEpoch: (epoch) => {
           writeEpochFile(data.snapDir, 'currentEpoch', epoch);
@@ -457,9 +453,9 @@ class LeaderRun {
           log.info(`leading epoch ${epochOf(zxid)}: a quorum acknowledged NEWLEADER; serving`);
           qstats.set(LEADER_STARTED_MS, sharedClockMs(performance.timeOrigin, performance.now()));
           noteAvailable(true);
-          if (this.pendingConfig !== null) activateConfig(this.pendingConfig.config);
+          const config = this.configs.established();
+          if (config !== null) activateConfig(config);
           else tellPipelineConfig();
-          this.pendingConfig = null;
           this.zab.activated(voters, Buffer.from(ensemble.text(), 'utf8'), ensemble.active.version);
           toPipeline({ kind: FromQuorum.LEAD, zxid, voters });
           publish();
@@ -529,7 +525,7 @@ class LeaderRun {
         qstats.add(COMMIT_COUNT, i);
         proposalTimes.committedUpTo(m.zxid, performance.now(), metrics.quorumAck);
         if (now === 'broadcast') this.shell.committed(m.zxid);
-        if (this.pendingConfig !== null && m.zxid >= this.pendingConfig.zxid) this.activateReconfig();
+        this.activateReconfig(this.configs.committed(m.zxid));
         return;
       }
       case ToQuorum.SYNCED:
@@ -543,16 +539,13 @@ class LeaderRun {
 
   /** Leader.propose of a reconfig: its commit will activate the config it proposes (COMMITANDACTIVATE). */
   private noteReconfig(zxid: number, txn: Buffer): void {
-    const config = ensemble.reconfigOf(txn);
-    if (config === null) return;
-    this.pendingConfig = { zxid, config };
-    this.zab.reconfigProposed(zxid, ensemble.designatedLeader(config, this.syncedFollowers()));
+    const designated = this.configs.proposed(zxid, txn, this.syncedFollowers());
+    if (designated !== null) this.zab.reconfigProposed(zxid, designated);
   }
 
   /** Leader.tryToCommit of a reconfig: the new voters count from now on; a leader that no longer votes steps down. */
-  private activateReconfig(): void {
-    const { config } = this.pendingConfig!;
-    this.pendingConfig = null;
+  private activateReconfig(config: QuorumConfig | null): void {
+    if (config === null) return;
     activateConfig(config);
     if (ensemble.removed || !voters.includes(myid)) return void queueMicrotask(() => endRole('not a voter in the new config'));
     this.zab.activated(voters, Buffer.from(ensemble.text(), 'utf8'), ensemble.active.version);
@@ -603,10 +596,7 @@ class LearnerRun {
   private readonly waiting: (() => void)[] = [];
   /** When the connection to the leader was made (the sync time runs from there to UPTODATE). */
   private connectedMs = 0;
-  /** NEWLEADER's config, newer than this server's: activated at UPTODATE. */
-  private leaderConfig: QuorumConfig | null = null;
-  /** Reconfig txns received and not yet activated, by zxid. */
-  private readonly reconfigs = new Map<number, QuorumConfig>();
+  private readonly configs = new LearnerConfigs(ensemble);
   private readonly leaderSid: number;
 
   constructor(leaderSid: number, observer: boolean) {
@@ -697,19 +687,13 @@ class LearnerRun {
     proposalTimes.committedUpTo(zxid, performance.now(), metrics.commitPropagation);
   }
 
-  private noteReconfig(zxid: number, txn: Buffer): void {
-    const config = ensemble.reconfigOf(txn);
-    if (config !== null) this.reconfigs.set(zxid, config);
-  }
-
   /**
    * Follower/Observer processPacket's ACTIVATE (QuorumPeer.processReconfig): the config runs; a
    * server made to change role or led by another leaves its role. One the config removed stays
    * with its leader as a non-voting learner, as ZooKeeper 3.8's does, until the role ends.
    */
   private activate(zxid: number, designated: bigint): void {
-    const config = this.reconfigs.get(zxid);
-    this.reconfigs.clear();
+    const config = this.configs.activated(zxid);
     if (config === undefined) return log.warn(`ACTIVATE 0x${zxid.toString(16)} without its reconfig txn`);
     activateConfig(config);
     const role = config.members.get(myid)?.role;
@@ -783,10 +767,10 @@ class LearnerRun {
         toPipeline({ kind: FromQuorum.RELOAD });
         this.shell?.machine.snapshotSaved(zxid);
       }),
-      leaderConfig: (config) => void (this.leaderConfig = ensemble.fromNewLeader(config)),
+      leaderConfig: (data) => this.configs.newLeader(data),
       activate: (zxid, designated) => this.inOrder(() => this.activate(zxid, designated)),
       logProposal: (zxid, txn) => {
-        this.noteReconfig(zxid, txn);
+        this.configs.txn(zxid, txn);
         if (this.shell?.machine.phase === 'broadcast') this.proposalReceived(zxid, txn);
         const t = copy(txn);
         this.inOrder(() => toPipeline({ kind: FromQuorum.PROPOSAL, zxid, txn: t }));
@@ -796,7 +780,7 @@ class LearnerRun {
         this.inOrder(() => toPipeline({ kind: FromQuorum.COMMIT_PROPOSAL, zxid }));
       },
       inform: (zxid, txn) => {
-        this.noteReconfig(zxid, txn);
+        this.configs.txn(zxid, txn);
         if (this.shell?.machine.phase === 'broadcast') qstats.add(LEARNER_COMMITS, 1);
         const t = copy(txn);
         this.inOrder(() => toPipeline({ kind: FromQuorum.INFORM, zxid, txn: t }));
@@ -807,9 +791,9 @@ class LearnerRun {
         log.info(`${this.observer ? 'observing' : 'following'}: synced with the leader (${this.syncType()}) up to zxid 0x${zxid.toString(16)}; serving`);
         (this.observer ? metrics.observerSyncTime : metrics.followerSyncTime).observe(performance.now() - this.connectedMs);
         noteAvailable(false);
-        if (this.leaderConfig !== null) activateConfig(this.leaderConfig);
+        const config = this.configs.upToDate();
+        if (config !== null) activateConfig(config);
         else tellPipelineConfig();
-        this.leaderConfig = null;
         toPipeline({ kind: FromQuorum.SERVE, zxid });
         publish();
       }),
