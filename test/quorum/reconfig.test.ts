@@ -160,6 +160,33 @@ describe.each(['zooid', 'zookeeper'] as const)('reconfig on a %s ensemble', (kin
   }, 150_000);
 });
 
+describe.each(['zooid', 'zookeeper'] as const)('reconfig removing the leader of a %s ensemble', (kind) => {
+  it('leaves the other two to lead and follow under the new config, and writes go on', async () => {
+    const ports = await allocatePorts([1, 2, 3]);
+    const extra = { reconfigEnabled: 'true', 'DigestAuthenticationProvider.superDigest': generateDigest(SUPER) };
+    const { members, leader } = await startEnsemble(kind, ports, extra);
+    const rest = members.filter((m) => m !== leader);
+    const admin = await cleanups.session('admin', rest[0].clientPort);
+    expect((await admin.addAuth('digest', SUPER)).err).toBe('OK');
+    const done = await admin.reconfig(null, String(leader.sid), null);
+    expect(['OK', 'CONNECTIONLOSS']).toContain(done.err); // the follower may leave its role before it answers
+    let modes: (string | null)[] = [];
+    await waitFor(async () => {
+      modes = await Promise.all(rest.map((m) => m.mode()));
+      return modes.includes('leader') && modes.includes('follower');
+    }, { timeoutMs: 60_000, what: 'a leader and a follower among the other two' });
+    const kept = ports.filter((p) => p.sid !== leader.sid);
+    for (const m of rest) {
+      const s = await cleanups.session(`after${m.sid}`, m.clientPort);
+      await waitFor(async () => {
+        const text = textOf((await s.getData('/zookeeper/config')).data) ?? '';
+        return text.startsWith(configOf(kept, '').replace(/version=$/, 'version='));
+      }, { timeoutMs: 30_000, what: `server ${m.sid}'s config without the old leader` });
+      expect((await s.create(`/after-${m.sid}`, 'x')).err).toBe('OK');
+    }
+  }, 150_000);
+});
+
 describe('reconfig: a new server joins a zooid ensemble', () => {
   it('starts with the members and itself, observes, is added as an observer (with zooid shell, which prints what zkCli prints), then made a participant', async () => {
     const ports = await allocatePorts([1, 2, 3, 4]);
