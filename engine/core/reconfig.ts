@@ -69,6 +69,9 @@ interface ReconfigRequest {
 export const reconfig: Handler = (p, conn, s, xid, r) => {
   const req = readReconfig(r);
   write(p, conn, s, xid, Op.reconfig, () => prepReconfig(p, conn, req), (zxid, txn) => {
+    // logged: from this zxid on the commit stage counts the new voters too, and another reconfig waits
+    p.reconfig.proposedZxid = zxid;
+    p.commit.reconfigure(zxid, votersOf(parseConfigText((txn as SetDataTxn).data.toString('utf8'))));
     const at = beginReply(p.writer.reset(), xid, zxid, Err.OK);
     replyConfig(p, (txn as SetDataTxn).data);
     p.finish(conn.key, at, zxid);
@@ -107,8 +110,6 @@ function prepReconfig(p: Pipeline, conn: Conn, req: ReconfigRequest): Txn {
   if (voters.length < (state.standaloneEnabled ? 2 : 1)) throw new KeeperError(Err.BADARGUMENTS);
   if (!hasQuorum(next, quorumSyncedIds(p, next))) throw new KeeperError(Err.NEWCONFIGNOQUORUM);
   p.checkAcl(p.aclOf(p.node(CONFIG_NODE)), Perm.WRITE, conn);
-  state.proposedZxid = zxid;
-  p.commit.reconfigure(zxid, voters);
   return { type: Op.reconfig, path: CONFIG_NODE, data: Buffer.from(configText(next), 'utf8'), version: -1 };
 }
 
