@@ -113,6 +113,14 @@ describe.each(['zooid', 'zookeeper'] as const)('reconfig on a %s ensemble', (kin
     const strangers = `server.${leader.sid}=127.0.0.1:${ports[leader.sid - 1].quorumPort}:${ports[leader.sid - 1].electionPort};127.0.0.1:${leader.clientPort},` +
       'server.8=127.0.0.1:1001:1002;1003,server.9=127.0.0.1:1004:1005;1006';
     expect((await admin.reconfig(null, null, strangers)).err).toBe('NEWCONFIGNOQUORUM');
+    const garbage: [string | null, string | null, string | null][] = [
+      [null, 'abc', null], ['server.2', null, null], ['server.x=127.0.0.1:1:2;3', null, null], [null, null, 'garbage'],
+      [null, null, 'version=5'], ['server.9=127.0.0.1:1:2:boss;3', null, null], ['=', null, null],
+    ];
+    const said: string[] = [];
+    for (const [joining, leaving, members] of garbage) said.push((await admin.reconfig(joining, leaving, members)).err);
+    // as ZooKeeper's PrepRequestProcessor (a non-numeric id: its NumberFormatException, MARSHALLINGERROR)
+    expect(said).toEqual(['MARSHALLINGERROR', 'BADARGUMENTS', 'MARSHALLINGERROR', 'BADARGUMENTS', 'BADARGUMENTS', 'BADARGUMENTS', 'BADARGUMENTS']);
     expect(textOf((await admin.getData('/zookeeper/config')).data)).toBe(configOf(ports, epochVersion));
 
     // remove a follower: every member's config changes, the watch fires, the removed one stops serving
