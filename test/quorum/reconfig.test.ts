@@ -11,7 +11,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { allocatePorts, Cleanups, oneLeader, startZooKeeperPeer, type PeerPorts } from '../support/ensemble.ts';
 import { waitFor, withDeadline } from '../support/wait.ts';
-import { ZOOID_CLI } from '../support/servers.ts';
+import { ZOOID_CLI, startZooKeeper, startZooid } from '../support/servers.ts';
+import { CREATOR_ALL_ACL, ZkSession } from '../support/zkclient.ts';
 import { generateDigest } from '../../engine/core/acl.ts';
 
 const SUPER = 'super:reconfig';
@@ -195,6 +196,19 @@ describe.each(['zooid', 'zookeeper'] as const)('reconfig removing the leader of 
   }, 150_000);
 });
 
+describe.each(['zooid', 'zookeeper'] as const)('reconfig with skipACL=yes on a %s ensemble', (kind) => {
+  it('lets a client without the super id remove and add a follower', async () => {
+    const ports = await allocatePorts([1, 2, 3]);
+    const { members, leader } = await startEnsemble(kind, ports, { reconfigEnabled: 'true', skipACL: 'yes' });
+    const follower = members.find((m) => m !== leader)!;
+    const anyone = await cleanups.session('anyone', leader.clientPort);
+    const gone = await anyone.reconfig(null, String(follower.sid), null);
+    expect(gone.err).toBe('OK');
+    expect(textOf(gone.data)).toBe(configOf(ports.filter((p) => p.sid !== follower.sid), BigInt(gone.zxid!).toString(16)));
+    expect((await anyone.reconfig(lines(ports)[follower.sid - 1], null, null)).err).toBe('OK');
+  }, 120_000);
+});
+
 describe('reconfig: a new server joins a zooid ensemble', () => {
   it('starts with the members and itself, observes, is added as an observer (with zooid shell, which prints what zkCli prints), then made a participant', async () => {
     const ports = await allocatePorts([1, 2, 3, 4]);
@@ -289,4 +303,18 @@ describe.each([3, 1])('reconfig in a mixed ensemble, zooid as server %i of 3 (th
     const writer = await cleanups.session('writer', removed.clientPort);
     expect((await writer.create('/mixed', 'x')).err).toBe('OK');
   }, 150_000);
+});
+
+describe.each(['zooid', 'zookeeper'] as const)('skipACL=yes on a standalone %s', (kind) => {
+  it('checks no ACL: a node only its creator may touch is read, written and deleted by anyone', async () => {
+    const server = kind === 'zooid' ? await startZooid({ config: { skipACL: 'yes' } }) : await startZooKeeper({ config: { skipACL: 'yes' } });
+    cleanups.push(() => server.stop());
+    const owner = await cleanups.session('owner', server.port);
+    expect((await owner.addAuth('digest', 'alice:secret')).err).toBe('OK');
+    expect((await owner.create('/locked', 'x', { acl: CREATOR_ALL_ACL })).err).toBe('OK');
+    const anyone: ZkSession = await cleanups.session('anyone', server.port);
+    expect((await anyone.getData('/locked')).err).toBe('OK');
+    expect((await anyone.setData('/locked', 'y')).err).toBe('OK');
+    expect((await anyone.delete('/locked')).err).toBe('OK');
+  }, 60_000);
 });
