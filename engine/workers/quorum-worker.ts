@@ -24,12 +24,11 @@ import { workerData, parentPort } from 'node:worker_threads';
 import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { JuteWriter } from '../../native-free-io/jute.ts';
 import { type Topology, attachBell, attachQuorumStats, attachRing, wordsOf } from '../rings/topology.ts';
-import { ProposalTimes, SummaryRecorder, ackHistogramName, txnHeaderTimeMs } from '../ops/quorumstats.ts';
+import { ProposalTimes, ackHistogramName, quorumRecorders, txnHeaderTimeMs } from '../ops/quorumstats.ts';
 import { sharedClockMs, type Histogram } from '../ops/stagestats.ts';
 import {
-  FromQuorum, QuorumWord, ToQuorum, decodeToQuorum, encodeFromQuorum, type FromQuorumMessage, type ToQuorumMessage,
+  FromQuorum, QuorumWord, ToQuorum, decodeToQuorum, type FromQuorumMessage, type ToQuorumMessage,
 } from '../rings/quorum-ring.ts';
 import { CONTROL_DURABLE_ZXID } from '../records.ts';
 import { createLogger } from '../logger.ts';
@@ -51,9 +50,10 @@ import { recoverState, stateHolder } from '../persistence/recovery.ts';
 import { CommittedReplica } from '../persistence/committed-replica.ts';
 import { loadEpochs as loadPersistedEpochs, writeEpochFile } from '../persistence/epochs.ts';
 import { TxnHistory } from '../persistence/txn-history.ts';
-import { ELECTION_BIND_RETRY_MS, EXIT_UNABLE_TO_BIND_QUORUM_PORT, LEARNER_CONNECT_RETRY_MS, PIPELINE_BACKLOG_BYTES_MAX, PROPOSAL_TIMES_MAX } from '../quorum/limits.ts';
+import { ELECTION_BIND_RETRY_MS, EXIT_UNABLE_TO_BIND_QUORUM_PORT, PIPELINE_BACKLOG_BYTES_MAX, PROPOSAL_TIMES_MAX } from '../quorum/limits.ts';
 import { COMMIT_LOG_COUNT, SNAPSHOT_SIZE_FACTOR } from '../quorum/zab-leader-limits.ts';
-import { PeerTransport, type PeerTlsOptions } from '../quorum/peer-transport.ts';
+import { PeerTransport, connectToLeader, type PeerTlsOptions } from '../quorum/peer-transport.ts';
+import { QuorumOutbox } from '../rings/quorum-outbox.ts';
 import { authenticateToPeer, closeRefused, quorumAuthOf } from '../quorum/quorum-auth-shell.ts';
 
 export interface QuorumWorkerData {
@@ -95,29 +95,8 @@ const timing = { tickMs: cfg.tickTimeMs, initLimit: cfg.initLimit, syncLimit: cf
 // ---------------------------------------------------------------- metrics (engine/ops/quorumstats.ts)
 
 const qstats = attachQuorumStats(topology);
-const counterAt = (name: string): number => qstats.counterIndex(name);
-const PROPOSAL_COUNT = counterAt('proposal_count');
-const COMMIT_COUNT = counterAt('commit_count');
-const LEARNER_PROPOSALS = counterAt('learner_proposal_received_count');
-const LEARNER_COMMITS = counterAt('learner_commit_received_count');
-const DIFF_COUNT = counterAt('diff_count');
-const SNAP_COUNT = counterAt('snap_count');
-const LOOKING_COUNT = counterAt('looking_count');
-const LEADER_STARTED_MS = counterAt('leader_started_ms');
-const LEADER_SID = counterAt('leader_sid');
-const metrics = {
-  electionTime: new SummaryRecorder(qstats, 'election_time'),
-  followerSyncTime: new SummaryRecorder(qstats, 'follower_sync_time'),
-  observerSyncTime: new SummaryRecorder(qstats, 'observer_sync_time'),
-  unavailableTime: new SummaryRecorder(qstats, 'unavailable_time'),
-  leaderUnavailableTime: new SummaryRecorder(qstats, 'leader_unavailable_time'),
-  inflightDiff: new SummaryRecorder(qstats, 'inflight_diff_count'),
-  inflightSnap: new SummaryRecorder(qstats, 'inflight_snap_count'),
-  quorumAck: new SummaryRecorder(qstats, 'quorum_ack_latency'),
-  proposalLatency: new SummaryRecorder(qstats, 'proposal_latency'),
-  commitPropagation: new SummaryRecorder(qstats, 'commit_propagation_latency'),
-  ackCreation: new SummaryRecorder(qstats, 'proposal_ack_creation_latency'),
-};
+const { counters, summaries: metrics } = quorumRecorders(qstats);
+const { PROPOSAL_COUNT, COMMIT_COUNT, LEARNER_PROPOSALS, LEARNER_COMMITS, DIFF_COUNT, SNAP_COUNT, LOOKING_COUNT, LEADER_STARTED_MS, LEADER_SID, QUORUM_SIZE } = counters;
 /** Per follower: its ACK's delay after the PROPOSAL (zooid's own metric). */
 const ackUsBySid = new Map<number, Histogram>();
 for (const sid of topology.quorumSids) ackUsBySid.set(sid, qstats.histogram(ackHistogramName(sid)));
@@ -125,7 +104,7 @@ for (const sid of topology.quorumSids) ackUsBySid.set(sid, qstats.histogram(ackH
 const proposalTimes = new ProposalTimes(PROPOSAL_TIMES_MAX);
 /** Since the first LOOKING not yet followed by broadcast (QuorumPeer.unavailableStartTime); 0: available. */
 let unavailableSinceMs = 0;
-qstats.set(counterAt('quorum_size'), voters.length);
+qstats.set(QUORUM_SIZE, voters.length);
 qstats.set(LEADER_SID, -1);
 
 /** The peer serves (broadcast): the time it was unavailable ends (QuorumPeer.setZabState(BROADCAST)). */
@@ -139,52 +118,8 @@ function noteAvailable(leader: boolean): void {
 
 // ---------------------------------------------------------------- the pipeline's rings
 
-const writer = new JuteWriter(64 * 1024);
-/** Records quorum/out had no room for, in order (a full ring is backpressure: they go first when it drains). */
-const backlog: { kind: number; payload: Buffer }[] = [];
-let backlogBytes = 0;
-let waitingForSpace = false;
-
-/** Whether quorum/out has records the pipeline's bell has not been rung for (rung once, when the task ends). */
-let bellQueued = false;
-const ringPipelineBell = () => {
-  bellQueued = false;
-  toPipelineRing.flushDataBell();
-};
-
-function toPipeline(m: FromQuorumMessage): void {
-  const payload = encodeFromQuorum(writer, m);
-  if (backlog.length === 0 && pushQuiet(m.kind, payload)) return;
-  backlog.push({ kind: m.kind, payload: Buffer.from(payload) });
-  backlogBytes += payload.length;
-  if (backlogBytes > PIPELINE_BACKLOG_BYTES_MAX) throw new Error(`the pipeline has not taken ${backlogBytes} bytes of quorum messages`);
-  if (!waitingForSpace) {
-    waitingForSpace = true;
-    void toPipelineRing.spaceBell.waitAsync(toPipelineRing.spaceBell.sequence(), 10).then(flushBacklog);
-  }
-}
-
-/** A record on quorum/out without a doorbell per record: one Atomics.notify per task, not per ACK or PROPOSAL. */
-function pushQuiet(kind: number, payload: Buffer): boolean {
-  const at = toPipelineRing.reserve(payload.length);
-  if (at < 0) return false;
-  toPipelineRing.data.set(payload, at);
-  toPipelineRing.commitQuiet(kind, payload.length);
-  if (!bellQueued) {
-    bellQueued = true;
-    queueMicrotask(ringPipelineBell);
-  }
-  return true;
-}
-
-function flushBacklog(): void {
-  waitingForSpace = false;
-  while (backlog.length > 0 && pushQuiet(backlog[0].kind, backlog[0].payload)) backlogBytes -= backlog.shift()!.payload.length;
-  if (backlog.length > 0) {
-    waitingForSpace = true;
-    void toPipelineRing.spaceBell.waitAsync(toPipelineRing.spaceBell.sequence(), 10).then(flushBacklog);
-  }
-}
+const outbox = new QuorumOutbox(toPipelineRing, PIPELINE_BACKLOG_BYTES_MAX);
+const toPipeline = (m: FromQuorumMessage): void => outbox.send(m);
 
 function durableZxid(): number {
   return Number(Atomics.load(control64, CONTROL_DURABLE_ZXID));
@@ -303,7 +238,7 @@ function tellPipelineConfig(): void {
 function activateConfig(c: QuorumConfig): void {
   if (!ensemble.activate(c)) return;
   voters = ensemble.voters();
-  qstats.set(counterAt('quorum_size'), voters.length);
+  qstats.set(QUORUM_SIZE, voters.length);
   tellPipelineConfig();
   if (ensemble.removed) return;
   view = quorumViewOf(c.members, myid, c.version);
@@ -609,7 +544,7 @@ class LearnerRun {
       return;
     }
     const deadline = performance.now() + cfg.initLimit * cfg.tickTimeMs;
-    void connectToLeader(leader.host, leader.quorumPort, deadline, () => this.closed).then(async (socket) => {
+    void connectToLeader(peerTransport, leader.host, leader.quorumPort, deadline, () => this.closed).then(async (socket) => {
       if (this.closed) return void socket?.destroy();
       if (socket === null) return endRole(`cannot connect to leader ${leaderSid} at ${leader.host}:${leader.quorumPort}`);
       const refused = await authenticateToLeader(socket);
@@ -800,33 +735,6 @@ class LearnerRun {
       warn: () => {}, // LearnerShell logs them
       fail: (reason) => queueMicrotask(() => endRole(reason)),
     };
-  }
-}
-
-/**
- * Learner.connectToLeader: the leader may not listen yet when its followers decide, so a
- * refused connection is tried again every LEARNER_CONNECT_RETRY_MS until the deadline
- * (initLimit ticks). Null when it never connects or the role ended meanwhile.
- */
-async function connectToLeader(host: string, port: number, deadlineMs: number, gone: () => boolean): Promise<net.Socket | null> {
-  for (;;) {
-    const socket = await new Promise<net.Socket | null>((resolve) => {
-      const { socket: s, readyEvent } = peerTransport.connect(host, port, Math.max(1, deadlineMs - performance.now()));
-      const fail = () => {
-        s.destroy();
-        resolve(null);
-      };
-      s.once(readyEvent, () => {
-        s.off('error', fail);
-        s.setTimeout(0);
-        resolve(s);
-      });
-      s.once('error', fail);
-      s.once('timeout', fail);
-    });
-    if (socket !== null || gone() || performance.now() + LEARNER_CONNECT_RETRY_MS >= deadlineMs) return socket;
-    await new Promise((resolve) => setTimeout(resolve, LEARNER_CONNECT_RETRY_MS));
-    if (gone()) return null;
   }
 }
 
