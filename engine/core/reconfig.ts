@@ -34,8 +34,9 @@ export class ReconfigState {
   readonly serverId: number;
   /** The config activated (null until the quorum worker says). */
   active: QuorumConfig | null = null;
-  /** A reconfig logged and not yet activated (lastSeen newer than active). */
+  /** A reconfig logged and not yet activated (lastSeen newer than active), and its config. */
   proposedZxid = -1;
+  private proposedConfig: QuorumConfig | null = null;
   /** Followers connected and synced with this leader (Leader.forwardingFollowers that are synced). */
   syncedFollowers: ReadonlySet<number> = new Set();
 
@@ -51,9 +52,27 @@ export class ReconfigState {
     if (this.proposedZxid !== -1 && BigInt(this.proposedZxid) <= c.version) this.proposedZxid = -1;
   }
 
+  /** A reconfig's txn is logged at zxid: until it commits, another one is RECONFIGINPROGRESS. */
+  proposed(zxid: number, c: QuorumConfig): void {
+    this.proposedZxid = zxid;
+    this.proposedConfig = c;
+  }
+
+  /**
+   * The commit stage is at committedZxid: a reconfig it covers is active (Leader.tryToCommit
+   * activates before the reply leaves; the quorum worker's CONFIG may come after the client's next request).
+   */
+  settle(committedZxid: number): void {
+    if (this.proposedZxid === -1 || committedZxid < this.proposedZxid) return;
+    this.active = this.proposedConfig;
+    this.proposedZxid = -1;
+    this.proposedConfig = null;
+  }
+
   /** A role ends: a reconfig proposed in it is the next leader's to finish. */
   reset(): void {
     this.proposedZxid = -1;
+    this.proposedConfig = null;
     this.syncedFollowers = new Set();
   }
 }
@@ -70,8 +89,9 @@ export const reconfig: Handler = (p, conn, s, xid, r) => {
   const req = readReconfig(r);
   write(p, conn, s, xid, Op.reconfig, () => prepReconfig(p, conn, req), (zxid, txn) => {
     // logged: from this zxid on the commit stage counts the new voters too, and another reconfig waits
-    p.reconfig.proposedZxid = zxid;
-    p.commit.reconfigure(zxid, votersOf(parseConfigText((txn as SetDataTxn).data.toString('utf8'))));
+    const next = parseConfigText((txn as SetDataTxn).data.toString('utf8'));
+    p.reconfig.proposed(zxid, next);
+    p.commit.reconfigure(zxid, votersOf(next));
     const at = beginReply(p.writer.reset(), xid, zxid, Err.OK);
     replyConfig(p, (txn as SetDataTxn).data);
     p.finish(conn.key, at, zxid);
@@ -100,6 +120,7 @@ function prepReconfig(p: Pipeline, conn: Conn, req: ReconfigRequest): Txn {
   const state = p.reconfig;
   if (!state.enabled) throw new KeeperError(Err.RECONFIGDISABLED);
   if (p.role !== 'leader' || state.active === null) throw new KeeperError(Err.UNIMPLEMENTED);
+  state.settle(p.commit.committedZxid);
   if (state.proposedZxid !== -1) throw new KeeperError(Err.RECONFIGINPROGRESS);
   const active = state.active;
   if (req.curConfigId !== -1n && req.curConfigId !== active.version) throw new KeeperError(Err.BADVERSION);

@@ -125,6 +125,17 @@ describe.each(['zooid', 'zookeeper'] as const)('reconfig on a %s ensemble', (kin
     expect(textOf((await admin.getData('/zookeeper/config')).data)).toBe(configOf(ports, epochVersion));
 
     // remove a follower: every member's config changes, the watch fires, the removed one stops serving
+    // a client writes throughout the reconfigs: every write acknowledged is there at the end
+    const loader = await cleanups.session('loader', leader.clientPort);
+    const acknowledged: string[] = [];
+    let loading = true;
+    const load = (async () => {
+      for (let i = 0; loading; i++) {
+        const r = await loader.create(`/load-${i}`, 'x');
+        if (r.err === 'OK') acknowledged.push(`/load-${i}`);
+        else expect(r.err).toBe('CONNECTIONLOSS');
+      }
+    })();
     const watcher = await cleanups.session('watcher', leader.clientPort);
     expect((await watcher.getData('/zookeeper/config', true)).err).toBe('OK');
     const done = await admin.reconfig(null, String(removed.sid), null, 0x100000000n);
@@ -152,6 +163,10 @@ describe.each(['zooid', 'zookeeper'] as const)('reconfig on a %s ensemble', (kin
     const all = [...ports].sort((a, b) => a.sid - b.sid);
     expect(textOf(back.data)).toBe(configOf(all, version2));
     await waitFor(async () => textOf((await removedSession.getData('/zookeeper/config')).data) === configOf(all, version2), { timeoutMs: 20_000, what: 'the re-added server\'s config' });
+    loading = false;
+    await load;
+    expect(acknowledged.length).toBeGreaterThan(0);
+    for (const path of acknowledged) expect((await loader.exists(path)).err, path).toBe('OK');
     await follower.stop();
     const writer = await cleanups.session('writer', leader.clientPort);
     expect((await writer.create('/with-the-readded', 'x')).err).toBe('OK');
