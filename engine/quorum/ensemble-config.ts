@@ -6,7 +6,7 @@
 import { decodeTxn, type SetDataTxn } from '../core/txn.ts';
 import { Op } from '../protocol.ts';
 import type { QuorumServerConfig } from '../config/servers.ts';
-import { configText, parseConfigText, votersOf, writeConfigFiles, writeNextConfigFile, type QuorumConfig } from './dynamic-config.ts';
+import { ConfigTextError, configText, parseConfigText, votersOf, writeConfigFiles, writeNextConfigFile, type QuorumConfig } from './dynamic-config.ts';
 
 export interface EnsembleConfigOptions {
   myid: number;
@@ -67,6 +67,22 @@ export class EnsembleConfig {
     if (c.version <= this.active.version) return null;
     this.proposed(c);
     return c;
+  }
+
+  /**
+   * FastLeaderElection's WorkerReceiver: a LOOKING server told of a newer config by a
+   * notification takes it (QuorumPeer.processReconfig) and elects again over it; null otherwise.
+   */
+  fromNotification(config: Buffer | null): QuorumConfig | null {
+    if (!this.opts.reconfigEnabled || config === null || config.length === 0) return null;
+    let c: QuorumConfig;
+    try {
+      c = parseConfigText(config.toString('utf8'));
+    } catch (e) {
+      if (e instanceof ConfigTextError) return null; // a peer's config this server cannot read: as ZooKeeper, skipped
+      throw e;
+    }
+    return c.version > this.active.version ? c : null;
   }
 
   /** The config a logged txn proposes (a reconfig's SetDataTxn), or null for any other txn. */

@@ -138,7 +138,7 @@ function localState(): LocalState {
   return { lastLoggedZxid: BigInt(lastLoggedZxid), currentEpoch: BigInt(epochs.currentEpoch) };
 }
 
-let election = new FastLeaderElection(view, localState(), DEFAULT_ELECTION_TIMING);
+const election = new FastLeaderElection(view, localState(), DEFAULT_ELECTION_TIMING);
 /** The election and quorum connections: plain, TLS (sslQuorum) or both (portUnification). */
 const peerTransport = new PeerTransport(data.peerTls);
 /** Quorum SASL on those connections (quorum.auth.*), after TLS. */
@@ -191,6 +191,12 @@ function onNotification(from: bigint, message: Buffer): void {
     log.warn('skipping a malformed notification', { sid: String(from), error: e.message });
     return;
   }
+  const newer = phase === 'looking' ? ensemble.fromNotification(n.config) : null;
+  if (newer !== null) {
+    log.info(`server ${from}'s notification carries config version ${newer.version.toString(16)}: electing again over it`);
+    activateConfig(newer);
+    return lookForLeader();
+  }
   applyElection(election.receive(performance.now(), from, n));
 }
 
@@ -211,8 +217,6 @@ function lookForLeader(): void {
   phase = 'looking';
   publish();
   if (ensemble.removed) return void log.warn(`not in config version ${ensemble.active.version.toString(16)}: removed from the ensemble, not serving`);
-  if (electionStale) election = new FastLeaderElection(view, localState(), DEFAULT_ELECTION_TIMING);
-  electionStale = false;
   electionStartedMs = performance.now();
   if (unavailableSinceMs === 0) unavailableSinceMs = electionStartedMs;
   qstats.add(LOOKING_COUNT, 1);
@@ -225,9 +229,6 @@ function lookForLeader(): void {
 }
 
 // ---------------------------------------------------------------- dynamic reconfiguration (engine/quorum/ensemble-config.ts)
-
-/** The next election is run over the view of a config activated since the last one. */
-let electionStale = false;
 
 /** The config this server runs becomes the pipeline's /zookeeper/config (ZKDatabase.initConfigInZKDatabase). */
 function tellPipelineConfig(): void {
@@ -244,7 +245,7 @@ function activateConfig(c: QuorumConfig): void {
   view = quorumViewOf(c.members, myid, c.version);
   for (const sid of [...peers.keys()]) if (!view.members.has(sid)) peers.delete(sid);
   for (const sid of view.members.keys()) if (sid !== view.mySid) peers.set(sid, electionAddressOf(view, sid)!);
-  electionStale = true;
+  election.reconfigure(view);
 }
 
 // ---------------------------------------------------------------- roles

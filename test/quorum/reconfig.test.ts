@@ -229,7 +229,8 @@ describe('reconfig: a new server joins a zooid ensemble', () => {
     const ports = await allocatePorts([1, 2, 3, 4]);
     const three = ports.slice(0, 3);
     const extra = { reconfigEnabled: 'true', 'DigestAuthenticationProvider.superDigest': generateDigest(SUPER) };
-    const { leader } = await startEnsemble('zooid', three, extra);
+    const started = await startEnsemble('zooid', three, extra);
+    const { leader } = started;
     const p4 = ports[3];
     const observerLine = `server.4=127.0.0.1:${p4.quorumPort}:${p4.electionPort}:observer;127.0.0.1:${p4.clientPort}`;
     const joiner = await cleanups.zooid(p4, [...lines(three), observerLine], { ...extra, peerType: 'observer' });
@@ -261,6 +262,25 @@ describe('reconfig: a new server joins a zooid ensemble', () => {
     await waitFor(async () => textOf((await s4.getData('/zookeeper/config')).data) === configOf(ports, version2), { timeoutMs: 20_000, what: 'the new participant\'s config' });
     const writer = await cleanups.session('writer', p4.clientPort);
     expect((await writer.create('/from-the-joiner', 'x')).err).toBe('OK');
+
+    // a follower down during a reconfig comes back with its old config: a notification carries the
+    // new one (FastLeaderElection's processReconfig), it takes it and follows
+    const { members } = started;
+    const missed = members.find((m) => m !== leader)!;
+    await missed.stop();
+    const more = await admin.reconfig('server.9=127.0.0.1:1001:1002:observer;127.0.0.1:1003', null, null);
+    expect(more.err).toBe('OK');
+    const version3 = BigInt(more.zxid!).toString(16);
+    expect(fs.readFileSync(missed.configPath, 'utf8')).toContain(`.dynamic.${version2}`);
+    const logFile = `${missed.configPath}.restart.log`;
+    const out = fs.openSync(logFile, 'w');
+    const child = spawn(process.execPath, [ZOOID_CLI, 'server', missed.configPath], { stdio: ['ignore', out, out] });
+    fs.closeSync(out);
+    cleanups.push(async () => void child.kill('SIGKILL'));
+    await waitFor(async () => (await missed.mode()) === 'follower', { timeoutMs: 60_000, what: 'the follower that missed the reconfig' });
+    expect(fs.readFileSync(logFile, 'utf8')).toContain(`carries config version ${version3}`);
+    const late = await cleanups.session('late', missed.clientPort);
+    expect(textOf((await late.getData('/zookeeper/config')).data)).toBe(textOf(more.data));
   }, 150_000);
 });
 
