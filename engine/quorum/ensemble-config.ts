@@ -4,6 +4,7 @@
 // asks it what a txn proposes, tells it what to activate, and acts on the answer.
 
 import { decodeTxn, type SetDataTxn } from '../core/txn.ts';
+import { JuteError } from '../../native-free-io/jute.ts';
 import { Op } from '../protocol.ts';
 import type { QuorumServerConfig } from '../config/servers.ts';
 import { ConfigTextError, configText, parseConfigText, votersOf, writeConfigFiles, writeNextConfigFile, type QuorumConfig } from './dynamic-config.ts';
@@ -63,8 +64,8 @@ export class EnsembleConfig {
   /** NEWLEADER's data: the leader's config when it is newer than this one (activated at UPTODATE), else null. */
   fromNewLeader(data: Buffer | null): QuorumConfig | null {
     if (!this.opts.reconfigEnabled || data === null || data.length <= 1) return null;
-    const c = parseConfigText(data.toString('utf8'));
-    if (c.version <= this.active.version) return null;
+    const c = this.parse(data, 'NEWLEADER');
+    if (c === null || c.version <= this.active.version) return null;
     this.proposed(c);
     return c;
   }
@@ -75,23 +76,35 @@ export class EnsembleConfig {
    */
   fromNotification(config: Buffer | null): QuorumConfig | null {
     if (!this.opts.reconfigEnabled || config === null || config.length === 0) return null;
-    let c: QuorumConfig;
-    try {
-      c = parseConfigText(config.toString('utf8'));
-    } catch (e) {
-      if (e instanceof ConfigTextError) return null; // a peer's config this server cannot read: as ZooKeeper, skipped
-      throw e;
-    }
-    return c.version > this.active.version ? c : null;
+    const c = this.parse(config, 'a notification');
+    return c !== null && c.version > this.active.version ? c : null;
   }
 
   /** The config a logged txn proposes (a reconfig's SetDataTxn), or null for any other txn. */
   reconfigOf(txn: Buffer): QuorumConfig | null {
     if (txn.length < 32 || txn.readInt32BE(28) !== Op.reconfig) return null;
-    const { txn: record } = decodeTxn(txn);
-    const c = parseConfigText((record as SetDataTxn).data.toString('utf8'));
-    this.proposed(c);
+    let record: SetDataTxn;
+    try {
+      record = decodeTxn(txn).txn as SetDataTxn;
+    } catch (e) {
+      if (!(e instanceof JuteError) && !(e instanceof RangeError)) throw e;
+      this.opts.log(`a reconfig txn that does not decode (${e.message}): ignored`);
+      return null;
+    }
+    const c = this.parse(record.data, 'a reconfig txn');
+    if (c !== null) this.proposed(c);
     return c;
+  }
+
+  /** A config a peer sent; null (logged) when it does not parse: a peer's bad bytes never stop this server. */
+  private parse(text: Buffer, from: string): QuorumConfig | null {
+    try {
+      return parseConfigText(text.toString('utf8'));
+    } catch (e) {
+      if (!(e instanceof ConfigTextError)) throw e;
+      this.opts.log(`the config in ${from} does not parse (${e.message}): ignored`);
+      return null;
+    }
   }
 
   /** QuorumPeer.setLastSeenQuorumVerifier(qv, true): the `.next` file. */
