@@ -23,7 +23,6 @@ import {
   USAGES, usageOf, javaCompare,
 } from './text.ts';
 import { setQuota, delQuota } from './quota.ts';
-import { clientConfigString, parseReconfig } from './reconfig.ts';
 import { QUOTA_ROOT, QUOTA_LIMITS, QUOTA_STATS } from '../engine/core/tree.ts';
 
 export type { Output } from './text.ts';
@@ -452,18 +451,15 @@ export class Shell {
       case 'config': {
         const p = opts('cws');
         const { data, stat } = await call(() => c.getData('/zookeeper/config', p.flags.has('w')));
-        const text = data === null ? 'null' : data.toString('utf8');
-        o.out(`${p.flags.has('c') ? clientConfigString(text) : text}\n`);
+        const text = data === null ? '' : data.toString('utf8');
+        if (p.flags.has('c')) o.out(`${text.split('\n').filter((l) => !l.startsWith('version=')).join('\n')}\n`);
+        else o.out(`${text}\n`);
         if (p.flags.has('s')) o.out(formatStat(stat));
         return;
       }
-      case 'reconfig': {
-        const r = parseReconfig(tokens, usageOf(cmd));
-        const { data, stat } = await call(() => c.reconfig(r.joining, r.leaving, r.members, r.version));
-        o.out(`Committed new configuration:\n${data === null ? '' : data.toString('utf8')}\n`);
-        if (r.stats) o.out(formatStat(stat));
-        return;
-      }
+      case 'reconfig':
+        // dynamic reconfiguration needs an ensemble; zooid runs standalone and refuses it as ZooKeeper does without reconfigEnabled
+        throw new CliError(new KeeperError(Err.RECONFIGDISABLED, null).message);
       default:
         return; // history, printwatches, connect: done above
     }

@@ -108,14 +108,6 @@ export class ShellClient {
     });
   }
 
-  /** ZooKeeperAdmin.reconfigure: ReconfigRequest {joiningServers, leavingServers, newMembers, curConfigId} → the new config and its Stat. */
-  reconfig(joining: string | null, leaving: string | null, members: string | null, version: bigint): Promise<{ data: Buffer | null; stat: Stat }> {
-    return this.call(Op.reconfig, '', (w) => w.string(joining).string(leaving).string(members).long(version), (r) => {
-      const b = r.buffer();
-      return { data: b === null ? null : Buffer.from(b), stat: readStat(r) };
-    });
-  }
-
   setData(path: string, data: Buffer, version: number): Promise<Stat> {
     return this.call(Op.setData, path, (w) => w.string(path).buffer(data).int(version), readStat);
   }
