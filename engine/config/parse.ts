@@ -86,6 +86,7 @@ export function parseConfig(text: string, opts: ParseOptions): ServerConfig {
     metricsHttpPort,
     myid,
     servers: ensemble.servers,
+    configVersion: ensemble.version,
     standalone,
     raw: r.raw,
     warnings: r.warnings,
@@ -262,6 +263,8 @@ interface Ensemble {
   servers: Map<number, QuorumServerConfig>;
   /** Where the server list starts (or the dynamicConfigFile line). */
   serversLine: number | null;
+  /** The dynamic config file's version (0: none). */
+  version: bigint;
 }
 
 function serversOf(r: SettingsReader, k: KeyReads, cwd: string): Ensemble {
@@ -274,11 +277,12 @@ function serversOf(r: SettingsReader, k: KeyReads, cwd: string): Ensemble {
     if (serversLine === null || setting.line < serversLine) serversLine = setting.line;
   }
   const file = k.values.dynamicConfigFile;
+  let version = 0n;
   if (dynamic !== null && file !== null) {
-    readDynamicConfig(r, dynamic, file, cwd, servers);
+    version = readDynamicConfig(r, dynamic, file, cwd, servers);
     serversLine = dynamic.line;
   }
-  return { servers, serversLine };
+  return { servers, serversLine, version };
 }
 
 /**

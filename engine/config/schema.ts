@@ -229,8 +229,12 @@ export const SCHEMA = [
   key({ key: 'peerType', field: 'peerType', default: null, status: 'ensemble',
     parser: oneOf(['participant', 'observer'], { fold: 'lower', error: (v) => `'${v}' is not participant or observer` }),
     note: 'QuorumPeerConfig: this server\'s server.N line wins' }),
-  key({ key: 'dynamicConfigFile', field: 'dynamicConfigFile', parser: pathParser, default: null, status: 'ensemble',
-    note: 'QuorumPeerConfig: the server.N lines live there' }),
+  key({ key: 'dynamicConfigFile', field: 'dynamicConfigFile', parser: pathParser, default: null, status: 'honoured', consumers: ['quorum'],
+    note: 'QuorumPeerConfig: the server.N lines (and version=) live there; with reconfigEnabled zooid writes zoo.cfg.dynamic.<version> and points zoo.cfg at it' }),
+  key({ ...systemProperty('reconfigEnabled'), field: 'reconfigEnabled', parser: bool, default: 'false', status: 'honoured', consumers: ['pipeline', 'quorum'],
+    note: 'QuorumPeerConfig: the reconfig op (RECONFIGDISABLED without it), the dynamic config files, the config version set at NEWLEADER' }),
+  key({ ...systemProperty('skipACL'), field: 'skipAcl', parser: yesNo, default: 'no', status: 'honoured', consumers: ['pipeline'],
+    note: 'ZooKeeperServer.skipACL: "yes" skips every ACL check (reconfig included)' }),
   family({ key: 'server.N', match: /^server\./, systemProperty: false, parser: serverLine, status: 'honoured', feeds: 'servers',
     note: 'QuorumPeer.QuorumServer: host:quorumPort:electionPort[:role][;[clientHost:]clientPort]' }),
   key({ ...systemProperty('quorumListenOnAllIPs'), field: 'quorumListenOnAllIPs', parser: bool, default: 'false', status: 'honoured', consumers: ['quorum'],
@@ -276,7 +280,7 @@ export const SCHEMA = [
       'false: that create fails with EPHEMERALONLOCALSESSION' }),
   key({ ...systemProperty('leaderServes'), field: 'leaderServes', parser: yesNo, default: 'yes', status: 'honoured', consumers: ['pipeline'],
     note: 'Leader.lead: with no, the leader takes no client connections (they close; four-letter words say it is not serving)' }),
-  key({ ...systemProperty('standaloneEnabled'), field: 'standaloneEnabled', parser: bool, default: 'true', status: 'honoured', consumers: ['main'],
+  key({ ...systemProperty('standaloneEnabled'), field: 'standaloneEnabled', parser: bool, default: 'true', status: 'honoured', consumers: ['main', 'pipeline'],
     note: 'QuorumPeerConfig: false runs one server.N line as an ensemble of one' }),
   ...knownPrefixes('accepted', ['group.', 'weight.'], 'QuorumHierarchical: group.N and weight.N (ensemble, issue 10)'),
 
@@ -300,11 +304,11 @@ export const SCHEMA = [
 
   // known to ZooKeeper, not used by zooid
   ...knownKeys('accepted', [
-    'observerMasterPort', 'connectToLearnerMasterLimit', 'reconfigEnabled',
+    'observerMasterPort', 'connectToLearnerMasterLimit',
     'sslQuorumReloadCertFiles', 'quorum.cnxn.threads.size', 'oraclePath', 'version',
   ], 'parsed by QuorumPeerConfig'),
   ...knownKeys('accepted', [
-    'snapshot.trust.empty', 'snapshot.compression.method', 'skipACL', 'snapSizeLimitInKb', 'txnLogSizeLimitInKb', 'commitLogCount', 'traceFile',
+    'snapshot.trust.empty', 'snapshot.compression.method', 'snapSizeLimitInKb', 'txnLogSizeLimitInKb', 'commitLogCount', 'traceFile',
     'maxWriteQueuePollTime', 'maxResponseCacheSize', 'maxGetChildrenResponseCacheSize', 'emulate353TTLNodes', 'bitHashCacheSize',
     'quorumCnxnTimeoutMs', 'tcpKeepAlive', 'clientTcpKeepAlive', 'forward_learner_requests_to_commit_processor_disabled', 'enableEagerACLCheck',
     'intBufferStartingSizeBytes', 'ensembleAuthName', 'db.autocreate', 'fips-mode', 'maxConcurrentSnapSyncs', 'maxConcurrentDiffSyncs',
@@ -324,7 +328,7 @@ export const SCHEMA = [
   ], 'a family of ZooKeeper settings zooid does not use yet'),
 
   // fields computed from several keys (engine/config/parse.ts)
-  derived<string | null>()({ field: 'configPath', consumers: ['main'], from: [], note: 'the zoo.cfg read, absolute; null for the embedded default' }),
+  derived<string | null>()({ field: 'configPath', consumers: ['main', 'quorum'], from: [], note: 'the zoo.cfg read, absolute; null for the embedded default' }),
   derived<string>()({ field: 'dataLogDir', consumers: ['main', 'io', 'pipeline'], from: ['dataLogDir', 'dataDir'],
     conf: {
       word: { name: 'dataLogDir', order: 5, text: versionDir, then: { name: 'dataLogSize', text: (sizes) => String(sizes.dataLogSizeBytes ?? 0) } },
@@ -364,6 +368,8 @@ export const SCHEMA = [
     note: '<dataDir>/myid when it is a file; conf prints serverId=0 standalone (ZooKeeper\'s standalone ServerConfig does not read it)' }),
   derived<Map<number, QuorumServerConfig>>()({ field: 'servers', consumers: ['main', 'quorum'], from: ['server.N', 'dynamicConfigFile'],
     note: 'the ensemble\'s members' }),
+  derived<bigint>()({ field: 'configVersion', consumers: ['quorum'], from: ['dynamicConfigFile'],
+    note: 'the dynamic config file\'s version= (hex; QuorumMaj.getVersion), 0 without one' }),
   derived<boolean>()({ field: 'standalone', consumers: ['main'], from: ['server.N', 'dynamicConfigFile', 'standaloneEnabled'],
     note: '!QuorumPeerConfig.isDistributed(): fewer than two participants, unless standaloneEnabled=false' }),
   derived<RawSettings>()({ field: 'raw', consumers: ['main'], from: [], note: 'every key as written, with its line' }),

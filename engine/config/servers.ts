@@ -107,8 +107,8 @@ export function addServer(r: SettingsReader, s: Setting, line: ServerLine, serve
   servers.set(line.id, line.server);
 }
 
-/** QuorumPeerConfig's dynamicConfigFile: server.N (and group/weight/version) lines only. */
-export function readDynamicConfig(r: SettingsReader, setting: Setting, file: string, cwd: string, servers: Map<number, QuorumServerConfig>): void {
+/** QuorumPeerConfig's dynamicConfigFile: server.N (and group/weight/version) lines only. Returns its version (0 without one). */
+export function readDynamicConfig(r: SettingsReader, setting: Setting, file: string, cwd: string, servers: Map<number, QuorumServerConfig>): bigint {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -117,13 +117,19 @@ export function readDynamicConfig(r: SettingsReader, setting: Setting, file: str
   }
   const dr = new SettingsReader(file, new Map(), r.warnings);
   const c = contextOf(dr, cwd);
+  let version = 0n;
   for (const e of parseProperties(text, file)) {
     if (e.key.startsWith('server.')) {
       addServer(dr, e, serverLine.parse(e, c), servers);
     } else if (e.key.startsWith('group') || e.key.startsWith('weight')) {
       dr.warn(e.line, `${e.key} ${NOT_USED}`);
-    } else if (e.key !== 'version') {
+    } else if (e.key === 'version') {
+      // QuorumMaj: Long.parseLong(value, 16)
+      if (!/^[+-]?[0-9a-fA-F]{1,16}$/.test(e.value.trim())) throw dr.fail(e.key, e.line, `'${e.value}' is not a hexadecimal version`);
+      version = BigInt.asIntN(64, BigInt(`0x${e.value.trim().replace(/^[+-]/, '')}`) * (e.value.trim().startsWith('-') ? -1n : 1n));
+    } else {
       throw dr.fail(e.key, e.line, 'is not allowed in a dynamic config file (only server.N, group, weight)');
     }
   }
+  return version;
 }

@@ -19,11 +19,17 @@ export interface HeldOutput {
 /** The held FIFO is compacted once this many released slots sit at its front and they are over half of it. */
 const COMPACT_AFTER_SLOTS = 4096;
 
+/** A reconfig proposed at zxid: from it on, a quorum of both the old and these voters (Leader's qvAcksetPairs). */
+interface NextVoters {
+  zxid: number;
+  voters: ReadonlySet<number>;
+}
+
 export class CommitStage {
   /** The newest zxid a quorum has durable: outputs tagged up to it are released. */
   committedZxid = 0;
-  private readonly voters: ReadonlySet<number>;
-  private readonly quorumSize: number;
+  private voters: ReadonlySet<number>;
+  private next: NextVoters | null = null;
   /** Each voter's newest durable zxid (its ack). */
   private readonly acked = new Map<number, number>();
   private held: HeldOutput[] = [];
@@ -35,8 +41,21 @@ export class CommitStage {
   constructor(voters: readonly number[]) {
     if (voters.length === 0) throw new Error('commit stage: an ensemble has at least one voter');
     this.voters = new Set(voters);
-    this.quorumSize = Math.floor(this.voters.size / 2) + 1;
-    this.ackScratch = new Float64Array(this.voters.size);
+    this.ackScratch = new Float64Array(VOTERS_MAX);
+  }
+
+  /**
+   * A reconfig logged at zxid: it and every zxid after it commit once a quorum of the current
+   * voters and one of `voters` have them; when it commits, `voters` are the only voters.
+   */
+  reconfigure(zxid: number, voters: readonly number[]): void {
+    if (this.next !== null || voters.length === 0 || voters.length > VOTERS_MAX) throw new Error(`commit stage: reconfigure at ${zxid} to ${voters.length} voters (one pending: ${this.next !== null})`);
+    this.next = { zxid, voters: new Set(voters) };
+  }
+
+  /** The voters now (after a reconfig commits, its new ones). */
+  get voterIds(): ReadonlySet<number> {
+    return this.voters;
   }
 
   /** Outputs waiting. */
@@ -56,12 +75,17 @@ export class CommitStage {
    * outputs it covers are passed to release in order. Returns whether the committed zxid moved.
    */
   ack(voter: number, zxid: number, release: (output: HeldOutput) => void): boolean {
-    if (!this.voters.has(voter)) throw new Error(`commit stage: ack from ${voter}, not a voter`);
     if (zxid <= (this.acked.get(voter) ?? -1)) return false;
     this.acked.set(voter, zxid);
-    const committed = this.quorumZxid();
+    // a server that is no voter (an observer, one a reconfig removed or adds) acks all the same
+    if (!this.voters.has(voter) && !(this.next?.voters.has(voter) ?? false)) return false;
+    const committed = this.jointQuorumZxid();
     if (committed <= this.committedZxid) return false;
     this.committedZxid = committed;
+    if (this.next !== null && committed >= this.next.zxid) {
+      this.voters = this.next.voters;
+      this.next = null;
+    }
     this.releaseCommitted(release);
     return true;
   }
@@ -95,12 +119,22 @@ export class CommitStage {
     this.head = 0;
   }
 
-  /** The zxid a quorum of voters has durable: the quorumSize-th highest ack. */
-  private quorumZxid(): number {
-    const acks = this.ackScratch;
+  /** The newest zxid committed: the current voters' quorum zxid, and below a pending reconfig's zxid unless its voters have it too. */
+  private jointQuorumZxid(): number {
+    const old = this.quorumZxid(this.voters);
+    if (this.next === null || old < this.next.zxid) return old;
+    return Math.max(this.next.zxid - 1, Math.min(old, this.quorumZxid(this.next.voters)));
+  }
+
+  /** The zxid a quorum of `voters` has durable: the (half + 1)-th highest ack. */
+  private quorumZxid(voters: ReadonlySet<number>): number {
+    const acks = this.ackScratch.subarray(0, voters.size);
     let i = 0;
-    for (const voter of this.voters) acks[i++] = this.acked.get(voter) ?? 0;
+    for (const voter of voters) acks[i++] = this.acked.get(voter) ?? 0;
     acks.sort(); // numeric, ascending
-    return acks[acks.length - this.quorumSize];
+    return acks[acks.length - (Math.floor(voters.size / 2) + 1)];
   }
 }
+
+/** The most voters a commit stage counts (its scratch array's size): far above any real ensemble. */
+const VOTERS_MAX = 255;

@@ -10,6 +10,7 @@ import { create, del, setData, setACL, check, closeSessionReq, multi } from './h
 import { exists, getData, getChildrenWith, getACL, sync, multiRead, getAllChildrenNumber, getEphemerals, whoAmI } from './handlers/reads.ts';
 import { ping, auth, sasl } from './handlers/session.ts';
 import { setWatchesWith, addWatch, checkWatches, removeWatches } from './handlers/watches.ts';
+import { reconfig, reconfigCommitted } from './reconfig.ts';
 import { type CommittedReply, createCommitted, emptyCommitted, statCommitted, multiCommitted } from './handlers/committed.ts';
 
 /** Reads its record from r (positioned after the RequestHeader), then replies or throws a KeeperError (replied by the caller). */
@@ -38,7 +39,7 @@ export interface Opcode {
   throttlable: boolean;
   /** The txn record it logs when it succeeds; null when it logs none. */
   txn: TxnCodec | null;
-  /** null: answered UNIMPLEMENTED (standalone reconfig; deleteContainer is the server's own). */
+  /** null: answered UNIMPLEMENTED (deleteContainer is the server's own). */
   handler: Handler | null;
   /**
    * A follower's or observer's reply once the leader's txn for it commits (the request was
@@ -69,7 +70,7 @@ const OPCODE_LIST: readonly Opcode[] = [
   op(Op.setACL, 'SETA', 'write', setACL, { committed: statCommitted }),
   op(Op.check, 'CHEC', 'write', check, { committed: emptyCommitted }),
   op(Op.multi, 'MULT', 'write', multi, { committed: multiCommitted }),
-  op(Op.reconfig, 'RECO', 'write', null, { prepped: false, txn: null }),
+  op(Op.reconfig, 'RECO', 'write', reconfig, { committed: reconfigCommitted }),
   op(Op.exists, 'EXIS', 'taggedRead', exists),
   op(Op.getData, 'GETD', 'taggedRead', getData),
   op(Op.getChildren, 'GETC', 'taggedRead', getChildrenWith(false)),

@@ -7,7 +7,8 @@ import { DataTree, CONTAINER_OWNER } from './tree.ts';
 
 export interface CreateTxn { type: 1 | 15 | 19 | 21; path: string; data: Buffer; acls: Acl[]; ephemeral: boolean; parentCVersion: number; ttlMs: number }
 export interface DeleteTxn { type: 2 | 20; path: string }
-export interface SetDataTxn { type: 5; path: string; data: Buffer; version: number }
+/** setData; reconfig (16) logs the same record for /zookeeper/config, version -1. */
+export interface SetDataTxn { type: 5 | 16; path: string; data: Buffer; version: number }
 export interface SetAclTxn { type: 7; path: string; acls: Acl[]; version: number }
 export interface CheckTxn { type: 13; path: string; version: number }
 export interface ErrorTxn { type: -1; err: number }
@@ -244,7 +245,7 @@ const MULTI: TxnCodec<MultiTxn> = {
 const TXN_CODECS: ReadonlyMap<number, TxnCodec> = new Map<number, TxnCodec>([
   [Op.create, CREATE as TxnCodec], [Op.create2, CREATE as TxnCodec], [Op.createContainer, CREATE_CONTAINER as TxnCodec],
   [Op.createTTL, CREATE_TTL as TxnCodec], [Op.delete, DELETE as TxnCodec], [Op.deleteContainer, DELETE as TxnCodec],
-  [Op.setData, SET_DATA as TxnCodec], [Op.setACL, SET_ACL as TxnCodec], [Op.check, CHECK as TxnCodec],
+  [Op.setData, SET_DATA as TxnCodec], [Op.reconfig, SET_DATA as TxnCodec], [Op.setACL, SET_ACL as TxnCodec], [Op.check, CHECK as TxnCodec],
   [Op.error, ERROR as TxnCodec], [Op.createSession, CREATE_SESSION as TxnCodec], [Op.closeSession, CLOSE_SESSION as TxnCodec],
   [Op.multi, MULTI as TxnCodec],
 ]);
@@ -315,6 +316,7 @@ export function mutate(tree: DataTree, hdr: TxnHeader, txn: Txn): number {
       tree.deleteNode(txn.path, hdr.zxid);
       return Err.OK;
     case Op.setData:
+    case Op.reconfig:
       tree.setData(txn.path, txn.data, txn.version, hdr.zxid, hdr.timeMs);
       return Err.OK;
     case Op.setACL:

@@ -69,6 +69,10 @@ export interface PipelineOptions {
   localSessionsEnabled?: boolean;
   /** localSessionsUpgradingEnabled: a local session's first ephemeral create makes it global. */
   localSessionsUpgradingEnabled?: boolean;
+  /** reconfigEnabled, standaloneEnabled (engine/core/reconfig.ts); skipACL=yes: no ACL is checked. */
+  reconfigEnabled?: boolean;
+  standaloneEnabled?: boolean;
+  skipAcl?: boolean;
 }
 
 /** A warning a client can cause over and over: `kind` names it, `conn` is the connection key. */

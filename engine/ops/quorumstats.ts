@@ -200,3 +200,24 @@ export function txnHeaderTimeMs(txn: Buffer): number {
   if (txn.length < 28) return NaN;
   return txn.readInt32BE(20) * 0x1_0000_0000 + txn.readUInt32BE(24);
 }
+
+/** The quorum worker's counters (their slots) and summaries, by ZooKeeper's names. */
+export function quorumRecorders(qstats: StatsBlock) {
+  const counterAt = (name: string): number => qstats.counterIndex(name);
+  const summary = (name: string) => new SummaryRecorder(qstats, name as QuorumSummaryName);
+  return {
+    counters: {
+      PROPOSAL_COUNT: counterAt('proposal_count'), COMMIT_COUNT: counterAt('commit_count'),
+      LEARNER_PROPOSALS: counterAt('learner_proposal_received_count'), LEARNER_COMMITS: counterAt('learner_commit_received_count'),
+      DIFF_COUNT: counterAt('diff_count'), SNAP_COUNT: counterAt('snap_count'), LOOKING_COUNT: counterAt('looking_count'),
+      LEADER_STARTED_MS: counterAt('leader_started_ms'), LEADER_SID: counterAt('leader_sid'), QUORUM_SIZE: counterAt('quorum_size'),
+    },
+    summaries: {
+      electionTime: summary('election_time'), followerSyncTime: summary('follower_sync_time'), observerSyncTime: summary('observer_sync_time'),
+      unavailableTime: summary('unavailable_time'), leaderUnavailableTime: summary('leader_unavailable_time'),
+      inflightDiff: summary('inflight_diff_count'), inflightSnap: summary('inflight_snap_count'), quorumAck: summary('quorum_ack_latency'),
+      proposalLatency: summary('proposal_latency'), commitPropagation: summary('commit_propagation_latency'),
+      ackCreation: summary('proposal_ack_creation_latency'),
+    },
+  };
+}

@@ -126,7 +126,7 @@ export function isBetterVote(
 }
 
 export class FastLeaderElection {
-  readonly members: ElectionMembers;
+  members: ElectionMembers;
   readonly timing: ElectionTiming;
   /** QuorumPeer's state: LOOKING until a decision, then the role decided. */
   state: ServerStateCode = ServerState.LOOKING;
@@ -137,7 +137,7 @@ export class FastLeaderElection {
   /** QuorumPeer.currentVote: what non-voters and LOOKING peers are told once decided. */
   currentVote: Vote;
   private local: LocalState;
-  private readonly participant: boolean;
+  private participant: boolean;
   private recvset = new Map<bigint, Vote>();
   private outOfElection = new Map<bigint, Vote>();
   private inbox: Inbound[] = [];
@@ -161,6 +161,16 @@ export class FastLeaderElection {
     this.proposal = { leader: -1n, zxid: -1n, peerEpoch: -1n };
     // QuorumPeer.startLeaderElection
     this.currentVote = this.voteOf(members.mySid, local.lastLoggedZxid, -1n, local.currentEpoch, ServerState.LOOKING);
+  }
+
+  /**
+   * QuorumPeer.setQuorumVerifier: a config activated (dynamic reconfiguration). Notifications
+   * carry it from now on; the next round (lookForLeader) counts its voters.
+   */
+  reconfigure(members: ElectionMembers): void {
+    if (members.voters.size === 0 || members.mySid !== this.members.mySid) throw new Error('election: a new config without voters, or for another server');
+    this.members = members;
+    this.participant = members.voters.has(members.mySid);
   }
 
   /** lookForLeader: start a round (at start, and whenever the server becomes LOOKING again). */

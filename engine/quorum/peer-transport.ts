@@ -10,6 +10,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { TlsServerOptions } from '../security/tls.ts';
+import { LEARNER_CONNECT_RETRY_MS } from './limits.ts';
 
 /** The quorum TLS settings as loaded by engine/security/tls.ts (plain data: it crosses to the quorum worker). */
 export interface PeerTlsOptions {
@@ -119,3 +120,30 @@ function remoteOf(socket: net.Socket): string {
 
 /** Plain TCP both ways (no sslQuorum, no portUnification). */
 export const PLAIN_PEERS = new PeerTransport(null);
+
+/**
+ * Learner.connectToLeader: the leader may not listen yet when its followers decide, so a
+ * refused connection is tried again every LEARNER_CONNECT_RETRY_MS until the deadline
+ * (initLimit ticks). Null when it never connects or the role ended meanwhile.
+ */
+export async function connectToLeader(transport: PeerTransport, host: string, port: number, deadlineMs: number, gone: () => boolean): Promise<net.Socket | null> {
+  for (;;) {
+    const socket = await new Promise<net.Socket | null>((resolve) => {
+      const { socket: s, readyEvent } = transport.connect(host, port, Math.max(1, deadlineMs - performance.now()));
+      const fail = () => {
+        s.destroy();
+        resolve(null);
+      };
+      s.once(readyEvent, () => {
+        s.off('error', fail);
+        s.setTimeout(0);
+        resolve(s);
+      });
+      s.once('error', fail);
+      s.once('timeout', fail);
+    });
+    if (socket !== null || gone() || performance.now() + LEARNER_CONNECT_RETRY_MS >= deadlineMs) return socket;
+    await new Promise((resolve) => setTimeout(resolve, LEARNER_CONNECT_RETRY_MS));
+    if (gone()) return null;
+  }
+}

@@ -8,6 +8,7 @@
 
 import { parseConfig, type QuorumServerConfig } from '../config.ts';
 import type { PeerAddress } from './wire.ts';
+import { configText } from './dynamic-config.ts';
 
 export interface QuorumView {
   mySid: bigint;
@@ -36,22 +37,9 @@ export function quorumViewOf(servers: ReadonlyMap<number, QuorumServerConfig>, m
   return { mySid: BigInt(myid), voters, observers, members, version, configBytes: Buffer.from(quorumConfigText(members, version), 'utf8') };
 }
 
-/**
- * QuorumMaj.toString: `server.N=host:quorumPort:electionPort:role[;clientHost:clientPort]`
- * lines in ascending id order (HashMap's order for small ids), then `version=<hex>`.
- */
+/** QuorumMaj.toString (engine/quorum/dynamic-config.ts configText) for a view's members. */
 export function quorumConfigText(members: ReadonlyMap<bigint, QuorumServerConfig>, version: bigint): string {
-  let text = '';
-  for (const [sid, s] of members) {
-    text += `server.${sid}=${bracketed(s.host)}:${s.quorumPort}:${s.electionPort}:${s.role}`;
-    if (s.clientPort !== null) text += `;${bracketed(s.clientAddress ?? '0.0.0.0')}:${s.clientPort}`;
-    text += '\n';
-  }
-  return `${text}version=${version.toString(16)}`;
-}
-
-function bracketed(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
+  return configText({ members: new Map([...members].map(([sid, s]) => [Number(sid), s])), version });
 }
 
 export function electionAddressOf(view: QuorumView, sid: bigint): PeerAddress | null {

@@ -82,8 +82,10 @@ interface Proposal {
 export class ZabLeader {
   readonly mySid: number;
   readonly timing: ZabTiming;
-  readonly configBytes: Buffer;
-  readonly configVersion: bigint;
+  /** NEWLEADER's data: the last seen config (with reconfigEnabled the quorum worker sets its version once the epoch is known). */
+  configBytes: Buffer;
+  /** The config activated: a learner with a later one is refused (LearnerHandler). */
+  configVersion: bigint;
   readonly history: TxnHistory;
   phase: LeaderPhase = 'discovery';
   stepDownReason: string | null = null;
@@ -95,7 +97,9 @@ export class ZabLeader {
   /** Leader.self.tick: counts ticks from the start of broadcast. */
   currentTick = 0;
   unexpectedPackets = 0;
-  private readonly voters: ReadonlySet<number>;
+  private voters: ReadonlySet<number>;
+  /** Reconfig txns proposed: their COMMIT goes out as COMMITANDACTIVATE / INFORMANDACTIVATE naming this leader. */
+  private readonly activations = new Map<number, bigint>();
   private readonly currentEpoch: number;
   private readonly acceptedEpoch: number;
   private readonly handlers = new Map<number, LearnerHandler>();
@@ -236,8 +240,14 @@ export class ZabLeader {
       this.lastCommittedZxid = p.zxid;
       this.committedLog.push(p);
       if (this.committedLog.length > COMMIT_LOG_COUNT) this.committedLog.shift();
-      const commit: QuorumPacket = { type: PacketType.COMMIT, zxid: BigInt(p.zxid), data: null, authinfo: null };
-      const inform: QuorumPacket = { type: PacketType.INFORM, zxid: BigInt(p.zxid), data: p.data, authinfo: null };
+      const designated = this.activations.get(p.zxid);
+      this.activations.delete(p.zxid);
+      const commit: QuorumPacket = designated === undefined
+        ? { type: PacketType.COMMIT, zxid: BigInt(p.zxid), data: null, authinfo: null }
+        : { type: PacketType.COMMITANDACTIVATE, zxid: BigInt(p.zxid), data: longBytes(designated), authinfo: null };
+      const inform: QuorumPacket = designated === undefined
+        ? { type: PacketType.INFORM, zxid: BigInt(p.zxid), data: p.data, authinfo: null }
+        : { type: PacketType.INFORMANDACTIVATE, zxid: BigInt(p.zxid), data: Buffer.concat([longBytes(designated), p.data ?? Buffer.alloc(0)]), authinfo: null };
       for (const h of this.handlers.values()) {
         if (h.forwarding) this.send(h.conn, h.observer ? inform : commit);
       }
@@ -271,6 +281,18 @@ export class ZabLeader {
       this.send(h.conn, { type: PacketType.REVALIDATE, zxid: -1n, data, authinfo: null });
     }
     return this.drain();
+  }
+
+  /** A reconfig txn proposed at zxid: its commit activates the config, with this designated leader. */
+  reconfigProposed(zxid: number, designatedLeader: bigint): void {
+    this.activations.set(zxid, designatedLeader);
+  }
+
+  /** A config activated (a reconfig committed): its voters count from now on; NEWLEADER carries it to learners that sync later. */
+  activated(voters: readonly number[], configBytes: Buffer, configVersion: bigint): void {
+    this.voters = new Set(voters);
+    this.configBytes = configBytes;
+    this.configVersion = configVersion;
   }
 
   // ------------------------------------------------------------------ views
@@ -451,4 +473,10 @@ export class ZabLeader {
     this.effects = [];
     return out;
   }
+}
+
+function longBytes(n: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigInt64BE(n);
+  return b;
 }

@@ -61,6 +61,8 @@ export class LearnerShell {
       logProposal: (z, t) => e.logProposal(z, t),
       commit: (z) => e.commit(z),
       inform: (z, t) => e.inform(z, t),
+      leaderConfig: (d) => e.leaderConfig?.(d),
+      activate: (z, leader) => e.activate?.(z, leader),
       revalidated: (id, v) => e.revalidated(id, v),
       synced: () => e.synced(),
       startServing: (z) => e.startServing(z),

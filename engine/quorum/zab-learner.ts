@@ -79,6 +79,10 @@ export interface ZabLearnerOutputs {
   commit(zxid: number): void;
   /** Observer: log and apply at once (Pipeline.inform). */
   inform(zxid: number, txn: Buffer): void;
+  /** NEWLEADER's data: the leader's last seen config (QuorumMaj text), or null. */
+  leaderConfig?(data: Buffer | null): void;
+  /** COMMITANDACTIVATE / INFORMANDACTIVATE: the reconfig txn at zxid is committed; activate its config. */
+  activate?(zxid: number, designatedLeader: bigint): void;
   revalidated(sessionId: bigint, valid: boolean): void;
   synced(): void;
   /** UPTODATE: the tree is the leader's as of lastZxid; clients may be served. */
@@ -422,7 +426,7 @@ export class ZabLearner {
 
   private onNewLeader(p: QuorumPacket): void {
     if (this.phaseNow !== 'sync') throw new ZabProtocolError(`a second NEWLEADER in phase ${this.phaseNow}`);
-    // its data is the leader's config (reconfig is not supported: the local config stands)
+    this.out.leaderConfig?.(p.data); // the leader's last seen config: activated at UPTODATE (Learner.syncWithLeader)
     if (p.zxid !== this.newLeaderZxid) this.out.warn(`NEWLEADER 0x${p.zxid.toString(16)}, LEADERINFO said 0x${this.newLeaderZxid.toString(16)}`);
     this.phaseNow = 'newLeader';
     this.silentTicks = 0;
@@ -517,10 +521,10 @@ export class ZabLearner {
       return true;
     }
     if (p.type !== PacketType.COMMIT && p.type !== PacketType.COMMITANDACTIVATE) return false;
-    // COMMITANDACTIVATE's data names the next leader of a reconfig; zooid does not reconfigure
-    if (p.type === PacketType.COMMITANDACTIVATE) this.out.warn(`COMMITANDACTIVATE 0x${p.zxid.toString(16)}: reconfig is not supported, committed without activating`);
     this.appliedZxid = Number(p.zxid);
     this.out.commit(this.appliedZxid);
+    // COMMITANDACTIVATE's data: [long designated leader] (Leader.commitAndActivate)
+    if (p.type === PacketType.COMMITANDACTIVATE) this.out.activate?.(this.appliedZxid, leaderIdOf(p.data));
     return true;
   }
 
@@ -528,10 +532,10 @@ export class ZabLearner {
   private observerTxn(p: QuorumPacket): boolean {
     if (p.type === PacketType.PROPOSAL || p.type === PacketType.COMMIT) return true;
     if (p.type !== PacketType.INFORM && p.type !== PacketType.INFORMANDACTIVATE) return false;
-    if (p.type === PacketType.INFORMANDACTIVATE) this.out.warn(`INFORMANDACTIVATE 0x${p.zxid.toString(16)}: reconfig is not supported, applied without activating`);
     const { zxid, txn } = this.txnOf(p, p.type === PacketType.INFORM ? p.data : afterLeaderId(p.data), false, false);
     this.appliedZxid = zxid;
     this.out.inform(zxid, txn);
+    if (p.type === PacketType.INFORMANDACTIVATE) this.out.activate?.(zxid, leaderIdOf(p.data));
     return true;
   }
 
@@ -654,6 +658,12 @@ class ZxidQueue {
     this.length--;
     return zxid;
   }
+}
+
+/** COMMITANDACTIVATE's and INFORMANDACTIVATE's designated leader (their data's first long). */
+function leaderIdOf(data: Buffer | null): bigint {
+  if (data === null || data.length < 8) throw new ZabProtocolError('an ACTIVATE packet without the designated leader');
+  return data.readBigInt64BE(0);
 }
 
 /** INFORMANDACTIVATE's data: [long suggestedLeaderId][txn]. */

@@ -30,6 +30,8 @@
 //     SERVE              [zxid]                               learner: UPTODATE, serve from zxid
 //     READ_ONLY          [u8 on]                              readonlymode.enabled: looking for long, serve read-only clients
 //                                                             (on), or an election decided: stop, close them (off)
+//     CONFIG             [version][text]                      the config activated (QuorumMaj.toString): /zookeeper/config
+//     LEARNERS           [count]{[sid]}                       leader: the followers synced now (Leader.isQuorumSynced)
 //
 // Fields are jute: zxid and sid are longs (numbers within 2^53), sessionId a long (bigint),
 // cxid, type, timeoutMs and counts ints, ids a count then (scheme, id) string pairs; a txn
@@ -47,7 +49,7 @@ export const ToQuorum = {
 
 export const FromQuorum = {
   LEAVE: 1, LEAD: 2, ACK: 3, LEARNER_REQUEST: 4, TOUCH_SESSIONS: 5, REVALIDATE_SESSION: 6, FOLLOW: 7, TRUNCATE: 8, RELOAD: 9,
-  PROPOSAL: 10, COMMIT_PROPOSAL: 11, INFORM: 12, REVALIDATED: 13, SYNCED: 14, SERVE: 15, READ_ONLY: 16,
+  PROPOSAL: 10, COMMIT_PROPOSAL: 11, INFORM: 12, REVALIDATED: 13, SYNCED: 14, SERVE: 15, READ_ONLY: 16, CONFIG: 17, LEARNERS: 18,
 } as const;
 
 export type ToQuorumMessage =
@@ -77,7 +79,9 @@ export type FromQuorumMessage =
   | { kind: typeof FromQuorum.REVALIDATED; sessionId: bigint; valid: boolean }
   | { kind: typeof FromQuorum.SYNCED }
   | { kind: typeof FromQuorum.SERVE; zxid: number }
-  | { kind: typeof FromQuorum.READ_ONLY; on: boolean };
+  | { kind: typeof FromQuorum.READ_ONLY; on: boolean }
+  | { kind: typeof FromQuorum.CONFIG; version: bigint; text: string }
+  | { kind: typeof FromQuorum.LEARNERS; sids: number[] };
 
 /** Writes msg's payload into w (reset first); the kind is the ring record's. */
 export function encodeToQuorum(w: JuteWriter, m: ToQuorumMessage): Buffer {
@@ -135,6 +139,12 @@ export function encodeFromQuorum(w: JuteWriter, m: FromQuorumMessage): Buffer {
     case FromQuorum.PROPOSAL: case FromQuorum.INFORM: return raw(w.longNumber(m.zxid), m.txn);
     case FromQuorum.REVALIDATED: return w.long(m.sessionId).bool(m.valid).view();
     case FromQuorum.READ_ONLY: return w.bool(m.on).view();
+    case FromQuorum.CONFIG: return w.long(m.version).string(m.text).view();
+    case FromQuorum.LEARNERS: {
+      w.int(m.sids.length);
+      for (const sid of m.sids) w.longNumber(sid);
+      return w.view();
+    }
   }
 }
 
@@ -165,6 +175,13 @@ export function decodeFromQuorum(kind: number, payload: Buffer): FromQuorumMessa
     case FromQuorum.PROPOSAL: case FromQuorum.INFORM: return { kind, zxid: r.longNumber(), txn: rest(r, payload) };
     case FromQuorum.REVALIDATED: return { kind, sessionId: r.long(), valid: r.bool() };
     case FromQuorum.READ_ONLY: return { kind, on: r.bool() };
+    case FromQuorum.CONFIG: return { kind, version: r.long(), text: r.ustring() };
+    case FromQuorum.LEARNERS: {
+      const count = r.int();
+      const sids: number[] = [];
+      for (let i = 0; i < count; i++) sids.push(r.longNumber());
+      return { kind, sids };
+    }
     default: throw new Error(`quorum/out: unknown record kind ${kind}`);
   }
 }

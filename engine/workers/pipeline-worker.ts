@@ -9,6 +9,7 @@
 // connection is closed at once, as ZooKeeper's "ZooKeeperServer not running", and the
 // serving four-letter words answer "not currently serving". Leaving a role closes every
 // connection and reloads the tree from disk.
+import { activateConfig } from '../core/reconfig.ts';
 import { workerData, parentPort } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -162,6 +163,9 @@ const pipeline = new Pipeline(
     // an ensemble's servers use their myid, so that the ids each one makes never collide
     serverId: quorumIn === null ? 1 : cfg.myid!,
     superDigest: cfg.superDigest,
+    reconfigEnabled: cfg.reconfigEnabled,
+    standaloneEnabled: cfg.standaloneEnabled,
+    skipAcl: cfg.skipAcl,
     sasl: {
       users: cfg.sasl === null ? null : cfg.sasl.users,
       aclScheme: cfg.saslAuthProvider,
@@ -605,6 +609,12 @@ function fromQuorum(m: FromQuorumMessage): void {
       return;
     case FromQuorum.READ_ONLY:
       return m.on ? beginReadOnly() : endReadOnly();
+    case FromQuorum.CONFIG:
+      activateConfig(pipeline, m.version, m.text, Date.now());
+      return;
+    case FromQuorum.LEARNERS:
+      pipeline.reconfig.syncedFollowers = new Set(m.sids);
+      return;
     case FromQuorum.SERVE:
       if (m.zxid !== pipeline.tree.lastZxid) log.warn(`serving from zxid 0x${m.zxid.toString(16)}, the tree is at 0x${pipeline.tree.lastZxid.toString(16)}`);
       serving = true;

@@ -24,12 +24,11 @@ import { workerData, parentPort } from 'node:worker_threads';
 import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { JuteWriter } from '../../native-free-io/jute.ts';
 import { type Topology, attachBell, attachQuorumStats, attachRing, wordsOf } from '../rings/topology.ts';
-import { ProposalTimes, SummaryRecorder, ackHistogramName, txnHeaderTimeMs } from '../ops/quorumstats.ts';
+import { ProposalTimes, ackHistogramName, quorumRecorders, txnHeaderTimeMs } from '../ops/quorumstats.ts';
 import { sharedClockMs, type Histogram } from '../ops/stagestats.ts';
 import {
-  FromQuorum, QuorumWord, ToQuorum, decodeToQuorum, encodeFromQuorum, type FromQuorumMessage, type ToQuorumMessage,
+  FromQuorum, QuorumWord, ToQuorum, decodeToQuorum, type FromQuorumMessage, type ToQuorumMessage,
 } from '../rings/quorum-ring.ts';
 import { CONTROL_DURABLE_ZXID } from '../records.ts';
 import { createLogger } from '../logger.ts';
@@ -37,6 +36,8 @@ import type { OptionsFor } from '../config.ts';
 import { QuorumCnxManager } from '../quorum/cnxmanager.ts';
 import { DEFAULT_ELECTION_TIMING, FastLeaderElection, type Decision, type ElectionOutput, type LocalState } from '../quorum/election.ts';
 import { quorumViewOf, electionAddressOf } from '../quorum/view.ts';
+import { EnsembleConfig, LeaderConfigs, LearnerConfigs } from '../quorum/ensemble-config.ts';
+import type { QuorumConfig } from '../quorum/dynamic-config.ts';
 import { WireError, decodeNotification, encodeNotification, ServerState, type PeerAddress } from '../quorum/wire.ts';
 import { ZabLeader } from '../quorum/zab-leader.ts';
 import { ZabLeaderShell, type LearnerConnectionInfo } from '../quorum/zab-leader-shell.ts';
@@ -49,9 +50,10 @@ import { recoverState, stateHolder } from '../persistence/recovery.ts';
 import { CommittedReplica } from '../persistence/committed-replica.ts';
 import { loadEpochs as loadPersistedEpochs, writeEpochFile } from '../persistence/epochs.ts';
 import { TxnHistory } from '../persistence/txn-history.ts';
-import { ELECTION_BIND_RETRY_MS, EXIT_UNABLE_TO_BIND_QUORUM_PORT, LEARNER_CONNECT_RETRY_MS, PIPELINE_BACKLOG_BYTES_MAX, PROPOSAL_TIMES_MAX } from '../quorum/limits.ts';
+import { ELECTION_BIND_RETRY_MS, EXIT_UNABLE_TO_BIND_QUORUM_PORT, PIPELINE_BACKLOG_BYTES_MAX, PROPOSAL_TIMES_MAX } from '../quorum/limits.ts';
 import { COMMIT_LOG_COUNT, SNAPSHOT_SIZE_FACTOR } from '../quorum/zab-leader-limits.ts';
-import { PeerTransport, type PeerTlsOptions } from '../quorum/peer-transport.ts';
+import { PeerTransport, connectToLeader, type PeerTlsOptions } from '../quorum/peer-transport.ts';
+import { QuorumOutbox } from '../rings/quorum-outbox.ts';
 import { authenticateToPeer, closeRefused, quorumAuthOf } from '../quorum/quorum-auth-shell.ts';
 
 export interface QuorumWorkerData {
@@ -79,8 +81,12 @@ const fromPipeline = attachRing(topology, 'quorum/in', 'quorum');
 const toPipelineRing = attachRing(topology, 'quorum/out', 'quorum');
 const control64 = new BigInt64Array(wordsOf(topology, 'control'));
 const words = new Int32Array(wordsOf(topology, 'quorum-words'));
-const view = quorumViewOf(cfg.servers, myid);
-const voters = [...view.voters].map(Number);
+const ensemble = new EnsembleConfig({
+  myid, servers: cfg.servers, version: cfg.configVersion,
+  reconfigEnabled: cfg.reconfigEnabled, configPath: cfg.configPath, log: (m) => log.info(m),
+});
+let view = quorumViewOf(ensemble.active.members, myid, ensemble.active.version);
+let voters = ensemble.voters();
 const me = cfg.servers.get(myid)!;
 const bindHost = cfg.quorumListenOnAllIPs ? '0.0.0.0' : me.host;
 const packetBytesMax = cfg.juteMaxBufferBytes + cfg.juteMaxBufferExtraBytes;
@@ -89,29 +95,8 @@ const timing = { tickMs: cfg.tickTimeMs, initLimit: cfg.initLimit, syncLimit: cf
 // ---------------------------------------------------------------- metrics (engine/ops/quorumstats.ts)
 
 const qstats = attachQuorumStats(topology);
-const counterAt = (name: string): number => qstats.counterIndex(name);
-const PROPOSAL_COUNT = counterAt('proposal_count');
-const COMMIT_COUNT = counterAt('commit_count');
-const LEARNER_PROPOSALS = counterAt('learner_proposal_received_count');
-const LEARNER_COMMITS = counterAt('learner_commit_received_count');
-const DIFF_COUNT = counterAt('diff_count');
-const SNAP_COUNT = counterAt('snap_count');
-const LOOKING_COUNT = counterAt('looking_count');
-const LEADER_STARTED_MS = counterAt('leader_started_ms');
-const LEADER_SID = counterAt('leader_sid');
-const metrics = {
-  electionTime: new SummaryRecorder(qstats, 'election_time'),
-  followerSyncTime: new SummaryRecorder(qstats, 'follower_sync_time'),
-  observerSyncTime: new SummaryRecorder(qstats, 'observer_sync_time'),
-  unavailableTime: new SummaryRecorder(qstats, 'unavailable_time'),
-  leaderUnavailableTime: new SummaryRecorder(qstats, 'leader_unavailable_time'),
-  inflightDiff: new SummaryRecorder(qstats, 'inflight_diff_count'),
-  inflightSnap: new SummaryRecorder(qstats, 'inflight_snap_count'),
-  quorumAck: new SummaryRecorder(qstats, 'quorum_ack_latency'),
-  proposalLatency: new SummaryRecorder(qstats, 'proposal_latency'),
-  commitPropagation: new SummaryRecorder(qstats, 'commit_propagation_latency'),
-  ackCreation: new SummaryRecorder(qstats, 'proposal_ack_creation_latency'),
-};
+const { counters, summaries: metrics } = quorumRecorders(qstats);
+const { PROPOSAL_COUNT, COMMIT_COUNT, LEARNER_PROPOSALS, LEARNER_COMMITS, DIFF_COUNT, SNAP_COUNT, LOOKING_COUNT, LEADER_STARTED_MS, LEADER_SID, QUORUM_SIZE } = counters;
 /** Per follower: its ACK's delay after the PROPOSAL (zooid's own metric). */
 const ackUsBySid = new Map<number, Histogram>();
 for (const sid of topology.quorumSids) ackUsBySid.set(sid, qstats.histogram(ackHistogramName(sid)));
@@ -119,7 +104,7 @@ for (const sid of topology.quorumSids) ackUsBySid.set(sid, qstats.histogram(ackH
 const proposalTimes = new ProposalTimes(PROPOSAL_TIMES_MAX);
 /** Since the first LOOKING not yet followed by broadcast (QuorumPeer.unavailableStartTime); 0: available. */
 let unavailableSinceMs = 0;
-qstats.set(counterAt('quorum_size'), voters.length);
+qstats.set(QUORUM_SIZE, voters.length);
 qstats.set(LEADER_SID, -1);
 
 /** The peer serves (broadcast): the time it was unavailable ends (QuorumPeer.setZabState(BROADCAST)). */
@@ -133,52 +118,8 @@ function noteAvailable(leader: boolean): void {
 
 // ---------------------------------------------------------------- the pipeline's rings
 
-const writer = new JuteWriter(64 * 1024);
-/** Records quorum/out had no room for, in order (a full ring is backpressure: they go first when it drains). */
-const backlog: { kind: number; payload: Buffer }[] = [];
-let backlogBytes = 0;
-let waitingForSpace = false;
-
-/** Whether quorum/out has records the pipeline's bell has not been rung for (rung once, when the task ends). */
-let bellQueued = false;
-const ringPipelineBell = () => {
-  bellQueued = false;
-  toPipelineRing.flushDataBell();
-};
-
-function toPipeline(m: FromQuorumMessage): void {
-  const payload = encodeFromQuorum(writer, m);
-  if (backlog.length === 0 && pushQuiet(m.kind, payload)) return;
-  backlog.push({ kind: m.kind, payload: Buffer.from(payload) });
-  backlogBytes += payload.length;
-  if (backlogBytes > PIPELINE_BACKLOG_BYTES_MAX) throw new Error(`the pipeline has not taken ${backlogBytes} bytes of quorum messages`);
-  if (!waitingForSpace) {
-    waitingForSpace = true;
-    void toPipelineRing.spaceBell.waitAsync(toPipelineRing.spaceBell.sequence(), 10).then(flushBacklog);
-  }
-}
-
-/** A record on quorum/out without a doorbell per record: one Atomics.notify per task, not per ACK or PROPOSAL. */
-function pushQuiet(kind: number, payload: Buffer): boolean {
-  const at = toPipelineRing.reserve(payload.length);
-  if (at < 0) return false;
-  toPipelineRing.data.set(payload, at);
-  toPipelineRing.commitQuiet(kind, payload.length);
-  if (!bellQueued) {
-    bellQueued = true;
-    queueMicrotask(ringPipelineBell);
-  }
-  return true;
-}
-
-function flushBacklog(): void {
-  waitingForSpace = false;
-  while (backlog.length > 0 && pushQuiet(backlog[0].kind, backlog[0].payload)) backlogBytes -= backlog.shift()!.payload.length;
-  if (backlog.length > 0) {
-    waitingForSpace = true;
-    void toPipelineRing.spaceBell.waitAsync(toPipelineRing.spaceBell.sequence(), 10).then(flushBacklog);
-  }
-}
+const outbox = new QuorumOutbox(toPipelineRing, PIPELINE_BACKLOG_BYTES_MAX);
+const toPipeline = (m: FromQuorumMessage): void => outbox.send(m);
 
 function durableZxid(): number {
   return Number(Atomics.load(control64, CONTROL_DURABLE_ZXID));
@@ -250,6 +191,12 @@ function onNotification(from: bigint, message: Buffer): void {
     log.warn('skipping a malformed notification', { sid: String(from), error: e.message });
     return;
   }
+  const newer = phase === 'looking' ? ensemble.fromNotification(n.config) : null;
+  if (newer !== null) {
+    log.info(`server ${from}'s notification carries config version ${newer.version.toString(16)}: electing again over it`);
+    activateConfig(newer);
+    return lookForLeader();
+  }
   applyElection(election.receive(performance.now(), from, n));
 }
 
@@ -269,6 +216,7 @@ function applyElection(out: ElectionOutput): void {
 function lookForLeader(): void {
   phase = 'looking';
   publish();
+  if (ensemble.removed) return void log.warn(`not in config version ${ensemble.active.version.toString(16)}: removed from the ensemble, not serving`);
   armReadOnly();
   electionStartedMs = performance.now();
   if (unavailableSinceMs === 0) unavailableSinceMs = electionStartedMs;
@@ -313,6 +261,26 @@ function disarmReadOnly(): void {
   readOnlyServing = false;
   log.info('read-only mode ends: its client connections are closed');
   toPipeline({ kind: FromQuorum.READ_ONLY, on: false });
+}
+
+// ---------------------------------------------------------------- dynamic reconfiguration (engine/quorum/ensemble-config.ts)
+
+/** The config this server runs becomes the pipeline's /zookeeper/config (ZKDatabase.initConfigInZKDatabase). */
+function tellPipelineConfig(): void {
+  toPipeline({ kind: FromQuorum.CONFIG, version: ensemble.active.version, text: ensemble.text() });
+}
+
+/** QuorumPeer.processReconfig: a newer config runs from now on (its files, /zookeeper/config, the next election's view). */
+function activateConfig(c: QuorumConfig): void {
+  if (!ensemble.activate(c)) return;
+  voters = ensemble.voters();
+  qstats.set(QUORUM_SIZE, voters.length);
+  tellPipelineConfig();
+  if (ensemble.removed) return;
+  view = quorumViewOf(c.members, myid, c.version);
+  for (const sid of [...peers.keys()]) if (!view.members.has(sid)) peers.delete(sid);
+  for (const sid of view.members.keys()) if (sid !== view.mySid) peers.set(sid, electionAddressOf(view, sid)!);
+  election.reconfigure(view);
 }
 
 // ---------------------------------------------------------------- roles
@@ -407,6 +375,7 @@ function publish(): void {
   Atomics.store(words, QuorumWord.LEARNERS, learners);
   Atomics.store(words, QuorumWord.SYNCED_FOLLOWERS, syncedFollowers);
   Atomics.store(words, QuorumWord.SYNCED_OBSERVERS, syncedObservers);
+  if (leading !== null && leading.zab.phase === 'broadcast') leading.tellSynced();
 }
 
 /** Leading: ZabLeader on the quorum port, the committed replica for SNAPs, the pipeline's seam. */
@@ -420,6 +389,9 @@ class LeaderRun {
   /** ACKs heard in this task, the newest zxid per follower (noteAck). */
   private readonly acks = new Map<number, number>();
   private acksQueued = false;
+  private readonly configs = new LeaderConfigs(ensemble);
+  /** The synced followers the pipeline was last told (LEARNERS). */
+  private syncedTold = '';
 
   constructor() {
     this.replica = CommittedReplica.fromDisk({ snapDir: data.snapDir, logDir: data.logDir, txnBytesMax: data.txnBytesMax, warn: (w) => log.warn(w) });
@@ -440,7 +412,10 @@ class LeaderRun {
           if (zxid !== this.replica.lastZxid) throw new Error(`SNAP at 0x${zxid.toString(16)}, the committed replica is at 0x${this.replica.lastZxid.toString(16)}`);
           return this.replica.serialize();
         },
-        acceptedEpoch: (epoch) => writeEpochFile(data.snapDir, 'acceptedEpoch', epoch),
+        acceptedEpoch: (epoch) => {
+          writeEpochFile(data.snapDir, 'acceptedEpoch', epoch);
+          this.zab.configBytes = this.configs.epochDecided(epoch) ?? this.zab.configBytes;
+        },
         currentEpoch: (epoch) => {
           writeEpochFile(data.snapDir, 'currentEpoch', epoch);
           epochs = { acceptedEpoch: Math.max(epochs.acceptedEpoch, epoch), currentEpoch: epoch };
@@ -450,6 +425,10 @@ class LeaderRun {
           log.info(`leading epoch ${epochOf(zxid)}: a quorum acknowledged NEWLEADER; serving`);
           qstats.set(LEADER_STARTED_MS, sharedClockMs(performance.timeOrigin, performance.now()));
           noteAvailable(true);
+          const config = this.configs.established();
+          if (config !== null) activateConfig(config);
+          else tellPipelineConfig();
+          this.zab.activated(voters, Buffer.from(ensemble.text(), 'utf8'), ensemble.active.version);
           toPipeline({ kind: FromQuorum.LEAD, zxid, voters });
           publish();
         },
@@ -504,6 +483,7 @@ class LeaderRun {
         qstats.add(PROPOSAL_COUNT, 1);
         proposalTimes.push(m.zxid, performance.now());
         this.proposed.push({ zxid: m.zxid, txn: m.txn });
+        this.noteReconfig(m.zxid, m.txn);
         this.shell.proposed(m.zxid, m.txn);
         return;
       case ToQuorum.COMMIT: {
@@ -517,6 +497,7 @@ class LeaderRun {
         qstats.add(COMMIT_COUNT, i);
         proposalTimes.committedUpTo(m.zxid, performance.now(), metrics.quorumAck);
         if (now === 'broadcast') this.shell.committed(m.zxid);
+        this.activateReconfig(this.configs.committed(m.zxid));
         return;
       }
       case ToQuorum.SYNCED:
@@ -526,6 +507,35 @@ class LeaderRun {
       default:
         return;
     }
+  }
+
+  /** Leader.propose of a reconfig: its commit will activate the config it proposes (COMMITANDACTIVATE). */
+  private noteReconfig(zxid: number, txn: Buffer): void {
+    const designated = this.configs.proposed(zxid, txn, this.syncedFollowers());
+    if (designated !== null) this.zab.reconfigProposed(zxid, designated);
+  }
+
+  /** Leader.tryToCommit of a reconfig: the new voters count from now on; a leader that no longer votes steps down. */
+  private activateReconfig(config: QuorumConfig | null): void {
+    if (config === null) return;
+    activateConfig(config);
+    if (ensemble.removed || !voters.includes(myid)) return void queueMicrotask(() => endRole('not a voter in the new config'));
+    this.zab.activated(voters, Buffer.from(ensemble.text(), 'utf8'), ensemble.active.version);
+  }
+
+  /** The followers synced now (Leader.isQuorumSynced's candidates). */
+  syncedFollowers(): number[] {
+    const sids: number[] = [];
+    for (const l of this.zab.learners()) if (!l.observer && l.phase === 'broadcast' && l.sid !== null) sids.push(l.sid);
+    return sids.sort((a, b) => a - b);
+  }
+
+  /** LEARNERS to the pipeline when the synced followers changed (the reconfig opcode's NEWCONFIGNOQUORUM check). */
+  tellSynced(): void {
+    const sids = this.syncedFollowers();
+    if (sids.join(',') === this.syncedTold) return;
+    this.syncedTold = sids.join(',');
+    toPipeline({ kind: FromQuorum.LEARNERS, sids });
   }
 
   /** Leader.getObservingLearnersInfo: the observers that are synced (forwarding). */
@@ -558,17 +568,20 @@ class LearnerRun {
   private readonly waiting: (() => void)[] = [];
   /** When the connection to the leader was made (the sync time runs from there to UPTODATE). */
   private connectedMs = 0;
+  private readonly configs = new LearnerConfigs(ensemble);
+  private readonly leaderSid: number;
 
   constructor(leaderSid: number, observer: boolean) {
+    this.leaderSid = leaderSid;
     this.observer = observer;
     toPipeline({ kind: FromQuorum.FOLLOW, observer });
-    const leader = cfg.servers.get(leaderSid);
+    const leader = ensemble.active.members.get(leaderSid);
     if (leader === undefined) {
       queueMicrotask(() => endRole(`the elected leader ${leaderSid} is not in the config`));
       return;
     }
     const deadline = performance.now() + cfg.initLimit * cfg.tickTimeMs;
-    void connectToLeader(leader.host, leader.quorumPort, deadline, () => this.closed).then(async (socket) => {
+    void connectToLeader(peerTransport, leader.host, leader.quorumPort, deadline, () => this.closed).then(async (socket) => {
       if (this.closed) return void socket?.destroy();
       if (socket === null) return endRole(`cannot connect to leader ${leaderSid} at ${leader.host}:${leader.quorumPort}`);
       const refused = await authenticateToLeader(socket);
@@ -646,6 +659,21 @@ class LearnerRun {
     proposalTimes.committedUpTo(zxid, performance.now(), metrics.commitPropagation);
   }
 
+  /**
+   * Follower/Observer processPacket's ACTIVATE (QuorumPeer.processReconfig): the config runs; a
+   * server made to change role or led by another leaves its role. One the config removed stays
+   * with its leader as a non-voting learner, as ZooKeeper 3.8's does, until the role ends.
+   */
+  private activate(zxid: number, designated: bigint): void {
+    const config = this.configs.activated(zxid);
+    if (config === undefined) return log.warn(`ACTIVATE 0x${zxid.toString(16)} without its reconfig txn`);
+    activateConfig(config);
+    const role = config.members.get(myid)?.role;
+    if (ensemble.removed) log.warn(`not in the config of zxid 0x${zxid.toString(16)}: a non-voting ${this.observer ? 'observer' : 'follower'} until this role ends`);
+    else if ((role === 'observer') !== this.observer) endRole(`made ${role} by the config of zxid 0x${zxid.toString(16)}`);
+    else if (designated !== BigInt(this.leaderSid)) endRole(`the config of zxid 0x${zxid.toString(16)} designates leader ${designated}`);
+  }
+
   /** Runs an effect now, or after the TRUNC under way. */
   private inOrder(effect: () => void): void {
     if (this.truncatingTo === null) effect();
@@ -711,7 +739,10 @@ class LearnerRun {
         toPipeline({ kind: FromQuorum.RELOAD });
         this.shell?.machine.snapshotSaved(zxid);
       }),
+      leaderConfig: (data) => this.configs.newLeader(data),
+      activate: (zxid, designated) => this.inOrder(() => this.activate(zxid, designated)),
       logProposal: (zxid, txn) => {
+        this.configs.txn(zxid, txn);
         if (this.shell?.machine.phase === 'broadcast') this.proposalReceived(zxid, txn);
         const t = copy(txn);
         this.inOrder(() => toPipeline({ kind: FromQuorum.PROPOSAL, zxid, txn: t }));
@@ -721,6 +752,7 @@ class LearnerRun {
         this.inOrder(() => toPipeline({ kind: FromQuorum.COMMIT_PROPOSAL, zxid }));
       },
       inform: (zxid, txn) => {
+        this.configs.txn(zxid, txn);
         if (this.shell?.machine.phase === 'broadcast') qstats.add(LEARNER_COMMITS, 1);
         const t = copy(txn);
         this.inOrder(() => toPipeline({ kind: FromQuorum.INFORM, zxid, txn: t }));
@@ -731,39 +763,15 @@ class LearnerRun {
         log.info(`${this.observer ? 'observing' : 'following'}: synced with the leader (${this.syncType()}) up to zxid 0x${zxid.toString(16)}; serving`);
         (this.observer ? metrics.observerSyncTime : metrics.followerSyncTime).observe(performance.now() - this.connectedMs);
         noteAvailable(false);
+        const config = this.configs.upToDate();
+        if (config !== null) activateConfig(config);
+        else tellPipelineConfig();
         toPipeline({ kind: FromQuorum.SERVE, zxid });
         publish();
       }),
       warn: () => {}, // LearnerShell logs them
       fail: (reason) => queueMicrotask(() => endRole(reason)),
     };
-  }
-}
-
-/**
- * Learner.connectToLeader: the leader may not listen yet when its followers decide, so a
- * refused connection is tried again every LEARNER_CONNECT_RETRY_MS until the deadline
- * (initLimit ticks). Null when it never connects or the role ended meanwhile.
- */
-async function connectToLeader(host: string, port: number, deadlineMs: number, gone: () => boolean): Promise<net.Socket | null> {
-  for (;;) {
-    const socket = await new Promise<net.Socket | null>((resolve) => {
-      const { socket: s, readyEvent } = peerTransport.connect(host, port, Math.max(1, deadlineMs - performance.now()));
-      const fail = () => {
-        s.destroy();
-        resolve(null);
-      };
-      s.once(readyEvent, () => {
-        s.off('error', fail);
-        s.setTimeout(0);
-        resolve(s);
-      });
-      s.once('error', fail);
-      s.once('timeout', fail);
-    });
-    if (socket !== null || gone() || performance.now() + LEARNER_CONNECT_RETRY_MS >= deadlineMs) return socket;
-    await new Promise((resolve) => setTimeout(resolve, LEARNER_CONNECT_RETRY_MS));
-    if (gone()) return null;
   }
 }
 

@@ -486,6 +486,23 @@ export class ZkSession {
     );
   }
 
+  /** reconfig (opcode 16): ReconfigRequest {joiningServers, leavingServers, newMembers, curConfigId}; the reply is the new config's data and Stat. */
+  reconfig(joining: string | null, leaving: string | null, newMembers: string | null, fromConfig = -1n): Promise<Reply> {
+    const parts: Buffer[] = [];
+    for (const s of [joining, leaving, newMembers]) {
+      const len = Buffer.alloc(4);
+      if (s === null) len.writeInt32BE(-1);
+      else len.writeInt32BE(Buffer.byteLength(s));
+      parts.push(len);
+      if (s !== null) parts.push(Buffer.from(s, 'utf8'));
+    }
+    const version = Buffer.alloc(8);
+    version.writeBigInt64BE(fromConfig);
+    const bytes = Buffer.concat([...parts, version]);
+    const payload = { byteLength: () => bytes.length, serialize: (buf: Buffer, at: number) => bytes.copy(buf, at) };
+    return this.send(16, payload, (r) => ({ data: showData(r.buffer()), stat: r.stat() }), 'reconfig');
+  }
+
   getACL(path: string): Promise<Reply> {
     return this.send(OP.getACL, record('GetACLRequest', { path }), (r) => ({ acl: r.acls(), stat: r.stat() }), `getACL ${path}`);
   }

@@ -38,12 +38,32 @@ describe('commit stage', () => {
     expect(c.committedZxid).toBe(3);
   });
 
-  it('refuses outputs tagged below the one before, acks from non-voters, and an empty ensemble', () => {
+  it('refuses outputs tagged below the one before and an empty ensemble; a non-voter\'s ack counts for nothing', () => {
     const c = new CommitStage([1]);
     c.hold(out(4));
     expect(() => c.hold(out(3))).toThrow(/tagged 3 after one tagged 4/);
-    expect(() => c.ack(9, 4, () => {})).toThrow(/not a voter/);
+    expect(c.ack(9, 4, () => {})).toBe(false);
     expect(() => new CommitStage([])).toThrow();
+  });
+
+  it('a reconfig commits on a quorum of the old and of the new voters, and the new ones count from then on', () => {
+    const c = new CommitStage([1, 2, 3]);
+    const sent: number[] = [];
+    const release = (h: { zxid: number }) => void sent.push(h.zxid);
+    for (const z of [5, 6, 7]) c.hold(out(z));
+    c.reconfigure(6, [1, 4, 5]);
+    c.ack(1, 7, release);
+    c.ack(2, 7, release); // old quorum {1,2}: 5 commits, 6 waits for the new voters
+    expect(sent).toEqual([5]);
+    c.ack(4, 7, release); // new quorum {1,4}
+    expect(sent).toEqual([5, 6, 7]);
+    expect([...c.voterIds]).toEqual([1, 4, 5]);
+    c.hold(out(8));
+    c.ack(2, 8, release); // 2 no longer votes
+    expect(sent).toEqual([5, 6, 7]);
+    c.ack(5, 8, release);
+    c.ack(1, 8, release);
+    expect(sent).toEqual([5, 6, 7, 8]);
   });
 
   it('recovered state is committed; a close behind nothing leaves at once; dropAll forgets what waits', () => {

@@ -133,13 +133,14 @@ describe('statuses', () => {
   });
 
   it('accepted: a warning; a value a typed key carries is checked', () => {
-    expect(statusOf('skipACL')).toBe('accepted');
+    expect(statusOf('skipACL')).toBe('honoured'); // reconfig's ACL check, and every other
+    expect(statusOf('reconfigEnabled')).toBe('honoured');
     expect(statusOf('zookeeper.audit.enable')).toBe('accepted');
     expect(statusOf('quorum.auth.kerberos.servicePrincipal')).toBe('unsupported');
     // syncEnabled was accepted until observers honoured it; its value was checked then as now
-    const cfg = parse(`${MINIMAL}skipACL=yes\nzookeeper.syncEnabled=false\n`);
+    const cfg = parse(`${MINIMAL}localSessionsEnabled=true\nzookeeper.syncEnabled=false\n`);
     expect(cfg.syncEnabled).toBe(false);
-    expect(cfg.warnings).toEqual(['zoo.cfg:3: skipACL is accepted but not used by zooid yet']);
+    expect(cfg.warnings).toEqual(['zoo.cfg:3: localSessionsEnabled is accepted but not used by zooid yet']);
     expect(() => parse(`${MINIMAL}syncEnabled=maybe\n`)).toThrow(/syncEnabled: 'maybe' is not true or false/);
     // readonlymode.enabled=false asks for nothing zooid lacks
     expect(parse(`${MINIMAL}readonlymode.enabled=false\n`).warnings).toEqual([]);

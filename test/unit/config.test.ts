@@ -406,7 +406,6 @@ describe('warnings', () => {
   it('accepts keys ZooKeeper knows and zooid does not use yet, naming key and line', () => {
     // (authProvider.N is read: test/unit/sasl.test.ts)
     const known = [
-      'reconfigEnabled=false',
       'connectToLearnerMasterLimit=5',
       'audit.enable=true',
       'ssl.keyStore.location=/etc/zk/keystore.jks',
@@ -414,7 +413,6 @@ describe('warnings', () => {
       'snapshot.trust.empty=true',
       'zookeeper.snapshot.trust.empty=true',
       'oraclePath=/etc/zk/oracle',
-      'skipACL=yes',
       'admin.idleTimeout=30000',
       'metricsProvider.exportJvmInfo=true',
       'quorum.auth.kerberos.servicePrincipal=zkquorum/localhost',
@@ -424,7 +422,7 @@ describe('warnings', () => {
     ];
     const cfg = parse(MINIMAL + known.join('\n'));
     expect(cfg.warnings).toEqual(known.map((l, i) => `zoo.cfg:${i + 3}: ${l.slice(0, l.indexOf('='))} is accepted but not used by zooid yet`));
-    expect(cfg.raw.get('skipACL')).toEqual({ value: 'yes', line: 11 });
+    expect(cfg.raw.get('localSessionsEnabled')).toEqual({ value: 'true', line: 9 });
   });
 
   it('reads localSessionsEnabled and localSessionsUpgradingEnabled (both false by default, as QuorumPeerConfig)', () => {

@@ -14,11 +14,12 @@ describe('opcode descriptors', () => {
 
   it('give each write the txn record it logs, and reads none', () => {
     for (const o of OPCODES.values()) {
-      if (o.write && o.code !== Op.reconfig) expect(o.txn, o.name).toBe(codecOf(o.code));
+      if (o.write) expect(o.txn, o.name).toBe(codecOf(o.code));
       if (!o.write && o.code !== Op.createSession) expect(o.txn, o.name).toBeNull();
     }
     expect(codecOf(Op.create2).record).toBe('CreateTxn');
     expect(codecOf(Op.deleteContainer).record).toBe('DeleteTxn');
+    expect(codecOf(Op.reconfig).record).toBe('SetDataTxn'); // on /zookeeper/config
   });
 
   it('tag exactly the reads whose handlers look at the tree through lookup()', () => {
@@ -30,7 +31,7 @@ describe('opcode descriptors', () => {
     for (const code of [Op.ping, Op.closeSession, Op.createSession, Op.auth, Op.sasl]) expect(isThrottlable(code)).toBe(false);
     for (const code of [Op.create, Op.getData, Op.multi, Op.setWatches, 9999]) expect(isThrottlable(code)).toBe(true);
     const prepped = [...OPCODES.values()].filter((o) => o.prepped).map((o) => o.name).sort();
-    expect(prepped).toEqual(['check', 'create', 'create2', 'createContainer', 'createTTL', 'delete', 'multi', 'setACL', 'setData']);
+    expect(prepped).toEqual(['check', 'create', 'create2', 'createContainer', 'createTTL', 'delete', 'multi', 'reconfig', 'setACL', 'setData']);
   });
 
   it('answer lop= as FinalRequestProcessor', () => {

@@ -111,7 +111,7 @@ function prepCheck(p: Pipeline, conn: Conn, path: string, version: number): Txn 
 }
 
 /** Runs a single-op write: prep → log+apply → reply; a KeeperError becomes an error txn. */
-function write(p: Pipeline, conn: Conn, s: Session, xid: number, type: number, prep: () => Txn, reply: (zxid: number, txn: Txn) => void): void {
+export function write(p: Pipeline, conn: Conn, s: Session, xid: number, type: number, prep: () => Txn, reply: (zxid: number, txn: Txn) => void): void {
   let txn: Txn;
   let zxid: number;
   try {
