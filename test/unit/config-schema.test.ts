@@ -138,9 +138,9 @@ describe('statuses', () => {
     expect(statusOf('zookeeper.audit.enable')).toBe('accepted');
     expect(statusOf('quorum.auth.kerberos.servicePrincipal')).toBe('unsupported');
     // syncEnabled was accepted until observers honoured it; its value was checked then as now
-    const cfg = parse(`${MINIMAL}localSessionsEnabled=true\nzookeeper.syncEnabled=false\n`);
+    const cfg = parse(`${MINIMAL}observerMasterPort=2191\nzookeeper.syncEnabled=false\n`);
     expect(cfg.syncEnabled).toBe(false);
-    expect(cfg.warnings).toEqual(['zoo.cfg:3: localSessionsEnabled is accepted but not used by zooid yet']);
+    expect(cfg.warnings).toEqual(['zoo.cfg:3: observerMasterPort is accepted but not used by zooid yet']);
     expect(() => parse(`${MINIMAL}syncEnabled=maybe\n`)).toThrow(/syncEnabled: 'maybe' is not true or false/);
     // readonlymode.enabled=false asks for nothing zooid lacks
     expect(parse(`${MINIMAL}readonlymode.enabled=false\n`).warnings).toEqual([]);

@@ -422,7 +422,7 @@ describe('warnings', () => {
     ];
     const cfg = parse(MINIMAL + known.join('\n'));
     expect(cfg.warnings).toEqual(known.map((l, i) => `zoo.cfg:${i + 3}: ${l.slice(0, l.indexOf('='))} is accepted but not used by zooid yet`));
-    expect(cfg.raw.get('localSessionsEnabled')).toEqual({ value: 'true', line: 9 });
+    expect(cfg.raw.get('oraclePath')).toEqual({ value: '/etc/zk/oracle', line: 9 });
   });
 
   it('reads localSessionsEnabled and localSessionsUpgradingEnabled (both false by default, as QuorumPeerConfig)', () => {
