@@ -1,10 +1,11 @@
 // The shell's `reconfig` and `config -c`, as zkCli 3.8 does them (ReconfigCommand,
 // GetConfigCommand, ConfigUtils.getClientConfigStr): commons-cli's parse of reconfig's
-// options with its messages, the membership of a -file read as QuorumPeerConfig.
-// parseDynamicConfig(...).toString() writes it, and the client connection string of a config.
+// options with its messages, the membership of a -file as QuorumPeerConfig.parseDynamicConfig
+// (...).toString() writes it, and the client connection string of a config.
 import fs from 'node:fs';
 import { CliError, UNRECOGNIZED_OPTION, MISSING_ARGUMENT } from './text.ts';
-import { javaHashSetOrder } from '../engine/core/javaorder.ts';
+import { configText, javaPropertiesOrder, parseConfigText, serverLineOf } from '../engine/quorum/dynamic-config.ts';
+import { parseProperties } from '../engine/config/read.ts';
 
 export type ReconfigArgs = { joining: string | null; leaving: string | null; members: string | null; fromConfig: bigint; stats: boolean };
 
@@ -56,23 +57,10 @@ export function parseReconfig(tokens: readonly string[], usage: string): Reconfi
   return { joining: lower('add'), leaving: lower('remove'), members, fromConfig, stats };
 }
 
-/** java.util.Properties.load's view of a file: key=value or key:value lines, # and ! comments. */
-function properties(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#') || line.startsWith('!')) continue;
-    const m = /^([^=:\s]+)\s*[=:\s]\s*(.*)$/.exec(line);
-    if (m === null) out.set(line, '');
-    else out.set(m[1], m[2].trim());
-  }
-  return out;
-}
-
 /**
- * A membership file as the CLI sends it (QuorumVerifier.toString of parseDynamicConfig): each
- * server.N line in order of N as QuorumServer.toString writes it, then version=hex. Only
- * server.N and version keys (anything else: "Unrecognised parameter"), as the leader checks too.
+ * A membership file as the CLI sends it: QuorumPeerConfig.parseDynamicConfig(...).toString(),
+ * i.e. QuorumMaj.toString of its server.N lines and version (engine/quorum/dynamic-config.ts).
+ * A file that cannot be read says so as Java's FileNotFoundException does: "<path> (<reason>)".
  */
 function membershipOfFile(file: string): string {
   let text: string;
@@ -82,50 +70,26 @@ function membershipOfFile(file: string): string {
     const code = (err as NodeJS.ErrnoException).code;
     throw new Error(`${file} (${code === 'ENOENT' ? 'No such file or directory' : code === 'EACCES' ? 'Permission denied' : (err as Error).message})`);
   }
-  const servers: { sid: bigint; line: string }[] = [];
-  let version = 0n;
-  for (const [key, value] of properties(text)) {
-    if (key === 'version') version = BigInt(`0x${value}`);
-    else if (key.startsWith('server.') && /^server\.\d+$/.test(key)) servers.push({ sid: BigInt(key.slice(7)), line: `${key}=${quorumServerText(value)}` });
-    else if (!key.startsWith('group') && !key.startsWith('weight')) throw new Error(`Unrecognised parameter: ${key}`);
-  }
-  servers.sort((a, b) => (a.sid < b.sid ? -1 : a.sid > b.sid ? 1 : 0));
-  return [...servers.map((s) => `${s.line}\n`), `version=${version.toString(16)}`].join('');
-}
-
-/** QuorumServer(sid, "host:q:e[:type][;[clienthost:]port]").toString(). */
-function quorumServerText(value: string): string {
-  const [addresses, client] = value.split(';', 2);
-  const parts = addresses.split(':');
-  if (parts.length < 3) throw new Error(`${value} does not have the form server_config or server_config;client_config where server_config is the pipe separated list of host:port:port or host:port:port:type and client_config is port or host:port`);
-  const type = parts[3] === 'observer' ? 'observer' : 'participant';
-  let clientText = '';
-  if (client !== undefined && client.trim() !== '') {
-    const c = client.trim();
-    const colon = c.lastIndexOf(':');
-    clientText = colon === -1 ? `;0.0.0.0:${c}` : `;${c.slice(0, colon)}:${c.slice(colon + 1)}`;
-  }
-  return `${parts[0]}:${parts[1]}:${parts[2]}:${type}${clientText}`;
+  return configText(parseConfigText(text));
 }
 
 /**
  * ConfigUtils.getClientConfigStr: "version host:port,host:port" from a config's text, in the
- * order Properties (a ConcurrentHashMap in Java 9+, 16 bins for a few keys) iterates its keys.
+ * order java.util.Properties (a ConcurrentHashMap) iterates its keys; a server line without a
+ * client address leaves an empty place, one that does not parse none.
  */
 export function clientConfigString(config: string): string {
-  const props = properties(config);
-  const keys = javaHashSetOrder([...props.keys()], 16);
+  const values = new Map<string, string>();
+  for (const e of parseProperties(config, 'config')) values.set(e.key.trim(), e.value.trim());
   const hosts: string[] = [];
-  for (const key of keys) {
+  for (const key of javaPropertiesOrder([...values.keys()])) {
     if (!key.startsWith('server.')) continue;
-    const client = props.get(key)!.split(';', 2)[1];
-    if (client === undefined || client.trim() === '') {
-      hosts.push('');
-      continue;
+    try {
+      const s = serverLineOf(values.get(key)!);
+      hosts.push(s.clientPort === null ? '' : `${s.clientAddress ?? '0.0.0.0'}:${s.clientPort}`);
+    } catch {
+      continue; // ConfigUtils prints the stack trace and goes on
     }
-    const c = client.trim();
-    const colon = c.lastIndexOf(':');
-    hosts.push(colon === -1 ? `0.0.0.0:${c}` : `${c.slice(0, colon)}:${c.slice(colon + 1)}`);
   }
-  return `${props.get('version') ?? ''} ${hosts.join(',')}`;
+  return `${values.get('version') ?? ''} ${hosts.join(',')}`;
 }
