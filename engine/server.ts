@@ -1,5 +1,6 @@
 // The main thread: config, rings, worker lifecycle, signals. It never touches requests.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { enableCompileCache } from './compile-cache.ts';
 import fs from 'node:fs';
@@ -77,6 +78,26 @@ function quorumQueries(worker: Worker): QuorumQueries {
   };
 }
 
+/**
+ * The io workers share the client ports with SO_REUSEPORT, which would also let them bind a
+ * port another process (a second server by mistake) holds, and the kernel would then spread
+ * connections over both servers. So the ports are first bound once without it: a port in use
+ * fails the start, as ZooKeeper's BindException ("Address already in use") does.
+ */
+async function claimClientPorts(cfg: { clientPort: number; clientPortAddress: string | null; secureClientPort: number | null; secureClientPortAddress: string | null }): Promise<void> {
+  const ports: [number, string | null][] = [];
+  if (cfg.clientPort > 0) ports.push([cfg.clientPort, cfg.clientPortAddress]);
+  if (cfg.secureClientPort !== null && cfg.secureClientPort > 0) ports.push([cfg.secureClientPort, cfg.secureClientPortAddress]);
+  for (const [port, host] of ports) {
+    const probe = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', (err) => reject(new Error(`cannot listen on ${host ?? '0.0.0.0'}:${port}: ${err.message}`)));
+      probe.listen({ port, host: host ?? undefined, exclusive: true }, () => resolve());
+    });
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+  }
+}
+
 function waitFor(worker: Worker, what: string, types: string[]): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const onMessage = (msg: Record<string, unknown>) => {
@@ -115,6 +136,8 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const ensemble = !cfg.standalone;
   const ioThreads = cfg.ioThreads;
   assert(ioThreads >= 1 && ioThreads <= IO_THREADS_MAX, 'io.threads is bounded by its schema entry');
+  // before the data is loaded, as ZooKeeper binds its client port first
+  await claimClientPorts(cfg);
   const logDir = path.join(cfg.dataLogDir, 'version-2');
   const snapDir = path.join(cfg.dataDir, 'version-2');
   for (const [dir, what] of [[logDir, 'data'], [snapDir, 'snap']] as const) {

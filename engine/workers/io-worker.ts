@@ -511,7 +511,9 @@ function listen(server: net.Server, port: number, host: string | null): void {
   server.on('error', (err) => {
     parentPort!.postMessage({ type: 'error', message: `io-${data.index}: cannot listen on ${host ?? '0.0.0.0'}:${port}: ${err.message}` });
   });
-  server.listen({ port, host: host ?? undefined, reusePort: true, backlog: listenBacklog }, () => {
+  // reusePort only to share the port among this server's io workers; engine/server.ts has made
+  // sure no other process holds it (SO_REUSEPORT would let a second server bind it silently)
+  server.listen({ port, host: host ?? undefined, reusePort: data.ioThreads > 1, backlog: listenBacklog }, () => {
     if (++listeningCount === servers.length) parentPort!.postMessage({ type: 'listening' });
   });
 }

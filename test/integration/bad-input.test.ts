@@ -165,4 +165,20 @@ describe('bad input', () => {
     expect(fs.existsSync(path.join(dir, 'data'))).toBe(false);
     fs.rmSync(dir, { recursive: true, force: true });
   });
+
+  // found by the fault campaign: the io workers listened with SO_REUSEPORT, so a second server
+  // given the same port bound it too and the kernel spread new connections over both
+  it('refuses to start on a client port another server holds, and the first serves on alone', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zooid-portinuse-'));
+    const cfg = path.join(dir, 'zoo.cfg');
+    for (const threads of ['1', '2']) {
+      fs.writeFileSync(cfg, `tickTime=2000\ndataDir=${dir}/data\nclientPort=${server.port}\nclientPortAddress=127.0.0.1\nio.threads=${threads}\n`);
+      const res = spawnSync(process.execPath, [ZOOID_CLI, 'server', cfg], { encoding: 'utf8', timeout: 20_000 });
+      expect(res.status, `io.threads=${threads}: ${res.stderr}`).not.toBe(0);
+      expect(res.stderr).toContain(`cannot listen on 127.0.0.1:${server.port}`);
+      expect(res.stderr).toContain('EADDRINUSE');
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    for (let i = 0; i < 10; i++) await stillServing(); // every new session lands on the first server
+  });
 });

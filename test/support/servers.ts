@@ -198,6 +198,45 @@ interface Launch {
   acceptTcpAsReady: boolean;
 }
 
+/**
+ * Whether process `pid` holds a socket listening on TCP `port` (any address): /proc/net/tcp
+ * and tcp6 give the listening sockets' inodes, /proc/<pid>/fd the process's. Linux only, as
+ * the servers these tests start.
+ */
+export function listensOn(pid: number, port: number): boolean {
+  const inodes = new Set<string>();
+  const portHex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = fs.readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // sl local_address rem_address st ... inode (10th field); st 0A = LISTEN
+      if (f.length > 9 && f[1].endsWith(portHex) && f[3] === '0A') inodes.add(f[9]);
+    }
+  }
+  if (inodes.size === 0) return false;
+  let fds: string[];
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  for (const fd of fds) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m !== null && inodes.has(m[1])) return true;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return false;
+}
+
 async function launch(spec: Launch, options: StartOptions): Promise<ServerHandle> {
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
   const keepDir = options.keepDir === true || process.env.ZOOID_TEST_KEEP_TMP === '1';
@@ -243,6 +282,9 @@ async function launch(spec: Launch, options: StartOptions): Promise<ServerHandle
             // first sessions get "ZooKeeperServer not running"); srvr says
             // "Mode: standalone" only once it serves.
             const answer = await fourLetterWord(port, 'ruok', 1_000);
+            // the answer must come from this child: another server holding the port (a port
+            // another test picked at the same moment) would otherwise pass for it
+            if (answer === 'imok' && !listensOn(child.pid ?? -1, port)) return false;
             if (answer === 'imok' && !spec.acceptTcpAsReady) {
               if ((await fourLetterWord(port, 'srvr', 1_000)).includes('Mode: ')) return 'ready';
             } else if (answer === 'imok') {
