@@ -15,9 +15,8 @@
 // leader with a ZooKeeper and a zooid follower): a local session on each follower writes; its
 // ephemeral is refused without upgrading, and upgrades it with.
 import { describe, it, expect, afterEach } from 'vitest';
-import * as net from 'node:net';
 import { allocatePorts, serverLines, startZooKeeperPeer, startZooidPeer, srvrMode, Cleanups, type PeerPorts } from '../support/ensemble.ts';
-import { fourLetterWord } from '../support/servers.ts';
+import { fourLetterWord, tcpAccepts } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
 import { ZkSession, CreateMode, type Reply } from '../support/zkclient.ts';
 
@@ -42,17 +41,6 @@ async function startServer(kind: Kind, p: PeerPorts, lines: readonly string[], e
     cleanups.push(() => peer.stop());
   }
   return { sid: p.sid, kind, clientPort: p.clientPort };
-}
-
-function tcpAccepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /**

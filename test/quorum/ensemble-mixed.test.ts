@@ -11,9 +11,9 @@
 // leader are replaced by zooid on their own dataDirs (snapshots, logs, epoch files as
 // ZooKeeper left them): each rejoins with everything, and the ensemble serves throughout.
 import { describe, it, expect, afterEach } from 'vitest';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { allocatePorts, serverLines, startZooKeeperPeer, startZooidPeer, srvrMode, type PeerPorts } from '../support/ensemble.ts';
+import { tcpAccepts } from '../support/servers.ts';
 import { ZkSession } from '../support/zkclient.ts';
 import { waitFor, withDeadline } from '../support/wait.ts';
 import { readTxnLog } from '../../engine/persistence/txnlog.ts';
@@ -78,17 +78,6 @@ async function ensemble(kinds: readonly Kind[]): Promise<Member[]> {
   await waitFor(() => tcpAccepts(ports[last].electionPort), { timeoutMs: DEADLINE_MS, what: `server ${ports[last].sid}'s election port` });
   const rest = await Promise.all(ports.slice(0, last).map((p, i) => start(p, i)));
   return [...rest, first];
-}
-
-function tcpAccepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 async function settled(members: readonly Member[], what: string): Promise<Member> {

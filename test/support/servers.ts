@@ -136,7 +136,8 @@ export function fourLetterWord(port: number, word: string, timeoutMs = 2_000): P
 }
 
 /** Resolve true if something accepts a TCP connection on the port. */
-function tcpAccepts(port: number, timeoutMs = 1_000): Promise<boolean> {
+/** Whether something accepts a TCP connection on 127.0.0.1:port (within timeoutMs). */
+export function tcpAccepts(port: number, timeoutMs = 1_000): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     const timer = setTimeout(() => done(false), timeoutMs);
