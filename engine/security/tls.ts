@@ -112,6 +112,21 @@ function storeError(source: string, store: TlsStoreConfig, which: string, err: u
   return fail(source, store.location, store.location.key, `${store.path} is not a usable ${store.type} ${which}: ${(err as Error).message}`);
 }
 
+/**
+ * Opens a PEM private key. An encrypted one that does not open with the password is a wrong
+ * password however OpenSSL words it: a wrong key decrypts to garbage, which usually fails the
+ * padding check ("bad decrypt") but about once in 256 passes it and fails the decoding instead.
+ */
+function openPemKey(block: { label: string; pem: string }, password: string | null): void {
+  try {
+    createPrivateKey({ key: block.pem, passphrase: password ?? undefined });
+  } catch (err) {
+    const encrypted = block.label === 'ENCRYPTED PRIVATE KEY' || /Proc-Type:\s*4,ENCRYPTED/.test(block.pem);
+    if (encrypted && password !== null) throw new BadPasswordError((err as Error).message);
+    throw err;
+  }
+}
+
 function keyStoreOptions(source: string, store: TlsStoreConfig): Pick<TlsServerOptions, 'key' | 'cert' | 'pfx' | 'passphrase'> {
   const file = readStoreFile(source, store);
   const password = passwordOf(source, store);
@@ -130,7 +145,7 @@ function keyStoreOptions(source: string, store: TlsStoreConfig): Pick<TlsServerO
     if (keys.length !== 1) throw new Error(`it holds ${keys.length} private keys (ZooKeeper's PEM store holds exactly one, with its certificate chain)`);
     if (certs.length === 0) throw new Error('it holds no certificate');
     // opening the key here turns a wrong password into a config error
-    createPrivateKey({ key: keys[0].pem, passphrase: password ?? undefined });
+    openPemKey(keys[0], password);
     return { key: keys[0].pem, cert: certs.map((c) => c.pem).join(''), passphrase: password ?? undefined };
   } catch (err) {
     throw storeError(source, store, 'keyStore', err);
