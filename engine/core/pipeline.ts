@@ -650,10 +650,7 @@ export class Pipeline {
   /** A read-only session ends (its client closed it, or it expired): no txn, the connection closed. */
   private closeReadOnlySession(s: Session, xid: number, replyTo: number): void {
     this.readOnlySessions.delete(s.id);
-    this.sessions.remove(s.id);
-    if (replyTo !== -1) this.finish(replyTo, beginReply(this.w.reset(), xid, this.tree.lastZxid, Err.OK));
-    const bound = this.conns.get(s.conn);
-    if (bound !== undefined) this.closeConn(bound);
+    this.closeLocalSession(s, xid, replyTo);
   }
 
   /** Read-only mode's tick: its own sessions expire; the ensemble's are not this server's to expire (kept alive). */
