@@ -258,8 +258,10 @@ function onConnection(socket: net.Socket, secure: boolean): void {
   stats.set(OPEN, conns.size);
   socket.on('data', (chunk: Buffer) => {
     if (!conns.onData(conn, chunk, clockMs())) return;
-    req.flushDataBell(); // one doorbell per chunk read, not per frame
-    if (conns.activeConns === 1 && conn.outstanding > 0) pollForLoneClientReply();
+    if (conns.activeConns === 1 && conn.outstanding > 0) {
+      req.flushDataBell();
+      pollForLoneClientReply();
+    } else ringAfterReads();
   });
   // allowHalfOpen: `printf stat | nc` sends FIN right after the word; ZooKeeper still answers.
   // Any other connection is done when the client stops sending, as before.
@@ -280,6 +282,25 @@ function onConnection(socket: net.Socket, secure: boolean): void {
     publishQueued();
     if (conn.handshaken) pushControl(ReqKind.DISCONNECT, conn.id, '');
   });
+}
+
+/**
+ * The sockets one poll of the event loop found readable each push their requests quietly;
+ * the pipeline's doorbell rings once after them all (setImmediate runs after the poll
+ * phase), not once per chunk: with one request per chunk (real clients, few in flight
+ * each) a doorbell per chunk was a futex wake of the pipeline per request.
+ */
+let bellAfterReads = false;
+
+function ringAfterReads(): void {
+  if (bellAfterReads) return;
+  bellAfterReads = true;
+  setImmediate(ringBellAfterReads);
+}
+
+function ringBellAfterReads(): void {
+  bellAfterReads = false;
+  req.flushDataBell();
 }
 
 // ---- replies from the pipeline
