@@ -166,6 +166,7 @@ async function main(): Promise<void> {
     const peak = Math.max(...rec.samples.map((s) => s.rssMiB));
     if (values.json) console.log(JSON.stringify({ scenario, samples: rec.samples }));
     if (scenario === 'znodes') console.log(server.logTail(200).split('\n').find((l) => l.includes('recovered')) ?? '');
+    for (const line of server.logTail(400).split('\n')) if (line.includes('idle memory trim')) console.log(line);
     console.log(`${scenario}: RSS start ${start.rssMiB} MiB, end of load ${end.rssMiB}, peak ${peak}, after ${idleS} s idle ${last.rssMiB}; server CPU during the load ${loadCpuS.toFixed(1)} s` +
       `${loadSummary === '' ? '' : ` (${loadSummary})`}; heaps then: ${formatHeaps(last.heaps)}; resident by mapping (MiB): ${JSON.stringify(map)}`);
   } catch (err) {

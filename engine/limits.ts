@@ -223,3 +223,18 @@ export const FOURLW_STREAM_IDLE_MS = 30_000;
 export const LOG_WARN_WINDOW_MS = 10_000;
 export const LOG_WARN_PER_CONN_MAX = 5;
 export const LOG_WARN_PER_KIND_MAX = 50;
+
+/**
+ * Idle memory trim (engine/memory-trim.ts): every IDLE_TRIM_CHECK_MS a thread compares its
+ * work since the last check with IDLE_TRIM_QUIET_UNITS_PER_S (frames read for an io
+ * worker, ring records taken for the pipeline: pings of ~1,000 idle sessions stay under
+ * it); after IDLE_TRIM_QUIET_CHECKS quiet checks following a busy one, it runs one
+ * memory-reducing collection if its heap has grown IDLE_TRIM_SLACK_BYTES over its resting
+ * size and holds at most IDLE_TRIM_USED_BYTES_MAX (live data and garbage: the pause grows
+ * with it, ~7 ms per MiB live on this machine).
+ */
+export const IDLE_TRIM_CHECK_MS = 5_000;
+export const IDLE_TRIM_QUIET_CHECKS = 2;
+export const IDLE_TRIM_QUIET_UNITS_PER_S = 200;
+export const IDLE_TRIM_SLACK_BYTES = 16 * 1024 * 1024;
+export const IDLE_TRIM_USED_BYTES_MAX = 128 * 1024 * 1024;

@@ -21,6 +21,7 @@ import { MetricsCollector, startMetricsServer } from './ops/metrics.ts';
 import type http from 'node:http';
 import { loadPeerTlsOptions, loadTlsServerOptions } from './security/tls.ts';
 import { LOG_BATCH_BYTES_MAX, WORKER_YOUNG_GENERATION_MB } from './limits.ts';
+import { exposeGcToWorkers } from './memory-trim.ts';
 
 const log = createLogger('main');
 
@@ -173,6 +174,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     txnBytesMax,
   };
   enableCompileCache();
+  exposeGcToWorkers();
   const pipeline = new Worker(workerUrl('pipeline-worker'), { workerData: pipelineData, name: 'pipeline', resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
   const ready = await waitFor(pipeline, 'pipeline worker', ['ready']);
   const lastZxid = Number(ready.lastZxid);

@@ -255,6 +255,12 @@ export function renderMetrics(m: MetricsInput): string {
   logCounter('zooid_log_batches_total', 'batches', 'Group-commit batches written and synced.');
   logCounter('zooid_log_txns_total', 'txns', 'Txns written to the log.');
   logCounter('zooid_log_bytes_total', 'bytes', 'Txn bytes written to the log.');
+  w.family('zooid_idle_memory_trims_total', 'counter', 'Memory-reducing collections a thread ran while idle after a burst (engine/memory-trim.ts).');
+  w.sample('zooid_idle_memory_trims_total', m.pipeline.idle_trims ?? 0, { thread: 'pipeline' });
+  m.io.forEach((x, i) => w.sample('zooid_idle_memory_trims_total', x.counters.idle_trims ?? 0, { thread: `io-${i}` }));
+  w.family('zooid_idle_memory_trim_seconds_total', 'counter', 'Time those collections paused their thread.');
+  w.sample('zooid_idle_memory_trim_seconds_total', (m.pipeline.idle_trim_us ?? 0) / 1e6, { thread: 'pipeline' });
+  m.io.forEach((x, i) => w.sample('zooid_idle_memory_trim_seconds_total', (x.counters.idle_trim_us ?? 0) / 1e6, { thread: `io-${i}` }));
   w.family('zooid_control_records_total', 'counter', 'Control-path records the pipeline moved (admin and metrics requests, reply slices).');
   w.sample('zooid_control_records_total', m.pipeline.control_records ?? 0);
 

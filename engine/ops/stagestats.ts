@@ -34,6 +34,8 @@ export const PIPELINE_STATS: StatsBlockSpec = {
     'parked_us', // time parked on the doorbell (Atomics.wait)
     'busy_us', // time between parks
     'control_records', // control-path records moved (requests read, reply slices written)
+    'idle_trims', // memory-reducing collections run while idle (engine/memory-trim.ts)
+    'idle_trim_us', // their pauses
   ],
   histograms: {
     ring_wait_us: DURATION_BUCKETS, // io worker put the request on its ring → the pipeline took it
@@ -76,6 +78,8 @@ export const IO_STATS: StatsBlockSpec = {
     'outbound_budget_closes', // a heavy connection closed: all io workers' queued bytes over OUTBOUND_TOTAL_BYTES_HARD
     'outbound_queued_bytes', // a gauge: bytes this worker has queued for writing (its share of the server-wide bound)
     'outbound_slab_bytes', // a gauge: outbound slab memory mapped (engine/outbound.ts)
+    'idle_trims', // memory-reducing collections run while idle (engine/memory-trim.ts)
+    'idle_trim_us', // their pauses
   ],
   histograms: {
     reply_wait_us: DURATION_BUCKETS, // the pipeline put a reply on the ring → the io worker wrote it to the socket

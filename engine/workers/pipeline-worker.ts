@@ -23,7 +23,8 @@ import {
   connKey, ioIndexOf, connIdOf,
   THROTTLE_IN_PROCESS, throttleClosedIndex, throttleTakenIndex,
 } from '../records.ts';
-import { CLOSED_CONN_SLOTS, FOURLW_SLICE_CHARS, FOURLW_SLICES_IN_FLIGHT_MAX, FOURLW_STREAMS_MAX, FOURLW_STREAM_IDLE_MS } from '../limits.ts';
+import { CLOSED_CONN_SLOTS, FOURLW_SLICE_CHARS, FOURLW_SLICES_IN_FLIGHT_MAX, FOURLW_STREAMS_MAX, FOURLW_STREAM_IDLE_MS, IDLE_TRIM_CHECK_MS } from '../limits.ts';
+import { IdleTrim, describeTrim } from '../memory-trim.ts';
 import { TextStreams } from '../ops/textstream.ts';
 import { RequestThrottler, Throttle } from '../core/request-throttler.ts';
 import { ReqKind, connIdOf as requestConnIdOf, readConnect, readFourLetterWord, requestEnqueuedAtMs, requestFrame } from '../rings/request-ring.ts';
@@ -92,6 +93,8 @@ const releaseUs = stats.histogram('release_us');
 const PARKED_US = stats.counterIndex('parked_us');
 const BUSY_US = stats.counterIndex('busy_us');
 const CONTROL_RECORDS = stats.counterIndex('control_records');
+const IDLE_TRIMS = stats.counterIndex('idle_trims');
+const IDLE_TRIM_US = stats.counterIndex('idle_trim_us');
 const originMs = performance.timeOrigin;
 /** The shared-clock time replies are stamped with: set before each batch of outputs. */
 let stampMs = originMs + performance.now();
@@ -645,6 +648,19 @@ function pollQuorum(ring: Ring): number {
 
 const RECORDS_PER_RING_TURN = 256;
 let nextTickAt = 0;
+/** Ring records taken since start: the idle trim's measure of work. */
+let recordsTaken = 0;
+const idleTrim = new IdleTrim();
+let nextTrimCheckAt = idleTrim.available ? performance.now() + IDLE_TRIM_CHECK_MS : Infinity;
+
+function checkIdleTrim(): void {
+  const trim = idleTrim.check(recordsTaken);
+  if (trim === null) return;
+  stats.add(IDLE_TRIMS, 1);
+  stats.add(IDLE_TRIM_US, trim.durationMs * 1000);
+  log.info(describeTrim(trim));
+}
+
 let logFailures = 0n;
 let wokeAt = performance.now();
 for (;;) {
@@ -694,6 +710,7 @@ for (;;) {
     }
     ring.flushSpaceBell();
     work += n;
+    recordsTaken += n;
   }
   if (quorumOut !== null) work += pollQuorum(quorumOut);
   publishInProcess();
@@ -716,6 +733,10 @@ for (;;) {
     nextTickAt = now + (serving ? pipeline.tick() : cfg.tickTimeMs);
     if (textStreams.size > 0) textStreams.expire(now);
     repeated.flush();
+  }
+  if (now >= nextTrimCheckAt) {
+    nextTrimCheckAt = now + IDLE_TRIM_CHECK_MS;
+    checkIdleTrim();
   }
   if (quorumIn !== null && serving && pipeline.durableZxid !== publishedCommittedZxid) {
     // only while a role serves: between roles the commit stage is a reload's, not a quorum's
