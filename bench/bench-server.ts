@@ -22,6 +22,11 @@ export function copyDataDir(from: string | null, tag: string): string {
 
 export type Running = { child: ChildProcess; port: number; dir: string; log: string; spawnedAt: number };
 
+/** Extra node flags for zooid servers (e.g. --max-old-space-size=8192 --trace-gc), from ZOOID_BENCH_NODE_ARGS. */
+export function zooidNodeArgs(): string[] {
+  return (process.env.ZOOID_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+}
+
 export function launch(kind: Kind, dataDir: string, extra: Record<string, string>, port: number): Running {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `zooid-bench-${kind}-run-`));
   const cfg = path.join(dir, 'zoo.cfg');
@@ -32,7 +37,7 @@ export function launch(kind: Kind, dataDir: string, extra: Record<string, string
   fs.writeFileSync(path.join(dir, 'log4j.properties'), 'log4j.rootLogger=INFO, C\nlog4j.appender.C=org.apache.log4j.ConsoleAppender\nlog4j.appender.C.layout=org.apache.log4j.PatternLayout\nlog4j.appender.C.layout.ConversionPattern=%d{ISO8601} %-5p %m%n\n');
   const spawnedAt = performance.now();
   const child = kind === 'zooid'
-    ? spawn(process.execPath, [path.join(REPO, 'engine', 'cli.ts'), 'server', cfg], { cwd: REPO, stdio: ['ignore', fd, fd] })
+    ? spawn(process.execPath, [...zooidNodeArgs(), path.join(REPO, 'engine', 'cli.ts'), 'server', cfg], { cwd: REPO, stdio: ['ignore', fd, fd] })
     : spawn('java', ['-Xmx1000m', `-Dlog4j.configuration=file:${path.join(dir, 'log4j.properties')}`, '-cp', ZK_CP, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg], { cwd: dir, stdio: ['ignore', fd, fd] });
   fs.closeSync(fd);
   return { child, port, dir, log, spawnedAt };
@@ -78,6 +83,9 @@ export async function stop(r: Running): Promise<void> {
     r.child.kill('SIGKILL');
     await exited;
   }
+  // ZOOID_BENCH_LOG_DIR: keep each server's log (e.g. with --trace-gc in ZOOID_BENCH_NODE_ARGS)
+  const keep = process.env.ZOOID_BENCH_LOG_DIR;
+  if (keep !== undefined) fs.copyFileSync(r.log, path.join(keep, `${path.basename(r.dir)}.log`));
   fs.rmSync(r.dir, { recursive: true, force: true });
 }
 

@@ -19,7 +19,7 @@
 //   node bench/persistence.ts scale [--znodes N] [--bytes B] [--rate R] [--duration S] [--runs K]
 //     (npm run bench:scale) issue 13's 10M-znode scenario on one server: filled through the
 //     client protocol, snapshotted, restarted after SIGKILL, served during snapshots;
-//     bench/scale.ts says how. Default 10,000,000 znodes, 2 runs of the load.
+//     bench/scale.ts says how. Default 10,000,000 znodes, 3 runs of the load.
 //
 // ZooKeeper runs as zkServer.sh runs it by default (QuorumPeerMain, -Xmx1000m, the JVM's
 // default collector); zooid as `node engine/cli.ts server zoo.cfg`.
@@ -188,7 +188,7 @@ async function main(): Promise<void> {
 
 async function scaleMain(opts: Opts): Promise<void> {
   const argv = process.argv.slice(2);
-  const scale: ScaleOpts = { ...opts, znodes: argv.includes('--znodes') ? opts.znodes : 10_000_000, runs: argv.includes('--runs') ? opts.runs : 2 };
+  const scale: ScaleOpts = { ...opts, znodes: argv.includes('--znodes') ? opts.znodes : 10_000_000, runs: argv.includes('--runs') ? opts.runs : 3 };
   const out = [`### Scale: ${scale.znodes.toLocaleString('en-US')} znodes of ${scale.bytes} bytes (${new Date().toISOString().slice(0, 10)})`, '', ...formatMachine(machineFacts()), ''];
   out.push(`\`node bench/persistence.ts ${argv.join(' ')}\`; zooid ${spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).stdout.trim()}, standalone, fsync on (forceSync default), snapCount 10^9 (snapshots by csnp only)`, '');
   out.push(...(await scaleScenario(scale)));
