@@ -22,7 +22,7 @@ export function copyDataDir(from: string | null, tag: string): string {
 
 export type Running = { child: ChildProcess; port: number; dir: string; log: string; spawnedAt: number };
 
-/** Extra node flags for zooid servers (e.g. --max-old-space-size=8192 --trace-gc), from ZOOID_BENCH_NODE_ARGS. */
+/** ZooKeeper's heap: -Xmx1000m as zkServer.sh, or ZOOKEEPER_BENCH_XMX (e.g. 8g). Extra node flags for zooid servers (e.g. --max-old-space-size=8192 --trace-gc), from ZOOID_BENCH_NODE_ARGS. */
 export function zooidNodeArgs(): string[] {
   return (process.env.ZOOID_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 }
@@ -38,7 +38,7 @@ export function launch(kind: Kind, dataDir: string, extra: Record<string, string
   const spawnedAt = performance.now();
   const child = kind === 'zooid'
     ? spawn(process.execPath, [...zooidNodeArgs(), path.join(REPO, 'engine', 'cli.ts'), 'server', cfg], { cwd: REPO, stdio: ['ignore', fd, fd] })
-    : spawn('java', ['-Xmx1000m', `-Dlog4j.configuration=file:${path.join(dir, 'log4j.properties')}`, '-cp', ZK_CP, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg], { cwd: dir, stdio: ['ignore', fd, fd] });
+    : spawn('java', [`-Xmx${process.env.ZOOKEEPER_BENCH_XMX ?? '1000m'}`, `-Dlog4j.configuration=file:${path.join(dir, 'log4j.properties')}`, '-cp', ZK_CP, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg], { cwd: dir, stdio: ['ignore', fd, fd] });
   fs.closeSync(fd);
   return { child, port, dir, log, spawnedAt };
 }
