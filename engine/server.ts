@@ -104,11 +104,9 @@ async function claimClientPorts(cfg: { clientPort: number; clientPortAddress: st
  * memory (limits.ts), not V8's ~4 GiB, unless node was given --max-old-space-size (a worker
  * without maxOldGenerationSizeMb takes that flag's limit).
  */
-function pipelineHeapLimits(): { maxYoungGenerationSizeMb: number; maxOldGenerationSizeMb?: number } {
-  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(' ')];
-  if (flags.some((f) => f.startsWith('--max-old-space-size'))) return { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB };
-  const shareMb = Math.floor((os.totalmem() * PIPELINE_OLD_GENERATION_SHARE) / 2 ** 20);
-  return { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB, maxOldGenerationSizeMb: shareMb };
+export function pipelineHeapLimits(nodeFlags: readonly string[], totalMemBytes: number): { maxYoungGenerationSizeMb: number; maxOldGenerationSizeMb?: number } {
+  if (nodeFlags.some((f) => f.startsWith('--max-old-space-size'))) return { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB };
+  return { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB, maxOldGenerationSizeMb: Math.floor((totalMemBytes * PIPELINE_OLD_GENERATION_SHARE) / 2 ** 20) };
 }
 
 function waitFor(worker: Worker, what: string, types: string[]): Promise<Record<string, unknown>> {
@@ -186,7 +184,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     txnBytesMax,
   };
   enableCompileCache();
-  const pipeline = new Worker(workerUrl('pipeline-worker'), { workerData: pipelineData, name: 'pipeline', resourceLimits: pipelineHeapLimits() });
+  const pipeline = new Worker(workerUrl('pipeline-worker'), { workerData: pipelineData, name: 'pipeline', resourceLimits: pipelineHeapLimits([...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(' ')], os.totalmem()) });
   const ready = await waitFor(pipeline, 'pipeline worker', ['ready']);
   const lastZxid = Number(ready.lastZxid);
 
