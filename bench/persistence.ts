@@ -16,27 +16,27 @@
 //     (snapCount 2000: one is always in progress, ~200 MB/s of snapshot writes on the disk
 //     the log fdatasyncs to). p50/p99/p99.9/max of each, and the snapshots written.
 //   node bench/persistence.ts all [...]   both, then a Markdown table on stdout
+//   node bench/persistence.ts scale [--znodes N] [--bytes B] [--rate R] [--duration S] [--runs K]
+//     (npm run bench:scale) issue 13's 10M-znode scenario on one server: filled through the
+//     client protocol, snapshotted, restarted after SIGKILL, served during snapshots;
+//     bench/scale.ts says how. Default 10,000,000 znodes, 3 runs of the load.
 //
 // ZooKeeper runs as zkServer.sh runs it by default (QuorumPeerMain, -Xmx1000m, the JVM's
 // default collector); zooid as `node engine/cli.ts server zoo.cfg`.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DataTree } from '../engine/core/tree.ts';
 import { writeSnapshotNow, listSnapshots } from '../engine/persistence/snapshot.ts';
 import { OPEN_ACL_UNSAFE } from '../engine/protocol.ts';
-import { LeanClient } from '../client/lean.ts';
 import { freePort } from '../test/support/servers.ts';
 import { machineFacts, formatMachine } from './machine.ts';
+import { REPO, type Kind, copyDataDir, launch, untilServing, rssBytes, javaLiveHeapBytes, stop, settle, median } from './bench-server.ts';
+import { scaleScenario, type ScaleOpts } from './scale.ts';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ZK_CP = ['/usr/share/java/zookeeper.jar', '/usr/share/java/slf4j-log4j12.jar', '/usr/share/java/log4j-1.2.jar'].join(':');
 const NODES_PER_PARENT = 1000;
-const SERVING_DEADLINE_MS = 120_000;
 
-type Kind = 'zooid' | 'zookeeper';
 type Opts = { znodes: number; bytes: number; runs: number; rate: number; durationS: number };
 
 function parseArgs(args: string[]): { command: string; opts: Opts } {
@@ -77,77 +77,6 @@ function benchDataDir(znodes: number, bytes: number): string {
   t.lastZxid = zxid - 1;
   writeSnapshotNow(v2, t, []);
   return dir;
-}
-
-function copyDataDir(from: string | null, tag: string): string {
-  const to = fs.mkdtempSync(path.join(os.tmpdir(), `zooid-bench-${tag}-`));
-  if (from !== null) fs.cpSync(from, to, { recursive: true });
-  return to;
-}
-
-type Running = { child: ChildProcess; port: number; dir: string; log: string; spawnedAt: number };
-
-function launch(kind: Kind, dataDir: string, extra: Record<string, string>, port: number): Running {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `zooid-bench-${kind}-run-`));
-  const cfg = path.join(dir, 'zoo.cfg');
-  const lines = { tickTime: '2000', dataDir, clientPort: String(port), clientPortAddress: '127.0.0.1', 'admin.enableServer': 'false', '4lw.commands.whitelist': '*', ...extra };
-  fs.writeFileSync(cfg, Object.entries(lines).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
-  const log = path.join(dir, 'server.log');
-  const fd = fs.openSync(log, 'a');
-  fs.writeFileSync(path.join(dir, 'log4j.properties'), 'log4j.rootLogger=INFO, C\nlog4j.appender.C=org.apache.log4j.ConsoleAppender\nlog4j.appender.C.layout=org.apache.log4j.PatternLayout\nlog4j.appender.C.layout.ConversionPattern=%d{ISO8601} %-5p %m%n\n');
-  const spawnedAt = performance.now();
-  const child = kind === 'zooid'
-    ? spawn(process.execPath, [path.join(REPO, 'engine', 'cli.ts'), 'server', cfg], { cwd: REPO, stdio: ['ignore', fd, fd] })
-    : spawn('java', ['-Xmx1000m', `-Dlog4j.configuration=file:${path.join(dir, 'log4j.properties')}`, '-cp', ZK_CP, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg], { cwd: dir, stdio: ['ignore', fd, fd] });
-  fs.closeSync(fd);
-  return { child, port, dir, log, spawnedAt };
-}
-
-/** Spawn → the first getData of `probe` answered, in ms. */
-async function untilServing(r: Running, probe: string): Promise<number> {
-  for (;;) {
-    if (r.child.exitCode !== null) throw new Error(`server exited: ${fs.readFileSync(r.log, 'utf8').slice(-3000)}`);
-    if (performance.now() - r.spawnedAt > SERVING_DEADLINE_MS) throw new Error('server did not serve in time');
-    try {
-      const c = await LeanClient.connect({ host: '127.0.0.1', port: r.port, connectTimeoutMs: 1000 });
-      try {
-        await c.getData(probe);
-        return performance.now() - r.spawnedAt;
-      } finally {
-        c.disconnect();
-      }
-    } catch {
-      await new Promise((res) => setTimeout(res, 20));
-    }
-  }
-}
-
-function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m === null ? 0 : Number(m[1]) * 1024;
-}
-
-/** ZooKeeper's heap in use after a full GC (jcmd GC.run, then GC.heap_info). */
-function javaLiveHeapBytes(pid: number): number {
-  spawnSync('jcmd', [String(pid), 'GC.run'], { encoding: 'utf8' });
-  const info = spawnSync('jcmd', [String(pid), 'GC.heap_info'], { encoding: 'utf8' }).stdout;
-  // G1: "garbage-first heap   total 123456K, used 98765K"; serial: per generation
-  let used = 0;
-  for (const m of info.matchAll(/(?:heap|generation)\s+total \d+K, used (\d+)K/g)) used += Number(m[1]) * 1024;
-  return used;
-}
-
-async function stop(r: Running): Promise<void> {
-  if (r.child.exitCode === null) {
-    const exited = new Promise((res) => r.child.once('exit', res));
-    r.child.kill('SIGKILL');
-    await exited;
-  }
-  fs.rmSync(r.dir, { recursive: true, force: true });
-}
-
-async function settle(ms: number): Promise<void> {
-  await new Promise((res) => setTimeout(res, ms));
 }
 
 type RestartResult = { kind: Kind; servingMs: number[]; rssBytes: number; emptyRssBytes: number; liveHeapBytes: number | null; snapshotBytes: number };
@@ -210,13 +139,9 @@ async function latencyRun(label: string, source: string, snapCount: string, opts
   return { label, opsPerSec: result.throughputOpsPerSec, p50Ms: ms(result.all.p50Us), p99Ms: ms(result.all.p99Us), p999Ms: ms(result.all.p999Us), maxMs: ms(result.all.maxUs), errors: result.errorCount, snapshots, skipped };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
 async function main(): Promise<void> {
   const { command, opts } = parseArgs(process.argv.slice(2));
+  if (command === 'scale') return scaleMain(opts);
   const started = performance.now();
   const source = benchDataDir(opts.znodes, opts.bytes);
   process.stderr.write(`dataDir ${source} ready in ${(performance.now() - started).toFixed(0)} ms\n`);
@@ -258,6 +183,15 @@ async function main(): Promise<void> {
     for (const r of results) out.push(`| ${r.label} | ${r.opsPerSec.toFixed(0)} | ${r.p50Ms.toFixed(2)} ms | ${r.p99Ms.toFixed(2)} ms | ${r.p999Ms.toFixed(2)} ms | ${r.maxMs.toFixed(1)} ms | ${r.errors} | ${r.snapshots} (${r.skipped} triggers skipped while one ran) |`);
     out.push('');
   }
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+async function scaleMain(opts: Opts): Promise<void> {
+  const argv = process.argv.slice(2);
+  const scale: ScaleOpts = { ...opts, znodes: argv.includes('--znodes') ? opts.znodes : 10_000_000, runs: argv.includes('--runs') ? opts.runs : 3 };
+  const out = [`### Scale: ${scale.znodes.toLocaleString('en-US')} znodes of ${scale.bytes} bytes (${new Date().toISOString().slice(0, 10)})`, '', ...formatMachine(machineFacts()), ''];
+  out.push(`\`node bench/persistence.ts ${argv.join(' ')}\`; zooid ${spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).stdout.trim()}, standalone, fsync on (forceSync default), snapCount 10^9 (snapshots by csnp only)`, '');
+  out.push(...(await scaleScenario(scale)));
   process.stdout.write(out.join('\n') + '\n');
 }
 

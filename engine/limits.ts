@@ -153,6 +153,17 @@ export const QUORUM_RING_BYTES_MIN = 16 * 1024 * 1024;
  */
 export const WORKER_YOUNG_GENERATION_MB = 32;
 
+/**
+ * The share of the machine's memory the pipeline worker's old generation (the V8 heap that
+ * holds the tree) may grow to, unless node was started with --max-old-space-size. V8's own
+ * limit is about 4 GiB whatever the machine has: 10M znodes of 100 B fill it (4.0 GiB of
+ * 4.1 after a restart), memory-reducing collections then pause the pipeline 1.1-1.8 s each
+ * (5.1 s of pauses in an 85 s snapshot load; 0.3 s and 63 s with the limit raised), and a few
+ * more znodes end the process out of memory (bench/results/scale-10m-2026-12-05.md). V8
+ * grows the heap towards the limit only as live data needs it.
+ */
+export const PIPELINE_OLD_GENERATION_SHARE = 0.75;
+
 /** The log worker stops draining and writes once a batch holds this much. */
 export const LOG_BATCH_BYTES_MAX = 4 * 1024 * 1024;
 

@@ -1,6 +1,7 @@
 // The main thread: config, rings, worker lifecycle, signals. It never touches requests.
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { enableCompileCache } from './compile-cache.ts';
 import fs from 'node:fs';
@@ -20,7 +21,7 @@ import { startAdminServer, type JsonValue, type QuorumQueries } from './ops/admi
 import { MetricsCollector, startMetricsServer } from './ops/metrics.ts';
 import type http from 'node:http';
 import { loadPeerTlsOptions, loadTlsServerOptions } from './security/tls.ts';
-import { LOG_BATCH_BYTES_MAX, WORKER_YOUNG_GENERATION_MB } from './limits.ts';
+import { LOG_BATCH_BYTES_MAX, PIPELINE_OLD_GENERATION_SHARE, WORKER_YOUNG_GENERATION_MB } from './limits.ts';
 import { exposeGcToWorkers } from './memory-trim.ts';
 
 const log = createLogger('main');
@@ -99,6 +100,16 @@ async function claimClientPorts(cfg: { clientPort: number; clientPortAddress: st
   }
 }
 
+/**
+ * The pipeline worker holds the tree: its old generation may grow to a share of the machine's
+ * memory (limits.ts), not V8's ~4 GiB, unless node was given --max-old-space-size (a worker
+ * without maxOldGenerationSizeMb takes that flag's limit).
+ */
+export function pipelineHeapLimits(nodeFlags: readonly string[], totalMemBytes: number): { maxYoungGenerationSizeMb: number; maxOldGenerationSizeMb?: number } {
+  if (nodeFlags.some((f) => f.startsWith('--max-old-space-size'))) return { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB };
+  return { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB, maxOldGenerationSizeMb: Math.floor((totalMemBytes * PIPELINE_OLD_GENERATION_SHARE) / 2 ** 20) };
+}
+
 function waitFor(worker: Worker, what: string, types: string[]): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const onMessage = (msg: Record<string, unknown>) => {
@@ -175,7 +186,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   };
   enableCompileCache();
   exposeGcToWorkers();
-  const pipeline = new Worker(workerUrl('pipeline-worker'), { workerData: pipelineData, name: 'pipeline', resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
+  const pipeline = new Worker(workerUrl('pipeline-worker'), { workerData: pipelineData, name: 'pipeline', resourceLimits: pipelineHeapLimits([...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(' ')], os.totalmem()) });
   const ready = await waitFor(pipeline, 'pipeline worker', ['ready']);
   const lastZxid = Number(ready.lastZxid);
 
