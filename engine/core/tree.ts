@@ -3,7 +3,7 @@
 import { type Acl, type Stat, EventType, KeeperError, Err, NULL_DATA, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, parentOf, baseName } from '../protocol.ts';
 import { WatchTable, type WatcherKey } from './watches.ts';
 import { HashMapBins, hashMapCapacityFor, hashMapSizeFor } from './javaorder.ts';
-import { EphemeralType, NodeRecord, NodeStore, ZNode, type NodeFields } from './znode.ts';
+import { EphemeralType, F, I, NodeRecord, NodeStore, ZNode, type NodeFields } from './znode.ts';
 
 export { EphemeralType, NodeRecord, ZNode, type NodeFields };
 
@@ -18,6 +18,7 @@ export const CONTAINER_OWNER = -0x8000000000000000n;
  * (SessionTrackerImpl.initializeNextSessionId), and with extended types off 0xFF.. is one.
  */
 export function ephemeralTypeOf(owner: bigint, extendedTypesEnabled: boolean): number {
+  if (owner === 0n) return EphemeralType.void; // most nodes: no BigInt arithmetic
   if (extendedTypesEnabled && owner >> 56n === -1n) {
     if (((owner >> 40n) & 0xffffn) !== 0n) throw new Error(`Invalid ephemeralOwner. [${BigInt.asUintN(64, owner).toString(16)}]`);
     return EphemeralType.ttl;
@@ -279,8 +280,8 @@ export class DataTree {
     if (p === undefined) throw new KeeperError(Err.NONODE, parentPath);
     if (this.index.has(path)) throw new KeeperError(Err.NODEEXISTS, path);
     const store = this.store;
-    store.cversion[p] = parentCVersion === -1 ? store.cversion[p] + 1 : parentCVersion;
-    store.pzxid[p] = zxid;
+    store.setN(p, I.cversion, parentCVersion === -1 ? store.n(p, I.cversion) + 1 : parentCVersion);
+    store.setF(p, F.pzxid, zxid);
     if (zxid !== this.retiredZxid) this.releaseRetired();
     const i = store.add(path, NodeRecord.of(data, aclRef, owner, zxid, timeMs), ephemeralTypeOf(owner, this.extendedTypesEnabled));
     store.linkChild(p, i);
@@ -292,7 +293,7 @@ export class DataTree {
     if (parentPath.startsWith(QUOTA_ROOT)) this.quotaNodeCreated(parentPath, baseName(path));
     this.updateQuotaStat(path, data.length, 1);
     if (this.dataWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeCreated, path, this.acls.get(aclRef));
-    if (this.childWatches.mayFire(parentPath)) this.noteEvent(zxid, EventType.NodeChildrenChanged, parentPath, this.acls.get(store.aclRef[p]));
+    if (this.childWatches.mayFire(parentPath)) this.noteEvent(zxid, EventType.NodeChildrenChanged, parentPath, this.acls.get(store.f(p, F.aclRef)));
     return new ZNode(store, i);
   }
 
@@ -307,12 +308,12 @@ export class DataTree {
     store.unlinkChild(p, i);
     this.retire(i, zxid);
     // the stored cversion counts creates only (see statInto); a delete moves pzxid
-    if (zxid > store.pzxid[p]) store.pzxid[p] = zxid;
+    if (zxid > store.f(p, F.pzxid)) store.setF(p, F.pzxid, zxid);
     const dataLength = node.dataLength;
-    const aclRef = store.aclRef[i];
+    const aclRef = store.f(i, F.aclRef);
     this.approximateDataSize -= path.length + dataLength;
     if (this.dataWatches.mayFire(path) || this.childWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeDeleted, path, this.acls.get(aclRef));
-    if (this.childWatches.mayFire(parentPath)) this.noteEvent(zxid, EventType.NodeChildrenChanged, parentPath, this.acls.get(store.aclRef[p]));
+    if (this.childWatches.mayFire(parentPath)) this.noteEvent(zxid, EventType.NodeChildrenChanged, parentPath, this.acls.get(store.f(p, F.aclRef)));
     if (parentPath.startsWith(QUOTA_ROOT) && baseName(path) === QUOTA_LIMITS) this.quotaPaths.delete(parentPath.slice(QUOTA_ROOT.length));
     this.updateQuotaStat(path, -dataLength, -1);
     this.acls.release(aclRef);
@@ -329,10 +330,10 @@ export class DataTree {
     this.approximateDataSize += data.length - dataLength;
     this.updateQuotaStat(path, data.length - dataLength, 0);
     node.data = data;
-    store.version[i] = version;
-    store.mzxid[i] = zxid;
-    store.mtime[i] = timeMs;
-    if (this.dataWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeDataChanged, path, this.acls.get(store.aclRef[i]));
+    store.setN(i, I.version, version);
+    store.setF(i, F.mzxid, zxid);
+    store.setF(i, F.mtime, timeMs);
+    if (this.dataWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeDataChanged, path, this.acls.get(store.f(i, F.aclRef)));
     return node;
   }
 
@@ -360,7 +361,7 @@ export class DataTree {
   }
 
   private releaseRetired(): void {
-    for (const i of this.retired) if (this.store.live[i] === 0) this.store.release(i);
+    for (const i of this.retired) this.store.release(i);
     this.retired.length = 0;
   }
 
@@ -425,7 +426,7 @@ export class DataTree {
       const walk = (i: number) => {
         count++;
         bytes += store.data[i]?.length ?? 0;
-        for (let c = store.firstChild[i]; c !== NONE; c = store.nextSibling[c]) walk(c);
+        for (let c = store.firstChild(i); c !== NONE; c = store.nextSibling(c)) walk(c);
       };
       const top = this.index.get(quotaPath);
       if (top !== undefined) walk(top);
@@ -484,8 +485,8 @@ export class DataTree {
     this.index.delete(path);
     this.store.unlinkChild(p, i);
     this.retire(i, node.czxid);
-    this.store.cversion[p] = parentCversion;
-    this.store.pzxid[p] = parentPzxid;
+    this.store.setN(p, I.cversion, parentCversion);
+    this.store.setF(p, F.pzxid, parentPzxid);
     this.approximateDataSize -= path.length + node.dataLength;
     this.acls.release(node.aclRef);
     this.dropEphemeral(i, path);
@@ -502,15 +503,15 @@ export class DataTree {
   undoDelete(path: string, node: ZNode, acls: readonly Acl[], parentCversion: number, parentPzxid: number): void {
     const p = this.index.get(parentOf(path))!;
     const i = node.index;
-    if (node.store !== this.store || this.store.live[i] !== 0) throw new Error(`undoDelete ${path}: not a node this tree deleted in this txn`);
+    if (node.store !== this.store || this.store.isLive(i)) throw new Error(`undoDelete ${path}: not a node this tree deleted in this txn`);
     this.dropEvents();
     node.aclRef = this.acls.intern(acls);
     this.store.revive(i);
     this.index.set(path, i);
     this.updateQuotaStat(path, node.dataLength, 1);
     this.store.linkChild(p, i);
-    this.store.cversion[p] = parentCversion;
-    this.store.pzxid[p] = parentPzxid;
+    this.store.setN(p, I.cversion, parentCversion);
+    this.store.setF(p, F.pzxid, parentPzxid);
     this.approximateDataSize += path.length + node.dataLength;
     if (node.ephemeralType === EphemeralType.normal) this.refileEphemeral(path, node);
     else this.indexOwner(path, i);
@@ -541,6 +542,8 @@ export class DataTree {
     this.store.clear();
     this.retired.length = 0;
     this.retiredZxid = -1;
+    this.restoredParentPath = '';
+    this.restoredParent = NONE;
     this.acls.clear();
     this.ephemerals.clear();
     this.ephemeralPeaks.clear();
@@ -565,9 +568,8 @@ export class DataTree {
     const type = ephemeralTypeOf(f.ephemeralOwner, this.extendedTypesEnabled);
     let i = old;
     if (path !== '/') {
-      const parentPath = parentOf(path);
-      const p = this.index.get(parentPath);
-      if (p === undefined) throw new Error(`invalid data tree: no parent ${parentPath} for ${path}`);
+      const p = this.restoredParentOf(path);
+      const parentPath = this.restoredParentPath;
       if (i === undefined) {
         i = this.store.add(path, f, type);
         this.store.linkChild(p, i);
@@ -581,9 +583,29 @@ export class DataTree {
     this.approximateDataSize += (path === '/' ? 0 : path.length) + (f.data === NULL_DATA ? 0 : f.data.length);
   }
 
+  /** The parent restoredParentOf found last: a snapshot lists siblings one after another. */
+  private restoredParentPath = '';
+  private restoredParent = NONE;
+
+  /** The number of path's parent, which must be there; the parent's path in restoredParentPath. */
+  private restoredParentOf(path: string): number {
+    const slash = path.lastIndexOf('/');
+    const cached = this.restoredParentPath;
+    // path is "<cached>/<name>": no string made for the parent's path, no lookup
+    if (this.restoredParent !== NONE && slash === (cached === '/' ? 0 : cached.length) && path.startsWith(cached)) return this.restoredParent;
+    const parentPath = slash <= 0 ? '/' : path.slice(0, slash);
+    const p = this.index.get(parentPath);
+    if (p === undefined) throw new Error(`invalid data tree: no parent ${parentPath} for ${path}`);
+    this.restoredParentPath = parentPath;
+    this.restoredParent = p;
+    return p;
+  }
+
   /** Snapshot load done: drops ACL lists no node uses; the root must be there. */
   finishRestore(): void {
     if (!this.index.has('/')) throw new Error('invalid data tree: no root node');
+    this.restoredParentPath = '';
+    this.restoredParent = NONE;
     this.acls.purgeUnused();
   }
 

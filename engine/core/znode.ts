@@ -34,6 +34,8 @@ export function dataBytesOf(data: Buffer): DataBytes {
 /** A node's persisted fields, as a snapshot record carries them (restore's input). */
 export interface NodeFields {
   readonly data: Buffer;
+  /** The data as the store keeps it (dataBytesOf(data), without the Buffer where the source has none). */
+  dataBytes(): DataBytes;
   aclRef: number;
   czxid: number;
   mzxid: number;
@@ -46,9 +48,15 @@ export interface NodeFields {
   pzxid: number;
 }
 
-/** One snapshot record's fields, reusable from record to record. */
+/**
+ * One snapshot record's fields, reusable from record to record. The data is bytes
+ * [dataStart, dataStart + dataLength) of dataSource, or null data for dataLength -1.
+ */
 export class NodeRecord implements NodeFields {
-  data: Buffer = NULL_DATA;
+  dataSource: Buffer = EMPTY_DATA;
+  dataStart = 0;
+  /** -1: null data. */
+  dataLengthOrNull = -1;
   aclRef = 0;
   czxid = 0;
   mzxid = 0;
@@ -60,8 +68,26 @@ export class NodeRecord implements NodeFields {
   ephemeralOwner = 0n;
   pzxid = 0;
 
+  /** The data: NULL_DATA, or a view of the source's bytes (valid while they are). */
+  get data(): Buffer {
+    if (this.dataLengthOrNull === -1) return NULL_DATA;
+    return this.dataSource.subarray(this.dataStart, this.dataStart + this.dataLengthOrNull);
+  }
+
+  set data(data: Buffer) {
+    this.dataSource = data;
+    this.dataStart = 0;
+    this.dataLengthOrNull = data === NULL_DATA ? -1 : data.length;
+  }
+
   get dataLength(): number {
-    return this.data === NULL_DATA ? 0 : this.data.length;
+    return Math.max(this.dataLengthOrNull, 0);
+  }
+
+  dataBytes(): DataBytes {
+    const n = this.dataLengthOrNull;
+    if (n === -1) return null;
+    return n === 0 ? '' : this.dataSource.toString('latin1', this.dataStart, this.dataStart + n);
   }
 
   static of(data: Buffer, aclRef: number, owner: bigint, zxid: number, timeMs: number): NodeRecord {
@@ -75,26 +101,26 @@ export class NodeRecord implements NodeFields {
   }
 }
 
+/** The double fields of a node, at f64[i * F64_STRIDE + field]: zxids, times and the ACL reference. */
+export const F = { czxid: 0, mzxid: 1, pzxid: 2, ctime: 3, mtime: 4, aclRef: 5 } as const;
+const F64_STRIDE = 6;
+/** The int32 fields, at i32[i * I32_STRIDE + field]: versions, then the links of the children list. */
+export const I = { version: 0, cversion: 1, aversion: 2, firstChild: 3, lastChild: 4, nextSibling: 5, prevSibling: 6, childCount: 7 } as const;
+const I32_STRIDE = 8;
+/** live[i]: the node is in the tree; dead: deleted, its number not yet reusable; free: reusable. */
+const DEAD = 0;
+const LIVE = 1;
+const FREE = 2;
+
 /**
- * The znodes of one tree by number. Numbers of deleted nodes are reused (the tree decides
- * when: not within the txn that deleted them, whose undo may put them back).
+ * The znodes of one tree by number. A node's doubles share a cache line or two, as do its
+ * int32s (a setData touches one of each). Numbers of deleted nodes are reused (the tree
+ * decides when: not within the txn that deleted them, whose undo may put them back).
  */
 export class NodeStore {
   capacity = 0;
-  czxid: Float64Array = new Float64Array(0);
-  mzxid: Float64Array = new Float64Array(0);
-  pzxid: Float64Array = new Float64Array(0);
-  ctime: Float64Array = new Float64Array(0);
-  mtime: Float64Array = new Float64Array(0);
-  aclRef: Float64Array = new Float64Array(0);
-  version: Int32Array = new Int32Array(0);
-  cversion: Int32Array = new Int32Array(0);
-  aversion: Int32Array = new Int32Array(0);
-  firstChild: Int32Array = new Int32Array(0);
-  lastChild: Int32Array = new Int32Array(0);
-  nextSibling: Int32Array = new Int32Array(0);
-  prevSibling: Int32Array = new Int32Array(0);
-  childCount: Int32Array = new Int32Array(0);
+  f64: Float64Array = new Float64Array(0);
+  i32: Int32Array = new Int32Array(0);
   ephemeralType: Uint8Array = new Uint8Array(0);
   live: Uint8Array = new Uint8Array(0);
   owner: BigInt64Array = new BigInt64Array(0);
@@ -113,6 +139,26 @@ export class NodeStore {
     this.grow(CAPACITY_INITIAL);
   }
 
+  f(i: number, field: number): number {
+    return this.f64[i * F64_STRIDE + field];
+  }
+
+  setF(i: number, field: number, v: number): void {
+    this.f64[i * F64_STRIDE + field] = v;
+  }
+
+  n(i: number, field: number): number {
+    return this.i32[i * I32_STRIDE + field];
+  }
+
+  setN(i: number, field: number, v: number): void {
+    this.i32[i * I32_STRIDE + field] = v;
+  }
+
+  isLive(i: number): boolean {
+    return this.live[i] === LIVE;
+  }
+
   /** A number for a new node, its fields set from f (no children, not linked anywhere). */
   add(path: string, f: NodeFields, type: number): number {
     const i = this.free.length > 0 ? this.free.pop()! : this.used++;
@@ -122,74 +168,100 @@ export class NodeStore {
       this.data.push(null);
     } else this.path[i] = path;
     this.assign(i, f, type);
-    this.firstChild[i] = NONE;
-    this.lastChild[i] = NONE;
-    this.nextSibling[i] = NONE;
-    this.prevSibling[i] = NONE;
-    this.childCount[i] = 0;
-    this.live[i] = 1;
+    const at = i * I32_STRIDE;
+    this.i32[at + I.firstChild] = NONE;
+    this.i32[at + I.lastChild] = NONE;
+    this.i32[at + I.nextSibling] = NONE;
+    this.i32[at + I.prevSibling] = NONE;
+    this.i32[at + I.childCount] = 0;
+    this.live[i] = LIVE;
     this.count++;
     return i;
   }
 
   /** Sets node i's persisted fields from f (a snapshot repeating a path replaces them). */
   assign(i: number, f: NodeFields, type: number): void {
-    this.data[i] = dataBytesOf(f.data);
-    this.aclRef[i] = f.aclRef;
-    this.czxid[i] = f.czxid;
-    this.mzxid[i] = f.mzxid;
-    this.pzxid[i] = f.pzxid;
-    this.ctime[i] = f.ctime;
-    this.mtime[i] = f.mtime;
-    this.version[i] = f.version;
-    this.cversion[i] = f.cversion;
-    this.aversion[i] = f.aversion;
+    this.data[i] = f.dataBytes();
+    const d = i * F64_STRIDE;
+    this.f64[d + F.czxid] = f.czxid;
+    this.f64[d + F.mzxid] = f.mzxid;
+    this.f64[d + F.pzxid] = f.pzxid;
+    this.f64[d + F.ctime] = f.ctime;
+    this.f64[d + F.mtime] = f.mtime;
+    this.f64[d + F.aclRef] = f.aclRef;
+    const n = i * I32_STRIDE;
+    this.i32[n + I.version] = f.version;
+    this.i32[n + I.cversion] = f.cversion;
+    this.i32[n + I.aversion] = f.aversion;
     this.owner[i] = f.ephemeralOwner;
     this.ephemeralType[i] = type;
   }
 
-  /** Node i is gone for good: its number may be reused, its strings are let go. */
+  /** Marks node i deleted (its fields stay readable until release). */
+  kill(i: number): void {
+    if (this.live[i] !== LIVE) throw new Error(`node store: deleting node ${i}, which is not live`);
+    this.live[i] = DEAD;
+    this.count--;
+  }
+
+  /** Puts deleted node i back (an undo within the txn that deleted it). */
+  revive(i: number): void {
+    if (this.live[i] !== DEAD) throw new Error(`node store: reviving node ${i}, which is not deleted`);
+    this.live[i] = LIVE;
+    this.count++;
+  }
+
+  /** Node i, if still deleted, is gone for good: its number may be reused, its strings are let go. */
   release(i: number): void {
-    if (this.live[i] !== 0) throw new Error(`node store: releasing live node ${i}`);
+    if (this.live[i] !== DEAD) return;
+    this.live[i] = FREE;
     this.data[i] = null;
     this.path[i] = '';
     this.ephemeralSeq.delete(i);
     this.free.push(i);
   }
 
-  /** Marks node i deleted (its fields stay readable until release). */
-  kill(i: number): void {
-    this.live[i] = 0;
-    this.count--;
-  }
-
-  revive(i: number): void {
-    this.live[i] = 1;
-    this.count++;
-  }
-
   /** Appends child c to parent p's children. */
   linkChild(p: number, c: number): void {
-    const last = this.lastChild[p];
-    this.prevSibling[c] = last;
-    this.nextSibling[c] = NONE;
-    if (last === NONE) this.firstChild[p] = c;
-    else this.nextSibling[last] = c;
-    this.lastChild[p] = c;
-    this.childCount[p]++;
+    const i32 = this.i32;
+    const pa = p * I32_STRIDE;
+    const ca = c * I32_STRIDE;
+    const last = i32[pa + I.lastChild];
+    i32[ca + I.prevSibling] = last;
+    i32[ca + I.nextSibling] = NONE;
+    if (last === NONE) i32[pa + I.firstChild] = c;
+    else i32[last * I32_STRIDE + I.nextSibling] = c;
+    i32[pa + I.lastChild] = c;
+    i32[pa + I.childCount]++;
   }
 
   /** Takes child c out of parent p's children. */
   unlinkChild(p: number, c: number): void {
-    const prev = this.prevSibling[c];
-    const next = this.nextSibling[c];
-    if (prev === NONE) this.firstChild[p] = next;
-    else this.nextSibling[prev] = next;
-    if (next === NONE) this.lastChild[p] = prev;
-    else this.prevSibling[next] = prev;
-    this.prevSibling[c] = NONE;
-    this.nextSibling[c] = NONE;
-    this.childCount[p]--;
+    const i32 = this.i32;
+    const pa = p * I32_STRIDE;
+    const ca = c * I32_STRIDE;
+    const prev = i32[ca + I.prevSibling];
+    const next = i32[ca + I.nextSibling];
+    if (prev === NONE) i32[pa + I.firstChild] = next;
+    else i32[prev * I32_STRIDE + I.nextSibling] = next;
+    if (next === NONE) i32[pa + I.lastChild] = prev;
+    else i32[next * I32_STRIDE + I.prevSibling] = prev;
+    i32[ca + I.prevSibling] = NONE;
+    i32[ca + I.nextSibling] = NONE;
+    i32[pa + I.childCount]--;
+  }
+
+  /** The first child of p, then each next sibling; NONE after the last. */
+  firstChild(p: number): number {
+    return this.i32[p * I32_STRIDE + I.firstChild];
+  }
+
+  nextSibling(c: number): number {
+    return this.i32[c * I32_STRIDE + I.nextSibling];
+  }
+
+  childCount(p: number): number {
+    return this.i32[p * I32_STRIDE + I.childCount];
   }
 
   /** Empties the store (snapshot load). */
@@ -204,39 +276,22 @@ export class NodeStore {
   }
 
   private grow(capacity: number, fresh = false): void {
-    const f64 = (a: Float64Array): Float64Array => {
-      const b = new Float64Array(capacity);
-      if (!fresh) b.set(a);
-      return b;
-    };
-    const i32 = (a: Int32Array): Int32Array => {
-      const b = new Int32Array(capacity);
-      if (!fresh) b.set(a);
-      return b;
-    };
-    const u8 = (a: Uint8Array): Uint8Array => {
-      const b = new Uint8Array(capacity);
-      if (!fresh) b.set(a);
-      return b;
-    };
-    this.czxid = f64(this.czxid);
-    this.mzxid = f64(this.mzxid);
-    this.pzxid = f64(this.pzxid);
-    this.ctime = f64(this.ctime);
-    this.mtime = f64(this.mtime);
-    this.aclRef = f64(this.aclRef);
-    this.version = i32(this.version);
-    this.cversion = i32(this.cversion);
-    this.aversion = i32(this.aversion);
-    this.firstChild = i32(this.firstChild);
-    this.lastChild = i32(this.lastChild);
-    this.nextSibling = i32(this.nextSibling);
-    this.prevSibling = i32(this.prevSibling);
-    this.childCount = i32(this.childCount);
-    this.ephemeralType = u8(this.ephemeralType);
-    this.live = u8(this.live);
+    const f64 = new Float64Array(capacity * F64_STRIDE);
+    const i32 = new Int32Array(capacity * I32_STRIDE);
+    const type = new Uint8Array(capacity);
+    const live = new Uint8Array(capacity);
     const owner = new BigInt64Array(capacity);
-    if (!fresh) owner.set(this.owner);
+    if (!fresh) {
+      f64.set(this.f64);
+      i32.set(this.i32);
+      type.set(this.ephemeralType);
+      live.set(this.live);
+      owner.set(this.owner);
+    }
+    this.f64 = f64;
+    this.i32 = i32;
+    this.ephemeralType = type;
+    this.live = live;
     this.owner = owner;
     this.capacity = capacity;
   }
@@ -256,24 +311,24 @@ export class ZNode implements NodeFields {
     this.index = index;
   }
 
-  get aclRef(): number { return this.store.aclRef[this.index]; }
-  set aclRef(v: number) { this.store.aclRef[this.index] = v; }
-  get czxid(): number { return this.store.czxid[this.index]; }
-  set czxid(v: number) { this.store.czxid[this.index] = v; }
-  get mzxid(): number { return this.store.mzxid[this.index]; }
-  set mzxid(v: number) { this.store.mzxid[this.index] = v; }
-  get pzxid(): number { return this.store.pzxid[this.index]; }
-  set pzxid(v: number) { this.store.pzxid[this.index] = v; }
-  get ctime(): number { return this.store.ctime[this.index]; }
-  set ctime(v: number) { this.store.ctime[this.index] = v; }
-  get mtime(): number { return this.store.mtime[this.index]; }
-  set mtime(v: number) { this.store.mtime[this.index] = v; }
-  get version(): number { return this.store.version[this.index]; }
-  set version(v: number) { this.store.version[this.index] = v; }
-  get cversion(): number { return this.store.cversion[this.index]; }
-  set cversion(v: number) { this.store.cversion[this.index] = v; }
-  get aversion(): number { return this.store.aversion[this.index]; }
-  set aversion(v: number) { this.store.aversion[this.index] = v; }
+  get aclRef(): number { return this.store.f(this.index, F.aclRef); }
+  set aclRef(v: number) { this.store.setF(this.index, F.aclRef, v); }
+  get czxid(): number { return this.store.f(this.index, F.czxid); }
+  set czxid(v: number) { this.store.setF(this.index, F.czxid, v); }
+  get mzxid(): number { return this.store.f(this.index, F.mzxid); }
+  set mzxid(v: number) { this.store.setF(this.index, F.mzxid, v); }
+  get pzxid(): number { return this.store.f(this.index, F.pzxid); }
+  set pzxid(v: number) { this.store.setF(this.index, F.pzxid, v); }
+  get ctime(): number { return this.store.f(this.index, F.ctime); }
+  set ctime(v: number) { this.store.setF(this.index, F.ctime, v); }
+  get mtime(): number { return this.store.f(this.index, F.mtime); }
+  set mtime(v: number) { this.store.setF(this.index, F.mtime, v); }
+  get version(): number { return this.store.n(this.index, I.version); }
+  set version(v: number) { this.store.setN(this.index, I.version, v); }
+  get cversion(): number { return this.store.n(this.index, I.cversion); }
+  set cversion(v: number) { this.store.setN(this.index, I.cversion, v); }
+  get aversion(): number { return this.store.n(this.index, I.aversion); }
+  set aversion(v: number) { this.store.setN(this.index, I.aversion, v); }
 
   get ephemeralOwner(): bigint {
     // only an owner of 0 makes a node EphemeralType.void; no BigInt made for those
@@ -301,6 +356,10 @@ export class ZNode implements NodeFields {
     this.store.data[this.index] = dataBytesOf(data);
   }
 
+  dataBytes(): DataBytes {
+    return this.store.data[this.index];
+  }
+
   /** Bytes of data (0 for null data). */
   get dataLength(): number {
     const b = this.store.data[this.index];
@@ -324,14 +383,14 @@ export class ZNode implements NodeFields {
   }
 
   numChildren(): number {
-    return this.store.childCount[this.index];
+    return this.store.childCount(this.index);
   }
 
   /** The children's names, in the order they joined (getChildren's order); a new array. */
   childNames(): string[] {
     const s = this.store;
     const names: string[] = [];
-    for (let c = s.firstChild[this.index]; c !== NONE; c = s.nextSibling[c]) {
+    for (let c = s.firstChild(this.index); c !== NONE; c = s.nextSibling(c)) {
       const p = s.path[c];
       names.push(p.slice(p.lastIndexOf('/') + 1));
     }
@@ -341,21 +400,21 @@ export class ZNode implements NodeFields {
   statInto(st: Stat): Stat {
     const s = this.store;
     const i = this.index;
-    const numChildren = s.childCount[i];
-    st.czxid = s.czxid[i];
-    st.mzxid = s.mzxid[i];
-    st.ctime = s.ctime[i];
-    st.mtime = s.mtime[i];
-    st.version = s.version[i];
+    const numChildren = s.childCount(i);
+    st.czxid = s.f(i, F.czxid);
+    st.mzxid = s.f(i, F.mzxid);
+    st.ctime = s.f(i, F.ctime);
+    st.mtime = s.f(i, F.mtime);
+    st.version = s.n(i, I.version);
     // the stored cversion counts creates; clients see changes (DataNode.copyStat's v3
     // semantics): every create has a delete except for the children still present
-    st.cversion = s.cversion[i] * 2 - numChildren;
-    st.aversion = s.aversion[i];
+    st.cversion = s.n(i, I.cversion) * 2 - numChildren;
+    st.aversion = s.n(i, I.aversion);
     // only a session's node shows its owner; containers and TTL nodes show 0 (DataNode.getClientEphemeralOwner)
     st.ephemeralOwner = s.ephemeralType[i] === EphemeralType.normal ? s.owner[i] : 0n;
     st.dataLength = this.dataLength;
     st.numChildren = numChildren;
-    st.pzxid = s.pzxid[i];
+    st.pzxid = s.f(i, F.pzxid);
     return st;
   }
 }

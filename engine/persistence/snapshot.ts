@@ -310,13 +310,14 @@ export function readSnapshot(file: SnapshotFile, sink: SnapshotSink, options: Sn
       need(Math.max(0, dataLength) + 8 + STAT_PERSISTED_BYTES, `node ${p}`);
       const b = input.buf;
       let at = input.pos;
-      // a view: the tree keeps its own copy of the bytes
-      const data = dataLength === -1 ? NULL_DATA : dataLength === 0 ? EMPTY_DATA : b.subarray(at, at + dataLength);
+      // the record refers to the bytes in the read buffer; the tree keeps its own copy
+      record.dataSource = b;
+      record.dataStart = at;
+      record.dataLengthOrNull = dataLength;
       at += Math.max(0, dataLength);
       const aclRef = readLongNumber(b, at);
       const czxid = readLongNumber(b, at + 8);
       const node = record;
-      node.data = data;
       node.aclRef = aclRef;
       node.czxid = czxid;
       node.ctime = readLongNumber(b, at + 24);
