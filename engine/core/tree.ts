@@ -614,9 +614,9 @@ export class DataTree {
    * deserialize): a session's ephemerals, the containers or the TTL nodes.
    */
   private indexOwner(path: string, i: number): void {
-    const type = this.store.ephemeralType[i];
+    const type = this.store.ephemeralType(i);
     if (type === EphemeralType.normal) {
-      const owner = this.store.owner[i];
+      const owner = this.store.owner(i);
       let set = this.ephemerals.get(owner);
       if (set === undefined) this.ephemerals.set(owner, (set = new Set()));
       // a snapshot repeating a path: the set keeps its place, the node its ephemeralSeq
@@ -645,11 +645,11 @@ export class DataTree {
 
   /** Takes a node out of the index indexOwner filed it in. */
   private dropEphemeral(i: number, path: string): void {
-    const type = this.store.ephemeralType[i];
+    const type = this.store.ephemeralType(i);
     if (type === EphemeralType.container) this.containers.delete(path);
     else if (type === EphemeralType.ttl) this.ttls.delete(path);
     if (type !== EphemeralType.normal) return;
-    const owner = this.store.owner[i];
+    const owner = this.store.owner(i);
     const set = this.ephemerals.get(owner);
     if (set === undefined || !set.delete(path)) return;
     this.ephemeralBins.get(owner)?.remove(path);

@@ -15,7 +15,6 @@ export const EphemeralType = { void: 0, normal: 1, container: 2, ttl: 3 } as con
 
 const EMPTY_DATA = Buffer.alloc(0);
 const NONE = -1;
-const CAPACITY_INITIAL = 64;
 
 /**
  * A node's data as the store keeps it: one byte per character in a V8 one-byte string
@@ -101,29 +100,41 @@ export class NodeRecord implements NodeFields {
   }
 }
 
-/** The double fields of a node, at f64[i * F64_STRIDE + field]: zxids, times and the ACL reference. */
+/** The double fields of a node, in its f64 page: zxids, times and the ACL reference. */
 export const F = { czxid: 0, mzxid: 1, pzxid: 2, ctime: 3, mtime: 4, aclRef: 5 } as const;
 const F64_STRIDE = 6;
-/** The int32 fields, at i32[i * I32_STRIDE + field]: versions, then the links of the children list. */
-export const I = { version: 0, cversion: 1, aversion: 2, firstChild: 3, lastChild: 4, nextSibling: 5, prevSibling: 6, childCount: 7 } as const;
-const I32_STRIDE = 8;
-/** live[i]: the node is in the tree; dead: deleted, its number not yet reusable; free: reusable. */
-const DEAD = 0;
-const LIVE = 1;
-const FREE = 2;
+/**
+ * The int32 fields, in its i32 page: versions, the links of the children list, the owner's
+ * two halves, and flags: the EphemeralType in the low byte, the life state above it.
+ */
+export const I = {
+  version: 0, cversion: 1, aversion: 2, firstChild: 3, lastChild: 4, nextSibling: 5, prevSibling: 6, childCount: 7, ownerHigh: 8, ownerLow: 9, flags: 10,
+} as const;
+const I32_STRIDE = 11;
+/** Life states: in the tree; deleted, its number not yet reusable; free for reuse. */
+const LIVE = 1 << 8;
+const DEAD = 2 << 8;
+const FREE = 3 << 8;
+const STATE_MASK = 0xff00;
+const TYPE_MASK = 0xff;
+/**
+ * Nodes per page. Pages are allocated as the tree grows and never copied: no doubling
+ * slack, and no old arrays waiting for a full collection to give their memory back.
+ */
+const PAGE_BITS = 15;
+const PAGE_NODES = 1 << PAGE_BITS;
+const PAGE_MASK = PAGE_NODES - 1;
+const FIRST_PAGE_NODES = 64;
 
 /**
- * The znodes of one tree by number. A node's doubles share a cache line or two, as do its
- * int32s (a setData touches one of each). Numbers of deleted nodes are reused (the tree
- * decides when: not within the txn that deleted them, whose undo may put them back).
+ * The znodes of one tree by number, in pages of typed arrays. A node's doubles sit side by
+ * side, as do its int32s (a setData touches one run of each). Numbers of deleted nodes are
+ * reused (the tree decides when: not within the txn that deleted them, whose undo may put
+ * them back).
  */
 export class NodeStore {
-  capacity = 0;
-  f64: Float64Array = new Float64Array(0);
-  i32: Int32Array = new Int32Array(0);
-  ephemeralType: Uint8Array = new Uint8Array(0);
-  live: Uint8Array = new Uint8Array(0);
-  owner: BigInt64Array = new BigInt64Array(0);
+  private readonly f64Pages: Float64Array[] = [];
+  private readonly i32Pages: Int32Array[] = [];
   readonly data: DataBytes[] = [];
   readonly path: string[] = [];
   /** When a session's node joined the session's ephemerals, in the tree's count; only for such nodes. */
@@ -135,86 +146,125 @@ export class NodeStore {
   /** Live nodes. */
   count = 0;
 
-  constructor() {
-    this.grow(CAPACITY_INITIAL);
-  }
-
   f(i: number, field: number): number {
-    return this.f64[i * F64_STRIDE + field];
+    return this.f64Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * F64_STRIDE + field];
   }
 
   setF(i: number, field: number, v: number): void {
-    this.f64[i * F64_STRIDE + field] = v;
+    this.f64Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * F64_STRIDE + field] = v;
   }
 
   n(i: number, field: number): number {
-    return this.i32[i * I32_STRIDE + field];
+    return this.i32Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * I32_STRIDE + field];
   }
 
   setN(i: number, field: number, v: number): void {
-    this.i32[i * I32_STRIDE + field] = v;
+    this.i32Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * I32_STRIDE + field] = v;
+  }
+
+  /** EphemeralType of node i's owner, as the tree filed it. */
+  ephemeralType(i: number): number {
+    return this.n(i, I.flags) & TYPE_MASK;
+  }
+
+  owner(i: number): bigint {
+    const high = this.n(i, I.ownerHigh);
+    const low = this.n(i, I.ownerLow);
+    if (high === 0 && low === 0) return 0n;
+    return (BigInt(high) << 32n) | BigInt(low >>> 0);
   }
 
   isLive(i: number): boolean {
-    return this.live[i] === LIVE;
+    return (this.n(i, I.flags) & STATE_MASK) === LIVE;
+  }
+
+  private setState(i: number, state: number): void {
+    this.setN(i, I.flags, (this.n(i, I.flags) & TYPE_MASK) | state);
   }
 
   /** A number for a new node, its fields set from f (no children, not linked anywhere). */
   add(path: string, f: NodeFields, type: number): number {
     const i = this.free.length > 0 ? this.free.pop()! : this.used++;
-    if (i >= this.capacity) this.grow(this.capacity * 2);
+    this.ensurePage(i);
     if (i === this.path.length) {
       this.path.push(path);
       this.data.push(null);
     } else this.path[i] = path;
     this.assign(i, f, type);
-    const at = i * I32_STRIDE;
-    this.i32[at + I.firstChild] = NONE;
-    this.i32[at + I.lastChild] = NONE;
-    this.i32[at + I.nextSibling] = NONE;
-    this.i32[at + I.prevSibling] = NONE;
-    this.i32[at + I.childCount] = 0;
-    this.live[i] = LIVE;
+    const page = this.i32Pages[i >>> PAGE_BITS];
+    const at = (i & PAGE_MASK) * I32_STRIDE;
+    page[at + I.firstChild] = NONE;
+    page[at + I.lastChild] = NONE;
+    page[at + I.nextSibling] = NONE;
+    page[at + I.prevSibling] = NONE;
+    page[at + I.childCount] = 0;
+    page[at + I.flags] = type | LIVE;
     this.count++;
     return i;
+  }
+
+  /**
+   * Room for node i: pages after the first are allocated whole; the first starts small (a
+   * tree in a test, a learner's empty tree) and doubles up to a page.
+   */
+  private ensurePage(i: number): void {
+    const p = i >>> PAGE_BITS;
+    if (p === this.i32Pages.length) {
+      const nodes = p === 0 ? FIRST_PAGE_NODES : PAGE_NODES;
+      this.f64Pages.push(new Float64Array(nodes * F64_STRIDE));
+      this.i32Pages.push(new Int32Array(nodes * I32_STRIDE));
+    }
+    let nodes = this.i32Pages[p].length / I32_STRIDE;
+    if ((i & PAGE_MASK) < nodes) return;
+    while ((i & PAGE_MASK) >= nodes) nodes *= 2;
+    const f64 = new Float64Array(nodes * F64_STRIDE);
+    f64.set(this.f64Pages[p]);
+    this.f64Pages[p] = f64;
+    const i32 = new Int32Array(nodes * I32_STRIDE);
+    i32.set(this.i32Pages[p]);
+    this.i32Pages[p] = i32;
   }
 
   /** Sets node i's persisted fields from f (a snapshot repeating a path replaces them). */
   assign(i: number, f: NodeFields, type: number): void {
     this.data[i] = f.dataBytes();
-    const d = i * F64_STRIDE;
-    this.f64[d + F.czxid] = f.czxid;
-    this.f64[d + F.mzxid] = f.mzxid;
-    this.f64[d + F.pzxid] = f.pzxid;
-    this.f64[d + F.ctime] = f.ctime;
-    this.f64[d + F.mtime] = f.mtime;
-    this.f64[d + F.aclRef] = f.aclRef;
-    const n = i * I32_STRIDE;
-    this.i32[n + I.version] = f.version;
-    this.i32[n + I.cversion] = f.cversion;
-    this.i32[n + I.aversion] = f.aversion;
-    this.owner[i] = f.ephemeralOwner;
-    this.ephemeralType[i] = type;
+    const d = this.f64Pages[i >>> PAGE_BITS];
+    const at = (i & PAGE_MASK) * F64_STRIDE;
+    d[at + F.czxid] = f.czxid;
+    d[at + F.mzxid] = f.mzxid;
+    d[at + F.pzxid] = f.pzxid;
+    d[at + F.ctime] = f.ctime;
+    d[at + F.mtime] = f.mtime;
+    d[at + F.aclRef] = f.aclRef;
+    const n = this.i32Pages[i >>> PAGE_BITS];
+    const nt = (i & PAGE_MASK) * I32_STRIDE;
+    n[nt + I.version] = f.version;
+    n[nt + I.cversion] = f.cversion;
+    n[nt + I.aversion] = f.aversion;
+    const owner = f.ephemeralOwner;
+    n[nt + I.ownerHigh] = owner === 0n ? 0 : Number(BigInt.asIntN(32, owner >> 32n));
+    n[nt + I.ownerLow] = owner === 0n ? 0 : Number(BigInt.asIntN(32, owner));
+    n[nt + I.flags] = (n[nt + I.flags] & STATE_MASK) | type;
   }
 
   /** Marks node i deleted (its fields stay readable until release). */
   kill(i: number): void {
-    if (this.live[i] !== LIVE) throw new Error(`node store: deleting node ${i}, which is not live`);
-    this.live[i] = DEAD;
+    if (!this.isLive(i)) throw new Error(`node store: deleting node ${i}, which is not live`);
+    this.setState(i, DEAD);
     this.count--;
   }
 
   /** Puts deleted node i back (an undo within the txn that deleted it). */
   revive(i: number): void {
-    if (this.live[i] !== DEAD) throw new Error(`node store: reviving node ${i}, which is not deleted`);
-    this.live[i] = LIVE;
+    if ((this.n(i, I.flags) & STATE_MASK) !== DEAD) throw new Error(`node store: reviving node ${i}, which is not deleted`);
+    this.setState(i, LIVE);
     this.count++;
   }
 
   /** Node i, if still deleted, is gone for good: its number may be reused, its strings are let go. */
   release(i: number): void {
-    if (this.live[i] !== DEAD) return;
-    this.live[i] = FREE;
+    if ((this.n(i, I.flags) & STATE_MASK) !== DEAD) return;
+    this.setState(i, FREE);
     this.data[i] = null;
     this.path[i] = '';
     this.ephemeralSeq.delete(i);
@@ -223,77 +273,51 @@ export class NodeStore {
 
   /** Appends child c to parent p's children. */
   linkChild(p: number, c: number): void {
-    const i32 = this.i32;
-    const pa = p * I32_STRIDE;
-    const ca = c * I32_STRIDE;
-    const last = i32[pa + I.lastChild];
-    i32[ca + I.prevSibling] = last;
-    i32[ca + I.nextSibling] = NONE;
-    if (last === NONE) i32[pa + I.firstChild] = c;
-    else i32[last * I32_STRIDE + I.nextSibling] = c;
-    i32[pa + I.lastChild] = c;
-    i32[pa + I.childCount]++;
+    const last = this.n(p, I.lastChild);
+    this.setN(c, I.prevSibling, last);
+    this.setN(c, I.nextSibling, NONE);
+    if (last === NONE) this.setN(p, I.firstChild, c);
+    else this.setN(last, I.nextSibling, c);
+    this.setN(p, I.lastChild, c);
+    this.setN(p, I.childCount, this.n(p, I.childCount) + 1);
   }
 
   /** Takes child c out of parent p's children. */
   unlinkChild(p: number, c: number): void {
-    const i32 = this.i32;
-    const pa = p * I32_STRIDE;
-    const ca = c * I32_STRIDE;
-    const prev = i32[ca + I.prevSibling];
-    const next = i32[ca + I.nextSibling];
-    if (prev === NONE) i32[pa + I.firstChild] = next;
-    else i32[prev * I32_STRIDE + I.nextSibling] = next;
-    if (next === NONE) i32[pa + I.lastChild] = prev;
-    else i32[next * I32_STRIDE + I.prevSibling] = prev;
-    i32[ca + I.prevSibling] = NONE;
-    i32[ca + I.nextSibling] = NONE;
-    i32[pa + I.childCount]--;
+    const prev = this.n(c, I.prevSibling);
+    const next = this.n(c, I.nextSibling);
+    if (prev === NONE) this.setN(p, I.firstChild, next);
+    else this.setN(prev, I.nextSibling, next);
+    if (next === NONE) this.setN(p, I.lastChild, prev);
+    else this.setN(next, I.prevSibling, prev);
+    this.setN(c, I.prevSibling, NONE);
+    this.setN(c, I.nextSibling, NONE);
+    this.setN(p, I.childCount, this.n(p, I.childCount) - 1);
   }
 
   /** The first child of p, then each next sibling; NONE after the last. */
   firstChild(p: number): number {
-    return this.i32[p * I32_STRIDE + I.firstChild];
+    return this.n(p, I.firstChild);
   }
 
   nextSibling(c: number): number {
-    return this.i32[c * I32_STRIDE + I.nextSibling];
+    return this.n(c, I.nextSibling);
   }
 
   childCount(p: number): number {
-    return this.i32[p * I32_STRIDE + I.childCount];
+    return this.n(p, I.childCount);
   }
 
   /** Empties the store (snapshot load). */
   clear(): void {
+    this.f64Pages.length = 0;
+    this.i32Pages.length = 0;
     this.data.length = 0;
     this.path.length = 0;
     this.free.length = 0;
     this.ephemeralSeq.clear();
     this.used = 0;
     this.count = 0;
-    this.grow(CAPACITY_INITIAL, true);
-  }
-
-  private grow(capacity: number, fresh = false): void {
-    const f64 = new Float64Array(capacity * F64_STRIDE);
-    const i32 = new Int32Array(capacity * I32_STRIDE);
-    const type = new Uint8Array(capacity);
-    const live = new Uint8Array(capacity);
-    const owner = new BigInt64Array(capacity);
-    if (!fresh) {
-      f64.set(this.f64);
-      i32.set(this.i32);
-      type.set(this.ephemeralType);
-      live.set(this.live);
-      owner.set(this.owner);
-    }
-    this.f64 = f64;
-    this.i32 = i32;
-    this.ephemeralType = type;
-    this.live = live;
-    this.owner = owner;
-    this.capacity = capacity;
   }
 }
 
@@ -332,12 +356,12 @@ export class ZNode implements NodeFields {
 
   get ephemeralOwner(): bigint {
     // only an owner of 0 makes a node EphemeralType.void; no BigInt made for those
-    return this.store.ephemeralType[this.index] === EphemeralType.void ? 0n : this.store.owner[this.index];
+    return this.store.owner(this.index);
   }
 
   /** EphemeralType of the owner, as the tree filed the node (it knows whether extended types are on). */
   get ephemeralType(): number {
-    return this.store.ephemeralType[this.index];
+    return this.store.ephemeralType(this.index);
   }
 
   /** When a session's node joined the session's ephemerals, in the tree's count (their order in the set); 0 otherwise. */
@@ -411,7 +435,7 @@ export class ZNode implements NodeFields {
     st.cversion = s.n(i, I.cversion) * 2 - numChildren;
     st.aversion = s.n(i, I.aversion);
     // only a session's node shows its owner; containers and TTL nodes show 0 (DataNode.getClientEphemeralOwner)
-    st.ephemeralOwner = s.ephemeralType[i] === EphemeralType.normal ? s.owner[i] : 0n;
+    st.ephemeralOwner = s.ephemeralType(i) === EphemeralType.normal ? s.owner(i) : 0n;
     st.dataLength = this.dataLength;
     st.numChildren = numChildren;
     st.pzxid = s.f(i, F.pzxid);
