@@ -134,6 +134,7 @@ export class AclCache {
 export const QUOTA_ROOT = '/zookeeper/quota';
 export const QUOTA_LIMITS = 'zookeeper_limits';
 export const QUOTA_STATS = 'zookeeper_stats';
+const QUOTA_LIMITS_SUFFIX = `/${QUOTA_LIMITS}`;
 
 /**
  * StatsTrack's parser: pairs split by "," or ";" (3.8 writes the limits as
@@ -425,7 +426,7 @@ export class DataTree {
       const store = this.store;
       const walk = (i: number) => {
         count++;
-        bytes += store.data[i]?.length ?? 0;
+        bytes += store.dataLength(i);
         for (let c = store.firstChild(i); c !== NONE; c = store.nextSibling(c)) walk(c);
       };
       const top = this.index.get(quotaPath);
@@ -563,24 +564,48 @@ export class DataTree {
    * A path seen twice replaces the first node, as ZooKeeper's map does. Throws on an orphan.
    */
   restoreNode(path: string, f: NodeFields): void {
-    const old = this.index.get(path);
-    if (old !== undefined) this.approximateDataSize -= (path === '/' ? 0 : path.length) + (this.store.data[old]?.length ?? 0);
     const type = ephemeralTypeOf(f.ephemeralOwner, this.extendedTypesEnabled);
-    let i = old;
-    if (path !== '/') {
-      const p = this.restoredParentOf(path);
+    let i: number;
+    if (path === '/') {
+      const old = this.index.get(path);
+      if (old === undefined) this.index.set(path, (i = this.store.add(path, f, type)));
+      else {
+        this.approximateDataSize -= this.store.dataLength(old);
+        this.store.assign((i = old), f, type);
+      }
+      // the root's path is "" in ZooKeeper's accounting
+      this.approximateDataSize += this.store.dataLength(i);
+      return;
+    }
+    const p = this.restoredParentOf(path);
+    const size = this.index.size;
+    i = this.store.add(path, f, type);
+    this.index.set(path, i);
+    if (this.index.size === size) i = this.restoreRepeated(path, p, i, f, type);
+    else this.store.linkChild(p, i);
+    this.indexOwner(path, i);
+    if (path.endsWith(QUOTA_LIMITS_SUFFIX)) {
       const parentPath = this.restoredParentPath;
-      if (i === undefined) {
-        i = this.store.add(path, f, type);
-        this.store.linkChild(p, i);
-        this.index.set(path, i);
-      } else this.store.assign(i, f, type); // it keeps its children and its place among its siblings
-      this.indexOwner(path, i);
-      if (baseName(path) === QUOTA_LIMITS && parentPath.startsWith(QUOTA_ROOT)) this.quotaPaths.add(parentPath.slice(QUOTA_ROOT.length));
-    } else if (i === undefined) this.index.set(path, this.store.add(path, f, type));
-    else this.store.assign(i, f, type);
-    // the root's path is "" in ZooKeeper's accounting
-    this.approximateDataSize += (path === '/' ? 0 : path.length) + (f.data === NULL_DATA ? 0 : f.data.length);
+      if (parentPath.startsWith(QUOTA_ROOT)) this.quotaPaths.add(parentPath.slice(QUOTA_ROOT.length));
+    }
+    this.approximateDataSize += path.length + this.store.dataLength(i);
+  }
+
+  /**
+   * A path the snapshot repeats (the index already held it: restoreNode's lookup-free add
+   * took its place): the first node keeps its number, children and place among its
+   * siblings, and takes the new fields; the number just added goes back.
+   */
+  private restoreRepeated(path: string, p: number, added: number, f: NodeFields, type: number): number {
+    let old = this.store.firstChild(p);
+    while (old !== NONE && this.store.path[old] !== path) old = this.store.nextSibling(old);
+    if (old === NONE) throw new Error(`restore: ${path} is in the index but not among its parent's children`);
+    this.index.set(path, old);
+    this.store.kill(added);
+    this.store.release(added);
+    this.approximateDataSize -= path.length + this.store.dataLength(old);
+    this.store.assign(old, f, type);
+    return old;
   }
 
   /** The parent restoredParentOf found last: a snapshot lists siblings one after another. */

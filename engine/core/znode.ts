@@ -9,6 +9,7 @@
 // and the snapshot's order, as the Set it replaces kept it.
 import { type Stat, NULL_DATA } from '../protocol.ts';
 import type { JuteWriter } from '../../native-free-io/jute.ts';
+import { DataArena, SLOT_BYTES_MAX } from './data-arena.ts';
 
 /** What a node's ephemeralOwner makes it, as ZooKeeper's EphemeralType. */
 export const EphemeralType = { void: 0, normal: 1, container: 2, ttl: 3 } as const;
@@ -16,25 +17,9 @@ export const EphemeralType = { void: 0, normal: 1, container: 2, ttl: 3 } as con
 const EMPTY_DATA = Buffer.alloc(0);
 const NONE = -1;
 
-/**
- * A node's data as the store keeps it: one byte per character in a V8 one-byte string
- * (latin1 maps bytes 0..255 to U+0000..U+00FF and back exactly), null for null data. A
- * string lives in the V8 heap, 16 bytes of header, moved and compacted by the collector; a
- * Buffer costs a typed-array object (~90 bytes) plus its bytes in an 8 KiB pool slab that
- * any one live slice keeps whole.
- */
-type DataBytes = string | null;
-
-export function dataBytesOf(data: Buffer): DataBytes {
-  if (data === NULL_DATA) return null;
-  return data.length === 0 ? '' : data.toString('latin1');
-}
-
 /** A node's persisted fields, as a snapshot record carries them (restore's input). */
 export interface NodeFields {
   readonly data: Buffer;
-  /** The data as the store keeps it (dataBytesOf(data), without the Buffer where the source has none). */
-  dataBytes(): DataBytes;
   aclRef: number;
   czxid: number;
   mzxid: number;
@@ -83,12 +68,6 @@ export class NodeRecord implements NodeFields {
     return Math.max(this.dataLengthOrNull, 0);
   }
 
-  dataBytes(): DataBytes {
-    const n = this.dataLengthOrNull;
-    if (n === -1) return null;
-    return n === 0 ? '' : this.dataSource.toString('latin1', this.dataStart, this.dataStart + n);
-  }
-
   static of(data: Buffer, aclRef: number, owner: bigint, zxid: number, timeMs: number): NodeRecord {
     const r = new NodeRecord();
     r.data = data;
@@ -101,16 +80,18 @@ export class NodeRecord implements NodeFields {
 }
 
 /** The double fields of a node, in its f64 page: zxids, times and the ACL reference. */
-export const F = { czxid: 0, mzxid: 1, pzxid: 2, ctime: 3, mtime: 4, aclRef: 5 } as const;
-const F64_STRIDE = 6;
+export const F = { czxid: 0, mzxid: 1, pzxid: 2, ctime: 3, mtime: 4, aclRef: 5, dataAt: 6 } as const;
+const F64_STRIDE = 7;
 /**
  * The int32 fields, in its i32 page: versions, the links of the children list, the owner's
  * two halves, and flags: the EphemeralType in the low byte, the life state above it.
  */
 export const I = {
   version: 0, cversion: 1, aversion: 2, firstChild: 3, lastChild: 4, nextSibling: 5, prevSibling: 6, childCount: 7, ownerHigh: 8, ownerLow: 9, flags: 10,
+  /** -1 for null data; a length up to SLOT_BYTES_MAX: the data is in the arena at dataAt; longer: in `large`. */
+  dataLength: 11,
 } as const;
-const I32_STRIDE = 11;
+const I32_STRIDE = 12;
 /** Life states: in the tree; deleted, its number not yet reusable; free for reuse. */
 const LIVE = 1 << 8;
 const DEAD = 2 << 8;
@@ -135,8 +116,10 @@ const FIRST_PAGE_NODES = 64;
 export class NodeStore {
   private readonly f64Pages: Float64Array[] = [];
   private readonly i32Pages: Int32Array[] = [];
-  readonly data: DataBytes[] = [];
   readonly path: string[] = [];
+  private readonly arena = new DataArena();
+  /** Data longer than SLOT_BYTES_MAX, by node number: a Buffer of its own (not a pool slice). */
+  private readonly large = new Map<number, Buffer>();
   /** When a session's node joined the session's ephemerals, in the tree's count; only for such nodes. */
   readonly ephemeralSeq = new Map<number, number>();
   /** Numbers free for reuse, and the count of numbers ever handed out. */
@@ -186,10 +169,8 @@ export class NodeStore {
   add(path: string, f: NodeFields, type: number): number {
     const i = this.free.length > 0 ? this.free.pop()! : this.used++;
     this.ensurePage(i);
-    if (i === this.path.length) {
-      this.path.push(path);
-      this.data.push(null);
-    } else this.path[i] = path;
+    if (i === this.path.length) this.path.push(path);
+    else this.path[i] = path;
     this.assign(i, f, type);
     const page = this.i32Pages[i >>> PAGE_BITS];
     const at = (i & PAGE_MASK) * I32_STRIDE;
@@ -227,7 +208,11 @@ export class NodeStore {
 
   /** Sets node i's persisted fields from f (a snapshot repeating a path replaces them). */
   assign(i: number, f: NodeFields, type: number): void {
-    this.data[i] = f.dataBytes();
+    if (f instanceof NodeRecord) this.setData(i, f.dataSource, f.dataStart, f.dataLengthOrNull);
+    else {
+      const data = f.data;
+      this.setData(i, data, 0, data === NULL_DATA ? -1 : data.length);
+    }
     const d = this.f64Pages[i >>> PAGE_BITS];
     const at = (i & PAGE_MASK) * F64_STRIDE;
     d[at + F.czxid] = f.czxid;
@@ -265,10 +250,79 @@ export class NodeStore {
   release(i: number): void {
     if ((this.n(i, I.flags) & STATE_MASK) !== DEAD) return;
     this.setState(i, FREE);
-    this.data[i] = null;
+    this.setData(i, EMPTY_DATA, 0, 0);
     this.path[i] = '';
     this.ephemeralSeq.delete(i);
     this.free.push(i);
+  }
+
+  /** Sets node i's data to src[start, start + bytes), or null data for bytes -1. */
+  setData(i: number, src: Buffer, start: number, bytes: number): void {
+    const old = this.n(i, I.dataLength);
+    if (old > 0 && old <= SLOT_BYTES_MAX) {
+      const at = this.f(i, F.dataAt);
+      if (bytes > 0 && bytes <= SLOT_BYTES_MAX && DataArena.sameSlot(bytes, old)) {
+        this.arena.write(at, src, start, bytes);
+        this.setN(i, I.dataLength, bytes);
+        return;
+      }
+      this.arena.free(at, old);
+    } else if (old > SLOT_BYTES_MAX) this.large.delete(i);
+    if (bytes > 0 && bytes <= SLOT_BYTES_MAX) {
+      const at = this.arena.alloc(bytes);
+      this.arena.write(at, src, start, bytes);
+      this.setF(i, F.dataAt, at);
+    } else if (bytes > SLOT_BYTES_MAX) {
+      const own = Buffer.allocUnsafeSlow(bytes);
+      src.copy(own, 0, start, start + bytes);
+      this.large.set(i, own);
+    }
+    this.setN(i, I.dataLength, bytes);
+  }
+
+  /** Bytes of node i's data (0 for null data). */
+  dataLength(i: number): number {
+    return Math.max(this.n(i, I.dataLength), 0);
+  }
+
+  dataIsNull(i: number): boolean {
+    return this.n(i, I.dataLength) === -1;
+  }
+
+  /** Node i's data as a Buffer: NULL_DATA for null, a new copy otherwise. */
+  dataBuffer(i: number): Buffer {
+    const bytes = this.n(i, I.dataLength);
+    if (bytes === -1) return NULL_DATA;
+    if (bytes === 0) return EMPTY_DATA;
+    const copy = Buffer.allocUnsafe(bytes);
+    this.copyData(i, copy, 0);
+    return copy;
+  }
+
+  /** Copies node i's data into buf at `at`; returns how many bytes. */
+  copyData(i: number, buf: Buffer, at: number): number {
+    const bytes = this.n(i, I.dataLength);
+    if (bytes <= 0) return 0;
+    if (bytes > SLOT_BYTES_MAX) return this.large.get(i)!.copy(buf, at);
+    const address = this.f(i, F.dataAt);
+    const offset = DataArena.offsetOf(address);
+    return this.arena.chunkOf(address).copy(buf, at, offset, offset + bytes);
+  }
+
+  /** Writes node i's data as jute writes a buffer (length, then the bytes; -1 for null). */
+  writeData(i: number, w: JuteWriter): void {
+    const bytes = this.n(i, I.dataLength);
+    if (bytes <= 0) w.int(bytes);
+    else if (bytes > SLOT_BYTES_MAX) w.buffer(this.large.get(i)!);
+    else {
+      const address = this.f(i, F.dataAt);
+      w.bufferRange(this.arena.chunkOf(address), DataArena.offsetOf(address), bytes);
+    }
+  }
+
+  /** Bytes of the data arena's chunks, and of the slots in use in them. */
+  arenaBytes(): { chunkBytes: number; slotBytesInUse: number } {
+    return { chunkBytes: this.arena.chunkBytes(), slotBytesInUse: this.arena.slotBytesInUse };
   }
 
   /** Appends child c to parent p's children. */
@@ -312,7 +366,8 @@ export class NodeStore {
   clear(): void {
     this.f64Pages.length = 0;
     this.i32Pages.length = 0;
-    this.data.length = 0;
+    this.arena.clear();
+    this.large.clear();
     this.path.length = 0;
     this.free.length = 0;
     this.ephemeralSeq.clear();
@@ -371,39 +426,31 @@ export class ZNode implements NodeFields {
 
   /** The data as a Buffer: NULL_DATA for null, a new copy otherwise (hot paths use dataLength and writeData). */
   get data(): Buffer {
-    const b = this.store.data[this.index];
-    if (b === null) return NULL_DATA;
-    return b.length === 0 ? EMPTY_DATA : Buffer.from(b, 'latin1');
+    return this.store.dataBuffer(this.index);
   }
 
   set data(data: Buffer) {
-    this.store.data[this.index] = dataBytesOf(data);
-  }
-
-  dataBytes(): DataBytes {
-    return this.store.data[this.index];
+    this.store.setData(this.index, data, 0, data === NULL_DATA ? -1 : data.length);
   }
 
   /** Bytes of data (0 for null data). */
   get dataLength(): number {
-    const b = this.store.data[this.index];
-    return b === null ? 0 : b.length;
+    return this.store.dataLength(this.index);
   }
 
   /** Whether the data is null (jute length -1), as apart from empty. */
   get dataIsNull(): boolean {
-    return this.store.data[this.index] === null;
+    return this.store.dataIsNull(this.index);
   }
 
   /** Writes the data as jute writes a buffer (length, then the bytes; -1 for null). */
   writeData(w: JuteWriter): void {
-    w.latin1Buffer(this.store.data[this.index]);
+    this.store.writeData(this.index, w);
   }
 
   /** Copies the data's bytes into buf at `at` (nothing for null data); returns how many. */
   copyDataTo(buf: Buffer, at: number): number {
-    const b = this.store.data[this.index];
-    return b === null || b.length === 0 ? 0 : buf.write(b, at, b.length, 'latin1');
+    return this.store.copyData(this.index, buf, at);
   }
 
   numChildren(): number {
