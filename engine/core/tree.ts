@@ -181,6 +181,8 @@ export class DataTree {
    */
   private retiredZxid = -1;
   private readonly retired: number[] = [];
+  /** createNode's fields for the store, reused (versions stay 0). */
+  private readonly createFields = new NodeRecord();
   readonly acls = new AclCache();
   readonly ephemerals = new Map<bigint, Set<string>>();
   /** Paths with a quota (a zookeeper_limits node under /zookeeper/quota). */
@@ -284,7 +286,14 @@ export class DataTree {
     store.setN(p, I.cversion, parentCVersion === -1 ? store.n(p, I.cversion) + 1 : parentCVersion);
     store.setF(p, F.pzxid, zxid);
     if (zxid !== this.retiredZxid) this.releaseRetired();
-    const i = store.add(path, NodeRecord.of(data, aclRef, owner, zxid, timeMs), ephemeralTypeOf(owner, this.extendedTypesEnabled));
+    const fields = this.createFields;
+    fields.data = data;
+    fields.aclRef = aclRef;
+    fields.ephemeralOwner = owner;
+    fields.czxid = fields.mzxid = fields.pzxid = zxid;
+    fields.ctime = fields.mtime = timeMs;
+    const i = store.add(path, fields, ephemeralTypeOf(owner, this.extendedTypesEnabled));
+    fields.data = EMPTY_DATA; // holds no request buffer (a pool slab) past the call
     store.linkChild(p, i);
     this.index.set(path, i);
     this.approximateDataSize += path.length + data.length;

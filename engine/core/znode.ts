@@ -1,12 +1,14 @@
-// The tree's znodes, stored by number in typed arrays (issue 13: a ZNode object with its
-// own fields, Set of children and boxed doubles cost ~400 B of heap per znode), and ZNode,
-// a view of one of them with the fields the pipeline, handlers, snapshots and learners read.
+// The tree's znodes, stored by number in pages of typed arrays (issue 13: a ZNode object with
+// its own fields, a Set of children, boxed doubles and a string of data cost ~400 B of heap
+// per znode), and ZNode, a view of one number with the fields the pipeline, handlers,
+// snapshots and learners read.
 //
-// Per znode: 6 doubles (zxids, times, ACL reference), 8 int32s (versions, child links and
-// count), 2 bytes (type, live), the owner as an int64, and two array slots: the data as a V8
-// one-byte string and the path (the same string the tree's index keys). Children are a
-// doubly linked list through the child numbers, in the order they joined: getChildren's
-// and the snapshot's order, as the Set it replaces kept it.
+// Per znode: 7 doubles (zxids, times, ACL reference, data address) and 12 int32s (versions,
+// child links and count, owner, type and life state, data length) — 104 bytes — plus the
+// data in the arena (data-arena.ts: its length rounded up to a size class) and one array
+// slot for the path (the same string the tree's index keys). Children are a doubly linked
+// list through the child numbers, in the order they joined: getChildren's and the
+// snapshot's order, as the Set it replaces kept it.
 import { type Stat, NULL_DATA } from '../protocol.ts';
 import type { JuteWriter } from '../../native-free-io/jute.ts';
 import { DataArena, SLOT_BYTES_MAX } from './data-arena.ts';
@@ -34,7 +36,7 @@ export interface NodeFields {
 
 /**
  * One snapshot record's fields, reusable from record to record. The data is bytes
- * [dataStart, dataStart + dataLength) of dataSource, or null data for dataLength -1.
+ * [dataStart, dataStart + dataLengthOrNull) of dataSource, or null data for -1.
  */
 export class NodeRecord implements NodeFields {
   dataSource: Buffer = EMPTY_DATA;
