@@ -3,9 +3,9 @@
 import { type Acl, type Stat, EventType, KeeperError, Err, NULL_DATA, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, parentOf, baseName } from '../protocol.ts';
 import { WatchTable, type WatcherKey } from './watches.ts';
 import { HashMapBins, hashMapCapacityFor, hashMapSizeFor } from './javaorder.ts';
-import { EphemeralType, F, I, NodeRecord, NodeStore, ZNode, type NodeFields } from './znode.ts';
+import { EphemeralType, F, I, NodeRecord, NodeStore, NodesView, ZNode, type NodeFields } from './znode.ts';
 
-export { EphemeralType, NodeRecord, ZNode, type NodeFields };
+export { EphemeralType, NodeRecord, NodesView, ZNode, type NodeFields };
 
 /** EphemeralType.CONTAINER_EPHEMERAL_OWNER: Long.MIN_VALUE. */
 export const CONTAINER_OWNER = -0x8000000000000000n;
@@ -716,49 +716,6 @@ export class DataTree {
  * at path takes its quota'd subtree past a hard limit (or past the soft one when no hard
  * one is set). Passing a limit is warned about; only a hard limit refuses the change.
  */
-/**
- * A tree's nodes as a read-only Map of paths to ZNode views, in insertion order (tests,
- * tools and slow paths; a view is made per node read).
- */
-export class NodesView {
-  private readonly index: Map<string, number>;
-  private readonly store: NodeStore;
-
-  constructor(index: Map<string, number>, store: NodeStore) {
-    this.index = index;
-    this.store = store;
-  }
-
-  get size(): number {
-    return this.index.size;
-  }
-
-  has(path: string): boolean {
-    return this.index.has(path);
-  }
-
-  get(path: string): ZNode | undefined {
-    const i = this.index.get(path);
-    return i === undefined ? undefined : new ZNode(this.store, i);
-  }
-
-  keys(): MapIterator<string> {
-    return this.index.keys();
-  }
-
-  *values(): Generator<ZNode> {
-    for (const i of this.index.values()) yield new ZNode(this.store, i);
-  }
-
-  *entries(): Generator<[string, ZNode]> {
-    for (const [path, i] of this.index) yield [path, new ZNode(this.store, i)];
-  }
-
-  [Symbol.iterator](): Generator<[string, ZNode]> {
-    return this.entries();
-  }
-}
-
 export function exceedsHardQuota(tree: DataTree, path: string, bytesDiff: number, countDiff: number, warn: (msg: string) => void): boolean {
   const prefix = tree.quotaPrefixOf(path);
   if (prefix === null) return false;

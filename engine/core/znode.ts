@@ -491,3 +491,46 @@ export class ZNode implements NodeFields {
     return st;
   }
 }
+
+/**
+ * A tree's nodes as a read-only Map of paths to ZNode views, in insertion order (tests,
+ * tools and slow paths; a view is made per node read).
+ */
+export class NodesView {
+  private readonly index: Map<string, number>;
+  private readonly store: NodeStore;
+
+  constructor(index: Map<string, number>, store: NodeStore) {
+    this.index = index;
+    this.store = store;
+  }
+
+  get size(): number {
+    return this.index.size;
+  }
+
+  has(path: string): boolean {
+    return this.index.has(path);
+  }
+
+  get(path: string): ZNode | undefined {
+    const i = this.index.get(path);
+    return i === undefined ? undefined : new ZNode(this.store, i);
+  }
+
+  keys(): MapIterator<string> {
+    return this.index.keys();
+  }
+
+  *values(): Generator<ZNode> {
+    for (const i of this.index.values()) yield new ZNode(this.store, i);
+  }
+
+  *entries(): Generator<[string, ZNode]> {
+    for (const [path, i] of this.index) yield [path, new ZNode(this.store, i)];
+  }
+
+  [Symbol.iterator](): Generator<[string, ZNode]> {
+    return this.entries();
+  }
+}
