@@ -168,6 +168,16 @@ export class JuteWriter {
     return this;
   }
 
+  /** A buffer of the bytes src[start, start + length) (no view made); length -1 writes null. */
+  bufferRange(src: Buffer, start: number, length: number): this {
+    this.int(length);
+    if (length <= 0) return this;
+    this.ensure(length);
+    src.copy(this.buf, this.offset, start, start + length);
+    this.offset += length;
+    return this;
+  }
+
   /**
    * A buffer held as a one-byte string (one character per byte, latin1: engine/core/tree.ts
    * keeps znode data so); null writes length -1.

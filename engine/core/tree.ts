@@ -1,15 +1,14 @@
 // The data tree: znodes by path, their Stat, the ACL cache, ephemerals by session, and
 // the one-shot watches they trigger. Synchronous; owned by the pipeline worker alone.
 import { type Acl, type Stat, EventType, KeeperError, Err, NULL_DATA, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, parentOf, baseName } from '../protocol.ts';
-import type { JuteWriter } from '../../native-free-io/jute.ts';
 import { WatchTable, type WatcherKey } from './watches.ts';
 import { HashMapBins, hashMapCapacityFor, hashMapSizeFor } from './javaorder.ts';
+import { EphemeralType, F, I, NodeRecord, NodeStore, NodesView, ZNode, type NodeFields } from './znode.ts';
+
+export { EphemeralType, NodeRecord, NodesView, ZNode, type NodeFields };
 
 /** EphemeralType.CONTAINER_EPHEMERAL_OWNER: Long.MIN_VALUE. */
 export const CONTAINER_OWNER = -0x8000000000000000n;
-
-/** What a node's ephemeralOwner makes it, as ZooKeeper's EphemeralType. */
-export const EphemeralType = { void: 0, normal: 1, container: 2, ttl: 3 } as const;
 
 /**
  * EphemeralType.get. With zookeeper.extendedTypesEnabled, an owner whose high byte is 0xFF is
@@ -19,6 +18,7 @@ export const EphemeralType = { void: 0, normal: 1, container: 2, ttl: 3 } as con
  * (SessionTrackerImpl.initializeNextSessionId), and with extended types off 0xFF.. is one.
  */
 export function ephemeralTypeOf(owner: bigint, extendedTypesEnabled: boolean): number {
+  if (owner === 0n) return EphemeralType.void; // most nodes: no BigInt arithmetic
   if (extendedTypesEnabled && owner >> 56n === -1n) {
     if (((owner >> 40n) & 0xffffn) !== 0n) throw new Error(`Invalid ephemeralOwner. [${BigInt.asUintN(64, owner).toString(16)}]`);
     return EphemeralType.ttl;
@@ -28,109 +28,7 @@ export function ephemeralTypeOf(owner: bigint, extendedTypesEnabled: boolean): n
 }
 const NO_OWNER = 0n;
 const EMPTY_DATA = Buffer.alloc(0);
-
-/**
- * A node's data as the tree keeps it: one byte per character in a V8 one-byte string
- * (latin1 maps bytes 0..255 to U+0000..U+00FF and back exactly), null for null data. A
- * string lives in the V8 heap, 16 bytes of header, moved and compacted by the collector; a
- * Buffer costs a typed-array object (~90 bytes) plus its bytes in an 8 KiB pool slab that
- * any one live slice keeps whole (setData churn over 10,000 keys of 1 KiB pinned ~80 MiB
- * of slabs for 10 MiB of data).
- */
-type DataBytes = string | null;
-
-function dataBytesOf(data: Buffer): DataBytes {
-  if (data === NULL_DATA) return null;
-  return data.length === 0 ? '' : data.toString('latin1');
-}
-
-export class ZNode {
-  private bytes: DataBytes;
-  aclRef: number;
-  czxid: number;
-  mzxid: number;
-  ctime: number;
-  mtime: number;
-  version = 0;
-  cversion = 0;
-  aversion = 0;
-  ephemeralOwner: bigint;
-  /**
-   * EphemeralType of the owner, as the tree filed the node (it knows whether extended types
-   * are on); until then as with them off, ZooKeeper's default.
-   */
-  ephemeralType: number;
-  /** When a session's node joined the session's ephemerals, in the tree's count (their order in the set); 0 otherwise. */
-  ephemeralSeq = 0;
-  pzxid: number;
-  children: Set<string> | null = null;
-
-  constructor(data: Buffer, aclRef: number, owner: bigint, zxid: number, timeMs: number) {
-    this.bytes = dataBytesOf(data);
-    this.aclRef = aclRef;
-    this.ephemeralOwner = owner;
-    this.ephemeralType = ephemeralTypeOf(owner, false);
-    this.czxid = zxid;
-    this.mzxid = zxid;
-    this.pzxid = zxid;
-    this.ctime = timeMs;
-    this.mtime = timeMs;
-  }
-
-  /** The data as a Buffer: NULL_DATA for null, a new copy otherwise (hot paths use dataLength and writeData). */
-  get data(): Buffer {
-    const b = this.bytes;
-    if (b === null) return NULL_DATA;
-    return b.length === 0 ? EMPTY_DATA : Buffer.from(b, 'latin1');
-  }
-
-  set data(data: Buffer) {
-    this.bytes = dataBytesOf(data);
-  }
-
-  /** Bytes of data (0 for null data). */
-  get dataLength(): number {
-    return this.bytes === null ? 0 : this.bytes.length;
-  }
-
-  /** Whether the data is null (jute length -1), as apart from empty. */
-  get dataIsNull(): boolean {
-    return this.bytes === null;
-  }
-
-  /** Writes the data as jute writes a buffer (length, then the bytes; -1 for null). */
-  writeData(w: JuteWriter): void {
-    w.latin1Buffer(this.bytes);
-  }
-
-  /** Copies the data's bytes into buf at `at` (nothing for null data); returns how many. */
-  copyDataTo(buf: Buffer, at: number): number {
-    const b = this.bytes;
-    return b === null || b.length === 0 ? 0 : buf.write(b, at, b.length, 'latin1');
-  }
-
-  numChildren(): number {
-    return this.children === null ? 0 : this.children.size;
-  }
-
-  statInto(s: Stat): Stat {
-    s.czxid = this.czxid;
-    s.mzxid = this.mzxid;
-    s.ctime = this.ctime;
-    s.mtime = this.mtime;
-    s.version = this.version;
-    // the stored cversion counts creates; clients see changes (DataNode.copyStat's v3
-    // semantics): every create has a delete except for the children still present
-    s.cversion = this.cversion * 2 - this.numChildren();
-    s.aversion = this.aversion;
-    // only a session's node shows its owner; containers and TTL nodes show 0 (DataNode.getClientEphemeralOwner)
-    s.ephemeralOwner = this.ephemeralType === EphemeralType.normal ? this.ephemeralOwner : 0n;
-    s.dataLength = this.dataLength;
-    s.numChildren = this.numChildren();
-    s.pzxid = this.pzxid;
-    return s;
-  }
-}
+const NONE = -1;
 
 export function newStat(): Stat {
   return { czxid: 0, mzxid: 0, ctime: 0, mtime: 0, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n, dataLength: 0, numChildren: 0, pzxid: 0 };
@@ -236,6 +134,7 @@ export class AclCache {
 export const QUOTA_ROOT = '/zookeeper/quota';
 export const QUOTA_LIMITS = 'zookeeper_limits';
 export const QUOTA_STATS = 'zookeeper_stats';
+const QUOTA_LIMITS_SUFFIX = `/${QUOTA_LIMITS}`;
 
 /**
  * StatsTrack's parser: pairs split by "," or ";" (3.8 writes the limits as
@@ -270,7 +169,20 @@ export function formatStatsTrack(stats: Map<string, number>): Buffer {
 export type WatchSink = (watcher: WatcherKey, type: number, path: string, zxid: number, acl: readonly Acl[] | null) => void;
 
 export class DataTree {
-  readonly nodes = new Map<string, ZNode>();
+  /** The znodes' fields, by number. */
+  readonly store = new NodeStore();
+  /** Node numbers by path, in the order the nodes were inserted (the snapshot's walk). */
+  private readonly index = new Map<string, number>();
+  /** The nodes as a read-only map of views (tests, tools; the hot paths use get()). */
+  readonly nodes: NodesView = new NodesView(this.index, this.store);
+  /**
+   * Numbers of the nodes deleted by txn retiredZxid: not reused until a later txn, since
+   * an undo within the txn (a failed multi) puts a deleted node back as it was.
+   */
+  private retiredZxid = -1;
+  private readonly retired: number[] = [];
+  /** createNode's fields for the store, reused (versions stay 0). */
+  private readonly createFields = new NodeRecord();
   readonly acls = new AclCache();
   readonly ephemerals = new Map<bigint, Set<string>>();
   /** Paths with a quota (a zookeeper_limits node under /zookeeper/quota). */
@@ -319,20 +231,18 @@ export class DataTree {
   constructor(options: { extendedTypesEnabled?: boolean } = {}) {
     this.extendedTypesEnabled = options.extendedTypesEnabled ?? false;
     const openRef = this.acls.intern(OPEN_ACL_UNSAFE);
-    const root = new ZNode(EMPTY_DATA, openRef, NO_OWNER, 0, 0);
-    this.nodes.set('/', root);
+    this.index.set('/', this.store.add('/', NodeRecord.of(EMPTY_DATA, openRef, NO_OWNER, 0, 0), EphemeralType.void));
     this.insertSystemNode('/zookeeper', this.acls.intern(OPEN_ACL_UNSAFE));
     this.insertSystemNode('/zookeeper/quota', this.acls.intern(OPEN_ACL_UNSAFE));
     this.insertSystemNode('/zookeeper/config', this.acls.intern(READ_ACL_UNSAFE));
     // ZooKeeper sets the config node's ACL with version -1, so its aversion shows -1
-    this.nodes.get('/zookeeper/config')!.aversion = -1;
+    this.get('/zookeeper/config')!.aversion = -1;
   }
 
   private insertSystemNode(path: string, aclRef: number): void {
-    const node = new ZNode(EMPTY_DATA, aclRef, NO_OWNER, 0, 0);
-    this.nodes.set(path, node);
-    const parent = this.nodes.get(parentOf(path))!;
-    (parent.children ??= new Set()).add(baseName(path));
+    const i = this.store.add(path, NodeRecord.of(EMPTY_DATA, aclRef, NO_OWNER, 0, 0), EphemeralType.void);
+    this.index.set(path, i);
+    this.store.linkChild(this.index.get(parentOf(path))!, i);
     this.approximateDataSize += path.length;
   }
 
@@ -341,11 +251,22 @@ export class DataTree {
   }
 
   get(path: string): ZNode | undefined {
-    return this.nodes.get(path);
+    const i = this.index.get(path);
+    return i === undefined ? undefined : new ZNode(this.store, i);
+  }
+
+  /** The number of the node at path, or undefined. */
+  indexOf(path: string): number | undefined {
+    return this.index.get(path);
+  }
+
+  /** [path, node number] of every node, in insertion order (safe against changes while iterating, as a Map's). */
+  indexEntries(): MapIterator<[string, number]> {
+    return this.index.entries();
   }
 
   nodeCount(): number {
-    return this.nodes.size;
+    return this.index.size;
   }
 
   ephemeralCount(): number {
@@ -358,67 +279,100 @@ export class DataTree {
 
   createNode(path: string, data: Buffer, aclRef: number, owner: bigint, parentCVersion: number, zxid: number, timeMs: number): ZNode {
     const parentPath = parentOf(path);
-    const parent = this.nodes.get(parentPath);
-    if (parent === undefined) throw new KeeperError(Err.NONODE, parentPath);
-    const children = (parent.children ??= new Set());
-    const name = baseName(path);
-    if (children.has(name)) throw new KeeperError(Err.NODEEXISTS, path);
-    parent.cversion = parentCVersion === -1 ? parent.cversion + 1 : parentCVersion;
-    parent.pzxid = zxid;
-    const node = new ZNode(data, aclRef, owner, zxid, timeMs);
-    children.add(name);
-    this.nodes.set(path, node);
+    const p = this.index.get(parentPath);
+    if (p === undefined) throw new KeeperError(Err.NONODE, parentPath);
+    if (this.index.has(path)) throw new KeeperError(Err.NODEEXISTS, path);
+    const store = this.store;
+    store.setN(p, I.cversion, parentCVersion === -1 ? store.n(p, I.cversion) + 1 : parentCVersion);
+    store.setF(p, F.pzxid, zxid);
+    if (zxid !== this.retiredZxid) this.releaseRetired();
+    const fields = this.createFields;
+    fields.data = data;
+    fields.aclRef = aclRef;
+    fields.ephemeralOwner = owner;
+    fields.czxid = fields.mzxid = fields.pzxid = zxid;
+    fields.ctime = fields.mtime = timeMs;
+    const i = store.add(path, fields, ephemeralTypeOf(owner, this.extendedTypesEnabled));
+    fields.data = EMPTY_DATA; // holds no request buffer (a pool slab) past the call
+    store.linkChild(p, i);
+    this.index.set(path, i);
     this.approximateDataSize += path.length + data.length;
     const sizedFor = this.ephemeralPeaks.get(owner);
-    this.indexOwner(path, node);
+    this.indexOwner(path, i);
     if (this.ephemeralPeaks.get(owner) !== sizedFor) this.notePeakReplaced(zxid, path, owner, sizedFor);
     if (parentPath.startsWith(QUOTA_ROOT)) this.quotaNodeCreated(parentPath, baseName(path));
     this.updateQuotaStat(path, data.length, 1);
     if (this.dataWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeCreated, path, this.acls.get(aclRef));
-    if (this.childWatches.mayFire(parentPath)) this.noteEvent(zxid, EventType.NodeChildrenChanged, parentPath, this.acls.get(parent.aclRef));
-    return node;
+    if (this.childWatches.mayFire(parentPath)) this.noteEvent(zxid, EventType.NodeChildrenChanged, parentPath, this.acls.get(store.f(p, F.aclRef)));
+    return new ZNode(store, i);
   }
 
   deleteNode(path: string, zxid: number): ZNode {
-    const node = this.nodes.get(path);
-    if (node === undefined) throw new KeeperError(Err.NONODE, path);
+    const i = this.index.get(path);
+    if (i === undefined) throw new KeeperError(Err.NONODE, path);
     const parentPath = parentOf(path);
-    const parent = this.nodes.get(parentPath)!;
-    this.nodes.delete(path);
-    parent.children!.delete(baseName(path));
+    const p = this.index.get(parentPath)!;
+    const store = this.store;
+    const node = new ZNode(store, i);
+    this.index.delete(path);
+    store.unlinkChild(p, i);
+    this.retire(i, zxid);
     // the stored cversion counts creates only (see statInto); a delete moves pzxid
-    if (zxid > parent.pzxid) parent.pzxid = zxid;
-    this.approximateDataSize -= path.length + node.dataLength;
-    if (this.dataWatches.mayFire(path) || this.childWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeDeleted, path, this.acls.get(node.aclRef));
-    if (this.childWatches.mayFire(parentPath)) this.noteEvent(zxid, EventType.NodeChildrenChanged, parentPath, this.acls.get(parent.aclRef));
+    if (zxid > store.f(p, F.pzxid)) store.setF(p, F.pzxid, zxid);
+    const dataLength = node.dataLength;
+    const aclRef = store.f(i, F.aclRef);
+    this.approximateDataSize -= path.length + dataLength;
+    if (this.dataWatches.mayFire(path) || this.childWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeDeleted, path, this.acls.get(aclRef));
+    if (this.childWatches.mayFire(parentPath)) this.noteEvent(zxid, EventType.NodeChildrenChanged, parentPath, this.acls.get(store.f(p, F.aclRef)));
     if (parentPath.startsWith(QUOTA_ROOT) && baseName(path) === QUOTA_LIMITS) this.quotaPaths.delete(parentPath.slice(QUOTA_ROOT.length));
-    this.updateQuotaStat(path, -node.dataLength, -1);
-    this.acls.release(node.aclRef);
-    this.dropEphemeral(node, path);
+    this.updateQuotaStat(path, -dataLength, -1);
+    this.acls.release(aclRef);
+    this.dropEphemeral(i, path);
     return node;
   }
 
   setData(path: string, data: Buffer, version: number, zxid: number, timeMs: number): ZNode {
-    const node = this.nodes.get(path);
-    if (node === undefined) throw new KeeperError(Err.NONODE, path);
-    this.approximateDataSize += data.length - node.dataLength;
-    this.updateQuotaStat(path, data.length - node.dataLength, 0);
+    const i = this.index.get(path);
+    if (i === undefined) throw new KeeperError(Err.NONODE, path);
+    const store = this.store;
+    const node = new ZNode(store, i);
+    const dataLength = node.dataLength;
+    this.approximateDataSize += data.length - dataLength;
+    this.updateQuotaStat(path, data.length - dataLength, 0);
     node.data = data;
-    node.version = version;
-    node.mzxid = zxid;
-    node.mtime = timeMs;
-    if (this.dataWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeDataChanged, path, this.acls.get(node.aclRef));
+    store.setN(i, I.version, version);
+    store.setF(i, F.mzxid, zxid);
+    store.setF(i, F.mtime, timeMs);
+    if (this.dataWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeDataChanged, path, this.acls.get(store.f(i, F.aclRef)));
     return node;
   }
 
   setAcl(path: string, acls: readonly Acl[], aversion: number): ZNode {
-    const node = this.nodes.get(path);
+    const node = this.get(path);
     if (node === undefined) throw new KeeperError(Err.NONODE, path);
     const ref = this.acls.intern(acls);
     this.acls.release(node.aclRef);
     node.aclRef = ref;
     node.aversion = aversion;
     return node;
+  }
+
+  /**
+   * Node i leaves the tree in txn zxid: its number is reused only after a later txn
+   * (the numbers of an earlier txn's deletes are let go first, unless undone since).
+   */
+  private retire(i: number, zxid: number): void {
+    if (zxid !== this.retiredZxid) {
+      this.releaseRetired();
+      this.retiredZxid = zxid;
+    }
+    this.store.kill(i);
+    this.retired.push(i);
+  }
+
+  private releaseRetired(): void {
+    for (const i of this.retired) this.store.release(i);
+    this.retired.length = 0;
   }
 
   // ---- watch events: decided as each mutation applies, fired once its txn is logged
@@ -478,15 +432,15 @@ export class DataTree {
       // updateQuotaForPath: the stats node holds the subtree's count and bytes
       let count = 0;
       let bytes = 0;
-      const walk = (p: string) => {
-        const n = this.nodes.get(p);
-        if (n === undefined) return;
+      const store = this.store;
+      const walk = (i: number) => {
         count++;
-        bytes += n.dataLength;
-        if (n.children !== null) for (const c of n.children) walk(p === '/' ? `/${c}` : `${p}/${c}`);
+        bytes += store.dataLength(i);
+        for (let c = store.firstChild(i); c !== NONE; c = store.nextSibling(c)) walk(c);
       };
-      walk(quotaPath);
-      const stats = this.nodes.get(`${QUOTA_ROOT}${quotaPath}/${QUOTA_STATS}`);
+      const top = this.index.get(quotaPath);
+      if (top !== undefined) walk(top);
+      const stats = this.get(`${QUOTA_ROOT}${quotaPath}/${QUOTA_STATS}`);
       if (stats !== undefined) this.replaceQuotaData(stats, formatStatsTrack(new Map([['count', count], ['bytes', bytes]])));
     }
   }
@@ -495,13 +449,13 @@ export class DataTree {
   private updateQuotaStat(path: string, bytesDiff: number, countDiff: number): void {
     const prefix = this.quotaPrefixOf(path);
     if (prefix === null) return;
-    const stats = this.nodes.get(`${QUOTA_ROOT}${prefix}/${QUOTA_STATS}`);
+    const stats = this.get(`${QUOTA_ROOT}${prefix}/${QUOTA_STATS}`);
     if (stats === undefined) return;
     const track = parseStatsTrack(stats.data);
     track.set('count', (track.get('count') ?? 0) + countDiff);
     track.set('bytes', (track.get('bytes') ?? 0) + bytesDiff);
     this.replaceQuotaData(stats, formatStatsTrack(track));
-    const limits = this.nodes.get(`${QUOTA_ROOT}${prefix}/${QUOTA_LIMITS}`);
+    const limits = this.get(`${QUOTA_ROOT}${prefix}/${QUOTA_LIMITS}`);
     if (limits === undefined) return;
     const limit = parseStatsTrack(limits.data);
     for (const key of ['count', 'bytes']) {
@@ -534,16 +488,18 @@ export class DataTree {
   /** Reverts createNode: the node goes, the parent's cversion and pzxid are restored. */
   undoCreate(path: string, parentCversion: number, parentPzxid: number): void {
     this.dropEvents();
-    const node = this.nodes.get(path)!;
-    const parent = this.nodes.get(parentOf(path))!;
+    const i = this.index.get(path)!;
+    const node = new ZNode(this.store, i);
+    const p = this.index.get(parentOf(path))!;
     this.updateQuotaStat(path, -node.dataLength, -1);
-    this.nodes.delete(path);
-    parent.children!.delete(baseName(path));
-    parent.cversion = parentCversion;
-    parent.pzxid = parentPzxid;
+    this.index.delete(path);
+    this.store.unlinkChild(p, i);
+    this.retire(i, node.czxid);
+    this.store.setN(p, I.cversion, parentCversion);
+    this.store.setF(p, F.pzxid, parentPzxid);
     this.approximateDataSize -= path.length + node.dataLength;
     this.acls.release(node.aclRef);
-    this.dropEphemeral(node, path);
+    this.dropEphemeral(i, path);
     // the session's HashSet is as before: ZooKeeper never applied the create
     const replaced = this.peaksReplaced.at(-1);
     if (replaced === undefined || replaced.path !== path || node.czxid !== this.peaksZxid) return;
@@ -555,17 +511,20 @@ export class DataTree {
 
   /** Reverts deleteNode with the node object it returned and the acls it held. */
   undoDelete(path: string, node: ZNode, acls: readonly Acl[], parentCversion: number, parentPzxid: number): void {
-    const parent = this.nodes.get(parentOf(path))!;
+    const p = this.index.get(parentOf(path))!;
+    const i = node.index;
+    if (node.store !== this.store || this.store.isLive(i)) throw new Error(`undoDelete ${path}: not a node this tree deleted in this txn`);
     this.dropEvents();
     node.aclRef = this.acls.intern(acls);
-    this.nodes.set(path, node);
+    this.store.revive(i);
+    this.index.set(path, i);
     this.updateQuotaStat(path, node.dataLength, 1);
-    (parent.children ??= new Set()).add(baseName(path));
-    parent.cversion = parentCversion;
-    parent.pzxid = parentPzxid;
+    this.store.linkChild(p, i);
+    this.store.setN(p, I.cversion, parentCversion);
+    this.store.setF(p, F.pzxid, parentPzxid);
     this.approximateDataSize += path.length + node.dataLength;
     if (node.ephemeralType === EphemeralType.normal) this.refileEphemeral(path, node);
-    else this.indexOwner(path, node);
+    else this.indexOwner(path, i);
   }
 
   /**
@@ -578,7 +537,7 @@ export class DataTree {
     let set = this.ephemerals.get(owner);
     if (set === undefined) this.ephemerals.set(owner, (set = new Set()));
     const later: string[] = [];
-    for (const p of set) if (later.length > 0 || this.nodes.get(p)!.ephemeralSeq > node.ephemeralSeq) later.push(p);
+    for (const p of set) if (later.length > 0 || this.get(p)!.ephemeralSeq > node.ephemeralSeq) later.push(p);
     for (const p of later) set.delete(p);
     set.add(path);
     for (const p of later) set.add(p);
@@ -589,7 +548,12 @@ export class DataTree {
 
   /** Empties the tree before a snapshot load: no nodes, ACLs, ephemerals or quotas; watches stay. */
   clearForRestore(): void {
-    this.nodes.clear();
+    this.index.clear();
+    this.store.clear();
+    this.retired.length = 0;
+    this.retiredZxid = -1;
+    this.restoredParentPath = '';
+    this.restoredParent = NONE;
     this.acls.clear();
     this.ephemerals.clear();
     this.ephemeralPeaks.clear();
@@ -608,26 +572,74 @@ export class DataTree {
    * Snapshot load: adds one node whose parent was restored before it (DataTree.deserialize).
    * A path seen twice replaces the first node, as ZooKeeper's map does. Throws on an orphan.
    */
-  restoreNode(path: string, node: ZNode): void {
-    const old = this.nodes.get(path);
-    if (old !== undefined) this.approximateDataSize -= (path === '/' ? 0 : path.length) + old.dataLength;
-    if (path !== '/') {
-      const parentPath = parentOf(path);
-      const parent = this.nodes.get(parentPath);
-      if (parent === undefined) throw new Error(`invalid data tree: no parent ${parentPath} for ${path}`);
-      const name = baseName(path);
-      (parent.children ??= new Set()).add(name);
-      this.indexOwner(path, node);
-      if (name === QUOTA_LIMITS && parentPath.startsWith(QUOTA_ROOT)) this.quotaPaths.add(parentPath.slice(QUOTA_ROOT.length));
+  restoreNode(path: string, f: NodeFields): void {
+    const type = ephemeralTypeOf(f.ephemeralOwner, this.extendedTypesEnabled);
+    let i: number;
+    if (path === '/') {
+      const old = this.index.get(path);
+      if (old === undefined) this.index.set(path, (i = this.store.add(path, f, type)));
+      else {
+        this.approximateDataSize -= this.store.dataLength(old);
+        this.store.assign((i = old), f, type);
+      }
+      // the root's path is "" in ZooKeeper's accounting
+      this.approximateDataSize += this.store.dataLength(i);
+      return;
     }
-    this.nodes.set(path, node);
-    // the root's path is "" in ZooKeeper's accounting
-    this.approximateDataSize += (path === '/' ? 0 : path.length) + node.dataLength;
+    const p = this.restoredParentOf(path);
+    const size = this.index.size;
+    i = this.store.add(path, f, type);
+    this.index.set(path, i);
+    if (this.index.size === size) i = this.restoreRepeated(path, p, i, f, type);
+    else this.store.linkChild(p, i);
+    this.indexOwner(path, i);
+    if (path.endsWith(QUOTA_LIMITS_SUFFIX)) {
+      const parentPath = this.restoredParentPath;
+      if (parentPath.startsWith(QUOTA_ROOT)) this.quotaPaths.add(parentPath.slice(QUOTA_ROOT.length));
+    }
+    this.approximateDataSize += path.length + this.store.dataLength(i);
+  }
+
+  /**
+   * A path the snapshot repeats (the index already held it: restoreNode's lookup-free add
+   * took its place): the first node keeps its number, children and place among its
+   * siblings, and takes the new fields; the number just added goes back.
+   */
+  private restoreRepeated(path: string, p: number, added: number, f: NodeFields, type: number): number {
+    let old = this.store.firstChild(p);
+    while (old !== NONE && this.store.path[old] !== path) old = this.store.nextSibling(old);
+    if (old === NONE) throw new Error(`restore: ${path} is in the index but not among its parent's children`);
+    this.index.set(path, old);
+    this.store.kill(added);
+    this.store.release(added);
+    this.approximateDataSize -= path.length + this.store.dataLength(old);
+    this.store.assign(old, f, type);
+    return old;
+  }
+
+  /** The parent restoredParentOf found last: a snapshot lists siblings one after another. */
+  private restoredParentPath = '';
+  private restoredParent = NONE;
+
+  /** The number of path's parent, which must be there; the parent's path in restoredParentPath. */
+  private restoredParentOf(path: string): number {
+    const slash = path.lastIndexOf('/');
+    const cached = this.restoredParentPath;
+    // path is "<cached>/<name>": no string made for the parent's path, no lookup
+    if (this.restoredParent !== NONE && slash === (cached === '/' ? 0 : cached.length) && path.startsWith(cached)) return this.restoredParent;
+    const parentPath = slash <= 0 ? '/' : path.slice(0, slash);
+    const p = this.index.get(parentPath);
+    if (p === undefined) throw new Error(`invalid data tree: no parent ${parentPath} for ${path}`);
+    this.restoredParentPath = parentPath;
+    this.restoredParent = p;
+    return p;
   }
 
   /** Snapshot load done: drops ACL lists no node uses; the root must be there. */
   finishRestore(): void {
-    if (!this.nodes.has('/')) throw new Error('invalid data tree: no root node');
+    if (!this.index.has('/')) throw new Error('invalid data tree: no root node');
+    this.restoredParentPath = '';
+    this.restoredParent = NONE;
     this.acls.purgeUnused();
   }
 
@@ -635,28 +647,25 @@ export class DataTree {
    * Files a node under its owner, by its EphemeralType (DataTree.createNode and
    * deserialize): a session's ephemerals, the containers or the TTL nodes.
    */
-  private indexOwner(path: string, node: ZNode): void {
-    const owner = node.ephemeralOwner;
-    node.ephemeralType = ephemeralTypeOf(owner, this.extendedTypesEnabled);
-    if (node.ephemeralType === EphemeralType.normal) {
+  private indexOwner(path: string, i: number): void {
+    const type = this.store.ephemeralType(i);
+    if (type === EphemeralType.normal) {
+      const owner = this.store.owner(i);
       let set = this.ephemerals.get(owner);
       if (set === undefined) this.ephemerals.set(owner, (set = new Set()));
-      if (set.has(path)) {
-        // a snapshot repeating a path: the set keeps its place
-        node.ephemeralSeq = this.nodes.get(path)?.ephemeralSeq ?? 0;
-        return;
-      }
+      // a snapshot repeating a path: the set keeps its place, the node its ephemeralSeq
+      if (set.has(path)) return;
       const peak = this.ephemeralPeaks.get(owner) ?? 0;
       let bins = this.ephemeralBins.get(owner);
       if (bins === undefined) this.ephemeralBins.set(owner, (bins = new HashMapBins(hashMapCapacityFor(peak), set)));
       const grew = bins.put(path, set.size + 1);
       set.add(path);
-      node.ephemeralSeq = ++this.ephemeralSeqLast;
+      this.store.ephemeralSeq.set(i, ++this.ephemeralSeqLast);
       if (grew) bins.recount(set);
       const sizedFor = Math.max(peak, set.size, hashMapSizeFor(bins.capacity));
       if (sizedFor !== peak) this.ephemeralPeaks.set(owner, sizedFor);
-    } else if (node.ephemeralType === EphemeralType.container) this.containers.add(path);
-    else if (node.ephemeralType === EphemeralType.ttl) this.ttls.add(path);
+    } else if (type === EphemeralType.container) this.containers.add(path);
+    else if (type === EphemeralType.ttl) this.ttls.add(path);
   }
 
   /** Keeps what a create of txn zxid replaced in ephemeralPeaks, for undoCreate; forgets those of earlier txns. */
@@ -669,11 +678,12 @@ export class DataTree {
   }
 
   /** Takes a node out of the index indexOwner filed it in. */
-  private dropEphemeral(node: ZNode, path: string): void {
-    if (node.ephemeralType === EphemeralType.container) this.containers.delete(path);
-    else if (node.ephemeralType === EphemeralType.ttl) this.ttls.delete(path);
-    if (node.ephemeralType !== EphemeralType.normal) return;
-    const owner = node.ephemeralOwner;
+  private dropEphemeral(i: number, path: string): void {
+    const type = this.store.ephemeralType(i);
+    if (type === EphemeralType.container) this.containers.delete(path);
+    else if (type === EphemeralType.ttl) this.ttls.delete(path);
+    if (type !== EphemeralType.normal) return;
+    const owner = this.store.owner(i);
     const set = this.ephemerals.get(owner);
     if (set === undefined || !set.delete(path)) return;
     this.ephemeralBins.get(owner)?.remove(path);

@@ -6,7 +6,7 @@
 // SnapshotSerializer makes that safe for zooid's tree (see its comment).
 
 import type { Acl } from '../protocol.ts';
-import { AclCache, type ZNode, type DataTree } from '../core/tree.ts';
+import { AclCache, ZNode, type DataTree } from '../core/tree.ts';
 import { SNAP_HEADER_BYTES, STAT_PERSISTED_BYTES, encodeSnapshotHeader, writeLongNumber } from './snapshot-format.ts';
 
 function aclBytes(acls: readonly Acl[]): number {
@@ -53,8 +53,8 @@ export class SnapshotSerializer {
   private aclKeys: Map<string, number> | null = null;
   private index = 0;
   private readonly tree: DataTree;
-  private readonly walk: IterableIterator<[string, ZNode]>;
-  private pending: [string, ZNode] | null = null;
+  private readonly walk: IterableIterator<[string, number]>;
+  private pending: [string, number] | null = null;
 
   constructor(tree: DataTree, sessions: Iterable<[bigint, number]>, zxid: number) {
     this.tree = tree;
@@ -62,7 +62,7 @@ export class SnapshotSerializer {
     this.sessions = [...sessions];
     this.acls = tree.acls.entries();
     this.aclRefMax = tree.acls.lastRef();
-    this.walk = tree.nodes.entries();
+    this.walk = tree.indexEntries();
   }
 
   get done(): boolean {
@@ -132,13 +132,14 @@ export class SnapshotSerializer {
               const next = this.walk.next();
               if (next.done === true) break;
               entry = next.value;
-            } else if (this.tree.nodes.get(entry[0]) !== entry[1]) {
+            } else if (this.tree.indexOf(entry[0]) !== entry[1]) {
               // waited for room and was deleted meanwhile; a re-created node comes again
               this.pending = null;
               this.nodesSkipped++;
               continue;
             }
-            const [p, node] = entry;
+            const p = entry[0];
+            const node = new ZNode(this.tree.store, entry[1]);
             if (node.czxid > this.zxid) {
               // created after the start: its create txn is replayed
               this.pending = null;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { adler32 } from '../../native-free-io/adler32.ts';
 import { type Acl, NULL_DATA } from '../protocol.ts';
-import { ZNode, type DataTree } from '../core/tree.ts';
+import { NodeRecord, type DataTree } from '../core/tree.ts';
 import {
   SEAL_BYTES, SLASH, SNAP_HEADER_BYTES, SNAP_MAGIC, STAT_PERSISTED_BYTES, SnapshotCorruptError, parseSnapshotFileName, readLongNumber,
   type Compression, type SnapshotFile,
@@ -69,8 +69,11 @@ export function looksComplete(file: SnapshotFile): boolean {
 export interface SnapshotSink {
   session(id: bigint, timeoutMs: number): void;
   acl(ref: number, acls: Acl[]): void;
-  /** path '/' for the root (stored as ""). The node's children are not set. */
-  node(path: string, node: ZNode): void;
+  /**
+   * path '/' for the root (stored as ""). The record (and its data, a view of the file's
+   * bytes) is valid only during the call: the reader reuses it for the next node.
+   */
+  node(path: string, node: NodeRecord): void;
 }
 
 export type SnapshotInfo = {
@@ -298,6 +301,7 @@ export function readSnapshot(file: SnapshotFile, sink: SnapshotSink, options: Sn
       sink.acl(ref, acls);
     }
     let nodeCount = 0;
+    const record = new NodeRecord();
     for (;;) {
       const p = str('a node path');
       if (p.length === 1 && p === '/') break;
@@ -306,18 +310,23 @@ export function readSnapshot(file: SnapshotFile, sink: SnapshotSink, options: Sn
       need(Math.max(0, dataLength) + 8 + STAT_PERSISTED_BYTES, `node ${p}`);
       const b = input.buf;
       let at = input.pos;
-      // a view: the node keeps its own copy of the bytes (ZNode)
-      const data = dataLength === -1 ? NULL_DATA : dataLength === 0 ? EMPTY_DATA : b.subarray(at, at + dataLength);
+      // the record refers to the bytes in the read buffer; the tree keeps its own copy
+      record.dataSource = b;
+      record.dataStart = at;
+      record.dataLengthOrNull = dataLength;
       at += Math.max(0, dataLength);
       const aclRef = readLongNumber(b, at);
       const czxid = readLongNumber(b, at + 8);
-      const node = new ZNode(data, aclRef, 0n, czxid, readLongNumber(b, at + 24));
+      const node = record;
+      node.aclRef = aclRef;
+      node.czxid = czxid;
+      node.ctime = readLongNumber(b, at + 24);
       node.mzxid = readLongNumber(b, at + 16);
       node.mtime = readLongNumber(b, at + 32);
       node.version = b.readInt32BE(at + 40);
       node.cversion = b.readInt32BE(at + 44);
       node.aversion = b.readInt32BE(at + 48);
-      if (b.readInt32BE(at + 52) !== 0 || b.readInt32BE(at + 56) !== 0) node.ephemeralOwner = b.readBigInt64BE(at + 52);
+      node.ephemeralOwner = b.readInt32BE(at + 52) !== 0 || b.readInt32BE(at + 56) !== 0 ? b.readBigInt64BE(at + 52) : 0n;
       node.pzxid = readLongNumber(b, at + 60);
       input.pos = at + 68;
       sink.node(p === '' ? '/' : p, node);
@@ -374,7 +383,7 @@ export class TreeLoader implements SnapshotSink {
     this.tree.acls.load(ref, acls);
   }
 
-  node(p: string, node: ZNode): void {
+  node(p: string, node: NodeRecord): void {
     if (!this.tree.acls.addUsage(node.aclRef)) {
       this.warn(`snapshot: node ${p} refers to ACL ${node.aclRef}, which is not in the snapshot's ACL cache; it gets an ACL that grants nothing`);
       if (this.noAccessRef === 0) this.noAccessRef = this.tree.acls.intern([{ perms: 0, id: { scheme: 'world', id: 'anyone' } }]);

@@ -15,7 +15,7 @@
 // are there, so a caller keeps the unconsumed tail and passes it again with more bytes.
 
 import { type Acl, NULL_DATA } from '../protocol.ts';
-import { ZNode } from '../core/tree.ts';
+import { NodeRecord } from '../core/tree.ts';
 import type { SnapshotSink } from '../persistence/snapshot.ts';
 import { WireError } from './wire.ts';
 
@@ -162,11 +162,11 @@ export class SnapStreamDecoder {
   }
 }
 
-/** DataNode's [long acl][StatPersisted] at buf[at…] around data, as a ZNode (children unset). */
-function statPersistedNode(buf: Buffer, at: number, data: Buffer): ZNode {
+/** DataNode's [long acl][StatPersisted] at buf[at…] around data, as a record of its own. */
+function statPersistedNode(buf: Buffer, at: number, data: Buffer): NodeRecord {
   const long = (k: number): number => Number(buf.readBigInt64BE(at + 8 + k));
   // StatPersisted: czxid 0, mzxid 8, ctime 16, mtime 24, version 32, cversion 36, aversion 40, ephemeralOwner 44, pzxid 52
-  const node = new ZNode(data, Number(buf.readBigInt64BE(at)), buf.readBigInt64BE(at + 8 + 44), long(0), long(16));
+  const node = NodeRecord.of(data, Number(buf.readBigInt64BE(at)), buf.readBigInt64BE(at + 8 + 44), long(0), long(16));
   node.mzxid = long(8);
   node.mtime = long(24);
   node.version = buf.readInt32BE(at + 8 + 32);

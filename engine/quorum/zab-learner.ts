@@ -31,7 +31,7 @@
 // Buffers handed to outputs are views valid for the call only.
 
 import type { Acl } from '../protocol.ts';
-import type { ZNode } from '../core/tree.ts';
+import type { NodeRecord } from '../core/tree.ts';
 import { ACKS_PENDING_MAX, SYNC_QUEUE_BYTES_MAX, SYNC_QUEUE_PACKETS_MAX, TOUCH_BYTES, TOUCHED_SESSIONS_MAX } from './limits.ts';
 import { SnapStreamDecoder } from './zab-learner-snap.ts';
 import {
@@ -67,7 +67,7 @@ export interface ZabLearnerOutputs {
   loadSnapshotSession(sessionId: bigint, timeoutMs: number): void;
   loadSnapshotAcl(ref: number, acls: Acl[]): void;
   /** path '/' for the root; children unset (DataTree.restoreNode). */
-  loadSnapshotNode(path: string, node: ZNode): void;
+  loadSnapshotNode(path: string, node: NodeRecord): void;
   loadSnapshotEnd(zxid: number): void;
   /** A txn committed during a SNAP/TRUNC sync: into the tree now, not logged (the NEWLEADER snapshot holds it). */
   applyTxn(zxid: number, txn: Buffer): void;

@@ -22,7 +22,7 @@ import { readSnapshot, parseSnapshotFileName, type SnapshotSink } from '../persi
 import { purge, SNAP_RETAIN_COUNT_MIN } from '../persistence/purge.ts';
 import { decodeTxn, showTxn, type Txn } from '../core/txn.ts';
 import { Op, NULL_DATA, type Acl } from '../protocol.ts';
-import type { ZNode } from '../core/tree.ts';
+import type { NodeRecord } from '../core/tree.ts';
 import { fsyncDirectory } from '../../native-free-io/logfile.ts';
 
 type Out = (line: string) => void;
@@ -147,7 +147,7 @@ export function dumpSnapshot(file: string, json: boolean, withData: boolean, out
   const sink: SnapshotSink = {
     session: (id, timeoutMs) => sessions.push([id, timeoutMs]),
     acl: (ref, list) => acls.set(ref, list),
-    node: (p: string, n: ZNode) => {
+    node: (p: string, n: NodeRecord) => {
       // by owner, sessions or not: the listing below looks up session ids (negative ones too)
       if (n.ephemeralOwner !== 0n) ephemeralCounts.set(n.ephemeralOwner, (ephemeralCounts.get(n.ephemeralOwner) ?? 0) + 1);
       const stat = { czxid: hex(n.czxid), ctime: n.ctime, mzxid: hex(n.mzxid), mtime: n.mtime, pzxid: hex(n.pzxid), cversion: n.cversion, version: n.version, aversion: n.aversion, ephemeralOwner: hex(n.ephemeralOwner), dataLength: n.dataLength };

@@ -3,7 +3,7 @@
 // mutate), a txn "log" whose durability the test controls, epoch "files", and a record of
 // every packet sent and every effect, in order. Used by the unit tests (packets played by
 // hand) and by the test against a real ZooKeeper leader (packets from a socket).
-import { DataTree, type ZNode } from '../../engine/core/tree.ts';
+import { DataTree, type NodeRecord } from '../../engine/core/tree.ts';
 import { decodeTxn, mutate } from '../../engine/core/txn.ts';
 import { TreeLoader } from '../../engine/persistence/snapshot.ts';
 import type { ZabLearnerOutputs } from '../../engine/quorum/zab-learner.ts';
@@ -116,7 +116,7 @@ export class ZabHost implements ZabLearnerOutputs {
     this.loader!.acl(ref, acls);
   }
 
-  loadSnapshotNode(path: string, node: ZNode): void {
+  loadSnapshotNode(path: string, node: NodeRecord): void {
     this.loader!.node(path, node);
   }
 

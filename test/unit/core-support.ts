@@ -47,7 +47,7 @@ export function subtreeCounts(tree: DataTree, path: string): { count: number; by
   if (node === undefined) return { count: 0, bytes: 0 };
   let count = 1;
   let bytes = node.data.length;
-  for (const child of node.children ?? []) {
+  for (const child of node.childNames()) {
     const c = subtreeCounts(tree, path === '/' ? `/${child}` : `${path}/${child}`);
     count += c.count;
     bytes += c.bytes;
@@ -62,7 +62,7 @@ export function subtreeCounts(tree: DataTree, path: string): { count: number; by
 export function treeState(tree: DataTree): unknown {
   const nodes = [...tree.nodes.keys()].sort().map((path) => {
     const node = tree.get(path)!;
-    return { path, stat: statOf(tree, path), data: hex(node.data), acl: tree.acls.get(node.aclRef), children: [...(node.children ?? [])].sort() };
+    return { path, stat: statOf(tree, path), data: hex(node.data), acl: tree.acls.get(node.aclRef), children: node.childNames().sort() };
   });
   const sorted = (items: Iterable<string>) => [...items].sort();
   return {
@@ -89,8 +89,10 @@ export function expectTreeConsistent(tree: DataTree, why: string): void {
   const ttls: string[] = [];
   for (const [path, node] of tree.nodes) {
     size += (path === '/' ? 0 : path.length) + node.data.length;
-    for (const child of node.children ?? []) if (!tree.nodes.has(path === '/' ? `/${child}` : `${path}/${child}`)) broken.push(`child ${child} of ${path} is missing`);
-    if (path !== '/' && tree.get(parentOf(path))?.children?.has(baseName(path)) !== true) broken.push(`${path} is not listed by its parent`);
+    const names = node.childNames();
+    if (names.length !== node.numChildren() || new Set(names).size !== names.length) broken.push(`${path} counts ${node.numChildren()} children, lists ${names.join(',')}`);
+    for (const child of names) if (!tree.nodes.has(path === '/' ? `/${child}` : `${path}/${child}`)) broken.push(`child ${child} of ${path} is missing`);
+    if (path !== '/' && tree.get(parentOf(path))?.childNames().includes(baseName(path)) !== true) broken.push(`${path} is not listed by its parent`);
     const owner = node.ephemeralOwner;
     const type = ephemeralTypeOf(owner, tree.extendedTypesEnabled);
     if (node.ephemeralType !== type) broken.push(`${path} is filed as EphemeralType ${node.ephemeralType}, its owner makes it ${type}`);

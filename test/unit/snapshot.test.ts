@@ -84,7 +84,7 @@ function canonical(tree: DataTree): string[] {
   const out: string[] = [];
   for (const p of [...tree.nodes.keys()].sort()) {
     const n = tree.nodes.get(p)!;
-    const kids = n.children === null ? [] : [...n.children].sort();
+    const kids = n.childNames().sort();
     out.push(JSON.stringify([p, n.data.toString('hex'), n.czxid, n.mzxid, n.ctime, n.mtime, n.version, n.cversion, n.aversion,
       n.ephemeralOwner.toString(), n.pzxid, tree.acls.get(n.aclRef), kids]));
   }

@@ -7,7 +7,7 @@ import { describe, it, expect } from 'vitest';
 import { type Acl, Err, EventType, KeeperError, NULL_DATA, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, Perm, parentOf } from '../../engine/protocol.ts';
 import { JuteWriter } from '../../native-free-io/jute.ts';
 import { WatchMode } from '../../engine/core/watches.ts';
-import { DataTree, AclCache, ZNode, CONTAINER_OWNER, EphemeralType, ephemeralTypeOf, QUOTA_ROOT, parseStatsTrack, formatStatsTrack } from '../../engine/core/tree.ts';
+import { DataTree, AclCache, NodeRecord, CONTAINER_OWNER, EphemeralType, ephemeralTypeOf, QUOTA_ROOT, parseStatsTrack, formatStatsTrack } from '../../engine/core/tree.ts';
 import { closeSessionOrder } from '../../engine/core/javaorder.ts';
 import { seededRandom, testSeed } from '../support/random.ts';
 import { statOf, treeState, subtreeCounts, expectTreeConsistent, recordEvents } from './core-support.ts';
@@ -39,8 +39,8 @@ describe('DataTree: a new tree', () => {
   it('holds the root, /zookeeper, /zookeeper/quota and /zookeeper/config, as ZooKeeper\'s DataTree', () => {
     const tree = new DataTree();
     expect(tree.nodeCount()).toBe(4);
-    expect([...tree.get('/')!.children!]).toEqual(['zookeeper']);
-    expect([...tree.get('/zookeeper')!.children!].sort()).toEqual(['config', 'quota']);
+    expect(tree.get('/')!.childNames()).toEqual(['zookeeper']);
+    expect(tree.get('/zookeeper')!.childNames().sort()).toEqual(['config', 'quota']);
     expect(tree.acls.get(tree.get('/zookeeper/config')!.aclRef)).toEqual(READ_ACL_UNSAFE);
     expect(tree.acls.get(tree.get('/zookeeper/quota')!.aclRef)).toEqual(OPEN_ACL_UNSAFE);
     // ZooKeeper sets the config node's ACL with version -1
@@ -522,12 +522,12 @@ describe('DataTree: undo (a failed multi) and snapshot restore', () => {
     for (const [ref, acls] of source.acls.entries()) tree.acls.load(ref, acls);
     for (const path of [...source.nodes.keys()].sort()) {
       const n = source.get(path)!;
-      const copy = new ZNode(n.data, n.aclRef, n.ephemeralOwner, n.czxid, n.ctime);
+      const copy = NodeRecord.of(n.data, n.aclRef, n.ephemeralOwner, n.czxid, n.ctime);
       Object.assign(copy, { mzxid: n.mzxid, mtime: n.mtime, pzxid: n.pzxid, version: n.version, cversion: n.cversion, aversion: n.aversion });
       tree.restoreNode(path, copy);
       tree.acls.addUsage(copy.aclRef);
     }
-    const again = new ZNode(Buffer.from('replaced'), source.get('/app')!.aclRef, 0n, 1, T0);
+    const again = NodeRecord.of(Buffer.from('replaced'), source.get('/app')!.aclRef, 0n, 1, T0);
     tree.restoreNode('/app', again);
     tree.acls.addUsage(again.aclRef);
     tree.finishRestore();
@@ -541,7 +541,7 @@ describe('DataTree: undo (a failed multi) and snapshot restore', () => {
   it('restore refuses an orphan node and a tree without a root', () => {
     const tree = new DataTree();
     tree.clearForRestore();
-    expect(() => tree.restoreNode('/a/b', new ZNode(Buffer.alloc(0), -1, 0n, 1, T0))).toThrow(/no parent \/a for \/a\/b/);
+    expect(() => tree.restoreNode('/a/b', NodeRecord.of(Buffer.alloc(0), -1, 0n, 1, T0))).toThrow(/no parent \/a for \/a\/b/);
     expect(() => tree.finishRestore()).toThrow(/no root node/);
   });
 });

@@ -1,0 +1,536 @@
+// The tree's znodes, stored by number in pages of typed arrays (issue 13: a ZNode object with
+// its own fields, a Set of children, boxed doubles and a string of data cost ~400 B of heap
+// per znode), and ZNode, a view of one number with the fields the pipeline, handlers,
+// snapshots and learners read.
+//
+// Per znode: 7 doubles (zxids, times, ACL reference, data address) and 12 int32s (versions,
+// child links and count, owner, type and life state, data length) — 104 bytes — plus the
+// data in the arena (data-arena.ts: its length rounded up to a size class) and one array
+// slot for the path (the same string the tree's index keys). Children are a doubly linked
+// list through the child numbers, in the order they joined: getChildren's and the
+// snapshot's order, as the Set it replaces kept it.
+import { type Stat, NULL_DATA } from '../protocol.ts';
+import type { JuteWriter } from '../../native-free-io/jute.ts';
+import { DataArena, SLOT_BYTES_MAX } from './data-arena.ts';
+
+/** What a node's ephemeralOwner makes it, as ZooKeeper's EphemeralType. */
+export const EphemeralType = { void: 0, normal: 1, container: 2, ttl: 3 } as const;
+
+const EMPTY_DATA = Buffer.alloc(0);
+const NONE = -1;
+
+/** A node's persisted fields, as a snapshot record carries them (restore's input). */
+export interface NodeFields {
+  readonly data: Buffer;
+  aclRef: number;
+  czxid: number;
+  mzxid: number;
+  ctime: number;
+  mtime: number;
+  version: number;
+  cversion: number;
+  aversion: number;
+  ephemeralOwner: bigint;
+  pzxid: number;
+}
+
+/**
+ * One snapshot record's fields, reusable from record to record. The data is bytes
+ * [dataStart, dataStart + dataLengthOrNull) of dataSource, or null data for -1.
+ */
+export class NodeRecord implements NodeFields {
+  dataSource: Buffer = EMPTY_DATA;
+  dataStart = 0;
+  /** -1: null data. */
+  dataLengthOrNull = -1;
+  aclRef = 0;
+  czxid = 0;
+  mzxid = 0;
+  ctime = 0;
+  mtime = 0;
+  version = 0;
+  cversion = 0;
+  aversion = 0;
+  ephemeralOwner = 0n;
+  pzxid = 0;
+
+  /** The data: NULL_DATA, or a view of the source's bytes (valid while they are). */
+  get data(): Buffer {
+    if (this.dataLengthOrNull === -1) return NULL_DATA;
+    return this.dataSource.subarray(this.dataStart, this.dataStart + this.dataLengthOrNull);
+  }
+
+  set data(data: Buffer) {
+    this.dataSource = data;
+    this.dataStart = 0;
+    this.dataLengthOrNull = data === NULL_DATA ? -1 : data.length;
+  }
+
+  get dataLength(): number {
+    return Math.max(this.dataLengthOrNull, 0);
+  }
+
+  static of(data: Buffer, aclRef: number, owner: bigint, zxid: number, timeMs: number): NodeRecord {
+    const r = new NodeRecord();
+    r.data = data;
+    r.aclRef = aclRef;
+    r.ephemeralOwner = owner;
+    r.czxid = r.mzxid = r.pzxid = zxid;
+    r.ctime = r.mtime = timeMs;
+    return r;
+  }
+}
+
+/** The double fields of a node, in its f64 page: zxids, times and the ACL reference. */
+export const F = { czxid: 0, mzxid: 1, pzxid: 2, ctime: 3, mtime: 4, aclRef: 5, dataAt: 6 } as const;
+const F64_STRIDE = 7;
+/**
+ * The int32 fields, in its i32 page: versions, the links of the children list, the owner's
+ * two halves, and flags: the EphemeralType in the low byte, the life state above it.
+ */
+export const I = {
+  version: 0, cversion: 1, aversion: 2, firstChild: 3, lastChild: 4, nextSibling: 5, prevSibling: 6, childCount: 7, ownerHigh: 8, ownerLow: 9, flags: 10,
+  /** -1 for null data; a length up to SLOT_BYTES_MAX: the data is in the arena at dataAt; longer: in `large`. */
+  dataLength: 11,
+} as const;
+const I32_STRIDE = 12;
+/** Life states: in the tree; deleted, its number not yet reusable; free for reuse. */
+const LIVE = 1 << 8;
+const DEAD = 2 << 8;
+const FREE = 3 << 8;
+const STATE_MASK = 0xff00;
+const TYPE_MASK = 0xff;
+/**
+ * Nodes per page. Pages are allocated as the tree grows and never copied: no doubling
+ * slack, and no old arrays waiting for a full collection to give their memory back.
+ */
+const PAGE_BITS = 15;
+const PAGE_NODES = 1 << PAGE_BITS;
+const PAGE_MASK = PAGE_NODES - 1;
+const FIRST_PAGE_NODES = 64;
+
+/**
+ * The znodes of one tree by number, in pages of typed arrays. A node's doubles sit side by
+ * side, as do its int32s (a setData touches one run of each). Numbers of deleted nodes are
+ * reused (the tree decides when: not within the txn that deleted them, whose undo may put
+ * them back).
+ */
+export class NodeStore {
+  private readonly f64Pages: Float64Array[] = [];
+  private readonly i32Pages: Int32Array[] = [];
+  readonly path: string[] = [];
+  private readonly arena = new DataArena();
+  /** Data longer than SLOT_BYTES_MAX, by node number: a Buffer of its own (not a pool slice). */
+  private readonly large = new Map<number, Buffer>();
+  /** When a session's node joined the session's ephemerals, in the tree's count; only for such nodes. */
+  readonly ephemeralSeq = new Map<number, number>();
+  /** Numbers free for reuse, and the count of numbers ever handed out. */
+  private readonly free: number[] = [];
+  private used = 0;
+
+  /** Live nodes. */
+  count = 0;
+
+  f(i: number, field: number): number {
+    return this.f64Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * F64_STRIDE + field];
+  }
+
+  setF(i: number, field: number, v: number): void {
+    this.f64Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * F64_STRIDE + field] = v;
+  }
+
+  n(i: number, field: number): number {
+    return this.i32Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * I32_STRIDE + field];
+  }
+
+  setN(i: number, field: number, v: number): void {
+    this.i32Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * I32_STRIDE + field] = v;
+  }
+
+  /** EphemeralType of node i's owner, as the tree filed it. */
+  ephemeralType(i: number): number {
+    return this.n(i, I.flags) & TYPE_MASK;
+  }
+
+  owner(i: number): bigint {
+    const high = this.n(i, I.ownerHigh);
+    const low = this.n(i, I.ownerLow);
+    if (high === 0 && low === 0) return 0n;
+    return (BigInt(high) << 32n) | BigInt(low >>> 0);
+  }
+
+  isLive(i: number): boolean {
+    return (this.n(i, I.flags) & STATE_MASK) === LIVE;
+  }
+
+  private setState(i: number, state: number): void {
+    this.setN(i, I.flags, (this.n(i, I.flags) & TYPE_MASK) | state);
+  }
+
+  /** A number for a new node, its fields set from f (no children, not linked anywhere). */
+  add(path: string, f: NodeFields, type: number): number {
+    const i = this.free.length > 0 ? this.free.pop()! : this.used++;
+    this.ensurePage(i);
+    if (i === this.path.length) this.path.push(path);
+    else this.path[i] = path;
+    this.assign(i, f, type);
+    const page = this.i32Pages[i >>> PAGE_BITS];
+    const at = (i & PAGE_MASK) * I32_STRIDE;
+    page[at + I.firstChild] = NONE;
+    page[at + I.lastChild] = NONE;
+    page[at + I.nextSibling] = NONE;
+    page[at + I.prevSibling] = NONE;
+    page[at + I.childCount] = 0;
+    page[at + I.flags] = type | LIVE;
+    this.count++;
+    return i;
+  }
+
+  /**
+   * Room for node i: pages after the first are allocated whole; the first starts small (a
+   * tree in a test, a learner's empty tree) and doubles up to a page.
+   */
+  private ensurePage(i: number): void {
+    const p = i >>> PAGE_BITS;
+    if (p === this.i32Pages.length) {
+      const nodes = p === 0 ? FIRST_PAGE_NODES : PAGE_NODES;
+      this.f64Pages.push(new Float64Array(nodes * F64_STRIDE));
+      this.i32Pages.push(new Int32Array(nodes * I32_STRIDE));
+    }
+    let nodes = this.i32Pages[p].length / I32_STRIDE;
+    if ((i & PAGE_MASK) < nodes) return;
+    while ((i & PAGE_MASK) >= nodes) nodes *= 2;
+    const f64 = new Float64Array(nodes * F64_STRIDE);
+    f64.set(this.f64Pages[p]);
+    this.f64Pages[p] = f64;
+    const i32 = new Int32Array(nodes * I32_STRIDE);
+    i32.set(this.i32Pages[p]);
+    this.i32Pages[p] = i32;
+  }
+
+  /** Sets node i's persisted fields from f (a snapshot repeating a path replaces them). */
+  assign(i: number, f: NodeFields, type: number): void {
+    if (f instanceof NodeRecord) this.setData(i, f.dataSource, f.dataStart, f.dataLengthOrNull);
+    else {
+      const data = f.data;
+      this.setData(i, data, 0, data === NULL_DATA ? -1 : data.length);
+    }
+    const d = this.f64Pages[i >>> PAGE_BITS];
+    const at = (i & PAGE_MASK) * F64_STRIDE;
+    d[at + F.czxid] = f.czxid;
+    d[at + F.mzxid] = f.mzxid;
+    d[at + F.pzxid] = f.pzxid;
+    d[at + F.ctime] = f.ctime;
+    d[at + F.mtime] = f.mtime;
+    d[at + F.aclRef] = f.aclRef;
+    const n = this.i32Pages[i >>> PAGE_BITS];
+    const nt = (i & PAGE_MASK) * I32_STRIDE;
+    n[nt + I.version] = f.version;
+    n[nt + I.cversion] = f.cversion;
+    n[nt + I.aversion] = f.aversion;
+    const owner = f.ephemeralOwner;
+    n[nt + I.ownerHigh] = owner === 0n ? 0 : Number(BigInt.asIntN(32, owner >> 32n));
+    n[nt + I.ownerLow] = owner === 0n ? 0 : Number(BigInt.asIntN(32, owner));
+    n[nt + I.flags] = (n[nt + I.flags] & STATE_MASK) | type;
+  }
+
+  /** Marks node i deleted (its fields stay readable until release). */
+  kill(i: number): void {
+    if (!this.isLive(i)) throw new Error(`node store: deleting node ${i}, which is not live`);
+    this.setState(i, DEAD);
+    this.count--;
+  }
+
+  /** Puts deleted node i back (an undo within the txn that deleted it). */
+  revive(i: number): void {
+    if ((this.n(i, I.flags) & STATE_MASK) !== DEAD) throw new Error(`node store: reviving node ${i}, which is not deleted`);
+    this.setState(i, LIVE);
+    this.count++;
+  }
+
+  /** Node i, if still deleted, is gone for good: its number may be reused, its strings are let go. */
+  release(i: number): void {
+    if ((this.n(i, I.flags) & STATE_MASK) !== DEAD) return;
+    this.setState(i, FREE);
+    this.setData(i, EMPTY_DATA, 0, 0);
+    this.path[i] = '';
+    this.ephemeralSeq.delete(i);
+    this.free.push(i);
+  }
+
+  /** Sets node i's data to src[start, start + bytes), or null data for bytes -1. */
+  setData(i: number, src: Buffer, start: number, bytes: number): void {
+    const old = this.n(i, I.dataLength);
+    if (old > 0 && old <= SLOT_BYTES_MAX) {
+      const at = this.f(i, F.dataAt);
+      if (bytes > 0 && bytes <= SLOT_BYTES_MAX && DataArena.sameSlot(bytes, old)) {
+        this.arena.write(at, src, start, bytes);
+        this.setN(i, I.dataLength, bytes);
+        return;
+      }
+      this.arena.free(at, old);
+    } else if (old > SLOT_BYTES_MAX) this.large.delete(i);
+    if (bytes > 0 && bytes <= SLOT_BYTES_MAX) {
+      const at = this.arena.alloc(bytes);
+      this.arena.write(at, src, start, bytes);
+      this.setF(i, F.dataAt, at);
+    } else if (bytes > SLOT_BYTES_MAX) {
+      const own = Buffer.allocUnsafeSlow(bytes);
+      src.copy(own, 0, start, start + bytes);
+      this.large.set(i, own);
+    }
+    this.setN(i, I.dataLength, bytes);
+  }
+
+  /** Bytes of node i's data (0 for null data). */
+  dataLength(i: number): number {
+    return Math.max(this.n(i, I.dataLength), 0);
+  }
+
+  dataIsNull(i: number): boolean {
+    return this.n(i, I.dataLength) === -1;
+  }
+
+  /** Node i's data as a Buffer: NULL_DATA for null, a new copy otherwise. */
+  dataBuffer(i: number): Buffer {
+    const bytes = this.n(i, I.dataLength);
+    if (bytes === -1) return NULL_DATA;
+    if (bytes === 0) return EMPTY_DATA;
+    const copy = Buffer.allocUnsafe(bytes);
+    this.copyData(i, copy, 0);
+    return copy;
+  }
+
+  /** Copies node i's data into buf at `at`; returns how many bytes. */
+  copyData(i: number, buf: Buffer, at: number): number {
+    const bytes = this.n(i, I.dataLength);
+    if (bytes <= 0) return 0;
+    if (bytes > SLOT_BYTES_MAX) return this.large.get(i)!.copy(buf, at);
+    const address = this.f(i, F.dataAt);
+    const offset = DataArena.offsetOf(address);
+    return this.arena.chunkOf(address).copy(buf, at, offset, offset + bytes);
+  }
+
+  /** Writes node i's data as jute writes a buffer (length, then the bytes; -1 for null). */
+  writeData(i: number, w: JuteWriter): void {
+    const bytes = this.n(i, I.dataLength);
+    if (bytes <= 0) w.int(bytes);
+    else if (bytes > SLOT_BYTES_MAX) w.buffer(this.large.get(i)!);
+    else {
+      const address = this.f(i, F.dataAt);
+      w.bufferRange(this.arena.chunkOf(address), DataArena.offsetOf(address), bytes);
+    }
+  }
+
+  /** Bytes of the data arena's chunks, and of the slots in use in them. */
+  arenaBytes(): { chunkBytes: number; slotBytesInUse: number } {
+    return { chunkBytes: this.arena.chunkBytes(), slotBytesInUse: this.arena.slotBytesInUse };
+  }
+
+  /** Appends child c to parent p's children. */
+  linkChild(p: number, c: number): void {
+    const last = this.n(p, I.lastChild);
+    this.setN(c, I.prevSibling, last);
+    this.setN(c, I.nextSibling, NONE);
+    if (last === NONE) this.setN(p, I.firstChild, c);
+    else this.setN(last, I.nextSibling, c);
+    this.setN(p, I.lastChild, c);
+    this.setN(p, I.childCount, this.n(p, I.childCount) + 1);
+  }
+
+  /** Takes child c out of parent p's children. */
+  unlinkChild(p: number, c: number): void {
+    const prev = this.n(c, I.prevSibling);
+    const next = this.n(c, I.nextSibling);
+    if (prev === NONE) this.setN(p, I.firstChild, next);
+    else this.setN(prev, I.nextSibling, next);
+    if (next === NONE) this.setN(p, I.lastChild, prev);
+    else this.setN(next, I.prevSibling, prev);
+    this.setN(c, I.prevSibling, NONE);
+    this.setN(c, I.nextSibling, NONE);
+    this.setN(p, I.childCount, this.n(p, I.childCount) - 1);
+  }
+
+  /** The first child of p, then each next sibling; NONE after the last. */
+  firstChild(p: number): number {
+    return this.n(p, I.firstChild);
+  }
+
+  nextSibling(c: number): number {
+    return this.n(c, I.nextSibling);
+  }
+
+  childCount(p: number): number {
+    return this.n(p, I.childCount);
+  }
+
+  /** Empties the store (snapshot load). */
+  clear(): void {
+    this.f64Pages.length = 0;
+    this.i32Pages.length = 0;
+    this.arena.clear();
+    this.large.clear();
+    this.path.length = 0;
+    this.free.length = 0;
+    this.ephemeralSeq.clear();
+    this.used = 0;
+    this.count = 0;
+  }
+}
+
+/**
+ * One znode of a tree: a view of its number in the tree's NodeStore. Reads and writes go to
+ * the store, so every view of a node sees the same fields. A view of a deleted node stays
+ * readable until the tree reuses its number (after the txn that deleted it).
+ */
+export class ZNode implements NodeFields {
+  readonly store: NodeStore;
+  readonly index: number;
+
+  constructor(store: NodeStore, index: number) {
+    this.store = store;
+    this.index = index;
+  }
+
+  get aclRef(): number { return this.store.f(this.index, F.aclRef); }
+  set aclRef(v: number) { this.store.setF(this.index, F.aclRef, v); }
+  get czxid(): number { return this.store.f(this.index, F.czxid); }
+  set czxid(v: number) { this.store.setF(this.index, F.czxid, v); }
+  get mzxid(): number { return this.store.f(this.index, F.mzxid); }
+  set mzxid(v: number) { this.store.setF(this.index, F.mzxid, v); }
+  get pzxid(): number { return this.store.f(this.index, F.pzxid); }
+  set pzxid(v: number) { this.store.setF(this.index, F.pzxid, v); }
+  get ctime(): number { return this.store.f(this.index, F.ctime); }
+  set ctime(v: number) { this.store.setF(this.index, F.ctime, v); }
+  get mtime(): number { return this.store.f(this.index, F.mtime); }
+  set mtime(v: number) { this.store.setF(this.index, F.mtime, v); }
+  get version(): number { return this.store.n(this.index, I.version); }
+  set version(v: number) { this.store.setN(this.index, I.version, v); }
+  get cversion(): number { return this.store.n(this.index, I.cversion); }
+  set cversion(v: number) { this.store.setN(this.index, I.cversion, v); }
+  get aversion(): number { return this.store.n(this.index, I.aversion); }
+  set aversion(v: number) { this.store.setN(this.index, I.aversion, v); }
+
+  get ephemeralOwner(): bigint {
+    // only an owner of 0 makes a node EphemeralType.void; no BigInt made for those
+    return this.store.owner(this.index);
+  }
+
+  /** EphemeralType of the owner, as the tree filed the node (it knows whether extended types are on). */
+  get ephemeralType(): number {
+    return this.store.ephemeralType(this.index);
+  }
+
+  /** When a session's node joined the session's ephemerals, in the tree's count (their order in the set); 0 otherwise. */
+  get ephemeralSeq(): number {
+    return this.store.ephemeralSeq.get(this.index) ?? 0;
+  }
+
+  /** The data as a Buffer: NULL_DATA for null, a new copy otherwise (hot paths use dataLength and writeData). */
+  get data(): Buffer {
+    return this.store.dataBuffer(this.index);
+  }
+
+  set data(data: Buffer) {
+    this.store.setData(this.index, data, 0, data === NULL_DATA ? -1 : data.length);
+  }
+
+  /** Bytes of data (0 for null data). */
+  get dataLength(): number {
+    return this.store.dataLength(this.index);
+  }
+
+  /** Whether the data is null (jute length -1), as apart from empty. */
+  get dataIsNull(): boolean {
+    return this.store.dataIsNull(this.index);
+  }
+
+  /** Writes the data as jute writes a buffer (length, then the bytes; -1 for null). */
+  writeData(w: JuteWriter): void {
+    this.store.writeData(this.index, w);
+  }
+
+  /** Copies the data's bytes into buf at `at` (nothing for null data); returns how many. */
+  copyDataTo(buf: Buffer, at: number): number {
+    return this.store.copyData(this.index, buf, at);
+  }
+
+  numChildren(): number {
+    return this.store.childCount(this.index);
+  }
+
+  /** The children's names, in the order they joined (getChildren's order); a new array. */
+  childNames(): string[] {
+    const s = this.store;
+    const names: string[] = [];
+    for (let c = s.firstChild(this.index); c !== NONE; c = s.nextSibling(c)) {
+      const p = s.path[c];
+      names.push(p.slice(p.lastIndexOf('/') + 1));
+    }
+    return names;
+  }
+
+  statInto(st: Stat): Stat {
+    const s = this.store;
+    const i = this.index;
+    const numChildren = s.childCount(i);
+    st.czxid = s.f(i, F.czxid);
+    st.mzxid = s.f(i, F.mzxid);
+    st.ctime = s.f(i, F.ctime);
+    st.mtime = s.f(i, F.mtime);
+    st.version = s.n(i, I.version);
+    // the stored cversion counts creates; clients see changes (DataNode.copyStat's v3
+    // semantics): every create has a delete except for the children still present
+    st.cversion = s.n(i, I.cversion) * 2 - numChildren;
+    st.aversion = s.n(i, I.aversion);
+    // only a session's node shows its owner; containers and TTL nodes show 0 (DataNode.getClientEphemeralOwner)
+    st.ephemeralOwner = s.ephemeralType(i) === EphemeralType.normal ? s.owner(i) : 0n;
+    st.dataLength = this.dataLength;
+    st.numChildren = numChildren;
+    st.pzxid = s.f(i, F.pzxid);
+    return st;
+  }
+}
+
+/**
+ * A tree's nodes as a read-only Map of paths to ZNode views, in insertion order (tests,
+ * tools and slow paths; a view is made per node read).
+ */
+export class NodesView {
+  private readonly index: Map<string, number>;
+  private readonly store: NodeStore;
+
+  constructor(index: Map<string, number>, store: NodeStore) {
+    this.index = index;
+    this.store = store;
+  }
+
+  get size(): number {
+    return this.index.size;
+  }
+
+  has(path: string): boolean {
+    return this.index.has(path);
+  }
+
+  get(path: string): ZNode | undefined {
+    const i = this.index.get(path);
+    return i === undefined ? undefined : new ZNode(this.store, i);
+  }
+
+  keys(): MapIterator<string> {
+    return this.index.keys();
+  }
+
+  *values(): Generator<ZNode> {
+    for (const i of this.index.values()) yield new ZNode(this.store, i);
+  }
+
+  *entries(): Generator<[string, ZNode]> {
+    for (const [path, i] of this.index) yield [path, new ZNode(this.store, i)];
+  }
+
+  [Symbol.iterator](): Generator<[string, ZNode]> {
+    return this.entries();
+  }
+}
