@@ -2,7 +2,7 @@
 // (/fill/pXXXX/nXXXX, 1000 per parent) by C connections with K creates in flight each;
 // prints creates/s over the whole fill and the server's RSS at the end.
 //
-//   node bench/fill.ts [--znodes N] [--bytes B] [--connections C] [--outstanding K]
+//   node bench/fill.ts [--znodes N] [--bytes B] [--connections C] [--outstanding K] [--idle S]
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { LeanClient } from '../client/lean.ts';
@@ -12,6 +12,7 @@ import { rssBytes } from '../test/support/probes.ts';
 const { values } = parseArgs({ options: {
   znodes: { type: 'string', default: '200000' }, bytes: { type: 'string', default: '100' },
   connections: { type: 'string', default: '8' }, outstanding: { type: 'string', default: '100' },
+  idle: { type: 'string', default: '0' },
 } });
 const znodes = Number(values.znodes);
 const connections = Number(values.connections);
@@ -39,6 +40,13 @@ try {
   console.log(`${znodes} creates of ${value.length} B over ${connections} connections × ${outstanding} in flight: ${seconds.toFixed(2)} s, ` +
     `${Math.round(znodes / seconds)} creates/s; server RSS ${(rssBytes(server.pid) / 2 ** 20).toFixed(0)} MiB`);
   await Promise.all(clients.map((c) => c.close()));
+  // --idle S: stay up S seconds without clients; shows the idle memory trim (engine/memory-trim.ts) after the fill
+  const idleS = Number(values.idle);
+  if (idleS > 0) {
+    await new Promise((r) => setTimeout(r, idleS * 1000));
+    console.log(`after ${idleS} s idle: server RSS ${(rssBytes(server.pid) / 2 ** 20).toFixed(0)} MiB`);
+    for (const line of server.logTail(400).split('\n')) if (line.includes('idle memory trim')) console.log(line);
+  }
 } finally {
   await server.stop();
 }
