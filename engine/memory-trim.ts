@@ -9,6 +9,7 @@
 // growing with the live heap), so a thread whose heap holds much live data (the pipeline
 // with a large tree) never trims: there the pause would be long and the pages are in use.
 import v8 from 'node:v8';
+import type { StatsBlock } from './ops/stagestats.ts';
 import { IDLE_TRIM_CHECK_MS, IDLE_TRIM_QUIET_CHECKS, IDLE_TRIM_QUIET_UNITS_PER_S, IDLE_TRIM_SLACK_BYTES, IDLE_TRIM_USED_BYTES_MAX } from './limits.ts';
 
 export type GcFunction = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
@@ -99,4 +100,16 @@ const MiB = 1024 * 1024;
 export function describeTrim(t: TrimResult): string {
   const mib = (b: number) => (b / MiB).toFixed(1);
   return `idle memory trim: heap ${mib(t.heapBeforeBytes)} → ${mib(t.heapAfterBytes)} MiB in ${t.durationMs.toFixed(0)} ms`;
+}
+
+/**
+ * A thread's periodic check: trim.check(units), and a trim it ran counted in the thread's
+ * stats block (idle_trims, idle_trim_us: the zooid_idle_memory_trim* metrics) and logged.
+ */
+export function checkIdleTrim(trim: IdleTrim, units: number, stats: StatsBlock, log: { info(msg: string): void }): void {
+  const result = trim.check(units);
+  if (result === null) return;
+  stats.add(stats.counterIndex('idle_trims'), 1);
+  stats.add(stats.counterIndex('idle_trim_us'), result.durationMs * 1000);
+  log.info(describeTrim(result));
 }

@@ -31,7 +31,7 @@ import {
   CLOSED_CONN_SLOTS, OUTBOUND_BYTES_MAX, GATHER_BYTES, REPLIES_PER_TURN, THROTTLE_RECHECK_MS, TLS_HANDSHAKE_TIMEOUT_MS, WRITE_BUFFER_BYTES_MAX,
   X509_ID_BYTES_MAX, IDLE_TRIM_CHECK_MS, inboundPendingBytesMax,
 } from '../limits.ts';
-import { IdleTrim, describeTrim } from '../memory-trim.ts';
+import { IdleTrim, checkIdleTrim } from '../memory-trim.ts';
 import { createLogger, limitedWarnings } from '../logger.ts';
 import { IO_STATS } from '../ops/stagestats.ts';
 import { type FourLetterWord, hostNeedsOf } from '../ops/fourlw.ts';
@@ -77,8 +77,6 @@ const REJECTED = stats.counterIndex('connections_rejected');
 const OPEN = stats.counterIndex('connections_open');
 const REPLIES_OUT = stats.counterIndex('replies_out');
 const FRAMES_IN = stats.counterIndex('frames_in');
-const IDLE_TRIMS = stats.counterIndex('idle_trims');
-const IDLE_TRIM_US = stats.counterIndex('idle_trim_us');
 const BYTES_OUT = stats.counterIndex('bytes_out');
 const QUEUED_GAUGE = stats.counterIndex('outbound_queued_bytes');
 const SLAB_GAUGE = stats.counterIndex('outbound_slab_bytes');
@@ -593,13 +591,7 @@ void drainReplies();
 
 const idleTrim = new IdleTrim();
 if (idleTrim.available) {
-  setInterval(() => {
-    const trim = idleTrim.check(stats.counterOf(FRAMES_IN));
-    if (trim === null) return;
-    stats.add(IDLE_TRIMS, 1);
-    stats.add(IDLE_TRIM_US, trim.durationMs * 1000);
-    log.info(describeTrim(trim));
-  }, IDLE_TRIM_CHECK_MS).unref();
+  setInterval(() => checkIdleTrim(idleTrim, stats.counterOf(FRAMES_IN), stats, log), IDLE_TRIM_CHECK_MS).unref();
 }
 
 parentPort!.on('message', (msg: { type: string }) => {

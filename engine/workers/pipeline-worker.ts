@@ -24,7 +24,7 @@ import {
   THROTTLE_IN_PROCESS, throttleClosedIndex, throttleTakenIndex,
 } from '../records.ts';
 import { CLOSED_CONN_SLOTS, FOURLW_SLICE_CHARS, FOURLW_SLICES_IN_FLIGHT_MAX, FOURLW_STREAMS_MAX, FOURLW_STREAM_IDLE_MS, IDLE_TRIM_CHECK_MS } from '../limits.ts';
-import { IdleTrim, describeTrim } from '../memory-trim.ts';
+import { IdleTrim, checkIdleTrim } from '../memory-trim.ts';
 import { TextStreams } from '../ops/textstream.ts';
 import { RequestThrottler, Throttle } from '../core/request-throttler.ts';
 import { ReqKind, connIdOf as requestConnIdOf, readConnect, readFourLetterWord, requestEnqueuedAtMs, requestFrame } from '../rings/request-ring.ts';
@@ -93,8 +93,6 @@ const releaseUs = stats.histogram('release_us');
 const PARKED_US = stats.counterIndex('parked_us');
 const BUSY_US = stats.counterIndex('busy_us');
 const CONTROL_RECORDS = stats.counterIndex('control_records');
-const IDLE_TRIMS = stats.counterIndex('idle_trims');
-const IDLE_TRIM_US = stats.counterIndex('idle_trim_us');
 const originMs = performance.timeOrigin;
 /** The shared-clock time replies are stamped with: set before each batch of outputs. */
 let stampMs = originMs + performance.now();
@@ -653,14 +651,6 @@ let recordsTaken = 0;
 const idleTrim = new IdleTrim();
 let nextTrimCheckAt = idleTrim.available ? performance.now() + IDLE_TRIM_CHECK_MS : Infinity;
 
-function checkIdleTrim(): void {
-  const trim = idleTrim.check(recordsTaken);
-  if (trim === null) return;
-  stats.add(IDLE_TRIMS, 1);
-  stats.add(IDLE_TRIM_US, trim.durationMs * 1000);
-  log.info(describeTrim(trim));
-}
-
 let logFailures = 0n;
 let wokeAt = performance.now();
 for (;;) {
@@ -736,7 +726,7 @@ for (;;) {
   }
   if (now >= nextTrimCheckAt) {
     nextTrimCheckAt = now + IDLE_TRIM_CHECK_MS;
-    checkIdleTrim();
+    checkIdleTrim(idleTrim, recordsTaken, stats, log);
   }
   if (quorumIn !== null && serving && pipeline.durableZxid !== publishedCommittedZxid) {
     // only while a role serves: between roles the commit stage is a reload's, not a quorum's

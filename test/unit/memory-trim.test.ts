@@ -1,7 +1,8 @@
 // The idle memory trim's policy (engine/memory-trim.ts): when a thread runs its
 // memory-reducing collection, driven with a fake heap and a fake gc.
 import { describe, expect, it } from 'vitest';
-import { IdleTrim, type HeapFigures } from '../../engine/memory-trim.ts';
+import { IdleTrim, checkIdleTrim, type HeapFigures } from '../../engine/memory-trim.ts';
+import { StatsBlock, IO_STATS } from '../../engine/ops/stagestats.ts';
 import { IDLE_TRIM_CHECK_MS, IDLE_TRIM_QUIET_CHECKS, IDLE_TRIM_QUIET_UNITS_PER_S, IDLE_TRIM_SLACK_BYTES, IDLE_TRIM_USED_BYTES_MAX } from '../../engine/limits.ts';
 
 const MiB = 1024 * 1024;
@@ -79,6 +80,21 @@ describe('IdleTrim', () => {
     fake.grow(11 + IDLE_TRIM_SLACK_BYTES / MiB - 1, 20);
     for (let i = 0; i < IDLE_TRIM_QUIET_CHECKS; i++) check(false);
     expect(fake.collections).toBe(1);
+  });
+
+  it('counts a trim in the thread\'s stats block and logs it', () => {
+    const { fake, trim, units } = setup();
+    const stats = StatsBlock.create(IO_STATS);
+    const lines: string[] = [];
+    const log = { info: (m: string) => lines.push(m) };
+    units.n += BUSY_UNITS;
+    checkIdleTrim(trim, units.n, stats, log);
+    fake.grow(80, 40);
+    for (let i = 0; i < IDLE_TRIM_QUIET_CHECKS; i++) checkIdleTrim(trim, ++units.n, stats, log);
+    expect(stats.counter('idle_trims')).toBe(1);
+    expect(stats.counter('idle_trim_us')).toBeGreaterThanOrEqual(0);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^idle memory trim: heap 82\.0 → 13\.0 MiB in \d+ ms$/);
   });
 
   it('is unavailable without the gc extension', () => {
