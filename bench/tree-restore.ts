@@ -20,6 +20,7 @@ import { TxnLogWriter } from '../engine/persistence/txnlog.ts';
 import { recoverState, stateHolder } from '../engine/persistence/recovery.ts';
 import { OPEN_ACL_UNSAFE, Op } from '../engine/protocol.ts';
 import { JuteWriter } from '../native-free-io/jute.ts';
+import { seededRandom } from '../loadgen/random.ts';
 
 const { values } = parseArgs({ options: {
   znodes: { type: 'string', default: '1000000' }, bytes: { type: 'string', default: '100' },
@@ -35,18 +36,6 @@ const gc = (globalThis as { gc?: () => void }).gc;
 
 function nodePath(i: number): string {
   return `/bench/p${String(Math.floor(i / NODES_PER_PARENT)).padStart(4, '0')}/n${String(i % NODES_PER_PARENT).padStart(4, '0')}`;
-}
-
-/** A small seeded generator (mulberry32), so every build replays the same log. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function buildDataDir(): string {
@@ -67,7 +56,7 @@ function buildDataDir(): string {
   t.lastZxid = zxid - 1;
   writeSnapshotNow(v2, t, []);
   const log = new TxnLogWriter({ dir: v2, preAllocBytes: 0, forceSync: false, lastLoggedZxid: t.lastZxid, txnBytesMax: TXN_BYTES_MAX });
-  const random = seeded(13);
+  const random = seededRandom(13); // the same log for every build
   const w = new JuteWriter();
   const value = Buffer.alloc(bytes, 0x62);
   for (let i = 0; i < txns; i++) {
