@@ -37,10 +37,10 @@ import { scaleScenario, type ScaleOpts } from './scale.ts';
 
 const NODES_PER_PARENT = 1000;
 
-type Opts = { znodes: number; bytes: number; runs: number; rate: number; durationS: number };
+type Opts = { znodes: number; bytes: number; runs: number; rate: number; durationS: number; readPct: number };
 
 function parseArgs(args: string[]): { command: string; opts: Opts } {
-  const opts: Opts = { znodes: 1_000_000, bytes: 100, runs: 3, rate: 4000, durationS: 20 };
+  const opts: Opts = { znodes: 1_000_000, bytes: 100, runs: 3, rate: 4000, durationS: 20, readPct: 50 };
   const command = args[0] ?? 'all';
   for (let i = 1; i < args.length; i++) {
     const v = Number(args[i + 1]);
@@ -49,6 +49,7 @@ function parseArgs(args: string[]): { command: string; opts: Opts } {
     else if (args[i] === '--runs') opts.runs = v;
     else if (args[i] === '--rate') opts.rate = v;
     else if (args[i] === '--duration') opts.durationS = v;
+    else if (args[i] === '--read-pct') opts.readPct = v;
     else throw new Error(`unknown option ${args[i]}`);
     i++;
   }
@@ -126,7 +127,7 @@ async function latencyRun(label: string, source: string, snapCount: string, opts
   const r = launch('zooid', dataDir, { snapCount }, port);
   await untilServing(r, '/bench/p0000/n0000');
   const args = [path.join(REPO, 'engine', 'cli.ts'), 'loadgen', '--hosts', `127.0.0.1:${port}`, '--connections', '8', '--threads', '1', '--rate', String(opts.rate),
-    '--read-pct', '50', '--value-bytes', '100', '--keys', '10000', '--duration', `${opts.durationS}s`, '--warmup', '5s', '--seed', '1', '--json', '--no-progress'];
+    '--read-pct', String(opts.readPct), '--value-bytes', '100', '--keys', '10000', '--duration', `${opts.durationS}s`, '--warmup', '5s', '--seed', '1', '--json', '--no-progress'];
   const run = spawnSync(process.execPath, args, { cwd: REPO, encoding: 'utf8', maxBuffer: 64 << 20 });
   if (run.status !== 0) throw new Error(`loadgen failed: ${run.stderr.slice(-2000)}`);
   const result = JSON.parse(run.stdout);
@@ -170,7 +171,7 @@ async function main(): Promise<void> {
     const results: LatencyResult[] = [];
     // scenarios interleaved, so a noisy minute on the machine hits them alike
     for (let run = 0; run < opts.runs; run++) for (const [label, snapCount] of scenarios) results.push(await latencyRun(label, source, snapCount, opts));
-    out.push(`zooid latency under load (open loop ${opts.rate} ops/s, 50% getData / 50% setData of 100 B, 8 connections, ${opts.durationS} s after 5 s warm-up), tree of ${opts.znodes.toLocaleString('en-US')} znodes, ${opts.runs} runs of each, interleaved; median of the runs:`, '');
+    out.push(`zooid latency under load (open loop ${opts.rate} ops/s, ${opts.readPct}% getData / ${100 - opts.readPct}% setData of 100 B, 8 connections, ${opts.durationS} s after 5 s warm-up), tree of ${opts.znodes.toLocaleString('en-US')} znodes, ${opts.runs} runs of each, interleaved; median of the runs:`, '');
     out.push('| | p50 | p99 | p99.9 (each run) | max |');
     out.push('|---|---|---|---|---|');
     for (const [label] of scenarios) {

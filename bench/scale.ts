@@ -1,5 +1,5 @@
 // The 10M-znode scenario of issue 13, in one run on one dataDir (`node bench/persistence.ts
-// scale [--znodes N] [--bytes B] [--rate R] [--duration S] [--runs K]`):
+// scale [--znodes N] [--bytes B] [--rate R] [--duration S] [--runs K] [--read-pct P]`):
 //
 //   1. fill: a fresh zooid server (zoo.cfg defaults: fsync on) gets N znodes of B bytes
 //      (/bench/pXXXX/nXXXX, 1000 per parent) through the client protocol: FILL_CONNECTIONS
@@ -12,8 +12,8 @@
 //      snapshot.<zxid> renamed into place) and size.
 //   3. restart: SIGKILL, then a new server on that dataDir: spawn → the last znode created
 //      answers a getData; VmRSS once serving; zk_znode_count checked.
-//   4. served during a snapshot: loadgen in this process, open loop at R ops/s, 50% getData /
-//      50% setData of 100 B on 10,000 keys of its own, 8 connections, one request per write,
+//   4. served during a snapshot: loadgen in this process, open loop at R ops/s, P% (50) getData /
+//      the rest setData of 100 B on 10,000 keys of its own, 8 connections, one request per write,
 //      S s after 5 s of warm-up: steady (no snapshot) vs during snapshots of the whole tree
 //      (csnp again as soon as one is written, from the start of the measured window to its
 //      end: the share of the window a snapshot was in progress is reported). K runs of
@@ -31,7 +31,7 @@ import { parseLoadOptions } from '../loadgen/options.ts';
 import { closePool, runLoad, type RunResult } from '../loadgen/run.ts';
 import { copyDataDir, launch, median, rssBytes, stop, untilServing, type Running } from './bench-server.ts';
 
-export type ScaleOpts = { znodes: number; bytes: number; rate: number; durationS: number; runs: number };
+export type ScaleOpts = { znodes: number; bytes: number; rate: number; durationS: number; runs: number; readPct: number };
 
 const NODES_PER_PARENT = 1000;
 const FILL_CONNECTIONS = 8;
@@ -149,7 +149,7 @@ async function znodeCount(port: number): Promise<number> {
 type LoadRun = { label: 'steady' | 'during snapshots'; result: RunResult; snapshots: SnapshotTaken[]; coveredShare: number };
 
 function loadArgs(port: number, opts: ScaleOpts, setup: boolean): string[] {
-  return ['--hosts', `127.0.0.1:${port}`, '--connections', '8', '--threads', '1', '--rate', String(opts.rate), '--read-pct', '50', '--value-bytes', '100',
+  return ['--hosts', `127.0.0.1:${port}`, '--connections', '8', '--threads', '1', '--rate', String(opts.rate), '--read-pct', String(opts.readPct), '--value-bytes', '100',
     '--keys', '10000', '--duration', `${opts.durationS}s`, '--warmup', '5s', '--seed', '1', '--no-progress', ...(setup ? [] : ['--no-setup'])];
 }
 
@@ -251,7 +251,7 @@ export async function scaleScenario(opts: ScaleOpts): Promise<string[]> {
 }
 
 function loadTableTitle(opts: ScaleOpts): string {
-  return `Load during step 4: \`zooid loadgen\` in the bench process, open loop ${opts.rate} ops/s, 50% getData / 50% setData of 100 B on 10,000 keys of its own (under /zooid-loadgen), 8 connections, one request per write, ${opts.durationS} s measured after 5 s of warm-up; "during snapshots": csnp again as soon as the previous snapshot is written, through the measured window. Worst second: the highest per-second p99 of the window.`;
+  return `Load during step 4: \`zooid loadgen\` in the bench process, open loop ${opts.rate} ops/s, ${opts.readPct}% getData / ${100 - opts.readPct}% setData of 100 B on 10,000 keys of its own (under /zooid-loadgen), 8 connections, one request per write, ${opts.durationS} s measured after 5 s of warm-up; "during snapshots": csnp again as soon as the previous snapshot is written, through the measured window. Worst second: the highest per-second p99 of the window.`;
 }
 
 function loadTable(runs: LoadRun[]): string[] {

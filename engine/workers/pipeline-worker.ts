@@ -709,7 +709,6 @@ for (;;) {
     rollLogAndSnapshot();
     work++;
   }
-  if (snapshotter.active) work += snapshotter.pump(pipeline.tree);
   const answered = controlServer.poll((req) => answerStatsRequest(req, pipeline, cfg));
   if (answered > 0) {
     stats.add(CONTROL_RECORDS, answered);
@@ -742,6 +741,8 @@ for (;;) {
   for (let i = 0; i < respRings.length; i++) respRings[i].flushDataBell();
   logRing.flushDataBell();
   quorumIn?.flushDataBell();
+  // a snapshot slice last: this turn's replies and txns are on their way before it serializes
+  if (snapshotter.active) work += snapshotter.pump(pipeline.tree);
   if (work > 0) continue;
   if (Atomics.load(control32, CONTROL_STOP) >= STOP_PIPELINE) break;
   // RequestThrottler.throttleSleep: a stall waits for a durable signal (our bell), at most stall_time

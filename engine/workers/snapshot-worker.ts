@@ -14,6 +14,8 @@ import { CONTROL_COMMITTED_ZXID, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CON
 import { createLogger } from '../logger.ts';
 import type { OptionsFor } from '../config.ts';
 import { type Topology, attachBell, attachRing, wordsOf } from '../rings/topology.ts';
+import { lowerThreadPriority } from '../thread-priority.ts';
+import { SNAPSHOT_THREAD_NICE } from '../limits.ts';
 
 /** The config fields the schema gives the snapshot worker (autopurge.*), and its rings. */
 export interface SnapshotWorkerData extends OptionsFor<'snapshot'> {
@@ -152,6 +154,8 @@ function maybePurge(now: number): void {
   }
 }
 
+// a background thread: it yields the cores to the threads that serve requests (limits.ts)
+log.info(lowerThreadPriority(SNAPSHOT_THREAD_NICE));
 parentPort!.postMessage({ type: 'ready' });
 for (;;) {
   const seq = ring.dataBell.sequence();
