@@ -21,8 +21,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { fourLetterWord, type ServerKind } from '../test/support/servers.ts';
-import { deploy } from './deploy.ts';
+import { fourLetterWord } from '../test/support/servers.ts';
+import { deploy, type BenchServerKind } from './deploy.ts';
 import { DEFAULTS, LIMITS, OptionError, parseLoadOptions, parseMix, parseInteger, parseDurationMs, parseTraffic, resolveMix, splitFlags, type LoadOptions, type TrafficMode } from '../loadgen/options.ts';
 import { runSweep, parsePercentList, parseRates, sweepCharts, findKnee, type SweepResult, type SweepPlan, type LatencyPoint } from '../loadgen/sweep.ts';
 import { closePool, runLoad, type MeasuredWindow } from '../loadgen/run.ts';
@@ -71,7 +71,9 @@ export const COMPARE_USAGE = `usage: npm run bench:compare -- [options]      (or
   --rates LIST            open-loop offered loads: ops/s, or fractions of ZooKeeper's peak (0.5x)
                           (default 0.25x,0.5x,0.75x,0.9x); first traffic mode and shape only
   --latency-read-pct P    read share of the latency points (default 50)
-  --servers LIST          zookeeper,zooid (default both)
+  --servers LIST          zookeeper,zooid (default both); floor adds the one-thread answerer
+                          (bench/floor-server.ts: the protocol and Node's sockets, no server
+                          behind them), and zooid's CPU per op over it
   --connections N --outstanding N   one shape (instead of --shapes)
   --value-bytes B --keys N --threads N --seed S   load (default 1 KiB, 10000 keys,
                           threads = min(connections, cores))
@@ -116,7 +118,7 @@ export function parseTrafficList(text: string): TrafficMode[] {
 }
 
 interface CompareConfig {
-  servers: ServerKind[];
+  servers: BenchServerKind[];
   /** Before each point, wait up to this long for other processes to go quiet (0: do not). */
   idleWaitMs: number;
   serverWarmupMs: number;
@@ -173,9 +175,9 @@ export function parseCompareArgs(args: string[]): CompareConfig {
     if (threads !== null && threads > shape.connections) throw new OptionError(`--threads ${threads} is more than the ${shape.connections} connections of shape ${shapeName(shape)}`);
   }
   const servers = (flags.get('servers') ?? 'zookeeper,zooid').split(',').map((s) => s.trim());
-  for (const s of servers) if (s !== 'zookeeper' && s !== 'zooid') throw new OptionError(`--servers: '${s}' is neither zookeeper nor zooid`);
+  for (const s of servers) if (s !== 'zookeeper' && s !== 'zooid' && s !== 'floor') throw new OptionError(`--servers: '${s}' is not zookeeper, zooid or floor`);
   return {
-    servers: servers as ServerKind[],
+    servers: servers as BenchServerKind[],
     idleWaitMs: parseDurationMs('idle-wait', flags.get('idle-wait') ?? (quick ? '0s' : '60s'), 0, 3600_000),
     serverWarmupMs: parseDurationMs('server-warmup', flags.get('server-warmup') ?? (quick ? '3s' : '5s'), 0, 600_000),
     repeats: parseInteger('repeats', flags.get('repeats') ?? (quick ? '2' : '3'), 1, 100),
@@ -224,7 +226,7 @@ export interface SeriesRun {
 }
 
 export interface ServerRun {
-  server: ServerKind;
+  server: BenchServerKind;
   repeat: number;
   version: string;
   loadBefore: number;
@@ -334,7 +336,8 @@ export async function runCompare(cfg: CompareConfig): Promise<{ runs: ServerRun[
   // equal offered loads for both servers: fixed after ZooKeeper's first peak (or absolute)
   let fixedRates: number[] | null = cfg.rates.every((r) => !r.fraction) ? cfg.rates.map((r) => r.value) : null;
   const order = [...cfg.servers];
-  if (fixedRates === null && order[0] !== 'zookeeper' && order.includes('zookeeper')) order.reverse();
+  // ZooKeeper first when the offered loads come from its peak
+  if (fixedRates === null && order.includes('zookeeper')) order.sort((a, b) => Number(b === 'zookeeper') - Number(a === 'zookeeper'));
   for (let repeat = 0; repeat < cfg.repeats; repeat++) {
     const servers = repeat % 2 === 0 ? order : [...order].reverse();
     for (const server of servers) {
@@ -534,9 +537,26 @@ export function threadTable(series: SeriesRun[], readPcts: number[]): string | n
   return mdTable(header, rows);
 }
 
+const SERVER_TITLES: Record<BenchServerKind, string> = { zookeeper: 'ZooKeeper', zooid: 'zooid', floor: 'the floor answerer' };
+/** Issue 13: zooid's CPU per op within this factor of the one-thread floor answerer's, at 100% reads. */
+const TARGET_FLOOR_RATIO = 1.3;
+
+/** zooid's CPU per op over the one-thread floor answerer's (bench/floor-server.ts), per read share. */
+function floorTable(floor: Aggregate, zooid: Aggregate, readPcts: number[]): string {
+  return mdTable(
+    ['reads %', 'floor ops/s', 'floor CPU µs/op', 'zooid CPU µs/op', 'zooid / floor', `target ≤ ${TARGET_FLOOR_RATIO} at 100% reads`],
+    readPcts.map((readPct, i) => {
+      const f = floor.throughput[i];
+      const z = zooid.throughput[i];
+      const r = z.cpuUsPerReply / f.cpuUsPerReply;
+      return [String(readPct), `${int(f.median)} [${int(f.min)}–${int(f.max)}]`, usText(f.cpuUsPerReply), usText(z.cpuUsPerReply), ratio(z.cpuUsPerReply, f.cpuUsPerReply), readPct === 100 && Number.isFinite(r) ? (r <= TARGET_FLOOR_RATIO ? 'met' : 'not met') : ''];
+    }),
+  );
+}
+
 export function renderMarkdown(cfg: CompareConfig, out: Awaited<ReturnType<typeof runCompare>>, startedAt: string): string {
-  const by = (s: ServerKind) => out.runs.filter((r) => r.server === s);
-  const seriesOf = (server: ServerKind, key: string) => by(server).flatMap((r) => r.series.filter((x) => seriesKey(x) === key));
+  const by = (s: BenchServerKind) => out.runs.filter((r) => r.server === s);
+  const seriesOf = (server: BenchServerKind, key: string) => by(server).flatMap((r) => r.series.filter((x) => seriesKey(x) === key));
   const plan = seriesPlan(cfg).map(({ traffic, shape }) => ({ traffic, ...shape }));
   const first = plan[0];
   const b = cfg.base;
@@ -560,6 +580,7 @@ export function renderMarkdown(cfg: CompareConfig, out: Awaited<ReturnType<typeo
   const unlimited = cfg.serverConfig.maxClientCnxns === '0' ? '; no per-address connection limit, as every connection comes from 127.0.0.1' : '';
   lines.push(`- servers: ${versions}${cfg.zooidRoot === null ? '' : ` (zooid run from ${cfg.zooidRoot})`}; ${cfg.ensembleSize === 1 ? 'standalone' : `ensembles of ${cfg.ensembleSize} on loopback (the load's connections round-robin over the members, CPU summed over them)`}, fresh dataDir per run in ${os.tmpdir()} (same disk); zoo.cfg over the defaults: ${Object.entries(cfg.serverConfig).map(([k, v]) => `${k}=${v}`).join(', ')} (fsync on every commit${unlimited}; globalOutstandingLimit at its default 1000)`);
   lines.push('- Apache ZooKeeper is started as the test harness starts it (test/support/servers.ts: QuorumPeerMain, -Xmx256m -XX:+UseSerialGC, log4j INFO to a file); zooid as `node engine/cli.ts server zoo.cfg`');
+  if (cfg.servers.includes('floor')) lines.push('- the floor: `node bench/floor-server.ts`, a one-thread answerer of the same protocol over a Map of paths (no durability, sessions, watches or ACLs): what reading a request and writing its reply through Node\'s sockets costs here; zooid / floor is the price of zooid\'s threads, rings and server semantics');
   lines.push(`- traffic: ${cfg.traffics.map((t) => (t === 'per-request' ? 'per-request = one socket write per request, as the Java, C, Go and Python clients send (Nagle off)' : 'batched = every request a reply chunk frees in one socket write (not what real clients do; fewer syscalls and wake-ups on both sides)')).join('; ')}`);
   lines.push(`- shapes (connections × requests in flight on each, closed loop): ${cfg.shapes.map((sh) => `${shapeName(sh)} (${threadsFor(cfg, sh)} load generator threads)`).join(', ')}; ${b.valueBytes} B values, ${b.keys} keys uniform, reads = getData, writes = setData; the load generator on the same machine`);
   const overWindow = out.runs.some((r) => r.series.some((x) => x.cpu.some((c) => c.windowMs !== undefined)));
@@ -581,6 +602,7 @@ export function renderMarkdown(cfg: CompareConfig, out: Awaited<ReturnType<typeo
     lines.push('');
     lines.push(`## ${seriesTitle(x)} (median of ${cfg.repeats})`);
     lines.push('');
+    if (cfg.servers.includes('floor')) lines.push(floorTable(aggregate(seriesOf('floor', key), cfg.readPcts), zi, cfg.readPcts), '');
     lines.push(
       mdTable(
         ['reads %', 'ZooKeeper ops/s', 'zooid ops/s', 'zooid / ZooKeeper', 'ZooKeeper p50 / p99 / p99.9 ms', 'zooid p50 / p99 / p99.9 ms', 'ZooKeeper CPU µs/op', 'zooid CPU µs/op', 'CPU zooid / ZooKeeper', `target ≤ ${TARGET_CPU_PER_OP_RATIO}`, `CPU ratio, clean points only (n)`, 'load gen busy (max thread)'],
@@ -609,7 +631,7 @@ export function renderMarkdown(cfg: CompareConfig, out: Awaited<ReturnType<typeo
       const table = threadTable(seriesOf(server, key), cfg.readPcts);
       if (table === null) continue;
       lines.push('');
-      lines.push(`Server CPU by thread, ${server === 'zookeeper' ? 'ZooKeeper' : 'zooid'}: µs/op (cores)`);
+      lines.push(`Server CPU by thread, ${SERVER_TITLES[server]}: µs/op (cores)`);
       lines.push('');
       lines.push(table);
     }

@@ -3,15 +3,20 @@
 // the same zoo.cfg settings as the standalone one. The load is spread over every member's
 // client port, and the CPU is the sum of the members' processes. The last members can be
 // observers (bench/observers.ts).
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer, type ServerHandle, type ServerKind } from '../test/support/servers.ts';
+import { fileURLToPath } from 'node:url';
+import { fourLetterWord, freePort, startServer, type ServerHandle, type ServerKind } from '../test/support/servers.ts';
 import { allocatePorts, serverLines, srvrMode } from '../test/support/ensemble.ts';
 import { waitFor } from '../test/support/wait.ts';
 
+/** What bench compare can run: the two servers, and the one-thread floor answerer (bench/floor-server.ts). */
+export type BenchServerKind = ServerKind | 'floor';
+
 export interface Deployment {
-  kind: ServerKind;
+  kind: BenchServerKind;
   /** Every member's process (one when standalone). */
   pids: number[];
   /** Every member's client port, in server id order. */
@@ -31,8 +36,12 @@ const ENSEMBLE_READY_MS = 60_000;
  * checkout, when given), the last `observers` of them as observers (server.N=...:observer,
  * peerType=observer); stop() stops them all.
  */
-export async function deploy(kind: ServerKind, size: number, config: Readonly<Record<string, string>>, zooidRoot?: string, observers = 0): Promise<Deployment> {
+export async function deploy(kind: BenchServerKind, size: number, config: Readonly<Record<string, string>>, zooidRoot?: string, observers = 0): Promise<Deployment> {
   if (!(Number.isInteger(size) && size >= 1)) throw new Error(`an ensemble has 1 server or more, not ${size}`);
+  if (kind === 'floor') {
+    if (size !== 1) throw new Error('the floor answerer runs alone, not as an ensemble');
+    return deployFloor();
+  }
   if (!(Number.isInteger(observers) && observers >= 0 && size - observers >= (size === 1 ? 1 : 2))) throw new Error(`${observers} observers of ${size} servers leave too few voters`);
   if (size === 1) {
     const h = await startServer(kind, { config: { ...config }, zooidRoot });
@@ -78,4 +87,28 @@ export async function deploy(kind: ServerKind, size: number, config: Readonly<Re
     throw new Error(`${(e as Error).message} (modes: ${modes.join(', ')})`);
   }
   return { kind, pids: handles.map((h) => h.pid), ports: ports.map((p) => p.clientPort), modes: modes as string[], stop };
+}
+
+const FLOOR_SERVER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'floor-server.ts');
+const FLOOR_READY_MS = 10_000;
+const FLOOR_STOP_MS = 5_000;
+
+/** The one-thread floor answerer on a free port (it takes no zoo.cfg: it has nothing to configure). */
+async function deployFloor(): Promise<Deployment> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [FLOOR_SERVER, '--port', String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), FLOOR_STOP_MS);
+    await exited;
+    clearTimeout(timer);
+  };
+  try {
+    await waitFor(async () => (await fourLetterWord(port, 'ruok', 1_000).catch(() => '')) === 'imok', { timeoutMs: FLOOR_READY_MS, what: 'the floor answerer to answer ruok', intervalMs: 50 });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { kind: 'floor', pids: [child.pid!], ports: [port], modes: ['standalone'], stop };
 }
