@@ -248,6 +248,9 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     batchBytesMax: LOG_BATCH_BYTES_MAX,
   };
   const logWorker = new Worker(workerUrl('log-worker'), { workerData: logData, name: 'log' });
+  logWorker.on('message', (msg: { type: string; message?: string }) => {
+    if (msg.type === 'failed') log.error(`log worker: ${msg.message}`);
+  });
   const snapData: SnapshotWorkerData = {
     topology,
     snapDir,
