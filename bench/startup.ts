@@ -81,6 +81,9 @@ async function oneRun(rootSpec: string, opts: Opts): Promise<Run> {
   for (const m of fs.readFileSync(logPath, 'utf8').matchAll(/^TRACE ([\d.]+) t\d+ (.+)$/gm)) {
     if (!events.has(m[2])) events.set(m[2], Number(m[1]) - spawnedAtMs);
   }
+  // the pipeline's own account of its recovery (every version logs it): a duration, not a time
+  const recovered = /\[pipeline\] recovered .* in (\d+) ms/.exec(fs.readFileSync(logPath, 'utf8'));
+  if (recovered !== null) events.set('(duration) recovery, as the pipeline logs it', Number(recovered[1]));
   fs.rmSync(dir, { recursive: true, force: true });
   return { servingMs, events };
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { enableCompileCache } from './compile-cache.ts';
+import { enableCompileCache, flushCompileCache } from './compile-cache.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildTopology, ringSpecs, attachBell, attachQuorumStats, attachRing, attachStats, observeRing, wordsOf } from './rings/topology.ts';
@@ -292,6 +292,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       ...ios.map((w, i) => waitFor(w, `io worker ${i}`, ['listening']))];
     for (const [w] of gated) if (w !== quorumWorker) w.postMessage(start);
     await failure.race(Promise.all(started));
+    flushCompileCache();
     trace('main io listening');
     if (quorumWorker !== null) {
       const quorumReady = waitFor(quorumWorker, 'quorum worker', ['ready']);

@@ -5,6 +5,7 @@
 // io workers' listening all wait for the recovered state, as when they started one by one.
 import assert from 'node:assert/strict';
 import { parentPort } from 'node:worker_threads';
+import { flushCompileCache } from '../compile-cache.ts';
 
 export type StartMessage = {
   type: 'start';
@@ -26,5 +27,7 @@ export function awaitStart(): Promise<StartMessage> {
     };
     port.on('message', onMessage);
     port.postMessage({ type: 'loaded' });
+    // every module of this thread is loaded: their compiled code goes to the cache now
+    flushCompileCache();
   });
 }
