@@ -17,8 +17,9 @@ import type { QuorumWorkerData } from './workers/quorum-worker.ts';
 import { createLogger } from './logger.ts';
 import { ControlChannel } from './ops/control.ts';
 import { PIPELINE_STATS, LOG_STATS, IO_STATS } from './ops/stagestats.ts';
-import { startAdminServer, type JsonValue, type QuorumQueries } from './ops/admin.ts';
-import { MetricsCollector, startMetricsServer } from './ops/metrics.ts';
+// the AdminServer and /metrics are loaded once the client ports serve (below), not before the
+// pipeline can be spawned: ~0.1 s of the main thread's start
+import type { JsonValue, QuorumQueries } from './ops/admin.ts';
 import type http from 'node:http';
 import { loadPeerTlsOptions, loadTlsServerOptions } from './security/tls.ts';
 import { LOG_BATCH_BYTES_MAX, PIPELINE_OLD_GENERATION_SHARE, WORKER_YOUNG_GENERATION_MB } from './limits.ts';
@@ -345,6 +346,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   let metricsPort: number | null = null;
   try {
     if (cfg.adminEnableServer) {
+      const { startAdminServer } = await import('./ops/admin.ts');
       const admin = await startAdminServer(cfg, control, log, quorumWorker === null ? null : quorumQueries(quorumWorker)).catch((err: Error) => {
         throw new SurfaceStartError(`Unable to start AdminServer, exiting abnormally: ${err.message}`, 4);
       });
@@ -360,6 +362,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       });
       const workers = [{ thread: 'pipeline', worker: pipeline }, { thread: 'log', worker: logWorker }, { thread: 'snapshot', worker: snapshotWorker },
         ...ios.map((worker, i) => ({ thread: `io-${i}`, worker })), ...workersToWatch.map((worker) => ({ thread: 'quorum', worker }))];
+      const { MetricsCollector, startMetricsServer } = await import('./ops/metrics.ts');
       const collector = new MetricsCollector({ control, dirs: cfg, pipelineStats, logStats, ioStats, quorumStats: ensemble ? attachQuorumStats(topology) : undefined, rings, ioWorkers: ios, workers });
       const metrics = await startMetricsServer(cfg, collector, log).catch((err: Error) => {
         throw new SurfaceStartError(`Cannot boot MetricsProvider: ${err.message}`, 1);
