@@ -30,7 +30,7 @@ function zooidWith(name: string, file: string, anchor: string, line: string): st
 }
 
 describe('a worker failing at start stops the server', () => {
-  it('the log worker failing as it loads, before it says 'loaded'', async () => {
+  it("the log worker failing as it loads, before it says 'loaded'", async () => {
     const zooidRoot = zooidWith('log-load', 'engine/workers/log-worker.ts', "trace('log worker loaded');\n", "throw new Error('planted failure while loading');\n");
     const err = await startZooid({ zooidRoot, readyTimeoutMs: 30_000 }).then(() => null, (e: Error) => e);
     expect(err?.message).toMatch(/exited early \(code 1\)/);
