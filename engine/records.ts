@@ -35,6 +35,14 @@
 
 
 export const CONTROL_BYTES = 64;
+/**
+ * The snapshot control words (engine/persistence/snapshotter.ts) and the control rings' record
+ * area (engine/ops/control.ts), here so that the topology, which every thread loads, does not
+ * load the snapshot serializer with the tree or msgpackr to size them.
+ */
+export const SNAP_CONTROL_BYTES = 64;
+/** Record area of each control ring: a 2 MiB slice per record is plenty, and idle rings cost only memory. */
+export const CONTROL_RING_BYTES = 4 * 1024 * 1024;
 export const CONTROL_DURABLE_ZXID = 0; // BigInt64 index
 export const CONTROL_LOG_FAILURES = 1; // BigInt64 index
 export const CONTROL_LOG_RECOVERIES = 3; // BigInt64 index

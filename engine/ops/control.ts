@@ -23,8 +23,7 @@ import type { HostFacts } from './probes.ts';
 
 export const ControlKind = { REQUEST: 1, REPLY_PART: 2, REPLY_END: 3 } as const;
 
-/** Record area of each control ring: a 2 MiB slice per record is plenty, and idle rings cost only memory. */
-export const CONTROL_RING_BYTES = 4 * 1024 * 1024;
+export { CONTROL_RING_BYTES } from '../records.ts';
 /** Requests in flight at once, over all HTTP clients; more are refused (503), never queued without bound. */
 export const CONTROL_IN_FLIGHT_MAX = 64;
 /** A request the pipeline has not answered by then fails (it is busy or stuck; the HTTP client gets 503). */

@@ -34,7 +34,7 @@ import { performance } from 'node:perf_hooks';
 import type { Pipeline, Conn } from '../core/pipeline.ts';
 import type { OptionsFor } from '../config.ts';
 import type { StatsReply, StatsRequest } from './control.ts';
-import { formatConfigForConf } from '../config.ts';
+import { formatConfigForConf } from '../config/print.ts';
 import { sharedClockMs, type StatsBlock } from './stagestats.ts';
 import {
   type ConnectionInfo, type DataWatch, type EnvironmentInfo, type FourLetterWord, type ServerStatsSnapshot,

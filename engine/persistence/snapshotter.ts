@@ -29,7 +29,7 @@ import { SnapshotSerializer } from './snapshot-serializer.ts';
 
 export const SnapKind = { BEGIN: 1, BYTES: 2, END: 3, ABORT: 4 } as const;
 
-export const SNAP_CONTROL_BYTES = 64;
+export { SNAP_CONTROL_BYTES } from '../records.ts';
 export const SNAP_CONTROL_FINISHED = 0; // Int32 index
 export const SNAP_CONTROL_FAILED = 1; // Int32 index
 export const SNAP_CONTROL_PURGES = 2; // Int32 index

@@ -16,13 +16,11 @@
 // that attaches a ring it is not an end of, or a name that does not exist, is a bug: attach
 // throws. The main thread also watches every ring's occupancy for /metrics (observeRing).
 import { Ring, Doorbell } from '../../native-free-io/ring.ts';
-import { CONTROL_BYTES, IO_THREADS_MAX, IO_WORDS_BYTES, ringCapacityFor, throttleWordsBytes } from '../records.ts';
+import { CONTROL_BYTES, CONTROL_RING_BYTES, IO_THREADS_MAX, IO_WORDS_BYTES, SNAP_CONTROL_BYTES, ringCapacityFor, throttleWordsBytes } from '../records.ts';
 import {
   CLOSED_CONN_SLOTS, CONN_COUNT_SLOTS, LOG_RING_BYTES_MIN, QUORUM_RING_BYTES_MIN, REQ_RING_BYTES_MIN, RESP_RING_BYTES_MIN, SNAP_RING_BYTES_MIN,
 } from '../limits.ts';
 import { QUORUM_WORDS_BYTES } from './quorum-ring.ts';
-import { SNAP_CONTROL_BYTES } from '../persistence/snapshotter.ts';
-import { CONTROL_RING_BYTES } from '../ops/control.ts';
 import { StatsBlock, PIPELINE_STATS, LOG_STATS, IO_STATS, type StatsBlockSpec } from '../ops/stagestats.ts';
 import { quorumStatsSpec } from '../ops/quorumstats.ts';
 

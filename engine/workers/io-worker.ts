@@ -43,6 +43,8 @@ import { subjectRfc2253 } from '../security/x509.ts';
 import { Connection, IoConnections } from '../io/connection.ts';
 import { GlobalOutstanding } from '../io/outstanding.ts';
 import { Admission, REFUSED_MAX_CNXNS, REFUSED_MAX_CLIENT_CNXNS } from '../io/admission.ts';
+import { awaitStart } from './start-gate.ts';
+import { trace } from '../startup-trace.ts';
 
 /**
  * The config fields the schema gives the io workers (engine/config/schema.ts: clientPort -1 is
@@ -61,6 +63,9 @@ export interface IoWorkerData extends OptionsFor<'io'> {
 }
 
 const data = workerData as IoWorkerData;
+trace('io worker loaded');
+// nothing is listened on or served before the pipeline has recovered
+await awaitStart();
 const log = createLogger(`io-${data.index}`);
 /** Warnings a client can repeat (bad frames, refused TLS handshakes and certificates), rate-limited; summaries at least once a window. */
 const repeated = limitedWarnings(log);

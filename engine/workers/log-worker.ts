@@ -17,13 +17,14 @@ import { createLogger } from '../logger.ts';
 import { LOG_STATS } from '../ops/stagestats.ts';
 import type { OptionsFor } from '../config.ts';
 import { type Topology, attachBell, attachRing, attachStats, wordsOf } from '../rings/topology.ts';
+import { awaitStart } from './start-gate.ts';
+import { trace } from '../startup-trace.ts';
 
 /** The config fields the schema gives the log worker (preAllocSizeBytes, forceSync), and its rings. */
 export interface LogWorkerData extends OptionsFor<'log'> {
   /** Every ring, bell and shared word block (engine/rings/topology.ts); this thread attaches its own by name. */
   topology: Topology;
   dir: string;
-  lastZxid: number;
   txnBytesMax: number;
   /** Roll to a new file after this many txns (snapCount/2 + random, as ZooKeeper). */
   rollAfterTxns: number;
@@ -37,6 +38,9 @@ export interface LogWorkerData extends OptionsFor<'log'> {
 }
 
 const data = workerData as LogWorkerData;
+trace('log worker loaded');
+/** Recovery's last zxid: the writer's first file starts after it. */
+const { lastZxid } = await awaitStart();
 const log = createLogger('log');
 const ring = attachRing(data.topology, 'log', 'log');
 const pipelineBell = attachBell(data.topology, 'pipeline');
@@ -44,7 +48,7 @@ const pipelineBell = attachBell(data.topology, 'pipeline');
 const quorumBell = data.topology.quorum ? attachBell(data.topology, 'quorum') : null;
 const control64 = new BigInt64Array(wordsOf(data.topology, 'control'));
 const control32 = new Int32Array(wordsOf(data.topology, 'control'));
-const writer = new TxnLogWriter({ dir: data.dir, preAllocBytes: data.preAllocSizeBytes, forceSync: data.forceSync, lastLoggedZxid: data.lastZxid, txnBytesMax: data.txnBytesMax });
+const writer = new TxnLogWriter({ dir: data.dir, preAllocBytes: data.preAllocSizeBytes, forceSync: data.forceSync, lastLoggedZxid: lastZxid, txnBytesMax: data.txnBytesMax });
 
 let txnsInFile = 0;
 
@@ -65,7 +69,7 @@ const BYTES = stats.counterIndex('bytes');
 let rollPending = false;
 /** A TRUNCATE taken off the ring and not yet carried out: its zxid. Nothing is drained meanwhile. */
 let truncatePending: number | null = null;
-let publishedZxid = data.lastZxid;
+let publishedZxid = lastZxid;
 let syncing: Promise<void> | null = null;
 let syncFailure: Error | null = null;
 /** Txns and bytes written since the last sync started (that sync's batch, for the stats). */

@@ -40,6 +40,8 @@ import { ControlServer } from '../ops/control.ts';
 import { PIPELINE_STATS, IO_STATS } from '../ops/stagestats.ts';
 import { type Topology, attachBell, attachQuorumStats, attachRing, attachStats, wordsOf } from '../rings/topology.ts';
 import type { OptionsFor } from '../config.ts';
+import { trace } from '../startup-trace.ts';
+import { flushCompileCache } from '../compile-cache.ts';
 
 export interface PipelineWorkerData {
   /** The config fields the schema gives the pipeline (engine/config/schema.ts consumers). */
@@ -53,6 +55,8 @@ export interface PipelineWorkerData {
 }
 
 const data = workerData as PipelineWorkerData;
+trace('pipeline worker loaded');
+parentPort!.postMessage({ type: 'loaded' });
 const cfg = data.config;
 const log = createLogger('pipeline');
 /** Warnings a client can repeat (unknown request types, malformed requests, failed auth), rate-limited. */
@@ -248,7 +252,10 @@ snapshotter.setTxnsInLog(recovered.txnCount);
 const startSnapshotZxid = recovered.snapshot === null ? pipeline.tree.lastZxid : recovered.snapshot.zxid;
 Atomics.store(control64, CONTROL_DURABLE_ZXID, BigInt(pipeline.tree.lastZxid));
 lastAppendedZxid = pipeline.tree.lastZxid;
+trace('pipeline recovered');
 parentPort!.postMessage({ type: 'ready', lastZxid: pipeline.tree.lastZxid });
+// its modules' compiled code to the cache now, not at an exit a kill -9 would skip (engine/compile-cache.ts)
+flushCompileCache();
 
 /**
  * The next txn starts a new log file and a snapshot of the tree as it is starts (named after

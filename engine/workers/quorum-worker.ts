@@ -21,6 +21,8 @@
 // through the pipeline to the log worker (TRUNCATE/TRUNCATED); the learner's effects wait in
 // order until it is done.
 import { workerData, parentPort } from 'node:worker_threads';
+import { awaitStart } from './start-gate.ts';
+import { trace } from '../startup-trace.ts';
 import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -64,13 +66,14 @@ export interface QuorumWorkerData {
   snapDir: string;
   logDir: string;
   txnBytesMax: number;
-  /** The newest zxid the pipeline recovered (snapshot + whole log): the first election's last logged zxid. */
-  lastZxid: number;
   /** sslQuorum / portUnification with the ssl.quorum.* stores read (engine/security/tls.ts); null: plain TCP. */
   peerTls: PeerTlsOptions | null;
 }
 
 const data = workerData as QuorumWorkerData;
+trace('quorum worker loaded');
+/** The newest zxid the pipeline recovered (snapshot + whole log): the first election's last logged zxid. */
+const { lastZxid: recoveredZxid } = await awaitStart();
 const cfg = data.config;
 if (cfg.myid === null) throw new Error('quorum worker: an ensemble server needs a myid');
 const myid = cfg.myid;
@@ -127,7 +130,7 @@ function durableZxid(): number {
 
 // ---------------------------------------------------------------- election
 
-let lastLoggedZxid = data.lastZxid;
+let lastLoggedZxid = recoveredZxid;
 /** The epoch files (QuorumPeer.loadDataBase's rules: made from the last zxid when missing). */
 function loadEpochs(lastZxid: number): { acceptedEpoch: number; currentEpoch: number } {
   return loadPersistedEpochs(data.snapDir, lastZxid, (m) => log.info(m));

@@ -16,6 +16,8 @@ import type { OptionsFor } from '../config.ts';
 import { type Topology, attachBell, attachRing, wordsOf } from '../rings/topology.ts';
 import { lowerThreadPriority } from '../thread-priority.ts';
 import { SNAPSHOT_THREAD_NICE } from '../limits.ts';
+import { awaitStart } from './start-gate.ts';
+import { trace } from '../startup-trace.ts';
 
 /** The config fields the schema gives the snapshot worker (autopurge.*), and its rings. */
 export interface SnapshotWorkerData extends OptionsFor<'snapshot'> {
@@ -32,6 +34,9 @@ const DURABLE_POLL_MS = 1;
 const IDLE_WAIT_MS = 1000;
 
 const data = workerData as SnapshotWorkerData;
+trace('snapshot worker loaded');
+// autopurge runs at start: not while the pipeline still reads the snapshot and logs it recovers from
+await awaitStart();
 const log = createLogger('snapshot');
 const ring = attachRing(data.topology, 'snapshot', 'snapshot');
 const pipelineBell = attachBell(data.topology, 'pipeline');

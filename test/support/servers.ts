@@ -5,7 +5,8 @@
 // captured to a log file that failure messages quote.
 //
 // Readiness is a polled condition with a deadline (ZooKeeper: `ruok` → `imok` and
-// `srvr` shows a Mode; zooid: `imok` or an accepted TCP connection), never a sleep.
+// `srvr` shows a Mode; zooid: any answer to `ruok`), never a sleep, and the answering
+// socket must be the child's.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -195,8 +196,15 @@ interface Launch {
   args: (configPath: string, dir: string) => string[];
   /** Write extra files into the temp dir before start. */
   prepare?: (dir: string) => void;
-  /** zooid may not speak 4lw yet: an accepted connection is enough. */
-  acceptTcpAsReady: boolean;
+  /**
+   * zooid: any answer to ruok means it serves, "ruok is not executed because it is not in the
+   * whitelist" too (its io workers listen only once the pipeline has recovered, and the
+   * pipeline answers the words). Not an accepted TCP connection: a starting zooid listens on
+   * the client port for a moment to claim it (engine/server.ts claimClientPorts), then closes
+   * it until it serves, and a connection in that moment passed for a served one (tests then
+   * got ECONNREFUSED from a server still loading).
+   */
+  anyAnswerIsReady: boolean;
 }
 
 /**
@@ -285,16 +293,12 @@ async function launch(spec: Launch, options: StartOptions): Promise<ServerHandle
             const answer = await fourLetterWord(port, 'ruok', 1_000);
             // the answer must come from this child: another server holding the port (a port
             // another test picked at the same moment) would otherwise pass for it
-            if (answer === 'imok' && !listensOn(child.pid ?? -1, port)) return false;
-            if (answer === 'imok' && !spec.acceptTcpAsReady) {
-              if ((await fourLetterWord(port, 'srvr', 1_000)).includes('Mode: ')) return 'ready';
-            } else if (answer === 'imok') {
-              return 'ready';
-            }
+            if (answer === '' || !listensOn(child.pid ?? -1, port)) return false;
+            if (spec.anyAnswerIsReady) return 'ready';
+            if (answer === 'imok' && (await fourLetterWord(port, 'srvr', 1_000)).includes('Mode: ')) return 'ready';
           } catch {
             // not listening yet
           }
-          if (spec.acceptTcpAsReady && exitInfo === undefined && (await tcpAccepts(port))) return 'ready';
           return false;
         },
         { timeoutMs: readyTimeoutMs, what: `${spec.kind} on 127.0.0.1:${port} to be ready`, intervalMs: 50 },
@@ -374,7 +378,7 @@ export function startZooKeeper(options: StartOptions = {}): Promise<ServerHandle
         configPath,
       ],
       prepare: (dir) => fs.writeFileSync(path.join(dir, 'log4j.properties'), LOG4J_PROPERTIES),
-      acceptTcpAsReady: false,
+      anyAnswerIsReady: false,
     },
     options,
   );
@@ -396,7 +400,7 @@ export function startZooid(options: StartOptions = {}): Promise<ServerHandle> {
       kind: 'zooid',
       command: process.execPath,
       args: (configPath) => [options.zooidRoot === undefined ? ZOOID_CLI : path.join(options.zooidRoot, 'engine', 'cli.ts'), 'server', configPath],
-      acceptTcpAsReady: true,
+      anyAnswerIsReady: true,
     },
     { readyTimeoutMs: 30_000, ...options },
   );

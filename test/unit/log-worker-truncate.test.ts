@@ -52,16 +52,25 @@ async function start(lastZxid: number, prepare?: (dir: string) => void, snapDir?
   prepare?.(dir);
   const topology: Topology = buildTopology({ ioThreads: 1, maxFrameBytes: 0xfffff + 1024, txnBytesMax: TXN_BYTES_MAX });
   const data: LogWorkerData = {
-    topology, preAllocSizeBytes: 16 * 1024, forceSync: true, dir, lastZxid, txnBytesMax: TXN_BYTES_MAX,
+    topology, preAllocSizeBytes: 16 * 1024, forceSync: true, dir, txnBytesMax: TXN_BYTES_MAX,
     rollAfterTxns: Number.MAX_SAFE_INTEGER, batchBytesMax: 1 << 20, snapDir,
   };
   const worker = new Worker(new URL('../../engine/workers/log-worker.ts', import.meta.url), { workerData: data });
   const errors: Error[] = [];
   worker.on('error', (e) => errors.push(e));
-  await new Promise<void>((resolve, reject) => {
-    worker.once('message', () => resolve());
-    worker.once('error', reject);
-  });
+  // the startup handshake (engine/workers/start-gate.ts): 'loaded', then 'start' with the recovered zxid, then 'ready'
+  for (const [awaited, reply] of [['loaded', { type: 'start', lastZxid }], ['ready', null]] as const) {
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (msg: { type: string }) => {
+        if (msg.type !== awaited) return;
+        worker.off('message', onMessage);
+        resolve();
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+    });
+    if (reply !== null) worker.postMessage(reply);
+  }
   const ring = attachRing(topology, 'log', 'pipeline');
   const control64 = new BigInt64Array(topology.words.control);
   const control32 = new Int32Array(topology.words.control);
