@@ -12,6 +12,7 @@
 import { type Stat, NULL_DATA } from '../protocol.ts';
 import type { JuteWriter } from '../../native-free-io/jute.ts';
 import { DataArena, SLOT_BYTES_MAX } from './data-arena.ts';
+import type { PathIndex } from './path-index.ts';
 
 /** What a node's ephemeralOwner makes it, as ZooKeeper's EphemeralType. */
 export const EphemeralType = { void: 0, normal: 1, container: 2, ttl: 3 } as const;
@@ -81,19 +82,25 @@ export class NodeRecord implements NodeFields {
   }
 }
 
-/** The double fields of a node, in its f64 page: zxids, times and the ACL reference. */
-export const F = { czxid: 0, mzxid: 1, pzxid: 2, ctime: 3, mtime: 4, aclRef: 5, dataAt: 6 } as const;
-const F64_STRIDE = 7;
+/** The double fields of a node, in its f64 page: zxids and times. */
+export const F = { czxid: 0, mzxid: 1, pzxid: 2, ctime: 3, mtime: 4 } as const;
+const F64_STRIDE = 5;
 /**
- * The int32 fields, in its i32 page: versions, the links of the children list, the owner's
- * two halves, and flags: the EphemeralType in the low byte, the life state above it.
+ * The int32 fields, in its i32 page: versions, the links of the children list, the owner
+ * (a reference into the store's Owners), flags (the EphemeralType in the low byte, the
+ * life state above it), the data's length and arena address, the ACL reference, and the
+ * path index's fields (path-index.ts: parent, path hash, name address, insertion order).
  */
 export const I = {
-  version: 0, cversion: 1, aversion: 2, firstChild: 3, lastChild: 4, nextSibling: 5, prevSibling: 6, childCount: 7, ownerHigh: 8, ownerLow: 9, flags: 10,
+  version: 0, cversion: 1, aversion: 2, firstChild: 3, lastChild: 4, nextSibling: 5, prevSibling: 6, childCount: 7, owner: 8, flags: 9,
   /** -1 for null data; a length up to SLOT_BYTES_MAX: the data is in the arena at dataAt; longer: in `large`. */
-  dataLength: 11,
+  dataLength: 10,
+  /** The data's arena address / 8 (addresses are multiples of 8: up to 16 GiB of slots). */
+  dataAt: 11,
+  aclRef: 12,
+  parent: 13, pathHash: 14, nameAt: 15, orderNext: 16, orderPrev: 17,
 } as const;
-const I32_STRIDE = 12;
+const I32_STRIDE = 18;
 /** Life states: in the tree; deleted, its number not yet reusable; free for reuse. */
 const LIVE = 1 << 8;
 const DEAD = 2 << 8;
@@ -110,6 +117,51 @@ const PAGE_MASK = PAGE_NODES - 1;
 const FIRST_PAGE_NODES = 64;
 
 /**
+ * The owners of nodes (ephemeralOwner), interned: a node holds a reference, 0 for owner 0
+ * (most nodes), so an owner costs 4 bytes per node and 8 + a Map entry per distinct owner
+ * (a session, the container marker, a TTL).
+ */
+class Owners {
+  private readonly ids: bigint[] = [0n];
+  private readonly uses: number[] = [0];
+  private readonly refOf = new Map<bigint, number>();
+  private readonly free: number[] = [];
+
+  /** A reference to owner, counted as one more use. */
+  ref(owner: bigint): number {
+    if (owner === 0n) return 0;
+    let r = this.refOf.get(owner);
+    if (r === undefined) {
+      r = this.free.length > 0 ? this.free.pop()! : this.ids.length;
+      this.ids[r] = owner;
+      this.uses[r] = 0;
+      this.refOf.set(owner, r);
+    }
+    this.uses[r]++;
+    return r;
+  }
+
+  unref(r: number): void {
+    if (r === 0) return;
+    if (--this.uses[r] > 0) return;
+    this.refOf.delete(this.ids[r]);
+    this.ids[r] = 0n;
+    this.free.push(r);
+  }
+
+  get(r: number): bigint {
+    return this.ids[r];
+  }
+
+  clear(): void {
+    this.ids.length = 1;
+    this.uses.length = 1;
+    this.refOf.clear();
+    this.free.length = 0;
+  }
+}
+
+/**
  * The znodes of one tree by number, in pages of typed arrays. A node's doubles sit side by
  * side, as do its int32s (a setData touches one run of each). Numbers of deleted nodes are
  * reused (the tree decides when: not within the txn that deleted them, whose undo may put
@@ -118,8 +170,10 @@ const FIRST_PAGE_NODES = 64;
 export class NodeStore {
   private readonly f64Pages: Float64Array[] = [];
   private readonly i32Pages: Int32Array[] = [];
-  readonly path: string[] = [];
+  /** The nodes' paths by number (set by the PathIndex built over this store). */
+  paths!: PathIndex;
   private readonly arena = new DataArena();
+  private readonly owners = new Owners();
   /** Data longer than SLOT_BYTES_MAX, by node number: a Buffer of its own (not a pool slice). */
   private readonly large = new Map<number, Buffer>();
   /** When a session's node joined the session's ephemerals, in the tree's count; only for such nodes. */
@@ -153,10 +207,7 @@ export class NodeStore {
   }
 
   owner(i: number): bigint {
-    const high = this.n(i, I.ownerHigh);
-    const low = this.n(i, I.ownerLow);
-    if (high === 0 && low === 0) return 0n;
-    return (BigInt(high) << 32n) | BigInt(low >>> 0);
+    return this.owners.get(this.n(i, I.owner));
   }
 
   isLive(i: number): boolean {
@@ -168,11 +219,9 @@ export class NodeStore {
   }
 
   /** A number for a new node, its fields set from f (no children, not linked anywhere). */
-  add(path: string, f: NodeFields, type: number): number {
+  add(f: NodeFields, type: number): number {
     const i = this.free.length > 0 ? this.free.pop()! : this.used++;
     this.ensurePage(i);
-    if (i === this.path.length) this.path.push(path);
-    else this.path[i] = path;
     this.assign(i, f, type);
     const page = this.i32Pages[i >>> PAGE_BITS];
     const at = (i & PAGE_MASK) * I32_STRIDE;
@@ -222,15 +271,16 @@ export class NodeStore {
     d[at + F.pzxid] = f.pzxid;
     d[at + F.ctime] = f.ctime;
     d[at + F.mtime] = f.mtime;
-    d[at + F.aclRef] = f.aclRef;
     const n = this.i32Pages[i >>> PAGE_BITS];
     const nt = (i & PAGE_MASK) * I32_STRIDE;
+    if (f.aclRef !== (f.aclRef | 0)) throw new Error(`node store: ACL reference ${f.aclRef} is not an int32`);
+    n[nt + I.aclRef] = f.aclRef;
     n[nt + I.version] = f.version;
     n[nt + I.cversion] = f.cversion;
     n[nt + I.aversion] = f.aversion;
-    const owner = f.ephemeralOwner;
-    n[nt + I.ownerHigh] = owner === 0n ? 0 : Number(BigInt.asIntN(32, owner >> 32n));
-    n[nt + I.ownerLow] = owner === 0n ? 0 : Number(BigInt.asIntN(32, owner));
+    const ownerRef = this.owners.ref(f.ephemeralOwner);
+    this.owners.unref(n[nt + I.owner]);
+    n[nt + I.owner] = ownerRef;
     n[nt + I.flags] = (n[nt + I.flags] & STATE_MASK) | type;
   }
 
@@ -253,7 +303,9 @@ export class NodeStore {
     if ((this.n(i, I.flags) & STATE_MASK) !== DEAD) return;
     this.setState(i, FREE);
     this.setData(i, EMPTY_DATA, 0, 0);
-    this.path[i] = '';
+    this.owners.unref(this.n(i, I.owner));
+    this.setN(i, I.owner, 0);
+    this.paths.release(i);
     this.ephemeralSeq.delete(i);
     this.free.push(i);
   }
@@ -262,7 +314,7 @@ export class NodeStore {
   setData(i: number, src: Buffer, start: number, bytes: number): void {
     const old = this.n(i, I.dataLength);
     if (old > 0 && old <= SLOT_BYTES_MAX) {
-      const at = this.f(i, F.dataAt);
+      const at = this.n(i, I.dataAt) * 8;
       if (bytes > 0 && bytes <= SLOT_BYTES_MAX && DataArena.sameSlot(bytes, old)) {
         this.arena.write(at, src, start, bytes);
         this.setN(i, I.dataLength, bytes);
@@ -273,7 +325,8 @@ export class NodeStore {
     if (bytes > 0 && bytes <= SLOT_BYTES_MAX) {
       const at = this.arena.alloc(bytes);
       this.arena.write(at, src, start, bytes);
-      this.setF(i, F.dataAt, at);
+      if (at / 8 > 0x7fffffff) throw new Error('node store: data arena past 16 GiB');
+      this.setN(i, I.dataAt, at / 8);
     } else if (bytes > SLOT_BYTES_MAX) {
       const own = Buffer.allocUnsafeSlow(bytes);
       src.copy(own, 0, start, start + bytes);
@@ -306,7 +359,7 @@ export class NodeStore {
     const bytes = this.n(i, I.dataLength);
     if (bytes <= 0) return 0;
     if (bytes > SLOT_BYTES_MAX) return this.large.get(i)!.copy(buf, at);
-    const address = this.f(i, F.dataAt);
+    const address = this.n(i, I.dataAt) * 8;
     const offset = DataArena.offsetOf(address);
     return this.arena.chunkOf(address).copy(buf, at, offset, offset + bytes);
   }
@@ -317,7 +370,7 @@ export class NodeStore {
     if (bytes <= 0) w.int(bytes);
     else if (bytes > SLOT_BYTES_MAX) w.buffer(this.large.get(i)!);
     else {
-      const address = this.f(i, F.dataAt);
+      const address = this.n(i, I.dataAt) * 8;
       w.bufferRange(this.arena.chunkOf(address), DataArena.offsetOf(address), bytes);
     }
   }
@@ -370,7 +423,7 @@ export class NodeStore {
     this.i32Pages.length = 0;
     this.arena.clear();
     this.large.clear();
-    this.path.length = 0;
+    this.owners.clear();
     this.free.length = 0;
     this.ephemeralSeq.clear();
     this.used = 0;
@@ -392,8 +445,8 @@ export class ZNode implements NodeFields {
     this.index = index;
   }
 
-  get aclRef(): number { return this.store.f(this.index, F.aclRef); }
-  set aclRef(v: number) { this.store.setF(this.index, F.aclRef, v); }
+  get aclRef(): number { return this.store.n(this.index, I.aclRef); }
+  set aclRef(v: number) { this.store.setN(this.index, I.aclRef, v); }
   get czxid(): number { return this.store.f(this.index, F.czxid); }
   set czxid(v: number) { this.store.setF(this.index, F.czxid, v); }
   get mzxid(): number { return this.store.f(this.index, F.mzxid); }
@@ -463,10 +516,7 @@ export class ZNode implements NodeFields {
   childNames(): string[] {
     const s = this.store;
     const names: string[] = [];
-    for (let c = s.firstChild(this.index); c !== NONE; c = s.nextSibling(c)) {
-      const p = s.path[c];
-      names.push(p.slice(p.lastIndexOf('/') + 1));
-    }
+    for (let c = s.firstChild(this.index); c !== NONE; c = s.nextSibling(c)) names.push(s.paths.name(c));
     return names;
   }
 
@@ -494,40 +544,46 @@ export class ZNode implements NodeFields {
 
 /**
  * A tree's nodes as a read-only Map of paths to ZNode views, in insertion order (tests,
- * tools and slow paths; a view is made per node read).
+ * tools and slow paths: a path string and a view are made per node read).
  */
 export class NodesView {
-  private readonly index: Map<string, number>;
   private readonly store: NodeStore;
 
-  constructor(index: Map<string, number>, store: NodeStore) {
-    this.index = index;
+  constructor(store: NodeStore) {
     this.store = store;
   }
 
   get size(): number {
-    return this.index.size;
+    return this.store.paths.count;
   }
 
   has(path: string): boolean {
-    return this.index.has(path);
+    return this.store.paths.find(path) !== NONE;
   }
 
   get(path: string): ZNode | undefined {
-    const i = this.index.get(path);
-    return i === undefined ? undefined : new ZNode(this.store, i);
+    const i = this.store.paths.find(path);
+    return i === NONE ? undefined : new ZNode(this.store, i);
   }
 
-  keys(): MapIterator<string> {
-    return this.index.keys();
+  *keys(): Generator<string> {
+    for (const [path] of this.entries()) yield path;
   }
 
   *values(): Generator<ZNode> {
-    for (const i of this.index.values()) yield new ZNode(this.store, i);
+    for (const [, node] of this.entries()) yield node;
   }
 
   *entries(): Generator<[string, ZNode]> {
-    for (const [path, i] of this.index) yield [path, new ZNode(this.store, i)];
+    const walk = this.store.paths.walk();
+    try {
+      for (let i = walk.peek(); i !== NONE; i = walk.peek()) {
+        walk.advance(i);
+        yield [this.store.paths.pathOf(i), new ZNode(this.store, i)];
+      }
+    } finally {
+      walk.close();
+    }
   }
 
   [Symbol.iterator](): Generator<[string, ZNode]> {

@@ -110,9 +110,7 @@ export const getAllChildrenNumber: Handler = (p, conn, _s, xid, r) => {
   const path = r.ustring();
   const n = p.node(path);
   p.checkAcl(p.aclOf(n), Perm.READ, conn);
-  let count = 0;
-  const prefix = path === '/' ? '/' : path + '/';
-  for (const k of p.tree.nodes.keys()) if (k.startsWith(prefix) && k !== path) count++;
+  const count = p.tree.descendantCount(n.index);
   const at = p.beginOk(xid);
   p.writer.int(count);
   p.finish(conn.key, at);
