@@ -1,0 +1,131 @@
+// The tree's path index (engine/core/path-index.ts) against a Map from path to node, as the
+// index it replaced: lookups, insertion order (the snapshot's walk), walks that go on while
+// nodes come and go, deletes that shift probe runs back, multi undo (a node put back under
+// its number), names the arena does not hold (non-ASCII, long), and the paths and snapshot
+// path bytes rebuilt from the parents.
+import { describe, it, expect } from 'vitest';
+import { OPEN_ACL_UNSAFE } from '../../engine/protocol.ts';
+import { DataTree, type ZNode } from '../../engine/core/tree.ts';
+import { seededRandom, testSeed } from '../support/random.ts';
+
+const NAMES = ['a', 'b', 'node', 'x'.repeat(255), 'y'.repeat(300), 'é', 'ü-名前', 'lock-0000000001', ''];
+
+/** The tree's nodes as [path, number] in its order, and their count. */
+function indexOrder(tree: DataTree): [string, number][] {
+  const out: [string, number][] = [];
+  for (const [path, node] of tree.nodes) out.push([path, node.index]);
+  return out;
+}
+
+describe('path index', () => {
+  it('agrees with a Map of paths in lookups, order and paths through a seeded run of creates, deletes, undos and walks', () => {
+    const seed = testSeed();
+    const random = seededRandom(seed);
+    const tree = new DataTree();
+    // the model: path → node number, in the index's order (a Map's insertion order)
+    const model = new Map<string, number>();
+    for (const [path, node] of tree.nodes) model.set(path, node.index);
+    const pick = (): string => [...model.keys()][Math.floor(random() * model.size)];
+    let zxid = 1;
+    // a walk opened now sees what a Map iterator opened now sees
+    let walk = tree.walkNodes();
+    let walkModel = model.entries();
+    for (let step = 0; step < 6000; step++) {
+      const r = random();
+      const context = `seed ${seed} step ${step}`;
+      if (r < 0.55 || model.size < 20) {
+        const parent = pick();
+        const name = random() < 0.2 ? NAMES[Math.floor(random() * (NAMES.length - 1))] : `n${Math.floor(random() * 400)}`;
+        const path = parent === '/' ? `/${name}` : `${parent}/${name}`;
+        if (model.has(path)) continue;
+        const node = tree.createNode(path, Buffer.alloc(3), tree.acls.intern(OPEN_ACL_UNSAFE), 0n, -1, zxid++, 0);
+        model.set(path, node.index);
+      } else if (r < 0.85) {
+        // often the node the walk passed last, or the one after it: the walk must go on from the right place
+        const near = random();
+        const cursor = walk.cursor;
+        const at = near < 0.15 ? cursor : near < 0.3 ? walk.peek() : -1;
+        const path = at !== -1 ? tree.pathOf(at) : pick();
+        const node = tree.get(path)!;
+        if (path === '/' || path.startsWith('/zookeeper') || node.numChildren() > 0) continue;
+        const z = zxid++;
+        const parent = tree.get(path.slice(0, Math.max(1, path.lastIndexOf('/'))))!;
+        const [cversion, pzxid] = [parent.cversion, parent.pzxid];
+        const deleted = tree.deleteNode(path, z);
+        model.delete(path);
+        if (random() < 0.3) {
+          // a failed multi: the node comes back under its number, last in the order (as Map.set)
+          tree.undoDelete(path, deleted, OPEN_ACL_UNSAFE, cversion, pzxid);
+          model.set(path, deleted.index);
+        }
+      } else if (r < 0.95) {
+        // the walk moves on a few nodes, as a snapshot between slices
+        for (let k = 0; k < 5; k++) {
+          const i = walk.peek();
+          // a Map iterator skips deleted entries and comes to re-added ones again
+          const next = walkModel.next().value;
+          expect(i, context).toBe(next === undefined ? -1 : next[1]);
+          if (i === -1) {
+            walk.close();
+            walk = tree.walkNodes();
+            walkModel = model.entries();
+            break;
+          }
+          walk.advance(i);
+        }
+      } else {
+        const path = pick();
+        expect(tree.indexOf(path), context).toBe(model.get(path));
+        expect(tree.pathOf(model.get(path)!), context).toBe(path);
+        expect(tree.indexOf(`${path === '/' ? '' : path}/absent`), context).toBeUndefined();
+      }
+      if (step % 500 === 0) {
+        expect(indexOrder(tree), context).toEqual([...model]);
+        for (const [path, i] of model) expect(tree.indexOf(path), `${context} ${path}`).toBe(i);
+      }
+    }
+    walk.close();
+    expect(indexOrder(tree)).toEqual([...model]);
+    expect(tree.nodeCount()).toBe(model.size);
+  });
+
+  it('rebuilds paths and snapshot path bytes from the names, in UTF-8, the root as ""', () => {
+    const tree = new DataTree();
+    const aclRef = tree.acls.intern(OPEN_ACL_UNSAFE);
+    const paths = ['/é', '/é/ü-名前', '/é/ü-名前/' + 'y'.repeat(300), '/a', '/a/' + 'x'.repeat(255)];
+    paths.forEach((p, k) => tree.createNode(p, Buffer.alloc(0), tree.acls.intern(OPEN_ACL_UNSAFE), 0n, -1, k + 1, 0));
+    const buf = Buffer.alloc(1024);
+    for (const p of paths) {
+      const i = tree.indexOf(p)!;
+      expect(tree.pathOf(i)).toBe(p);
+      expect(tree.snapshotPathBytes(i)).toBe(Buffer.byteLength(p));
+      expect(tree.writeSnapshotPath(i, buf, 7)).toBe(Buffer.byteLength(p));
+      expect(buf.toString('utf8', 7, 7 + Buffer.byteLength(p))).toBe(p);
+    }
+    expect(tree.snapshotPathBytes(tree.indexOf('/')!)).toBe(0);
+    expect(tree.get('/é')!.childNames()).toEqual(['ü-名前']);
+    // a prefix of a name, or a name with a prefix, is another path
+    expect(tree.indexOf('/a/' + 'x'.repeat(254))).toBeUndefined();
+    expect(tree.indexOf('/é/ü-名')).toBeUndefined();
+    expect(aclRef).toBeGreaterThan(0);
+  });
+
+  it('finds every one of 200,000 nodes after the table grew and half of them went', () => {
+    const tree = new DataTree();
+    const ref = (): number => tree.acls.intern(OPEN_ACL_UNSAFE);
+    let zxid = 1;
+    for (let p = 0; p < 200; p++) {
+      tree.createNode(`/p${p}`, Buffer.alloc(0), ref(), 0n, -1, zxid++, 0);
+      for (let c = 0; c < 1000; c++) tree.createNode(`/p${p}/c${c}`, Buffer.alloc(0), ref(), 0n, -1, zxid++, 0);
+    }
+    for (let p = 0; p < 200; p++) for (let c = 0; c < 1000; c += 2) tree.deleteNode(`/p${p}/c${c}`, zxid++);
+    for (let p = 0; p < 200; p++) {
+      for (let c = 0; c < 1000; c++) {
+        const node: ZNode | undefined = tree.get(`/p${p}/c${c}`);
+        if (c % 2 === 0) expect(node).toBeUndefined();
+        else expect(tree.pathOf(node!.index)).toBe(`/p${p}/c${c}`);
+      }
+    }
+    expect(tree.nodeCount()).toBe(4 + 200 + 100_000);
+  });
+});
