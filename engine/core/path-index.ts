@@ -99,6 +99,12 @@ export class PathIndex {
   private orderHead = NONE;
   private orderTail = NONE;
   private readonly walks = new Set<IndexWalk>();
+  /**
+   * The empty slot where findChild's last miss ended, and that path's hash: add() of that
+   * child fills it without probing again. Any other change of the table forgets it.
+   */
+  private missSlot = NONE;
+  private missHash = 0;
   root = NONE;
   /** Nodes in the index. */
   count = 0;
@@ -130,13 +136,18 @@ export class PathIndex {
     }
   }
 
-  /** The child of parent p named path[nameStart..], whose path hashes to h; or NONE. */
+  /** The child of parent p named path[nameStart..], whose path hashes to h; or NONE (then add() of it probes no more). */
   findChild(p: number, h: number, path: string, nameStart: number): number {
+    if ((this.count + 1) * 4 > this.table.length * 3) this.grow();
     const m = mix(h);
     const tag = m >>> TAG_SHIFT;
     for (let slot = m & this.mask; ; slot = (slot + 1) & this.mask) {
       const v = this.table[slot];
-      if (v === 0) return NONE;
+      if (v === 0) {
+        this.missSlot = slot;
+        this.missHash = h;
+        return NONE;
+      }
       if (v >>> NODE_BITS !== tag) continue;
       const i = (v & NODE_MASK) - 1;
       if (this.store.n(i, I.pathHash) === h && this.store.n(i, I.parent) === p && this.nameIs(i, path, nameStart, path.length)) return i;
@@ -288,6 +299,7 @@ export class PathIndex {
     }
     table[hole] = 0;
     this.count--;
+    this.missSlot = NONE;
   }
 
   /** Files a removed node again, under its old name and parent (an undo), last in the order. */
@@ -313,6 +325,7 @@ export class PathIndex {
     this.walks.clear();
     this.root = NONE;
     this.count = 0;
+    this.missSlot = NONE;
   }
 
   /** Name s[from, to) for node i: its arena address / 8, or NONE when otherNames holds it. */
@@ -334,8 +347,13 @@ export class PathIndex {
   }
 
   private insert(i: number): void {
-    if ((this.count + 1) * 4 > this.table.length * 3) this.grow();
-    this.place(this.table, this.mask, i);
+    if (this.missSlot !== NONE && this.missHash === this.store.n(i, I.pathHash)) {
+      this.table[this.missSlot] = ((mix(this.missHash) >>> TAG_SHIFT) << NODE_BITS) | (i + 1);
+    } else {
+      if ((this.count + 1) * 4 > this.table.length * 3) this.grow();
+      this.place(this.table, this.mask, i);
+    }
+    this.missSlot = NONE;
     this.appendOrder(i);
     this.count++;
   }
@@ -347,13 +365,14 @@ export class PathIndex {
     table[slot] = ((m >>> TAG_SHIFT) << NODE_BITS) | (i + 1);
   }
 
+  /** Doubles the table; the nodes are placed again in insertion order (their records read about in order, not at random). */
   private grow(): void {
-    const old = this.table;
-    const table = new Int32Array(old.length * 2);
+    const table = new Int32Array(this.table.length * 2);
     const mask = table.length - 1;
-    for (let slot = 0; slot < old.length; slot++) if (old[slot] !== 0) this.place(table, mask, (old[slot] & NODE_MASK) - 1);
+    for (let i = this.orderHead; i !== NONE; i = this.store.n(i, I.orderNext)) this.place(table, mask, i);
     this.table = table;
     this.mask = mask;
+    this.missSlot = NONE;
   }
 
   // ---- insertion order
