@@ -16,6 +16,7 @@
 // Order: nodes in the order they joined the index (a Map's insertion order, which the
 // snapshot walk and NodesView keep): a doubly linked list through the nodes, which walks
 // (IndexWalk) follow while the tree changes, as a Map's iterator does.
+import type { JuteWriter } from '../../native-free-io/jute.ts';
 import { DataArena } from './data-arena.ts';
 import { I, type NodeStore } from './znode.ts';
 
@@ -202,6 +203,18 @@ export class PathIndex {
     const chunk = this.names.chunkOf(at * 8);
     const offset = DataArena.offsetOf(at * 8);
     return chunk.toString('latin1', offset + 1, offset + 1 + chunk[offset]);
+  }
+
+  /** Writes node i's name as a jute string (length, UTF-8 bytes), straight from the arena. */
+  writeName(i: number, w: JuteWriter): void {
+    const at = this.store.n(i, I.nameAt);
+    if (at === NONE) {
+      w.string(this.otherNames.get(i)!);
+      return;
+    }
+    const chunk = this.names.chunkOf(at * 8);
+    const offset = DataArena.offsetOf(at * 8);
+    w.bufferRange(chunk, offset + 1, chunk[offset]);
   }
 
   parentOf(i: number): number {

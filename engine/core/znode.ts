@@ -520,6 +520,12 @@ export class ZNode implements NodeFields {
     return names;
   }
 
+  /** Writes the children's names as jute strings, in childNames' order, without making them. */
+  writeChildNames(w: JuteWriter): void {
+    const s = this.store;
+    for (let c = s.firstChild(this.index); c !== NONE; c = s.nextSibling(c)) s.paths.writeName(c, w);
+  }
+
   statInto(st: Stat): Stat {
     const s = this.store;
     const i = this.index;

@@ -6,6 +6,7 @@
 import { describe, it, expect } from 'vitest';
 import { OPEN_ACL_UNSAFE } from '../../engine/protocol.ts';
 import { DataTree, type ZNode } from '../../engine/core/tree.ts';
+import { JuteWriter } from '../../native-free-io/jute.ts';
 import { seededRandom, testSeed } from '../support/random.ts';
 
 const NAMES = ['a', 'b', 'node', 'x'.repeat(255), 'y'.repeat(300), 'é', 'ü-名前', 'lock-0000000001', ''];
@@ -104,6 +105,14 @@ describe('path index', () => {
     }
     expect(tree.snapshotPathBytes(tree.indexOf('/')!)).toBe(0);
     expect(tree.get('/é')!.childNames()).toEqual(['ü-名前']);
+    // getChildren's reply: jute strings written from the names, as w.string of childNames would
+    for (const parent of ['/', '/a', '/é', '/é/ü-名前']) {
+      const direct = new JuteWriter(16);
+      tree.get(parent)!.writeChildNames(direct);
+      const viaStrings = new JuteWriter(16);
+      for (const name of tree.get(parent)!.childNames()) viaStrings.string(name);
+      expect(direct.buf.subarray(0, direct.offset), parent).toEqual(viaStrings.buf.subarray(0, viaStrings.offset));
+    }
     // a prefix of a name, or a name with a prefix, is another path
     expect(tree.indexOf('/a/' + 'x'.repeat(254))).toBeUndefined();
     expect(tree.indexOf('/é/ü-名')).toBeUndefined();

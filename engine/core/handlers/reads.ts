@@ -40,7 +40,7 @@ export function getChildrenWith(withStat: boolean): Handler {
     const w = p.writer;
     const at = p.beginOk(xid);
     w.int(n.numChildren());
-    for (const c of n.childNames()) w.string(c);
+    n.writeChildNames(w);
     if (withStat) writeStat(w, p.statOf(n));
     p.finish(conn.key, at);
   };
@@ -99,7 +99,7 @@ export const multiRead: Handler = (p, conn, _s, xid, r) => {
     } else {
       if (op.watch) p.tree.childWatches.add(op.path, conn.key);
       w.int(n.numChildren());
-      for (const c of n.childNames()) w.string(c);
+      n.writeChildNames(w);
     }
   }
   w.int(-1).bool(true).int(-1);
