@@ -318,8 +318,8 @@ export class DataTree {
     const hash = this.index.childHash(p, path, nameStart);
     if (this.index.findChild(p, hash, path, nameStart) !== NONE) throw new KeeperError(Err.NODEEXISTS, path);
     const store = this.store;
-    store.setN(p, I.cversion, parentCVersion === -1 ? store.n(p, I.cversion) + 1 : parentCVersion);
-    store.setF(p, F.pzxid, zxid);
+    store.setCversion(p, parentCVersion === -1 ? store.cversion(p) + 1 : parentCVersion);
+    store.setPzxid(p, zxid);
     if (zxid !== this.retiredZxid) this.releaseRetired();
     const fields = this.createFields;
     fields.data = data;
@@ -353,7 +353,7 @@ export class DataTree {
     store.unlinkChild(p, i);
     this.retire(i, zxid);
     // the stored cversion counts creates only (see statInto); a delete moves pzxid
-    if (zxid > store.f(p, F.pzxid)) store.setF(p, F.pzxid, zxid);
+    if (zxid > store.pzxid(p)) store.setPzxid(p, zxid);
     const dataLength = node.dataLength;
     const aclRef = store.n(i, I.aclRef);
     this.approximateDataSize -= path.length + dataLength;
@@ -530,8 +530,8 @@ export class DataTree {
     this.index.remove(i);
     this.store.unlinkChild(p, i);
     this.retire(i, node.czxid);
-    this.store.setN(p, I.cversion, parentCversion);
-    this.store.setF(p, F.pzxid, parentPzxid);
+    this.store.setCversion(p, parentCversion);
+    this.store.setPzxid(p, parentPzxid);
     this.approximateDataSize -= path.length + node.dataLength;
     this.acls.release(node.aclRef);
     this.dropEphemeral(i, path);
@@ -555,8 +555,8 @@ export class DataTree {
     this.index.reinsert(i);
     this.updateQuotaStat(path, node.dataLength, 1);
     this.store.linkChild(p, i);
-    this.store.setN(p, I.cversion, parentCversion);
-    this.store.setF(p, F.pzxid, parentPzxid);
+    this.store.setCversion(p, parentCversion);
+    this.store.setPzxid(p, parentPzxid);
     this.approximateDataSize += path.length + node.dataLength;
     if (node.ephemeralType === EphemeralType.normal) this.refileEphemeral(path, node);
     else this.indexOwner(path, i);

@@ -82,31 +82,40 @@ export class NodeRecord implements NodeFields {
   }
 }
 
-/** The double fields of a node, in its f64 page: zxids and times. */
-export const F = { czxid: 0, mzxid: 1, pzxid: 2, ctime: 3, mtime: 4 } as const;
-const F64_STRIDE = 5;
+/** The double fields of a node, in its f64 page: zxids and times (pzxid: see Families). */
+export const F = { czxid: 0, mzxid: 1, ctime: 2, mtime: 3 } as const;
+const F64_STRIDE = 4;
 /**
- * The int32 fields, in its i32 page: versions, the links of the children list, the owner
- * (a reference into the store's Owners), flags (the EphemeralType in the low byte, the
- * life state above it), the data's length and arena address, the ACL reference, and the
- * path index's fields (path-index.ts: parent, path hash, name address, insertion order).
+ * The int32 fields, in its i32 page: versions, the sibling links, flags (the EphemeralType,
+ * the life state, and above them the owner: a reference into the store's Owners), the
+ * data's length and arena address, the ACL reference, the family record (Families: the
+ * fields of a node that has or had children), and the path index's fields (path-index.ts:
+ * parent, path hash, name address, insertion order).
  */
 export const I = {
-  version: 0, cversion: 1, aversion: 2, firstChild: 3, lastChild: 4, nextSibling: 5, prevSibling: 6, childCount: 7, owner: 8, flags: 9,
+  version: 0, aversion: 1, nextSibling: 2, prevSibling: 3, flags: 4,
   /** -1 for null data; a length up to SLOT_BYTES_MAX: the data is in the arena at dataAt; longer: in `large`. */
-  dataLength: 10,
+  dataLength: 5,
   /** The data's arena address / 8 (addresses are multiples of 8: up to 16 GiB of slots). */
-  dataAt: 11,
-  aclRef: 12,
-  parent: 13, pathHash: 14, nameAt: 15, orderNext: 16, orderPrev: 17,
+  dataAt: 6,
+  aclRef: 7,
+  /** The node's Families record, or NONE: no children ever, cversion 0, pzxid = czxid. */
+  family: 8,
+  parent: 9, pathHash: 10, nameAt: 11, orderNext: 12, orderPrev: 13,
 } as const;
-const I32_STRIDE = 18;
-/** Life states: in the tree; deleted, its number not yet reusable; free for reuse. */
-const LIVE = 1 << 8;
-const DEAD = 2 << 8;
-const FREE = 3 << 8;
-const STATE_MASK = 0xff00;
-const TYPE_MASK = 0xff;
+const I32_STRIDE = 14;
+/** flags: the EphemeralType in bits 0-3, the life state in bits 4-7 (in the tree; deleted, its number not yet reusable; free for reuse), the owner's reference above. */
+const TYPE_MASK = 0xf;
+const LIVE = 1 << 4;
+const DEAD = 2 << 4;
+const FREE = 3 << 4;
+const STATE_MASK = 0xf0;
+const OWNER_SHIFT = 8;
+/** Distinct owners at once (references fit the 24 bits of flags above the type and state). */
+const OWNER_REFS_MAX = (1 << 24) - 1;
+/** A family record's int32 fields (and its pzxid, a double, in a page of its own). */
+const FAMILY = { firstChild: 0, lastChild: 1, childCount: 2, cversion: 3 } as const;
+const FAMILY_STRIDE = 4;
 /**
  * Nodes per page. Pages are allocated as the tree grows and never copied: no doubling
  * slack, and no old arrays waiting for a full collection to give their memory back.
@@ -133,6 +142,7 @@ class Owners {
     let r = this.refOf.get(owner);
     if (r === undefined) {
       r = this.free.length > 0 ? this.free.pop()! : this.ids.length;
+      if (r > OWNER_REFS_MAX) throw new Error(`node store: more than ${OWNER_REFS_MAX} distinct ephemeral owners`);
       this.ids[r] = owner;
       this.uses[r] = 0;
       this.refOf.set(owner, r);
@@ -162,6 +172,63 @@ class Owners {
 }
 
 /**
+ * The fields only a node with children needs — first and last child, child count,
+ * cversion, pzxid — in records of their own, by number (most znodes are leaves that never
+ * had a child: for them cversion is 0 and pzxid is czxid, and they hold no record). A
+ * record is given when a node first needs one and kept until the node is released.
+ */
+class Families {
+  private readonly i32: Int32Array[] = [];
+  private readonly pzxids: Float64Array[] = [];
+  private readonly free: number[] = [];
+  private used = 0;
+
+  alloc(pzxid: number): number {
+    const r = this.free.length > 0 ? this.free.pop()! : this.used++;
+    const p = r >>> PAGE_BITS;
+    if (p === this.i32.length) {
+      this.i32.push(new Int32Array(PAGE_NODES * FAMILY_STRIDE));
+      this.pzxids.push(new Float64Array(PAGE_NODES));
+    }
+    const page = this.i32[p];
+    const at = (r & PAGE_MASK) * FAMILY_STRIDE;
+    page[at + FAMILY.firstChild] = NONE;
+    page[at + FAMILY.lastChild] = NONE;
+    page[at + FAMILY.childCount] = 0;
+    page[at + FAMILY.cversion] = 0;
+    this.pzxids[p][r & PAGE_MASK] = pzxid;
+    return r;
+  }
+
+  release(r: number): void {
+    this.free.push(r);
+  }
+
+  n(r: number, field: number): number {
+    return this.i32[r >>> PAGE_BITS][(r & PAGE_MASK) * FAMILY_STRIDE + field];
+  }
+
+  setN(r: number, field: number, v: number): void {
+    this.i32[r >>> PAGE_BITS][(r & PAGE_MASK) * FAMILY_STRIDE + field] = v;
+  }
+
+  pzxid(r: number): number {
+    return this.pzxids[r >>> PAGE_BITS][r & PAGE_MASK];
+  }
+
+  setPzxid(r: number, v: number): void {
+    this.pzxids[r >>> PAGE_BITS][r & PAGE_MASK] = v;
+  }
+
+  clear(): void {
+    this.i32.length = 0;
+    this.pzxids.length = 0;
+    this.free.length = 0;
+    this.used = 0;
+  }
+}
+
+/**
  * The znodes of one tree by number, in pages of typed arrays. A node's doubles sit side by
  * side, as do its int32s (a setData touches one run of each). Numbers of deleted nodes are
  * reused (the tree decides when: not within the txn that deleted them, whose undo may put
@@ -174,6 +241,7 @@ export class NodeStore {
   paths!: PathIndex;
   private readonly arena = new DataArena();
   private readonly owners = new Owners();
+  private readonly families = new Families();
   /** Data longer than SLOT_BYTES_MAX, by node number: a Buffer of its own (not a pool slice). */
   private readonly large = new Map<number, Buffer>();
   /** When a session's node joined the session's ephemerals, in the tree's count; only for such nodes. */
@@ -207,7 +275,36 @@ export class NodeStore {
   }
 
   owner(i: number): bigint {
-    return this.owners.get(this.n(i, I.owner));
+    return this.owners.get(this.n(i, I.flags) >>> OWNER_SHIFT);
+  }
+
+  /** Node i's family record, given one first when `create` (its defaults: no children, cversion 0, pzxid = czxid); NONE for none. */
+  private family(i: number, create: boolean): number {
+    const r = this.n(i, I.family);
+    if (r !== NONE || !create) return r;
+    const made = this.families.alloc(this.f(i, F.czxid));
+    this.setN(i, I.family, made);
+    return made;
+  }
+
+  cversion(i: number): number {
+    const r = this.n(i, I.family);
+    return r === NONE ? 0 : this.families.n(r, FAMILY.cversion);
+  }
+
+  setCversion(i: number, v: number): void {
+    const r = this.family(i, v !== 0);
+    if (r !== NONE) this.families.setN(r, FAMILY.cversion, v);
+  }
+
+  pzxid(i: number): number {
+    const r = this.n(i, I.family);
+    return r === NONE ? this.f(i, F.czxid) : this.families.pzxid(r);
+  }
+
+  setPzxid(i: number, v: number): void {
+    const r = this.family(i, v !== this.f(i, F.czxid));
+    if (r !== NONE) this.families.setPzxid(r, v);
   }
 
   isLive(i: number): boolean {
@@ -215,22 +312,20 @@ export class NodeStore {
   }
 
   private setState(i: number, state: number): void {
-    this.setN(i, I.flags, (this.n(i, I.flags) & TYPE_MASK) | state);
+    this.setN(i, I.flags, (this.n(i, I.flags) & ~STATE_MASK) | state);
   }
 
   /** A number for a new node, its fields set from f (no children, not linked anywhere). */
   add(f: NodeFields, type: number): number {
     const i = this.free.length > 0 ? this.free.pop()! : this.used++;
     this.ensurePage(i);
+    this.setN(i, I.family, NONE);
     this.assign(i, f, type);
     const page = this.i32Pages[i >>> PAGE_BITS];
     const at = (i & PAGE_MASK) * I32_STRIDE;
-    page[at + I.firstChild] = NONE;
-    page[at + I.lastChild] = NONE;
     page[at + I.nextSibling] = NONE;
     page[at + I.prevSibling] = NONE;
-    page[at + I.childCount] = 0;
-    page[at + I.flags] = type | LIVE;
+    page[at + I.flags] = (page[at + I.flags] & ~(STATE_MASK | TYPE_MASK)) | type | LIVE;
     this.count++;
     return i;
   }
@@ -268,7 +363,6 @@ export class NodeStore {
     const at = (i & PAGE_MASK) * F64_STRIDE;
     d[at + F.czxid] = f.czxid;
     d[at + F.mzxid] = f.mzxid;
-    d[at + F.pzxid] = f.pzxid;
     d[at + F.ctime] = f.ctime;
     d[at + F.mtime] = f.mtime;
     const n = this.i32Pages[i >>> PAGE_BITS];
@@ -276,12 +370,12 @@ export class NodeStore {
     if (f.aclRef !== (f.aclRef | 0)) throw new Error(`node store: ACL reference ${f.aclRef} is not an int32`);
     n[nt + I.aclRef] = f.aclRef;
     n[nt + I.version] = f.version;
-    n[nt + I.cversion] = f.cversion;
     n[nt + I.aversion] = f.aversion;
     const ownerRef = this.owners.ref(f.ephemeralOwner);
-    this.owners.unref(n[nt + I.owner]);
-    n[nt + I.owner] = ownerRef;
-    n[nt + I.flags] = (n[nt + I.flags] & STATE_MASK) | type;
+    this.owners.unref(n[nt + I.flags] >>> OWNER_SHIFT);
+    n[nt + I.flags] = (ownerRef << OWNER_SHIFT) | (n[nt + I.flags] & STATE_MASK) | type;
+    this.setCversion(i, f.cversion);
+    this.setPzxid(i, f.pzxid);
   }
 
   /** Marks node i deleted (its fields stay readable until release). */
@@ -303,8 +397,11 @@ export class NodeStore {
     if ((this.n(i, I.flags) & STATE_MASK) !== DEAD) return;
     this.setState(i, FREE);
     this.setData(i, EMPTY_DATA, 0, 0);
-    this.owners.unref(this.n(i, I.owner));
-    this.setN(i, I.owner, 0);
+    this.owners.unref(this.n(i, I.flags) >>> OWNER_SHIFT);
+    this.setN(i, I.flags, this.n(i, I.flags) & (STATE_MASK | TYPE_MASK));
+    const r = this.n(i, I.family);
+    if (r !== NONE) this.families.release(r);
+    this.setN(i, I.family, NONE);
     this.paths.release(i);
     this.ephemeralSeq.delete(i);
     this.free.push(i);
@@ -382,31 +479,37 @@ export class NodeStore {
 
   /** Appends child c to parent p's children. */
   linkChild(p: number, c: number): void {
-    const last = this.n(p, I.lastChild);
+    const r = this.family(p, true);
+    const fam = this.families;
+    const last = fam.n(r, FAMILY.lastChild);
     this.setN(c, I.prevSibling, last);
     this.setN(c, I.nextSibling, NONE);
-    if (last === NONE) this.setN(p, I.firstChild, c);
+    if (last === NONE) fam.setN(r, FAMILY.firstChild, c);
     else this.setN(last, I.nextSibling, c);
-    this.setN(p, I.lastChild, c);
-    this.setN(p, I.childCount, this.n(p, I.childCount) + 1);
+    fam.setN(r, FAMILY.lastChild, c);
+    fam.setN(r, FAMILY.childCount, fam.n(r, FAMILY.childCount) + 1);
   }
 
   /** Takes child c out of parent p's children. */
   unlinkChild(p: number, c: number): void {
+    const r = this.family(p, false);
+    if (r === NONE) throw new Error(`node store: unlinking ${c} from ${p}, which has no children`);
+    const fam = this.families;
     const prev = this.n(c, I.prevSibling);
     const next = this.n(c, I.nextSibling);
-    if (prev === NONE) this.setN(p, I.firstChild, next);
+    if (prev === NONE) fam.setN(r, FAMILY.firstChild, next);
     else this.setN(prev, I.nextSibling, next);
-    if (next === NONE) this.setN(p, I.lastChild, prev);
+    if (next === NONE) fam.setN(r, FAMILY.lastChild, prev);
     else this.setN(next, I.prevSibling, prev);
     this.setN(c, I.prevSibling, NONE);
     this.setN(c, I.nextSibling, NONE);
-    this.setN(p, I.childCount, this.n(p, I.childCount) - 1);
+    fam.setN(r, FAMILY.childCount, fam.n(r, FAMILY.childCount) - 1);
   }
 
   /** The first child of p, then each next sibling; NONE after the last. */
   firstChild(p: number): number {
-    return this.n(p, I.firstChild);
+    const r = this.n(p, I.family);
+    return r === NONE ? NONE : this.families.n(r, FAMILY.firstChild);
   }
 
   nextSibling(c: number): number {
@@ -414,7 +517,8 @@ export class NodeStore {
   }
 
   childCount(p: number): number {
-    return this.n(p, I.childCount);
+    const r = this.n(p, I.family);
+    return r === NONE ? 0 : this.families.n(r, FAMILY.childCount);
   }
 
   /** Empties the store (snapshot load). */
@@ -424,6 +528,7 @@ export class NodeStore {
     this.arena.clear();
     this.large.clear();
     this.owners.clear();
+    this.families.clear();
     this.free.length = 0;
     this.ephemeralSeq.clear();
     this.used = 0;
@@ -451,16 +556,16 @@ export class ZNode implements NodeFields {
   set czxid(v: number) { this.store.setF(this.index, F.czxid, v); }
   get mzxid(): number { return this.store.f(this.index, F.mzxid); }
   set mzxid(v: number) { this.store.setF(this.index, F.mzxid, v); }
-  get pzxid(): number { return this.store.f(this.index, F.pzxid); }
-  set pzxid(v: number) { this.store.setF(this.index, F.pzxid, v); }
+  get pzxid(): number { return this.store.pzxid(this.index); }
+  set pzxid(v: number) { this.store.setPzxid(this.index, v); }
   get ctime(): number { return this.store.f(this.index, F.ctime); }
   set ctime(v: number) { this.store.setF(this.index, F.ctime, v); }
   get mtime(): number { return this.store.f(this.index, F.mtime); }
   set mtime(v: number) { this.store.setF(this.index, F.mtime, v); }
   get version(): number { return this.store.n(this.index, I.version); }
   set version(v: number) { this.store.setN(this.index, I.version, v); }
-  get cversion(): number { return this.store.n(this.index, I.cversion); }
-  set cversion(v: number) { this.store.setN(this.index, I.cversion, v); }
+  get cversion(): number { return this.store.cversion(this.index); }
+  set cversion(v: number) { this.store.setCversion(this.index, v); }
   get aversion(): number { return this.store.n(this.index, I.aversion); }
   set aversion(v: number) { this.store.setN(this.index, I.aversion, v); }
 
@@ -537,13 +642,13 @@ export class ZNode implements NodeFields {
     st.version = s.n(i, I.version);
     // the stored cversion counts creates; clients see changes (DataNode.copyStat's v3
     // semantics): every create has a delete except for the children still present
-    st.cversion = s.n(i, I.cversion) * 2 - numChildren;
+    st.cversion = s.cversion(i) * 2 - numChildren;
     st.aversion = s.n(i, I.aversion);
     // only a session's node shows its owner; containers and TTL nodes show 0 (DataNode.getClientEphemeralOwner)
     st.ephemeralOwner = s.ephemeralType(i) === EphemeralType.normal ? s.owner(i) : 0n;
     st.dataLength = this.dataLength;
     st.numChildren = numChildren;
-    st.pzxid = s.f(i, F.pzxid);
+    st.pzxid = s.pzxid(i);
     return st;
   }
 }
