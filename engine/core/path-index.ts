@@ -21,6 +21,8 @@ import { DataArena } from './data-arena.ts';
 import { I, type NodeStore } from './znode.ts';
 
 const NONE = -1;
+/** findBytes: the path has a byte past ASCII. */
+export const NOT_ASCII = -2;
 const SLASH = 0x2f;
 /** A slot: 0 empty, else (tag << NODE_BITS) | (node + 1); the tag is 4 bits of the mixed hash. */
 const NODE_BITS = 27;
@@ -135,6 +137,45 @@ export class PathIndex {
       const i = (v & NODE_MASK) - 1;
       if (this.store.n(i, I.pathHash) === h && this.isAt(i, path)) return i;
     }
+  }
+
+  /**
+   * find, for a path as UTF-8 bytes buf[start, start + bytes) (a log entry's): NONE when no
+   * node is there, NOT_ASCII when a byte is not ASCII (the caller decodes the string).
+   */
+  findBytes(buf: Buffer, start: number, bytes: number): number {
+    const end = start + bytes;
+    let h = FNV_OFFSET;
+    for (let k = start; k < end; k++) {
+      const c = buf[k];
+      if (c >= 0x80) return NOT_ASCII;
+      h = Math.imul(h ^ c, FNV_PRIME);
+    }
+    const m = mix(h);
+    const tag = m >>> TAG_SHIFT;
+    for (let slot = m & this.mask; ; slot = (slot + 1) & this.mask) {
+      const v = this.table[slot];
+      if (v === 0) return NONE;
+      if (v >>> NODE_BITS !== tag) continue;
+      const i = (v & NODE_MASK) - 1;
+      if (this.store.n(i, I.pathHash) === h && this.isAtBytes(i, buf, start, end)) return i;
+    }
+  }
+
+  /** isAt for an ASCII path in buf[start, end). */
+  private isAtBytes(i: number, buf: Buffer, start: number, end: number): boolean {
+    if (i === this.root) return end - start === 1 && buf[start] === SLASH;
+    for (; i !== this.root; i = this.store.n(i, I.parent)) {
+      const at = this.store.n(i, I.nameAt);
+      if (at === NONE) return false; // a name the arena does not hold is not ASCII
+      const chunk = this.names.chunkOf(at * 8);
+      const offset = DataArena.offsetOf(at * 8);
+      const from = end - chunk[offset];
+      if (from < start + 1 || buf[from - 1] !== SLASH) return false;
+      if (chunk.compare(buf, from, end, offset + 1, offset + 1 + chunk[offset]) !== 0) return false;
+      end = from - 1;
+    }
+    return end === start;
   }
 
   /** The child of parent p named path[nameStart..], whose path hashes to h; or NONE (then add() of it probes no more). */

@@ -4,7 +4,7 @@ import { type Acl, type Stat, EventType, KeeperError, Err, NULL_DATA, OPEN_ACL_U
 import { WatchTable, type WatcherKey } from './watches.ts';
 import { HashMapBins, hashMapCapacityFor, hashMapSizeFor } from './javaorder.ts';
 import { EphemeralType, F, I, NodeRecord, NodeStore, NodesView, ZNode, type NodeFields } from './znode.ts';
-import { type IndexWalk, PathIndex } from './path-index.ts';
+import { type IndexWalk, NOT_ASCII, PathIndex } from './path-index.ts';
 
 export { EphemeralType, NodeRecord, NodesView, ZNode, type NodeFields };
 
@@ -380,6 +380,26 @@ export class DataTree {
     store.setF(i, F.mtime, timeMs);
     if (this.dataWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeDataChanged, path, this.acls.get(store.n(i, I.aclRef)));
     return node;
+  }
+
+  /**
+   * setData for replay, with the path as UTF-8 bytes and the data as a range of a log
+   * entry (-1 bytes: null): no path string, no data Buffer. False when it cannot (a quota
+   * or a watch would need the path as a string; a path past ASCII): nothing was done, the
+   * caller takes the general way. NONODE is true, nothing done, as replay skips it.
+   */
+  replaySetData(pathBuf: Buffer, pathStart: number, pathBytes: number, dataLengthOrNull: number, dataStart: number, version: number, zxid: number, timeMs: number): boolean {
+    if (this.quotaPaths.size > 0 || !this.dataWatches.isEmpty()) return false;
+    const i = this.index.findBytes(pathBuf, pathStart, pathBytes);
+    if (i === NOT_ASCII) return false;
+    if (i === NONE) return true;
+    const store = this.store;
+    this.approximateDataSize += Math.max(dataLengthOrNull, 0) - store.dataLength(i);
+    store.setData(i, pathBuf, dataStart, dataLengthOrNull);
+    store.setN(i, I.version, version);
+    store.setF(i, F.mzxid, zxid);
+    store.setF(i, F.mtime, timeMs);
+    return true;
   }
 
   setAcl(path: string, acls: readonly Acl[], aversion: number): ZNode {

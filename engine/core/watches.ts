@@ -42,6 +42,11 @@ export class WatchTable {
     return this.recursiveCount > 0 || (this.byPath.size > 0 && this.byPath.has(path));
   }
 
+  /** Whether no watch at all is set. */
+  isEmpty(): boolean {
+    return this.byPath.size === 0 && this.recursiveCount === 0;
+  }
+
   /** Whether any watch is set on path itself. */
   watches(path: string): boolean {
     return this.byPath.has(path);

@@ -4,7 +4,10 @@
 // its number), names the arena does not hold (non-ASCII, long), and the paths and snapshot
 // path bytes rebuilt from the parents.
 import { describe, it, expect } from 'vitest';
-import { OPEN_ACL_UNSAFE } from '../../engine/protocol.ts';
+import { NULL_DATA, OPEN_ACL_UNSAFE, Op } from '../../engine/protocol.ts';
+import { decodeTxn, encodeTxn } from '../../engine/core/txn.ts';
+import { replaySetDataInPlace, replayTxn } from '../../engine/core/replay.ts';
+import { hdrAt, treeState } from './core-support.ts';
 import { DataTree, type ZNode } from '../../engine/core/tree.ts';
 import { JuteWriter } from '../../native-free-io/jute.ts';
 import { seededRandom, testSeed } from '../support/random.ts';
@@ -136,5 +139,61 @@ describe('path index', () => {
       }
     }
     expect(tree.nodeCount()).toBe(4 + 200 + 100_000);
+  });
+});
+
+describe('replay of setData entries in place (replaySetDataInPlace)', () => {
+  /** One log entry's payload: TxnHeader + SetDataTxn. */
+  function setDataEntry(zxid: number, path: string, data: Buffer, version: number): Buffer {
+    const w = new JuteWriter(64);
+    encodeTxn(w, hdrAt(zxid, Op.setData), { type: Op.setData, path, data, version });
+    return Buffer.from(w.buf.subarray(0, w.offset));
+  }
+
+  function twoTrees(): [DataTree, DataTree] {
+    return [new DataTree(), new DataTree()].map((tree) => {
+      for (const [k, p] of ['/a', '/a/b', '/ü', '/big'].entries()) tree.createNode(p, Buffer.from('x'), tree.acls.intern(OPEN_ACL_UNSAFE), 0n, -1, k + 1, 0);
+      tree.lastZxid = 4;
+      return tree;
+    }) as [DataTree, DataTree];
+  }
+
+  it('leaves the tree as decoding and replayTxn do: data (null, empty, large), Stat, size, NONODE skipped; falls back for non-ASCII paths and watches', () => {
+    const [fast, general] = twoTrees();
+    const entries = [
+      setDataEntry(5, '/a/b', Buffer.alloc(100, 7), 1),
+      setDataEntry(6, '/a', NULL_DATA, 1),
+      setDataEntry(7, '/a/b', Buffer.alloc(0), 2),
+      setDataEntry(8, '/missing/x', Buffer.alloc(3), 1),
+      setDataEntry(9, '/big', Buffer.alloc(9000, 1), 1),
+      setDataEntry(10, '/ü', Buffer.alloc(5), 1),
+      setDataEntry(11, '/a/b', Buffer.alloc(100, 9), 3),
+      setDataEntry(11, '/a/b', Buffer.alloc(100, 1), 4), // not after lastZxid: skipped either way
+    ];
+    const took: boolean[] = [];
+    for (const bytes of entries) {
+      const inPlace = replaySetDataInPlace(fast, bytes);
+      took.push(inPlace);
+      if (!inPlace) {
+        const { hdr, txn } = decodeTxn(bytes);
+        if (hdr.zxid > fast.lastZxid) {
+          replayTxn(fast, hdr, txn);
+          fast.lastZxid = hdr.zxid;
+        }
+      }
+      const { hdr, txn } = decodeTxn(bytes);
+      if (hdr.zxid > general.lastZxid) {
+        replayTxn(general, hdr, txn);
+        general.lastZxid = hdr.zxid;
+      }
+    }
+    expect(took).toEqual([true, true, true, true, true, false, true, false]);
+    expect(treeState(fast)).toEqual(treeState(general));
+    expect(fast.approximateDataSize).toBe(general.approximateDataSize);
+    expect(fast.lastZxid).toBe(11);
+    expect(fast.get('/a')!.dataIsNull).toBe(true);
+    // a data watch needs the path as a string: the general way
+    fast.dataWatches.add('/a', 1);
+    expect(replaySetDataInPlace(fast, setDataEntry(12, '/a/b', Buffer.alloc(1), 5))).toBe(false);
   });
 });
