@@ -172,7 +172,7 @@ export class PathIndex {
       const offset = DataArena.offsetOf(at * 8);
       const from = end - chunk[offset];
       if (from < start + 1 || buf[from - 1] !== SLASH) return false;
-      if (chunk.compare(buf, from, end, offset + 1, offset + 1 + chunk[offset]) !== 0) return false;
+      for (let k = offset + 1, c = from; c < end; k++, c++) if (chunk[k] !== buf[c]) return false;
       end = from - 1;
     }
     return end === start;

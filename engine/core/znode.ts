@@ -93,17 +93,26 @@ const F64_STRIDE = 4;
  * parent, path hash, name address, insertion order).
  */
 export const I = {
-  version: 0, aversion: 1, nextSibling: 2, prevSibling: 3, flags: 4,
+  version: 0, aversion: 1, flags: 2,
   /** -1 for null data; a length up to SLOT_BYTES_MAX: the data is in the arena at dataAt; longer: in `large`. */
-  dataLength: 5,
+  dataLength: 3,
   /** The data's arena address / 8 (addresses are multiples of 8: up to 16 GiB of slots). */
-  dataAt: 6,
-  aclRef: 7,
+  dataAt: 4,
+  pathHash: 5, nameAt: 6, parent: 7,
+  aclRef: 8,
   /** The node's Families record, or NONE: no children ever, cversion 0, pzxid = czxid. */
-  family: 8,
-  parent: 9, pathHash: 10, nameAt: 11, orderNext: 12, orderPrev: 13,
+  family: 9,
+  nextSibling: 10, prevSibling: 11, orderNext: 12, orderPrev: 13,
 } as const;
-const I32_STRIDE = 14;
+/**
+ * A node's record: its doubles, then its int32s, 88 bytes in one page buffer (a lookup
+ * and a setData read and write bytes 8..63 of it: the hash, name and parent checked, the
+ * data's length, address and version, mzxid and mtime — about one cache line).
+ */
+const RECORD_BYTES = F64_STRIDE * 8 + 14 * 4;
+const F64_PER_RECORD = RECORD_BYTES / 8;
+const I32_PER_RECORD = RECORD_BYTES / 4;
+const I32_BASE = F64_STRIDE * 2;
 /** flags: the EphemeralType in bits 0-3, the life state in bits 4-7 (in the tree; deleted, its number not yet reusable; free for reuse), the owner's reference above. */
 const TYPE_MASK = 0xf;
 const LIVE = 1 << 4;
@@ -254,19 +263,19 @@ export class NodeStore {
   count = 0;
 
   f(i: number, field: number): number {
-    return this.f64Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * F64_STRIDE + field];
+    return this.f64Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * F64_PER_RECORD + field];
   }
 
   setF(i: number, field: number, v: number): void {
-    this.f64Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * F64_STRIDE + field] = v;
+    this.f64Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * F64_PER_RECORD + field] = v;
   }
 
   n(i: number, field: number): number {
-    return this.i32Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * I32_STRIDE + field];
+    return this.i32Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * I32_PER_RECORD + I32_BASE + field];
   }
 
   setN(i: number, field: number, v: number): void {
-    this.i32Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * I32_STRIDE + field] = v;
+    this.i32Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * I32_PER_RECORD + I32_BASE + field] = v;
   }
 
   /** EphemeralType of node i's owner, as the tree filed it. */
@@ -322,7 +331,7 @@ export class NodeStore {
     this.setN(i, I.family, NONE);
     this.assign(i, f, type);
     const page = this.i32Pages[i >>> PAGE_BITS];
-    const at = (i & PAGE_MASK) * I32_STRIDE;
+    const at = (i & PAGE_MASK) * I32_PER_RECORD + I32_BASE;
     page[at + I.nextSibling] = NONE;
     page[at + I.prevSibling] = NONE;
     page[at + I.flags] = (page[at + I.flags] & ~(STATE_MASK | TYPE_MASK)) | type | LIVE;
@@ -337,19 +346,18 @@ export class NodeStore {
   private ensurePage(i: number): void {
     const p = i >>> PAGE_BITS;
     if (p === this.i32Pages.length) {
-      const nodes = p === 0 ? FIRST_PAGE_NODES : PAGE_NODES;
-      this.f64Pages.push(new Float64Array(nodes * F64_STRIDE));
-      this.i32Pages.push(new Int32Array(nodes * I32_STRIDE));
+      const buffer = new ArrayBuffer((p === 0 ? FIRST_PAGE_NODES : PAGE_NODES) * RECORD_BYTES);
+      this.f64Pages.push(new Float64Array(buffer));
+      this.i32Pages.push(new Int32Array(buffer));
     }
-    let nodes = this.i32Pages[p].length / I32_STRIDE;
+    let nodes = this.i32Pages[p].length / I32_PER_RECORD;
     if ((i & PAGE_MASK) < nodes) return;
     while ((i & PAGE_MASK) >= nodes) nodes *= 2;
-    const f64 = new Float64Array(nodes * F64_STRIDE);
-    f64.set(this.f64Pages[p]);
-    this.f64Pages[p] = f64;
-    const i32 = new Int32Array(nodes * I32_STRIDE);
+    const buffer = new ArrayBuffer(nodes * RECORD_BYTES);
+    const i32 = new Int32Array(buffer);
     i32.set(this.i32Pages[p]);
     this.i32Pages[p] = i32;
+    this.f64Pages[p] = new Float64Array(buffer);
   }
 
   /** Sets node i's persisted fields from f (a snapshot repeating a path replaces them). */
@@ -360,13 +368,13 @@ export class NodeStore {
       this.setData(i, data, 0, data === NULL_DATA ? -1 : data.length);
     }
     const d = this.f64Pages[i >>> PAGE_BITS];
-    const at = (i & PAGE_MASK) * F64_STRIDE;
+    const at = (i & PAGE_MASK) * F64_PER_RECORD;
     d[at + F.czxid] = f.czxid;
     d[at + F.mzxid] = f.mzxid;
     d[at + F.ctime] = f.ctime;
     d[at + F.mtime] = f.mtime;
     const n = this.i32Pages[i >>> PAGE_BITS];
-    const nt = (i & PAGE_MASK) * I32_STRIDE;
+    const nt = (i & PAGE_MASK) * I32_PER_RECORD + I32_BASE;
     if (f.aclRef !== (f.aclRef | 0)) throw new Error(`node store: ACL reference ${f.aclRef} is not an int32`);
     n[nt + I.aclRef] = f.aclRef;
     n[nt + I.version] = f.version;
