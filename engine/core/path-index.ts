@@ -33,6 +33,8 @@ const TAG_SHIFT = 28;
 const TABLE_SLOTS_MIN = 64;
 /** Names kept in the arena: ASCII, up to this many characters (a length byte, then the bytes). */
 const ARENA_NAME_CHARS_MAX = 255;
+/** Names up to this many characters are made into strings in JS (name()). */
+const SHORT_NAME_CHARS_MAX = 24;
 /** Walks open at once (a snapshot's, tools'): each costs a compare per delete; past it the oldest is closed. */
 const WALKS_MAX = 64;
 
@@ -243,7 +245,12 @@ export class PathIndex {
     if (at === NONE) return this.otherNames.get(i)!;
     const chunk = this.names.chunkOf(at * 8);
     const offset = DataArena.offsetOf(at * 8);
-    return chunk.toString('latin1', offset + 1, offset + 1 + chunk[offset]);
+    const end = offset + 1 + chunk[offset];
+    // short names: characters in JS (a Buffer decode is a call into C++, ~10× slower for these)
+    if (end - offset > SHORT_NAME_CHARS_MAX) return chunk.toString('latin1', offset + 1, end);
+    let name = '';
+    for (let k = offset + 1; k < end; k++) name += String.fromCharCode(chunk[k]);
+    return name;
   }
 
   /** Writes node i's name as a jute string (length, UTF-8 bytes), straight from the arena. */
