@@ -3,12 +3,15 @@
 // per znode), and ZNode, a view of one number with the fields the pipeline, handlers,
 // snapshots and learners read.
 //
-// Per znode: 7 doubles (zxids, times, ACL reference, data address) and 12 int32s (versions,
-// child links and count, owner, type and life state, data length) — 104 bytes — plus the
-// data in the arena (data-arena.ts: its length rounded up to a size class) and one array
-// slot for the path (the same string the tree's index keys). Children are a doubly linked
-// list through the child numbers, in the order they joined: getChildren's and the
-// snapshot's order, as the Set it replaces kept it.
+// Per znode: one 88-byte record — 4 doubles (czxid, mzxid, ctime, mtime) and 14 int32s
+// (versions, flags with the type, life state and owner reference, the data's length and
+// address, the ACL reference, the sibling links, the family record, and the path index's
+// parent, hash, name and insertion-order links) — plus the data in the arena (data-arena.ts:
+// its length rounded up to a size class), the name in the path index's arena, and ~8 B of
+// its table. A node that has or had children also holds a family record (first and last
+// child, count, cversion, pzxid: 24 B). Children are a doubly linked list through the child
+// numbers, in the order they joined: getChildren's and the snapshot's order, as the Set it
+// replaced kept it.
 import { type Stat, NULL_DATA } from '../protocol.ts';
 import type { JuteWriter } from '../../native-free-io/jute.ts';
 import { DataArena, SLOT_BYTES_MAX } from './data-arena.ts';
