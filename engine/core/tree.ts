@@ -284,20 +284,6 @@ export class DataTree {
     return i === this.index.root ? 0 : this.index.pathBytes(i);
   }
 
-  /** Nodes below node i, at any depth. */
-  descendantCount(i: number): number {
-    const store = this.store;
-    let count = 0;
-    const stack = [i];
-    while (stack.length > 0) {
-      for (let c = store.firstChild(stack.pop()!); c !== NONE; c = store.nextSibling(c)) {
-        count++;
-        if (store.childCount(c) > 0) stack.push(c);
-      }
-    }
-    return count;
-  }
-
   nodeCount(): number {
     return this.index.count;
   }

@@ -4,6 +4,7 @@
 import type { JuteReader } from '../../../native-free-io/jute.ts';
 import { Op, Err, Perm, KeeperError, writeStat, writeAcls } from '../../protocol.ts';
 import type { Handler } from '../opcodes.ts';
+import type { NodeStore } from '../znode.ts';
 export const exists: Handler = (p, conn, _s, xid, r) => {
   const path = r.ustring();
   const watch = r.bool();
@@ -106,11 +107,24 @@ export const multiRead: Handler = (p, conn, _s, xid, r) => {
   p.finish(conn.key, at);
 };
 
+/** Nodes below node i, at any depth (a walk of the children lists, no path made). */
+function descendantCount(store: NodeStore, i: number): number {
+  let count = 0;
+  const stack = [i];
+  while (stack.length > 0) {
+    for (let c = store.firstChild(stack.pop()!); c !== -1; c = store.nextSibling(c)) {
+      count++;
+      if (store.childCount(c) > 0) stack.push(c);
+    }
+  }
+  return count;
+}
+
 export const getAllChildrenNumber: Handler = (p, conn, _s, xid, r) => {
   const path = r.ustring();
   const n = p.node(path);
   p.checkAcl(p.aclOf(n), Perm.READ, conn);
-  const count = p.tree.descendantCount(n.index);
+  const count = descendantCount(p.tree.store, n.index);
   const at = p.beginOk(xid);
   p.writer.int(count);
   p.finish(conn.key, at);
