@@ -23,6 +23,8 @@ import { I, type NodeStore } from './znode.ts';
 const NONE = -1;
 /** findBytes: the path has a byte past ASCII. */
 export const NOT_ASCII = -2;
+/** restoreAt: no node at the path; fileRestored files the new one. */
+export const RESTORE_NEW = -3;
 const SLASH = 0x2f;
 /** A slot: 0 empty, else (tag << NODE_BITS) | (node + 1); the tag is 4 bits of the mixed hash. */
 const NODE_BITS = 27;
@@ -178,6 +180,104 @@ export class PathIndex {
       end = from - 1;
     }
     return end === start;
+  }
+
+  // ---- snapshot load from a record's bytes (no string per node)
+
+  /** The parent restoreAt found last, and its path's bytes: a snapshot lists siblings one after another. */
+  private restoredParent = NONE;
+  private restoredParentPath = Buffer.alloc(256);
+  private restoredParentBytes = -1;
+
+  /** What restoreAt found absent, for fileRestored: the parent, the hash, the empty slot, the name's bytes. */
+  private pendingParent = NONE;
+  private pendingHash = 0;
+  private pendingSlot = NONE;
+  private pendingNameStart = 0;
+  private pendingNameEnd = 0;
+
+  /**
+   * Snapshot load: the node at the ASCII path buf[start, start + bytes), whose parent was
+   * restored before it. Returns that node when there is one; RESTORE_NEW when there is none
+   * (then fileRestored(i, buf) files the new node i, before any other change of the index);
+   * NONE when it cannot tell: no such parent, a byte past ASCII, a long name (the caller
+   * takes the string way).
+   */
+  restoreAt(buf: Buffer, start: number, bytes: number): number {
+    const end = start + bytes;
+    let slash = end - 1;
+    while (slash >= start && buf[slash] !== SLASH) slash--;
+    if (slash < start || end - slash - 1 > ARENA_NAME_CHARS_MAX) return NONE;
+    const p = this.restoredParentAt(buf, start, slash - start);
+    if (p === NONE) return NONE;
+    let h = p === this.root ? this.store.n(p, I.pathHash) : Math.imul(this.store.n(p, I.pathHash) ^ SLASH, FNV_PRIME);
+    for (let k = slash + 1; k < end; k++) {
+      if (buf[k] >= 0x80) return NONE;
+      h = Math.imul(h ^ buf[k], FNV_PRIME);
+    }
+    if ((this.count + 1) * 4 > this.table.length * 3) this.grow();
+    const m = mix(h);
+    const tag = m >>> TAG_SHIFT;
+    let slot = m & this.mask;
+    for (let v = this.table[slot]; v !== 0; v = this.table[(slot = (slot + 1) & this.mask)]) {
+      const old = (v & NODE_MASK) - 1;
+      if (v >>> NODE_BITS === tag && this.store.n(old, I.pathHash) === h && this.store.n(old, I.parent) === p && this.nameIsAt(old, buf, slash + 1, end)) return old;
+    }
+    this.pendingParent = p;
+    this.pendingHash = h;
+    this.pendingSlot = slot;
+    this.pendingNameStart = slash + 1;
+    this.pendingNameEnd = end;
+    return RESTORE_NEW;
+  }
+
+  /** Files node i where restoreAt found its path absent (buf: the same record's bytes). */
+  fileRestored(i: number, buf: Buffer): void {
+    if (this.pendingSlot === NONE || this.table[this.pendingSlot] !== 0) throw new Error('path index: fileRestored without restoreAt finding a place');
+    const s = this.store;
+    s.setN(i, I.parent, this.pendingParent);
+    s.setN(i, I.pathHash, this.pendingHash);
+    s.setN(i, I.nameAt, this.storeNameAt(buf, this.pendingNameStart, this.pendingNameEnd));
+    this.table[this.pendingSlot] = ((mix(this.pendingHash) >>> TAG_SHIFT) << NODE_BITS) | (i + 1);
+    this.pendingSlot = NONE;
+    this.missSlot = NONE;
+    this.appendOrder(i);
+    this.count++;
+  }
+
+  /** The number of the node at the ASCII path buf[start, start + bytes) ("" is the root), from the last one found when it is the same. */
+  private restoredParentAt(buf: Buffer, start: number, bytes: number): number {
+    const cached = this.restoredParentPath;
+    if (bytes === this.restoredParentBytes && this.restoredParent !== NONE && cached.compare(buf, start, start + bytes, 0, bytes) === 0) return this.restoredParent;
+    const p = bytes === 0 ? this.root : this.findBytes(buf, start, bytes);
+    if (p < 0) return NONE;
+    if (bytes > cached.length) this.restoredParentPath = Buffer.alloc(bytes * 2);
+    buf.copy(this.restoredParentPath, 0, start, start + bytes);
+    this.restoredParentBytes = bytes;
+    this.restoredParent = p;
+    return p;
+  }
+
+  /** nameIs for an ASCII name in buf[from, to). */
+  private nameIsAt(i: number, buf: Buffer, from: number, to: number): boolean {
+    const at = this.store.n(i, I.nameAt);
+    if (at === NONE) return false; // a name the arena does not hold is not ASCII
+    const chunk = this.names.chunkOf(at * 8);
+    const offset = DataArena.offsetOf(at * 8);
+    if (chunk[offset] !== to - from) return false;
+    for (let k = offset + 1, c = from; c < to; k++, c++) if (chunk[k] !== buf[c]) return false;
+    return true;
+  }
+
+  /** storeName for an ASCII name in buf[from, to) (at most 255 bytes: longer ones take the string way). */
+  private storeNameAt(buf: Buffer, from: number, to: number): number {
+    const address = this.names.alloc(to - from + 1);
+    if (address / 8 > 0x7fffffff) throw new Error('path index: name arena past 16 GiB');
+    const chunk = this.names.chunkOf(address);
+    const offset = DataArena.offsetOf(address);
+    chunk[offset] = to - from;
+    buf.copy(chunk, offset + 1, from, to);
+    return address / 8;
   }
 
   /** The child of parent p named path[nameStart..], whose path hashes to h; or NONE (then add() of it probes no more). */
@@ -387,6 +487,8 @@ export class PathIndex {
     this.root = NONE;
     this.count = 0;
     this.missSlot = NONE;
+    this.restoredParent = NONE;
+    this.restoredParentBytes = -1;
   }
 
   /** Name s[from, to) for node i: its arena address / 8, or NONE when otherNames holds it. */

@@ -4,7 +4,7 @@ import { type Acl, type Stat, EventType, KeeperError, Err, NULL_DATA, OPEN_ACL_U
 import { WatchTable, type WatcherKey } from './watches.ts';
 import { HashMapBins, hashMapCapacityFor, hashMapSizeFor } from './javaorder.ts';
 import { EphemeralType, F, I, NodeRecord, NodeStore, NodesView, ZNode, type NodeFields } from './znode.ts';
-import { type IndexWalk, NOT_ASCII, PathIndex } from './path-index.ts';
+import { type IndexWalk, NOT_ASCII, PathIndex, RESTORE_NEW } from './path-index.ts';
 
 export { EphemeralType, NodeRecord, NodesView, ZNode, type NodeFields };
 
@@ -28,6 +28,7 @@ export function ephemeralTypeOf(owner: bigint, extendedTypesEnabled: boolean): n
   return owner === 0n ? EphemeralType.void : EphemeralType.normal;
 }
 const NO_OWNER = 0n;
+const ZOOKEEPER_PATH = Buffer.from('/zookeeper');
 const EMPTY_DATA = Buffer.alloc(0);
 const NONE = -1;
 
@@ -172,8 +173,8 @@ export type WatchSink = (watcher: WatcherKey, type: number, path: string, zxid: 
 export class DataTree {
   /** The znodes' fields, by number. */
   readonly store = new NodeStore();
-  /** Node numbers by path, in the order the nodes were inserted (the snapshot's walk). */
-  private readonly index = new PathIndex(this.store);
+  /** Node numbers by path, in the order the nodes were inserted (the snapshot's walk); read-only outside the tree. */
+  readonly index = new PathIndex(this.store);
   /** The nodes as a read-only map of views (tests, tools; the hot paths use get()). */
   readonly nodes: NodesView = new NodesView(this.store);
   /**
@@ -272,16 +273,6 @@ export class DataTree {
   /** The path of node i (rebuilt from its parents' names). */
   pathOf(i: number): string {
     return this.index.pathOf(i);
-  }
-
-  /** Writes node i's path as a snapshot does (UTF-8; the root as ""); returns the bytes. */
-  writeSnapshotPath(i: number, buf: Buffer, at: number): number {
-    return i === this.index.root ? 0 : this.index.writePath(i, buf, at);
-  }
-
-  /** UTF-8 bytes of node i's path as a snapshot writes it (0 for the root). */
-  snapshotPathBytes(i: number): number {
-    return i === this.index.root ? 0 : this.index.pathBytes(i);
   }
 
   nodeCount(): number {
@@ -646,6 +637,24 @@ export class DataTree {
       if (parentPath.startsWith(QUOTA_ROOT)) this.quotaPaths.add(parentPath.slice(QUOTA_ROOT.length));
     }
     this.approximateDataSize += path.length + this.store.dataLength(i);
+  }
+
+  /** restoreNode for a record's path bytes buf[start, start + bytes), no string: false when it needs one (root, owner, /zookeeper, not ASCII, no parent). */
+  restoreNodeAt(buf: Buffer, start: number, bytes: number, f: NodeFields): boolean {
+    if (bytes < 2 || f.ephemeralOwner !== 0n || (bytes >= 10 && buf[start + 1] === 0x7a && buf.compare(ZOOKEEPER_PATH, 0, 10, start, start + 10) === 0)) return false;
+    let i = this.index.restoreAt(buf, start, bytes);
+    if (i === NONE) return false;
+    if (i === RESTORE_NEW) {
+      i = this.store.add(f, EphemeralType.void);
+      this.index.fileRestored(i, buf);
+      this.store.linkChild(this.index.parentOf(i), i);
+    } else {
+      // a repeated path: the first node keeps its number, children and place, and takes the new fields
+      this.approximateDataSize -= bytes + this.store.dataLength(i);
+      this.store.assign(i, f, EphemeralType.void);
+    }
+    this.approximateDataSize += bytes + this.store.dataLength(i);
+    return true;
   }
 
   /** The parent restoredParentOf found last: a snapshot lists siblings one after another. */

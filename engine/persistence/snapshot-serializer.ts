@@ -138,11 +138,14 @@ export class SnapshotSerializer {
               continue;
             }
             const dataLength = node.dataLength;
-            const pathBytes = this.tree.snapshotPathBytes(i);
+            // the root's path is written as ""
+            const paths = this.tree.index;
+            const pathBytes = i === paths.root ? 0 : paths.pathBytes(i);
             if (end - at < 4 + pathBytes + 4 + dataLength + 8 + STAT_PERSISTED_BYTES) return at;
             this.walk.advance(i);
             buf.writeInt32BE(pathBytes, at);
-            at += 4 + this.tree.writeSnapshotPath(i, buf, at + 4);
+            if (pathBytes > 0) paths.writePath(i, buf, at + 4);
+            at += 4 + pathBytes;
             if (node.dataIsNull) {
               buf.writeInt32BE(-1, at);
               at += 4;

@@ -8,7 +8,8 @@ import { NULL_DATA, OPEN_ACL_UNSAFE, Op } from '../../engine/protocol.ts';
 import { decodeTxn, encodeTxn } from '../../engine/core/txn.ts';
 import { replaySetDataInPlace, replayTxn } from '../../engine/core/replay.ts';
 import { hdrAt, treeState } from './core-support.ts';
-import { DataTree, type ZNode } from '../../engine/core/tree.ts';
+import { DataTree, NodeRecord, type ZNode } from '../../engine/core/tree.ts';
+import { TreeLoader } from '../../engine/persistence/snapshot.ts';
 import { JuteWriter } from '../../native-free-io/jute.ts';
 import { seededRandom, testSeed } from '../support/random.ts';
 
@@ -102,11 +103,11 @@ describe('path index', () => {
     for (const p of paths) {
       const i = tree.indexOf(p)!;
       expect(tree.pathOf(i)).toBe(p);
-      expect(tree.snapshotPathBytes(i)).toBe(Buffer.byteLength(p));
-      expect(tree.writeSnapshotPath(i, buf, 7)).toBe(Buffer.byteLength(p));
+      expect(tree.index.pathBytes(i)).toBe(Buffer.byteLength(p));
+      expect(tree.index.writePath(i, buf, 7)).toBe(Buffer.byteLength(p));
       expect(buf.toString('utf8', 7, 7 + Buffer.byteLength(p))).toBe(p);
     }
-    expect(tree.snapshotPathBytes(tree.indexOf('/')!)).toBe(0);
+    expect(tree.index.pathOf(tree.index.root)).toBe('/');
     expect(tree.get('/é')!.childNames()).toEqual(['ü-名前']);
     // getChildren's reply: jute strings written from the names, as w.string of childNames would
     for (const parent of ['/', '/a', '/é', '/é/ü-名前']) {
@@ -195,5 +196,45 @@ describe('replay of setData entries in place (replaySetDataInPlace)', () => {
     // a data watch needs the path as a string: the general way
     fast.dataWatches.add('/a', 1);
     expect(replaySetDataInPlace(fast, setDataEntry(12, '/a/b', Buffer.alloc(1), 5))).toBe(false);
+  });
+});
+
+describe('snapshot load from the records\' path bytes (DataTree.restoreNodeAt)', () => {
+  it('builds the same tree, order and sizes as restoreNode with strings: repeated paths, owners, /zookeeper, non-ASCII and long names', () => {
+    const records: [string, NodeRecord][] = [];
+    const add = (path: string, zxid: number, owner = 0n, data = 'd'): void => {
+      const r = NodeRecord.of(Buffer.from(data), -1, owner, zxid, 1000 + zxid);
+      r.pzxid = zxid + (path.length % 3); // some pzxid ≠ czxid: a family record for a leaf
+      r.cversion = path.length % 2;
+      records.push([path, r]);
+    };
+    add('/', 0);
+    add('/zookeeper', 0);
+    add('/zookeeper/quota', 0);
+    add('/a', 1);
+    add('/a/b', 2);
+    add('/a/é', 3);
+    add('/a/é/x', 4);
+    add('/a/' + 'l'.repeat(300), 5);
+    add('/a/b/c', 6, 0x1234n);
+    add('/a/b', 7, 0n, 'again'); // repeated: keeps its number and place
+    add('/e', 8);
+    add('/e/f', 9);
+    const viaStrings = new DataTree();
+    viaStrings.clearForRestore();
+    for (const [path, r] of records) viaStrings.restoreNode(path, r);
+    viaStrings.finishRestore();
+    const viaBytes = new DataTree();
+    const loader = new TreeLoader(viaBytes, (msg) => { throw new Error(msg); });
+    for (const [path, r] of records) {
+      const bytes = Buffer.concat([Buffer.from('xyz'), Buffer.from(path === '/' ? '' : path), Buffer.from('tail')]);
+      loader.nodeAt(bytes, 3, bytes.length - 7, r);
+    }
+    loader.finish(9);
+    expect(treeState(viaBytes)).toEqual(treeState(viaStrings));
+    expect([...viaBytes.nodes.keys()]).toEqual([...viaStrings.nodes.keys()]);
+    expect(viaBytes.approximateDataSize).toBe(viaStrings.approximateDataSize);
+    expect(viaBytes.get('/a/b')!.data.toString()).toBe('again');
+    expect([...viaBytes.ephemerals.get(0x1234n)!]).toEqual(['/a/b/c']);
   });
 });
