@@ -7,6 +7,7 @@
 import { DataTree, newStat } from '../engine/core/tree.ts';
 import { OPEN_ACL_UNSAFE } from '../engine/protocol.ts';
 import { seededRandom } from '../loadgen/random.ts';
+import { JuteWriter } from '../native-free-io/jute.ts';
 import { addBatched, newBench, runAndReport } from './micro-util.ts';
 
 const NODES = 100_000;
@@ -65,6 +66,14 @@ add('get missing path', () => {
 add('getChildren copy (16 children)', () => {
   const n = tree.get(`/b/g${picks[pick++ & 0xffff] % (NODES / GROUP)}`)!;
   sink += n.childNames().length;
+});
+const writer = new JuteWriter(4096);
+add('getChildren reply (16 children into a JuteWriter)', () => {
+  const n = tree.get(`/b/g${picks[pick++ & 0xffff] % (NODES / GROUP)}`)!;
+  writer.reset();
+  if ('writeChildNames' in n) n.writeChildNames(writer);
+  else for (const c of (n as { childNames(): string[] }).childNames()) writer.string(c);
+  sink += writer.offset;
 });
 add('baseline: Map set + delete of a fresh path', () => {
   const p = `/b/t/n${seq++}`;

@@ -24,7 +24,7 @@ import { type Txn, encodeTxn, decodeTxn, mutate, triggerWatches, txnBodyBytes } 
 import { TXN_HEADER_BYTES } from '../persistence/txnlog-format.ts';
 import { OPCODES, lastOperationOf } from './opcodes.ts';
 import { CommitStage, type HeldOutput } from './commit.ts';
-import { replayTxn } from './replay.ts';
+import { replayTxn, replaySetDataInPlace } from './replay.ts';
 import { ContainerSweeper } from './containers.ts';
 import { ReconfigState } from './reconfig.ts';
 import { Learner, applyWithStats } from './learner.ts';
@@ -110,6 +110,7 @@ export class Pipeline {
 
   /** Startup replay of one logged txn (TxnHeader + record). Txns are idempotent. */
   replay(bytes: Buffer): void {
+    if (replaySetDataInPlace(this.tree, bytes)) return;
     const { hdr, txn } = decodeTxn(bytes);
     if (hdr.zxid <= this.tree.lastZxid) return;
     replayTxn(this.tree, hdr, txn);

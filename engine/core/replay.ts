@@ -48,3 +48,35 @@ function replayPzxid(tree: DataTree, path: string, zxid: number): void {
   const parent = tree.get(parentOf(path));
   if (parent !== undefined && zxid > parent.pzxid) parent.pzxid = zxid;
 }
+
+/** TxnHeader's bytes: clientId, cxid, zxid, time, type. */
+const HEADER_BYTES = 32;
+const ZXID_AT = 12;
+const TIME_AT = 20;
+const TYPE_AT = 28;
+
+function readLongNumber(buf: Buffer, at: number): number {
+  return buf.readInt32BE(at) * 0x1_0000_0000 + buf.readUInt32BE(at + 4);
+}
+
+/**
+ * Replays a log entry that is a setData (most of a log's tail) straight from its bytes: no
+ * header, txn, path string or data Buffer made (DataTree.replaySetData). Returns false when
+ * it did nothing and the entry must be decoded (another type, a quota or watch in the way,
+ * a path past ASCII, a malformed entry: the decoder says what is wrong).
+ */
+export function replaySetDataInPlace(tree: DataTree, bytes: Buffer): boolean {
+  if (bytes.length < HEADER_BYTES + 4 || bytes.readInt32BE(TYPE_AT) !== Op.setData) return false;
+  const zxid = readLongNumber(bytes, ZXID_AT);
+  if (zxid <= tree.lastZxid) return false;
+  const pathBytes = bytes.readInt32BE(HEADER_BYTES);
+  const pathStart = HEADER_BYTES + 4;
+  if (pathBytes < 0 || pathStart + pathBytes + 8 > bytes.length) return false;
+  const dataLength = bytes.readInt32BE(pathStart + pathBytes);
+  const dataStart = pathStart + pathBytes + 4;
+  if (dataLength < -1 || dataStart + Math.max(dataLength, 0) + 4 > bytes.length) return false;
+  const version = bytes.readInt32BE(dataStart + Math.max(dataLength, 0));
+  if (!tree.replaySetData(bytes, pathStart, pathBytes, dataLength, dataStart, version, zxid, readLongNumber(bytes, TIME_AT))) return false;
+  tree.lastZxid = zxid;
+  return true;
+}

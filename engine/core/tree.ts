@@ -4,6 +4,7 @@ import { type Acl, type Stat, EventType, KeeperError, Err, NULL_DATA, OPEN_ACL_U
 import { WatchTable, type WatcherKey } from './watches.ts';
 import { HashMapBins, hashMapCapacityFor, hashMapSizeFor } from './javaorder.ts';
 import { EphemeralType, F, I, NodeRecord, NodeStore, NodesView, ZNode, type NodeFields } from './znode.ts';
+import { type IndexWalk, NOT_ASCII, PathIndex, RESTORE_NEW } from './path-index.ts';
 
 export { EphemeralType, NodeRecord, NodesView, ZNode, type NodeFields };
 
@@ -27,6 +28,7 @@ export function ephemeralTypeOf(owner: bigint, extendedTypesEnabled: boolean): n
   return owner === 0n ? EphemeralType.void : EphemeralType.normal;
 }
 const NO_OWNER = 0n;
+const ZOOKEEPER_PATH = Buffer.from('/zookeeper');
 const EMPTY_DATA = Buffer.alloc(0);
 const NONE = -1;
 
@@ -171,10 +173,10 @@ export type WatchSink = (watcher: WatcherKey, type: number, path: string, zxid: 
 export class DataTree {
   /** The znodes' fields, by number. */
   readonly store = new NodeStore();
-  /** Node numbers by path, in the order the nodes were inserted (the snapshot's walk). */
-  private readonly index = new Map<string, number>();
+  /** Node numbers by path, in the order the nodes were inserted (the snapshot's walk); read-only outside the tree. */
+  readonly index = new PathIndex(this.store);
   /** The nodes as a read-only map of views (tests, tools; the hot paths use get()). */
-  readonly nodes: NodesView = new NodesView(this.index, this.store);
+  readonly nodes: NodesView = new NodesView(this.store);
   /**
    * Numbers of the nodes deleted by txn retiredZxid: not reused until a later txn, since
    * an undo within the txn (a failed multi) puts a deleted node back as it was.
@@ -231,7 +233,7 @@ export class DataTree {
   constructor(options: { extendedTypesEnabled?: boolean } = {}) {
     this.extendedTypesEnabled = options.extendedTypesEnabled ?? false;
     const openRef = this.acls.intern(OPEN_ACL_UNSAFE);
-    this.index.set('/', this.store.add('/', NodeRecord.of(EMPTY_DATA, openRef, NO_OWNER, 0, 0), EphemeralType.void));
+    this.index.addRoot(this.store.add(NodeRecord.of(EMPTY_DATA, openRef, NO_OWNER, 0, 0), EphemeralType.void));
     this.insertSystemNode('/zookeeper', this.acls.intern(OPEN_ACL_UNSAFE));
     this.insertSystemNode('/zookeeper/quota', this.acls.intern(OPEN_ACL_UNSAFE));
     this.insertSystemNode('/zookeeper/config', this.acls.intern(READ_ACL_UNSAFE));
@@ -240,9 +242,11 @@ export class DataTree {
   }
 
   private insertSystemNode(path: string, aclRef: number): void {
-    const i = this.store.add(path, NodeRecord.of(EMPTY_DATA, aclRef, NO_OWNER, 0, 0), EphemeralType.void);
-    this.index.set(path, i);
-    this.store.linkChild(this.index.get(parentOf(path))!, i);
+    const i = this.store.add(NodeRecord.of(EMPTY_DATA, aclRef, NO_OWNER, 0, 0), EphemeralType.void);
+    const p = this.index.find(parentOf(path));
+    const nameStart = path.lastIndexOf('/') + 1;
+    this.index.add(i, p, path, nameStart, this.index.childHash(p, path, nameStart));
+    this.store.linkChild(p, i);
     this.approximateDataSize += path.length;
   }
 
@@ -251,22 +255,28 @@ export class DataTree {
   }
 
   get(path: string): ZNode | undefined {
-    const i = this.index.get(path);
-    return i === undefined ? undefined : new ZNode(this.store, i);
+    const i = this.index.find(path);
+    return i === NONE ? undefined : new ZNode(this.store, i);
   }
 
   /** The number of the node at path, or undefined. */
   indexOf(path: string): number | undefined {
-    return this.index.get(path);
+    const i = this.index.find(path);
+    return i === NONE ? undefined : i;
   }
 
-  /** [path, node number] of every node, in insertion order (safe against changes while iterating, as a Map's). */
-  indexEntries(): MapIterator<[string, number]> {
-    return this.index.entries();
+  /** A walk of the node numbers in insertion order (safe against changes while walking, as a Map's iterator); close it when done. */
+  walkNodes(): IndexWalk {
+    return this.index.walk();
+  }
+
+  /** The path of node i (rebuilt from its parents' names). */
+  pathOf(i: number): string {
+    return this.index.pathOf(i);
   }
 
   nodeCount(): number {
-    return this.index.size;
+    return this.index.count;
   }
 
   ephemeralCount(): number {
@@ -279,12 +289,14 @@ export class DataTree {
 
   createNode(path: string, data: Buffer, aclRef: number, owner: bigint, parentCVersion: number, zxid: number, timeMs: number): ZNode {
     const parentPath = parentOf(path);
-    const p = this.index.get(parentPath);
-    if (p === undefined) throw new KeeperError(Err.NONODE, parentPath);
-    if (this.index.has(path)) throw new KeeperError(Err.NODEEXISTS, path);
+    const p = this.index.find(parentPath);
+    if (p === NONE) throw new KeeperError(Err.NONODE, parentPath);
+    const nameStart = parentPath.length === 1 ? 1 : parentPath.length + 1;
+    const hash = this.index.childHash(p, path, nameStart);
+    if (this.index.findChild(p, hash, path, nameStart) !== NONE) throw new KeeperError(Err.NODEEXISTS, path);
     const store = this.store;
-    store.setN(p, I.cversion, parentCVersion === -1 ? store.n(p, I.cversion) + 1 : parentCVersion);
-    store.setF(p, F.pzxid, zxid);
+    store.setCversion(p, parentCVersion === -1 ? store.cversion(p) + 1 : parentCVersion);
+    store.setPzxid(p, zxid);
     if (zxid !== this.retiredZxid) this.releaseRetired();
     const fields = this.createFields;
     fields.data = data;
@@ -292,10 +304,10 @@ export class DataTree {
     fields.ephemeralOwner = owner;
     fields.czxid = fields.mzxid = fields.pzxid = zxid;
     fields.ctime = fields.mtime = timeMs;
-    const i = store.add(path, fields, ephemeralTypeOf(owner, this.extendedTypesEnabled));
+    const i = store.add(fields, ephemeralTypeOf(owner, this.extendedTypesEnabled));
     fields.data = EMPTY_DATA; // holds no request buffer (a pool slab) past the call
     store.linkChild(p, i);
-    this.index.set(path, i);
+    this.index.add(i, p, path, nameStart, hash);
     this.approximateDataSize += path.length + data.length;
     const sizedFor = this.ephemeralPeaks.get(owner);
     this.indexOwner(path, i);
@@ -303,27 +315,27 @@ export class DataTree {
     if (parentPath.startsWith(QUOTA_ROOT)) this.quotaNodeCreated(parentPath, baseName(path));
     this.updateQuotaStat(path, data.length, 1);
     if (this.dataWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeCreated, path, this.acls.get(aclRef));
-    if (this.childWatches.mayFire(parentPath)) this.noteEvent(zxid, EventType.NodeChildrenChanged, parentPath, this.acls.get(store.f(p, F.aclRef)));
+    if (this.childWatches.mayFire(parentPath)) this.noteEvent(zxid, EventType.NodeChildrenChanged, parentPath, this.acls.get(store.n(p, I.aclRef)));
     return new ZNode(store, i);
   }
 
   deleteNode(path: string, zxid: number): ZNode {
-    const i = this.index.get(path);
-    if (i === undefined) throw new KeeperError(Err.NONODE, path);
+    const i = this.index.find(path);
+    if (i === NONE) throw new KeeperError(Err.NONODE, path);
     const parentPath = parentOf(path);
-    const p = this.index.get(parentPath)!;
+    const p = this.index.parentOf(i);
     const store = this.store;
     const node = new ZNode(store, i);
-    this.index.delete(path);
+    this.index.remove(i);
     store.unlinkChild(p, i);
     this.retire(i, zxid);
     // the stored cversion counts creates only (see statInto); a delete moves pzxid
-    if (zxid > store.f(p, F.pzxid)) store.setF(p, F.pzxid, zxid);
+    if (zxid > store.pzxid(p)) store.setPzxid(p, zxid);
     const dataLength = node.dataLength;
-    const aclRef = store.f(i, F.aclRef);
+    const aclRef = store.n(i, I.aclRef);
     this.approximateDataSize -= path.length + dataLength;
     if (this.dataWatches.mayFire(path) || this.childWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeDeleted, path, this.acls.get(aclRef));
-    if (this.childWatches.mayFire(parentPath)) this.noteEvent(zxid, EventType.NodeChildrenChanged, parentPath, this.acls.get(store.f(p, F.aclRef)));
+    if (this.childWatches.mayFire(parentPath)) this.noteEvent(zxid, EventType.NodeChildrenChanged, parentPath, this.acls.get(store.n(p, I.aclRef)));
     if (parentPath.startsWith(QUOTA_ROOT) && baseName(path) === QUOTA_LIMITS) this.quotaPaths.delete(parentPath.slice(QUOTA_ROOT.length));
     this.updateQuotaStat(path, -dataLength, -1);
     this.acls.release(aclRef);
@@ -332,8 +344,8 @@ export class DataTree {
   }
 
   setData(path: string, data: Buffer, version: number, zxid: number, timeMs: number): ZNode {
-    const i = this.index.get(path);
-    if (i === undefined) throw new KeeperError(Err.NONODE, path);
+    const i = this.index.find(path);
+    if (i === NONE) throw new KeeperError(Err.NONODE, path);
     const store = this.store;
     const node = new ZNode(store, i);
     const dataLength = node.dataLength;
@@ -343,8 +355,28 @@ export class DataTree {
     store.setN(i, I.version, version);
     store.setF(i, F.mzxid, zxid);
     store.setF(i, F.mtime, timeMs);
-    if (this.dataWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeDataChanged, path, this.acls.get(store.f(i, F.aclRef)));
+    if (this.dataWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeDataChanged, path, this.acls.get(store.n(i, I.aclRef)));
     return node;
+  }
+
+  /**
+   * setData for replay, with the path as UTF-8 bytes and the data as a range of a log
+   * entry (-1 bytes: null): no path string, no data Buffer. False when it cannot (a quota
+   * or a watch would need the path as a string; a path past ASCII): nothing was done, the
+   * caller takes the general way. NONODE is true, nothing done, as replay skips it.
+   */
+  replaySetData(pathBuf: Buffer, pathStart: number, pathBytes: number, dataLengthOrNull: number, dataStart: number, version: number, zxid: number, timeMs: number): boolean {
+    if (this.quotaPaths.size > 0 || !this.dataWatches.isEmpty()) return false;
+    const i = this.index.findBytes(pathBuf, pathStart, pathBytes);
+    if (i === NOT_ASCII) return false;
+    if (i === NONE) return true;
+    const store = this.store;
+    this.approximateDataSize += Math.max(dataLengthOrNull, 0) - store.dataLength(i);
+    store.setData(i, pathBuf, dataStart, dataLengthOrNull);
+    store.setN(i, I.version, version);
+    store.setF(i, F.mzxid, zxid);
+    store.setF(i, F.mtime, timeMs);
+    return true;
   }
 
   setAcl(path: string, acls: readonly Acl[], aversion: number): ZNode {
@@ -438,8 +470,8 @@ export class DataTree {
         bytes += store.dataLength(i);
         for (let c = store.firstChild(i); c !== NONE; c = store.nextSibling(c)) walk(c);
       };
-      const top = this.index.get(quotaPath);
-      if (top !== undefined) walk(top);
+      const top = this.index.find(quotaPath);
+      if (top !== NONE) walk(top);
       const stats = this.get(`${QUOTA_ROOT}${quotaPath}/${QUOTA_STATS}`);
       if (stats !== undefined) this.replaceQuotaData(stats, formatStatsTrack(new Map([['count', count], ['bytes', bytes]])));
     }
@@ -488,15 +520,15 @@ export class DataTree {
   /** Reverts createNode: the node goes, the parent's cversion and pzxid are restored. */
   undoCreate(path: string, parentCversion: number, parentPzxid: number): void {
     this.dropEvents();
-    const i = this.index.get(path)!;
+    const i = this.index.find(path);
     const node = new ZNode(this.store, i);
-    const p = this.index.get(parentOf(path))!;
+    const p = this.index.parentOf(i);
     this.updateQuotaStat(path, -node.dataLength, -1);
-    this.index.delete(path);
+    this.index.remove(i);
     this.store.unlinkChild(p, i);
     this.retire(i, node.czxid);
-    this.store.setN(p, I.cversion, parentCversion);
-    this.store.setF(p, F.pzxid, parentPzxid);
+    this.store.setCversion(p, parentCversion);
+    this.store.setPzxid(p, parentPzxid);
     this.approximateDataSize -= path.length + node.dataLength;
     this.acls.release(node.aclRef);
     this.dropEphemeral(i, path);
@@ -511,17 +543,17 @@ export class DataTree {
 
   /** Reverts deleteNode with the node object it returned and the acls it held. */
   undoDelete(path: string, node: ZNode, acls: readonly Acl[], parentCversion: number, parentPzxid: number): void {
-    const p = this.index.get(parentOf(path))!;
     const i = node.index;
     if (node.store !== this.store || this.store.isLive(i)) throw new Error(`undoDelete ${path}: not a node this tree deleted in this txn`);
+    const p = this.index.parentOf(i);
     this.dropEvents();
     node.aclRef = this.acls.intern(acls);
     this.store.revive(i);
-    this.index.set(path, i);
+    this.index.reinsert(i);
     this.updateQuotaStat(path, node.dataLength, 1);
     this.store.linkChild(p, i);
-    this.store.setN(p, I.cversion, parentCversion);
-    this.store.setF(p, F.pzxid, parentPzxid);
+    this.store.setCversion(p, parentCversion);
+    this.store.setPzxid(p, parentPzxid);
     this.approximateDataSize += path.length + node.dataLength;
     if (node.ephemeralType === EphemeralType.normal) this.refileEphemeral(path, node);
     else this.indexOwner(path, i);
@@ -576,8 +608,8 @@ export class DataTree {
     const type = ephemeralTypeOf(f.ephemeralOwner, this.extendedTypesEnabled);
     let i: number;
     if (path === '/') {
-      const old = this.index.get(path);
-      if (old === undefined) this.index.set(path, (i = this.store.add(path, f, type)));
+      const old = this.index.root;
+      if (old === NONE) this.index.addRoot((i = this.store.add(f, type)));
       else {
         this.approximateDataSize -= this.store.dataLength(old);
         this.store.assign((i = old), f, type);
@@ -587,11 +619,18 @@ export class DataTree {
       return;
     }
     const p = this.restoredParentOf(path);
-    const size = this.index.size;
-    i = this.store.add(path, f, type);
-    this.index.set(path, i);
-    if (this.index.size === size) i = this.restoreRepeated(path, p, i, f, type);
-    else this.store.linkChild(p, i);
+    const nameStart = path.lastIndexOf('/') + 1;
+    const hash = this.index.childHash(p, path, nameStart);
+    const old = this.index.findChild(p, hash, path, nameStart);
+    if (old !== NONE) {
+      // a repeated path: the first node keeps its number, children and place, and takes the new fields
+      this.approximateDataSize -= path.length + this.store.dataLength(old);
+      this.store.assign((i = old), f, type);
+    } else {
+      i = this.store.add(f, type);
+      this.index.add(i, p, path, nameStart, hash);
+      this.store.linkChild(p, i);
+    }
     this.indexOwner(path, i);
     if (path.endsWith(QUOTA_LIMITS_SUFFIX)) {
       const parentPath = this.restoredParentPath;
@@ -600,21 +639,22 @@ export class DataTree {
     this.approximateDataSize += path.length + this.store.dataLength(i);
   }
 
-  /**
-   * A path the snapshot repeats (the index already held it: restoreNode's lookup-free add
-   * took its place): the first node keeps its number, children and place among its
-   * siblings, and takes the new fields; the number just added goes back.
-   */
-  private restoreRepeated(path: string, p: number, added: number, f: NodeFields, type: number): number {
-    let old = this.store.firstChild(p);
-    while (old !== NONE && this.store.path[old] !== path) old = this.store.nextSibling(old);
-    if (old === NONE) throw new Error(`restore: ${path} is in the index but not among its parent's children`);
-    this.index.set(path, old);
-    this.store.kill(added);
-    this.store.release(added);
-    this.approximateDataSize -= path.length + this.store.dataLength(old);
-    this.store.assign(old, f, type);
-    return old;
+  /** restoreNode for a record's path bytes buf[start, start + bytes), no string: false when it needs one (root, owner, /zookeeper, not ASCII, no parent). */
+  restoreNodeAt(buf: Buffer, start: number, bytes: number, f: NodeFields): boolean {
+    if (bytes < 2 || f.ephemeralOwner !== 0n || (bytes >= 10 && buf[start + 1] === 0x7a && buf.compare(ZOOKEEPER_PATH, 0, 10, start, start + 10) === 0)) return false;
+    let i = this.index.restoreAt(buf, start, bytes);
+    if (i === NONE) return false;
+    if (i === RESTORE_NEW) {
+      i = this.store.add(f, EphemeralType.void);
+      this.index.fileRestored(i, buf);
+      this.store.linkChild(this.index.parentOf(i), i);
+    } else {
+      // a repeated path: the first node keeps its number, children and place, and takes the new fields
+      this.approximateDataSize -= bytes + this.store.dataLength(i);
+      this.store.assign(i, f, EphemeralType.void);
+    }
+    this.approximateDataSize += bytes + this.store.dataLength(i);
+    return true;
   }
 
   /** The parent restoredParentOf found last: a snapshot lists siblings one after another. */
@@ -623,13 +663,14 @@ export class DataTree {
 
   /** The number of path's parent, which must be there; the parent's path in restoredParentPath. */
   private restoredParentOf(path: string): number {
+    if (path.charCodeAt(0) !== 0x2f) throw new Error(`invalid data tree: node path ${JSON.stringify(path)} does not start with /`);
     const slash = path.lastIndexOf('/');
     const cached = this.restoredParentPath;
     // path is "<cached>/<name>": no string made for the parent's path, no lookup
     if (this.restoredParent !== NONE && slash === (cached === '/' ? 0 : cached.length) && path.startsWith(cached)) return this.restoredParent;
     const parentPath = slash <= 0 ? '/' : path.slice(0, slash);
-    const p = this.index.get(parentPath);
-    if (p === undefined) throw new Error(`invalid data tree: no parent ${parentPath} for ${path}`);
+    const p = this.index.find(parentPath);
+    if (p === NONE) throw new Error(`invalid data tree: no parent ${parentPath} for ${path}`);
     this.restoredParentPath = parentPath;
     this.restoredParent = p;
     return p;
@@ -637,7 +678,7 @@ export class DataTree {
 
   /** Snapshot load done: drops ACL lists no node uses; the root must be there. */
   finishRestore(): void {
-    if (!this.index.has('/')) throw new Error('invalid data tree: no root node');
+    if (this.index.root === NONE) throw new Error('invalid data tree: no root node');
     this.restoredParentPath = '';
     this.restoredParent = NONE;
     this.acls.purgeUnused();

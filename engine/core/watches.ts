@@ -38,7 +38,13 @@ export class WatchTable {
 
   /** Whether a change at path may fire a watch: one set on path, or any recursive one. */
   mayFire(path: string): boolean {
-    return this.recursiveCount > 0 || this.byPath.has(path);
+    // size first: a path string fresh from a txn would be hashed for a lookup in an empty map
+    return this.recursiveCount > 0 || (this.byPath.size > 0 && this.byPath.has(path));
+  }
+
+  /** Whether no watch at all is set. */
+  isEmpty(): boolean {
+    return this.byPath.size === 0 && this.recursiveCount === 0;
   }
 
   /** Whether any watch is set on path itself. */

@@ -3,15 +3,19 @@
 // per znode), and ZNode, a view of one number with the fields the pipeline, handlers,
 // snapshots and learners read.
 //
-// Per znode: 7 doubles (zxids, times, ACL reference, data address) and 12 int32s (versions,
-// child links and count, owner, type and life state, data length) — 104 bytes — plus the
-// data in the arena (data-arena.ts: its length rounded up to a size class) and one array
-// slot for the path (the same string the tree's index keys). Children are a doubly linked
-// list through the child numbers, in the order they joined: getChildren's and the
-// snapshot's order, as the Set it replaces kept it.
+// Per znode: one 88-byte record — 4 doubles (czxid, mzxid, ctime, mtime) and 14 int32s
+// (versions, flags with the type, life state and owner reference, the data's length and
+// address, the ACL reference, the sibling links, the family record, and the path index's
+// parent, hash, name and insertion-order links) — plus the data in the arena (data-arena.ts:
+// its length rounded up to a size class), the name in the path index's arena, and ~8 B of
+// its table. A node that has or had children also holds a family record (first and last
+// child, count, cversion, pzxid: 24 B). Children are a doubly linked list through the child
+// numbers, in the order they joined: getChildren's and the snapshot's order, as the Set it
+// replaced kept it.
 import { type Stat, NULL_DATA } from '../protocol.ts';
 import type { JuteWriter } from '../../native-free-io/jute.ts';
 import { DataArena, SLOT_BYTES_MAX } from './data-arena.ts';
+import type { PathIndex } from './path-index.ts';
 
 /** What a node's ephemeralOwner makes it, as ZooKeeper's EphemeralType. */
 export const EphemeralType = { void: 0, normal: 1, container: 2, ttl: 3 } as const;
@@ -81,25 +85,49 @@ export class NodeRecord implements NodeFields {
   }
 }
 
-/** The double fields of a node, in its f64 page: zxids, times and the ACL reference. */
-export const F = { czxid: 0, mzxid: 1, pzxid: 2, ctime: 3, mtime: 4, aclRef: 5, dataAt: 6 } as const;
-const F64_STRIDE = 7;
+/** The double fields of a node, in its f64 page: zxids and times (pzxid: see Families). */
+export const F = { czxid: 0, mzxid: 1, ctime: 2, mtime: 3 } as const;
+const F64_STRIDE = 4;
 /**
- * The int32 fields, in its i32 page: versions, the links of the children list, the owner's
- * two halves, and flags: the EphemeralType in the low byte, the life state above it.
+ * The int32 fields, in its i32 page: versions, the sibling links, flags (the EphemeralType,
+ * the life state, and above them the owner: a reference into the store's Owners), the
+ * data's length and arena address, the ACL reference, the family record (Families: the
+ * fields of a node that has or had children), and the path index's fields (path-index.ts:
+ * parent, path hash, name address, insertion order).
  */
 export const I = {
-  version: 0, cversion: 1, aversion: 2, firstChild: 3, lastChild: 4, nextSibling: 5, prevSibling: 6, childCount: 7, ownerHigh: 8, ownerLow: 9, flags: 10,
+  version: 0, aversion: 1, flags: 2,
   /** -1 for null data; a length up to SLOT_BYTES_MAX: the data is in the arena at dataAt; longer: in `large`. */
-  dataLength: 11,
+  dataLength: 3,
+  /** The data's arena address / 8 (addresses are multiples of 8: up to 16 GiB of slots). */
+  dataAt: 4,
+  pathHash: 5, nameAt: 6, parent: 7,
+  aclRef: 8,
+  /** The node's Families record, or NONE: no children ever, cversion 0, pzxid = czxid. */
+  family: 9,
+  nextSibling: 10, prevSibling: 11, orderNext: 12, orderPrev: 13,
 } as const;
-const I32_STRIDE = 12;
-/** Life states: in the tree; deleted, its number not yet reusable; free for reuse. */
-const LIVE = 1 << 8;
-const DEAD = 2 << 8;
-const FREE = 3 << 8;
-const STATE_MASK = 0xff00;
-const TYPE_MASK = 0xff;
+/**
+ * A node's record: its doubles, then its int32s, 88 bytes in one page buffer (a lookup
+ * and a setData read and write bytes 8..63 of it: the hash, name and parent checked, the
+ * data's length, address and version, mzxid and mtime — about one cache line).
+ */
+const RECORD_BYTES = F64_STRIDE * 8 + 14 * 4;
+const F64_PER_RECORD = RECORD_BYTES / 8;
+const I32_PER_RECORD = RECORD_BYTES / 4;
+const I32_BASE = F64_STRIDE * 2;
+/** flags: the EphemeralType in bits 0-3, the life state in bits 4-7 (in the tree; deleted, its number not yet reusable; free for reuse), the owner's reference above. */
+const TYPE_MASK = 0xf;
+const LIVE = 1 << 4;
+const DEAD = 2 << 4;
+const FREE = 3 << 4;
+const STATE_MASK = 0xf0;
+const OWNER_SHIFT = 8;
+/** Distinct owners at once (references fit the 24 bits of flags above the type and state). */
+const OWNER_REFS_MAX = (1 << 24) - 1;
+/** A family record's int32 fields (and its pzxid, a double, in a page of its own). */
+const FAMILY = { firstChild: 0, lastChild: 1, childCount: 2, cversion: 3 } as const;
+const FAMILY_STRIDE = 4;
 /**
  * Nodes per page. Pages are allocated as the tree grows and never copied: no doubling
  * slack, and no old arrays waiting for a full collection to give their memory back.
@@ -110,6 +138,109 @@ const PAGE_MASK = PAGE_NODES - 1;
 const FIRST_PAGE_NODES = 64;
 
 /**
+ * The owners of nodes (ephemeralOwner), interned: a node holds a reference, 0 for owner 0
+ * (most nodes), so an owner costs 4 bytes per node and 8 + a Map entry per distinct owner
+ * (a session, the container marker, a TTL).
+ */
+class Owners {
+  private readonly ids: bigint[] = [0n];
+  private readonly uses: number[] = [0];
+  private readonly refOf = new Map<bigint, number>();
+  private readonly free: number[] = [];
+
+  /** A reference to owner, counted as one more use. */
+  ref(owner: bigint): number {
+    if (owner === 0n) return 0;
+    let r = this.refOf.get(owner);
+    if (r === undefined) {
+      r = this.free.length > 0 ? this.free.pop()! : this.ids.length;
+      if (r > OWNER_REFS_MAX) throw new Error(`node store: more than ${OWNER_REFS_MAX} distinct ephemeral owners`);
+      this.ids[r] = owner;
+      this.uses[r] = 0;
+      this.refOf.set(owner, r);
+    }
+    this.uses[r]++;
+    return r;
+  }
+
+  unref(r: number): void {
+    if (r === 0) return;
+    if (--this.uses[r] > 0) return;
+    this.refOf.delete(this.ids[r]);
+    this.ids[r] = 0n;
+    this.free.push(r);
+  }
+
+  get(r: number): bigint {
+    return this.ids[r];
+  }
+
+  clear(): void {
+    this.ids.length = 1;
+    this.uses.length = 1;
+    this.refOf.clear();
+    this.free.length = 0;
+  }
+}
+
+/**
+ * The fields only a node with children needs — first and last child, child count,
+ * cversion, pzxid — in records of their own, by number (most znodes are leaves that never
+ * had a child: for them cversion is 0 and pzxid is czxid, and they hold no record). A
+ * record is given when a node first needs one and kept until the node is released.
+ */
+class Families {
+  private readonly i32: Int32Array[] = [];
+  private readonly pzxids: Float64Array[] = [];
+  private readonly free: number[] = [];
+  private used = 0;
+
+  alloc(pzxid: number): number {
+    const r = this.free.length > 0 ? this.free.pop()! : this.used++;
+    const p = r >>> PAGE_BITS;
+    if (p === this.i32.length) {
+      this.i32.push(new Int32Array(PAGE_NODES * FAMILY_STRIDE));
+      this.pzxids.push(new Float64Array(PAGE_NODES));
+    }
+    const page = this.i32[p];
+    const at = (r & PAGE_MASK) * FAMILY_STRIDE;
+    page[at + FAMILY.firstChild] = NONE;
+    page[at + FAMILY.lastChild] = NONE;
+    page[at + FAMILY.childCount] = 0;
+    page[at + FAMILY.cversion] = 0;
+    this.pzxids[p][r & PAGE_MASK] = pzxid;
+    return r;
+  }
+
+  release(r: number): void {
+    this.free.push(r);
+  }
+
+  n(r: number, field: number): number {
+    return this.i32[r >>> PAGE_BITS][(r & PAGE_MASK) * FAMILY_STRIDE + field];
+  }
+
+  setN(r: number, field: number, v: number): void {
+    this.i32[r >>> PAGE_BITS][(r & PAGE_MASK) * FAMILY_STRIDE + field] = v;
+  }
+
+  pzxid(r: number): number {
+    return this.pzxids[r >>> PAGE_BITS][r & PAGE_MASK];
+  }
+
+  setPzxid(r: number, v: number): void {
+    this.pzxids[r >>> PAGE_BITS][r & PAGE_MASK] = v;
+  }
+
+  clear(): void {
+    this.i32.length = 0;
+    this.pzxids.length = 0;
+    this.free.length = 0;
+    this.used = 0;
+  }
+}
+
+/**
  * The znodes of one tree by number, in pages of typed arrays. A node's doubles sit side by
  * side, as do its int32s (a setData touches one run of each). Numbers of deleted nodes are
  * reused (the tree decides when: not within the txn that deleted them, whose undo may put
@@ -118,8 +249,11 @@ const FIRST_PAGE_NODES = 64;
 export class NodeStore {
   private readonly f64Pages: Float64Array[] = [];
   private readonly i32Pages: Int32Array[] = [];
-  readonly path: string[] = [];
+  /** The nodes' paths by number (set by the PathIndex built over this store). */
+  paths!: PathIndex;
   private readonly arena = new DataArena();
+  private readonly owners = new Owners();
+  private readonly families = new Families();
   /** Data longer than SLOT_BYTES_MAX, by node number: a Buffer of its own (not a pool slice). */
   private readonly large = new Map<number, Buffer>();
   /** When a session's node joined the session's ephemerals, in the tree's count; only for such nodes. */
@@ -132,19 +266,19 @@ export class NodeStore {
   count = 0;
 
   f(i: number, field: number): number {
-    return this.f64Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * F64_STRIDE + field];
+    return this.f64Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * F64_PER_RECORD + field];
   }
 
   setF(i: number, field: number, v: number): void {
-    this.f64Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * F64_STRIDE + field] = v;
+    this.f64Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * F64_PER_RECORD + field] = v;
   }
 
   n(i: number, field: number): number {
-    return this.i32Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * I32_STRIDE + field];
+    return this.i32Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * I32_PER_RECORD + I32_BASE + field];
   }
 
   setN(i: number, field: number, v: number): void {
-    this.i32Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * I32_STRIDE + field] = v;
+    this.i32Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * I32_PER_RECORD + I32_BASE + field] = v;
   }
 
   /** EphemeralType of node i's owner, as the tree filed it. */
@@ -153,10 +287,36 @@ export class NodeStore {
   }
 
   owner(i: number): bigint {
-    const high = this.n(i, I.ownerHigh);
-    const low = this.n(i, I.ownerLow);
-    if (high === 0 && low === 0) return 0n;
-    return (BigInt(high) << 32n) | BigInt(low >>> 0);
+    return this.owners.get(this.n(i, I.flags) >>> OWNER_SHIFT);
+  }
+
+  /** Node i's family record, given one first when `create` (its defaults: no children, cversion 0, pzxid = czxid); NONE for none. */
+  private family(i: number, create: boolean): number {
+    const r = this.n(i, I.family);
+    if (r !== NONE || !create) return r;
+    const made = this.families.alloc(this.f(i, F.czxid));
+    this.setN(i, I.family, made);
+    return made;
+  }
+
+  cversion(i: number): number {
+    const r = this.n(i, I.family);
+    return r === NONE ? 0 : this.families.n(r, FAMILY.cversion);
+  }
+
+  setCversion(i: number, v: number): void {
+    const r = this.family(i, v !== 0);
+    if (r !== NONE) this.families.setN(r, FAMILY.cversion, v);
+  }
+
+  pzxid(i: number): number {
+    const r = this.n(i, I.family);
+    return r === NONE ? this.f(i, F.czxid) : this.families.pzxid(r);
+  }
+
+  setPzxid(i: number, v: number): void {
+    const r = this.family(i, v !== this.f(i, F.czxid));
+    if (r !== NONE) this.families.setPzxid(r, v);
   }
 
   isLive(i: number): boolean {
@@ -164,24 +324,20 @@ export class NodeStore {
   }
 
   private setState(i: number, state: number): void {
-    this.setN(i, I.flags, (this.n(i, I.flags) & TYPE_MASK) | state);
+    this.setN(i, I.flags, (this.n(i, I.flags) & ~STATE_MASK) | state);
   }
 
   /** A number for a new node, its fields set from f (no children, not linked anywhere). */
-  add(path: string, f: NodeFields, type: number): number {
+  add(f: NodeFields, type: number): number {
     const i = this.free.length > 0 ? this.free.pop()! : this.used++;
     this.ensurePage(i);
-    if (i === this.path.length) this.path.push(path);
-    else this.path[i] = path;
+    this.setN(i, I.family, NONE);
     this.assign(i, f, type);
     const page = this.i32Pages[i >>> PAGE_BITS];
-    const at = (i & PAGE_MASK) * I32_STRIDE;
-    page[at + I.firstChild] = NONE;
-    page[at + I.lastChild] = NONE;
+    const at = (i & PAGE_MASK) * I32_PER_RECORD + I32_BASE;
     page[at + I.nextSibling] = NONE;
     page[at + I.prevSibling] = NONE;
-    page[at + I.childCount] = 0;
-    page[at + I.flags] = type | LIVE;
+    page[at + I.flags] = (page[at + I.flags] & ~(STATE_MASK | TYPE_MASK)) | type | LIVE;
     this.count++;
     return i;
   }
@@ -193,19 +349,18 @@ export class NodeStore {
   private ensurePage(i: number): void {
     const p = i >>> PAGE_BITS;
     if (p === this.i32Pages.length) {
-      const nodes = p === 0 ? FIRST_PAGE_NODES : PAGE_NODES;
-      this.f64Pages.push(new Float64Array(nodes * F64_STRIDE));
-      this.i32Pages.push(new Int32Array(nodes * I32_STRIDE));
+      const buffer = new ArrayBuffer((p === 0 ? FIRST_PAGE_NODES : PAGE_NODES) * RECORD_BYTES);
+      this.f64Pages.push(new Float64Array(buffer));
+      this.i32Pages.push(new Int32Array(buffer));
     }
-    let nodes = this.i32Pages[p].length / I32_STRIDE;
+    let nodes = this.i32Pages[p].length / I32_PER_RECORD;
     if ((i & PAGE_MASK) < nodes) return;
     while ((i & PAGE_MASK) >= nodes) nodes *= 2;
-    const f64 = new Float64Array(nodes * F64_STRIDE);
-    f64.set(this.f64Pages[p]);
-    this.f64Pages[p] = f64;
-    const i32 = new Int32Array(nodes * I32_STRIDE);
+    const buffer = new ArrayBuffer(nodes * RECORD_BYTES);
+    const i32 = new Int32Array(buffer);
     i32.set(this.i32Pages[p]);
     this.i32Pages[p] = i32;
+    this.f64Pages[p] = new Float64Array(buffer);
   }
 
   /** Sets node i's persisted fields from f (a snapshot repeating a path replaces them). */
@@ -216,22 +371,22 @@ export class NodeStore {
       this.setData(i, data, 0, data === NULL_DATA ? -1 : data.length);
     }
     const d = this.f64Pages[i >>> PAGE_BITS];
-    const at = (i & PAGE_MASK) * F64_STRIDE;
+    const at = (i & PAGE_MASK) * F64_PER_RECORD;
     d[at + F.czxid] = f.czxid;
     d[at + F.mzxid] = f.mzxid;
-    d[at + F.pzxid] = f.pzxid;
     d[at + F.ctime] = f.ctime;
     d[at + F.mtime] = f.mtime;
-    d[at + F.aclRef] = f.aclRef;
     const n = this.i32Pages[i >>> PAGE_BITS];
-    const nt = (i & PAGE_MASK) * I32_STRIDE;
+    const nt = (i & PAGE_MASK) * I32_PER_RECORD + I32_BASE;
+    if (f.aclRef !== (f.aclRef | 0)) throw new Error(`node store: ACL reference ${f.aclRef} is not an int32`);
+    n[nt + I.aclRef] = f.aclRef;
     n[nt + I.version] = f.version;
-    n[nt + I.cversion] = f.cversion;
     n[nt + I.aversion] = f.aversion;
-    const owner = f.ephemeralOwner;
-    n[nt + I.ownerHigh] = owner === 0n ? 0 : Number(BigInt.asIntN(32, owner >> 32n));
-    n[nt + I.ownerLow] = owner === 0n ? 0 : Number(BigInt.asIntN(32, owner));
-    n[nt + I.flags] = (n[nt + I.flags] & STATE_MASK) | type;
+    const ownerRef = this.owners.ref(f.ephemeralOwner);
+    this.owners.unref(n[nt + I.flags] >>> OWNER_SHIFT);
+    n[nt + I.flags] = (ownerRef << OWNER_SHIFT) | (n[nt + I.flags] & STATE_MASK) | type;
+    this.setCversion(i, f.cversion);
+    this.setPzxid(i, f.pzxid);
   }
 
   /** Marks node i deleted (its fields stay readable until release). */
@@ -253,7 +408,12 @@ export class NodeStore {
     if ((this.n(i, I.flags) & STATE_MASK) !== DEAD) return;
     this.setState(i, FREE);
     this.setData(i, EMPTY_DATA, 0, 0);
-    this.path[i] = '';
+    this.owners.unref(this.n(i, I.flags) >>> OWNER_SHIFT);
+    this.setN(i, I.flags, this.n(i, I.flags) & (STATE_MASK | TYPE_MASK));
+    const r = this.n(i, I.family);
+    if (r !== NONE) this.families.release(r);
+    this.setN(i, I.family, NONE);
+    this.paths.release(i);
     this.ephemeralSeq.delete(i);
     this.free.push(i);
   }
@@ -262,7 +422,7 @@ export class NodeStore {
   setData(i: number, src: Buffer, start: number, bytes: number): void {
     const old = this.n(i, I.dataLength);
     if (old > 0 && old <= SLOT_BYTES_MAX) {
-      const at = this.f(i, F.dataAt);
+      const at = this.n(i, I.dataAt) * 8;
       if (bytes > 0 && bytes <= SLOT_BYTES_MAX && DataArena.sameSlot(bytes, old)) {
         this.arena.write(at, src, start, bytes);
         this.setN(i, I.dataLength, bytes);
@@ -273,7 +433,8 @@ export class NodeStore {
     if (bytes > 0 && bytes <= SLOT_BYTES_MAX) {
       const at = this.arena.alloc(bytes);
       this.arena.write(at, src, start, bytes);
-      this.setF(i, F.dataAt, at);
+      if (at / 8 > 0x7fffffff) throw new Error('node store: data arena past 16 GiB');
+      this.setN(i, I.dataAt, at / 8);
     } else if (bytes > SLOT_BYTES_MAX) {
       const own = Buffer.allocUnsafeSlow(bytes);
       src.copy(own, 0, start, start + bytes);
@@ -306,7 +467,7 @@ export class NodeStore {
     const bytes = this.n(i, I.dataLength);
     if (bytes <= 0) return 0;
     if (bytes > SLOT_BYTES_MAX) return this.large.get(i)!.copy(buf, at);
-    const address = this.f(i, F.dataAt);
+    const address = this.n(i, I.dataAt) * 8;
     const offset = DataArena.offsetOf(address);
     return this.arena.chunkOf(address).copy(buf, at, offset, offset + bytes);
   }
@@ -317,7 +478,7 @@ export class NodeStore {
     if (bytes <= 0) w.int(bytes);
     else if (bytes > SLOT_BYTES_MAX) w.buffer(this.large.get(i)!);
     else {
-      const address = this.f(i, F.dataAt);
+      const address = this.n(i, I.dataAt) * 8;
       w.bufferRange(this.arena.chunkOf(address), DataArena.offsetOf(address), bytes);
     }
   }
@@ -329,31 +490,37 @@ export class NodeStore {
 
   /** Appends child c to parent p's children. */
   linkChild(p: number, c: number): void {
-    const last = this.n(p, I.lastChild);
+    const r = this.family(p, true);
+    const fam = this.families;
+    const last = fam.n(r, FAMILY.lastChild);
     this.setN(c, I.prevSibling, last);
     this.setN(c, I.nextSibling, NONE);
-    if (last === NONE) this.setN(p, I.firstChild, c);
+    if (last === NONE) fam.setN(r, FAMILY.firstChild, c);
     else this.setN(last, I.nextSibling, c);
-    this.setN(p, I.lastChild, c);
-    this.setN(p, I.childCount, this.n(p, I.childCount) + 1);
+    fam.setN(r, FAMILY.lastChild, c);
+    fam.setN(r, FAMILY.childCount, fam.n(r, FAMILY.childCount) + 1);
   }
 
   /** Takes child c out of parent p's children. */
   unlinkChild(p: number, c: number): void {
+    const r = this.family(p, false);
+    if (r === NONE) throw new Error(`node store: unlinking ${c} from ${p}, which has no children`);
+    const fam = this.families;
     const prev = this.n(c, I.prevSibling);
     const next = this.n(c, I.nextSibling);
-    if (prev === NONE) this.setN(p, I.firstChild, next);
+    if (prev === NONE) fam.setN(r, FAMILY.firstChild, next);
     else this.setN(prev, I.nextSibling, next);
-    if (next === NONE) this.setN(p, I.lastChild, prev);
+    if (next === NONE) fam.setN(r, FAMILY.lastChild, prev);
     else this.setN(next, I.prevSibling, prev);
     this.setN(c, I.prevSibling, NONE);
     this.setN(c, I.nextSibling, NONE);
-    this.setN(p, I.childCount, this.n(p, I.childCount) - 1);
+    fam.setN(r, FAMILY.childCount, fam.n(r, FAMILY.childCount) - 1);
   }
 
   /** The first child of p, then each next sibling; NONE after the last. */
   firstChild(p: number): number {
-    return this.n(p, I.firstChild);
+    const r = this.n(p, I.family);
+    return r === NONE ? NONE : this.families.n(r, FAMILY.firstChild);
   }
 
   nextSibling(c: number): number {
@@ -361,7 +528,8 @@ export class NodeStore {
   }
 
   childCount(p: number): number {
-    return this.n(p, I.childCount);
+    const r = this.n(p, I.family);
+    return r === NONE ? 0 : this.families.n(r, FAMILY.childCount);
   }
 
   /** Empties the store (snapshot load). */
@@ -370,7 +538,8 @@ export class NodeStore {
     this.i32Pages.length = 0;
     this.arena.clear();
     this.large.clear();
-    this.path.length = 0;
+    this.owners.clear();
+    this.families.clear();
     this.free.length = 0;
     this.ephemeralSeq.clear();
     this.used = 0;
@@ -392,22 +561,22 @@ export class ZNode implements NodeFields {
     this.index = index;
   }
 
-  get aclRef(): number { return this.store.f(this.index, F.aclRef); }
-  set aclRef(v: number) { this.store.setF(this.index, F.aclRef, v); }
+  get aclRef(): number { return this.store.n(this.index, I.aclRef); }
+  set aclRef(v: number) { this.store.setN(this.index, I.aclRef, v); }
   get czxid(): number { return this.store.f(this.index, F.czxid); }
   set czxid(v: number) { this.store.setF(this.index, F.czxid, v); }
   get mzxid(): number { return this.store.f(this.index, F.mzxid); }
   set mzxid(v: number) { this.store.setF(this.index, F.mzxid, v); }
-  get pzxid(): number { return this.store.f(this.index, F.pzxid); }
-  set pzxid(v: number) { this.store.setF(this.index, F.pzxid, v); }
+  get pzxid(): number { return this.store.pzxid(this.index); }
+  set pzxid(v: number) { this.store.setPzxid(this.index, v); }
   get ctime(): number { return this.store.f(this.index, F.ctime); }
   set ctime(v: number) { this.store.setF(this.index, F.ctime, v); }
   get mtime(): number { return this.store.f(this.index, F.mtime); }
   set mtime(v: number) { this.store.setF(this.index, F.mtime, v); }
   get version(): number { return this.store.n(this.index, I.version); }
   set version(v: number) { this.store.setN(this.index, I.version, v); }
-  get cversion(): number { return this.store.n(this.index, I.cversion); }
-  set cversion(v: number) { this.store.setN(this.index, I.cversion, v); }
+  get cversion(): number { return this.store.cversion(this.index); }
+  set cversion(v: number) { this.store.setCversion(this.index, v); }
   get aversion(): number { return this.store.n(this.index, I.aversion); }
   set aversion(v: number) { this.store.setN(this.index, I.aversion, v); }
 
@@ -463,11 +632,14 @@ export class ZNode implements NodeFields {
   childNames(): string[] {
     const s = this.store;
     const names: string[] = [];
-    for (let c = s.firstChild(this.index); c !== NONE; c = s.nextSibling(c)) {
-      const p = s.path[c];
-      names.push(p.slice(p.lastIndexOf('/') + 1));
-    }
+    for (let c = s.firstChild(this.index); c !== NONE; c = s.nextSibling(c)) names.push(s.paths.name(c));
     return names;
+  }
+
+  /** Writes the children's names as jute strings, in childNames' order, without making them. */
+  writeChildNames(w: JuteWriter): void {
+    const s = this.store;
+    for (let c = s.firstChild(this.index); c !== NONE; c = s.nextSibling(c)) s.paths.writeName(c, w);
   }
 
   statInto(st: Stat): Stat {
@@ -481,53 +653,59 @@ export class ZNode implements NodeFields {
     st.version = s.n(i, I.version);
     // the stored cversion counts creates; clients see changes (DataNode.copyStat's v3
     // semantics): every create has a delete except for the children still present
-    st.cversion = s.n(i, I.cversion) * 2 - numChildren;
+    st.cversion = s.cversion(i) * 2 - numChildren;
     st.aversion = s.n(i, I.aversion);
     // only a session's node shows its owner; containers and TTL nodes show 0 (DataNode.getClientEphemeralOwner)
     st.ephemeralOwner = s.ephemeralType(i) === EphemeralType.normal ? s.owner(i) : 0n;
     st.dataLength = this.dataLength;
     st.numChildren = numChildren;
-    st.pzxid = s.f(i, F.pzxid);
+    st.pzxid = s.pzxid(i);
     return st;
   }
 }
 
 /**
  * A tree's nodes as a read-only Map of paths to ZNode views, in insertion order (tests,
- * tools and slow paths; a view is made per node read).
+ * tools and slow paths: a path string and a view are made per node read).
  */
 export class NodesView {
-  private readonly index: Map<string, number>;
   private readonly store: NodeStore;
 
-  constructor(index: Map<string, number>, store: NodeStore) {
-    this.index = index;
+  constructor(store: NodeStore) {
     this.store = store;
   }
 
   get size(): number {
-    return this.index.size;
+    return this.store.paths.count;
   }
 
   has(path: string): boolean {
-    return this.index.has(path);
+    return this.store.paths.find(path) !== NONE;
   }
 
   get(path: string): ZNode | undefined {
-    const i = this.index.get(path);
-    return i === undefined ? undefined : new ZNode(this.store, i);
+    const i = this.store.paths.find(path);
+    return i === NONE ? undefined : new ZNode(this.store, i);
   }
 
-  keys(): MapIterator<string> {
-    return this.index.keys();
+  *keys(): Generator<string> {
+    for (const [path] of this.entries()) yield path;
   }
 
   *values(): Generator<ZNode> {
-    for (const i of this.index.values()) yield new ZNode(this.store, i);
+    for (const [, node] of this.entries()) yield node;
   }
 
   *entries(): Generator<[string, ZNode]> {
-    for (const [path, i] of this.index) yield [path, new ZNode(this.store, i)];
+    const walk = this.store.paths.walk();
+    try {
+      for (let i = walk.peek(); i !== NONE; i = walk.peek()) {
+        walk.advance(i);
+        yield [this.store.paths.pathOf(i), new ZNode(this.store, i)];
+      }
+    } finally {
+      walk.close();
+    }
   }
 
   [Symbol.iterator](): Generator<[string, ZNode]> {

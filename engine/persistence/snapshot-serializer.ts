@@ -7,6 +7,7 @@
 
 import type { Acl } from '../protocol.ts';
 import { AclCache, ZNode, type DataTree } from '../core/tree.ts';
+import type { IndexWalk } from '../core/path-index.ts';
 import { SNAP_HEADER_BYTES, STAT_PERSISTED_BYTES, encodeSnapshotHeader, writeLongNumber } from './snapshot-format.ts';
 
 function aclBytes(acls: readonly Acl[]): number {
@@ -29,7 +30,7 @@ function writeString(buf: Buffer, at: number, s: string): number {
  * What makes the result restorable by replaying the log from zxid + 1:
  *   - Sessions and the ACL cache are captured at the start (small copies); both are
  *     written before any node, as the format wants.
- *   - Nodes are written in the tree map's insertion order. A node's parent was inserted
+ *   - Nodes are written in the tree index's insertion order. A node's parent was inserted
  *     before it and cannot leave while the child exists, so parents still come first.
  *     A node deleted before the walk reaches it is not written; later txns replay.
  *   - Nodes created after the start (czxid > zxid) are skipped: their create txn is
@@ -53,8 +54,7 @@ export class SnapshotSerializer {
   private aclKeys: Map<string, number> | null = null;
   private index = 0;
   private readonly tree: DataTree;
-  private readonly walk: IterableIterator<[string, number]>;
-  private pending: [string, number] | null = null;
+  private readonly walk: IndexWalk;
 
   constructor(tree: DataTree, sessions: Iterable<[bigint, number]>, zxid: number) {
     this.tree = tree;
@@ -62,7 +62,7 @@ export class SnapshotSerializer {
     this.sessions = [...sessions];
     this.acls = tree.acls.entries();
     this.aclRefMax = tree.acls.lastRef();
-    this.walk = tree.indexEntries();
+    this.walk = tree.walkNodes();
   }
 
   get done(): boolean {
@@ -127,34 +127,25 @@ export class SnapshotSerializer {
         case 5:
           for (;;) {
             if (nodes >= nodeCountMax) return at;
-            let entry = this.pending;
-            if (entry === null) {
-              const next = this.walk.next();
-              if (next.done === true) break;
-              entry = next.value;
-            } else if (this.tree.indexOf(entry[0]) !== entry[1]) {
-              // waited for room and was deleted meanwhile; a re-created node comes again
-              this.pending = null;
-              this.nodesSkipped++;
-              continue;
-            }
-            const p = entry[0];
-            const node = new ZNode(this.tree.store, entry[1]);
+            // a node that waited for room and was deleted meanwhile is passed by the walk; a re-created one comes again
+            const i = this.walk.peek();
+            if (i === -1) break;
+            const node = new ZNode(this.tree.store, i);
             if (node.czxid > this.zxid) {
               // created after the start: its create txn is replayed
-              this.pending = null;
+              this.walk.advance(i);
               this.nodesSkipped++;
               continue;
             }
             const dataLength = node.dataLength;
-            const pathBytesMax = p.length * 3;
-            const recordBytesMax = 4 + pathBytesMax + 4 + dataLength + 8 + STAT_PERSISTED_BYTES;
-            if (end - at < recordBytesMax && end - at < 4 + Buffer.byteLength(p) + 4 + dataLength + 8 + STAT_PERSISTED_BYTES) {
-              this.pending = entry;
-              return at;
-            }
-            this.pending = null;
-            at = p === '/' ? writeString(buf, at, '') : writeString(buf, at, p);
+            // the root's path is written as ""
+            const paths = this.tree.index;
+            const pathBytes = i === paths.root ? 0 : paths.pathBytes(i);
+            if (end - at < 4 + pathBytes + 4 + dataLength + 8 + STAT_PERSISTED_BYTES) return at;
+            this.walk.advance(i);
+            buf.writeInt32BE(pathBytes, at);
+            if (pathBytes > 0) paths.writePath(i, buf, at + 4);
+            at += 4 + pathBytes;
             if (node.dataIsNull) {
               buf.writeInt32BE(-1, at);
               at += 4;
@@ -170,15 +161,17 @@ export class SnapshotSerializer {
             buf.writeInt32BE(node.version, at + 40);
             buf.writeInt32BE(node.cversion, at + 44);
             buf.writeInt32BE(node.aversion, at + 48);
-            if (node.ephemeralOwner === 0n) {
+            const owner = node.ephemeralOwner;
+            if (owner === 0n) {
               buf.writeInt32BE(0, at + 52);
               buf.writeInt32BE(0, at + 56);
-            } else buf.writeBigInt64BE(node.ephemeralOwner, at + 52);
+            } else buf.writeBigInt64BE(owner, at + 52);
             writeLongNumber(buf, at + 60, node.pzxid);
             at += 68;
             nodes++;
             this.nodesWritten++;
           }
+          this.walk.close();
           this.step = 6;
           break;
         case 6:
@@ -190,6 +183,11 @@ export class SnapshotSerializer {
           return at;
       }
     }
+  }
+
+  /** Lets go of the tree's walk (a snapshot dropped before done; done closes it itself). */
+  close(): void {
+    this.walk.close();
   }
 
   private aclRefFor(ref: number): number {

@@ -134,6 +134,7 @@ export function writeSnapshotNow(dir: string, tree: DataTree, sessions: Iterable
     writer.finish();
     writer.commit();
   } catch (err) {
+    serializer.close();
     writer.abort();
     throw err;
   }

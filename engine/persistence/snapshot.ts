@@ -74,6 +74,11 @@ export interface SnapshotSink {
    * bytes) is valid only during the call: the reader reuses it for the next node.
    */
   node(path: string, node: NodeRecord): void;
+  /**
+   * The same with the path as its bytes buf[start, start + bytes) (UTF-8; empty for the
+   * root), valid only during the call; when a sink has it, readSnapshot makes no string.
+   */
+  nodeAt?(buf: Buffer, start: number, bytes: number, node: NodeRecord): void;
 }
 
 export type SnapshotInfo = {
@@ -302,14 +307,25 @@ export function readSnapshot(file: SnapshotFile, sink: SnapshotSink, options: Sn
     }
     let nodeCount = 0;
     const record = new NodeRecord();
+    const nodeAt = sink.nodeAt?.bind(sink);
+    // the path of the record at input.pos, for messages (need() keeps the bytes from input.pos)
+    const pathText = (pathBytes: number): string => input.buf.toString('utf8', input.pos, input.pos + pathBytes);
     for (;;) {
-      const p = str('a node path');
-      if (p.length === 1 && p === '/') break;
-      const dataLength = int('node data');
-      if (dataLength < -1 || dataLength > recordBytesMax) fail(`node ${p}: data length ${dataLength}`);
-      need(Math.max(0, dataLength) + 8 + STAT_PERSISTED_BYTES, `node ${p}`);
+      const pathBytes = int('a node path');
+      if (pathBytes < 0 || pathBytes > recordBytesMax) fail(`a node path length ${pathBytes}`);
+      need(pathBytes, 'a node path');
+      if (pathBytes === 1 && input.buf[input.pos] === SLASH) {
+        input.pos += 1;
+        break;
+      }
+      // the path stays in the buffer: a string only for a sink without nodeAt
+      need(pathBytes + 4, 'node data');
+      const dataLength = input.buf.readInt32BE(input.pos + pathBytes);
+      if (dataLength < -1 || dataLength > recordBytesMax) fail(`node ${pathText(pathBytes)}: data length ${dataLength}`);
+      if (!input.ensure(pathBytes + 4 + Math.max(0, dataLength) + 8 + STAT_PERSISTED_BYTES)) fail(`file ends inside node ${pathText(pathBytes)}`);
       const b = input.buf;
-      let at = input.pos;
+      const pathStart = input.pos;
+      let at = pathStart + pathBytes + 4;
       // the record refers to the bytes in the read buffer; the tree keeps its own copy
       record.dataSource = b;
       record.dataStart = at;
@@ -329,7 +345,8 @@ export function readSnapshot(file: SnapshotFile, sink: SnapshotSink, options: Sn
       node.ephemeralOwner = b.readInt32BE(at + 52) !== 0 || b.readInt32BE(at + 56) !== 0 ? b.readBigInt64BE(at + 52) : 0n;
       node.pzxid = readLongNumber(b, at + 60);
       input.pos = at + 68;
-      sink.node(p === '' ? '/' : p, node);
+      if (nodeAt !== undefined) nodeAt(b, pathStart, pathBytes, node);
+      else sink.node(pathBytes === 0 ? '/' : b.toString('utf8', pathStart, pathStart + pathBytes), node);
       nodeCount++;
     }
     seal('the seal after the nodes');
@@ -383,14 +400,25 @@ export class TreeLoader implements SnapshotSink {
     this.tree.acls.load(ref, acls);
   }
 
+  nodeAt(buf: Buffer, start: number, bytes: number, node: NodeRecord): void {
+    this.checkAcl(node, buf, start, bytes);
+    if (!this.tree.restoreNodeAt(buf, start, bytes, node)) this.tree.restoreNode(bytes === 0 ? '/' : buf.toString('utf8', start, start + bytes), node);
+  }
+
   node(p: string, node: NodeRecord): void {
+    const path = Buffer.from(p === '/' ? '' : p);
+    this.nodeAt(path, 0, path.length, node);
+  }
+
+  /** A node whose ACL reference is not in the cache gets one that grants nothing (see above). */
+  private checkAcl(node: NodeRecord, buf: Buffer, start: number, bytes: number): void {
     if (!this.tree.acls.addUsage(node.aclRef)) {
+      const p = bytes === 0 ? '/' : buf.toString('utf8', start, start + bytes);
       this.warn(`snapshot: node ${p} refers to ACL ${node.aclRef}, which is not in the snapshot's ACL cache; it gets an ACL that grants nothing`);
       if (this.noAccessRef === 0) this.noAccessRef = this.tree.acls.intern([{ perms: 0, id: { scheme: 'world', id: 'anyone' } }]);
       else this.tree.acls.addUsage(this.noAccessRef);
       node.aclRef = this.noAccessRef;
     }
-    this.tree.restoreNode(p, node);
   }
 
   finish(zxid: number): void {

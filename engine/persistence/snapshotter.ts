@@ -195,6 +195,7 @@ export class Snapshotter {
       ring.spaceBell.wait(seq, 10);
     }
     ring.commit(SnapKind.ABORT, 0);
+    this.serializer?.close();
     this.serializer = null;
     // the worker counts the snapshot finished (committed just before, or dropped): pump() sees it
     this.state = 'sealing';

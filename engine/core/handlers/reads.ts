@@ -4,6 +4,7 @@
 import type { JuteReader } from '../../../native-free-io/jute.ts';
 import { Op, Err, Perm, KeeperError, writeStat, writeAcls } from '../../protocol.ts';
 import type { Handler } from '../opcodes.ts';
+import type { NodeStore } from '../znode.ts';
 export const exists: Handler = (p, conn, _s, xid, r) => {
   const path = r.ustring();
   const watch = r.bool();
@@ -40,7 +41,7 @@ export function getChildrenWith(withStat: boolean): Handler {
     const w = p.writer;
     const at = p.beginOk(xid);
     w.int(n.numChildren());
-    for (const c of n.childNames()) w.string(c);
+    n.writeChildNames(w);
     if (withStat) writeStat(w, p.statOf(n));
     p.finish(conn.key, at);
   };
@@ -99,20 +100,31 @@ export const multiRead: Handler = (p, conn, _s, xid, r) => {
     } else {
       if (op.watch) p.tree.childWatches.add(op.path, conn.key);
       w.int(n.numChildren());
-      for (const c of n.childNames()) w.string(c);
+      n.writeChildNames(w);
     }
   }
   w.int(-1).bool(true).int(-1);
   p.finish(conn.key, at);
 };
 
+/** Nodes below node i, at any depth (a walk of the children lists, no path made). */
+function descendantCount(store: NodeStore, i: number): number {
+  let count = 0;
+  const stack = [i];
+  while (stack.length > 0) {
+    for (let c = store.firstChild(stack.pop()!); c !== -1; c = store.nextSibling(c)) {
+      count++;
+      if (store.childCount(c) > 0) stack.push(c);
+    }
+  }
+  return count;
+}
+
 export const getAllChildrenNumber: Handler = (p, conn, _s, xid, r) => {
   const path = r.ustring();
   const n = p.node(path);
   p.checkAcl(p.aclOf(n), Perm.READ, conn);
-  let count = 0;
-  const prefix = path === '/' ? '/' : path + '/';
-  for (const k of p.tree.nodes.keys()) if (k.startsWith(prefix) && k !== path) count++;
+  const count = descendantCount(p.tree.store, n.index);
   const at = p.beginOk(xid);
   p.writer.int(count);
   p.finish(conn.key, at);
