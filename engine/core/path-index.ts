@@ -528,9 +528,29 @@ export class PathIndex {
     table[slot] = ((m >>> TAG_SHIFT) << NODE_BITS) | (i + 1);
   }
 
-  /** Doubles the table; the nodes are placed again in insertion order (their records read about in order, not at random). */
+  /** Slots of the hash table (a power of two; at most ¾ of them hold a node). */
+  get tableSlots(): number {
+    return this.table.length;
+  }
+
+  /**
+   * Sizes the table for `nodes` at once (a restore that knows about how many are coming),
+   * so that it is not doubled and every node placed again on the way. Never shrinks it.
+   */
+  reserve(nodes: number): void {
+    let slots = this.table.length;
+    while (nodes * 4 > slots * 3) slots *= 2;
+    if (slots > this.table.length) this.resize(slots);
+  }
+
+  /** Doubles the table. */
   private grow(): void {
-    const table = new Int32Array(this.table.length * 2);
+    this.resize(this.table.length * 2);
+  }
+
+  /** A table of `slots`; the nodes are placed again in insertion order (their records read about in order, not at random). */
+  private resize(slots: number): void {
+    const table = new Int32Array(slots);
     const mask = table.length - 1;
     for (let i = this.orderHead; i !== NONE; i = this.store.n(i, I.orderNext)) this.place(table, mask, i);
     this.table = table;

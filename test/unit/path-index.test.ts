@@ -238,3 +238,30 @@ describe('snapshot load from the records\' path bytes (DataTree.restoreNodeAt)',
     expect([...viaBytes.ephemerals.get(0x1234n)!]).toEqual(['/a/b/c']);
   });
 });
+
+describe('path index sizing', () => {
+  it('reserve() sizes the table once for what is coming, keeps every node findable and never shrinks it', () => {
+    const tree = new DataTree();
+    const acl = tree.acls.intern(OPEN_ACL_UNSAFE);
+    for (let i = 0; i < 100; i++) tree.createNode(`/r${i}`, Buffer.alloc(1), acl, 0n, -1, i + 1, 0);
+    tree.index.reserve(50_000);
+    const slots = tree.index.tableSlots;
+    expect(slots & (slots - 1)).toBe(0);
+    expect(slots * 3).toBeGreaterThanOrEqual(50_000 * 4);
+    expect(slots).toBeLessThan((50_000 * 4 * 2) / 3);
+    for (let i = 0; i < 100; i++) expect(tree.get(`/r${i}`)?.index, `/r${i}`).toBeDefined();
+    for (let i = 100; i < 50_000 - 10; i++) tree.createNode(`/r${i}`, Buffer.alloc(1), acl, 0n, -1, i + 1, 0);
+    expect(tree.index.tableSlots).toBe(slots); // no doubling on the way
+    tree.index.reserve(10);
+    expect(tree.index.tableSlots).toBe(slots);
+    expect(tree.get('/r49000')).toBeDefined();
+    expect(tree.get('/r50000')).toBeUndefined();
+  });
+
+  it('a snapshot load reserves from the file size', () => {
+    const tree = new DataTree();
+    const loader = new TreeLoader(tree, (msg) => { throw new Error(msg); });
+    loader.expectFileBytes(194 * 1_000_000);
+    expect(tree.index.tableSlots).toBe(1 << 21); // 1M znodes of 100 B: what their last doubling makes
+  });
+});
