@@ -292,7 +292,7 @@ function onConnection(socket: net.Socket, secure: boolean): void {
  *
  * Whether a client is alone is decided here too, after the poll phase: during it, the
  * first of 200 sockets read in one poll looks like a lone client (the others' requests are
- * not read yet), and polling for its reply there cost 50 µs of spinning per poll.
+ * not read yet), and polling for its reply there spun up to 50 µs per poll and rang twice.
  */
 let bellAfterReads = false;
 
