@@ -102,8 +102,10 @@ class ClientConnection extends Connection {
   readonly x509Id: string | null;
   /** Its address's connection count slot (engine/io/admission.ts). */
   readonly countSlot: number;
-  /** This turn's reply frames for it in the gather area: [start, end) pairs, in order. */
+  /** This turn's reply frames for it in the gather area: [start, end) pairs, in order, the first gatheredCount entries. */
   readonly gathered: number[] = [];
+  /** Entries of `gathered` in use (a count, not gathered.length: setting an array's length is a runtime call). */
+  gatheredCount = 0;
 
   constructor(id: number, acceptedAtMs: number, socket: net.Socket, peer: { addr: string; port: number; secure: boolean; x509Id: string | null; countSlot: number }) {
     super(id, acceptedAtMs);
@@ -264,11 +266,7 @@ function onConnection(socket: net.Socket, secure: boolean): void {
   armSessionlessTimer();
   stats.set(OPEN, conns.size);
   socket.on('data', (chunk: Buffer) => {
-    if (!conns.onData(conn, chunk, clockMs())) return;
-    if (conns.activeConns === 1 && conn.outstanding > 0) {
-      req.flushDataBell();
-      pollForLoneClientReply();
-    } else ringAfterReads();
+    if (conns.onData(conn, chunk, clockMs())) ringAfterReads();
   });
   // allowHalfOpen: `printf stat | nc` sends FIN right after the word; ZooKeeper still answers.
   // Any other connection is done when the client stops sending, as before.
@@ -296,6 +294,10 @@ function onConnection(socket: net.Socket, secure: boolean): void {
  * the pipeline's doorbell rings once after them all (setImmediate runs after the poll
  * phase), not once per chunk: with one request per chunk (real clients, few in flight
  * each) a doorbell per chunk was a futex wake of the pipeline per request.
+ *
+ * Whether a client is alone is decided here too, after the poll phase: during it, the
+ * first of 200 sockets read in one poll looks like a lone client (the others' requests are
+ * not read yet), and polling for its reply there spun up to 50 µs per poll and rang twice.
  */
 let bellAfterReads = false;
 
@@ -308,6 +310,7 @@ function ringAfterReads(): void {
 function ringBellAfterReads(): void {
   bellAfterReads = false;
   req.flushDataBell();
+  if (conns.activeConns === 1) pollForLoneClientReply();
 }
 
 // ---- replies from the pipeline
@@ -325,19 +328,17 @@ let turnAtMs = 0;
 
 /** Writes what was gathered for conn this turn, then applies the outbound limits. */
 function flushGathered(conn: ClientConnection): void {
+  const count = conn.gatheredCount;
+  if (count === 0) return;
+  conn.gatheredCount = 0;
+  if (conn.closed || conn.ended) return;
   const ranges = conn.gathered;
-  if (ranges.length === 0) return;
-  if (conn.closed || conn.ended) {
-    ranges.length = 0;
-    return;
-  }
   let bytes = 0;
-  for (let i = 0; i < ranges.length; i += 2) bytes += ranges[i + 1] - ranges[i];
+  for (let i = 0; i < count; i += 2) bytes += ranges[i + 1] - ranges[i];
   const slab = bytes >= OUTBOUND_SLAB_PIECE_BYTES_MIN ? slabs.take(bytes) : null;
   const out = slab === null ? Buffer.allocUnsafe(bytes) : slab.buf.subarray(slab.pieceAt, slab.pieceAt + bytes);
   let at = 0;
-  for (let i = 0; i < ranges.length; i += 2) at += gatherArea.copy(out, at, ranges[i], ranges[i + 1]);
-  ranges.length = 0;
+  for (let i = 0; i < count; i += 2) at += gatherArea.copy(out, at, ranges[i], ranges[i + 1]);
   writeOut(conn, out, slab);
 }
 
@@ -353,13 +354,17 @@ function flushAllGathered(): void {
  * cancelled by a destroy), so an unmapped slab is never under a pending write.
  */
 function writeOut(conn: ClientConnection, out: Buffer, slab: Slab | null): void {
-  if (slab === null) conn.socket.write(out);
+  const socket = conn.socket;
+  if (slab === null) socket.write(out);
   else {
     const bytes = out.length;
-    conn.socket.write(out, () => releasePiece(slab, bytes));
+    socket.write(out, () => releasePiece(slab, bytes));
   }
+  const queuedBytes = socket.writableLength;
+  // the usual case: the kernel took it all and nothing was queued before: no bound to look at
+  if (queuedBytes === 0 && conn.queuedBytes === 0 && slab === null) return;
   noteQueued(conn);
-  conns.afterWrite(conn, conn.socket.writableLength);
+  conns.afterWrite(conn, queuedBytes);
 }
 
 // ---- server-wide outbound bound (engine/io/outbound-limits.ts; engine/limits.ts OUTBOUND_TOTAL_BYTES_SOFT/HARD)
@@ -442,9 +447,14 @@ function handleReply(): void {
         const start = gatherUsed;
         gatherUsed += d.copy(gatherArea, start, frameAt, frameEnd);
         const ranges = conn.gathered;
-        if (ranges.length === 0) gatheredConns.push(conn);
-        if (ranges.length > 0 && ranges[ranges.length - 1] === start) ranges[ranges.length - 1] = gatherUsed;
-        else ranges.push(start, gatherUsed);
+        const count = conn.gatheredCount;
+        if (count === 0) gatheredConns.push(conn);
+        if (count > 0 && ranges[count - 1] === start) ranges[count - 1] = gatherUsed;
+        else {
+          ranges[count] = start;
+          ranges[count + 1] = gatherUsed;
+          conn.gatheredCount = count + 2;
+        }
       }
       stats.add(REPLIES_OUT, 1);
       stats.add(BYTES_OUT, frameBytes);
