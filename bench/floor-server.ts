@@ -71,18 +71,24 @@ class Body {
   }
 }
 
+/** A non-negative safe integer as a jute long, without a BigInt. */
+function writeLong(out: Buffer, at: number, v: number): void {
+  out.writeUInt32BE(Math.floor(v / 0x1_0000_0000), at);
+  out.writeUInt32BE(v >>> 0, at + 4);
+}
+
 function writeStat(out: Buffer, at: number, n: FloorNode): number {
-  out.writeBigInt64BE(BigInt(n.czxid), at);
-  out.writeBigInt64BE(BigInt(n.mzxid), at + 8);
-  out.writeBigInt64BE(BigInt(n.ctimeMs), at + 16);
-  out.writeBigInt64BE(BigInt(n.mtimeMs), at + 24);
+  writeLong(out, at, n.czxid);
+  writeLong(out, at + 8, n.mzxid);
+  writeLong(out, at + 16, n.ctimeMs);
+  writeLong(out, at + 24, n.mtimeMs);
   out.writeInt32BE(n.version, at + 32);
   out.writeInt32BE(0, at + 36); // cversion
   out.writeInt32BE(0, at + 40); // aversion
-  out.writeBigInt64BE(0n, at + 44); // ephemeralOwner
+  writeLong(out, at + 44, 0); // ephemeralOwner
   out.writeInt32BE(n.data.length, at + 52);
   out.writeInt32BE(n.children.size, at + 56);
-  out.writeBigInt64BE(BigInt(n.mzxid), at + 60); // pzxid
+  writeLong(out, at + 60, n.mzxid); // pzxid
   return at + STAT_BYTES;
 }
 
@@ -91,7 +97,7 @@ function reply(xid: number, err: number, bodyBytes: number, body?: (out: Buffer,
   const out = Buffer.allocUnsafe(4 + REPLY_HEADER_BYTES + bodyBytes);
   out.writeInt32BE(REPLY_HEADER_BYTES + bodyBytes, 0);
   out.writeInt32BE(xid, 4);
-  out.writeBigInt64BE(BigInt(lastZxid), 8);
+  writeLong(out, 8, lastZxid);
   out.writeInt32BE(err, 16);
   body?.(out, 20);
   return out;
@@ -199,10 +205,10 @@ const FOUR_LETTER_WORDS: Record<string, () => string> = {
 
 function serve(socket: net.Socket): void {
   socket.setNoDelay(true);
-  let pending: Buffer = Buffer.alloc(0);
+  let pending: Buffer | null = null;
   let connected = false;
   socket.on('data', (chunk: Buffer) => {
-    let buf = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    const buf = pending === null ? chunk : Buffer.concat([pending, chunk]);
     if (!connected && buf.length >= 4) {
       const word = FOUR_LETTER_WORDS[buf.toString('latin1', 0, 4)];
       if (word !== undefined) {
@@ -236,7 +242,7 @@ function serve(socket: net.Socket): void {
       }
       replies.push(out);
     }
-    pending = at === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(at));
+    pending = at === buf.length ? null : Buffer.from(buf.subarray(at));
     // one write per chunk read: with one request per chunk, one write per request
     if (replies.length === 1) socket.write(replies[0]);
     else if (replies.length > 1) socket.write(Buffer.concat(replies));
