@@ -3,10 +3,6 @@
 // ZooKeeper's QuorumPeerMain; with no file it serves an embedded default (port 2181,
 // dataDir ./data).
 import { enableCompileCache } from './compile-cache.ts';
-import { reexecWithHugePages } from './huge-pages.ts';
-
-// the server's tree wants 2 MiB pages: a malloc tunable, read only at exec (engine/huge-pages.ts)
-if (process.argv[2] === 'server') reexecWithHugePages();
 
 // before the server's modules load: with the cache warm they are not type-stripped again
 // (engine/compile-cache.ts says what that saves), so they are imported dynamically
