@@ -7,7 +7,8 @@
 // ("Too busy to snap, skipping"); the log rolls anyway.
 //
 // Handover: each pump() serializes whole records straight into the snapshot ring for at
-// most sliceMs, then returns so the pipeline serves requests again. The serializer walks
+// most sliceMs, or less when a request or a durable zxid arrives meanwhile, then returns so
+// the pipeline serves requests again. The serializer walks
 // the live tree (fuzzy; see SnapshotSerializer for why the result restores correctly);
 // the worker checksums and writes the bytes, and renames the file only once the log is
 // durable up to the lastZxid the tree had when the walk ended (the END record).
@@ -48,6 +49,12 @@ export interface SnapshotterOptions {
   nowMs: () => number;
   /** Longest one pump() may serialize. */
   sliceMs: number;
+  /**
+   * Whether something for the pipeline arrived since its turn began (a request, a durable
+   * zxid): the slice then ends at the next look at the clock, after at least
+   * NODES_PER_CLOCK_CHECK nodes, so a request waits tens of µs for a snapshot, not sliceMs.
+   */
+  workWaiting?: () => boolean;
   ring: Ring;
   controlSab: SharedArrayBuffer;
   log: (level: 'info' | 'warn', msg: string) => void;
@@ -156,7 +163,7 @@ export class Snapshotter {
         const next = s.fill(ring.data, end, at + want, NODES_PER_CLOCK_CHECK);
         const progressed = next !== end;
         end = next;
-        if (s.done || !progressed || this.opts.nowMs() >= deadline) break;
+        if (s.done || !progressed || this.sliceOver(deadline)) break;
       }
       if (end === at && !s.done) {
         if (this.bigRecord) throw new Error('snapshot: a record larger than the ring can carry');
@@ -166,7 +173,7 @@ export class Snapshotter {
       this.bigRecord = false;
       ring.commit(SnapKind.BYTES, end - at);
       pushed++;
-      if (this.opts.nowMs() >= deadline) break;
+      if (this.sliceOver(deadline)) break;
     }
     if (!s.done) return pushed;
     const endAt = ring.reserve(8);
@@ -178,6 +185,10 @@ export class Snapshotter {
     this.serializer = null;
     this.state = 'sealing';
     return pushed + 1;
+  }
+
+  private sliceOver(deadline: number): boolean {
+    return this.opts.nowMs() >= deadline || (this.opts.workWaiting?.() ?? false);
   }
 
   /**

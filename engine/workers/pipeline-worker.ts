@@ -123,11 +123,15 @@ function noteDurable(zxid: number, nowMs: number): void {
 
 /** Longest stretch the pipeline serializes a snapshot before it serves requests again. */
 const SNAPSHOT_SLICE_MS = 1;
+/** The pipeline's doorbell sequence when its current turn began (engine/persistence/snapshotter.ts workWaiting). */
+let turnBellSequence = 0;
 const snapshotter = new Snapshotter({
   snapCount: cfg.snapCount,
   random: Math.random,
   nowMs: () => performance.now(),
   sliceMs: SNAPSHOT_SLICE_MS,
+  // the bell moved since this turn began: a request, a durable zxid or ring space arrived
+  workWaiting: () => bell.sequence() !== turnBellSequence,
   ring: attachRing(topology, 'snapshot', 'pipeline'),
   controlSab: wordsOf(topology, 'snapshot-control'),
   log: (level, msg) => log[level](msg),
@@ -662,6 +666,7 @@ let logFailures = 0n;
 let wokeAt = performance.now();
 for (;;) {
   const seq = bell.sequence();
+  turnBellSequence = seq;
   let work = 0;
   throttler.beginTurn();
   clockMs = performance.now();
