@@ -249,16 +249,3 @@ export const IDLE_TRIM_QUIET_CHECKS = 2;
 export const IDLE_TRIM_QUIET_UNITS_PER_S = 200;
 export const IDLE_TRIM_SLACK_BYTES = 16 * 1024 * 1024;
 export const IDLE_TRIM_USED_BYTES_MAX = 128 * 1024 * 1024;
-
-/**
- * The snapshot worker's nice value (engine/thread-priority.ts). A snapshot of a large tree
- * keeps the pipeline serializing and the snapshot worker checksumming and writing for
- * seconds (3.7 s at 10M znodes); on a machine with fewer cores than busy threads, the io,
- * pipeline and log threads then wait for a core behind it and every request's latency
- * grows. At nice 10 the scheduler gives the snapshot worker about a tenth of a contended
- * core (CFS weight 110 against 1024), and the idle machine's snapshot is as fast as before.
- * When it falls behind, the snapshot ring fills and the pipeline stops serializing until
- * the worker frees space (engine/persistence/snapshotter.ts), so the pipeline's share of
- * the work slows with it.
- */
-export const SNAPSHOT_THREAD_NICE = 10;

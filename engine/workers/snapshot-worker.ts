@@ -14,8 +14,6 @@ import { CONTROL_COMMITTED_ZXID, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CON
 import { createLogger } from '../logger.ts';
 import type { OptionsFor } from '../config.ts';
 import { type Topology, attachBell, attachRing, wordsOf } from '../rings/topology.ts';
-import { lowerThreadPriority } from '../thread-priority.ts';
-import { SNAPSHOT_THREAD_NICE } from '../limits.ts';
 import { awaitStart } from './start-gate.ts';
 import { trace } from '../startup-trace.ts';
 
@@ -159,8 +157,6 @@ function maybePurge(now: number): void {
   }
 }
 
-// a background thread: it yields the cores to the threads that serve requests (limits.ts)
-log.info(lowerThreadPriority(SNAPSHOT_THREAD_NICE));
 parentPort!.postMessage({ type: 'ready' });
 for (;;) {
   const seq = ring.dataBell.sequence();
