@@ -32,6 +32,9 @@
 //   i32[0]       client connections open on all io workers (zookeeper.maxCnxns)
 //   i32[1 + io]  bytes io worker io has queued for writing to clients, clamped to i32
 //                (engine/limits.ts OUTBOUND_TOTAL_BYTES_SOFT/HARD)
+//   i32[1 + IO_THREADS_MAX + io]
+//                clients of io worker io with requests in flight after its last read
+//                (the pipeline spins for a lone client's next request: zooid.loneClientSpinUs)
 
 
 export const CONTROL_BYTES = 64;
@@ -82,7 +85,11 @@ export function ioQueuedBytesIndex(ioIndex: number): number {
   return 1 + ioIndex;
 }
 
-export const IO_WORDS_BYTES = 4 * (1 + IO_THREADS_MAX);
+export function ioActiveClientsIndex(ioIndex: number): number {
+  return 1 + IO_THREADS_MAX + ioIndex;
+}
+
+export const IO_WORDS_BYTES = 4 * (1 + 2 * IO_THREADS_MAX);
 
 export function connKey(ioIndex: number, connId: number): number {
   return connId * IO_THREADS_MAX + ioIndex;

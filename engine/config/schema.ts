@@ -220,6 +220,10 @@ export const SCHEMA = [
     parser: oneOf(['debug', 'info', 'warn', 'error'], { fold: 'lower', error: (v) => `'${v}' is not one of debug, info, warn, error` }),
     note: 'zooid\'s own (engine/logger.ts); unset: ZOOID_LOG_LEVEL or info' }),
 
+  key({ key: 'zooid.loneClientSpinUs', field: 'loneClientSpinUs', parser: int({ min: 0, max: 1000, what: 'a number of microseconds' }), default: '150',
+    status: 'honoured', consumers: ['pipeline'],
+    note: 'zooid\'s own (engine/workers/pipeline-worker.ts): with one client in flight the pipeline spins this long after a request for the next before it parks; 0: never' }),
+
   // ensembles: the quorum worker (engine/workers/quorum-worker.ts) reads these
   key({ key: 'initLimit', field: 'initLimit', parser: int({ min: 0, what: 'a number of ticks' }), default: '0', status: 'honoured', consumers: ['quorum'],
     note: 'QuorumPeerConfig: required in an ensemble; Zab discovery and sync' }),

@@ -20,7 +20,7 @@
 import { workerData, parentPort } from 'node:worker_threads';
 import net from 'node:net';
 import tls from 'node:tls';
-import { connKey, throttleClosedIndex, ioQueuedBytesIndex } from '../records.ts';
+import { connKey, throttleClosedIndex, ioQueuedBytesIndex, ioActiveClientsIndex } from '../records.ts';
 import {
   OUTBOUND_TOTAL_BYTES_SOFT, OUTBOUND_TOTAL_BYTES_HARD, OUTBOUND_HEAVY_CONN_BYTES_MIN, OUTBOUND_SLAB_BYTES, OUTBOUND_SLAB_PIECE_BYTES_MIN,
 } from '../limits.ts';
@@ -75,6 +75,7 @@ const req = attachRing(data.topology, `request/${data.index}`, self);
 const resp = attachRing(data.topology, `reply/${data.index}`, self);
 const ioWords = new Int32Array(wordsOf(data.topology, 'io-words'));
 const QUEUED_BYTES = ioQueuedBytesIndex(data.index);
+const ACTIVE_CLIENTS = ioActiveClientsIndex(data.index);
 // Stage statistics: counters and one histogram in a SharedArrayBuffer, nothing allocated per frame.
 const stats = attachStats(data.topology, `io/${data.index}`, IO_STATS);
 const ACCEPTED = stats.counterIndex('connections_accepted');
@@ -298,8 +299,11 @@ function onConnection(socket: net.Socket, secure: boolean): void {
  * Whether a client is alone is decided here too, after the poll phase: during it, the
  * first of 200 sockets read in one poll looks like a lone client (the others' requests are
  * not read yet), and polling for its reply there spun up to 50 µs per poll and rang twice.
+ * The count is published for the pipeline too, which spins for a lone client's next request
+ * rather than parking (pipeline-worker.ts, zooid.loneClientSpinUs).
  */
 let bellAfterReads = false;
+let activeClientsPublished = 0;
 
 function ringAfterReads(): void {
   if (bellAfterReads) return;
@@ -309,6 +313,10 @@ function ringAfterReads(): void {
 
 function ringBellAfterReads(): void {
   bellAfterReads = false;
+  if (conns.activeConns !== activeClientsPublished) {
+    activeClientsPublished = conns.activeConns;
+    Atomics.store(ioWords, ACTIVE_CLIENTS, activeClientsPublished);
+  }
   req.flushDataBell();
   if (conns.activeConns === 1) pollForLoneClientReply();
 }

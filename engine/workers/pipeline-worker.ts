@@ -19,7 +19,7 @@ import { recoverState, type RecoveryReport } from '../persistence/recovery.ts';
 import { Snapshotter } from '../persistence/snapshotter.ts';
 import { writeSnapshotNow } from '../persistence/snapshot-writer.ts';
 import {
-  CONTROL_COMMITTED_ZXID, CONTROL_DURABLE_ZXID, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_LOG_TRUNCATED_ZXID, CONTROL_LOG_TRUNCATIONS, CONTROL_STOP, STOP_PIPELINE,
+  CONTROL_COMMITTED_ZXID, CONTROL_DURABLE_ZXID, ioActiveClientsIndex, CONTROL_LOG_FAILURES, CONTROL_LOG_RECOVERIES, CONTROL_LOG_TRUNCATED_ZXID, CONTROL_LOG_TRUNCATIONS, CONTROL_STOP, STOP_PIPELINE,
   connKey, ioIndexOf, connIdOf,
   THROTTLE_IN_PROCESS, throttleClosedIndex, throttleTakenIndex,
 } from '../records.ts';
@@ -655,6 +655,34 @@ function pollQuorum(ring: Ring): number {
   return n;
 }
 
+/**
+ * A lone client (one connection with a request in flight, as the io workers publish after
+ * their reads) is answered sooner when its next request finds the pipeline awake: waking a
+ * parked thread costs tens of microseconds on a VM, about what the whole answer costs. So
+ * after a request the pipeline spins up to zooid.loneClientSpinUs for the next before it
+ * parks — only then: with more clients in flight its turns overlap arrivals anyway, and a
+ * spin would take a core from them. The spin's time counts as busy.
+ */
+const ioWords = new Int32Array(wordsOf(topology, 'io-words'));
+const loneClientSpinMs = cfg.loneClientSpinUs / 1000;
+let lastRequestAtMs = -Infinity;
+
+function loneClient(): boolean {
+  let active = 0;
+  for (let i = 0; i < reqRings.length; i++) active += Atomics.load(ioWords, ioActiveClientsIndex(i));
+  return active === 1;
+}
+
+/** Spins for a lone client's next request; true if the doorbell moved (something arrived) before the spin ran out. */
+function spunForLoneClient(seq: number, nowMs: number): boolean {
+  const untilMs = lastRequestAtMs + loneClientSpinMs;
+  if (nowMs >= untilMs || !loneClient()) return false;
+  do {
+    if (bell.sequence() !== seq) return true;
+  } while (performance.now() < untilMs);
+  return false;
+}
+
 const RECORDS_PER_RING_TURN = 256;
 let nextTickAt = 0;
 /** Ring records taken since start: the idle trim's measure of work. */
@@ -707,6 +735,7 @@ for (;;) {
       n++;
     }
     if (taken > 0) {
+      lastRequestAtMs = clockMs;
       takenCounts[i] = (takenCounts[i] + taken) | 0;
       Atomics.store(throttleWords, throttleTakenIndex(i), takenCounts[i]);
     }
@@ -757,6 +786,7 @@ for (;;) {
   if (snapshotter.active) work += snapshotter.pump(pipeline.tree);
   if (work > 0) continue;
   if (Atomics.load(control32, CONTROL_STOP) >= STOP_PIPELINE) break;
+  if (spunForLoneClient(seq, now)) continue;
   // RequestThrottler.throttleSleep: a stall waits for a durable signal (our bell), at most stall_time
   const stallMs = throttler.parkMs();
   // a control reply part-way out waits for the main thread to drain the reply ring: look again soon
