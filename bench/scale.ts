@@ -231,7 +231,7 @@ export async function scaleScenario(opts: ScaleOpts): Promise<string[]> {
       for (const withSnapshots of [false, true]) {
         const run = await loadRun(server, snapDir, opts, withSnapshots, k === 0 && !withSnapshots);
         runs.push(run);
-        note(`${run.label}: p50 ${ms(run.result.all.p50Us)} p99 ${ms(run.result.all.p99Us)} p99.9 ${ms(run.result.all.p999Us)}, ${run.snapshots.length} snapshots covering ${(run.coveredShare * 100).toFixed(0)}% of the window, load ${load1()}`);
+        note(`${run.label}: p50 ${ms(run.result.all.p50Us)} p99 ${ms(run.result.all.p99Us)} p99.9 ${ms(run.result.all.p999Us)} (getData ${opPercentiles(run.result, 'get')}, setData ${opPercentiles(run.result, 'set')}), ${run.snapshots.length} snapshots covering ${(run.coveredShare * 100).toFixed(0)}% of the window, load ${load1()}`);
       }
     }
     const p99Of = (label: LoadRun['label']) => median(runs.filter((x) => x.label === label).map((x) => x.result.all.p99Us));
@@ -254,14 +254,20 @@ function loadTableTitle(opts: ScaleOpts): string {
   return `Load during step 4: \`zooid loadgen\` in the bench process, open loop ${opts.rate} ops/s, ${opts.readPct}% getData / ${100 - opts.readPct}% setData of 100 B on 10,000 keys of its own (under /zooid-loadgen), 8 connections, one request per write, ${opts.durationS} s measured after 5 s of warm-up; "during snapshots": csnp again as soon as the previous snapshot is written, through the measured window. Worst second: the highest per-second p99 of the window.`;
 }
 
+/** One op's p50 / p99: reads and writes apart tell CPU contention (both slower) from the log's fdatasync waiting on a snapshot's writes (setData alone). */
+function opPercentiles(r: RunResult, op: 'get' | 'set'): string {
+  const o = r.ops[op];
+  return o === undefined ? '–' : `${ms(o.p50Us)} / ${ms(o.p99Us)}`;
+}
+
 function loadTable(runs: LoadRun[]): string[] {
-  const lines = ['| run | ops/s | p50 | p99 | p99.9 | max | worst second p99 | errors | snapshots (s each) | window with a snapshot in progress |', '|---|---|---|---|---|---|---|---|---|---|'];
+  const lines = ['| run | ops/s | p50 | p99 | p99.9 | max | worst second p99 | getData p50 / p99 | setData p50 / p99 | errors | snapshots (s each) | window with a snapshot in progress |', '|---|---|---|---|---|---|---|---|---|---|---|---|'];
   for (const x of runs) {
     const a = x.result.all;
     const worst = Math.max(...x.result.timeline.filter((t) => !t.warmup).map((t) => t.p99Us), 0);
     const secs = x.snapshots.map((s) => (s.endMs - s.startMs) / 1000);
     const each = secs.length <= 4 ? secs.map((s) => s.toFixed(1)).join(', ') : `median ${median(secs).toFixed(1)}, longest ${Math.max(...secs).toFixed(1)}`;
-    lines.push(`| ${x.label} | ${x.result.throughputOpsPerSec.toFixed(0)} | ${ms(a.p50Us)} | ${ms(a.p99Us)} | ${ms(a.p999Us)} | ${ms(a.maxUs)} | ${ms(worst)} | ${x.result.errorCount} | ${x.snapshots.length}${each === '' ? '' : ` (${each})`} | ${x.label === 'steady' ? '—' : `${(x.coveredShare * 100).toFixed(0)}%`} |`);
+    lines.push(`| ${x.label} | ${x.result.throughputOpsPerSec.toFixed(0)} | ${ms(a.p50Us)} | ${ms(a.p99Us)} | ${ms(a.p999Us)} | ${ms(a.maxUs)} | ${ms(worst)} | ${opPercentiles(x.result, 'get')} | ${opPercentiles(x.result, 'set')} | ${x.result.errorCount} | ${x.snapshots.length}${each === '' ? '' : ` (${each})`} | ${x.label === 'steady' ? '—' : `${(x.coveredShare * 100).toFixed(0)}%`} |`);
   }
   return lines;
 }
