@@ -1,0 +1,91 @@
+// An A/B of zooid settings on one traffic shape: servers with zoo.cfg lines A and B are
+// started and driven in turn (A, B, A, B, ...: a noisy machine drifts over minutes, and
+// alternating spreads the drift over both), each on a fresh dataDir, and every run's
+// latency, throughput and server CPU per op (user + system of the server process over the
+// measured window / replies in it) is printed with the medians per side.
+//
+//   node bench/config-ab.ts --a 'zooid.loneClientSpinUs=0' --b 'zooid.loneClientSpinUs=150' \
+//     [--rounds 5] [--connections 1] [--outstanding 1] [--read-pct 100] [--duration 8s] [--warmup 2s]
+//
+// The default shape is issue 13's unloaded read: one connection, one request in flight,
+// 100% getData of 1 KiB values, one request per write.
+import { parseArgs } from 'node:util';
+import { parseLoadOptions } from '../loadgen/options.ts';
+import { runLoad } from '../loadgen/run.ts';
+import { startServer } from '../test/support/servers.ts';
+import { processCpuMs } from './proc.ts';
+import { median } from './bench-server.ts';
+import { formatMachine, machineFacts } from './machine.ts';
+
+const { values } = parseArgs({
+  options: {
+    a: { type: 'string', default: '' },
+    b: { type: 'string', default: '' },
+    rounds: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '1' },
+    outstanding: { type: 'string', default: '1' },
+    'read-pct': { type: 'string', default: '100' },
+    duration: { type: 'string', default: '8s' },
+    warmup: { type: 'string', default: '2s' },
+  },
+});
+
+/** 'k=v,k=v' → zoo.cfg settings. */
+function settings(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of text.split(',').filter((p) => p.trim() !== '')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`config-ab: '${pair}' is not key=value`);
+    out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+interface Run { side: 'A' | 'B'; p50Us: number; p99Us: number; p999Us: number; opsPerSec: number; cpuUsPerOp: number }
+
+async function runOnce(side: 'A' | 'B', config: Record<string, string>): Promise<Run> {
+  const server = await startServer('zooid', { config: { maxClientCnxns: '0', ...config } });
+  try {
+    const { options } = parseLoadOptions([
+      '--hosts', `127.0.0.1:${server.port}`, '--connections', values.connections!, '--outstanding', values.outstanding!, '--read-pct', values['read-pct']!,
+      '--duration', values.duration!, '--warmup', values.warmup!, '--keys', '1000', '--value-bytes', '1024', '--seed', '1', '--no-progress',
+    ]);
+    let cpuStartMs = NaN;
+    let cpuEndMs = NaN;
+    const { result } = await runLoad(options, {
+      onWindowEdge: (edge) => {
+        if (edge === 'start') cpuStartMs = processCpuMs(server.pid);
+        else cpuEndMs = processCpuMs(server.pid);
+      },
+    });
+    const replies = result.window?.replies ?? NaN;
+    return {
+      side, p50Us: result.all.p50Us, p99Us: result.all.p99Us, p999Us: result.all.p999Us, opsPerSec: result.throughputOpsPerSec,
+      cpuUsPerOp: ((cpuEndMs - cpuStartMs) * 1000) / replies,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+const sides = { A: settings(values.a!), B: settings(values.b!) } as const;
+const rounds = Number(values.rounds);
+console.log(`## config A/B (${new Date().toISOString()})\n`);
+console.log(formatMachine(machineFacts()).join('\n'));
+console.log(`\n\`node bench/config-ab.ts ${process.argv.slice(2).join(' ')}\`: ${values.connections} connections × ${values.outstanding} in flight, ${values['read-pct']}% getData (else setData), 1 KiB values, one request per write; ${values.duration} measured after ${values.warmup} of warm-up, ${rounds} rounds alternating A, B\n`);
+console.log(`- A: ${values.a || '(defaults)'}\n- B: ${values.b || '(defaults)'}\n`);
+console.log('| round | side | p50 µs | p99 µs | p99.9 µs | ops/s | server CPU µs/op |\n|---|---|---:|---:|---:|---:|---:|');
+const runs: Run[] = [];
+for (let i = 1; i <= rounds; i++) {
+  for (const side of ['A', 'B'] as const) {
+    const r = await runOnce(side, sides[side]);
+    runs.push(r);
+    console.log(`| ${i} | ${side} | ${r.p50Us.toFixed(0)} | ${r.p99Us.toFixed(0)} | ${r.p999Us.toFixed(0)} | ${r.opsPerSec.toFixed(0)} | ${r.cpuUsPerOp.toFixed(1)} |`);
+  }
+}
+console.log('\n| side | median p50 µs (range) | median p99 µs (range) | median ops/s | median CPU µs/op |\n|---|---|---|---:|---:|');
+for (const side of ['A', 'B'] as const) {
+  const mine = runs.filter((r) => r.side === side);
+  const col = (f: (r: Run) => number) => `${median(mine.map(f)).toFixed(0)} (${Math.min(...mine.map(f)).toFixed(0)}–${Math.max(...mine.map(f)).toFixed(0)})`;
+  console.log(`| ${side} | ${col((r) => r.p50Us)} | ${col((r) => r.p99Us)} | ${median(mine.map((r) => r.opsPerSec)).toFixed(0)} | ${median(mine.map((r) => r.cpuUsPerOp)).toFixed(1)} |`);
+}
