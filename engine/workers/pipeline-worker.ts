@@ -25,6 +25,7 @@ import {
 } from '../records.ts';
 import { CLOSED_CONN_SLOTS, FOURLW_SLICE_CHARS, FOURLW_SLICES_IN_FLIGHT_MAX, FOURLW_STREAMS_MAX, FOURLW_STREAM_IDLE_MS, IDLE_TRIM_CHECK_MS } from '../limits.ts';
 import { IdleTrim, checkIdleTrim } from '../memory-trim.ts';
+import { SpinPolicy } from '../rings/spin-policy.ts';
 import { TextStreams } from '../ops/textstream.ts';
 import { RequestThrottler, Throttle } from '../core/request-throttler.ts';
 import { ReqKind, connIdOf as requestConnIdOf, readConnect, readFourLetterWord, requestEnqueuedAtMs, requestFrame } from '../rings/request-ring.ts';
@@ -661,10 +662,12 @@ function pollQuorum(ring: Ring): number {
  * parked thread costs tens of microseconds on a VM, about what the whole answer costs. So
  * after a request the pipeline spins up to zooid.loneClientSpinUs for the next before it
  * parks — only then: with more clients in flight its turns overlap arrivals anyway, and a
- * spin would take a core from them. The spin's time counts as busy.
+ * spin would take a core from them; and only while spins catch requests (SpinPolicy: with
+ * no idle core a spin delays the very request it waits for). The spin's time counts as busy.
  */
 const ioWords = new Int32Array(wordsOf(topology, 'io-words'));
 const loneClientSpinMs = cfg.loneClientSpinUs / 1000;
+const spinPolicy = new SpinPolicy();
 let lastRequestAtMs = -Infinity;
 
 function loneClient(): boolean {
@@ -676,10 +679,16 @@ function loneClient(): boolean {
 /** Spins for a lone client's next request; true if the doorbell moved (something arrived) before the spin ran out. */
 function spunForLoneClient(seq: number, nowMs: number): boolean {
   const untilMs = lastRequestAtMs + loneClientSpinMs;
-  if (nowMs >= untilMs || !loneClient()) return false;
+  if (nowMs >= untilMs || !spinPolicy.maySpin(nowMs) || !loneClient()) return false;
+  let t = nowMs;
   do {
-    if (bell.sequence() !== seq) return true;
-  } while (performance.now() < untilMs);
+    if (bell.sequence() !== seq) {
+      spinPolicy.caught();
+      return true;
+    }
+    t = performance.now();
+  } while (t < untilMs);
+  spinPolicy.missed(t);
   return false;
 }
 
