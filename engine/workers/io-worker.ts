@@ -34,6 +34,7 @@ import {
 import { IdleTrim, checkIdleTrim } from '../memory-trim.ts';
 import { createLogger, limitedWarnings } from '../logger.ts';
 import { IO_STATS } from '../ops/stagestats.ts';
+import { SpinPolicy } from '../rings/spin-policy.ts';
 import { type FourLetterWord, hostNeedsOf } from '../ops/fourlw.ts';
 import { probeHost, NO_HOST_FACTS, NO_HOST_NEEDS } from '../ops/probes.ts';
 import type { OptionsFor } from '../config.ts';
@@ -536,14 +537,22 @@ async function drainReplies(): Promise<void> {
  */
 const LONE_CLIENT_POLL_MS = 0.05;
 
+/** Kept only while polls catch replies (engine/rings/spin-policy.ts: with no idle core the poll delays the pipeline's answer). */
+const loneClientPolls = new SpinPolicy();
+
 function pollForLoneClientReply(): void {
-  const untilMs = performance.now() + LONE_CLIENT_POLL_MS;
+  let t = performance.now();
+  if (!loneClientPolls.maySpin(t)) return;
+  const untilMs = t + LONE_CLIENT_POLL_MS;
   do {
     if (resp.poll()) {
+      loneClientPolls.caught();
       drainTurn();
       return;
     }
-  } while (performance.now() < untilMs);
+    t = performance.now();
+  } while (t < untilMs);
+  loneClientPolls.missed(t);
 }
 
 const servers: net.Server[] = [];
