@@ -14,6 +14,17 @@ const SERVING_DEADLINE_MS = 120_000;
 
 export type Kind = 'zooid' | 'zookeeper';
 
+/** 'k=v,k=v' (a flag's value) → zoo.cfg settings; `flag` names it in the error. */
+export function configPairs(text: string, flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of text.split(',').filter((p) => p.trim() !== '')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`${flag}: '${pair}' is not key=value`);
+    out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+  }
+  return out;
+}
+
 export function copyDataDir(from: string | null, tag: string): string {
   const to = fs.mkdtempSync(path.join(os.tmpdir(), `zooid-bench-${tag}-`));
   if (from !== null) fs.cpSync(from, to, { recursive: true });

@@ -14,7 +14,7 @@ import { parseLoadOptions } from '../loadgen/options.ts';
 import { runLoad } from '../loadgen/run.ts';
 import { startServer } from '../test/support/servers.ts';
 import { processCpuMs } from './proc.ts';
-import { median } from './bench-server.ts';
+import { configPairs, median } from './bench-server.ts';
 import { formatMachine, machineFacts } from './machine.ts';
 
 const { values } = parseArgs({
@@ -29,17 +29,6 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '2s' },
   },
 });
-
-/** 'k=v,k=v' → zoo.cfg settings. */
-function settings(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const pair of text.split(',').filter((p) => p.trim() !== '')) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new Error(`config-ab: '${pair}' is not key=value`);
-    out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
-  }
-  return out;
-}
 
 interface Run { side: 'A' | 'B'; p50Us: number; p99Us: number; p999Us: number; opsPerSec: number; cpuUsPerOp: number }
 
@@ -68,7 +57,7 @@ async function runOnce(side: 'A' | 'B', config: Record<string, string>): Promise
   }
 }
 
-const sides = { A: settings(values.a!), B: settings(values.b!) } as const;
+const sides = { A: configPairs(values.a!, '--a'), B: configPairs(values.b!, '--b') } as const;
 const rounds = Number(values.rounds);
 console.log(`## config A/B (${new Date().toISOString()})\n`);
 console.log(formatMachine(machineFacts()).join('\n'));

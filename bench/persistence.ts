@@ -9,14 +9,14 @@
 //     dataDir, per znode), ZooKeeper's live heap after a full GC (jcmd GC.heap_info), and
 //     the size of the snapshot each server writes of that tree (zooid: its serializer;
 //     ZooKeeper: the snapshot it takes at startup).
-//   node bench/persistence.ts latency [--znodes N] [--rate R] [--duration S]
+//   node bench/persistence.ts latency [--znodes N] [--rate R] [--duration S] [--read-pct P] [--zooid-config k=v,...]
 //     zooid on the N-znode dataDir under an open-loop load (loadgen: R ops/s, 50% reads,
 //     100-byte values, 8 connections): snapshots off (snapCount 10^9); one snapshot of the
 //     whole tree during the measured window (snapCount 50000); snapshots back to back
 //     (snapCount 2000: one is always in progress, ~200 MB/s of snapshot writes on the disk
 //     the log fdatasyncs to). p50/p99/p99.9/max of each, and the snapshots written.
 //   node bench/persistence.ts all [...]   both, then a Markdown table on stdout
-//   node bench/persistence.ts scale [--znodes N] [--bytes B] [--rate R] [--duration S] [--runs K]
+//   node bench/persistence.ts scale [--znodes N] [--bytes B] [--rate R] [--duration S] [--runs K] [--read-pct P] [--zooid-config k=v,...]
 //     (npm run bench:scale) issue 13's 10M-znode scenario on one server: filled through the
 //     client protocol, snapshotted, restarted after SIGKILL, served during snapshots;
 //     bench/scale.ts says how. Default 10,000,000 znodes, 3 runs of the load.
@@ -32,15 +32,15 @@ import { writeSnapshotNow, listSnapshots } from '../engine/persistence/snapshot.
 import { OPEN_ACL_UNSAFE } from '../engine/protocol.ts';
 import { freePort } from '../test/support/servers.ts';
 import { machineFacts, formatMachine } from './machine.ts';
-import { REPO, type Kind, copyDataDir, launch, untilServing, rssBytes, javaLiveHeapBytes, stop, settle, median } from './bench-server.ts';
+import { REPO, type Kind, configPairs, copyDataDir, launch, untilServing, rssBytes, javaLiveHeapBytes, stop, settle, median } from './bench-server.ts';
 import { scaleScenario, type ScaleOpts } from './scale.ts';
 
 const NODES_PER_PARENT = 1000;
 
-type Opts = { znodes: number; bytes: number; runs: number; rate: number; durationS: number; readPct: number };
+type Opts = { znodes: number; bytes: number; runs: number; rate: number; durationS: number; readPct: number; zooidConfig: Record<string, string> };
 
 function parseArgs(args: string[]): { command: string; opts: Opts } {
-  const opts: Opts = { znodes: 1_000_000, bytes: 100, runs: 3, rate: 4000, durationS: 20, readPct: 50 };
+  const opts: Opts = { znodes: 1_000_000, bytes: 100, runs: 3, rate: 4000, durationS: 20, readPct: 50, zooidConfig: {} };
   const command = args[0] ?? 'all';
   for (let i = 1; i < args.length; i++) {
     const v = Number(args[i + 1]);
@@ -50,10 +50,17 @@ function parseArgs(args: string[]): { command: string; opts: Opts } {
     else if (args[i] === '--rate') opts.rate = v;
     else if (args[i] === '--duration') opts.durationS = v;
     else if (args[i] === '--read-pct') opts.readPct = v;
+    else if (args[i] === '--zooid-config') opts.zooidConfig = configPairs(args[i + 1] ?? '', '--zooid-config');
     else throw new Error(`unknown option ${args[i]}`);
     i++;
   }
   return { command, opts };
+}
+
+/** The zoo.cfg lines --zooid-config added, for the results' header ('' without). */
+function extraConfigText(opts: Opts): string {
+  const pairs = Object.entries(opts.zooidConfig);
+  return pairs.length === 0 ? '' : `; zooid's zoo.cfg adds ${pairs.map(([k, v]) => `${k}=${v}`).join(', ')}`;
 }
 
 /** A dataDir with one snapshot of the tree (cached across runs in the temp dir). */
@@ -124,7 +131,7 @@ type LatencyResult = { label: string; opsPerSec: number; p50Ms: number; p99Ms: n
 async function latencyRun(label: string, source: string, snapCount: string, opts: Opts): Promise<LatencyResult> {
   const dataDir = copyDataDir(source, 'latency');
   const port = await freePort();
-  const r = launch('zooid', dataDir, { snapCount }, port);
+  const r = launch('zooid', dataDir, { ...opts.zooidConfig, snapCount }, port);
   await untilServing(r, '/bench/p0000/n0000');
   const args = [path.join(REPO, 'engine', 'cli.ts'), 'loadgen', '--hosts', `127.0.0.1:${port}`, '--connections', '8', '--threads', '1', '--rate', String(opts.rate),
     '--read-pct', String(opts.readPct), '--value-bytes', '100', '--keys', '10000', '--duration', `${opts.durationS}s`, '--warmup', '5s', '--seed', '1', '--json', '--no-progress'];
@@ -171,7 +178,7 @@ async function main(): Promise<void> {
     const results: LatencyResult[] = [];
     // scenarios interleaved, so a noisy minute on the machine hits them alike
     for (let run = 0; run < opts.runs; run++) for (const [label, snapCount] of scenarios) results.push(await latencyRun(label, source, snapCount, opts));
-    out.push(`zooid latency under load (open loop ${opts.rate} ops/s, ${opts.readPct}% getData / ${100 - opts.readPct}% setData of 100 B, 8 connections, ${opts.durationS} s after 5 s warm-up), tree of ${opts.znodes.toLocaleString('en-US')} znodes, ${opts.runs} runs of each, interleaved; median of the runs:`, '');
+    out.push(`zooid latency under load (open loop ${opts.rate} ops/s, ${opts.readPct}% getData / ${100 - opts.readPct}% setData of 100 B, 8 connections, ${opts.durationS} s after 5 s warm-up), tree of ${opts.znodes.toLocaleString('en-US')} znodes, ${opts.runs} runs of each, interleaved${extraConfigText(opts)}; median of the runs:`, '');
     out.push('| | p50 | p99 | p99.9 (each run) | max |');
     out.push('|---|---|---|---|---|');
     for (const [label] of scenarios) {
@@ -191,7 +198,7 @@ async function scaleMain(opts: Opts): Promise<void> {
   const argv = process.argv.slice(2);
   const scale: ScaleOpts = { ...opts, znodes: argv.includes('--znodes') ? opts.znodes : 10_000_000, runs: argv.includes('--runs') ? opts.runs : 3 };
   const out = [`### Scale: ${scale.znodes.toLocaleString('en-US')} znodes of ${scale.bytes} bytes (${new Date().toISOString().slice(0, 10)})`, '', ...formatMachine(machineFacts()), ''];
-  out.push(`\`node bench/persistence.ts ${argv.join(' ')}\`; zooid ${spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).stdout.trim()}, standalone, fsync on (forceSync default), snapCount 10^9 (snapshots by csnp only)`, '');
+  out.push(`\`node bench/persistence.ts ${argv.join(' ')}\`; zooid ${spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).stdout.trim()}, standalone, fsync on (forceSync default), snapCount 10^9 (snapshots by csnp only)${extraConfigText(opts)}`, '');
   out.push(...(await scaleScenario(scale)));
   process.stdout.write(out.join('\n') + '\n');
 }

@@ -31,7 +31,7 @@ import { parseLoadOptions } from '../loadgen/options.ts';
 import { closePool, runLoad, type RunResult } from '../loadgen/run.ts';
 import { copyDataDir, launch, median, rssBytes, stop, untilServing, type Running } from './bench-server.ts';
 
-export type ScaleOpts = { znodes: number; bytes: number; rate: number; durationS: number; runs: number; readPct: number };
+export type ScaleOpts = { znodes: number; bytes: number; rate: number; durationS: number; runs: number; readPct: number; zooidConfig: Record<string, string> };
 
 const NODES_PER_PARENT = 1000;
 const FILL_CONNECTIONS = 8;
@@ -196,7 +196,7 @@ export async function scaleScenario(opts: ScaleOpts): Promise<string[]> {
   let server: Running | null = null;
   let step = 'start';
   try {
-    server = launch('zooid', dataDir, SERVER_CFG, await freePort());
+    server = launch('zooid', dataDir, { ...SERVER_CFG, ...opts.zooidConfig }, await freePort());
     await untilServing(server, '/');
     const emptyRss = rssBytes(server.child.pid!);
     note(`empty server serving, RSS ${mib(emptyRss)}; filling ${opts.znodes.toLocaleString('en-US')} znodes of ${opts.bytes} B`);
@@ -217,7 +217,7 @@ export async function scaleScenario(opts: ScaleOpts): Promise<string[]> {
 
     step = 'restart';
     await stop(server);
-    server = launch('zooid', dataDir, SERVER_CFG, await freePort());
+    server = launch('zooid', dataDir, { ...SERVER_CFG, ...opts.zooidConfig }, await freePort());
     const servingMs = await untilServing(server, childPath(opts.znodes - 1), RESTART_DEADLINE_MS);
     const count = await znodeCount(server.port);
     await new Promise((res) => setTimeout(res, SETTLE_MS));

@@ -50,6 +50,12 @@ export interface SnapshotterOptions {
   /** Longest one pump() may serialize. */
   sliceMs: number;
   /**
+   * The share of the pipeline's time serializing may take, 0 < share <= 1: pumps spend a
+   * credit that grows by share ms per ms (at most sliceMs), and rest while it is spent.
+   * Below 1 a snapshot takes longer and leaves the cores to the requests meanwhile.
+   */
+  cpuShare?: number;
+  /**
    * Whether something for the pipeline arrived since its turn began (a request, a durable
    * zxid): the slice then ends at the next look at the clock, after at least
    * NODES_PER_CLOCK_CHECK nodes, so a request waits tens of µs for a snapshot, not sliceMs.
@@ -76,12 +82,19 @@ export class Snapshotter {
   private begun: number;
   private startedAtMs = 0;
   private bigRecord = false;
+  /** Serializing time the next pumps may spend (ms; negative: owed), as of creditAtMs. */
+  private creditMs: number;
+  private creditAtMs = 0;
+  private readonly cpuShare: number;
   private readonly opts: SnapshotterOptions;
   private readonly control32: Int32Array;
 
   constructor(opts: SnapshotterOptions) {
     if (!(opts.snapCount >= 2)) throw new RangeError(`snapCount must be at least 2, got ${opts.snapCount}`);
+    this.cpuShare = opts.cpuShare ?? 1;
+    if (!(this.cpuShare > 0 && this.cpuShare <= 1)) throw new RangeError(`snapshot cpuShare must be in (0, 1], got ${this.cpuShare}`);
     this.opts = opts;
+    this.creditMs = opts.sliceMs;
     this.control32 = new Int32Array(opts.controlSab);
     this.begun = Atomics.load(this.control32, SNAP_CONTROL_FINISHED);
     this.rollAfterTxns = this.nextRollAfter();
@@ -152,7 +165,26 @@ export class Snapshotter {
     }
     const s = this.serializer!;
     const ring = this.opts.ring;
-    const deadline = this.opts.nowMs() + this.opts.sliceMs;
+    const startMs = this.opts.nowMs();
+    const sliceMs = this.cpuShare === 1 ? this.opts.sliceMs : this.refill(startMs);
+    if (sliceMs <= 0) return 0;
+    const deadline = startMs + sliceMs;
+    const pushed = this.serialize(s, ring, deadline);
+    if (this.cpuShare < 1) this.creditMs -= this.opts.nowMs() - startMs;
+    if (!s.done) return pushed;
+    const endAt = ring.reserve(8);
+    if (endAt === -1) return pushed;
+    const zxid = tree.lastZxid;
+    ring.data.writeUInt32BE(Math.floor(zxid / 0x1_0000_0000), endAt);
+    ring.data.writeUInt32BE(zxid >>> 0, endAt + 4);
+    ring.commit(SnapKind.END, 8);
+    this.serializer = null;
+    this.state = 'sealing';
+    return pushed + 1;
+  }
+
+  /** Serializes into the ring until done, the deadline, arriving work, or a full ring. Returns the records pushed. */
+  private serialize(s: SnapshotSerializer, ring: Ring, deadline: number): number {
     let pushed = 0;
     while (!s.done) {
       const want = this.bigRecord ? ring.maxPayloadBytes : Math.min(SLICE_BYTES, ring.maxPayloadBytes);
@@ -175,16 +207,21 @@ export class Snapshotter {
       pushed++;
       if (this.sliceOver(deadline)) break;
     }
-    if (!s.done) return pushed;
-    const endAt = ring.reserve(8);
-    if (endAt === -1) return pushed;
-    const zxid = tree.lastZxid;
-    ring.data.writeUInt32BE(Math.floor(zxid / 0x1_0000_0000), endAt);
-    ring.data.writeUInt32BE(zxid >>> 0, endAt + 4);
-    ring.commit(SnapKind.END, 8);
-    this.serializer = null;
-    this.state = 'sealing';
-    return pushed + 1;
+    return pushed;
+  }
+
+  /** Adds the credit earned since the last pump; the slice it allows now (ms; <= 0: rest). */
+  private refill(nowMs: number): number {
+    this.creditMs = Math.min(this.opts.sliceMs, this.creditMs + (nowMs - this.creditAtMs) * this.cpuShare);
+    this.creditAtMs = nowMs;
+    return this.creditMs;
+  }
+
+  /** How long until the next pump may serialize (0: now): the pipeline parks no longer than this while a snapshot is written. */
+  restMs(nowMs: number): number {
+    if (this.state !== 'writing' || this.cpuShare === 1) return 0;
+    const credit = this.creditMs + (nowMs - this.creditAtMs) * this.cpuShare;
+    return credit > 0 ? 0 : -credit / this.cpuShare;
   }
 
   private sliceOver(deadline: number): boolean {

@@ -131,6 +131,7 @@ const snapshotter = new Snapshotter({
   random: Math.random,
   nowMs: () => performance.now(),
   sliceMs: SNAPSHOT_SLICE_MS,
+  cpuShare: cfg.snapshotCpuPct / 100,
   // the bell moved since this turn began: a request, a durable zxid or ring space arrived
   workWaiting: () => bell.sequence() !== turnBellSequence,
   ring: attachRing(topology, 'snapshot', 'pipeline'),
@@ -800,7 +801,9 @@ for (;;) {
   const stallMs = throttler.parkMs();
   // a control reply part-way out waits for the main thread to drain the reply ring: look again soon
   const touchInMs = quorumIn !== null && pipeline.learner !== null ? nextTouchAt - now : Infinity;
-  bell.wait(seq, controlServer.hasOutput() ? 1 : Math.max(1, Math.min(stallMs, nextTickAt - now, touchInMs)));
+  // a snapshot resting (zooid.snapshotCpuPct) goes on when its rest is over
+  const restMs = snapshotter.restMs(now) || Infinity;
+  bell.wait(seq, controlServer.hasOutput() ? 1 : Math.max(1, Math.min(stallMs, nextTickAt - now, touchInMs, restMs)));
   const after = performance.now();
   stats.add(BUSY_US, (now - wokeAt) * 1000);
   stats.add(PARKED_US, (after - now) * 1000);

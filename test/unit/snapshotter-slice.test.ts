@@ -1,7 +1,8 @@
 // The pipeline's side of a snapshot (engine/persistence/snapshotter.ts): a slice ends at its
 // deadline, or — when the pipeline has work waiting (a request, a durable zxid) — at the
 // next look at the clock, after a bounded batch of nodes, so a request waits tens of µs for a
-// snapshot slice and not the whole slice.
+// snapshot slice and not the whole slice. With a CPU share below 1 (zooid.snapshotCpuPct)
+// the pumps rest between slices so that serializing takes that share of the time.
 import { describe, expect, it } from 'vitest';
 import { Ring } from '../../native-free-io/ring.ts';
 import { DataTree } from '../../engine/core/tree.ts';
@@ -48,5 +49,39 @@ describe('snapshot slices', () => {
     expect(cut.done).toBe(false);
     expect(cut.bytes).toBeGreaterThan(0);
     expect(cut.bytes).toBeLessThan(whole.bytes / 5); // 256 of 5,000 nodes and a little more
+  });
+
+  it('with a CPU share, serializing takes that share of the time and rests between slices', () => {
+    const tree = treeOf(4 * NODES);
+    const ring = Ring.create(64 << 20);
+    let t = 1000;
+    // each look at the clock costs 0.25 ms (256 nodes between looks): a 1 ms slice is ~1,000 nodes of 20,000
+    const nowMs = () => (t += 0.25);
+    const snapshotter = new Snapshotter({ snapCount: 100, random: () => 0.5, nowMs, sliceMs: 1, cpuShare: 0.25, ring, controlSab: new SharedArrayBuffer(SNAP_CONTROL_BYTES), log: () => {} });
+    expect(snapshotter.rolled(tree, [])).toBe(true);
+    const startMs = t;
+    let busyMs = 0;
+    let done = false;
+    for (let turn = 0; turn < 10_000 && !done; turn++) {
+      const rest = snapshotter.restMs(t);
+      if (rest > 0) {
+        expect(snapshotter.pump(tree)).toBe(0); // resting: nothing serialized
+        t += rest;
+        continue;
+      }
+      const before = t;
+      snapshotter.pump(tree);
+      busyMs += t - before;
+      while (ring.poll()) {
+        if (ring.kind === SnapKind.END) done = true;
+        ring.release();
+      }
+    }
+    expect(done).toBe(true);
+    expect(t - startMs).toBeGreaterThan(40); // 20 slices or more, with rests between
+    const share = busyMs / (t - startMs);
+    expect(share).toBeGreaterThan(0.15);
+    expect(share).toBeLessThan(0.35);
+    expect(snapshotter.restMs(t)).toBe(0); // no rest once the body is written
   });
 });
