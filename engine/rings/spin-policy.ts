@@ -31,6 +31,25 @@ export class SpinPolicy {
     this.offMs = SPIN_OFF_MS_MIN;
   }
 
+  /**
+   * Spins until arrived() (true: caught) or the clock passes untilMs (false: missed), if
+   * spinning is on at nowMs (false at once otherwise). arrived and clock are made once by
+   * the caller: nothing is allocated per spin.
+   */
+  spin(nowMs: number, untilMs: number, arrived: () => boolean, clockMs: () => number): boolean {
+    if (nowMs >= untilMs || !this.maySpin(nowMs)) return false;
+    let t = nowMs;
+    do {
+      if (arrived()) {
+        this.caught();
+        return true;
+      }
+      t = clockMs();
+    } while (t < untilMs);
+    this.missed(t);
+    return false;
+  }
+
   /** The spin ran out at nowMs without a record. */
   missed(nowMs: number): void {
     if (++this.misses < SPIN_MISSES_MAX) return;

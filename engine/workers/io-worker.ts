@@ -539,20 +539,12 @@ const LONE_CLIENT_POLL_MS = 0.05;
 
 /** Kept only while polls catch replies (engine/rings/spin-policy.ts: with no idle core the poll delays the pipeline's answer). */
 const loneClientPolls = new SpinPolicy();
+const replyArrived = (): boolean => resp.poll();
+const clockNowMs = (): number => performance.now();
 
 function pollForLoneClientReply(): void {
-  let t = performance.now();
-  if (!loneClientPolls.maySpin(t)) return;
-  const untilMs = t + LONE_CLIENT_POLL_MS;
-  do {
-    if (resp.poll()) {
-      loneClientPolls.caught();
-      drainTurn();
-      return;
-    }
-    t = performance.now();
-  } while (t < untilMs);
-  loneClientPolls.missed(t);
+  const nowMs = performance.now();
+  if (loneClientPolls.spin(nowMs, nowMs + LONE_CLIENT_POLL_MS, replyArrived, clockNowMs)) drainTurn();
 }
 
 const servers: net.Server[] = [];

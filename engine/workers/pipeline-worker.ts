@@ -668,8 +668,12 @@ function pollQuorum(ring: Ring): number {
  */
 const ioWords = new Int32Array(wordsOf(topology, 'io-words'));
 const loneClientSpinMs = cfg.loneClientSpinUs / 1000;
-const spinPolicy = new SpinPolicy();
+const loneClientSpins = new SpinPolicy();
 let lastRequestAtMs = -Infinity;
+/** The doorbell's sequence when the spin began: a ring since then is a request (or a durable zxid) to take. */
+let spinFromSequence = 0;
+const bellMoved = (): boolean => bell.sequence() !== spinFromSequence;
+const clockNowMs = (): number => performance.now();
 
 function loneClient(): boolean {
   let active = 0;
@@ -677,20 +681,11 @@ function loneClient(): boolean {
   return active === 1;
 }
 
-/** Spins for a lone client's next request; true if the doorbell moved (something arrived) before the spin ran out. */
+/** Spins for a lone client's next request; true if the doorbell moved before the spin ran out. */
 function spunForLoneClient(seq: number, nowMs: number): boolean {
-  const untilMs = lastRequestAtMs + loneClientSpinMs;
-  if (nowMs >= untilMs || !spinPolicy.maySpin(nowMs) || !loneClient()) return false;
-  let t = nowMs;
-  do {
-    if (bell.sequence() !== seq) {
-      spinPolicy.caught();
-      return true;
-    }
-    t = performance.now();
-  } while (t < untilMs);
-  spinPolicy.missed(t);
-  return false;
+  if (nowMs >= lastRequestAtMs + loneClientSpinMs || !loneClient()) return false;
+  spinFromSequence = seq;
+  return loneClientSpins.spin(nowMs, lastRequestAtMs + loneClientSpinMs, bellMoved, clockNowMs);
 }
 
 const RECORDS_PER_RING_TURN = 256;

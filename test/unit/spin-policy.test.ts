@@ -45,4 +45,22 @@ describe('SpinPolicy', () => {
     missRun(p, t);
     expect(p.maySpin(t + SPIN_OFF_MS_MIN)).toBe(true);
   });
+
+  it('spin() catches what arrives before its deadline, misses otherwise, and is off after a run of misses', () => {
+    const p = new SpinPolicy();
+    let t = 0;
+    const clock = () => (t += 0.01);
+    let arriveAt = 0.05;
+    const arrived = () => t >= arriveAt;
+    expect(p.spin(t, t + 0.15, arrived, clock)).toBe(true);
+    for (let i = 0; i < SPIN_MISSES_MAX; i++) {
+      arriveAt = Infinity;
+      expect(p.spin(t, t + 0.15, arrived, clock)).toBe(false);
+    }
+    arriveAt = 0; // would be caught at once, but spinning is off now
+    expect(p.spin(t, t + 0.15, arrived, clock)).toBe(false);
+    t += SPIN_OFF_MS_MIN;
+    expect(p.spin(t, t + 0.15, arrived, clock)).toBe(true);
+    expect(p.spin(t, t, arrived, clock)).toBe(false); // deadline already passed: no spin
+  });
 });
