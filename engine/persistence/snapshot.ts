@@ -9,6 +9,8 @@ import { Worker } from 'node:worker_threads';
 import { adler32 } from '../../native-free-io/adler32.ts';
 import { type Acl, NULL_DATA } from '../protocol.ts';
 import { NodeRecord, type DataTree } from '../core/tree.ts';
+import { FRESH_PAGES } from '../core/pages.ts';
+import { PrefaultedPages } from './prefault.ts';
 import {
   SEAL_BYTES, SLASH, SNAP_HEADER_BYTES, SNAP_MAGIC, STAT_PERSISTED_BYTES, SnapshotCorruptError, parseSnapshotFileName, readLongNumber,
   type Compression, type SnapshotFile,
@@ -391,12 +393,15 @@ export function readSnapshot(file: SnapshotFile, sink: SnapshotSink, options: Sn
  * two while it loads, as without a guess.
  */
 const SNAPSHOT_BYTES_PER_NODE_GUESS = 160;
+/** Snapshots at least this large load into prefaulted pages (for smaller ones the thread costs more than it saves). */
+const PREFAULT_FILE_BYTES_MIN = 16 << 20;
 
 export class TreeLoader implements SnapshotSink {
   readonly sessions: [bigint, number][] = [];
   private readonly tree: DataTree;
   private readonly warn: (msg: string) => void;
   private noAccessRef = 0;
+  private prefaulted: PrefaultedPages | null = null;
 
   constructor(tree: DataTree, warn: (msg: string) => void) {
     this.tree = tree;
@@ -410,6 +415,11 @@ export class TreeLoader implements SnapshotSink {
 
   expectFileBytes(fileBytes: number): void {
     this.tree.index.reserve(Math.floor(fileBytes / SNAPSHOT_BYTES_PER_NODE_GUESS));
+    if (fileBytes >= PREFAULT_FILE_BYTES_MIN && this.prefaulted === null) {
+      this.prefaulted = new PrefaultedPages();
+      this.tree.store.usePages(this.prefaulted);
+      this.tree.index.usePages(this.prefaulted);
+    }
   }
 
   acl(ref: number, acls: Acl[]): void {
@@ -438,7 +448,17 @@ export class TreeLoader implements SnapshotSink {
   }
 
   finish(zxid: number): void {
+    this.close();
     this.tree.finishRestore();
     this.tree.lastZxid = zxid;
+  }
+
+  /** Stops prefaulting (finish does; a load that failed must). The tree takes new pages as before. */
+  close(): void {
+    if (this.prefaulted === null) return;
+    this.tree.store.usePages(FRESH_PAGES);
+    this.tree.index.usePages(FRESH_PAGES);
+    this.prefaulted.close();
+    this.prefaulted = null;
   }
 }
