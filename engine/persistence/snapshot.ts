@@ -157,9 +157,20 @@ class ParallelChecksum {
   }
 }
 
+function viewOf(buf: Buffer): DataView {
+  return new DataView(buf.buffer, buf.byteOffset, buf.length);
+}
+
+/** A long of a snapshot record (a zxid, a time) as a number. */
+function longAt(v: DataView, at: number): number {
+  return v.getInt32(at) * 0x1_0000_0000 + v.getUint32(at + 4);
+}
+
 /** Byte source over a file with a running Adler32 of what was consumed. */
 class SnapshotInput {
   buf: Buffer;
+  /** buf as a DataView: its getInt32 is several times cheaper than Buffer's readInt32BE (20 reads a node). */
+  view: DataView;
   /** Valid bytes are buf[pos, end). */
   pos = 0;
   end = 0;
@@ -178,6 +189,7 @@ class SnapshotInput {
     if (compression === 'gz') {
       this.whole = zlib.gunzipSync(fs.readFileSync(file));
       this.buf = this.whole;
+      this.view = viewOf(this.buf);
       this.end = this.whole.length;
       this.fd = -1;
       this.fileBytes = this.whole.length;
@@ -186,6 +198,7 @@ class SnapshotInput {
       this.fd = fs.openSync(file, 'r');
       this.fileBytes = fs.fstatSync(this.fd).size;
       this.buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+      this.view = viewOf(this.buf);
       if (parallelChecksum) this.parallel = new ParallelChecksum(file, this.fileBytes);
     }
   }
@@ -213,6 +226,7 @@ class SnapshotInput {
       const bigger = Buffer.allocUnsafe(Math.max(n, this.buf.length * 2));
       this.buf.copy(bigger, 0, this.pos, this.end);
       this.buf = bigger;
+      this.view = viewOf(bigger);
     } else {
       this.buf.copyWithin(0, this.pos, this.end);
     }
@@ -256,7 +270,7 @@ export function readSnapshot(file: SnapshotFile, sink: SnapshotSink, options: Sn
   };
   const int = (what: string): number => {
     need(4, what);
-    const v = input.buf.readInt32BE(input.pos);
+    const v = input.view.getInt32(input.pos);
     input.pos += 4;
     return v;
   };
@@ -325,10 +339,11 @@ export function readSnapshot(file: SnapshotFile, sink: SnapshotSink, options: Sn
       }
       // the path stays in the buffer: a string only for a sink without nodeAt
       need(pathBytes + 4, 'node data');
-      const dataLength = input.buf.readInt32BE(input.pos + pathBytes);
+      const dataLength = input.view.getInt32(input.pos + pathBytes);
       if (dataLength < -1 || dataLength > recordBytesMax) fail(`node ${pathText(pathBytes)}: data length ${dataLength}`);
       if (!input.ensure(pathBytes + 4 + Math.max(0, dataLength) + 8 + STAT_PERSISTED_BYTES)) fail(`file ends inside node ${pathText(pathBytes)}`);
       const b = input.buf;
+      const v = input.view;
       const pathStart = input.pos;
       let at = pathStart + pathBytes + 4;
       // the record refers to the bytes in the read buffer; the tree keeps its own copy
@@ -336,19 +351,17 @@ export function readSnapshot(file: SnapshotFile, sink: SnapshotSink, options: Sn
       record.dataStart = at;
       record.dataLengthOrNull = dataLength;
       at += Math.max(0, dataLength);
-      const aclRef = readLongNumber(b, at);
-      const czxid = readLongNumber(b, at + 8);
       const node = record;
-      node.aclRef = aclRef;
-      node.czxid = czxid;
-      node.ctime = readLongNumber(b, at + 24);
-      node.mzxid = readLongNumber(b, at + 16);
-      node.mtime = readLongNumber(b, at + 32);
-      node.version = b.readInt32BE(at + 40);
-      node.cversion = b.readInt32BE(at + 44);
-      node.aversion = b.readInt32BE(at + 48);
-      node.ephemeralOwner = b.readInt32BE(at + 52) !== 0 || b.readInt32BE(at + 56) !== 0 ? b.readBigInt64BE(at + 52) : 0n;
-      node.pzxid = readLongNumber(b, at + 60);
+      node.aclRef = longAt(v, at);
+      node.czxid = longAt(v, at + 8);
+      node.mzxid = longAt(v, at + 16);
+      node.ctime = longAt(v, at + 24);
+      node.mtime = longAt(v, at + 32);
+      node.version = v.getInt32(at + 40);
+      node.cversion = v.getInt32(at + 44);
+      node.aversion = v.getInt32(at + 48);
+      node.ephemeralOwner = v.getInt32(at + 52) !== 0 || v.getInt32(at + 56) !== 0 ? v.getBigInt64(at + 52) : 0n;
+      node.pzxid = longAt(v, at + 60);
       input.pos = at + 68;
       if (nodeAt !== undefined) nodeAt(b, pathStart, pathBytes, node);
       else sink.node(pathBytes === 0 ? '/' : b.toString('utf8', pathStart, pathStart + pathBytes), node);
