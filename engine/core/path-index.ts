@@ -287,7 +287,8 @@ export class PathIndex {
     const chunk = this.names.chunkOf(address);
     const offset = DataArena.offsetOf(address);
     chunk[offset] = to - from;
-    buf.copy(chunk, offset + 1, from, to);
+    // a loop: names are short, and Buffer.copy is a call into C++ (~10% of a load's time in this function)
+    for (let k = offset + 1, c = from; c < to; k++, c++) chunk[k] = buf[c];
     return address / 8;
   }
 
