@@ -140,7 +140,7 @@ async function main(): Promise<void> {
     const rows = names.map((n) => [n, median(rs.map((r) => r.events.get(n) ?? NaN).filter((x) => !Number.isNaN(x)))] as const).sort((a, b) => a[1] - b[1]);
     for (const [n, ms] of rows) out.push(`  ${ms.toFixed(0).padStart(6)} ms  ${n}`);
     const counters = [...new Set(rs.flatMap((r) => [...r.cpu.keys()]))].sort();
-    out.push(`  CPU once serving, median (runs): ${counters.map((c) => `${c} ${median(rs.map((r) => r.cpu.get(c) ?? 0))} (${rs.map((r) => r.cpu.get(c) ?? 0).join(', ')})`).join('; ')}`);
+    out.push(`  CPU once serving, median (runs): ${counters.filter((c) => rs.some((r) => (r.cpu.get(c) ?? 0) > 0)).map((c) => `${c} ${median(rs.map((r) => r.cpu.get(c) ?? 0))} (${rs.map((r) => r.cpu.get(c) ?? 0).join(', ')})`).join('; ')}`);
   }
   process.stdout.write(out.join('\n') + '\n');
 }

@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { adler32 } from '../../native-free-io/adler32.ts';
 import { type Acl, NULL_DATA } from '../protocol.ts';
 import { NodeRecord, type DataTree } from '../core/tree.ts';
-import { FRESH_PAGES } from '../core/pages.ts';
+import { FRESH_PAGES, type PageSource } from '../core/pages.ts';
 import { PrefaultedPages } from './prefault.ts';
 import {
   SEAL_BYTES, SLASH, SNAP_HEADER_BYTES, SNAP_MAGIC, STAT_PERSISTED_BYTES, SnapshotCorruptError, parseSnapshotFileName, readLongNumber,
@@ -81,8 +81,12 @@ export interface SnapshotSink {
    * root), valid only during the call; when a sink has it, readSnapshot makes no string.
    */
   nodeAt?(buf: Buffer, start: number, bytes: number, node: NodeRecord): void;
-  /** Before the first node: the file's size, from which a sink may guess how many nodes are coming. */
-  expectFileBytes?(fileBytes: number): void;
+  /**
+   * Before the first node: the file's size, from which a sink may guess how many nodes are
+   * coming; and, when the load has a helper thread (parallelChecksum), buffers it prefaults
+   * (engine/persistence/prefault.ts), for the sink's memory until the load ends.
+   */
+  expectFileBytes?(fileBytes: number, pages?: PageSource): void;
 }
 
 export type SnapshotInfo = {
@@ -98,20 +102,23 @@ export type SnapshotInfo = {
 export type SnapshotReadOptions = {
   /** Longest data or path accepted (jute.maxbuffer + extrasize); longer is corruption. */
   recordBytesMax?: number;
-  /** Verify the seals with an Adler32 computed on another thread while parsing (startup). */
+  /**
+   * A helper thread (startup, big files): it verifies the seals with an Adler32 computed
+   * while parsing, and prefaults the sink's memory (expectFileBytes).
+   */
   parallelChecksum?: boolean;
 };
 
-// The checksum thread's shared words (engine/persistence/checksum-worker.ts).
+// The helper thread's shared words (engine/persistence/load-helper-worker.ts).
 export const CHECKPOINT_BYTES = 1 << 20;
 export const CHECKSUM_PUBLISHED = 0;
 export const CHECKSUM_DONE = 1;
 export const CHECKSUM_FIRST = 2;
 
 /**
- * Adler32 of a file's prefixes, computed by a worker thread in checkpoints while the
- * caller parses; the caller finishes the last partial stretch. Falls back to computing
- * everything itself if the thread fails.
+ * A load's helper thread: Adler32 of a file's prefixes, computed in checkpoints while the
+ * caller parses (the caller finishes the last partial stretch; it computes everything
+ * itself if the thread fails), and the pages it touches for the sink.
  */
 class ParallelChecksum {
   private readonly words: Int32Array;
@@ -123,8 +130,13 @@ class ParallelChecksum {
     this.file = file;
     const checkpoints = Math.floor(fileBytes / CHECKPOINT_BYTES) + 1;
     this.words = new Int32Array(new SharedArrayBuffer((CHECKSUM_FIRST + checkpoints) * 4));
-    this.worker = new Worker(new URL('./checksum-worker.ts', import.meta.url), { workerData: { file, sab: this.words.buffer } });
+    this.worker = new Worker(new URL('./load-helper-worker.ts', import.meta.url), { workerData: { file, sab: this.words.buffer } });
     this.worker.unref();
+  }
+
+  /** Buffers this thread prefaults, up to budgetBytes in all. */
+  prefaultedPages(budgetBytes: number): PrefaultedPages {
+    return new PrefaultedPages(this.worker, budgetBytes);
   }
 
   /** Adler32 of the file's first `offset` bytes. */
@@ -209,6 +221,11 @@ class SnapshotInput {
 
   get sizeBytes(): number {
     return this.fileBytes;
+  }
+
+  /** Prefaulted buffers for the sink when there is a helper thread: as many bytes as the file (prefault.ts says why). */
+  prefaultedPages(): PageSource | undefined {
+    return this.parallel?.prefaultedPages(this.fileBytes);
   }
 
   close(): void {
@@ -326,7 +343,7 @@ export function readSnapshot(file: SnapshotFile, sink: SnapshotSink, options: Sn
     let nodeCount = 0;
     const record = new NodeRecord();
     const nodeAt = sink.nodeAt?.bind(sink);
-    sink.expectFileBytes?.(input.sizeBytes);
+    sink.expectFileBytes?.(input.sizeBytes, input.prefaultedPages());
     // the path of the record at input.pos, for messages (need() keeps the bytes from input.pos)
     const pathText = (pathBytes: number): string => input.buf.toString('utf8', input.pos, input.pos + pathBytes);
     for (;;) {
@@ -406,15 +423,13 @@ export function readSnapshot(file: SnapshotFile, sink: SnapshotSink, options: Sn
  * two while it loads, as without a guess.
  */
 const SNAPSHOT_BYTES_PER_NODE_GUESS = 160;
-/** Snapshots at least this large load into prefaulted pages (for smaller ones the thread costs more than it saves). */
-const PREFAULT_FILE_BYTES_MIN = 16 << 20;
 
 export class TreeLoader implements SnapshotSink {
   readonly sessions: [bigint, number][] = [];
   private readonly tree: DataTree;
   private readonly warn: (msg: string) => void;
   private noAccessRef = 0;
-  private prefaulted: PrefaultedPages | null = null;
+  private prefaulted: PageSource | null = null;
 
   constructor(tree: DataTree, warn: (msg: string) => void) {
     this.tree = tree;
@@ -426,12 +441,12 @@ export class TreeLoader implements SnapshotSink {
     this.sessions.push([id, timeoutMs]);
   }
 
-  expectFileBytes(fileBytes: number): void {
+  expectFileBytes(fileBytes: number, pages?: PageSource): void {
     this.tree.index.reserve(Math.floor(fileBytes / SNAPSHOT_BYTES_PER_NODE_GUESS));
-    if (fileBytes >= PREFAULT_FILE_BYTES_MIN && this.prefaulted === null) {
-      this.prefaulted = new PrefaultedPages();
-      this.tree.store.usePages(this.prefaulted);
-      this.tree.index.usePages(this.prefaulted);
+    if (pages !== undefined) {
+      this.prefaulted = pages;
+      this.tree.store.usePages(pages);
+      this.tree.index.usePages(pages);
     }
   }
 
@@ -466,12 +481,11 @@ export class TreeLoader implements SnapshotSink {
     this.tree.lastZxid = zxid;
   }
 
-  /** Stops prefaulting (finish does; a load that failed must). The tree takes new pages as before. */
+  /** The tree takes new pages as before the load (finish does; a load that failed must). */
   close(): void {
     if (this.prefaulted === null) return;
     this.tree.store.usePages(FRESH_PAGES);
     this.tree.index.usePages(FRESH_PAGES);
-    this.prefaulted.close();
     this.prefaulted = null;
   }
 }
