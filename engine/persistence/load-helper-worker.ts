@@ -16,7 +16,7 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
 import { adler32 } from '../../native-free-io/adler32.ts';
-import { CHECKPOINT_BYTES, CHECKSUM_PUBLISHED, CHECKSUM_DONE, CHECKSUM_FIRST } from './snapshot.ts';
+import { CHECKPOINT_BYTES, CHECKSUM_PUBLISHED, CHECKSUM_DONE, CHECKSUM_FIRST } from './snapshot-format.ts';
 
 const INTS_PER_PAGE = 4096 / 4;
 

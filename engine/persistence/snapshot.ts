@@ -12,7 +12,7 @@ import { NodeRecord, type DataTree } from '../core/tree.ts';
 import { FRESH_PAGES, type PageSource } from '../core/pages.ts';
 import { PrefaultedPages } from './prefault.ts';
 import {
-  SEAL_BYTES, SLASH, SNAP_HEADER_BYTES, SNAP_MAGIC, STAT_PERSISTED_BYTES, SnapshotCorruptError, parseSnapshotFileName, readLongNumber,
+  CHECKPOINT_BYTES, CHECKSUM_DONE, CHECKSUM_FIRST, CHECKSUM_PUBLISHED, SEAL_BYTES, SLASH, SNAP_HEADER_BYTES, SNAP_MAGIC, STAT_PERSISTED_BYTES, SnapshotCorruptError, parseSnapshotFileName, readLongNumber,
   type Compression, type SnapshotFile,
 } from './snapshot-format.ts';
 
@@ -109,11 +109,6 @@ export type SnapshotReadOptions = {
   parallelChecksum?: boolean;
 };
 
-// The helper thread's shared words (engine/persistence/load-helper-worker.ts).
-export const CHECKPOINT_BYTES = 1 << 20;
-export const CHECKSUM_PUBLISHED = 0;
-export const CHECKSUM_DONE = 1;
-export const CHECKSUM_FIRST = 2;
 
 /**
  * A load's helper thread: Adler32 of a file's prefixes, computed in checkpoints while the
