@@ -9,7 +9,9 @@
 // bench/persistence.ts restart writes to /tmp/zooid-bench-datadir-1000000-100) into a fresh
 // temp dir, or starts on an empty one, and spawns `node <root>/engine/cli.ts server` with
 // ZOOID_STARTUP_TRACE=1: servers that have engine/startup-trace.ts print "TRACE <epoch ms>
-// t<thread> <event>" lines, shown as ms after the spawn. Median per root and per event.
+// t<thread> <event>" lines, shown as ms after the spawn. Median per root and per event; and
+// the CPU the server had used when it first served (user, system, minor faults; per thread
+// name), from /proc, less noisy than times on a shared machine.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -36,7 +38,38 @@ function parseArgs(args: string[]): Opts {
   return opts;
 }
 
-type Run = { servingMs: number; events: Map<string, number> };
+type Run = { servingMs: number; events: Map<string, number>; cpu: Map<string, number> };
+
+const CLOCK_TICK_MS = 10; // USER_HZ 100
+
+/** Fields of a /proc stat line after the command name: index 0 is field 3 (state). */
+function statFields(file: string): string[] {
+  const text = fs.readFileSync(file, 'utf8');
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
+/**
+ * The server's CPU once it serves: user and system ms and minor page faults of the process,
+ * and each thread's user + system ms by thread name (threads of one name summed).
+ */
+function cpuOf(pid: number): Map<string, number> {
+  const cpu = new Map<string, number>();
+  const p = statFields(`/proc/${pid}/stat`);
+  cpu.set('process user ms', Number(p[11]) * CLOCK_TICK_MS);
+  cpu.set('process system ms', Number(p[12]) * CLOCK_TICK_MS);
+  cpu.set('process minor faults', Number(p[7]));
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const t = statFields(`/proc/${pid}/task/${tid}/stat`);
+      const key = `thread ${name} ms`;
+      cpu.set(key, (cpu.get(key) ?? 0) + (Number(t[11]) + Number(t[12])) * CLOCK_TICK_MS);
+    } catch {
+      // a thread that ended meanwhile
+    }
+  }
+  return cpu;
+}
 
 async function oneRun(rootSpec: string, opts: Opts): Promise<Run> {
   const [rootDir, ...vars] = rootSpec.split('+');
@@ -56,6 +89,7 @@ async function oneRun(rootSpec: string, opts: Opts): Promise<Run> {
   const child = spawn(process.execPath, [path.join(root, 'engine', 'cli.ts'), 'server', cfg], { cwd: root, stdio: ['ignore', fd, fd], env });
   fs.closeSync(fd);
   let servingMs = -1;
+  let cpu = new Map<string, number>();
   try {
     while (servingMs < 0) {
       if (child.exitCode !== null) throw new Error(`server exited: ${fs.readFileSync(logPath, 'utf8').slice(-3000)}`);
@@ -65,6 +99,7 @@ async function oneRun(rootSpec: string, opts: Opts): Promise<Run> {
         try {
           await c.getData(opts.probe);
           servingMs = performance.timeOrigin + performance.now() - spawnedAtMs;
+          cpu = cpuOf(child.pid!);
         } finally {
           c.disconnect();
         }
@@ -85,7 +120,7 @@ async function oneRun(rootSpec: string, opts: Opts): Promise<Run> {
   const recovered = /\[pipeline\] recovered .* in (\d+) ms/.exec(fs.readFileSync(logPath, 'utf8'));
   if (recovered !== null) events.set('(duration) recovery, as the pipeline logs it', Number(recovered[1]));
   fs.rmSync(dir, { recursive: true, force: true });
-  return { servingMs, events };
+  return { servingMs, events, cpu };
 }
 
 async function main(): Promise<void> {
@@ -104,6 +139,8 @@ async function main(): Promise<void> {
     const names = [...new Set(rs.flatMap((r) => [...r.events.keys()]))];
     const rows = names.map((n) => [n, median(rs.map((r) => r.events.get(n) ?? NaN).filter((x) => !Number.isNaN(x)))] as const).sort((a, b) => a[1] - b[1]);
     for (const [n, ms] of rows) out.push(`  ${ms.toFixed(0).padStart(6)} ms  ${n}`);
+    const counters = [...new Set(rs.flatMap((r) => [...r.cpu.keys()]))].sort();
+    out.push(`  CPU once serving, median (runs): ${counters.filter((c) => rs.some((r) => (r.cpu.get(c) ?? 0) > 0)).map((c) => `${c} ${median(rs.map((r) => r.cpu.get(c) ?? 0))} (${rs.map((r) => r.cpu.get(c) ?? 0).join(', ')})`).join('; ')}`);
   }
   process.stdout.write(out.join('\n') + '\n');
 }

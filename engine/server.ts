@@ -226,15 +226,33 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   trace('main spawning workers');
   const pipeline = new Worker(workerUrl('pipeline-worker'), { workerData: pipelineData, name: 'pipeline', resourceLimits: pipelineHeapLimits([...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(' ')], os.totalmem()) });
   const pipelineReady = waitFor(pipeline, 'pipeline worker', ['ready']);
-  // the others once the pipeline has loaded its modules: on a machine with fewer cores than
-  // threads they would take CPU from that load, the start of the recovery they then overlap
-  // (1M znodes on 2 cores: the pipeline loaded at 2.7 s instead of 1.5 s)
+  // the io workers (the slowest of the others to load) alongside: the main thread only waits
+  // meanwhile, so a second core would idle (1M znodes on 2 cores, 10 alternated runs: first
+  // getData 1,009 -> 919 ms median, bench/results/restart-2026-12-06.md); the others once the
+  // pipeline has loaded its modules: on a machine with fewer cores than threads they would
+  // take CPU from that load, the start of the recovery they then overlap (1M znodes on 2
+  // cores, all at once: the pipeline loaded at 2.7 s instead of 1.5 s)
   const pipelineLoaded = waitFor(pipeline, 'pipeline worker', ['loaded']);
   pipelineReady.catch(() => {}); // rethrown below when awaited; a failure now rejects pipelineLoaded
+  const ios: Worker[] = [];
+  const ioOptions = optionsFor(cfg, 'io');
+  for (let i = 0; i < ioThreads; i++) {
+    const ioData: IoWorkerData = {
+      ...ioOptions,
+      index: i,
+      tls: tlsOptions,
+      topology,
+    };
+    ios.push(new Worker(workerUrl('io-worker'), { workerData: ioData, name: `io-${i}`, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } }));
+  }
+  const iosWatch = watchStart(ios.map((w, i): [Worker, string] => [w, `io worker ${i}`]));
+  const iosLoaded = ios.map((w, i) => waitFor(w, `io worker ${i}`, ['loaded']));
+  for (const loaded of iosLoaded) loaded.catch(() => {}); // rethrown below when awaited
   try {
-    await pipelineLoaded;
+    await iosWatch.race(pipelineLoaded);
   } catch (err) {
-    void pipeline.terminate();
+    for (const w of [pipeline, ...ios]) void w.terminate();
+    iosWatch.done();
     throw err;
   }
   // the pipeline rolls the log when it starts a snapshot (engine/persistence/snapshotter.ts), as ZooKeeper
@@ -259,17 +277,6 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     ...optionsFor(cfg, 'snapshot'),
   };
   const snapshotWorker = new Worker(workerUrl('snapshot-worker'), { workerData: snapData, name: 'snapshot' });
-  const ios: Worker[] = [];
-  const ioOptions = optionsFor(cfg, 'io');
-  for (let i = 0; i < ioThreads; i++) {
-    const ioData: IoWorkerData = {
-      ...ioOptions,
-      index: i,
-      tls: tlsOptions,
-      topology,
-    };
-    ios.push(new Worker(workerUrl('io-worker'), { workerData: ioData, name: `io-${i}`, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } }));
-  }
   // ensembles: the quorum worker owns the election and quorum ports; the pipeline serves
   // clients once it has a role (until then a client connection is closed at once)
   let quorumWorker: Worker | null = null;
@@ -277,13 +284,14 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     const quorumData: QuorumWorkerData = { config: optionsFor(cfg, 'quorum'), topology, snapDir, logDir, txnBytesMax, peerTls };
     quorumWorker = new Worker(workerUrl('quorum-worker'), { workerData: quorumData, name: 'quorum' });
   }
-  const gated: [Worker, string][] = [[logWorker, 'log worker'], [snapshotWorker, 'snapshot worker'], ...ios.map((w, i): [Worker, string] => [w, `io worker ${i}`])];
+  const gated: [Worker, string][] = [[logWorker, 'log worker'], [snapshotWorker, 'snapshot worker']];
   if (quorumWorker !== null) gated.push([quorumWorker, 'quorum worker']);
-  const spawned = [pipeline, ...gated.map(([w]) => w)];
-  const failure = watchStart([[pipeline, 'pipeline worker'], ...gated]);
+  const spawned = [pipeline, ...ios, ...gated.map(([w]) => w)];
+  const othersWatch = watchStart([[pipeline, 'pipeline worker'], ...gated]);
+  const failure = { race: <T>(p: Promise<T>): Promise<T> => iosWatch.race(othersWatch.race(p)) };
   let lastZxid: number;
   try {
-    const loaded = gated.map(([w, what]) => waitFor(w, what, ['loaded']));
+    const loaded = [...iosLoaded, ...gated.map(([w, what]) => waitFor(w, what, ['loaded']))];
     const [ready] = await failure.race(Promise.all([pipelineReady, ...loaded]));
     trace('main pipeline ready, workers loaded');
     lastZxid = Number(ready.lastZxid);
@@ -291,7 +299,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     // as before the overlap: the log, the snapshot worker and the client ports first, then the quorum
     const started = [waitFor(logWorker, 'log worker', ['ready']), waitFor(snapshotWorker, 'snapshot worker', ['ready']),
       ...ios.map((w, i) => waitFor(w, `io worker ${i}`, ['listening']))];
-    for (const [w] of gated) if (w !== quorumWorker) w.postMessage(start);
+    for (const w of [...gated.map(([w]) => w), ...ios]) if (w !== quorumWorker) w.postMessage(start);
     await failure.race(Promise.all(started));
     flushCompileCache();
     trace('main io listening');
@@ -304,7 +312,8 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     for (const w of spawned) void w.terminate();
     throw err;
   } finally {
-    failure.done();
+    iosWatch.done();
+    othersWatch.done();
   }
   const workersToWatch = quorumWorker === null ? [] : [quorumWorker];
   let exiting = false;

@@ -6,6 +6,8 @@
 //
 // An address is chunk × CHUNK_BYTES + offset (offsets are multiples of 8), a double.
 
+import { FRESH_PAGES, type PageSource } from './pages.ts';
+
 const CHUNK_BYTES = 1 << 20;
 /** Values longer than this get an allocation of their own (a chunk slot would waste more than it saves). */
 export const SLOT_BYTES_MAX = 4096;
@@ -45,6 +47,8 @@ export class DataArena {
   private bumpAddress = 0;
   /** Bytes in slots handed out and not freed. */
   slotBytesInUse = 0;
+  /** Where new chunks come from. */
+  pages: PageSource = FRESH_PAGES;
 
   /** A slot for a value of 1..SLOT_BYTES_MAX bytes; its address. */
   alloc(bytes: number): number {
@@ -61,9 +65,9 @@ export class DataArena {
     const chunk = Math.floor(at / CHUNK_BYTES);
     if (chunk === this.chunks.length || at + size > (chunk + 1) * CHUNK_BYTES) {
       // the rest of the last chunk is too small: a new chunk (the tail is left unused)
-      const fresh = Buffer.allocUnsafeSlow(CHUNK_BYTES);
-      this.chunks.push(fresh);
-      this.links.push(new Float64Array(fresh.buffer, fresh.byteOffset, CHUNK_BYTES / 8));
+      const memory = this.pages.take(CHUNK_BYTES);
+      this.chunks.push(Buffer.from(memory));
+      this.links.push(new Float64Array(memory));
       at = (this.chunks.length - 1) * CHUNK_BYTES;
     }
     this.bumpAddress = at + size;

@@ -16,6 +16,7 @@ import { type Stat, NULL_DATA } from '../protocol.ts';
 import type { JuteWriter } from '../../native-free-io/jute.ts';
 import { DataArena, SLOT_BYTES_MAX } from './data-arena.ts';
 import type { PathIndex } from './path-index.ts';
+import { FRESH_PAGES, type PageSource } from './pages.ts';
 
 /** What a node's ephemeralOwner makes it, as ZooKeeper's EphemeralType. */
 export const EphemeralType = { void: 0, normal: 1, container: 2, ttl: 3 } as const;
@@ -264,6 +265,14 @@ export class NodeStore {
 
   /** Live nodes. */
   count = 0;
+  /** Where whole pages come from (the first page's smaller steps are new ArrayBuffers). */
+  private pages: PageSource = FRESH_PAGES;
+
+  /** Takes later pages and data chunks from `pages` (a snapshot load: prefaulted ones). */
+  usePages(pages: PageSource): void {
+    this.pages = pages;
+    this.arena.pages = pages;
+  }
 
   f(i: number, field: number): number {
     return this.f64Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * F64_PER_RECORD + field];
@@ -349,7 +358,7 @@ export class NodeStore {
   private ensurePage(i: number): void {
     const p = i >>> PAGE_BITS;
     if (p === this.i32Pages.length) {
-      const buffer = new ArrayBuffer((p === 0 ? FIRST_PAGE_NODES : PAGE_NODES) * RECORD_BYTES);
+      const buffer = p === 0 ? new ArrayBuffer(FIRST_PAGE_NODES * RECORD_BYTES) : this.pages.take(PAGE_NODES * RECORD_BYTES);
       this.f64Pages.push(new Float64Array(buffer));
       this.i32Pages.push(new Int32Array(buffer));
     }

@@ -88,8 +88,8 @@ export function recoverState(pipeline: RecoveryTarget, opts: RecoveryOptions): R
       warn(`snapshot ${snap.path} is incomplete (no seal at its end); trying an older one`);
       continue;
     }
+    const loader = new TreeLoader(pipeline.tree, warn);
     try {
-      const loader = new TreeLoader(pipeline.tree, warn);
       const parallelChecksum = fs.statSync(snap.path).size >= PARALLEL_CHECKSUM_BYTES_MIN;
       const info = readSnapshot(snap, loader, { recordBytesMax: txnBytesMax, parallelChecksum });
       loader.finish(info.zxid);
@@ -101,6 +101,8 @@ export function recoverState(pipeline: RecoveryTarget, opts: RecoveryOptions): R
     } catch (err) {
       problems.push(`${snap.path}: ${(err as Error).message}`);
       warn(`cannot load snapshot ${snap.path}: ${(err as Error).message}; trying an older one`);
+    } finally {
+      loader.close();
     }
   }
   if (candidates.length > 0 && loaded === null) {

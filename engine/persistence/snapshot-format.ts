@@ -74,6 +74,13 @@ export function parseSnapshotFileName(name: string): { zxid: number; compression
   return { zxid, compression: ext === 'gz' ? 'gz' : ext === 'snappy' ? 'snappy' : 'none' };
 }
 
+// The load helper thread's shared words (load-helper-worker.ts; here, not in snapshot.ts,
+// so that the thread does not load the tree's modules for them).
+export const CHECKPOINT_BYTES = 1 << 20;
+export const CHECKSUM_PUBLISHED = 0;
+export const CHECKSUM_DONE = 1;
+export const CHECKSUM_FIRST = 2;
+
 // ---------------------------------------------------------------------------------------
 // Codecs
 

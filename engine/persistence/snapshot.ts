@@ -9,8 +9,10 @@ import { Worker } from 'node:worker_threads';
 import { adler32 } from '../../native-free-io/adler32.ts';
 import { type Acl, NULL_DATA } from '../protocol.ts';
 import { NodeRecord, type DataTree } from '../core/tree.ts';
+import { FRESH_PAGES, type PageSource } from '../core/pages.ts';
+import { PrefaultedPages } from './prefault.ts';
 import {
-  SEAL_BYTES, SLASH, SNAP_HEADER_BYTES, SNAP_MAGIC, STAT_PERSISTED_BYTES, SnapshotCorruptError, parseSnapshotFileName, readLongNumber,
+  CHECKPOINT_BYTES, CHECKSUM_DONE, CHECKSUM_FIRST, CHECKSUM_PUBLISHED, SEAL_BYTES, SLASH, SNAP_HEADER_BYTES, SNAP_MAGIC, STAT_PERSISTED_BYTES, SnapshotCorruptError, parseSnapshotFileName, readLongNumber,
   type Compression, type SnapshotFile,
 } from './snapshot-format.ts';
 
@@ -79,8 +81,12 @@ export interface SnapshotSink {
    * root), valid only during the call; when a sink has it, readSnapshot makes no string.
    */
   nodeAt?(buf: Buffer, start: number, bytes: number, node: NodeRecord): void;
-  /** Before the first node: the file's size, from which a sink may guess how many nodes are coming. */
-  expectFileBytes?(fileBytes: number): void;
+  /**
+   * Before the first node: the file's size, from which a sink may guess how many nodes are
+   * coming; and, when the load has a helper thread (parallelChecksum), buffers it prefaults
+   * (engine/persistence/prefault.ts), for the sink's memory until the load ends.
+   */
+  expectFileBytes?(fileBytes: number, pages?: PageSource): void;
 }
 
 export type SnapshotInfo = {
@@ -96,20 +102,18 @@ export type SnapshotInfo = {
 export type SnapshotReadOptions = {
   /** Longest data or path accepted (jute.maxbuffer + extrasize); longer is corruption. */
   recordBytesMax?: number;
-  /** Verify the seals with an Adler32 computed on another thread while parsing (startup). */
+  /**
+   * A helper thread (startup, big files): it verifies the seals with an Adler32 computed
+   * while parsing, and prefaults the sink's memory (expectFileBytes).
+   */
   parallelChecksum?: boolean;
 };
 
-// The checksum thread's shared words (engine/persistence/checksum-worker.ts).
-export const CHECKPOINT_BYTES = 1 << 20;
-export const CHECKSUM_PUBLISHED = 0;
-export const CHECKSUM_DONE = 1;
-export const CHECKSUM_FIRST = 2;
 
 /**
- * Adler32 of a file's prefixes, computed by a worker thread in checkpoints while the
- * caller parses; the caller finishes the last partial stretch. Falls back to computing
- * everything itself if the thread fails.
+ * A load's helper thread: Adler32 of a file's prefixes, computed in checkpoints while the
+ * caller parses (the caller finishes the last partial stretch; it computes everything
+ * itself if the thread fails), and the pages it touches for the sink.
  */
 class ParallelChecksum {
   private readonly words: Int32Array;
@@ -121,8 +125,13 @@ class ParallelChecksum {
     this.file = file;
     const checkpoints = Math.floor(fileBytes / CHECKPOINT_BYTES) + 1;
     this.words = new Int32Array(new SharedArrayBuffer((CHECKSUM_FIRST + checkpoints) * 4));
-    this.worker = new Worker(new URL('./checksum-worker.ts', import.meta.url), { workerData: { file, sab: this.words.buffer } });
+    this.worker = new Worker(new URL('./load-helper-worker.ts', import.meta.url), { workerData: { file, sab: this.words.buffer } });
     this.worker.unref();
+  }
+
+  /** Buffers this thread prefaults, up to budgetBytes in all. */
+  prefaultedPages(budgetBytes: number): PrefaultedPages {
+    return new PrefaultedPages(this.worker, budgetBytes);
   }
 
   /** Adler32 of the file's first `offset` bytes. */
@@ -155,9 +164,20 @@ class ParallelChecksum {
   }
 }
 
+function viewOf(buf: Buffer): DataView {
+  return new DataView(buf.buffer, buf.byteOffset, buf.length);
+}
+
+/** A long of a snapshot record (a zxid, a time) as a number. */
+function longAt(v: DataView, at: number): number {
+  return v.getInt32(at) * 0x1_0000_0000 + v.getUint32(at + 4);
+}
+
 /** Byte source over a file with a running Adler32 of what was consumed. */
 class SnapshotInput {
   buf: Buffer;
+  /** buf as a DataView: its getInt32 is several times cheaper than Buffer's readInt32BE (20 reads a node). */
+  view: DataView;
   /** Valid bytes are buf[pos, end). */
   pos = 0;
   end = 0;
@@ -176,6 +196,7 @@ class SnapshotInput {
     if (compression === 'gz') {
       this.whole = zlib.gunzipSync(fs.readFileSync(file));
       this.buf = this.whole;
+      this.view = viewOf(this.buf);
       this.end = this.whole.length;
       this.fd = -1;
       this.fileBytes = this.whole.length;
@@ -184,6 +205,7 @@ class SnapshotInput {
       this.fd = fs.openSync(file, 'r');
       this.fileBytes = fs.fstatSync(this.fd).size;
       this.buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+      this.view = viewOf(this.buf);
       if (parallelChecksum) this.parallel = new ParallelChecksum(file, this.fileBytes);
     }
   }
@@ -194,6 +216,11 @@ class SnapshotInput {
 
   get sizeBytes(): number {
     return this.fileBytes;
+  }
+
+  /** Prefaulted buffers for the sink when there is a helper thread: as many bytes as the file (prefault.ts says why). */
+  prefaultedPages(): PageSource | undefined {
+    return this.parallel?.prefaultedPages(this.fileBytes);
   }
 
   close(): void {
@@ -211,6 +238,7 @@ class SnapshotInput {
       const bigger = Buffer.allocUnsafe(Math.max(n, this.buf.length * 2));
       this.buf.copy(bigger, 0, this.pos, this.end);
       this.buf = bigger;
+      this.view = viewOf(bigger);
     } else {
       this.buf.copyWithin(0, this.pos, this.end);
     }
@@ -254,7 +282,7 @@ export function readSnapshot(file: SnapshotFile, sink: SnapshotSink, options: Sn
   };
   const int = (what: string): number => {
     need(4, what);
-    const v = input.buf.readInt32BE(input.pos);
+    const v = input.view.getInt32(input.pos);
     input.pos += 4;
     return v;
   };
@@ -310,7 +338,7 @@ export function readSnapshot(file: SnapshotFile, sink: SnapshotSink, options: Sn
     let nodeCount = 0;
     const record = new NodeRecord();
     const nodeAt = sink.nodeAt?.bind(sink);
-    sink.expectFileBytes?.(input.sizeBytes);
+    sink.expectFileBytes?.(input.sizeBytes, input.prefaultedPages());
     // the path of the record at input.pos, for messages (need() keeps the bytes from input.pos)
     const pathText = (pathBytes: number): string => input.buf.toString('utf8', input.pos, input.pos + pathBytes);
     for (;;) {
@@ -323,10 +351,11 @@ export function readSnapshot(file: SnapshotFile, sink: SnapshotSink, options: Sn
       }
       // the path stays in the buffer: a string only for a sink without nodeAt
       need(pathBytes + 4, 'node data');
-      const dataLength = input.buf.readInt32BE(input.pos + pathBytes);
+      const dataLength = input.view.getInt32(input.pos + pathBytes);
       if (dataLength < -1 || dataLength > recordBytesMax) fail(`node ${pathText(pathBytes)}: data length ${dataLength}`);
       if (!input.ensure(pathBytes + 4 + Math.max(0, dataLength) + 8 + STAT_PERSISTED_BYTES)) fail(`file ends inside node ${pathText(pathBytes)}`);
       const b = input.buf;
+      const v = input.view;
       const pathStart = input.pos;
       let at = pathStart + pathBytes + 4;
       // the record refers to the bytes in the read buffer; the tree keeps its own copy
@@ -334,19 +363,17 @@ export function readSnapshot(file: SnapshotFile, sink: SnapshotSink, options: Sn
       record.dataStart = at;
       record.dataLengthOrNull = dataLength;
       at += Math.max(0, dataLength);
-      const aclRef = readLongNumber(b, at);
-      const czxid = readLongNumber(b, at + 8);
       const node = record;
-      node.aclRef = aclRef;
-      node.czxid = czxid;
-      node.ctime = readLongNumber(b, at + 24);
-      node.mzxid = readLongNumber(b, at + 16);
-      node.mtime = readLongNumber(b, at + 32);
-      node.version = b.readInt32BE(at + 40);
-      node.cversion = b.readInt32BE(at + 44);
-      node.aversion = b.readInt32BE(at + 48);
-      node.ephemeralOwner = b.readInt32BE(at + 52) !== 0 || b.readInt32BE(at + 56) !== 0 ? b.readBigInt64BE(at + 52) : 0n;
-      node.pzxid = readLongNumber(b, at + 60);
+      node.aclRef = longAt(v, at);
+      node.czxid = longAt(v, at + 8);
+      node.mzxid = longAt(v, at + 16);
+      node.ctime = longAt(v, at + 24);
+      node.mtime = longAt(v, at + 32);
+      node.version = v.getInt32(at + 40);
+      node.cversion = v.getInt32(at + 44);
+      node.aversion = v.getInt32(at + 48);
+      node.ephemeralOwner = v.getInt32(at + 52) !== 0 || v.getInt32(at + 56) !== 0 ? v.getBigInt64(at + 52) : 0n;
+      node.pzxid = longAt(v, at + 60);
       input.pos = at + 68;
       if (nodeAt !== undefined) nodeAt(b, pathStart, pathBytes, node);
       else sink.node(pathBytes === 0 ? '/' : b.toString('utf8', pathStart, pathStart + pathBytes), node);
@@ -397,6 +424,7 @@ export class TreeLoader implements SnapshotSink {
   private readonly tree: DataTree;
   private readonly warn: (msg: string) => void;
   private noAccessRef = 0;
+  private prefaulted: PageSource | null = null;
 
   constructor(tree: DataTree, warn: (msg: string) => void) {
     this.tree = tree;
@@ -408,8 +436,13 @@ export class TreeLoader implements SnapshotSink {
     this.sessions.push([id, timeoutMs]);
   }
 
-  expectFileBytes(fileBytes: number): void {
+  expectFileBytes(fileBytes: number, pages?: PageSource): void {
     this.tree.index.reserve(Math.floor(fileBytes / SNAPSHOT_BYTES_PER_NODE_GUESS));
+    if (pages !== undefined) {
+      this.prefaulted = pages;
+      this.tree.store.usePages(pages);
+      this.tree.index.usePages(pages);
+    }
   }
 
   acl(ref: number, acls: Acl[]): void {
@@ -438,7 +471,16 @@ export class TreeLoader implements SnapshotSink {
   }
 
   finish(zxid: number): void {
+    this.close();
     this.tree.finishRestore();
     this.tree.lastZxid = zxid;
+  }
+
+  /** The tree takes new pages as before the load (finish does; a load that failed must). */
+  close(): void {
+    if (this.prefaulted === null) return;
+    this.tree.store.usePages(FRESH_PAGES);
+    this.tree.index.usePages(FRESH_PAGES);
+    this.prefaulted = null;
   }
 }

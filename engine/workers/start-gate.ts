@@ -1,5 +1,5 @@
-// The workers' side of the startup handshake (engine/server.ts spawns the other workers once
-// the pipeline has loaded its modules): a worker loads and compiles its modules while the pipeline recovers, says 'loaded', and
+// The workers' side of the startup handshake (engine/server.ts spawns the io workers with
+// the pipeline, the others once it has loaded its modules): a worker loads and compiles its modules while the pipeline recovers, says 'loaded', and
 // goes on only when the main thread says 'start' with what recovery found. Until then it
 // touches no file, port or ring: the snapshot worker's purge, the log's first file and the
 // io workers' listening all wait for the recovered state, as when they started one by one.

@@ -1,6 +1,6 @@
 // A worker that fails while the server starts stops the start (engine/server.ts watchStart):
 // the server exits with code 1 and says which worker failed and why, whether the worker failed
-// while loading its modules (the pipeline still recovering) or after 'start'. Each case runs
+// while loading its modules (the pipeline still loading or recovering) or after 'start'. Each case runs
 // a copy of this repository's zooid with one line added to one worker.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -35,6 +35,13 @@ describe('a worker failing at start stops the server', () => {
     const err = await startZooid({ zooidRoot, readyTimeoutMs: 30_000 }).then(() => null, (e: Error) => e);
     expect(err?.message).toMatch(/exited early \(code 1\)/);
     expect(err?.message).toMatch(/cannot start: log worker: planted failure while loading/);
+  }, 60_000);
+
+  it("an io worker failing as it loads (spawned with the pipeline, which is still loading)", async () => {
+    const zooidRoot = zooidWith('io-load', 'engine/workers/io-worker.ts', "trace('io worker loaded');\n", "throw new Error('planted failure while loading');\n");
+    const err = await startZooid({ zooidRoot, readyTimeoutMs: 30_000 }).then(() => null, (e: Error) => e);
+    expect(err?.message).toMatch(/exited early \(code 1\)/);
+    expect(err?.message).toMatch(/cannot start: io worker 0: planted failure while loading/);
   }, 60_000);
 
   it('an io worker failing after start (before it listens)', async () => {

@@ -263,5 +263,6 @@ describe('path index sizing', () => {
     const loader = new TreeLoader(tree, (msg) => { throw new Error(msg); });
     loader.expectFileBytes(194 * 1_000_000);
     expect(tree.index.tableSlots).toBe(1 << 21); // 1M znodes of 100 B: what their last doubling makes
+    loader.close();
   });
 });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Pipeline, type PipelineOptions } from '../../engine/core/pipeline.ts';
 import { JuteWriter } from '../../native-free-io/jute.ts';
-import { Op, OPEN_ACL_UNSAFE, NULL_DATA, writeAcls, type Acl } from '../../engine/protocol.ts';
+import { Op, OPEN_ACL_UNSAFE, NULL_DATA, writeAcls, type Acl, type Stat } from '../../engine/protocol.ts';
 import { DataTree } from '../../engine/core/tree.ts';
 import {
   SnapshotSerializer, SnapshotFileWriter, TreeLoader, readSnapshot, listSnapshots, looksComplete, writeSnapshotNow,
@@ -265,6 +265,35 @@ describe('snapshot format', () => {
     bytes[2_600_000] ^= 0x01; // inside some node's data: only the checksum can tell
     fs.writeFileSync(path.join(dir, 'snapshot.dad'), bytes);
     expect(() => load('snapshot.dad')).toThrow(/Adler32/);
+  });
+
+  it('loads a big snapshot (pages touched ahead by another thread) into the same tree, which then keeps changing', () => {
+    const seed = testSeed();
+    const random = seededRandom(seed);
+    const dir = freshDir('prefault');
+    const t = new DataTree();
+    const acl = t.acls.intern(OPEN_ACL_UNSAFE);
+    // over 16 MiB and past the node store's first page (32,768 nodes): both kinds of buffer prefaulted
+    for (let i = 0; i < 40_000; i++) {
+      const data = Buffer.alloc(Math.floor(random() * 900), i % 251);
+      t.createNode(i % 100 === 0 ? `/d${i}` : `/d${i - (i % 100)}/n${i}`, data, acl, 0n, -1, i + 1, 1_700_000_000_000 + i);
+    }
+    t.lastZxid = 40_000;
+    const { path: file } = writeSnapshotNow(dir, t, []);
+    expect(fs.statSync(file).size, `seed ${seed}`).toBeGreaterThan(16 << 20);
+    const loaded = new DataTree();
+    const loader = new TreeLoader(loaded, (msg) => { throw new Error(msg); });
+    expect(readSnapshot(listSnapshots(dir)[0], loader, { parallelChecksum: true }).nodeCount).toBe(t.nodes.size);
+    loader.finish(40_000);
+    for (const [p, node] of t.nodes) {
+      const got = loaded.get(p);
+      expect(got?.data.equals(node.data), `${p}, seed ${seed}`).toBe(true);
+      expect(got!.statInto({} as Stat), `${p}, seed ${seed}`).toEqual(node.statInto({} as Stat));
+    }
+    for (let i = 0; i < 40_000; i++) loaded.createNode(`/e${i}`, Buffer.alloc(100, 7), acl, 0n, -1, 40_001 + i, 1_700_000_100_000);
+    loaded.setData('/d0/n1', Buffer.alloc(300, 9), -1, 80_001, 1_700_000_200_000);
+    expect(loaded.get('/e39999')!.data.equals(Buffer.alloc(100, 7))).toBe(true);
+    expect(loaded.get('/d0/n1')!.data.equals(Buffer.alloc(300, 9))).toBe(true);
   });
 
   it.skipIf(!fs.existsSync(ZOOKEEPER_JAR))('is read by ZooKeeper\'s own SnapshotFormatter', () => {
