@@ -3,15 +3,17 @@
 // per znode), and ZNode, a view of one number with the fields the pipeline, handlers,
 // snapshots and learners read.
 //
-// Per znode: one 88-byte record — 4 doubles (czxid, mzxid, ctime, mtime) and 14 int32s
-// (versions, flags with the type, life state and owner reference, the data's length and
-// address, the ACL reference, the sibling links, the family record, and the path index's
-// parent, hash, name and insertion-order links) — plus the data in the arena (data-arena.ts:
+// Per znode: one 68-byte record of 17 int32s — czxid and ctime (two int32s each), flags
+// with the type, life state and owner reference, the data's length and address, the ACL
+// reference, the family and revision records, the sibling links, and the path index's
+// parent, hash, name and insertion-order links — plus the data in the arena (data-arena.ts:
 // its length rounded up to a size class), the name in the path index's arena, and ~8 B of
 // its table. A node that has or had children also holds a family record (first and last
-// child, count, cversion, pzxid: 24 B). Children are a doubly linked list through the child
-// numbers, in the order they joined: getChildren's and the snapshot's order, as the Set it
-// replaced kept it.
+// child, count, cversion, pzxid: 24 B); a node changed since its create (setData, setACL) a
+// revision record (mzxid, mtime, version, aversion: 24 B). Most znodes are leaves written
+// once and hold neither. Children are a doubly linked list through the child numbers, in
+// the order they joined: getChildren's and the snapshot's order, as the Set it replaced
+// kept it.
 import { type Stat, NULL_DATA } from '../protocol.ts';
 import type { JuteWriter } from '../../native-free-io/jute.ts';
 import { DataArena, SLOT_BYTES_MAX } from './data-arena.ts';
@@ -85,37 +87,35 @@ export class NodeRecord implements NodeFields {
   }
 }
 
-/** The double fields of a node, in its f64 page: zxids and times (pzxid: see Families). */
-export const F = { czxid: 0, mzxid: 1, ctime: 2, mtime: 3 } as const;
-const F64_STRIDE = 4;
 /**
- * The int32 fields, in its i32 page: versions, the sibling links, flags (the EphemeralType,
- * the life state, and above them the owner: a reference into the store's Owners), the
- * data's length and arena address, the ACL reference, the family record (Families: the
- * fields of a node that has or had children), and the path index's fields (path-index.ts:
- * parent, path hash, name address, insertion order).
+ * A node's record, int32s: czxid and ctime (each a long as the snapshot has it: the high
+ * int32, then the low 32 bits), flags (the EphemeralType, the life state, and above them
+ * the owner: a reference into the store's Owners), the data's length and arena address,
+ * the ACL reference, the family and revision records, the sibling links, and the path
+ * index's fields (path-index.ts: parent, path hash, name address, insertion order).
  */
 export const I = {
-  version: 0, aversion: 1, flags: 2,
+  czxidHigh: 0, czxidLow: 1, ctimeHigh: 2, ctimeLow: 3,
+  flags: 4,
   /** -1 for null data; a length up to SLOT_BYTES_MAX: the data is in the arena at dataAt; longer: in `large`. */
-  dataLength: 3,
+  dataLength: 5,
   /** The data's arena address / 8 (addresses are multiples of 8: up to 16 GiB of slots). */
-  dataAt: 4,
-  pathHash: 5, nameAt: 6, parent: 7,
-  aclRef: 8,
+  dataAt: 6,
+  pathHash: 7, nameAt: 8, parent: 9,
+  aclRef: 10,
   /** The node's Families record, or NONE: no children ever, cversion 0, pzxid = czxid. */
-  family: 9,
-  nextSibling: 10, prevSibling: 11, orderNext: 12, orderPrev: 13,
+  family: 11,
+  /** The node's Revisions record, or NONE: unchanged since its create, mzxid = czxid, mtime = ctime, version and aversion 0. */
+  revision: 12,
+  nextSibling: 13, prevSibling: 14, orderNext: 15, orderPrev: 16,
 } as const;
 /**
- * A node's record: its doubles, then its int32s, 88 bytes in one page buffer (a lookup
- * and a setData read and write bytes 8..63 of it: the hash, name and parent checked, the
- * data's length, address and version, mzxid and mtime — about one cache line).
+ * A node's record: 17 int32s, 68 bytes (a lookup reads the hash, name and parent; a
+ * setData the data's length and address and the revision reference: bytes 20..51).
  */
-const RECORD_BYTES = F64_STRIDE * 8 + 14 * 4;
-const F64_PER_RECORD = RECORD_BYTES / 8;
-const I32_PER_RECORD = RECORD_BYTES / 4;
-const I32_BASE = F64_STRIDE * 2;
+const RECORD_INTS = 17;
+const RECORD_BYTES = RECORD_INTS * 4;
+const TWO_32 = 0x1_0000_0000;
 /** flags: the EphemeralType in bits 0-3, the life state in bits 4-7 (in the tree; deleted, its number not yet reusable; free for reuse), the owner's reference above. */
 const TYPE_MASK = 0xf;
 const LIVE = 1 << 4;
@@ -125,9 +125,12 @@ const STATE_MASK = 0xf0;
 const OWNER_SHIFT = 8;
 /** Distinct owners at once (references fit the 24 bits of flags above the type and state). */
 const OWNER_REFS_MAX = (1 << 24) - 1;
-/** A family record's int32 fields (and its pzxid, a double, in a page of its own). */
+/** A family record's int32 fields, and its double. */
 const FAMILY = { firstChild: 0, lastChild: 1, childCount: 2, cversion: 3 } as const;
-const FAMILY_STRIDE = 4;
+const FAMILY_PZXID = 0;
+/** A revision record's int32 fields, and its doubles. */
+const REVISION = { version: 0, aversion: 1 } as const;
+const REVISION_F = { mzxid: 0, mtime: 1 } as const;
 /**
  * Nodes per page. Pages are allocated as the tree grows and never copied: no doubling
  * slack, and no old arrays waiting for a full collection to give their memory back.
@@ -184,31 +187,32 @@ class Owners {
 }
 
 /**
- * The fields only a node with children needs — first and last child, child count,
- * cversion, pzxid — in records of their own, by number (most znodes are leaves that never
- * had a child: for them cversion is 0 and pzxid is czxid, and they hold no record). A
- * record is given when a node first needs one and kept until the node is released.
+ * Records of fields only some nodes need, by number: `ints` int32s and `doubles` doubles
+ * each, in pages of their own. Families: first and last child, child count, cversion,
+ * pzxid — most znodes are leaves that never had a child (cversion 0, pzxid = czxid).
+ * Revisions: version, aversion, mzxid, mtime — most znodes are never changed after their
+ * create (versions 0, mzxid = czxid, mtime = ctime). A record is given when a node first
+ * needs one and kept until the node is released; the caller sets its fields.
  */
-class Families {
-  private readonly i32: Int32Array[] = [];
-  private readonly pzxids: Float64Array[] = [];
+class SideRecords {
+  private readonly intPages: Int32Array[] = [];
+  private readonly doublePages: Float64Array[] = [];
   private readonly free: number[] = [];
   private used = 0;
+  private readonly ints: number;
+  private readonly doubles: number;
 
-  alloc(pzxid: number): number {
+  constructor(ints: number, doubles: number) {
+    this.ints = ints;
+    this.doubles = doubles;
+  }
+
+  alloc(): number {
     const r = this.free.length > 0 ? this.free.pop()! : this.used++;
-    const p = r >>> PAGE_BITS;
-    if (p === this.i32.length) {
-      this.i32.push(new Int32Array(PAGE_NODES * FAMILY_STRIDE));
-      this.pzxids.push(new Float64Array(PAGE_NODES));
+    if (r >>> PAGE_BITS === this.intPages.length) {
+      this.intPages.push(new Int32Array(PAGE_NODES * this.ints));
+      this.doublePages.push(new Float64Array(PAGE_NODES * this.doubles));
     }
-    const page = this.i32[p];
-    const at = (r & PAGE_MASK) * FAMILY_STRIDE;
-    page[at + FAMILY.firstChild] = NONE;
-    page[at + FAMILY.lastChild] = NONE;
-    page[at + FAMILY.childCount] = 0;
-    page[at + FAMILY.cversion] = 0;
-    this.pzxids[p][r & PAGE_MASK] = pzxid;
     return r;
   }
 
@@ -217,24 +221,24 @@ class Families {
   }
 
   n(r: number, field: number): number {
-    return this.i32[r >>> PAGE_BITS][(r & PAGE_MASK) * FAMILY_STRIDE + field];
+    return this.intPages[r >>> PAGE_BITS][(r & PAGE_MASK) * this.ints + field];
   }
 
   setN(r: number, field: number, v: number): void {
-    this.i32[r >>> PAGE_BITS][(r & PAGE_MASK) * FAMILY_STRIDE + field] = v;
+    this.intPages[r >>> PAGE_BITS][(r & PAGE_MASK) * this.ints + field] = v;
   }
 
-  pzxid(r: number): number {
-    return this.pzxids[r >>> PAGE_BITS][r & PAGE_MASK];
+  f(r: number, field: number): number {
+    return this.doublePages[r >>> PAGE_BITS][(r & PAGE_MASK) * this.doubles + field];
   }
 
-  setPzxid(r: number, v: number): void {
-    this.pzxids[r >>> PAGE_BITS][r & PAGE_MASK] = v;
+  setF(r: number, field: number, v: number): void {
+    this.doublePages[r >>> PAGE_BITS][(r & PAGE_MASK) * this.doubles + field] = v;
   }
 
   clear(): void {
-    this.i32.length = 0;
-    this.pzxids.length = 0;
+    this.intPages.length = 0;
+    this.doublePages.length = 0;
     this.free.length = 0;
     this.used = 0;
   }
@@ -247,13 +251,13 @@ class Families {
  * them back).
  */
 export class NodeStore {
-  private readonly f64Pages: Float64Array[] = [];
-  private readonly i32Pages: Int32Array[] = [];
+  private readonly pages: Int32Array[] = [];
   /** The nodes' paths by number (set by the PathIndex built over this store). */
   paths!: PathIndex;
   private readonly arena = new DataArena();
   private readonly owners = new Owners();
-  private readonly families = new Families();
+  private readonly families = new SideRecords(4, 1);
+  private readonly revisions = new SideRecords(2, 2);
   /** Data longer than SLOT_BYTES_MAX, by node number: a Buffer of its own (not a pool slice). */
   private readonly large = new Map<number, Buffer>();
   /** When a session's node joined the session's ephemerals, in the tree's count; only for such nodes. */
@@ -265,20 +269,36 @@ export class NodeStore {
   /** Live nodes. */
   count = 0;
 
-  f(i: number, field: number): number {
-    return this.f64Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * F64_PER_RECORD + field];
-  }
-
-  setF(i: number, field: number, v: number): void {
-    this.f64Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * F64_PER_RECORD + field] = v;
-  }
-
   n(i: number, field: number): number {
-    return this.i32Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * I32_PER_RECORD + I32_BASE + field];
+    return this.pages[i >>> PAGE_BITS][(i & PAGE_MASK) * RECORD_INTS + field];
   }
 
   setN(i: number, field: number, v: number): void {
-    this.i32Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * I32_PER_RECORD + I32_BASE + field] = v;
+    this.pages[i >>> PAGE_BITS][(i & PAGE_MASK) * RECORD_INTS + field] = v;
+  }
+
+  /** The long at fields high, high + 1 of node i's record. */
+  private long(i: number, high: number): number {
+    const page = this.pages[i >>> PAGE_BITS];
+    const at = (i & PAGE_MASK) * RECORD_INTS + high;
+    return page[at] * TWO_32 + (page[at + 1] >>> 0);
+  }
+
+  private setLong(i: number, high: number, v: number): void {
+    if (!Number.isInteger(v)) throw new Error(`node store: ${v} is not an integer (zxids and times are longs)`);
+    const page = this.pages[i >>> PAGE_BITS];
+    const at = (i & PAGE_MASK) * RECORD_INTS + high;
+    const h = Math.floor(v / TWO_32);
+    page[at] = h;
+    page[at + 1] = v - h * TWO_32;
+  }
+
+  czxid(i: number): number {
+    return this.long(i, I.czxidHigh);
+  }
+
+  ctime(i: number): number {
+    return this.long(i, I.ctimeHigh);
   }
 
   /** EphemeralType of node i's owner, as the tree filed it. */
@@ -294,9 +314,78 @@ export class NodeStore {
   private family(i: number, create: boolean): number {
     const r = this.n(i, I.family);
     if (r !== NONE || !create) return r;
-    const made = this.families.alloc(this.f(i, F.czxid));
+    const fam = this.families;
+    const made = fam.alloc();
+    fam.setN(made, FAMILY.firstChild, NONE);
+    fam.setN(made, FAMILY.lastChild, NONE);
+    fam.setN(made, FAMILY.childCount, 0);
+    fam.setN(made, FAMILY.cversion, 0);
+    fam.setF(made, FAMILY_PZXID, this.czxid(i));
     this.setN(i, I.family, made);
     return made;
+  }
+
+  /** Node i's revision record, given one first when `create` (its defaults: mzxid = czxid, mtime = ctime, versions 0); NONE for none. */
+  private revision(i: number, create: boolean): number {
+    const r = this.n(i, I.revision);
+    if (r !== NONE || !create) return r;
+    const rev = this.revisions;
+    const made = rev.alloc();
+    rev.setN(made, REVISION.version, 0);
+    rev.setN(made, REVISION.aversion, 0);
+    rev.setF(made, REVISION_F.mzxid, this.czxid(i));
+    rev.setF(made, REVISION_F.mtime, this.ctime(i));
+    this.setN(i, I.revision, made);
+    return made;
+  }
+
+  mzxid(i: number): number {
+    const r = this.n(i, I.revision);
+    return r === NONE ? this.czxid(i) : this.revisions.f(r, REVISION_F.mzxid);
+  }
+
+  setMzxid(i: number, v: number): void {
+    const r = this.revision(i, v !== this.czxid(i));
+    if (r !== NONE) this.revisions.setF(r, REVISION_F.mzxid, v);
+  }
+
+  mtime(i: number): number {
+    const r = this.n(i, I.revision);
+    return r === NONE ? this.ctime(i) : this.revisions.f(r, REVISION_F.mtime);
+  }
+
+  setMtime(i: number, v: number): void {
+    const r = this.revision(i, v !== this.ctime(i));
+    if (r !== NONE) this.revisions.setF(r, REVISION_F.mtime, v);
+  }
+
+  version(i: number): number {
+    const r = this.n(i, I.revision);
+    return r === NONE ? 0 : this.revisions.n(r, REVISION.version);
+  }
+
+  setVersion(i: number, v: number): void {
+    const r = this.revision(i, v !== 0);
+    if (r !== NONE) this.revisions.setN(r, REVISION.version, v);
+  }
+
+  aversion(i: number): number {
+    const r = this.n(i, I.revision);
+    return r === NONE ? 0 : this.revisions.n(r, REVISION.aversion);
+  }
+
+  setAversion(i: number, v: number): void {
+    const r = this.revision(i, v !== 0);
+    if (r !== NONE) this.revisions.setN(r, REVISION.aversion, v);
+  }
+
+  /** A setData's fields: node i's version, mzxid and mtime (its revision record made first if it has none). */
+  setRevision(i: number, version: number, mzxid: number, mtimeMs: number): void {
+    const r = this.revision(i, true);
+    const rev = this.revisions;
+    rev.setN(r, REVISION.version, version);
+    rev.setF(r, REVISION_F.mzxid, mzxid);
+    rev.setF(r, REVISION_F.mtime, mtimeMs);
   }
 
   cversion(i: number): number {
@@ -311,12 +400,12 @@ export class NodeStore {
 
   pzxid(i: number): number {
     const r = this.n(i, I.family);
-    return r === NONE ? this.f(i, F.czxid) : this.families.pzxid(r);
+    return r === NONE ? this.czxid(i) : this.families.f(r, FAMILY_PZXID);
   }
 
   setPzxid(i: number, v: number): void {
-    const r = this.family(i, v !== this.f(i, F.czxid));
-    if (r !== NONE) this.families.setPzxid(r, v);
+    const r = this.family(i, v !== this.czxid(i));
+    if (r !== NONE) this.families.setF(r, FAMILY_PZXID, v);
   }
 
   isLive(i: number): boolean {
@@ -332,9 +421,10 @@ export class NodeStore {
     const i = this.free.length > 0 ? this.free.pop()! : this.used++;
     this.ensurePage(i);
     this.setN(i, I.family, NONE);
+    this.setN(i, I.revision, NONE);
     this.assign(i, f, type);
-    const page = this.i32Pages[i >>> PAGE_BITS];
-    const at = (i & PAGE_MASK) * I32_PER_RECORD + I32_BASE;
+    const page = this.pages[i >>> PAGE_BITS];
+    const at = (i & PAGE_MASK) * RECORD_INTS;
     page[at + I.nextSibling] = NONE;
     page[at + I.prevSibling] = NONE;
     page[at + I.flags] = (page[at + I.flags] & ~(STATE_MASK | TYPE_MASK)) | type | LIVE;
@@ -348,19 +438,13 @@ export class NodeStore {
    */
   private ensurePage(i: number): void {
     const p = i >>> PAGE_BITS;
-    if (p === this.i32Pages.length) {
-      const buffer = new ArrayBuffer((p === 0 ? FIRST_PAGE_NODES : PAGE_NODES) * RECORD_BYTES);
-      this.f64Pages.push(new Float64Array(buffer));
-      this.i32Pages.push(new Int32Array(buffer));
-    }
-    let nodes = this.i32Pages[p].length / I32_PER_RECORD;
+    if (p === this.pages.length) this.pages.push(new Int32Array((p === 0 ? FIRST_PAGE_NODES : PAGE_NODES) * RECORD_INTS));
+    let nodes = this.pages[p].length / RECORD_INTS;
     if ((i & PAGE_MASK) < nodes) return;
     while ((i & PAGE_MASK) >= nodes) nodes *= 2;
-    const buffer = new ArrayBuffer(nodes * RECORD_BYTES);
-    const i32 = new Int32Array(buffer);
-    i32.set(this.i32Pages[p]);
-    this.i32Pages[p] = i32;
-    this.f64Pages[p] = new Float64Array(buffer);
+    const page = new Int32Array(nodes * RECORD_INTS);
+    page.set(this.pages[p]);
+    this.pages[p] = page;
   }
 
   /** Sets node i's persisted fields from f (a snapshot repeating a path replaces them). */
@@ -370,18 +454,17 @@ export class NodeStore {
       const data = f.data;
       this.setData(i, data, 0, data === NULL_DATA ? -1 : data.length);
     }
-    const d = this.f64Pages[i >>> PAGE_BITS];
-    const at = (i & PAGE_MASK) * F64_PER_RECORD;
-    d[at + F.czxid] = f.czxid;
-    d[at + F.mzxid] = f.mzxid;
-    d[at + F.ctime] = f.ctime;
-    d[at + F.mtime] = f.mtime;
-    const n = this.i32Pages[i >>> PAGE_BITS];
-    const nt = (i & PAGE_MASK) * I32_PER_RECORD + I32_BASE;
+    // czxid and ctime first: the other fields' defaults
+    this.setLong(i, I.czxidHigh, f.czxid);
+    this.setLong(i, I.ctimeHigh, f.ctime);
+    this.setMzxid(i, f.mzxid);
+    this.setMtime(i, f.mtime);
+    this.setVersion(i, f.version);
+    this.setAversion(i, f.aversion);
+    const n = this.pages[i >>> PAGE_BITS];
+    const nt = (i & PAGE_MASK) * RECORD_INTS;
     if (f.aclRef !== (f.aclRef | 0)) throw new Error(`node store: ACL reference ${f.aclRef} is not an int32`);
     n[nt + I.aclRef] = f.aclRef;
-    n[nt + I.version] = f.version;
-    n[nt + I.aversion] = f.aversion;
     const ownerRef = this.owners.ref(f.ephemeralOwner);
     this.owners.unref(n[nt + I.flags] >>> OWNER_SHIFT);
     n[nt + I.flags] = (ownerRef << OWNER_SHIFT) | (n[nt + I.flags] & STATE_MASK) | type;
@@ -413,6 +496,9 @@ export class NodeStore {
     const r = this.n(i, I.family);
     if (r !== NONE) this.families.release(r);
     this.setN(i, I.family, NONE);
+    const v = this.n(i, I.revision);
+    if (v !== NONE) this.revisions.release(v);
+    this.setN(i, I.revision, NONE);
     this.paths.release(i);
     this.ephemeralSeq.delete(i);
     this.free.push(i);
@@ -534,12 +620,12 @@ export class NodeStore {
 
   /** Empties the store (snapshot load). */
   clear(): void {
-    this.f64Pages.length = 0;
-    this.i32Pages.length = 0;
+    this.pages.length = 0;
     this.arena.clear();
     this.large.clear();
     this.owners.clear();
     this.families.clear();
+    this.revisions.clear();
     this.free.length = 0;
     this.ephemeralSeq.clear();
     this.used = 0;
@@ -563,22 +649,21 @@ export class ZNode implements NodeFields {
 
   get aclRef(): number { return this.store.n(this.index, I.aclRef); }
   set aclRef(v: number) { this.store.setN(this.index, I.aclRef, v); }
-  get czxid(): number { return this.store.f(this.index, F.czxid); }
-  set czxid(v: number) { this.store.setF(this.index, F.czxid, v); }
-  get mzxid(): number { return this.store.f(this.index, F.mzxid); }
-  set mzxid(v: number) { this.store.setF(this.index, F.mzxid, v); }
+  // czxid and ctime are set once, by create or a restore (NodeStore.assign)
+  get czxid(): number { return this.store.czxid(this.index); }
+  get mzxid(): number { return this.store.mzxid(this.index); }
+  set mzxid(v: number) { this.store.setMzxid(this.index, v); }
   get pzxid(): number { return this.store.pzxid(this.index); }
   set pzxid(v: number) { this.store.setPzxid(this.index, v); }
-  get ctime(): number { return this.store.f(this.index, F.ctime); }
-  set ctime(v: number) { this.store.setF(this.index, F.ctime, v); }
-  get mtime(): number { return this.store.f(this.index, F.mtime); }
-  set mtime(v: number) { this.store.setF(this.index, F.mtime, v); }
-  get version(): number { return this.store.n(this.index, I.version); }
-  set version(v: number) { this.store.setN(this.index, I.version, v); }
+  get ctime(): number { return this.store.ctime(this.index); }
+  get mtime(): number { return this.store.mtime(this.index); }
+  set mtime(v: number) { this.store.setMtime(this.index, v); }
+  get version(): number { return this.store.version(this.index); }
+  set version(v: number) { this.store.setVersion(this.index, v); }
   get cversion(): number { return this.store.cversion(this.index); }
   set cversion(v: number) { this.store.setCversion(this.index, v); }
-  get aversion(): number { return this.store.n(this.index, I.aversion); }
-  set aversion(v: number) { this.store.setN(this.index, I.aversion, v); }
+  get aversion(): number { return this.store.aversion(this.index); }
+  set aversion(v: number) { this.store.setAversion(this.index, v); }
 
   get ephemeralOwner(): bigint {
     // only an owner of 0 makes a node EphemeralType.void; no BigInt made for those
@@ -646,15 +731,15 @@ export class ZNode implements NodeFields {
     const s = this.store;
     const i = this.index;
     const numChildren = s.childCount(i);
-    st.czxid = s.f(i, F.czxid);
-    st.mzxid = s.f(i, F.mzxid);
-    st.ctime = s.f(i, F.ctime);
-    st.mtime = s.f(i, F.mtime);
-    st.version = s.n(i, I.version);
+    st.czxid = s.czxid(i);
+    st.mzxid = s.mzxid(i);
+    st.ctime = s.ctime(i);
+    st.mtime = s.mtime(i);
+    st.version = s.version(i);
     // the stored cversion counts creates; clients see changes (DataNode.copyStat's v3
     // semantics): every create has a delete except for the children still present
     st.cversion = s.cversion(i) * 2 - numChildren;
-    st.aversion = s.n(i, I.aversion);
+    st.aversion = s.aversion(i);
     // only a session's node shows its owner; containers and TTL nodes show 0 (DataNode.getClientEphemeralOwner)
     st.ephemeralOwner = s.ephemeralType(i) === EphemeralType.normal ? s.owner(i) : 0n;
     st.dataLength = this.dataLength;
