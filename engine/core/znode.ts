@@ -99,7 +99,7 @@ export const I = {
   flags: 4,
   /** -1 for null data; a length up to SLOT_BYTES_MAX: the data is in the arena at dataAt; longer: in `large`. */
   dataLength: 5,
-  /** The data's arena address / 8 (addresses are multiples of 8: up to 16 GiB of slots). */
+  /** The data's slot in the arena (its reference: data-arena.ts). */
   dataAt: 6,
   pathHash: 7, nameAt: 8, parent: 9,
   aclRef: 10,
@@ -508,7 +508,7 @@ export class NodeStore {
   setData(i: number, src: Buffer, start: number, bytes: number): void {
     const old = this.n(i, I.dataLength);
     if (old > 0 && old <= SLOT_BYTES_MAX) {
-      const at = this.n(i, I.dataAt) * 8;
+      const at = this.n(i, I.dataAt);
       if (bytes > 0 && bytes <= SLOT_BYTES_MAX && DataArena.sameSlot(bytes, old)) {
         this.arena.write(at, src, start, bytes);
         this.setN(i, I.dataLength, bytes);
@@ -519,8 +519,7 @@ export class NodeStore {
     if (bytes > 0 && bytes <= SLOT_BYTES_MAX) {
       const at = this.arena.alloc(bytes);
       this.arena.write(at, src, start, bytes);
-      if (at / 8 > 0x7fffffff) throw new Error('node store: data arena past 16 GiB');
-      this.setN(i, I.dataAt, at / 8);
+      this.setN(i, I.dataAt, at);
     } else if (bytes > SLOT_BYTES_MAX) {
       const own = Buffer.allocUnsafeSlow(bytes);
       src.copy(own, 0, start, start + bytes);
@@ -553,9 +552,9 @@ export class NodeStore {
     const bytes = this.n(i, I.dataLength);
     if (bytes <= 0) return 0;
     if (bytes > SLOT_BYTES_MAX) return this.large.get(i)!.copy(buf, at);
-    const address = this.n(i, I.dataAt) * 8;
-    const offset = DataArena.offsetOf(address);
-    return this.arena.chunkOf(address).copy(buf, at, offset, offset + bytes);
+    const slot = this.n(i, I.dataAt);
+    const offset = DataArena.offsetOf(slot);
+    return this.arena.chunkOf(slot).copy(buf, at, offset, offset + bytes);
   }
 
   /** Writes node i's data as jute writes a buffer (length, then the bytes; -1 for null). */
@@ -564,8 +563,8 @@ export class NodeStore {
     if (bytes <= 0) w.int(bytes);
     else if (bytes > SLOT_BYTES_MAX) w.buffer(this.large.get(i)!);
     else {
-      const address = this.n(i, I.dataAt) * 8;
-      w.bufferRange(this.arena.chunkOf(address), DataArena.offsetOf(address), bytes);
+      const slot = this.n(i, I.dataAt);
+      w.bufferRange(this.arena.chunkOf(slot), DataArena.offsetOf(slot), bytes);
     }
   }
 
