@@ -3,21 +3,22 @@
 // per znode), and ZNode, a view of one number with the fields the pipeline, handlers,
 // snapshots and learners read.
 //
-// Per znode: one 68-byte record of 17 int32s — czxid and ctime (two int32s each), flags
-// with the type, life state and owner reference, the data's length and address, the ACL
-// reference, the family and revision records, the sibling links, and the path index's
+// Per znode: one 60-byte record of 15 int32s — czxid and ctime (two int32s each), flags
+// with the type, life state, owner reference and which side records the node has, the
+// data's length and address, the ACL reference, the sibling links, and the path index's
 // parent, hash, name and insertion-order links — plus the data in the arena (data-arena.ts:
 // its length rounded up to a size class), the name in the path index's arena, and ~8 B of
 // its table. A node that has or had children also holds a family record (first and last
-// child, count, cversion, pzxid: 24 B); a node changed since its create (setData, setACL) a
-// revision record (mzxid, mtime, version, aversion: 24 B). Most znodes are leaves written
-// once and hold neither. Children are a doubly linked list through the child numbers, in
+// child, count, cversion, pzxid); a node changed since its create (setData, setACL) a
+// revision record (mzxid, mtime, version, aversion): 24 B each and ~11 B of the map that
+// finds them (side-records.ts). Most znodes are leaves written once and hold neither. Children are a doubly linked list through the child numbers, in
 // the order they joined: getChildren's and the snapshot's order, as the Set it replaced
 // kept it.
 import { type Stat, NULL_DATA } from '../protocol.ts';
 import type { JuteWriter } from '../../native-free-io/jute.ts';
 import { DataArena, SLOT_BYTES_MAX } from './data-arena.ts';
 import type { PathIndex } from './path-index.ts';
+import { SideRecords } from './side-records.ts';
 
 /** What a node's ephemeralOwner makes it, as ZooKeeper's EphemeralType. */
 export const EphemeralType = { void: 0, normal: 1, container: 2, ttl: 3 } as const;
@@ -89,10 +90,11 @@ export class NodeRecord implements NodeFields {
 
 /**
  * A node's record, int32s: czxid and ctime (each a long as the snapshot has it: the high
- * int32, then the low 32 bits), flags (the EphemeralType, the life state, and above them
- * the owner: a reference into the store's Owners), the data's length and arena address,
- * the ACL reference, the family and revision records, the sibling links, and the path
- * index's fields (path-index.ts: parent, path hash, name address, insertion order).
+ * int32, then the low 32 bits), flags (the EphemeralType, the life state, whether the node
+ * has a family and a revision record, and above them the owner: a reference into the
+ * store's Owners), the data's length and arena address, the ACL reference, the sibling
+ * links, and the path index's fields (path-index.ts: parent, path hash, name, insertion
+ * order).
  */
 export const I = {
   czxidHigh: 0, czxidLow: 1, ctimeHigh: 2, ctimeLow: 3,
@@ -103,25 +105,29 @@ export const I = {
   dataAt: 6,
   pathHash: 7, nameAt: 8, parent: 9,
   aclRef: 10,
-  /** The node's Families record, or NONE: no children ever, cversion 0, pzxid = czxid. */
-  family: 11,
-  /** The node's Revisions record, or NONE: unchanged since its create, mzxid = czxid, mtime = ctime, version and aversion 0. */
-  revision: 12,
-  nextSibling: 13, prevSibling: 14, orderNext: 15, orderPrev: 16,
+  nextSibling: 11, prevSibling: 12, orderNext: 13, orderPrev: 14,
 } as const;
 /**
- * A node's record: 17 int32s, 68 bytes (a lookup reads the hash, name and parent; a
- * setData the data's length and address and the revision reference: bytes 20..51).
+ * A node's record: 15 int32s, 60 bytes (a lookup reads the hash, name and parent; a
+ * setData the flags, the data's length and address: bytes 16..39).
  */
-const RECORD_INTS = 17;
+const RECORD_INTS = 15;
 const RECORD_BYTES = RECORD_INTS * 4;
 const TWO_32 = 0x1_0000_0000;
-/** flags: the EphemeralType in bits 0-3, the life state in bits 4-7 (in the tree; deleted, its number not yet reusable; free for reuse), the owner's reference above. */
+/**
+ * flags: the EphemeralType in bits 0-3, the life state in bits 4-5 (in the tree; deleted,
+ * its number not yet reusable; free for reuse), bit 6: a family record (no children ever
+ * without one: cversion 0, pzxid = czxid), bit 7: a revision record (unchanged since its
+ * create without one: mzxid = czxid, mtime = ctime, version and aversion 0), the owner's
+ * reference above.
+ */
 const TYPE_MASK = 0xf;
 const LIVE = 1 << 4;
 const DEAD = 2 << 4;
 const FREE = 3 << 4;
-const STATE_MASK = 0xf0;
+const STATE_MASK = 0x30;
+const HAS_FAMILY = 1 << 6;
+const HAS_REVISION = 1 << 7;
 const OWNER_SHIFT = 8;
 /** Distinct owners at once (references fit the 24 bits of flags above the type and state). */
 const OWNER_REFS_MAX = (1 << 24) - 1;
@@ -183,64 +189,6 @@ class Owners {
     this.uses.length = 1;
     this.refOf.clear();
     this.free.length = 0;
-  }
-}
-
-/**
- * Records of fields only some nodes need, by number: `ints` int32s and `doubles` doubles
- * each, in pages of their own. Families: first and last child, child count, cversion,
- * pzxid — most znodes are leaves that never had a child (cversion 0, pzxid = czxid).
- * Revisions: version, aversion, mzxid, mtime — most znodes are never changed after their
- * create (versions 0, mzxid = czxid, mtime = ctime). A record is given when a node first
- * needs one and kept until the node is released; the caller sets its fields.
- */
-class SideRecords {
-  private readonly intPages: Int32Array[] = [];
-  private readonly doublePages: Float64Array[] = [];
-  private readonly free: number[] = [];
-  private used = 0;
-  private readonly ints: number;
-  private readonly doubles: number;
-
-  constructor(ints: number, doubles: number) {
-    this.ints = ints;
-    this.doubles = doubles;
-  }
-
-  alloc(): number {
-    const r = this.free.length > 0 ? this.free.pop()! : this.used++;
-    if (r >>> PAGE_BITS === this.intPages.length) {
-      this.intPages.push(new Int32Array(PAGE_NODES * this.ints));
-      this.doublePages.push(new Float64Array(PAGE_NODES * this.doubles));
-    }
-    return r;
-  }
-
-  release(r: number): void {
-    this.free.push(r);
-  }
-
-  n(r: number, field: number): number {
-    return this.intPages[r >>> PAGE_BITS][(r & PAGE_MASK) * this.ints + field];
-  }
-
-  setN(r: number, field: number, v: number): void {
-    this.intPages[r >>> PAGE_BITS][(r & PAGE_MASK) * this.ints + field] = v;
-  }
-
-  f(r: number, field: number): number {
-    return this.doublePages[r >>> PAGE_BITS][(r & PAGE_MASK) * this.doubles + field];
-  }
-
-  setF(r: number, field: number, v: number): void {
-    this.doublePages[r >>> PAGE_BITS][(r & PAGE_MASK) * this.doubles + field] = v;
-  }
-
-  clear(): void {
-    this.intPages.length = 0;
-    this.doublePages.length = 0;
-    this.free.length = 0;
-    this.used = 0;
   }
 }
 
@@ -312,35 +260,37 @@ export class NodeStore {
 
   /** Node i's family record, given one first when `create` (its defaults: no children, cversion 0, pzxid = czxid); NONE for none. */
   private family(i: number, create: boolean): number {
-    const r = this.n(i, I.family);
-    if (r !== NONE || !create) return r;
+    const flags = this.n(i, I.flags);
+    if ((flags & HAS_FAMILY) !== 0) return this.families.of(i);
+    if (!create) return NONE;
     const fam = this.families;
-    const made = fam.alloc();
+    const made = fam.add(i);
     fam.setN(made, FAMILY.firstChild, NONE);
     fam.setN(made, FAMILY.lastChild, NONE);
     fam.setN(made, FAMILY.childCount, 0);
     fam.setN(made, FAMILY.cversion, 0);
     fam.setF(made, FAMILY_PZXID, this.czxid(i));
-    this.setN(i, I.family, made);
+    this.setN(i, I.flags, flags | HAS_FAMILY);
     return made;
   }
 
   /** Node i's revision record, given one first when `create` (its defaults: mzxid = czxid, mtime = ctime, versions 0); NONE for none. */
   private revision(i: number, create: boolean): number {
-    const r = this.n(i, I.revision);
-    if (r !== NONE || !create) return r;
+    const flags = this.n(i, I.flags);
+    if ((flags & HAS_REVISION) !== 0) return this.revisions.of(i);
+    if (!create) return NONE;
     const rev = this.revisions;
-    const made = rev.alloc();
+    const made = rev.add(i);
     rev.setN(made, REVISION.version, 0);
     rev.setN(made, REVISION.aversion, 0);
     rev.setF(made, REVISION_F.mzxid, this.czxid(i));
     rev.setF(made, REVISION_F.mtime, this.ctime(i));
-    this.setN(i, I.revision, made);
+    this.setN(i, I.flags, flags | HAS_REVISION);
     return made;
   }
 
   mzxid(i: number): number {
-    const r = this.n(i, I.revision);
+    const r = this.revision(i, false);
     return r === NONE ? this.czxid(i) : this.revisions.f(r, REVISION_F.mzxid);
   }
 
@@ -350,7 +300,7 @@ export class NodeStore {
   }
 
   mtime(i: number): number {
-    const r = this.n(i, I.revision);
+    const r = this.revision(i, false);
     return r === NONE ? this.ctime(i) : this.revisions.f(r, REVISION_F.mtime);
   }
 
@@ -360,7 +310,7 @@ export class NodeStore {
   }
 
   version(i: number): number {
-    const r = this.n(i, I.revision);
+    const r = this.revision(i, false);
     return r === NONE ? 0 : this.revisions.n(r, REVISION.version);
   }
 
@@ -370,7 +320,7 @@ export class NodeStore {
   }
 
   aversion(i: number): number {
-    const r = this.n(i, I.revision);
+    const r = this.revision(i, false);
     return r === NONE ? 0 : this.revisions.n(r, REVISION.aversion);
   }
 
@@ -389,7 +339,7 @@ export class NodeStore {
   }
 
   cversion(i: number): number {
-    const r = this.n(i, I.family);
+    const r = this.family(i, false);
     return r === NONE ? 0 : this.families.n(r, FAMILY.cversion);
   }
 
@@ -399,7 +349,7 @@ export class NodeStore {
   }
 
   pzxid(i: number): number {
-    const r = this.n(i, I.family);
+    const r = this.family(i, false);
     return r === NONE ? this.czxid(i) : this.families.f(r, FAMILY_PZXID);
   }
 
@@ -420,8 +370,6 @@ export class NodeStore {
   add(f: NodeFields, type: number): number {
     const i = this.free.length > 0 ? this.free.pop()! : this.used++;
     this.ensurePage(i);
-    this.setN(i, I.family, NONE);
-    this.setN(i, I.revision, NONE);
     this.assign(i, f, type);
     const page = this.pages[i >>> PAGE_BITS];
     const at = (i & PAGE_MASK) * RECORD_INTS;
@@ -467,7 +415,7 @@ export class NodeStore {
     n[nt + I.aclRef] = f.aclRef;
     const ownerRef = this.owners.ref(f.ephemeralOwner);
     this.owners.unref(n[nt + I.flags] >>> OWNER_SHIFT);
-    n[nt + I.flags] = (ownerRef << OWNER_SHIFT) | (n[nt + I.flags] & STATE_MASK) | type;
+    n[nt + I.flags] = (ownerRef << OWNER_SHIFT) | (n[nt + I.flags] & (STATE_MASK | HAS_FAMILY | HAS_REVISION)) | type;
     this.setCversion(i, f.cversion);
     this.setPzxid(i, f.pzxid);
   }
@@ -492,13 +440,10 @@ export class NodeStore {
     this.setState(i, FREE);
     this.setData(i, EMPTY_DATA, 0, 0);
     this.owners.unref(this.n(i, I.flags) >>> OWNER_SHIFT);
-    this.setN(i, I.flags, this.n(i, I.flags) & (STATE_MASK | TYPE_MASK));
-    const r = this.n(i, I.family);
-    if (r !== NONE) this.families.release(r);
-    this.setN(i, I.family, NONE);
-    const v = this.n(i, I.revision);
-    if (v !== NONE) this.revisions.release(v);
-    this.setN(i, I.revision, NONE);
+    const flags = this.n(i, I.flags);
+    if ((flags & HAS_FAMILY) !== 0) this.families.remove(i);
+    if ((flags & HAS_REVISION) !== 0) this.revisions.remove(i);
+    this.setN(i, I.flags, flags & (STATE_MASK | TYPE_MASK));
     this.paths.release(i);
     this.ephemeralSeq.delete(i);
     this.free.push(i);
@@ -604,7 +549,7 @@ export class NodeStore {
 
   /** The first child of p, then each next sibling; NONE after the last. */
   firstChild(p: number): number {
-    const r = this.n(p, I.family);
+    const r = this.family(p, false);
     return r === NONE ? NONE : this.families.n(r, FAMILY.firstChild);
   }
 
@@ -613,7 +558,7 @@ export class NodeStore {
   }
 
   childCount(p: number): number {
-    const r = this.n(p, I.family);
+    const r = this.family(p, false);
     return r === NONE ? 0 : this.families.n(r, FAMILY.childCount);
   }
 
