@@ -329,6 +329,42 @@ export class NodeStore {
     if (r !== NONE) this.revisions.setN(r, REVISION.aversion, v);
   }
 
+  /** Node i's Stat into st (each side record looked up once). */
+  statInto(i: number, st: Stat): Stat {
+    const flags = this.n(i, I.flags);
+    st.czxid = this.czxid(i);
+    st.ctime = this.ctime(i);
+    if ((flags & HAS_REVISION) !== 0) {
+      const r = this.revisions.of(i);
+      st.mzxid = this.revisions.f(r, REVISION_F.mzxid);
+      st.mtime = this.revisions.f(r, REVISION_F.mtime);
+      st.version = this.revisions.n(r, REVISION.version);
+      st.aversion = this.revisions.n(r, REVISION.aversion);
+    } else {
+      st.mzxid = st.czxid;
+      st.mtime = st.ctime;
+      st.version = 0;
+      st.aversion = 0;
+    }
+    let numChildren = 0;
+    let cversion = 0;
+    st.pzxid = st.czxid;
+    if ((flags & HAS_FAMILY) !== 0) {
+      const r = this.families.of(i);
+      numChildren = this.families.n(r, FAMILY.childCount);
+      cversion = this.families.n(r, FAMILY.cversion);
+      st.pzxid = this.families.f(r, FAMILY_PZXID);
+    }
+    // the stored cversion counts creates; clients see changes (DataNode.copyStat's v3
+    // semantics): every create has a delete except for the children still present
+    st.cversion = cversion * 2 - numChildren;
+    st.numChildren = numChildren;
+    // only a session's node shows its owner; containers and TTL nodes show 0 (DataNode.getClientEphemeralOwner)
+    st.ephemeralOwner = (flags & TYPE_MASK) === EphemeralType.normal ? this.owners.get(flags >>> OWNER_SHIFT) : 0n;
+    st.dataLength = this.dataLength(i);
+    return st;
+  }
+
   /** A setData's fields: node i's version, mzxid and mtime (its revision record made first if it has none). */
   setRevision(i: number, version: number, mzxid: number, mtimeMs: number): void {
     const r = this.revision(i, true);
@@ -672,24 +708,7 @@ export class ZNode implements NodeFields {
   }
 
   statInto(st: Stat): Stat {
-    const s = this.store;
-    const i = this.index;
-    const numChildren = s.childCount(i);
-    st.czxid = s.czxid(i);
-    st.mzxid = s.mzxid(i);
-    st.ctime = s.ctime(i);
-    st.mtime = s.mtime(i);
-    st.version = s.version(i);
-    // the stored cversion counts creates; clients see changes (DataNode.copyStat's v3
-    // semantics): every create has a delete except for the children still present
-    st.cversion = s.cversion(i) * 2 - numChildren;
-    st.aversion = s.aversion(i);
-    // only a session's node shows its owner; containers and TTL nodes show 0 (DataNode.getClientEphemeralOwner)
-    st.ephemeralOwner = s.ephemeralType(i) === EphemeralType.normal ? s.owner(i) : 0n;
-    st.dataLength = this.dataLength;
-    st.numChildren = numChildren;
-    st.pzxid = s.pzxid(i);
-    return st;
+    return this.store.statInto(this.index, st);
   }
 }
 
