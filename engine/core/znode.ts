@@ -112,7 +112,6 @@ export const I = {
  * setData the flags, the data's length and address: bytes 16..39).
  */
 const RECORD_INTS = 15;
-const RECORD_BYTES = RECORD_INTS * 4;
 const TWO_32 = 0x1_0000_0000;
 /**
  * flags: the EphemeralType in bits 0-3, the life state in bits 4-5 (in the tree; deleted,
