@@ -4,7 +4,8 @@
 //
 // Records are int32s and doubles in pages that are never copied; numbers of removed records
 // are reused. The map from node number to record is open addressing (linear probing, a
-// delete shifts its run back, no tombstones), 8 bytes a slot, at most ¾ full.
+// delete shifts its run back, no tombstones), 8 bytes a slot (the key and the record side
+// by side: a lookup reads one cache line), at most ¾ full.
 const NONE = -1;
 const PAGE_BITS = 15;
 const PAGE_RECORDS = 1 << PAGE_BITS;
@@ -20,9 +21,9 @@ export class SideRecords {
   private used = 0;
   private readonly ints: number;
   private readonly doubles: number;
-  /** node + 1 (0: an empty slot) and its record, slot by slot. */
-  private keys = new Int32Array(MAP_SLOTS_MIN);
-  private records = new Int32Array(MAP_SLOTS_MIN);
+  /** Slot s: [2s] node + 1 (0: empty), [2s + 1] its record. */
+  private slots = new Int32Array(2 * MAP_SLOTS_MIN);
+  private mask = MAP_SLOTS_MIN - 1;
   private shift = 32 - Math.log2(MAP_SLOTS_MIN);
   /** Records in use. */
   count = 0;
@@ -38,18 +39,18 @@ export class SideRecords {
 
   /** Node's record, or NONE. */
   of(node: number): number {
-    const keys = this.keys;
-    const mask = keys.length - 1;
-    for (let slot = this.home(node); ; slot = (slot + 1) & mask) {
-      const k = keys[slot];
-      if (k === node + 1) return this.records[slot];
+    const slots = this.slots;
+    const mask = this.mask;
+    for (let s = this.home(node); ; s = (s + 1) & mask) {
+      const k = slots[2 * s];
+      if (k === node + 1) return slots[2 * s + 1];
       if (k === 0) return NONE;
     }
   }
 
   /** A record for node, which has none; its fields are the caller's to set. */
   add(node: number): number {
-    if ((this.count + 1) * 4 > this.keys.length * 3) this.resize(this.keys.length * 2);
+    if ((this.count + 1) * 4 > (this.mask + 1) * 3) this.resize((this.mask + 1) * 2);
     const r = this.free.length > 0 ? this.free.pop()! : this.used++;
     if (r >>> PAGE_BITS === this.intPages.length) {
       this.intPages.push(new Int32Array(PAGE_RECORDS * this.ints));
@@ -61,42 +62,40 @@ export class SideRecords {
   }
 
   private place(node: number, r: number): void {
-    const mask = this.keys.length - 1;
-    let slot = this.home(node);
-    while (this.keys[slot] !== 0) slot = (slot + 1) & mask;
-    this.keys[slot] = node + 1;
-    this.records[slot] = r;
+    let s = this.home(node);
+    while (this.slots[2 * s] !== 0) s = (s + 1) & this.mask;
+    this.slots[2 * s] = node + 1;
+    this.slots[2 * s + 1] = r;
   }
 
   /** Node's record goes (its number is reused). */
   remove(node: number): void {
-    const keys = this.keys;
-    const mask = keys.length - 1;
+    const slots = this.slots;
+    const mask = this.mask;
     let hole = this.home(node);
-    while (keys[hole] !== node + 1) {
-      if (keys[hole] === 0) throw new Error(`side records: node ${node} has no record`);
+    while (slots[2 * hole] !== node + 1) {
+      if (slots[2 * hole] === 0) throw new Error(`side records: node ${node} has no record`);
       hole = (hole + 1) & mask;
     }
-    this.free.push(this.records[hole]);
+    this.free.push(slots[2 * hole + 1]);
     // backward shift: an entry after the hole moves into it unless its home lies between them
-    for (let j = (hole + 1) & mask; keys[j] !== 0; j = (j + 1) & mask) {
-      const home = this.home(keys[j] - 1);
+    for (let j = (hole + 1) & mask; slots[2 * j] !== 0; j = (j + 1) & mask) {
+      const home = this.home(slots[2 * j] - 1);
       if (((j - home) & mask) < ((j - hole) & mask)) continue;
-      keys[hole] = keys[j];
-      this.records[hole] = this.records[j];
+      slots[2 * hole] = slots[2 * j];
+      slots[2 * hole + 1] = slots[2 * j + 1];
       hole = j;
     }
-    keys[hole] = 0;
+    slots[2 * hole] = 0;
     this.count--;
   }
 
-  private resize(slots: number): void {
-    const keys = this.keys;
-    const records = this.records;
-    this.keys = new Int32Array(slots);
-    this.records = new Int32Array(slots);
-    this.shift = 32 - Math.log2(slots);
-    for (let s = 0; s < keys.length; s++) if (keys[s] !== 0) this.place(keys[s] - 1, records[s]);
+  private resize(capacity: number): void {
+    const old = this.slots;
+    this.slots = new Int32Array(2 * capacity);
+    this.mask = capacity - 1;
+    this.shift = 32 - Math.log2(capacity);
+    for (let s = 0; s < old.length; s += 2) if (old[s] !== 0) this.place(old[s] - 1, old[s + 1]);
   }
 
   n(r: number, field: number): number {
@@ -120,8 +119,8 @@ export class SideRecords {
     this.doublePages.length = 0;
     this.free.length = 0;
     this.used = 0;
-    this.keys = new Int32Array(MAP_SLOTS_MIN);
-    this.records = new Int32Array(MAP_SLOTS_MIN);
+    this.slots = new Int32Array(2 * MAP_SLOTS_MIN);
+    this.mask = MAP_SLOTS_MIN - 1;
     this.shift = 32 - Math.log2(MAP_SLOTS_MIN);
     this.count = 0;
   }

@@ -440,10 +440,14 @@ export class NodeStore {
     // czxid and ctime first: the other fields' defaults
     this.setLong(i, I.czxidHigh, f.czxid);
     this.setLong(i, I.ctimeHigh, f.ctime);
-    this.setMzxid(i, f.mzxid);
-    this.setMtime(i, f.mtime);
-    this.setVersion(i, f.version);
-    this.setAversion(i, f.aversion);
+    const r = this.revision(i, f.mzxid !== f.czxid || f.mtime !== f.ctime || f.version !== 0 || f.aversion !== 0);
+    if (r !== NONE) {
+      const rev = this.revisions;
+      rev.setF(r, REVISION_F.mzxid, f.mzxid);
+      rev.setF(r, REVISION_F.mtime, f.mtime);
+      rev.setN(r, REVISION.version, f.version);
+      rev.setN(r, REVISION.aversion, f.aversion);
+    }
     const n = this.pages[i >>> PAGE_BITS];
     const nt = (i & PAGE_MASK) * RECORD_INTS;
     if (f.aclRef !== (f.aclRef | 0)) throw new Error(`node store: ACL reference ${f.aclRef} is not an int32`);
