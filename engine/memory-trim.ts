@@ -8,6 +8,7 @@
 // does for an idle JVM. The collection pauses the thread (tens of ms for a few MiB live,
 // growing with the live heap), so a thread whose heap holds much live data (the pipeline
 // with a large tree) never trims: there the pause would be long and the pages are in use.
+// The pipeline also trims once right after recovery (trimNow): a snapshot load's garbage.
 import v8 from 'node:v8';
 import type { StatsBlock } from './ops/stagestats.ts';
 import { IDLE_TRIM_CHECK_MS, IDLE_TRIM_QUIET_CHECKS, IDLE_TRIM_QUIET_UNITS_PER_S, IDLE_TRIM_SLACK_BYTES, IDLE_TRIM_USED_BYTES_MAX } from './limits.ts';
@@ -74,13 +75,30 @@ export class IdleTrim {
     const before = this.heapStats();
     const beforeBytes = heapBytes(before);
     if (beforeBytes < this.restingBytes + IDLE_TRIM_SLACK_BYTES || before.used_heap_size > IDLE_TRIM_USED_BYTES_MAX) return null;
-    const startMs = performance.now();
-    this.gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
-    const durationMs = performance.now() - startMs;
-    const afterBytes = heapBytes(this.heapStats());
-    this.restingBytes = afterBytes;
-    return { durationMs, heapBeforeBytes: beforeBytes, heapAfterBytes: afterBytes };
+    const result = trim(this.gc, this.heapStats);
+    this.restingBytes = result.heapAfterBytes;
+    return result;
   }
+}
+
+/**
+ * One memory-reducing collection now, if the gc extension is there: the pipeline's, once
+ * it has recovered. Loading a snapshot leaves garbage no collection would take back soon
+ * in a thread that then idles or serves reads: the reader's 8 MiB buffer, the young
+ * generation grown while loading (at 1M znodes ~17 MiB of resident memory in all, for a
+ * pause of ~20-25 ms on the 2-core VM: bench/results/bytes-2026-12-06.md).
+ */
+export function trimNow(): TrimResult | null {
+  const gc = gcFunction();
+  return gc === null ? null : trim(gc, () => v8.getHeapStatistics());
+}
+
+/** One memory-reducing collection, and the heap before and after. */
+function trim(gc: GcFunction, heapStats: () => HeapFigures): TrimResult {
+  const beforeBytes = heapBytes(heapStats());
+  const startMs = performance.now();
+  gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  return { durationMs: performance.now() - startMs, heapBeforeBytes: beforeBytes, heapAfterBytes: heapBytes(heapStats()) };
 }
 
 /** The figures of v8.getHeapStatistics() a trim looks at. */
@@ -97,9 +115,9 @@ function heapBytes(s: HeapFigures): number {
 const MiB = 1024 * 1024;
 
 /** "idle memory trim: heap 61.2 → 14.0 MiB in 84 ms" */
-export function describeTrim(t: TrimResult): string {
+export function describeTrim(t: TrimResult, what = 'idle memory trim'): string {
   const mib = (b: number) => (b / MiB).toFixed(1);
-  return `idle memory trim: heap ${mib(t.heapBeforeBytes)} → ${mib(t.heapAfterBytes)} MiB in ${t.durationMs.toFixed(0)} ms`;
+  return `${what}: heap ${mib(t.heapBeforeBytes)} → ${mib(t.heapAfterBytes)} MiB in ${t.durationMs.toFixed(0)} ms`;
 }
 
 /**

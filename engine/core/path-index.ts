@@ -4,9 +4,11 @@
 // million strings for every major GC to mark.
 //
 // Each node keeps, in its NodeStore record: its parent's number, the hash of its full path,
-// the address of its name (the last segment only, in a byte arena) and its links in the
+// the slot of its name (the last segment only, in a byte arena) and its links in the
 // insertion order. The full path is rebuilt from the parents when asked for (the snapshot
-// writes its bytes straight from the names).
+// writes its bytes straight from the names). Per node: those 20 bytes of its record, the
+// name's slot (a length byte and the name, rounded up to 4 bytes: 8 for "n0001") and 4
+// bytes per table slot (the table is a power of two at most ¾ full: 8 B a node at 1M).
 //
 // Lookup: one probe of an open-addressing table (linear probing, no tombstones: a delete
 // shifts its run back) keyed by the full path's hash; a slot holds the node's number and 4
@@ -173,8 +175,8 @@ export class PathIndex {
     for (; i !== this.root; i = this.store.n(i, I.parent)) {
       const at = this.store.n(i, I.nameAt);
       if (at === NONE) return false; // a name the arena does not hold is not ASCII
-      const chunk = this.names.chunkOf(at * 8);
-      const offset = DataArena.offsetOf(at * 8);
+      const chunk = this.names.chunkOf(at);
+      const offset = DataArena.offsetOf(at);
       const from = end - chunk[offset];
       if (from < start + 1 || buf[from - 1] !== SLASH) return false;
       for (let k = offset + 1, c = from; c < end; k++, c++) if (chunk[k] !== buf[c]) return false;
@@ -273,8 +275,8 @@ export class PathIndex {
   private nameIsAt(i: number, buf: Buffer, from: number, to: number): boolean {
     const at = this.store.n(i, I.nameAt);
     if (at === NONE) return false; // a name the arena does not hold is not ASCII
-    const chunk = this.names.chunkOf(at * 8);
-    const offset = DataArena.offsetOf(at * 8);
+    const chunk = this.names.chunkOf(at);
+    const offset = DataArena.offsetOf(at);
     if (chunk[offset] !== to - from) return false;
     for (let k = offset + 1, c = from; c < to; k++, c++) if (chunk[k] !== buf[c]) return false;
     return true;
@@ -282,14 +284,13 @@ export class PathIndex {
 
   /** storeName for an ASCII name in buf[from, to) (at most 255 bytes: longer ones take the string way). */
   private storeNameAt(buf: Buffer, from: number, to: number): number {
-    const address = this.names.alloc(to - from + 1);
-    if (address / 8 > 0x7fffffff) throw new Error('path index: name arena past 16 GiB');
-    const chunk = this.names.chunkOf(address);
-    const offset = DataArena.offsetOf(address);
+    const slot = this.names.alloc(to - from + 1);
+    const chunk = this.names.chunkOf(slot);
+    const offset = DataArena.offsetOf(slot);
     chunk[offset] = to - from;
     // a loop: names are short, and Buffer.copy is a call into C++ (~10% of a load's time in this function)
     for (let k = offset + 1, c = from; c < to; k++, c++) chunk[k] = buf[c];
-    return address / 8;
+    return slot;
   }
 
   /** The child of parent p named path[nameStart..], whose path hashes to h; or NONE (then add() of it probes no more). */
@@ -337,8 +338,8 @@ export class PathIndex {
       for (let k = 0; k < name.length; k++) if (name.charCodeAt(k) !== s.charCodeAt(from + k)) return false;
       return true;
     }
-    const chunk = this.names.chunkOf(at * 8);
-    const offset = DataArena.offsetOf(at * 8);
+    const chunk = this.names.chunkOf(at);
+    const offset = DataArena.offsetOf(at);
     if (chunk[offset] !== to - from) return false;
     for (let k = 1, c = from; c < to; k++, c++) if (chunk[offset + k] !== s.charCodeAt(c)) return false;
     return true;
@@ -348,15 +349,15 @@ export class PathIndex {
   private nameLength(i: number): number {
     const at = this.store.n(i, I.nameAt);
     if (at === NONE) return this.otherNames.get(i)!.length;
-    return this.names.chunkOf(at * 8)[DataArena.offsetOf(at * 8)];
+    return this.names.chunkOf(at)[DataArena.offsetOf(at)];
   }
 
   /** Node i's name (the last segment of its path; "" for the root). */
   name(i: number): string {
     const at = this.store.n(i, I.nameAt);
     if (at === NONE) return this.otherNames.get(i)!;
-    const chunk = this.names.chunkOf(at * 8);
-    const offset = DataArena.offsetOf(at * 8);
+    const chunk = this.names.chunkOf(at);
+    const offset = DataArena.offsetOf(at);
     const end = offset + 1 + chunk[offset];
     // short names: characters in JS (a Buffer decode is a call into C++, ~10× slower for these)
     if (end - offset > SHORT_NAME_CHARS_MAX) return chunk.toString('latin1', offset + 1, end);
@@ -372,8 +373,8 @@ export class PathIndex {
       w.string(this.otherNames.get(i)!);
       return;
     }
-    const chunk = this.names.chunkOf(at * 8);
-    const offset = DataArena.offsetOf(at * 8);
+    const chunk = this.names.chunkOf(at);
+    const offset = DataArena.offsetOf(at);
     w.bufferRange(chunk, offset + 1, chunk[offset]);
   }
 
@@ -415,8 +416,8 @@ export class PathIndex {
         end -= Buffer.byteLength(name);
         buf.write(name, end, 'utf8');
       } else {
-        const chunk = this.names.chunkOf(nameAt * 8);
-        const offset = DataArena.offsetOf(nameAt * 8);
+        const chunk = this.names.chunkOf(nameAt);
+        const offset = DataArena.offsetOf(nameAt);
         end -= chunk[offset];
         chunk.copy(buf, end, offset + 1, offset + 1 + chunk[offset]);
       }
@@ -484,7 +485,7 @@ export class PathIndex {
   release(i: number): void {
     const at = this.store.n(i, I.nameAt);
     if (at === NONE) this.otherNames.delete(i);
-    else this.names.free(at * 8, this.names.chunkOf(at * 8)[DataArena.offsetOf(at * 8)] + 1);
+    else this.names.free(at, this.names.chunkOf(at)[DataArena.offsetOf(at)] + 1);
     this.store.setN(i, I.nameAt, NONE);
   }
 
@@ -508,7 +509,7 @@ export class PathIndex {
     this.restoredParentBytes = -1;
   }
 
-  /** Name s[from, to) for node i: its arena address / 8, or NONE when otherNames holds it. */
+  /** Name s[from, to) for node i: its slot in the arena (a reference), or NONE when otherNames holds it. */
   private storeName(i: number, s: string, from: number, to: number): number {
     const chars = to - from;
     let ascii = chars <= ARENA_NAME_CHARS_MAX;
@@ -517,13 +518,12 @@ export class PathIndex {
       this.otherNames.set(i, s.slice(from, to));
       return NONE;
     }
-    const address = this.names.alloc(chars + 1);
-    if (address / 8 > 0x7fffffff) throw new Error('path index: name arena past 16 GiB');
-    const chunk = this.names.chunkOf(address);
-    const offset = DataArena.offsetOf(address);
+    const slot = this.names.alloc(chars + 1);
+    const chunk = this.names.chunkOf(slot);
+    const offset = DataArena.offsetOf(slot);
     chunk[offset] = chars;
     for (let k = 1, c = from; c < to; k++, c++) chunk[offset + k] = s.charCodeAt(c);
-    return address / 8;
+    return slot;
   }
 
   private insert(i: number): void {

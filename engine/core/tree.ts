@@ -3,7 +3,7 @@
 import { type Acl, type Stat, EventType, KeeperError, Err, NULL_DATA, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, parentOf, baseName } from '../protocol.ts';
 import { WatchTable, type WatcherKey } from './watches.ts';
 import { HashMapBins, hashMapCapacityFor, hashMapSizeFor } from './javaorder.ts';
-import { EphemeralType, F, I, NodeRecord, NodeStore, NodesView, ZNode, type NodeFields } from './znode.ts';
+import { EphemeralType, I, NodeRecord, NodeStore, NodesView, ZNode, type NodeFields } from './znode.ts';
 import { type IndexWalk, NOT_ASCII, PathIndex, RESTORE_NEW } from './path-index.ts';
 
 export { EphemeralType, NodeRecord, NodesView, ZNode, type NodeFields };
@@ -352,9 +352,7 @@ export class DataTree {
     this.approximateDataSize += data.length - dataLength;
     this.updateQuotaStat(path, data.length - dataLength, 0);
     node.data = data;
-    store.setN(i, I.version, version);
-    store.setF(i, F.mzxid, zxid);
-    store.setF(i, F.mtime, timeMs);
+    store.setRevision(i, version, zxid, timeMs);
     if (this.dataWatches.mayFire(path)) this.noteEvent(zxid, EventType.NodeDataChanged, path, this.acls.get(store.n(i, I.aclRef)));
     return node;
   }
@@ -373,9 +371,7 @@ export class DataTree {
     const store = this.store;
     this.approximateDataSize += Math.max(dataLengthOrNull, 0) - store.dataLength(i);
     store.setData(i, pathBuf, dataStart, dataLengthOrNull);
-    store.setN(i, I.version, version);
-    store.setF(i, F.mzxid, zxid);
-    store.setF(i, F.mtime, timeMs);
+    store.setRevision(i, version, zxid, timeMs);
     return true;
   }
 

@@ -3,20 +3,23 @@
 // per znode), and ZNode, a view of one number with the fields the pipeline, handlers,
 // snapshots and learners read.
 //
-// Per znode: one 88-byte record — 4 doubles (czxid, mzxid, ctime, mtime) and 14 int32s
-// (versions, flags with the type, life state and owner reference, the data's length and
-// address, the ACL reference, the sibling links, the family record, and the path index's
-// parent, hash, name and insertion-order links) — plus the data in the arena (data-arena.ts:
+// Per znode: one 60-byte record of 15 int32s — czxid and ctime (two int32s each), flags
+// with the type, life state, owner reference and which side records the node has, the
+// data's length and address, the ACL reference, the sibling links, and the path index's
+// parent, hash, name and insertion-order links — plus the data in the arena (data-arena.ts:
 // its length rounded up to a size class), the name in the path index's arena, and ~8 B of
 // its table. A node that has or had children also holds a family record (first and last
-// child, count, cversion, pzxid: 24 B). Children are a doubly linked list through the child
-// numbers, in the order they joined: getChildren's and the snapshot's order, as the Set it
-// replaced kept it.
+// child, count, cversion, pzxid); a node changed since its create (setData, setACL) a
+// revision record (mzxid, mtime, version, aversion): 24 B each and ~11 B of the map that
+// finds them (side-records.ts). Most znodes are leaves written once and hold neither. Children are a doubly linked list through the child numbers, in
+// the order they joined: getChildren's and the snapshot's order, as the Set it replaced
+// kept it.
 import { type Stat, NULL_DATA } from '../protocol.ts';
 import type { JuteWriter } from '../../native-free-io/jute.ts';
 import { DataArena, SLOT_BYTES_MAX } from './data-arena.ts';
 import type { PathIndex } from './path-index.ts';
 import { FRESH_PAGES, type PageSource } from './pages.ts';
+import { SideRecords } from './side-records.ts';
 
 /** What a node's ephemeralOwner makes it, as ZooKeeper's EphemeralType. */
 export const EphemeralType = { void: 0, normal: 1, container: 2, ttl: 3 } as const;
@@ -86,49 +89,54 @@ export class NodeRecord implements NodeFields {
   }
 }
 
-/** The double fields of a node, in its f64 page: zxids and times (pzxid: see Families). */
-export const F = { czxid: 0, mzxid: 1, ctime: 2, mtime: 3 } as const;
-const F64_STRIDE = 4;
 /**
- * The int32 fields, in its i32 page: versions, the sibling links, flags (the EphemeralType,
- * the life state, and above them the owner: a reference into the store's Owners), the
- * data's length and arena address, the ACL reference, the family record (Families: the
- * fields of a node that has or had children), and the path index's fields (path-index.ts:
- * parent, path hash, name address, insertion order).
+ * A node's record, int32s: czxid and ctime (each a long as the snapshot has it: the high
+ * int32, then the low 32 bits), flags (the EphemeralType, the life state, whether the node
+ * has a family and a revision record, and above them the owner: a reference into the
+ * store's Owners), the data's length and arena address, the ACL reference, the sibling
+ * links, and the path index's fields (path-index.ts: parent, path hash, name, insertion
+ * order).
  */
 export const I = {
-  version: 0, aversion: 1, flags: 2,
+  czxidHigh: 0, czxidLow: 1, ctimeHigh: 2, ctimeLow: 3,
+  flags: 4,
   /** -1 for null data; a length up to SLOT_BYTES_MAX: the data is in the arena at dataAt; longer: in `large`. */
-  dataLength: 3,
-  /** The data's arena address / 8 (addresses are multiples of 8: up to 16 GiB of slots). */
-  dataAt: 4,
-  pathHash: 5, nameAt: 6, parent: 7,
-  aclRef: 8,
-  /** The node's Families record, or NONE: no children ever, cversion 0, pzxid = czxid. */
-  family: 9,
-  nextSibling: 10, prevSibling: 11, orderNext: 12, orderPrev: 13,
+  dataLength: 5,
+  /** The data's slot in the arena (its reference: data-arena.ts). */
+  dataAt: 6,
+  pathHash: 7, nameAt: 8, parent: 9,
+  aclRef: 10,
+  nextSibling: 11, prevSibling: 12, orderNext: 13, orderPrev: 14,
 } as const;
 /**
- * A node's record: its doubles, then its int32s, 88 bytes in one page buffer (a lookup
- * and a setData read and write bytes 8..63 of it: the hash, name and parent checked, the
- * data's length, address and version, mzxid and mtime — about one cache line).
+ * A node's record: 15 int32s, 60 bytes (a lookup reads the hash, name and parent; a
+ * setData the flags, the data's length and address: bytes 16..39).
  */
-const RECORD_BYTES = F64_STRIDE * 8 + 14 * 4;
-const F64_PER_RECORD = RECORD_BYTES / 8;
-const I32_PER_RECORD = RECORD_BYTES / 4;
-const I32_BASE = F64_STRIDE * 2;
-/** flags: the EphemeralType in bits 0-3, the life state in bits 4-7 (in the tree; deleted, its number not yet reusable; free for reuse), the owner's reference above. */
+const RECORD_INTS = 15;
+const TWO_32 = 0x1_0000_0000;
+/**
+ * flags: the EphemeralType in bits 0-3, the life state in bits 4-5 (in the tree; deleted,
+ * its number not yet reusable; free for reuse), bit 6: a family record (no children ever
+ * without one: cversion 0, pzxid = czxid), bit 7: a revision record (unchanged since its
+ * create without one: mzxid = czxid, mtime = ctime, version and aversion 0), the owner's
+ * reference above.
+ */
 const TYPE_MASK = 0xf;
 const LIVE = 1 << 4;
 const DEAD = 2 << 4;
 const FREE = 3 << 4;
-const STATE_MASK = 0xf0;
+const STATE_MASK = 0x30;
+const HAS_FAMILY = 1 << 6;
+const HAS_REVISION = 1 << 7;
 const OWNER_SHIFT = 8;
 /** Distinct owners at once (references fit the 24 bits of flags above the type and state). */
 const OWNER_REFS_MAX = (1 << 24) - 1;
-/** A family record's int32 fields (and its pzxid, a double, in a page of its own). */
+/** A family record's int32 fields, and its double. */
 const FAMILY = { firstChild: 0, lastChild: 1, childCount: 2, cversion: 3 } as const;
-const FAMILY_STRIDE = 4;
+const FAMILY_PZXID = 0;
+/** A revision record's int32 fields, and its doubles. */
+const REVISION = { version: 0, aversion: 1 } as const;
+const REVISION_F = { mzxid: 0, mtime: 1 } as const;
 /**
  * Nodes per page. Pages are allocated as the tree grows and never copied: no doubling
  * slack, and no old arrays waiting for a full collection to give their memory back.
@@ -185,76 +193,19 @@ class Owners {
 }
 
 /**
- * The fields only a node with children needs — first and last child, child count,
- * cversion, pzxid — in records of their own, by number (most znodes are leaves that never
- * had a child: for them cversion is 0 and pzxid is czxid, and they hold no record). A
- * record is given when a node first needs one and kept until the node is released.
- */
-class Families {
-  private readonly i32: Int32Array[] = [];
-  private readonly pzxids: Float64Array[] = [];
-  private readonly free: number[] = [];
-  private used = 0;
-
-  alloc(pzxid: number): number {
-    const r = this.free.length > 0 ? this.free.pop()! : this.used++;
-    const p = r >>> PAGE_BITS;
-    if (p === this.i32.length) {
-      this.i32.push(new Int32Array(PAGE_NODES * FAMILY_STRIDE));
-      this.pzxids.push(new Float64Array(PAGE_NODES));
-    }
-    const page = this.i32[p];
-    const at = (r & PAGE_MASK) * FAMILY_STRIDE;
-    page[at + FAMILY.firstChild] = NONE;
-    page[at + FAMILY.lastChild] = NONE;
-    page[at + FAMILY.childCount] = 0;
-    page[at + FAMILY.cversion] = 0;
-    this.pzxids[p][r & PAGE_MASK] = pzxid;
-    return r;
-  }
-
-  release(r: number): void {
-    this.free.push(r);
-  }
-
-  n(r: number, field: number): number {
-    return this.i32[r >>> PAGE_BITS][(r & PAGE_MASK) * FAMILY_STRIDE + field];
-  }
-
-  setN(r: number, field: number, v: number): void {
-    this.i32[r >>> PAGE_BITS][(r & PAGE_MASK) * FAMILY_STRIDE + field] = v;
-  }
-
-  pzxid(r: number): number {
-    return this.pzxids[r >>> PAGE_BITS][r & PAGE_MASK];
-  }
-
-  setPzxid(r: number, v: number): void {
-    this.pzxids[r >>> PAGE_BITS][r & PAGE_MASK] = v;
-  }
-
-  clear(): void {
-    this.i32.length = 0;
-    this.pzxids.length = 0;
-    this.free.length = 0;
-    this.used = 0;
-  }
-}
-
-/**
  * The znodes of one tree by number, in pages of typed arrays. A node's doubles sit side by
  * side, as do its int32s (a setData touches one run of each). Numbers of deleted nodes are
  * reused (the tree decides when: not within the txn that deleted them, whose undo may put
  * them back).
  */
 export class NodeStore {
-  private readonly f64Pages: Float64Array[] = [];
-  private readonly i32Pages: Int32Array[] = [];
+  private readonly pages: Int32Array[] = [];
   /** The nodes' paths by number (set by the PathIndex built over this store). */
   paths!: PathIndex;
   private readonly arena = new DataArena();
   private readonly owners = new Owners();
-  private readonly families = new Families();
+  private readonly families = new SideRecords(4, 1);
+  private readonly revisions = new SideRecords(2, 2);
   /** Data longer than SLOT_BYTES_MAX, by node number: a Buffer of its own (not a pool slice). */
   private readonly large = new Map<number, Buffer>();
   /** When a session's node joined the session's ephemerals, in the tree's count; only for such nodes. */
@@ -266,28 +217,44 @@ export class NodeStore {
   /** Live nodes. */
   count = 0;
   /** Where whole pages come from (the first page's smaller steps are new ArrayBuffers). */
-  private pages: PageSource = FRESH_PAGES;
+  private pageSource: PageSource = FRESH_PAGES;
 
   /** Takes later pages and data chunks from `pages` (a snapshot load: prefaulted ones). */
   usePages(pages: PageSource): void {
-    this.pages = pages;
+    this.pageSource = pages;
     this.arena.pages = pages;
   }
 
-  f(i: number, field: number): number {
-    return this.f64Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * F64_PER_RECORD + field];
-  }
-
-  setF(i: number, field: number, v: number): void {
-    this.f64Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * F64_PER_RECORD + field] = v;
-  }
-
   n(i: number, field: number): number {
-    return this.i32Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * I32_PER_RECORD + I32_BASE + field];
+    return this.pages[i >>> PAGE_BITS][(i & PAGE_MASK) * RECORD_INTS + field];
   }
 
   setN(i: number, field: number, v: number): void {
-    this.i32Pages[i >>> PAGE_BITS][(i & PAGE_MASK) * I32_PER_RECORD + I32_BASE + field] = v;
+    this.pages[i >>> PAGE_BITS][(i & PAGE_MASK) * RECORD_INTS + field] = v;
+  }
+
+  /** The long at fields high, high + 1 of node i's record. */
+  private long(i: number, high: number): number {
+    const page = this.pages[i >>> PAGE_BITS];
+    const at = (i & PAGE_MASK) * RECORD_INTS + high;
+    return page[at] * TWO_32 + (page[at + 1] >>> 0);
+  }
+
+  private setLong(i: number, high: number, v: number): void {
+    if (!Number.isInteger(v)) throw new Error(`node store: ${v} is not an integer (zxids and times are longs)`);
+    const page = this.pages[i >>> PAGE_BITS];
+    const at = (i & PAGE_MASK) * RECORD_INTS + high;
+    const h = Math.floor(v / TWO_32);
+    page[at] = h;
+    page[at + 1] = v - h * TWO_32;
+  }
+
+  czxid(i: number): number {
+    return this.long(i, I.czxidHigh);
+  }
+
+  ctime(i: number): number {
+    return this.long(i, I.ctimeHigh);
   }
 
   /** EphemeralType of node i's owner, as the tree filed it. */
@@ -301,15 +268,122 @@ export class NodeStore {
 
   /** Node i's family record, given one first when `create` (its defaults: no children, cversion 0, pzxid = czxid); NONE for none. */
   private family(i: number, create: boolean): number {
-    const r = this.n(i, I.family);
-    if (r !== NONE || !create) return r;
-    const made = this.families.alloc(this.f(i, F.czxid));
-    this.setN(i, I.family, made);
+    const flags = this.n(i, I.flags);
+    if ((flags & HAS_FAMILY) !== 0) return this.families.of(i);
+    if (!create) return NONE;
+    const fam = this.families;
+    const made = fam.add(i);
+    fam.setN(made, FAMILY.firstChild, NONE);
+    fam.setN(made, FAMILY.lastChild, NONE);
+    fam.setN(made, FAMILY.childCount, 0);
+    fam.setN(made, FAMILY.cversion, 0);
+    fam.setF(made, FAMILY_PZXID, this.czxid(i));
+    this.setN(i, I.flags, flags | HAS_FAMILY);
     return made;
   }
 
+  /** Node i's revision record, given one first when `create` (its defaults: mzxid = czxid, mtime = ctime, versions 0); NONE for none. */
+  private revision(i: number, create: boolean): number {
+    const flags = this.n(i, I.flags);
+    if ((flags & HAS_REVISION) !== 0) return this.revisions.of(i);
+    if (!create) return NONE;
+    const rev = this.revisions;
+    const made = rev.add(i);
+    rev.setN(made, REVISION.version, 0);
+    rev.setN(made, REVISION.aversion, 0);
+    rev.setF(made, REVISION_F.mzxid, this.czxid(i));
+    rev.setF(made, REVISION_F.mtime, this.ctime(i));
+    this.setN(i, I.flags, flags | HAS_REVISION);
+    return made;
+  }
+
+  mzxid(i: number): number {
+    const r = this.revision(i, false);
+    return r === NONE ? this.czxid(i) : this.revisions.f(r, REVISION_F.mzxid);
+  }
+
+  setMzxid(i: number, v: number): void {
+    const r = this.revision(i, v !== this.czxid(i));
+    if (r !== NONE) this.revisions.setF(r, REVISION_F.mzxid, v);
+  }
+
+  mtime(i: number): number {
+    const r = this.revision(i, false);
+    return r === NONE ? this.ctime(i) : this.revisions.f(r, REVISION_F.mtime);
+  }
+
+  setMtime(i: number, v: number): void {
+    const r = this.revision(i, v !== this.ctime(i));
+    if (r !== NONE) this.revisions.setF(r, REVISION_F.mtime, v);
+  }
+
+  version(i: number): number {
+    const r = this.revision(i, false);
+    return r === NONE ? 0 : this.revisions.n(r, REVISION.version);
+  }
+
+  setVersion(i: number, v: number): void {
+    const r = this.revision(i, v !== 0);
+    if (r !== NONE) this.revisions.setN(r, REVISION.version, v);
+  }
+
+  aversion(i: number): number {
+    const r = this.revision(i, false);
+    return r === NONE ? 0 : this.revisions.n(r, REVISION.aversion);
+  }
+
+  setAversion(i: number, v: number): void {
+    const r = this.revision(i, v !== 0);
+    if (r !== NONE) this.revisions.setN(r, REVISION.aversion, v);
+  }
+
+  /** Node i's Stat into st (each side record looked up once). */
+  statInto(i: number, st: Stat): Stat {
+    const flags = this.n(i, I.flags);
+    st.czxid = this.czxid(i);
+    st.ctime = this.ctime(i);
+    if ((flags & HAS_REVISION) !== 0) {
+      const r = this.revisions.of(i);
+      st.mzxid = this.revisions.f(r, REVISION_F.mzxid);
+      st.mtime = this.revisions.f(r, REVISION_F.mtime);
+      st.version = this.revisions.n(r, REVISION.version);
+      st.aversion = this.revisions.n(r, REVISION.aversion);
+    } else {
+      st.mzxid = st.czxid;
+      st.mtime = st.ctime;
+      st.version = 0;
+      st.aversion = 0;
+    }
+    let numChildren = 0;
+    let cversion = 0;
+    st.pzxid = st.czxid;
+    if ((flags & HAS_FAMILY) !== 0) {
+      const r = this.families.of(i);
+      numChildren = this.families.n(r, FAMILY.childCount);
+      cversion = this.families.n(r, FAMILY.cversion);
+      st.pzxid = this.families.f(r, FAMILY_PZXID);
+    }
+    // the stored cversion counts creates; clients see changes (DataNode.copyStat's v3
+    // semantics): every create has a delete except for the children still present
+    st.cversion = cversion * 2 - numChildren;
+    st.numChildren = numChildren;
+    // only a session's node shows its owner; containers and TTL nodes show 0 (DataNode.getClientEphemeralOwner)
+    st.ephemeralOwner = (flags & TYPE_MASK) === EphemeralType.normal ? this.owners.get(flags >>> OWNER_SHIFT) : 0n;
+    st.dataLength = this.dataLength(i);
+    return st;
+  }
+
+  /** A setData's fields: node i's version, mzxid and mtime (its revision record made first if it has none). */
+  setRevision(i: number, version: number, mzxid: number, mtimeMs: number): void {
+    const r = this.revision(i, true);
+    const rev = this.revisions;
+    rev.setN(r, REVISION.version, version);
+    rev.setF(r, REVISION_F.mzxid, mzxid);
+    rev.setF(r, REVISION_F.mtime, mtimeMs);
+  }
+
   cversion(i: number): number {
-    const r = this.n(i, I.family);
+    const r = this.family(i, false);
     return r === NONE ? 0 : this.families.n(r, FAMILY.cversion);
   }
 
@@ -319,13 +393,13 @@ export class NodeStore {
   }
 
   pzxid(i: number): number {
-    const r = this.n(i, I.family);
-    return r === NONE ? this.f(i, F.czxid) : this.families.pzxid(r);
+    const r = this.family(i, false);
+    return r === NONE ? this.czxid(i) : this.families.f(r, FAMILY_PZXID);
   }
 
   setPzxid(i: number, v: number): void {
-    const r = this.family(i, v !== this.f(i, F.czxid));
-    if (r !== NONE) this.families.setPzxid(r, v);
+    const r = this.family(i, v !== this.czxid(i));
+    if (r !== NONE) this.families.setF(r, FAMILY_PZXID, v);
   }
 
   isLive(i: number): boolean {
@@ -340,10 +414,9 @@ export class NodeStore {
   add(f: NodeFields, type: number): number {
     const i = this.free.length > 0 ? this.free.pop()! : this.used++;
     this.ensurePage(i);
-    this.setN(i, I.family, NONE);
     this.assign(i, f, type);
-    const page = this.i32Pages[i >>> PAGE_BITS];
-    const at = (i & PAGE_MASK) * I32_PER_RECORD + I32_BASE;
+    const page = this.pages[i >>> PAGE_BITS];
+    const at = (i & PAGE_MASK) * RECORD_INTS;
     page[at + I.nextSibling] = NONE;
     page[at + I.prevSibling] = NONE;
     page[at + I.flags] = (page[at + I.flags] & ~(STATE_MASK | TYPE_MASK)) | type | LIVE;
@@ -357,19 +430,15 @@ export class NodeStore {
    */
   private ensurePage(i: number): void {
     const p = i >>> PAGE_BITS;
-    if (p === this.i32Pages.length) {
-      const buffer = p === 0 ? new ArrayBuffer(FIRST_PAGE_NODES * RECORD_BYTES) : this.pages.take(PAGE_NODES * RECORD_BYTES);
-      this.f64Pages.push(new Float64Array(buffer));
-      this.i32Pages.push(new Int32Array(buffer));
+    if (p === this.pages.length) {
+      this.pages.push(p === 0 ? new Int32Array(FIRST_PAGE_NODES * RECORD_INTS) : new Int32Array(this.pageSource.take(PAGE_NODES * RECORD_INTS * 4)));
     }
-    let nodes = this.i32Pages[p].length / I32_PER_RECORD;
+    let nodes = this.pages[p].length / RECORD_INTS;
     if ((i & PAGE_MASK) < nodes) return;
     while ((i & PAGE_MASK) >= nodes) nodes *= 2;
-    const buffer = new ArrayBuffer(nodes * RECORD_BYTES);
-    const i32 = new Int32Array(buffer);
-    i32.set(this.i32Pages[p]);
-    this.i32Pages[p] = i32;
-    this.f64Pages[p] = new Float64Array(buffer);
+    const page = new Int32Array(nodes * RECORD_INTS);
+    page.set(this.pages[p]);
+    this.pages[p] = page;
   }
 
   /** Sets node i's persisted fields from f (a snapshot repeating a path replaces them). */
@@ -379,21 +448,24 @@ export class NodeStore {
       const data = f.data;
       this.setData(i, data, 0, data === NULL_DATA ? -1 : data.length);
     }
-    const d = this.f64Pages[i >>> PAGE_BITS];
-    const at = (i & PAGE_MASK) * F64_PER_RECORD;
-    d[at + F.czxid] = f.czxid;
-    d[at + F.mzxid] = f.mzxid;
-    d[at + F.ctime] = f.ctime;
-    d[at + F.mtime] = f.mtime;
-    const n = this.i32Pages[i >>> PAGE_BITS];
-    const nt = (i & PAGE_MASK) * I32_PER_RECORD + I32_BASE;
+    // czxid and ctime first: the other fields' defaults
+    this.setLong(i, I.czxidHigh, f.czxid);
+    this.setLong(i, I.ctimeHigh, f.ctime);
+    const r = this.revision(i, f.mzxid !== f.czxid || f.mtime !== f.ctime || f.version !== 0 || f.aversion !== 0);
+    if (r !== NONE) {
+      const rev = this.revisions;
+      rev.setF(r, REVISION_F.mzxid, f.mzxid);
+      rev.setF(r, REVISION_F.mtime, f.mtime);
+      rev.setN(r, REVISION.version, f.version);
+      rev.setN(r, REVISION.aversion, f.aversion);
+    }
+    const n = this.pages[i >>> PAGE_BITS];
+    const nt = (i & PAGE_MASK) * RECORD_INTS;
     if (f.aclRef !== (f.aclRef | 0)) throw new Error(`node store: ACL reference ${f.aclRef} is not an int32`);
     n[nt + I.aclRef] = f.aclRef;
-    n[nt + I.version] = f.version;
-    n[nt + I.aversion] = f.aversion;
     const ownerRef = this.owners.ref(f.ephemeralOwner);
     this.owners.unref(n[nt + I.flags] >>> OWNER_SHIFT);
-    n[nt + I.flags] = (ownerRef << OWNER_SHIFT) | (n[nt + I.flags] & STATE_MASK) | type;
+    n[nt + I.flags] = (ownerRef << OWNER_SHIFT) | (n[nt + I.flags] & (STATE_MASK | HAS_FAMILY | HAS_REVISION)) | type;
     this.setCversion(i, f.cversion);
     this.setPzxid(i, f.pzxid);
   }
@@ -418,10 +490,10 @@ export class NodeStore {
     this.setState(i, FREE);
     this.setData(i, EMPTY_DATA, 0, 0);
     this.owners.unref(this.n(i, I.flags) >>> OWNER_SHIFT);
-    this.setN(i, I.flags, this.n(i, I.flags) & (STATE_MASK | TYPE_MASK));
-    const r = this.n(i, I.family);
-    if (r !== NONE) this.families.release(r);
-    this.setN(i, I.family, NONE);
+    const flags = this.n(i, I.flags);
+    if ((flags & HAS_FAMILY) !== 0) this.families.remove(i);
+    if ((flags & HAS_REVISION) !== 0) this.revisions.remove(i);
+    this.setN(i, I.flags, flags & (STATE_MASK | TYPE_MASK));
     this.paths.release(i);
     this.ephemeralSeq.delete(i);
     this.free.push(i);
@@ -431,7 +503,7 @@ export class NodeStore {
   setData(i: number, src: Buffer, start: number, bytes: number): void {
     const old = this.n(i, I.dataLength);
     if (old > 0 && old <= SLOT_BYTES_MAX) {
-      const at = this.n(i, I.dataAt) * 8;
+      const at = this.n(i, I.dataAt);
       if (bytes > 0 && bytes <= SLOT_BYTES_MAX && DataArena.sameSlot(bytes, old)) {
         this.arena.write(at, src, start, bytes);
         this.setN(i, I.dataLength, bytes);
@@ -442,8 +514,7 @@ export class NodeStore {
     if (bytes > 0 && bytes <= SLOT_BYTES_MAX) {
       const at = this.arena.alloc(bytes);
       this.arena.write(at, src, start, bytes);
-      if (at / 8 > 0x7fffffff) throw new Error('node store: data arena past 16 GiB');
-      this.setN(i, I.dataAt, at / 8);
+      this.setN(i, I.dataAt, at);
     } else if (bytes > SLOT_BYTES_MAX) {
       const own = Buffer.allocUnsafeSlow(bytes);
       src.copy(own, 0, start, start + bytes);
@@ -476,9 +547,9 @@ export class NodeStore {
     const bytes = this.n(i, I.dataLength);
     if (bytes <= 0) return 0;
     if (bytes > SLOT_BYTES_MAX) return this.large.get(i)!.copy(buf, at);
-    const address = this.n(i, I.dataAt) * 8;
-    const offset = DataArena.offsetOf(address);
-    return this.arena.chunkOf(address).copy(buf, at, offset, offset + bytes);
+    const slot = this.n(i, I.dataAt);
+    const offset = DataArena.offsetOf(slot);
+    return this.arena.chunkOf(slot).copy(buf, at, offset, offset + bytes);
   }
 
   /** Writes node i's data as jute writes a buffer (length, then the bytes; -1 for null). */
@@ -487,8 +558,8 @@ export class NodeStore {
     if (bytes <= 0) w.int(bytes);
     else if (bytes > SLOT_BYTES_MAX) w.buffer(this.large.get(i)!);
     else {
-      const address = this.n(i, I.dataAt) * 8;
-      w.bufferRange(this.arena.chunkOf(address), DataArena.offsetOf(address), bytes);
+      const slot = this.n(i, I.dataAt);
+      w.bufferRange(this.arena.chunkOf(slot), DataArena.offsetOf(slot), bytes);
     }
   }
 
@@ -528,7 +599,7 @@ export class NodeStore {
 
   /** The first child of p, then each next sibling; NONE after the last. */
   firstChild(p: number): number {
-    const r = this.n(p, I.family);
+    const r = this.family(p, false);
     return r === NONE ? NONE : this.families.n(r, FAMILY.firstChild);
   }
 
@@ -537,18 +608,18 @@ export class NodeStore {
   }
 
   childCount(p: number): number {
-    const r = this.n(p, I.family);
+    const r = this.family(p, false);
     return r === NONE ? 0 : this.families.n(r, FAMILY.childCount);
   }
 
   /** Empties the store (snapshot load). */
   clear(): void {
-    this.f64Pages.length = 0;
-    this.i32Pages.length = 0;
+    this.pages.length = 0;
     this.arena.clear();
     this.large.clear();
     this.owners.clear();
     this.families.clear();
+    this.revisions.clear();
     this.free.length = 0;
     this.ephemeralSeq.clear();
     this.used = 0;
@@ -572,22 +643,21 @@ export class ZNode implements NodeFields {
 
   get aclRef(): number { return this.store.n(this.index, I.aclRef); }
   set aclRef(v: number) { this.store.setN(this.index, I.aclRef, v); }
-  get czxid(): number { return this.store.f(this.index, F.czxid); }
-  set czxid(v: number) { this.store.setF(this.index, F.czxid, v); }
-  get mzxid(): number { return this.store.f(this.index, F.mzxid); }
-  set mzxid(v: number) { this.store.setF(this.index, F.mzxid, v); }
+  // czxid and ctime are set once, by create or a restore (NodeStore.assign)
+  get czxid(): number { return this.store.czxid(this.index); }
+  get mzxid(): number { return this.store.mzxid(this.index); }
+  set mzxid(v: number) { this.store.setMzxid(this.index, v); }
   get pzxid(): number { return this.store.pzxid(this.index); }
   set pzxid(v: number) { this.store.setPzxid(this.index, v); }
-  get ctime(): number { return this.store.f(this.index, F.ctime); }
-  set ctime(v: number) { this.store.setF(this.index, F.ctime, v); }
-  get mtime(): number { return this.store.f(this.index, F.mtime); }
-  set mtime(v: number) { this.store.setF(this.index, F.mtime, v); }
-  get version(): number { return this.store.n(this.index, I.version); }
-  set version(v: number) { this.store.setN(this.index, I.version, v); }
+  get ctime(): number { return this.store.ctime(this.index); }
+  get mtime(): number { return this.store.mtime(this.index); }
+  set mtime(v: number) { this.store.setMtime(this.index, v); }
+  get version(): number { return this.store.version(this.index); }
+  set version(v: number) { this.store.setVersion(this.index, v); }
   get cversion(): number { return this.store.cversion(this.index); }
   set cversion(v: number) { this.store.setCversion(this.index, v); }
-  get aversion(): number { return this.store.n(this.index, I.aversion); }
-  set aversion(v: number) { this.store.setN(this.index, I.aversion, v); }
+  get aversion(): number { return this.store.aversion(this.index); }
+  set aversion(v: number) { this.store.setAversion(this.index, v); }
 
   get ephemeralOwner(): bigint {
     // only an owner of 0 makes a node EphemeralType.void; no BigInt made for those
@@ -652,24 +722,7 @@ export class ZNode implements NodeFields {
   }
 
   statInto(st: Stat): Stat {
-    const s = this.store;
-    const i = this.index;
-    const numChildren = s.childCount(i);
-    st.czxid = s.f(i, F.czxid);
-    st.mzxid = s.f(i, F.mzxid);
-    st.ctime = s.f(i, F.ctime);
-    st.mtime = s.f(i, F.mtime);
-    st.version = s.n(i, I.version);
-    // the stored cversion counts creates; clients see changes (DataNode.copyStat's v3
-    // semantics): every create has a delete except for the children still present
-    st.cversion = s.cversion(i) * 2 - numChildren;
-    st.aversion = s.n(i, I.aversion);
-    // only a session's node shows its owner; containers and TTL nodes show 0 (DataNode.getClientEphemeralOwner)
-    st.ephemeralOwner = s.ephemeralType(i) === EphemeralType.normal ? s.owner(i) : 0n;
-    st.dataLength = this.dataLength;
-    st.numChildren = numChildren;
-    st.pzxid = s.pzxid(i);
-    return st;
+    return this.store.statInto(this.index, st);
   }
 }
 

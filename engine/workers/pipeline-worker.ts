@@ -24,7 +24,7 @@ import {
   THROTTLE_IN_PROCESS, throttleClosedIndex, throttleTakenIndex,
 } from '../records.ts';
 import { CLOSED_CONN_SLOTS, FOURLW_SLICE_CHARS, FOURLW_SLICES_IN_FLIGHT_MAX, FOURLW_STREAMS_MAX, FOURLW_STREAM_IDLE_MS, IDLE_TRIM_CHECK_MS } from '../limits.ts';
-import { IdleTrim, checkIdleTrim } from '../memory-trim.ts';
+import { IdleTrim, checkIdleTrim, describeTrim, trimNow } from '../memory-trim.ts';
 import { SpinPolicy } from '../rings/spin-policy.ts';
 import { TextStreams } from '../ops/textstream.ts';
 import { RequestThrottler, Throttle } from '../core/request-throttler.ts';
@@ -262,6 +262,9 @@ trace('pipeline recovered');
 parentPort!.postMessage({ type: 'ready', lastZxid: pipeline.tree.lastZxid });
 // its modules' compiled code to the cache now, not at an exit a kill -9 would skip (engine/compile-cache.ts)
 flushCompileCache();
+// the load's garbage goes now, while the other workers start (the idle trim would wait for a busy spell)
+const loadTrim = trimNow();
+if (loadTrim !== null) log.info(describeTrim(loadTrim, 'memory trim after recovery'));
 
 /**
  * The next txn starts a new log file and a snapshot of the tree as it is starts (named after

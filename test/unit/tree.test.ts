@@ -538,6 +538,40 @@ describe('DataTree: undo (a failed multi) and snapshot restore', () => {
     expectTreeConsistent(tree, 'restored');
   });
 
+  it('restore keeps every Stat field exactly: longs past 2^32, negative and near 2^53; a changed node and an unchanged one; a repeat back to defaults', () => {
+    const tree = new DataTree();
+    tree.clearForRestore();
+    const fields = (czxid: number, ctime: number, changes: Partial<NodeRecord>) => Object.assign(NodeRecord.of(Buffer.from('x'), -1, 0n, czxid, ctime), changes);
+    const cases: [string, NodeRecord][] = [
+      ['/', fields(0, 0, {})],
+      ['/big', fields(2 ** 53 - 1, -(2 ** 40) - 7, { mzxid: 2 ** 53 - 1, mtime: -(2 ** 40) - 7 })],
+      ['/changed', fields(0x1_0000_0005, T0, { mzxid: 0x2_ffff_ffff, mtime: T0 + 9, version: -1, aversion: 2 ** 31 - 1, cversion: 3, pzxid: 0x3_0000_0000 })],
+      ['/negative', fields(-1, -1, { mzxid: -(2 ** 53) + 1, mtime: 2 ** 32, version: 7 })],
+      ['/aclOnly', fields(0xffff_ffff, 2 ** 32 - 1, { aversion: 1 })],
+    ];
+    for (const [path, f] of cases) tree.restoreNode(path, f);
+    // a repeated path whose fields are all defaults replaces a changed one's
+    tree.restoreNode('/changed', fields(12, 13, {}));
+    cases[2][1] = fields(12, 13, {});
+    tree.finishRestore();
+    for (const [path, f] of cases) {
+      const st = statOf(tree, path);
+      expect({ path, czxid: st.czxid, mzxid: st.mzxid, ctime: st.ctime, mtime: st.mtime, version: st.version, aversion: st.aversion, pzxid: st.pzxid })
+        .toEqual({ path, czxid: f.czxid, mzxid: f.mzxid, ctime: f.ctime, mtime: f.mtime, version: f.version, aversion: f.aversion, pzxid: f.pzxid });
+    }
+    expect(() => tree.restoreNode('/frac', fields(1.5, 0, {}))).toThrow(/not an integer/);
+  });
+
+  it('setData on a node never changed, then restoreData back to its create\'s fields, reads as before', () => {
+    const tree = new DataTree();
+    const node = mk(tree, '/n', 0x1_0000_0002, 'a');
+    const before = statOf(tree, '/n');
+    tree.setData('/n', Buffer.from('bb'), 1, 0x1_0000_0009, T0 + 50);
+    expect(statOf(tree, '/n')).toMatchObject({ version: 1, mzxid: 0x1_0000_0009, mtime: T0 + 50, czxid: 0x1_0000_0002, ctime: T0 + 0x1_0000_0002 });
+    tree.restoreData('/n', node, Buffer.from('a'), 0, before.mzxid, before.mtime);
+    expect(statOf(tree, '/n')).toEqual(before);
+  });
+
   it('restore refuses an orphan node and a tree without a root', () => {
     const tree = new DataTree();
     tree.clearForRestore();
