@@ -27,11 +27,12 @@ import { CommitStage, type HeldOutput } from './commit.ts';
 import { replayTxn, replaySetDataInPlace } from './replay.ts';
 import { ContainerSweeper } from './containers.ts';
 import { ReconfigState } from './reconfig.ts';
-import { Learner, applyWithStats } from './learner.ts';
+import { Learner } from './learner.ts';
 import { createsEphemeral } from './local-sessions.ts';
-import { LeaderRole, REMOTE_CONN, remoteConn, forwardable } from './leader.ts';
+import { LeaderRole, REMOTE_CONN } from './leader.ts';
 import { refusedWhileReadOnly } from './read-only.ts';
 import { SessionAdmission } from './admission.ts';
+import { EnsembleInputs } from './ensemble-inputs.ts';
 
 export type { PipelineOutputs, PipelineRole, PipelineOptions, RepeatedWarning, Conn, PipelineCounters } from './types.ts';
 export type { SaslOptions } from './auth.ts';
@@ -77,6 +78,8 @@ export class Pipeline {
   readonly admission: SessionAdmission;
   /** The ensemble's config as the reconfig opcode sees it. */
   readonly reconfig: ReconfigState;
+  /** What the quorum worker feeds an ensemble server: the leader's stream, the learners' requests. */
+  private readonly ensemble: EnsembleInputs;
 
   constructor(opts: PipelineOptions, out: PipelineOutputs) {
     this.opts = opts;
@@ -88,6 +91,17 @@ export class Pipeline {
     );
     this.commit = new CommitStage([opts.serverId]);
     this.admission = new SessionAdmission(this, opts);
+    this.ensemble = new EnsembleInputs(this, opts, this.admission, {
+      appendLog: (zxid, txn) => this.out.appendLog(zxid, txn),
+      startRequest: (startMs) => {
+        this.requestStartMs = startMs;
+      },
+      serve: (conn, s, frame) => this.serve(conn, s, frame),
+      dispatchRecord: (conn, s, cxid, type, record) => {
+        this.r.reset(record, 0, record.length);
+        this.dispatch(conn, s, cxid, type);
+      },
+    });
     this.reconfig = new ReconfigState(opts.reconfigEnabled ?? false, opts.standaloneEnabled ?? true, opts.serverId);
     this.setRole(opts.role ?? 'standalone', opts.voters);
     this.containers = new ContainerSweeper({
@@ -487,8 +501,7 @@ export class Pipeline {
     this.logTxn(0n, 0, Op.deleteContainer, { type: Op.deleteContainer, path });
   };
 
-  // ---------------------------------------------------------------- learner (engine/core/learner.ts)
-
+  /** A learner's client's write or sync: forwarded to the leader (answered at its COMMIT or SYNC: engine/core/ensemble-inputs.ts). */
   private forwardToLeader(conn: Conn, s: Session, xid: number, type: number, frame: Buffer, refusal?: number): void {
     const record = frame.subarray(8);
     let path: string | undefined;
@@ -500,150 +513,46 @@ export class Pipeline {
     this.learner!.forward({ sessionId: s.id, cxid: xid, type, conn: conn.key, startMs: this.requestStartMs, path, err }, record, conn.authIds);
   }
 
-  /** PROPOSAL from the leader: logged now (the quorum worker ACKs it once durable), applied at its COMMIT. */
+  // ---------------------------------------------------------------- the ensemble's inputs (engine/core/ensemble-inputs.ts)
+
+  /** PROPOSAL from the leader (a learner's). */
   proposal(zxid: number, txn: Buffer): void {
-    this.learner!.proposed(zxid, txn);
-    this.out.appendLog(zxid, txn);
+    this.ensemble.proposal(zxid, txn);
   }
 
-  /** COMMIT from the leader: the oldest proposal is applied, and answered if it was forwarded from here. */
+  /** COMMIT from the leader (a learner's). */
   commitProposal(zxid: number): void {
-    const { hdr, txn } = this.learner!.committed(zxid);
-    this.applyCommitted(hdr, txn);
+    this.ensemble.commitProposal(zxid);
   }
 
-  /** INFORM (an observer's): a committed txn, logged and applied at once. */
+  /** INFORM from the leader (an observer's). */
   inform(zxid: number, txn: Buffer): void {
-    this.proposal(zxid, txn);
-    this.commitProposal(zxid);
+    this.ensemble.inform(zxid, txn);
   }
 
-  /** The leader's answer to REVALIDATE. */
+  /** The leader's answer to REVALIDATE (a learner's). */
   revalidated(sessionId: bigint, valid: boolean): void {
-    const pending = this.learner!.revalidated(sessionId);
-    const conn = pending === null ? undefined : this.conns.get(pending.conn);
-    if (pending === null || conn === undefined) return;
-    const s = valid ? this.sessions.get(sessionId) ?? this.sessions.add(sessionId, pending.timeoutMs, this.opts.nowMs()) : undefined;
-    if (s === undefined || s.closing) this.admission.refuseSession(conn, sessionId);
-    else this.admission.acceptSession(conn, s, pending.timeoutMs);
+    this.ensemble.revalidated(sessionId, valid);
   }
 
-  /** The leader's SYNC: the oldest forwarded sync is answered (the tree has caught up with the leader). */
+  /** The leader's SYNC (a learner's). */
   synced(): void {
-    const f = this.learner!.synced();
-    if (f === null || !this.conns.has(f.conn)) return;
-    this.requestStartMs = f.startMs;
-    const at = this.beginOk(f.cxid);
-    this.w.string(f.path ?? '');
-    this.finish(f.conn, at);
-    this.runReleased(f.conn, f.sessionId, true);
+    this.ensemble.synced();
   }
 
-  private applyCommitted(hdr: TxnHeader, txn: Txn): void {
-    const tree = this.tree;
-    const stats = applyWithStats(tree, hdr, txn);
-    tree.lastZxid = hdr.zxid;
-    this.commit.committedAt(hdr.zxid); // committed by the leader: what it reveals leaves at once
-    triggerWatches(tree, hdr, txn);
-    if (txn.type === Op.createSession) {
-      const s = this.sessions.add(hdr.sessionId, txn.timeoutMs, this.opts.nowMs());
-      const pending = this.learner!.connects.get(hdr.sessionId);
-      const conn = pending === undefined ? undefined : this.conns.get(pending.conn);
-      if (pending !== undefined && pending.created) this.learner!.connects.delete(hdr.sessionId);
-      if (conn !== undefined && pending?.created === true) this.admission.acceptSession(conn, s, txn.timeoutMs);
-      return;
-    }
-    const f = this.learner!.answerFor(hdr);
-    if (f !== null && this.conns.has(f.conn)) {
-      this.requestStartMs = f.startMs;
-      const reply = OPCODES.get(f.type)?.committed;
-      if (f.err !== undefined) this.replyError(f.conn, f.cxid, f.err, hdr.zxid);
-      else if (reply != null) reply(this, f.conn, f.cxid, f.type, hdr, txn, stats);
-    }
-    if (txn.type === Op.closeSession) {
-      const s = this.sessions.get(hdr.sessionId);
-      this.sessions.remove(hdr.sessionId);
-      tree.ephemeralPeaks.delete(hdr.sessionId);
-      const bound = s === undefined ? undefined : this.conns.get(s.conn);
-      if (bound !== undefined) this.closeConn(bound);
-    }
-    if (f !== null) this.runReleased(f.conn, f.sessionId, false);
-  }
-
-  /**
-   * Runs the requests a connection kept behind the write (or sync) just answered: at once
-   * while later writes of it are still out (they are reads that come before those), else as
-   * new requests.
-   */
-  private runReleased(key: number, sessionId: bigint, sync: boolean): void {
-    const learner = this.learner!;
-    const frames = learner.release(key, sessionId, sync);
-    if (frames.length === 0) return;
-    if (!learner.busy(key)) {
-      for (const frame of frames) this.request(key, frame);
-      return;
-    }
-    for (const frame of frames) {
-      const conn = this.conns.get(key);
-      if (conn === undefined || conn.session === null) return;
-      this.serve(conn, conn.session, frame);
-    }
-  }
-
-  // ---------------------------------------------------------------- leader (engine/core/leader.ts)
-
-  /**
-   * A learner's REQUEST: a write (or createSession, closeSession, sync) one of its clients
-   * sent it, with that client's auth ids. Prepared here like a client's; its txn's COMMIT
-   * is the learner's answer to its client.
-   */
+  /** A learner's REQUEST (a leader's). */
   learnerRequest(sid: number, sessionId: bigint, cxid: number, type: number, record: Buffer, authIds: readonly Id[]): void {
-    const leader = this.leader!;
-    const now = this.opts.nowMs();
-    this.requestStartMs = now;
-    if (type === Op.createSession) {
-      if (record.length < 4) return this.log('warn', `createSession from server ${sid} without a timeout: ignored`);
-      const timeoutMs = Math.min(Math.max(record.readInt32BE(0), this.opts.minSessionTimeoutMs), this.opts.maxSessionTimeoutMs);
-      this.sessions.add(sessionId, timeoutMs, now);
-      this.logTxn(sessionId, 0, Op.createSession, { type: Op.createSession, timeoutMs });
-      return;
-    }
-    if (type === Op.sync) return leader.sync(sid, this.tree.lastZxid, this.durableZxid);
-    if (!forwardable(type, OPCODES.get(type)?.write === true)) {
-      return this.log('warn', `server ${sid} forwarded request type ${type}, which learners answer themselves: ignored`);
-    }
-    const known = this.sessions.get(sessionId);
-    const s = known ?? this.admission.otherServersLocalSession(sessionId);
-    if (s === undefined || s.closing) {
-      // PrepRequestProcessor's checkSession: an unknown or closing session's write is an error txn
-      this.logTxn(sessionId, cxid, Op.error, { type: Op.error, err: Err.SESSIONEXPIRED });
-      return;
-    }
-    if (known !== undefined) this.sessions.touch(known, now);
-    const conn = remoteConn(authIds);
-    conn.session = s;
-    this.r.reset(record, 0, record.length);
-    this.dispatch(conn, s, cxid, type);
+    this.ensemble.learnerRequest(sid, sessionId, cxid, type, record, authIds);
   }
 
-  /** A learner's PING answer: the sessions its clients touched, with their timeouts. */
+  /** A learner's PING answer (a leader's). */
   touchSessions(touches: ReadonlyMap<bigint, number>): void {
-    const now = this.opts.nowMs();
-    for (const [id, timeoutMs] of touches) {
-      const s = this.sessions.get(id);
-      if (s === undefined || s.closing) continue;
-      s.timeoutMs = timeoutMs;
-      this.sessions.touch(s, now);
-    }
+    this.ensemble.touchSessions(touches);
   }
 
-  /** A learner's REVALIDATE: whether the session lives (touched, with its new timeout, when it does). */
+  /** A learner's REVALIDATE (a leader's): whether the session lives. */
   revalidateSession(sessionId: bigint, timeoutMs: number): boolean {
-    const s = this.sessions.get(sessionId);
-    // checkIfValidGlobalSession: this leader's local sessions are not another server's to take
-    if (s === undefined || s.closing || s.local) return false;
-    this.touchSessions(new Map([[sessionId, timeoutMs]]));
-    return true;
+    return this.ensemble.revalidateSession(sessionId, timeoutMs);
   }
 
   // ---------------------------------------------------------------- outputs
