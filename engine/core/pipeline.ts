@@ -10,7 +10,9 @@
 // from the front: FIFO per session holds, and nothing uncommitted is ever observed by a
 // client. Stages, each in its own module: prep (engine/core/handlers, one per opcode,
 // described in engine/core/opcodes.ts) → log (logTxn) → apply (engine/core/txn.ts mutate,
-// engine/core/tree.ts) → commit (engine/core/commit.ts) → reply and watch events.
+// engine/core/tree.ts) → commit (engine/core/commit.ts) → reply and watch events. Who gets a
+// session: engine/core/admission.ts; what an ensemble's quorum worker feeds in (the leader's
+// stream, the learners' requests): engine/core/ensemble-inputs.ts.
 import { hex64 } from '../ops/java.ts';
 import { JuteReader, JuteWriter, JuteError } from '../../native-free-io/jute.ts';
 import { type Acl, type Id, type Stat, type TxnHeader, Op, Err, Perm, KeeperError, readConnectRequest, beginReply, writeWatchEvent, TxnTooLargeError } from '../protocol.ts';
