@@ -7,7 +7,7 @@
 // localSessionsUpgradingEnabled the first create of one makes the session global first
 // (ZooKeeperServer.checkUpgradeSession: a createSession txn, then the create); without, the
 // create fails with EPHEMERALONLOCALSESSION. A client that moves a local session to another
-// server is told SESSIONEXPIRED there. What the pipeline does with these: engine/core/pipeline.ts.
+// server is told SESSIONEXPIRED there. What the pipeline does with these: engine/core/admission.ts.
 import { JuteReader } from '../../native-free-io/jute.ts';
 import { CreateFlag, Op } from '../protocol.ts';
 import { sessionPassword, type Session } from './sessions.ts';

@@ -10,12 +10,14 @@
 // from the front: FIFO per session holds, and nothing uncommitted is ever observed by a
 // client. Stages, each in its own module: prep (engine/core/handlers, one per opcode,
 // described in engine/core/opcodes.ts) → log (logTxn) → apply (engine/core/txn.ts mutate,
-// engine/core/tree.ts) → commit (engine/core/commit.ts) → reply and watch events.
+// engine/core/tree.ts) → commit (engine/core/commit.ts) → reply and watch events. Who gets a
+// session: engine/core/admission.ts; what an ensemble's quorum worker feeds in (the leader's
+// stream, the learners' requests): engine/core/ensemble-inputs.ts.
 import { hex64 } from '../ops/java.ts';
 import { JuteReader, JuteWriter, JuteError } from '../../native-free-io/jute.ts';
-import { type Acl, type Id, type Stat, type TxnHeader, Op, Err, Perm, KeeperError, readConnectRequest, writeConnectResponse, beginReply, writeWatchEvent, TxnTooLargeError } from '../protocol.ts';
+import { type Acl, type Id, type Stat, type TxnHeader, Op, Err, Perm, KeeperError, readConnectRequest, beginReply, writeWatchEvent, TxnTooLargeError } from '../protocol.ts';
 import { DataTree, ZNode, newStat, exceedsHardQuota, revealedZxid } from './tree.ts';
-import { SessionTable, sessionPassword, type Session } from './sessions.ts';
+import { SessionTable, type Session } from './sessions.ts';
 import { checkAcl, allowed, fixupAcl } from './acl.ts';
 import { Authenticator } from './auth.ts';
 import { type PipelineOutputs, type PipelineOptions, type PipelineRole, type RepeatedWarning, type Conn, type PipelineCounters, noteLatency, noteResponseBytes } from './types.ts';
@@ -27,10 +29,12 @@ import { CommitStage, type HeldOutput } from './commit.ts';
 import { replayTxn, replaySetDataInPlace } from './replay.ts';
 import { ContainerSweeper } from './containers.ts';
 import { ReconfigState } from './reconfig.ts';
-import { Learner, applyWithStats } from './learner.ts';
-import { createsEphemeral, serverIdOfSession, standInSession } from './local-sessions.ts';
-import { LeaderRole, REMOTE_CONN, remoteConn, forwardable } from './leader.ts';
-import { ReadOnlySessions, refusedWhileReadOnly } from './read-only.ts';
+import { Learner } from './learner.ts';
+import { createsEphemeral } from './local-sessions.ts';
+import { LeaderRole, REMOTE_CONN } from './leader.ts';
+import { refusedWhileReadOnly } from './read-only.ts';
+import { SessionAdmission } from './admission.ts';
+import { EnsembleInputs } from './ensemble-inputs.ts';
 
 export type { PipelineOutputs, PipelineRole, PipelineOptions, RepeatedWarning, Conn, PipelineCounters } from './types.ts';
 export type { SaslOptions } from './auth.ts';
@@ -72,10 +76,12 @@ export class Pipeline {
   leader: LeaderRole | null = null;
   /** The role this pipeline plays now (assumeRole changes it in an ensemble). */
   private roleNow: PipelineRole = 'standalone';
-  /** Sessions made in read-only mode: local, dropped when it ends. */
-  private readonly readOnlySessions = new ReadOnlySessions();
+  /** Who gets a session, and the sessions kept off the log (local, read-only). */
+  readonly admission: SessionAdmission;
   /** The ensemble's config as the reconfig opcode sees it. */
   readonly reconfig: ReconfigState;
+  /** What the quorum worker feeds an ensemble server: the leader's stream, the learners' requests. */
+  private readonly ensemble: EnsembleInputs;
 
   constructor(opts: PipelineOptions, out: PipelineOutputs) {
     this.opts = opts;
@@ -86,6 +92,18 @@ export class Pipeline {
       (level, msg, conn) => this.log(level, msg, level === 'warn' ? { kind: 'authentication failed', conn } : undefined),
     );
     this.commit = new CommitStage([opts.serverId]);
+    this.admission = new SessionAdmission(this, opts);
+    this.ensemble = new EnsembleInputs(this, opts, this.admission, {
+      appendLog: (zxid, txn) => this.out.appendLog(zxid, txn),
+      startRequest: (startMs) => {
+        this.requestStartMs = startMs;
+      },
+      serve: (conn, s, frame) => this.serve(conn, s, frame),
+      dispatchRecord: (conn, s, cxid, type, record) => {
+        this.r.reset(record, 0, record.length);
+        this.dispatch(conn, s, cxid, type);
+      },
+    });
     this.reconfig = new ReconfigState(opts.reconfigEnabled ?? false, opts.standaloneEnabled ?? true, opts.serverId);
     this.setRole(opts.role ?? 'standalone', opts.voters);
     this.containers = new ContainerSweeper({
@@ -193,7 +211,7 @@ export class Pipeline {
   leaveRole(): void {
     this.commit.dropAll();
     this.closeAllAtOnce();
-    for (const id of this.readOnlySessions.takeAll()) this.sessions.remove(id);
+    this.admission.endReadOnly();
     this.setRole('standalone');
   }
 
@@ -288,31 +306,7 @@ export class Pipeline {
       this.reject(conn, 'the transaction log does not take writes: no new session until it does');
       return;
     }
-    if (req.sessionId === 0n && this.localSessionsOn) {
-      this.createLocalSession(conn, timeoutMs, now);
-      return;
-    }
-    if (this.learner !== null) {
-      this.connectLearner(conn, req.sessionId, req.passwd, timeoutMs);
-      return;
-    }
-    if (this.roleNow === 'read-only') {
-      this.connectReadOnly(conn, req.sessionId, req.passwd, timeoutMs);
-      return;
-    }
-    if (req.sessionId === 0n) {
-      const id = this.sessions.newSessionId();
-      const s = this.sessions.add(id, timeoutMs, now);
-      this.bind(conn, s);
-      const zxid = this.logTxn(id, 0, Op.createSession, { type: Op.createSession, timeoutMs });
-      writeConnectResponse(this.w.reset(), timeoutMs, id, s.passwd, false);
-      this.emit(key, zxid);
-      return;
-    }
-    const s = this.sessions.get(req.sessionId);
-    // expired or unknown session, or a wrong password
-    if (s === undefined || s.closing || !s.passwd.equals(req.passwd)) this.refuseSession(conn, req.sessionId);
-    else this.acceptSession(conn, s, timeoutMs);
+    this.admission.admit(conn, req.sessionId, req.passwd, timeoutMs, now);
   }
 
   /** The connection is gone (socket closed). Its session lives on until it expires. */
@@ -383,10 +377,10 @@ export class Pipeline {
       return;
     }
     if (s.local && type === Op.closeSession) {
-      this.closeLocalSession(s, xid, key);
+      this.admission.closeLocalSession(s, xid, key);
       return;
     }
-    const refusal = s.local && createsEphemeral(type, frame.subarray(8)) ? this.maybeUpgrade(s) : undefined;
+    const refusal = s.local && createsEphemeral(type, frame.subarray(8)) ? this.admission.maybeUpgrade(s) : undefined;
     if (this.learner !== null && (OPCODES.get(type)?.write === true || type === Op.sync)) {
       this.forwardToLeader(conn, s, xid, type, frame, refusal);
       return;
@@ -394,69 +388,9 @@ export class Pipeline {
     this.dispatch(conn, s, xid, type);
   }
 
-  // ---------------------------------------------------------------- local sessions (engine/core/local-sessions.ts)
-
   /** localSessionsEnabled, on a server with an ensemble role (ZooKeeper's standalone server has no local sessions). */
   get localSessionsOn(): boolean {
     return this.opts.localSessionsEnabled === true && (this.leader !== null || this.learner !== null);
-  }
-
-  /** A new session known to this server only: answered at once, nothing logged, nothing sent to the leader. */
-  private createLocalSession(conn: Conn, timeoutMs: number, nowMs: number): void {
-    const s = this.sessions.add(this.sessions.newSessionId(), timeoutMs, nowMs, true);
-    this.bind(conn, s);
-    writeConnectResponse(this.w.reset(), timeoutMs, s.id, s.passwd, false);
-    this.emit(conn.key, this.tree.lastZxid);
-  }
-
-  /**
-   * A local session's ephemeral create (checkUpgradeSession): with upgrading on, the session
-   * becomes global first — a createSession txn here on a leader, forwarded before the create on
-   * a learner; with it off, the create fails: a learner forwards it all the same (the leader
-   * answers an error txn, the client EPHEMERALONLOCALSESSION: the returned code), a leader's
-   * prep refuses it (checkGlobalSession).
-   */
-  private maybeUpgrade(s: Session): number | undefined {
-    if (this.opts.localSessionsUpgradingEnabled !== true) return Err.EPHEMERALONLOCALSESSION;
-    if (this.learner === null && this.logUnavailable) return undefined; // a leader refuses the write NOTREADONLY (dispatch): nothing to upgrade for
-    this.log('info', `upgrading session 0x${hex64(s.id)}`);
-    this.sessions.makeGlobal(s);
-    if (this.learner !== null) {
-      this.learner.upgradeSession(s.id, s.timeoutMs);
-      this.learner.touch(s.id, s.timeoutMs);
-    } else {
-      this.logTxn(s.id, 0, Op.createSession, { type: Op.createSession, timeoutMs: s.timeoutMs });
-    }
-    return undefined;
-  }
-
-  /** A local session closed by its client (xid, reply to replyTo) or expired (replyTo -1): here only, no txn. */
-  private closeLocalSession(s: Session, xid: number, replyTo: number): void {
-    s.closing = true;
-    this.sessions.remove(s.id);
-    if (replyTo !== -1) {
-      const at = beginReply(this.w.reset(), xid, this.tree.lastZxid, Err.OK);
-      this.finish(replyTo, at);
-    }
-    const bound = this.conns.get(s.conn);
-    if (bound !== undefined) this.closeConn(bound);
-  }
-
-  /**
-   * validateCreateRequest for an ephemeral: its owner must be a global session —
-   * EPHEMERALONLOCALSESSION for this server's local one (upgrading off), SESSIONEXPIRED for
-   * one this leader does not know (another server's local session).
-   */
-  checkGlobalSession(s: Session | null): void {
-    if (s === null) return;
-    if (s.local) throw new KeeperError(Err.EPHEMERALONLOCALSESSION);
-    if (this.sessions.get(s.id) !== s) throw new KeeperError(Err.SESSIONEXPIRED);
-  }
-
-  /** A leader's view of a session a learner's client uses and this leader does not know: another server's local session, or none. */
-  private otherServersLocalSession(sessionId: bigint): Session | undefined {
-    if (this.opts.localSessionsEnabled !== true || serverIdOfSession(sessionId) === this.opts.serverId) return undefined;
-    return standInSession(sessionId);
   }
 
   /**
@@ -467,7 +401,7 @@ export class Pipeline {
     const opcode = OPCODES.get(type);
     const key = conn.key;
     if (this.roleNow === 'read-only' && (refusedWhileReadOnly(type) || type === Op.closeSession)) {
-      if (type === Op.closeSession) this.closeReadOnlySession(s, xid, key);
+      if (type === Op.closeSession) this.admission.closeReadOnlySession(s, xid, key);
       else this.replyError(key, xid, Err.NOTREADONLY);
       return;
     }
@@ -551,10 +485,10 @@ export class Pipeline {
     if (this.logUnavailable) return this.opts.tickMs;
     // a learner's sessions expire at the leader (but its local ones here), and its containers are the leader's to delete
     if (this.learner !== null) {
-      if (this.opts.localSessionsEnabled === true) this.expireLocalSessions(now);
+      if (this.opts.localSessionsEnabled === true) this.admission.expireLocalSessions(now);
       return this.opts.tickMs;
     }
-    if (this.roleNow === 'read-only') return this.tickReadOnly(now);
+    if (this.roleNow === 'read-only') return this.admission.tickReadOnly(now);
     for (const s of this.sessions.expired(now)) {
       this.log('info', `expiring session 0x${hex64(s.id)}, timeout of ${s.timeoutMs}ms exceeded`);
       this.counters.sessionsExpired++;
@@ -564,110 +498,12 @@ export class Pipeline {
     return Math.min(this.sessions.msUntilNextExpiry(now), this.containers.msUntilDue(now));
   }
 
-  /** A learner's tick: its local sessions past their deadline close; the global ones go back in their buckets. */
-  private expireLocalSessions(nowMs: number): void {
-    for (const s of this.sessions.expired(nowMs)) {
-      if (!s.local) {
-        this.sessions.touch(s, nowMs);
-        continue;
-      }
-      this.log('info', `expiring local session 0x${hex64(s.id)}, timeout of ${s.timeoutMs}ms exceeded`);
-      this.counters.sessionsExpired++;
-      this.closeLocalSession(s, 0, -1);
-    }
-  }
-
   private readonly deleteContainer = (path: string): void => {
     this.log('info', `deleting container or expired TTL node ${path}`);
     this.logTxn(0n, 0, Op.deleteContainer, { type: Op.deleteContainer, path });
   };
 
-  // ---------------------------------------------------------------- learner (engine/core/learner.ts)
-
-  /** A learner's connect: a new session is created by the leader, a reconnect revalidated with it. */
-  private connectLearner(conn: Conn, sessionId: bigint, passwd: Buffer, timeoutMs: number): void {
-    const learner = this.learner!;
-    if (sessionId === 0n) {
-      learner.createSession(this.sessions.newSessionId(), conn.key, timeoutMs);
-      return;
-    }
-    if (!sessionPassword(sessionId).equals(passwd)) {
-      this.refuseSession(conn, sessionId);
-      return;
-    }
-    const local = this.sessions.get(sessionId);
-    if (local !== undefined && local.local) {
-      // LearnerZooKeeperServer.revalidateSession: this server's local session is checked here
-      if (local.closing) this.refuseSession(conn, sessionId);
-      else this.acceptSession(conn, local, timeoutMs);
-      return;
-    }
-    learner.revalidate(sessionId, conn.key, timeoutMs);
-  }
-
-  /** ZooKeeper's answer to an expired or unknown session, or a wrong password: timeout 0, id 0, then close. */
-  private refuseSession(conn: Conn, sessionId: bigint): void {
-    this.log('info', `invalid session 0x${hex64(sessionId)} for client ${conn.addr}:${conn.port}, probably expired`);
-    writeConnectResponse(this.w.reset(), 0, 0n, Buffer.alloc(16), this.roleNow === 'read-only');
-    this.emit(conn.key, this.tree.lastZxid);
-    this.closeConn(conn);
-  }
-
-  /** Binds the connection to its session and answers the ConnectRequest. */
-  private acceptSession(conn: Conn, s: Session, timeoutMs: number): void {
-    if (s.conn !== -1 && s.conn !== conn.key) {
-      const old = this.conns.get(s.conn);
-      if (old !== undefined) this.closeConn(old);
-    }
-    s.timeoutMs = timeoutMs;
-    this.bind(conn, s);
-    this.sessions.touch(s, this.opts.nowMs());
-    writeConnectResponse(this.w.reset(), timeoutMs, s.id, s.passwd, this.roleNow === 'read-only');
-    this.emit(conn.key, this.tree.lastZxid);
-  }
-
-  /**
-   * A read-only client's connect in read-only mode: a new session is this server's own (never
-   * logged); one of those reconnects; an ensemble session is refused by closing the connection
-   * (ReadOnlyZooKeeperServer.validateSession), an unknown one answered as expired.
-   */
-  private connectReadOnly(conn: Conn, sessionId: bigint, passwd: Buffer, timeoutMs: number): void {
-    if (sessionId === 0n) {
-      const s = this.sessions.add(this.sessions.newSessionId(), timeoutMs, this.opts.nowMs());
-      this.readOnlySessions.add(s.id);
-      this.acceptSession(conn, s, timeoutMs);
-      return;
-    }
-    const s = this.sessions.get(sessionId);
-    if (s !== undefined && !this.readOnlySessions.has(sessionId)) {
-      this.log('info', `refusing global session reconnection in read-only mode for ${conn.addr}:${conn.port}`);
-      this.closeConn(conn);
-      return;
-    }
-    if (s === undefined || s.closing || !s.passwd.equals(passwd)) this.refuseSession(conn, sessionId);
-    else this.acceptSession(conn, s, timeoutMs);
-  }
-
-  /** A read-only session ends (its client closed it, or it expired): no txn, the connection closed. */
-  private closeReadOnlySession(s: Session, xid: number, replyTo: number): void {
-    this.readOnlySessions.delete(s.id);
-    this.closeLocalSession(s, xid, replyTo);
-  }
-
-  /** Read-only mode's tick: its own sessions expire; the ensemble's are not this server's to expire (kept alive). */
-  private tickReadOnly(now: number): number {
-    for (const s of this.sessions.expired(now)) {
-      if (!this.readOnlySessions.has(s.id)) {
-        this.sessions.touch(s, now);
-        continue;
-      }
-      this.log('info', `expiring read-only session 0x${hex64(s.id)}, timeout of ${s.timeoutMs}ms exceeded`);
-      this.counters.sessionsExpired++;
-      this.closeReadOnlySession(s, 0, -1);
-    }
-    return this.sessions.msUntilNextExpiry(now);
-  }
-
+  /** A learner's client's write or sync: forwarded to the leader (answered at its COMMIT or SYNC: engine/core/ensemble-inputs.ts). */
   private forwardToLeader(conn: Conn, s: Session, xid: number, type: number, frame: Buffer, refusal?: number): void {
     const record = frame.subarray(8);
     let path: string | undefined;
@@ -679,150 +515,46 @@ export class Pipeline {
     this.learner!.forward({ sessionId: s.id, cxid: xid, type, conn: conn.key, startMs: this.requestStartMs, path, err }, record, conn.authIds);
   }
 
-  /** PROPOSAL from the leader: logged now (the quorum worker ACKs it once durable), applied at its COMMIT. */
+  // ---------------------------------------------------------------- the ensemble's inputs (engine/core/ensemble-inputs.ts)
+
+  /** PROPOSAL from the leader (a learner's). */
   proposal(zxid: number, txn: Buffer): void {
-    this.learner!.proposed(zxid, txn);
-    this.out.appendLog(zxid, txn);
+    this.ensemble.proposal(zxid, txn);
   }
 
-  /** COMMIT from the leader: the oldest proposal is applied, and answered if it was forwarded from here. */
+  /** COMMIT from the leader (a learner's). */
   commitProposal(zxid: number): void {
-    const { hdr, txn } = this.learner!.committed(zxid);
-    this.applyCommitted(hdr, txn);
+    this.ensemble.commitProposal(zxid);
   }
 
-  /** INFORM (an observer's): a committed txn, logged and applied at once. */
+  /** INFORM from the leader (an observer's). */
   inform(zxid: number, txn: Buffer): void {
-    this.proposal(zxid, txn);
-    this.commitProposal(zxid);
+    this.ensemble.inform(zxid, txn);
   }
 
-  /** The leader's answer to REVALIDATE. */
+  /** The leader's answer to REVALIDATE (a learner's). */
   revalidated(sessionId: bigint, valid: boolean): void {
-    const pending = this.learner!.revalidated(sessionId);
-    const conn = pending === null ? undefined : this.conns.get(pending.conn);
-    if (pending === null || conn === undefined) return;
-    const s = valid ? this.sessions.get(sessionId) ?? this.sessions.add(sessionId, pending.timeoutMs, this.opts.nowMs()) : undefined;
-    if (s === undefined || s.closing) this.refuseSession(conn, sessionId);
-    else this.acceptSession(conn, s, pending.timeoutMs);
+    this.ensemble.revalidated(sessionId, valid);
   }
 
-  /** The leader's SYNC: the oldest forwarded sync is answered (the tree has caught up with the leader). */
+  /** The leader's SYNC (a learner's). */
   synced(): void {
-    const f = this.learner!.synced();
-    if (f === null || !this.conns.has(f.conn)) return;
-    this.requestStartMs = f.startMs;
-    const at = this.beginOk(f.cxid);
-    this.w.string(f.path ?? '');
-    this.finish(f.conn, at);
-    this.runReleased(f.conn, f.sessionId, true);
+    this.ensemble.synced();
   }
 
-  private applyCommitted(hdr: TxnHeader, txn: Txn): void {
-    const tree = this.tree;
-    const stats = applyWithStats(tree, hdr, txn);
-    tree.lastZxid = hdr.zxid;
-    this.commit.committedAt(hdr.zxid); // committed by the leader: what it reveals leaves at once
-    triggerWatches(tree, hdr, txn);
-    if (txn.type === Op.createSession) {
-      const s = this.sessions.add(hdr.sessionId, txn.timeoutMs, this.opts.nowMs());
-      const pending = this.learner!.connects.get(hdr.sessionId);
-      const conn = pending === undefined ? undefined : this.conns.get(pending.conn);
-      if (pending !== undefined && pending.created) this.learner!.connects.delete(hdr.sessionId);
-      if (conn !== undefined && pending?.created === true) this.acceptSession(conn, s, txn.timeoutMs);
-      return;
-    }
-    const f = this.learner!.answerFor(hdr);
-    if (f !== null && this.conns.has(f.conn)) {
-      this.requestStartMs = f.startMs;
-      const reply = OPCODES.get(f.type)?.committed;
-      if (f.err !== undefined) this.replyError(f.conn, f.cxid, f.err, hdr.zxid);
-      else if (reply != null) reply(this, f.conn, f.cxid, f.type, hdr, txn, stats);
-    }
-    if (txn.type === Op.closeSession) {
-      const s = this.sessions.get(hdr.sessionId);
-      this.sessions.remove(hdr.sessionId);
-      tree.ephemeralPeaks.delete(hdr.sessionId);
-      const bound = s === undefined ? undefined : this.conns.get(s.conn);
-      if (bound !== undefined) this.closeConn(bound);
-    }
-    if (f !== null) this.runReleased(f.conn, f.sessionId, false);
-  }
-
-  /**
-   * Runs the requests a connection kept behind the write (or sync) just answered: at once
-   * while later writes of it are still out (they are reads that come before those), else as
-   * new requests.
-   */
-  private runReleased(key: number, sessionId: bigint, sync: boolean): void {
-    const learner = this.learner!;
-    const frames = learner.release(key, sessionId, sync);
-    if (frames.length === 0) return;
-    if (!learner.busy(key)) {
-      for (const frame of frames) this.request(key, frame);
-      return;
-    }
-    for (const frame of frames) {
-      const conn = this.conns.get(key);
-      if (conn === undefined || conn.session === null) return;
-      this.serve(conn, conn.session, frame);
-    }
-  }
-
-  // ---------------------------------------------------------------- leader (engine/core/leader.ts)
-
-  /**
-   * A learner's REQUEST: a write (or createSession, closeSession, sync) one of its clients
-   * sent it, with that client's auth ids. Prepared here like a client's; its txn's COMMIT
-   * is the learner's answer to its client.
-   */
+  /** A learner's REQUEST (a leader's). */
   learnerRequest(sid: number, sessionId: bigint, cxid: number, type: number, record: Buffer, authIds: readonly Id[]): void {
-    const leader = this.leader!;
-    const now = this.opts.nowMs();
-    this.requestStartMs = now;
-    if (type === Op.createSession) {
-      if (record.length < 4) return this.log('warn', `createSession from server ${sid} without a timeout: ignored`);
-      const timeoutMs = Math.min(Math.max(record.readInt32BE(0), this.opts.minSessionTimeoutMs), this.opts.maxSessionTimeoutMs);
-      this.sessions.add(sessionId, timeoutMs, now);
-      this.logTxn(sessionId, 0, Op.createSession, { type: Op.createSession, timeoutMs });
-      return;
-    }
-    if (type === Op.sync) return leader.sync(sid, this.tree.lastZxid, this.durableZxid);
-    if (!forwardable(type, OPCODES.get(type)?.write === true)) {
-      return this.log('warn', `server ${sid} forwarded request type ${type}, which learners answer themselves: ignored`);
-    }
-    const known = this.sessions.get(sessionId);
-    const s = known ?? this.otherServersLocalSession(sessionId);
-    if (s === undefined || s.closing) {
-      // PrepRequestProcessor's checkSession: an unknown or closing session's write is an error txn
-      this.logTxn(sessionId, cxid, Op.error, { type: Op.error, err: Err.SESSIONEXPIRED });
-      return;
-    }
-    if (known !== undefined) this.sessions.touch(known, now);
-    const conn = remoteConn(authIds);
-    conn.session = s;
-    this.r.reset(record, 0, record.length);
-    this.dispatch(conn, s, cxid, type);
+    this.ensemble.learnerRequest(sid, sessionId, cxid, type, record, authIds);
   }
 
-  /** A learner's PING answer: the sessions its clients touched, with their timeouts. */
+  /** A learner's PING answer (a leader's). */
   touchSessions(touches: ReadonlyMap<bigint, number>): void {
-    const now = this.opts.nowMs();
-    for (const [id, timeoutMs] of touches) {
-      const s = this.sessions.get(id);
-      if (s === undefined || s.closing) continue;
-      s.timeoutMs = timeoutMs;
-      this.sessions.touch(s, now);
-    }
+    this.ensemble.touchSessions(touches);
   }
 
-  /** A learner's REVALIDATE: whether the session lives (touched, with its new timeout, when it does). */
+  /** A learner's REVALIDATE (a leader's): whether the session lives. */
   revalidateSession(sessionId: bigint, timeoutMs: number): boolean {
-    const s = this.sessions.get(sessionId);
-    // checkIfValidGlobalSession: this leader's local sessions are not another server's to take
-    if (s === undefined || s.closing || s.local) return false;
-    this.touchSessions(new Map([[sessionId, timeoutMs]]));
-    return true;
+    return this.ensemble.revalidateSession(sessionId, timeoutMs);
   }
 
   // ---------------------------------------------------------------- outputs
@@ -943,11 +675,6 @@ export class Pipeline {
     this.opts.log?.(level, msg, limit);
   }
 
-  private bind(conn: Conn, s: Session): void {
-    conn.session = s;
-    s.conn = conn.key;
-  }
-
   // ---------------------------------------------------------------- txns
 
   /** Assigns the next zxid, appends the txn to the log, applies it. Returns the zxid. */
@@ -984,7 +711,7 @@ export class Pipeline {
   /** closeSession: by request (xid >= 0, replies) or by expiry (xid 0, no reply). */
   closeSession(s: Session, xid: number, replyTo = -1): void {
     if (s.local) {
-      this.closeLocalSession(s, xid, replyTo);
+      this.admission.closeLocalSession(s, xid, replyTo);
       return;
     }
     s.closing = true;

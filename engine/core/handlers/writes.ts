@@ -56,7 +56,7 @@ function prepCreate(p: Pipeline, conn: Conn, type: number, req: CreateReq): Crea
   if (type === Op.createTTL && !isTtl) throw new KeeperError(Err.BADARGUMENTS);
   const ephemeral = flags === CreateFlag.ephemeral || flags === CreateFlag.ephemeralSequential;
   // validateCreateRequest's last check: an ephemeral's owner is a global session (local sessions: engine/core/local-sessions.ts)
-  if (ephemeral) p.checkGlobalSession(conn.session);
+  if (ephemeral) p.admission.checkGlobalSession(conn.session);
   const sequential = flags === CreateFlag.persistentSequential || flags === CreateFlag.ephemeralSequential || flags === CreateFlag.persistentSequentialWithTtl;
   let path = req.path;
   const slash = path.lastIndexOf('/');
