@@ -30,7 +30,7 @@ const { values } = parseArgs({
   },
 });
 
-interface Run { side: 'A' | 'B'; p50Us: number; p99Us: number; p999Us: number; opsPerSec: number; cpuUsPerOp: number }
+interface Run { side: 'A' | 'B'; p50Us: number; p99Us: number; p999Us: number; opsPerSec: number; cpuUsPerOp: number; worstSecondOps: number; connects: number; errors: number }
 
 async function runOnce(side: 'A' | 'B', config: Record<string, string>): Promise<Run> {
   const server = await startServer('zooid', { config: { maxClientCnxns: '0', ...config } });
@@ -51,6 +51,9 @@ async function runOnce(side: 'A' | 'B', config: Record<string, string>): Promise
     return {
       side, p50Us: result.all.p50Us, p99Us: result.all.p99Us, p999Us: result.all.p999Us, opsPerSec: result.throughputOpsPerSec,
       cpuUsPerOp: ((cpuEndMs - cpuStartMs) * 1000) / replies,
+      // a stall shows here: a measured second with (almost) no replies
+      worstSecondOps: Math.min(...result.timeline.filter((t) => result.window !== null && t.second >= result.window.startSecond && t.second < result.window.endSecond).map((t) => t.opsPerSec)),
+      connects: result.connects, errors: result.errorCount,
     };
   } finally {
     await server.stop();
@@ -63,13 +66,13 @@ console.log(`## config A/B (${new Date().toISOString()})\n`);
 console.log(formatMachine(machineFacts()).join('\n'));
 console.log(`\n\`node bench/config-ab.ts ${process.argv.slice(2).join(' ')}\`: ${values.connections} connections × ${values.outstanding} in flight, ${values['read-pct']}% getData (else setData), 1 KiB values, one request per write; ${values.duration} measured after ${values.warmup} of warm-up, ${rounds} rounds alternating A, B\n`);
 console.log(`- A: ${values.a || '(defaults)'}\n- B: ${values.b || '(defaults)'}\n`);
-console.log('| round | side | p50 µs | p99 µs | p99.9 µs | ops/s | server CPU µs/op |\n|---|---|---:|---:|---:|---:|---:|');
+console.log('| round | side | p50 µs | p99 µs | p99.9 µs | ops/s | server CPU µs/op | worst second ops/s | connects, errors |\n|---|---|---:|---:|---:|---:|---:|---:|---|');
 const runs: Run[] = [];
 for (let i = 1; i <= rounds; i++) {
   for (const side of ['A', 'B'] as const) {
     const r = await runOnce(side, sides[side]);
     runs.push(r);
-    console.log(`| ${i} | ${side} | ${r.p50Us.toFixed(0)} | ${r.p99Us.toFixed(0)} | ${r.p999Us.toFixed(0)} | ${r.opsPerSec.toFixed(0)} | ${r.cpuUsPerOp.toFixed(1)} |`);
+    console.log(`| ${i} | ${side} | ${r.p50Us.toFixed(0)} | ${r.p99Us.toFixed(0)} | ${r.p999Us.toFixed(0)} | ${r.opsPerSec.toFixed(0)} | ${r.cpuUsPerOp.toFixed(1)} | ${r.worstSecondOps} | ${r.connects}, ${r.errors} |`);
   }
 }
 console.log('\n| side | median p50 µs (range) | median p99 µs (range) | median ops/s | median CPU µs/op |\n|---|---|---|---:|---:|');
