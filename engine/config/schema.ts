@@ -224,9 +224,9 @@ export const SCHEMA = [
     status: 'honoured', consumers: ['pipeline'],
     note: 'zooid\'s own (engine/workers/pipeline-worker.ts): with one client in flight the pipeline spins this long after a request for the next before it parks; 0: never' }),
 
-  key({ key: 'zooid.snapshotCpuPct', field: 'snapshotCpuPct', parser: int({ min: 1, max: 100, what: 'a percentage' }), default: '100',
+  key({ key: 'zooid.snapshotCpuPct', field: 'snapshotCpuPct', parser: int({ min: 1, max: 100, what: 'a percentage' }), default: '25',
     status: 'honoured', consumers: ['pipeline'],
-    note: 'zooid\'s own (engine/persistence/snapshotter.ts): the share of the pipeline\'s time a snapshot\'s serialization may take; below 100 a snapshot takes longer and leaves the cores to requests' }),
+    note: 'zooid\'s own (engine/persistence/snapshotter.ts): the share of the pipeline\'s time a snapshot\'s serialization may take while clients are served (an idle server snapshots at full speed); below 100 a snapshot takes longer and leaves the cores to requests' }),
 
   // ensembles: the quorum worker (engine/workers/quorum-worker.ts) reads these
   key({ key: 'initLimit', field: 'initLimit', parser: int({ min: 0, what: 'a number of ticks' }), default: '0', status: 'honoured', consumers: ['quorum'],

@@ -55,6 +55,8 @@ export interface SnapshotterOptions {
    * Below 1 a snapshot takes longer and leaves the cores to the requests meanwhile.
    */
   cpuShare?: number;
+  /** Whether clients are being served (cpuShare holds only then; an idle server snapshots at full speed). */
+  clientsActive?: () => boolean;
   /**
    * Whether something for the pipeline arrived since its turn began (a request, a durable
    * zxid): the slice then ends at the next look at the clock, after at least
@@ -166,11 +168,12 @@ export class Snapshotter {
     const s = this.serializer!;
     const ring = this.opts.ring;
     const startMs = this.opts.nowMs();
-    const sliceMs = this.cpuShare === 1 ? this.opts.sliceMs : this.refill(startMs);
+    const limited = this.limited();
+    const sliceMs = limited ? this.refill(startMs) : this.opts.sliceMs;
     if (sliceMs <= 0) return 0;
     const deadline = startMs + sliceMs;
     const pushed = this.serialize(s, ring, deadline);
-    if (this.cpuShare < 1) this.creditMs -= this.opts.nowMs() - startMs;
+    if (limited) this.creditMs -= this.opts.nowMs() - startMs;
     if (!s.done) return pushed;
     const endAt = ring.reserve(8);
     if (endAt === -1) return pushed;
@@ -210,6 +213,10 @@ export class Snapshotter {
     return pushed;
   }
 
+  private limited(): boolean {
+    return this.cpuShare < 1 && (this.opts.clientsActive?.() ?? true);
+  }
+
   /** Adds the credit earned since the last pump; the slice it allows now (ms; <= 0: rest). */
   private refill(nowMs: number): number {
     this.creditMs = Math.min(this.opts.sliceMs, this.creditMs + (nowMs - this.creditAtMs) * this.cpuShare);
@@ -219,7 +226,7 @@ export class Snapshotter {
 
   /** How long until the next pump may serialize (0: now): the pipeline parks no longer than this while a snapshot is written. */
   restMs(nowMs: number): number {
-    if (this.state !== 'writing' || this.cpuShare === 1) return 0;
+    if (this.state !== 'writing' || !this.limited()) return 0;
     const credit = this.creditMs + (nowMs - this.creditAtMs) * this.cpuShare;
     return credit > 0 ? 0 : -credit / this.cpuShare;
   }

@@ -122,6 +122,10 @@ function noteDurable(zxid: number, nowMs: number): void {
   }
 }
 
+/** A request this recently (ms) means clients are being served: a snapshot keeps to zooid.snapshotCpuPct. */
+const CLIENTS_ACTIVE_MS = 100;
+/** When the pipeline last took a client request (the lone-client spin and the snapshot's share go by it). */
+let lastRequestAtMs = -Infinity;
 /** Longest stretch the pipeline serializes a snapshot before it serves requests again. */
 const SNAPSHOT_SLICE_MS = 1;
 /** The pipeline's doorbell sequence when its current turn began (engine/persistence/snapshotter.ts workWaiting). */
@@ -132,6 +136,8 @@ const snapshotter = new Snapshotter({
   nowMs: () => performance.now(),
   sliceMs: SNAPSHOT_SLICE_MS,
   cpuShare: cfg.snapshotCpuPct / 100,
+  // a request in the last CLIENTS_ACTIVE_MS: clients are being served, the share holds
+  clientsActive: () => performance.now() - lastRequestAtMs < CLIENTS_ACTIVE_MS,
   // the bell moved since this turn began: a request, a durable zxid or ring space arrived
   workWaiting: () => bell.sequence() !== turnBellSequence,
   ring: attachRing(topology, 'snapshot', 'pipeline'),
@@ -672,7 +678,6 @@ function pollQuorum(ring: Ring): number {
 const ioWords = new Int32Array(wordsOf(topology, 'io-words'));
 const loneClientSpinMs = cfg.loneClientSpinUs / 1000;
 const loneClientSpins = new SpinPolicy();
-let lastRequestAtMs = -Infinity;
 /** The doorbell's sequence when the spin began: a ring since then is a request (or a durable zxid) to take. */
 let spinFromSequence = 0;
 const bellMoved = (): boolean => bell.sequence() !== spinFromSequence;

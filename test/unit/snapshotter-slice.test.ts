@@ -84,4 +84,22 @@ describe('snapshot slices', () => {
     expect(share).toBeLessThan(0.35);
     expect(snapshotter.restMs(t)).toBe(0); // no rest once the body is written
   });
+
+  it('with a CPU share but no clients being served, a snapshot runs at full speed', () => {
+    const tree = treeOf(NODES);
+    const ring = Ring.create(64 << 20);
+    let t = 1000;
+    const nowMs = () => t; // stopped clock: the slice runs until the work is done
+    const snapshotter = new Snapshotter({ snapCount: 100, random: () => 0.5, nowMs, sliceMs: 1, cpuShare: 0.25, clientsActive: () => false, ring, controlSab: new SharedArrayBuffer(SNAP_CONTROL_BYTES), log: () => {} });
+    expect(snapshotter.rolled(tree, [])).toBe(true);
+    t += 0.9;
+    snapshotter.pump(tree);
+    expect(snapshotter.restMs(t)).toBe(0);
+    let done = false;
+    while (ring.poll()) {
+      if (ring.kind === SnapKind.END) done = true;
+      ring.release();
+    }
+    expect(done).toBe(true); // one pump, no rest
+  });
 });
