@@ -2,6 +2,7 @@
 // the cached 1M-znode dataDir (bench/persistence.ts makes it), with nothing else running.
 //   node bench/snapshot-cpu.ts [--znodes N]
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startServer, fourLetterWord } from '../test/support/servers.ts';
@@ -10,7 +11,7 @@ import { copyDataDir } from './bench-server.ts';
 import { LeanClient } from '../client/lean.ts';
 
 const { values } = parseArgs({ options: { znodes: { type: 'string', default: '1000000' } } });
-const source = path.join('/tmp', `zooid-bench-datadir-${values.znodes}-100`);
+const source = path.join(os.tmpdir(), `zooid-bench-datadir-${values.znodes}-100`);
 if (!fs.existsSync(source)) throw new Error(`${source} missing: run node bench/persistence.ts restart --znodes ${values.znodes} first`);
 const dataDir = copyDataDir(source, 'snapcpu');
 const server = await startServer('zooid', { dataDir, config: { snapCount: '1000000000', '4lw.commands.whitelist': '*' }, readyTimeoutMs: 120_000 });
