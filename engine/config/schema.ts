@@ -224,7 +224,7 @@ export const SCHEMA = [
     status: 'honoured', consumers: ['pipeline'],
     note: 'zooid\'s own (engine/workers/pipeline-worker.ts): with one client in flight the pipeline spins this long after a request for the next before it parks; 0: never' }),
 
-  key({ key: 'zooid.snapshotCpuPct', field: 'snapshotCpuPct', parser: int({ min: 1, max: 100, what: 'a percentage' }), default: '25',
+  key({ key: 'zooid.snapshotCpuPct', field: 'snapshotCpuPct', parser: int({ min: 1, max: 100, what: 'a percentage' }), default: '15',
     status: 'honoured', consumers: ['pipeline'],
     note: 'zooid\'s own (engine/persistence/snapshotter.ts): the share of the pipeline\'s time a snapshot\'s serialization may take while clients are served (an idle server snapshots at full speed); below 100 a snapshot takes longer and leaves the cores to requests' }),
 
