@@ -19,7 +19,7 @@ export class PrefaultedPages implements PageSource {
   /**
    * toucher: a thread that touches the batches posted to it. budgetBytes: how much to
    * prefault in all. A snapshot's size is about what its tree takes (a node's 80 bytes of
-   * stat and lengths become an 88-byte record, its data a slot of about its size, its path a
+   * stat and lengths become a 60-byte record and perhaps side records, its data a slot of about its size, its path a
    * name): with the file's size, the last buffers of a load are not prefaulted rather than
    * prefaulted in vain.
    */

@@ -8,7 +8,8 @@
 //
 // Handover: each pump() serializes whole records straight into the snapshot ring for at
 // most sliceMs, or less when a request or a durable zxid arrives meanwhile, then returns so
-// the pipeline serves requests again. The serializer walks
+// the pipeline serves requests again; while clients are served the slices also keep to
+// cpuShare of the pipeline's time (zooid.snapshotCpuPct), resting in between. The serializer walks
 // the live tree (fuzzy; see SnapshotSerializer for why the result restores correctly);
 // the worker checksums and writes the bytes, and renames the file only once the log is
 // durable up to the lastZxid the tree had when the walk ended (the END record).
