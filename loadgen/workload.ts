@@ -186,6 +186,8 @@ export class Workload {
   private connects = 0;
   private disconnects = 0;
   private stopped = false;
+  /** Closed loop: the first pump at or after the start has run (replies pump from then on). */
+  private closedLoopStarted = false;
   /** Open loop: ops are due but every connection is full or down (replies will pump). */
   blockedOnCapacity = false;
   /** Slots written to since the last flushAll (batched traffic only). */
@@ -294,6 +296,7 @@ export class Workload {
     if (this.stopped || now < this.startMs) return;
     if (this.schedule === null) {
       if (now >= this.endMs) return;
+      this.closedLoopStarted = true;
       for (const slot of this.slots) this.topUp(slot, now);
     } else {
       // ops intended before the end still go out after it (late, and timed from their intended time)
@@ -302,10 +305,15 @@ export class Workload {
     this.flushAll();
   }
 
-  /** Open loop: when pump() should run next (the next intended send), or Infinity. */
+  /**
+   * When pump() should run next, or Infinity: open loop, the next intended send; closed loop,
+   * the start until a pump has run at or after it. A timer may fire a little before its time
+   * (pump() then does nothing); asking the clock again here instead would find the start
+   * passed and let the run go by with nothing sent.
+   */
   nextWakeMs(): number {
     if (this.stopped) return Infinity;
-    if (this.schedule === null) return this.now() < this.startMs ? this.startMs : Infinity;
+    if (this.schedule === null) return this.closedLoopStarted ? Infinity : this.startMs;
     return this.schedule.nextIntendedMs();
   }
 

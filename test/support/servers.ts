@@ -100,17 +100,35 @@ export async function startPair(options: StartOptions = {}): Promise<{ oracle: S
   throw new Error(reasons.join('\n\n'));
 }
 
-/** A port that was free a moment ago on 127.0.0.1 (bind port 0, read it, close). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+/**
+ * Ports handed out for servers to bind later lie below the kernel's ephemeral range
+ * (/proc/sys/net/ipv4/ip_local_port_range, 32768 and up on Linux): a port taken from that
+ * range (bind to 0) is free only until some outgoing connection, for example one peer's to
+ * another, happens to take it as its source port, and then the server's bind fails.
+ */
+const PICKED_PORT_MIN = 20_000;
+const PICKED_PORT_END = 32_000;
+let pickedPortCursor = PICKED_PORT_MIN + ((process.pid * 7919 + Date.now()) % (PICKED_PORT_END - PICKED_PORT_MIN));
+
+function bindsOn(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('could not read a bound port');
-  return address.port;
+}
+
+/**
+ * A port that was free a moment ago on 127.0.0.1, outside the ephemeral range; each call in
+ * a process moves on to the next port, so ports handed out together are distinct.
+ */
+export async function freePort(): Promise<number> {
+  for (let tried = 0; tried < PICKED_PORT_END - PICKED_PORT_MIN; tried++) {
+    const port = pickedPortCursor;
+    pickedPortCursor = port + 1 >= PICKED_PORT_END ? PICKED_PORT_MIN : port + 1;
+    if (await bindsOn(port)) return port;
+  }
+  throw new Error(`no free port on 127.0.0.1 between ${PICKED_PORT_MIN} and ${PICKED_PORT_END}`);
 }
 
 /** Send a four-letter word and return the whole answer ('' if the server closed without one). */

@@ -41,9 +41,10 @@ describe('the floor answerer', () => {
     try {
       const { options } = parseLoadOptions(['--hosts', `127.0.0.1:${floor.ports[0]}`, '--connections', '4', '--threads', '1', '--read-pct', '50', '--keys', '100', '--duration', '1s', '--warmup', '0s', '--no-progress']);
       const { result } = await runLoad(options);
-      expect(result.complete).toBe(true);
-      expect(result.errorCount).toBe(0);
-      expect(result.okOps).toBeGreaterThan(100);
+      const report = JSON.stringify(result);
+      expect(result.complete, report).toBe(true);
+      expect(result.errorCount, report).toBe(0);
+      expect(result.okOps, report).toBeGreaterThan(100);
     } finally {
       await closePool();
       await floor.stop();

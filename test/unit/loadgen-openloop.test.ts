@@ -237,4 +237,20 @@ describe('workload latency accounting', () => {
     const result = load.finish();
     expect(decodeHistogram(result.histograms.get).totalCount).toBe(10); // intended 10..19
   });
+
+  it('closed loop: a pump timer that fires just before the start is armed again, not dropped', () => {
+    let now = 0;
+    const load = new Workload(plan({ rateOpsPerSec: null, totalRateOpsPerSec: null, outstanding: 2 }), () => now);
+    const client = new FakeClient();
+    load.attach(0, client);
+    load.begin(10);
+    now = 9.999; // the timer for the start fired early: nothing is due yet
+    load.pump();
+    expect(client.queued.length).toBe(0);
+    now = 10.001; // the start passed while the loop looked for its next wake-up
+    expect(load.nextWakeMs()).toBe(10);
+    load.pump();
+    expect(client.queued.length).toBe(2);
+    expect(load.nextWakeMs()).toBe(Infinity); // replies pump from here on
+  });
 });
