@@ -6,7 +6,10 @@
 //
 //   node bench/config-ab.ts --a 'zooid.loneClientSpinUs=0' --b 'zooid.loneClientSpinUs=150' \
 //     [--rounds 5] [--connections 1] [--outstanding 1] [--read-pct 100] [--duration 8s] [--warmup 2s]
+//     [--rate OPS] [--threads N]
 //
+// --rate makes it an open loop at that offered load (latency from each op's intended send
+// time), for what a setting costs at a load below the server's peak.
 // The default shape is issue 13's unloaded read: one connection, one request in flight,
 // 100% getData of 1 KiB values, one request per write.
 import { parseArgs } from 'node:util';
@@ -27,6 +30,8 @@ const { values } = parseArgs({
     'read-pct': { type: 'string', default: '100' },
     duration: { type: 'string', default: '8s' },
     warmup: { type: 'string', default: '2s' },
+    rate: { type: 'string', default: '' },
+    threads: { type: 'string', default: '' },
   },
 });
 
@@ -38,6 +43,8 @@ async function runOnce(side: 'A' | 'B', config: Record<string, string>): Promise
     const { options } = parseLoadOptions([
       '--hosts', `127.0.0.1:${server.port}`, '--connections', values.connections!, '--outstanding', values.outstanding!, '--read-pct', values['read-pct']!,
       '--duration', values.duration!, '--warmup', values.warmup!, '--keys', '1000', '--value-bytes', '1024', '--seed', '1', '--no-progress',
+      ...(values.rate === '' ? [] : ['--rate', values.rate!]),
+      ...(values.threads === '' ? [] : ['--threads', values.threads!]),
     ]);
     let cpuStartMs = NaN;
     let cpuEndMs = NaN;
@@ -64,7 +71,7 @@ const sides = { A: configPairs(values.a!, '--a'), B: configPairs(values.b!, '--b
 const rounds = Number(values.rounds);
 console.log(`## config A/B (${new Date().toISOString()})\n`);
 console.log(formatMachine(machineFacts()).join('\n'));
-console.log(`\n\`node bench/config-ab.ts ${process.argv.slice(2).join(' ')}\`: ${values.connections} connections × ${values.outstanding} in flight, ${values['read-pct']}% getData (else setData), 1 KiB values, one request per write; ${values.duration} measured after ${values.warmup} of warm-up, ${rounds} rounds alternating A, B\n`);
+console.log(`\n\`node bench/config-ab.ts ${process.argv.slice(2).join(' ')}\`: ${values.connections} connections × ${values.outstanding} in flight, ${values['read-pct']}% getData (else setData), 1 KiB values, one request per write, ${values.rate === '' ? 'closed loop' : `open loop at ${values.rate} ops/s`}; ${values.duration} measured after ${values.warmup} of warm-up, ${rounds} rounds alternating A, B\n`);
 console.log(`- A: ${values.a || '(defaults)'}\n- B: ${values.b || '(defaults)'}\n`);
 console.log('| round | side | p50 µs | p99 µs | p99.9 µs | ops/s | server CPU µs/op | worst second ops/s | connects, errors |\n|---|---|---:|---:|---:|---:|---:|---:|---|');
 const runs: Run[] = [];
