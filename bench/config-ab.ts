@@ -6,10 +6,12 @@
 //
 //   node bench/config-ab.ts --a 'zooid.loneClientSpinUs=0' --b 'zooid.loneClientSpinUs=150' \
 //     [--rounds 5] [--connections 1] [--outstanding 1] [--read-pct 100] [--duration 8s] [--warmup 2s]
-//     [--rate OPS] [--threads N]
+//     [--rate OPS] [--threads N] [--traffic per-request|batched] [--a-root DIR] [--b-root DIR]
 //
 // --rate makes it an open loop at that offered load (latency from each op's intended send
-// time), for what a setting costs at a load below the server's peak.
+// time), for what a setting costs at a load below the server's peak. --a-root/--b-root run
+// that side's zooid from another checkout (a before/after of a code change; --a and --b may
+// then both be empty).
 // The default shape is issue 13's unloaded read: one connection, one request in flight,
 // 100% getData of 1 KiB values, one request per write.
 import { parseArgs } from 'node:util';
@@ -31,20 +33,25 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '8s' },
     warmup: { type: 'string', default: '2s' },
     rate: { type: 'string', default: '' },
+    'a-root': { type: 'string', default: '' },
+    'b-root': { type: 'string', default: '' },
     threads: { type: 'string', default: '' },
+    traffic: { type: 'string', default: 'per-request' },
   },
 });
 
 interface Run { side: 'A' | 'B'; p50Us: number; p99Us: number; p999Us: number; opsPerSec: number; cpuUsPerOp: number; worstSecondOps: number; connects: number; errors: number }
 
 async function runOnce(side: 'A' | 'B', config: Record<string, string>): Promise<Run> {
-  const server = await startServer('zooid', { config: { maxClientCnxns: '0', ...config } });
+  const root = side === 'A' ? values['a-root']! : values['b-root']!;
+  const server = await startServer('zooid', { config: { maxClientCnxns: '0', ...config }, ...(root === '' ? {} : { zooidRoot: root }) });
   try {
     const { options } = parseLoadOptions([
       '--hosts', `127.0.0.1:${server.port}`, '--connections', values.connections!, '--outstanding', values.outstanding!, '--read-pct', values['read-pct']!,
       '--duration', values.duration!, '--warmup', values.warmup!, '--keys', '1000', '--value-bytes', '1024', '--seed', '1', '--no-progress',
       ...(values.rate === '' ? [] : ['--rate', values.rate!]),
       ...(values.threads === '' ? [] : ['--threads', values.threads!]),
+      '--traffic', values.traffic!,
     ]);
     let cpuStartMs = NaN;
     let cpuEndMs = NaN;
@@ -71,8 +78,9 @@ const sides = { A: configPairs(values.a!, '--a'), B: configPairs(values.b!, '--b
 const rounds = Number(values.rounds);
 console.log(`## config A/B (${new Date().toISOString()})\n`);
 console.log(formatMachine(machineFacts()).join('\n'));
-console.log(`\n\`node bench/config-ab.ts ${process.argv.slice(2).join(' ')}\`: ${values.connections} connections × ${values.outstanding} in flight, ${values['read-pct']}% getData (else setData), 1 KiB values, one request per write, ${values.rate === '' ? 'closed loop' : `open loop at ${values.rate} ops/s`}; ${values.duration} measured after ${values.warmup} of warm-up, ${rounds} rounds alternating A, B\n`);
-console.log(`- A: ${values.a || '(defaults)'}\n- B: ${values.b || '(defaults)'}\n`);
+console.log(`\n\`node bench/config-ab.ts ${process.argv.slice(2).join(' ')}\`: ${values.connections} connections × ${values.outstanding} in flight, ${values['read-pct']}% getData (else setData), 1 KiB values, ${values.traffic === 'batched' ? 'batched (all requests a reply chunk frees in one write)' : 'one request per write'}, ${values.rate === '' ? 'closed loop' : `open loop at ${values.rate} ops/s`}; ${values.duration} measured after ${values.warmup} of warm-up, ${rounds} rounds alternating A, B\n`);
+const rootNote = (r: string) => (r === '' ? '' : ` (zooid from ${r})`);
+console.log(`- A: ${values.a || '(defaults)'}${rootNote(values['a-root']!)}\n- B: ${values.b || '(defaults)'}${rootNote(values['b-root']!)}\n`);
 console.log('| round | side | p50 µs | p99 µs | p99.9 µs | ops/s | server CPU µs/op | worst second ops/s | connects, errors |\n|---|---|---:|---:|---:|---:|---:|---:|---|');
 const runs: Run[] = [];
 for (let i = 1; i <= rounds; i++) {

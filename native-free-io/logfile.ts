@@ -163,22 +163,6 @@ export class PreallocatedFile {
     }
   }
 
-  /**
-   * sync() on libuv's thread pool, so the caller's thread can encode and write the next
-   * batch meanwhile. The file must not be closed before the promise settles.
-   */
-  syncAsync(forceSync: boolean): Promise<void> {
-    this.assertOpen();
-    if (!forceSync) return Promise.resolve();
-    const fd = this.fd;
-    return new Promise((resolve, reject) => {
-      fs.fdatasync(fd, (err) => {
-        if (err === null) resolve();
-        else reject(fileError('fdatasync', this.path, err));
-      });
-    });
-  }
-
   close(): void {
     if (this.fd < 0) return;
     const fd = this.fd;

@@ -53,8 +53,6 @@ export class TxnLogWriter {
   private orphanPath: string | null = null;
   /** The zxid of the last entry handed to the file by flush() or writeBuffered() (durable or not). */
   private writtenZxid: number;
-  /** A syncWritten() in flight: the file must stay open and current until it settles. */
-  private syncing = false;
   /** Durations of the last flush()/writeBuffered() write and of the last fdatasync, ms (stage statistics; 0 before any). */
   lastWriteMs = 0;
   lastSyncMs = 0;
@@ -87,11 +85,6 @@ export class TxnLogWriter {
   /** The zxid of the last append written to the file (durable or not). */
   get lastWrittenZxid(): number {
     return this.writtenZxid;
-  }
-
-  /** Whether a syncWritten() is in flight. */
-  get syncInFlight(): boolean {
-    return this.syncing;
   }
 
   /** Bytes encoded and not yet written. */
@@ -141,7 +134,6 @@ export class TxnLogWriter {
   /** Writes the buffered entries with one write and fdatasyncs once (when forceSync). */
   flush(): void {
     this.assertUsable();
-    this.assertNotSyncing('flush');
     if (this.file === null) return;
     try {
       const startMs = performance.now();
@@ -160,9 +152,8 @@ export class TxnLogWriter {
   }
 
   /**
-   * Pipelined group commit, first half: writes the buffered entries with one write, not
-   * synced. It may run while a syncWritten() is in flight on the same file (the kernel
-   * orders them; the sync covers at least what was written before it started).
+   * Group commit, first half: writes the buffered entries with one write, not synced
+   * (syncWrittenNow() then makes everything written so far durable).
    */
   writeBuffered(): void {
     this.assertUsable();
@@ -178,31 +169,24 @@ export class TxnLogWriter {
   }
 
   /**
-   * Pipelined group commit, second half: fdatasyncs (when forceSync) on libuv's pool what
-   * writeBuffered() wrote so far, and resolves with the last zxid that is now durable.
-   * One at a time; roll(), close() and abandon() refuse to run while one is in flight.
-   * A failed sync fails the writer (abandon() then cuts back to the last durable txn).
+   * Group commit, second half, on the caller's thread: fdatasyncs (when forceSync) what
+   * writeBuffered() wrote so far and returns the last zxid that is now durable. A failed
+   * sync fails the writer (abandon() then cuts back to the last durable txn).
    */
-  async syncWritten(): Promise<number> {
+  syncWrittenNow(): number {
     this.assertUsable();
-    this.assertNotSyncing('syncWritten');
     const file = this.file;
     const zxid = this.writtenZxid;
     if (file === null || zxid === this.flushedZxid) return this.flushedZxid;
-    const endBytes = file.sizeBytes;
-    this.syncing = true;
     const startMs = performance.now();
     try {
-      await file.syncAsync(this.forceSync);
+      file.sync(this.forceSync);
     } catch (err) {
       throw this.fail(err);
-    } finally {
-      this.syncing = false;
     }
-    if (this.file !== file) throw new Error('log file changed during its sync');
     this.lastSyncMs = performance.now() - startMs;
     this.flushedZxid = zxid;
-    this.flushedEndBytes = endBytes;
+    this.flushedEndBytes = file.sizeBytes;
     this.fileHasDurableEntries = true;
     return zxid;
   }
@@ -216,7 +200,6 @@ export class TxnLogWriter {
    * itself fails (the writer stays failed).
    */
   abandon(): void {
-    this.assertNotSyncing('abandon');
     const file = this.file;
     this.file = null;
     if (file !== null) {
@@ -268,7 +251,6 @@ export class TxnLogWriter {
    */
   roll(): void {
     this.assertUsable();
-    this.assertNotSyncing('roll');
     if (this.file === null) return;
     const file = this.file;
     try {
@@ -291,7 +273,6 @@ export class TxnLogWriter {
    */
   truncatedTo(zxid: number): void {
     this.assertUsable();
-    this.assertNotSyncing('truncatedTo');
     if (this.file !== null || this.batchBytes !== 0) throw new Error('truncatedTo with a file open: roll() first');
     if (!(Number.isSafeInteger(zxid) && zxid >= 0 && zxid <= this.flushedZxid)) {
       throw new Error(`truncated to zxid 0x${zxid.toString(16)}, the log was durable to 0x${this.flushedZxid.toString(16)}`);
@@ -349,10 +330,6 @@ export class TxnLogWriter {
   private fail(err: unknown): Error {
     this.failure = err instanceof Error ? err : new Error(String(err));
     return this.failure;
-  }
-
-  private assertNotSyncing(what: string): void {
-    if (this.syncing) throw new Error(`${what} while a log sync is in flight`);
   }
 
   private assertUsable(): void {

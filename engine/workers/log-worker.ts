@@ -1,10 +1,11 @@
-// Log worker: pipelined group commit. It drains the log ring, encodes and writes what it
-// found with one write, and keeps one fdatasync in flight on libuv's pool: while a sync
-// runs, the next batch is encoded (Adler32) and written, and the next sync starts the
-// moment the previous one returns, covering everything written meanwhile. Each finished
-// sync publishes its durable zxid and rings the pipeline. A thin shell over TxnLogWriter.
-// A TRUNCATE record (a follower's TRUNC) stops the draining: once no sync is in flight, what
-// came before it is synced, the files are cut back (truncateTxnLog) and the pipeline is told.
+// Log worker: group commit on a thread of its own. It drains the log ring, encodes and
+// writes what it found with one write, fdatasyncs it right here (a blocking call: this thread
+// has nothing else to do meanwhile), publishes the durable zxid and rings the pipeline.
+// What the pipeline sends during a sync waits in the ring and makes the next batch. While it
+// syncs the worker is not parked, so the pipeline's pushes ring no one; when the ring is empty
+// it parks in Atomics.wait. A thin shell over TxnLogWriter.
+// A TRUNCATE record (a follower's TRUNC) stops the draining: what came before it is synced,
+// the files are cut back (truncateTxnLog) and the pipeline is told.
 import { workerData, parentPort } from 'node:worker_threads';
 import { TxnLogWriter } from '../persistence/txnlog-writer.ts';
 import { truncateTxnLog } from '../persistence/txnlog.ts';
@@ -65,14 +66,12 @@ const BATCHES = stats.counterIndex('batches');
 const TXNS = stats.counterIndex('txns');
 const BYTES = stats.counterIndex('bytes');
 
-/** Set when the txn count or a ROLL record asks for a new file while a sync is in flight. */
+/** Set when the txn count or a ROLL record asks for a new file: rolled before the next append. */
 let rollPending = false;
 /** A TRUNCATE taken off the ring and not yet carried out: its zxid. Nothing is drained meanwhile. */
 let truncatePending: number | null = null;
 let publishedZxid = lastZxid;
-let syncing: Promise<void> | null = null;
-let syncFailure: Error | null = null;
-/** Txns and bytes written since the last sync started (that sync's batch, for the stats). */
+/** Txns and bytes written since the last sync (the next sync's batch, for the stats). */
 let unsyncedTxns = 0;
 let unsyncedBytes = 0;
 
@@ -82,7 +81,6 @@ function drainOnce(): number {
   let bytes = 0;
   while (bytes < data.batchBytesMax && truncatePending === null) {
     if (rollPending) {
-      if (writer.syncInFlight) break;
       writer.roll();
       rollPending = false;
       txnsInFile = 0;
@@ -124,30 +122,25 @@ function publishDurable(): void {
   quorumBell?.ring();
 }
 
-/** Starts the next fdatasync when none is in flight and something was written since the last. */
-function maybeStartSync(): void {
-  if (syncing !== null || syncFailure !== null || writer.lastWrittenZxid === writer.lastFlushedZxid) return;
+/** Makes what drainOnce wrote durable (one fdatasync on this thread) and tells the pipeline. */
+function syncNow(): void {
+  if (writer.lastWrittenZxid === writer.lastFlushedZxid) return;
   const txns = unsyncedTxns;
   const bytes = unsyncedBytes;
   unsyncedTxns = 0;
   unsyncedBytes = 0;
-  syncing = writer.syncWritten().then(() => {
-    syncing = null;
-    fsyncUs.observe(writer.lastSyncMs * 1000);
-    batchTxns.observe(txns);
-    batchBytes.observe(bytes);
-    stats.add(BATCHES, 1);
-    stats.add(TXNS, txns);
-    stats.add(BYTES, bytes);
-    publishDurable();
-  }, (err: Error) => {
-    syncing = null;
-    syncFailure = err;
-  });
+  writer.syncWrittenNow();
+  fsyncUs.observe(writer.lastSyncMs * 1000);
+  batchTxns.observe(txns);
+  batchBytes.observe(bytes);
+  stats.add(BATCHES, 1);
+  stats.add(TXNS, txns);
+  stats.add(BYTES, bytes);
+  publishDurable();
 }
 
 /**
- * A TRUNCATE, with no sync in flight: what came before it is written and synced, every entry
+ * A TRUNCATE: what came before it is written and synced, every entry
  * after zxid is removed from the files, and appends continue after zxid in a new file. The
  * durable zxid moves back to zxid (or stays, when the log did not reach it), then the
  * truncation count tells the pipeline. A failure here is fatal (ZooKeeper's learner exits when
@@ -167,11 +160,6 @@ function truncateNow(zxid: number): void {
   pipelineBell.ring();
   const cut = report.cut === null ? '' : `; ${report.cut.file} cut to ${report.cut.lengthBytes} bytes`;
   log.warn(`transaction log truncated to zxid 0x${to.toString(16)}: ${report.removed.length} files removed${cut}`);
-}
-
-/** Waits for the sync in flight, if any, whatever its outcome. */
-async function settleSync(): Promise<void> {
-  if (syncing !== null) await syncing;
 }
 
 parentPort!.postMessage({ type: 'ready' });
@@ -205,39 +193,24 @@ function discard(): number {
   return n;
 }
 
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
-// Atomics.waitAsync does not keep a thread's event loop alive: this timer does, until stop.
-const keepAlive = setInterval(() => {}, 1 << 30);
-
-async function run(): Promise<void> {
+function run(): void {
   let wokeAt = performance.now();
   for (;;) {
     const seq = ring.dataBell.sequence();
     let n = 0;
-    if (syncFailure !== null) {
-      const err = syncFailure;
-      syncFailure = null;
-      failures.failed(err);
-      continue;
-    }
     const state = failures.state;
     if (state === 'writing' && truncatePending !== null) {
       // outside the write-failure handling below: a truncation that fails stops the worker
-      await settleSync();
-      if (syncFailure === null) {
-        truncateNow(truncatePending);
-        truncatePending = null;
-      }
+      truncateNow(truncatePending);
+      truncatePending = null;
       continue;
     }
     if (state === 'writing') {
       try {
         n = drainOnce();
-        maybeStartSync();
+        syncNow();
       } catch (err) {
-        await settleSync();
-        syncFailure = null; // the first failure is the one reported; abandon() cuts back to what was durable
-        failures.failed(err as Error);
+        failures.failed(err as Error); // abandon() cuts back to what was durable
         continue;
       }
     } else if (state === 'discarding') {
@@ -245,27 +218,19 @@ async function run(): Promise<void> {
     } else if (failures.retryTurn(performance.now(), () => (ring.poll() ? ring.kind : null)) === 'writing') {
       continue; // what the pipeline sent since it was told is drained as a writer
     }
-    if (n > 0) {
-      // a sync in flight finishes through the event loop: let it in between batches
-      if (syncing !== null) await yieldToEventLoop();
-      continue;
-    }
+    if (n > 0) continue;
     // only once the pipeline has stopped: what it logged before stopping is written first
-    if (Atomics.load(control32, CONTROL_STOP) >= STOP_LOG && syncing === null) break;
+    if (Atomics.load(control32, CONTROL_STOP) >= STOP_LOG) break;
     const parkedAt = performance.now();
     const timeoutMs = failures.state === 'retrying' ? failures.retryInMs(parkedAt) : 1000;
-    const woken = ring.dataBell.waitAsync(seq, timeoutMs);
-    await (syncing === null ? woken : Promise.race([woken, syncing]));
+    ring.dataBell.wait(seq, timeoutMs);
     const after = performance.now();
     stats.add(BUSY_US, (parkedAt - wokeAt) * 1000);
     stats.add(PARKED_US, (after - parkedAt) * 1000);
     wokeAt = after;
   }
-  const lastFailure = syncFailure as Error | null; // set by the sync's callback, which TypeScript does not see
-  if (lastFailure !== null) log.error(`transaction log sync failed at shutdown: ${lastFailure.message}`);
   writer.close();
-  clearInterval(keepAlive);
   parentPort!.postMessage({ type: 'stopped' });
 }
 
-void run();
+run();

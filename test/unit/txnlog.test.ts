@@ -150,41 +150,34 @@ describe('TxnLogWriter and readTxnLog', () => {
     expect(recoverTxnLogs(dir)).toEqual({ lastZxid: zxid, warnings: [] });
   });
 
-  it('pipelined group commit: writes go on while a sync is in flight; each sync covers what was written before it', async () => {
+  it('group commit in two halves: writeBuffered writes, syncWrittenNow makes everything written durable', () => {
     const w = new TxnLogWriter({ dir, preAllocBytes: PREALLOC, forceSync: true, lastLoggedZxid: EPOCH1 });
     for (let z = EPOCH1 + 1; z <= EPOCH1 + 3; z++) w.append(z, txnFor(z, 50));
     w.writeBuffered();
     expect(w.lastWrittenZxid).toBe(EPOCH1 + 3);
     expect(w.lastFlushedZxid).toBe(EPOCH1);
-    const first = w.syncWritten();
-    expect(w.syncInFlight).toBe(true);
-    // the next batch is encoded and written while the first sync runs
+    // a second batch written before the sync: one sync covers both
     for (let z = EPOCH1 + 4; z <= EPOCH1 + 6; z++) w.append(z, txnFor(z, 50));
     w.writeBuffered();
-    expect(() => w.roll()).toThrow(/sync is in flight/);
-    expect(() => w.flush()).toThrow(/sync is in flight/);
-    await expect(w.syncWritten()).rejects.toThrow(/sync is in flight/);
-    expect(await first).toBe(EPOCH1 + 3);
-    expect(w.lastFlushedZxid).toBe(EPOCH1 + 3);
-    expect(await w.syncWritten()).toBe(EPOCH1 + 6);
-    // nothing new written: resolves at once with the durable zxid
-    expect(await w.syncWritten()).toBe(EPOCH1 + 6);
+    expect(w.syncWrittenNow()).toBe(EPOCH1 + 6);
+    expect(w.lastFlushedZxid).toBe(EPOCH1 + 6);
+    // nothing new written: returns the durable zxid at once
+    expect(w.syncWrittenNow()).toBe(EPOCH1 + 6);
     w.close();
     expect(collect(dir, 0).map((e) => e.zxid - EPOCH1)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
-  it('a failed sync fails the writer; abandon() cuts back to the last synced txn', async () => {
+  it('a failed sync fails the writer; abandon() cuts back to the last synced txn', () => {
     const w = new TxnLogWriter({ dir, preAllocBytes: PREALLOC, forceSync: true, lastLoggedZxid: EPOCH1 });
     w.append(EPOCH1 + 1, txnFor(EPOCH1 + 1, 50));
     w.writeBuffered();
-    expect(await w.syncWritten()).toBe(EPOCH1 + 1);
+    expect(w.syncWrittenNow()).toBe(EPOCH1 + 1);
     w.append(EPOCH1 + 2, txnFor(EPOCH1 + 2, 50));
     w.writeBuffered();
-    vi.spyOn(fs, 'fdatasync').mockImplementation(((_fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => {
-      const err = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
-      cb(err);
-    }) as typeof fs.fdatasync);
-    await expect(w.syncWritten()).rejects.toThrow(/fdatasync .*EIO/);
+    vi.spyOn(fs, 'fdatasyncSync').mockImplementation(() => {
+      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    });
+    expect(() => w.syncWrittenNow()).toThrow(/fdatasync .*EIO/);
     expect(() => w.append(EPOCH1 + 3, txnFor(EPOCH1 + 3, 50))).toThrow(/failed earlier/);
     vi.restoreAllMocks();
     w.abandon();
