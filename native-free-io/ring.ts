@@ -55,6 +55,8 @@ const BELL_MAGIC_INDEX = 0; // i32 indexes relative to the bell's byte offset
 const BELL_ID_INDEX = 1;
 const BELL_SEQUENCE_INDEX = 2;
 const BELL_PARKED_INDEX = 3;
+/** 1 while the consumer is awake and has promised to look at its sources before it next waits. */
+const BELL_LOOKING_INDEX = 4;
 /** A doorbell occupies one cache line. */
 export const DOORBELL_BYTES = CACHE_LINE_BYTES;
 
@@ -85,6 +87,7 @@ function initDoorbell(sab: SharedArrayBuffer, byteOffset: number): void {
   Atomics.store(words, BELL_ID_INDEX, newBellId());
   Atomics.store(words, BELL_SEQUENCE_INDEX, 0);
   Atomics.store(words, BELL_PARKED_INDEX, 0);
+  Atomics.store(words, BELL_LOOKING_INDEX, 0);
   Atomics.store(words, BELL_MAGIC_INDEX, BELL_MAGIC);
 }
 
@@ -139,12 +142,36 @@ export class Doorbell {
     return new Doorbell(sab, byteOffset);
   }
 
-  /** Producer side: bump the sequence and Atomics.notify only if the consumer flagged itself parked. */
+  /**
+   * Producer side: bump the sequence and Atomics.notify only if the consumer flagged itself
+   * parked, and has not promised to look anyway (willLook).
+   */
   ring(): void {
     Atomics.add(this.words, BELL_SEQUENCE_INDEX, 1);
-    if (Atomics.load(this.words, BELL_PARKED_INDEX) !== 0) {
+    if (Atomics.load(this.words, BELL_PARKED_INDEX) !== 0 && Atomics.load(this.words, BELL_LOOKING_INDEX) === 0) {
       Atomics.notify(this.words, BELL_SEQUENCE_INDEX);
     }
+  }
+
+  /**
+   * Consumer, awake: it will look at every source this bell guards before it next waits,
+   * and calls lookNow() first in that look. Meanwhile producers do not notify: a consumer
+   * with an event loop keeps a waitAsync armed while it works, and each notify of it costs
+   * the producer a futex call and the consumer a task through its loop, to find what it
+   * was about to look at anyway.
+   */
+  willLook(): void {
+    Atomics.store(this.words, BELL_LOOKING_INDEX, 1);
+  }
+
+  /**
+   * Consumer: the promised look begins; producers notify again from here on. Whatever a
+   * producer published before it saw the promise cleared is seen by the look that follows
+   * (the producer publishes, then reads the flag; the consumer clears it, then reads its
+   * sources; all sequentially consistent).
+   */
+  lookNow(): void {
+    Atomics.store(this.words, BELL_LOOKING_INDEX, 0);
   }
 
   /** Consumer side: read this BEFORE checking the sources it guards. */

@@ -309,6 +309,9 @@ let activeClientsPublished = 0;
 function ringAfterReads(): void {
   if (bellAfterReads) return;
   bellAfterReads = true;
+  // the look after the reads drains the reply ring too: the pipeline need not wake this
+  // thread for replies it publishes meanwhile (nor while a lone client's reply is polled for)
+  resp.dataBell.willLook();
   setImmediate(ringBellAfterReads);
 }
 
@@ -320,6 +323,17 @@ function ringBellAfterReads(): void {
   }
   req.flushDataBell();
   if (conns.activeConns === 1) pollForLoneClientReply();
+  lookAtReplies();
+}
+
+/** The look promised by willLook(): drains the reply ring; promises another if it stopped at a full turn. */
+function lookAtReplies(): void {
+  resp.dataBell.lookNow();
+  if (!running) return;
+  if (drainTurn() === REPLIES_PER_TURN) {
+    resp.dataBell.willLook();
+    setImmediate(lookAtReplies);
+  }
 }
 
 // ---- replies from the pipeline
