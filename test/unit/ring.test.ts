@@ -243,6 +243,23 @@ describe('Doorbell', () => {
     expect(bell.parkedCount()).toBe(0);
   });
 
+  it('skips the notify while its consumer has promised to look (willLook), and notifies again after lookNow', async () => {
+    const bell = Doorbell.create();
+    // the promise stands: ringing does not wake the parked waitAsync, which runs to its timeout
+    const started = performance.now();
+    const first = bell.waitAsync(bell.sequence(), 50);
+    bell.willLook();
+    bell.ring();
+    await first;
+    expect(performance.now() - started).toBeGreaterThanOrEqual(45);
+    // the look began: the next ring wakes a waiter at once, long before its minute is up
+    const second = bell.waitAsync(bell.sequence(), 60_000);
+    bell.lookNow();
+    bell.ring();
+    await second;
+    expect(bell.parkedCount()).toBe(0);
+  }, 10_000);
+
   it('never loses a wake-up in 150k doorbell round trips between two threads', async () => {
     const toServer = Doorbell.create();
     const toClient = Doorbell.create();
