@@ -52,54 +52,57 @@ describe('snapshot slices', () => {
   });
 
   it('with a CPU share, serializing takes that share of the time and rests between slices', () => {
-    const tree = treeOf(4 * NODES);
-    const ring = Ring.create(64 << 20);
-    let t = 1000;
+    const clock = { t: 1000 };
     // each look at the clock costs 0.25 ms (256 nodes between looks): a 1 ms slice is ~1,000 nodes of 20,000
-    const nowMs = () => (t += 0.25);
+    const nowMs = () => (clock.t += 0.25);
+    const ring = Ring.create(64 << 20);
     const snapshotter = new Snapshotter({ snapCount: 100, random: () => 0.5, nowMs, sliceMs: 1, cpuShare: 0.25, ring, controlSab: new SharedArrayBuffer(SNAP_CONTROL_BYTES), log: () => {} });
-    expect(snapshotter.rolled(tree, [])).toBe(true);
-    const startMs = t;
-    let busyMs = 0;
-    let done = false;
-    for (let turn = 0; turn < 10_000 && !done; turn++) {
-      const rest = snapshotter.restMs(t);
-      if (rest > 0) {
-        expect(snapshotter.pump(tree)).toBe(0); // resting: nothing serialized
-        t += rest;
-        continue;
-      }
-      const before = t;
-      snapshotter.pump(tree);
-      busyMs += t - before;
-      while (ring.poll()) {
-        if (ring.kind === SnapKind.END) done = true;
-        ring.release();
-      }
-    }
-    expect(done).toBe(true);
-    expect(t - startMs).toBeGreaterThan(40); // 20 slices or more, with rests between
-    const share = busyMs / (t - startMs);
+    const run = pumpToEnd(snapshotter, treeOf(4 * NODES), ring, clock);
+    expect(run.elapsedMs).toBeGreaterThan(40); // 20 slices or more, with rests between
+    const share = run.busyMs / run.elapsedMs;
     expect(share).toBeGreaterThan(0.15);
     expect(share).toBeLessThan(0.35);
-    expect(snapshotter.restMs(t)).toBe(0); // no rest once the body is written
+    expect(snapshotter.restMs(clock.t)).toBe(0); // no rest once the body is written
   });
 
   it('with a CPU share but no clients being served, a snapshot runs at full speed', () => {
-    const tree = treeOf(NODES);
+    const clock = { t: 1000 };
+    const nowMs = () => (clock.t += 0.25);
     const ring = Ring.create(64 << 20);
-    let t = 1000;
-    const nowMs = () => t; // stopped clock: the slice runs until the work is done
     const snapshotter = new Snapshotter({ snapCount: 100, random: () => 0.5, nowMs, sliceMs: 1, cpuShare: 0.25, clientsActive: () => false, ring, controlSab: new SharedArrayBuffer(SNAP_CONTROL_BYTES), log: () => {} });
-    expect(snapshotter.rolled(tree, [])).toBe(true);
-    t += 0.9;
+    const run = pumpToEnd(snapshotter, treeOf(4 * NODES), ring, clock);
+    expect(run.rests).toBe(0);
+    expect(run.busyMs).toBe(run.elapsedMs); // the same walk with clients active rests 3 ms for each 1 ms slice
+  });
+});
+
+/**
+ * Pumps a rolled snapshotter until its END record, as the pipeline does: resting when
+ * restMs says so (the clock moves on by the rest), serializing otherwise. The time spent
+ * serializing, all the time it took, and how many rests.
+ */
+function pumpToEnd(snapshotter: Snapshotter, tree: DataTree, ring: Ring, clock: { t: number }): { busyMs: number; elapsedMs: number; rests: number } {
+  expect(snapshotter.rolled(tree, [])).toBe(true);
+  const startMs = clock.t;
+  let busyMs = 0;
+  let rests = 0;
+  let done = false;
+  for (let turn = 0; turn < 10_000 && !done; turn++) {
+    const rest = snapshotter.restMs(clock.t);
+    if (rest > 0) {
+      expect(snapshotter.pump(tree)).toBe(0); // resting: nothing serialized
+      clock.t += rest;
+      rests++;
+      continue;
+    }
+    const before = clock.t;
     snapshotter.pump(tree);
-    expect(snapshotter.restMs(t)).toBe(0);
-    let done = false;
+    busyMs += clock.t - before;
     while (ring.poll()) {
       if (ring.kind === SnapKind.END) done = true;
       ring.release();
     }
-    expect(done).toBe(true); // one pump, no rest
-  });
-});
+  }
+  expect(done).toBe(true);
+  return { busyMs, elapsedMs: clock.t - startMs, rests };
+}
