@@ -56,8 +56,8 @@ export interface SnapshotterOptions {
    * Below 1 a snapshot takes longer and leaves the cores to the requests meanwhile.
    */
   cpuShare?: number;
-  /** Whether clients are being served (cpuShare holds only then; an idle server snapshots at full speed). */
-  clientsActive?: () => boolean;
+  /** Whether clients are being served at nowMs (cpuShare holds only then; an idle server snapshots at full speed). */
+  clientsActive?: (nowMs: number) => boolean;
   /**
    * Whether something for the pipeline arrived since its turn began (a request, a durable
    * zxid): the slice then ends at the next look at the clock, after at least
@@ -169,7 +169,7 @@ export class Snapshotter {
     const s = this.serializer!;
     const ring = this.opts.ring;
     const startMs = this.opts.nowMs();
-    const limited = this.limited();
+    const limited = this.limited(startMs);
     const sliceMs = limited ? this.refill(startMs) : this.opts.sliceMs;
     if (sliceMs <= 0) return 0;
     const deadline = startMs + sliceMs;
@@ -214,8 +214,8 @@ export class Snapshotter {
     return pushed;
   }
 
-  private limited(): boolean {
-    return this.cpuShare < 1 && (this.opts.clientsActive?.() ?? true);
+  private limited(nowMs: number): boolean {
+    return this.cpuShare < 1 && (this.opts.clientsActive?.(nowMs) ?? true);
   }
 
   /** Adds the credit earned since the last pump; the slice it allows now (ms; <= 0: rest). */
@@ -227,7 +227,7 @@ export class Snapshotter {
 
   /** How long until the next pump may serialize (0: now): the pipeline parks no longer than this while a snapshot is written. */
   restMs(nowMs: number): number {
-    if (this.state !== 'writing' || !this.limited()) return 0;
+    if (this.state !== 'writing' || !this.limited(nowMs)) return 0;
     const credit = this.creditMs + (nowMs - this.creditAtMs) * this.cpuShare;
     return credit > 0 ? 0 : -credit / this.cpuShare;
   }

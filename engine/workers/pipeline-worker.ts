@@ -137,7 +137,7 @@ const snapshotter = new Snapshotter({
   sliceMs: SNAPSHOT_SLICE_MS,
   cpuShare: cfg.snapshotCpuPct / 100,
   // a request in the last CLIENTS_ACTIVE_MS: clients are being served, the share holds
-  clientsActive: () => performance.now() - lastRequestAtMs < CLIENTS_ACTIVE_MS,
+  clientsActive: (nowMs) => nowMs - lastRequestAtMs < CLIENTS_ACTIVE_MS,
   // the bell moved since this turn began: a request, a durable zxid or ring space arrived
   workWaiting: () => bell.sequence() !== turnBellSequence,
   ring: attachRing(topology, 'snapshot', 'pipeline'),

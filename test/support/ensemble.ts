@@ -19,20 +19,10 @@ export interface PeerPorts {
   clientPort: number;
 }
 
-/** Three distinct free loopback ports per sid. */
+/** Three distinct free loopback ports per sid (freePort moves on to the next port at each call). */
 export async function allocatePorts(sids: readonly number[]): Promise<PeerPorts[]> {
-  const taken = new Set<number>();
-  const next = async (): Promise<number> => {
-    for (;;) {
-      const port = await freePort();
-      if (!taken.has(port)) {
-        taken.add(port);
-        return port;
-      }
-    }
-  };
   const out: PeerPorts[] = [];
-  for (const sid of sids) out.push({ sid, quorumPort: await next(), electionPort: await next(), clientPort: await next() });
+  for (const sid of sids) out.push({ sid, quorumPort: await freePort(), electionPort: await freePort(), clientPort: await freePort() });
   return out;
 }
 
