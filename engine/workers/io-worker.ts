@@ -556,6 +556,12 @@ const loneClientPolls = new SpinPolicy();
 const replyArrived = (): boolean => resp.poll();
 const clockNowMs = (): number => performance.now();
 
+/**
+ * Writes the reply here, while the promise to look still stands, not in the look after it:
+ * the pipeline rings at the end of its turn, a little after the reply is visible, and a
+ * promise cleared by then makes it notify this thread's armed waitAsync, the wasted wake-up
+ * the promise exists to save (unloaded p99 ~230 → ~400 µs when this only polled).
+ */
 function pollForLoneClientReply(): void {
   const nowMs = performance.now();
   if (loneClientPolls.spin(nowMs, nowMs + LONE_CLIENT_POLL_MS, replyArrived, clockNowMs)) drainTurn();
