@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { parseLoadOptions } from '../loadgen/options.ts';
 import { runLoad } from '../loadgen/run.ts';
 import { startServer } from '../test/support/servers.ts';
-import { processCpuMs } from './proc.ts';
+import { processCpuMs, threadCpu, threadCpuBetween, type ThreadSample } from './proc.ts';
 import { configPairs, median } from './bench-server.ts';
 import { formatMachine, machineFacts } from './machine.ts';
 
@@ -40,7 +40,7 @@ const { values } = parseArgs({
   },
 });
 
-interface Run { side: 'A' | 'B'; p50Us: number; p99Us: number; p999Us: number; opsPerSec: number; cpuUsPerOp: number; worstSecondOps: number; connects: number; errors: number }
+interface Run { side: 'A' | 'B'; p50Us: number; p99Us: number; p999Us: number; opsPerSec: number; cpuUsPerOp: number; byThread: string; worstSecondOps: number; connects: number; errors: number }
 
 async function runOnce(side: 'A' | 'B', config: Record<string, string>): Promise<Run> {
   const root = side === 'A' ? values['a-root']! : values['b-root']!;
@@ -55,16 +55,25 @@ async function runOnce(side: 'A' | 'B', config: Record<string, string>): Promise
     ]);
     let cpuStartMs = NaN;
     let cpuEndMs = NaN;
+    let threadsStart: ThreadSample[] = [];
+    let threadsEnd: ThreadSample[] = [];
     const { result } = await runLoad(options, {
       onWindowEdge: (edge) => {
-        if (edge === 'start') cpuStartMs = processCpuMs(server.pid);
-        else cpuEndMs = processCpuMs(server.pid);
+        if (edge === 'start') {
+          cpuStartMs = processCpuMs(server.pid);
+          threadsStart = threadCpu(server.pid);
+        } else {
+          cpuEndMs = processCpuMs(server.pid);
+          threadsEnd = threadCpu(server.pid);
+        }
       },
     });
     const replies = result.window?.replies ?? NaN;
     return {
       side, p50Us: result.all.p50Us, p99Us: result.all.p99Us, p999Us: result.all.p999Us, opsPerSec: result.throughputOpsPerSec,
       cpuUsPerOp: ((cpuEndMs - cpuStartMs) * 1000) / replies,
+      // the threads that cost most, in µs per op (what stage a change moved)
+      byThread: threadCpuBetween(threadsStart, threadsEnd).filter((g) => (g.cpuMs * 1000) / replies >= 0.5).map((g) => `${g.name} ${((g.cpuMs * 1000) / replies).toFixed(1)}`).join(', '),
       // a stall shows here: a measured second with (almost) no replies
       worstSecondOps: Math.min(...result.timeline.filter((t) => result.window !== null && t.second >= result.window.startSecond && t.second < result.window.endSecond).map((t) => t.opsPerSec)),
       connects: result.connects, errors: result.errorCount,
@@ -81,13 +90,13 @@ console.log(formatMachine(machineFacts()).join('\n'));
 console.log(`\n\`node bench/config-ab.ts ${process.argv.slice(2).join(' ')}\`: ${values.connections} connections × ${values.outstanding} in flight, ${values['read-pct']}% getData (else setData), 1 KiB values, ${values.traffic === 'batched' ? 'batched (all requests a reply chunk frees in one write)' : 'one request per write'}, ${values.rate === '' ? 'closed loop' : `open loop at ${values.rate} ops/s`}; ${values.duration} measured after ${values.warmup} of warm-up, ${rounds} rounds alternating A, B\n`);
 const rootNote = (r: string) => (r === '' ? '' : ` (zooid from ${r})`);
 console.log(`- A: ${values.a || '(defaults)'}${rootNote(values['a-root']!)}\n- B: ${values.b || '(defaults)'}${rootNote(values['b-root']!)}\n`);
-console.log('| round | side | p50 µs | p99 µs | p99.9 µs | ops/s | server CPU µs/op | worst second ops/s | connects, errors |\n|---|---|---:|---:|---:|---:|---:|---:|---|');
+console.log('| round | side | p50 µs | p99 µs | p99.9 µs | ops/s | server CPU µs/op | by thread, µs/op | worst second ops/s | connects, errors |\n|---|---|---:|---:|---:|---:|---:|---|---:|---|');
 const runs: Run[] = [];
 for (let i = 1; i <= rounds; i++) {
   for (const side of ['A', 'B'] as const) {
     const r = await runOnce(side, sides[side]);
     runs.push(r);
-    console.log(`| ${i} | ${side} | ${r.p50Us.toFixed(0)} | ${r.p99Us.toFixed(0)} | ${r.p999Us.toFixed(0)} | ${r.opsPerSec.toFixed(0)} | ${r.cpuUsPerOp.toFixed(1)} | ${r.worstSecondOps} | ${r.connects}, ${r.errors} |`);
+    console.log(`| ${i} | ${side} | ${r.p50Us.toFixed(0)} | ${r.p99Us.toFixed(0)} | ${r.p999Us.toFixed(0)} | ${r.opsPerSec.toFixed(0)} | ${r.cpuUsPerOp.toFixed(1)} | ${r.byThread} | ${r.worstSecondOps} | ${r.connects}, ${r.errors} |`);
   }
 }
 console.log('\n| side | median p50 µs (range) | median p99 µs (range) | median ops/s | median CPU µs/op |\n|---|---|---|---:|---:|');
