@@ -71,7 +71,8 @@ export const COMPARE_USAGE = `usage: npm run bench:compare -- [options]      (or
   --rates LIST            open-loop offered loads: ops/s, or fractions of ZooKeeper's peak (0.5x)
                           (default 0.25x,0.5x,0.75x,0.9x); first traffic mode and shape only
   --latency-read-pct P    read share of the latency points (default 50)
-  --servers LIST          zookeeper,zooid (default both); floor adds the one-thread answerer
+  --servers LIST          zookeeper,zooid (default both); floor-c adds bench/floor-c.c (needs cc);
+                          floor adds the one-thread answerer
                           (bench/floor-server.ts: the protocol and Node's sockets, no server
                           behind them), and zooid's CPU per op over it
   --connections N --outstanding N   one shape (instead of --shapes)
@@ -175,7 +176,7 @@ export function parseCompareArgs(args: string[]): CompareConfig {
     if (threads !== null && threads > shape.connections) throw new OptionError(`--threads ${threads} is more than the ${shape.connections} connections of shape ${shapeName(shape)}`);
   }
   const servers = (flags.get('servers') ?? 'zookeeper,zooid').split(',').map((s) => s.trim());
-  for (const s of servers) if (s !== 'zookeeper' && s !== 'zooid' && s !== 'floor') throw new OptionError(`--servers: '${s}' is not zookeeper, zooid or floor`);
+  for (const s of servers) if (s !== 'zookeeper' && s !== 'zooid' && s !== 'floor' && s !== 'floor-c') throw new OptionError(`--servers: '${s}' is not zookeeper, zooid, floor or floor-c`);
   return {
     servers: servers as BenchServerKind[],
     idleWaitMs: parseDurationMs('idle-wait', flags.get('idle-wait') ?? (quick ? '0s' : '60s'), 0, 3600_000),
@@ -537,7 +538,7 @@ export function threadTable(series: SeriesRun[], readPcts: number[]): string | n
   return mdTable(header, rows);
 }
 
-const SERVER_TITLES: Record<BenchServerKind, string> = { zookeeper: 'ZooKeeper', zooid: 'zooid', floor: 'the floor answerer' };
+const SERVER_TITLES: Record<BenchServerKind, string> = { zookeeper: 'ZooKeeper', zooid: 'zooid', floor: 'the floor answerer', 'floor-c': 'the C floor answerer' };
 /** Issue 13: zooid's CPU per op within this factor of the one-thread floor answerer's, at 100% reads. */
 const TARGET_FLOOR_RATIO = 1.3;
 
@@ -552,6 +553,22 @@ function floorTable(floor: Aggregate, zooid: Aggregate, readPcts: number[]): str
       return [String(readPct), `${int(f.median)} [${int(f.min)}–${int(f.max)}]`, usText(f.cpuUsPerReply), usText(z.cpuUsPerReply), ratio(z.cpuUsPerReply, f.cpuUsPerReply), readPct === 100 && Number.isFinite(r) ? (r <= TARGET_FLOOR_RATIO ? 'met' : 'not met') : ''];
     }),
   );
+}
+
+/**
+ * What half of ZooKeeper's CPU per op (issue 13's target) leaves, beside the two floors: the C
+ * floor is about what the kernel costs to read a request and write its reply here, the Node
+ * floor adds Node's event loop and sockets.
+ */
+function floorsTable(floorC: Aggregate, floor: Aggregate | null, zookeeper: Aggregate | null, zooid: Aggregate | null, readPcts: number[]): string {
+  const cols: [string, (i: number) => string][] = [['C floor CPU µs/op', (i) => usText(floorC.throughput[i].cpuUsPerReply)]];
+  if (floor !== null) cols.push(['Node floor CPU µs/op', (i) => usText(floor.throughput[i].cpuUsPerReply)]);
+  if (zookeeper !== null) cols.push(['half of ZooKeeper\'s CPU µs/op', (i) => usText(zookeeper.throughput[i].cpuUsPerReply / 2)]);
+  if (zooid !== null) cols.push(['zooid CPU µs/op', (i) => usText(zooid.throughput[i].cpuUsPerReply)]);
+  return mdTable(['reads %', 'C floor ops/s', ...cols.map(([h]) => h)], readPcts.map((readPct, i) => {
+    const f = floorC.throughput[i];
+    return [String(readPct), `${int(f.median)} [${int(f.min)}–${int(f.max)}]`, ...cols.map(([, v]) => v(i))];
+  }));
 }
 
 export function renderMarkdown(cfg: CompareConfig, out: Awaited<ReturnType<typeof runCompare>>, startedAt: string): string {
@@ -580,6 +597,7 @@ export function renderMarkdown(cfg: CompareConfig, out: Awaited<ReturnType<typeo
   const unlimited = cfg.serverConfig.maxClientCnxns === '0' ? '; no per-address connection limit, as every connection comes from 127.0.0.1' : '';
   lines.push(`- servers: ${versions}${cfg.zooidRoot === null ? '' : ` (zooid run from ${cfg.zooidRoot})`}; ${cfg.ensembleSize === 1 ? 'standalone' : `ensembles of ${cfg.ensembleSize} on loopback (the load's connections round-robin over the members, CPU summed over them)`}, fresh dataDir per run in ${os.tmpdir()} (same disk); zoo.cfg over the defaults: ${Object.entries(cfg.serverConfig).map(([k, v]) => `${k}=${v}`).join(', ')} (fsync on every commit${unlimited}; globalOutstandingLimit at its default 1000)`);
   lines.push('- Apache ZooKeeper is started as the test harness starts it (test/support/servers.ts: QuorumPeerMain, -Xmx256m -XX:+UseSerialGC, log4j INFO to a file); zooid as `node engine/cli.ts server zoo.cfg`');
+  if (cfg.servers.includes('floor-c')) lines.push('- the C floor: bench/floor-c.c built with `cc -O2`, the same answerer in C on one thread with epoll, one write per reply: about what the kernel alone costs to read a request and write its reply on this machine');
   if (cfg.servers.includes('floor')) lines.push('- the floor: `node bench/floor-server.ts`, a one-thread answerer of the same protocol over a Map of paths (no durability, sessions, watches or ACLs): what reading a request and writing its reply through Node\'s sockets costs here; zooid / floor is the price of zooid\'s threads, rings and server semantics');
   lines.push(`- traffic: ${cfg.traffics.map((t) => (t === 'per-request' ? 'per-request = one socket write per request, as the Java, C, Go and Python clients send (Nagle off)' : 'batched = every request a reply chunk frees in one socket write (not what real clients do; fewer syscalls and wake-ups on both sides)')).join('; ')}`);
   lines.push(`- shapes (connections × requests in flight on each, closed loop): ${cfg.shapes.map((sh) => `${shapeName(sh)} (${threadsFor(cfg, sh)} load generator threads)`).join(', ')}; ${b.valueBytes} B values, ${b.keys} keys uniform, reads = getData, writes = setData; the load generator on the same machine`);
@@ -603,7 +621,11 @@ export function renderMarkdown(cfg: CompareConfig, out: Awaited<ReturnType<typeo
     lines.push(`## ${seriesTitle(x)} (median of ${cfg.repeats})`);
     lines.push('');
     if (cfg.servers.includes('floor')) lines.push(floorTable(aggregate(seriesOf('floor', key), cfg.readPcts), zi, cfg.readPcts), '');
-    lines.push(
+    if (cfg.servers.includes('floor-c')) {
+      const present = (server: BenchServerKind) => (cfg.servers.includes(server) ? aggregate(seriesOf(server, key), cfg.readPcts) : null);
+      lines.push(floorsTable(aggregate(seriesOf('floor-c', key), cfg.readPcts), present('floor'), present('zookeeper'), present('zooid'), cfg.readPcts), '');
+    }
+    if (cfg.servers.includes('zookeeper') && cfg.servers.includes('zooid')) lines.push(
       mdTable(
         ['reads %', 'ZooKeeper ops/s', 'zooid ops/s', 'zooid / ZooKeeper', 'ZooKeeper p50 / p99 / p99.9 ms', 'zooid p50 / p99 / p99.9 ms', 'ZooKeeper CPU µs/op', 'zooid CPU µs/op', 'CPU zooid / ZooKeeper', `target ≤ ${TARGET_CPU_PER_OP_RATIO}`, `CPU ratio, clean points only (n)`, 'load gen busy (max thread)'],
         cfg.readPcts.map((readPct, i) => {

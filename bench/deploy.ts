@@ -3,7 +3,8 @@
 // the same zoo.cfg settings as the standalone one. The load is spread over every member's
 // client port, and the CPU is the sum of the members' processes. The last members can be
 // observers (bench/observers.ts).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,8 +13,8 @@ import { fourLetterWord, freePort, startServer, type ServerHandle, type ServerKi
 import { allocatePorts, serverLines, srvrMode } from '../test/support/ensemble.ts';
 import { waitFor } from '../test/support/wait.ts';
 
-/** What bench compare can run: the two servers, and the one-thread floor answerer (bench/floor-server.ts). */
-export type BenchServerKind = ServerKind | 'floor';
+/** What bench compare can run: the two servers, and the one-thread floor answerers (bench/floor-server.ts, bench/floor-c.c). */
+export type BenchServerKind = ServerKind | 'floor' | 'floor-c';
 
 export interface Deployment {
   kind: BenchServerKind;
@@ -38,9 +39,9 @@ const ENSEMBLE_READY_MS = 60_000;
  */
 export async function deploy(kind: BenchServerKind, size: number, config: Readonly<Record<string, string>>, zooidRoot?: string, observers = 0): Promise<Deployment> {
   if (!(Number.isInteger(size) && size >= 1)) throw new Error(`an ensemble has 1 server or more, not ${size}`);
-  if (kind === 'floor') {
+  if (kind === 'floor' || kind === 'floor-c') {
     if (size !== 1) throw new Error('the floor answerer runs alone, not as an ensemble');
-    return deployFloor();
+    return deployFloor(kind);
   }
   if (!(Number.isInteger(observers) && observers >= 0 && size - observers >= (size === 1 ? 1 : 2))) throw new Error(`${observers} observers of ${size} servers leave too few voters`);
   if (size === 1) {
@@ -90,13 +91,28 @@ export async function deploy(kind: BenchServerKind, size: number, config: Readon
 }
 
 const FLOOR_SERVER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'floor-server.ts');
+const FLOOR_C_SOURCE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'floor-c.c');
 const FLOOR_READY_MS = 10_000;
 const FLOOR_STOP_MS = 5_000;
 
-/** The one-thread floor answerer on a free port (it takes no zoo.cfg: it has nothing to configure). */
-async function deployFloor(): Promise<Deployment> {
+/** bench/floor-c.c built with the machine's C compiler (cc -O2) into the temp directory, once per source. */
+function floorCBinary(): string {
+  const source = fs.readFileSync(FLOOR_C_SOURCE);
+  const binary = path.join(os.tmpdir(), `zooid-floor-c-${createHash('sha256').update(source).digest('hex').slice(0, 12)}`);
+  if (!fs.existsSync(binary)) {
+    const built = spawnSync('cc', ['-O2', '-o', `${binary}.tmp`, FLOOR_C_SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
+    if (built.status !== 0) throw new Error(`cc -O2 ${FLOOR_C_SOURCE} failed (the C floor needs a C compiler): ${built.error?.message ?? built.stderr.toString()}`);
+    fs.renameSync(`${binary}.tmp`, binary);
+  }
+  return binary;
+}
+
+/** A one-thread floor answerer on a free port (it takes no zoo.cfg: it has nothing to configure). */
+async function deployFloor(kind: 'floor' | 'floor-c'): Promise<Deployment> {
   const port = await freePort();
-  const child = spawn(process.execPath, [FLOOR_SERVER, '--port', String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = kind === 'floor'
+    ? spawn(process.execPath, [FLOOR_SERVER, '--port', String(port)], { stdio: ['ignore', 'ignore', 'inherit'] })
+    : spawn(floorCBinary(), [String(port)], { stdio: ['ignore', 'ignore', 'ignore'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -110,5 +126,5 @@ async function deployFloor(): Promise<Deployment> {
     await stop();
     throw e;
   }
-  return { kind: 'floor', pids: [child.pid!], ports: [port], modes: ['standalone'], stop };
+  return { kind, pids: [child.pid!], ports: [port], modes: ['standalone'], stop };
 }

@@ -36,7 +36,7 @@ describe('the floor answerer', () => {
 
   it('carries the load generator, and bench compare takes it as a server', async () => {
     expect(parseCompareArgs(['--servers', 'zookeeper,zooid,floor']).servers).toEqual(['zookeeper', 'zooid', 'floor']);
-    expect(() => parseCompareArgs(['--servers', 'etcd'])).toThrow(/not zookeeper, zooid or floor/);
+    expect(() => parseCompareArgs(['--servers', 'etcd'])).toThrow(/not zookeeper, zooid, floor or floor-c/);
     const floor = await deploy('floor', 1, {});
     try {
       const { options } = parseLoadOptions(['--hosts', `127.0.0.1:${floor.ports[0]}`, '--connections', '4', '--threads', '1', '--read-pct', '50', '--keys', '100', '--duration', '1s', '--warmup', '0s', '--no-progress']);
@@ -46,6 +46,36 @@ describe('the floor answerer', () => {
       expect(result.errorCount, report).toBe(0);
       expect(result.okOps, report).toBeGreaterThan(100);
     } finally {
+      await closePool();
+      await floor.stop();
+    }
+  });
+});
+
+// bench/floor-c.c, built with the machine's cc: the same answerer in C, for the kernel's share
+describe('the C floor answerer', () => {
+  it('answers the ops the load generator sends, and carries it', async () => {
+    expect(parseCompareArgs(['--servers', 'floor-c,floor']).servers).toEqual(['floor-c', 'floor']);
+    const floor = await deploy('floor-c', 1, {});
+    const client = await LeanClient.connect({ host: '127.0.0.1', port: floor.ports[0], connectTimeoutMs: 2_000 });
+    try {
+      expect(await fourLetterWord(floor.ports[0], 'srvr')).toMatch(/^Mode: standalone$/m);
+      expect(await client.create('/a', Buffer.from('one'))).toBe('/a');
+      await expect(client.create('/a')).rejects.toSatisfy((e: unknown) => e instanceof ZkError && e.code === Err.NODEEXISTS);
+      expect((await client.setData('/a', Buffer.from('two!'))).version).toBe(1);
+      const got = await client.getData('/a');
+      expect(got.data.toString()).toBe('two!');
+      expect(got.stat.version).toBe(1);
+      expect(got.stat.dataLength).toBe(4);
+      expect(await client.exists('/b')).toBeNull();
+      const { options } = parseLoadOptions(['--hosts', `127.0.0.1:${floor.ports[0]}`, '--connections', '4', '--threads', '1', '--read-pct', '50', '--keys', '100', '--duration', '1s', '--warmup', '0s', '--no-progress']);
+      const { result } = await runLoad(options);
+      const report = JSON.stringify(result);
+      expect(result.complete, report).toBe(true);
+      expect(result.errorCount, report).toBe(0);
+      expect(result.okOps, report).toBeGreaterThan(100);
+    } finally {
+      await client.close();
       await closePool();
       await floor.stop();
     }
