@@ -269,8 +269,16 @@ parentPort!.postMessage({ type: 'ready', lastZxid: pipeline.tree.lastZxid });
 // its modules' compiled code to the cache now, not at an exit a kill -9 would skip (engine/compile-cache.ts)
 flushCompileCache();
 // the load's garbage goes now, while the other workers start (the idle trim would wait for a busy spell)
-const loadTrim = trimNow();
-if (loadTrim !== null) log.info(describeTrim(loadTrim, 'memory trim after recovery'));
+trimAfterLoad('memory trim after recovery');
+
+/**
+ * A load's garbage (the tree it replaced, the decode's buffers) goes at once: the idle trim
+ * waits for a quiet spell after a busy one, and a thread with a large tree never has one.
+ */
+function trimAfterLoad(what: string): void {
+  const trimmed = trimNow();
+  if (trimmed !== null) log.info(describeTrim(trimmed, what));
+}
 
 /**
  * The next txn starts a new log file and a snapshot of the tree as it is starts (named after
@@ -437,6 +445,7 @@ function reloadAfterLogFailure(): void {
     `state reloaded from disk to zxid 0x${zxid.toString(16)} in ${(performance.now() - startedMs).toFixed(0)} ms; writes are refused (NOTREADONLY) until the log takes them again; reads are served`);
   writeResume(logRing, reserveBlocking(logRing, 8), zxid);
   logRing.commit(LogKind.RESUME, 8);
+  trimAfterLoad('memory trim after the reload');
 }
 
 // ---- ensembles: the quorum worker's messages (engine/rings/quorum-ring.ts)
@@ -466,6 +475,7 @@ function reloadFromDisk(why: string): RecoveryReport {
   lastDurableSeen = Number(Atomics.load(control64, CONTROL_DURABLE_ZXID));
   lastAppendedZxid = Math.max(lastAppendedZxid, pipeline.tree.lastZxid);
   log.info(`${why}: tree reloaded from disk to zxid 0x${pipeline.tree.lastZxid.toString(16)} in ${(performance.now() - startedMs).toFixed(0)} ms`);
+  trimAfterLoad(`memory trim after the reload (${why})`);
   return reloaded;
 }
 

@@ -101,6 +101,8 @@ describe('disk full on the log device', () => {
       }
     }, { timeoutMs: 20_000, what: 'a write refused with NOTREADONLY on the full disk', intervalMs: 50 });
     expect((await c.getData('/r')).data.toString()).toBe('readable');
+    // the reload's garbage (the tree it replaced) was given back at once
+    await waitFor(() => /memory trim after the reload: heap [\d.]+ → [\d.]+ MiB/.test(server.logTail(400)), { timeoutMs: 5000, what: 'the trim after the reload in the server log' });
     const children = new Set(await c.getChildren('/w'));
     for (const p of acked) expect(children.has(p.slice(3)), `${p} acknowledged before the disk filled`).toBe(true);
     expect((await c.exists(refusedPath))).toBeNull();

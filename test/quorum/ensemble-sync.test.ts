@@ -127,6 +127,8 @@ describe('a zooid server coming back to a zooid ensemble', () => {
     await gone.restart();
     await settled(peers, `server ${gone.sid} to rejoin`);
     expect(lastSync(gone)).toBe('SNAP');
+    // the tree it replaced was given back at once, not left to an idle trim
+    expect(gone.logTail(10_000)).toMatch(/memory trim after the reload \(synced by snapshot\): heap [\d.]+ → [\d.]+ MiB/);
     await expectData(gone, written, ['/uncommitted']);
     // a write through it reaches the others: its log goes on after the snapshot
     const via = await session('via-snapped', gone.clientPort);
