@@ -100,9 +100,10 @@ function floorCBinary(): string {
   const source = fs.readFileSync(FLOOR_C_SOURCE);
   const binary = path.join(os.tmpdir(), `zooid-floor-c-${createHash('sha256').update(source).digest('hex').slice(0, 12)}`);
   if (!fs.existsSync(binary)) {
-    const built = spawnSync('cc', ['-O2', '-o', `${binary}.tmp`, FLOOR_C_SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const building = `${binary}.${process.pid}.tmp`;
+    const built = spawnSync('cc', ['-O2', '-o', building, FLOOR_C_SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
     if (built.status !== 0) throw new Error(`cc -O2 ${FLOOR_C_SOURCE} failed (the C floor needs a C compiler): ${built.error?.message ?? built.stderr.toString()}`);
-    fs.renameSync(`${binary}.tmp`, binary);
+    fs.renameSync(building, binary);
   }
   return binary;
 }
@@ -112,7 +113,7 @@ async function deployFloor(kind: 'floor' | 'floor-c'): Promise<Deployment> {
   const port = await freePort();
   const child = kind === 'floor'
     ? spawn(process.execPath, [FLOOR_SERVER, '--port', String(port)], { stdio: ['ignore', 'ignore', 'inherit'] })
-    : spawn(floorCBinary(), [String(port)], { stdio: ['ignore', 'ignore', 'ignore'] });
+    : spawn(floorCBinary(), [String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

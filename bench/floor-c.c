@@ -62,7 +62,6 @@ int main(int argc, char **argv) {
   struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
   if (bind(ls, (void *)&a, sizeof a) || listen(ls, 1024)) { perror("listen"); return 1; }
   int ep = epoll_create1(0); struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL }; epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);
-  fprintf(stderr, "C floor on 127.0.0.1:%d\n", port);
   struct epoll_event evs[256]; char rbuf[65536];
   for (;;) {
     int n = epoll_wait(ep, evs, 256, -1);
