@@ -10,6 +10,16 @@ import { runLoad, closePool } from '../../loadgen/run.ts';
 import { parseLoadOptions } from '../../loadgen/options.ts';
 import { fourLetterWord } from '../support/servers.ts';
 
+/** One second of the load generator (4 connections, half reads): complete, no errors, ops answered. */
+async function expectCarriesLoad(port: number): Promise<void> {
+  const { options } = parseLoadOptions(['--hosts', `127.0.0.1:${port}`, '--connections', '4', '--threads', '1', '--read-pct', '50', '--keys', '100', '--duration', '1s', '--warmup', '0s', '--no-progress']);
+  const { result } = await runLoad(options);
+  const report = JSON.stringify(result);
+  expect(result.complete, report).toBe(true);
+  expect(result.errorCount, report).toBe(0);
+  expect(result.okOps, report).toBeGreaterThan(100);
+}
+
 describe('the floor answerer', () => {
   it('answers a client as a tree of znodes would: codes, data and Stat versions', async () => {
     const floor = await deploy('floor', 1, {});
@@ -39,12 +49,7 @@ describe('the floor answerer', () => {
     expect(() => parseCompareArgs(['--servers', 'etcd'])).toThrow(/not zookeeper, zooid, floor or floor-c/);
     const floor = await deploy('floor', 1, {});
     try {
-      const { options } = parseLoadOptions(['--hosts', `127.0.0.1:${floor.ports[0]}`, '--connections', '4', '--threads', '1', '--read-pct', '50', '--keys', '100', '--duration', '1s', '--warmup', '0s', '--no-progress']);
-      const { result } = await runLoad(options);
-      const report = JSON.stringify(result);
-      expect(result.complete, report).toBe(true);
-      expect(result.errorCount, report).toBe(0);
-      expect(result.okOps, report).toBeGreaterThan(100);
+      await expectCarriesLoad(floor.ports[0]);
     } finally {
       await closePool();
       await floor.stop();
@@ -68,12 +73,7 @@ describe('the C floor answerer', () => {
       expect(got.stat.version).toBe(1);
       expect(got.stat.dataLength).toBe(4);
       expect(await client.exists('/b')).toBeNull();
-      const { options } = parseLoadOptions(['--hosts', `127.0.0.1:${floor.ports[0]}`, '--connections', '4', '--threads', '1', '--read-pct', '50', '--keys', '100', '--duration', '1s', '--warmup', '0s', '--no-progress']);
-      const { result } = await runLoad(options);
-      const report = JSON.stringify(result);
-      expect(result.complete, report).toBe(true);
-      expect(result.errorCount, report).toBe(0);
-      expect(result.okOps, report).toBeGreaterThan(100);
+      await expectCarriesLoad(floor.ports[0]);
     } finally {
       await client.close();
       await closePool();
