@@ -35,6 +35,9 @@
 //   i32[1 + IO_THREADS_MAX + io]
 //                clients of io worker io with requests in flight after its last read
 //                (the pipeline spins for a lone client's next request: zooid.loneClientSpinUs)
+//   i32[1 + 2 * IO_THREADS_MAX]
+//                bytes of large requests in process on all io workers (ZooKeeper's
+//                currentLargeRequestBytes; engine/io/large-requests.ts)
 
 
 export const CONTROL_BYTES = 64;
@@ -89,7 +92,9 @@ export function ioActiveClientsIndex(ioIndex: number): number {
   return 1 + IO_THREADS_MAX + ioIndex;
 }
 
-export const IO_WORDS_BYTES = 4 * (1 + 2 * IO_THREADS_MAX);
+export const IO_LARGE_REQUEST_BYTES = 1 + 2 * IO_THREADS_MAX;
+
+export const IO_WORDS_BYTES = 4 * (2 + 2 * IO_THREADS_MAX);
 
 export function connKey(ioIndex: number, connId: number): number {
   return connId * IO_THREADS_MAX + ioIndex;

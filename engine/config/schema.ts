@@ -12,12 +12,14 @@
 import path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { IO_THREADS_MAX } from '../records.ts';
+/** ZooKeeperServer's largeRequestMaxBytes default: 100 MiB. */
+const LARGE_REQUEST_MAX_BYTES_DEFAULT = 100 * 1024 * 1024;
 import type { FourLetterWord } from '../ops/fourlw.ts';
 import {
   derived, family, key, knownKeys, knownPrefixes, systemProperty, REQUIRED,
   type Condition, type DerivedFieldsOf, type FieldsOf, type FieldsFor, type KeyFieldsOf, type KeyValuesOf, type Thread,
 } from './define.ts';
-import { bool, clamped, int, javaChildPath, list, nonEmpty, oneOf, path as pathParser, port, sizeKb, text, yesNo, type Parser } from './values.ts';
+import { bool, clamped, int, orWarn, javaChildPath, list, nonEmpty, oneOf, path as pathParser, port, sizeKb, text, yesNo, type Parser } from './values.ts';
 import { serverLine, type QuorumServerConfig } from './servers.ts';
 import {
   authProviderClass, sslAuthProvider, storeType, tlsVersion, tlsVersions,
@@ -148,6 +150,13 @@ export const SCHEMA = [
   // requests
   key({ ...systemProperty('globalOutstandingLimit'), field: 'globalOutstandingLimit', parser: int({ decode: true, min: 1 }), default: '1000', status: 'honoured',
     consumers: ['io'], note: 'ZooKeeperServer: connections stop being read above it' }),
+  key({ ...systemProperty('largeRequestMaxBytes'), field: 'largeRequestMaxBytes', default: String(LARGE_REQUEST_MAX_BYTES_DEFAULT), status: 'honoured', consumers: ['io'],
+    parser: orWarn(int({ decode: true }), (n) => n > 0, () => LARGE_REQUEST_MAX_BYTES_DEFAULT,
+      (s, n) => `${s.key} ${n} is not above 0; keeping ${LARGE_REQUEST_MAX_BYTES_DEFAULT} as ZooKeeper does`),
+    note: 'ZooKeeperServer: requests over largeRequestThreshold hold at most this many bytes between them; one more closes its connection' }),
+  key({ ...systemProperty('largeRequestThreshold'), field: 'largeRequestThreshold', default: '-1', status: 'honoured', consumers: ['io'],
+    parser: orWarn(int({ decode: true }), (n) => n === -1 || n > 0, () => -1, (s, n) => `${s.key} ${n} is neither -1 nor above 0; using -1 (off) as ZooKeeper does`),
+    note: 'ZooKeeperServer: bytes above which a request counts against largeRequestMaxBytes; -1 = off' }),
   key({ ...systemProperty('request_throttle_max_requests'), field: 'requestThrottleMaxRequests', parser: int({ min: 0 }), default: '0', status: 'honoured',
     consumers: ['pipeline'], note: 'RequestThrottler: requests in process before the pipeline stalls; 0 = off' }),
   key({ ...systemProperty('request_throttle_stall_time'), field: 'requestThrottleStallTimeMs', parser: int({ min: 1, what: ms }), default: '100', status: 'honoured',
@@ -324,7 +333,7 @@ export const SCHEMA = [
     'minNotificationInterval', 'fsync.warningthresholdms',
   ], 'a system property documented in zookeeperAdmin'),
   ...knownKeys('unsupported', ['flushDelay', 'maxBatchSize'],
-    'SyncRequestProcessor\'s batching: zooid\'s log worker keeps one fdatasync in flight and syncs everything written meanwhile, with no delay to tune'),
+    'SyncRequestProcessor\'s batching: zooid\'s log worker syncs everything written while the previous sync ran, with no delay to tune'),
   ...knownKeys('unsupported', ['serverCnxnFactory', 'watchManagerName'], 'a Java class of ZooKeeper\'s: zooid has its own io workers and watch manager'),
   ...knownKeys('unsupported', ['client.secure', 'clientCnxnSocket', 'sasl.client.id', 'sasl.clientconfig', 'disableAutoWatchReset'],
     'a property of ZooKeeper\'s Java client, which a server does not read'),
@@ -332,7 +341,7 @@ export const SCHEMA = [
     'authProvider.', 'ssl.', 'jvm.pause.', 'multiAddress.', 'metricsProvider.', 'admin.', 'audit.', 'kerberos.', 'sasl.',
     'commitProcessor.', 'nio.', 'netty.', 'connection_throttle_', 'fastleader.', 'learner.', 'leader.', 'observer.', 'watcher',
     'maxInProcessingDeadWatchers', 'X509AuthenticationProvider.', 'DigestAuthenticationProvider.', 'enforce.', 'messageTracker.',
-    'pathStats.', 'largeRequest', 'requestThrottle', 'snapshot.',
+    'pathStats.', 'requestThrottle', 'snapshot.',
   ], 'a family of ZooKeeper settings zooid does not use yet'),
 
   // fields computed from several keys (engine/config/parse.ts)

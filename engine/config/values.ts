@@ -111,13 +111,21 @@ export function int(o: IntOptions = {}): Parser<number> {
  * autopurge.snapRetainCount, autopurge.purgeInterval). `to` is what a smaller value becomes.
  */
 export function clamped(p: Parser<number>, floor: number, to: number, warning: (s: Setting, n: number) => string): Parser<number> {
+  return orWarn(p, (n) => n >= floor, () => to, warning);
+}
+
+/**
+ * A value ZooKeeper's setter refuses with a warning and replaces (largeRequestMaxBytes,
+ * largeRequestThreshold): `ok` says whether it stands, else `instead` is used.
+ */
+export function orWarn(p: Parser<number>, ok: (n: number) => boolean, instead: () => number, warning: (s: Setting, n: number) => string): Parser<number> {
   return {
     kind: p.kind,
     parse(s, c) {
       const n = p.parse(s, c);
-      if (n >= floor) return n;
+      if (ok(n)) return n;
       c.warn(s, warning(s, n));
-      return to;
+      return instead();
     },
   };
 }

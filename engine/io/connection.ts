@@ -21,6 +21,7 @@ import { type FourLetterWord, formatNotWhitelisted } from '../ops/fourlw.ts';
 import type { StatsBlock } from '../ops/stagestats.ts';
 import { Cut, FrameCut, FRAME_LENGTH_BYTES, cutFrame, cutFourLetterWord } from './framer.ts';
 import type { GlobalOutstanding } from './outstanding.ts';
+import type { LargeRequests } from './large-requests.ts';
 import { OutboundLedger, type OutboundBounds } from './outbound-limits.ts';
 import { SessionlessQueue } from './sessionless.ts';
 
@@ -38,6 +39,11 @@ export class Connection {
   writeFull = false;
   /** Requests forwarded (xid > 0) and not answered yet: ZooKeeper's per-connection outstandingCount. */
   outstanding = 0;
+  /** Requests forwarded (xid > 0) and answered since it opened: replies come in request order. */
+  requestsForwarded = 0;
+  requestsAnswered = 0;
+  /** Large requests it has in process (engine/io/large-requests.ts): pairs of request index and counted bytes; null when none. */
+  largeInProcess: number[] | null = null;
   closed = false;
   /**
    * We ended our side: after the client's FIN, a CLOSE or a four-letter word's answer.
@@ -60,9 +66,11 @@ export class Connection {
  * Why a connection is closed at once (IoPorts.destroy): 'bad input', a malformed or
  * oversized frame or too many bytes pending (logged rate-limited); 'outbound', too much
  * queued and not read (its session lives on); 'sessionless', no ConnectRequest or
- * four-letter word within zookeeper.nio.sessionlessCnxnTimeout.
+ * four-letter word within zookeeper.nio.sessionlessCnxnTimeout; 'large request', a request
+ * over zookeeper.largeRequestThreshold that would take the large requests in process over
+ * zookeeper.largeRequestMaxBytes.
  */
-export type CloseReason = 'bad input' | 'outbound' | 'sessionless';
+export type CloseReason = 'bad input' | 'outbound' | 'sessionless' | 'large request';
 
 /** What the state machine asks of the shell. Made once; called on the hot path. */
 export interface IoPorts<C extends Connection> {
@@ -96,6 +104,8 @@ export interface IoConnectionOptions {
   /** How often throttled connections are looked at again without a reply of their own. */
   throttleRecheckMs: number;
   outbound: OutboundBounds;
+  /** zookeeper.largeRequestThreshold/largeRequestMaxBytes over the io workers' shared count; absent: no limit. */
+  largeRequests?: LargeRequests;
 }
 
 /** Bytes of a reply frame's length prefix and xid: its xid says whether it answers a request. */
@@ -122,6 +132,8 @@ export class IoConnections<C extends Connection> {
   private readonly FRAMES_IN: number;
   private readonly PAUSES: number;
   private readonly THROTTLE_PAUSES: number;
+  private readonly LARGE_REJECTED: number;
+  private readonly large: LargeRequests | null;
   private readonly WRITE_PAUSES: number;
   private readonly OVERFLOW_CLOSES: number;
   private readonly SESSIONLESS_EXPIRED: number;
@@ -145,6 +157,8 @@ export class IoConnections<C extends Connection> {
     this.FRAMES_IN = stats.counterIndex('frames_in');
     this.PAUSES = stats.counterIndex('backpressure_pauses');
     this.THROTTLE_PAUSES = stats.counterIndex('throttle_pauses');
+    this.LARGE_REJECTED = stats.counterIndex('large_requests_rejected');
+    this.large = options.largeRequests ?? null;
     this.WRITE_PAUSES = stats.counterIndex('write_buffer_pauses');
     this.OVERFLOW_CLOSES = stats.counterIndex('outbound_overflow_closes');
     this.SESSIONLESS_EXPIRED = stats.counterIndex('sessionless_expired');
@@ -240,11 +254,16 @@ export class IoConnections<C extends Connection> {
         }
       }
       const kind = cutFrame(b, off, frameBytesMax, cut);
-      if (kind === Cut.NEED_MORE) break;
       if (kind === Cut.BAD_LENGTH) {
         this.bad(conn, `frame length ${cut.length} is outside 0..${frameBytesMax} (jute.maxbuffer)`);
         return;
       }
+      // as soon as the length is known, before the rest is read (ZooKeeper's readLength)
+      if (this.large !== null && !this.large.admits(cut.length)) {
+        this.rejectLarge(conn, cut.length);
+        return;
+      }
+      if (kind === Cut.NEED_MORE) break;
       if (!this.forward(conn, b.subarray(cut.frameStart, cut.frameEnd), nowMs)) {
         conn.pending = b.subarray(off);
         conn.blocked = true;
@@ -254,6 +273,7 @@ export class IoConnections<C extends Connection> {
         this.ports.waitForSpace();
         return;
       }
+      if (conn.ended) return; // rejected (a large request)
       off = cut.frameEnd;
     }
     if (off === b.length) conn.pending = null;
@@ -268,11 +288,21 @@ export class IoConnections<C extends Connection> {
       conn.handshaken = true;
       return true;
     }
-    if (!this.ports.pushRequest(conn, frame, nowMs)) return false;
+    const largeBytes = this.large === null ? 0 : this.large.take(frame);
+    if (largeBytes < 0) {
+      this.rejectLarge(conn, frame.length);
+      return true; // nothing more is read from it
+    }
+    if (!this.ports.pushRequest(conn, frame, nowMs)) {
+      this.large?.release(largeBytes); // taken again when the frame is retried
+      return false;
+    }
     this.stats.add(this.FRAMES_IN, 1);
     this.outstanding.notePushed();
     // ZooKeeper's incrOutstandingAndCheckThrottle: pings, auth and set-watches (xid <= 0) are not counted
     if (frame.length >= 4 && frame.readInt32BE(0) > 0) {
+      if (largeBytes > 0) (conn.largeInProcess ??= []).push(conn.requestsForwarded, largeBytes);
+      conn.requestsForwarded++;
       if (conn.outstanding++ === 0) this.activeConns++;
       if (this.outstanding.shouldThrottle(conn.outstanding)) {
         conn.throttled = true;
@@ -292,6 +322,27 @@ export class IoConnections<C extends Connection> {
     conn.awaitingText = true;
     this.ports.pauseReading(conn);
     this.ports.pushFourLetterWord(conn, word, mask);
+  }
+
+  /** ZooKeeper's "Rejecting large request": the connection closes (its session lives on). */
+  private rejectLarge(conn: C, bytes: number): void {
+    conn.pending = null;
+    conn.ended = true; // nothing more is read from it or written to it
+    this.stats.add(this.LARGE_REJECTED, 1);
+    this.ports.destroy(conn, 'large request', `Rejecting large request (${bytes} bytes: large requests in process would exceed largeRequestMaxBytes)`);
+  }
+
+  /** Large requests of conn that are answered (or all, when it closed) stop counting. */
+  private releaseLarge(conn: C, all: boolean): void {
+    const held = conn.largeInProcess;
+    if (held === null) return;
+    let i = 0;
+    while (i < held.length && (all || held[i] < conn.requestsAnswered)) {
+      this.large!.release(held[i + 1]);
+      i += 2;
+    }
+    if (i === held.length) conn.largeInProcess = null;
+    else if (i > 0) held.splice(0, i);
   }
 
   private bad(conn: C, why: string): void {
@@ -336,6 +387,8 @@ export class IoConnections<C extends Connection> {
   /** A reply to one of its requests went out (ZooKeeper's decrOutstandingAndCheckThrottle): it may be read again. */
   onReplied(conn: C, nowMs: number): void {
     if (conn.outstanding <= 0) return;
+    conn.requestsAnswered++;
+    if (conn.largeInProcess !== null) this.releaseLarge(conn, false);
     if (--conn.outstanding === 0) this.activeConns--;
     this.maybeUnthrottle(conn, nowMs);
   }
@@ -402,6 +455,7 @@ export class IoConnections<C extends Connection> {
     conn.pending = null;
     if (conn.outstanding > 0) this.activeConns--;
     conn.outstanding = 0;
+    if (conn.largeInProcess !== null) this.releaseLarge(conn, true);
     this.blocked.delete(conn);
     this.throttled.delete(conn);
     this.conns.delete(conn.id);

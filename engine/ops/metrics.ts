@@ -240,6 +240,7 @@ export function renderMetrics(m: MetricsInput): string {
   ioCounter('zooid_io_replies_sent_total', 'replies_out', 'counter', 'Reply and watch-event frames written to client sockets.');
   ioCounter('zooid_io_bytes_sent_total', 'bytes_out', 'counter', 'Frame bytes written to client sockets.');
   ioCounter('zooid_io_backpressure_pauses_total', 'backpressure_pauses', 'counter', 'Times a socket was paused because the request ring was full.');
+  ioCounter('zooid_io_large_requests_rejected_total', 'large_requests_rejected', 'counter', 'Connections closed because a request over zookeeper.largeRequestThreshold would take the large requests in process over zookeeper.largeRequestMaxBytes.');
   ioCounter('zooid_io_throttle_pauses_total', 'throttle_pauses', 'counter', 'Times a connection stopped being read because requests in process or in flight exceeded globalOutstandingLimit.');
   ioCounter('zooid_io_write_buffer_pauses_total', 'write_buffer_pauses', 'counter', 'Times a connection stopped being read because its replies queued for writing exceeded the pause threshold.');
   ioCounter('zooid_io_outbound_overflow_closes_total', 'outbound_overflow_closes', 'counter', 'Connections closed because their replies and watch events queued and not read exceeded the cap.');

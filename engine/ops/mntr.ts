@@ -44,7 +44,8 @@ export const MNTR_GAUGES = [
  * (response_packet_*cache*, outstanding_changes_*, *_commit_processor, dead_watchers_*,
  * watch_bytes, revalidate_count, ...) have no zooid counterpart and stay 0. The request
  * throttler's request_throttle_wait_count, stale_requests, stale_requests_dropped and
- * throttled_ops are filled (engine/workers/pipeline-worker.ts).
+ * throttled_ops are filled (engine/workers/pipeline-worker.ts), and the io workers'
+ * connection_rejected, sessionless_connections_expired and large_requests_rejected.
  */
 export const MNTR_COUNTERS = [
   'proposal_count', 'watch_bytes', 'outstanding_changes_removed', 'throttled_ops', 'stale_requests_dropped',

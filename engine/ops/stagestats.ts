@@ -72,6 +72,7 @@ export const IO_STATS: StatsBlockSpec = {
     'bytes_out',
     'backpressure_pauses', // a socket paused because the request ring was full
     'throttle_pauses', // a connection stopped being read by globalOutstandingLimit (ZooKeeper's disableRecv)
+    'large_requests_rejected', // a connection closed: a request over largeRequestThreshold found largeRequestMaxBytes taken (ZooKeeper's large_requests_rejected)
     'write_buffer_pauses', // a connection stopped being read: over WRITE_BUFFER_BYTES_MAX queued for writing
     'outbound_overflow_closes', // a connection closed: over OUTBOUND_BYTES_MAX queued for writing (engine/limits.ts)
     'outbound_budget_pauses', // a heavy connection stopped being read: all io workers' queued bytes over OUTBOUND_TOTAL_BYTES_SOFT

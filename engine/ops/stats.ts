@@ -77,6 +77,7 @@ export interface StatsObservations {
 export interface IoCounters {
   connectionRejected: number;
   sessionlessConnectionsExpired: number;
+  largeRequestsRejected: number;
 }
 
 /**
@@ -163,6 +164,7 @@ export function buildServerStatsSnapshot(p: Pipeline, asker: FourLetterAsker | n
         throttled_ops: k.throttledOps,
         connection_rejected: o.io.connectionRejected,
         sessionless_connections_expired: o.io.sessionlessConnectionsExpired,
+        large_requests_rejected: o.io.largeRequestsRejected,
         ...quorumCounters(),
       },
       ...quorumSummaries(),
@@ -286,7 +288,7 @@ export function resetServerStats(p: Pipeline): void {
 
 /** The io workers' stats blocks, attached by the pipeline worker at start. */
 let ioBlocks: readonly StatsBlock[] = [];
-let ioBaseline: IoCounters = { connectionRejected: 0, sessionlessConnectionsExpired: 0 };
+let ioBaseline: IoCounters = { connectionRejected: 0, sessionlessConnectionsExpired: 0, largeRequestsRejected: 0 };
 
 export function readIoCountersFrom(blocks: readonly StatsBlock[]): void {
   ioBlocks = blocks;
@@ -305,11 +307,13 @@ export function readQuorumStateFrom(words: Int32Array, block: StatsBlock): void 
 function ioCountersSinceStart(): IoCounters {
   let connectionRejected = 0;
   let sessionlessConnectionsExpired = 0;
+  let largeRequestsRejected = 0;
   for (const b of ioBlocks) {
     connectionRejected += b.counter('connections_rejected');
     sessionlessConnectionsExpired += b.counter('sessionless_expired');
+    largeRequestsRejected += b.counter('large_requests_rejected');
   }
-  return { connectionRejected, sessionlessConnectionsExpired };
+  return { connectionRejected, sessionlessConnectionsExpired, largeRequestsRejected };
 }
 
 function ioCounters(): IoCounters {
@@ -317,6 +321,7 @@ function ioCounters(): IoCounters {
   return {
     connectionRejected: now.connectionRejected - ioBaseline.connectionRejected,
     sessionlessConnectionsExpired: now.sessionlessConnectionsExpired - ioBaseline.sessionlessConnectionsExpired,
+    largeRequestsRejected: now.largeRequestsRejected - ioBaseline.largeRequestsRejected,
   };
 }
 

@@ -20,6 +20,7 @@
 import { workerData, parentPort } from 'node:worker_threads';
 import net from 'node:net';
 import tls from 'node:tls';
+import { LARGE_REQUEST_THRESHOLD_OFF, LargeRequests } from '../io/large-requests.ts';
 import { connKey, throttleClosedIndex, ioQueuedBytesIndex, ioActiveClientsIndex } from '../records.ts';
 import {
   OUTBOUND_TOTAL_BYTES_SOFT, OUTBOUND_TOTAL_BYTES_HARD, OUTBOUND_HEAVY_CONN_BYTES_MIN, OUTBOUND_SLAB_BYTES, OUTBOUND_SLAB_PIECE_BYTES_MIN,
@@ -151,6 +152,8 @@ const conns = new IoConnections<ClientConnection>(
       totalHardBytes: OUTBOUND_TOTAL_BYTES_HARD,
       heavyConnBytesMin: OUTBOUND_HEAVY_CONN_BYTES_MIN,
     },
+    // off (ZooKeeper's default threshold -1): no check on the hot path at all
+    largeRequests: data.largeRequestThreshold === LARGE_REQUEST_THRESHOLD_OFF ? undefined : new LargeRequests(ioWords, data.largeRequestThreshold, data.largeRequestMaxBytes),
   },
   new GlobalOutstanding(throttleWords, data.index, data.ioThreads, data.globalOutstandingLimit),
   stats,

@@ -5,10 +5,13 @@
 //     slot takes a new connection.
 //   - globalOutstandingLimit: sessions pipelining far more than the limit are delayed,
 //     never failed: every reply OK, in the order sent.
+//   - largeRequestThreshold/largeRequestMaxBytes: a request that would take the large
+//     requests in process over the max closes its connection (connection loss, the session
+//     lives, the write not applied); one under it is served, and its bytes are given back.
 import { describe, it, expect, afterAll } from 'vitest';
 import { startZooKeeper, startZooid, fourLetterWord, connectWhenServing, type ServerHandle, type StartOptions } from '../support/servers.ts';
 import { waitFor } from '../support/wait.ts';
-import { LeanClient } from '../../client/lean.ts';
+import { LeanClient, ZkError } from '../../client/lean.ts';
 import { Op, writeAcls, OPEN_ACL_UNSAFE } from '../../engine/protocol.ts';
 
 const handles: ServerHandle[] = [];
@@ -76,6 +79,22 @@ async function outstandingScenario(server: ServerHandle): Promise<Record<string,
   };
 }
 
+async function largeRequestScenario(server: ServerHandle): Promise<Record<string, unknown>> {
+  const c = await connect(server);
+  await c.create('/big', Buffer.from('small'));
+  const outcome = (p: Promise<unknown>) => p.then(() => 'OK', (e: unknown) => (e instanceof ZkError ? `error ${e.code}` : String(e)));
+  // a body of 2,016 bytes (path, 2,000 bytes of data, version): counted, served, given back
+  const under = await outcome(c.setData('/big', Buffer.alloc(2000, 1)));
+  // a frame of 4,024 bytes: over the 3,000 max from its length alone
+  const over = await outcome(c.setData('/big', Buffer.alloc(4000, 2)));
+  const again = await LeanClient.connect({ host: '127.0.0.1', port: server.port, sessionId: c.sessionId, passwd: c.passwd, connectTimeoutMs: 5_000 });
+  clients.push(again);
+  const kept = await again.getData('/big');
+  // nothing still counted: two under the max in turn are both served
+  const after = [await outcome(again.setData('/big', Buffer.alloc(2000, 3))), await outcome(again.setData('/big', Buffer.alloc(2000, 4)))];
+  return { under, over, sameSession: again.sessionId === c.sessionId, keptLength: kept.data.length, keptVersion: kept.stat.version, after, version: (await again.exists('/big'))?.version };
+}
+
 describe('connection limits and throttling compared with ZooKeeper', () => {
   it('maxClientCnxns=3: the fourth connection from one address is closed, the others served, a freed slot reused', async () => {
     const [zk, zooid] = await bothServers({ config: { maxClientCnxns: '3' } });
@@ -90,4 +109,11 @@ describe('connection limits and throttling compared with ZooKeeper', () => {
     expect(want).toEqual({ inOrder: [true, true, true], errors: [0, 0, 0], children: 900 });
     expect(got).toEqual(want);
   }, 120_000);
+
+  it('largeRequestThreshold=1000, largeRequestMaxBytes=3000: a request over the max closes its connection, the session lives on', async () => {
+    const [zk, zooid] = await bothServers({ config: { largeRequestThreshold: '1000', largeRequestMaxBytes: '3000' } });
+    const [want, got] = [await largeRequestScenario(zk), await largeRequestScenario(zooid)];
+    expect(want).toEqual({ under: 'OK', over: 'error -4', sameSession: true, keptLength: 2000, keptVersion: 1, after: ['OK', 'OK'], version: 3 });
+    expect(got).toEqual(want);
+  }, 90_000);
 });

@@ -179,7 +179,8 @@ describe('options per thread', () => {
     expect(fieldsOf('snapshot')).toEqual(['autopurgePurgeIntervalHours', 'autopurgeSnapRetainCount']);
     expect(fieldsOf('io')).toEqual([
       'clientPort', 'clientPortAddress', 'clientPortListenBacklog', 'clientPortUnification', 'dataDir', 'dataLogDir', 'fourLetterWordWhitelist', 'globalOutstandingLimit',
-      'ioThreads', 'juteMaxBufferBytes', 'maxClientCnxns', 'maxCnxns', 'secureClientPort', 'secureClientPortAddress', 'sessionlessCnxnTimeoutMs',
+      'ioThreads', 'juteMaxBufferBytes', 'largeRequestMaxBytes', 'largeRequestThreshold', 'maxClientCnxns', 'maxCnxns', 'secureClientPort', 'secureClientPortAddress',
+      'sessionlessCnxnTimeoutMs',
     ]); // dataDir, dataLogDir: the io worker measures their sizes for dirs and conf (engine/ops/probes.ts)
     const cfg = parse(`${MINIMAL}preAllocSize=16\nforceSync=no\n`);
     expect(optionsFor(cfg, 'log')).toEqual({ preAllocSizeBytes: 16 * 1024, forceSync: false });

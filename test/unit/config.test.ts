@@ -261,6 +261,20 @@ describe('every key', () => {
     expect(cfg.warnings[2]).toMatch(/^zoo\.cfg:5: autopurge\.purgeInterval -4 is negative/);
   });
 
+  it('replaces a largeRequestThreshold or largeRequestMaxBytes ZooKeeper\'s setters refuse, with warnings', () => {
+    const defaults = parse(MINIMAL);
+    expect([defaults.largeRequestThreshold, defaults.largeRequestMaxBytes]).toEqual([-1, 100 * 1024 * 1024]);
+    const set = parse(`${MINIMAL}largeRequestThreshold=0x400\nlargeRequestMaxBytes=4096\n`);
+    expect([set.largeRequestThreshold, set.largeRequestMaxBytes, set.warnings]).toEqual([1024, 4096, []]);
+    for (const threshold of ['0', '-2']) {
+      const cfg = parse(`${MINIMAL}largeRequestThreshold=${threshold}\nlargeRequestMaxBytes=0\n`);
+      expect(cfg.largeRequestThreshold).toBe(-1);
+      expect(cfg.largeRequestMaxBytes).toBe(100 * 1024 * 1024);
+      expect(cfg.warnings[0]).toMatch(new RegExp(`^zoo\\.cfg:3: largeRequestThreshold ${threshold} is neither -1 nor above 0; using -1`));
+      expect(cfg.warnings[1]).toMatch(/^zoo\.cfg:4: largeRequestMaxBytes 0 is not above 0; keeping 104857600/);
+    }
+  });
+
   it('serves metrics on httpPort 7000 when only the provider class is named', () => {
     const cfg = parse(`${MINIMAL}metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n`);
     expect(cfg.metricsHttpPort).toBe(7000);

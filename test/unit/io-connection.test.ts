@@ -8,6 +8,7 @@ import { describe, it, expect } from 'vitest';
 import { Connection, IoConnections, type IoPorts, type CloseReason } from '../../engine/io/connection.ts';
 import { Cut, FrameCut, cutFrame, cutFourLetterWord } from '../../engine/io/framer.ts';
 import { GlobalOutstanding } from '../../engine/io/outstanding.ts';
+import { LargeRequests } from '../../engine/io/large-requests.ts';
 import { StatsBlock, IO_STATS } from '../../engine/ops/stagestats.ts';
 import { FOUR_LETTER_WORDS, type FourLetterWord } from '../../engine/ops/fourlw.ts';
 import { IO_WORDS_BYTES, IO_WORDS_CONNS_OPEN, THROTTLE_IN_PROCESS, throttleWordsBytes } from '../../engine/records.ts';
@@ -83,8 +84,10 @@ class Recorder implements IoPorts<Connection> {
   }
 }
 
-function setup(whitelist: FourLetterWord[] = ['ruok', 'stat', 'stmk', 'srvr']) {
+function setup(whitelist: FourLetterWord[] = ['ruok', 'stat', 'stmk', 'srvr'], large?: { thresholdBytes: number; maxBytes: number }) {
   const ports = new Recorder();
+  const ioWords = new Int32Array(new SharedArrayBuffer(IO_WORDS_BYTES));
+  const largeRequests = large === undefined ? undefined : new LargeRequests(ioWords, large.thresholdBytes, large.maxBytes);
   const throttleWords = new Int32Array(new SharedArrayBuffer(throttleWordsBytes(16)));
   const stats = StatsBlock.create(IO_STATS);
   const conns = new IoConnections<Connection>(
@@ -95,6 +98,7 @@ function setup(whitelist: FourLetterWord[] = ['ruok', 'stat', 'stmk', 'srvr']) {
       sessionlessTimeoutMs: 1000,
       throttleRecheckMs: 10,
       outbound: OUTBOUND,
+      largeRequests,
     },
     new GlobalOutstanding(throttleWords, 0, 1, LIMIT),
     stats,
@@ -107,7 +111,7 @@ function setup(whitelist: FourLetterWord[] = ['ruok', 'stat', 'stmk', 'srvr']) {
     conns.opened(conn);
     return conn;
   };
-  return { ports, conns, stats, throttleWords, open };
+  return { ports, conns, stats, throttleWords, open, largeRequests };
 }
 
 function framed(body: Buffer): Buffer {
@@ -412,6 +416,92 @@ describe('IoConnections: globalOutstandingLimit', () => {
     reply.writeInt32BE(-1, 4); // a watch event
     expect(IoConnections.answersRequest(reply, 0, 20)).toBe(false);
     expect(IoConnections.answersRequest(reply, 0, 7)).toBe(false);
+  });
+});
+
+describe('IoConnections: large requests (zookeeper.largeRequestThreshold, largeRequestMaxBytes)', () => {
+  const LARGE = { thresholdBytes: 100, maxBytes: 300 };
+  /** A connection past its ConnectRequest. */
+  const handshaken = (t: ReturnType<typeof setup>, atMs = 0): Connection => {
+    const conn = t.open(atMs);
+    t.conns.onData(conn, framed(CONNECT_BODY), atMs);
+    t.ports.take();
+    return conn;
+  };
+  /** A request body of `bodyBytes` after its 8-byte header, of operation `op`. */
+  const sized = (xid: number, bodyBytes: number, op = 5): Buffer => {
+    const b = request(xid, bodyBytes);
+    b.writeInt32BE(op, 4);
+    return b;
+  };
+
+  it('counts a request body over the threshold until its reply; one that would go over the max closes its connection, nothing forwarded', () => {
+    const t = setup(undefined, LARGE);
+    const [a, b] = [handshaken(t), handshaken(t)];
+    t.conns.onData(a, framed(sized(1, 192)), 1);
+    expect(t.largeRequests!.inProcessBytes()).toBe(192);
+    // 192 in process + b's frame of 158 bytes > 300: refused as soon as its length is read
+    t.conns.onData(b, framed(sized(1, 150)), 2);
+    expect(t.ports.take().slice(1)).toEqual([{ kind: 'destroy', id: b.id, reason: 'large request', why: expect.stringMatching(/^Rejecting large request \(158 bytes/) }]);
+    expect(t.stats.counter('large_requests_rejected')).toBe(1);
+    expect(t.conns.onData(b, framed(request(2)), 3)).toBe(false);
+    // a's reply releases its bytes: the same request from another connection now goes through
+    t.conns.onReplied(a, 4);
+    expect(t.largeRequests!.inProcessBytes()).toBe(0);
+    const c = handshaken(t);
+    t.conns.onData(c, framed(sized(1, 150)), 5);
+    expect(t.ports.frames()).toEqual([sized(1, 150)]);
+    expect(t.largeRequests!.inProcessBytes()).toBe(150);
+  });
+
+  it('refuses a frame longer than the max from its length alone, before its body arrives', () => {
+    const t = setup(undefined, LARGE);
+    const conn = handshaken(t);
+    const head = Buffer.alloc(4);
+    head.writeInt32BE(301, 0);
+    t.conns.onData(conn, head, 1);
+    expect(t.ports.take()).toEqual([{ kind: 'destroy', id: conn.id, reason: 'large request', why: expect.stringMatching(/^Rejecting large request \(301 bytes/) }]);
+  });
+
+  it('counts the body (the frame less its 8-byte header) against the max, as processPacket does', () => {
+    const t = setup(undefined, LARGE);
+    const [a, b] = [handshaken(t), handshaken(t)];
+    t.conns.onData(a, framed(sized(1, 150)), 1); // counted: 150
+    t.conns.onData(b, framed(sized(1, 142)), 2); // frame 150: 150 + 150 <= 300 read; body 142 counted: 292
+    expect(t.largeRequests!.inProcessBytes()).toBe(292);
+    t.conns.onData(b, framed(sized(2, 101)), 3); // frame 109: 292 + 109 > 300
+    expect(t.ports.take().filter((e) => e.kind === 'destroy').map((e) => e.id)).toEqual([b.id]);
+    // b closed with its first request unanswered: its bytes go with it
+    t.conns.onClosed(b);
+    expect(t.largeRequests!.inProcessBytes()).toBe(150);
+  });
+
+  it('does not count auth and SASL packets, frames with an xid of 0 or below, or requests at the threshold', () => {
+    const t = setup(undefined, LARGE);
+    const conn = handshaken(t);
+    t.conns.onData(conn, Buffer.concat([framed(sized(-8, 150, 101)), framed(sized(1, 150, 100)), framed(sized(2, 150, 102)), framed(sized(3, 100))]), 1);
+    expect(t.ports.frames().length).toBe(4);
+    expect(t.largeRequests!.inProcessBytes()).toBe(0);
+  });
+
+  it('counts a request the full ring held back once, when it is forwarded', () => {
+    const t = setup(undefined, LARGE);
+    const conn = handshaken(t);
+    t.ports.ringRoom = 0;
+    t.conns.onData(conn, framed(sized(1, 150)), 1);
+    expect(t.largeRequests!.inProcessBytes()).toBe(0);
+    t.ports.ringRoom = Infinity;
+    t.conns.unblock(2);
+    expect(t.ports.frames()).toEqual([sized(1, 150)]);
+    expect(t.largeRequests!.inProcessBytes()).toBe(150);
+  });
+
+  it('with the threshold off (-1, ZooKeeper\'s default) counts nothing', () => {
+    const t = setup(undefined, { thresholdBytes: -1, maxBytes: 300 });
+    const conn = handshaken(t);
+    t.conns.onData(conn, framed(sized(1, 900)), 1);
+    expect(t.ports.frames().length).toBe(1);
+    expect(t.largeRequests!.inProcessBytes()).toBe(0);
   });
 });
 
