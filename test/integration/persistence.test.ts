@@ -127,6 +127,14 @@ describe('restore', () => {
     const config = { snapCount: '60', 'autopurge.snapRetainCount': '3', 'autopurge.purgeInterval': '1' };
     const server = await zooid(undefined, config);
     await fill(server.port, 1000);
+    // a roll that finds the last snapshot still being written starts none (ZooKeeper's rule too):
+    // how many a fill leaves depends on how fast it ran, so write on until more than 5 exist
+    const c = await LeanClient.connect({ host: '127.0.0.1', port: server.port });
+    await waitFor(async () => {
+      await Promise.all(Array.from({ length: 60 }, (_, i) => c.setData('/d', Buffer.from(`more-${i}`))));
+      return files(server.dataDir, 'snapshot.').length > 5;
+    }, { timeoutMs: 30_000, what: 'more than 5 snapshots', intervalMs: 10 });
+    await c.close();
     await server.stop();
     expect(files(server.dataDir, 'snapshot.').length).toBeGreaterThan(5);
     // purge runs when the server starts, then every purgeInterval hours
