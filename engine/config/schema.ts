@@ -19,7 +19,7 @@ import {
   derived, family, key, knownKeys, knownPrefixes, systemProperty, REQUIRED,
   type Condition, type DerivedFieldsOf, type FieldsOf, type FieldsFor, type KeyFieldsOf, type KeyValuesOf, type Thread,
 } from './define.ts';
-import { bool, clamped, int, orWarn, javaChildPath, list, nonEmpty, oneOf, path as pathParser, port, sizeKb, text, yesNo, type Parser } from './values.ts';
+import { bool, clamped, decimal, int, orWarn, javaChildPath, list, nonEmpty, oneOf, path as pathParser, port, sizeKb, text, yesNo, type Parser } from './values.ts';
 import { serverLine, type QuorumServerConfig } from './servers.ts';
 import {
   authProviderClass, sslAuthProvider, storeType, tlsVersion, tlsVersions,
@@ -150,6 +150,34 @@ export const SCHEMA = [
   // requests
   key({ ...systemProperty('globalOutstandingLimit'), field: 'globalOutstandingLimit', parser: int({ decode: true, min: 1 }), default: '1000', status: 'honoured',
     consumers: ['io'], note: 'ZooKeeperServer: connections stop being read above it' }),
+  // BlueThrottle (engine/core/connection-throttle.ts); ZooKeeper reads each with Integer.getInteger,
+  // Double.parseDouble or Boolean.getBoolean
+  key({ ...systemProperty('connection_throttle_tokens'), field: 'connectionThrottleTokens', parser: int({ decode: true, min: 0 }), default: '0', status: 'honoured',
+    consumers: ['pipeline'], note: 'BlueThrottle: the token bucket every ConnectRequest draws from; 0 = no connection throttle' }),
+  // 0 would divide by zero in ZooKeeper's refill at the first connection
+  key({ ...systemProperty('connection_throttle_fill_time'), field: 'connectionThrottleFillTimeMs', parser: int({ decode: true, min: 1, what: ms }), default: '1', status: 'honoured',
+    consumers: ['pipeline'], note: 'BlueThrottle: ms per refill of fill_count tokens' }),
+  key({ ...systemProperty('connection_throttle_fill_count'), field: 'connectionThrottleFillCount', parser: int({ decode: true, min: 0 }), default: '1', status: 'honoured',
+    consumers: ['pipeline'], note: 'BlueThrottle: tokens back per fill_time' }),
+  key({ ...systemProperty('connection_throttle_freeze_time'), field: 'connectionThrottleFreezeTimeMs', parser: int({ decode: true, min: -1, what: ms }), default: '-1', status: 'honoured',
+    consumers: ['pipeline'], note: 'BlueThrottle: ms between changes of the random drop chance; -1 = no random drops' }),
+  key({ ...systemProperty('connection_throttle_drop_increase'), field: 'connectionThrottleDropIncrease', parser: decimal({ min: 0, max: 1 }), default: '0.02', status: 'honoured',
+    consumers: ['pipeline'], note: 'BlueThrottle: drop chance added while the bucket is empty' }),
+  key({ ...systemProperty('connection_throttle_drop_decrease'), field: 'connectionThrottleDropDecrease', parser: decimal({ min: 0, max: 1 }), default: '0.002', status: 'honoured',
+    consumers: ['pipeline'], note: 'BlueThrottle: drop chance taken away while the bucket is at most decrease_ratio short' }),
+  key({ ...systemProperty('connection_throttle_decrease_ratio'), field: 'connectionThrottleDecreaseRatio', parser: decimal({ min: 0, max: 1 }), default: '0', status: 'honoured',
+    consumers: ['pipeline'], note: 'BlueThrottle: how short of full (a share of tokens) the bucket may be for the drop chance to fall' }),
+  key({ ...systemProperty('connection_throttle_weight_enabled'), field: 'connectionThrottleWeightEnabled', parser: bool, default: 'false', status: 'honoured',
+    consumers: ['pipeline'], note: 'BlueThrottle: new global, new local and renewed sessions take different numbers of tokens' }),
+  key({ ...systemProperty('connection_throttle_global_session_weight'), field: 'connectionThrottleGlobalWeight', default: '3', status: 'honoured', consumers: ['pipeline'],
+    parser: orWarn(int({ decode: true }), (n) => n > 0, () => 3, (s, n) => `${s.key} ${n} is not above 0; using 3 as ZooKeeper does`),
+    note: 'BlueThrottle: tokens a new global session takes (at least the local weight)' }),
+  key({ ...systemProperty('connection_throttle_local_session_weight'), field: 'connectionThrottleLocalWeight', default: '1', status: 'honoured', consumers: ['pipeline'],
+    parser: orWarn(int({ decode: true }), (n) => n > 0, () => 1, (s, n) => `${s.key} ${n} is not above 0; using 1 as ZooKeeper does`),
+    note: 'BlueThrottle: tokens a new local session takes' }),
+  key({ ...systemProperty('connection_throttle_renew_session_weight'), field: 'connectionThrottleRenewWeight', default: '2', status: 'honoured', consumers: ['pipeline'],
+    parser: orWarn(int({ decode: true }), (n) => n > 0, () => 2, (s, n) => `${s.key} ${n} is not above 0; using 2 as ZooKeeper does`),
+    note: 'BlueThrottle: tokens a reconnecting session takes (at least the local weight)' }),
   key({ ...systemProperty('largeRequestMaxBytes'), field: 'largeRequestMaxBytes', default: String(LARGE_REQUEST_MAX_BYTES_DEFAULT), status: 'honoured', consumers: ['io'],
     parser: orWarn(int({ decode: true }), (n) => n > 0, () => LARGE_REQUEST_MAX_BYTES_DEFAULT,
       (s, n) => `${s.key} ${n} is not above 0; keeping ${LARGE_REQUEST_MAX_BYTES_DEFAULT} as ZooKeeper does`),
@@ -339,7 +367,7 @@ export const SCHEMA = [
     'a property of ZooKeeper\'s Java client, which a server does not read'),
   ...knownPrefixes('accepted', [
     'authProvider.', 'ssl.', 'jvm.pause.', 'multiAddress.', 'metricsProvider.', 'admin.', 'audit.', 'kerberos.', 'sasl.',
-    'commitProcessor.', 'nio.', 'netty.', 'connection_throttle_', 'fastleader.', 'learner.', 'leader.', 'observer.', 'watcher',
+    'commitProcessor.', 'nio.', 'netty.', 'fastleader.', 'learner.', 'leader.', 'observer.', 'watcher',
     'maxInProcessingDeadWatchers', 'X509AuthenticationProvider.', 'DigestAuthenticationProvider.', 'enforce.', 'messageTracker.',
     'pathStats.', 'requestThrottle', 'snapshot.',
   ], 'a family of ZooKeeper settings zooid does not use yet'),

@@ -154,6 +154,21 @@ export const bool: Parser<boolean> = {
   },
 };
 
+/** Java's Double.parseDouble for the decimal forms a zoo.cfg uses (0.02, 2e-3, 1.5d); `min`..`max` when given. */
+export function decimal(o: { min?: number; max?: number } = {}): Parser<number> {
+  return {
+    kind: 'decimal',
+    parse(s, c) {
+      const m = /^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)[fFdD]?\s*$/.exec(s.value);
+      if (m === null) throw c.fail(s, `'${s.value}' is not a decimal number`);
+      const n = Number(m[1]);
+      if (o.min !== undefined && n < o.min) throw c.fail(s, `${n} is below the minimum of ${o.min}`);
+      if (o.max !== undefined && n > o.max) throw c.fail(s, `${n} is above the maximum of ${o.max}`);
+      return n;
+    },
+  };
+}
+
 /** ZooKeeper's `"yes".equals(…)` / `"no".equals(…)` switches (forceSync, leaderServes). */
 export const yesNo: Parser<boolean> = {
   kind: 'yes|no',

@@ -43,7 +43,7 @@ export class Pipeline {
   readonly tree: DataTree;
   readonly sessions: SessionTable;
   readonly conns = new Map<number, Conn>();
-  readonly counters: PipelineCounters = { packetsReceived: 0, packetsSent: 0, minLatencyMs: Infinity, maxLatencyMs: 0, totalLatencyMs: 0, latencyCount: 0, connectionsRejected: 0,
+  readonly counters: PipelineCounters = { packetsReceived: 0, packetsSent: 0, minLatencyMs: Infinity, maxLatencyMs: 0, totalLatencyMs: 0, latencyCount: 0, connectionsRejected: 0, connectionsThrottled: 0, connectionTokenDeficit: { count: 0, sum: 0, min: 0, max: 0 },
     bytesReceived: 0, connectionRequests: 0, responseBytesLast: -1, responseBytesMin: -1, responseBytesMax: -1, responseBytesTotal: 0, authFailed: 0, sessionsExpired: 0,
     requestThrottleWaitCount: 0, staleRequestsDropped: 0, staleRequests: 0, throttledOps: 0 };
   /**
@@ -290,6 +290,15 @@ export class Pipeline {
       this.reject(conn, `malformed ConnectRequest: ${(e as Error).message}`);
       return;
     }
+    const throttle = this.opts.connectionThrottle;
+    if (throttle !== undefined && !throttle.checkLimit(throttle.tokensFor(req.sessionId, this.localSessionsOn), now)) {
+      // ZooKeeperServer.processConnectRequest: ClientCnxnLimitException, the connection closed without an answer
+      this.counters.connectionsThrottled++;
+      this.log('warn', `closing connection ${conn.addr}:${conn.port}: the connection throttle (zookeeper.connection_throttle_*) refused its session request`, { kind: 'connection throttle', conn: conn.key });
+      this.closeConn(conn);
+      return;
+    }
+    if (throttle !== undefined) noteSample(this.counters.connectionTokenDeficit, throttle.deficit);
     this.counters.connectionRequests++;
     if (!req.readOnly && this.roleNow === 'read-only') {
       // ZooKeeperServer.processConnectRequest: CloseRequestException(NOT_READ_ONLY_CLIENT), no answer
@@ -386,6 +395,11 @@ export class Pipeline {
       return;
     }
     this.dispatch(conn, s, xid, type);
+  }
+
+  /** The connection throttle's random drop chance (mntr's connection_drop_probability); 0 without one. */
+  get connectionDropChance(): number {
+    return this.opts.connectionThrottle?.dropChance ?? 0;
   }
 
   /** localSessionsEnabled, on a server with an ensemble role (ZooKeeper's standalone server has no local sessions). */
@@ -785,4 +799,12 @@ function isPlainRead(frame: Buffer): boolean {
   const type = frame.readInt32BE(4);
   const opcode = OPCODES.get(type);
   return opcode !== undefined && !opcode.write && opcode.throttlable && type !== Op.sync;
+}
+
+/** One sample into an AvgMinMaxCounter (min and max are 0 until the first). */
+function noteSample(s: { count: number; sum: number; min: number; max: number }, value: number): void {
+  s.min = s.count === 0 ? value : Math.min(s.min, value);
+  s.max = s.count === 0 ? value : Math.max(s.max, value);
+  s.count++;
+  s.sum += value;
 }

@@ -1,5 +1,6 @@
 // The pipeline's interfaces: what it is built with (options), where its outputs go, and
 // the per-connection and server-wide state the operator surfaces read.
+import type { ConnectionThrottle } from './connection-throttle.ts';
 import type { Session } from './sessions.ts';
 import type { AuthHolder, SaslOptions } from './auth.ts';
 import type { LearnerOutputs } from './learner.ts';
@@ -65,6 +66,8 @@ export interface PipelineOptions {
   role?: PipelineRole;
   /** A leader's voting members' server ids, itself included (its commit stage's voters). */
   voters?: readonly number[];
+  /** zookeeper.connection_throttle_* (engine/core/connection-throttle.ts); absent: none. */
+  connectionThrottle?: ConnectionThrottle;
   /** localSessionsEnabled: in an ensemble a new session is local to its server (engine/core/local-sessions.ts). */
   localSessionsEnabled?: boolean;
   /** localSessionsUpgradingEnabled: a local session's first ephemeral create makes it global. */
@@ -112,6 +115,10 @@ export interface PipelineCounters {
   totalLatencyMs: number;
   latencyCount: number;
   connectionsRejected: number;
+  /** ConnectRequests the connection throttle refused (mntr's connection_rejected, with the io workers' refusals). */
+  connectionsThrottled: number;
+  /** The throttle's token deficit after each ConnectRequest it let through (mntr's connection_token_deficit). */
+  connectionTokenDeficit: { count: number; sum: number; min: number; max: number };
   /** Frame bytes received, length prefixes included (zk_bytes_received_count; the 4lw code counts 4). */
   bytesReceived: number;
   /** ConnectRequests read (zk_connection_request_count). */

@@ -15,9 +15,9 @@ import type { PercentileSummary, ServerStatsSnapshot, StatFields, Summary } from
  * Gauges zooid fills from the snapshot: ephemerals_count, num_alive_connections,
  * avg/min/max_latency, outstanding_requests, znode_count, global_sessions, local_sessions,
  * packets_sent/received, watch_count, approximate_data_size, open/max_file_descriptor_count,
- * uptime, last/min/max_client_response_size, auth_failed_count.
+ * uptime, last/min/max_client_response_size, auth_failed_count, connection_drop_probability
+ * (the connection throttle's random drop chance: 0.0 unless BLUE dropping is on).
  * Gauges that are honestly constant in zooid:
- * connection_drop_probability 0.0 (zooid never drops connections at random),
  * outstanding_tls_handshake / non_mtls_remote_conn_count / non_mtls_local_conn_count 0
  * (no TLS client port yet).
  */
@@ -168,7 +168,7 @@ function gaugeValue(g: MntrGauge, s: Pick<ServerStatsSnapshot, MntrFields>): str
     case 'packets_sent': return integer(s.packetsSent);
     case 'packets_received': return integer(s.packetsReceived);
     case 'max_client_response_size': return integer(m.clientResponseBytes.max);
-    case 'connection_drop_probability': return javaDouble(0);
+    case 'connection_drop_probability': return javaDouble(m.connectionDropProbability ?? 0);
     case 'watch_count': return integer(m.watchCount);
     case 'auth_failed_count': return integer(m.authFailedCount);
     case 'min_latency': return integer(summaryMin(s.requestLatencyMs));

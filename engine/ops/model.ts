@@ -110,6 +110,8 @@ export interface MonitorSnapshot {
   clientResponseBytes: { last: number; min: number; max: number };
   /** Failed auth attempts (zk_auth_failed_count). */
   authFailedCount: number;
+  /** The connection throttle's BLUE drop chance (zk_connection_drop_probability); 0 without one. */
+  connectionDropProbability?: number;
   /** ZooKeeper's counters that zooid measures; absent ones print 0 (see MNTR_COUNTERS). */
   counters?: Readonly<Partial<Record<MntrCounter, number>>>;
   /** Avg/min/max/cnt/sum summaries zooid measures; absent ones print as empty. */

@@ -153,6 +153,7 @@ export function buildServerStatsSnapshot(p: Pipeline, asker: FourLetterAsker | n
       maxFileDescriptorCount: o.host.maxFileDescriptors,
       clientResponseBytes: { last: k.responseBytesLast, min: k.responseBytesMin, max: k.responseBytesMax },
       authFailedCount: k.authFailed,
+      connectionDropProbability: p.connectionDropChance,
       counters: {
         bytes_received_count: k.bytesReceived,
         connection_request_count: k.connectionRequests,
@@ -162,12 +163,12 @@ export function buildServerStatsSnapshot(p: Pipeline, asker: FourLetterAsker | n
         stale_requests_dropped: k.staleRequestsDropped,
         stale_requests: k.staleRequests,
         throttled_ops: k.throttledOps,
-        connection_rejected: o.io.connectionRejected,
+        connection_rejected: o.io.connectionRejected + k.connectionsThrottled,
         sessionless_connections_expired: o.io.sessionlessConnectionsExpired,
         large_requests_rejected: o.io.largeRequestsRejected,
         ...quorumCounters(),
       },
-      ...quorumSummaries(),
+      ...summariesWith(quorumSummaries(), k.connectionTokenDeficit),
       quorum: quorumWords === null ? undefined : quorumMonitor(p, quorumWords, o.monoNowMs),
     },
   };
@@ -200,6 +201,12 @@ function quorumCounters(): Partial<Record<MntrCounter, number>> {
   const out: Partial<Record<MntrCounter, number>> = {};
   for (const name of QUORUM_COUNTERS) out[name] = quorumBlock.counter(name) - (quorumCounterBaseline[name] ?? 0);
   return out;
+}
+
+/** The quorum worker's summaries, and the pipeline's connection_token_deficit once the connection throttle let a session request through. */
+function summariesWith(quorum: ReturnType<typeof quorumSummaries>, deficit: Summary): ReturnType<typeof quorumSummaries> {
+  if (deficit.count === 0) return quorum;
+  return { ...quorum, summaries: { ...quorum.summaries, connection_token_deficit: { ...deficit } } };
 }
 
 /** The quorum worker's summaries (election_time, quorum_ack_latency, ...); none standalone. */
@@ -277,6 +284,8 @@ export function resetServerStats(p: Pipeline): void {
   k.staleRequestsDropped = 0;
   k.staleRequests = 0;
   k.throttledOps = 0;
+  k.connectionsThrottled = 0;
+  k.connectionTokenDeficit = { count: 0, sum: 0, min: 0, max: 0 };
   ioBaseline = ioCountersSinceStart(); // the io workers own their counters: mntr shows them from here
   // the quorum worker owns its counters too (ServerMetrics.resetAll zeroes them in ZooKeeper); its summaries are not reset
   if (quorumBlock !== null) for (const name of QUORUM_COUNTERS) quorumCounterBaseline[name] = quorumBlock.counter(name);

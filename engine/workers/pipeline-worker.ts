@@ -26,6 +26,7 @@ import {
 import { CLOSED_CONN_SLOTS, FOURLW_SLICE_CHARS, FOURLW_SLICES_IN_FLIGHT_MAX, FOURLW_STREAMS_MAX, FOURLW_STREAM_IDLE_MS, IDLE_TRIM_CHECK_MS } from '../limits.ts';
 import { IdleTrim, checkIdleTrim, describeTrim, trimNow } from '../memory-trim.ts';
 import { SpinPolicy } from '../rings/spin-policy.ts';
+import { ConnectionThrottle, settleWeights } from '../core/connection-throttle.ts';
 import { TextStreams } from '../ops/textstream.ts';
 import { RequestThrottler, Throttle } from '../core/request-throttler.ts';
 import { ReqKind, connIdOf as requestConnIdOf, readConnect, readFourLetterWord, requestEnqueuedAtMs, requestFrame } from '../rings/request-ring.ts';
@@ -171,6 +172,18 @@ function toQuorum(m: ToQuorumMessage): void {
   ring.commitQuiet(m.kind, payload.length);
 }
 
+/** zookeeper.connection_throttle_*: undefined while its bucket is 0 (ZooKeeper's default). */
+function connectionThrottle(): ConnectionThrottle | undefined {
+  if (cfg.connectionThrottleTokens === 0) return undefined;
+  const options = settleWeights({
+    tokens: cfg.connectionThrottleTokens, fillTimeMs: cfg.connectionThrottleFillTimeMs, fillCount: cfg.connectionThrottleFillCount,
+    freezeTimeMs: cfg.connectionThrottleFreezeTimeMs, dropIncrease: cfg.connectionThrottleDropIncrease, dropDecrease: cfg.connectionThrottleDropDecrease,
+    decreaseRatio: cfg.connectionThrottleDecreaseRatio, weightEnabled: cfg.connectionThrottleWeightEnabled,
+    globalWeight: cfg.connectionThrottleGlobalWeight, localWeight: cfg.connectionThrottleLocalWeight, renewWeight: cfg.connectionThrottleRenewWeight,
+  }, (message) => log.warn(message));
+  return new ConnectionThrottle(options, performance.now(), Math.random);
+}
+
 const pipeline = new Pipeline(
   {
     tickMs: cfg.tickTimeMs,
@@ -195,6 +208,7 @@ const pipeline = new Pipeline(
     extendedTypesEnabled: cfg.extendedTypesEnabled,
     localSessionsEnabled: cfg.localSessionsEnabled,
     localSessionsUpgradingEnabled: cfg.localSessionsUpgradingEnabled,
+    connectionThrottle: connectionThrottle(),
     enforceQuota: cfg.enforceQuota,
     maxReplyBytes: cfg.juteMaxBufferBytes,
     txnBytesMax: cfg.juteMaxBufferBytes + cfg.juteMaxBufferExtraBytes,

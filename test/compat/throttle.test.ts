@@ -5,6 +5,8 @@
 //     slot takes a new connection.
 //   - globalOutstandingLimit: sessions pipelining far more than the limit are delayed,
 //     never failed: every reply OK, in the order sent.
+//   - connection_throttle_tokens: ConnectRequests beyond the bucket are closed unanswered
+//     while it refills slowly; sessions already made keep being served.
 //   - largeRequestThreshold/largeRequestMaxBytes: a request that would take the large
 //     requests in process over the max closes its connection (connection loss, the session
 //     lives, the write not applied); one under it is served, and its bytes are given back.
@@ -79,6 +81,24 @@ async function outstandingScenario(server: ServerHandle): Promise<Record<string,
   };
 }
 
+async function connectionThrottleScenario(server: ServerHandle): Promise<Record<string, unknown>> {
+  // two tokens, one back a minute: the first two sessions are made, the third is refused
+  const first = await connect(server);
+  const attempt = () => LeanClient.connect({ host: '127.0.0.1', port: server.port, connectTimeoutMs: 5_000 }).then(
+    (c) => { clients.push(c); return 'connected'; },
+    (e: Error) => (/closed|ECONNRESET|EPIPE/.test(e.message) ? 'refused' : e.message),
+  );
+  const second = await attempt();
+  const third = await attempt();
+  const reconnect = await LeanClient.connect({ host: '127.0.0.1', port: server.port, sessionId: first.sessionId, passwd: first.passwd, connectTimeoutMs: 5_000 }).then(
+    (c) => { clients.push(c); return 'connected'; }, () => 'refused');
+  const firstServed = (await first.exists('/')) !== null;
+  const mntr = await fourLetterWord(server.port, 'mntr');
+  const line = (name: string) => new RegExp(`^zk_${name}\\s+(\\S+)$`, 'm').exec(mntr)?.[1];
+  const deficit = ['cnt', 'sum', 'min', 'max'].map((f) => line(`${f}_connection_token_deficit`));
+  return { second, third, reconnect, firstServed, rejected: line('connection_rejected'), deficit };
+}
+
 async function largeRequestScenario(server: ServerHandle): Promise<Record<string, unknown>> {
   const c = await connect(server);
   await c.create('/big', Buffer.from('small'));
@@ -114,6 +134,14 @@ describe('connection limits and throttling compared with ZooKeeper', () => {
     const [zk, zooid] = await bothServers({ config: { largeRequestThreshold: '1000', largeRequestMaxBytes: '3000' } });
     const [want, got] = [await largeRequestScenario(zk), await largeRequestScenario(zooid)];
     expect(want).toEqual({ under: 'OK', over: 'error -4', sameSession: true, keptLength: 2000, keptVersion: 1, after: ['OK', 'OK'], version: 3 });
+    expect(got).toEqual(want);
+  }, 90_000);
+
+  it('connection_throttle_tokens=2, one back a minute: the third session request is refused, sessions made are served', async () => {
+    const config = { connection_throttle_tokens: '2', connection_throttle_fill_time: '60000', connection_throttle_fill_count: '1', '4lw.commands.whitelist': '*' };
+    const [zk, zooid] = await bothServers({ config });
+    const [want, got] = [await connectionThrottleScenario(zk), await connectionThrottleScenario(zooid)];
+    expect(want).toEqual({ second: 'connected', third: 'refused', reconnect: 'refused', firstServed: true, rejected: '2', deficit: ['2', '3', '1', '2'] });
     expect(got).toEqual(want);
   }, 90_000);
 });

@@ -275,6 +275,19 @@ describe('every key', () => {
     }
   });
 
+  it('reads the connection throttle\'s keys as ZooKeeper does: ints, decimals, a boolean, weights replaced with warnings', () => {
+    const defaults = parse(MINIMAL);
+    expect([defaults.connectionThrottleTokens, defaults.connectionThrottleFillTimeMs, defaults.connectionThrottleFreezeTimeMs, defaults.connectionThrottleDropIncrease,
+      defaults.connectionThrottleDropDecrease, defaults.connectionThrottleWeightEnabled, defaults.connectionThrottleGlobalWeight]).toEqual([0, 1, -1, 0.02, 0.002, false, 3]);
+    const set = parse(`${MINIMAL}zookeeper.connection_throttle_tokens=0x10\nconnection_throttle_drop_increase=5e-2\nconnection_throttle_decrease_ratio=.5d\n` +
+      `connection_throttle_weight_enabled=TRUE\nconnection_throttle_local_session_weight=0\n`);
+    expect([set.connectionThrottleTokens, set.connectionThrottleDropIncrease, set.connectionThrottleDecreaseRatio, set.connectionThrottleWeightEnabled, set.connectionThrottleLocalWeight])
+      .toEqual([16, 0.05, 0.5, true, 1]);
+    expect(set.warnings).toEqual([expect.stringMatching(/^zoo\.cfg:7: connection_throttle_local_session_weight 0 is not above 0; using 1/)]);
+    expect(() => parse(`${MINIMAL}connection_throttle_drop_increase=lots\n`)).toThrow(/'lots' is not a decimal number/);
+    expect(() => parse(`${MINIMAL}connection_throttle_fill_time=0\n`)).toThrow(/below the minimum of 1/);
+  });
+
   it('serves metrics on httpPort 7000 when only the provider class is named', () => {
     const cfg = parse(`${MINIMAL}metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n`);
     expect(cfg.metricsHttpPort).toBe(7000);
