@@ -16,12 +16,12 @@
 //
 // The count is one shared word (IO words, engine/records.ts): the io workers add to it.
 import { IO_LARGE_REQUEST_BYTES } from '../records.ts';
+import { Op } from '../protocol.ts';
 
 /** Off: ZooKeeper's largeRequestThreshold default. */
 export const LARGE_REQUEST_THRESHOLD_OFF = -1;
+/** RequestHeader {int xid, int type}: what ZooKeeper's processPacket reads before it counts the rest. */
 const REQUEST_HEADER_BYTES = 8;
-const OP_AUTH = 100;
-const OP_SASL = 102;
 
 export class LargeRequests {
   private readonly words: Int32Array;
@@ -56,7 +56,7 @@ export class LargeRequests {
     const bodyBytes = frame.length - REQUEST_HEADER_BYTES;
     if (!this.isLarge(bodyBytes) || frame.readInt32BE(0) <= 0) return 0;
     const op = frame.readInt32BE(4);
-    if (op === OP_AUTH || op === OP_SASL) return 0;
+    if (op === Op.auth || op === Op.sasl) return 0;
     if (Atomics.add(this.words, IO_LARGE_REQUEST_BYTES, bodyBytes) + bodyBytes > this.maxBytes) {
       Atomics.sub(this.words, IO_LARGE_REQUEST_BYTES, bodyBytes);
       return -1;
