@@ -155,8 +155,11 @@ describe('a minority cut off: zooid as ZooKeeper', () => {
       // no sooner than the rule allows (half of syncLimit: the leader counts from the last ack), no much later than ZooKeeper
       expect(mine.notServingMs, `an isolated ${role} stops serving after about syncLimit ticks`).toBeGreaterThanOrEqual(SYNC_LIMIT_MS / 2);
       if (zk === undefined) continue;
-      expect(mine.inFlightErr, `the write in flight on an isolated ${role}, as ZooKeeper`).toBe(zk.inFlightErr);
-      expect(mine.inFlightSyncErr, `the sync in flight on an isolated ${role}, as ZooKeeper`).toBe(zk.inFlightSyncErr);
+      // On a loaded machine ZooKeeper's followers can take the proposal before SIGSTOP stops them
+      // (seen once in CI: its create answered OK): its cut came late, and then its answer is no
+      // oracle for a cut that did not. zooid's must still be no success (above).
+      if (zk.inFlightErr !== 'OK') expect(mine.inFlightErr, `the write in flight on an isolated ${role}, as ZooKeeper`).toBe(zk.inFlightErr);
+      if (zk.inFlightSyncErr !== 'OK') expect(mine.inFlightSyncErr, `the sync in flight on an isolated ${role}, as ZooKeeper`).toBe(zk.inFlightSyncErr);
       expect(mine.freshClient).toBe(zk.freshClient);
       expect(mine.notServingMs, `an isolated ${role} stops serving about as soon as ZooKeeper's (${zk.notServingMs.toFixed(0)} ms)`)
         .toBeLessThanOrEqual(Math.max(2 * zk.notServingMs, zk.notServingMs + 3 * SYNC_LIMIT_MS / 2));
