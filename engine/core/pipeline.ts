@@ -13,7 +13,7 @@
 // engine/core/tree.ts) → commit (engine/core/commit.ts) → reply and watch events. Who gets a
 // session: engine/core/admission.ts; what an ensemble's quorum worker feeds in (the leader's
 // stream, the learners' requests): engine/core/ensemble-inputs.ts.
-import { hex64 } from '../ops/java.ts';
+import { hex64, summaryAdd } from '../ops/java.ts';
 import { JuteReader, JuteWriter, JuteError } from '../../native-free-io/jute.ts';
 import { type Acl, type Id, type Stat, type TxnHeader, Op, Err, Perm, KeeperError, readConnectRequest, beginReply, writeWatchEvent, TxnTooLargeError } from '../protocol.ts';
 import { DataTree, ZNode, newStat, exceedsHardQuota, revealedZxid } from './tree.ts';
@@ -298,7 +298,7 @@ export class Pipeline {
       this.closeConn(conn);
       return;
     }
-    if (throttle !== undefined) noteSample(this.counters.connectionTokenDeficit, throttle.deficit);
+    if (throttle !== undefined) summaryAdd(this.counters.connectionTokenDeficit, throttle.deficit);
     this.counters.connectionRequests++;
     if (!req.readOnly && this.roleNow === 'read-only') {
       // ZooKeeperServer.processConnectRequest: CloseRequestException(NOT_READ_ONLY_CLIENT), no answer
@@ -801,10 +801,3 @@ function isPlainRead(frame: Buffer): boolean {
   return opcode !== undefined && !opcode.write && opcode.throttlable && type !== Op.sync;
 }
 
-/** One sample into an AvgMinMaxCounter (min and max are 0 until the first). */
-function noteSample(s: { count: number; sum: number; min: number; max: number }, value: number): void {
-  s.min = s.count === 0 ? value : Math.min(s.min, value);
-  s.max = s.count === 0 ? value : Math.max(s.max, value);
-  s.count++;
-  s.sum += value;
-}

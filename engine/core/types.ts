@@ -1,6 +1,7 @@
 // The pipeline's interfaces: what it is built with (options), where its outputs go, and
 // the per-connection and server-wide state the operator surfaces read.
 import type { ConnectionThrottle } from './connection-throttle.ts';
+import type { Summary } from '../ops/model.ts';
 import type { Session } from './sessions.ts';
 import type { AuthHolder, SaslOptions } from './auth.ts';
 import type { LearnerOutputs } from './learner.ts';
@@ -118,7 +119,7 @@ export interface PipelineCounters {
   /** ConnectRequests the connection throttle refused (mntr's connection_rejected, with the io workers' refusals). */
   connectionsThrottled: number;
   /** The throttle's token deficit after each ConnectRequest it let through (mntr's connection_token_deficit). */
-  connectionTokenDeficit: { count: number; sum: number; min: number; max: number };
+  connectionTokenDeficit: Summary;
   /** Frame bytes received, length prefixes included (zk_bytes_received_count; the 4lw code counts 4). */
   bytesReceived: number;
   /** ConnectRequests read (zk_connection_request_count). */

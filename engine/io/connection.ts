@@ -39,10 +39,9 @@ export class Connection {
   writeFull = false;
   /** Requests forwarded (xid > 0) and not answered yet: ZooKeeper's per-connection outstandingCount. */
   outstanding = 0;
-  /** Requests forwarded (xid > 0) and answered since it opened: replies come in request order. */
-  requestsForwarded = 0;
+  /** Requests forwarded (xid > 0) and answered since it opened: replies come in request order, so request k (from 0) is answered once this passes k. */
   requestsAnswered = 0;
-  /** Large requests it has in process (engine/io/large-requests.ts): pairs of request index and counted bytes; null when none. */
+  /** Large requests it has in process (engine/io/large-requests.ts): pairs of request index (answered + outstanding when forwarded) and counted bytes; null when none. */
   largeInProcess: number[] | null = null;
   closed = false;
   /**
@@ -301,8 +300,7 @@ export class IoConnections<C extends Connection> {
     this.outstanding.notePushed();
     // ZooKeeper's incrOutstandingAndCheckThrottle: pings, auth and set-watches (xid <= 0) are not counted
     if (frame.length >= 4 && frame.readInt32BE(0) > 0) {
-      if (largeBytes > 0) (conn.largeInProcess ??= []).push(conn.requestsForwarded, largeBytes);
-      conn.requestsForwarded++;
+      if (largeBytes > 0) (conn.largeInProcess ??= []).push(conn.requestsAnswered + conn.outstanding, largeBytes);
       if (conn.outstanding++ === 0) this.activeConns++;
       if (this.outstanding.shouldThrottle(conn.outstanding)) {
         conn.throttled = true;

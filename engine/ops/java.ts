@@ -20,6 +20,14 @@ export function summaryMax(x: Summary): number {
   return x.count === 0 ? 0 : x.max;
 }
 
+/** AvgMinMaxCounter.add: one sample in. */
+export function summaryAdd(x: Summary, value: number): void {
+  x.min = x.count === 0 ? value : Math.min(x.min, value);
+  x.max = x.count === 0 ? value : Math.max(x.max, value);
+  x.count++;
+  x.sum += value;
+}
+
 /** Java's Double.toString: "0.0", "1.2105", "1.0E-4", "1.23456789E7". */
 export function javaDouble(x: number): string {
   if (Number.isNaN(x)) return 'NaN';
