@@ -131,24 +131,10 @@ export class TxnLogWriter {
     this.appendedZxid = zxid;
   }
 
-  /** Writes the buffered entries with one write and fdatasyncs once (when forceSync). */
+  /** Writes the buffered entries with one write and fdatasyncs once (when forceSync): both halves of a group commit. */
   flush(): void {
-    this.assertUsable();
-    if (this.file === null) return;
-    try {
-      const startMs = performance.now();
-      this.writeBatch(this.file);
-      const writtenMs = performance.now();
-      this.file.sync(this.forceSync);
-      this.lastWriteMs = writtenMs - startMs;
-      this.lastSyncMs = performance.now() - writtenMs;
-    } catch (err) {
-      throw this.fail(err);
-    }
-    this.writtenZxid = this.appendedZxid;
-    this.flushedZxid = this.appendedZxid;
-    this.flushedEndBytes = this.file.sizeBytes;
-    this.fileHasDurableEntries = true;
+    this.writeBuffered();
+    this.syncWrittenNow();
   }
 
   /**
