@@ -144,7 +144,11 @@ describe('zooid TLS on secureClientPort', () => {
     const secure = await TlsZkClient.connect(securePort, { ca: m.caPem, cert: m.client });
     const plain = await LeanClient.connect({ host: '127.0.0.1', port: server.port, connectTimeoutMs: 5_000 });
     try {
-      const body = await (await fetch(`http://127.0.0.1:${adminPort}/commands/connections`)).json() as {
+      // the AdminServer starts listening just after the client ports serve: wait for it
+      const body = await waitFor(
+        () => fetch(`http://127.0.0.1:${adminPort}/commands/connections`).then((r) => r.json(), () => null),
+        { timeoutMs: 10_000, what: 'the AdminServer to answer' },
+      ) as {
         connections: { remote_socket_address: string }[];
         secure_connections: { remote_socket_address: string }[];
       };
